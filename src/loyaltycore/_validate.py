@@ -1,0 +1,225 @@
+"""Boundary checks shared by every module.
+
+Public functions validate their arguments here, once, and build internal
+values through private constructors afterwards. Each check names the argument
+and the value in its error.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import math
+from decimal import Decimal
+from types import ModuleType
+from typing import Any, Final
+
+from loyaltycore.errors import (
+    InvalidAmount,
+    InvalidArgument,
+    InvalidPoints,
+    InvalidType,
+    MissingDependency,
+)
+
+#: Every Decimal operation in the library runs in this context, so a host's
+#: global context (``getcontext().prec = 4``) cannot change a result.
+DECIMAL_CONTEXT: Final = decimal.Context(
+    prec=34,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=-999_999,
+    Emax=999_999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+
+#: Rounding modes accepted wherever money becomes points, by their decimal name.
+ROUNDING_MODES: Final = frozenset(
+    {
+        decimal.ROUND_DOWN,
+        decimal.ROUND_UP,
+        decimal.ROUND_FLOOR,
+        decimal.ROUND_CEILING,
+        decimal.ROUND_HALF_UP,
+        decimal.ROUND_HALF_DOWN,
+        decimal.ROUND_HALF_EVEN,
+    }
+)
+
+#: The largest points quantity one command may carry (fits int64 columns).
+MAX_POINTS: Final = 2**53
+
+
+def type_name(value: object) -> str:
+    """The type name used in messages."""
+    return type(value).__name__
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` if it is a true int (not bool) at least ``minimum``.
+
+    >>> check_int(3, "days", minimum=0)
+    3
+    >>> check_int(True, "days")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidType: days=True must be an int, not bool
+    """
+    if type(value) is not int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return check_int(int(value), name, minimum=minimum)
+        raise InvalidType(
+            f"{name}={value!r} must be an int, not {type_name(value)}", field=name, value=value
+        )
+    if minimum is not None and value < minimum:
+        raise InvalidArgument(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+    return value
+
+
+def check_points(value: object, name: str = "points") -> int:
+    """Return ``value`` if it is a positive int number of points.
+
+    Floats, bools, Decimals and strings are refused with :class:`InvalidType`;
+    zero, negative and absurdly large numbers with :class:`InvalidPoints`.
+
+    >>> check_points(250)
+    250
+    >>> check_points(-5)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidPoints: points=-5 must be a positive int
+    """
+    if type(value) is not int:
+        raise InvalidType(
+            f"{name}={value!r} must be a positive int, not {type_name(value)}",
+            field=name,
+            value=value,
+        )
+    if value <= 0:
+        raise InvalidPoints(f"{name}={value!r} must be a positive int", field=name, value=value)
+    if value > MAX_POINTS:
+        raise InvalidPoints(f"{name}={value!r} must be at most 2**53", field=name, value=value)
+    return value
+
+
+def check_id(value: object, name: str = "id") -> str:
+    """Return ``value`` if it is a non-empty str.
+
+    >>> check_id("ord-1")
+    'ord-1'
+    >>> check_id("")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: id='' must be a non-empty str
+    """
+    if not isinstance(value, str):
+        raise InvalidType(
+            f"{name}={value!r} must be a non-empty str, not {type_name(value)}",
+            field=name,
+            value=value,
+        )
+    if not value or value.isspace():
+        raise InvalidArgument(f"{name}={value!r} must be a non-empty str", field=name, value=value)
+    return value
+
+
+def check_str(value: object, name: str) -> str:
+    """Return ``value`` if it is a str (possibly empty)."""
+    if not isinstance(value, str):
+        raise InvalidType(
+            f"{name}={value!r} must be a str, not {type_name(value)}", field=name, value=value
+        )
+    return value
+
+
+def check_rounding(value: object, name: str = "rounding") -> str:
+    """Return ``value`` if it names a :mod:`decimal` rounding mode.
+
+    >>> check_rounding("ROUND_HALF_UP")
+    'ROUND_HALF_UP'
+    """
+    if value not in ROUNDING_MODES:
+        raise InvalidArgument(
+            f"{name}={value!r} must be one of {sorted(ROUNDING_MODES)}", field=name, value=value
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def to_decimal(value: object, name: str = "amount", *, allow_negative: bool = False) -> Decimal:
+    """Convert a str, int or Decimal to a finite Decimal; floats are refused.
+
+    >>> to_decimal("19.99")
+    Decimal('19.99')
+    >>> to_decimal(19.99)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidType: amount=19.99 must be a Decimal, str or int, not float
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise InvalidType(
+            f"{name}={value!r} must be a Decimal, str or int, not {type_name(value)}",
+            field=name,
+            value=value,
+        )
+    try:
+        result = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except decimal.InvalidOperation:
+        raise InvalidAmount(
+            f"{name}={value!r} is not a decimal number", field=name, value=value
+        ) from None
+    if not result.is_finite():
+        raise InvalidAmount(f"{name}={value!r} must be finite", field=name, value=value)
+    if not allow_negative and result < 0:
+        raise InvalidAmount(f"{name}={value!r} must not be negative", field=name, value=value)
+    return result
+
+
+def check_rate(value: object, name: str) -> float:
+    """Return ``value`` as a float if it is a finite real number (not bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidType(
+            f"{name}={value!r} must be a real number, not {type_name(value)}",
+            field=name,
+            value=value,
+        )
+    result = float(value)
+    if not math.isfinite(result):
+        raise InvalidArgument(f"{name}={value!r} must be finite", field=name, value=value)
+    return result
+
+
+EXTRAS: Final = {
+    "scipy": "clv",
+    "matplotlib": "plot",
+    "sklearn": "cluster",
+    "hypothesis": "testing",
+}
+
+
+def require(module: str, feature: str) -> ModuleType:
+    """Import an optional dependency or raise :class:`MissingDependency`.
+
+    The message names the extra to install, e.g.
+    ``pip install 'loyaltycore[clv]'``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra = EXTRAS.get(top, top)
+        raise MissingDependency(
+            f"{feature} needs {top}: pip install 'loyaltycore[{extra}]'",
+            module=top,
+            extra=extra,
+        ) from exc
+
+
+def freeze(value: Any) -> Any:
+    """Return a read-only copy of a numpy array (other values unchanged)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        copy = np.array(value, copy=True)
+        copy.flags.writeable = False
+        return copy
+    return value

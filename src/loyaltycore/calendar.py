@@ -1,0 +1,379 @@
+"""Aware time, the program's time zone, calendar periods and windows.
+
+Every datetime that enters loyaltycore is checked to be aware and normalised
+to UTC (:func:`to_utc`). Local dates and calendar boundaries — end of month,
+birthdays, member day, "expires 31 Dec" — are derived in the program's IANA
+zone, read from the bundled ``tzdata`` so results never depend on the host.
+
+Offsets use :class:`dateutil.relativedelta.relativedelta` from the original
+date in one step, so Jan 31 + 1 month is Feb 28 (or 29) and Feb 29 + 1 year is
+Feb 28; they are never chained.
+
+>>> from datetime import date, datetime
+>>> tz = zone("Europe/Berlin")
+>>> start_of_day(date(2024, 12, 31), tz)
+datetime.datetime(2024, 12, 30, 23, 0, tzinfo=datetime.timezone.utc)
+>>> add_months(date(2024, 1, 31), 1)
+datetime.date(2024, 2, 29)
+>>> period_bounds(date(2024, 5, 17), "quarter")
+(datetime.date(2024, 4, 1), datetime.date(2024, 7, 1))
+
+Columns hold instants as int64 microseconds since the Unix epoch, UTC
+(:func:`to_micros`); :func:`wall_to_micros` and :func:`local_wall_micros`
+convert whole arrays between UTC and a zone's wall clock, handling DST days
+exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Final, Literal, TypeAlias, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+from dateutil.relativedelta import relativedelta
+
+from loyaltycore._validate import check_int, type_name
+from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType, NaiveDatetime
+
+__all__ = [
+    "DAY_US",
+    "EPOCH",
+    "UTC",
+    "Period",
+    "add_days",
+    "add_months",
+    "add_period",
+    "anniversary",
+    "anniversary_window",
+    "from_micros",
+    "local_date",
+    "local_days",
+    "local_wall_micros",
+    "period_bounds",
+    "period_start",
+    "rolling_window",
+    "start_of_day",
+    "to_micros",
+    "to_utc",
+    "wall_to_micros",
+    "zone",
+]
+
+UTC: Final = timezone.utc
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: Microseconds in a day.
+DAY_US: Final = 86_400_000_000
+
+Period: TypeAlias = Literal["month", "quarter", "year"]
+_PERIOD_MONTHS: Final = {"month": 1, "quarter": 3, "year": 12}
+PERIODS: Final = frozenset(get_args(Period))
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def zone(name: str | tzinfo) -> tzinfo:
+    """Return the IANA zone called ``name`` (a ``tzinfo`` passes through).
+
+    >>> zone("Asia/Shanghai")
+    zoneinfo.ZoneInfo(key='Asia/Shanghai')
+    >>> zone("Mars/Olympus")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: tz='Mars/Olympus' is not an IANA time zone
+    """
+    if isinstance(name, tzinfo):
+        return name
+    if not isinstance(name, str):
+        raise InvalidType(
+            f"tz={name!r} must be an IANA zone name, not {type_name(name)}", field="tz", value=name
+        )
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return _zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(
+            f"tz={name!r} is not an IANA time zone", field="tz", value=name
+        ) from None
+
+
+def to_utc(value: object, name: str = "at", *, tz: tzinfo | None = None) -> datetime:
+    """Check that ``value`` is an aware datetime and return it in UTC.
+
+    A plain :class:`~datetime.date` means local midnight in ``tz`` and is
+    refused when no zone is given. Naive datetimes raise
+    :class:`~loyaltycore.errors.NaiveDatetime`.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> ny = ZoneInfo("America/New_York")
+    >>> first = datetime(2024, 11, 3, 1, 30, tzinfo=ny)           # 01:30 EDT
+    >>> second = datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=ny)  # 01:30 EST
+    >>> to_utc(second) - to_utc(first)
+    datetime.timedelta(seconds=3600)
+    >>> to_utc(datetime(2024, 1, 1))
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.NaiveDatetime: at=datetime.datetime(2024, 1, 1, 0, 0) is naive; pass an aware datetime (tzinfo=...)
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetime(
+                f"{name}={value!r} is naive; pass an aware datetime (tzinfo=...)",
+                field=name,
+                value=value,
+            )
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        if tz is None:
+            raise NaiveDatetime(
+                f"{name}={value!r} is a date; pass an aware datetime or a program zone",
+                field=name,
+                value=value,
+            )
+        return start_of_day(value, tz)
+    raise InvalidType(
+        f"{name}={value!r} must be an aware datetime, not {type_name(value)}",
+        field=name,
+        value=value,
+    )
+
+
+def local_date(at: datetime, tz: tzinfo) -> date:
+    """The calendar date of the instant ``at`` on the wall clock of ``tz``.
+
+    >>> local_date(datetime(2024, 12, 31, 17, tzinfo=UTC), zone("Asia/Shanghai"))
+    datetime.date(2025, 1, 1)
+    """
+    return at.astimezone(tz).date()
+
+
+def start_of_day(day: date, tz: tzinfo) -> datetime:
+    """The first instant (in UTC) of the local date ``day`` in ``tz``.
+
+    Where a DST gap swallows local midnight, the day starts at the first wall
+    time that exists.
+
+    >>> start_of_day(date(2025, 1, 1), zone("Asia/Shanghai"))
+    datetime.datetime(2024, 12, 31, 16, 0, tzinfo=datetime.timezone.utc)
+    """
+    local = datetime.combine(day, time(), tzinfo=tz)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(tz).date() != day:  # midnight fell in a gap
+        instant = datetime.combine(day, time(), tzinfo=tz).replace(fold=1).astimezone(UTC)
+    return instant
+
+
+def add_days(day: date, days: int) -> date:
+    """``day`` plus a number of calendar days."""
+    return day + timedelta(days=days)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` in one step, clipped to the month end.
+
+    >>> add_months(date(2024, 2, 29), 12)
+    datetime.date(2025, 2, 28)
+    """
+    result: date = day + relativedelta(months=months)
+    return result
+
+
+def _check_period(period: object) -> Period:
+    if period not in PERIODS:
+        raise InvalidArgument(
+            f"period={period!r} must be one of {sorted(PERIODS)}", field="period", value=period
+        )
+    return period  # type: ignore[return-value]
+
+
+def period_start(day: date, period: Period) -> date:
+    """The first date of the month, quarter or year containing ``day``.
+
+    >>> period_start(date(2024, 8, 15), "quarter")
+    datetime.date(2024, 7, 1)
+    """
+    months = _PERIOD_MONTHS[_check_period(period)]
+    month = (day.month - 1) // months * months + 1
+    return date(day.year, month, 1)
+
+
+def add_period(day: date, period: Period, count: int = 1) -> date:
+    """``day`` plus ``count`` whole periods (months, quarters or years)."""
+    return add_months(day, _PERIOD_MONTHS[_check_period(period)] * count)
+
+
+def period_bounds(day: date, period: Period, *, offset: int = 0) -> tuple[date, date]:
+    """``[start, end)`` local dates of the period containing ``day``.
+
+    ``offset`` moves to a later (positive) or earlier (negative) period.
+    "Expires at the end of next year" is ``period_bounds(d, "year", offset=1)[1]``:
+    the first date that is no longer usable.
+
+    >>> period_bounds(date(2024, 5, 17), "year", offset=1)
+    (datetime.date(2025, 1, 1), datetime.date(2026, 1, 1))
+    """
+    start = add_period(period_start(day, period), period, offset)
+    return start, add_period(start, period)
+
+
+def rolling_window(
+    day: date, *, months: int = 0, days: int = 0
+) -> tuple[date, date]:
+    """``[start, end)`` of a trailing window that ends with ``day`` included.
+
+    >>> rolling_window(date(2024, 6, 30), months=12)
+    (datetime.date(2023, 7, 1), datetime.date(2024, 7, 1))
+    """
+    check_int(months, "months", minimum=0)
+    check_int(days, "days", minimum=0)
+    if months == 0 and days == 0:
+        raise InvalidArgument("a rolling window needs months or days > 0", field="months")
+    end = day + timedelta(days=1)
+    start: date = end - relativedelta(months=months, days=days)
+    return start, end
+
+
+def anniversary(anchor: date, year: int) -> date:
+    """``anchor``'s month and day in ``year``; Feb 29 becomes Feb 28.
+
+    >>> anniversary(date(2024, 2, 29), 2025)
+    datetime.date(2025, 2, 28)
+    """
+    result: date = anchor + relativedelta(years=year - anchor.year)
+    return result
+
+
+def anniversary_window(day: date, anchor: date, *, offset: int = 0) -> tuple[date, date]:
+    """``[start, end)`` of the membership year (from ``anchor``) containing ``day``.
+
+    >>> anniversary_window(date(2025, 3, 1), date(2024, 2, 29))
+    (datetime.date(2025, 2, 28), datetime.date(2026, 2, 28))
+    """
+    year = day.year if day >= anniversary(anchor, day.year) else day.year - 1
+    year += offset
+    return anniversary(anchor, year), anniversary(anchor, year + 1)
+
+
+# -- columns ----------------------------------------------------------------
+
+
+def to_micros(at: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime.
+
+    >>> to_micros(datetime(1970, 1, 2, tzinfo=UTC))
+    86400000000
+    """
+    delta = to_utc(at) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC datetime for microseconds since the epoch."""
+    return EPOCH + timedelta(microseconds=int(micros))
+
+
+def _offset_us(tz: tzinfo, at: datetime) -> int:
+    offset = at.utcoffset()
+    assert offset is not None
+    return (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
+
+
+def _per_day_offsets(
+    days: npt.NDArray[np.int64], tz: tzinfo, *, wall: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Offset per day in ``days`` and whether the offset changes within it.
+
+    ``days`` are day numbers on the UTC clock (``wall=False``) or on the
+    zone's wall clock (``wall=True``).
+    """
+    offsets = np.empty(days.shape, dtype=np.int64)
+    mixed = np.zeros(days.shape, dtype=np.bool_)
+    for i, day in enumerate(days.tolist()):
+        start = EPOCH + timedelta(days=day)
+        if wall:
+            first = datetime.combine(start.date(), time(), tzinfo=tz)
+            last = datetime.combine(start.date(), time(23, 59, 59, 999_999), tzinfo=tz)
+            a, b = _offset_us(tz, first), _offset_us(tz, last)
+        else:
+            a = _offset_us(tz, start.astimezone(tz))
+            b = _offset_us(tz, (start + timedelta(microseconds=DAY_US - 1)).astimezone(tz))
+        offsets[i] = a
+        mixed[i] = a != b
+    return offsets, mixed
+
+
+def _is_utc(tz: tzinfo) -> bool:
+    return tz is UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
+
+
+def _shift(
+    micros: npt.NDArray[np.int64], tz: tzinfo, *, wall: bool
+) -> npt.NDArray[np.int64]:
+    """Add (UTC -> wall) or subtract (wall -> UTC) the zone offset per element."""
+    if micros.size == 0 or _is_utc(tz):
+        return micros.copy()
+    day = micros // DAY_US
+    lo, hi = int(day.min()), int(day.max())
+    span = np.arange(lo, hi + 1, dtype=np.int64)
+    offsets, mixed = _per_day_offsets(span, tz, wall=wall)
+    index = day - lo
+    per_row = offsets[index]
+    result = micros - per_row if wall else micros + per_row
+    fix = np.flatnonzero(mixed[index])
+    for i in fix.tolist():
+        value = int(micros[i])
+        if wall:
+            local = (EPOCH + timedelta(microseconds=value)).replace(tzinfo=tz)
+            result[i] = value - _offset_us(tz, local)
+        else:
+            instant = (EPOCH + timedelta(microseconds=value)).astimezone(tz)
+            result[i] = value + _offset_us(tz, instant)
+    return result
+
+
+def wall_to_micros(values: npt.ArrayLike, tz: str | tzinfo, name: str = "at") -> npt.NDArray[np.int64]:
+    """Convert a datetime64 column read on the wall clock of ``tz`` to UTC micros.
+
+    ``tz`` is required: pass ``"UTC"`` when the column already is UTC. A
+    wall time that falls twice (a DST fold) is read as the first; one that
+    falls in a gap is read with the offset before the gap, as :mod:`zoneinfo`
+    does. NaT raises :class:`~loyaltycore.errors.InvalidColumn` naming the row.
+
+    >>> col = np.array(["2024-07-01T00:00"], dtype="datetime64[m]")
+    >>> wall_to_micros(col, "Europe/Berlin") == to_micros(datetime(2024, 6, 30, 22, tzinfo=UTC))
+    array([ True])
+    """
+    zone_ = zone(tz)
+    array = np.asarray(values)
+    if array.dtype.kind != "M":
+        raise InvalidType(
+            f"{name} must be a datetime64 column, not {array.dtype}", field=name, value=array.dtype
+        )
+    nat = np.isnat(array)
+    if nat.any():
+        row = int(np.flatnonzero(nat)[0])
+        raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
+    micros = array.astype("datetime64[us]").astype(np.int64)
+    return _shift(micros, zone_, wall=True)
+
+
+def local_wall_micros(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
+    """UTC micros to micros on the wall clock of ``tz`` (same epoch origin).
+
+    >>> noon = to_micros(datetime(2024, 12, 31, 17, tzinfo=UTC))
+    >>> int(local_days([noon], "Asia/Shanghai")[0]) == (date(2025, 1, 1) - date(1970, 1, 1)).days
+    True
+    """
+    array = np.asarray(micros, dtype=np.int64)
+    return _shift(array, zone(tz), wall=False)
+
+
+def local_days(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
+    """Local calendar day numbers (days since 1970-01-01) of UTC micros in ``tz``."""
+    return local_wall_micros(micros, tz) // DAY_US
