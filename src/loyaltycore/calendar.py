@@ -27,7 +27,7 @@ exactly.
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final, Literal, TypeAlias, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -62,7 +62,7 @@ __all__ = [
     "zone",
 ]
 
-UTC: Final = timezone.utc
+UTC: Final = UTC
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: Microseconds in a day.
 DAY_US: Final = 86_400_000_000
@@ -119,7 +119,7 @@ def to_utc(value: object, name: str = "at", *, tz: tzinfo | None = None) -> date
     >>> to_utc(datetime(2024, 1, 1))
     Traceback (most recent call last):
     ...
-    loyaltycore.errors.NaiveDatetime: at=datetime.datetime(2024, 1, 1, 0, 0) is naive; pass an aware datetime (tzinfo=...)
+    loyaltycore.errors.NaiveDatetime: at=datetime.datetime(2024, 1, 1, 0, 0) is naive; ...
     """
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
@@ -222,9 +222,7 @@ def period_bounds(day: date, period: Period, *, offset: int = 0) -> tuple[date, 
     return start, add_period(start, period)
 
 
-def rolling_window(
-    day: date, *, months: int = 0, days: int = 0
-) -> tuple[date, date]:
+def rolling_window(day: date, *, months: int = 0, days: int = 0) -> tuple[date, date]:
     """``[start, end)`` of a trailing window that ends with ``day`` included.
 
     >>> rolling_window(date(2024, 6, 30), months=12)
@@ -312,9 +310,7 @@ def _is_utc(tz: tzinfo) -> bool:
     return tz is UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
 
 
-def _shift(
-    micros: npt.NDArray[np.int64], tz: tzinfo, *, wall: bool
-) -> npt.NDArray[np.int64]:
+def _shift(micros: npt.NDArray[np.int64], tz: tzinfo, *, wall: bool) -> npt.NDArray[np.int64]:
     """Add (UTC -> wall) or subtract (wall -> UTC) the zone offset per element."""
     if micros.size == 0 or _is_utc(tz):
         return micros.copy()
@@ -337,7 +333,9 @@ def _shift(
     return result
 
 
-def wall_to_micros(values: npt.ArrayLike, tz: str | tzinfo, name: str = "at") -> npt.NDArray[np.int64]:
+def wall_to_micros(
+    values: npt.ArrayLike, tz: str | tzinfo, name: str = "at"
+) -> npt.NDArray[np.int64]:
     """Convert a datetime64 column read on the wall clock of ``tz`` to UTC micros.
 
     ``tz`` is required: pass ``"UTC"`` when the column already is UTC. A

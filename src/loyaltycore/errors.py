@@ -72,8 +72,8 @@ class LoyaltyError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self),), dict(self.__dict__))
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
 
 
 # -- bad values -------------------------------------------------------------

@@ -31,6 +31,7 @@ loyaltycore.errors.InvalidData: invalid doctest.Price:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import cattrs
+from cattrs.cols import is_any_set
 from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
 from cattrs.v import transform_error
 
@@ -143,7 +145,7 @@ def _unstructure_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _sorted_set(value: frozenset[Any] | set[Any]) -> list[Any]:
+def _sorted_set(value: Any) -> list[Any]:
     items = [converter.unstructure(v) for v in value]
     return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
 
@@ -163,8 +165,7 @@ def _make_converter() -> cattrs.Converter:
     for tz_type in (tzinfo, ZoneInfo):
         conv.register_structure_hook(tz_type, _structure_zone)
         conv.register_unstructure_hook(tz_type, _unstructure_zone)
-    conv.register_unstructure_hook(frozenset, _sorted_set)
-    conv.register_unstructure_hook(set, _sorted_set)
+    conv.register_unstructure_hook_func(is_any_set, _sorted_set)
     return conv
 
 
@@ -234,9 +235,7 @@ def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "
             messages = transform_error(exc, path=path, format_exception=_format)
         else:
             messages = [f"{_format(exc, cls)} @ {path}"]
-        label = what or getattr(cls, "__name__", str(cls))
-        if not isinstance(cls, type):
-            label = what or str(cls)
+        label = what or (cls.__name__ if isinstance(cls, type) else str(cls))
         raise InvalidData.from_messages(messages, what=label) from None
 
 
@@ -248,10 +247,8 @@ def unstructure(value: Any) -> Any:
 def _document_for_name(name: str) -> Document:
     if name not in _BY_NAME:
         module = name.split(".")[0]
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(f"loyaltycore.{module}")
-        except ImportError:
-            pass
     if name not in _BY_NAME:
         raise SchemaVersionError(
             f"schema={name!r} is not a loyaltycore document",
