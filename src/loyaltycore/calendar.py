@@ -41,8 +41,8 @@ from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType, Naiv
 __all__ = [
     "DAY_US",
     "EPOCH",
-    "UTC",
     "Period",
+    "UTC",
     "add_days",
     "add_months",
     "add_period",
@@ -170,7 +170,11 @@ def start_of_day(day: date, tz: tzinfo) -> datetime:
 
 
 def add_days(day: date, days: int) -> date:
-    """``day`` plus a number of calendar days."""
+    """``day`` plus a number of calendar days.
+
+    >>> add_days(date(2024, 2, 28), 2)
+    datetime.date(2024, 3, 1)
+    """
     return day + timedelta(days=days)
 
 
@@ -204,7 +208,11 @@ def period_start(day: date, period: Period) -> date:
 
 
 def add_period(day: date, period: Period, count: int = 1) -> date:
-    """``day`` plus ``count`` whole periods (months, quarters or years)."""
+    """``day`` plus ``count`` whole periods (months, quarters or years).
+
+    >>> add_period(date(2024, 11, 30), "quarter")
+    datetime.date(2025, 2, 28)
+    """
     return add_months(day, _PERIOD_MONTHS[_check_period(period)] * count)
 
 
@@ -272,7 +280,11 @@ def to_micros(at: datetime) -> int:
 
 
 def from_micros(micros: int) -> datetime:
-    """The UTC datetime for microseconds since the epoch."""
+    """The UTC datetime for microseconds since the epoch.
+
+    >>> from_micros(86_400_000_000)
+    datetime.datetime(1970, 1, 2, 0, 0, tzinfo=datetime.timezone.utc)
+    """
     return EPOCH + timedelta(microseconds=int(micros))
 
 
@@ -373,5 +385,10 @@ def local_wall_micros(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np
 
 
 def local_days(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
-    """Local calendar day numbers (days since 1970-01-01) of UTC micros in ``tz``."""
+    """Local calendar day numbers (days since 1970-01-01) of UTC micros in ``tz``.
+
+    >>> late = to_micros(datetime(2024, 1, 1, 23, 30, tzinfo=UTC))
+    >>> local_days([late], "UTC"), local_days([late], "Asia/Tokyo")
+    (array([19723]), array([19724]))
+    """
     return local_wall_micros(micros, tz) // DAY_US
