@@ -1,0 +1,547 @@
+"""The scalar tier engine: a member's timeline from one evaluation to the next.
+
+Between ``status.evaluated_at`` (excluded) and ``as_of`` (included) the
+engine visits, in time order, every instant where something can change:
+window closes (rolling: review dates), the review at ``earned_until + 1``,
+the end of grace, of an override and of a challenge, anniversaries (for
+lifetime years) and each activity entry. Every change is dated at that
+instant, so evaluating once or many times up to ``as_of`` gives the same
+status (as long as the activity is the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, NamedTuple
+
+from loyaltycore._tiers_model import (
+    METRIC_INDEX,
+    Activity,
+    Challenge,
+    EventKind,
+    Override,
+    Pending,
+    Span,
+    TierEvent,
+    TierStatus,
+)
+from loyaltycore._tiers_plan import (
+    NEVER,
+    ONE_DAY,
+    Plan,
+    cached_options,
+    fmt_date,
+    justified,
+    local_day,
+    meets,
+    next_review_day,
+    start_us,
+    to_units,
+    window_label,
+    window_of,
+)
+from loyaltycore._validate import type_name
+from loyaltycore.calendar import EPOCH, anniversary_window
+from loyaltycore.errors import DuplicateId, InvalidTime, InvalidType, UnknownEvent
+
+
+class LifetimeCheck(NamedTuple):
+    """A compiled lifetime rule: tier index and either years or (metric, units)."""
+
+    tier: int
+    years: int
+    metric: int
+    units: int
+
+
+class Config(NamedTuple):
+    """Everything the engine needs from a program."""
+
+    plan: Plan
+    index: dict[str, int]
+    kind: str
+    tz: tzinfo
+    months: int
+    review: str
+    hold: Span
+    grace: Span
+    extension: Span
+    soft: bool
+    immediate: bool
+    at_once: bool
+    lifetime: tuple[LifetimeCheck, ...]
+
+
+class Entry(NamedTuple):
+    """One activity entry: when it happened, which window it counts in, what."""
+
+    occ: int
+    win: int
+    metric: int
+    units: int
+    source: str
+
+
+def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[Entry]:
+    """Validate ``activity`` and return its entries in time order."""
+    seen: dict[tuple[str, int], int] = {}
+    rows: list[Activity] = []
+    for item in activity:
+        if type(item) is not Activity:
+            raise InvalidType(
+                f"activity item {item!r} must be an Activity, not {type_name(item)}",
+                field="activity",
+                value=item,
+            )
+        key = (item.source_id, METRIC_INDEX[item.metric])
+        if key in seen:
+            raise DuplicateId(
+                f"source_id={item.source_id!r} has two {item.metric} entries",
+                field="source_id",
+                value=item.source_id,
+            )
+        if item._us < joined_us:
+            raise InvalidTime(
+                f"activity {item.source_id!r} occurred_at={item.occurred_at.isoformat()} "
+                "is before the member joined",
+                field="occurred_at",
+                value=item.occurred_at,
+            )
+        seen[key] = item._us
+        rows.append(item)
+    entries = []
+    exps = cfg.plan.exponents
+    for item in rows:
+        m = METRIC_INDEX[item.metric]
+        win = item._us
+        if item.reverses is not None:
+            original = seen.get((item.reverses, m))
+            if original is None:
+                raise UnknownEvent(
+                    f"reverses={item.reverses!r} names no {item.metric} entry in the activity",
+                    field="reverses",
+                    value=item.reverses,
+                )
+            win = original
+        units = to_units(item.amount, item.metric, exps, "amount")
+        entries.append(Entry(item._us, win, m, units, item.source_id))
+    entries.sort()
+    return entries
+
+
+def _datetime(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+class Run:
+    """The mutable state of one evaluation; turned back into a status at the end."""
+
+    def __init__(self, cfg: Config, status: TierStatus, entries: list[Entry]) -> None:
+        self.cfg = cfg
+        self.names = cfg.plan.names
+        self.entries = entries
+        self.anchor = local_day(_us(status.joined_at), cfg.tz)
+        self.earned = cfg.index[status.earned]
+        self.earned_until = status.earned_until
+        self.since = status.since
+        self.grace_until = status.grace_until
+        self.lifetime = -1 if status.lifetime is None else cfg.index[status.lifetime]
+        self.override = status.override
+        self.challenge = status.challenge
+        self.pending = status.pending
+        n = len(self.names)
+        self.years = list(status.years) if status.years else [0] * n
+        self.status = status
+        self.events: list[TierEvent] = []
+        self.t = _us(status.evaluated_at)
+
+    # -- totals ---------------------------------------------------------------
+
+    def totals(self, start: date, end: date) -> list[int]:
+        """Units per metric counted in local ``[start, end)``, visible at ``self.t``."""
+        tz = self.cfg.tz
+        lo = -NEVER if start == date.min else start_us(start, tz)
+        hi = NEVER if end == date.max else start_us(end, tz)
+        return self.totals_us(lo, hi)
+
+    def totals_us(self, lo: int, hi: int) -> list[int]:
+        """Units per metric with window instant in ``[lo, hi)``, visible at ``self.t``."""
+        result = [0] * len(METRIC_INDEX)
+        t = self.t
+        for e in self.entries:
+            if e.occ > t:
+                break
+            if lo <= e.win < hi:
+                result[e.metric] += e.units
+        return result
+
+    def justify(self, start: date, end: date) -> int:
+        return justified(self.cfg.plan, self.totals(start, end))
+
+    # -- effective tier -------------------------------------------------------
+
+    def effective(self) -> tuple[int, date | None]:
+        """The effective tier index and its last valid day (``None``: no end)."""
+        idx = self.cfg.index
+        sources: list[tuple[int, date | None]] = [
+            (self.earned, None if self.earned == 0 else self.earned_until)
+        ]
+        if self.lifetime >= 0:
+            sources.append((self.lifetime, None))
+        if self.override is not None:
+            sources.append((idx[self.override.tier], self.override.until))
+        if self.challenge is not None:
+            sources.append((idx[self.challenge.tier], self.challenge.deadline))
+        best = max(k for k, _ in sources)
+        ends = [end for k, end in sources if k == best]
+        return best, None if None in ends else max(e for e in ends if e is not None)
+
+    def emit(self, kind: EventKind, before: int, reason: str, **command: Any) -> None:
+        tier, until = self.effective()
+        self.events.append(
+            TierEvent(
+                kind,
+                _datetime(self.t),
+                self.names[tier],
+                self.names[before],
+                until,
+                reason,
+                command.get("override"),
+                command.get("challenge"),
+            )
+        )
+
+    # -- validity -------------------------------------------------------------
+
+    def extend(self, end: date) -> date:
+        return self.cfg.extension.after(end) - ONE_DAY
+
+    def window_after(self, end: date) -> date:
+        """End of the window that starts at ``end``."""
+        if self.cfg.kind == "calendar":
+            return date(end.year + 1, 1, 1)
+        return anniversary_window(end, self.anchor)[1]
+
+    def valid_now(self, day: date, hold: bool = True) -> date | None:
+        """Validity of a tier earned on ``day`` from the window containing it."""
+        cfg = self.cfg
+        if cfg.kind == "lifetime":
+            return None
+        if cfg.kind == "rolling":
+            first = day + ONE_DAY
+            if hold and cfg.hold:
+                first = max(first, cfg.hold.after(day))
+            return next_review_day(cfg.review, first - ONE_DAY) - ONE_DAY
+        end = window_of(cfg.kind, day, self.anchor, cfg.months)[1]
+        return self.extend(self.window_after(end))
+
+    # -- changes --------------------------------------------------------------
+
+    def grant(self, k: int, day: date, label: str, *, close: bool) -> None:
+        """Upgrade to ``k`` or extend the earned tier when ``k`` requalifies it.
+
+        ``close``: judged at the close of the window before ``day`` (else
+        by the window containing ``day``, so far).
+        """
+        if k < self.earned or k == 0:
+            return
+        before = self.effective()[0]
+        unconfirmed = not close
+        if self.cfg.kind == "rolling":
+            until = self.valid_now(day, hold=k > self.earned)
+        elif close:
+            until = self.extend(self.window_after(day))
+        else:
+            until = self.valid_now(day)
+        if k > self.earned:
+            if unconfirmed and self.pending is None:
+                self.pending = Pending(self.names[self.earned], self.earned_until, self.since)
+            self.earned, self.earned_until = k, until
+            self.since = _datetime(self.t)
+            self.grace_until = None
+            self.emit("upgrade", before, f"qualified for {self.names[k]} in {label}")
+        elif (
+            k == self.earned
+            and k > 0
+            and until is not None
+            and (self.earned_until is None or until > self.earned_until)
+        ):
+            in_grace = self.grace_until is not None
+            self.earned_until = until
+            self.grace_until = None
+            note = " during grace" if in_grace else ""
+            self.emit("retain", before, f"requalified for {self.names[k]} in {label}{note}")
+
+    def downgrade(self, day: date) -> None:
+        """The review at local ``day``: drop to what the last window justifies."""
+        cfg = self.cfg
+        before = self.effective()[0]
+        if cfg.kind == "rolling":
+            start, end = window_of("rolling", day - ONE_DAY, self.anchor, cfg.months)
+            until = next_review_day(cfg.review, day) - ONE_DAY
+        else:
+            start, end = window_of(cfg.kind, day - ONE_DAY, self.anchor, cfg.months)
+            if end > day:
+                start, end = window_of(cfg.kind, start - ONE_DAY, self.anchor, cfg.months)
+            until = self.extend(self.window_after(end))
+            if until < day:
+                until = self.valid_now(day) or until
+        k = self.justify(start, end)
+        label = window_label(cfg.kind, start, end)
+        old = self.earned
+        target = min(max(k, old - 1) if cfg.soft else k, old)
+        self.grace_until = None
+        self.pending = None
+        if target == old:
+            self.earned_until = until
+            self.emit("retain", before, f"requalified for {self.names[old]} in {label}")
+            return
+        self.earned = target
+        self.earned_until = None if target == 0 else until
+        self.since = _datetime(self.t)
+        why = f"did not requalify for {self.names[old]} in {label}"
+        if cfg.soft and target > k:
+            why += f"; soft landing one step to {self.names[target]}"
+        self.emit("downgrade", before, why)
+
+    def review(self, day: date) -> None:
+        if self.cfg.grace and self.grace_until is None:
+            assert self.earned_until is not None
+            before = self.effective()[0]
+            self.grace_until = self.cfg.grace.after(self.earned_until)
+            self.emit(
+                "grace",
+                before,
+                f"{self.names[self.earned]} kept in grace through {fmt_date(self.grace_until)}",
+            )
+            return
+        self.downgrade(day)
+
+    def close(self, boundary: date) -> None:
+        """A qualification window (or a rolling review) ends at local ``boundary``."""
+        cfg = self.cfg
+        if cfg.kind == "rolling":
+            start, end = window_of("rolling", boundary - ONE_DAY, self.anchor, cfg.months)
+        else:
+            start, end = window_of(cfg.kind, boundary - ONE_DAY, self.anchor, cfg.months)
+        k = self.justify(start, end)
+        self.pending = None
+        if cfg.kind != "rolling":
+            self.count_year(k)
+        self.grant(k, boundary, window_label(cfg.kind, start, end), close=True)
+        self.check_lifetime()
+
+    def year_close(self, boundary: date) -> None:
+        """An anniversary, for lifetime years under rolling and lifetime windows."""
+        start, end = anniversary_window(boundary - ONE_DAY, self.anchor)
+        self.count_year(self.justify(start, end))
+        self.check_lifetime()
+
+    def count_year(self, k: int) -> None:
+        for i in range(1, k + 1):
+            self.years[i] += 1
+
+    def check_lifetime(self) -> None:
+        best = self.lifetime
+        why = ""
+        totals: list[int] | None = None
+        for rule in self.cfg.lifetime:
+            if rule.tier <= best:
+                continue
+            if rule.years:
+                if self.years[rule.tier] >= rule.years:
+                    best, why = rule.tier, f"{rule.years} years at or above"
+            else:
+                if totals is None:
+                    totals = self.totals_us(-NEVER, NEVER)
+                if totals[rule.metric] >= rule.units:
+                    best, why = rule.tier, "cumulative activity reached"
+        if best > self.lifetime:
+            before = self.effective()[0]
+            self.lifetime = best
+            self.emit("lifetime", before, f"lifetime {self.names[best]}: {why}")
+
+    def on_entries(self, batch: Sequence[Entry]) -> None:
+        cfg = self.cfg
+        day = local_day(self.t, cfg.tz)
+        start, end = window_of(cfg.kind, day, self.anchor, cfg.months)
+        label = window_label(cfg.kind, start, end)
+        if cfg.immediate:
+            k = self.justify(start, end)
+            self.grant(k, day, label, close=False)
+        if cfg.at_once and self.pending is not None:
+            returns = [e.source for e in batch if e.units < 0]
+            if returns:
+                self.undo(start, end, day, returns[0])
+        if self.challenge is not None:
+            self.check_challenge(day)
+        if cfg.lifetime:
+            self.check_lifetime()
+
+    def undo(self, start: date, end: date, day: date, source: str) -> None:
+        """A return under the at-once policy takes back unconfirmed upgrades."""
+        k = self.justify(start, end)
+        if k >= self.earned:
+            return
+        pending = self.pending
+        assert pending is not None
+        before, old = self.effective()[0], self.earned
+        if k > self.cfg.index[pending.earned]:
+            self.earned, self.earned_until = k, self.valid_now(day)
+        else:
+            self.earned = self.cfg.index[pending.earned]
+            self.earned_until, self.since = pending.earned_until, pending.since
+            self.pending = None
+        self.emit("downgrade", before, f"return {source} undoes the upgrade to {self.names[old]}")
+
+    def check_challenge(self, day: date) -> None:
+        ch = self.challenge
+        assert ch is not None
+        tz = self.cfg.tz
+        totals = self.totals_us(_us(ch.start), start_us(ch.deadline + ONE_DAY, tz))
+        opts = cached_options(ch.target, self.cfg.plan.exponents)
+        if not meets(opts, totals):
+            return
+        before = self.effective()[0]
+        k = self.cfg.index[ch.tier]
+        if k > self.earned or (k == self.earned and k > 0):
+            self.earned = max(k, self.earned)
+            until = self.valid_now(day)
+            if self.earned_until is None or (until is not None and until > self.earned_until):
+                self.earned_until = until
+            self.since = _datetime(self.t)
+        self.challenge = None
+        self.emit("challenge_won", before, f"met the {ch.tier} challenge target")
+
+    # -- the loop ---------------------------------------------------------------
+
+    def next_close(self) -> int:
+        cfg = self.cfg
+        if cfg.kind == "lifetime":
+            return NEVER
+        day = local_day(self.t, cfg.tz)
+        if cfg.kind == "rolling":
+            return start_us(next_review_day(cfg.review, day), cfg.tz)
+        end = window_of(cfg.kind, day, self.anchor, cfg.months)[1]
+        return start_us(end, cfg.tz)
+
+    def next_year(self) -> int:
+        if self.cfg.kind not in ("rolling", "lifetime"):
+            return NEVER
+        day = local_day(self.t, self.cfg.tz)
+        return start_us(anniversary_window(day, self.anchor)[1], self.cfg.tz)
+
+    def after_day(self, day: date | None) -> int:
+        return NEVER if day is None else start_us(day + ONE_DAY, self.cfg.tz)
+
+    def run(self, hi: int) -> None:
+        """Visit every instant in ``(self.t, hi]`` where something changes."""
+        entries = self.entries
+        i = 0
+        while i < len(entries) and entries[i].occ <= self.t:
+            i += 1
+        tz = self.cfg.tz
+        while True:
+            review = (
+                NEVER
+                if self.grace_until is not None or self.earned == 0
+                else (self.after_day(self.earned_until))
+            )
+            grace = self.after_day(self.grace_until)
+            over = self.after_day(None if self.override is None else self.override.until)
+            chal = self.after_day(None if self.challenge is None else self.challenge.deadline)
+            entry = entries[i].occ if i < len(entries) else NEVER
+            close, year = self.next_close(), self.next_year()
+            t = min(close, year, review, grace, over, chal, entry)
+            if t > hi:
+                break
+            self.t = t
+            day = local_day(t, tz)
+            if close == t:
+                self.close(day)
+            if year == t:
+                self.year_close(day)
+            if (
+                self.grace_until is None
+                and self.earned > 0
+                and self.after_day(self.earned_until) == t
+            ):
+                self.review(day)
+            if self.grace_until is not None and self.after_day(self.grace_until) == t:
+                self.downgrade(day)
+            if over == t:
+                self.end_override()
+            if chal == t and self.challenge is not None:
+                self.end_challenge()
+            if entry == t:
+                j = i
+                while j < len(entries) and entries[j].occ == t:
+                    j += 1
+                self.on_entries(entries[i:j])
+                i = j
+        self.t = max(self.t, hi)
+
+    def end_override(self) -> None:
+        assert self.override is not None
+        before, tier = self.effective()[0], self.override.tier
+        self.override = None
+        self.emit("override_end", before, f"override to {tier} ended")
+
+    def end_challenge(self) -> None:
+        assert self.challenge is not None
+        before, tier = self.effective()[0], self.challenge.tier
+        self.challenge = None
+        self.emit("challenge_lost", before, f"{tier} challenge target not met by the deadline")
+
+    # -- results ----------------------------------------------------------------
+
+    def result(self) -> TierStatus:
+        tier, until = self.effective()
+        s = self.status
+        return TierStatus(
+            tier=self.names[tier],
+            valid_until=until,
+            earned=self.names[self.earned],
+            earned_until=None if self.earned == 0 else self.earned_until,
+            since=self.since,
+            joined_at=s.joined_at,
+            evaluated_at=_datetime(self.t),
+            grace_until=self.grace_until,
+            lifetime=None if self.lifetime < 0 else self.names[self.lifetime],
+            override=self.override,
+            challenge=self.challenge,
+            pending=self.pending,
+            years=tuple(self.years),
+            history=s.history + tuple(self.events),
+        )
+
+
+def _us(at: datetime) -> int:
+    delta = at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def set_override(run: Run, override: Override) -> None:
+    """Apply an override command at ``run.t``."""
+    before = run.effective()[0]
+    run.override = override
+    why = override.reason or "manual override"
+    run.emit(
+        "override",
+        before,
+        f"{why}: at least {override.tier} through {fmt_date(override.until)}",
+        override=override,
+    )
+
+
+def set_challenge(run: Run, challenge: Challenge) -> None:
+    """Apply a challenge command at ``run.t``."""
+    before = run.effective()[0]
+    run.challenge = challenge
+    run.emit(
+        "challenge",
+        before,
+        f"{challenge.tier} challenge until {fmt_date(challenge.deadline)}",
+        challenge=challenge,
+    )
