@@ -1,0 +1,963 @@
+"""The points ledger engine: a mutable builder behind the immutable ledger.
+
+A :class:`Book` is thawed from a ledger's :class:`State` (containers copied,
+values shared), applies one command — first every vesting, expiry, hold
+timeout and inactivity deadline due at or before the command's time — and is
+frozen into a new :class:`State`. A command that raises leaves its book
+behind, so the ledger it came from is untouched. Replay runs every event of a
+history through one book and freezes once.
+
+Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Final
+
+from loyaltycore._points_values import (
+    ADJUSTED_IN,
+    ADJUSTED_OUT,
+    AVAILABLE,
+    BALANCE_FIELDS,
+    CANCELLED,
+    CLAWED_BACK,
+    DEBT,
+    DEBT_REPAID,
+    EARNED,
+    EXPIRED,
+    HELD,
+    MERGED_DEBT,
+    MERGED_IN,
+    NEVER,
+    PENDING,
+    REDEEMED,
+    TRANSFERRED_IN,
+    TRANSFERRED_OUT,
+    Adjusted,
+    Captured,
+    DebtRepaid,
+    Earned,
+    EarnReversed,
+    Expired,
+    ExpireOnInactivity,
+    ExpiryPolicy,
+    Held,
+    Hold,
+    HoldTimedOut,
+    Lot,
+    Merged,
+    Opened,
+    Parts,
+    Redeemed,
+    RedemptionCancelled,
+    Released,
+    TransferredIn,
+    TransferredOut,
+    Vested,
+    expiry_for,
+    inactivity_deadline,
+    micros,
+)
+from loyaltycore.calendar import start_of_day, zone
+from loyaltycore.errors import (
+    DuplicateId,
+    HoldAlreadyResolved,
+    HoldExpired,
+    InsufficientPoints,
+    InvalidArgument,
+    InvalidData,
+    InvalidPoints,
+    InvalidTime,
+    OverCapture,
+    OverReversal,
+    StrictPolicyViolation,
+    UnknownEvent,
+    UnknownHold,
+)
+
+Log = tuple[Any, tuple[Any, ...]] | None
+_ZERO: Final = (0,) * len(BALANCE_FIELDS)
+
+
+class State:
+    """The frozen state of a ledger; containers are never mutated once built."""
+
+    __slots__ = (
+        "count",
+        "deadline",
+        "holds",
+        "ids",
+        "kill_seq",
+        "last_at",
+        "log",
+        "lots",
+        "member",
+        "next_us",
+        "open",
+        "pend",
+        "policy",
+        "queue",
+        "reversed",
+        "seq",
+        "strict",
+        "tot",
+        "tz",
+        "tzname",
+    )
+
+    member: str
+    tz: tzinfo
+    tzname: str
+    policy: ExpiryPolicy
+    strict: bool
+    lots: dict[str, Lot]
+    queue: tuple[tuple[int, int, str], ...]
+    pend: tuple[tuple[int, int, str], ...]
+    holds: dict[str, Hold]
+    open: dict[str, int]
+    ids: dict[str, Any]
+    reversed: dict[str, int]
+    tot: tuple[int, ...]
+    last_at: datetime | None
+    deadline: tuple[datetime, int] | None
+    kill_seq: int
+    seq: int
+    log: Log
+    count: int
+    next_us: int
+
+
+def events_of(log: Log) -> tuple[Any, ...]:
+    """All events of a log chain, oldest first."""
+    batches = []
+    while log is not None:
+        log, batch = log
+        batches.append(batch)
+    batches.reverse()
+    return tuple(e for batch in batches for e in batch)
+
+
+def _lot(
+    lot: Lot, pending: bool, remaining: int, held: int, used: int, expired: int, rev: int
+) -> Lot:
+    return Lot(
+        lot.id,
+        lot.seq,
+        lot.amount,
+        lot.earned_at,
+        lot.expires_at,
+        lot.available_at,
+        pending,
+        remaining,
+        held,
+        used,
+        expired,
+        rev,
+    )
+
+
+def _key(lot: Lot) -> tuple[int, int, str]:
+    exp = NEVER if lot.expires_at is None else micros(lot.expires_at)
+    return (exp, lot.seq, lot.id)
+
+
+class Book:
+    """A ledger being changed: mutable copies of the state's containers."""
+
+    __slots__ = (
+        "base",
+        "deadline",
+        "holds",
+        "ids",
+        "kill_seq",
+        "last_at",
+        "log",
+        "lots",
+        "member",
+        "open",
+        "out",
+        "pend",
+        "policy",
+        "queue",
+        "reversed",
+        "seq",
+        "strict",
+        "tot",
+        "tz",
+        "tzname",
+    )
+
+    member: str
+    tz: tzinfo
+    tzname: str
+    policy: ExpiryPolicy
+    strict: bool
+    lots: dict[str, Lot]
+    queue: list[tuple[int, int, str]]
+    pend: list[tuple[int, int, str]]
+    holds: dict[str, Hold]
+    open: dict[str, int]
+    ids: dict[str, Any]
+    reversed: dict[str, int]
+    tot: list[int]
+    last_at: datetime | None
+    deadline: tuple[datetime, int] | None
+    kill_seq: int
+    seq: int
+    log: Log
+    base: int
+    out: list[Any]
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def opened(cls, ev: Opened) -> Book:
+        """A fresh book for a ledger opened by ``ev``."""
+        book = cls.__new__(cls)
+        book.member = ev.member
+        book.tz = zone(ev.tz)
+        book.tzname = ev.tz
+        book.policy = ev.policy
+        book.strict = ev.debt_policy == "strict"
+        book.lots = {}
+        book.queue = []
+        book.pend = []
+        book.holds = {}
+        book.open = {}
+        book.ids = {}
+        book.reversed = {}
+        book.tot = list(_ZERO)
+        book.last_at = None
+        book.deadline = None
+        book.kill_seq = -1
+        book.seq = 0
+        book.log = None
+        book.base = 0
+        book.out = [ev]
+        return book
+
+    @classmethod
+    def thaw(cls, s: State) -> Book:
+        """A book that changes copies of ``s``'s containers."""
+        book = cls.__new__(cls)
+        book.member = s.member
+        book.tz = s.tz
+        book.tzname = s.tzname
+        book.policy = s.policy
+        book.strict = s.strict
+        book.lots = dict(s.lots)
+        book.queue = list(s.queue)
+        book.pend = list(s.pend)
+        book.holds = dict(s.holds)
+        book.open = dict(s.open)
+        book.ids = dict(s.ids)
+        book.reversed = dict(s.reversed)
+        book.tot = list(s.tot)
+        book.last_at = s.last_at
+        book.deadline = s.deadline
+        book.kill_seq = s.kill_seq
+        book.seq = s.seq
+        book.log = s.log
+        book.base = s.count
+        book.out = []
+        return book
+
+    def freeze(self) -> State:
+        """The frozen state; the book must not be used afterwards."""
+        s = State.__new__(State)
+        s.member = self.member
+        s.tz = self.tz
+        s.tzname = self.tzname
+        s.policy = self.policy
+        s.strict = self.strict
+        s.lots = self.lots
+        s.queue = tuple(self.queue)
+        s.pend = tuple(self.pend)
+        s.holds = self.holds
+        s.open = self.open
+        s.ids = self.ids
+        s.reversed = self.reversed
+        s.tot = tuple(self.tot)
+        s.last_at = self.last_at
+        s.deadline = self.deadline
+        s.kill_seq = self.kill_seq
+        s.seq = self.seq
+        s.log = (self.log, tuple(self.out)) if self.out else self.log
+        s.count = self.base + len(self.out)
+        s.next_us = self.next_due()[0]
+        return s
+
+    # -- bookkeeping --------------------------------------------------------
+
+    def emit(self, ev: Any) -> None:
+        self.out.append(ev)
+        if self.last_at is None or ev.at > self.last_at:
+            self.last_at = ev.at
+
+    def next_due(self) -> tuple[int, int]:
+        """(instant, rank) of the next vesting/expiry/timeout/deadline."""
+        best = (NEVER, 9)
+        if self.pend:
+            best = (self.pend[0][0], 0)
+        if self.queue and self.queue[0][0] < best[0]:
+            best = (self.queue[0][0], 1)
+        if self.open:
+            first = min(self.open.values())
+            if first < best[0]:
+                best = (first, 2)
+        if self.deadline is not None and self.deadline[1] < best[0]:
+            best = (self.deadline[1], 3)
+        return best
+
+    def new_lot(
+        self,
+        lot_id: str,
+        points: int,
+        earned_at: datetime,
+        expires: tuple[datetime, int] | None,
+        available_at: datetime | None,
+        pending: bool,
+    ) -> None:
+        if lot_id in self.lots:
+            raise DuplicateId(f"lot id={lot_id!r} already exists", field="id", value=lot_id)
+        self.seq += 1
+        exp_dt, exp_us = (None, NEVER) if expires is None else expires
+        self.lots[lot_id] = Lot(
+            lot_id, self.seq, points, earned_at, exp_dt, available_at, pending, points
+        )
+        if pending:
+            assert available_at is not None
+            insort(self.pend, (micros(available_at), self.seq, lot_id))
+            self.tot[PENDING] += points
+        else:
+            insort(self.queue, (exp_us, self.seq, lot_id))
+            self.tot[AVAILABLE] += points
+
+    def take(self, points: int, *, hold: bool = False) -> Parts:
+        """Consume ``points`` of available lots, soonest-expiring first."""
+        queue, lots = self.queue, self.lots
+        parts = []
+        need = points
+        k = 0
+        while need:
+            lot_id = queue[k][2]
+            lot = lots[lot_id]
+            x = lot.remaining if lot.remaining < need else need
+            if hold:
+                new = _lot(
+                    lot,
+                    False,
+                    lot.remaining - x,
+                    lot.held + x,
+                    lot.used,
+                    lot.expired,
+                    lot.reversed,
+                )
+            else:
+                new = _lot(
+                    lot,
+                    False,
+                    lot.remaining - x,
+                    lot.held,
+                    lot.used + x,
+                    lot.expired,
+                    lot.reversed,
+                )
+            lots[lot_id] = new
+            parts.append((lot_id, x))
+            need -= x
+            if new.remaining == 0:
+                k += 1
+        del queue[:k]
+        self.tot[AVAILABLE] -= points
+        return tuple(parts)
+
+    def give_back(self, lot: Lot, x: int, *, from_held: bool) -> Lot:
+        """Return ``x`` points to ``lot``'s usable remainder."""
+        if from_held:
+            new = _lot(
+                lot, False, lot.remaining + x, lot.held - x, lot.used, lot.expired, lot.reversed
+            )
+        else:
+            new = _lot(
+                lot, False, lot.remaining + x, lot.held, lot.used - x, lot.expired, lot.reversed
+            )
+        self.lots[lot.id] = new
+        if lot.remaining == 0:
+            insort(self.queue, _key(new))
+        self.tot[AVAILABLE] += x
+        return new
+
+    def dead(self, lot: Lot, at_us: int) -> bool:
+        """Whether ``lot`` has expired by ``at_us`` (own expiry or inactivity)."""
+        if lot.seq <= self.kill_seq:
+            return True
+        return lot.expires_at is not None and micros(lot.expires_at) <= at_us
+
+    def activity(self, occurred_at: datetime) -> None:
+        policy = self.policy
+        if type(policy) is not ExpireOnInactivity:
+            return
+        deadline = inactivity_deadline(policy, self.tz, occurred_at.astimezone(self.tz).date())
+        last = self.last_at
+        if last is not None and deadline[0] <= last:
+            return
+        if self.deadline is None or deadline[1] > self.deadline[1]:
+            self.deadline = deadline
+
+    def settle(self, at: datetime) -> None:
+        """Repay debt from available points."""
+        tot = self.tot
+        if tot[DEBT] and tot[AVAILABLE]:
+            pay = min(tot[DEBT], tot[AVAILABLE])
+            parts = self.take(pay)
+            tot[DEBT] -= pay
+            tot[DEBT_REPAID] += pay
+            self.emit(DebtRepaid(at, pay, parts))
+
+    def release_parts(self, parts: Parts, at: datetime, at_us: int) -> list[Expired]:
+        """Put held parts back; parts of expired lots expire at once."""
+        expired = []
+        for lot_id, x in parts:
+            lot = self.lots[lot_id]
+            self.tot[HELD] -= x
+            if self.dead(lot, at_us):
+                self.lots[lot_id] = _lot(
+                    lot,
+                    False,
+                    lot.remaining,
+                    lot.held - x,
+                    lot.used,
+                    lot.expired + x,
+                    lot.reversed,
+                )
+                self.tot[EXPIRED] += x
+                expired.append(Expired(at, lot_id, x, "hold"))
+            else:
+                self.give_back(lot, x, from_held=True)
+        return expired
+
+    # -- time passing -------------------------------------------------------
+
+    def advance(self, until_us: int) -> None:
+        """Apply every vesting, expiry, timeout and deadline due by ``until_us``."""
+        while True:
+            when, rank = self.next_due()
+            if when > until_us:
+                return
+            if rank == 0:
+                self.vest()
+            elif rank == 1:
+                self.expire_first()
+            elif rank == 2:
+                self.time_out(min(self.open, key=lambda h: (self.open[h], h)))
+            else:
+                self.inactivity()
+
+    def vest(self) -> None:
+        _, _, lot_id = self.pend.pop(0)
+        lot = self.lots[lot_id]
+        assert lot.available_at is not None
+        new = _lot(lot, False, lot.remaining, lot.held, lot.used, lot.expired, lot.reversed)
+        self.lots[lot_id] = new
+        insort(self.queue, _key(new))
+        self.tot[PENDING] -= lot.remaining
+        self.tot[AVAILABLE] += lot.remaining
+        self.emit(Vested(lot.available_at, lot_id, lot.remaining))
+        self.settle(lot.available_at)
+
+    def expire_first(self) -> None:
+        _, _, lot_id = self.queue.pop(0)
+        lot = self.lots[lot_id]
+        assert lot.expires_at is not None
+        x = lot.remaining
+        self.lots[lot_id] = _lot(lot, False, 0, lot.held, lot.used, lot.expired + x, lot.reversed)
+        self.tot[AVAILABLE] -= x
+        self.tot[EXPIRED] += x
+        self.emit(Expired(lot.expires_at, lot_id, x, "lot"))
+
+    def time_out(self, hold_id: str) -> None:
+        hold = self.holds[hold_id]
+        del self.open[hold_id]
+        at = hold.deadline
+        self.holds[hold_id] = Hold(
+            hold.id, hold.member, hold.points, at, hold.lots, "timed_out", 0
+        )
+        expired = self.release_parts(hold.lots, at, micros(at))
+        self.emit(HoldTimedOut(at, hold_id, hold.points, hold.lots))
+        for ev in expired:
+            self.emit(ev)
+        self.settle(at)
+
+    def inactivity(self) -> None:
+        assert self.deadline is not None
+        at = self.deadline[0]
+        for _, _, lot_id in self.queue:
+            lot = self.lots[lot_id]
+            x = lot.remaining
+            self.lots[lot_id] = _lot(
+                lot, False, 0, lot.held, lot.used, lot.expired + x, lot.reversed
+            )
+            self.tot[AVAILABLE] -= x
+            self.tot[EXPIRED] += x
+            self.emit(Expired(at, lot_id, x, "inactivity"))
+        self.queue.clear()
+        self.kill_seq = self.seq
+        self.deadline = None
+
+    # -- commands -----------------------------------------------------------
+
+    def apply(self, ev: Any) -> None:
+        """Apply one command event (its outcome fields are recomputed)."""
+        at_us = micros(ev.at)
+        self.advance(at_us)
+        handler = _HANDLERS[type(ev)]
+        handler(self, ev, at_us)
+        self.settle(ev.at)
+
+    def record(self, ev: Any) -> None:
+        self.ids[ev.id] = ev
+        self.emit(ev)
+
+    def earn(self, ev: Earned, at_us: int) -> None:
+        if ev.points <= 0:
+            raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
+        day = ev.occurred_at.astimezone(self.tz).date()
+        if ev.expires_at is not None:
+            expires: tuple[datetime, int] | None = (ev.expires_at, micros(ev.expires_at))
+        else:
+            expires = expiry_for(self.policy, self.tz, day)
+        start = ev.at
+        if ev.available_at is not None and ev.available_at > start:
+            start = ev.available_at
+        self.check_expiry(expires, start, ev)
+        pending = ev.available_at is not None and ev.available_at > ev.at
+        self.new_lot(ev.id, ev.points, ev.occurred_at, expires, ev.available_at, pending)
+        self.tot[EARNED] += ev.points
+        self.activity(ev.occurred_at)
+        self.record(ev)
+
+    def check_expiry(self, expires: tuple[datetime, int] | None, start: datetime, ev: Any) -> None:
+        if expires is not None and expires[0] <= start:
+            raise InvalidTime(
+                f"id={ev.id!r} would expire at {expires[0].isoformat()}, not after it becomes "
+                f"usable at {start.isoformat()}",
+                field="expires_at",
+                value=expires[0],
+            )
+        policy = self.policy
+        if type(policy) is ExpireOnInactivity:
+            day = ev.occurred_at.astimezone(self.tz).date()
+            deadline = inactivity_deadline(policy, self.tz, day)[0]
+            if deadline <= start:
+                raise InvalidTime(
+                    f"occurred_at={ev.occurred_at.isoformat()} is older than the inactivity "
+                    f"period: points would be expired at {deadline.isoformat()}",
+                    field="occurred_at",
+                    value=ev.occurred_at,
+                )
+
+    def need(self, points: int, what: str) -> None:
+        if points <= 0:
+            raise InvalidPoints(f"points={points!r} must be a positive int", field="points")
+        available = self.tot[AVAILABLE]
+        if points > available:
+            raise InsufficientPoints(
+                f"{what} of points={points} asks for more than the {available} available",
+                field="points",
+                requested=points,
+                available=available,
+            )
+
+    def redeem(self, ev: Redeemed, at_us: int) -> None:
+        self.need(ev.points, "redemption")
+        parts = self.take(ev.points)
+        self.tot[REDEEMED] += ev.points
+        self.activity(ev.occurred_at)
+        self.record(Redeemed(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts))
+
+    def hold(self, ev: Held, at_us: int) -> None:
+        self.need(ev.points, "hold")
+        if ev.deadline <= ev.at:
+            raise InvalidTime(
+                f"deadline={ev.deadline.isoformat()} must be after at={ev.at.isoformat()}",
+                field="deadline",
+                value=ev.deadline,
+            )
+        parts = self.take(ev.points, hold=True)
+        self.tot[HELD] += ev.points
+        self.holds[ev.id] = Hold(ev.id, self.member, ev.points, ev.deadline, parts)
+        self.open[ev.id] = micros(ev.deadline)
+        self.record(Held(ev.id, ev.at, ev.occurred_at, ev.points, ev.deadline, parts))
+
+    def open_hold(self, hold_id: str) -> Hold:
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            raise UnknownHold(
+                f"hold={hold_id!r} is not a hold of this ledger", field="hold", value=hold_id
+            )
+        if hold.status == "timed_out":
+            raise HoldExpired(
+                f"hold={hold_id!r} expired at {hold.deadline.isoformat()}",
+                field="hold",
+                value=hold_id,
+            )
+        if hold.status != "open":
+            raise HoldAlreadyResolved(
+                f"hold={hold_id!r} was already {hold.status}", field="hold", value=hold_id
+            )
+        return hold
+
+    def capture(self, ev: Captured, at_us: int) -> None:
+        hold = self.open_hold(ev.hold)
+        amount = hold.points if ev.points is None else ev.points
+        if amount <= 0:
+            raise InvalidPoints(f"points={amount!r} must be a positive int", field="points")
+        if amount > hold.points:
+            raise OverCapture(
+                f"points={amount} is more than the {hold.points} held by hold={ev.hold!r}",
+                field="points",
+                value=amount,
+                held=hold.points,
+            )
+        captured, released = [], []
+        need = amount
+        for lot_id, x in hold.lots:
+            y = x if x < need else need
+            if y:
+                lot = self.lots[lot_id]
+                self.lots[lot_id] = _lot(
+                    lot,
+                    False,
+                    lot.remaining,
+                    lot.held - y,
+                    lot.used + y,
+                    lot.expired,
+                    lot.reversed,
+                )
+                captured.append((lot_id, y))
+                need -= y
+            if x > y:
+                released.append((lot_id, x - y))
+        self.tot[HELD] -= amount
+        self.tot[REDEEMED] += amount
+        rel = tuple(released)
+        expired = self.release_parts(rel, ev.at, at_us)
+        self.holds[hold.id] = Hold(
+            hold.id, hold.member, hold.points, hold.deadline, hold.lots, "captured", amount
+        )
+        del self.open[hold.id]
+        self.activity(ev.occurred_at)
+        self.record(
+            Captured(
+                ev.id, ev.at, ev.occurred_at, ev.hold, ev.points, amount, tuple(captured), rel
+            )
+        )
+        for exp in expired:
+            self.emit(exp)
+
+    def release(self, ev: Released, at_us: int) -> None:
+        hold = self.open_hold(ev.hold)
+        expired = self.release_parts(hold.lots, ev.at, at_us)
+        self.holds[hold.id] = Hold(
+            hold.id, hold.member, hold.points, hold.deadline, hold.lots, "released", 0
+        )
+        del self.open[hold.id]
+        self.record(Released(ev.id, ev.at, ev.occurred_at, ev.hold, hold.lots))
+        for exp in expired:
+            self.emit(exp)
+
+    def target(self, of: str) -> Any:
+        target = self.ids.get(of)
+        if target is None:
+            raise UnknownEvent(f"of={of!r} is not an event of this ledger", field="of", value=of)
+        return target
+
+    def reverse_earn(self, ev: EarnReversed, at_us: int) -> None:
+        target = self.target(ev.of)
+        if type(target) is not Earned:
+            raise InvalidArgument(
+                f"of={ev.of!r} is a {type(target).__name__}, not an earn", field="of", value=ev.of
+            )
+        done = self.reversed.get(ev.of, 0)
+        amount = self.over_reversal(ev, target.points, done)
+        lot = self.lots[ev.of]
+        tot = self.tot
+        taken = reclassified = debt = 0
+        charged: Parts = ()
+        if lot.pending:
+            taken = amount
+            self.lots[ev.of] = _lot(
+                lot,
+                True,
+                lot.remaining - amount,
+                lot.held,
+                lot.used,
+                lot.expired,
+                lot.reversed + amount,
+            )
+            tot[PENDING] -= amount
+            if lot.remaining == amount:
+                assert lot.available_at is not None
+                self.pend.remove((micros(lot.available_at), lot.seq, lot.id))
+        else:
+            taken = min(amount, lot.remaining)
+            reclassified = min(amount - taken, lot.expired)
+            rest = amount - taken - reclassified
+            if taken and lot.remaining == taken:
+                key = _key(lot)
+                del self.queue[bisect_left(self.queue, key)]
+            self.lots[ev.of] = _lot(
+                lot,
+                False,
+                lot.remaining - taken,
+                lot.held,
+                lot.used,
+                lot.expired - reclassified,
+                lot.reversed + taken + reclassified,
+            )
+            tot[AVAILABLE] -= taken
+            tot[EXPIRED] -= reclassified
+            if rest:
+                pay = min(rest, tot[AVAILABLE])
+                debt = rest - pay
+                if debt and self.strict:
+                    raise StrictPolicyViolation(
+                        f"reversing points={amount} of {ev.of!r} would leave a debt of {debt} "
+                        "(the ledger's debt policy is strict)",
+                        field="points",
+                        value=amount,
+                        debt=debt,
+                    )
+                charged = self.take(pay) if pay else ()
+                tot[DEBT] += debt
+        tot[CLAWED_BACK] += amount
+        self.reversed[ev.of] = done + amount
+        self.record(
+            EarnReversed(
+                ev.id,
+                ev.at,
+                ev.occurred_at,
+                ev.of,
+                ev.points,
+                amount,
+                taken,
+                reclassified,
+                charged,
+                debt,
+            )
+        )
+
+    def over_reversal(self, ev: Any, total: int, done: int) -> int:
+        left = total - done
+        amount = left if ev.points is None else ev.points
+        if amount <= 0 and ev.points is not None:
+            raise InvalidPoints(f"points={amount!r} must be a positive int", field="points")
+        if amount > left or left == 0:
+            raise OverReversal(
+                f"points={amount} would reverse more of {ev.of!r} than the {left} left "
+                f"(of {total})",
+                field="points",
+                value=amount,
+                left=left,
+            )
+        return amount
+
+    def cancel(self, ev: RedemptionCancelled, at_us: int) -> None:
+        target = self.target(ev.of)
+        if type(target) not in (Redeemed, Captured):
+            raise InvalidArgument(
+                f"of={ev.of!r} is a {type(target).__name__}, not a redemption or capture",
+                field="of",
+                value=ev.of,
+            )
+        parts = target.lots
+        total = sum(x for _, x in parts)
+        done = self.reversed.get(ev.of, 0)
+        amount = self.over_reversal(ev, total, done)
+        restored, expired, grace = [], [], []
+        skip, need = done, amount
+        for lot_id, x in parts:
+            if skip >= x:
+                skip -= x
+                continue
+            y = min(x - skip, need)
+            skip = 0
+            need -= y
+            lot = self.lots[lot_id]
+            if not self.dead(lot, at_us):
+                self.give_back(lot, y, from_held=False)
+                restored.append((lot_id, y))
+            elif ev.grace_days is not None:
+                grace.append((lot_id, y))
+            else:
+                self.lots[lot_id] = _lot(
+                    lot,
+                    False,
+                    lot.remaining,
+                    lot.held,
+                    lot.used - y,
+                    lot.expired + y,
+                    lot.reversed,
+                )
+                self.tot[EXPIRED] += y
+                expired.append((lot_id, y))
+            if not need:
+                break
+        if grace:
+            assert ev.grace_days is not None
+            last = ev.at.astimezone(self.tz).date() + timedelta(days=ev.grace_days)
+            instant = start_of_day(last + timedelta(days=1), self.tz)
+            self.new_lot(
+                f"{ev.id}:grace",
+                sum(y for _, y in grace),
+                ev.at,
+                (instant, micros(instant)),
+                None,
+                False,
+            )
+        self.tot[CANCELLED] += amount
+        self.reversed[ev.of] = done + amount
+        self.record(
+            RedemptionCancelled(
+                ev.id,
+                ev.at,
+                ev.occurred_at,
+                ev.of,
+                ev.points,
+                ev.grace_days,
+                amount,
+                tuple(restored),
+                tuple(expired),
+                tuple(grace),
+            )
+        )
+        for lot_id, y in expired:
+            self.emit(Expired(ev.at, lot_id, y, "cancel"))
+
+    def adjust(self, ev: Adjusted, at_us: int) -> None:
+        if ev.points > 0:
+            day = ev.occurred_at.astimezone(self.tz).date()
+            expires = expiry_for(self.policy, self.tz, day)
+            self.check_expiry(expires, ev.at, ev)
+            self.new_lot(ev.id, ev.points, ev.occurred_at, expires, None, False)
+            self.tot[ADJUSTED_IN] += ev.points
+            self.activity(ev.occurred_at)
+            self.record(ev)
+            return
+        self.need(-ev.points, "debit")
+        parts = self.take(-ev.points)
+        self.tot[ADJUSTED_OUT] -= ev.points
+        self.record(Adjusted(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts))
+
+    def transfer_out(self, ev: TransferredOut, at_us: int) -> None:
+        self.need(ev.points, "transfer")
+        parts = self.take(ev.points)
+        self.tot[TRANSFERRED_OUT] += ev.points
+        self.record(
+            TransferredOut(ev.id, ev.at, ev.occurred_at, ev.to, ev.points, ev.keep_expiry, parts)
+        )
+
+    def transfer_in(self, ev: TransferredIn, at_us: int) -> None:
+        if ev.points <= 0 or sum(p.points for p in ev.parts) != ev.points:
+            raise InvalidPoints(
+                f"points={ev.points!r} must be positive and equal the sum of the parts",
+                field="points",
+                value=ev.points,
+            )
+        day = ev.occurred_at.astimezone(self.tz).date()
+        for i, part in enumerate(ev.parts):
+            if ev.keep_expiry:
+                expires = (
+                    None if part.expires_at is None else (part.expires_at, micros(part.expires_at))
+                )
+            else:
+                expires = expiry_for(self.policy, self.tz, day)
+            self.check_expiry(expires, ev.at, ev)
+            self.new_lot(f"{ev.id}#{i}", part.points, ev.occurred_at, expires, None, False)
+        self.tot[TRANSFERRED_IN] += ev.points
+        self.record(ev)
+
+    def merge(self, ev: Merged, at_us: int) -> None:
+        for item in ev.lots:
+            expires = (
+                None if item.expires_at is None else (item.expires_at, micros(item.expires_at))
+            )
+            pending = item.pending and item.available_at is not None and item.available_at > ev.at
+            self.new_lot(
+                f"{ev.id}/{item.lot}",
+                item.points,
+                item.earned_at,
+                expires,
+                item.available_at,
+                pending,
+            )
+            self.tot[MERGED_IN] += item.points
+        self.tot[DEBT] += ev.debt
+        self.tot[MERGED_DEBT] += ev.debt
+        self.record(ev)
+
+    def check_command(self, ev: Any) -> None:
+        """Checks a replayed command needs beyond its types."""
+        if ev.id in self.ids:
+            raise InvalidData.from_messages([f"id={ev.id!r} is repeated"], what="points history")
+        if self.last_at is not None and ev.at < self.last_at:
+            raise InvalidData.from_messages(
+                [f"at={ev.at.isoformat()} is earlier than the event before it"],
+                what="points history",
+            )
+        if ev.occurred_at > ev.at:
+            raise InvalidData.from_messages(
+                [f"occurred_at={ev.occurred_at.isoformat()} is after at"], what="points history"
+            )
+
+
+def replay(events: Sequence[Any], *, step: Callable[[int, Book], None] | None = None) -> Book:
+    """Rebuild a book from a whole history, checking every event follows."""
+    if not events or type(events[0]) is not Opened:
+        raise InvalidData.from_messages(
+            ["the first event must be Opened @ $.events[0]"], what="points history"
+        )
+    book = Book.opened(events[0])
+    out = book.out
+    if step is not None:
+        step(0, book)
+    for i in range(1, len(events)):
+        ev = events[i]
+        if len(out) <= i:
+            try:
+                if ev.derived:
+                    book.advance(micros(ev.at))
+                else:
+                    book.check_command(ev)
+                    book.apply(ev)
+            except (InvalidData, ValueError, LookupError, TypeError) as exc:
+                raise InvalidData.from_messages(
+                    [f"{exc} @ $.events[{i}]"], what="points history"
+                ) from None
+        if len(out) <= i or out[i] != ev:
+            raise InvalidData.from_messages(
+                [f"{type(ev).__name__} does not follow from the events before it @ $.events[{i}]"],
+                what="points history",
+            )
+        if step is not None:
+            step(i, book)
+    return book
+
+
+_HANDLERS: Final[dict[type[Any], Callable[[Book, Any, int], None]]] = {
+    Earned: Book.earn,
+    Redeemed: Book.redeem,
+    Held: Book.hold,
+    Captured: Book.capture,
+    Released: Book.release,
+    EarnReversed: Book.reverse_earn,
+    RedemptionCancelled: Book.cancel,
+    Adjusted: Book.adjust,
+    TransferredOut: Book.transfer_out,
+    TransferredIn: Book.transfer_in,
+    Merged: Book.merge,
+}
