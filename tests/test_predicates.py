@@ -1,0 +1,211 @@
+"""loyaltycore.predicates: the scalar and vectorized engines agree, and edge cases."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from loyaltycore import predicates as P
+from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidRule, InvalidType
+from loyaltycore.predicates import (
+    MISSING_INT,
+    Context,
+    Event,
+    Item,
+    Member,
+    encode,
+    field,
+)
+from tests import strategies as S
+
+AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def both(pred: P.Predicate, case: dict[str, Any]) -> tuple[list[bool], list[bool]]:
+    """The answers of both engines for every row of ``case``."""
+    n = case["size"]
+    events = case["events"] or [None] * n
+    members = case["members"] or [None] * n
+    facts = case["facts"] or [None] * n
+    params = {"as_of": case["as_of"], "tz": case["tz"], "tiers": case["tiers"]}
+    scalar = [
+        pred.test(Context(e, m, f, **params))
+        for e, m, f in zip(events, members, facts, strict=True)
+    ]
+    columns = encode(case["events"], case["members"], case["facts"], fields=pred.fields())
+    vector = pred.mask(columns, size=n, **params)
+    assert vector.dtype == np.bool_
+    assert vector.shape == (n,)
+    return scalar, vector.tolist()
+
+
+def _encodable(case: dict[str, Any]) -> dict[str, Any]:
+    """Fill the sources a predicate needs (encode refuses fields without rows)."""
+    n = case["size"]
+    for key in ("events", "members", "facts"):
+        if case[key] is None:
+            case[key] = [None] * n
+    return case
+
+
+@given(S.predicates(), S.cases())
+@settings(max_examples=300)
+def test_scalar_equals_vectorized(pred: P.Predicate, case: dict[str, Any]) -> None:
+    scalar, vector = both(pred, _encodable(case))
+    assert scalar == vector
+
+
+@given(S.comparisons(), S.cases())
+def test_not_is_the_negation_in_both_engines(pred: P.Predicate, case: dict[str, Any]) -> None:
+    scalar, vector = both(~pred, _encodable(case))
+    positive, _ = both(pred, case)
+    assert scalar == vector == [not p for p in positive]
+
+
+@pytest.mark.parametrize(
+    ("pred", "columns"),
+    [
+        (field("amount") >= 0, {"amount": np.array([MISSING_INT])}),
+        (field("amount") != 5, {"amount": np.array([MISSING_INT])}),
+        (field("amount") < 5, {"amount": np.array([MISSING_INT])}),
+        (field("days_since_last") != 3.0, {"days_since_last": np.array([np.nan])}),
+        (field("days_since_last") <= 1e9, {"days_since_last": np.array([np.nan])}),
+        (field("channel") != "app", {"channel": np.array([None], dtype=object)}),
+        (field("channel").isin({"app"}), {"channel": np.array([None], dtype=object)}),
+        (field("at") > datetime(1900, 1, 1, tzinfo=UTC), {"at": np.array([MISSING_INT])}),
+        (field("weekday").isin(range(7)), {"at": np.array([MISSING_INT])}),
+        (field("attributes.staff", "bool") != True, {"attributes.staff": np.array([-1])}),  # noqa: E712
+        (
+            field("birthday").between(date(1, 1, 1), date(9999, 1, 1)),
+            {"birthday": np.array([MISSING_INT])},
+        ),
+    ],
+)
+def test_missing_value_makes_every_comparison_false(
+    pred: P.Predicate, columns: dict[str, Any]
+) -> None:
+    assert pred.mask(columns).tolist() == [False]
+    assert pred.test() is False
+
+
+def test_missing_fact_in_a_mapping_or_an_object_is_false() -> None:
+    class Row:
+        frequency = 4
+        median_gap = float("nan")
+
+    assert (field("frequency") >= 3).test(facts=Row())
+    assert not (field("median_gap") >= 0).test(facts=Row())
+    assert not (field("median_gap") != 1.0).test(facts={"median_gap": float("nan")})
+    assert not (field("previous") < AT).test(facts={"previous": MISSING_INT})
+    assert (field("previous") < AT).test(facts={"previous": datetime(2024, 1, 1, tzinfo=UTC)})
+
+
+def test_money_thresholds_finer_than_a_cent_compare_exactly() -> None:
+    columns = {"amount": np.array([1000, 1001, 999])}
+    amounts = ["10.00", "10.01", "9.99"]
+    for op in ("==", "!=", "<", "<=", ">", ">="):
+        pred = P.Compare("amount", op, "10.005")
+        scalar = [pred.test(event=Event("e", "purchase", AT, a)) for a in amounts]
+        assert pred.mask(columns).tolist() == scalar, op
+
+
+def test_money_threshold_beyond_int64_does_not_overflow() -> None:
+    big = field("amount") >= Decimal("1e30")
+    assert big.mask({"amount": np.array([5, MISSING_INT])}).tolist() == [False, False]
+    small = field("amount") > Decimal("-1e30")
+    assert small.mask({"amount": np.array([5, MISSING_INT])}).tolist() == [True, False]
+
+
+def test_facts_total_reads_minor_units_with_the_exponent() -> None:
+    pred = field("total") >= 100
+    assert pred.test(facts={"total": 10_000})
+    assert not pred.test(facts={"total": 10_000}, exponent=3)
+    assert pred.mask({"total": np.array([10_000])}, exponent=3).tolist() == [False]
+
+
+def test_dst_fold_local_hour_and_date() -> None:
+    # 01:30 on 2024-11-03 happens twice in New York: EDT (05:30Z) then EST (06:30Z)
+    first = datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+    second = datetime(2024, 11, 3, 6, 30, tzinfo=UTC)
+    events = [Event("a", "purchase", first), Event("b", "purchase", second)]
+    pred = (field("hour") == 1) & (field("local_date") == date(2024, 11, 3))
+    tz = "America/New_York"
+    assert [pred.test(event=e, tz=tz) for e in events] == [True, True]
+    assert pred.mask(encode(events), tz=tz).tolist() == [True, True]
+    late = field("hour") == 2
+    assert late.mask(encode(events), tz=tz).tolist() == [False, False]
+
+
+def test_test_refuses_a_context_and_keywords_together() -> None:
+    with pytest.raises(InvalidArgument, match="not both"):
+        (field("amount") > 1).test(Context(), tz="Europe/Paris")
+
+
+def test_truth_value_of_a_predicate_is_an_error() -> None:
+    with pytest.raises(InvalidType, match="no truth value"):
+        bool(field("amount") > 1)
+
+
+def test_combinators_flatten() -> None:
+    a, b, c = field("amount") > 1, field("tier") == "gold", field("channel") == "app"
+    assert (a & b & c) == P.And((a, b, c))
+    assert (a | b | c) == P.Or((a, b, c))
+    assert ~~a == a
+
+
+@given(S.predicates())
+def test_predicates_pickle_and_hash(pred: P.Predicate) -> None:
+    again = pickle.loads(pickle.dumps(pred))
+    assert again == pred
+    assert hash(again) == hash(pred)
+    assert again.fields() == pred.fields()
+
+
+@given(S.events(), S.members())
+def test_vocabulary_pickles(event: Event, member: Member) -> None:
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert pickle.loads(pickle.dumps(member)) == member
+    ctx = Context(event, member, tz="Europe/Berlin")
+    assert pickle.loads(pickle.dumps(ctx)) == ctx
+
+
+def test_encode_refuses_sub_cent_amounts_and_bad_columns() -> None:
+    with pytest.raises(InvalidColumn, match="more decimals"):
+        encode([Event("e", "purchase", AT, "1.005")])
+    with pytest.raises(InvalidColumn, match="integer array"):
+        (field("amount") > 1).mask({"amount": np.array([1.5])})
+    with pytest.raises(InvalidColumn, match="no 'amount' column"):
+        (field("amount") > 1).mask({"tier": np.array(["gold"], dtype=object)})
+    with pytest.raises(InvalidColumn, match="shape"):
+        (field("amount") > 1).mask({"tier": np.array([None] * 2), "amount": np.array([1])})
+
+
+def test_unknown_field_and_wrong_literal_are_invalid_rules() -> None:
+    with pytest.raises(InvalidRule, match="not a known field"):
+        field("amout")
+    with pytest.raises(InvalidRule, match="must be a Decimal"):
+        field("amount") > 1.5  # noqa: B015
+    with pytest.raises(InvalidRule, match="not defined for field 'channel'"):
+        field("channel") > "a"  # noqa: B015
+
+
+def test_item_and_event_validation() -> None:
+    with pytest.raises(InvalidType):
+        Item("A", unit_price=1.5)
+    with pytest.raises(ValueError, match="discount"):
+        Item("A", quantity=1, unit_price="1", discount="2")
+    with pytest.raises(ValueError, match="naive"):
+        Event("e", "purchase", datetime(2024, 1, 1))
+    assert Event("e", "purchase", AT, items=[Item("A")]).items == (Item("A"),)
+
+
+def test_public_names_are_sorted() -> None:
+    assert P.__all__ == sorted(P.__all__)
+    for name in P.__all__:
+        assert getattr(P, name) is not None
