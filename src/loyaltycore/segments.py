@@ -25,6 +25,7 @@ from loyaltycore._rfm import (
 )
 from loyaltycore._segments_base import Assignment, Membership
 from loyaltycore._segments_cluster import RFMClusters, cluster_rfm
+from loyaltycore._segments_set import Segment, SegmentSet
 from loyaltycore._segments_value import (
     BEHAVIOUR_SEGMENTS,
     BehaviourPolicy,
@@ -43,7 +44,9 @@ __all__ = [
     "RFMScores",
     "RFM_GRID",
     "RFM_SEGMENTS",
+    "Segment",
     "SegmentMap",
+    "SegmentSet",
     "all_cells",
     "behaviour_segments",
     "check_coverage",
