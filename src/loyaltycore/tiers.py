@@ -90,7 +90,6 @@ from loyaltycore.errors import (
 )
 
 __all__ = [
-    "METRICS",
     "Activity",
     "AllOf",
     "Anniversary",
@@ -102,6 +101,7 @@ __all__ = [
     "Goal",
     "Lifetime",
     "LifetimeRule",
+    "METRICS",
     "Override",
     "Progress",
     "Rolling",
@@ -455,7 +455,7 @@ class TierProgram:
         """
         if reopen:
             self._check_status(status)
-            new = self.replay(status.history, activity, as_of=as_of)
+            new = self.replay(status.history, activity, as_of=as_of, reopen=True)
             events = new.history[_common(status.history, new.history) :]
         else:
             run = self._run(status, activity, as_of, "as_of")
@@ -521,13 +521,21 @@ class TierProgram:
         return run.result()
 
     def replay(
-        self, history: Sequence[TierEvent], activity: Iterable[Activity], *, as_of: datetime
+        self,
+        history: Sequence[TierEvent],
+        activity: Iterable[Activity],
+        *,
+        as_of: datetime,
+        reopen: bool = False,
     ) -> TierStatus:
         """Rebuild a status from its history's commands and the activity.
 
         The join event and the override and challenge commands are applied
         again at their times; everything else is recomputed. With the same
-        activity this gives back the status the history came from.
+        activity this gives back the status the history came from. With
+        ``reopen=True`` every return is dated back to the entry it reverses,
+        so windows already reviewed are judged as if the returned activity
+        had never happened.
 
         >>> from datetime import timezone
         >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 25))])
@@ -542,7 +550,7 @@ class TierProgram:
             raise InvalidArgument(
                 "history must start with a join event", field="history", value=events[:1]
             )
-        activity = tuple(activity)
+        activity = _backdated(tuple(activity)) if reopen else tuple(activity)
         first = events[0]
         join_until = None if self._config.index.get(first.tier, 0) == 0 else first.valid_until
         status = self.join(first.at, tier=first.tier, valid_until=join_until)
@@ -673,6 +681,18 @@ class TierProgram:
             )
         out: npt.NDArray[np.int64] = index.astype(np.int64)
         return out
+
+
+def _backdated(activity: tuple[Activity, ...]) -> tuple[Activity, ...]:
+    """Returns moved to the time of the entry they reverse (unknown ones unchanged)."""
+    when = {(a.source_id, a.metric): a.occurred_at for a in activity if isinstance(a, Activity)}
+    result = []
+    for a in activity:
+        original = None
+        if isinstance(a, Activity) and a.reverses is not None:
+            original = when.get((a.reverses, a.metric))
+        result.append(a if original is None else attrs.evolve(a, occurred_at=original))
+    return tuple(result)
 
 
 def _mapping(value: object, name: str) -> Mapping[str, Any]:
