@@ -280,13 +280,17 @@ def model_p_alive(model: object, frequency: Int, recency: Int, age: Int) -> Floa
             field="model",
             value=type_name(model),
         )
+    result = np.ones(frequency.shape, dtype=np.float64)
+    observed = age > 0  # on the first purchase day a member is alive for sure
+    if not observed.any():
+        return result
     scale = 7.0 if getattr(model, "unit", "day") == "week" else 1.0
-    result = method(
-        frequency=frequency.astype(np.float64),
-        recency=recency.astype(np.float64) / scale,
-        T=age.astype(np.float64) / scale,
+    result[observed] = method(
+        frequency=frequency[observed].astype(np.float64),
+        recency=recency[observed].astype(np.float64) / scale,
+        T=age[observed].astype(np.float64) / scale,
     )
-    return np.asarray(result, dtype=np.float64)
+    return result
 
 
 def _frequency(data: object, days: DayColumns) -> Int:

@@ -671,11 +671,23 @@ def _journey_start(
 _N: Final = len(Stage)
 
 
+def _code(value: object, name: str, row: int) -> int:
+    try:
+        return int(Stage.parse(value))
+    except InvalidArgument:
+        raise InvalidColumn(
+            f"{name}[{row}]={value!r} is not a stage code (0..{_N - 1}) or name",
+            field=name,
+            row=row,
+            value=value,
+        ) from None
+
+
 def _codes(value: object, name: str) -> npt.NDArray[np.int64]:
     if isinstance(value, np.ndarray):
         array = value
     elif isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
-        array = np.array([int(Stage.parse(v)) for v in value], dtype=np.int64)
+        array = np.array([_code(v, name, row) for row, v in enumerate(value)], dtype=np.int64)
     else:
         raise InvalidType(
             f"{name} must be an array of stage codes, not {type_name(value)}", field=name
