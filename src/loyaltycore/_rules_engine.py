@@ -1,0 +1,368 @@
+"""The scalar rule engine: one event, one member, one evaluation.
+
+A rule set is compiled once (:class:`Compiled`): rules are split into the base
+stage and the bonus stage, each stage into units (a standalone rule, or an
+exclusive group ordered by priority), and each rule's condition into the
+conjuncts the trace reports on. Evaluating an event then walks the units with
+plain Python ints; the batch engine reproduces the same decisions with numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Final
+
+from loyaltycore._rules_math import ratio, scale_round
+from loyaltycore._rules_model import (
+    AwardLine,
+    Budget,
+    Evaluation,
+    FixedPoints,
+    Limit,
+    Multiplier,
+    Outcome,
+    PointsPerSpend,
+    Rule,
+    TierMultiplier,
+    Trace,
+)
+from loyaltycore.calendar import anniversary_window
+
+FIRED: Final = int(Outcome.FIRED)
+CONDITION: Final = int(Outcome.CONDITION)
+NOT_VALID: Final = int(Outcome.NOT_VALID)
+ZERO: Final = int(Outcome.ZERO)
+LIMIT_TIMES: Final = int(Outcome.LIMIT_TIMES)
+LIMIT_POINTS: Final = int(Outcome.LIMIT_POINTS)
+LOST_GROUP: Final = int(Outcome.LOST_GROUP)
+BUDGET: Final = int(Outcome.BUDGET)
+NO_RECIPIENT: Final = int(Outcome.NO_RECIPIENT)
+TRUNCATED: Final = int(Outcome.TRUNCATED)
+
+#: Award kinds, as small ints for the hot loop.
+K_SPEND, K_FIXED, K_MULT, K_TIER = 0, 1, 2, 3
+
+
+def period_label(period: str, day: date, birthday: date | None) -> str:
+    """The counter label of the limit period containing the local ``day``.
+
+    >>> period_label("quarter", date(2024, 5, 17), None)
+    '2024-Q2'
+    >>> period_label("birthday_year", date(2025, 3, 1), date(2000, 2, 29))
+    'birthday-2025'
+    """
+    if period == "month":
+        return f"{day.year:04d}-{day.month:02d}"
+    if period == "quarter":
+        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
+    if period == "year":
+        return f"{day.year:04d}"
+    if period == "day":
+        return day.isoformat()
+    if period == "birthday_year":
+        if birthday is None:
+            return "birthday-none"
+        return f"birthday-{anniversary_window(day, birthday)[0].year:04d}"
+    return "lifetime"
+
+
+def counter_keys(rule_id: str, label: str) -> tuple[str, str]:
+    """The member counter keys (times, points) of a rule in one period."""
+    return f"{rule_id}/{label}/times", f"{rule_id}/{label}/points"
+
+
+class Unit:
+    """A standalone rule or an exclusive group, in evaluation order."""
+
+    __slots__ = ("best", "group", "members", "static")
+
+    def __init__(self, group: str | None, members: tuple[int, ...], best: bool, static: bool):
+        self.group = group
+        self.members = members
+        self.best = best
+        #: the winner order does not depend on award sizes (distinct priorities)
+        self.static = static
+
+
+class Compiled:
+    """A rule set prepared for evaluation (built once, cached on the rule set)."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        tz: tzinfo,
+        exponent: int,
+        group_modes: Mapping[str, str],
+        budgets: Sequence[Budget],
+        limits: Sequence[Limit | None],
+        conditions: Sequence[tuple[Any, ...]],
+        tests: Sequence[Any],
+    ) -> None:
+        self.rules = tuple(rules)
+        self.ids = tuple(r.id for r in rules)
+        self.tz = tz
+        self.exponent = exponent
+        self.limits = tuple(limits)
+        self.conditions = tuple(conditions)
+        self.tests = tuple(tests)
+        self.budgets = tuple(budgets)
+        self.budget_of = tuple(tuple(b for b in budgets if r.id in b.rules) for r in rules)
+        self.kind = tuple(_kind(r) for r in rules)
+        self.fraction = tuple(_fraction(r, exponent) for r in rules)
+        self.tier_fractions = tuple(
+            {t: ratio(f) for t, f in r.award.factors.items()}
+            if isinstance(r.award, TierMultiplier)
+            else {}
+            for r in rules
+        )
+        self.stages = (
+            _units(rules, group_modes, base=True),
+            _units(rules, group_modes, base=False),
+        )
+        self.has_budgets = bool(budgets)
+        self.needs_day = any(lim is not None for lim in limits)
+
+
+def _kind(rule: Rule) -> int:
+    award = rule.award
+    if isinstance(award, PointsPerSpend):
+        return K_SPEND
+    if isinstance(award, FixedPoints):
+        return K_FIXED
+    if isinstance(award, Multiplier):
+        return K_MULT
+    return K_TIER
+
+
+def _fraction(rule: Rule, exponent: int) -> tuple[int, int]:
+    award = rule.award
+    if isinstance(award, PointsPerSpend):
+        num, den = ratio(award.rate)
+        return num, den * 10**exponent
+    if isinstance(award, Multiplier):
+        num, den = ratio(award.factor)
+        return num - den, den
+    if isinstance(award, FixedPoints):
+        return award.points, 1
+    return 0, 1
+
+
+def _units(rules: Sequence[Rule], modes: Mapping[str, str], *, base: bool) -> tuple[Unit, ...]:
+    groups: dict[str, list[int]] = {}
+    units: list[tuple[int, Unit | str]] = []
+    for i, rule in enumerate(rules):
+        if rule.base != base:
+            continue
+        if rule.group is None:
+            units.append((i, Unit(None, (i,), False, True)))
+        elif rule.group in groups:
+            groups[rule.group].append(i)
+        else:
+            groups[rule.group] = [i]
+            units.append((i, rule.group))
+    out = []
+    for _, unit in units:
+        if isinstance(unit, Unit):
+            out.append(unit)
+            continue
+        members = sorted(groups[unit], key=lambda j: (rules[j].priority, rules[j].id))
+        best = modes.get(unit, "priority") == "best"
+        priorities = [rules[j].priority for j in members]
+        static = not best and len(set(priorities)) == len(priorities)
+        out.append(Unit(unit, tuple(members), best, static))
+    return tuple(out)
+
+
+def raw_award(c: Compiled, i: int, eligible: int, base: Mapping[str, int], tier: Any) -> int:
+    """The award of rule ``i`` before limits (a non-negative int)."""
+    kind = c.kind[i]
+    num, den = c.fraction[i]
+    if kind == K_FIXED:
+        return num
+    rule = c.rules[i]
+    if kind == K_SPEND:
+        return scale_round(eligible, num, den, rule.award.rounding) if eligible > 0 else 0  # type: ignore[union-attr]
+    amount = base.get(rule.award.currency, 0)
+    if amount <= 0:
+        return 0
+    if kind == K_TIER:
+        pair = c.tier_fractions[i].get(tier) if tier is not None else None
+        if pair is None:
+            return 0
+        num, den = pair[0] - pair[1], pair[1]
+    return scale_round(amount, num, den, rule.award.rounding)  # type: ignore[union-attr]
+
+
+class State:
+    """Mutable scratch state of one evaluation (never escapes the engine)."""
+
+    __slots__ = (
+        "at",
+        "base",
+        "birthday",
+        "budget_inc",
+        "budgets_used",
+        "codes",
+        "counters",
+        "ctx",
+        "day",
+        "details",
+        "eligible",
+        "fired",
+        "increments",
+        "referrer",
+        "tier",
+    )
+
+    def __init__(self, n: int) -> None:
+        self.codes = [CONDITION] * n
+        self.details = [-1] * n
+        self.fired: list[tuple[int, int]] = []
+        self.base: dict[str, int] = {}
+        self.increments: dict[str, int] = {}
+        self.budget_inc: dict[str, int] = {}
+
+
+def _limit(c: Compiled, s: State, i: int, amount: int) -> tuple[int, int]:
+    """Apply rule ``i``'s limit: the amount left and the outcome code."""
+    limit = c.limits[i]
+    if limit is None:
+        return amount, FIRED
+    label = period_label(limit.period, s.day, s.birthday)
+    k_times, k_points = counter_keys(c.ids[i], label)
+    if limit.times is not None and s.counters.get(k_times, 0) >= limit.times:
+        return 0, LIMIT_TIMES
+    if limit.points is not None:
+        remaining = limit.points - s.counters.get(k_points, 0)
+        if remaining <= 0:
+            return 0, LIMIT_POINTS
+        if amount > remaining:
+            return remaining, TRUNCATED
+    return amount, FIRED
+
+
+def _budget_blocks(c: Compiled, s: State, i: int) -> bool:
+    for budget in c.budget_of[i]:
+        used = s.budgets_used.get(budget.id, 0) + s.budget_inc.get(budget.id, 0)
+        if used >= budget.points:
+            return True
+    return False
+
+
+def _candidate(c: Compiled, s: State, i: int, event: Any, member: Any) -> tuple[int, int] | None:
+    rule = c.rules[i]
+    codes = s.codes
+    if rule.valid is not None and not rule.valid.contains(s.at):
+        codes[i] = NOT_VALID
+        return None
+    failed = c.tests[i](s.ctx)
+    if failed >= 0:
+        s.details[i] = failed
+        return None
+    if rule.award.recipient == "referrer" and s.referrer is None:
+        codes[i] = NO_RECIPIENT
+        return None
+    amount = raw_award(c, i, s.eligible, s.base, s.tier)
+    if amount <= 0:
+        codes[i] = ZERO
+        return None
+    amount, code = _limit(c, s, i, amount)
+    if amount <= 0:
+        codes[i] = code
+        return None
+    if c.budget_of[i] and _budget_blocks(c, s, i):
+        codes[i] = BUDGET
+        return None
+    codes[i] = code
+    return amount, code
+
+
+def _resolve(c: Compiled, s: State, unit: Unit, event: Any, member: Any, base: bool) -> None:
+    if unit.group is None:
+        i = unit.members[0]
+        got = _candidate(c, s, i, event, member)
+        if got is not None:
+            _fire(c, s, i, got[0], base)
+        return
+    candidates = []
+    for i in unit.members:
+        got = _candidate(c, s, i, event, member)
+        if got is not None:
+            candidates.append((i, got[0]))
+    if not candidates:
+        return
+    rules = c.rules
+    if unit.best:
+        win = min(candidates, key=lambda p: (-p[1], rules[p[0]].priority, rules[p[0]].id))
+    else:
+        win = min(candidates, key=lambda p: (rules[p[0]].priority, -p[1], rules[p[0]].id))
+    for i, _ in candidates:
+        if i != win[0]:
+            s.codes[i] = LOST_GROUP
+    _fire(c, s, win[0], win[1], base)
+
+
+def _fire(c: Compiled, s: State, i: int, amount: int, base: bool) -> None:
+    s.fired.append((i, amount))
+    rule = c.rules[i]
+    if base:
+        cur = rule.award.currency
+        s.base[cur] = s.base.get(cur, 0) + amount
+    limit = c.limits[i]
+    if limit is not None:
+        label = period_label(limit.period, s.day, s.birthday)
+        k_times, k_points = counter_keys(c.ids[i], label)
+        inc = s.increments
+        inc[k_times] = inc.get(k_times, 0) + 1
+        inc[k_points] = inc.get(k_points, 0) + amount
+    for budget in c.budget_of[i]:
+        s.budget_inc[budget.id] = s.budget_inc.get(budget.id, 0) + amount
+
+
+def evaluate(
+    c: Compiled,
+    event: Any,
+    member: Any,
+    *,
+    at: datetime,
+    eligible: int,
+    referrer: str | None,
+    counters: Mapping[str, int],
+    budgets_used: Mapping[str, int],
+    ctx: Any,
+) -> Evaluation:
+    """Evaluate one event for one member (arguments already checked)."""
+    s = State(len(c.rules))
+    s.ctx = ctx
+    s.at = at
+    s.eligible = eligible
+    s.referrer = referrer
+    s.counters = counters
+    s.budgets_used = budgets_used
+    s.tier = member.tier
+    if c.needs_day:
+        s.day = at.astimezone(c.tz).date()
+        s.birthday = member.birthday
+    for stage, base in zip(c.stages, (True, False), strict=True):
+        for unit in stage:
+            _resolve(c, s, unit, event, member, base)
+    return _result(c, s, event, member)
+
+
+def _result(c: Compiled, s: State, event: Any, member: Any) -> Evaluation:
+    lines = []
+    for i, amount in sorted(s.fired):
+        award = c.rules[i].award
+        who = member.id if award.recipient == "member" else s.referrer
+        assert who is not None
+        available = s.at + timedelta(days=award.pending_days) if award.pending_days else s.at
+        expires = (
+            None
+            if award.expires_after_days is None
+            else s.at + timedelta(days=award.expires_after_days)
+        )
+        lines.append(AwardLine(c.ids[i], amount, award.currency, who, available, expires))
+    trace = Trace(c.ids, tuple(s.codes), tuple(s.details), c.conditions)
+    return Evaluation(event, member, s.eligible, tuple(lines), s.increments, s.budget_inc, trace)

@@ -1,0 +1,438 @@
+"""Value types of the rules module: awards, limits, windows, rules, results.
+
+The public names are re-exported by :mod:`loyaltycore.rules`, whose
+docstrings carry the examples.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final, Literal, TypeAlias
+
+import attrs
+
+from loyaltycore._validate import check_id, check_int, check_rounding, to_decimal
+from loyaltycore.calendar import to_utc
+from loyaltycore.errors import InvalidArgument, InvalidPoints, InvalidRule, InvalidType
+
+#: The redeemable currency; every other currency is a tier metric.
+POINTS: Final = "points"
+#: Tier metrics a rule set accepts unless told otherwise.
+DEFAULT_METRICS: Final = ("miles", "nights", "segments", "status_points", "stays", "visits")
+
+Recipient: TypeAlias = Literal["member", "referrer"]
+LimitPeriod: TypeAlias = Literal["day", "month", "quarter", "year", "lifetime", "birthday_year"]
+LIMIT_PERIODS: Final = ("birthday_year", "day", "lifetime", "month", "quarter", "year")
+GroupMode: TypeAlias = Literal["priority", "best"]
+
+
+def _currency(value: object) -> str:
+    return check_id(value, "currency")
+
+
+def _days(name: str) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            check_int(value, name, minimum=0)
+
+    return check
+
+
+def _recipient(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in ("member", "referrer"):
+        raise InvalidArgument(
+            f"recipient={value!r} must be 'member' or 'referrer'", field="recipient", value=value
+        )
+
+
+def _rounding(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_rounding(value, "rounding")
+
+
+def _positive_decimal(name: str, *, minimum: Decimal = Decimal(0)) -> Any:
+    def convert(value: object) -> Decimal:
+        result = to_decimal(value, name, allow_negative=True)
+        if result < minimum:
+            raise InvalidArgument(
+                f"{name}={value!r} must be >= {minimum}", field=name, value=value
+            )
+        return result
+
+    return convert
+
+
+@attrs.frozen(kw_only=True)
+class _AwardBase:
+    """Options every award shares."""
+
+    currency: str = attrs.field(default=POINTS, converter=_currency)
+    pending_days: int = attrs.field(default=0, validator=_days("pending_days"))
+    expires_after_days: int | None = attrs.field(
+        default=None, validator=_days("expires_after_days")
+    )
+    recipient: Recipient = attrs.field(default="member", validator=_recipient)
+
+
+@attrs.frozen
+class PointsPerSpend(_AwardBase):
+    """Points per currency unit of eligible spend, rounded once."""
+
+    rate: Decimal = attrs.field(converter=_positive_decimal("rate"))
+    rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
+
+
+def _fixed_points(value: object) -> int:
+    if type(value) is not int:
+        raise InvalidType(
+            f"points={value!r} must be an int, not {type(value).__name__}",
+            field="points",
+            value=value,
+        )
+    if value < 0:
+        raise InvalidPoints(f"points={value!r} must not be negative", field="points", value=value)
+    return value
+
+
+@attrs.frozen
+class FixedPoints(_AwardBase):
+    """A fixed number of points (or of a tier metric) per qualifying event."""
+
+    points: int = attrs.field(converter=_fixed_points)
+
+
+@attrs.frozen
+class Multiplier(_AwardBase):
+    """``factor`` times the base award: adds one line of ``(factor - 1) x base``."""
+
+    factor: Decimal = attrs.field(converter=_positive_decimal("factor", minimum=Decimal(1)))
+    rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
+
+
+def _factors(value: object) -> Mapping[str, Decimal]:
+    if not isinstance(value, Mapping):
+        raise InvalidType(
+            f"factors={value!r} must be a mapping of tier to factor", field="factors", value=value
+        )
+    convert = _positive_decimal("factors", minimum=Decimal(1))
+    out: dict[str, Decimal] = {}
+    for tier in sorted(value):
+        check_id(tier, "factors")
+        out[tier] = convert(value[tier])
+    return out
+
+
+@attrs.frozen
+class TierMultiplier(_AwardBase):
+    """A multiplier chosen by the tier the member held before the event."""
+
+    factors: Mapping[str, Decimal] = attrs.field(converter=_factors)
+    rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
+
+
+Award: TypeAlias = PointsPerSpend | FixedPoints | Multiplier | TierMultiplier
+AWARD_TYPES: Final = (PointsPerSpend, FixedPoints, Multiplier, TierMultiplier)
+
+
+def _optional_count(name: str) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            check_int(value, name, minimum=1)
+
+    return check
+
+
+def _period(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in LIMIT_PERIODS:
+        raise InvalidArgument(
+            f"period={value!r} must be one of {list(LIMIT_PERIODS)}", field="period", value=value
+        )
+
+
+@attrs.frozen
+class Limit:
+    """A per-member cap on one rule within a period of the program calendar."""
+
+    times: int | None = attrs.field(default=None, validator=_optional_count("times"))
+    points: int | None = attrs.field(default=None, validator=_optional_count("points"))
+    period: LimitPeriod = attrs.field(default="lifetime", validator=_period)
+
+    def __attrs_post_init__(self) -> None:
+        if self.times is None and self.points is None:
+            raise InvalidRule("a Limit needs times= or points=", field="limit", value=self)
+
+
+def _instant(name: str) -> Any:
+    def convert(value: object) -> datetime | None:
+        return None if value is None else to_utc(value, name)
+
+    return convert
+
+
+@attrs.frozen
+class Window:
+    """The half-open interval ``[start, end)`` in which a rule may fire."""
+
+    start: datetime | None = attrs.field(default=None, converter=_instant("start"))
+    end: datetime | None = attrs.field(default=None, converter=_instant("end"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise InvalidRule(
+                f"valid window end={self.end.isoformat()} must be after start", field="valid"
+            )
+
+    def contains(self, at: datetime) -> bool:
+        """Whether the instant ``at`` (UTC) lies in the window."""
+        return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
+
+
+def _rule_ids(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise InvalidType(f"rules={value!r} must be a set of rule ids", field="rules", value=value)
+    return frozenset(check_id(v, "rules") for v in value)
+
+
+@attrs.frozen
+class Budget:
+    """An advisory program-wide points budget over some rules."""
+
+    id: str = attrs.field(converter=lambda v: check_id(v, "id"))
+    points: int = attrs.field(validator=_optional_count("points"))
+    rules: frozenset[str] = attrs.field(converter=_rule_ids)
+
+
+class Outcome(enum.IntEnum):
+    """Why a rule did or did not award, as stored in a trace."""
+
+    FIRED = 0
+    CONDITION = 1
+    NOT_VALID = 2
+    ZERO = 3
+    LIMIT_TIMES = 4
+    LIMIT_POINTS = 5
+    LOST_GROUP = 6
+    BUDGET = 7
+    NO_RECIPIENT = 8
+    TRUNCATED = 9
+
+
+OUTCOME_TEXT: Final = {
+    Outcome.FIRED: "fired",
+    Outcome.CONDITION: "condition failed",
+    Outcome.NOT_VALID: "outside its valid window",
+    Outcome.ZERO: "award rounds to zero",
+    Outcome.LIMIT_TIMES: "times limit reached",
+    Outcome.LIMIT_POINTS: "points limit reached",
+    Outcome.LOST_GROUP: "another rule of its exclusive group won",
+    Outcome.BUDGET: "program budget exhausted",
+    Outcome.NO_RECIPIENT: "no referrer on the event",
+    Outcome.TRUNCATED: "fired, truncated by its points limit",
+}
+
+
+def _when(value: object) -> Any:
+    if value is None or callable(getattr(value, "test", None)):
+        return value
+    raise InvalidType(
+        f"when={value!r} must be a predicate (field('amount') >= 10 ...) or None",
+        field="when",
+        value=value,
+    )
+
+
+def _award(value: object) -> Any:
+    if not isinstance(value, AWARD_TYPES):
+        raise InvalidType(
+            f"award={value!r} must be PointsPerSpend, FixedPoints, Multiplier or TierMultiplier",
+            field="award",
+            value=value,
+        )
+    return value
+
+
+def _optional(kind: type[Any], name: str) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise InvalidType(
+                f"{name}={value!r} must be a {kind.__name__} or None", field=name, value=value
+            )
+
+    return check
+
+
+def _group(value: object) -> str | None:
+    return None if value is None else check_id(value, "group")
+
+
+def _bool(name: str) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if type(value) is not bool:
+            raise InvalidType(f"{name}={value!r} must be a bool", field=name, value=value)
+
+    return check
+
+
+@attrs.frozen
+class Rule:
+    """One earning or promotion rule: when it applies and what it awards."""
+
+    id: str = attrs.field(converter=lambda v: check_id(v, "id"))
+    when: Any = attrs.field(converter=_when)
+    award: Award = attrs.field(converter=_award)
+    priority: int = attrs.field(default=100, kw_only=True)
+    group: str | None = attrs.field(default=None, kw_only=True, converter=_group)
+    limit: Limit | None = attrs.field(
+        default=None, kw_only=True, validator=_optional(Limit, "limit")
+    )
+    valid: Window | None = attrs.field(
+        default=None, kw_only=True, validator=_optional(Window, "valid")
+    )
+    base: bool = attrs.field(default=False, kw_only=True, validator=_bool("base"))
+
+    @priority.validator
+    def _check_priority(self, attribute: attrs.Attribute[int], value: object) -> None:
+        check_int(value, "priority")
+
+    def __attrs_post_init__(self) -> None:
+        if self.base and isinstance(self.award, Multiplier | TierMultiplier):
+            raise InvalidRule(
+                f"rule {self.id!r}: a base rule cannot be a multiplier",
+                field="base",
+                value=self.id,
+            )
+
+
+@attrs.frozen
+class AwardLine:
+    """One line of an evaluation: a rule's award to one recipient."""
+
+    rule: str
+    points: int
+    currency: str
+    recipient: str
+    available_at: datetime
+    expires_at: datetime | None = None
+
+
+def describe(node: Any) -> str:
+    """Short text of a predicate node for a trace line."""
+    if node is None:
+        return "always"
+    text = getattr(node, "describe", None)
+    if callable(text):
+        return str(text())
+    return str(node)
+
+
+@attrs.frozen
+class Trace:
+    """Why each rule of a rule set did or did not fire for one event.
+
+    Stored as small integers (one outcome and one detail per rule) and
+    rendered to text only when asked.
+    """
+
+    rule_ids: tuple[str, ...] = attrs.field(repr=False)
+    codes: tuple[int, ...]
+    details: tuple[int, ...]
+    conditions: tuple[tuple[Any, ...], ...] = attrs.field(repr=False, eq=False)
+
+    def outcome(self, rule_id: str) -> Outcome:
+        """The outcome of the rule ``rule_id``."""
+        return Outcome(self.codes[self._index(rule_id)])
+
+    def fired(self) -> tuple[str, ...]:
+        """The ids of the rules that awarded something, in rule-set order."""
+        return tuple(
+            rid
+            for rid, code in zip(self.rule_ids, self.codes, strict=True)
+            if code in (Outcome.FIRED, Outcome.TRUNCATED)
+        )
+
+    def why(self, rule_id: str) -> str:
+        """One line explaining the outcome of ``rule_id``."""
+        i = self._index(rule_id)
+        code = Outcome(self.codes[i])
+        text = f"{rule_id}: {OUTCOME_TEXT[code]}"
+        if code is Outcome.CONDITION:
+            parts = self.conditions[i]
+            detail = self.details[i]
+            if 0 <= detail < len(parts):
+                text += f": {describe(parts[detail])}"
+        return text
+
+    def explain(self) -> str:
+        """Every rule's line, in rule-set order."""
+        return "\n".join(self.why(rid) for rid in self.rule_ids)
+
+    def _index(self, rule_id: str) -> int:
+        try:
+            return self.rule_ids.index(rule_id)
+        except ValueError:
+            from loyaltycore.errors import NotFound
+
+            raise NotFound(f"rule={rule_id!r} is not in this rule set", field="rule") from None
+
+
+def activity_source(event_id: str, rule_id: str) -> str:
+    """The ``source_id`` of the qualifying activity a rule gives for an event."""
+    return f"{event_id}:{rule_id}"
+
+
+@attrs.frozen
+class Evaluation:
+    """What one event earns: award lines, counter increments and the trace.
+
+    ``lines`` holds every award in every currency and to every recipient;
+    :attr:`awards` are the redeemable ones, :attr:`activity` the tier-metric
+    ones of the event's member as :class:`loyaltycore.tiers.Activity`.
+    """
+
+    event: Any = attrs.field(repr=False)
+    member: Any = attrs.field(repr=False)
+    eligible: int
+    lines: tuple[AwardLine, ...]
+    increments: Mapping[str, int]
+    budget_increments: Mapping[str, int]
+    trace: Trace = attrs.field(repr=False)
+
+    @property
+    def awards(self) -> tuple[AwardLine, ...]:
+        """The redeemable (``"points"``) lines, for every recipient."""
+        return tuple(line for line in self.lines if line.currency == POINTS)
+
+    @property
+    def activity(self) -> tuple[Any, ...]:
+        """Tier-metric lines of the event's member, as tier-program activity."""
+        from loyaltycore.tiers import Activity
+
+        return tuple(
+            Activity(
+                line.currency,
+                line.points,
+                self.event.at,
+                activity_source(self.event.id, line.rule),
+            )
+            for line in self.lines
+            if line.currency != POINTS and line.recipient == self.member.id
+        )
+
+    @property
+    def points(self) -> int:
+        """Redeemable points for the event's member (referral lines excluded)."""
+        member_id = self.member.id
+        return sum(
+            line.points
+            for line in self.lines
+            if line.currency == POINTS and line.recipient == member_id
+        )
+
+    def by_rule(self) -> dict[str, int]:
+        """Amount per rule id (all currencies, all recipients), in rule-set order."""
+        out: dict[str, int] = {}
+        for line in self.lines:
+            out[line.rule] = out.get(line.rule, 0) + line.points
+        return out
