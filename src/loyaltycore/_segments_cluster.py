@@ -19,14 +19,14 @@ from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn
 
 #: The features, in column order of ``centroids``.
 FEATURES: Final = ("days_since_last", "frequency", "monetary")
-#: Words for a centroid below, near and above the population mean, per feature.
+#: Words for a centroid very low, low, near, high and very high against the mean.
 _WORDS: Final = (
-    ("recent", "lapsing", "lapsed"),
-    ("rare", "occasional", "frequent"),
-    ("low spend", "mid spend", "high spend"),
+    ("very recent", "recent", "lapsing", "lapsed", "long lapsed"),
+    ("very rare", "rare", "occasional", "frequent", "very frequent"),
+    ("very low spend", "low spend", "mid spend", "high spend", "very high spend"),
 )
-#: A centroid further than this many standard deviations from the mean is low or high.
-BAND: Final = 0.5
+#: Band edges in standard deviations of the population: -1.5, -0.5, 0.5, 1.5.
+BANDS: Final = (-1.5, -0.5, 0.5, 1.5)
 
 
 def _float_matrix(value: object) -> FloatArray:
@@ -137,10 +137,8 @@ def _check_money(money: FloatArray) -> None:
 
 
 def _describe(z: FloatArray) -> str:
-    words = []
-    for value, (low, mid, high) in zip(z, _WORDS, strict=True):
-        words.append(low if value < -BAND else high if value > BAND else mid)
-    return ", ".join(words)
+    levels = np.searchsorted(np.asarray(BANDS), z, side="left")
+    return ", ".join(words[level] for words, level in zip(_WORDS, levels, strict=True))
 
 
 def _unique(names: list[str]) -> tuple[str, ...]:
@@ -167,8 +165,10 @@ def cluster_rfm(
     inputs and ``seed`` give the same clusters. Clusters are numbered by value
     (``-days + frequency + monetary`` of the standardised centre, best first)
     and named by how their centre compares with the population: each feature
-    is low, mid or high when more than half a standard deviation below, within,
-    or above the mean.
+    is very low, low, mid, high or very high, with band edges at -1.5, -0.5,
+    0.5 and 1.5 standard deviations from the mean (``recent``, ``frequent``,
+    ``high spend`` ...). k-means runs on one thread, which is faster than
+    OpenMP threads on small inputs and keeps results reproducible.
 
     Args:
         days_since_last: Days since each customer's last purchase (>= 0).
@@ -208,7 +208,9 @@ def cluster_rfm(
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
     z = (features - mean) / scale
-    model = cluster.KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit(z)
+    threads = require("threadpoolctl", "cluster_rfm")
+    with threads.threadpool_limits(limits=1):
+        model = cluster.KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit(z)
     centres = np.asarray(model.cluster_centers_, dtype=np.float64)
     order = np.argsort(-(centres @ np.array([-1.0, 1.0, 1.0])), kind="stable")
     rank = np.empty(k, dtype=np.int16)

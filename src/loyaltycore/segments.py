@@ -12,6 +12,11 @@ each of the 125 ``(R, F, M)`` cells.
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
+from loyaltycore import serialize
 from loyaltycore._rfm import (
     RFM_GRID,
     RFM_SEGMENTS,
@@ -32,6 +37,7 @@ from loyaltycore._segments_value import (
     behaviour_segments,
     value_segments,
 )
+from loyaltycore.errors import InvalidType
 
 __all__ = [
     "Assignment",
@@ -54,3 +60,52 @@ __all__ = [
     "rfm_scores",
     "value_segments",
 ]
+
+
+@attrs.frozen
+class _MapSegment:
+    name: str
+    cells: list[str]
+
+
+@attrs.frozen
+class _MapDocument:
+    bins: int
+    segments: list[_MapSegment]
+
+
+def _parse_cell(text: str) -> tuple[int, int, int]:
+    if len(text) != 3 or not text.isdigit():
+        raise InvalidType(f"cell {text!r} must be three digits R, F, M such as '545'")
+    r, f, m = (int(ch) for ch in text)
+    return (r, f, m)
+
+
+def _unstructure_map(value: SegmentMap) -> dict[str, Any]:
+    segments = [
+        {"name": name, "cells": sorted(f"{r}{f}{m}" for r, f, m in cells)}
+        for name, cells in value.segments
+    ]
+    return {"bins": value.bins, "segments": segments}
+
+
+def _structure_map(data: Any, _: Any) -> SegmentMap:
+    doc = serialize.converter.structure(data, _MapDocument)
+    cells = [(seg.name, [_parse_cell(text) for text in seg.cells]) for seg in doc.segments]
+    return SegmentMap(cells, bins=doc.bins)
+
+
+def _register_documents() -> None:
+    serialize.converter.register_unstructure_hook(SegmentMap, _unstructure_map)
+    serialize.converter.register_structure_hook(SegmentMap, _structure_map)
+    for cls, name in (
+        (Segment, "segments.Segment"),
+        (SegmentSet, "segments.SegmentSet"),
+        (SegmentMap, "segments.SegmentMap"),
+        (RFMEdges, "segments.RFMEdges"),
+        (BehaviourPolicy, "segments.BehaviourPolicy"),
+    ):
+        serialize.register_document(cls, name, 1)
+
+
+_register_documents()
