@@ -5,9 +5,10 @@ nothing, nor do products flagged ``earning=False``. A line's net is
 ``quantity x unit price - line discount`` in minor units (rounded
 half-even if finer, which a columnar encoding refuses). The basket-level
 ``discount`` and the part paid with points (``points_paid``) are prorated
-over all product lines by net value, with the cumulative-floor rule of :func:`~loyaltycore._rules_math.prorate`, and
-subtracted; a line never goes below zero. An event without items earns on
-its ``amount`` less ``discount`` and ``points_paid``.
+over all product lines by net value with the cumulative-floor rule of
+:func:`~loyaltycore._rules_math.prorate`, then subtracted; a line never
+goes below zero. An event without items earns on its ``amount`` less
+``discount`` and ``points_paid``.
 """
 
 from __future__ import annotations
