@@ -519,3 +519,9 @@ def test_facts_properties() -> None:
     f = Facts("x", 0, 86_400_000_000, 86_400_000_000, 2, 1, 1.0, 2.0, 1.0, 3.0, 600, 3.0, 1.0, 0)
     assert f.previous_at == datetime(1970, 1, 2, tzinfo=UTC)
     assert f.first_at == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_an_empty_log_summarizes_to_an_empty_summary() -> None:
+    log = TransactionLog.from_arrays([], [], [])
+    assert len(log) == log.n_customers == 0
+    assert len(summarize(log, as_of=datetime(2024, 1, 1, tzinfo=UTC))) == 0

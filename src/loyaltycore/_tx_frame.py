@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._tx_input import sort_ids
-from loyaltycore._tx_summary import _UNIT_DAYS
+from loyaltycore._tx_summary import _UNIT_DAYS, sorted_unique
 from loyaltycore.calendar import local_days, zone
 from loyaltycore.errors import (
     DuplicateId,
@@ -223,7 +223,7 @@ def holdout_columns(
         days = local_days(log.at[rows], tz)
         lo = int(days.min())
         span = int(days.max()) - lo + 1
-        pairs = np.unique(c * span + (days - lo))
+        pairs = sorted_unique(c * span + (days - lo))
         frequency = np.bincount(pairs // span, minlength=n_codes).astype(np.int64)
         spend = np.bincount(c, weights=a, minlength=n_codes).astype(np.float64)
     code = _codes_of(log, calibration.customer_id)

@@ -120,19 +120,23 @@ def factorize(values: Any, name: str = "customer") -> tuple[I64, npt.NDArray[Any
     """
     array = as_array(values, name)
     kind = array.dtype.kind
+    if len(array) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     if kind in "iu":
         if kind == "u" and len(array) and int(array.max()) > np.iinfo(np.int64).max:
             raise InvalidColumn(f"{name} has ids beyond int64", field=name, value=None)
         return _factorize_ints(array.astype(np.int64, copy=False))
     if kind == "b":
-        raise InvalidType(f"{name} must hold ids, not bool", field=name, value=array.dtype)
+        raise InvalidType(f"{name} must hold ids, not bool", field=name, value="bool")
     if kind == "f":
         nan = np.isnan(array)
         if nan.any():
             row = _first(nan)
             raise InvalidColumn(f"{name}[{row}] is missing (NaN)", field=name, row=row)
         raise InvalidType(
-            f"{name} must hold int or str ids, not {array.dtype}", field=name, value=array.dtype
+            f"{name} must hold int or str ids, not {array.dtype}",
+            field=name,
+            value=str(array.dtype),
         )
     return _factorize_objects(array.astype(object, copy=False), name)
 
@@ -241,6 +245,8 @@ def instants(
     array = as_array(values, name)
     check_length(array, n, name)
     kind = array.dtype.kind
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
     if kind == "M":
         return _from_datetime64(array, tz, name)
     if kind == "i":

@@ -52,6 +52,17 @@ def starts(sorted_key: I64) -> I64:
     return np.flatnonzero(flag).astype(np.int64, copy=False)
 
 
+def sorted_unique(key: I64) -> I64:
+    """Distinct values of ``key``, sorted (a SIMD sort; faster than a hash)."""
+    ordered = np.sort(key)
+    if len(ordered) == 0:
+        return ordered
+    keep = np.empty(len(ordered), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def group_median(key: I64, span: int, counts: I64) -> F64:
     """Median within groups of values packed as ``group_key * span + value``.
 
@@ -178,7 +189,7 @@ def _categories(
     """Distinct categories bought per summary row (0 without categories)."""
     if category is None or n_categories == 0:
         return np.zeros(len(code), dtype=np.int64)
-    pairs = np.unique(c * n_categories + category[purchase])
+    pairs = sorted_unique(c * n_categories + category[purchase])
     per_code = np.bincount(pairs // n_categories, minlength=int(code.max()) + 1)
     return per_code[code].astype(np.int64)
 
