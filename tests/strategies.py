@@ -277,11 +277,78 @@ def comparisons(draw: st.DrawFn) -> Any:
     return Compare(name, draw(st.sampled_from(ops)), draw(literal), kind)
 
 
+#: Recurrence rules covering every compiled part (and the finite expansion).
+RULES = (
+    "FREQ=WEEKLY;BYDAY=WE",
+    "FREQ=MONTHLY;BYMONTHDAY=8",
+    "FREQ=MONTHLY;BYMONTHDAY=-1,15",
+    "FREQ=MONTHLY;BYDAY=-1FR,2TU",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH",
+    "DTSTART:20240103T100000\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE,SA",
+    "DTSTART:20240131T000000\nRRULE:FREQ=MONTHLY;INTERVAL=3",
+    "DTSTART:20240105T090000\nRRULE:FREQ=DAILY;INTERVAL=3;UNTIL=20250301T080000",
+    "DTSTART:20240105T090000\nRRULE:FREQ=WEEKLY;COUNT=40;BYDAY=MO,FR",
+)
+
+
+def _names(pool: tuple[str, ...]) -> st.SearchStrategy[frozenset[str]]:
+    return st.frozensets(st.sampled_from(pool), max_size=2)
+
+
+@st.composite
+def basket_conditions(draw: st.DrawFn) -> Any:
+    """Contains, Quantity or Spend with random item filters."""
+    from loyaltycore.predicates import Contains, Quantity, Spend
+
+    skus, categories = draw(_names(SKUS)), draw(_names(CATEGORIES))
+    shape = draw(st.sampled_from(["contains", "quantity", "spend"]))
+    if shape == "contains":
+        if not skus and not categories:
+            skus = frozenset({SKUS[0]})
+        return Contains(skus, categories)
+    if shape == "quantity":
+        return Quantity(draw(st.integers(1, 6)), skus, categories)
+    return Spend(draw(thresholds().filter(lambda t: t > 0)), skus, categories)
+
+
+def calendar_conditions() -> st.SearchStrategy[Any]:
+    """Recurrences and birthday windows."""
+    from loyaltycore.predicates import BirthdayMonth, BirthdayWindow, Recurs
+
+    return st.one_of(
+        st.sampled_from(RULES).map(Recurs),
+        st.builds(
+            BirthdayWindow,
+            st.one_of(st.integers(0, 10), st.integers(0, 183)),
+            st.one_of(st.integers(0, 10), st.integers(0, 183)),
+        ),
+        st.just(BirthdayMonth()),
+    )
+
+
+def member_conditions() -> st.SearchStrategy[Any]:
+    """Tier order, segment membership and first purchase."""
+    from loyaltycore.predicates import FirstPurchase, InSegment, TierAtLeast
+
+    return st.one_of(
+        st.sampled_from(TIERS).map(TierAtLeast),
+        st.sampled_from(SEGMENTS).map(InSegment),
+        st.sampled_from(["purchases", "referrals"]).map(FirstPurchase),
+    )
+
+
 def leaves() -> st.SearchStrategy[Any]:
     """Predicate leaves of every node type."""
     from loyaltycore.predicates import Always
 
-    return st.one_of(comparisons(), st.just(Always()))
+    return st.one_of(
+        comparisons(),
+        st.just(Always()),
+        basket_conditions(),
+        calendar_conditions(),
+        member_conditions(),
+    )
 
 
 def predicates(max_leaves: int = 6) -> st.SearchStrategy[Any]:
