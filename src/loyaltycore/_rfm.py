@@ -358,7 +358,11 @@ def rfm_scores(
 
 
 def all_cells(bins: int) -> tuple[Cell, ...]:
-    """Every ``(R, F, M)`` cell of a ``bins`` score grid, in index order."""
+    """Every ``(R, F, M)`` cell of a ``bins`` score grid, in index order.
+
+    >>> all_cells(2)
+    ((1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2))
+    """
     span = range(1, bins + 1)
     return tuple((r, f, m) for r in span for f in span for m in span)
 
