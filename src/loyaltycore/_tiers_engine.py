@@ -155,6 +155,7 @@ class Run:
         self.status = status
         self.events: list[TierEvent] = []
         self.t = _us(status.evaluated_at)
+        self.close_at = self.year_at = -NEVER
 
     # -- totals ---------------------------------------------------------------
 
@@ -273,21 +274,36 @@ class Run:
             note = " during grace" if in_grace else ""
             self.emit("retain", before, f"requalified for {self.names[k]} in {label}{note}")
 
+    def last_window(self, day: date) -> tuple[date, date]:
+        """The last complete window before local ``day`` (rolling: trailing to ``day``)."""
+        cfg = self.cfg
+        start, end = window_of(cfg.kind, day - ONE_DAY, self.anchor, cfg.months)
+        if cfg.kind != "rolling" and end > day:
+            start, end = window_of(cfg.kind, start - ONE_DAY, self.anchor, cfg.months)
+        return start, end
+
     def downgrade(self, day: date) -> None:
-        """The review at local ``day``: drop to what the last window justifies."""
+        """The review at local ``day``: drop to what the last window justifies.
+
+        At the end of grace, the window judged at the review that opened the
+        grace counts too, so a lapse in grace never lands lower than a lapse
+        without it.
+        """
         cfg = self.cfg
         before = self.effective()[0]
+        start, end = self.last_window(day)
         if cfg.kind == "rolling":
-            start, end = window_of("rolling", day - ONE_DAY, self.anchor, cfg.months)
             until = next_review_day(cfg.review, day) - ONE_DAY
         else:
-            start, end = window_of(cfg.kind, day - ONE_DAY, self.anchor, cfg.months)
-            if end > day:
-                start, end = window_of(cfg.kind, start - ONE_DAY, self.anchor, cfg.months)
             until = self.extend(self.window_after(end))
             if until < day:
                 until = self.valid_now(day) or until
         k = self.justify(start, end)
+        if self.grace_until is not None and self.earned_until is not None:
+            opened = self.last_window(self.earned_until + ONE_DAY)
+            if opened != (start, end) and self.justify(*opened) > k:
+                start, end = opened
+                k = self.justify(start, end)
         label = window_label(cfg.kind, start, end)
         old = self.earned
         target = min(max(k, old - 1) if cfg.soft else k, old)
@@ -435,52 +451,69 @@ class Run:
     def after_day(self, day: date | None) -> int:
         return NEVER if day is None else start_us(day + ONE_DAY, self.cfg.tz)
 
+    def others(self) -> int:
+        """The next instant after ``self.t`` where something other than activity happens."""
+        after = self.after_day
+        review = NEVER
+        if self.grace_until is None and self.earned > 0:
+            review = after(self.earned_until)
+        grace = after(self.grace_until)
+        over = after(None if self.override is None else self.override.until)
+        chal = after(None if self.challenge is None else self.challenge.deadline)
+        if self.close_at <= self.t:
+            self.close_at = self.next_close()
+        if self.year_at <= self.t:
+            self.year_at = self.next_year()
+        return min(self.close_at, self.year_at, review, grace, over, chal)
+
     def run(self, hi: int) -> None:
         """Visit every instant in ``(self.t, hi]`` where something changes."""
         entries = self.entries
+        n = len(entries)
         i = 0
-        while i < len(entries) and entries[i].occ <= self.t:
+        while i < n and entries[i].occ <= self.t:
             i += 1
-        tz = self.cfg.tz
+        self.close_at = self.year_at = -NEVER
+        other = self.others()
         while True:
-            review = (
-                NEVER
-                if self.grace_until is not None or self.earned == 0
-                else (self.after_day(self.earned_until))
-            )
-            grace = self.after_day(self.grace_until)
-            over = self.after_day(None if self.override is None else self.override.until)
-            chal = self.after_day(None if self.challenge is None else self.challenge.deadline)
-            entry = entries[i].occ if i < len(entries) else NEVER
-            close, year = self.next_close(), self.next_year()
-            t = min(close, year, review, grace, over, chal, entry)
-            if t > hi:
+            while i < n and entries[i].occ < other and entries[i].occ <= hi:
+                t = self.t = entries[i].occ
+                j = i + 1
+                while j < n and entries[j].occ == t:
+                    j += 1
+                count = len(self.events)
+                self.on_entries(entries[i:j])
+                i = j
+                if len(self.events) != count:
+                    other = self.others()
+            if other > hi:
                 break
-            self.t = t
-            day = local_day(t, tz)
-            if close == t:
-                self.close(day)
-            if year == t:
-                self.year_close(day)
-            if (
-                self.grace_until is None
-                and self.earned > 0
-                and self.after_day(self.earned_until) == t
-            ):
-                self.review(day)
-            if self.grace_until is not None and self.after_day(self.grace_until) == t:
-                self.downgrade(day)
-            if over == t:
-                self.end_override()
-            if chal == t and self.challenge is not None:
-                self.end_challenge()
-            if entry == t:
+            self.t = other
+            self.at_instant(other)
+            if i < n and entries[i].occ == other:
                 j = i
-                while j < len(entries) and entries[j].occ == t:
+                while j < n and entries[j].occ == other:
                     j += 1
                 self.on_entries(entries[i:j])
                 i = j
+            other = self.others()
         self.t = max(self.t, hi)
+
+    def at_instant(self, t: int) -> None:
+        """Closes, reviews and ends that fall at ``t``, in a fixed order."""
+        day = local_day(t, self.cfg.tz)
+        if self.close_at == t:
+            self.close(day)
+        if self.year_at == t:
+            self.year_close(day)
+        if self.grace_until is None and self.earned > 0 and self.after_day(self.earned_until) == t:
+            self.review(day)
+        if self.grace_until is not None and self.after_day(self.grace_until) == t:
+            self.downgrade(day)
+        if self.override is not None and self.after_day(self.override.until) == t:
+            self.end_override()
+        if self.challenge is not None and self.after_day(self.challenge.deadline) == t:
+            self.end_challenge()
 
     def end_override(self) -> None:
         assert self.override is not None

@@ -1,0 +1,206 @@
+"""Property tests of the tier engine: monotone, idempotent, path independent, two engines equal."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loyaltycore.tiers import (
+    Activity,
+    Anniversary,
+    Benefits,
+    CalendarYear,
+    Lifetime,
+    Rolling,
+    Span,
+    Tier,
+    TierProgram,
+    at_least,
+)
+
+UTC = UTC
+JOINED = datetime(2023, 2, 28, 15, tzinfo=UTC)
+ZONES = ["UTC", "Asia/Tokyo", "Pacific/Auckland", "America/New_York", "Europe/Berlin"]
+LADDER = [
+    Tier("Blue", 0),
+    Tier("Silver", 1, at_least("nights", 10) | at_least("spend", 2000)),
+    Tier("Gold", 2, at_least("nights", 25) | at_least("spend", 5000), Benefits("1.5")),
+    Tier("Diamond", 3, (at_least("nights", 60) | at_least("spend", 15000)) & at_least("stays", 4)),
+]
+
+
+@st.composite
+def programs(draw: Any, *, hold: bool = True) -> TierProgram:
+    window = draw(
+        st.sampled_from(["calendar", "anniversary", "rolling", "lifetime"]).map(
+            lambda k: {
+                "calendar": CalendarYear(),
+                "anniversary": Anniversary(),
+                "rolling": None,
+                "lifetime": Lifetime(),
+            }[k]
+        )
+    )
+    if window is None:
+        window = Rolling(
+            months=draw(st.integers(1, 12)),
+            review=draw(st.sampled_from(["FREQ=MONTHLY;BYMONTHDAY=1", "FREQ=WEEKLY;BYDAY=MO"])),
+            min_hold=Span(months=draw(st.integers(0, 4))) if hold else Span(),
+        )
+    lifetime = isinstance(window, Lifetime)
+    return TierProgram(
+        LADDER,
+        window=window,
+        tz=draw(st.sampled_from(ZONES)),
+        downgrade=draw(st.sampled_from(["justified", "soft"])),
+        grace=Span() if lifetime else Span(days=draw(st.sampled_from([0, 0, 15, 45]))),
+        extension=Span(months=draw(st.integers(0, 1)))
+        if isinstance(window, CalendarYear | Anniversary)
+        else Span(),
+        upgrade="immediate" if lifetime else draw(st.sampled_from(["immediate", "period_end"])),
+        returns=draw(st.sampled_from(["at_review", "at_once"])),
+    )
+
+
+@st.composite
+def activities(draw: Any, *, returns: bool = True, prefix: str = "a") -> list[Activity]:
+    n = draw(st.integers(0, 12))
+    items: list[Activity] = []
+    for i in range(n):
+        metric = draw(st.sampled_from(["nights", "spend", "stays"]))
+        amount = draw(st.integers(1, 40)) * (250 if metric == "spend" else 1)
+        at = JOINED + timedelta(hours=draw(st.integers(1, 4 * 365 * 24)))
+        items.append(Activity(metric, amount, at, f"{prefix}{i}"))
+    if returns and items:
+        for j in range(draw(st.integers(0, 3))):
+            original = draw(st.sampled_from(items))
+            if original.reverses is not None or original.amount <= 1:
+                continue
+            back = -draw(st.integers(1, int(original.amount) - 1))
+            later = original.occurred_at + timedelta(days=draw(st.integers(0, 120)))
+            items.append(
+                Activity(original.metric, back, later, f"r{j}", reverses=original.source_id)
+            )
+    return items
+
+
+AS_OF = st.integers(0, 5 * 365).map(lambda d: JOINED + timedelta(days=d, hours=7))
+
+
+def index(program: TierProgram, name: str) -> int:
+    return program.names.index(name)
+
+
+@given(programs(hold=False), activities(), activities(returns=False, prefix="x"), AS_OF)
+def test_tier_is_monotone_in_activity(
+    program: TierProgram, base: list[Activity], extra: list[Activity], as_of: datetime
+) -> None:
+    status = program.join(JOINED)
+    less = program.evaluate(status, base, as_of=as_of)
+    more = program.evaluate(status, base + extra, as_of=as_of)
+    assert index(program, more.tier) >= index(program, less.tier)
+
+
+@given(programs(), activities(), AS_OF)
+def test_evaluating_twice_at_the_same_instant_changes_nothing(
+    program: TierProgram, log: list[Activity], as_of: datetime
+) -> None:
+    first = program.evaluate(program.join(JOINED), log, as_of=as_of)
+    again = program.evaluate(first.status, log, as_of=as_of)
+    assert again.status == first.status
+    assert (again.kind, again.events) == ("retain", ())
+
+
+@settings(max_examples=60)
+@given(programs(), activities(), AS_OF, st.lists(st.integers(1, 400), min_size=1, max_size=6))
+def test_evaluating_in_steps_equals_evaluating_once(
+    program: TierProgram, log: list[Activity], as_of: datetime, steps: list[int]
+) -> None:
+    once = program.evaluate(program.join(JOINED), log, as_of=as_of).status
+    status = program.join(JOINED)
+    at = JOINED
+    for days in steps:
+        at = min(at + timedelta(days=days), as_of)
+        status = program.evaluate(status, log, as_of=at).status
+    status = program.evaluate(status, log, as_of=as_of).status
+    assert status == once
+    assert program.replay(once.history, log, as_of=as_of) == once
+
+
+@given(programs(), activities(), AS_OF)
+def test_soft_landing_drops_at_most_one_step_per_review(
+    program: TierProgram, log: list[Activity], as_of: datetime
+) -> None:
+    soft = TierProgram(
+        program.tiers,
+        window=program.window,
+        tz=program.tz,
+        downgrade="soft",
+        grace=program.grace,
+        extension=program.extension,
+        upgrade=program.upgrade,
+    )
+    status = (
+        soft.join(JOINED, tier="Diamond", valid_until=date(2023, 12, 31))
+        if not isinstance(soft.window, Lifetime)
+        else soft.join(JOINED)
+    )
+    history = soft.evaluate(status, log, as_of=as_of).status.history
+    for event in history:
+        if event.kind == "downgrade":
+            assert index(soft, event.previous) - index(soft, event.tier) == 1
+
+
+totals = st.fixed_dictionaries(
+    {
+        "nights": st.integers(0, 80),
+        "spend": st.integers(0, 2_000_000),
+        "stays": st.integers(0, 6),
+        "miles": st.integers(0, 10),
+    }
+)
+
+
+@given(st.lists(st.tuples(totals, st.integers(0, 3)), max_size=40), st.booleans())
+def test_scalar_qualify_equals_vectorized_classify(
+    rows: list[tuple[dict[str, int], int]], soft: bool
+) -> None:
+    program = TierProgram(LADDER, downgrade="soft" if soft else "justified")
+    columns = {m: np.array([r[m] for r, _ in rows], dtype=np.int64) for m in totals_keys()}
+    prior = np.array([p for _, p in rows], dtype=np.int64)
+    plain = program.classify(columns)
+    reviewed = program.classify(columns, prior=prior)
+    for i, (row, p) in enumerate(rows):
+        money = {**row, "spend": f"{row['spend'] / 100:.2f}"}
+        assert program.qualify(money).rank == plain[i]
+        assert program.qualify(money, prior=program.names[p]).rank == reviewed[i]
+
+
+def totals_keys() -> list[str]:
+    return ["nights", "spend", "stays", "miles"]
+
+
+@settings(max_examples=60)
+@given(activities(returns=False), st.integers(0, 3), st.booleans(), st.sampled_from(ZONES))
+def test_evaluate_at_review_equals_classify(
+    log: list[Activity], prior: int, soft: bool, tz: str
+) -> None:
+    program = TierProgram(LADDER, tz=tz, downgrade="soft" if soft else "justified")
+    year = [a for a in log if a.occurred_at.astimezone(program.tz).year == 2024]
+    joined = datetime(2023, 6, 1, tzinfo=UTC)
+    name = program.names[prior]
+    status = program.join(
+        joined, tier=name, valid_until=None if prior == 0 else date(2024, 12, 31)
+    )
+    review = datetime(2025, 1, 1, tzinfo=program.tz)
+    decision = program.evaluate(status, year, as_of=review)
+    sums = dict.fromkeys(totals_keys(), 0)
+    for a in year:
+        sums[a.metric] += int(a.amount * (100 if a.metric == "spend" else 1))
+    columns = {m: np.array([v], dtype=np.int64) for m, v in sums.items()}
+    expected = program.classify(columns, prior=np.array([prior]))[0]
+    assert program.tier(decision.tier).rank == expected
