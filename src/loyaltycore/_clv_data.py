@@ -63,7 +63,10 @@ def as_float_column(value: object, name: str) -> Float:
     if bad.size:
         row = int(bad[0])
         raise InvalidColumn(
-            f"{name}[{row}]={array[row]!r} must be finite", field=name, row=row, value=array[row]
+            f"{name}[{row}]={float(array[row])!r} must be finite",
+            field=name,
+            row=row,
+            value=float(array[row]),
         )
     return array
 

@@ -111,6 +111,19 @@ def maximise(
             return np.inf, np.zeros_like(theta)
         return -value * scale, -grad * params * scale
 
+    with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
+        return _maximise(objective, fun, start, names, scale, maxiter, model)
+
+
+def _maximise(
+    objective: Callable[[Float], tuple[float, Float]],
+    fun: LogLikGrad,
+    start: Float,
+    names: tuple[str, ...],
+    scale: float,
+    maxiter: int,
+    model: str,
+) -> Optimum:
     result = minimize(
         objective,
         np.log(start),
@@ -124,9 +137,12 @@ def maximise(
     if not np.isfinite(value):
         raise _failed(model, names, params, "the log-likelihood is not finite")
     params, value = _polish(fun, params, value)
-    _check_degenerate(model, names, params)
     _, grad = fun(params)
-    if not result.success and np.max(np.abs(grad * params)) * scale > 1e-4:
+    converged = result.success or np.max(np.abs(grad * params)) * scale < 1e-4
+    if not converged and result.nit >= maxiter:
+        raise _failed(model, names, params, str(result.message))
+    _check_degenerate(model, names, params)
+    if not converged:
         raise _failed(model, names, params, str(result.message))
     hess = _hessian(fun, params)
     try:

@@ -14,6 +14,8 @@ purchases, time of the last repeat purchase, age of the customer).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln, digamma, gammaln, hyp2f1
@@ -87,21 +89,49 @@ def bg_p_alive(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
     return np.exp(a3 - np.logaddexp(a3, a4))
 
 
+def _bg_growth(
+    r: float, alpha: float, a: float, b: float, t: Float, x: Float, big_t: Float
+) -> Float:
+    """``c / (a - 1) * (1 - ((alpha + T) / (alpha + T + t))**(r + x) * 2F1(...))``.
+
+    The published form (Fader, Hardie and Lee 2005, eq. 10) with
+    ``2F1(r + x, b + x; c; t / (alpha + T + t))`` and ``c = a + b + x - 1``: its
+    argument stays in [0, 1), where scipy is accurate (Pfaff's transformation to a
+    negative argument loses digits for large ``x``). Should the product overflow
+    for an extreme horizon, the transformed form is used for that row. At ``a = 1``
+    the ratio is 0/0; it is smooth in ``a``, so it is the mean of ``a = 1 +- 1e-5``.
+    """
+    if abs(a - 1.0) < 5e-6:
+        low = _bg_growth(r, alpha, 1.0 - 1e-5, b, t, x, big_t)
+        high = _bg_growth(r, alpha, 1.0 + 1e-5, b, t, x, big_t)
+        return np.asarray((low + high) / 2.0, dtype=np.float64)
+    c = a + b + x - 1.0
+    if np.any(np.abs(c) < 5e-6):  # c = 0 (x = 0, a + b = 1): smooth in b; error ~1e-10
+        low = _bg_growth(r, alpha, a, b - 1e-5, t, x, big_t)
+        high = _bg_growth(r, alpha, a, b + 1e-5, t, x, big_t)
+        return np.asarray((low + high) / 2.0, dtype=np.float64)
+    shrink = np.exp(-(r + x) * np.log1p(t / (alpha + big_t)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = shrink * hyp2f1(r + x, b + x, c, t / (alpha + big_t + t))
+    bad = ~np.isfinite(product)
+    if np.any(bad):
+        pfaff = hyp2f1(r + x, a - 1.0, c, -t / (alpha + big_t))
+        product = np.where(bad, pfaff, product)
+    return np.asarray(c / (a - 1.0) * (1.0 - product), dtype=np.float64)
+
+
 def bg_expected_new(params: Float, t: Float) -> Float:
-    """E[X(t)] for a new customer; Pfaff's transformation keeps ``z`` negative."""
+    """E[X(t)] for a new customer."""
     r, alpha, a, b = params
-    ratio = (a + b - 1.0) / (a - 1.0)
-    return np.asarray(
-        ratio * (1.0 - hyp2f1(r, a - 1.0, a + b - 1.0, -t / alpha)), dtype=np.float64
-    )
+    zero = np.zeros_like(t)
+    return _bg_growth(r, alpha, a, b, t, zero, zero)
 
 
 def bg_expected(params: Float, t: Float, x: Float, t_x: Float, big_t: Float) -> Float:
     """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t]."""
     r, alpha, a, b = params
-    c = a + b + x - 1.0
-    inner = 1.0 - hyp2f1(r + x, a - 1.0, c, -t / (alpha + big_t))
-    return np.asarray(c / (a - 1.0) * inner * bg_p_alive(params, x, t_x, big_t), dtype=np.float64)
+    growth = _bg_growth(r, alpha, a, b, t, x, big_t)
+    return np.asarray(growth * bg_p_alive(params, x, t_x, big_t), dtype=np.float64)
 
 
 def bg_probability(params: Float, n: Float, t: Float) -> Float:
@@ -134,6 +164,23 @@ def bg_probability(params: Float, n: Float, t: Float) -> Float:
 # -- Pareto/NBD ---------------------------------------------------------------
 
 
+def _hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Float:
+    """``2F1(a, b; c; z)`` for ``0 <= z < 1``, guarded where ``c - a - b`` is a positive integer.
+
+    There scipy's ``hyp2f1`` returns ``inf`` as ``z`` nears 1 although the series
+    converges; the function is smooth in ``c``, so it is evaluated as the mean of
+    ``c +- 1e-6`` (error of order 1e-12).
+    """
+    gap = np.asarray(c - a - b, dtype=np.float64)
+    whole = np.round(gap)
+    near = (np.abs(gap - whole) < 1e-7) & (whole >= 1)
+    if not np.any(near):
+        return np.asarray(hyp2f1(a, b, c, z), dtype=np.float64)
+    step = 1e-6
+    shifted = (hyp2f1(a, b, c + step, z) + hyp2f1(a, b, c - step, z)) / 2.0
+    return np.asarray(np.where(near, shifted, hyp2f1(a, b, c, z)), dtype=np.float64)
+
+
 def _pnbd_log_term(params: Float, x: Float, t: Float) -> Float:
     """``log`` of one of the two ``A0`` terms of the Pareto/NBD likelihood at ``t``."""
     r, alpha, s, beta = params
@@ -141,7 +188,9 @@ def _pnbd_log_term(params: Float, x: Float, t: Float) -> Float:
     if alpha >= beta:
         z = (alpha - beta) / (alpha + t)
         return np.asarray(
-            -(r + x) * np.log(alpha + t) - s * np.log(beta + t) + np.log(hyp2f1(1.0, r + x, c, z)),
+            -(r + x) * np.log(alpha + t)
+            - s * np.log(beta + t)
+            + np.log(_hyp2f1(1.0, r + x, c, z)),
             dtype=np.float64,
         )
     z = (beta - alpha) / (beta + t)
@@ -153,7 +202,7 @@ def _pnbd_log_term(params: Float, x: Float, t: Float) -> Float:
     transformed = (
         (1.0 - r - x) * np.log(alpha + t)
         - (s + 1.0) * np.log(beta + t)
-        + np.log(hyp2f1(1.0, s + 1.0, c, np.where(euler, z, 0.0)))
+        + np.log(_hyp2f1(1.0, s + 1.0, c, np.where(euler, z, 0.0)))
     )
     return np.asarray(np.where(euler, transformed, plain), dtype=np.float64)
 

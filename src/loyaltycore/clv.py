@@ -539,7 +539,10 @@ def _spend_columns(data: object, frequency: object, monetary: object) -> tuple[F
         if rows.size:
             row = int(rows[0])
             raise InvalidColumn(
-                f"{name}[{row}]={values[row]!r} {rule}", field=name, row=row, value=values[row]
+                f"{name}[{row}]={float(values[row])!r} {rule}",
+                field=name,
+                row=row,
+                value=float(values[row]),
             )
     return x, m
 
