@@ -265,3 +265,20 @@ def test_clusters_refuse_negative_money_and_no_customers() -> None:
     with pytest.raises(EmptyData):
         cluster_rfm([], [], [], k=1)
     assert isinstance(cluster_rfm([1, 2], [1, 2], [1, 2], k=2), RFMClusters)
+
+
+@given(
+    st.integers(min_value=1, max_value=40).flatmap(column_sets),
+    st.builds(BehaviourPolicy, ratios, ratios, ratios, ratios),
+)
+def test_behaviour_segment_sets_agree_with_the_array_engine(
+    columns: dict[str, np.ndarray], policy: BehaviourPolicy
+) -> None:
+    typed = columns | {"frequency": columns["frequency"].astype(np.int64)}
+    expected = behaviour_segments(typed, policy)
+    segment_set = policy.segment_set(typed)
+    assert segment_set.names == expected.names
+    assert segment_set.evaluate(typed) == expected
+    for i in range(len(expected)):
+        facts = {name: column[i].item() for name, column in typed.items()}
+        assert segment_set.of(facts) == expected.of(i)

@@ -5,6 +5,7 @@ Private module; the public names are re-exported by :mod:`loyaltycore.segments`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
@@ -14,8 +15,10 @@ import numpy.typing as npt
 
 from loyaltycore._rfm import FloatArray, as_column, check_bins, quantiles
 from loyaltycore._segments_base import Assignment, Membership, names_converter
+from loyaltycore._segments_set import Segment, SegmentSet
 from loyaltycore._validate import check_rate, type_name
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
+from loyaltycore.predicates import Predicate, field, lookup
 
 PARETO_NAMES: Final = ("top", "rest")
 
@@ -151,6 +154,45 @@ class BehaviourPolicy:
     order_value: float = _ratio("order_value")
     categories: float = _ratio("categories")
 
+    def segment_set(self, columns: Mapping[str, Any]) -> SegmentSet:
+        """The behaviour segments of this population as a :class:`SegmentSet`.
+
+        The thresholds are fixed from ``columns`` (see :meth:`thresholds`), so
+        the set can score one member at a time, be stored as plain data, or be
+        applied to another population; on ``columns`` it agrees with
+        :func:`behaviour_segments`.
+
+        >>> cols = {"frequency": [0, 2, 4], "T": [10, 20, 30], "aov": [5, 9, 7],
+        ...         "categories": [1, 1, 3]}
+        >>> behaviour = BehaviourPolicy().segment_set(cols)
+        >>> behaviour.of({"frequency": 4, "T": 30.0, "aov": 7.0, "categories": 3})
+        ('loyal', 'diverse')
+        """
+        limits = self.thresholds(columns)
+        freq_up = _above("frequency", limits["frequency"])
+        freq_down = _below("frequency", limits["frequency"])
+        return SegmentSet(
+            [
+                Segment("loyal", freq_up & _above("T", limits["T"]), "frequency and tenure above"),
+                Segment(
+                    "impulsive",
+                    freq_up & _below("aov", limits["aov"]),
+                    "frequency above, order value below",
+                ),
+                Segment(
+                    "rational",
+                    freq_down & _above("aov", limits["aov"]),
+                    "frequency below, order value above",
+                ),
+                Segment(
+                    "diverse",
+                    _above("categories", limits["categories"]),
+                    "distinct categories above",
+                ),
+            ],
+            mode="all",
+        )
+
     def thresholds(self, columns: Mapping[str, Any]) -> dict[str, float]:
         """The population thresholds: each field's median times its ratio.
 
@@ -167,6 +209,20 @@ class BehaviourPolicy:
                 raise EmptyData(f"{name} has no rows to take a median of", field=name, value=0)
             result[name] = ratio * float(np.median(column))
         return result
+
+
+def _above(name: str, threshold: float) -> Predicate:
+    """``field(name) > threshold``, exact for int fields (``x > 2.5`` is ``x >= 3``)."""
+    if lookup(name).kind == "int":
+        return field(name) >= math.floor(threshold) + 1
+    return field(name) > threshold
+
+
+def _below(name: str, threshold: float) -> Predicate:
+    """``field(name) < threshold``, exact for int fields (``x < 2.5`` is ``x <= 2``)."""
+    if lookup(name).kind == "int":
+        return field(name) <= math.ceil(threshold) - 1
+    return field(name) < threshold
 
 
 def behaviour_columns(columns: Mapping[str, Any]) -> dict[str, FloatArray]:
