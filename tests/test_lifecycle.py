@@ -121,15 +121,24 @@ def model() -> Any:
 # -- the two engines agree ---------------------------------------------------------
 
 
-@given(st.lists(purchase_days, min_size=1, max_size=12), st.integers(0, 400), absolute | cycle)
+ZONES = st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati"])
+
+
+@given(
+    st.lists(purchase_days, min_size=1, max_size=12),
+    st.integers(1, 400),
+    absolute | cycle,
+    ZONES,
+    st.integers(0, 23),
+)
 def test_scalar_and_vectorized_engines_agree(
-    members: list[list[int]], after: int, policy: LifecyclePolicy
+    members: list[list[int]], after: int, policy: LifecyclePolicy, tz: str, hour: int
 ) -> None:
-    rows = [history(days) for days in members]
+    rows = [history(days, hour=hour) for days in members]
     as_of = at_day(max([d[-1] for d in members if d], default=0) + after, hour=18)
-    codes = stages(as_columns(rows), policy, as_of=as_of)
+    codes = stages(as_columns(rows), policy, as_of=as_of, tz=tz)
     assert codes.dtype == np.int8
-    assert codes.tolist() == [int(stage(r, policy, as_of=as_of)) for r in rows]
+    assert codes.tolist() == [int(stage(r, policy, as_of=as_of, tz=tz)) for r in rows]
 
 
 @given(
@@ -474,7 +483,7 @@ BAD_INPUTS: dict[str, Bad] = {
     "first missing": (
         lambda: stages({"first": [MISSING], "previous": [MISSING], "last": [0]}, as_of=DAY0),
         InvalidColumn,
-        "first[0] is missing",
+        "first[0] must be set",
     ),
     "scalar float instant": (
         lambda: stage({"first": 0.5, "previous": None, "last": 0}, as_of=DAY0),

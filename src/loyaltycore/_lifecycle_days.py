@@ -205,19 +205,32 @@ def float_column(data: object, name: str, size: int, *, required: bool = True) -
 
 @attrs.frozen
 class DayColumns:
-    """Purchase days of every member; rows without a purchase hold ``as_of``."""
+    """Purchase days of every member (local day numbers).
+
+    ``first`` and ``last`` are undefined on rows without a purchase
+    (``bought`` False); ``gap`` is last - previous purchase day, 0 without a
+    previous purchase.
+    """
 
     bought: npt.NDArray[np.bool_]
-    first: Int
-    previous: Int
-    last: Int
     has_previous: npt.NDArray[np.bool_]
+    first: Int
+    last: Int
+    gap: Int
 
 
-def _to_days(micros: Int, tz: tzinfo) -> Int:
-    if getattr(tz, "key", "UTC") in ("UTC", "Etc/UTC") or tz == zone("UTC"):
+def _is_utc(tz: tzinfo) -> bool:
+    return getattr(tz, "key", None) in ("UTC", "Etc/UTC") or tz == zone("UTC")
+
+
+def _days(micros: Int, present: npt.NDArray[np.bool_], everyone: bool, tz: tzinfo) -> Int:
+    """Local days of ``micros``; values on rows not ``present`` are undefined."""
+    if _is_utc(tz):
         return micros // 86_400_000_000
-    return local_days(micros, tz)
+    if everyone:
+        return local_days(micros, tz)
+    # the sentinel must not reach the zone conversion (its day span would be huge)
+    return local_days(np.where(present, micros, micros[present][0] if present.any() else 0), tz)
 
 
 def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:
@@ -227,41 +240,57 @@ def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:
 
 
 def column_days(data: object, as_of: datetime, tz: tzinfo) -> DayColumns:
-    """Local purchase days of ``first``, ``previous`` and ``last`` for every row."""
+    """Local purchase days of ``first``, ``previous`` and ``last`` for every row.
+
+    Pure numpy with as few passes and temporaries as possible: this is the
+    hot path of :func:`loyaltycore.lifecycle.stages`.
+    """
     last = int_column(data, "last")
     first = int_column(data, "first", last.shape[0])
     previous = int_column(data, "previous", last.shape[0])
     bought = last != MISSING
     has_previous = previous != MISSING
-    as_of_micros = to_micros(as_of)
-    last_filled = np.where(bought, last, as_of_micros)
-    last_days = _to_days(last_filled, tz)
-    first_days = _to_days(np.where(bought, first, as_of_micros), tz)
-    previous_days = _to_days(np.where(has_previous, previous, last_filled), tz)
-    _check_order(bought, first, has_previous, first_days, previous_days, last_days)
+    everyone = bool(bought.all())
+    has_first = first != MISSING
+    row = _first_row(has_first != bought)
+    if row is not None:
+        raise InvalidColumn(
+            f"first[{row}] must be set exactly when last is", field="first", row=row
+        )
+    if not everyone:
+        has_previous &= bought
+        row = _first_row(has_previous != (previous != MISSING))
+        if row is not None:
+            raise InvalidColumn(
+                f"previous[{row}] is set but last is missing", field="previous", row=row
+            )
+    last_days = _days(last, bought, everyone, tz)
+    first_days = _days(first, bought, everyone, tz)
+    gap = last_days - _days(previous, has_previous, False, tz)
+    gap *= has_previous
+    _check_order(bought, first_days, gap, last_days)
     row = _first_row(last_days > day_of(as_of, tz))
     if row is not None:
         raise InvalidTime(f"last[{row}] is after as_of={as_of.isoformat()}", field="last", row=row)
-    return DayColumns(bought, first_days, previous_days, last_days, has_previous & bought)
+    return DayColumns(bought, has_previous, first_days, last_days, gap)
 
 
-def _check_order(
-    bought: npt.NDArray[np.bool_],
-    first: Int,
-    has_previous: npt.NDArray[np.bool_],
-    first_days: Int,
-    previous_days: Int,
-    last_days: Int,
-) -> None:
-    row = _first_row(bought & (first == MISSING))
-    if row is not None:
-        raise InvalidColumn(f"first[{row}] is missing but last is set", field="first", row=row)
-    row = _first_row(~bought & has_previous)
-    if row is not None:
-        raise InvalidColumn(
-            f"previous[{row}] is set but last is missing", field="previous", row=row
-        )
-    row = _first_row((first_days > previous_days) | (previous_days > last_days))
+def engine_days(days: DayColumns, as_of_day: int) -> tuple[Int, Int, Int]:
+    """``since_first``, ``since_last`` and ``gap``, computed in place.
+
+    ``days`` must not be used afterwards: its arrays now hold these values.
+    """
+    since_last = np.subtract(as_of_day, days.last, out=days.last)
+    since_first = np.subtract(as_of_day, days.first, out=days.first)
+    return since_first, since_last, days.gap
+
+
+def _check_order(bought: npt.NDArray[np.bool_], first: Int, gap: Int, last: Int) -> None:
+    span = last - first
+    bad = span < gap
+    bad |= gap < 0
+    bad &= bought
+    row = _first_row(bad)
     if row is not None:
         raise InvalidColumn(
             f"row {row}: first <= previous <= last does not hold", field="previous", row=row
@@ -365,7 +394,6 @@ def alive_inputs(
     )
     p_before = np.ones(n, dtype=np.float64)
     h = days.has_previous
-    p_before[h] = model_p_alive(
-        model, frequency[h] - 1, days.previous[h] - days.first[h], days.last[h] - 1 - days.first[h]
-    )
+    span = days.last[h] - days.first[h]
+    p_before[h] = model_p_alive(model, frequency[h] - 1, span - days.gap[h], span - 1)
     return {"p_now": p_now, "p_before": p_before}

@@ -17,7 +17,7 @@ Stage codes are the values of :class:`loyaltycore.lifecycle.Stage`.
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import numpy as np
@@ -76,11 +76,20 @@ def absolute_scalar(t: tuple[int, int, int], row: Row) -> tuple[int, bool]:
     return level, row.gap - 1 >= t[1]
 
 
+def _count_at_least(values: npt.NDArray[Any], limits: tuple[Any, Any, Any]) -> Codes:
+    """How many of the three ``limits`` each value reaches (int8, buffers reused)."""
+    level = np.zeros(values.shape, dtype=np.int8)
+    hit = np.empty(values.shape, dtype=np.bool_)
+    for limit in limits:
+        np.greater_equal(values, limit, out=hit)
+        level += hit.view(np.int8)
+    return level
+
+
 def absolute_vector(t: tuple[int, int, int], rows: Rows) -> tuple[Codes, npt.NDArray[np.bool_]]:
     """Vectorized :func:`absolute_scalar`."""
-    d = rows.since_last
-    level = (d >= t[0]).view(np.int8) + (d >= t[1]).view(np.int8) + (d >= t[2]).view(np.int8)
-    return level, rows.gap - 1 >= t[1]
+    level = _count_at_least(rows.since_last, t)
+    return level, rows.gap > t[1]
 
 
 def cycle_scalar(m: tuple[float, float, float], population: float, row: Row) -> tuple[int, bool]:
@@ -101,11 +110,7 @@ def cycle_vector(
     assert rows.median_before is not None
     cycle = np.where(rows.frequency >= 2, rows.median_gap, population)
     d = rows.since_last.astype(np.float64)
-    level = (
-        (d >= m[0] * cycle).view(np.int8)
-        + (d >= m[1] * cycle).view(np.int8)
-        + (d >= m[2] * cycle).view(np.int8)
-    )
+    level = _count_at_least(d, (m[0] * cycle, m[1] * cycle, m[2] * cycle))
     before = np.where(rows.frequency >= 3, rows.median_before, population)
     return level, (rows.gap - 1).astype(np.float64) >= m[1] * before
 
@@ -142,11 +147,22 @@ def combine_scalar(row: Row, level: int, react: bool, new_days: int) -> int:
 
 
 def combine_vector(rows: Rows, level: Codes, react: npt.NDArray[np.bool_], new_days: int) -> Codes:
-    """Vectorized :func:`combine_scalar`."""
-    codes = np.full(rows.bought.shape, ACTIVE, dtype=np.int8)
-    codes[rows.since_first < new_days] = NEW
-    codes[react & (rows.since_last < new_days)] = REACTIVATED
-    declined = level > 0
-    codes[declined] = level[declined] + (AT_RISK - 1)
-    codes[~rows.bought] = PROSPECT
-    return codes
+    """Vectorized :func:`combine_scalar`, as int8 arithmetic (no masked writes).
+
+    Consumes ``level`` and ``react`` (they are overwritten).
+    """
+    new = np.less(rows.since_first, new_days).view(np.int8)
+    back = np.less(rows.since_last, new_days)
+    back &= react
+    r = back.view(np.int8)
+    # recent: REACTIVATED if r, else NEW if new, else ACTIVE
+    recent = r * np.int8(REACTIVATED - ACTIVE)
+    recent -= (np.int8(1) - r) * new * np.int8(ACTIVE - NEW)
+    recent += np.int8(ACTIVE)
+    declined = np.greater(level, 0).view(np.int8)
+    level += np.int8(AT_RISK - 1)
+    level -= recent
+    level *= declined
+    recent += level
+    recent *= rows.bought.view(np.int8)
+    return recent

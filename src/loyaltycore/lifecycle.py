@@ -511,12 +511,9 @@ def stages(
         extra = _days.cycle_inputs(columns, days)
     elif isinstance(t, ProbabilityAlive):
         extra = _days.alive_inputs(columns, days, as_of_day, model)
+    since_first, since_last, gap = _days.engine_days(days, as_of_day)
     rows = _engine.Rows(
-        bought=days.bought,
-        since_first=as_of_day - days.first,
-        since_last=as_of_day - days.last,
-        gap=days.last - days.previous,
-        **extra,
+        bought=days.bought, since_first=since_first, since_last=since_last, gap=gap, **extra
     )
     return classify(chosen, rows)
 
