@@ -214,6 +214,12 @@ BAD: list[tuple[str, Any, type[Exception], str]] = [
     ("not segments", lambda: SegmentSet(["a"]), InvalidType, r"segments\[0\]='a'"),
     ("one segment", lambda: SegmentSet(Segment("a", field("count") > 1)), InvalidType, "sequence"),
     (
+        "columns",
+        lambda: Segment("a", field("count") > 1).mask([1, 2]),
+        InvalidType,
+        "columns must be a mapping",
+    ),
+    (
         "mode",
         lambda: SegmentSet([Segment("a", field("count") > 1)], mode="any"),
         InvalidArgument,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeAlias
 
 import attrs
 import numpy as np
@@ -57,8 +57,19 @@ def _context(
     return Context(None, member, facts, as_of, tz, tuple(tiers), exponent)
 
 
+class HasColumns(Protocol):
+    """A value offering its columns, such as a transaction :class:`Summary`."""
+
+    def columns(self) -> Mapping[str, Any]:
+        """Field name to numpy array."""
+        ...
+
+
+Columns: TypeAlias = Mapping[str, npt.ArrayLike] | Frame | HasColumns
+
+
 def _frame(
-    columns: Mapping[str, npt.ArrayLike] | Frame,
+    columns: Columns,
     as_of: datetime | None,
     tz: str | tzinfo,
     tiers: Iterable[str],
@@ -67,7 +78,13 @@ def _frame(
 ) -> Frame:
     if isinstance(columns, Frame):
         return columns
-    if not isinstance(columns, Mapping) and hasattr(columns, "columns"):
+    if not isinstance(columns, Mapping):
+        if not callable(getattr(columns, "columns", None)):
+            raise InvalidType(
+                f"columns must be a mapping of field name to array, not {type_name(columns)}",
+                field="columns",
+                value=type(columns),
+            )
         columns = columns.columns()  # a Summary, or any value offering its columns
     return Frame(columns, tz=tz, as_of=as_of, tiers=tiers, exponent=exponent, size=size)
 
@@ -123,7 +140,7 @@ class Segment:
 
     def mask(
         self,
-        columns: Mapping[str, npt.ArrayLike] | Frame,
+        columns: Columns,
         *,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
@@ -180,8 +197,7 @@ def _mode(value: object) -> Mode:
         raise InvalidArgument(
             f"mode={value!r} must be 'first' or 'all'", field="mode", value=value
         )
-    mode: Mode = value  # type: ignore[assignment]
-    return mode
+    return "first" if value == "first" else "all"
 
 
 @attrs.frozen
@@ -244,7 +260,7 @@ class SegmentSet:
 
     def evaluate(
         self,
-        columns: Mapping[str, npt.ArrayLike] | Frame,
+        columns: Columns,
         *,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
@@ -279,7 +295,7 @@ class SegmentSet:
 
     def assign(
         self,
-        columns: Mapping[str, npt.ArrayLike] | Frame,
+        columns: Columns,
         *,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
