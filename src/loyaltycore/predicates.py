@@ -74,6 +74,7 @@ from loyaltycore._predicates_core import (
     Predicate,
     field,
 )
+from loyaltycore._predicates_data import from_plain, register, to_plain, walk
 from loyaltycore._predicates_encode import encode, minor_units
 from loyaltycore._predicates_nodes import (
     BirthdayMonth,
@@ -120,7 +121,12 @@ __all__ = [
     "during",
     "encode",
     "field",
+    "from_plain",
     "lookup",
     "minor_units",
     "on_weekdays",
+    "to_plain",
+    "walk",
 ]
+
+register()
