@@ -236,3 +236,18 @@ def test_bad_segments_raise_a_named_error(
 ) -> None:
     with pytest.raises(error, match=message):
         build()
+
+
+def test_importing_segments_loads_no_optional_extra() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, loyaltycore.segments\n"
+        "heavy = {'scipy', 'pandas', 'polars', 'matplotlib', 'sklearn', 'hypothesis'}\n"
+        "print(','.join(sorted(heavy & {m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
