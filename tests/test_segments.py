@@ -251,3 +251,13 @@ def test_importing_segments_loads_no_optional_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == ""
+
+
+@given(segment_sets)
+def test_segment_sets_round_trip_through_plain_data(segments: SegmentSet) -> None:
+    from loyaltycore import serialize
+
+    text = serialize.dumps(segments)
+    again = serialize.loads(text, SegmentSet)
+    assert again == segments
+    assert serialize.dumps(again) == text

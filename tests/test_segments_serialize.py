@@ -10,7 +10,15 @@ import pytest
 
 from loyaltycore import serialize
 from loyaltycore.errors import InvalidData
-from loyaltycore.segments import RFM_SEGMENTS, BehaviourPolicy, RFMEdges, SegmentMap
+from loyaltycore.predicates import field
+from loyaltycore.segments import (
+    RFM_SEGMENTS,
+    BehaviourPolicy,
+    RFMEdges,
+    Segment,
+    SegmentMap,
+    SegmentSet,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "segments_v1.json"
 
@@ -22,6 +30,18 @@ def golden_objects() -> dict[str, Any]:
         "small_map": SegmentMap.from_grid({2: ["up", "best"], 1: ["gone", "slipping"]}, bins=2),
         "edges": RFMEdges(recency=(30, 90.5), frequency=(0, 2), monetary=(20, 75.25)),
         "policy": BehaviourPolicy(frequency=1.5, tenure=0.5),
+        "segment": Segment("regulars", field("frequency") >= 3, "came back three times"),
+        "segment_set": SegmentSet(
+            [
+                Segment("big_spenders", field("total") >= "500.00"),
+                Segment(
+                    "newcomers",
+                    field("days_since_joined").between(0, 30) & ~(field("count") > 1),
+                ),
+                Segment("lapsed", field("days_since_last") > 365.0),
+            ],
+            mode="all",
+        ),
     }
 
 
@@ -67,6 +87,29 @@ BAD_DOCUMENTS: list[tuple[str, str, Any, str]] = [
         "three digits",
     ),
     ("bins text", "segments.SegmentMap", {"bins": "5", "segments": []}, "$.data.bins"),
+    (
+        "segment name",
+        "segments.Segment",
+        {"name": 5, "where": {"type": "always"}, "description": ""},
+        "$.data.name",
+    ),
+    (
+        "segment where",
+        "segments.Segment",
+        {
+            "name": "a",
+            "where": {"type": "compare", "field": "frequency", "op": "~", "value": 1},
+            "description": "",
+        },
+        "$.data.where",
+    ),
+    ("set mode", "segments.SegmentSet", {"segments": [], "mode": "some"}, "$.data.mode"),
+    (
+        "set entry",
+        "segments.SegmentSet",
+        {"segments": [{"name": "a", "description": ""}], "mode": "all"},
+        "$.data.segments[0].where",
+    ),
 ]
 
 
