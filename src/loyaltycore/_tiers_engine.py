@@ -71,6 +71,7 @@ class Config(NamedTuple):
     immediate: bool
     at_once: bool
     lifetime: tuple[LifetimeCheck, ...]
+    pow10: tuple[int, ...]
 
 
 class Entry(NamedTuple):
@@ -86,7 +87,9 @@ class Entry(NamedTuple):
 def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[Entry]:
     """Validate ``activity`` and return its entries in time order."""
     seen: dict[tuple[str, int], int] = {}
-    rows: list[Activity] = []
+    entries: list[Entry] = []
+    pow10 = cfg.pow10
+    reversals = []
     for item in activity:
         if type(item) is not Activity:
             raise InvalidType(
@@ -94,38 +97,39 @@ def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[E
                 field="activity",
                 value=item,
             )
-        key = (item.source_id, METRIC_INDEX[item.metric])
+        m, us = item._m, item._us
+        key = (item.source_id, m)
         if key in seen:
             raise DuplicateId(
                 f"source_id={item.source_id!r} has two {item.metric} entries",
                 field="source_id",
                 value=item.source_id,
             )
-        if item._us < joined_us:
+        if us < joined_us:
             raise InvalidTime(
                 f"activity {item.source_id!r} occurred_at={item.occurred_at.isoformat()} "
                 "is before the member joined",
                 field="occurred_at",
                 value=item.occurred_at,
             )
-        seen[key] = item._us
-        rows.append(item)
-    entries = []
-    exps = cfg.plan.exponents
-    for item in rows:
-        m = METRIC_INDEX[item.metric]
-        win = item._us
+        seen[key] = us
+        units = item._num * pow10[m]
+        if item._den != 1:
+            if units % item._den:
+                to_units(item.amount, item.metric, cfg.plan.exponents, "amount")
+            units //= item._den
         if item.reverses is not None:
-            original = seen.get((item.reverses, m))
-            if original is None:
-                raise UnknownEvent(
-                    f"reverses={item.reverses!r} names no {item.metric} entry in the activity",
-                    field="reverses",
-                    value=item.reverses,
-                )
-            win = original
-        units = to_units(item.amount, item.metric, exps, "amount")
-        entries.append(Entry(item._us, win, m, units, item.source_id))
+            reversals.append((len(entries), item))
+        entries.append(Entry(us, us, m, units, item.source_id))
+    for position, item in reversals:
+        original = seen.get((item.reverses, item._m))  # type: ignore[arg-type]
+        if original is None:
+            raise UnknownEvent(
+                f"reverses={item.reverses!r} names no {item.metric} entry in the activity",
+                field="reverses",
+                value=item.reverses,
+            )
+        entries[position] = entries[position]._replace(win=original)
     entries.sort()
     return entries
 
@@ -141,7 +145,9 @@ class Run:
         self.cfg = cfg
         self.names = cfg.plan.names
         self.entries = entries
-        self.anchor = local_day(_us(status.joined_at), cfg.tz)
+        self.anchor = (
+            local_day(_us(status.joined_at), cfg.tz) if cfg.kind != "calendar" else date.min
+        )
         self.earned = cfg.index[status.earned]
         self.earned_until = status.earned_until
         self.since = status.since

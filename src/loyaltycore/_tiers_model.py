@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeAlias
 
@@ -118,6 +118,8 @@ class Span:
         >>> Span(days=30).after(date(2025, 1, 1))
         datetime.date(2025, 1, 31)
         """
+        if not self.months:
+            return day + timedelta(days=self.days)
         result: date = day + relativedelta(months=self.months, days=self.days)
         return result
 
@@ -486,6 +488,9 @@ class Activity:
     source_id: str = attrs.field(validator=lambda _, __, v: check_id(v, "source_id"))
     reverses: str | None = attrs.field(default=None)
     _us: int = attrs.field(init=False, eq=False, repr=False)
+    _m: int = attrs.field(init=False, eq=False, repr=False)
+    _num: int = attrs.field(init=False, eq=False, repr=False)
+    _den: int = attrs.field(init=False, eq=False, repr=False)
 
     @amount.validator
     def _check_amount(self, _: Any, value: Decimal) -> None:
@@ -512,7 +517,11 @@ class Activity:
                 )
 
     def __attrs_post_init__(self) -> None:
+        num, den = self.amount.as_integer_ratio()
         object.__setattr__(self, "_us", to_micros(self.occurred_at))
+        object.__setattr__(self, "_m", METRIC_INDEX[self.metric])
+        object.__setattr__(self, "_num", num)
+        object.__setattr__(self, "_den", den)
 
 
 # -- status -----------------------------------------------------------------

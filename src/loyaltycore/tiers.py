@@ -259,6 +259,7 @@ class TierProgram:
             immediate=self.upgrade == "immediate" or kind == "lifetime",
             at_once=self.returns == "at_once",
             lifetime=tuple(self._lifetime_check(rule, index, exps) for rule in self.lifetime),
+            pow10=tuple(10**e for e in exps),
         )
         object.__setattr__(self, "_config", config)
 
@@ -387,8 +388,10 @@ class TierProgram:
                 field="status",
                 value=status,
             )
-        for name in (status.tier, status.earned):
-            self.tier(name)
+        index = self._config.index
+        if status.tier not in index or status.earned not in index:
+            for name in (status.tier, status.earned):
+                self.tier(name)
         if len(status.years) != len(self.tiers):
             raise InvalidArgument(
                 f"status.years={status.years!r} does not fit a ladder of {len(self.tiers)} tiers",
