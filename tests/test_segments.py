@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 
 from loyaltycore.calendar import to_micros
 from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidType
-from loyaltycore.predicates import MISSING_INT, Member, Predicate, field
+from loyaltycore.predicates import (
+    MISSING_INT,
+    BirthdayMonth,
+    BirthdayWindow,
+    Member,
+    Predicate,
+    during,
+    field,
+)
 from loyaltycore.segments import Assignment, Membership, Segment, SegmentSet
 
 # -- random facts and predicates -------------------------------------------------
@@ -151,24 +160,45 @@ JOINED = [
 ]
 
 
+BIRTHDAYS = [date(1990, 12, 30), date(2000, 2, 29), None]  # year end, leap day, none
+
+
 @given(
     st.datetimes(
-        min_value=datetime(2024, 1, 1), max_value=datetime(2024, 6, 1), timezones=st.just(UTC)
+        min_value=datetime(2024, 1, 1), max_value=datetime(2025, 6, 1), timezones=st.just(UTC)
     ),
     st.sampled_from(["UTC", "Asia/Tokyo", "America/New_York"]),
 )
 def test_time_window_conditions_are_read_as_of_the_given_date(as_of: datetime, tz: str) -> None:
-    newcomers = SegmentSet(
+    windows = SegmentSet(
         [
+            Segment("birthday_week", BirthdayWindow(before=3, after=3)),
             Segment("new", field("days_since_joined").between(0, 30)),
+            Segment("spring_campaign", during(date(2024, 3, 1), date(2024, 5, 31))),
+            Segment("birthday_month", BirthdayMonth()),
             Segment("settled", field("days_since_joined") > 30),
-        ]
+        ],
+        mode="all",
     )
-    members = [Member(f"m{i}", joined_at=at) for i, at in enumerate(JOINED)]
-    columns = {"joined_at": np.array([to_micros(at) for at in JOINED], dtype=np.int64)}
-    vectorized = newcomers.assign(columns, as_of=as_of, tz=tz).labels().tolist()
-    scalar = [(newcomers.of(member=m, as_of=as_of, tz=tz) or (None,))[0] for m in members]
-    assert vectorized == scalar
+    members = [
+        Member(f"m{i}", joined_at=at, birthday=born)
+        for i, (at, born) in enumerate(zip(JOINED, BIRTHDAYS, strict=True))
+    ]
+    columns = {
+        "joined_at": np.array([to_micros(at) for at in JOINED], dtype=np.int64),
+        "birthday": np.array(
+            [MISSING_INT if b is None else (b - date(1970, 1, 1)).days for b in BIRTHDAYS],
+            dtype=np.int64,
+        ),
+    }
+    membership = windows.evaluate(columns, as_of=as_of, tz=tz)
+    assert [membership.of(i) for i in range(3)] == [
+        windows.of(member=m, as_of=as_of, tz=tz) for m in members
+    ]
+    first = attrs.evolve(windows, mode="first")
+    assert first.assign(columns, as_of=as_of, tz=tz).labels().tolist() == [
+        (first.of(member=m, as_of=as_of, tz=tz) or (None,))[0] for m in members
+    ]
 
 
 def test_a_window_moves_with_the_as_of_date() -> None:
