@@ -341,6 +341,18 @@ def test_summary_in_another_zone_counts_local_days() -> None:
         stages(berlin, policy, tz="UTC")
 
 
+def test_data_frames_are_read_by_column() -> None:
+    pandas = pytest.importorskip("pandas")
+    polars = pytest.importorskip("polars")
+    rows = [history([0, 200]), history([]), history([5])]
+    columns = as_columns(rows)
+    as_of = at_day(210)
+    expected = stages(columns, as_of=as_of).tolist()
+    assert expected == [Stage.REACTIVATED, Stage.PROSPECT, Stage.DORMANT]
+    assert stages(pandas.DataFrame(columns), as_of=as_of).tolist() == expected
+    assert stages(polars.DataFrame(columns), as_of=as_of).tolist() == expected
+
+
 # -- transitions and rates ---------------------------------------------------------
 
 

@@ -30,17 +30,21 @@ MISSING: Final = int(np.iinfo(np.int64).min)
 
 
 def read(data: object, name: str, *, required: bool = True) -> Any:
-    """Field ``name`` of ``data``, read as a mapping key or an attribute."""
+    """Field ``name`` of ``data``: a mapping key, an item (data frames) or an attribute.
+
+    Items come before attributes so that a data frame's column wins over a
+    method of the same name (``DataFrame.first``).
+    """
     if isinstance(data, Mapping):
         if name in data:
             return data[name]
-    elif hasattr(data, name):
-        return getattr(data, name)
     else:
         try:
             return data[name]  # type: ignore[index]
         except (KeyError, IndexError, TypeError, ValueError):
             pass
+        if hasattr(data, name):
+            return getattr(data, name)
     if not required:
         return None
     raise InvalidColumn(f"{name}: field missing from the {type_name(data)} given", field=name)

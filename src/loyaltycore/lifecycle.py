@@ -92,7 +92,11 @@ class Stage(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        """The lower-case name used in plain data, tables and diagrams."""
+        """The lower-case name used in plain data, tables and diagrams.
+
+        >>> Stage.REACTIVATED.label
+        'reactivated'
+        """
         return self.name.lower()
 
     @classmethod
@@ -731,22 +735,38 @@ class TransitionMatrix:
 
     @property
     def rates(self) -> npt.NDArray[np.float64]:
-        """Row-normalised counts (NaN rows where no member started)."""
+        """Row-normalised counts (NaN rows where no member started).
+
+        >>> transition_matrix([2, 2], [2, 3]).rates[2].tolist()
+        [0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+        """
         totals = self.counts.sum(axis=1, keepdims=True)
         out = np.full(self.counts.shape, math.nan)
         np.divide(self.counts, totals, out=out, where=totals > 0)
         return out
 
     def count(self, before: Stage | str | int, after: Stage | str | int) -> int:
-        """Members that were in ``before`` and are in ``after``."""
+        """Members that were in ``before`` and are in ``after``.
+
+        >>> transition_matrix([4, 4], [5, 6]).count(Stage.DORMANT, "reactivated")
+        1
+        """
         return int(self.counts[Stage.parse(before), Stage.parse(after)])
 
     def rate(self, before: Stage | str | int, after: Stage | str | int) -> float:
-        """Share of the members in ``before`` who are in ``after``."""
+        """Share of the members in ``before`` who are in ``after``.
+
+        >>> transition_matrix([4, 4], [5, 6]).rate("dormant", "churned")
+        0.5
+        """
         return float(self.rates[Stage.parse(before), Stage.parse(after)])
 
     def outside_table(self) -> int:
-        """Members whose move is not one step of :data:`ALLOWED_TRANSITIONS`."""
+        """Members whose move is not one step of :data:`ALLOWED_TRANSITIONS`.
+
+        >>> transition_matrix(["dormant", "dormant"], ["active", "reactivated"]).outside_table()
+        1
+        """
         total = 0
         for a in Stage:
             for b in Stage:
@@ -820,12 +840,20 @@ class PeriodRates:
 
     @property
     def churn_rate(self) -> float:
-        """Share of the live members churned by the end of the period."""
+        """Share of the live members churned by the end of the period.
+
+        >>> PeriodRates("Q1", "Q2", live=0, churned=0, lapsed=0, returned=0).churn_rate
+        nan
+        """
         return self.churned / self.live if self.live else math.nan
 
     @property
     def reactivation_rate(self) -> float:
-        """Share of the lapsed members back in a live stage by the end of the period."""
+        """Share of the lapsed members back in a live stage by the end of the period.
+
+        >>> PeriodRates("Q1", "Q2", live=4, churned=1, lapsed=4, returned=1).reactivation_rate
+        0.25
+        """
         return self.returned / self.lapsed if self.lapsed else math.nan
 
 
