@@ -296,3 +296,54 @@ def test_bad_grids_raise_a_named_error() -> None:
         SegmentMap.from_grid({1: ["a", "a"], 2: ["b", "c"]}, bins=2, order=["a", "b"])
     with pytest.raises(InvalidRule, match="in no segment"):
         SegmentMap({"a": [(1, 1, 1)]}).segment_of(2, 2, 2)
+
+
+@given(
+    st.integers(min_value=2, max_value=4).flatmap(
+        lambda bins: st.tuples(
+            st.just(bins),
+            st.lists(
+                st.frozensets(st.sampled_from(all_cells(bins)), max_size=bins**3),
+                min_size=1,
+                max_size=4,
+            ),
+        )
+    )
+)
+def test_coverage_reports_exactly_the_cells_owned_zero_or_several_times(case: Any) -> None:
+    bins, cell_sets = case
+    mapping = {f"s{i}": cells for i, cells in enumerate(cell_sets)}
+    report = check_coverage(mapping, bins=bins)
+    owners = {
+        cell: [n for n, cells in mapping.items() if cell in cells] for cell in all_cells(bins)
+    }
+    assert report.gaps == tuple(c for c, names in owners.items() if not names)
+    assert report.overlaps == tuple((c, tuple(n)) for c, n in owners.items() if len(n) > 1)
+    assert report.ok == all(len(n) == 1 for n in owners.values())
+
+
+@given(
+    st.integers(min_value=2, max_value=6).flatmap(
+        lambda bins: st.tuples(
+            st.just(bins),
+            st.lists(
+                st.lists(st.sampled_from("abcd"), min_size=bins, max_size=bins),
+                min_size=bins,
+                max_size=bins,
+            ),
+            st.lists(st.integers(min_value=1, max_value=bins), min_size=3, max_size=90),
+        )
+    )
+)
+def test_any_grid_covers_every_cell_once_and_assigns_like_the_scalar_lookup(case: Any) -> None:
+    bins, rows, flat = case
+    grid = {r: rows[r - 1] for r in range(1, bins + 1)}
+    segment_map = SegmentMap.from_grid(grid, bins)
+    assert check_coverage(segment_map).ok
+    n = len(flat) // 3
+    r, f, m = flat[:n], flat[n : 2 * n], flat[2 * n : 3 * n]
+    edges = RFMEdges(*(tuple(range(1, bins)),) * 3)
+    scores = RFMScores(r=r, f=f, m=m, edges=edges)
+    labels = segment_map.assign(scores).labels().tolist()
+    assert labels == [segment_map.segment_of(*cell) for cell in zip(r, f, m, strict=True)]
+    assert labels == [grid[a][(b + c + 1) // 2 - 1] for a, b, c in zip(r, f, m, strict=True)]
