@@ -181,6 +181,15 @@ def test_bad_behaviour_inputs(
         behaviour_segments(columns, policy)
 
 
+def test_policies_pickle() -> None:
+    policy = BehaviourPolicy(frequency=1.5, categories=2)
+    assert pickle.loads(pickle.dumps(policy)) == policy
+    with pytest.raises(InvalidArgument) as info:
+        BehaviourPolicy(tenure=-2)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (type(again), again.field, again.value) == (InvalidArgument, "tenure", -2)
+
+
 def test_bad_policies_and_results() -> None:
     with pytest.raises(InvalidArgument, match="frequency=-1 must be >= 0"):
         BehaviourPolicy(frequency=-1)
