@@ -22,6 +22,7 @@ from loyaltycore.errors import (
     InvalidColumn,
     InvalidData,
     InvalidRule,
+    InvalidTime,
     InvalidType,
     LoyaltyError,
     NaiveDatetime,
@@ -355,6 +356,26 @@ def test_evaluating_in_steps_equals_evaluating_once() -> None:
     assert st == once
 
 
+def test_min_hold_dates_from_the_upgrade_so_earlier_activity_can_end_it_earlier() -> None:
+    # The one documented exception to monotonicity: the hold runs from the upgrade.
+    p = program(window=Rolling(months=3, min_hold=Span(months=6)))
+    later = [nights(26, utc(2024, 3, 15), "a")]
+    earlier = [*later, nights(26, utc(2024, 1, 10), "b")]
+    as_of = utc(2024, 8, 20)
+    assert p.evaluate(p.join(utc(2024, 1, 1)), later, as_of=as_of).tier == "Gold"
+    assert p.evaluate(p.join(utc(2024, 1, 1)), earlier, as_of=as_of).tier == "Blue"
+
+
+def test_weekly_review_schedule() -> None:
+    p = program(window=Rolling(months=1, review="FREQ=WEEKLY;BYDAY=MO"))
+    log = [nights(26, utc(2025, 3, 5), "a")]  # a Wednesday
+    d = p.evaluate(p.join(utc(2025, 1, 1)), log, as_of=utc(2025, 3, 6))
+    assert d.valid_until == date(2025, 3, 9)  # the Sunday before the next Monday review
+    later = p.evaluate(d.status, log, as_of=utc(2025, 4, 8)).status
+    assert later.tier == "Blue"
+    assert later.history[-1].at == utc(2025, 4, 7)
+
+
 def test_decision_reports_retain_when_nothing_changes() -> None:
     p = program()
     st = p.join(utc(2025, 1, 1))
@@ -535,6 +556,69 @@ def _bad_cases() -> list[tuple[str, Any, type[LoyaltyError]]]:
             InvalidColumn,
         ),
         ("float totals", lambda: program().qualify({"spend": 10.5}), InvalidType),
+        (
+            "override in the past",
+            lambda: program().override(
+                program().join(utc(2025, 1, 1)),
+                [],
+                tier="Gold",
+                until=date(2025, 1, 31),
+                at=utc(2025, 2, 1),
+            ),
+            InvalidTime,
+        ),
+        (
+            "challenge deadline passed",
+            lambda: program().challenge(
+                program().join(utc(2025, 1, 1)),
+                [],
+                tier="Gold",
+                target=at_least("nights", 2),
+                deadline=date(2024, 12, 31),
+                at=utc(2025, 1, 2),
+            ),
+            InvalidTime,
+        ),
+        (
+            "join validity before joining",
+            lambda: program().join(utc(2025, 1, 1), tier="Gold", valid_until=date(2024, 12, 31)),
+            InvalidTime,
+        ),
+        (
+            "unknown override tier",
+            lambda: program().override(
+                program().join(utc(2025, 1, 1)),
+                [],
+                tier="Platinum",
+                until=date(2025, 1, 31),
+                at=utc(2025, 1, 2),
+            ),
+            NotFound,
+        ),
+        (
+            "not a status",
+            lambda: program().evaluate("Gold", [], as_of=utc(2025, 1, 1)),
+            InvalidType,
+        ),
+        (
+            "not an activity",
+            lambda: program().evaluate(
+                program().join(utc(2025, 1, 1)), [("nights", 3)], as_of=utc(2025, 2, 1)
+            ),
+            InvalidType,
+        ),
+        (
+            "naive challenge start",
+            lambda: program().challenge(
+                program().join(utc(2025, 1, 1)),
+                [],
+                tier="Gold",
+                target=at_least("nights", 2),
+                deadline=date(2025, 3, 1),
+                at=datetime(2025, 1, 2),
+            ),
+            NaiveDatetime,
+        ),
     ]
 
 

@@ -84,6 +84,7 @@ from loyaltycore.errors import (
     InvalidArgument,
     InvalidColumn,
     InvalidRule,
+    InvalidTime,
     InvalidType,
     NotFound,
     OutOfOrder,
@@ -349,6 +350,8 @@ class TierProgram:
         name = self.names[0] if tier is None else self.tier(tier).name
         k = self._config.index[name]
         until = self._check_until(k, valid_until)
+        if until is not None:
+            self._not_before(until, at, "valid_until")
         event = TierEvent(
             "join", at, name, name, until, "joined" if k == 0 else f"joined at {name}"
         )
@@ -380,6 +383,17 @@ class TierProgram:
                 value=valid_until,
             )
         return valid_until
+
+    def _not_before(self, day: date, at: datetime, name: str) -> None:
+        """``day`` must not end before the local date of ``at``."""
+        today = at.astimezone(self.tz).date()
+        if day < today:
+            raise InvalidTime(
+                f"{name}={day.isoformat()} is before the local date of the command "
+                f"({today.isoformat()})",
+                field=name,
+                value=day,
+            )
 
     def _check_status(self, status: object) -> TierStatus:
         if not isinstance(status, TierStatus):
@@ -490,6 +504,7 @@ class TierProgram:
         ('Gold', datetime.date(2025, 6, 30))
         """
         order = Override(self.tier(tier).name, until, reason)
+        self._not_before(order.until, to_utc(at, "at"), "until")
         run = self._run(status, activity, at, "at")
         set_override(run, order)
         return run.result()
@@ -519,6 +534,7 @@ class TierProgram:
         """
         self.tier(tier)
         order = Challenge(tier, target, to_utc(at, "at"), deadline)
+        self._not_before(order.deadline, order.start, "deadline")
         run = self._run(status, activity, at, "at")
         set_challenge(run, order)
         return run.result()
