@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore import _rules_limits as limits_
-from loyaltycore._fields import MISSING_INT, Frame, date_parts
+from loyaltycore._fields import FIELDS, MISSING_INT, Frame, date_parts
+from loyaltycore._predicates_core import And, Not, Or
 from loyaltycore._rules_engine import (
     BUDGET,
     CONDITION,
@@ -46,7 +47,7 @@ from loyaltycore._rules_engine import (
     counter_keys,
 )
 from loyaltycore._rules_math import scale_round_array
-from loyaltycore.calendar import local_days, to_micros
+from loyaltycore.calendar import to_micros
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
@@ -62,9 +63,12 @@ class Inputs:
         "counters",
         "eligible",
         "frame",
+        "masks",
         "member",
+        "member_frame",
         "member_ids",
         "n",
+        "parts",
         "rank",
         "referrer",
         "tier",
@@ -74,6 +78,7 @@ class Inputs:
         self,
         *,
         frame: Frame,
+        member_frame: Frame | None,
         at: I64,
         member: I64,
         member_ids: npt.NDArray[Any],
@@ -85,6 +90,9 @@ class Inputs:
         birthday: I64 | None,
     ) -> None:
         self.frame = frame
+        self.member_frame = member_frame
+        self.masks: dict[Any, B] = {}
+        self.parts: tuple[I64, I64, I64] | None = None
         self.n = at.size
         self.at = at
         self.member = member
@@ -137,12 +145,41 @@ class Engine:
                 ok &= x.at < to_micros(rule.valid.end)
             codes[~ok] = NOT_VALID
         if rule.when is not None:
-            cond = rule.when.mask(x.frame)
-            ok &= cond
+            ok &= self.mask(rule.when)
         if rule.award.recipient == "referrer":
             codes[ok & ~x.referrer] = NO_RECIPIENT
             ok &= x.referrer
         return ok
+
+    def mask(self, node: Any) -> B:
+        """The mask of a predicate node, shared across rules (and runs).
+
+        ``&``, ``|`` and ``~`` are combined here so equal terms of different
+        rules are computed once; a term that reads only member fields is
+        computed on the member rows and spread to their events.
+        """
+        x = self.x
+        got = x.masks.get(node)
+        if got is not None:
+            return got
+        if isinstance(node, And | Or):
+            out = self.mask(node.terms[0]).copy()
+            for term in node.terms[1:]:
+                if isinstance(node, And):
+                    out &= self.mask(term)
+                else:
+                    out |= self.mask(term)
+        elif isinstance(node, Not):
+            out = ~self.mask(node.term)
+        else:
+            fields = node.fields()
+            member_only = bool(fields) and all(f.source == "member" for f in fields)
+            if member_only and x.member_frame is not None:
+                out = np.asarray(node.mask(x.member_frame), dtype=np.bool_)[x.member]
+            else:
+                out = np.asarray(node.mask(x.frame), dtype=np.bool_)
+        x.masks[node] = out
+        return out
 
     def raw(self, i: int, ok: B) -> I64:
         """The award before limits on each row (0 where ``ok`` is False)."""
@@ -150,33 +187,45 @@ class Engine:
         kind = c.kind[i]
         num, den = c.fraction[i]
         award = c.rules[i].award
-        out = np.zeros(x.n, dtype=np.int64)
-        idx = np.flatnonzero(ok)
-        if idx.size == 0:
-            return out
+        zero = np.int64(0)
         if kind == K_FIXED:
-            out[idx] = num
-            return out
+            return np.where(ok, np.int64(num), zero)
         rounding: str = award.rounding  # type: ignore[union-attr]
         if kind == K_SPEND:
-            spend = x.eligible[idx]
-            out[idx] = scale_round_array(np.maximum(spend, 0), num, den, rounding)
-            return out
+            key = ("spend", num, den, rounding)
+            full = x.masks.get(key)
+            if full is None:
+                full = scale_round_array(np.maximum(x.eligible, 0), num, den, rounding)
+                x.masks[key] = full
+            return np.where(ok, full, zero)
         base = self.base.get(award.currency)
         if base is None:
-            return out
+            return np.zeros(x.n, dtype=np.int64)
         if kind == K_MULT:
-            out[idx] = scale_round_array(base[idx], num, den, rounding)
-            return out
+            return np.where(ok, scale_round_array(base, num, den, rounding), zero)
+        out = np.zeros(x.n, dtype=np.int64)
         if x.tier is None:
             return out
-        tiers = x.tier[idx]
         for tier, (p, q) in c.tier_fractions[i].items():
-            sel = np.asarray(tiers == tier, dtype=np.bool_)
+            sel = ok & self.tier_mask(tier)
             if sel.any():
-                rows = idx[sel]
-                out[rows] = scale_round_array(base[rows], p - q, q, rounding)
+                out = np.where(sel, scale_round_array(base, p - q, q, rounding), out)
         return out
+
+    def tier_mask(self, tier: str) -> B:
+        """Rows whose member holds ``tier`` (computed on member rows when possible)."""
+        x = self.x
+        key = ("tier", tier)
+        got = x.masks.get(key)
+        if got is None:
+            if x.member_frame is not None and "tier" in x.member_frame.columns:
+                column = np.asarray(x.member_frame.columns["tier"], dtype=object)
+                got = np.asarray(column == tier, dtype=np.bool_)[x.member]
+            else:
+                assert x.tier is not None
+                got = np.asarray(x.tier == tier, dtype=np.bool_)
+            x.masks[key] = got
+        return got
 
     def candidates(self, i: int) -> tuple[B, I64]:
         """Rule ``i``'s candidate rows (condition holds, award > 0) and raw awards."""
@@ -190,7 +239,7 @@ class Engine:
 
     def day_numbers(self) -> I64:
         if self._days is None:
-            self._days = local_days(self.x.at, self.c.tz)
+            self._days = np.asarray(self.x.frame.get(FIELDS["local_date"]), dtype=np.int64)
         return self._days
 
     def period_keys(self, period: str, rows: I64) -> I64:
@@ -200,7 +249,9 @@ class Engine:
         days = self.day_numbers()[rows]
         if period == "day":
             return days
-        year, month, day = date_parts(days)
+        if self.x.parts is None:
+            self.x.parts = date_parts(self.day_numbers())
+        year, month, day = (part[rows] for part in self.x.parts)
         if period == "month":
             return year * 12 + month - 1
         if period == "quarter":

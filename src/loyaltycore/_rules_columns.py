@@ -110,12 +110,64 @@ def _member_table(c: Compiled, members: Any) -> tuple[dict[str, Array], list[Map
     return cols, [m.counters for m in members]
 
 
+class Joined(Mapping[str, Any]):
+    """Event columns plus member columns spread to event rows on first use."""
+
+    def __init__(self, events: dict[str, Any], members: Mapping[str, Any], row: I64) -> None:
+        self._events = events
+        self._members = members
+        self._row = row
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._events:
+            return self._events[name]
+        if name in self._members and name != "member_id":
+            column = np.asarray(self._members[name])[self._row]
+            self._events[name] = column
+            return column
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._events or (name in self._members and name != "member_id")
+
+    def __iter__(self) -> Any:
+        names = list(self._events)
+        names += [k for k in self._members if k != "member_id" and k not in self._events]
+        return iter(names)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _dense_join(event_members: Array, member_ids: Array) -> tuple[I64, I64] | None:
+    """The join for int ids in a small range: a lookup table instead of a search."""
+    if member_ids.dtype.kind not in "iu" or event_members.dtype.kind not in "iu":
+        return None
+    lo, hi = int(member_ids.min()), int(member_ids.max())
+    if hi - lo > 4 * member_ids.size + 1024:
+        return None
+    if event_members.size and (int(event_members.min()) < lo or int(event_members.max()) > hi):
+        return None
+    table = np.full(hi - lo + 1, -1, dtype=np.int64)
+    table[member_ids - lo] = np.arange(member_ids.size, dtype=np.int64)
+    if np.count_nonzero(table >= 0) != member_ids.size:
+        return None
+    row = table[event_members - lo]
+    if (row < 0).any():
+        return None
+    rank_of = np.cumsum(table >= 0) - 1
+    return row, rank_of[event_members - lo].astype(np.int64)
+
+
 def _join(event_members: Array, member_ids: Array) -> tuple[I64, I64]:
     """Member row of each event and the member's rank in id order."""
     if member_ids.size == 0:
         if event_members.size:
             raise InvalidArgument("members is empty", field="members")
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    dense = _dense_join(event_members, member_ids)
+    if dense is not None:
+        return dense
     order = np.argsort(member_ids, kind="stable")
     ordered = member_ids[order]
     if ordered.size > 1 and (ordered[1:] == ordered[:-1]).any():
@@ -160,7 +212,7 @@ def prepare(
     events: Any,
     members: Any,
     as_of: datetime | None,
-) -> tuple[Inputs, dict[str, Any]]:
+) -> tuple[Inputs, Mapping[str, Any]]:
     """Build the engine inputs and return them with the joined columns."""
     if isinstance(events, Mapping):
         cols = dict(events)
@@ -179,28 +231,30 @@ def prepare(
             raise InvalidColumn(f"events has no {name!r} column", field=name)
     event_members = np.asarray(cols["member_id"])
     row, member_rank = _join(event_members, np.asarray(table.get("member_id", _objects([]))))
-    for name, column in table.items():
-        if name != "member_id" and name not in cols:
-            cols[name] = np.asarray(column)[row]
+    joined = Joined(cols, table, row)
     at = np.asarray(cols["at"])
     if at.dtype.kind not in "iu":
         raise InvalidColumn(f"column 'at' must be int64 micros UTC, not {at.dtype}", field="at")
     at = at.astype(np.int64, copy=False)
     if at.size and (at == MISSING_INT).any():
         raise InvalidColumn("column 'at' has a missing instant", field="at")
-    frame = Frame(cols, tz=c.tz, as_of=as_of, tiers=tiers, exponent=c.exponent, size=at.size)
+    frame = Frame(joined, tz=c.tz, as_of=as_of, tiers=tiers, exponent=c.exponent, size=at.size)
     referrer_col = cols.get("attributes.referrer")
     if referrer_col is None:
         referrer = np.zeros(at.size, dtype=np.bool_)
     else:
         ref = np.asarray(referrer_col, dtype=object)
-        referrer = np.fromiter(
-            (isinstance(v, str) and bool(v) for v in ref.tolist()), dtype=np.bool_, count=at.size
-        )
-    tier = cols.get("tier")
-    birthday = cols.get("birthday")
+        referrer = np.asarray(np.not_equal(ref, None) & np.not_equal(ref, ""), dtype=np.bool_)
+    tier = joined.get("tier")
+    birthday = joined.get("birthday")
+    member_frame = (
+        Frame(table, tz=c.tz, as_of=as_of, tiers=tiers, exponent=c.exponent, size=len(counters))
+        if table
+        else None
+    )
     inputs = Inputs(
         frame=frame,
+        member_frame=member_frame,
         at=at,
         member=row,
         member_ids=np.asarray(table.get("member_id", _objects([]))),
@@ -211,7 +265,7 @@ def prepare(
         tier=None if tier is None else np.asarray(tier, dtype=object),
         birthday=None if birthday is None else np.asarray(birthday, dtype=np.int64),
     )
-    return inputs, cols
+    return inputs, joined
 
 
 _ = lookup

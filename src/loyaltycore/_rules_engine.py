@@ -9,10 +9,11 @@ plain Python ints; the batch engine reproduces the same decisions with numpy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
+from loyaltycore._rules_codegen import compile_conditions, compile_engine
 from loyaltycore._rules_math import ratio, scale_round
 from loyaltycore._rules_model import (
     AwardLine,
@@ -98,7 +99,7 @@ class Compiled:
         budgets: Sequence[Budget],
         limits: Sequence[Limit | None],
         conditions: Sequence[tuple[Any, ...]],
-        tests: Sequence[Any],
+        tiers: Sequence[str],
     ) -> None:
         self.rules = tuple(rules)
         self.ids = tuple(r.id for r in rules)
@@ -106,7 +107,9 @@ class Compiled:
         self.exponent = exponent
         self.limits = tuple(limits)
         self.conditions = tuple(conditions)
-        self.tests = tuple(tests)
+        self.run_conditions, self.needs_context = compile_conditions(
+            self.conditions, tz=tz, tiers=tiers
+        )
         self.budgets = tuple(budgets)
         self.budget_of = tuple(tuple(b for b in budgets if r.id in b.rules) for r in rules)
         self.kind = tuple(_kind(r) for r in rules)
@@ -123,6 +126,58 @@ class Compiled:
         )
         self.has_budgets = bool(budgets)
         self.needs_day = any(lim is not None for lim in limits)
+        self.plan = tuple(tuple(self._step(unit) for unit in stage) for stage in self.stages)
+        self.units = tuple(unit for stage in self.stages for unit in stage)
+        unit_base = tuple(
+            is_base
+            for stage, is_base in zip(self.stages, (True, False), strict=True)
+            for _ in stage
+        )
+        steps = []
+        extra = []
+        for k, (unit, is_base) in enumerate(zip(self.units, unit_base, strict=True)):
+            simple, i, kind, num, den, rounding, currency, _ = self._step(unit)
+            steps.append((simple, i, kind, num, den, rounding, currency, is_base, k, unit.members))
+            for j in unit.members[1:]:
+                _, _, kind, num, den, rounding, currency, _ = self._step(
+                    Unit(None, (j,), False, True)
+                )
+                extra.append((True, j, kind, num, den, rounding, currency, is_base, -1, (j,)))
+        units = self.units
+
+        def resolve(s: State, k: int, event: Any, member: Any) -> None:
+            _resolve(self, s, units[k], event, member, unit_base[k])
+
+        self.run = compile_engine(
+            self.conditions,
+            steps,
+            extra,
+            tz=tz,
+            tiers=tiers,
+            tier_fractions=self.tier_fractions,
+            resolve=resolve,
+            has_valid=[r.valid is not None for r in self.rules],
+        )
+
+    def _step(self, unit: Unit) -> tuple[Any, ...]:
+        """``(simple, i, kind, num, den, rounding, currency, unit)`` for the hot loop.
+
+        A unit is simple when it is one rule without limit, budget, valid
+        window, tier factors or referrer; simple units are inlined.
+        """
+        i = unit.members[0]
+        rule = self.rules[i]
+        award = rule.award
+        simple = (unit.group is None or unit.static) and all(
+            self.limits[j] is None
+            and not self.budget_of[j]
+            and self.rules[j].valid is None
+            and self.rules[j].award.recipient == "member"
+            for j in unit.members
+        )
+        num, den = self.fraction[i]
+        rounding = getattr(award, "rounding", "ROUND_DOWN")
+        return (simple, i, self.kind[i], num, den, rounding, award.currency, unit)
 
 
 def _kind(rule: Rule) -> int:
@@ -206,10 +261,10 @@ class State:
         "budgets_used",
         "codes",
         "counters",
-        "ctx",
         "day",
         "details",
         "eligible",
+        "failed",
         "fired",
         "increments",
         "referrer",
@@ -219,10 +274,17 @@ class State:
     def __init__(self, n: int) -> None:
         self.codes = [CONDITION] * n
         self.details = [-1] * n
+        self.failed = [-1] * n
         self.fired: list[tuple[int, int]] = []
         self.base: dict[str, int] = {}
         self.increments: dict[str, int] = {}
         self.budget_inc: dict[str, int] = {}
+
+
+def _keys(c: Compiled, s: State, i: int, limit: Limit) -> tuple[str, str]:
+    if s.day is None:
+        s.day = s.at.astimezone(c.tz).date()
+    return counter_keys(c.ids[i], period_label(limit.period, s.day, s.birthday))
 
 
 def _limit(c: Compiled, s: State, i: int, amount: int) -> tuple[int, int]:
@@ -230,8 +292,7 @@ def _limit(c: Compiled, s: State, i: int, amount: int) -> tuple[int, int]:
     limit = c.limits[i]
     if limit is None:
         return amount, FIRED
-    label = period_label(limit.period, s.day, s.birthday)
-    k_times, k_points = counter_keys(c.ids[i], label)
+    k_times, k_points = _keys(c, s, i, limit)
     if limit.times is not None and s.counters.get(k_times, 0) >= limit.times:
         return 0, LIMIT_TIMES
     if limit.points is not None:
@@ -257,7 +318,7 @@ def _candidate(c: Compiled, s: State, i: int, event: Any, member: Any) -> tuple[
     if rule.valid is not None and not rule.valid.contains(s.at):
         codes[i] = NOT_VALID
         return None
-    failed = c.tests[i](s.ctx)
+    failed = s.failed[i]
     if failed >= 0:
         s.details[i] = failed
         return None
@@ -312,8 +373,7 @@ def _fire(c: Compiled, s: State, i: int, amount: int, base: bool) -> None:
         s.base[cur] = s.base.get(cur, 0) + amount
     limit = c.limits[i]
     if limit is not None:
-        label = period_label(limit.period, s.day, s.birthday)
-        k_times, k_points = counter_keys(c.ids[i], label)
+        k_times, k_points = _keys(c, s, i, limit)
         inc = s.increments
         inc[k_times] = inc.get(k_times, 0) + 1
         inc[k_points] = inc.get(k_points, 0) + amount
@@ -331,24 +391,24 @@ def evaluate(
     referrer: str | None,
     counters: Mapping[str, int],
     budgets_used: Mapping[str, int],
-    ctx: Any,
+    make_context: Callable[[], Any],
 ) -> Evaluation:
     """Evaluate one event for one member (arguments already checked)."""
     s = State(len(c.rules))
-    s.ctx = ctx
     s.at = at
     s.eligible = eligible
     s.referrer = referrer
     s.counters = counters
     s.budgets_used = budgets_used
     s.tier = member.tier
-    if c.needs_day:
-        s.day = at.astimezone(c.tz).date()
-        s.birthday = member.birthday
-    for stage, base in zip(c.stages, (True, False), strict=True):
-        for unit in stage:
-            _resolve(c, s, unit, event, member, base)
+    s.day = None
+    s.birthday = member.birthday
+    c.run(event, member, s, make_context, eligible)
     return _result(c, s, event, member)
+
+
+def _any_passed(failed: list[int], unit: Unit) -> bool:
+    return any(failed[j] < 0 for j in unit.members)
 
 
 def _result(c: Compiled, s: State, event: Any, member: Any) -> Evaluation:

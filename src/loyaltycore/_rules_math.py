@@ -37,6 +37,8 @@ _MODES: Final = (
     "ROUND_HALF_EVEN",
 )
 
+_SCALE: Final = tuple(Decimal(10) ** k for k in range(10))
+
 #: Products above this fall back to Python ints in the vectorized engine.
 SAFE: Final = 2**62
 
@@ -108,9 +110,11 @@ def minor_units(amount: Decimal, exponent: int) -> int:
     >>> minor_units(Decimal("19.995"), 2)
     2000
     """
-    exp = amount.as_tuple().exponent
-    if isinstance(exp, int) and exp >= -exponent:
-        return int(amount.scaleb(exponent, DECIMAL_CONTEXT))
+    scaled = amount * _SCALE[exponent] if exponent < len(_SCALE) else None
+    if scaled is not None:
+        whole = int(scaled)
+        if whole == scaled:
+            return whole
     scaled = DECIMAL_CONTEXT.scaleb(amount, exponent)
     return int(scaled.to_integral_value(rounding="ROUND_HALF_EVEN", context=DECIMAL_CONTEXT))
 

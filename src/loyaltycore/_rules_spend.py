@@ -61,8 +61,11 @@ def eligible(event: Any, exponent: int) -> int:
     if not event.items:
         if event.amount is None:
             return 0
-        less = minor_units(event.discount, exponent) + minor_units(event.points_paid, exponent)
-        return max(0, minor_units(event.amount, exponent) - less)
+        total = minor_units(event.amount, exponent)
+        if event.discount or event.points_paid:
+            total -= minor_units(event.discount, exponent)
+            total -= minor_units(event.points_paid, exponent)
+        return max(0, total)
     return sum(line_eligible(event, exponent))
 
 

@@ -156,23 +156,6 @@ def conjuncts(node: Predicate | None) -> tuple[Predicate, ...]:
     return (node,)
 
 
-def _make_test(node: Predicate | None) -> Any:
-    parts = tuple(p._test for p in conjuncts(node))
-    if not parts:
-        return lambda ctx: -1
-    if len(parts) == 1:
-        only = parts[0]
-        return lambda ctx: -1 if only(ctx) else 0
-
-    def run(ctx: Context) -> int:
-        for k, part in enumerate(parts):
-            if not part(ctx):
-                return k
-        return -1
-
-    return run
-
-
 def _uses_birthday(node: Any) -> bool:
     if node is None:
         return False
@@ -299,7 +282,10 @@ class RuleSet:
             raise InvalidType(f"member={member!r} must be a Member", field="member", value=member)
         c = self._compiled
         when = event.at if as_of is None else to_utc(as_of, "as_of")
-        ctx = Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
+
+        def make_context() -> Context:
+            return Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
+
         referrer = event.attributes.get("referrer")
         return evaluate(
             c,
@@ -310,7 +296,7 @@ class RuleSet:
             referrer=referrer if isinstance(referrer, str) and referrer else None,
             counters=member.counters,
             budgets_used=budgets_used or {},
-            ctx=ctx,
+            make_context=make_context,
         )
 
     def evaluate_batch(
@@ -369,7 +355,7 @@ def _compile(rs: RuleSet) -> Compiled:
         budgets=rs.budgets,
         limits=[effective_limit(r) for r in rs.rules],
         conditions=[conjuncts(r.when) for r in rs.rules],
-        tests=[_make_test(r.when) for r in rs.rules],
+        tiers=rs.tiers,
     )
 
 
