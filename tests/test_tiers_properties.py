@@ -204,3 +204,46 @@ def test_evaluate_at_review_equals_classify(
     columns = {m: np.array([v], dtype=np.int64) for m, v in sums.items()}
     expected = program.classify(columns, prior=np.array([prior]))[0]
     assert program.tier(decision.tier).rank == expected
+
+
+commands = st.lists(
+    st.tuples(
+        st.integers(1, 500),
+        st.sampled_from(["override", "challenge", "evaluate"]),
+        st.integers(1, 3),
+        st.integers(0, 200),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=60)
+@given(programs(), activities(), commands)
+def test_replay_of_history_with_commands_gives_the_status_back(
+    program: TierProgram, log: list[Activity], steps: list[tuple[int, str, int, int]]
+) -> None:
+    status = program.join(JOINED)
+    at = JOINED
+    for days, kind, tier, length in steps:
+        at = at + timedelta(days=days)
+        today = at.astimezone(program.tz).date()
+        name = program.names[tier]
+        if kind == "override":
+            status = program.override(
+                status, log, tier=name, until=today + timedelta(days=length), at=at
+            )
+        elif kind == "challenge":
+            status = program.challenge(
+                status,
+                log,
+                tier=name,
+                target=at_least("nights", 1 + length // 10),
+                deadline=today + timedelta(days=length),
+                at=at,
+            )
+        else:
+            status = program.evaluate(status, log, as_of=at).status
+    final = program.evaluate(status, log, as_of=at + timedelta(days=400)).status
+    assert program.replay(final.history, log, as_of=at + timedelta(days=400)) == final
+    tiers = [e.tier for e in final.history]
+    assert all(t in program.names for t in tiers)
