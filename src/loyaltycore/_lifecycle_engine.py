@@ -93,12 +93,17 @@ def absolute_vector(t: tuple[int, int, int], rows: Rows) -> tuple[Codes, npt.NDA
 
 
 def cycle_scalar(m: tuple[float, float, float], population: float, row: Row) -> tuple[int, bool]:
-    """Decline level and reactivation flag under multiples of the member's cycle."""
+    """Decline level and reactivation flag under multiples of the member's cycle.
+
+    The member is at risk when ``since_last / cycle >= m[0]`` and so on (a
+    division, so one column pass serves all three thresholds); the last
+    purchase reactivates when ``(gap - 1) / cycle_before >= m[1]``.
+    """
     cycle = row.median_gap if row.frequency >= 2 else population
-    d = float(row.since_last)
-    level = (d >= m[0] * cycle) + (d >= m[1] * cycle) + (d >= m[2] * cycle)
+    ratio = row.since_last / cycle
+    level = (ratio >= m[0]) + (ratio >= m[1]) + (ratio >= m[2])
     before = row.median_before if row.frequency >= 3 else population
-    return level, float(row.gap - 1) >= m[1] * before
+    return level, (row.gap - 1) / before >= m[1]
 
 
 def cycle_vector(
@@ -109,10 +114,11 @@ def cycle_vector(
     assert rows.median_gap is not None
     assert rows.median_before is not None
     cycle = np.where(rows.frequency >= 2, rows.median_gap, population)
-    d = rows.since_last.astype(np.float64)
-    level = _count_at_least(d, (m[0] * cycle, m[1] * cycle, m[2] * cycle))
+    ratio = np.divide(rows.since_last, cycle, out=cycle)
+    level = _count_at_least(ratio, m)
     before = np.where(rows.frequency >= 3, rows.median_before, population)
-    return level, (rows.gap - 1).astype(np.float64) >= m[1] * before
+    gap = rows.gap - 1
+    return level, np.divide(gap, before, out=before) >= m[1]
 
 
 def alive_scalar(p: tuple[float, float, float], row: Row) -> tuple[int, bool]:
