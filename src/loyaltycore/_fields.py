@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args
 
@@ -43,7 +43,15 @@ from loyaltycore._validate import (
     to_decimal,
     type_name,
 )
-from loyaltycore.calendar import DAY_US, UTC, local_wall_micros, to_micros, to_utc, zone
+from loyaltycore.calendar import (
+    DAY_US,
+    EPOCH,
+    UTC,
+    local_wall_micros,
+    to_micros,
+    to_utc,
+    zone,
+)
 from loyaltycore.errors import InvalidAmount, InvalidArgument, InvalidColumn, InvalidType
 
 Kind: TypeAlias = Literal["money", "instant", "date", "int", "float", "str", "bool", "set"]
@@ -236,14 +244,19 @@ class Item:
     kind: str = attrs.field(default="product", converter=_item_kind)
     earning: bool = attrs.field(default=True, converter=_earning)
 
-    @discount.validator
-    def _check_discount(self, _: object, value: Decimal) -> None:
-        if value > self.gross:
+    _gross: Decimal = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _net: Decimal = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        gross = DECIMAL_CONTEXT.multiply(Decimal(self.quantity), self.unit_price)
+        if self.discount > gross:
             raise InvalidAmount(
-                f"discount={value} must not exceed quantity * unit_price = {self.gross}",
+                f"discount={self.discount} must not exceed quantity * unit_price = {gross}",
                 field="discount",
-                value=value,
+                value=self.discount,
             )
+        object.__setattr__(self, "_gross", gross)
+        object.__setattr__(self, "_net", DECIMAL_CONTEXT.subtract(gross, self.discount))
 
     @property
     def gross(self) -> Decimal:
@@ -252,7 +265,7 @@ class Item:
         >>> Item("A", quantity=3, unit_price="0.99").gross
         Decimal('2.97')
         """
-        return DECIMAL_CONTEXT.multiply(Decimal(self.quantity), self.unit_price)
+        return self._gross
 
     @property
     def net(self) -> Decimal:
@@ -261,7 +274,7 @@ class Item:
         >>> Item("A", quantity=2, unit_price="5", discount="1.5").net
         Decimal('8.5')
         """
-        return DECIMAL_CONTEXT.subtract(self.gross, self.discount)
+        return self._net
 
 
 def _items(value: object) -> tuple[Item, ...]:
@@ -546,8 +559,12 @@ def _local(ctx: Context) -> datetime | None:
 
 
 def _local_date(ctx: Context) -> int | None:
-    local = _local(ctx)
-    return None if local is None else (local.date() - _EPOCH_DATE).days
+    cache = ctx._cache
+    if "local_date" not in cache:
+        local = _local(ctx)
+        cache["local_date"] = None if local is None else (local.date() - _EPOCH_DATE).days
+    result: int | None = cache["local_date"]
+    return result
 
 
 def _local_part(part: str) -> Callable[[Context], int | None]:
@@ -610,11 +627,38 @@ def _member_get(name: str) -> Callable[[Context], Any]:
     return get
 
 
+_ONE_US: Final = timedelta(microseconds=1)
+
+
+def _at_micros(ctx: Context) -> int | None:
+    event = ctx.event
+    return None if event is None else (event.at - EPOCH) // _ONE_US
+
+
+def _joined_micros(ctx: Context) -> int | None:
+    member = ctx.member
+    if member is None or member.joined_at is None:
+        return None
+    return (member.joined_at - EPOCH) // _ONE_US
+
+
 def _as_of(ctx: Context) -> datetime | None:
     return ctx.as_of
 
 
 Source: TypeAlias = Literal["event", "member", "facts", "context", "derived"]
+#: Scalar types already in comparison space, per kind (the fast path of Field.get).
+#: Ints and floats are not listed: their missing values (int64 min, NaN) must become None.
+_AS_IS: Final[dict[str, tuple[type, ...]]] = {
+    "money": (Decimal,),
+    "instant": (),
+    "date": (),
+    "int": (),
+    "float": (),
+    "str": (str,),
+    "bool": (bool,),
+    "set": (frozenset,),
+}
 
 
 @attrs.frozen
@@ -637,6 +681,17 @@ class Field:
     source: str
     doc: str
     getter: Callable[[Context], Any] = attrs.field(eq=False, repr=False)
+    #: The getter already returns comparison-space values (validated objects).
+    exact: bool = attrs.field(default=False, eq=False, repr=False)
+
+    @property
+    def fast(self) -> Callable[[Context], Any]:
+        """The cheapest callable giving :meth:`get`'s result (for node construction).
+
+        >>> lookup("tier").fast(Context()) is None
+        True
+        """
+        return self.getter if self.exact else self.get
 
     def get(self, ctx: Context) -> Any:
         """The scalar value of this field in ``ctx``, normalised (None = missing).
@@ -644,8 +699,10 @@ class Field:
         >>> lookup("amount").get(Context())
         """
         raw = self.getter(ctx)
-        if raw is None:
-            return None
+        if self.exact:
+            return raw
+        if raw is None or raw.__class__ in _AS_IS[self.kind]:
+            return raw
         try:
             return normalise(self.kind, raw, ctx.exponent)
         except InvalidType as exc:
@@ -659,7 +716,7 @@ def _registry() -> dict[str, Field]:
     specs: list[tuple[str, str, str, str, Callable[[Context], Any]]] = [
         ("event_id", "str", "event", "the event id", _event_get("id")),
         ("kind", "str", "event", "the event kind", _event_get("kind")),
-        ("at", "instant", "event", "when the event happened", _event_get("at")),
+        ("at", "instant", "event", "when the event happened", _at_micros),
         ("amount", "money", "event", "the event amount", _event_get("amount")),
         ("discount", "money", "event", "the basket-level discount", _event_get("discount")),
         ("points_paid", "money", "event", "the part paid with points", _event_get("points_paid")),
@@ -667,7 +724,7 @@ def _registry() -> dict[str, Field]:
         ("store", "str", "event", "the store id", _event_get("store")),
         ("item_count", "int", "event", "units of product lines in the basket", _item_count),
         ("member_id", "str", "member", "the member id", _member_get("id")),
-        ("joined_at", "instant", "member", "when the member joined", _member_get("joined_at")),
+        ("joined_at", "instant", "member", "when the member joined", _joined_micros),
         (
             "birthday",
             "date",
@@ -707,8 +764,12 @@ def _registry() -> dict[str, Field]:
         ("median_gap", "float", "median days between purchase days"),
         ("categories", "int", "distinct categories bought"),
     ]
-    specs += [(name, kind, "facts", doc, _fact(name)) for name, kind, doc in facts]
-    return {name: Field(name, kind, source, doc, get) for name, kind, source, doc, get in specs}
+    fixed = {
+        name: Field(name, kind, source, doc, get, exact=source != "context")
+        for name, kind, source, doc, get in specs
+    }
+    fixed.update({name: Field(name, kind, "facts", doc, _fact(name)) for name, kind, doc in facts})
+    return fixed
 
 
 #: The field registry: every fixed field name a predicate can read.
@@ -776,7 +837,7 @@ def lookup(name: object, kind: object = None) -> Field:
                 value=kind,
             )
         key = name[len("counters.") :]
-        return _dynamic(name, "int", "member", f"member counter {key}", _counter(key))
+        return _dynamic(name, "int", "member", f"member counter {key}", _counter(key), exact=True)
     raise InvalidArgument(
         f"field={name!r} is not a known field; known: {', '.join(sorted(FIELDS))},"
         " attributes.<key>, member.attributes.<key>, counters.<key>",
@@ -786,11 +847,17 @@ def lookup(name: object, kind: object = None) -> Field:
 
 
 def _dynamic(
-    name: str, kind: str, source: str, doc: str, getter: Callable[[Context], Any]
+    name: str,
+    kind: str,
+    source: str,
+    doc: str,
+    getter: Callable[[Context], Any],
+    *,
+    exact: bool = False,
 ) -> Field:
     key = (name, kind)
     if key not in _DYNAMIC_CACHE:
-        _DYNAMIC_CACHE[key] = Field(name, kind, source, doc, getter)
+        _DYNAMIC_CACHE[key] = Field(name, kind, source, doc, getter, exact=exact)
     return _DYNAMIC_CACHE[key]
 
 

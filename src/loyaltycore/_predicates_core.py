@@ -122,20 +122,20 @@ class Predicate:
         """
         if context is None:
             context = Context(event, member, facts, as_of, tz, tiers, exponent)
-        elif not isinstance(context, Context):
+        elif context.__class__ is not Context:
             raise InvalidType(
                 f"context={context!r} must be a Context, not {type_name(context)}",
                 field="context",
                 value=context,
             )
-        elif (event, member, facts, as_of, tz, tuple(tiers), exponent) != (
-            None,
-            None,
-            None,
-            None,
-            "UTC",
-            (),
-            2,
+        elif (
+            event is not None
+            or member is not None
+            or facts is not None
+            or as_of is not None
+            or tz != "UTC"
+            or tiers != ()
+            or exponent != 2
         ):
             raise InvalidArgument(
                 "pass either a Context or keywords, not both", field="context", value=context
@@ -267,7 +267,10 @@ class And(Predicate):
     tag: ClassVar[str] = "all"
 
     def _test(self, ctx: Context) -> bool:
-        return all(term._test(ctx) for term in self.terms)
+        for term in self.terms:  # noqa: SIM110 (a plain loop is faster than all() on a generator)
+            if not term._test(ctx):
+                return False
+        return True
 
     def _mask(self, frame: Frame) -> Mask:
         out = self.terms[0]._mask(frame).copy()
@@ -296,7 +299,10 @@ class Or(Predicate):
     tag: ClassVar[str] = "any"
 
     def _test(self, ctx: Context) -> bool:
-        return any(term._test(ctx) for term in self.terms)
+        for term in self.terms:  # noqa: SIM110 (a plain loop is faster than any() on a generator)
+            if term._test(ctx):
+                return True
+        return False
 
     def _mask(self, frame: Frame) -> Mask:
         out = self.terms[0]._mask(frame).copy()
@@ -544,6 +550,7 @@ class Compare(Predicate):
     value: Any
     kind: str | None = attrs.field(default=None, validator=_check_kind_given)
     _spec: Field = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _get: Callable[[Context], Any] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _cmp: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
     _fn: Callable[[Any, Any], bool] = attrs.field(init=False, eq=False, repr=False, hash=False)
     tag: ClassVar[str] = "compare"
@@ -554,11 +561,12 @@ class Compare(Predicate):
         stored, comparable = literal(spec, self.value)
         object.__setattr__(self, "value", stored)
         object.__setattr__(self, "_spec", spec)
+        object.__setattr__(self, "_get", spec.fast)
         object.__setattr__(self, "_cmp", comparable)
         object.__setattr__(self, "_fn", OPS[op])
 
     def _test(self, ctx: Context) -> bool:
-        value = self._spec.get(ctx)
+        value = self._get(ctx)
         return value is not None and self._fn(value, self._cmp)
 
     def _mask(self, frame: Frame) -> Mask:
@@ -599,6 +607,7 @@ class IsIn(Predicate):
     values: frozenset[Any] = attrs.field(converter=_values)
     kind: str | None = attrs.field(default=None, validator=_check_kind_given)
     _spec: Field = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _get: Callable[[Context], Any] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _cmp: frozenset[Any] = attrs.field(init=False, eq=False, repr=False, hash=False)
     tag: ClassVar[str] = "isin"
 
@@ -608,10 +617,11 @@ class IsIn(Predicate):
         pairs = [literal(spec, v, "values item") for v in self.values]
         object.__setattr__(self, "values", frozenset(p[0] for p in pairs))
         object.__setattr__(self, "_spec", spec)
+        object.__setattr__(self, "_get", spec.fast)
         object.__setattr__(self, "_cmp", frozenset(p[1] for p in pairs))
 
     def _test(self, ctx: Context) -> bool:
-        value = self._spec.get(ctx)
+        value = self._get(ctx)
         return value is not None and value in self._cmp
 
     def _mask(self, frame: Frame) -> Mask:

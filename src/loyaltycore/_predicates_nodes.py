@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 _EPOCH_DATE: Final = date(1970, 1, 1)
+_LOCAL_DATE: Final = FIELDS["local_date"]
 
 
 def _rule_error(exc: LoyaltyError, name: str, value: object) -> InvalidRule:
@@ -327,14 +328,21 @@ class Recurs(Predicate):
 
     rule: str = attrs.field(converter=_rule_text)
     _compiled: Recurrence = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _memo: dict[int, bool] = attrs.field(init=False, eq=False, repr=False, hash=False)
     tag: ClassVar[str] = "recurs"
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_compiled", compile_rule(self.rule))
+        object.__setattr__(self, "_memo", {})
 
     def _test(self, ctx: Context) -> bool:
-        today = FIELDS["local_date"].get(ctx)
-        return today is not None and self._compiled.test(today)
+        today = _LOCAL_DATE.getter(ctx)
+        if today is None:
+            return False
+        memo = self._memo
+        if today not in memo:
+            memo[today] = self._compiled.test(today)
+        return memo[today]
 
     def _mask(self, frame: Frame) -> Mask:
         return self._compiled.mask(frame.get(FIELDS["local_date"]))
