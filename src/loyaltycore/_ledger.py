@@ -868,14 +868,15 @@ class Book:
                 field="points",
                 value=ev.points,
             )
-        day = ev.occurred_at.astimezone(self.tz).date()
-        for i, part in enumerate(ev.parts):
-            if ev.keep_expiry:
-                expires = (
-                    None if part.expires_at is None else (part.expires_at, micros(part.expires_at))
-                )
-            else:
-                expires = expiry_for(self.policy, self.tz, day)
+        if not ev.keep_expiry:
+            day = ev.occurred_at.astimezone(self.tz).date()
+            expires = expiry_for(self.policy, self.tz, day)
+            self.check_expiry(expires, ev.at, ev)
+            self.new_lot(f"{ev.id}#0", ev.points, ev.occurred_at, expires, None, False)
+        for i, part in enumerate(ev.parts if ev.keep_expiry else ()):
+            expires = (
+                None if part.expires_at is None else (part.expires_at, micros(part.expires_at))
+            )
             self.check_expiry(expires, ev.at, ev)
             self.new_lot(f"{ev.id}#{i}", part.points, ev.occurred_at, expires, None, False)
         self.tot[TRANSFERRED_IN] += ev.points

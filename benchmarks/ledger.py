@@ -1,0 +1,210 @@
+"""Points ledger throughput and memory.
+
+A seeded stream of commands (earn / redeem / hold / capture / release /
+reverse) for many members is applied through the public API; then every
+member's history is replayed, the whole state's memory is measured with
+tracemalloc, and a member holding 10,000 lots redeems.
+
+    python benchmarks/ledger.py --size full   # 1,000,000 commands, 100,000 members
+    python benchmarks/ledger.py --size tiny   # a few seconds, run by the tests
+
+Each figure is printed with its target and PASS or MISS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from loyaltycore.points import Earned, ExpireAfter, Opened, PointsLedger
+
+SIZES = {
+    "tiny": {"commands": 20_000, "members": 2_000, "lots": 2_000},
+    "full": {"commands": 1_000_000, "members": 100_000, "lots": 10_000},
+}
+TARGETS = {
+    "commands": 100_000.0,
+    "events": 200_000.0,
+    "bytes": 400.0,
+    "redeem_ms": 1.0,
+}
+START = datetime(2024, 1, 1, tzinfo=UTC)
+POLICY = ExpireAfter(months=12)
+
+
+@dataclass
+class Figures:
+    commands: int
+    commands_per_s: float
+    events: int
+    events_per_s: float
+    lots: int
+    bytes_per_lot: float
+    redeem_ms: float
+
+
+def make_commands(n: int, members: int, seed: int = 7) -> list[tuple[Any, ...]]:
+    """A deterministic command stream in time order: (kind, member, id, at, points, ref)."""
+    rng = random.Random(seed)
+    balance = [0] * members
+    holds: list[list[tuple[str, int, datetime]]] = [[] for _ in range(members)]
+    earns: list[list[str]] = [[] for _ in range(members)]
+    out: list[tuple[Any, ...]] = []
+    step = timedelta(seconds=10)
+    at = START
+    for i in range(n):
+        at += step
+        m = rng.randrange(members)
+        for hold in [h for h in holds[m] if h[2] <= at]:
+            holds[m].remove(hold)
+            balance[m] += hold[1]
+        roll = rng.random()
+        cid = f"c{i}"
+        if balance[m] < 50 or roll < 0.40:
+            pts = rng.randrange(50, 1000)
+            out.append(("earn", m, cid, at, pts, None))
+            balance[m] += pts
+            earns[m].append(cid)
+        elif roll < 0.60:
+            pts = rng.randrange(1, balance[m] // 2 + 1)
+            out.append(("redeem", m, cid, at, pts, None))
+            balance[m] -= pts
+        elif roll < 0.75:
+            pts = rng.randrange(1, balance[m] // 2 + 1)
+            deadline = at + timedelta(days=2)
+            out.append(("hold", m, cid, at, pts, deadline))
+            balance[m] -= pts
+            holds[m].append((cid, pts, deadline))
+        elif roll < 0.90 and holds[m]:
+            hold, pts, _ = holds[m].pop()
+            if rng.random() < 0.7:
+                out.append(("capture", m, cid, at, None, hold))
+            else:
+                out.append(("release", m, cid, at, None, hold))
+                balance[m] += pts
+        elif earns[m]:
+            of = earns[m].pop(0)
+            out.append(("reverse", m, cid, at, 10, of))
+            balance[m] = max(0, balance[m] - 10)
+        else:
+            pts = rng.randrange(50, 1000)
+            out.append(("earn", m, cid, at, pts, None))
+            balance[m] += pts
+            earns[m].append(cid)
+    return out
+
+
+def apply_all(commands: list[tuple[Any, ...]], members: int) -> list[PointsLedger]:
+    ledgers = [PointsLedger.open(f"m{m}", policy=POLICY) for m in range(members)]
+    for kind, m, cid, at, pts, ref in commands:
+        ledger = ledgers[m]
+        if kind == "earn":
+            ledgers[m] = ledger.earn(cid, at=at, points=pts)
+        elif kind == "redeem":
+            ledgers[m] = ledger.redeem(cid, at=at, points=pts)
+        elif kind == "hold":
+            ledgers[m] = ledger.hold(cid, at=at, points=pts, deadline=ref)
+        elif kind == "capture":
+            ledgers[m] = ledger.capture(cid, at=at, hold=ref)
+        elif kind == "release":
+            ledgers[m] = ledger.release(cid, at=at, hold=ref)
+        else:
+            ledgers[m] = ledger.reverse(cid, at=at, of=ref, points=pts)
+    return ledgers
+
+
+def big_member(lots: int) -> PointsLedger:
+    events: list[Any] = [Opened("big", "UTC", POLICY)]
+    at = START
+    for i in range(lots):
+        at += timedelta(minutes=1)
+        events.append(Earned(f"e{i}", at, at, 100))
+    return PointsLedger.replay(events)
+
+
+def redeem_time(ledger: PointsLedger, repeats: int = 50) -> float:
+    at = ledger.last_at
+    assert at is not None
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        ledger.redeem(f"r{i}", at=at, points=250)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def measure(size: str) -> Figures:
+    cfg = SIZES[size]
+    commands = make_commands(cfg["commands"], cfg["members"])
+    gc.collect()
+    t0 = time.perf_counter()
+    ledgers = apply_all(commands, cfg["members"])
+    applied = time.perf_counter() - t0
+
+    histories = [ledger.events for ledger in ledgers]
+    n_events = sum(len(h) for h in histories)
+    gc.collect()
+    t0 = time.perf_counter()
+    rebuilt = [PointsLedger.replay(h) for h in histories]
+    replayed = time.perf_counter() - t0
+    assert rebuilt == ledgers
+
+    n_lots = sum(len(ledger.lots) for ledger in ledgers)
+    del rebuilt
+    gc.collect()
+    tracemalloc.start()
+    state = [PointsLedger.replay(h) for h in histories]
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del state
+
+    redeem_ms = redeem_time(big_member(cfg["lots"]))
+    return Figures(
+        commands=len(commands),
+        commands_per_s=len(commands) / applied,
+        events=n_events,
+        events_per_s=n_events / replayed,
+        lots=n_lots,
+        bytes_per_lot=current / n_lots,
+        redeem_ms=redeem_ms,
+    )
+
+
+def report(fig: Figures, size: str) -> list[str]:
+    lots = SIZES[size]["lots"]
+    rows = [
+        ("commands/s applied", fig.commands_per_s, ">=", TARGETS["commands"], f"{fig.commands:,}"),
+        ("events/s replayed", fig.events_per_s, ">=", TARGETS["events"], f"{fig.events:,}"),
+        ("bytes per lot", fig.bytes_per_lot, "<=", TARGETS["bytes"], f"{fig.lots:,} lots"),
+        (f"redeem, {lots:,}-lot member (ms)", fig.redeem_ms, "<", TARGETS["redeem_ms"], "median"),
+    ]
+    lines = [f"points ledger benchmark (--size {size}, Python {sys.version.split()[0]})"]
+    for name, value, op, target, note in rows:
+        ok = value >= target if op == ">=" else value <= target if op == "<=" else value < target
+        shown = f"{value:,.3f}" if value < 10 else f"{value:,.0f}"
+        lines.append(
+            f"{name:<34}{shown:>14}  target {op} {target:,.0f}  {'PASS' if ok else 'MISS'}"
+            f"  ({note})"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    args = parser.parse_args(argv)
+    for line in report(measure(args.size), args.size):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
