@@ -17,6 +17,7 @@ import attrs
 from loyaltycore._validate import check_id, check_int, check_rounding, to_decimal
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import InvalidArgument, InvalidPoints, InvalidRule, InvalidType
+from loyaltycore.predicates import Predicate
 
 #: The redeemable currency; every other currency is a tier metric.
 POINTS: Final = "points"
@@ -280,7 +281,7 @@ class Rule:
     """One earning or promotion rule: when it applies and what it awards."""
 
     id: str = attrs.field(converter=lambda v: check_id(v, "id"))
-    when: Any = attrs.field(converter=_when)
+    when: Predicate | None = attrs.field(converter=_when)
     award: Award = attrs.field(converter=_award)
     priority: int = attrs.field(default=100, kw_only=True)
     group: str | None = attrs.field(default=None, kw_only=True, converter=_group)

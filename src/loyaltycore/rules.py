@@ -42,12 +42,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
 import numpy as np
 import numpy.typing as npt
+from cattrs.strategies import configure_tagged_union
 
+from loyaltycore import serialize
 from loyaltycore._rules_batch import Inputs, Run, key_label, run_with_budgets
 from loyaltycore._rules_columns import prepare
 from loyaltycore._rules_engine import Compiled, counter_keys, evaluate
@@ -67,8 +70,9 @@ from loyaltycore._rules_model import (
     Trace,
     Window,
 )
+from loyaltycore._rules_refund import Reversal, remaining_event, reversal
 from loyaltycore._rules_spend import eligible
-from loyaltycore._validate import check_int, freeze, type_name
+from loyaltycore._validate import DECIMAL_CONTEXT, check_int, freeze, to_decimal, type_name
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
@@ -84,8 +88,10 @@ __all__ = [
     "Multiplier",
     "Outcome",
     "PointsPerSpend",
+    "Reversal",
     "Rule",
     "RuleSet",
+    "Simulation",
     "TierMultiplier",
     "Trace",
     "Window",
@@ -345,6 +351,128 @@ class RuleSet:
         referrer = cols.get("attributes.referrer")
         return BatchEvaluation._from_run(self, inputs, run, np.asarray(cols["event_id"]), referrer)
 
+    def reverse(
+        self,
+        evaluation: Evaluation,
+        refunded_items: Mapping[str, int] | None = None,
+        *,
+        refunded_amount: Decimal | str | int | None = None,
+        facts: Any = None,
+    ) -> Reversal:
+        """What a refund takes back: awards recomputed on what remains of the basket.
+
+        Args:
+            evaluation: the :class:`Evaluation` of the original event.
+            refunded_items: units returned per sku; ``None`` (and no
+                ``refunded_amount``) refunds the whole event.
+            refunded_amount: for an event without items, the money returned.
+            facts: the facts passed to the original evaluation, if any.
+
+        Returns:
+            A :class:`Reversal`: clawback per award line (a threshold bonus
+            is lost when the basket drops below the threshold) and the
+            counter decrements; this drives the ledger's ``reverse``.
+
+        Raises:
+            NotFound: a sku the event does not have.
+            InvalidArgument: more units than were bought.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.predicates import Always, Event, Item, Member, field
+        >>> rs = RuleSet([Rule("base", Always(), PointsPerSpend("1"), base=True),
+        ...               Rule("big", field("amount") >= 100, FixedPoints(50))])
+        >>> basket = (Item("A", unit_price="80"), Item("B", unit_price="40"))
+        >>> at = datetime(2024, 3, 1, tzinfo=timezone.utc)
+        >>> done = rs.evaluate(Event("o", "purchase", at, "120", items=basket), Member("m"))
+        >>> back = rs.reverse(done, {"B": 1})
+        >>> back.points, [(line.rule, line.points) for line in back.clawback]
+        (90, [('base', 40), ('big', 50)])
+        """
+        if not isinstance(evaluation, Evaluation):
+            raise InvalidType(
+                f"evaluation={evaluation!r} must be an Evaluation",
+                field="evaluation",
+                value=evaluation,
+            )
+        event = remaining_event(evaluation.event, refunded_items, refunded_amount, self.exponent)
+        again = self.evaluate(event, evaluation.member, facts=facts)
+        return reversal(evaluation, again)
+
+    def simulate(
+        self,
+        log: Any,
+        members: Any = None,
+        *,
+        cost_per_point: Decimal | str | int,
+        as_of: datetime | None = None,
+    ) -> Simulation:
+        """Replay a historical log: points per rule and per member, and what they cost.
+
+        Args:
+            log: a :class:`~loyaltycore.transactions.TransactionLog` (each
+                non-return row is a purchase of its amount), event columns
+                or a sequence of events (as for :meth:`evaluate_batch`).
+            members: member columns or members (as for :meth:`evaluate_batch`);
+                for a transaction log, None means members with no attributes.
+            cost_per_point: what one redeemable point costs the program
+                (a Decimal, str or int money amount).
+            as_of: the evaluation time for conditions that read ``as_of``.
+
+        Returns:
+            A :class:`Simulation`.
+
+        >>> import numpy as np
+        >>> from loyaltycore.predicates import Always, on_weekdays
+        >>> from loyaltycore.transactions import TransactionLog
+        >>> log = TransactionLog.from_arrays(["a", "a", "b"], np.array(
+        ...     ["2024-05-01", "2024-05-02", "2024-05-08"], dtype="datetime64[D]"),
+        ...     ["10", "20", "30"], tz="UTC")
+        >>> rs = RuleSet([Rule("base", Always(), PointsPerSpend("1"), base=True),
+        ...               Rule("double-wed", on_weekdays("WE"), Multiplier("2"))])
+        >>> sim = rs.simulate(log, cost_per_point="0.01")
+        >>> sim.by_rule, sim.cost
+        ({'base': 60, 'double-wed': 40}, Decimal('1.00'))
+        """
+        cpp = to_decimal(cost_per_point, "cost_per_point")
+        events, members = _log_inputs(log, members)
+        batch = self.evaluate_batch(events, members, as_of=as_of)
+        by_rule = {
+            rid: total
+            for rid, total in batch.by_rule().items()
+            if self.rule(rid).award.currency == POINTS
+        }
+        return Simulation(
+            len(batch.points), sum(by_rule.values()), by_rule, batch.by_member(), cpp
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The rule set as a versioned plain-data document (JSON-safe).
+
+        >>> from loyaltycore.predicates import field
+        >>> rs = RuleSet([Rule("app", field("channel") == "app", FixedPoints(10))])
+        >>> RuleSet.from_data(rs.to_data()) == rs
+        True
+        """
+        return serialize.to_data(self)
+
+    @classmethod
+    def from_data(cls, data: Any) -> RuleSet:
+        """Load a rule set from :meth:`to_data`; one error lists every bad path.
+
+        Raises:
+            InvalidData: unknown keys or fields, a negative rate, an unknown
+                currency, duplicate ids ..., each with its path.
+
+        >>> RuleSet.from_data({"schema": "rules.RuleSet", "version": 1, "data": {
+        ...     "rules": [{"id": "r", "when": None, "award": {"type": "fixed_points",
+        ...     "points": -5}}]}})
+        Traceback (most recent call last):
+        ...
+        loyaltycore.errors.InvalidData: invalid rules.RuleSet:
+          points=-5 must not be negative @ $.data.rules[0].award
+        """
+        return serialize.from_data(data, cls)
+
 
 def _compile(rs: RuleSet) -> Compiled:
     return Compiled(
@@ -587,3 +715,80 @@ class BatchEvaluation:
                 slot[k_t] = slot.get(k_t, 0) + t
                 slot[k_p] = slot.get(k_p, 0) + p
         return out
+
+
+@attrs.frozen
+class Simulation:
+    """What a rule set would have issued over a historical log, and its cost.
+
+    >>> sim = Simulation(2, 300, {"base": 300}, {"m": 300}, Decimal("0.01"))
+    >>> sim.cost, sim.cost_by_rule()
+    (Decimal('3.00'), {'base': Decimal('3.00')})
+    """
+
+    events: int
+    points: int
+    by_rule: Mapping[str, int]
+    by_member: Mapping[Any, int]
+    cost_per_point: Decimal
+
+    @property
+    def cost(self) -> Decimal:
+        """Redeemable points issued times the cost per point."""
+        return DECIMAL_CONTEXT.multiply(Decimal(self.points), self.cost_per_point)
+
+    def cost_by_rule(self) -> dict[str, Decimal]:
+        """The cost of each rule's points.
+
+        >>> Simulation(1, 5, {"a": 5}, {}, Decimal("0.5")).cost_by_rule()
+        {'a': Decimal('2.5')}
+        """
+        return {
+            rid: DECIMAL_CONTEXT.multiply(Decimal(points), self.cost_per_point)
+            for rid, points in self.by_rule.items()
+        }
+
+
+def _log_inputs(log: Any, members: Any) -> tuple[Any, Any]:
+    from loyaltycore.transactions import TransactionLog
+
+    if not isinstance(log, TransactionLog):
+        return log, members
+    keep = np.ones(len(log), dtype=np.bool_) if log.is_return is None else ~log.is_return
+    rows = np.flatnonzero(keep)
+    kind = np.empty(rows.size, dtype=object)
+    kind[:] = "purchase"
+    columns: dict[str, Any] = {
+        "event_id": rows.astype(np.int64),
+        "member_id": log.customer[rows],
+        "at": log.at[rows],
+        "amount": log.amount[rows],
+        "kind": kind,
+    }
+    if log.channel is not None and log.channel_labels is not None:
+        columns["channel"] = np.asarray(log.channel_labels, dtype=object)[log.channel[rows]]
+    if members is None:
+        members = {"member_id": log.customer_ids}
+    return columns, members
+
+
+def _tag(cls: type[Any]) -> str:
+    return {
+        PointsPerSpend: "points_per_spend",
+        FixedPoints: "fixed_points",
+        Multiplier: "multiplier",
+        TierMultiplier: "tier_multiplier",
+    }[cls]
+
+
+def _register() -> None:
+    configure_tagged_union(
+        PointsPerSpend | FixedPoints | Multiplier | TierMultiplier,
+        serialize.converter,
+        tag_generator=_tag,
+        tag_name="type",
+    )
+    serialize.register_document(RuleSet, "rules.RuleSet", 1)
+
+
+_register()
