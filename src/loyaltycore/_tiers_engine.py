@@ -74,14 +74,10 @@ class Config(NamedTuple):
     pow10: tuple[int, ...]
 
 
-class Entry(NamedTuple):
-    """One activity entry: when it happened, which window it counts in, what."""
-
-    occ: int
-    win: int
-    metric: int
-    units: int
-    source: str
+#: One activity entry: (occurred micros, window micros, metric index, units,
+#: source id). The window instant is the original's for a return.
+Entry = tuple[int, int, int, int, str]
+OCC, WIN, METRIC, UNITS, SOURCE = range(5)
 
 
 def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[Entry]:
@@ -120,7 +116,7 @@ def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[E
             units //= item._den
         if item.reverses is not None:
             reversals.append((len(entries), item))
-        entries.append(Entry(us, us, m, units, item.source_id))
+        entries.append((us, us, m, units, item.source_id))
     for position, item in reversals:
         original = seen.get((item.reverses, item._m))  # type: ignore[arg-type]
         if original is None:
@@ -129,7 +125,8 @@ def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[E
                 field="reverses",
                 value=item.reverses,
             )
-        entries[position] = entries[position]._replace(win=original)
+        occ, _, m, units, source = entries[position]
+        entries[position] = (occ, original, m, units, source)
     entries.sort()
     return entries
 
@@ -176,11 +173,11 @@ class Run:
         """Units per metric with window instant in ``[lo, hi)``, visible at ``self.t``."""
         result = [0] * len(METRIC_INDEX)
         t = self.t
-        for e in self.entries:
-            if e.occ > t:
+        for occ, win, m, units, _ in self.entries:
+            if occ > t:
                 break
-            if lo <= e.win < hi:
-                result[e.metric] += e.units
+            if lo <= win < hi:
+                result[m] += units
         return result
 
     def justify(self, start: date, end: date) -> int:
@@ -393,7 +390,7 @@ class Run:
             k = self.justify(start, end)
             self.grant(k, day, label, close=False)
         if cfg.at_once and self.pending is not None:
-            returns = [e.source for e in batch if e.units < 0]
+            returns = [e[SOURCE] for e in batch if e[UNITS] < 0]
             if returns:
                 self.undo(start, end, day, returns[0])
         if self.challenge is not None:
@@ -477,15 +474,15 @@ class Run:
         entries = self.entries
         n = len(entries)
         i = 0
-        while i < n and entries[i].occ <= self.t:
+        while i < n and entries[i][OCC] <= self.t:
             i += 1
         self.close_at = self.year_at = -NEVER
         other = self.others()
         while True:
-            while i < n and entries[i].occ < other and entries[i].occ <= hi:
-                t = self.t = entries[i].occ
+            while i < n and entries[i][OCC] < other and entries[i][OCC] <= hi:
+                t = self.t = entries[i][OCC]
                 j = i + 1
-                while j < n and entries[j].occ == t:
+                while j < n and entries[j][OCC] == t:
                     j += 1
                 count = len(self.events)
                 self.on_entries(entries[i:j])
@@ -496,9 +493,9 @@ class Run:
                 break
             self.t = other
             self.at_instant(other)
-            if i < n and entries[i].occ == other:
+            if i < n and entries[i][OCC] == other:
                 j = i
-                while j < n and entries[j].occ == other:
+                while j < n and entries[j][OCC] == other:
                     j += 1
                 self.on_entries(entries[i:j])
                 i = j

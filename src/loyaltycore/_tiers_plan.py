@@ -113,6 +113,7 @@ def start_us(day: date, tz: tzinfo) -> int:
     return to_micros(start_of_day(day, tz))
 
 
+@functools.lru_cache(maxsize=8192)
 def local_day(us: int, tz: tzinfo) -> date:
     """The local date of micros ``us`` in ``tz``."""
     return (EPOCH + timedelta(microseconds=us)).astimezone(tz).date()
