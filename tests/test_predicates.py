@@ -216,3 +216,33 @@ def test_public_names_are_sorted() -> None:
     assert P.__all__ == sorted(P.__all__)
     for name in P.__all__:
         assert getattr(P, name) is not None
+
+
+def test_calendar_conditions_without_an_at_column_read_as_of() -> None:
+    wednesday = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    columns = {"frequency": np.array([1, 4])}
+    pred = P.on_weekdays("WE") & (field("frequency") >= 3)
+    assert pred.mask(columns, as_of=wednesday).tolist() == [False, True]
+    assert pred.mask(columns).tolist() == [False, False]  # no as_of: missing
+
+
+def test_a_frame_is_shared_between_predicates() -> None:
+    events = [Event("a", "purchase", datetime(2024, 5, 8, 12, tzinfo=UTC), "10")]
+    frame = P.Frame(encode(events), tz="Europe/Berlin")
+    assert P.Recurs("FREQ=MONTHLY;BYMONTHDAY=8").mask(frame).tolist() == [True]
+    assert "local_date" in frame.cache
+    assert P.on_weekdays("WE").mask(frame).tolist() == [True]
+    with pytest.raises(InvalidType, match="mapping"):
+        P.Always().mask([1])  # type: ignore[arg-type]
+
+
+@given(S.predicates(), S.events(), S.members())
+def test_first_failure_is_none_exactly_when_the_predicate_holds(
+    pred: P.Predicate, event: Event, member: Member
+) -> None:
+    ctx = Context(event, member, tz="Europe/Berlin", tiers=S.TIERS)
+    failure = pred.first_failure(ctx)
+    assert (failure is None) == pred.test(ctx)
+    if failure is not None:
+        assert not failure.test(ctx)
+        assert not isinstance(failure, P.And)

@@ -872,7 +872,29 @@ Array: TypeAlias = npt.NDArray[Any]
 
 
 class Frame:
-    """Columns plus the evaluation parameters, with a cache of derived columns."""
+    """Columns plus the evaluation parameters (the vectorized engine's context).
+
+    ``columns`` maps field names to numpy arrays, one row per case; money is
+    int64 minor units, instants int64 microseconds UTC, dates int64 days
+    since 1970-01-01 (missing: int64 min), floats float64 (missing: NaN),
+    text and sets object arrays (missing: None), booleans int8 (missing: -1).
+    Basket columns are ``items.*`` (see :func:`encode`). Derived columns
+    (``local_date``, ``weekday`` ...) are computed once per frame and
+    cached, so many predicates can share one frame.
+
+    Args:
+        columns: field name -> array.
+        tz: the program's IANA zone.
+        as_of: the evaluation time (aware), broadcast as the ``as_of`` column.
+        tiers: tier names, lowest first.
+        exponent: the currency exponent of money columns.
+        size: the number of rows, when ``columns`` is empty.
+
+    >>> import numpy as np
+    >>> frame = Frame({"frequency": np.array([1, 5])}, tz="Europe/Paris")
+    >>> frame.n, frame.tz
+    (2, zoneinfo.ZoneInfo(key='Europe/Paris'))
+    """
 
     __slots__ = ("as_of", "cache", "columns", "exponent", "n", "tiers", "tz")
 
@@ -913,7 +935,12 @@ class Frame:
         )
 
     def raw(self, name: str) -> Array:
-        """A stored column, checked for length."""
+        """A stored column, checked for length (``items.*`` columns are not).
+
+        >>> import numpy as np
+        >>> Frame({"tier": np.array(["gold"], dtype=object)}).raw("tier")
+        array(['gold'], dtype=object)
+        """
         if name not in self.columns:
             raise InvalidColumn(f"columns has no {name!r} column", field=name, value=None)
         array = np.asarray(self.columns[name])
@@ -928,7 +955,12 @@ class Frame:
         return array
 
     def get(self, spec: Field) -> Array:
-        """The column of ``spec`` in its canonical dtype (derived ones computed)."""
+        """The column of ``spec`` in its canonical dtype (derived ones computed).
+
+        >>> import numpy as np
+        >>> Frame({"at": np.array([0])}, tz="Asia/Tokyo").get(lookup("hour"))
+        array([9])
+        """
         if spec.name not in self.cache:
             self.cache[spec.name] = self._column(spec)
         return self.cache[spec.name]

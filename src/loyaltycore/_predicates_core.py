@@ -182,6 +182,29 @@ class Predicate:
         frame = Frame(columns, tz=tz, as_of=as_of, tiers=tiers, exponent=exponent, size=size)
         return self._mask(frame)
 
+    def first_failure(self, context: Context) -> Predicate | None:
+        """The first condition that fails for ``context``, or None when it holds.
+
+        Conditions joined by ``&`` are searched in order (and nested ``&``
+        inside them); any other node that fails is itself the answer. This
+        is what a rule trace shows: "why didn't I get double points?".
+
+        >>> from datetime import datetime, timezone
+        >>> rule = (field("channel") == "app") & (field("amount") >= 50)
+        >>> e = Event("o", "purchase", datetime(2024, 5, 1, tzinfo=timezone.utc), "20",
+        ...           channel="app")
+        >>> rule.first_failure(Context(e))
+        Compare(field='amount', op='>=', value=Decimal('50'), kind=None)
+        """
+        if self._test(context):
+            return None
+        if isinstance(self, And):
+            for term in self.terms:
+                failure = term.first_failure(context)
+                if failure is not None:
+                    return failure
+        return self
+
     def fields(self) -> frozenset[Field]:
         """The fields this predicate reads (what an encoder must provide).
 
