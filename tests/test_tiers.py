@@ -557,6 +557,16 @@ def _bad_cases() -> list[tuple[str, Any, type[LoyaltyError]]]:
         ),
         ("float totals", lambda: program().qualify({"spend": 10.5}), InvalidType),
         (
+            "spend below a cent",
+            lambda: program().evaluate(
+                program().join(utc(2025, 1, 1)),
+                [Activity("spend", "9.999", utc(2025, 1, 2), "o")],
+                as_of=utc(2025, 2, 1),
+            ),
+            InvalidAmount,
+        ),
+        ("unknown totals metric", lambda: program().qualify({"karma": 3}), InvalidRule),
+        (
             "override in the past",
             lambda: program().override(
                 program().join(utc(2025, 1, 1)),
@@ -737,5 +747,7 @@ def test_public_names_are_sorted_and_exist() -> None:
         assert hasattr(tiers_module, name)
 
 
-def test_calendar_year_window_value() -> None:
+def test_metrics_registry_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        tiers_module.METRICS["karma"] = "count"  # type: ignore[index]
     assert CalendarYear() == CalendarYear()

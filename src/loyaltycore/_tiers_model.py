@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
@@ -23,15 +24,17 @@ from loyaltycore.errors import InvalidArgument, InvalidRule, InvalidType
 
 #: Qualifying metrics and their kind. Money (``spend``) is a Decimal in the
 #: program currency; the others count whole units.
-METRICS: Final = {
-    "miles": "count",
-    "nights": "count",
-    "segments": "count",
-    "spend": "money",
-    "status_points": "count",
-    "stays": "count",
-    "visits": "count",
-}
+METRICS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "miles": "count",
+        "nights": "count",
+        "segments": "count",
+        "spend": "money",
+        "status_points": "count",
+        "stays": "count",
+        "visits": "count",
+    }
+)
 METRIC_NAMES: Final = tuple(sorted(METRICS))
 METRIC_INDEX: Final = {name: i for i, name in enumerate(METRIC_NAMES)}
 

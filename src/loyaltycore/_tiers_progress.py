@@ -44,7 +44,11 @@ class Gap:
 
     @property
     def short(self) -> Decimal:
-        """How much more is needed (zero when met)."""
+        """How much more is needed (zero when met).
+
+        >>> Gap("nights", Decimal(30), Decimal(25)).short
+        Decimal('0')
+        """
         return max(self.need - self.have, Decimal(0))
 
     def text(self) -> str:
@@ -78,7 +82,11 @@ class Goal:
 
     @property
     def message(self) -> str:
-        """The goal in one sentence."""
+        """The goal in one sentence.
+
+        >>> Goal("reach", "Diamond", None, True, ()).message
+        'Diamond reached'
+        """
         if self.met:
             verb = "kept" if self.aim == "keep" else "reached"
             return f"{self.tier} {verb}"
@@ -105,7 +113,12 @@ class Progress:
 
     @property
     def messages(self) -> tuple[str, ...]:
-        """The goals as sentences, keep first."""
+        """The goals as sentences, keep first.
+
+        >>> keep = Goal("keep", "Gold", None, True, ())
+        >>> Progress("Gold", None, keep, None).messages
+        ('Gold kept',)
+        """
         return tuple(goal.message for goal in (self.keep, self.next) if goal is not None)
 
 
