@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore import _lifecycle_zone as _zone
 from loyaltycore._validate import type_name
 from loyaltycore.calendar import EPOCH, local_date, local_days, to_micros, to_utc, zone
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidTime, InvalidType
@@ -232,9 +233,10 @@ def _days(micros: Int, present: npt.NDArray[np.bool_], everyone: bool, tz: tzinf
     if _is_utc(tz):
         return micros // 86_400_000_000
     if everyone:
-        return local_days(micros, tz)
+        return _zone.local_days(micros, tz)
     # the sentinel must not reach the zone conversion (its day span would be huge)
-    return local_days(np.where(present, micros, micros[present][0] if present.any() else 0), tz)
+    fill = micros[present][0] if present.any() else 0
+    return _zone.local_days(np.where(present, micros, fill), tz)
 
 
 def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:
