@@ -113,9 +113,9 @@ class State:
     tzname: str
     policy: ExpiryPolicy
     strict: bool
-    lots: dict[str, Lot]
-    queue: tuple[tuple[int, int, str], ...]
-    pend: tuple[tuple[int, int, str], ...]
+    lots: dict[str, Row]
+    queue: list[tuple[int, int, str]]
+    pend: list[tuple[int, int, str]]
     holds: dict[str, Hold]
     open: dict[str, int]
     ids: dict[str, Any]
@@ -140,28 +140,53 @@ def events_of(log: Log) -> tuple[Any, ...]:
     return tuple(e for batch in batches for e in batch)
 
 
+#: A lot inside the engine: a plain tuple (cheap to build), laid out as the
+#: fields of :class:`Lot` followed by the expiry in micros.
+Row = tuple[Any, ...]
+(
+    L_ID,
+    L_SEQ,
+    L_AMOUNT,
+    L_EARNED,
+    L_EXPIRES,
+    L_AVAIL,
+    L_PENDING,
+    L_REM,
+    L_HELD,
+    L_USED,
+    L_EXPIRED,
+    L_REV,
+    L_EXPUS,
+) = range(13)
+
+
 def _lot(
-    lot: Lot, pending: bool, remaining: int, held: int, used: int, expired: int, rev: int
-) -> Lot:
-    return Lot(
-        lot.id,
-        lot.seq,
-        lot.amount,
-        lot.earned_at,
-        lot.expires_at,
-        lot.available_at,
+    lot: Row, pending: bool, remaining: int, held: int, used: int, expired: int, rev: int
+) -> Row:
+    return (
+        lot[0],
+        lot[1],
+        lot[2],
+        lot[3],
+        lot[4],
+        lot[5],
         pending,
         remaining,
         held,
         used,
         expired,
         rev,
+        lot[12],
     )
 
 
-def _key(lot: Lot) -> tuple[int, int, str]:
-    exp = NEVER if lot.expires_at is None else micros(lot.expires_at)
-    return (exp, lot.seq, lot.id)
+def _key(lot: Row) -> tuple[int, int, str]:
+    return (lot[L_EXPUS], lot[L_SEQ], lot[L_ID])
+
+
+def public_lot(row: Row) -> Lot:
+    """The public value of an engine lot."""
+    return Lot(*row[:12])
 
 
 class Book:
@@ -177,6 +202,7 @@ class Book:
         "log",
         "lots",
         "member",
+        "next_us",
         "open",
         "out",
         "pend",
@@ -195,7 +221,7 @@ class Book:
     tzname: str
     policy: ExpiryPolicy
     strict: bool
-    lots: dict[str, Lot]
+    lots: dict[str, Row]
     queue: list[tuple[int, int, str]]
     pend: list[tuple[int, int, str]]
     holds: dict[str, Hold]
@@ -210,6 +236,7 @@ class Book:
     log: Log
     base: int
     out: list[Any]
+    next_us: int
 
     # -- construction -------------------------------------------------------
 
@@ -237,6 +264,7 @@ class Book:
         book.log = None
         book.base = 0
         book.out = [ev]
+        book.next_us = NEVER
         return book
 
     @classmethod
@@ -248,13 +276,13 @@ class Book:
         book.tzname = s.tzname
         book.policy = s.policy
         book.strict = s.strict
-        book.lots = dict(s.lots)
-        book.queue = list(s.queue)
-        book.pend = list(s.pend)
-        book.holds = dict(s.holds)
-        book.open = dict(s.open)
-        book.ids = dict(s.ids)
-        book.reversed = dict(s.reversed)
+        book.lots = s.lots.copy()
+        book.queue = s.queue.copy()
+        book.pend = s.pend.copy()
+        book.holds = s.holds.copy()
+        book.open = s.open.copy()
+        book.ids = s.ids.copy()
+        book.reversed = s.reversed.copy()
         book.tot = list(s.tot)
         book.last_at = s.last_at
         book.deadline = s.deadline
@@ -263,6 +291,7 @@ class Book:
         book.log = s.log
         book.base = s.count
         book.out = []
+        book.next_us = s.next_us
         return book
 
     def freeze(self) -> State:
@@ -274,8 +303,8 @@ class Book:
         s.policy = self.policy
         s.strict = self.strict
         s.lots = self.lots
-        s.queue = tuple(self.queue)
-        s.pend = tuple(self.pend)
+        s.queue = self.queue
+        s.pend = self.pend
         s.holds = self.holds
         s.open = self.open
         s.ids = self.ids
@@ -287,7 +316,7 @@ class Book:
         s.seq = self.seq
         s.log = (self.log, tuple(self.out)) if self.out else self.log
         s.count = self.base + len(self.out)
-        s.next_us = self.next_due()[0]
+        s.next_us = self.next_us
         return s
 
     # -- bookkeeping --------------------------------------------------------
@@ -299,18 +328,18 @@ class Book:
 
     def next_due(self) -> tuple[int, int]:
         """(instant, rank) of the next vesting/expiry/timeout/deadline."""
-        best = (NEVER, 9)
+        when, rank = NEVER, 9
         if self.pend:
-            best = (self.pend[0][0], 0)
-        if self.queue and self.queue[0][0] < best[0]:
-            best = (self.queue[0][0], 1)
+            when, rank = self.pend[0][0], 0
+        if self.queue and self.queue[0][0] < when:
+            when, rank = self.queue[0][0], 1
         if self.open:
             first = min(self.open.values())
-            if first < best[0]:
-                best = (first, 2)
-        if self.deadline is not None and self.deadline[1] < best[0]:
-            best = (self.deadline[1], 3)
-        return best
+            if first < when:
+                when, rank = first, 2
+        if self.deadline is not None and self.deadline[1] < when:
+            when, rank = self.deadline[1], 3
+        return when, rank
 
     def new_lot(
         self,
@@ -325,8 +354,20 @@ class Book:
             raise DuplicateId(f"lot id={lot_id!r} already exists", field="id", value=lot_id)
         self.seq += 1
         exp_dt, exp_us = (None, NEVER) if expires is None else expires
-        self.lots[lot_id] = Lot(
-            lot_id, self.seq, points, earned_at, exp_dt, available_at, pending, points
+        self.lots[lot_id] = (
+            lot_id,
+            self.seq,
+            points,
+            earned_at,
+            exp_dt,
+            available_at,
+            pending,
+            points,
+            0,
+            0,
+            0,
+            0,
+            exp_us,
         )
         if pending:
             assert available_at is not None
@@ -345,57 +386,69 @@ class Book:
         while need:
             lot_id = queue[k][2]
             lot = lots[lot_id]
-            x = lot.remaining if lot.remaining < need else need
+            x = lot[L_REM] if lot[L_REM] < need else need
             if hold:
                 new = _lot(
                     lot,
                     False,
-                    lot.remaining - x,
-                    lot.held + x,
-                    lot.used,
-                    lot.expired,
-                    lot.reversed,
+                    lot[L_REM] - x,
+                    lot[L_HELD] + x,
+                    lot[L_USED],
+                    lot[L_EXPIRED],
+                    lot[L_REV],
                 )
             else:
                 new = _lot(
                     lot,
                     False,
-                    lot.remaining - x,
-                    lot.held,
-                    lot.used + x,
-                    lot.expired,
-                    lot.reversed,
+                    lot[L_REM] - x,
+                    lot[L_HELD],
+                    lot[L_USED] + x,
+                    lot[L_EXPIRED],
+                    lot[L_REV],
                 )
             lots[lot_id] = new
             parts.append((lot_id, x))
             need -= x
-            if new.remaining == 0:
+            if new[L_REM] == 0:
                 k += 1
         del queue[:k]
         self.tot[AVAILABLE] -= points
         return tuple(parts)
 
-    def give_back(self, lot: Lot, x: int, *, from_held: bool) -> Lot:
+    def give_back(self, lot: Row, x: int, *, from_held: bool) -> Row:
         """Return ``x`` points to ``lot``'s usable remainder."""
         if from_held:
             new = _lot(
-                lot, False, lot.remaining + x, lot.held - x, lot.used, lot.expired, lot.reversed
+                lot,
+                False,
+                lot[L_REM] + x,
+                lot[L_HELD] - x,
+                lot[L_USED],
+                lot[L_EXPIRED],
+                lot[L_REV],
             )
         else:
             new = _lot(
-                lot, False, lot.remaining + x, lot.held, lot.used - x, lot.expired, lot.reversed
+                lot,
+                False,
+                lot[L_REM] + x,
+                lot[L_HELD],
+                lot[L_USED] - x,
+                lot[L_EXPIRED],
+                lot[L_REV],
             )
-        self.lots[lot.id] = new
-        if lot.remaining == 0:
+        self.lots[lot[L_ID]] = new
+        if lot[L_REM] == 0:
             insort(self.queue, _key(new))
         self.tot[AVAILABLE] += x
         return new
 
-    def dead(self, lot: Lot, at_us: int) -> bool:
+    def dead(self, lot: Row, at_us: int) -> bool:
         """Whether ``lot`` has expired by ``at_us`` (own expiry or inactivity)."""
-        if lot.seq <= self.kill_seq:
+        if lot[L_SEQ] <= self.kill_seq:
             return True
-        return lot.expires_at is not None and micros(lot.expires_at) <= at_us
+        return bool(lot[L_EXPUS] <= at_us)
 
     def activity(self, occurred_at: datetime) -> None:
         policy = self.policy
@@ -428,11 +481,11 @@ class Book:
                 self.lots[lot_id] = _lot(
                     lot,
                     False,
-                    lot.remaining,
-                    lot.held - x,
-                    lot.used,
-                    lot.expired + x,
-                    lot.reversed,
+                    lot[L_REM],
+                    lot[L_HELD] - x,
+                    lot[L_USED],
+                    lot[L_EXPIRED] + x,
+                    lot[L_REV],
                 )
                 self.tot[EXPIRED] += x
                 expired.append(Expired(at, lot_id, x, "hold"))
@@ -447,6 +500,7 @@ class Book:
         while True:
             when, rank = self.next_due()
             if when > until_us:
+                self.next_us = when
                 return
             if rank == 0:
                 self.vest()
@@ -460,24 +514,26 @@ class Book:
     def vest(self) -> None:
         _, _, lot_id = self.pend.pop(0)
         lot = self.lots[lot_id]
-        assert lot.available_at is not None
-        new = _lot(lot, False, lot.remaining, lot.held, lot.used, lot.expired, lot.reversed)
+        assert lot[L_AVAIL] is not None
+        new = _lot(lot, False, lot[L_REM], lot[L_HELD], lot[L_USED], lot[L_EXPIRED], lot[L_REV])
         self.lots[lot_id] = new
         insort(self.queue, _key(new))
-        self.tot[PENDING] -= lot.remaining
-        self.tot[AVAILABLE] += lot.remaining
-        self.emit(Vested(lot.available_at, lot_id, lot.remaining))
-        self.settle(lot.available_at)
+        self.tot[PENDING] -= lot[L_REM]
+        self.tot[AVAILABLE] += lot[L_REM]
+        self.emit(Vested(lot[L_AVAIL], lot_id, lot[L_REM]))
+        self.settle(lot[L_AVAIL])
 
     def expire_first(self) -> None:
         _, _, lot_id = self.queue.pop(0)
         lot = self.lots[lot_id]
-        assert lot.expires_at is not None
-        x = lot.remaining
-        self.lots[lot_id] = _lot(lot, False, 0, lot.held, lot.used, lot.expired + x, lot.reversed)
+        assert lot[L_EXPIRES] is not None
+        x = lot[L_REM]
+        self.lots[lot_id] = _lot(
+            lot, False, 0, lot[L_HELD], lot[L_USED], lot[L_EXPIRED] + x, lot[L_REV]
+        )
         self.tot[AVAILABLE] -= x
         self.tot[EXPIRED] += x
-        self.emit(Expired(lot.expires_at, lot_id, x, "lot"))
+        self.emit(Expired(lot[L_EXPIRES], lot_id, x, "lot"))
 
     def time_out(self, hold_id: str) -> None:
         hold = self.holds[hold_id]
@@ -497,9 +553,9 @@ class Book:
         at = self.deadline[0]
         for _, _, lot_id in self.queue:
             lot = self.lots[lot_id]
-            x = lot.remaining
+            x = lot[L_REM]
             self.lots[lot_id] = _lot(
-                lot, False, 0, lot.held, lot.used, lot.expired + x, lot.reversed
+                lot, False, 0, lot[L_HELD], lot[L_USED], lot[L_EXPIRED] + x, lot[L_REV]
             )
             self.tot[AVAILABLE] -= x
             self.tot[EXPIRED] += x
@@ -513,10 +569,11 @@ class Book:
     def apply(self, ev: Any) -> None:
         """Apply one command event (its outcome fields are recomputed)."""
         at_us = micros(ev.at)
-        self.advance(at_us)
-        handler = _HANDLERS[type(ev)]
-        handler(self, ev, at_us)
+        if at_us >= self.next_us:
+            self.advance(at_us)
+        _HANDLERS[type(ev)](self, ev, at_us)
         self.settle(ev.at)
+        self.next_us = self.next_due()[0]
 
     def record(self, ev: Any) -> None:
         self.ids[ev.id] = ev
@@ -632,11 +689,11 @@ class Book:
                 self.lots[lot_id] = _lot(
                     lot,
                     False,
-                    lot.remaining,
-                    lot.held - y,
-                    lot.used + y,
-                    lot.expired,
-                    lot.reversed,
+                    lot[L_REM],
+                    lot[L_HELD] - y,
+                    lot[L_USED] + y,
+                    lot[L_EXPIRED],
+                    lot[L_REV],
                 )
                 captured.append((lot_id, y))
                 need -= y
@@ -688,36 +745,36 @@ class Book:
         tot = self.tot
         taken = reclassified = debt = 0
         charged: Parts = ()
-        if lot.pending:
+        if lot[L_PENDING]:
             taken = amount
             self.lots[ev.of] = _lot(
                 lot,
                 True,
-                lot.remaining - amount,
-                lot.held,
-                lot.used,
-                lot.expired,
-                lot.reversed + amount,
+                lot[L_REM] - amount,
+                lot[L_HELD],
+                lot[L_USED],
+                lot[L_EXPIRED],
+                lot[L_REV] + amount,
             )
             tot[PENDING] -= amount
-            if lot.remaining == amount:
-                assert lot.available_at is not None
-                self.pend.remove((micros(lot.available_at), lot.seq, lot.id))
+            if lot[L_REM] == amount:
+                assert lot[L_AVAIL] is not None
+                self.pend.remove((micros(lot[L_AVAIL]), lot[L_SEQ], lot[L_ID]))
         else:
-            taken = min(amount, lot.remaining)
-            reclassified = min(amount - taken, lot.expired)
+            taken = min(amount, lot[L_REM])
+            reclassified = min(amount - taken, lot[L_EXPIRED])
             rest = amount - taken - reclassified
-            if taken and lot.remaining == taken:
+            if taken and lot[L_REM] == taken:
                 key = _key(lot)
                 del self.queue[bisect_left(self.queue, key)]
             self.lots[ev.of] = _lot(
                 lot,
                 False,
-                lot.remaining - taken,
-                lot.held,
-                lot.used,
-                lot.expired - reclassified,
-                lot.reversed + taken + reclassified,
+                lot[L_REM] - taken,
+                lot[L_HELD],
+                lot[L_USED],
+                lot[L_EXPIRED] - reclassified,
+                lot[L_REV] + taken + reclassified,
             )
             tot[AVAILABLE] -= taken
             tot[EXPIRED] -= reclassified
@@ -797,11 +854,11 @@ class Book:
                 self.lots[lot_id] = _lot(
                     lot,
                     False,
-                    lot.remaining,
-                    lot.held,
-                    lot.used - y,
-                    lot.expired + y,
-                    lot.reversed,
+                    lot[L_REM],
+                    lot[L_HELD],
+                    lot[L_USED] - y,
+                    lot[L_EXPIRED] + y,
+                    lot[L_REV],
                 )
                 self.tot[EXPIRED] += y
                 expired.append((lot_id, y))

@@ -25,14 +25,14 @@ from loyaltycore.errors import InvalidRule
 
 #: Sort key of "never expires" in the consumption queue (after every instant).
 NEVER: Final = 2**62
-_MICRO: Final = timedelta(microseconds=1)
 
 Parts: TypeAlias = tuple[tuple[str, int], ...]
 
 
 def micros(at: datetime) -> int:
     """Microseconds since the epoch of a UTC datetime (no checks)."""
-    return (at - EPOCH) // _MICRO
+    d = at - EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
 # -- expiry policies --------------------------------------------------------

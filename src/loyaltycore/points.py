@@ -35,7 +35,15 @@ import cattrs
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
-from loyaltycore._ledger import Book, State, events_of, replay
+from loyaltycore._ledger import (
+    L_EXPIRES,
+    L_REM,
+    Book,
+    State,
+    events_of,
+    public_lot,
+    replay,
+)
 from loyaltycore._points_values import (
     AVAILABLE,
     DEBT,
@@ -351,7 +359,7 @@ class PointsLedger:
     @property
     def lots(self) -> tuple[Lot, ...]:
         """Every lot, in the order they were created."""
-        return tuple(self._s.lots.values())
+        return tuple(map(public_lot, self._s.lots.values()))
 
     @property
     def holds(self) -> tuple[Hold, ...]:
@@ -373,7 +381,7 @@ class PointsLedger:
             raise NotFound(
                 f"lot={lot_id!r} is not a lot of this ledger", field="lot", value=lot_id
             )
-        return found
+        return public_lot(found)
 
     # -- commands -----------------------------------------------------------
 
@@ -742,10 +750,9 @@ def _expiring(book: Book, stop: int) -> tuple[ExpiringPoints, ...]:
     for exp_us, _, lot_id in book.queue:
         lot = book.lots[lot_id]
         if deadline is not None and exp_us > deadline[1]:
-            beyond += lot.remaining
+            beyond += lot[L_REM]
         elif exp_us <= stop and exp_us != NEVER:
-            assert lot.expires_at is not None
-            found[lot.expires_at] = found.get(lot.expires_at, 0) + lot.remaining
+            found[lot[L_EXPIRES]] = found.get(lot[L_EXPIRES], 0) + lot[L_REM]
     result = [
         ExpiringPoints(_last_usable(when, book.tz), when, pts, "lot")
         for when, pts in found.items()
@@ -836,7 +843,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
     for lot_id, x in out.lots:
-        expires = src._s.lots[lot_id].expires_at
+        expires = src._s.lots[lot_id][L_EXPIRES]
         if parts and parts[-1].expires_at == expires:
             parts[-1] = TransferIn(parts[-1].points + x, expires)
         else:
@@ -943,7 +950,7 @@ def merge(
         MergedLot(
             lot.id, lot.remaining, lot.earned_at, lot.expires_at, lot.available_at, lot.pending
         )
-        for lot in book.lots.values()
+        for lot in map(public_lot, book.lots.values())
         if lot.remaining
     )
     ev = Merged(id, at_utc, occurred, duplicate.member, lots, book.tot[DEBT])
