@@ -202,14 +202,60 @@ def test_unknown_field_and_wrong_literal_are_invalid_rules() -> None:
         field("channel") > "a"  # noqa: B015
 
 
-def test_item_and_event_validation() -> None:
-    with pytest.raises(InvalidType):
-        Item("A", unit_price=1.5)
-    with pytest.raises(ValueError, match="discount"):
-        Item("A", quantity=1, unit_price="1", discount="2")
-    with pytest.raises(ValueError, match="naive"):
-        Event("e", "purchase", datetime(2024, 1, 1))
-    assert Event("e", "purchase", AT, items=[Item("A")]).items == (Item("A"),)
+NAIVE = datetime(2024, 1, 1)
+
+#: Bad vocabulary values: (call, error class, message fragment).
+BAD_VALUES = [
+    (lambda: Item(""), InvalidArgument, "sku=''"),
+    (lambda: Item("A", category=3), InvalidType, "category=3"),
+    (lambda: Item("A", quantity=0), InvalidArgument, "quantity=0"),
+    (lambda: Item("A", quantity=1.0), InvalidType, "quantity=1.0"),
+    (lambda: Item("A", unit_price=1.5), InvalidType, "unit_price=1.5"),
+    (lambda: Item("A", unit_price="-1"), ValueError, "unit_price='-1'"),
+    (lambda: Item("A", None, 1, "1", discount="2"), ValueError, "discount=2 must not exceed"),
+    (lambda: Item("A", kind="coupon"), InvalidArgument, "kind='coupon'"),
+    (lambda: Item("A", earning="no"), InvalidType, "earning='no'"),
+    (lambda: Event("", "purchase", AT), InvalidArgument, "id=''"),
+    (lambda: Event("e", "", AT), InvalidArgument, "kind=''"),
+    (lambda: Event("e", "purchase", NAIVE), ValueError, "naive"),
+    (lambda: Event("e", "purchase", "2024-01-01"), InvalidType, "at='2024-01-01'"),
+    (lambda: Event("e", "purchase", AT, 12.5), InvalidType, "amount=12.5"),
+    (lambda: Event("e", "purchase", AT, items=[("A", 1)]), InvalidType, "items[0]"),
+    (lambda: Event("e", "purchase", AT, items="A"), InvalidType, "items='A'"),
+    (lambda: Event("e", "purchase", AT, channel=1), InvalidType, "channel=1"),
+    (lambda: Event("e", "purchase", AT, attributes={"x": [1]}), InvalidType, "attributes['x']"),
+    (lambda: Event("e", "purchase", AT, attributes=[1]), InvalidType, "attributes=[1]"),
+    (lambda: Event("e", "purchase", AT, discount=0.5), InvalidType, "discount=0.5"),
+    (lambda: Event("e", "purchase", AT, points_paid="x"), ValueError, "points_paid='x'"),
+    (lambda: Member(""), InvalidArgument, "id=''"),
+    (lambda: Member("m", joined_at=NAIVE), ValueError, "joined_at"),
+    (lambda: Member("m", birthday=AT), InvalidType, "birthday="),
+    (lambda: Member("m", tier=1), InvalidType, "tier=1"),
+    (lambda: Member("m", segments="vip"), InvalidType, "segments='vip'"),
+    (lambda: Member("m", counters={"a": -1}), InvalidArgument, "counters['a']=-1"),
+    (lambda: Member("m", counters={"a": True}), InvalidType, "counters['a']=True"),
+    (lambda: Context(event="e"), InvalidType, "event='e'"),
+    (lambda: Context(member="m"), InvalidType, "member='m'"),
+    (lambda: Context(tz="Mars/Base"), InvalidArgument, "tz='Mars/Base'"),
+    (lambda: Context(as_of=NAIVE), ValueError, "as_of"),
+    (lambda: Context(tiers="gold"), InvalidType, "tiers='gold'"),
+    (lambda: Context(exponent=12), InvalidArgument, "exponent=12"),
+    (lambda: P.Frame({"a": np.array([1])}, exponent=-1), InvalidArgument, "exponent=-1"),
+    (lambda: P.Frame({}), InvalidColumn, "size="),
+    (lambda: encode([Event("e", "purchase", AT)], [None, None]), InvalidArgument, "members has 2"),
+    (lambda: encode(["e"]), InvalidType, "events[0]='e'"),
+    (lambda: encode(), InvalidArgument, "needs events"),
+    (lambda: encode([None], fields=["tier"]), InvalidArgument, "needs member rows"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), BAD_VALUES)
+def test_bad_vocabulary_values_are_refused(call: Any, error: type, fragment: str) -> None:
+    with pytest.raises(error) as info:
+        call()
+    assert fragment in str(info.value)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert str(again) == str(info.value)
 
 
 def test_public_names_are_sorted() -> None:

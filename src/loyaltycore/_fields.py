@@ -140,6 +140,10 @@ def _opt_str(value: object, name: str) -> str | None:
     return None if value is None else check_str(value, name)
 
 
+def _sku(value: object) -> str:
+    return check_id(value, "sku")
+
+
 def _category(value: object) -> str | None:
     return _opt_str(value, "category")
 
@@ -236,7 +240,7 @@ class Item:
     loyaltycore.errors.InvalidArgument: quantity=0 must be >= 1
     """
 
-    sku: str = attrs.field(converter=check_id)
+    sku: str = attrs.field(converter=_sku)
     category: str | None = attrs.field(default=None, converter=_category)
     quantity: int = attrs.field(default=1, converter=_positive_quantity)
     unit_price: Decimal = attrs.field(default=Decimal(0), converter=_unit_price)
