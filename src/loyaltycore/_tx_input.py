@@ -159,6 +159,13 @@ def _from_datetime64(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str
             field=name,
             value=str(array.dtype),
         )
+    if zone(tz) is UTC:  # one conversion, no offset pass
+        micros = array.astype("datetime64[us]", copy=True).view(np.int64)
+        nat = micros == MISSING
+        if nat.any():
+            row = _first(nat)
+            raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
+        return micros
     return wall_to_micros(array, tz, name)
 
 
@@ -286,10 +293,14 @@ def _float_minor(array: npt.NDArray[np.floating[Any]], exponent: int, name: str)
             row=row,
             value=array[row].item(),
         )
-    scaled = array.astype(np.float64) * float(10**exponent)
+    scaled = np.multiply(array, float(10**exponent), dtype=np.float64)
     rounded = np.rint(scaled)
-    tolerance = np.maximum(1e-6, np.abs(scaled) * 8 * np.finfo(np.float64).eps)
-    off = np.abs(scaled - rounded) > tolerance
+    error = np.abs(np.subtract(scaled, rounded, out=scaled), out=scaled)
+    tolerance = np.abs(rounded)
+    tolerance *= 8 * np.finfo(np.float64).eps
+    np.maximum(tolerance, 1e-6, out=tolerance)
+    off = error > tolerance
+    del tolerance, error, scaled
     if off.any():
         row = _first(off)
         raise InvalidAmount(

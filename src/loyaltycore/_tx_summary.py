@@ -1,45 +1,41 @@
 """The vectorized kernel of :func:`loyaltycore.transactions.summarize`.
 
-One sort of the purchase rows by (customer code, local day) — a packed int64
-key sorted with :func:`numpy.sort` when it fits, a stable argsort otherwise —
-then reductions over group boundaries. Everything is per customer and never
-depends on the order of the input rows.
+The distinct (customer code, local day) pairs come from one in-place sort
+of a packed int64 key; per customer, the first, previous and last purchase
+days are packed into one int64 so a single gather per row finds the rows
+that fall on them. Row passes run in cache-sized blocks, so no temporary as
+large as a column is ever allocated. Nothing depends on the order of the
+input rows: sums are exact integer sums, minima and maxima are exact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import tzinfo
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore.calendar import local_days
+from loyaltycore.calendar import DAY_US, UTC, local_days
+from loyaltycore.errors import InvalidColumn
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 MISSING: Final = int(np.iinfo(np.int64).min)
 _UNIT_DAYS: Final = {"day": 1.0, "week": 7.0}
+#: Rows per block of a row pass (1 MiB per int64 column).
+BLOCK: Final = 1 << 17
+#: Bits per day field in the packed (first, previous, last) day of a customer.
+_DAY_BITS: Final = 21
+_DAY_MASK: Final = (1 << _DAY_BITS) - 1
 
 
-def sort_by_key(key: I64, key_max: int) -> tuple[I64, I64]:
-    """Stable order of non-negative ``key`` and the sorted keys.
-
-    Packs the row number into the low bits so a plain (SIMD) sort of one
-    int64 array gives a stable argsort; falls back to a stable argsort when
-    the packed key would not fit 63 bits.
-    """
-    n = len(key)
-    row_bits = max(1, (n - 1).bit_length())
-    if max(1, key_max).bit_length() + row_bits <= 63:
-        packed = (key << row_bits) | np.arange(n, dtype=np.int64)
-        packed.sort()
-        order = packed & ((1 << row_bits) - 1)
-        packed >>= row_bits
-        return order, packed
-    order = np.argsort(key, kind="stable").astype(np.int64, copy=False)
-    return order, key[order]
+def blocks(n: int, start: int = 0) -> Iterator[slice]:
+    """Consecutive slices of at most :data:`BLOCK` rows covering ``start..n``."""
+    for lo in range(start, n, BLOCK):
+        yield slice(lo, min(lo + BLOCK, n))
 
 
 def starts(sorted_key: I64) -> I64:
@@ -52,9 +48,10 @@ def starts(sorted_key: I64) -> I64:
     return np.flatnonzero(flag).astype(np.int64, copy=False)
 
 
-def sorted_unique(key: I64) -> I64:
+def sorted_unique(key: I64, *, in_place: bool = False) -> I64:
     """Distinct values of ``key``, sorted (a SIMD sort; faster than a hash)."""
-    ordered = np.sort(key)
+    ordered = key if in_place else key.copy()
+    ordered.sort()
     if len(ordered) == 0:
         return ordered
     keep = np.empty(len(ordered), dtype=np.bool_)
@@ -63,7 +60,7 @@ def sorted_unique(key: I64) -> I64:
     return ordered[keep]
 
 
-def group_median(key: I64, span: int, counts: I64) -> F64:
+def group_median(key: I64, span: int, counts: I64, *, in_place: bool = False) -> F64:
     """Median within groups of values packed as ``group_key * span + value``.
 
     ``key`` lists the groups in non-decreasing group order and ``counts[i]``
@@ -73,13 +70,76 @@ def group_median(key: I64, span: int, counts: I64) -> F64:
     out = np.full(len(counts), np.nan)
     if len(key) == 0:
         return out
-    ordered = np.sort(key) % span
+    ordered = key if in_place else key.copy()
+    ordered.sort()
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     has = counts > 0
-    low = offsets[has] + (counts[has] - 1) // 2
-    high = offsets[has] + counts[has] // 2
-    out[has] = (ordered[low] + ordered[high]) / 2.0
+    low = ordered[offsets[has] + (counts[has] - 1) // 2] % span
+    high = ordered[offsets[has] + counts[has] // 2] % span
+    out[has] = (low + high) / 2.0
     return out
+
+
+def _day_pairs(c: I64, day_of: Callable[[slice], I64], span: int) -> I64:
+    """Sorted distinct ``code * span + day`` of the rows."""
+    key = np.empty(len(c), dtype=np.int64)
+    for b in blocks(len(c)):
+        np.multiply(c[b], span, out=key[b])
+        key[b] += day_of(b)
+    return sorted_unique(key, in_place=True)
+
+
+def _customer_starts_and_gaps(pairs: I64, span: int) -> tuple[I64, I64]:
+    """Where each customer's pairs start, and ``code * span + gap`` of later days."""
+    start = np.empty(len(pairs), dtype=np.bool_)
+    start[0] = True
+    for b in blocks(len(pairs), 1):
+        before = slice(b.start - 1, b.stop - 1)
+        np.not_equal(pairs[b] // span, pairs[before] // span, out=start[b])
+    cs = np.flatnonzero(start).astype(np.int64)
+    gaps = np.empty(len(pairs) - len(cs), dtype=np.int64)
+    cursor = 0
+    for b in blocks(len(pairs), 1):
+        before = slice(b.start - 1, b.stop - 1)
+        value = pairs[b] // span
+        value *= span
+        value += pairs[b]
+        value -= pairs[before]  # code * span + the day gap
+        kept = value[~start[b]]
+        gaps[cursor : cursor + len(kept)] = kept
+        cursor += len(kept)
+    return cs, gaps
+
+
+def _row_pass(
+    c: I64, t: I64, a: I64, day_of: Callable[[slice], I64], n: int, table: I64
+) -> dict[str, I64]:
+    """Per-code first/last instants, exact spend, first-day spend, previous instant."""
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(n, MISSING, dtype=np.int64)
+    previous = np.full(n, MISSING, dtype=np.int64)
+    gross = np.zeros(n, dtype=np.int64)
+    first_value = np.zeros(n, dtype=np.int64)
+    for b in blocks(len(c)):
+        cb, tb, ab, db = c[b], t[b], a[b], day_of(b)
+        packed = table[cb]
+        np.add.at(gross, cb, ab)
+        on = (packed >> (2 * _DAY_BITS)) == db
+        np.minimum.at(first, cb[on], tb[on])
+        np.add.at(first_value, cb[on], ab[on])
+        on = (packed & _DAY_MASK) == db
+        np.maximum.at(last, cb[on], tb[on])
+        packed >>= _DAY_BITS
+        packed &= _DAY_MASK
+        on = packed == db
+        np.maximum.at(previous, cb[on], tb[on])
+    return {
+        "first": first,
+        "last": last,
+        "previous": previous,
+        "gross": gross,
+        "first_value": first_value,
+    }
 
 
 def summary_columns(
@@ -104,48 +164,58 @@ def summary_columns(
         c, t, a = codes[purchase], at[purchase], amount[purchase]
     if len(c) == 0:
         return _empty()
-    days = local_days(t, tz)
-    day_lo = int(days.min())
-    day_span = int(days.max()) - day_lo + 1
-    n_codes = int(c.max()) + 1
-    order, key = sort_by_key(c * day_span + (days - day_lo), n_codes * day_span)
-    g = starts(key)
-    t_sorted = t[order]
-    g_min = np.minimum.reduceat(t_sorted, g)
-    g_max = np.maximum.reduceat(t_sorted, g)
-    g_sum = np.add.reduceat(a[order], g)
-    del t_sorted
-    g_count = np.diff(np.append(g, len(key)))
-    g_key = key[g]
-    del key, order
-    g_code = g_key // day_span
-    g_day = g_key % day_span + day_lo
-    cs = starts(g_code)
-    ce = np.append(cs[1:], len(g_code))
-    n_days = ce - cs
-    frequency = n_days - 1
-    first_day, last_day = g_day[cs], g_day[ce - 1]
-    first_value = g_sum[cs]
-    gross = np.add.reduceat(g_sum, cs)
+    if tz is UTC:
+        day_lo = int(t.min()) // DAY_US
+        span = int(t.max()) // DAY_US - day_lo + 1
+
+        def day_of(b: slice) -> I64:
+            d: I64 = t[b] // DAY_US
+            d -= day_lo
+            return d
+
+    else:
+        local = local_days(t, tz)
+        day_lo = int(local.min())
+        local -= day_lo
+        span = int(local.max()) + 1
+
+        def day_of(b: slice) -> I64:
+            return local[b]
+
+    if span >= _DAY_MASK:
+        raise InvalidColumn(f"at spans {span} days; at most {_DAY_MASK - 1}", field="at")
+    n = int(c.max()) + 1
+    pairs = _day_pairs(c, day_of, span)
+    cs, gaps = _customer_starts_and_gaps(pairs, span)
+    ce = np.append(cs[1:], len(pairs))
+    code = pairs[cs] // span
+    frequency = ce - cs - 1
+    first_day = pairs[cs] - code * span
+    last_day = pairs[ce - 1] - code * span
+    previous_day = np.where(frequency > 0, pairs[np.maximum(ce - 2, 0)] - code * span, _DAY_MASK)
+    del pairs
+    median_gap = group_median(gaps, span, frequency, in_place=True)
+    del gaps
+    table = np.full(n, -1, dtype=np.int64)
+    table[code] = (first_day << (2 * _DAY_BITS)) | (previous_day << _DAY_BITS) | last_day
+    per_code = _row_pass(c, t, a, day_of, n, table)
+    del table
+    count = np.bincount(c, minlength=n)[code].astype(np.int64)
+    gross = per_code["gross"][code]
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, (gross - first_value) / frequency, 0.0)
+        monetary = np.where(
+            frequency > 0, (gross - per_code["first_value"][code]) / frequency, 0.0
+        )
     monetary /= 10.0**exponent
-    previous = np.where(n_days > 1, g_max[np.maximum(ce - 2, 0)], MISSING)
-    code = g_code[cs]
-    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0])
+    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0]) - day_lo
     scale = _UNIT_DAYS[unit]
-    same = g_code[1:] == g_code[:-1]
-    gap_key = (g_key[1:] - g_key[:-1])[same]  # the day gap: same customer, same span
-    gap_key += g_code[1:][same] * day_span
-    median_gap = group_median(gap_key, day_span, frequency)
-    count = np.add.reduceat(g_count, cs)
     total = gross + _returns(codes, amount, keep, is_return, code)
     return {
         "code": code,
-        "first": g_min[cs],
-        "previous": previous.astype(np.int64),
-        "last": g_max[ce - 1],
-        "count": count.astype(np.int64),
+        "first": per_code["first"][code],
+        "previous": per_code["previous"][code],
+        "last": per_code["last"][code],
+        "count": count,
         "frequency": frequency.astype(np.int64),
         "recency": (last_day - first_day) / scale,
         "T": (as_of_day - first_day) / scale,
@@ -171,12 +241,10 @@ def _returns(
     rows = keep & is_return
     if not rows.any():
         return np.zeros(len(code), dtype=np.int64)
-    per_code = np.bincount(codes[rows], weights=amount[rows], minlength=int(code.max()) + 1)
-    limit = len(per_code)
-    inside = code < limit
-    out = np.zeros(len(code), dtype=np.int64)
-    out[inside] = np.rint(per_code[code[inside]]).astype(np.int64)
-    return out
+    per_code = np.zeros(max(int(codes.max()), int(code.max())) + 1, dtype=np.int64)
+    np.add.at(per_code, codes[rows], amount[rows])
+    result: I64 = per_code[code]
+    return result
 
 
 def _categories(

@@ -82,12 +82,23 @@ def _float_eq(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)
 
 
+@attrs.frozen
+class _Owned:
+    """A freshly built array handed over to a value without a defensive copy."""
+
+    array: npt.NDArray[Any]
+
+
 def _frozen(value: Any) -> Any:
     if value is None:
         return None
-    array = np.array(value, copy=True)
+    array = value.array if isinstance(value, _Owned) else np.array(value, copy=True)
     array.flags.writeable = False
     return array
+
+
+def _own(value: npt.NDArray[Any] | None) -> Any:
+    return None if value is None else _Owned(value)
 
 
 def _array_field() -> Any:
@@ -235,16 +246,16 @@ class TransactionLog:
             chan, chan_lab = tx.labels(channel, "channel", n)
         qty = None if quantity is None else tx.quantities(quantity, "quantity", n)
         return cls(
-            codes=codes,
-            customer_ids=ids,
-            at=micros,
-            amount=minor,
-            quantity=qty,
-            category=cat,
-            category_labels=lab,
-            channel=chan,
-            channel_labels=chan_lab,
-            is_return=returns,
+            codes=_own(codes),
+            customer_ids=_own(ids),
+            at=_own(micros),
+            amount=_own(minor),
+            quantity=_own(qty),
+            category=_own(cat),
+            category_labels=_own(lab),
+            channel=_own(chan),
+            channel_labels=_own(chan_lab),
+            is_return=_own(returns),
             exponent=exp,
         )
 
@@ -722,8 +733,8 @@ def summarize(
     )
     code = cols.pop("code")
     return Summary(
-        customer_id=log.customer_ids[code],
-        **cols,
+        customer_id=_own(log.customer_ids[code]),
+        **{name: _own(column) for name, column in cols.items()},
         as_of=instant,
         unit=unit_,
         tz=tz_name,
