@@ -751,3 +751,27 @@ def test_metrics_registry_is_read_only() -> None:
     with pytest.raises(TypeError):
         tiers_module.METRICS["karma"] = "count"  # type: ignore[index]
     assert CalendarYear() == CalendarYear()
+
+
+def test_review_counts_the_window_under_way() -> None:
+    # Gold to 31 Jan 2026 (extension); 12 nights in January 2026 justify Silver at the review.
+    p = program(extension=Span(months=1))
+    log = [nights(26, utc(2024, 5, 3), "s1"), nights(12, utc(2026, 1, 10), "s2")]
+    d = p.evaluate(p.join(utc(2024, 1, 1)), log, as_of=utc(2026, 2, 1))
+    assert (d.tier, d.valid_until) == ("Silver", date(2028, 1, 31))
+    assert d.reason == "did not requalify for Gold in 2026"
+
+
+def test_return_in_grace_restores_the_lapsed_tier_and_reviews_it_at_once() -> None:
+    p = program(grace=Span(months=3), returns="at_once")
+    log = [
+        nights(26, utc(2024, 5, 3), "s1"),
+        nights(61, utc(2026, 2, 1), "s2"),
+        nights(-50, utc(2026, 5, 10), "r2", reverses="s2"),
+    ]
+    st = p.evaluate(p.join(utc(2024, 1, 1)), log, as_of=utc(2026, 3, 1)).status
+    assert st.tier == "Diamond"
+    d = p.evaluate(st, log, as_of=utc(2026, 6, 1))
+    assert (d.tier, d.status.grace_until) == ("Silver", None)
+    assert [e.kind for e in d.events] == ["downgrade", "downgrade"]
+    assert all(e.at == utc(2026, 5, 10) for e in d.events)

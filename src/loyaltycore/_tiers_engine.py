@@ -260,7 +260,9 @@ class Run:
             until = self.valid_now(day)
         if k > self.earned:
             if unconfirmed and self.pending is None:
-                self.pending = Pending(self.names[self.earned], self.earned_until, self.since)
+                self.pending = Pending(
+                    self.names[self.earned], self.earned_until, self.since, self.grace_until
+                )
             self.earned, self.earned_until = k, until
             self.since = _datetime(self.t)
             self.grace_until = None
@@ -310,6 +312,14 @@ class Run:
         label = window_label(cfg.kind, start, end)
         old = self.earned
         target = min(max(k, old - 1) if cfg.soft else k, old)
+        if cfg.immediate and cfg.kind != "rolling":
+            # activity of the window under way counts too (extension, grace, late review)
+            now_start, now_end = window_of(cfg.kind, day, self.anchor, cfg.months)
+            k_now = min(self.justify(now_start, now_end), old)
+            if k_now > target:
+                target, k = k_now, k_now
+                until = self.valid_now(day) or until
+                label = window_label(cfg.kind, now_start, now_end)
         self.grace_until = None
         self.pending = None
         if target == old:
@@ -411,6 +421,7 @@ class Run:
         else:
             self.earned = self.cfg.index[pending.earned]
             self.earned_until, self.since = pending.earned_until, pending.since
+            self.grace_until = pending.grace_until
             self.pending = None
         self.emit("downgrade", before, f"return {source} undoes the upgrade to {self.names[old]}")
 
@@ -491,7 +502,8 @@ class Run:
                     other = self.others()
             if other > hi:
                 break
-            self.t = other
+            # A restored or loaded state may be due already: handle it now.
+            other = self.t = max(other, self.t)
             self.at_instant(other)
             if i < n and entries[i][OCC] == other:
                 j = i
@@ -503,19 +515,20 @@ class Run:
         self.t = max(self.t, hi)
 
     def at_instant(self, t: int) -> None:
-        """Closes, reviews and ends that fall at ``t``, in a fixed order."""
+        """Closes, reviews and ends due at ``t``, in a fixed order."""
         day = local_day(t, self.cfg.tz)
+        after = self.after_day
         if self.close_at == t:
             self.close(day)
         if self.year_at == t:
             self.year_close(day)
-        if self.grace_until is None and self.earned > 0 and self.after_day(self.earned_until) == t:
+        if self.grace_until is None and self.earned > 0 and after(self.earned_until) <= t:
             self.review(day)
-        if self.grace_until is not None and self.after_day(self.grace_until) == t:
+        if self.grace_until is not None and after(self.grace_until) <= t:
             self.downgrade(day)
-        if self.override is not None and self.after_day(self.override.until) == t:
+        if self.override is not None and after(self.override.until) <= t:
             self.end_override()
-        if self.challenge is not None and self.after_day(self.challenge.deadline) == t:
+        if self.challenge is not None and after(self.challenge.deadline) <= t:
             self.end_challenge()
 
     def end_override(self) -> None:

@@ -575,6 +575,7 @@ class Pending:
     earned: str
     earned_until: date | None
     since: datetime
+    grace_until: date | None = None
 
 
 @attrs.frozen
