@@ -347,3 +347,16 @@ def test_any_grid_covers_every_cell_once_and_assigns_like_the_scalar_lookup(case
     labels = segment_map.assign(scores).labels().tolist()
     assert labels == [segment_map.segment_of(*cell) for cell in zip(r, f, m, strict=True)]
     assert labels == [grid[a][(b + c + 1) // 2 - 1] for a, b, c in zip(r, f, m, strict=True)]
+
+
+@given(rfm_columns(), st.integers(min_value=2, max_value=9))
+def test_scores_equal_numpy_searchsorted_on_the_edges(columns: Any, bins: int) -> None:
+    days, freq, money = columns
+    scores = rfm_scores(days, freq, money, bins=bins)
+    edges = scores.edges
+    expected_r = bins - np.searchsorted(np.asarray(edges.recency), days, side="right")
+    expected_f = 1 + np.searchsorted(np.asarray(edges.frequency), freq, side="left")
+    expected_m = 1 + np.searchsorted(np.asarray(edges.monetary), money, side="left")
+    assert np.array_equal(scores.r, expected_r)
+    assert np.array_equal(scores.f, expected_f)
+    assert np.array_equal(scores.m, expected_m)

@@ -82,7 +82,10 @@ def rfm_columns(
 
 
 def quantiles(values: FloatArray, probs: Sequence[float]) -> tuple[float, ...]:
-    """``numpy.quantile(values, probs)`` (linear method) with one partition.
+    """``numpy.quantile(values, probs)`` (linear method) from one sort.
+
+    numpy's vectorized sort is several times faster than ``numpy.partition``
+    with several ``kth`` (which ``numpy.quantile`` uses) on large columns.
 
     >>> quantiles(np.array([4.0, 1.0, 3.0, 2.0]), [0.25, 0.5])
     (1.75, 2.5)
@@ -93,12 +96,37 @@ def quantiles(values: FloatArray, probs: Sequence[float]) -> tuple[float, ...]:
     pos = np.asarray(probs, dtype=np.float64) * last
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, last)
-    part = np.partition(values, np.unique(np.concatenate([lo, hi])))
-    low, high = part[lo], part[hi]
+    ordered = np.sort(values)
+    low, high = ordered[lo], ordered[hi]
     # The same interpolation numpy uses, so ties stay exactly equal.
     frac = pos - lo
     result = np.where(frac >= 0.5, high - (high - low) * (1 - frac), low + (high - low) * frac)
     return tuple(float(v) for v in result)
+
+
+def count_edges(
+    edges: Sequence[float], values: FloatArray, *, above: bool
+) -> npt.NDArray[np.int8]:
+    """How many edges each value is strictly above (or strictly below), as int8.
+
+    With ``above=True`` this is ``numpy.searchsorted(edges, values, side="left")``
+    and with ``above=False`` it is ``len(edges) - searchsorted(..., side="right")``
+    (tests assert both). It is computed with one vectorized comparison per
+    edge: with at most 8 edges that is several times faster than a binary
+    search per value, and needs no int64 temporaries.
+
+    >>> count_edges([1.0, 2.0, 2.0], np.array([0.5, 2.0, 3.0]), above=True).tolist()
+    [0, 1, 3]
+    >>> count_edges([1.0, 2.0, 2.0], np.array([0.5, 2.0, 3.0]), above=False).tolist()
+    [3, 0, 0]
+    """
+    counts = np.zeros(values.size, dtype=np.int8)
+    hit = np.empty(values.size, dtype=np.bool_)
+    compare = np.greater if above else np.less
+    for edge in edges:
+        compare(values, edge, out=hit)
+        counts += hit
+    return counts
 
 
 def _edges_converter(value: object) -> tuple[float, ...]:
@@ -203,11 +231,9 @@ class RFMEdges:
         return self._score(days, freq, money)
 
     def _score(self, days: FloatArray, freq: FloatArray, money: FloatArray) -> RFMScores:
-        bins = self.bins
-        r_edges = np.asarray(self.recency)
-        r = (bins - np.searchsorted(r_edges, days, side="right")).astype(np.int8)
-        f = (1 + np.searchsorted(np.asarray(self.frequency), freq, side="left")).astype(np.int8)
-        m = (1 + np.searchsorted(np.asarray(self.monetary), money, side="left")).astype(np.int8)
+        r = 1 + count_edges(self.recency, days, above=False)
+        f = 1 + count_edges(self.frequency, freq, above=True)
+        m = 1 + count_edges(self.monetary, money, above=True)
         return RFMScores._trusted(r, f, m, self)
 
 
@@ -304,13 +330,20 @@ class RFMScores:
         fm: npt.NDArray[np.int8] = ((self.f.astype(np.int16) + self.m + 1) // 2).astype(np.int8)
         return fm
 
-    def cell_index(self) -> npt.NDArray[np.intp]:
-        """Each customer's cell as one index ``((R-1) * bins + F-1) * bins + M-1``."""
+    def cell_index(self) -> npt.NDArray[np.int16]:
+        """Each customer's cell as one index ``((R-1) * bins + F-1) * bins + M-1``.
+
+        int16 arithmetic (at most 9**3 cells) keeps this light on memory.
+
+        >>> grid = RFMEdges(*[(1, 2, 3, 4)] * 3)
+        >>> RFMScores(r=[1, 5], f=[1, 5], m=[2, 5], edges=grid).cell_index()
+        array([  1, 124], dtype=int16)
+        """
         bins = self.bins
-        index: npt.NDArray[np.intp] = (self.r.astype(np.intp) - 1) * (bins * bins)
-        index += (self.f.astype(np.intp) - 1) * bins
+        index: npt.NDArray[np.int16] = self.r.astype(np.int16) * np.int16(bins * bins)
+        index += self.f.astype(np.int16) * np.int16(bins)
         index += self.m
-        index -= 1
+        index -= np.int16(bins * bins + bins + 1)
         return index
 
 
