@@ -53,7 +53,7 @@ def test_redeem_uses_soonest_expiring_then_oldest() -> None:
 
 def test_insufficient_points_names_requested_and_available() -> None:
     led = ledger().earn("e1", at=T0, points=100)
-    with pytest.raises(errors.InsufficientPoints, match="points=150.*100 available") as info:
+    with pytest.raises(errors.InsufficientPoints, match=r"points=150.*100 available") as info:
         led.redeem("r1", at=T0, points=150)
     assert (info.value.requested, info.value.available) == (150, 100)
     assert led.balance().available == 100
