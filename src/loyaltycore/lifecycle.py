@@ -27,8 +27,6 @@ Days are whole local calendar days in the program zone. The decline stages
 
 from __future__ import annotations
 
-import enum
-import itertools
 import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, tzinfo
@@ -44,11 +42,18 @@ from loyaltycore import _lifecycle_engine as _engine
 from loyaltycore import _lifecycle_journey as _journey
 from loyaltycore import serialize
 from loyaltycore._lifecycle_days import MISSING
+from loyaltycore._lifecycle_flow import (
+    PeriodRates,
+    TransitionMatrix,
+    period_rates,
+    to_mermaid,
+    transition_matrix,
+)
+from loyaltycore._lifecycle_stage import ALLOWED_TRANSITIONS, Stage
 from loyaltycore._validate import check_int, type_name
 from loyaltycore.calendar import EPOCH, to_utc, zone
 from loyaltycore.errors import (
     InvalidArgument,
-    InvalidColumn,
     InvalidRule,
     InvalidTime,
     InvalidType,
@@ -73,69 +78,6 @@ __all__ = [
     "to_mermaid",
     "transition_matrix",
 ]
-
-
-class Stage(enum.IntEnum):
-    """A lifecycle stage; the int value is the code :func:`stages` returns.
-
-    >>> Stage.AT_RISK.label, int(Stage.AT_RISK), Stage.parse("churned")
-    ('at_risk', 3, <Stage.CHURNED: 5>)
-    """
-
-    PROSPECT = _engine.PROSPECT
-    NEW = _engine.NEW
-    ACTIVE = _engine.ACTIVE
-    AT_RISK = _engine.AT_RISK
-    DORMANT = _engine.DORMANT
-    CHURNED = _engine.CHURNED
-    REACTIVATED = _engine.REACTIVATED
-
-    @property
-    def label(self) -> str:
-        """The lower-case name used in plain data, tables and diagrams.
-
-        >>> Stage.REACTIVATED.label
-        'reactivated'
-        """
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: object) -> Stage:
-        """The stage named ``value`` ("at_risk"), or with that code.
-
-        >>> Stage.parse("new"), Stage.parse(6)
-        (<Stage.NEW: 1>, <Stage.REACTIVATED: 6>)
-        >>> Stage.parse("lost")
-        Traceback (most recent call last):
-        ...
-        loyaltycore.errors.InvalidArgument: stage='lost' is not one of prospect, new, ...
-        """
-        if isinstance(value, Stage):
-            return value
-        if isinstance(value, str) and value.upper() in cls.__members__:
-            return cls[value.upper()]
-        if isinstance(value, int | np.integer) and not isinstance(value, bool):
-            code = int(value)
-            if 0 <= code < len(cls):
-                return cls(code)
-        names = ", ".join(s.label for s in cls)
-        raise InvalidArgument(f"stage={value!r} is not one of {names}", field="stage", value=value)
-
-
-#: Stages reachable in one day from each stage (by a purchase or by time).
-#: Decline stages may be skipped in one day when thresholds fall on the same
-#: day (a short member cycle, a steep drop of p_alive).
-ALLOWED_TRANSITIONS: Final[Mapping[Stage, frozenset[Stage]]] = {
-    Stage.PROSPECT: frozenset({Stage.NEW}),
-    Stage.NEW: frozenset({Stage.ACTIVE, Stage.AT_RISK, Stage.DORMANT, Stage.CHURNED}),
-    Stage.ACTIVE: frozenset({Stage.AT_RISK, Stage.DORMANT, Stage.CHURNED}),
-    Stage.AT_RISK: frozenset({Stage.NEW, Stage.ACTIVE, Stage.DORMANT, Stage.CHURNED}),
-    Stage.DORMANT: frozenset({Stage.CHURNED, Stage.REACTIVATED}),
-    Stage.CHURNED: frozenset({Stage.REACTIVATED}),
-    Stage.REACTIVATED: frozenset(
-        {Stage.NEW, Stage.ACTIVE, Stage.AT_RISK, Stage.DORMANT, Stage.CHURNED}
-    ),
-}
 
 
 # -- policies ----------------------------------------------------------------
@@ -331,7 +273,7 @@ def _level_vector(
     return _engine.alive_vector((t.at_risk, t.dormant, t.churned), rows)
 
 
-def classify(policy: LifecyclePolicy, rows: _engine.Rows) -> _engine.Codes:
+def _classify(policy: LifecyclePolicy, rows: _engine.Rows) -> _engine.Codes:
     """Stage codes for engine inputs already in days (shared by journeys)."""
     level, react = _level_vector(policy.thresholds, rows)
     return _engine.combine_vector(rows, level, react, policy.new_days)
@@ -519,7 +461,7 @@ def stages(
     rows = _engine.Rows(
         bought=days.bought, since_first=since_first, since_last=since_last, gap=gap, **extra
     )
-    return classify(chosen, rows)
+    return _classify(chosen, rows)
 
 
 def population_cycle(columns: object) -> float:
@@ -631,7 +573,7 @@ def journey(
         days,
         start,
         until_day,
-        lambda rows: classify(chosen, rows),
+        lambda rows: _classify(chosen, rows),
         model=model,
         needs_model=is_alive,
     )
@@ -665,263 +607,6 @@ def _journey_start(
             value=until_day,
         )
     return start
-
-
-# -- transitions between snapshots -------------------------------------------------
-
-_N: Final = len(Stage)
-
-
-def _code(value: object, name: str, row: int) -> int:
-    try:
-        return int(Stage.parse(value))
-    except InvalidArgument:
-        raise InvalidColumn(
-            f"{name}[{row}]={value!r} is not a stage code (0..{_N - 1}) or name",
-            field=name,
-            row=row,
-            value=value,
-        ) from None
-
-
-def _codes(value: object, name: str) -> npt.NDArray[np.int64]:
-    if isinstance(value, np.ndarray):
-        array = value
-    elif isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
-        array = np.array([_code(v, name, row) for row, v in enumerate(value)], dtype=np.int64)
-    else:
-        raise InvalidType(
-            f"{name} must be an array of stage codes, not {type_name(value)}", field=name
-        )
-    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
-        raise InvalidColumn(f"{name} must be a 1-D integer array of stage codes", field=name)
-    bad = np.flatnonzero((array < 0) | (array >= _N))
-    if bad.size:
-        row = int(bad[0])
-        raise InvalidColumn(
-            f"{name}[{row}]={int(array[row])} is not a stage code (0..{_N - 1})",
-            field=name,
-            row=row,
-        )
-    return array.astype(np.int64, copy=False)
-
-
-def _frozen_counts(value: object) -> npt.NDArray[np.int64]:
-    array = np.array(value, dtype=np.int64, copy=True)
-    if array.shape != (_N, _N) or (array < 0).any():
-        raise InvalidArgument(f"counts must be a {_N}x{_N} array of counts >= 0", field="counts")
-    array.flags.writeable = False
-    return array
-
-
-@attrs.frozen
-class TransitionMatrix:
-    """Members counted by (stage before, stage after), rows and columns in Stage order.
-
-    ``rates[i, j]`` is the share of members in stage ``i`` before who are in
-    stage ``j`` after (NaN for a stage nobody was in). Moves that skip stages
-    (active straight to churned between two distant snapshots) are counted
-    like any other; :meth:`outside_table` counts those not in
-    :data:`ALLOWED_TRANSITIONS`.
-
-    >>> m = transition_matrix([2, 2, 5], [2, 5, 2])
-    >>> m.count("active", "churned"), m.rate("active", "active"), m.outside_table()
-    (1, 0.5, 1)
-    """
-
-    counts: npt.NDArray[np.int64] = attrs.field(
-        converter=_frozen_counts, eq=attrs.cmp_using(eq=np.array_equal)
-    )
-
-    @property
-    def rates(self) -> npt.NDArray[np.float64]:
-        """Row-normalised counts (NaN rows where no member started).
-
-        >>> transition_matrix([2, 2], [2, 3]).rates[2].tolist()
-        [0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
-        """
-        totals = self.counts.sum(axis=1, keepdims=True)
-        out = np.full(self.counts.shape, math.nan)
-        np.divide(self.counts, totals, out=out, where=totals > 0)
-        return out
-
-    def count(self, before: Stage | str | int, after: Stage | str | int) -> int:
-        """Members that were in ``before`` and are in ``after``.
-
-        >>> transition_matrix([4, 4], [5, 6]).count(Stage.DORMANT, "reactivated")
-        1
-        """
-        return int(self.counts[Stage.parse(before), Stage.parse(after)])
-
-    def rate(self, before: Stage | str | int, after: Stage | str | int) -> float:
-        """Share of the members in ``before`` who are in ``after``.
-
-        >>> transition_matrix([4, 4], [5, 6]).rate("dormant", "churned")
-        0.5
-        """
-        return float(self.rates[Stage.parse(before), Stage.parse(after)])
-
-    def outside_table(self) -> int:
-        """Members whose move is not one step of :data:`ALLOWED_TRANSITIONS`.
-
-        >>> transition_matrix(["dormant", "dormant"], ["active", "reactivated"]).outside_table()
-        1
-        """
-        total = 0
-        for a in Stage:
-            for b in Stage:
-                if a != b and b not in ALLOWED_TRANSITIONS[a]:
-                    total += int(self.counts[a, b])
-        return total
-
-    def to_mermaid(self) -> str:
-        """A Mermaid state diagram with one edge per observed move, labelled by count.
-
-        >>> print(transition_matrix([2, 2], [3, 3]).to_mermaid())
-        stateDiagram-v2
-            active --> at_risk: 2
-        """
-        lines = ["stateDiagram-v2"]
-        for a in Stage:
-            for b in Stage:
-                if a != b and self.counts[a, b]:
-                    lines.append(f"    {a.label} --> {b.label}: {int(self.counts[a, b])}")
-        return "\n".join(lines)
-
-
-def transition_matrix(before: object, after: object) -> TransitionMatrix:
-    """Count members by stage in two snapshots (same members, same order).
-
-    Args:
-        before: stage codes (or Stage values or labels) at the earlier date.
-        after: the same members' stages at the later date.
-
-    Returns:
-        The :class:`TransitionMatrix`.
-
-    Raises:
-        InvalidColumn: a value that is not a stage, or different lengths.
-
-    >>> transition_matrix(["new", "active"], ["active", "churned"]).count("new", "active")
-    1
-    """
-    a, b = _codes(before, "before"), _codes(after, "after")
-    if a.shape != b.shape:
-        raise InvalidColumn(
-            f"after has {b.size} rows, expected {a.size} (one per member of before)",
-            field="after",
-            value=b.size,
-        )
-    counts = np.bincount(a * _N + b, minlength=_N * _N).reshape(_N, _N)
-    return TransitionMatrix(counts)
-
-
-@attrs.frozen
-class PeriodRates:
-    """Churn and reactivation between two consecutive snapshots.
-
-    ``churn_rate`` = ``churned / live``: of the members who had bought and
-    were not churned at ``start``, the share churned at ``end``.
-    ``reactivation_rate`` = ``returned / lapsed``: of the members dormant or
-    churned at ``start``, the share in a live stage (new, active, at risk,
-    reactivated) at ``end`` — only a purchase makes that move. Rates are NaN
-    when their base is empty.
-
-    >>> PeriodRates("Q1", "Q2", live=4, churned=1, lapsed=2, returned=1).churn_rate
-    0.25
-    """
-
-    start: Any
-    end: Any
-    live: int
-    churned: int
-    lapsed: int
-    returned: int
-
-    @property
-    def churn_rate(self) -> float:
-        """Share of the live members churned by the end of the period.
-
-        >>> PeriodRates("Q1", "Q2", live=0, churned=0, lapsed=0, returned=0).churn_rate
-        nan
-        """
-        return self.churned / self.live if self.live else math.nan
-
-    @property
-    def reactivation_rate(self) -> float:
-        """Share of the lapsed members back in a live stage by the end of the period.
-
-        >>> PeriodRates("Q1", "Q2", live=4, churned=1, lapsed=4, returned=1).reactivation_rate
-        0.25
-        """
-        return self.returned / self.lapsed if self.lapsed else math.nan
-
-
-_LIVE_AFTER: Final = np.array(
-    [s in (Stage.NEW, Stage.ACTIVE, Stage.AT_RISK, Stage.REACTIVATED) for s in Stage]
-)
-
-
-def period_rates(snapshots: Mapping[Any, object]) -> tuple[PeriodRates, ...]:
-    """Churn and reactivation rates per period from stage snapshots.
-
-    Args:
-        snapshots: ordered ``{label: stage codes}`` (e.g. one per month end),
-            each covering the same members in the same order; members without
-            a purchase yet are prospects.
-
-    Returns:
-        One :class:`PeriodRates` per consecutive pair of snapshots.
-
-    Raises:
-        InvalidArgument: fewer than two snapshots.
-        InvalidColumn: a snapshot of another length or with a non-stage value.
-
-    >>> rates = period_rates({"jan": [2, 4, 5, 2], "feb": [5, 6, 5, 3]})
-    >>> rates[0].churn_rate, rates[0].reactivation_rate
-    (0.3333333333333333, 0.5)
-    """
-    if not isinstance(snapshots, Mapping) or len(snapshots) < 2:
-        raise InvalidArgument(
-            "snapshots must be a mapping of at least two {label: stage codes}",
-            field="snapshots",
-        )
-    items = [(label, _codes(codes, f"snapshots[{label!r}]")) for label, codes in snapshots.items()]
-    result = []
-    for (start, a), (end, b) in itertools.pairwise(items):
-        matrix = transition_matrix(a, b)
-        counts = matrix.counts
-        live_rows = np.array([s not in (Stage.PROSPECT, Stage.CHURNED) for s in Stage])
-        lapsed_rows = np.array([s in (Stage.DORMANT, Stage.CHURNED) for s in Stage])
-        result.append(
-            PeriodRates(
-                start,
-                end,
-                live=int(counts[live_rows].sum()),
-                churned=int(counts[live_rows, int(Stage.CHURNED)].sum()),
-                lapsed=int(counts[lapsed_rows].sum()),
-                returned=int(counts[np.ix_(lapsed_rows, _LIVE_AFTER)].sum()),
-            )
-        )
-    return tuple(result)
-
-
-def to_mermaid(matrix: TransitionMatrix | None = None) -> str:
-    """The lifecycle as a Mermaid state diagram.
-
-    Without ``matrix``, the allowed transitions; with one, the observed moves
-    labelled by count (see :meth:`TransitionMatrix.to_mermaid`).
-
-    >>> print(to_mermaid().splitlines()[:3])
-    ['stateDiagram-v2', '    [*] --> prospect', '    prospect --> new']
-    """
-    if matrix is not None:
-        return matrix.to_mermaid()
-    lines = ["stateDiagram-v2", "    [*] --> prospect"]
-    for a in Stage:
-        for b in sorted(ALLOWED_TRANSITIONS[a]):
-            lines.append(f"    {a.label} --> {b.label}")
-    return "\n".join(lines)
 
 
 # -- plain data ----------------------------------------------------------------
