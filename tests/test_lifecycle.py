@@ -287,6 +287,28 @@ def test_journey_tracks_the_summary_of_the_same_purchases() -> None:
         assert stage(summary.facts(0), as_of=at, tz="Europe/Berlin") == changes[-1].stage
 
 
+@settings(max_examples=50)
+@given(
+    st.lists(st.integers(0, 600 * 24), min_size=1, max_size=10),
+    st.integers(0, 400),
+    absolute,
+    st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+)
+def test_journey_ends_where_stages_of_the_summary_are(
+    hours: list[int], after: int, policy: LifecyclePolicy, tz: str
+) -> None:
+    from loyaltycore.transactions import TransactionLog, summarize
+
+    start = datetime(2023, 3, 1, tzinfo=UTC)
+    buys = [start + timedelta(hours=h) for h in hours]
+    until = max(buys) + timedelta(days=after)
+    log = TransactionLog.from_arrays(["m"] * len(buys), buys, [10] * len(buys))
+    summary = summarize(log, as_of=until, tz=tz, unit="day")
+    changes = journey(buys, policy, until=until, tz=tz)
+    assert stages(summary, policy).tolist() == [int(changes[-1].stage)]
+    assert stage(summary.facts(0), policy, as_of=until, tz=tz) == changes[-1].stage
+
+
 # -- summaries -------------------------------------------------------------------------
 
 
