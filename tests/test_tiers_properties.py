@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from loyaltycore.tiers import (
     Activity,
@@ -247,3 +248,85 @@ def test_replay_of_history_with_commands_gives_the_status_back(
     assert program.replay(final.history, log, as_of=at + timedelta(days=400)) == final
     tiers = [e.tier for e in final.history]
     assert all(t in program.names for t in tiers)
+
+
+class TierMachine(RuleBasedStateMachine):
+    """A member's life: activity arrives, returns, commands and evaluations in time order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.program = TierProgram(
+            LADDER, tz="Asia/Tokyo", grace=Span(days=20), downgrade="soft", returns="at_once"
+        )
+        self.status = self.program.join(JOINED)
+        self.at = JOINED
+        self.log: list[Activity] = []
+
+    @rule(
+        days=st.integers(0, 120),
+        metric=st.sampled_from(["nights", "spend", "stays"]),
+        amount=st.integers(1, 40),
+    )
+    def earn(self, days: int, metric: str, amount: int) -> None:
+        self.at += timedelta(days=days, minutes=1)
+        scale = 250 if metric == "spend" else 1
+        self.log.append(Activity(metric, amount * scale, self.at, f"e{len(self.log)}"))
+
+    @rule(data=st.data())
+    def give_back(self, data: st.DataObject) -> None:
+        originals = [a for a in self.log if a.reverses is None and a.amount > 1]
+        if not originals:
+            return
+        original = data.draw(st.sampled_from(originals))
+        if any(a.reverses == original.source_id for a in self.log):
+            return
+        self.at += timedelta(minutes=1)
+        self.log.append(
+            Activity(
+                original.metric,
+                -(original.amount // 2),
+                self.at,
+                f"r{len(self.log)}",
+                reverses=original.source_id,
+            )
+        )
+
+    @rule(days=st.integers(0, 200))
+    def evaluate(self, days: int) -> None:
+        self.at += timedelta(days=days)
+        self.status = self.program.evaluate(self.status, self.log, as_of=self.at).status
+
+    @rule(tier=st.integers(1, 3), length=st.integers(0, 90))
+    def override(self, tier: int, length: int) -> None:
+        today = self.at.astimezone(self.program.tz).date()
+        self.status = self.program.override(
+            self.status,
+            self.log,
+            tier=self.program.names[tier],
+            until=today + timedelta(days=length),
+            at=self.at,
+        )
+
+    @invariant()
+    def evaluating_again_changes_nothing(self) -> None:
+        again = self.program.evaluate(self.status, self.log, as_of=self.status.evaluated_at)
+        assert again.status == self.status
+
+    @invariant()
+    def replay_rebuilds_the_status(self) -> None:
+        rebuilt = self.program.replay(
+            self.status.history, self.log, as_of=self.status.evaluated_at
+        )
+        assert rebuilt == self.status
+
+    @invariant()
+    def effective_tier_is_the_best_source(self) -> None:
+        s, names = self.status, self.program.names
+        floor = names.index(s.earned)
+        if s.override is not None:
+            floor = max(floor, names.index(s.override.tier))
+        assert names.index(s.tier) >= floor
+
+
+TierMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=20)
+test_tier_machine = TierMachine.TestCase
