@@ -1,13 +1,26 @@
-"""Segments: RFM scores and named maps, value, behaviour and cluster segments.
+"""Segments: RFM scores and maps, value, behaviour, clusters, and your own.
 
-Scores first: :func:`rfm_scores` places each customer's days since the last
-purchase, frequency and money in 1..5 against population quantiles (equal
-values share a score; R=5 is the most recent), and :data:`RFM_SEGMENTS` names
-each of the 125 ``(R, F, M)`` cells.
+* :func:`rfm_scores` places each customer's days since the last purchase,
+  frequency and money in 1..5 against population quantiles (equal values
+  share a score; R=5 is the most recent) or fixed :class:`RFMEdges`;
+  :data:`RFM_SEGMENTS` names each of the 125 ``(R, F, M)`` cells and
+  :func:`check_coverage` reports the gaps and overlaps of any map.
+* :func:`value_segments` (Pareto share or revenue tiers),
+  :func:`behaviour_segments` (relative to the population medians, see
+  :class:`BehaviourPolicy`) and :func:`cluster_rfm` (k-means, extra ``cluster``).
+* :class:`Segment` is a name and a predicate of :mod:`loyaltycore.predicates`;
+  a :class:`SegmentSet` gives each member its first match or every match, one
+  member at a time or vectorized over columns, with the same answers.
+
+Results are an :class:`Assignment` (one segment each) or a
+:class:`Membership` (every match).
 
 >>> scores = rfm_scores([2, 15, 40, 120, 400], [6, 3, 1, 1, 0], [80, 45, 30, 20, 10])
 >>> RFM_SEGMENTS.assign(scores).labels().tolist()
 ['champions', 'loyal', 'need_attention', 'hibernating', 'lost']
+>>> from loyaltycore.predicates import field
+>>> SegmentSet([Segment("regulars", field("frequency") >= 3)]).of({"frequency": 6})
+('regulars',)
 """
 
 from __future__ import annotations
