@@ -31,7 +31,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
-import cattrs
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
@@ -983,9 +982,12 @@ def _structure_ledger(data: Any, _: Any) -> PointsLedger:
     if not isinstance(data, dict):
         raise InvalidType(f"{data!r} must be an object with events", field="data", value=data)
     extra = set(data) - {"events"}
-    if extra:
-        raise cattrs.ForbiddenExtraKeysError("", PointsLedger, extra)
-    events = serialize.converter.structure(data["events"], tuple[PointsEvent, ...])
+    if extra or "events" not in data:
+        problem = f"unknown keys {sorted(extra)}" if extra else "required field missing"
+        raise InvalidData.from_messages([f"{problem} @ $.data"], what="points history")
+    events = serialize.structure(
+        data["events"], tuple[PointsEvent, ...], what="points history", path="$.data.events"
+    )
     return PointsLedger.replay(events)
 
 

@@ -1,0 +1,230 @@
+"""Every kind of bad input to the points ledger, in one table.
+
+Each row raises a specific ``LoyaltyError`` subclass whose message names the
+argument and the value, and leaves the ledger unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from loyaltycore import errors, serialize
+from loyaltycore.points import ExpireAfter, PointsLedger, merge, transfer
+
+T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
+NAIVE = datetime(2024, 1, 10, 12)
+
+
+def base() -> PointsLedger:
+    led = PointsLedger.open("m-1", policy=ExpireAfter(months=12)).earn("e1", at=T0, points=100)
+    led = led.redeem("r1", at=T0, points=10)
+    return led.hold("h1", at=T0, points=20, deadline=T0 + timedelta(hours=1))
+
+
+OTHER = PointsLedger.open("m-2").earn("x1", at=T0, points=5)
+OTHER_HOLD = OTHER.hold("hx", at=T0, points=1, deadline=T0 + timedelta(hours=1)).holds[0]
+
+Call = Callable[[PointsLedger], Any]
+CASES: list[tuple[str, Call, type[Exception], str]] = [
+    ("float points", lambda x: x.earn("e", at=T0, points=5.0), errors.InvalidType, "points=5.0"),
+    ("bool points", lambda x: x.earn("e", at=T0, points=True), errors.InvalidType, "points=True"),
+    (
+        "Decimal points",
+        lambda x: x.redeem("e", at=T0, points=Decimal(5)),
+        errors.InvalidType,
+        "points=Decimal('5')",
+    ),
+    ("str points", lambda x: x.earn("e", at=T0, points="5"), errors.InvalidType, "points='5'"),
+    ("zero points", lambda x: x.earn("e", at=T0, points=0), errors.InvalidPoints, "points=0"),
+    ("negative", lambda x: x.redeem("e", at=T0, points=-5), errors.InvalidPoints, "points=-5"),
+    (
+        "zero adjust",
+        lambda x: x.adjust("a", at=T0, points=0, reason="r"),
+        errors.InvalidPoints,
+        "points=0",
+    ),
+    ("naive at", lambda x: x.earn("e", at=NAIVE, points=5), errors.NaiveDatetime, "at="),
+    (
+        "naive occurred_at",
+        lambda x: x.earn("e", at=T0, occurred_at=NAIVE, points=5),
+        errors.NaiveDatetime,
+        "occurred_at=",
+    ),
+    (
+        "occurred after at",
+        lambda x: x.earn("e", at=T0, occurred_at=T0 + timedelta(seconds=1), points=5),
+        errors.InvalidTime,
+        "occurred_at=",
+    ),
+    ("str at", lambda x: x.earn("e", at="2024-01-10", points=5), errors.InvalidType, "at="),
+    ("empty id", lambda x: x.earn("", at=T0, points=5), errors.InvalidArgument, "id=''"),
+    ("blank id", lambda x: x.earn("  ", at=T0, points=5), errors.InvalidArgument, "id='  '"),
+    ("int id", lambda x: x.earn(7, at=T0, points=5), errors.InvalidType, "id=7"),
+    (
+        "empty reason",
+        lambda x: x.adjust("a", at=T0, points=5, reason=""),
+        errors.InvalidArgument,
+        "reason=''",
+    ),
+    (
+        "unknown hold",
+        lambda x: x.capture("c", at=T0, hold="nope"),
+        errors.UnknownHold,
+        "hold='nope'",
+    ),
+    (
+        "foreign hold",
+        lambda x: x.release("c", at=T0, hold=OTHER_HOLD),
+        errors.ForeignHold,
+        "hold='hx'",
+    ),
+    (
+        "unknown event",
+        lambda x: x.reverse("f", at=T0, of="nope"),
+        errors.UnknownEvent,
+        "of='nope'",
+    ),
+    (
+        "reverse a hold",
+        lambda x: x.reverse("f", at=T0, of="h1"),
+        errors.InvalidArgument,
+        "of='h1'",
+    ),
+    (
+        "over-reversal",
+        lambda x: x.reverse("f", at=T0, of="e1", points=101),
+        errors.OverReversal,
+        "points=101",
+    ),
+    (
+        "over-cancel",
+        lambda x: x.reverse("f", at=T0, of="r1", points=11),
+        errors.OverReversal,
+        "points=11",
+    ),
+    (
+        "over-capture",
+        lambda x: x.capture("c", at=T0, hold="h1", points=21),
+        errors.OverCapture,
+        "points=21",
+    ),
+    (
+        "insufficient",
+        lambda x: x.redeem("r", at=T0, points=71),
+        errors.InsufficientPoints,
+        "points=71",
+    ),
+    (
+        "out of order",
+        lambda x: x.earn("e", at=T0 - timedelta(days=1), points=5),
+        errors.OutOfOrder,
+        "at=",
+    ),
+    (
+        "deadline before at",
+        lambda x: x.hold("h", at=T0, points=1, deadline=T0),
+        errors.InvalidTime,
+        "deadline=",
+    ),
+    (
+        "idempotency conflict",
+        lambda x: x.earn("e1", at=T0, points=99),
+        errors.IdempotencyConflict,
+        "points=100",
+    ),
+    (
+        "same member transfer",
+        lambda x: transfer(x, x, "t", at=T0, points=1),
+        errors.SameMember,
+        "dst='m-1'",
+    ),
+    ("same member merge", lambda x: merge(x, x, "g", at=T0), errors.SameMember, "duplicate='m-1'"),
+    (
+        "bad zone",
+        lambda x: PointsLedger.open("m", tz="Mars/Base"),
+        errors.InvalidArgument,
+        "tz='Mars/Base'",
+    ),
+    (
+        "bad policy",
+        lambda x: PointsLedger.open("m", policy="12 months"),
+        errors.InvalidType,
+        "policy='12 months'",
+    ),
+    (
+        "bad debt policy",
+        lambda x: PointsLedger.open("m", debt_policy="lenient"),
+        errors.InvalidArgument,
+        "debt_policy='lenient'",
+    ),
+    (
+        "negative grace",
+        lambda x: x.reverse("f", at=T0, of="r1", grace_days=-1),
+        errors.InvalidArgument,
+        "grace_days=-1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "call", "error", "named"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_raises_specific_error_and_changes_nothing(
+    label: str, call: Call, error: type[Exception], named: str
+) -> None:
+    led = base()
+    before = (led.events, led.lots, led.holds, led.balance())
+    with pytest.raises(error) as info:
+        call(led)
+    assert isinstance(info.value, errors.LoyaltyError)
+    assert named in str(info.value)
+    assert (led.events, led.lots, led.holds, led.balance()) == before
+
+
+def _doc() -> dict[str, Any]:
+    return serialize.to_data(base())
+
+
+def _set(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(_doc())
+    target: Any = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return doc
+
+
+BAD_DATA = [
+    ("unknown key", _set(("data", "events", 1, "bonus"), 1), "bonus"),
+    ("float for int", _set(("data", "events", 1, "points"), 5.7), "5.7"),
+    ("str for int", _set(("data", "events", 1, "points"), "5"), "'5'"),
+    ("bool for int", _set(("data", "events", 1, "points"), True), "True"),
+    ("naive datetime", _set(("data", "events", 1, "at"), "2024-01-10T12:00:00"), "offset"),
+    ("unknown tag", _set(("data", "events", 1, "type"), "Gifted"), "events"),
+    ("negative points", _set(("data", "events", 1, "points"), -5), "points=-5"),
+    ("changed outcome", _set(("data", "events", 2, "lots"), [["e1", 9]]), "events[2]"),
+    ("unknown top key", _set(("data", "owner"), "x"), "owner"),
+]
+
+
+@pytest.mark.parametrize(("label", "doc", "named"), BAD_DATA, ids=[c[0] for c in BAD_DATA])
+def test_malformed_plain_data_raises_invalid_data(
+    label: str, doc: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(errors.InvalidData) as info:
+        serialize.from_data(doc)
+    assert named in str(info.value)
+
+
+def test_replay_refuses_a_history_that_does_not_follow() -> None:
+    events = base().events
+    with pytest.raises(errors.InvalidData, match="Opened"):
+        PointsLedger.replay(events[1:])
+    with pytest.raises(errors.InvalidData, match=r"more than the 0 available @ \$.events\[1\]"):
+        PointsLedger.replay(events[:1] + events[2:])  # the redemption without its earn
+    with pytest.raises(errors.InvalidData, match="not a points event"):
+        PointsLedger.replay([*events, "junk"])  # type: ignore[list-item]
