@@ -143,7 +143,7 @@ class Run:
         self.names = cfg.plan.names
         self.entries = entries
         self.anchor = (
-            local_day(_us(status.joined_at), cfg.tz) if cfg.kind != "calendar" else date.min
+            local_day(micros(status.joined_at), cfg.tz) if cfg.kind != "calendar" else date.min
         )
         self.earned = cfg.index[status.earned]
         self.earned_until = status.earned_until
@@ -157,7 +157,7 @@ class Run:
         self.years = list(status.years) if status.years else [0] * n
         self.status = status
         self.events: list[TierEvent] = []
-        self.t = _us(status.evaluated_at)
+        self.t = micros(status.evaluated_at)
         self.close_at = self.year_at = -NEVER
 
     # -- totals ---------------------------------------------------------------
@@ -429,7 +429,7 @@ class Run:
         ch = self.challenge
         assert ch is not None
         tz = self.cfg.tz
-        totals = self.totals_us(_us(ch.start), start_us(ch.deadline + ONE_DAY, tz))
+        totals = self.totals_us(micros(ch.start), start_us(ch.deadline + ONE_DAY, tz))
         opts = cached_options(ch.target, self.cfg.plan.exponents)
         if not meets(opts, totals):
             return
@@ -566,7 +566,8 @@ class Run:
         )
 
 
-def _us(at: datetime) -> int:
+def micros(at: datetime) -> int:
+    """Micros since the epoch of an aware datetime (no checks: already validated)."""
     delta = at - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 

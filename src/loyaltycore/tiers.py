@@ -37,6 +37,7 @@ from loyaltycore._tiers_engine import (
     Config,
     LifetimeCheck,
     Run,
+    micros,
     prepare,
     set_challenge,
     set_override,
@@ -78,7 +79,7 @@ from loyaltycore._tiers_plan import (
 )
 from loyaltycore._tiers_progress import Gap, Goal, Progress, progress
 from loyaltycore._validate import check_int, to_decimal, type_name
-from loyaltycore.calendar import to_micros, to_utc, zone
+from loyaltycore.calendar import to_utc, zone
 from loyaltycore.errors import (
     DuplicateId,
     InvalidArgument,
@@ -417,10 +418,8 @@ class TierProgram:
     def _run(self, status: TierStatus, activity: Iterable[Activity], at: object, name: str) -> Run:
         """Advance ``status`` to ``at``."""
         status = self._check_status(status)
-        hi = to_micros(to_utc(at, name))
-        run = Run(
-            self._config, status, prepare(self._config, activity, to_micros(status.joined_at))
-        )
+        hi = micros(to_utc(at, name))
+        run = Run(self._config, status, prepare(self._config, activity, micros(status.joined_at)))
         if hi < run.t:
             raise OutOfOrder(
                 f"{name}={to_utc(at, name).isoformat()} is before the status was last evaluated "
