@@ -23,6 +23,11 @@ Float = npt.NDArray[np.float64]
 UNITS = ("day", "week")
 
 
+def wsum(weights: Float, values: Float) -> float:
+    """Weighted sum by pairwise summation; no BLAS call, so no thread start-up."""
+    return float(np.sum(weights * values))
+
+
 def get_column(data: object, name: str) -> object:
     """Read column ``name`` from ``data`` as an attribute or a mapping key."""
     if isinstance(data, Mapping):

@@ -1,14 +1,15 @@
 """Maximum-likelihood driver shared by the CLV models (needs scipy).
 
 Parameters are optimised on their logarithms (so they stay positive) with
-L-BFGS-B, then polished with a few Newton steps on a Hessian built from the
-gradient; standard errors come from the inverse Hessian of the negative
+BFGS, then polished with Newton steps on a finite-difference Hessian;
+standard errors come from the inverse of that Hessian of the negative
 log-likelihood in the natural parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -18,6 +19,8 @@ from scipy.optimize import minimize
 from loyaltycore.errors import ConvergenceError, DegenerateFit
 
 Float = npt.NDArray[np.float64]
+#: Total weighted log-likelihood of the natural parameters.
+LogLik = Callable[[Float], float]
 #: Total weighted log-likelihood and its gradient in the natural parameters.
 LogLikGrad = Callable[[Float], tuple[float, Float]]
 
@@ -34,27 +37,27 @@ class Optimum:
     log_likelihood: float
     covariance: Float
     iterations: int
+    hessian: Float
 
 
-def numeric_grad(loglik: Callable[[Float], float]) -> LogLikGrad:
+def numeric_grad(loglik: LogLik) -> LogLikGrad:
     """Central-difference gradient (relative step) for likelihoods without one."""
 
     def both(params: Float) -> tuple[float, Float]:
-        value = loglik(params)
         grad = np.empty(params.size)
         for i in range(params.size):
-            step = 1e-6 * params[i]
+            step = 1e-4 * params[i]
             up, down = params.copy(), params.copy()
             up[i] += step
             down[i] -= step
             grad[i] = (loglik(up) - loglik(down)) / (2.0 * step)
-        return value, grad
+        return loglik(params), grad
 
     return both
 
 
-def _hessian(fun: LogLikGrad, params: Float) -> Float:
-    """Hessian of the log-likelihood in natural parameters, from gradients."""
+def _hessian_from_grad(fun: LogLikGrad, params: Float) -> Float:
+    """Hessian in natural parameters by central differences of the gradient."""
     size = params.size
     hess = np.empty((size, size))
     for i in range(size):
@@ -66,13 +69,37 @@ def _hessian(fun: LogLikGrad, params: Float) -> Float:
     return np.asarray((hess + hess.T) / 2.0, dtype=np.float64)
 
 
-def _polish(fun: LogLikGrad, params: Float, value: float) -> tuple[Float, float]:
-    """A few safeguarded Newton steps on the log-parameters."""
-    for _ in range(3):
+def _hessian_from_values(loglik: LogLik, params: Float, centre: float) -> Float:
+    """Hessian in natural parameters by second differences of the log-likelihood."""
+    size = params.size
+    steps = 1e-4 * params
+    hess = np.empty((size, size))
+
+    def at(*moves: tuple[int, float]) -> float:
+        point = params.copy()
+        for index, sign in moves:
+            point[index] += sign * steps[index]
+        return loglik(point)
+
+    for i in range(size):
+        hess[i, i] = (at((i, 1)) - 2.0 * centre + at((i, -1))) / steps[i] ** 2
+        for j in range(i):
+            mixed = at((i, 1), (j, 1)) - at((i, 1), (j, -1)) - at((i, -1), (j, 1))
+            mixed += at((i, -1), (j, -1))
+            hess[i, j] = hess[j, i] = mixed / (4.0 * steps[i] * steps[j])
+    return hess
+
+
+def _polish(
+    loglik: LogLik, fun: LogLikGrad, params: Float, value: float, hess: Float, steps: int
+) -> tuple[Float, float]:
+    """Safeguarded Newton steps on the log-parameters with one fixed Hessian."""
+    for _ in range(steps):
         theta = np.log(params)
         _, grad = fun(params)
         g_theta = grad * params
-        hess = _hessian(fun, params)
+        if np.max(np.abs(g_theta)) < 1e-12 * abs(value):
+            break
         h_theta = hess * np.outer(params, params) + np.diag(g_theta)
         try:
             step = np.linalg.solve(h_theta, -g_theta)
@@ -83,8 +110,8 @@ def _polish(fun: LogLikGrad, params: Float, value: float) -> tuple[Float, float]
         improved = False
         for shrink in (1.0, 0.5, 0.25):
             trial = np.exp(np.clip(theta + shrink * step, -_BOUND, _BOUND))
-            trial_value = fun(trial)[0]
-            if np.isfinite(trial_value) and trial_value >= value:
+            trial_value = loglik(trial)
+            if np.isfinite(trial_value) and trial_value > value:
                 params, value, improved = trial, trial_value, True
                 break
         if not improved:
@@ -92,64 +119,114 @@ def _polish(fun: LogLikGrad, params: Float, value: float) -> tuple[Float, float]
     return params, value
 
 
+def _hessian(loglik: LogLik, grad: LogLikGrad | None, params: Float, value: float) -> Float:
+    if grad is not None:
+        return _hessian_from_grad(grad, params)
+    return _hessian_from_values(loglik, params, value)
+
+
+def _flat(fun: LogLikGrad, params: Float, total_weight: float, tolerance: float) -> bool:
+    """Whether the mean log-likelihood's gradient in log-parameters is below ``tolerance``."""
+    _, gradient = fun(params)
+    return bool(np.max(np.abs(gradient * params)) / total_weight < tolerance)
+
+
 def maximise(
-    fun: LogLikGrad,
+    loglik: LogLik,
     start: Float,
     names: tuple[str, ...],
     *,
+    grad: LogLikGrad | None,
     total_weight: float,
     maxiter: int,
     model: str,
+    warm: tuple[Float, Float] | None = None,
 ) -> Optimum:
-    """Maximise ``fun`` from ``start``; raise when the fit fails or degenerates."""
+    """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
+
+    ``grad`` gives the value and the analytic gradient; without it the
+    gradient is taken by central differences. ``warm`` is a (parameters,
+    Hessian) pair from a fit on coarsened data: Newton steps from there (with
+    the Hessian of the exact data) replace the quasi-Newton search when they
+    converge.
+    """
+    fun = grad if grad is not None else numeric_grad(loglik)
+    with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
+        if warm is not None:
+            found = _search(fun, warm[0], total_weight, maxiter, warm[1])
+            if found[4] or _flat(fun, found[0], total_weight, 1e-7):
+                params, value = found[0], found[1]
+                hess = _hessian(loglik, grad, params, value)
+                params, value = _polish(loglik, fun, params, value, hess, steps=2)
+                return _finish(model, names, params, value, hess, found[2])
+        params, value, nit, message, success = _search(fun, start, total_weight, maxiter)
+        if not np.isfinite(value):
+            raise _failed(model, names, params, "the log-likelihood is not finite")
+        hess = _hessian(loglik, grad, params, value)
+        params, value = _polish(loglik, fun, params, value, hess, steps=3)
+        converged = success or _flat(fun, params, total_weight, 1e-4)
+    if not converged and nit >= maxiter:
+        raise _failed(model, names, params, message)
+    if not converged:
+        _check_degenerate(model, names, params)
+        raise _failed(model, names, params, message)
+    return _finish(model, names, params, value, hess, nit)
+
+
+def _finish(
+    model: str, names: tuple[str, ...], params: Float, value: float, hess: Float, nit: int
+) -> Optimum:
+    _check_degenerate(model, names, params)
+    try:
+        covariance = np.asarray(np.linalg.inv(-hess), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        covariance = np.full_like(hess, np.nan)
+    return Optimum(params, value, covariance, nit, hess)
+
+
+def _search(
+    fun: LogLikGrad,
+    start: Float,
+    total_weight: float,
+    maxiter: int,
+    hessian: Float | None = None,
+) -> tuple[Float, float, int, str, bool]:
+    """BFGS on the log-parameters, on the mean negative log-likelihood.
+
+    BFGS rather than L-BFGS-B: for four parameters it is as good, and it does not
+    call into threaded BLAS, which costs more than the whole fit on a busy machine.
+    Points outside the box ``exp(+-25)`` count as infinitely bad. A ``hessian``
+    (of the log-likelihood in natural parameters, from a coarse fit) seeds the
+    inverse-Hessian estimate.
+    """
     scale = 1.0 / total_weight
 
     def objective(theta: Float) -> tuple[float, Float]:
+        if np.any(np.abs(theta) > _BOUND):
+            return np.inf, np.zeros_like(theta)
         params = np.exp(theta)
         value, grad = fun(params)
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return np.inf, np.zeros_like(theta)
         return -value * scale, -grad * params * scale
 
-    with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
-        return _maximise(objective, fun, start, names, scale, maxiter, model)
-
-
-def _maximise(
-    objective: Callable[[Float], tuple[float, Float]],
-    fun: LogLikGrad,
-    start: Float,
-    names: tuple[str, ...],
-    scale: float,
-    maxiter: int,
-    model: str,
-) -> Optimum:
-    result = minimize(
-        objective,
-        np.log(start),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_BOUND, _BOUND)] * start.size,
-        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
-    )
-    params = np.exp(result.x)
+    options: Any = {  # scipy-stubs do not list hess_inv0
+        "maxiter": maxiter,
+        "gtol": 1e-9,
+        "xrtol": 1e-12,
+    }
+    if hessian is not None:
+        _, grad = fun(start)
+        h_theta = -(hessian * np.outer(start, start) + np.diag(grad * start)) * scale
+        try:
+            inverse = np.linalg.inv(h_theta)
+        except np.linalg.LinAlgError:
+            inverse = None
+        if inverse is not None and np.all(np.linalg.eigvalsh((inverse + inverse.T) / 2) > 0):
+            options["hess_inv0"] = (inverse + inverse.T) / 2
+    result = minimize(objective, np.log(start), jac=True, method="BFGS", options=options)
     value = float(-result.fun / scale)
-    if not np.isfinite(value):
-        raise _failed(model, names, params, "the log-likelihood is not finite")
-    params, value = _polish(fun, params, value)
-    _, grad = fun(params)
-    converged = result.success or np.max(np.abs(grad * params)) * scale < 1e-4
-    if not converged and result.nit >= maxiter:
-        raise _failed(model, names, params, str(result.message))
-    _check_degenerate(model, names, params)
-    if not converged:
-        raise _failed(model, names, params, str(result.message))
-    hess = _hessian(fun, params)
-    try:
-        covariance = np.linalg.inv(-hess)
-    except np.linalg.LinAlgError:
-        covariance = np.full_like(hess, np.nan)
-    return Optimum(params, value, np.asarray(covariance, dtype=np.float64), int(result.nit))
+    return np.exp(result.x), value, int(result.nit), str(result.message), bool(result.success)
 
 
 def _describe(names: tuple[str, ...], params: Float) -> str:

@@ -14,11 +14,14 @@ purchases, time of the last repeat purchase, age of the customer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln, digamma, gammaln, hyp2f1
+
+from loyaltycore._clv_data import wsum
 
 Float = npt.NDArray[np.float64]
 
@@ -61,26 +64,61 @@ def bg_loglik(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
     return base + np.logaddexp(a3, a4)
 
 
-def bg_loglik_grad(
-    params: Float, x: Float, t_x: Float, big_t: Float, w: Float
-) -> tuple[float, Float]:
-    """Weighted total BG/NBD log-likelihood and its gradient in (r, alpha, a, b)."""
-    r, alpha, a, b = params
-    base, a3, a4, repeat = bg_terms(params, x, t_x, big_t)
-    total = np.logaddexp(a3, a4)
-    p3 = np.exp(a3 - total)
-    p4 = 1.0 - p3
-    log_at = np.log(alpha + big_t)
-    log_ax = np.log(alpha + t_x)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - p3 * log_at - p4 * log_ax
-    d_alpha = r / alpha - p3 * (r + x) / (alpha + big_t) - p4 * (r + x) / (alpha + t_x)
-    d_ab = digamma(a + b) - digamma(a + b + x)
-    d_a = d_ab + p4 / a
-    b_shift = np.where(repeat > 0, b + x - 1.0, 1.0)
-    d_b = d_ab + digamma(b + x) - digamma(b) - p4 / b_shift
-    ll = float(w @ (base + total))
-    grad = np.array([w @ d_r, w @ d_alpha, w @ d_a, w @ d_b])
-    return ll, grad
+def bg_objective(
+    x: Float, t_x: Float, big_t: Float, w: Float
+) -> Callable[[Float], tuple[float, Float]]:
+    """Weighted total BG/NBD log-likelihood and its analytic gradient, as a function.
+
+    The gamma-function terms depend on ``x`` alone, so they are evaluated once per
+    distinct ``x`` and weighted by the customers having it; only logarithms and
+    exponentials are evaluated per row.
+    """
+    unique_x, inverse = np.unique(x, return_inverse=True)
+    w_x = np.bincount(inverse.reshape(-1), weights=w, minlength=unique_x.size).astype(np.float64)
+    repeat = x > 0
+    total_w = float(w.sum())
+
+    def fun(params: Float) -> tuple[float, Float]:
+        r, alpha, a, b = params
+        log_alpha = np.log(alpha)
+        ux = unique_x
+        base = (
+            gammaln(r + ux)
+            - gammaln(r)
+            + gammaln(b + ux)
+            - gammaln(a + b + ux)
+            + gammaln(a + b)
+            - gammaln(b)
+        )
+        d_ab = digamma(a + b) - digamma(a + b + ux)
+        grad = np.array(
+            [
+                wsum(w_x, digamma(r + ux) - digamma(r)) + total_w * log_alpha,
+                total_w * r / alpha,
+                wsum(w_x, d_ab),
+                wsum(w_x, d_ab + digamma(b + ux) - digamma(b)),
+            ]
+        )
+        log_at = np.log(alpha + big_t)
+        log_ax = np.log(alpha + t_x)
+        b_shift = np.where(repeat, b + x - 1.0, 1.0)
+        a3 = -(r + x) * log_at
+        a4 = np.where(repeat, np.log(a) - np.log(b_shift) - (r + x) * log_ax, -np.inf)
+        total = np.logaddexp(a3, a4)
+        p4 = np.exp(a4 - total)
+        p3 = 1.0 - p4
+        value = wsum(w_x, base) + total_w * r * log_alpha + wsum(w, total)
+        grad += np.array(
+            [
+                -wsum(w, p3 * log_at + p4 * log_ax),
+                -wsum(w, (r + x) * (p3 / (alpha + big_t) + p4 / (alpha + t_x))),
+                wsum(w, p4) / a,
+                -wsum(w, p4 / b_shift),
+            ]
+        )
+        return value, grad
+
+    return fun
 
 
 def bg_p_alive(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
@@ -304,7 +342,7 @@ def gg_loglik_grad(params: Float, x: Float, m: Float, w: Float) -> tuple[float, 
     d_p = x * (digamma(px + q) - digamma(px) + log_m + np.log(x) - log_tail)
     d_q = digamma(px + q) - digamma(q) + np.log(gamma) - log_tail
     d_gamma = q / gamma - (px + q) / (gamma + x * m)
-    return float(w @ ll), np.array([w @ d_p, w @ d_q, w @ d_gamma])
+    return wsum(w, ll), np.array([wsum(w, d_p), wsum(w, d_q), wsum(w, d_gamma)])
 
 
 def gg_loglik(params: Float, x: Float, m: Float) -> Float:

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from loyaltycore import _clv_data, _clv_sim
 from loyaltycore._validate import check_rate, freeze, require
-from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType
+from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
 __all__ = [
     "BetaGeo",
@@ -219,21 +219,71 @@ def _fit_purchases(
             raise InvalidArgument(
                 f"initial={dict(initial)!r} must hold positive values", field="initial"
             )
-    if kind == "bg":
 
-        def fun(params: Float) -> tuple[float, Float]:
-            return lik.bg_loglik_grad(params, x, t_x, big_t, w)  # type: ignore[no-any-return]
+    def loglik(params: Float) -> float:
+        rows = lik.bg_loglik if kind == "bg" else lik.pnbd_loglik
+        return _clv_data.wsum(w, rows(params, x, t_x, big_t))
 
-    else:
-
-        def total(params: Float) -> float:
-            return float(w @ lik.pnbd_loglik(params, x, t_x, big_t))
-
-        fun = fitter.numeric_grad(total)
+    grad = lik.bg_objective(x, t_x, big_t, w) if kind == "bg" else None
+    warm = None
+    if x.size > _COARSE_ROWS:
+        warm = _coarse_start(kind, lik, fitter, (x, t_x, big_t), w, start, maxiter)
     optimum = fitter.maximise(
-        fun, start, names, total_weight=float(w.sum()), maxiter=maxiter, model=_LABELS[kind]
+        loglik,
+        start,
+        names,
+        grad=grad,
+        total_weight=float(w.sum()),
+        maxiter=maxiter,
+        model=_LABELS[kind],
+        warm=warm,
     )
     return optimum.params, _info(names, optimum, w, x.size, resolved), resolved
+
+
+#: Above this many distinct histories, a fit starts from a fit on a coarser grid.
+_COARSE_ROWS = 3000
+_COARSE_GRID = 32
+
+
+def _coarse_start(
+    kind: str,
+    lik: ModuleType,
+    fitter: ModuleType,
+    history: tuple[Float, Float, Float],
+    w: Float,
+    start: Float,
+    maxiter: int,
+) -> tuple[Float, Float] | None:
+    """(parameters, Hessian) of a fit with times rounded to 1/32 of the longest ``T``.
+
+    On that grid there are few distinct histories, so the quasi-Newton search is
+    cheap; a few Newton steps then finish the job on the exact data. None when
+    the coarse fit fails (the exact data are then searched from ``start``).
+    """
+    x, t_x, big_t = history
+    grid = float(big_t.max()) / _COARSE_GRID
+    coarse_t = np.maximum(np.round(big_t / grid), 1.0) * grid
+    coarse_tx = np.where(x > 0, np.clip(np.round(t_x / grid) * grid, grid / 2.0, coarse_t), 0.0)
+    (cx, ctx, ct), cw = _clv_data.unique_rows((x, coarse_tx, coarse_t), w)
+    rows = lik.bg_loglik if kind == "bg" else lik.pnbd_loglik
+
+    def loglik(params: Float) -> float:
+        return _clv_data.wsum(cw, rows(params, cx, ctx, ct))
+
+    try:
+        optimum = fitter.maximise(
+            loglik,
+            start,
+            _NAMES[kind],
+            grad=lik.bg_objective(cx, ctx, ct, cw) if kind == "bg" else None,
+            total_weight=float(cw.sum()),
+            maxiter=maxiter,
+            model=_LABELS[kind],
+        )
+    except ConvergenceError:
+        return None
+    return optimum.params, optimum.hessian
 
 
 _NAMES = {"bg": ("r", "alpha", "a", "b"), "pnbd": ("r", "alpha", "s", "beta")}
@@ -284,7 +334,7 @@ def _loglik(
     x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
     w = _clv_data.weights_column(weights, x.size)
     fn = lik.bg_loglik if kind == "bg" else lik.pnbd_loglik
-    return float(w @ fn(params, x, t_x, big_t))
+    return _clv_data.wsum(w, fn(params, x, t_x, big_t))
 
 
 def _simulate(
@@ -645,9 +695,10 @@ class GammaGamma:
             return lik.gg_loglik_grad(params, x, m, w)  # type: ignore[no-any-return]
 
         optimum = fitter.maximise(
-            fun,
+            lambda params: fun(params)[0],
             start,
             names,
+            grad=fun,
             total_weight=float(w.sum()),
             maxiter=_check_maxiter(maxiter),
             model="Gamma-Gamma",
@@ -696,7 +747,7 @@ class GammaGamma:
         x, m = _spend_columns(data, frequency, monetary)
         w = _clv_data.weights_column(weights, x.size)
         keep = (x > 0) & (w > 0)
-        return float(w[keep] @ lik.gg_loglik(self._vector(), x[keep], m[keep]))
+        return _clv_data.wsum(w[keep], lik.gg_loglik(self._vector(), x[keep], m[keep]))
 
     def _vector(self) -> Float:
         return np.array([self.p, self.q, self.gamma])
