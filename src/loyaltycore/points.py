@@ -806,34 +806,46 @@ def _describe(ev: Any) -> tuple[str, str]:
 
 def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
     events = ledger.events
-    nets: list[int] = []
+    totals: list[tuple[int, ...]] = []
 
     def step(i: int, book: Book) -> None:
-        nets.append(_net(book.tot))
+        totals.append(tuple(book.tot))
 
     replay(events, step=step)
     tz = zone(ledger.tz)
-    opening = 0
+    first = 0  # the last event before the statement
+    before = 0  # the last event on it
     lines = []
     for i in range(1, len(events)):
         ev: Any = events[i]
         if ev.at < lo:
-            opening = nets[i]
+            first = before = i
             continue
         if ev.at >= hi:
             break
-        change = nets[i] - nets[i - 1]
         ident, text = _describe(ev)
+        net = _net(totals[i])
         lines.append(
             StatementLine(
-                ev.at, ev.at.astimezone(tz).date(), type(ev).__name__, ident, text, change, nets[i]
+                ev.at,
+                ev.at.astimezone(tz).date(),
+                type(ev).__name__,
+                ident,
+                text,
+                net - _net(totals[i - 1]),
+                net,
             )
         )
-    closing = lines[-1].balance if lines else opening
-    balance = (
-        ledger.balance(hi) if ledger.last_at is None or hi < ledger.last_at else (ledger.balance())
+        before = i
+    return Statement(
+        ledger.member,
+        lo,
+        hi,
+        _net(totals[first]),
+        _net(totals[before]),
+        tuple(lines),
+        Balance(*totals[before]),
     )
-    return Statement(ledger.member, lo, hi, opening, closing, tuple(lines), balance)
 
 
 # -- two-ledger commands ----------------------------------------------------
