@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loyaltycore import predicates as P
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidRule, InvalidType
@@ -292,3 +293,21 @@ def test_first_failure_is_none_exactly_when_the_predicate_holds(
     if failure is not None:
         assert not failure.test(ctx)
         assert not isinstance(failure, P.And)
+
+
+@given(st.lists(st.integers(-700_000, 2_900_000), min_size=1, max_size=50))
+def test_civil_date_arithmetic_matches_the_calendar(days: list[int]) -> None:
+    from loyaltycore._fields import civil, civil_days, days_in_month
+
+    array = np.array(days, dtype=np.int64)
+    year, month, day = civil(array)
+    expected = [date(1970, 1, 1) + timedelta(days=d) for d in days]
+    assert list(zip(year.tolist(), month.tolist(), day.tolist(), strict=True)) == [
+        (e.year, e.month, e.day) for e in expected
+    ]
+    assert civil_days(year, month, day).tolist() == days
+    lengths = [
+        ((e.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        for e in expected
+    ]
+    assert days_in_month(year, month).tolist() == lengths

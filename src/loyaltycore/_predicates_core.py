@@ -530,8 +530,20 @@ def isin_column(frame: Frame, spec: Field, comparables: frozenset[Any]) -> Mask:
         return np.isin(column, np.array(fitting, dtype=np.int64)) & ~missing(spec, column)
     if spec.kind == "float":
         return np.isin(column, np.array(sorted(comparables), dtype=np.float64))
-    values = frozenset(comparables)
-    return np.fromiter((v in values for v in column.tolist()), dtype=np.bool_, count=frame.n)
+    return objects_in(column, frozenset(comparables))
+
+
+def objects_in(column: npt.NDArray[Any], values: frozenset[Any]) -> Mask:
+    """Elementwise ``x in values`` for an object column of str (None never matches).
+
+    A few values are compared with vectorized ``==``; many with one set lookup per row.
+    """
+    if len(values) <= 8:
+        out = np.zeros(column.shape, dtype=np.bool_)
+        for value in values:
+            out |= np.asarray(column == value, dtype=np.bool_)
+        return out
+    return np.fromiter((v in values for v in column.tolist()), dtype=np.bool_, count=len(column))
 
 
 # -- comparisons ---------------------------------------------------------------

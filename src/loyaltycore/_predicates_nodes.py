@@ -21,7 +21,10 @@ from loyaltycore._fields import (
     Event,
     Field,
     Frame,
-    date_parts,
+    civil,
+    civil_days,
+    days_in_month,
+    frame_parts,
 )
 from loyaltycore._predicates_core import (
     And,
@@ -30,6 +33,7 @@ from loyaltycore._predicates_core import (
     Mask,
     Predicate,
     int_compare,
+    objects_in,
 )
 from loyaltycore._predicates_recur import Recurrence, compile_rule
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, to_decimal, type_name
@@ -108,16 +112,12 @@ class _Basket(Predicate):
         kinds = np.asarray(frame.raw("items.kind"), dtype=object)
         match = np.asarray(kinds == "product", dtype=np.bool_)
         if self.skus or self.categories:
-            sku = frame.raw("items.sku").tolist()
-            category = frame.raw("items.category").tolist()
-            wanted = np.fromiter(
-                (
-                    s in self.skus or c in self.categories
-                    for s, c in zip(sku, category, strict=True)
-                ),
-                dtype=np.bool_,
-                count=len(sku),
-            )
+            wanted = np.zeros(match.shape, dtype=np.bool_)
+            if self.skus:
+                wanted |= objects_in(np.asarray(frame.raw("items.sku"), dtype=object), self.skus)
+            if self.categories:
+                category = np.asarray(frame.raw("items.category"), dtype=object)
+                wanted |= objects_in(category, self.categories)
             match &= wanted
         return rows, match
 
@@ -382,18 +382,11 @@ def _after(value: object) -> int:
     return result
 
 
-def _leap(year: npt.NDArray[np.int64]) -> Mask:
-    return np.asarray((year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0)), dtype=np.bool_)
-
-
 def _anniversary_days(
     year: npt.NDArray[np.int64], month: npt.NDArray[np.int64], day: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
     """Day numbers of (year, month, day), Feb 29 -> Feb 28 in common years."""
-    clipped = np.where((month == 2) & (day == 29) & ~_leap(year), 28, day)
-    months = ((year - 1970) * 12 + (month - 1)).astype("datetime64[M]")
-    result: npt.NDArray[np.int64] = months.astype("datetime64[D]").astype(np.int64) + clipped - 1
-    return result
+    return civil_days(year, month, np.minimum(day, days_in_month(year, month)))
 
 
 @attrs.frozen
@@ -435,8 +428,8 @@ class BirthdayWindow(Predicate):
         today = frame.get(FIELDS["local_date"])
         birthday = frame.get(FIELDS["birthday"])
         ok = (today != MISSING_INT) & (birthday != MISSING_INT)
-        year, _, _ = date_parts(np.where(ok, today, 0))
-        _, month, day = date_parts(np.where(ok, birthday, 0))
+        year = np.where(ok, frame_parts(frame)[0], 1970)
+        _, month, day = civil(np.where(ok, birthday, 0))
         out = np.zeros(frame.n, dtype=np.bool_)
         for shift in (-1, 0, 1):
             start = _anniversary_days(year + shift, month, day)
@@ -476,7 +469,7 @@ class BirthdayMonth(Predicate):
         month = frame.get(FIELDS["month"])
         birthday = frame.get(FIELDS["birthday"])
         ok = (month != MISSING_INT) & (birthday != MISSING_INT)
-        _, born, _ = date_parts(np.where(ok, birthday, 0))
+        _, born, _ = civil(np.where(ok, birthday, 0))
         return np.asarray(ok & (born == month), dtype=np.bool_)
 
     def fields(self) -> frozenset[Field]:
@@ -548,8 +541,7 @@ class TierAtLeast(Predicate):
         if self.tier not in frame.tiers:
             return np.zeros(frame.n, dtype=np.bool_)
         high = frozenset(frame.tiers[frame.tiers.index(self.tier) :])
-        column = frame.get(FIELDS["tier"]).tolist()
-        return np.fromiter((t in high for t in column), dtype=np.bool_, count=frame.n)
+        return objects_in(frame.get(FIELDS["tier"]), high)
 
     def fields(self) -> frozenset[Field]:
         """The tier.

@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._fields import MISSING_INT, date_parts
+from loyaltycore._fields import MISSING_INT, civil, days_in_month
 from loyaltycore.errors import InvalidRule
 
 _EPOCH_DATE: Final = date(1970, 1, 1)
@@ -28,6 +28,14 @@ YEARLY, MONTHLY, WEEKLY, DAILY = 0, 1, 2, 3
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
+
+
+def _one_of(values: Ints, wanted: frozenset[int]) -> Mask:
+    """``values`` in ``wanted`` (a small set): a few vectorized comparisons."""
+    out = np.zeros(values.shape, dtype=np.bool_)
+    for w in wanted:
+        out |= values == w
+    return out
 
 
 def _days(day: date) -> int:
@@ -112,20 +120,15 @@ class Recurrence:
         out = ok & (d >= self.start)
         if self.end is not None:
             out &= d <= self.end
-        year, month, day = date_parts(d)
+        year, month, day = civil(d)
         weekday = (d + 3) % 7
-        months = d.astype("datetime64[D]").astype("datetime64[M]")
-        dim = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(
-            np.int64
-        )
+        dim = days_in_month(year, month)
         if self.months is not None:
-            out &= np.isin(month, list(self.months))
+            out &= _one_of(month, self.months)
         if self.weekdays is not None:
-            out &= np.isin(weekday, list(self.weekdays))
+            out &= _one_of(weekday, self.weekdays)
         if self.monthdays or self.nmonthdays:
-            out &= np.isin(day, list(self.monthdays) or [0]) | np.isin(
-                day - dim - 1, list(self.nmonthdays) or [0]
-            )
+            out &= _one_of(day, self.monthdays) | _one_of(day - dim - 1, self.nmonthdays)
         if self.nweekdays is not None:
             first = (day - 1) // 7 + 1
             last = -((dim - day) // 7 + 1)
