@@ -268,6 +268,11 @@ def test_bad_cluster_arguments(
         cluster_rfm([1, 2], [1, 2], [1, 2], **kwargs)
 
 
+def test_clusters_refuse_more_clusters_than_distinct_customers() -> None:
+    with pytest.raises(InvalidArgument, match=r"k=2 must be at most .* distinct customers \(1\)"):
+        cluster_rfm([3, 3, 3], [1, 1, 1], [9.5, 9.5, 9.5], k=2)
+
+
 def test_clusters_refuse_negative_money_and_no_customers() -> None:
     with pytest.raises(InvalidColumn, match="monetary >= 0"):
         cluster_rfm([1, 2], [1, 2], [1, -2], k=1)

@@ -174,7 +174,8 @@ def cluster_rfm(
         days_since_last: Days since each customer's last purchase (>= 0).
         frequency: Purchase frequency (>= 0).
         monetary: Money per customer (>= 0).
-        k: The number of clusters (at least 1, at most the number of customers).
+        k: The number of clusters (at least 1, at most the number of
+            customers with distinct features).
         seed: The k-means random state.
         n_init: k-means restarts; the best is kept.
 
@@ -204,6 +205,13 @@ def cluster_rfm(
         )
     cluster = require("sklearn.cluster", "cluster_rfm")
     features = log_features(days, freq, money)
+    distinct = np.unique(features, axis=0).shape[0]
+    if k > distinct:
+        raise InvalidArgument(
+            f"k={k} must be at most the number of distinct customers ({distinct})",
+            field="k",
+            value=k,
+        )
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
