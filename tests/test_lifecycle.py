@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from loyaltycore import lifecycle, serialize
 from loyaltycore.calendar import DAY_US
 from loyaltycore.errors import (
+    DuplicateId,
     InvalidArgument,
     InvalidColumn,
     InvalidData,
@@ -42,6 +43,7 @@ from loyaltycore.lifecycle import (
     ProbabilityAlive,
     Stage,
     StageChange,
+    align_snapshot,
     journey,
     period_rates,
     population_cycle,
@@ -415,6 +417,44 @@ def test_period_rates_churn_and_reactivation() -> None:
     assert math.isnan(PeriodRates("a", "b", 0, 0, 0, 0).churn_rate)
 
 
+@given(
+    st.dictionaries(st.text(max_size=3), st.integers(0, 6), max_size=20),
+    st.lists(st.text(max_size=3), max_size=30),
+)
+def test_align_snapshot_looks_members_up_by_id(
+    snapshot: dict[str, int], universe: list[str]
+) -> None:
+    ids = list(snapshot)
+    codes = [snapshot[i] for i in ids]
+    got = align_snapshot(np.array(codes, dtype=np.int64), np.array(ids, dtype=object), universe)
+    assert got.tolist() == [snapshot.get(member, Stage.PROSPECT) for member in universe]
+
+
+def test_period_rates_over_customers_who_arrive_later() -> None:
+    from loyaltycore.transactions import TransactionLog, summarize
+
+    log = TransactionLog.from_arrays(
+        [3, 1, 1, 2],
+        ["2024-01-05", "2024-01-10", "2024-07-20", "2024-06-01"],
+        [10, 10, 10, 10],
+        tz="UTC",
+    )
+    policy = LifecyclePolicy(AbsoluteDays(at_risk=30, dormant=60, churned=120), new_days=10)
+    universe = np.array([1, 2, 3])
+    snapshots = {}
+    for month in (3, 6, 9):
+        summary = summarize(log, as_of=datetime(2024, month, 30, tzinfo=UTC))
+        codes = stages(summary, policy)
+        snapshots[month] = align_snapshot(codes, summary.customer_id, universe)
+    assert [Stage(c).label for c in snapshots[3]] == ["dormant", "prospect", "dormant"]
+    assert [Stage(c).label for c in snapshots[6]] == ["churned", "active", "churned"]
+    assert [Stage(c).label for c in snapshots[9]] == ["dormant", "churned", "churned"]
+    spring, summer = period_rates(snapshots)
+    assert (spring.live, spring.churned, spring.lapsed, spring.returned) == (2, 2, 2, 0)
+    # customer 1 came back in July and is dormant again: churned -> dormant is a return
+    assert (summer.live, summer.churned, summer.lapsed, summer.returned) == (1, 1, 2, 1)
+
+
 def test_mermaid_lists_every_allowed_transition() -> None:
     text = to_mermaid()
     edges = sum(len(targets) for targets in ALLOWED_TRANSITIONS.values())
@@ -583,6 +623,12 @@ BAD_INPUTS: dict[str, Bad] = {
     "matrix code": (lambda: transition_matrix([7], [0]), InvalidColumn, "before[0]=7"),
     "matrix lengths": (lambda: transition_matrix([1, 2], [2]), InvalidColumn, "after has 1"),
     "matrix str": (lambda: transition_matrix("active", [2]), InvalidType, "before"),
+    "align duplicate": (
+        lambda: align_snapshot([1, 2], ["a", "a"], ["a"]),
+        DuplicateId,
+        "customer_id='a'",
+    ),
+    "align lengths": (lambda: align_snapshot([1], ["a", "b"], ["a"]), InvalidColumn, "2 rows"),
     "rates one snapshot": (lambda: period_rates({"a": [1]}), InvalidArgument, "two"),
     "population empty": (
         lambda: population_cycle({"frequency": [0], "median_gap": [math.nan]}),

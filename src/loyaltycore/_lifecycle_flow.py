@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from loyaltycore._lifecycle_stage import ALLOWED_TRANSITIONS, Stage
 from loyaltycore._validate import type_name
-from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType
+from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidColumn, InvalidType
 
 _N: Final = len(Stage)
 
@@ -169,9 +169,11 @@ class PeriodRates:
     ``churn_rate`` = ``churned / live``: of the members who had bought and
     were not churned at ``start``, the share churned at ``end``.
     ``reactivation_rate`` = ``returned / lapsed``: of the members dormant or
-    churned at ``start``, the share in a live stage (new, active, at risk,
-    reactivated) at ``end`` — only a purchase makes that move. Rates are NaN
-    when their base is empty.
+    churned at ``start``, the share less lapsed at ``end`` (in a live stage,
+    or dormant after churned). Time alone only ever worsens a stage, so each
+    of those made a purchase in the period. Snapshots see only the two ends:
+    a member who churned and came back within one period is not counted.
+    Rates are NaN when their base is empty.
 
     >>> PeriodRates("Q1", "Q2", live=4, churned=1, lapsed=2, returned=1).churn_rate
     0.25
@@ -203,9 +205,17 @@ class PeriodRates:
         return self.returned / self.lapsed if self.lapsed else math.nan
 
 
-_LIVE_AFTER: Final = np.array(
-    [s in (Stage.NEW, Stage.ACTIVE, Stage.AT_RISK, Stage.REACTIVATED) for s in Stage]
+#: How far each stage has lapsed; a prospect is never "back" from anything.
+_SEVERITY: Final = np.array(
+    [
+        {Stage.PROSPECT: 9, Stage.AT_RISK: 1, Stage.DORMANT: 2, Stage.CHURNED: 3}.get(s, 0)
+        for s in Stage
+    ]
 )
+_LIVE: Final = np.array([s not in (Stage.PROSPECT, Stage.CHURNED) for s in Stage])
+_LAPSED: Final = np.array([s in (Stage.DORMANT, Stage.CHURNED) for s in Stage])
+#: (before, after) pairs that count as a return: lapsed, then less lapsed.
+_RETURNS: Final = _LAPSED[:, None] & (_SEVERITY[None, :] < _SEVERITY[:, None])
 
 
 def period_rates(snapshots: Mapping[Any, object]) -> tuple[PeriodRates, ...]:
@@ -235,18 +245,15 @@ def period_rates(snapshots: Mapping[Any, object]) -> tuple[PeriodRates, ...]:
     items = [(label, _codes(codes, f"snapshots[{label!r}]")) for label, codes in snapshots.items()]
     result = []
     for (start, a), (end, b) in itertools.pairwise(items):
-        matrix = transition_matrix(a, b)
-        counts = matrix.counts
-        live_rows = np.array([s not in (Stage.PROSPECT, Stage.CHURNED) for s in Stage])
-        lapsed_rows = np.array([s in (Stage.DORMANT, Stage.CHURNED) for s in Stage])
+        counts = transition_matrix(a, b).counts
         result.append(
             PeriodRates(
                 start,
                 end,
-                live=int(counts[live_rows].sum()),
-                churned=int(counts[live_rows, int(Stage.CHURNED)].sum()),
-                lapsed=int(counts[lapsed_rows].sum()),
-                returned=int(counts[np.ix_(lapsed_rows, _LIVE_AFTER)].sum()),
+                live=int(counts[_LIVE].sum()),
+                churned=int(counts[_LIVE, int(Stage.CHURNED)].sum()),
+                lapsed=int(counts[_LAPSED].sum()),
+                returned=int(counts[_RETURNS].sum()),
             )
         )
     return tuple(result)
@@ -268,3 +275,59 @@ def to_mermaid(matrix: TransitionMatrix | None = None) -> str:
         for b in sorted(ALLOWED_TRANSITIONS[a]):
             lines.append(f"    {a.label} --> {b.label}")
     return "\n".join(lines)
+
+
+def _ids(value: object, name: str) -> npt.NDArray[Any]:
+    array = np.asarray(value)
+    if array.ndim != 1:
+        raise InvalidColumn(f"{name} must be one-dimensional, got shape {array.shape}", field=name)
+    return array
+
+
+def align_snapshot(codes: object, customer_id: object, universe: object) -> npt.NDArray[np.int8]:
+    """Stage codes of the members of ``universe``, prospects where a snapshot lacks them.
+
+    A summary only has the customers who had bought by its ``as_of``; to
+    compare snapshots (:func:`transition_matrix`, :func:`period_rates`),
+    put them on one list of members first.
+
+    Args:
+        codes: stage codes of a snapshot.
+        customer_id: the snapshot's member ids, one per code, no repeats.
+        universe: the member ids to report on, in the order wanted.
+
+    Returns:
+        An int8 array with one code per member of ``universe``.
+
+    Raises:
+        InvalidColumn: lengths that differ, or a value that is not a stage.
+        DuplicateId: an id repeated in ``customer_id``.
+
+    >>> align_snapshot([2, 5], ["b", "c"], ["a", "b", "c"]).tolist()
+    [0, 2, 5]
+    """
+    values = _codes(codes, "codes")
+    ids = _ids(customer_id, "customer_id")
+    wanted = _ids(universe, "universe")
+    if ids.shape != values.shape:
+        raise InvalidColumn(
+            f"customer_id has {ids.size} rows, expected {values.size} (one per code)",
+            field="customer_id",
+            value=ids.size,
+        )
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    repeated = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if repeated.size:
+        value = ordered[int(repeated[0])]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise DuplicateId(
+            f"customer_id={value!r} appears more than once", field="customer_id", value=value
+        )
+    result = np.zeros(wanted.shape, dtype=np.int8)
+    if ids.size == 0:
+        return result
+    where = np.minimum(np.searchsorted(ordered, wanted), ids.size - 1)
+    found = ordered[where] == wanted
+    result[found] = values[order[where[found]]]
+    return result

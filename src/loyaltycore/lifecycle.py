@@ -45,6 +45,7 @@ from loyaltycore._lifecycle_days import MISSING
 from loyaltycore._lifecycle_flow import (
     PeriodRates,
     TransitionMatrix,
+    align_snapshot,
     period_rates,
     to_mermaid,
     transition_matrix,
@@ -70,6 +71,7 @@ __all__ = [
     "Stage",
     "StageChange",
     "TransitionMatrix",
+    "align_snapshot",
     "journey",
     "period_rates",
     "population_cycle",
