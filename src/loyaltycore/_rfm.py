@@ -1,4 +1,4 @@
-"""RFM scoring: quantile edges, ``searchsorted`` scores and named segment maps.
+"""RFM scoring: quantile edges, scores placed as ``searchsorted`` would, segment maps.
 
 Private module; the public names are re-exported by :mod:`loyaltycore.segments`.
 """
