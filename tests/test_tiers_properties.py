@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from loyaltycore._tiers_model import METRIC_NAMES, holds
+from loyaltycore._tiers_plan import compile_options, exponents_for, meets
 from loyaltycore.tiers import (
     Activity,
+    AllOf,
     Anniversary,
+    AnyOf,
     Benefits,
     CalendarYear,
     Lifetime,
@@ -23,7 +28,6 @@ from loyaltycore.tiers import (
     at_least,
 )
 
-UTC = UTC
 JOINED = datetime(2023, 2, 28, 15, tzinfo=UTC)
 ZONES = ["UTC", "Asia/Tokyo", "Pacific/Auckland", "America/New_York", "Europe/Berlin"]
 LADDER = [
@@ -330,3 +334,31 @@ class TierMachine(RuleBasedStateMachine):
 
 TierMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=20)
 test_tier_machine = TierMachine.TestCase
+
+
+thresholds = st.builds(at_least, st.sampled_from(["nights", "spend", "stays"]), st.integers(1, 60))
+requirements = st.recursive(
+    thresholds,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(AnyOf),
+        st.lists(inner, min_size=1, max_size=3).map(AllOf),
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    requirements,
+    st.fixed_dictionaries(
+        {"nights": st.integers(0, 70), "spend": st.integers(0, 70), "stays": st.integers(0, 70)}
+    ),
+)
+def test_compiled_options_agree_with_the_requirement_tree(
+    req: Any, totals: dict[str, int]
+) -> None:
+    exps = exponents_for(2)
+    units = [0] * len(METRIC_NAMES)
+    for metric, amount in totals.items():
+        units[METRIC_NAMES.index(metric)] = amount * 10 ** exps[METRIC_NAMES.index(metric)]
+    as_decimal = {m: Decimal(v) for m, v in totals.items()}
+    assert meets(compile_options(req, exps, "req"), units) == holds(req, as_decimal)

@@ -284,13 +284,6 @@ def holds(req: Requirement, totals: dict[str, Decimal]) -> bool:
     return all(holds(item, totals) for item in req.items)
 
 
-def metrics_of(req: Requirement) -> set[str]:
-    """The metrics a requirement reads."""
-    if isinstance(req, Threshold):
-        return {req.metric}
-    return set().union(*(metrics_of(item) for item in req.items))
-
-
 # -- tiers ------------------------------------------------------------------
 
 

@@ -56,7 +56,6 @@ from loyaltycore._tiers_model import (
     Lifetime,
     LifetimeRule,
     Override,
-    Pending,
     Requirement,
     Rolling,
     Span,
@@ -67,7 +66,6 @@ from loyaltycore._tiers_model import (
     TierStatus,
     Window,
     at_least,
-    metrics_of,
 )
 from loyaltycore._tiers_plan import (
     Plan,
@@ -831,6 +829,3 @@ def _register() -> None:
 
 
 _register()
-
-# Names used only in annotations of re-exported values.
-_ = (Pending, metrics_of, METRICS, AllOf, AnyOf, Benefits, Threshold, Gap, Goal)
