@@ -736,3 +736,12 @@ def test_column_zone_conversion_on_a_switch_day() -> None:
     assert _lifecycle_zone.local_days(values, berlin).tolist() == expected.tolist()
     wide = np.array([0, 400 * 365 * DAY_US], dtype=np.int64)  # a span past the table limit
     assert _lifecycle_zone.local_days(wide, berlin).tolist() == local_days(wide, berlin).tolist()
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_empty_and_prospect_only_columns(tz: str) -> None:
+    empty = np.array([], dtype=np.int64)
+    columns = {"first": empty, "previous": empty, "last": empty}
+    assert stages(columns, as_of=DAY0, tz=tz).tolist() == []
+    nobody = {name: np.full(2, MISSING) for name in ("first", "previous", "last")}
+    assert stages(nobody, as_of=DAY0, tz=tz).tolist() == [Stage.PROSPECT] * 2
