@@ -1,10 +1,9 @@
 """Hypothesis strategies for the shared vocabulary and for predicates.
 
-Importable from any test module (``from strategies import events`` works
-because tests run with ``--import-mode=importlib`` and this folder on the
-path via ``conftest.py``'s directory; modules import it as ``tests.strategies``
-or ``strategies``). The public :mod:`loyaltycore.testing` module may later
-take these over.
+Test modules import it as ``from tests import strategies as S`` (pytest runs
+from the repository root with ``--import-mode=importlib``). It imports only
+the public API of :mod:`loyaltycore.predicates` and hypothesis, so the public
+:mod:`loyaltycore.testing` module can take these strategies over unchanged.
 
 The values are drawn from small pools on purpose, so that generated cases
 hit the edges: amounts equal to thresholds, half-cent thresholds, missing

@@ -311,3 +311,20 @@ def test_civil_date_arithmetic_matches_the_calendar(days: list[int]) -> None:
         for e in expected
     ]
     assert days_in_month(year, month).tolist() == lengths
+
+
+def test_facts_with_numpy_scalars_read_like_python_values() -> None:
+    row = {
+        "frequency": np.int64(3),
+        "days_since_last": np.float64(12.5),
+        "median_gap": np.float64("nan"),
+        "total": np.int64(12_345),
+        "last": np.int64(1_714_564_800_000_000),
+        "previous": np.int64(MISSING_INT),
+    }
+    assert (field("frequency") >= 3).test(facts=row)
+    assert (field("days_since_last") < 13).test(facts=row)
+    assert not (field("median_gap") != 1.0).test(facts=row)
+    assert (field("total") == "123.45").test(facts=row)
+    assert (field("last") == datetime(2024, 5, 1, 12, tzinfo=UTC)).test(facts=row)
+    assert not (field("previous") < datetime(2100, 1, 1, tzinfo=UTC)).test(facts=row)
