@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -296,3 +296,30 @@ def test_behaviour_segment_sets_agree_with_the_array_engine(
     for i in range(len(expected)):
         facts = {name: column[i].item() for name, column in typed.items()}
         assert segment_set.of(facts) == expected.of(i)
+
+
+@settings(max_examples=25)
+@given(
+    st.integers(min_value=6, max_value=60).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.float64, n, elements=st.integers(0, 400).map(float)),
+            hnp.arrays(np.float64, n, elements=st.integers(0, 12).map(float)),
+            hnp.arrays(np.float64, n, elements=st.floats(0, 500, allow_nan=False)),
+        )
+    ),
+    st.integers(min_value=1, max_value=4),
+    st.integers(min_value=0, max_value=2**31),
+)
+def test_clusters_are_reproducible_and_ranked_by_value(
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray], k: int, seed: int
+) -> None:
+    days, freq, money = columns
+    distinct = np.unique(np.column_stack(columns), axis=0).shape[0]
+    assume(distinct >= k)
+    clusters = cluster_rfm(days, freq, money, k=k, seed=seed, n_init=2)
+    assert clusters == cluster_rfm(days, freq, money, k=k, seed=seed, n_init=2)
+    assert set(clusters.labels.tolist()) <= set(range(k))
+    assert len(set(clusters.names)) == k
+    centres = (np.log1p(clusters.centroids) - clusters.mean) / clusters.scale
+    value = centres @ np.array([-1.0, 1.0, 1.0])
+    assert (np.diff(value) <= 1e-9).all()
