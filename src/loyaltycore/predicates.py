@@ -37,7 +37,7 @@ date      int64 days since 1970-01-01         ``numpy.iinfo(int64).min``
 int       int64                               ``numpy.iinfo(int64).min``
 float     float64                             NaN
 str       object array of str                 ``None``
-bool      int8 0/1 (a bool array is accepted)  -1
+bool      int8 0/1 (or a bool array)          -1
 set       object array of frozensets          ``None``
 ========  ==================================  =============================
 
