@@ -250,3 +250,23 @@ def test_plain_literals_are_json_types() -> None:
             "kind": "float",
         },
     ]
+
+
+@given(S.events(), S.members())
+def test_events_and_members_round_trip_as_documents(event: Any, member: Any) -> None:
+    assert serialize.loads(serialize.dumps(event)) == event
+    assert serialize.loads(serialize.dumps(member)) == member
+
+
+def test_decimal_attributes_round_trip_exactly() -> None:
+    from decimal import Decimal
+
+    from loyaltycore.predicates import Event
+
+    event = Event("e", "x", datetime(2024, 1, 1, tzinfo=UTC), attributes={"tip": Decimal("1.50")})
+    data = serialize.to_data(event)
+    assert data["data"]["attributes"] == {"tip": {"decimal": "1.50"}}
+    assert serialize.from_data(data).attributes["tip"] == Decimal("1.50")
+    data["data"]["items"] = [{"sku": "A", "quantity": 0}]
+    with pytest.raises(InvalidData, match=r"quantity=0 must be >= 1 @ \$\.data\.items\[0\]"):
+        serialize.from_data(data)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any, Final
+from decimal import Decimal
+from typing import Any, Final, get_origin
 
 from cattrs.errors import (
     AttributeValidationNote,
@@ -20,7 +21,7 @@ from cattrs.errors import (
 )
 
 from loyaltycore import serialize
-from loyaltycore._fields import Field, lookup
+from loyaltycore._fields import Event, Field, FrozenMap, Item, Member, lookup
 from loyaltycore._predicates_core import (
     OPS,
     Always,
@@ -457,10 +458,56 @@ def _is_predicate(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, Predicate)
 
 
+# -- vocabulary ------------------------------------------------------------------
+
+
+def _is_frozen_map(cls: Any) -> bool:
+    return cls is FrozenMap or get_origin(cls) is FrozenMap
+
+
+def _attribute_out(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    return value
+
+
+def _unstructure_map(value: FrozenMap[Any]) -> dict[str, Any]:
+    return {key: _attribute_out(item) for key, item in value.items()}
+
+
+def _attribute_in(key: str, value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if set(value) != {"decimal"} or not isinstance(value["decimal"], str):
+            raise InvalidType(
+                f"attributes[{key!r}]={value!r} must be a JSON scalar or {{'decimal': str}}"
+            )
+        try:
+            return Decimal(value["decimal"])
+        except ArithmeticError:
+            raise InvalidType(f"attributes[{key!r}]={value!r} is not a decimal") from None
+    return value
+
+
+def _structure_map(value: Any, cls: Any) -> FrozenMap[Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidType(f"{value!r} must be an object, not {type_name(value)}")
+    return FrozenMap({key: _attribute_in(key, item) for key, item in value.items()})
+
+
 def register() -> None:
-    """Register the converter hooks and the ``predicates.Predicate`` document."""
-    serialize.converter.register_unstructure_hook_func(_is_predicate, to_plain)
-    serialize.converter.register_structure_hook_func(_is_predicate, _structure)
+    """Register the converter hooks and the documents of this module.
+
+    Documents: ``predicates.Predicate`` (any node), ``predicates.Event``,
+    ``predicates.Member`` and ``predicates.Item``. Attribute values that are
+    Decimals are written ``{"decimal": "1.50"}`` so they load back exactly.
+    """
+    conv = serialize.converter
+    conv.register_unstructure_hook_func(_is_predicate, to_plain)
+    conv.register_structure_hook_func(_is_predicate, _structure)
+    conv.register_unstructure_hook_func(_is_frozen_map, _unstructure_map)
+    conv.register_structure_hook_func(_is_frozen_map, _structure_map)
     for cls in NODE_TYPES:
         serialize.register_document(cls, "predicates.Predicate", 1)
     serialize.register_document(Predicate, "predicates.Predicate", 1)
+    for vocabulary in (Event, Item, Member):
+        serialize.register_document(vocabulary, f"predicates.{vocabulary.__name__}", 1)
