@@ -359,15 +359,20 @@ class Statement:
     closing: int
     lines: tuple[StatementLine, ...]
     balance: Balance
+    tz: str = "UTC"
 
     def __str__(self) -> str:
-        rows = [f"Statement for {self.member}: {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}"]
-        rows.append(f"{'':10}  {'opening balance':<44}{self.opening:>10}")
+        from loyaltycore.calendar import zone
+
+        tz = zone(self.tz)
+        first, last = self.start.astimezone(tz), self.end.astimezone(tz)
+        rows = [f"Statement for {self.member}: {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"]
+        rows.append(f"{'':10}  {'opening balance':<50}{self.opening:>10}")
         for line in self.lines:
             rows.append(
-                f"{line.day.isoformat():10}  {line.text:<44}{line.change:>+10}{line.balance:>10}"
+                f"{line.day.isoformat():10}  {line.text:<50}{line.change:>+10}{line.balance:>10}"
             )
-        rows.append(f"{'':10}  {'closing balance':<44}{self.closing:>10}")
+        rows.append(f"{'':10}  {'closing balance':<50}{self.closing:>10}")
         b = self.balance
         rows.append(f"available {b.available}, pending {b.pending}, held {b.held}, debt {b.debt}")
         return "\n".join(rows)

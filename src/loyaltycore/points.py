@@ -129,6 +129,8 @@ __all__ = [
     "TransferredIn",
     "TransferredOut",
     "Vested",
+    "event_from_data",
+    "event_to_data",
     "merge",
     "transfer",
 ]
@@ -717,10 +719,10 @@ class PointsLedger:
         >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100, reason="order 1")
         >>> print(ledger.statement(datetime(2024, 1, 1, tzinfo=timezone.utc),
         ...                        datetime(2024, 2, 1, tzinfo=timezone.utc)))
-        Statement for m-1: 2024-01-01 to 2024-02-01
-                    opening balance                                      0
-        2024-01-05  earned e1: order 1                                +100       100
-                    closing balance                                    100
+        Statement for m-1: 2024-01-01 00:00 to 2024-02-01 00:00
+                    opening balance                                            0
+        2024-01-05  earned e1: order 1                                      +100       100
+                    closing balance                                          100
         available 100, pending 0, held 0, debt 0
         """
         lo, hi = to_utc(start, "start"), to_utc(end, "end")
@@ -763,14 +765,14 @@ def _expiring(book: Book, stop: int) -> tuple[ExpiringPoints, ...]:
     return tuple(sorted(result, key=lambda e: e.expires_at))
 
 
-def _describe(ev: Any) -> tuple[str, str]:
+def _describe(ev: Any, tz: tzinfo) -> tuple[str, str]:
     kind = type(ev).__name__
     if isinstance(ev, Earned):
         return ev.id, f"earned {ev.id}" + (f": {ev.reason}" if ev.reason else "")
     if isinstance(ev, Redeemed):
         return ev.id, f"redeemed {ev.id}" + (f": {ev.reason}" if ev.reason else "")
     if isinstance(ev, Held):
-        return ev.id, f"hold {ev.id} until {ev.deadline:%Y-%m-%d %H:%M}"
+        return ev.id, f"hold {ev.id} until {ev.deadline.astimezone(tz):%Y-%m-%d %H:%M}"
     if isinstance(ev, Captured):
         return ev.id, f"captured {ev.amount} of hold {ev.hold}"
     if isinstance(ev, Released):
@@ -823,7 +825,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
             continue
         if ev.at >= hi:
             break
-        ident, text = _describe(ev)
+        ident, text = _describe(ev, tz)
         net = _net(totals[i])
         lines.append(
             StatementLine(
@@ -845,6 +847,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
         _net(totals[before]),
         tuple(lines),
         Balance(*totals[before]),
+        ledger.tz,
     )
 
 
@@ -980,6 +983,33 @@ def _zone_name(tz: object) -> str:
     raise InvalidType(
         f"tz={tz!r} must be an IANA zone name, not {type_name(tz)}", field="tz", value=tz
     )
+
+
+def event_to_data(event: PointsEvent) -> dict[str, Any]:
+    """Plain data of one event, tagged with its ``"type"`` (for an event store).
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> event_to_data(Redeemed("r1", at, at, 40, lots=(("e1", 40),)))["type"]
+    'Redeemed'
+    """
+    if not isinstance(event, EVENT_TYPES):
+        raise InvalidType(f"event={event!r} is not a points event", field="event", value=event)
+    data: dict[str, Any] = serialize.converter.unstructure(event, PointsEvent)
+    return data
+
+
+def event_from_data(data: Any) -> PointsEvent:
+    """The event made by :func:`event_to_data` (strict: bad data raises InvalidData).
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> event = Earned("e1", at, at, 100)
+    >>> event_from_data(event_to_data(event)) == event
+    True
+    """
+    result: PointsEvent = serialize.structure(data, PointsEvent, what="points event")  # type: ignore[arg-type]
+    return result
 
 
 def _from_events(events: tuple[PointsEvent, ...]) -> PointsLedger:
