@@ -16,8 +16,8 @@ from loyaltycore.points import ExpireAfter, Expired, PointsLedger, transfer
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 def day(at: datetime) -> str:
