@@ -309,6 +309,7 @@ BAD_INPUT: list[tuple[str, dict[str, Any], type[LoyaltyError], str]] = [
         InvalidAmount,
         r"amount\[1\] is a return with a positive",
     ),
+    ("huge amount", {"amount": [1e20, 1.0]}, InvalidAmount, r"amount\[0\]=1e\+20 is too large"),
     ("bad decimal text", {"amount": ["1.0", "abc"]}, InvalidColumn, r"amount\[1\]"),
     ("bool amounts", {"amount": [True, False]}, InvalidType, "bool"),
     (

@@ -71,44 +71,85 @@ def sort_ids(values: Sequence[Hashable]) -> list[Hashable]:
 def _factorize_ints(ids: I64) -> tuple[I64, I64]:
     n = len(ids)
     if n == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     lo, hi = int(ids.min()), int(ids.max())
     span = hi - lo + 1
-    if span <= 4 * n + 1_000_000:  # dense: a presence table beats any sort
-        shifted = ids - lo
-        present = np.zeros(span, dtype=np.bool_)
-        present[shifted] = True
-        lookup = np.cumsum(present, dtype=np.int64) - 1
-        return lookup[shifted], np.flatnonzero(present).astype(np.int64) + lo
-    uniques, codes = np.unique(ids, return_inverse=True)
-    return codes.astype(np.int64, copy=False).reshape(-1), uniques.astype(np.int64)
+    if span > 4 * n + 1_000_000:  # sparse ids: sort
+        uniques, inverse = np.unique(ids, return_inverse=True)
+        return inverse.astype(np.int64, copy=False).reshape(-1), uniques.astype(np.int64)
+    # dense ids: a presence table beats any sort; passes run in blocks
+    from loyaltycore._tx_summary import blocks
+
+    codes = np.empty(n, dtype=np.int64)
+    present = np.zeros(span, dtype=np.bool_)
+    for b in blocks(n):
+        np.subtract(ids[b], lo, out=codes[b])
+        present[codes[b]] = True
+    uniques = np.flatnonzero(present).astype(np.int64)
+    if len(uniques) < span:  # gaps in the ids: renumber
+        lookup = np.cumsum(present, dtype=np.int64)
+        lookup -= 1
+        for b in blocks(n):
+            codes[b] = lookup[codes[b]]
+    uniques += lo
+    return codes, uniques
+
+
+def _check_missing(values: list[Any], rows: list[int], name: str) -> None:
+    """Refuse None and NaN ids (``values[i]`` first seen at ``rows[i]``)."""
+    for value, row in zip(values, rows, strict=True):
+        if value is None:
+            raise InvalidColumn(f"{name}[{row}] is missing (None)", field=name, row=row)
+        if isinstance(value, float) and math.isnan(value):
+            raise InvalidColumn(f"{name}[{row}] is missing (NaN)", field=name, row=row)
+
+
+def _sorted_codes(
+    first_codes: I64, distinct: list[Any], rows: list[int], name: str
+) -> tuple[I64, npt.NDArray[Any]]:
+    """Renumber codes (indexing ``distinct``) in the sorted order of the ids."""
+    _check_missing(distinct, rows, name)
+    ordered = sort_ids(distinct)
+    rank = {value: code for code, value in enumerate(ordered)}
+    remap = np.fromiter((rank[value] for value in distinct), dtype=np.int64, count=len(distinct))
+    uniques = np.empty(len(ordered), dtype=object)
+    uniques[:] = ordered
+    return remap[first_codes], uniques
+
+
+def _factorize_by_hash(array: npt.NDArray[Any], values: list[Any], name: str) -> Any:
+    """Factorise through the ids' hashes; None when two distinct ids share a hash."""
+    hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+    codes, _ = _factorize_ints(hashes)
+    first_row = np.full(int(codes.max()) + 1, len(values), dtype=np.int64)
+    np.minimum.at(first_row, codes, np.arange(len(values), dtype=np.int64))
+    representative = array[first_row]
+    same = np.asarray(array == representative[codes], dtype=np.bool_)
+    if not same.all():
+        return None  # a hash collision (or NaN ids): take the exact path
+    return _sorted_codes(codes, representative.tolist(), first_row.tolist(), name)
 
 
 def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDArray[Any]]:
+    values = array.tolist()
+    try:
+        by_hash = _factorize_by_hash(array, values, name)
+    except TypeError:
+        row = next(i for i, v in enumerate(values) if not isinstance(v, Hashable))
+        raise InvalidColumn(
+            f"{name}[{row}]={values[row]!r} is not hashable", field=name, row=row
+        ) from None
+    if by_hash is not None:
+        result: tuple[I64, npt.NDArray[Any]] = by_hash
+        return result
     seen: dict[Hashable, int] = {}
     setdefault = seen.setdefault
-    try:
-        first = [setdefault(value, len(seen)) for value in array.tolist()]
-    except TypeError:
-        row = next(i for i, v in enumerate(array.tolist()) if not isinstance(v, Hashable))
-        raise InvalidColumn(
-            f"{name}[{row}]={array[row].item()!r} is not hashable", field=name, row=row
-        ) from None
-    for bad in (None,):
-        if bad in seen:
-            row = first.index(seen[bad])
-            raise InvalidColumn(f"{name}[{row}] is missing (None)", field=name, row=row)
-    for value in seen:
-        if isinstance(value, float) and math.isnan(value):
-            row = first.index(seen[value])
-            raise InvalidColumn(f"{name}[{row}] is missing (NaN)", field=name, row=row)
-    ordered = sort_ids(list(seen))
-    remap = np.empty(len(seen), dtype=np.int64)
-    for code, value in enumerate(ordered):
-        remap[seen[value]] = code
-    uniques = np.empty(len(ordered), dtype=object)
-    uniques[:] = ordered
-    return remap[np.asarray(first, dtype=np.int64)], uniques
+    first = np.fromiter(
+        (setdefault(value, len(seen)) for value in values), dtype=np.int64, count=len(values)
+    )
+    rows = np.zeros(len(seen), dtype=np.int64)
+    rows[first[::-1]] = np.arange(len(values) - 1, -1, -1)
+    return _sorted_codes(first, list(seen), rows.tolist(), name)
 
 
 def factorize(values: Any, name: str = "customer") -> tuple[I64, npt.NDArray[Any]]:
@@ -284,36 +325,40 @@ def as_of_micros(as_of: object, tz: str | tzinfo, name: str = "as_of") -> tuple[
 
 
 def _float_minor(array: npt.NDArray[np.floating[Any]], exponent: int, name: str) -> I64:
-    bad = ~np.isfinite(array)
-    if bad.any():
-        row = _first(bad)
+    from loyaltycore._tx_summary import blocks
+
+    out = np.empty(len(array), dtype=np.int64)
+    factor = float(10**exponent)
+    eps = 8 * float(np.finfo(np.float64).eps)
+    for b in blocks(len(array)):
+        scaled = np.multiply(array[b], factor, dtype=np.float64)
+        bad = ~np.isfinite(scaled)
+        if bad.any():
+            _amount_error(array, b.start + _first(bad), exponent, name)
+        rounded = np.rint(scaled)
+        error = np.abs(np.subtract(scaled, rounded, out=scaled), out=scaled)
+        bad = error > np.maximum(np.abs(rounded) * eps, 1e-6)
+        bad |= np.abs(rounded) > _MAX_MINOR
+        if bad.any():
+            _amount_error(array, b.start + _first(bad), exponent, name)
+        out[b] = rounded
+    return out
+
+
+def _amount_error(array: npt.NDArray[Any], row: int, exponent: int, name: str) -> None:
+    value = array[row].item()
+    if not math.isfinite(value):
         raise InvalidColumn(
-            f"{name}[{row}]={array[row].item()!r} is not a finite amount",
-            field=name,
-            row=row,
-            value=array[row].item(),
+            f"{name}[{row}]={value!r} is not a finite amount", field=name, row=row, value=value
         )
-    scaled = np.multiply(array, float(10**exponent), dtype=np.float64)
-    rounded = np.rint(scaled)
-    error = np.abs(np.subtract(scaled, rounded, out=scaled), out=scaled)
-    tolerance = np.abs(rounded)
-    tolerance *= 8 * np.finfo(np.float64).eps
-    np.maximum(tolerance, 1e-6, out=tolerance)
-    off = error > tolerance
-    del tolerance, error, scaled
-    if off.any():
-        row = _first(off)
-        raise InvalidAmount(
-            f"{name}[{row}]={array[row].item()!r} has more than {exponent} decimals",
-            field=name,
-            row=row,
-            value=array[row].item(),
-        )
-    big = np.abs(rounded) > _MAX_MINOR
-    if big.any():
-        row = _first(big)
-        raise InvalidAmount(f"{name}[{row}] is too large", field=name, row=row)
-    return rounded.astype(np.int64)
+    if abs(value) * 10**exponent > _MAX_MINOR:
+        raise InvalidAmount(f"{name}[{row}]={value!r} is too large", field=name, row=row)
+    raise InvalidAmount(
+        f"{name}[{row}]={value!r} has more than {exponent} decimals",
+        field=name,
+        row=row,
+        value=value,
+    )
 
 
 def _decimal_minor(array: npt.NDArray[Any], exponent: int, name: str) -> I64:
