@@ -712,6 +712,10 @@ def test_column_zone_conversion_matches_the_calendar(
     values = np.array(micros, dtype=np.int64) + shift
     expected = local_days(values, zone(tz))
     assert _lifecycle_zone.local_days(values, zone(tz)).tolist() == expected.tolist()
+    present = np.arange(values.size) % 3 != 1
+    holes = np.where(present, values, MISSING)
+    got = _lifecycle_zone.local_days(holes, zone(tz), present)
+    assert got.tolist() == np.where(present, expected, 0).tolist()
 
 
 @pytest.mark.parametrize(("tz", "year"), [(z, 2021 + i % 4) for i, z in enumerate(TRICKY_ZONES)])

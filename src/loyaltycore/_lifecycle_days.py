@@ -232,11 +232,7 @@ def _days(micros: Int, present: npt.NDArray[np.bool_], everyone: bool, tz: tzinf
     """Local days of ``micros``; values on rows not ``present`` are undefined."""
     if _is_utc(tz):
         return micros // 86_400_000_000
-    if everyone:
-        return _zone.local_days(micros, tz)
-    # the sentinel must not reach the zone conversion (its day span would be huge)
-    fill = micros[present][0] if present.any() else 0
-    return _zone.local_days(np.where(present, micros, fill), tz)
+    return _zone.local_days(micros, tz, None if everyone else present)
 
 
 def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:
@@ -275,7 +271,7 @@ def column_days(data: object, as_of: datetime, tz: tzinfo) -> DayColumns:
     gap = last_days - _days(previous, has_previous, False, tz)
     gap *= has_previous
     _check_order(bought, first_days, gap, last_days)
-    row = _first_row(last_days > day_of(as_of, tz))
+    row = _first_row((last_days > day_of(as_of, tz)) & bought)
     if row is not None:
         raise InvalidTime(f"last[{row}] is after as_of={as_of.isoformat()}", field="last", row=row)
     return DayColumns(bought, has_previous, first_days, last_days, gap)

@@ -22,6 +22,7 @@ Int = npt.NDArray[np.int64]
 #: Beyond this many days between the earliest and latest row, offsets are
 #: looked up per distinct day instead of per day of the span.
 _MAX_SPAN: Final = 100_000
+_SENTINEL_DAY: Final = int(np.iinfo(np.int64).min) // DAY_US
 
 
 def _offset(tz: tzinfo, micros: int) -> int:
@@ -54,16 +55,26 @@ def _tables(days: list[int], tz: tzinfo) -> tuple[Int, Int, Int]:
     return start, end, switch
 
 
-def local_days(micros: Int, tz: tzinfo) -> Int:
-    """Local day numbers (days since 1970-01-01) of int64 UTC micros in ``tz``."""
-    if micros.size == 0:
-        return micros.copy()
+def local_days(micros: Int, tz: tzinfo, present: npt.NDArray[np.bool_] | None = None) -> Int:
+    """Local day numbers (days since 1970-01-01) of int64 UTC micros in ``tz``.
+
+    With ``present``, the other rows must hold the missing sentinel (the
+    int64 minimum); they get day 0.
+    """
+    if micros.size == 0 or (present is not None and not present.any()):
+        return np.zeros(micros.shape, dtype=np.int64)
     day = micros // DAY_US
-    lo, hi = int(day.min()), int(day.max())
+    hi = int(day.max())  # the sentinel is the smallest int64: never the max
+    if present is not None:  # move the sentinel's day onto ``hi``, arithmetically
+        day += np.multiply(~present, hi - _SENTINEL_DAY, dtype=np.int64)
+    lo = int(day.min())
     if hi - lo < _MAX_SPAN:
         index = np.subtract(day, lo, out=day)
         start, end, switch = _tables(list(range(lo, hi + 1)), tz)
     else:
+        if present is not None:
+            fill = micros[int(np.argmax(present))]
+            return local_days(np.where(present, micros, fill), tz)
         distinct, index = np.unique(day, return_inverse=True)
         start, end, switch = _tables(distinct.tolist(), tz)
     offset = start[index]
@@ -74,4 +85,6 @@ def local_days(micros: Int, tz: tzinfo) -> Int:
         offset[mixed] = np.where(late, end[rows], start[rows])
     offset += micros
     offset //= DAY_US
+    if present is not None:
+        offset *= present  # day 0 on the missing rows (their sum above overflowed)
     return offset
