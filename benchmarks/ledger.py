@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import pickle
 import random
 import statistics
 import sys
@@ -158,10 +159,14 @@ def measure(size: str) -> Figures:
     assert rebuilt == ledgers
 
     n_lots = sum(len(ledger.lots) for ledger in ledgers)
-    del rebuilt
+    del rebuilt, ledgers
+    # The whole state, history included, freshly allocated: load copies of
+    # the histories and replay them under tracemalloc.
+    blob = pickle.dumps(histories)
+    del histories
     gc.collect()
     tracemalloc.start()
-    state = [PointsLedger.replay(h) for h in histories]
+    state = [PointsLedger.replay(h) for h in pickle.loads(blob)]
     current, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del state
@@ -183,7 +188,13 @@ def report(fig: Figures, size: str) -> list[str]:
     rows = [
         ("commands/s applied", fig.commands_per_s, ">=", TARGETS["commands"], f"{fig.commands:,}"),
         ("events/s replayed", fig.events_per_s, ">=", TARGETS["events"], f"{fig.events:,}"),
-        ("bytes per lot", fig.bytes_per_lot, "<=", TARGETS["bytes"], f"{fig.lots:,} lots"),
+        (
+            "bytes per lot (with history)",
+            fig.bytes_per_lot,
+            "<=",
+            TARGETS["bytes"],
+            f"{fig.lots:,} lots",
+        ),
         (f"redeem, {lots:,}-lot member (ms)", fig.redeem_ms, "<", TARGETS["redeem_ms"], "median"),
     ]
     lines = [f"points ledger benchmark (--size {size}, Python {sys.version.split()[0]})"]

@@ -80,6 +80,10 @@ from loyaltycore.errors import (
 
 Log = tuple[Any, tuple[Any, ...]] | None
 _ZERO: Final = (0,) * len(BALANCE_FIELDS)
+# Frozen states share these instead of holding empty containers of their own;
+# a book always copies before changing anything.
+_EMPTY_DICT: Final[dict[Any, Any]] = {}
+_EMPTY_LIST: Final[list[Any]] = []
 
 
 class State:
@@ -303,12 +307,12 @@ class Book:
         s.policy = self.policy
         s.strict = self.strict
         s.lots = self.lots
-        s.queue = self.queue
-        s.pend = self.pend
-        s.holds = self.holds
-        s.open = self.open
+        s.queue = self.queue or _EMPTY_LIST
+        s.pend = self.pend or _EMPTY_LIST
+        s.holds = self.holds or _EMPTY_DICT
+        s.open = self.open or _EMPTY_DICT
         s.ids = self.ids
-        s.reversed = self.reversed
+        s.reversed = self.reversed or _EMPTY_DICT
         s.tot = tuple(self.tot)
         s.last_at = self.last_at
         s.deadline = self.deadline
@@ -996,7 +1000,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, Book], None] | None = 
                 raise InvalidData.from_messages(
                     [f"{exc} @ $.events[{i}]"], what="points history"
                 ) from None
-        if len(out) <= i or out[i] != ev:
+        if len(out) <= i or (out[i] is not ev and out[i] != ev):
             raise InvalidData.from_messages(
                 [f"{type(ev).__name__} does not follow from the events before it @ $.events[{i}]"],
                 what="points history",

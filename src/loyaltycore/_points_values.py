@@ -52,7 +52,7 @@ def _period(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class NeverExpire:
     """Points never expire.
 
@@ -65,7 +65,7 @@ class NeverExpire:
         return None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ExpireAfter:
     """Points expire a fixed number of months or days after the local earn date.
 
@@ -107,7 +107,7 @@ class ExpireAfter:
         return last
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ExpireAtPeriodEnd:
     """Points expire at the end of the period ``periods_after`` the earn period.
 
@@ -133,7 +133,7 @@ class ExpireAtPeriodEnd:
         return end - timedelta(days=1)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ExpireOnInactivity:
     """All points expire when the member has been inactive for ``months``.
 
