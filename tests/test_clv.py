@@ -22,6 +22,7 @@ from loyaltycore.clv import (
     FitInfo,
     GammaGamma,
     Histories,
+    ModifiedBetaGeo,
     ParetoNBD,
     customer_lifetime_value,
 )
@@ -35,6 +36,7 @@ from loyaltycore.errors import (
     LoyaltyError,
 )
 
+_Model = BetaGeo | ModifiedBetaGeo | ParetoNBD
 BG_CDNOW = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
 PNBD_CDNOW = ParetoNBD(r=0.553, alpha=10.578, s=0.606, beta=11.669, unit="week")
 GG_CDNOW = GammaGamma(p=6.25, q=3.74, gamma=15.44)
@@ -113,6 +115,26 @@ def test_pareto_nbd_reproduces_fader_hardie(pnbd_fit: ParetoNBD) -> None:
     assert pnbd_fit.fit_info.log_likelihood == pytest.approx(-9595.0, abs=0.05)
 
 
+def test_modified_bg_nbd_agrees_with_lifetimes(cdnow: _Summary) -> None:
+    """lifetimes 0.11.3's ModifiedBetaGeoFitter on CDNOW: its parameters and log-likelihood."""
+    fitted = ModifiedBetaGeo.fit(cdnow)
+    assert fitted.params == pytest.approx(
+        {"r": 0.5248, "alpha": 6.1830, "a": 0.8914, "b": 1.6140}, abs=2e-4
+    )
+    assert fitted.fit_info is not None
+    assert fitted.fit_info.log_likelihood == pytest.approx(-9582.1327, abs=1e-3)
+    customers = {"frequency": [0, 2, 2, 7], "recency": [0, 30.43, 5, 36], "T": [38.86] * 4}
+    lifetimes = ModifiedBetaGeo(
+        r=0.5248377, alpha=6.1829885, a=0.8913563, b=1.6140000, unit="week"
+    )
+    assert lifetimes.p_alive(**customers) == pytest.approx(
+        [0.38971644, 0.70612626, 0.10737519, 0.85504964], rel=1e-6
+    )
+    assert lifetimes.expected_purchases(13, **customers) == pytest.approx(
+        [0.05602708, 0.47683829, 0.07250913, 1.68802903], rel=1e-6
+    )
+
+
 def test_gamma_gamma_reproduces_on_repeat_customers(gg_fit: GammaGamma) -> None:
     assert gg_fit.params == pytest.approx({"p": 6.25, "q": 3.74, "gamma": 15.44}, abs=1e-2)
     assert gg_fit.fit_info is not None
@@ -176,11 +198,12 @@ def _within(fitted: dict[str, float], truth: dict[str, float], errors: dict[str,
     [
         BetaGeo(r=0.25, alpha=4.0, a=0.8, b=2.5, unit="week"),
         BetaGeo(r=1.5, alpha=20.0, a=2.0, b=6.0, unit="day"),
+        ModifiedBetaGeo(r=0.5, alpha=6.0, a=0.9, b=1.6, unit="week"),
         ParetoNBD(r=0.55, alpha=10.0, s=0.6, beta=12.0, unit="week"),
     ],
     ids=repr,
 )
-def test_parameter_recovery(truth: BetaGeo | ParetoNBD) -> None:
+def test_parameter_recovery(truth: _Model) -> None:
     ages = np.random.default_rng(11).uniform(20.0, 60.0, 10_000)
     simulated = truth.simulate(ages, seed=np.random.default_rng(12))
     fitted = type(truth).fit(simulated)
@@ -273,10 +296,11 @@ def test_pareto_nbd_near_z_one() -> None:
 # -- invariants ---------------------------------------------------------------
 
 
-def _models() -> st.SearchStrategy[BetaGeo | ParetoNBD]:
+def _models() -> st.SearchStrategy[_Model]:
     positive = st.floats(0.05, 20.0)
     return st.one_of(
         st.builds(BetaGeo, positive, positive, positive, positive, unit=st.just("week")),
+        st.builds(ModifiedBetaGeo, positive, positive, positive, positive, unit=st.just("week")),
         st.builds(ParetoNBD, positive, positive, positive, positive, unit=st.just("week")),
     )
 
@@ -292,18 +316,18 @@ def _histories(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @settings(max_examples=60)
 @given(model=_models(), history=_histories())
-def test_p_alive_is_a_probability(model: BetaGeo | ParetoNBD, history: Any) -> None:
+def test_p_alive_is_a_probability(model: _Model, history: Any) -> None:
     x, t_x, big_t = history
     alive = model.p_alive(frequency=x, recency=t_x, T=big_t)
     assert np.all((alive >= 0) & (alive <= 1))
-    if isinstance(model, BetaGeo):  # BG/NBD customers cannot drop out before a repeat purchase
+    if type(model) is BetaGeo:  # BG/NBD customers cannot drop out before a repeat purchase
         assert np.all(alive[x == 0] == 1.0)
 
 
 @settings(max_examples=60)
 @given(model=_models(), history=_histories(), horizons=st.lists(st.floats(0, 200), min_size=2))
 def test_expected_purchases_grow_with_time(
-    model: BetaGeo | ParetoNBD, history: Any, horizons: list[float]
+    model: _Model, history: Any, horizons: list[float]
 ) -> None:
     x, t_x, big_t = history
     times = np.sort(np.array(horizons))
@@ -317,8 +341,25 @@ def test_expected_purchases_grow_with_time(
 
 
 @settings(max_examples=40)
+@given(model=_models(), history=_histories(), counts=st.lists(st.integers(0, 5), min_size=8))
+def test_weights_equal_repeated_rows_in_the_likelihood(
+    model: _Model, history: Any, counts: list[int]
+) -> None:
+    x, t_x, big_t = history
+    weights = np.array(counts[: x.size] + [1] * (x.size - len(counts)), dtype=float)
+    if weights.sum() == 0:
+        weights[0] = 1.0
+    weighted = model.log_likelihood(frequency=x, recency=t_x, T=big_t, weights=weights)
+    repeat = weights.astype(int)
+    expanded = model.log_likelihood(
+        frequency=np.repeat(x, repeat), recency=np.repeat(t_x, repeat), T=np.repeat(big_t, repeat)
+    )
+    assert weighted == pytest.approx(expanded, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=40)
 @given(model=_models(), t=st.floats(0.5, 60.0))
-def test_purchase_count_distribution(model: BetaGeo | ParetoNBD, t: float) -> None:
+def test_purchase_count_distribution(model: _Model, t: float) -> None:
     counts = np.arange(0, 400)
     probability = model.probability_of_purchases(counts, t)
     assert np.all(probability >= -1e-12)

@@ -43,10 +43,19 @@ def _expm1_ratio(k: Float, length: Float) -> Float:
 
 
 def bg_terms(
-    params: Float, x: Float, t_x: Float, big_t: Float
+    params: Float, x: Float, t_x: Float, big_t: Float, *, modified: bool = False
 ) -> tuple[Float, Float, Float, Float]:
-    """The pieces of the BG/NBD log-likelihood: (A1 + A2, A3, A4, mask x > 0)."""
+    """The pieces of the BG/NBD log-likelihood: (A1 + A2, A3, A4, mask of A4).
+
+    ``modified`` gives the MBG/NBD pieces (Batislam, Denizel and Filiztekin 2007):
+    a customer may also drop out right after the first purchase, which is BG/NBD
+    with ``b + 1`` and the drop-out term for every customer, times ``b / (a + b)``.
+    """
     r, alpha, a, b = params
+    if modified:
+        base, a3, a4, mask = bg_terms(np.array([r, alpha, a, b + 1.0]), x, t_x, big_t)
+        a4 = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + t_x)
+        return base + np.log(b / (a + b)), a3, a4, np.ones_like(mask)
     base = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
     a3 = -(r + x) * np.log(alpha + big_t)
     repeat = x > 0
@@ -58,14 +67,21 @@ def bg_terms(
     return base, a3, a4, repeat.astype(np.float64)
 
 
-def bg_loglik(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
-    """Per-row BG/NBD log-likelihood (Fader, Hardie and Lee 2005, eq. 7)."""
-    base, a3, a4, _ = bg_terms(params, x, t_x, big_t)
+def bg_loglik(
+    params: Float, x: Float, t_x: Float, big_t: Float, *, modified: bool = False
+) -> Float:
+    """Per-row BG/NBD (or MBG/NBD) log-likelihood (Fader, Hardie and Lee 2005, eq. 7)."""
+    base, a3, a4, _ = bg_terms(params, x, t_x, big_t, modified=modified)
     return base + np.logaddexp(a3, a4)
 
 
+def mbg_loglik(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
+    """Per-row MBG/NBD log-likelihood."""
+    return bg_loglik(params, x, t_x, big_t, modified=True)
+
+
 def bg_objective(
-    x: Float, t_x: Float, big_t: Float, w: Float
+    x: Float, t_x: Float, big_t: Float, w: Float, *, modified: bool = False
 ) -> Callable[[Float], tuple[float, Float]]:
     """Weighted total BG/NBD log-likelihood and its analytic gradient, as a function.
 
@@ -75,10 +91,19 @@ def bg_objective(
     """
     unique_x, inverse = np.unique(x, return_inverse=True)
     w_x = np.bincount(inverse.reshape(-1), weights=w, minlength=unique_x.size).astype(np.float64)
-    repeat = x > 0
+    repeat = (x > 0) | modified
     total_w = float(w.sum())
 
     def fun(params: Float) -> tuple[float, Float]:
+        if modified:  # MBG/NBD: BG/NBD at b + 1, every customer may have dropped out
+            r, alpha, a, b = params
+            value, grad = plain(np.array([r, alpha, a, b + 1.0]))
+            value += total_w * np.log(b / (a + b))
+            grad += total_w * np.array([0.0, 0.0, -1.0 / (a + b), 1.0 / b - 1.0 / (a + b)])
+            return value, grad
+        return plain(params)
+
+    def plain(params: Float) -> tuple[float, Float]:
         r, alpha, a, b = params
         log_alpha = np.log(alpha)
         ux = unique_x
@@ -121,10 +146,17 @@ def bg_objective(
     return fun
 
 
-def bg_p_alive(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
-    """P(alive at T | x, t_x, T) under BG/NBD."""
-    _, a3, a4, _ = bg_terms(params, x, t_x, big_t)
+def bg_p_alive(
+    params: Float, x: Float, t_x: Float, big_t: Float, *, modified: bool = False
+) -> Float:
+    """P(alive at T | x, t_x, T) under BG/NBD (or MBG/NBD)."""
+    _, a3, a4, _ = bg_terms(params, x, t_x, big_t, modified=modified)
     return np.exp(a3 - np.logaddexp(a3, a4))
+
+
+def mbg_p_alive(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
+    """P(alive at T | x, t_x, T) under MBG/NBD."""
+    return bg_p_alive(params, x, t_x, big_t, modified=True)
 
 
 def _bg_growth(
@@ -197,6 +229,33 @@ def bg_probability(params: Float, n: Float, t: Float) -> Float:
             0.0,
         )
     return np.asarray(first + second, dtype=np.float64)
+
+
+def _mbg_as_bg(params: Float) -> tuple[Float, float]:
+    """MBG/NBD parameters as BG/NBD ones (``b + 1``) and P(not dropped at the first purchase)."""
+    r, alpha, a, b = params
+    return np.array([r, alpha, a, b + 1.0]), float(b / (a + b))
+
+
+def mbg_expected_new(params: Float, t: Float) -> Float:
+    """E[X(t)] for a new customer under MBG/NBD."""
+    shifted, stays = _mbg_as_bg(params)
+    return np.asarray(stays * bg_expected_new(shifted, t), dtype=np.float64)
+
+
+def mbg_expected(params: Float, t: Float, x: Float, t_x: Float, big_t: Float) -> Float:
+    """E[Y(t) | x, t_x, T] under MBG/NBD: BG/NBD's with ``b + 1`` and MBG's P(alive)."""
+    shifted, _ = _mbg_as_bg(params)
+    r, alpha, a, b = shifted
+    growth = _bg_growth(r, alpha, a, b, t, x, big_t)
+    return np.asarray(growth * mbg_p_alive(params, x, t_x, big_t), dtype=np.float64)
+
+
+def mbg_probability(params: Float, n: Float, t: Float) -> Float:
+    """P(X(t) = n) for a new customer under MBG/NBD."""
+    shifted, stays = _mbg_as_bg(params)
+    dropped = np.where(n == 0, 1.0 - stays, 0.0)
+    return np.asarray(dropped + stays * bg_probability(shifted, n, t), dtype=np.float64)
 
 
 # -- Pareto/NBD ---------------------------------------------------------------

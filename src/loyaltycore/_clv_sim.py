@@ -16,17 +16,27 @@ def rng_from(seed: int | np.random.Generator) -> np.random.Generator:
 
 
 def beta_geo(
-    r: float, alpha: float, a: float, b: float, big_t: Float, rng: np.random.Generator
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    big_t: Float,
+    rng: np.random.Generator,
+    *,
+    modified: bool = False,
 ) -> tuple[Float, Float]:
     """(frequency, recency) of customers observed for ``big_t`` after their first purchase.
 
     Each customer buys at a gamma-distributed rate and, after each repeat
-    purchase, drops out with a beta-distributed probability.
+    purchase, drops out with a beta-distributed probability; ``modified``
+    (MBG/NBD) lets them drop out after the first purchase too.
     """
     rate = rng.gamma(r, 1.0 / alpha, size=big_t.size)
     drop = rng.beta(a, b, size=big_t.size)
     arrivals = rng.poisson(rate * big_t)
     lasting = rng.geometric(np.clip(drop, 1e-300, 1.0))
+    if modified:  # the first draw is the drop-out at the first purchase
+        lasting = lasting - 1
     x = np.minimum(arrivals, lasting)
     t_x = np.zeros(big_t.size)
     repeat = x > 0

@@ -23,7 +23,7 @@ observation, in the model's ``unit`` ("day" or "week").
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -40,6 +40,7 @@ __all__ = [
     "FitInfo",
     "GammaGamma",
     "Histories",
+    "ModifiedBetaGeo",
     "ParetoNBD",
     "customer_lifetime_value",
 ]
@@ -199,7 +200,7 @@ def _fit_purchases(
     initial: Mapping[str, float] | None,
     maxiter: int,
 ) -> tuple[Float, FitInfo, str]:
-    """Fit BG/NBD (``kind="bg"``) or Pareto/NBD (``"pnbd"``) on unique rows."""
+    """Fit BG/NBD (``kind="bg"``), MBG/NBD (``"mbg"``) or Pareto/NBD (``"pnbd"``)."""
     resolved = _clv_data.resolve_unit(data, unit)
     x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
     w = _clv_data.weights_column(weights, x.size)
@@ -207,7 +208,7 @@ def _fit_purchases(
     lik, fitter = _scipy()
     names = _NAMES[kind]
     alpha = _start_alpha(big_t, w)
-    start = np.array([1.0, alpha, 1.0, 1.0] if kind == "bg" else [1.0, alpha, 1.0, alpha])
+    start = np.array([1.0, alpha, 1.0, alpha] if kind == "pnbd" else [1.0, alpha, 1.0, 1.0])
     if initial is not None:
         start = np.array(
             [
@@ -221,10 +222,10 @@ def _fit_purchases(
             )
 
     def loglik(params: Float) -> float:
-        rows = lik.bg_loglik if kind == "bg" else lik.pnbd_loglik
+        rows = getattr(lik, f"{kind}_loglik")
         return _clv_data.wsum(w, rows(params, x, t_x, big_t))
 
-    grad = lik.bg_objective(x, t_x, big_t, w) if kind == "bg" else None
+    grad = _objective(lik, kind, x, t_x, big_t, w)
     warm = None
     if x.size > _COARSE_ROWS:
         warm = _coarse_start(kind, lik, fitter, (x, t_x, big_t), w, start, maxiter)
@@ -266,7 +267,7 @@ def _coarse_start(
     coarse_t = np.maximum(np.round(big_t / grid), 1.0) * grid
     coarse_tx = np.where(x > 0, np.clip(np.round(t_x / grid) * grid, grid / 2.0, coarse_t), 0.0)
     (cx, ctx, ct), cw = _clv_data.unique_rows((x, coarse_tx, coarse_t), w)
-    rows = lik.bg_loglik if kind == "bg" else lik.pnbd_loglik
+    rows = getattr(lik, f"{kind}_loglik")
 
     def loglik(params: Float) -> float:
         return _clv_data.wsum(cw, rows(params, cx, ctx, ct))
@@ -276,7 +277,7 @@ def _coarse_start(
             loglik,
             start,
             _NAMES[kind],
-            grad=lik.bg_objective(cx, ctx, ct, cw) if kind == "bg" else None,
+            grad=_objective(lik, kind, cx, ctx, ct, cw),
             total_weight=float(cw.sum()),
             maxiter=maxiter,
             model=_LABELS[kind],
@@ -286,8 +287,24 @@ def _coarse_start(
     return optimum.params, optimum.hessian
 
 
-_NAMES = {"bg": ("r", "alpha", "a", "b"), "pnbd": ("r", "alpha", "s", "beta")}
-_LABELS = {"bg": "BG/NBD", "pnbd": "Pareto/NBD"}
+_NAMES = {
+    "bg": ("r", "alpha", "a", "b"),
+    "mbg": ("r", "alpha", "a", "b"),
+    "pnbd": ("r", "alpha", "s", "beta"),
+}
+_LABELS = {"bg": "BG/NBD", "mbg": "MBG/NBD", "pnbd": "Pareto/NBD"}
+
+
+def _objective(
+    lik: ModuleType, kind: str, x: Float, t_x: Float, big_t: Float, w: Float
+) -> Callable[[Float], tuple[float, Float]] | None:
+    """The analytic value-and-gradient function, where the likelihood has one."""
+    if kind == "pnbd":
+        return None
+    objective: Callable[[Float], tuple[float, Float]] = lik.bg_objective(
+        x, t_x, big_t, w, modified=kind == "mbg"
+    )
+    return objective
 
 
 def _check_maxiter(maxiter: object) -> int:
@@ -300,20 +317,20 @@ def _predict_expected(
     kind: str, params: Float, t: Float, x: Float, t_x: Float, big_t: Float
 ) -> Float:
     lik, _ = _scipy()
-    fn = lik.bg_expected if kind == "bg" else lik.pnbd_expected
+    fn = getattr(lik, f"{kind}_expected")
     t, x, t_x, big_t = np.broadcast_arrays(t, x, t_x, big_t)
     return np.asarray(fn(params, t, x, t_x, big_t), dtype=np.float64)
 
 
 def _predict_alive(kind: str, params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
     lik, _ = _scipy()
-    fn = lik.bg_p_alive if kind == "bg" else lik.pnbd_p_alive
+    fn = getattr(lik, f"{kind}_p_alive")
     return np.asarray(fn(params, x, t_x, big_t), dtype=np.float64)
 
 
 def _predict_new(kind: str, params: Float, t: Float) -> Float:
     lik, _ = _scipy()
-    fn = lik.bg_expected_new if kind == "bg" else lik.pnbd_expected_new
+    fn = getattr(lik, f"{kind}_expected_new")
     return np.asarray(fn(params, t), dtype=np.float64)
 
 
@@ -323,7 +340,7 @@ def _predict_probability(kind: str, params: Float, n: Any, t: Float) -> Float:
     if np.any(counts < 0) or np.any(counts != np.floor(counts)):
         raise InvalidArgument(f"n={n!r} must be whole numbers >= 0", field="n", value=n)
     counts, t = np.broadcast_arrays(counts, t)
-    fn = lik.bg_probability if kind == "bg" else lik.pnbd_probability
+    fn = getattr(lik, f"{kind}_probability")
     return np.asarray(fn(params, counts, t), dtype=np.float64)
 
 
@@ -333,7 +350,7 @@ def _loglik(
     lik, _ = _scipy()
     x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
     w = _clv_data.weights_column(weights, x.size)
-    fn = lik.bg_loglik if kind == "bg" else lik.pnbd_loglik
+    fn = getattr(lik, f"{kind}_loglik")
     return _clv_data.wsum(w, fn(params, x, t_x, big_t))
 
 
@@ -349,8 +366,11 @@ def _simulate(
     if np.any(ages <= 0):
         raise InvalidArgument(f"T={big_t!r} must be > 0", field="T", value=big_t)
     rng = _clv_sim.rng_from(seed)
-    sim = _clv_sim.beta_geo if kind == "bg" else _clv_sim.pareto_nbd
-    x, t_x = sim(params[0], params[1], params[2], params[3], ages, rng)
+    if kind == "pnbd":
+        x, t_x = _clv_sim.pareto_nbd(params[0], params[1], params[2], params[3], ages, rng)
+    else:
+        r, alpha, a, b = params
+        x, t_x = _clv_sim.beta_geo(r, alpha, a, b, ages, rng, modified=kind == "mbg")
     return Histories(x, t_x, ages, unit)
 
 
@@ -543,6 +563,27 @@ class BetaGeo(_PurchaseModel):
     """
 
     KIND: ClassVar[str] = "bg"
+    r: float = attrs.field(converter=_real, validator=_positive)
+    alpha: float = attrs.field(converter=_real, validator=_positive)
+    a: float = attrs.field(converter=_real, validator=_positive)
+    b: float = attrs.field(converter=_real, validator=_positive)
+    unit: str = attrs.field(kw_only=True, validator=_check_unit)
+    fit_info: FitInfo | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
+
+
+@attrs.frozen
+class ModifiedBetaGeo(_PurchaseModel):
+    """The MBG/NBD model (Batislam, Denizel and Filiztekin 2007).
+
+    BG/NBD in which a customer may also drop out right after the first
+    purchase, so customers without repeat purchases are not all alive.
+
+    >>> m = ModifiedBetaGeo(r=0.25, alpha=4.4, a=0.8, b=2.4, unit="week")
+    >>> m.p_alive(frequency=[0, 2], recency=[0.0, 30.43], T=[38.86, 38.86]).round(3).tolist()
+    [0.629, 0.772]
+    """
+
+    KIND: ClassVar[str] = "mbg"
     r: float = attrs.field(converter=_real, validator=_positive)
     alpha: float = attrs.field(converter=_real, validator=_positive)
     a: float = attrs.field(converter=_real, validator=_positive)
@@ -767,7 +808,7 @@ class GammaGamma:
 
 
 def customer_lifetime_value(
-    purchases: BetaGeo | ParetoNBD,
+    purchases: BetaGeo | ModifiedBetaGeo | ParetoNBD,
     spend: GammaGamma,
     data: object = None,
     *,
@@ -790,7 +831,7 @@ def customer_lifetime_value(
     no hidden calendar approximation.
 
     Args:
-        purchases: a BG/NBD or Pareto/NBD model.
+        purchases: a BG/NBD, MBG/NBD or Pareto/NBD model.
         spend: a Gamma-Gamma model.
         data: a Summary-like object with ``frequency``, ``recency``, ``T``,
             ``monetary``; or None to pass them as keywords.
@@ -815,9 +856,10 @@ def customer_lifetime_value(
     >>> clv.round(2).tolist()
     [36.61, 8.44]
     """
-    if not isinstance(purchases, BetaGeo | ParetoNBD):
+    if not isinstance(purchases, _PurchaseModel):
         raise InvalidType(
-            f"purchases={purchases!r} must be a BetaGeo or ParetoNBD model", field="purchases"
+            f"purchases={purchases!r} must be a BetaGeo, ModifiedBetaGeo or ParetoNBD model",
+            field="purchases",
         )
     if not isinstance(spend, GammaGamma):
         raise InvalidType(f"spend={spend!r} must be a GammaGamma model", field="spend")
