@@ -61,7 +61,11 @@ class NeverExpire:
     """
 
     def last_usable(self, day: date) -> date | None:
-        """The last local date on which points earned on ``day`` can be used."""
+        """The last local date on which points earned on ``day`` can be used.
+
+        >>> NeverExpire().last_usable(date(2024, 5, 1)) is None
+        True
+        """
         return None
 
 
@@ -96,7 +100,11 @@ class ExpireAfter:
             )
 
     def last_usable(self, day: date) -> date | None:
-        """The last local date on which points earned on ``day`` can be used."""
+        """The last local date on which points earned on ``day`` can be used.
+
+        >>> ExpireAfter(months=12).last_usable(date(2024, 2, 29))
+        datetime.date(2025, 2, 28)
+        """
         if self.months is not None:
             last = add_months(day, self.months)
         else:
@@ -128,7 +136,11 @@ class ExpireAtPeriodEnd:
         check_int(value, "periods_after", minimum=0)
 
     def last_usable(self, day: date) -> date | None:
-        """The last local date on which points earned on ``day`` can be used."""
+        """The last local date on which points earned on ``day`` can be used.
+
+        >>> ExpireAtPeriodEnd("quarter", 1).last_usable(date(2024, 2, 10))
+        datetime.date(2024, 6, 30)
+        """
         end = period_bounds(day, self.period, offset=self.periods_after)[1]
         return end - timedelta(days=1)
 
@@ -148,11 +160,19 @@ class ExpireOnInactivity:
     months: int = attrs.field(default=18, validator=_positive)
 
     def last_usable(self, day: date) -> date | None:
-        """Lots never expire on their own under this policy."""
+        """Lots never expire on their own under this policy.
+
+        >>> ExpireOnInactivity().last_usable(date(2024, 2, 10)) is None
+        True
+        """
         return None
 
     def deadline_usable(self, day: date) -> date:
-        """The last usable local date when the last activity was on ``day``."""
+        """The last usable local date when the last activity was on ``day``.
+
+        >>> ExpireOnInactivity(months=1).deadline_usable(date(2024, 1, 31))
+        datetime.date(2024, 2, 29)
+        """
         return add_months(day, self.months)
 
 
@@ -276,7 +296,11 @@ class Balance:
 
     @property
     def total(self) -> int:
-        """Points the member owns net of debt: available + pending + held - debt."""
+        """Points the member owns net of debt: available + pending + held - debt.
+
+        >>> Balance(available=10, held=5, debt=0).total
+        15
+        """
         return self.available + self.pending + self.held - self.debt
 
 
@@ -602,7 +626,11 @@ class TransferredOut:
 
 @attrs.frozen
 class TransferIn:
-    """One received part of a transfer and the expiry it keeps (or ``None``)."""
+    """One received part of a transfer and the expiry it keeps (or ``None``).
+
+    >>> TransferIn(30, None).points
+    30
+    """
 
     points: int
     expires_at: datetime | None
@@ -638,7 +666,13 @@ class TransferredIn:
 
 @attrs.frozen
 class MergedLot:
-    """A lot of a merged account as it arrives: usable points and dates."""
+    """A lot of a merged account as it arrives: usable points and dates.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> MergedLot("e1", 70, at, None, None, False).points
+    70
+    """
 
     lot: str
     points: int

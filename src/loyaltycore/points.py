@@ -326,32 +326,60 @@ class PointsLedger:
 
     @property
     def member(self) -> str:
-        """The member's id."""
+        """The member's id.
+
+        >>> PointsLedger.open("m-1").member
+        'm-1'
+        """
         return self._s.member
 
     @property
     def tz(self) -> str:
-        """The program's zone name."""
+        """The program's zone name.
+
+        >>> PointsLedger.open("m-1", tz="Asia/Shanghai").tz
+        'Asia/Shanghai'
+        """
         return self._s.tzname
 
     @property
     def policy(self) -> ExpiryPolicy:
-        """The expiry policy."""
+        """The expiry policy.
+
+        >>> PointsLedger.open("m-1", policy=ExpireAfter(months=6)).policy
+        ExpireAfter(months=6, days=None, round_to=None)
+        """
         return self._s.policy
 
     @property
     def debt_policy(self) -> DebtPolicy:
-        """``"debt"`` or ``"strict"``."""
+        """``"debt"`` or ``"strict"``.
+
+        >>> PointsLedger.open("m-1", debt_policy="strict").debt_policy
+        'strict'
+        """
         return "strict" if self._s.strict else "debt"
 
     @property
     def last_at(self) -> datetime | None:
-        """The instant of the last event (commands may not be earlier)."""
+        """The instant of the last event (commands may not be earlier).
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> PointsLedger.open("m-1").earn("e1", at=at, points=1).last_at == at
+        True
+        """
         return self._s.last_at
 
     @property
     def events(self) -> tuple[PointsEvent, ...]:
-        """The append-only history, oldest first."""
+        """The append-only history, oldest first.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> [type(e).__name__ for e in PointsLedger.open("m-1").earn("e1", at=at, points=1).events]
+        ['Opened', 'Earned']
+        """
         if self._events is None:
             object.__setattr__(self, "_events", events_of(self._s.log))
         assert self._events is not None
@@ -359,12 +387,22 @@ class PointsLedger:
 
     @property
     def lots(self) -> tuple[Lot, ...]:
-        """Every lot, in the order they were created."""
+        """Every lot, in the order they were created.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> [lot.id for lot in PointsLedger.open("m-1").earn("e1", at=at, points=1).lots]
+        ['e1']
+        """
         return tuple(map(public_lot, self._s.lots.values()))
 
     @property
     def holds(self) -> tuple[Hold, ...]:
-        """Every hold, open or resolved, in the order they were placed."""
+        """Every hold, open or resolved, in the order they were placed.
+
+        >>> PointsLedger.open("m-1").holds
+        ()
+        """
         return tuple(self._s.holds.values())
 
     def lot(self, lot_id: str) -> Lot:
