@@ -729,7 +729,8 @@ class PointsLedger:
 
         Each entry gives the last usable local date, the instant the points
         stop being usable, and whether a lot's own expiry or the inactivity
-        deadline is the cause.
+        deadline is the cause. Without ``as_of``, the ledger as of its last
+        event.
 
         >>> from datetime import datetime, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -740,11 +741,7 @@ class PointsLedger:
         [(datetime.date(2025, 12, 31), 100)]
         """
         stop = micros(to_utc(until, "until"))
-        book = (
-            self._book_at(self._s.last_at if as_of is None else as_of)
-            if (as_of is not None or self._s.last_at is not None)
-            else Book.thaw(self._s)
-        )
+        book = Book.thaw(self._s) if as_of is None else self._book_at(as_of)
         return _expiring(book, stop)
 
     def statement(self, start: datetime, end: datetime) -> Statement:
