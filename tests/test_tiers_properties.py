@@ -100,11 +100,26 @@ def index(program: TierProgram, name: str) -> int:
     return program.names.index(name)
 
 
-@given(programs(hold=False), activities(), activities(returns=False, prefix="x"), AS_OF)
+@given(
+    programs(hold=False),
+    activities(),
+    activities(returns=False, prefix="x"),
+    AS_OF,
+    st.integers(0, 3),
+    st.integers(0, 700),
+)
 def test_tier_is_monotone_in_activity(
-    program: TierProgram, base: list[Activity], extra: list[Activity], as_of: datetime
+    program: TierProgram,
+    base: list[Activity],
+    extra: list[Activity],
+    as_of: datetime,
+    prior: int,
+    days: int,
 ) -> None:
-    status = program.join(JOINED)
+    lifetime = isinstance(program.window, Lifetime)
+    start = JOINED.astimezone(program.tz).date()
+    until = None if prior == 0 or lifetime else start + timedelta(days=days)
+    status = program.join(JOINED, tier=program.names[prior], valid_until=until)
     less = program.evaluate(status, base, as_of=as_of)
     more = program.evaluate(status, base + extra, as_of=as_of)
     assert index(program, more.tier) >= index(program, less.tier)

@@ -259,6 +259,8 @@ class Run:
         else:
             until = self.valid_now(day)
         if k > self.earned:
+            if self.earned > 0 and until is not None and self.earned_until is not None:
+                until = max(until, self.earned_until)  # an upgrade never ends sooner
             if unconfirmed and self.pending is None:
                 self.pending = Pending(
                     self.names[self.earned], self.earned_until, self.since, self.grace_until
