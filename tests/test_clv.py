@@ -166,6 +166,16 @@ def test_fit_inputs_agree(cdnow: _Summary) -> None:
     assert by_attributes == by_mapping == by_keywords
 
 
+def test_customers_of_the_last_day_carry_no_information() -> None:
+    """T = 0 (first purchase at the end of observation) adds nothing to the likelihood."""
+    for model in (BG_CDNOW, PNBD_CDNOW, ModifiedBetaGeo(0.5, 6.0, 0.9, 1.6, unit="week")):
+        assert model.log_likelihood(frequency=[0], recency=[0], T=[0]) == pytest.approx(0.0)
+        new = float(model.expected_purchases_new(10))
+        assert model.expected_purchases(10, frequency=[0], recency=[0], T=[0]) == pytest.approx(
+            [new]
+        )
+
+
 def test_weights_equal_expanded_rows() -> None:
     x = np.array([0.0, 1, 2, 5, 0, 3, 1])
     t_x = np.array([0.0, 3, 10, 30, 0, 20, 1])
@@ -474,7 +484,10 @@ def _bg(**changes: Any) -> BetaGeo:
         (lambda: _fit(recency=[3.0, 1.0]), InvalidColumn, "must be 0 when frequency is 0"),
         (lambda: _fit(recency=[0.0, 0.0]), InvalidColumn, "must be > 0 when frequency > 0"),
         (lambda: _fit(T=[10.0, math.nan]), InvalidColumn, r"T\[1\]=nan must be finite"),
-        (lambda: _fit(T=[10.0, 0.0]), InvalidColumn, r"T\[1\]=0.0 must be > 0"),
+        (lambda: _fit(T=[10.0, -1.0]), InvalidColumn, r"T\[1\]=-1.0 must be >= 0"),
+        (lambda: _fit(T=[0.0, 5.0]), InvalidColumn, r"recency\[0\]=3.0 must not exceed T"),
+        (lambda: BG_CDNOW.expected_purchases([1, 2, 3], **_OK), InvalidArgument, "t has 3"),
+        (lambda: BG_CDNOW.probability_of_purchases([1, 2], [3, 4, 5]), InvalidArgument, "n has 2"),
         (lambda: _fit(T="10"), InvalidType, "array of numbers"),
         (lambda: _fit(T=[["a", "b"]]), InvalidType, "array of numbers"),
         (lambda: _fit(frequency=[], recency=[], T=[]), EmptyData, "no customers"),

@@ -116,7 +116,7 @@ def check_history(columns: Mapping[str, Float], *, allow_empty: bool = False) ->
         ("frequency", x, x < 0, "must be >= 0"),
         ("frequency", x, x != np.floor(x), "must be a whole number of repeat purchases"),
         ("recency", t_x, t_x < 0, "must be >= 0"),
-        ("T", big_t, big_t <= 0, "must be > 0"),
+        ("T", big_t, big_t < 0, "must be >= 0"),
         ("recency", t_x, t_x > big_t * (1 + 1e-12), "must not exceed T"),
         ("recency", t_x, (x == 0) & (t_x != 0), "must be 0 when frequency is 0"),
         ("recency", t_x, (x > 0) & (t_x == 0), "must be > 0 when frequency > 0"),

@@ -124,7 +124,7 @@ class FitInfo:
         }
 
 
-@attrs.frozen(hash=False)
+@attrs.frozen
 class Histories:
     """Purchase histories as arrays: what a model fits and what a simulator returns.
 
@@ -227,7 +227,7 @@ def _fit_purchases(
 
     grad = _objective(lik, kind, x, t_x, big_t, w)
     warm = None
-    if x.size > _COARSE_ROWS:
+    if x.size > _COARSE_ROWS and big_t.max() > 0:
         warm = _coarse_start(kind, lik, fitter, (x, t_x, big_t), w, start, maxiter)
     optimum = fitter.maximise(
         loglik,
@@ -318,7 +318,13 @@ def _predict_expected(
 ) -> Float:
     lik, _ = _scipy()
     fn = getattr(lik, f"{kind}_expected")
-    t, x, t_x, big_t = np.broadcast_arrays(t, x, t_x, big_t)
+    try:
+        t, x, t_x, big_t = np.broadcast_arrays(t, x, t_x, big_t)
+    except ValueError:
+        raise InvalidArgument(
+            f"t has {t.size} values for {x.size} customers: pass one t, or one per customer",
+            field="t",
+        ) from None
     return np.asarray(fn(params, t, x, t_x, big_t), dtype=np.float64)
 
 
@@ -339,7 +345,13 @@ def _predict_probability(kind: str, params: Float, n: Any, t: Float) -> Float:
     counts = _clv_data.as_float_column(n, "n") if np.ndim(n) else np.asarray(check_rate(n, "n"))
     if np.any(counts < 0) or np.any(counts != np.floor(counts)):
         raise InvalidArgument(f"n={n!r} must be whole numbers >= 0", field="n", value=n)
-    counts, t = np.broadcast_arrays(counts, t)
+    try:
+        counts, t = np.broadcast_arrays(counts, t)
+    except ValueError:
+        raise InvalidArgument(
+            f"n has {counts.size} values and t {t.size}: pass one of them, or as many of each",
+            field="n",
+        ) from None
     fn = getattr(lik, f"{kind}_probability")
     return np.asarray(fn(params, counts, t), dtype=np.float64)
 
