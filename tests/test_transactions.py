@@ -276,6 +276,12 @@ def test_string_int_and_object_ids_order_the_same() -> None:
         np.array([1, "a", 1], dtype=object), at, [1, 1, 1], tz="UTC"
     )
     assert mixed.customer_ids.tolist() == [1, "a"]
+    # hash(-1) == hash(-2) in CPython: the exact path takes over on the collision
+    clash = TransactionLog.from_arrays(
+        np.array([-1, "x", -2], dtype=object), at, [1, 1, 1], tz="UTC"
+    )
+    assert clash.customer_ids.tolist() == [-2, -1, "x"]
+    assert clash.codes.tolist() == [1, 2, 0]
     sparse = TransactionLog.from_arrays([2**60, -5, 2**60], at, [1, 1, 1], tz="UTC")
     assert sparse.customer_ids.tolist() == [-5, 2**60]
 
@@ -372,6 +378,42 @@ def test_missing_frame_column_names_it() -> None:
         TransactionLog.from_frame(df)
     with pytest.raises(InvalidType, match="data frame"):
         TransactionLog.from_frame({"customer_id": [1]})
+
+
+def test_missing_values_in_frames_name_the_row() -> None:
+    pd = pytest.importorskip("pandas")
+    at = pd.to_datetime(["2024-01-01", "2024-01-02"]).tz_localize("UTC")
+    frames = {
+        r"customer\[1\] is missing": {
+            "customer_id": pd.array([1, None], dtype="Int64"),
+            "at": at,
+            "amount": [1.0, 2.0],
+        },
+        r"at\[0\] is NaT": {
+            "customer_id": [1, 2],
+            "at": pd.to_datetime([None, "2024-01-02"]).tz_localize("UTC"),
+            "amount": [1.0, 2.0],
+        },
+        r"amount\[1\]=nan is not a finite amount": {
+            "customer_id": [1, 2],
+            "at": at,
+            "amount": pd.array([1.0, None], dtype="Float64"),
+        },
+    }
+    for pattern, data in frames.items():
+        with pytest.raises(InvalidColumn, match=pattern):
+            TransactionLog.from_frame(pd.DataFrame(data))
+    with pytest.raises(InvalidColumn, match=r"customer\[2\] is missing \(nan\)"):
+        TransactionLog.from_arrays(
+            np.array([1, "a", float("nan")], dtype=object),
+            np.zeros(3, "datetime64[s]"),
+            [1, 2, 3],
+            tz="UTC",
+        )
+    with pytest.raises(InvalidColumn, match=r"customer\[1\]=\[1\] is not hashable"):
+        TransactionLog.from_arrays(
+            np.array([1, [1]], dtype=object), np.zeros(2, "datetime64[s]"), [1, 2], tz="UTC"
+        )
 
 
 def test_missing_csv_column_and_short_line(tmp_path: Path) -> None:

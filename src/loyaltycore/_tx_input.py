@@ -61,11 +61,21 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
 
 
 def sort_ids(values: Sequence[Hashable]) -> list[Hashable]:
-    """Distinct ids in their natural order; mixed types by (type name, repr)."""
+    """Distinct ids in their natural order; mixed types grouped by type name."""
     try:
         return sorted(values)  # type: ignore[type-var]
     except TypeError:
-        return sorted(values, key=lambda v: (type(v).__name__, repr(v)))
+        pass
+    by_type: dict[str, list[Hashable]] = {}
+    for value in values:
+        by_type.setdefault(type(value).__name__, []).append(value)
+    ordered: list[Hashable] = []
+    for name in sorted(by_type):
+        try:
+            ordered += sorted(by_type[name])  # type: ignore[type-var]
+        except TypeError:
+            ordered += sorted(by_type[name], key=repr)
+    return ordered
 
 
 def _factorize_ints(ids: I64) -> tuple[I64, I64]:
@@ -95,13 +105,25 @@ def _factorize_ints(ids: I64) -> tuple[I64, I64]:
     return codes, uniques
 
 
+_MISSING_TYPES: Final = frozenset({"NAType", "NaTType"})  # pandas.NA, pandas.NaT
+
+
+def is_missing(value: object) -> bool:
+    """None, a float NaN, a datetime64 NaT, or pandas' NA / NaT (not imported)."""
+    if value is None or type(value).__name__ in _MISSING_TYPES:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    if isinstance(value, np.datetime64):
+        return bool(np.isnat(value))
+    return False
+
+
 def _check_missing(values: list[Any], rows: list[int], name: str) -> None:
-    """Refuse None and NaN ids (``values[i]`` first seen at ``rows[i]``)."""
+    """Refuse missing ids (``values[i]`` first seen at ``rows[i]``)."""
     for value, row in zip(values, rows, strict=True):
-        if value is None:
-            raise InvalidColumn(f"{name}[{row}] is missing (None)", field=name, row=row)
-        if isinstance(value, float) and math.isnan(value):
-            raise InvalidColumn(f"{name}[{row}] is missing (NaN)", field=name, row=row)
+        if is_missing(value):
+            raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
 
 
 def _sorted_codes(
@@ -124,7 +146,10 @@ def _factorize_by_hash(array: npt.NDArray[Any], values: list[Any], name: str) ->
     first_row = np.full(int(codes.max()) + 1, len(values), dtype=np.int64)
     np.minimum.at(first_row, codes, np.arange(len(values), dtype=np.int64))
     representative = array[first_row]
-    same = np.asarray(array == representative[codes], dtype=np.bool_)
+    try:
+        same = np.asarray(array == representative[codes], dtype=np.bool_)
+    except (TypeError, ValueError):  # ids whose == is not a bool (pandas.NA)
+        return None
     if not same.all():
         return None  # a hash collision (or NaN ids): take the exact path
     return _sorted_codes(codes, representative.tolist(), first_row.tolist(), name)
@@ -135,7 +160,7 @@ def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDA
     try:
         by_hash = _factorize_by_hash(array, values, name)
     except TypeError:
-        row = next(i for i, v in enumerate(values) if not isinstance(v, Hashable))
+        row = next((i for i, v in enumerate(values) if not isinstance(v, Hashable)), 0)
         raise InvalidColumn(
             f"{name}[{row}]={values[row]!r} is not hashable", field=name, row=row
         ) from None
@@ -247,8 +272,8 @@ def _object_instants(
             naive_rows.append(row)
             naive_walls.append(wall_hit)
             continue
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            raise InvalidColumn(f"{name}[{row}] is missing", field=name, row=row)
+        if is_missing(value):
+            raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
         try:
             parsed = _parse_one(value, fmt)
         except (ValueError, TypeError):
@@ -365,8 +390,8 @@ def _decimal_minor(array: npt.NDArray[Any], exponent: int, name: str) -> I64:
     out = np.empty(len(array), dtype=np.int64)
     scale = Decimal(10) ** exponent
     for row, value in enumerate(array.tolist()):
-        if value is None:
-            raise InvalidColumn(f"{name}[{row}] is missing", field=name, row=row)
+        if value is None or type(value).__name__ in _MISSING_TYPES:
+            raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise InvalidColumn(
