@@ -69,16 +69,20 @@ def eligible(event: Any, exponent: int) -> int:
     return sum(line_eligible(event, exponent))
 
 
+def _per_event(values: I64, offsets: I64) -> I64:
+    """Sum of ``values`` over each event's item rows (0 for an empty basket)."""
+    cum = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values, dtype=np.int64)))
+    result: I64 = cum[offsets[1:]] - cum[offsets[:-1]]
+    return result
+
+
 def _segment_cumsum(values: I64, offsets: I64) -> tuple[I64, I64]:
     """Inclusive cumulative sum within each event, and each row's event total."""
-    total = np.cumsum(values)
-    start = offsets[:-1]
-    base = np.concatenate(([0], total))[start]
     counts = np.diff(offsets)
-    within = total - np.repeat(base, counts)
-    per_event = np.add.reduceat(values, start) if values.size else np.zeros(0, dtype=np.int64)
-    per_event = np.where(counts > 0, per_event, 0) if per_event.size else per_event
-    return within, np.repeat(per_event, counts)
+    cum = np.cumsum(values, dtype=np.int64)
+    base = np.concatenate((np.zeros(1, dtype=np.int64), cum))[offsets[:-1]]
+    within = cum - np.repeat(base, counts)
+    return within, np.repeat(_per_event(values, offsets), counts)
 
 
 def _floor_ratio(amount: I64, part: I64, whole: I64) -> I64:
@@ -121,19 +125,12 @@ def eligible_column(columns: Mapping[str, Any], n: int) -> I64:
     kind = np.asarray(columns["items.kind"], dtype=object)
     product = np.asarray(kind == "product", dtype=np.bool_)
     nets = np.where(product, np.asarray(columns["items.net"], dtype=np.int64), 0)
-    whole = np.zeros(n, dtype=np.int64)
-    if nets.size:
-        has = counts > 0
-        whole[has] = np.add.reduceat(nets, offsets[:-1][has])
+    whole = _per_event(nets, offsets)
     d_share = _prorate_rows(nets, offsets, np.minimum(discount, whole))
     p_share = _prorate_rows(nets, offsets, np.minimum(paid, whole))
     earning = np.asarray(columns["items.earning"]).astype(np.bool_) & product
     line = np.where(earning, np.maximum(nets - d_share - p_share, 0), 0)
-    per_event = np.zeros(n, dtype=np.int64)
-    if line.size:
-        has = counts > 0
-        per_event[has] = np.add.reduceat(line, offsets[:-1][has])
-    return np.where(counts > 0, per_event, flat)
+    return np.where(counts > 0, _per_event(line, offsets), flat)
 
 
 def _money(columns: Mapping[str, Any], name: str, default: I64) -> I64:
