@@ -286,6 +286,11 @@ def test_string_int_and_object_ids_order_the_same() -> None:
     assert sparse.customer_ids.tolist() == [-5, 2**60]
 
 
+def test_plain_initializer_checks_lengths() -> None:
+    with pytest.raises(InvalidColumn, match="amount has 1 rows, expected 2"):
+        TransactionLog(codes=[0, 0], customer_ids=[5], at=[0, 1], amount=[3])
+
+
 def test_aware_datetime_objects_and_minor_units() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     log = TransactionLog.from_arrays(

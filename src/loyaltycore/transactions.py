@@ -150,6 +150,8 @@ class TransactionLog:
     (3, ['a', 'b'], [1, 0, 1], [1250, 300, 725])
     >>> log.customer.tolist()
     ['b', 'a', 'b']
+    >>> log
+    TransactionLog(rows=3, customers=2, exponent=2)
     """
 
     codes: I64 = _array_field()
@@ -163,6 +165,21 @@ class TransactionLog:
     channel_labels: npt.NDArray[Any] | None = _optional_field()
     is_return: npt.NDArray[np.bool_] | None = _optional_field()
     exponent: int = 2
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.codes)
+        for name in ("at", "amount", "quantity", "category", "channel", "is_return"):
+            column = getattr(self, name)
+            if column is not None and len(column) != n:
+                raise InvalidColumn(
+                    f"{name} has {len(column)} rows, expected {n}", field=name, value=len(column)
+                )
+
+    def __repr__(self) -> str:
+        return (
+            f"TransactionLog(rows={len(self)}, customers={self.n_customers}, "
+            f"exponent={self.exponent})"
+        )
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -542,6 +559,12 @@ class Summary:
                 raise InvalidColumn(
                     f"{name} has {len(getattr(self, name))} rows, expected {n}", field=name
                 )
+
+    def __repr__(self) -> str:
+        return (
+            f"Summary(customers={len(self)}, as_of={self.as_of.isoformat()}, "
+            f"unit={self.unit!r}, tz={self.tz!r})"
+        )
 
     def __len__(self) -> int:
         return len(self.customer_id)
