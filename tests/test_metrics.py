@@ -174,6 +174,8 @@ def test_simple_kpis_by_hand() -> None:
     assert arpu(np.array([1000, 500]), users=3, exponent=2) == 5.0
     assert growth_rate(0, 5) != growth_rate(0, 5)  # NaN: growth from zero is undefined
     np.testing.assert_allclose(growth_rate([100, 200], [110, 100]), [0.1, -0.5])
+    assert growth_rate(100, -21, periods=2) != growth_rate(100, -21, periods=2)  # NaN
+    assert growth_rate(100, -21) == -1.21
     assert nps([6, 7, 8]) == -100 / 3
     assert redemption_rate(50, 200) == 0.25
     assert breakage_rate(np.array([10]), np.array([40])) == 0.25

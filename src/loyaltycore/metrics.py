@@ -404,7 +404,8 @@ def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
 
     ``growth = (current / previous) ** (1 / periods) - 1``; with
     ``periods=1`` that is ``(current - previous) / previous``. Works on
-    scalars or element-wise on arrays (NaN where ``previous`` is 0).
+    scalars or element-wise on arrays: NaN where ``previous`` is 0, and
+    where a compounded rate (``periods > 1``) would need a negative ratio.
 
     >>> growth_rate(200, 250)
     0.25
@@ -420,7 +421,10 @@ def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
         )
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(before != 0, after / np.where(before != 0, before, 1.0), np.nan)
-        result = np.sign(ratio) * np.abs(ratio) ** (1.0 / steps) - 1.0 if steps > 1 else ratio - 1
+        if steps == 1:
+            result = ratio - 1.0
+        else:  # a compounded rate needs a non-negative ratio
+            result = np.where(ratio >= 0, np.abs(ratio) ** (1.0 / steps) - 1.0, np.nan)
     if np.ndim(previous) == 0 and np.ndim(current) == 0:
         return float(result[0])
     return result
