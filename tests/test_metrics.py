@@ -201,6 +201,7 @@ def test_redemption_curve() -> None:
     assert curve.breakage_rate() == pytest.approx(0.12)
     assert curve.breakage_rate(age=0) == pytest.approx(1 - (0.88 - 0.55) / 0.45)
     assert curve.breakage_rate(age=9) == pytest.approx(1.0)
+    assert breakage_rate(model=curve, age=0) == curve.breakage_rate(age=0)
     capped = RedemptionCurve.fit([10], [[10, 10]])
     assert capped.breakage_rate(age=0) == 0.0
     assert pickle.loads(pickle.dumps(curve)) == curve
@@ -316,6 +317,15 @@ BAD: list[tuple[str, Callable[[], Any], type[LoyaltyError], str]] = [
         InvalidArgument,
         "outstanding",
     ),
+    (
+        "breakage both",
+        lambda: breakage_rate([1], [2], model=RedemptionCurve.fit([1], [[1]])),
+        InvalidArgument,
+        "not both",
+    ),
+    ("breakage neither", lambda: breakage_rate([1]), InvalidArgument, "needs expired"),
+    ("breakage age", lambda: breakage_rate([1], [2], age=1), InvalidArgument, "age"),
+    ("breakage model type", lambda: breakage_rate(model="urr"), InvalidType, "RedemptionCurve"),
     ("curve rows", lambda: RedemptionCurve.fit([10, 10], [[1, 2]]), InvalidColumn, "2 rows"),
     ("curve gap", lambda: RedemptionCurve.fit([10], [[np.nan, 2]]), InvalidColumn, "gap"),
     ("curve over issued", lambda: RedemptionCurve.fit([10], [[5, 11]]), InvalidColumn, "exceeds"),

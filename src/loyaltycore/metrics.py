@@ -520,16 +520,46 @@ def redemption_rate(redeemed: Any, issued: Any) -> float:
     )
 
 
-def breakage_rate(expired: Any, issued: Any) -> float:
-    """Historical breakage: ``sum(expired) / sum(issued)`` points.
+def breakage_rate(
+    expired: Any = None,
+    issued: Any = None,
+    *,
+    model: RedemptionCurve | None = None,
+    age: int | None = None,
+) -> float:
+    """Breakage: historical from counts of points, or expected from a model.
 
-    Use it on cohorts of points that can no longer be redeemed (all expired
-    or used); for points still outstanding use the expected breakage of a
-    :class:`RedemptionCurve`.
+    Historical: ``sum(expired) / sum(issued)`` points — final only for
+    cohorts of points that can no longer be redeemed. Expected, given a
+    fitted :class:`RedemptionCurve` as ``model``: ``1 - ultimate`` for new
+    points, or, for points still outstanding at the end of age ``age``,
+    ``1 - (ultimate - cumulative[age]) / (1 - cumulative[age])``.
+
+    Raises:
+        InvalidArgument: both or neither of (expired, issued) and model.
 
     >>> breakage_rate(expired=[150, 50], issued=[1000, 1000])
     0.1
+    >>> curve = RedemptionCurve.fit([1000, 1000], [[500, 800], [600, np.nan]])
+    >>> round(breakage_rate(model=curve), 4), round(breakage_rate(model=curve, age=0), 4)
+    (0.12, 0.2667)
     """
+    if model is not None:
+        if expired is not None or issued is not None:
+            raise InvalidArgument(
+                "pass expired and issued, or a model, not both", field="model", value=None
+            )
+        if not isinstance(model, RedemptionCurve):
+            raise InvalidType(
+                f"model must be a RedemptionCurve, not {type(model).__name__}",
+                field="model",
+                value=type(model).__name__,
+            )
+        return model.breakage_rate(age)
+    if expired is None or issued is None:
+        raise InvalidArgument("breakage_rate needs expired and issued, or a model", field="model")
+    if age is not None:
+        raise InvalidArgument("age applies to a model's expected breakage", field="age", value=age)
     return _ratio(
         float(_points_total(expired, "expired")),
         float(_points_total(issued, "issued")),
