@@ -494,6 +494,7 @@ class LedgerMachine(RuleBasedStateMachine):
         actual = {name: getattr(balance, name) for name in FLOWS}
         assert actual == expected
         state = self.ledger.expire(as_of=self.now)
+        assert state.balance() == balance  # balance(as_of=) reflects expiry without recording it
         for lot in state.lots:
             mine = self.model.lots[lot.id]
             got = (lot.remaining, lot.held, lot.used, lot.expired, lot.reversed)
