@@ -258,7 +258,7 @@ class Engine:
             return year * 4 + (month - 1) // 3
         if period == "year":
             return year
-        return _birthday_years(year, month, day, self.x.birthday, rows)
+        return _birthday_years(year, month, day, self.x.birthday, rows, days)
 
     def apply_limit(self, i: int, cand: B, raw: I64, open_: B) -> tuple[B, I64]:
         """Fire rule ``i`` on open candidate rows within its limit."""
@@ -501,17 +501,31 @@ def _limit_one(
     return amount, FIRED
 
 
-def _birthday_years(year: I64, month: I64, day: I64, birthday: I64 | None, rows: I64) -> I64:
-    """Start year of the birthday year (Feb 29 counts as Feb 28) containing each day."""
+def _anniversaries(year: I64, b_month: I64, b_day: I64) -> I64:
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    day = np.where((b_month == 2) & (b_day == 29) & ~leap, 28, b_day)
+    months = ((year - 1970) * 12 + b_month - 1).astype("datetime64[M]")
+    result: I64 = months.astype("datetime64[D]").astype(np.int64) + day - 1
+    return result
+
+
+def _birthday_years(
+    year: I64, month: I64, day: I64, birthday: I64 | None, rows: I64, today: I64
+) -> I64:
+    """The year of the birthday nearest to each day (as ``birthday_year``)."""
     if birthday is None:
         return np.full(rows.size, NO_BIRTHDAY, dtype=np.int64)
     born = birthday[rows]
     has = born != MISSING_INT
     _, b_month, b_day = date_parts(np.where(has, born, 0))
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    b_day = np.where((b_month == 2) & (b_day == 29) & ~leap, 28, b_day)
-    before = (month < b_month) | ((month == b_month) & (day < b_day))
-    return np.where(has, year - before.astype(np.int64), NO_BIRTHDAY)
+    best = year - 1
+    best_distance = np.abs(today - _anniversaries(year - 1, b_month, b_day))
+    for shift in (0, 1):
+        distance = np.abs(today - _anniversaries(year + shift, b_month, b_day))
+        closer = distance < best_distance
+        best = np.where(closer, year + shift, best)
+        best_distance = np.where(closer, distance, best_distance)
+    return np.where(has, best, NO_BIRTHDAY)
 
 
 def key_label(period: str, key: int) -> str:

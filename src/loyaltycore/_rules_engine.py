@@ -28,7 +28,7 @@ from loyaltycore._rules_model import (
     TierMultiplier,
     Trace,
 )
-from loyaltycore.calendar import anniversary_window
+from loyaltycore.calendar import anniversary
 
 FIRED: Final = int(Outcome.FIRED)
 CONDITION: Final = int(Outcome.CONDITION)
@@ -50,8 +50,8 @@ def period_label(period: str, day: date, birthday: date | None) -> str:
 
     >>> period_label("quarter", date(2024, 5, 17), None)
     '2024-Q2'
-    >>> period_label("birthday_year", date(2025, 3, 1), date(2000, 2, 29))
-    'birthday-2025'
+    >>> period_label("birthday_year", date(2025, 9, 1), date(2000, 2, 29))
+    'birthday-2026'
     """
     if period == "month":
         return f"{day.year:04d}-{day.month:02d}"
@@ -64,8 +64,27 @@ def period_label(period: str, day: date, birthday: date | None) -> str:
     if period == "birthday_year":
         if birthday is None:
             return "birthday-none"
-        return f"birthday-{anniversary_window(day, birthday)[0].year:04d}"
+        return f"birthday-{birthday_year(day, birthday):04d}"
     return "lifetime"
+
+
+def birthday_year(day: date, birthday: date) -> int:
+    """The year of the birthday nearest to ``day`` (Feb 29 is Feb 28 in common years).
+
+    A birthday month, or a window of days around the birthday, then always
+    falls in one birthday year; an exact tie goes to the earlier year.
+
+    >>> birthday_year(date(2024, 5, 3), date(1990, 5, 17))
+    2024
+    >>> birthday_year(date(2025, 1, 2), date(1990, 12, 30))
+    2024
+    """
+    best = (366 * 2, day.year)
+    for year in (day.year - 1, day.year, day.year + 1):
+        distance = abs((day - anniversary(birthday, year)).days)
+        if distance < best[0]:
+            best = (distance, year)
+    return best[1]
 
 
 def counter_keys(rule_id: str, label: str) -> tuple[str, str]:
