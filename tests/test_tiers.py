@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import pickle
 from datetime import UTC, date, datetime, timedelta
@@ -775,3 +776,16 @@ def test_return_in_grace_restores_the_lapsed_tier_and_reviews_it_at_once() -> No
     assert (d.tier, d.status.grace_until) == ("Silver", None)
     assert [e.kind for e in d.events] == ["downgrade", "downgrade"]
     assert all(e.at == utc(2026, 5, 10) for e in d.events)
+
+
+def test_a_hosts_decimal_context_changes_nothing() -> None:
+    p = program()
+    st = p.join(utc(2024, 1, 1), tier="Gold", valid_until=date(2025, 12, 31))
+    log = [Activity("spend", "4199.99", utc(2025, 3, 1), "o1")]
+    expected = p.progress(st, log, as_of=utc(2025, 5, 1))
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        ctx.rounding = decimal.ROUND_UP
+        assert p.progress(st, log, as_of=utc(2025, 5, 1)) == expected
+        assert p.qualify({"spend": "4999.99"}).name == "Silver"
+    assert expected.messages[0].startswith("spend 800.01 more")

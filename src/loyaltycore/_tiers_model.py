@@ -18,7 +18,14 @@ import attrs
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
-from loyaltycore._validate import check_id, check_int, check_str, to_decimal, type_name
+from loyaltycore._validate import (
+    DECIMAL_CONTEXT,
+    check_id,
+    check_int,
+    check_str,
+    to_decimal,
+    type_name,
+)
 from loyaltycore.calendar import to_micros, to_utc
 from loyaltycore.errors import InvalidArgument, InvalidRule, InvalidType
 
@@ -180,7 +187,9 @@ class Threshold(_Combine):
             raise InvalidRule(
                 f"amount={value} of {self.metric} must be positive", field="amount", value=value
             )
-        if METRICS[self.metric] == "count" and value != value.to_integral_value():
+        if METRICS[self.metric] == "count" and value != value.to_integral_value(
+            context=DECIMAL_CONTEXT
+        ):
             raise InvalidRule(
                 f"amount={value} of {self.metric} must be a whole number",
                 field="amount",
@@ -494,7 +503,9 @@ class Activity:
             raise InvalidArgument(
                 f"amount={value} of {self.metric} must not be zero", field="amount", value=value
             )
-        if METRICS[self.metric] == "count" and value != value.to_integral_value():
+        if METRICS[self.metric] == "count" and value != value.to_integral_value(
+            context=DECIMAL_CONTEXT
+        ):
             raise InvalidArgument(
                 f"amount={value} of {self.metric} must be a whole number",
                 field="amount",

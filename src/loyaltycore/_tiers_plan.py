@@ -20,6 +20,7 @@ from loyaltycore._tiers_model import (
     next_review,
     options,
 )
+from loyaltycore._validate import DECIMAL_CONTEXT
 from loyaltycore.calendar import (
     EPOCH,
     anniversary_window,
@@ -56,8 +57,8 @@ def exponents_for(exponent: int) -> tuple[int, ...]:
 
 def to_units(amount: Decimal, metric: str, exponents: tuple[int, ...], name: str) -> int:
     """``amount`` of ``metric`` in integer units; refuses fractions of a minor unit."""
-    units = amount.scaleb(exponents[METRIC_INDEX[metric]])
-    if units != units.to_integral_value():
+    units = amount.scaleb(exponents[METRIC_INDEX[metric]], context=DECIMAL_CONTEXT)
+    if units != units.to_integral_value(context=DECIMAL_CONTEXT):
         raise InvalidAmount(
             f"{name}={amount} of {metric} has more decimals than the currency allows",
             field=name,
@@ -68,7 +69,7 @@ def to_units(amount: Decimal, metric: str, exponents: tuple[int, ...], name: str
 
 def from_units(units: int, metric: str, exponents: tuple[int, ...]) -> Decimal:
     """Integer units of ``metric`` back to a Decimal amount."""
-    return Decimal(units).scaleb(-exponents[METRIC_INDEX[metric]])
+    return Decimal(units).scaleb(-exponents[METRIC_INDEX[metric]], context=DECIMAL_CONTEXT)
 
 
 def compile_options(req: Requirement, exponents: tuple[int, ...], name: str) -> Options:
@@ -142,7 +143,7 @@ def fmt_date(day: date) -> str:
 
 def fmt_amount(value: Decimal) -> str:
     """``5,000`` or ``799.50``."""
-    if value == value.to_integral_value():
+    if value == value.to_integral_value(context=DECIMAL_CONTEXT):
         return f"{int(value):,}"
     return f"{value:,}"
 

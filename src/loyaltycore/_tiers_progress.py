@@ -18,6 +18,7 @@ from loyaltycore._tiers_plan import (
     next_review_day,
     window_of,
 )
+from loyaltycore._validate import DECIMAL_CONTEXT
 
 _VERBS = {
     "miles": "fly {} more miles",
@@ -49,7 +50,7 @@ class Gap:
         >>> Gap("nights", Decimal(30), Decimal(25)).short
         Decimal('0')
         """
-        return max(self.need - self.have, Decimal(0))
+        return max(DECIMAL_CONTEXT.subtract(self.need, self.have), Decimal(0))
 
     def text(self) -> str:
         """``spend 800 more``.
@@ -124,8 +125,11 @@ class Progress:
 
 def _effort(gaps: tuple[Gap, ...]) -> tuple[int, Decimal]:
     """Closest way first: fewest open gaps, then the smallest share missing."""
-    open_ = [g.short / g.need for g in gaps if g.short > 0]
-    return len(open_), sum(open_, Decimal(0))
+    open_ = [DECIMAL_CONTEXT.divide(g.short, g.need) for g in gaps if g.short > 0]
+    total = Decimal(0)
+    for share in open_:
+        total = DECIMAL_CONTEXT.add(total, share)
+    return len(open_), total
 
 
 def _goal(run: Run, aim: str, k: int, totals: list[int], by: date | None) -> Goal:
