@@ -119,62 +119,31 @@ def is_missing(value: object) -> bool:
     return False
 
 
-def _check_missing(values: list[Any], rows: list[int], name: str) -> None:
-    """Refuse missing ids (``values[i]`` first seen at ``rows[i]``)."""
-    for value, row in zip(values, rows, strict=True):
-        if is_missing(value):
-            raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
-
-
-def _sorted_codes(
-    first_codes: I64, distinct: list[Any], rows: list[int], name: str
-) -> tuple[I64, npt.NDArray[Any]]:
-    """Renumber codes (indexing ``distinct``) in the sorted order of the ids."""
-    _check_missing(distinct, rows, name)
-    ordered = sort_ids(distinct)
-    rank = {value: code for code, value in enumerate(ordered)}
-    remap = np.fromiter((rank[value] for value in distinct), dtype=np.int64, count=len(distinct))
-    uniques = np.empty(len(ordered), dtype=object)
-    uniques[:] = ordered
-    return remap[first_codes], uniques
-
-
-def _factorize_by_hash(array: npt.NDArray[Any], values: list[Any], name: str) -> Any:
-    """Factorise through the ids' hashes; None when two distinct ids share a hash."""
-    hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
-    codes, _ = _factorize_ints(hashes)
-    first_row = np.full(int(codes.max()) + 1, len(values), dtype=np.int64)
-    np.minimum.at(first_row, codes, np.arange(len(values), dtype=np.int64))
-    representative = array[first_row]
-    try:
-        same = np.asarray(array == representative[codes], dtype=np.bool_)
-    except (TypeError, ValueError):  # ids whose == is not a bool (pandas.NA)
-        return None
-    if not same.all():
-        return None  # a hash collision (or NaN ids): take the exact path
-    return _sorted_codes(codes, representative.tolist(), first_row.tolist(), name)
-
-
 def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDArray[Any]]:
+    """Two C-level dict passes: collect the ids, then read each row's code.
+
+    Codes are assigned in the sorted order of the ids. No Python object is
+    created per row (the codes are the dict's own ints).
+    """
     values = array.tolist()
     try:
-        by_hash = _factorize_by_hash(array, values, name)
+        codes_of: dict[Hashable, int | None] = dict.fromkeys(values)
     except TypeError:
         row = next((i for i, v in enumerate(values) if not isinstance(v, Hashable)), 0)
         raise InvalidColumn(
             f"{name}[{row}]={values[row]!r} is not hashable", field=name, row=row
         ) from None
-    if by_hash is not None:
-        result: tuple[I64, npt.NDArray[Any]] = by_hash
-        return result
-    seen: dict[Hashable, int] = {}
-    setdefault = seen.setdefault
-    first = np.fromiter(
-        (setdefault(value, len(seen)) for value in values), dtype=np.int64, count=len(values)
-    )
-    rows = np.zeros(len(seen), dtype=np.int64)
-    rows[first[::-1]] = np.arange(len(values) - 1, -1, -1)
-    return _sorted_codes(first, list(seen), rows.tolist(), name)
+    for value in codes_of:
+        if is_missing(value):
+            row = values.index(value)
+            raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
+    ordered = sort_ids(list(codes_of))
+    for code, value in enumerate(ordered):
+        codes_of[value] = code
+    codes = np.fromiter(map(codes_of.__getitem__, values), dtype=np.int64, count=len(values))
+    uniques = np.empty(len(ordered), dtype=object)
+    uniques[:] = ordered
+    return codes, uniques
 
 
 def factorize(values: Any, name: str = "customer") -> tuple[I64, npt.NDArray[Any]]:
