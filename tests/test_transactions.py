@@ -265,6 +265,18 @@ def test_from_csv_with_header(tmp_path: Path) -> None:
     ]
 
 
+def test_from_csv_reads_return_flags(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id;at;amount;ret\na;2024-01-01T00:00Z;10;no\na;2024-01-02T00:00Z;-4;Yes\n")
+    log = TransactionLog.from_csv(path, customer="id", delimiter=";", is_return="ret")
+    assert log.is_return is not None
+    assert log.is_return.tolist() == [False, True]
+    assert summarize(log, as_of=datetime(2024, 2, 1, tzinfo=UTC)).total.tolist() == [600]
+    path.write_text("id;at;amount;ret\na;2024-01-01T00:00Z;10;maybe\n")
+    with pytest.raises(InvalidColumn, match=r"is_return\[0\]='maybe'"):
+        TransactionLog.from_csv(path, customer="id", delimiter=";", is_return="ret")
+
+
 def test_string_int_and_object_ids_order_the_same() -> None:
     at = np.zeros(3, "datetime64[s]")
     assert TransactionLog.from_arrays([10, 2, 10], at, [1, 1, 1], tz="UTC").codes.tolist() == [

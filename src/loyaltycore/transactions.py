@@ -342,6 +342,7 @@ class TransactionLog:
         quantity: str | int | None = None,
         category: str | int | None = None,
         channel: str | int | None = None,
+        is_return: str | int | None = None,
         encoding: str = "utf-8",
     ) -> TransactionLog:
         """Read a delimited text file (no pandas needed).
@@ -349,7 +350,8 @@ class TransactionLog:
         Columns are named by header names, or by 0-based positions (always
         when ``header=False``). ``delimiter=None`` splits on runs of
         whitespace. Customer ids are kept as text; amounts are read as
-        decimal text (so ``"19.99"`` is exact).
+        decimal text (so ``"19.99"`` is exact); an ``is_return`` column holds
+        true/false, yes/no or 1/0.
 
         Raises:
             InvalidColumn: a missing column or a short line (naming the line),
@@ -365,6 +367,7 @@ class TransactionLog:
 
         wanted: dict[str, str | int] = {"customer": customer, "at": at, "amount": amount}
         optional = {"quantity": quantity, "category": category, "channel": channel}
+        optional["is_return"] = is_return
         wanted.update({k: v for k, v in optional.items() if v is not None})
         columns: dict[str, Any] = read_delimited(
             path, wanted, delimiter=delimiter, header=header, encoding=encoding
@@ -374,6 +377,11 @@ class TransactionLog:
                 [_int_text(v, "quantity", i) for i, v in enumerate(columns["quantity"])],
                 "quantity",
             )
+        if "is_return" in columns:
+            columns["is_return"] = tx.as_array(
+                [_flag_text(v, "is_return", i) for i, v in enumerate(columns["is_return"])],
+                "is_return",
+            ).astype(np.bool_)
         return cls.from_arrays(tz=tz, exponent=exponent, at_format=at_format, **columns)
 
     def select(self, rows: npt.ArrayLike) -> TransactionLog:
@@ -424,6 +432,21 @@ class TransactionLog:
         if self.is_return is not None:
             out["is_return"] = self.is_return
         return out
+
+
+_FLAGS: Final = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _flag_text(value: object, name: str, row: int) -> bool:
+    flag = _FLAGS.get(str(value).strip().lower())
+    if flag is None:
+        raise InvalidColumn(
+            f"{name}[{row}]={value!r} is not true/false, yes/no or 1/0",
+            field=name,
+            row=row,
+            value=value,
+        )
+    return flag
 
 
 def _int_text(value: object, name: str, row: int) -> int:
