@@ -789,3 +789,14 @@ def test_a_hosts_decimal_context_changes_nothing() -> None:
         assert p.progress(st, log, as_of=utc(2025, 5, 1)) == expected
         assert p.qualify({"spend": "4999.99"}).name == "Silver"
     assert expected.messages[0].startswith("spend 800.01 more")
+
+
+def test_late_activity_counts_when_it_is_seen() -> None:
+    p = program()
+    early = [nights(20, utc(2025, 5, 1), "s1")]
+    st = p.evaluate(p.join(utc(2025, 1, 1)), early, as_of=utc(2025, 6, 1)).status
+    assert st.tier == "Silver"
+    late = [*early, nights(6, utc(2025, 5, 20), "partner-7")]
+    d = p.evaluate(st, late, as_of=utc(2025, 6, 2))
+    assert (d.kind, d.tier, d.events[-1].at) == ("upgrade", "Gold", utc(2025, 6, 2))
+    assert p.evaluate(d.status, late, as_of=utc(2025, 6, 2)).events == ()

@@ -159,6 +159,7 @@ class Run:
         self.events: list[TierEvent] = []
         self.t = micros(status.evaluated_at)
         self.close_at = self.year_at = -NEVER
+        self.seen = status.seen
 
     # -- totals ---------------------------------------------------------------
 
@@ -489,6 +490,7 @@ class Run:
         i = 0
         while i < n and entries[i][OCC] <= self.t:
             i += 1
+        late = i != self.status.seen
         self.close_at = self.year_at = -NEVER
         other = self.others()
         while True:
@@ -515,6 +517,28 @@ class Run:
                 i = j
             other = self.others()
         self.t = max(self.t, hi)
+        self.seen = i
+        if late:
+            self.late()
+
+    def late(self) -> None:
+        """Activity posted after the last evaluation but dated before it counts now.
+
+        Each entry is normally checked at its own instant; one that arrives
+        late (the count of entries up to ``evaluated_at`` changed) is checked
+        here, at ``as_of``.
+        """
+        cfg = self.cfg
+        day = local_day(self.t, cfg.tz)
+        start, end = window_of(cfg.kind, day, self.anchor, cfg.months)
+        if cfg.immediate:
+            self.grant(
+                self.justify(start, end), day, window_label(cfg.kind, start, end), close=False
+            )
+        if self.challenge is not None:
+            self.check_challenge(day)
+        if cfg.lifetime:
+            self.check_lifetime()
 
     def at_instant(self, t: int) -> None:
         """Closes, reviews and ends due at ``t``, in a fixed order."""
@@ -564,6 +588,7 @@ class Run:
             challenge=self.challenge,
             pending=self.pending,
             years=tuple(self.years),
+            seen=self.seen,
             history=s.history + tuple(self.events),
         )
 

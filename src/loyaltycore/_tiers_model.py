@@ -613,7 +613,9 @@ class TierStatus:
     ``tier`` is the effective tier (the best of the earned tier, a lifetime
     tier, an active override floor and an active challenge), valid through
     ``valid_until`` (a local date; ``None``: no end). ``earned`` is the tier
-    the activity earned, valid through ``earned_until``.
+    the activity earned, valid through ``earned_until``. ``seen`` counts the
+    activity entries dated up to ``evaluated_at``, so entries posted late are
+    noticed.
 
     >>> from loyaltycore.tiers import TierProgram, Tier
     >>> from datetime import timezone
@@ -635,6 +637,7 @@ class TierStatus:
     challenge: Challenge | None = None
     pending: Pending | None = None
     years: tuple[int, ...] = ()
+    seen: int = 0
     history: tuple[TierEvent, ...] = ()
 
 
