@@ -39,7 +39,7 @@ from loyaltycore._validate import require
 require("hypothesis", "loyaltycore.testing")
 
 import attrs  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from loyaltycore.predicates import (  # noqa: E402
@@ -547,21 +547,17 @@ def _sequential(
 def _cases(rs: RuleSet, size: int) -> st.SearchStrategy[list[tuple[Event, Member]]]:
     @st.composite
     def build(draw: st.DrawFn) -> list[tuple[Event, Member]]:
-        people = draw(
-            st.lists(
-                members(st.sampled_from(["m1", "m2", "m3"]), tiers=rs.tiers),
-                min_size=1,
-                max_size=3,
-                unique_by=lambda m: m.id,
+        people = [
+            attrs.evolve(m, id=f"m{k}")
+            for k, m in enumerate(
+                draw(st.lists(members(st.just("m"), tiers=rs.tiers), min_size=1, max_size=3))
             )
+        ]
+        drawn = draw(
+            st.lists(events(ids=st.just("e"), half_cents=False), min_size=1, max_size=size)
         )
-        n = draw(st.integers(1, size))
-        ids = st.sampled_from([f"e{k}" for k in range(2 * size)])
-        evs = draw(
-            st.lists(
-                events(ids=ids, half_cents=False), min_size=n, max_size=n, unique_by=lambda e: e.id
-            )
-        )
+        # ids in reverse drawing order, so ties on ``at`` exercise the id order
+        evs = [attrs.evolve(e, id=f"e{len(drawn) - k:02d}") for k, e in enumerate(drawn)]
         return [(e, draw(st.sampled_from(people))) for e in evs]
 
     return build()
@@ -667,6 +663,7 @@ def check_rule_set(
         max_examples=max_examples,
         deadline=None,
         database=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(_cases(rule_set, events_per_case))
@@ -674,6 +671,9 @@ def check_rule_set(
         results, counters = _sequential(rule_set, pairs)
         _check_awards(rule_set, results)
         _check_limits(rule_set, counters)
+        if extra is not None:
+            for result in results:
+                extra(rule_set, result)
         for other, label in (
             (rule_set, "deterministic"),
             (copy, "deterministic after pickle"),
@@ -683,8 +683,5 @@ def check_rule_set(
             if [r.lines for r in repeat] != [r.lines for r in results]:
                 _fail(label, f"{[r.lines for r in repeat]} != {[r.lines for r in results]}")
         _check_batch(rule_set, pairs, results)
-        if extra is not None:
-            for result in results:
-                extra(rule_set, result)
 
     run()
