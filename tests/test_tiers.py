@@ -800,3 +800,22 @@ def test_late_activity_counts_when_it_is_seen() -> None:
     d = p.evaluate(st, late, as_of=utc(2025, 6, 2))
     assert (d.kind, d.tier, d.events[-1].at) == ("upgrade", "Gold", utc(2025, 6, 2))
     assert p.evaluate(d.status, late, as_of=utc(2025, 6, 2)).events == ()
+
+
+def test_rolling_period_end_upgrades_at_the_next_review() -> None:
+    p = program(window=Rolling(months=12), upgrade="period_end")
+    log = [nights(26, utc(2025, 3, 10), "s1")]
+    st = p.evaluate(p.join(utc(2025, 1, 1)), log, as_of=utc(2025, 3, 31, 23)).status
+    assert st.tier == "Blue"
+    d = p.evaluate(st, log, as_of=utc(2025, 4, 1))
+    assert (d.kind, d.tier, d.valid_until) == ("upgrade", "Gold", date(2025, 4, 30))
+    assert d.events[-1].at == utc(2025, 4, 1)
+
+
+def test_anniversary_period_end_upgrades_at_the_membership_year_end() -> None:
+    p = program(window=Anniversary(), upgrade="period_end", tz="Asia/Tokyo")
+    log = [nights(26, utc(2025, 8, 1), "s1")]
+    d = p.evaluate(p.join(utc(2025, 6, 15)), log, as_of=utc(2026, 6, 15))
+    # membership years start on 15 Jun (Tokyo); the close is at 2026-06-14 15:00 UTC
+    assert (d.tier, d.valid_until) == ("Gold", date(2027, 6, 14))
+    assert d.events[-1].at == utc(2026, 6, 14, 15)
