@@ -18,6 +18,11 @@ at once from metric columns.
 >>> decision = program.evaluate(status, stays, as_of=datetime(2025, 7, 1, tzinfo=timezone.utc))
 >>> decision.kind, decision.tier, decision.valid_until
 ('upgrade', 'Gold', datetime.date(2026, 12, 31))
+
+The qualifying metrics and their kinds are in :data:`METRICS`:
+
+>>> sorted(METRICS), METRICS["spend"]
+(['miles', 'nights', 'segments', 'spend', 'status_points', 'stays', 'visits'], 'money')
 """
 
 from __future__ import annotations
