@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from loyaltycore._tiers_model import (
     METRIC_INDEX,
@@ -59,7 +59,7 @@ class Config(NamedTuple):
     """Everything the engine needs from a program."""
 
     plan: Plan
-    index: dict[str, int]
+    positions: dict[str, int]
     kind: str
     tz: tzinfo
     months: int
@@ -77,7 +77,9 @@ class Config(NamedTuple):
 #: One activity entry: (occurred micros, window micros, metric index, units,
 #: source id). The window instant is the original's for a return.
 Entry = tuple[int, int, int, int, str]
-OCC, WIN, METRIC, UNITS, SOURCE = range(5)
+OCC: Final = 0
+UNITS: Final = 3
+SOURCE: Final = 4
 
 
 def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[Entry]:
@@ -145,11 +147,11 @@ class Run:
         self.anchor = (
             local_day(micros(status.joined_at), cfg.tz) if cfg.kind != "calendar" else date.min
         )
-        self.earned = cfg.index[status.earned]
+        self.earned = cfg.positions[status.earned]
         self.earned_until = status.earned_until
         self.since = status.since
         self.grace_until = status.grace_until
-        self.lifetime = -1 if status.lifetime is None else cfg.index[status.lifetime]
+        self.lifetime = -1 if status.lifetime is None else cfg.positions[status.lifetime]
         self.override = status.override
         self.challenge = status.challenge
         self.pending = status.pending
@@ -188,7 +190,7 @@ class Run:
 
     def effective(self) -> tuple[int, date | None]:
         """The effective tier index and its last valid day (``None``: no end)."""
-        idx = self.cfg.index
+        idx = self.cfg.positions
         sources: list[tuple[int, date | None]] = [
             (self.earned, None if self.earned == 0 else self.earned_until)
         ]
@@ -419,10 +421,10 @@ class Run:
         pending = self.pending
         assert pending is not None
         before, old = self.effective()[0], self.earned
-        if k > self.cfg.index[pending.earned]:
+        if k > self.cfg.positions[pending.earned]:
             self.earned, self.earned_until = k, self.valid_now(day)
         else:
-            self.earned = self.cfg.index[pending.earned]
+            self.earned = self.cfg.positions[pending.earned]
             self.earned_until, self.since = pending.earned_until, pending.since
             self.grace_until = pending.grace_until
             self.pending = None
@@ -437,7 +439,7 @@ class Run:
         if not meets(opts, totals):
             return
         before = self.effective()[0]
-        k = self.cfg.index[ch.tier]
+        k = self.cfg.positions[ch.tier]
         if k > self.earned or (k == self.earned and k > 0):
             self.earned = max(k, self.earned)
             until = self.valid_now(day)

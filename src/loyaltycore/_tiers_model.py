@@ -80,11 +80,16 @@ def _nonneg_int(name: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
-def _utc(name: str) -> Callable[[Any], datetime]:
-    def convert(value: Any) -> datetime:
-        return to_utc(value, name)
+def _occurred_at(value: Any) -> datetime:
+    return to_utc(value, "occurred_at")
 
-    return convert
+
+def _start(value: Any) -> datetime:
+    return to_utc(value, "start")
+
+
+def _at(value: Any) -> datetime:
+    return to_utc(value, "at")
 
 
 def _optional_date(name: str) -> Callable[[Any, Any, Any], None]:
@@ -169,6 +174,10 @@ def _threshold_amount(value: Any) -> Decimal:
     return to_decimal(value, "amount", allow_negative=True)
 
 
+def _optional_amount(value: Any) -> Decimal | None:
+    return None if value is None else to_decimal(value, "total", allow_negative=True)
+
+
 @attrs.frozen
 class Threshold(_Combine):
     """At least ``amount`` of ``metric`` in the qualification window.
@@ -237,7 +246,7 @@ def at_least(metric: str, amount: Decimal | int | str) -> Threshold:
     >>> at_least("miles", 25000)
     Threshold(metric='miles', amount=Decimal('25000'))
     """
-    return Threshold(metric, amount)  # type: ignore[arg-type]
+    return Threshold(metric, amount)
 
 
 def options(req: Requirement) -> list[dict[str, Decimal]]:
@@ -380,7 +389,7 @@ def review_rule(text: str) -> rrule:
         ) from None
     if not isinstance(rule, rrule):
         raise InvalidRule(f"review={text!r} must be one RRULE", field="review", value=text)
-    if rule._count is not None or rule._until is not None:
+    if getattr(rule, "_count", None) is not None or getattr(rule, "_until", None) is not None:
         raise InvalidRule(
             f"review={text!r} must not end (no COUNT or UNTIL)", field="review", value=text
         )
@@ -446,9 +455,7 @@ class LifetimeRule:
     tier: str = attrs.field(validator=lambda _, __, v: check_id(v, "tier"))
     years: int | None = None
     metric: str | None = None
-    total: Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(_threshold_amount)
-    )
+    total: Decimal | None = attrs.field(default=None, converter=_optional_amount)
 
     def __attrs_post_init__(self) -> None:
         by_years = self.years is not None
@@ -489,7 +496,7 @@ class Activity:
 
     metric: str = attrs.field(validator=lambda _, __, v: check_metric(v))
     amount: Decimal = attrs.field(converter=_activity_amount)
-    occurred_at: datetime = attrs.field(converter=_utc("occurred_at"))
+    occurred_at: datetime = attrs.field(converter=_occurred_at)
     source_id: str = attrs.field(validator=lambda _, __, v: check_id(v, "source_id"))
     reverses: str | None = attrs.field(default=None)
     _us: int = attrs.field(init=False, eq=False, repr=False)
@@ -568,7 +575,7 @@ class Challenge:
 
     tier: str = attrs.field(validator=lambda _, __, v: check_id(v, "tier"))
     target: Requirement = attrs.field(converter=_req_required)
-    start: datetime = attrs.field(converter=_utc("start"))
+    start: datetime = attrs.field(converter=_start)
     deadline: date = attrs.field(validator=_date("deadline"))
 
 
@@ -597,7 +604,7 @@ class TierEvent:
     """
 
     kind: EventKind
-    at: datetime = attrs.field(converter=_utc("at"))
+    at: datetime = attrs.field(converter=_at)
     tier: str
     previous: str
     valid_until: date | None

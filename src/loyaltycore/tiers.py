@@ -252,7 +252,7 @@ class TierProgram:
         rolling = self.window if isinstance(self.window, Rolling) else Rolling()
         config = Config(
             plan=plan,
-            index=index,
+            positions=index,
             kind=kind,
             tz=self.tz,
             months=rolling.months,
@@ -324,7 +324,7 @@ class TierProgram:
         >>> TierProgram([Tier("Blue", 0)]).tier("Blue").rank
         0
         """
-        index = self._config.index.get(name) if isinstance(name, str) else None
+        index = self._config.positions.get(name) if isinstance(name, str) else None
         if index is None:
             raise NotFound(
                 f"tier={name!r} is not a tier of this program", field="tier", value=name
@@ -352,7 +352,7 @@ class TierProgram:
         """
         at = to_utc(joined_at, "joined_at")
         name = self.names[0] if tier is None else self.tier(tier).name
-        k = self._config.index[name]
+        k = self._config.positions[name]
         until = self._check_until(k, valid_until)
         if until is not None:
             self._not_before(until, at, "valid_until")
@@ -406,7 +406,7 @@ class TierProgram:
                 field="status",
                 value=status,
             )
-        index = self._config.index
+        index = self._config.positions
         if status.tier not in index or status.earned not in index:
             for name in (status.tier, status.earned):
                 self.tier(name)
@@ -573,7 +573,7 @@ class TierProgram:
             )
         activity = _backdated(tuple(activity)) if reopen else tuple(activity)
         first = events[0]
-        join_until = None if self._config.index.get(first.tier, 0) == 0 else first.valid_until
+        join_until = None if self._config.positions.get(first.tier, 0) == 0 else first.valid_until
         status = self.join(first.at, tier=first.tier, valid_until=join_until)
         for event in events[1:]:
             if event.kind == "override" and event.override is not None:
@@ -635,7 +635,7 @@ class TierProgram:
             units[m] = to_units(value, metric, self._config.plan.exponents, metric)
         k = justified(self._config.plan, units)
         if prior is not None:
-            k = self._review_one(k, self._config.index[self.tier(prior).name])
+            k = self._review_one(k, self._config.positions[self.tier(prior).name])
         return self.tiers[k]
 
     def _review_one(self, k: int, old: int) -> int:
@@ -804,7 +804,7 @@ def _common(a: tuple[TierEvent, ...], b: tuple[TierEvent, ...]) -> int:
 def _decision(
     program: TierProgram, before: TierStatus, after: TierStatus, events: tuple[TierEvent, ...]
 ) -> TierDecision:
-    index = program._config.index
+    index = program._config.positions
     diff = index[after.tier] - index[before.tier]
     kind: Literal["upgrade", "retain", "downgrade"] = (
         "upgrade" if diff > 0 else "downgrade" if diff < 0 else "retain"
