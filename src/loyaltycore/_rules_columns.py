@@ -159,6 +159,11 @@ def _dense_join(event_members: Array, member_ids: Array) -> tuple[I64, I64] | No
     return row, rank_of[event_members - lo].astype(np.int64)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _join(event_members: Array, member_ids: Array) -> tuple[I64, I64]:
     """Member row of each event and the member's rank in id order."""
     if member_ids.size == 0:
@@ -171,13 +176,13 @@ def _join(event_members: Array, member_ids: Array) -> tuple[I64, I64]:
     order = np.argsort(member_ids, kind="stable")
     ordered = member_ids[order]
     if ordered.size > 1 and (ordered[1:] == ordered[:-1]).any():
-        dup = ordered[1:][ordered[1:] == ordered[:-1]][0]
+        dup = _plain(ordered[1:][ordered[1:] == ordered[:-1]][0])
         raise InvalidArgument(f"members lists member_id={dup!r} twice", field="member_id")
     pos = np.searchsorted(ordered, event_members)
     pos = np.minimum(pos, ordered.size - 1)
     found = ordered[pos] == event_members
     if not np.all(found):
-        bad = event_members[~found][0]
+        bad = _plain(event_members[~found][0])
         raise InvalidArgument(
             f"event member_id={bad!r} is not in members", field="member_id", value=bad
         )

@@ -57,9 +57,7 @@ def _positive_decimal(name: str, *, minimum: Decimal = Decimal(0)) -> Any:
     def convert(value: object) -> Decimal:
         result = to_decimal(value, name, allow_negative=True)
         if result < minimum:
-            raise InvalidArgument(
-                f"{name}={value!r} must be >= {minimum}", field=name, value=value
-            )
+            raise InvalidArgument(f"{name}={result} must be >= {minimum}", field=name, value=value)
         return result
 
     return convert

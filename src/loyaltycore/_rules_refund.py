@@ -69,16 +69,10 @@ def remaining_event(
     refunded_items: Mapping[str, int] | None,
     refunded_amount: object,
     exponent: int,
-) -> Event:
-    """The event as it stands after the refund."""
+) -> Event | None:
+    """The event as it stands after the refund; None when nothing remains."""
     if refunded_items is None and refunded_amount is None:
-        return attrs.evolve(
-            event,
-            amount=None if event.amount is None else Decimal(0),
-            items=(),
-            discount=Decimal(0),
-            points_paid=Decimal(0),
-        )
+        return None
     if refunded_amount is not None:
         if event.items:
             raise InvalidArgument(
@@ -94,6 +88,8 @@ def remaining_event(
                 field="refunded_amount",
                 value=back,
             )
+        if back == amount:
+            return None
         return attrs.evolve(event, amount=DECIMAL_CONTEXT.subtract(amount, back))
     todo = _check_refund(refunded_items, event)
     items: list[Item] = []
@@ -115,6 +111,8 @@ def remaining_event(
         if item.kind == "product":
             after += new.net
         items.append(new)
+    if not items:
+        return None
     amount = None
     if event.amount is not None:
         amount = max(Decimal(0), DECIMAL_CONTEXT.subtract(event.amount, removed))
@@ -134,11 +132,12 @@ class Reversal:
     ``clawback`` has one line per award that shrinks, with the points to take
     back (the host reverses them on the recipient's ledger); ``decrements``
     are the limit counters to lower; ``remaining`` is the evaluation of what
-    is left of the event.
+    is left of the event (None after a full refund, which takes back every
+    award, fixed bonuses included).
     """
 
     original: Evaluation = attrs.field(repr=False)
-    remaining: Evaluation = attrs.field(repr=False)
+    remaining: Evaluation | None = attrs.field(repr=False)
     clawback: tuple[AwardLine, ...]
     decrements: Mapping[str, int]
     budget_decrements: Mapping[str, int]
@@ -190,8 +189,16 @@ def _less(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]
     return out
 
 
-def reversal(original: Evaluation, remaining: Evaluation) -> Reversal:
+def reversal(original: Evaluation, remaining: Evaluation | None) -> Reversal:
     """Compare the original evaluation with the one of the remaining event."""
+    if remaining is None:
+        return Reversal(
+            original,
+            None,
+            original.lines,
+            dict(original.increments),
+            dict(original.budget_increments),
+        )
     after = _totals(remaining.lines)
     clawback = []
     for line in original.lines:

@@ -364,7 +364,8 @@ class RuleSet:
         Args:
             evaluation: the :class:`Evaluation` of the original event.
             refunded_items: units returned per sku; ``None`` (and no
-                ``refunded_amount``) refunds the whole event.
+                ``refunded_amount``) refunds the whole event. When nothing
+                remains, every award is taken back, fixed bonuses included.
             refunded_amount: for an event without items, the money returned.
             facts: the facts passed to the original evaluation, if any.
 
@@ -395,8 +396,9 @@ class RuleSet:
                 value=evaluation,
             )
         event = remaining_event(evaluation.event, refunded_items, refunded_amount, self.exponent)
-        again = self.evaluate(event, evaluation.member, facts=facts)
-        return reversal(evaluation, again)
+        if event is None:
+            return reversal(evaluation, None)
+        return reversal(evaluation, self.evaluate(event, evaluation.member, facts=facts))
 
     def simulate(
         self,
