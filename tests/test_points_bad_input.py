@@ -208,6 +208,8 @@ BAD_DATA = [
     ("negative points", _set(("data", "events", 1, "points"), -5), "points=-5"),
     ("changed outcome", _set(("data", "events", 2, "lots"), [["e1", 9]]), "events[2]"),
     ("unknown top key", _set(("data", "owner"), "x"), "owner"),
+    ("unknown zone", _set(("data", "events", 0, "tz"), "Mars/Base"), "Mars/Base"),
+    ("bad debt policy", _set(("data", "events", 0, "debt_policy"), "lenient"), "debt_policy"),
 ]
 
 

@@ -944,6 +944,12 @@ class Book:
         self.record(ev)
 
     def merge(self, ev: Merged, at_us: int) -> None:
+        if ev.debt < 0 or any(item.points <= 0 for item in ev.lots):
+            raise InvalidPoints(
+                f"id={ev.id!r}: merged points and debt must not be negative",
+                field="lots",
+                value=ev.lots,
+            )
         for item in ev.lots:
             expires = (
                 None if item.expires_at is None else (item.expires_at, micros(item.expires_at))
@@ -983,7 +989,10 @@ def replay(events: Sequence[Any], *, step: Callable[[int, Book], None] | None = 
         raise InvalidData.from_messages(
             ["the first event must be Opened @ $.events[0]"], what="points history"
         )
-    book = Book.opened(events[0])
+    try:
+        book = Book.opened(events[0])
+    except (ValueError, TypeError) as exc:
+        raise InvalidData.from_messages([f"{exc} @ $.events[0]"], what="points history") from None
     out = book.out
     if step is not None:
         step(0, book)
