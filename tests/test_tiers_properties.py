@@ -326,6 +326,18 @@ class TierMachine(RuleBasedStateMachine):
             at=self.at,
         )
 
+    @rule(tier=st.integers(1, 3), length=st.integers(0, 90), need=st.integers(1, 30))
+    def challenge(self, tier: int, length: int, need: int) -> None:
+        today = self.at.astimezone(self.program.tz).date()
+        self.status = self.program.challenge(
+            self.status,
+            self.log,
+            tier=self.program.names[tier],
+            target=at_least("nights", need),
+            deadline=today + timedelta(days=length),
+            at=self.at,
+        )
+
     @invariant()
     def evaluating_again_changes_nothing(self) -> None:
         again = self.program.evaluate(self.status, self.log, as_of=self.status.evaluated_at)
@@ -344,6 +356,8 @@ class TierMachine(RuleBasedStateMachine):
         floor = names.index(s.earned)
         if s.override is not None:
             floor = max(floor, names.index(s.override.tier))
+        if s.challenge is not None:
+            floor = max(floor, names.index(s.challenge.tier))
         assert names.index(s.tier) >= floor
 
 
