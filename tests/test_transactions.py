@@ -298,6 +298,18 @@ def test_string_int_and_object_ids_order_the_same() -> None:
     assert sparse.customer_ids.tolist() == [-5, 2**60]
 
 
+def test_float_amounts_are_exact_cents() -> None:
+    at = np.zeros(3, "datetime64[s]")
+    for dtype in (np.float64, np.float32):
+        amount = np.array([29.33, 0.1, 123456.78], dtype=dtype)
+        log = TransactionLog.from_arrays([1, 2, 3], at, amount, tz="UTC")
+        assert log.amount.tolist() == [2933, 10, 12345678]
+    yen = TransactionLog.from_arrays([1], at[:1], [1500.0], tz="UTC", exponent=0)
+    assert yen.amount.tolist() == [1500]
+    with pytest.raises(InvalidAmount, match="more than 0 decimals"):
+        TransactionLog.from_arrays([1], at[:1], [1500.5], tz="UTC", exponent=0)
+
+
 def test_plain_initializer_checks_lengths() -> None:
     with pytest.raises(InvalidColumn, match="amount has 1 rows, expected 2"):
         TransactionLog(codes=[0, 0], customer_ids=[5], at=[0, 1], amount=[3])

@@ -319,19 +319,26 @@ def as_of_micros(as_of: object, tz: str | tzinfo, name: str = "as_of") -> tuple[
 
 
 def _float_minor(array: npt.NDArray[np.floating[Any]], exponent: int, name: str) -> I64:
+    """Float currency units to int minor units, in cache-sized blocks.
+
+    A float is accepted when it is exactly the double nearest to an amount
+    with ``exponent`` decimals (``29.33`` is, ``1.005`` is not for cents):
+    ``rint(x * 10**e) / 10**e == x``.
+    """
     from loyaltycore._tx_summary import blocks
 
     out = np.empty(len(array), dtype=np.int64)
     factor = float(10**exponent)
-    eps = 8 * float(np.finfo(np.float64).eps)
     for b in blocks(len(array)):
-        scaled = np.multiply(array[b], factor, dtype=np.float64)
-        bad = ~np.isfinite(scaled)
+        values = array[b]
+        bad = ~np.isfinite(values)
         if bad.any():
             _amount_error(array, b.start + _first(bad), exponent, name)
-        rounded = np.rint(scaled)
-        error = np.abs(np.subtract(scaled, rounded, out=scaled), out=scaled)
-        bad = error > np.maximum(np.abs(rounded) * eps, 1e-6)
+        rounded = np.rint(np.multiply(values, factor, dtype=np.float64))
+        back = np.divide(rounded, factor)
+        if values.dtype != np.float64:  # compare at the input's precision (float32)
+            back = back.astype(values.dtype)
+        bad = back != values
         bad |= np.abs(rounded) > _MAX_MINOR
         if bad.any():
             _amount_error(array, b.start + _first(bad), exponent, name)

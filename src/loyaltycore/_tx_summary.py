@@ -1,9 +1,9 @@
 """The vectorized kernel of :func:`loyaltycore.transactions.summarize`.
 
 The distinct (customer code, local day) pairs come from one in-place sort
-of a packed int64 key; per customer, the first, previous and last purchase
-days are packed into one int64 so a single gather per row finds the rows
-that fall on them. Row passes run in cache-sized blocks, so no temporary as
+of a packed key (int32 when it fits); per customer, the first and previous
+purchase days are packed into one int64 so a single gather per row finds
+the rows that fall on them. Row passes run in cache-sized blocks, so no temporary as
 large as a column is ever allocated. Nothing depends on the order of the
 input rows: sums are exact integer sums, minima and maxima are exact.
 """
@@ -80,16 +80,16 @@ def group_median(key: I64, span: int, counts: I64, *, in_place: bool = False) ->
     return out
 
 
-def _day_pairs(c: I64, day_of: Callable[[slice], I64], span: int) -> I64:
-    """Sorted distinct ``code * span + day`` of the rows."""
-    key = np.empty(len(c), dtype=np.int64)
+def _day_pairs(c: I64, day_of: Callable[[slice], I64], span: int) -> npt.NDArray[Any]:
+    """Sorted distinct ``code * span + day`` of the rows (int32 when it fits)."""
+    fits = (int(c.max()) + 1) * span < np.iinfo(np.int32).max
+    key = np.empty(len(c), dtype=np.int32 if fits else np.int64)
     for b in blocks(len(c)):
-        np.multiply(c[b], span, out=key[b])
-        key[b] += day_of(b)
-    return sorted_unique(key, in_place=True)
+        key[b] = c[b] * span + day_of(b)
+    return sorted_unique(key, in_place=True)  # type: ignore[arg-type]
 
 
-def _customer_starts_and_gaps(pairs: I64, span: int) -> tuple[I64, I64]:
+def _customer_starts_and_gaps(pairs: npt.NDArray[Any], span: int) -> tuple[I64, npt.NDArray[Any]]:
     """Where each customer's pairs start, and ``code * span + gap`` of later days."""
     start = np.empty(len(pairs), dtype=np.bool_)
     start[0] = True
@@ -97,7 +97,7 @@ def _customer_starts_and_gaps(pairs: I64, span: int) -> tuple[I64, I64]:
         before = slice(b.start - 1, b.stop - 1)
         np.not_equal(pairs[b] // span, pairs[before] // span, out=start[b])
     cs = np.flatnonzero(start).astype(np.int64)
-    gaps = np.empty(len(pairs) - len(cs), dtype=np.int64)
+    gaps = np.empty(len(pairs) - len(cs), dtype=pairs.dtype)
     cursor = 0
     for b in blocks(len(pairs), 1):
         before = slice(b.start - 1, b.stop - 1)
@@ -114,7 +114,11 @@ def _customer_starts_and_gaps(pairs: I64, span: int) -> tuple[I64, I64]:
 def _row_pass(
     c: I64, t: I64, a: I64, day_of: Callable[[slice], I64], n: int, table: I64
 ) -> dict[str, I64]:
-    """Per-code first/last instants, exact spend, first-day spend, previous instant."""
+    """Per-code first/last instants, exact spend, first-day spend, previous instant.
+
+    ``table[code]`` packs the customer's first purchase day (high bits) and
+    previous purchase day (low :data:`_DAY_BITS` bits).
+    """
     first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     last = np.full(n, MISSING, dtype=np.int64)
     previous = np.full(n, MISSING, dtype=np.int64)
@@ -122,14 +126,12 @@ def _row_pass(
     first_value = np.zeros(n, dtype=np.int64)
     for b in blocks(len(c)):
         cb, tb, ab, db = c[b], t[b], a[b], day_of(b)
-        packed = table[cb]
         np.add.at(gross, cb, ab)
-        on = (packed >> (2 * _DAY_BITS)) == db
-        np.minimum.at(first, cb[on], tb[on])
+        np.minimum.at(first, cb, tb)
+        np.maximum.at(last, cb, tb)
+        packed = table[cb]
+        on = (packed >> _DAY_BITS) == db
         np.add.at(first_value, cb[on], ab[on])
-        on = (packed & _DAY_MASK) == db
-        np.maximum.at(last, cb[on], tb[on])
-        packed >>= _DAY_BITS
         packed &= _DAY_MASK
         on = packed == db
         np.maximum.at(previous, cb[on], tb[on])
@@ -188,7 +190,7 @@ def summary_columns(
     pairs = _day_pairs(c, day_of, span)
     cs, gaps = _customer_starts_and_gaps(pairs, span)
     ce = np.append(cs[1:], len(pairs))
-    code = pairs[cs] // span
+    code = (pairs[cs] // span).astype(np.int64)
     frequency = ce - cs - 1
     first_day = pairs[cs] - code * span
     last_day = pairs[ce - 1] - code * span
@@ -197,7 +199,7 @@ def summary_columns(
     median_gap = group_median(gaps, span, frequency, in_place=True)
     del gaps
     table = np.full(n, -1, dtype=np.int64)
-    table[code] = (first_day << (2 * _DAY_BITS)) | (previous_day << _DAY_BITS) | last_day
+    table[code] = (first_day << _DAY_BITS) | previous_day
     per_code = _row_pass(c, t, a, day_of, n, table)
     del table
     count = np.bincount(c, minlength=n)[code].astype(np.int64)
