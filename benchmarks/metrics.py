@@ -13,10 +13,11 @@ needs the benchmark virtualenv: ``.venv-bench/bin/python``).
 * ``cohort_retention`` (monthly) on 1,000,000 transactions: <= 0.5 s.
 * The CLV model fits, from ``benchmarks/_clv_bench.py`` when it is present.
 
-Each measurement runs in a fresh subprocess. Time is the best of a few runs;
-peak memory is measured with :mod:`tracemalloc` (numpy and pandas report
-their buffers to it) in a separate run of the same operation, counting what
-the operation allocates on top of its inputs. The process's maximum resident
+Each measurement runs in a fresh subprocess. Time is the best of a few runs
+(wall clock; the process CPU time is printed beside it, as the machine may
+be shared). Peak memory is measured with :mod:`tracemalloc` (numpy and
+pandas report their buffers to it) in a separate run of the same operation,
+counting what the operation allocates on top of its inputs. The process's maximum resident
 size (``ru_maxrss``, inputs and interpreter included) is printed beside it.
 Both sides get the same arrays: ids, ``datetime64[us]`` timestamps (UTC) and
 float amounts with two decimals.
@@ -45,7 +46,8 @@ SIZES: dict[str, dict[str, int]] = {
     "full": {"n": 1_000_000, "customers": 100_000, "big": 10_000_000, "cohort": 1_000_000},
     "tiny": {"n": 20_000, "customers": 2_000, "big": 100_000, "cohort": 20_000},
 }
-REPEAT = {"full": 3, "tiny": 2}
+REPEAT = {"full": 5, "tiny": 2}
+REFERENCE_REPEAT = {"full": 3, "tiny": 1}
 TARGET_SPEEDUP = 10.0
 TARGET_MEMORY_RATIO = 0.5
 TARGET_BIG_SECONDS = 3.0
@@ -192,24 +194,28 @@ def compare_summarize(size: str, ids: str, reference: bool) -> list[str]:
     if isinstance(ours, str):
         return [*lines, f"  loyaltycore failed: {ours}"]
     lines.append(
-        f"  loyaltycore        {ours['seconds']:8.3f} s   peak {mb(ours['peak']):>9}"
-        f"   (maxrss {mb(ours['maxrss'])})"
+        f"  loyaltycore        {ours['seconds']:8.3f} s  (cpu {ours['cpu']:6.3f} s)"
+        f"   peak {mb(ours['peak']):>9}   (maxrss {mb(ours['maxrss'])})"
     )
     if not reference:
         return [*lines, "  lifetimes 0.11.3   skipped: lifetimes/pandas not importable here"]
-    theirs = measure("lifetimes", n, customers, ids, max(1, repeat - 1))
+    theirs = measure("lifetimes", n, customers, ids, REFERENCE_REPEAT[size])
     if isinstance(theirs, str):
         return [*lines, f"  lifetimes 0.11.3   failed: {theirs}"]
     lines.append(
-        f"  lifetimes 0.11.3   {theirs['seconds']:8.3f} s   peak {mb(theirs['peak']):>9}"
-        f"   (maxrss {mb(theirs['maxrss'])})"
+        f"  lifetimes 0.11.3   {theirs['seconds']:8.3f} s  (cpu {theirs['cpu']:6.3f} s)"
+        f"   peak {mb(theirs['peak']):>9}   (maxrss {mb(theirs['maxrss'])})"
     )
     speed = theirs["seconds"] / ours["seconds"]
+    cpu_speed = theirs["cpu"] / ours["cpu"]
     memory = ours["peak"] / theirs["peak"]
     target = ids == "int"
     speed_note = f"(target >= {TARGET_SPEEDUP:.0f}x: {verdict(speed >= TARGET_SPEEDUP)})"
     memory_note = f"(target <= {TARGET_MEMORY_RATIO}: {verdict(memory <= TARGET_MEMORY_RATIO)})"
-    lines.append(f"  speed-up           {speed:8.1f}x  {speed_note if target else '(reported)'}")
+    lines.append(
+        f"  speed-up           {speed:8.1f}x  (cpu {cpu_speed:.1f}x)  "
+        f"{speed_note if target else '(reported)'}"
+    )
     lines.append(f"  memory ratio       {memory:8.2f}   {memory_note if target else '(reported)'}")
     same = all(
         abs(ours["result"][key] - theirs["result"][key]) <= 1e-6 * max(1.0, theirs["result"][key])
