@@ -599,7 +599,11 @@ class RedemptionCurve:
 
     @property
     def ultimate(self) -> float:
-        """The ultimate redemption rate (share of points ever redeemed)."""
+        """The ultimate redemption rate (share of points ever redeemed).
+
+        >>> RedemptionCurve.fit([100], [[40, 60]]).ultimate
+        0.6
+        """
         return float(self.cumulative[-1])
 
     @classmethod
@@ -649,6 +653,10 @@ class RedemptionCurve:
 
         New points: ``1 - ultimate``. Points still outstanding at the end of
         age k: ``1 - (ultimate - cumulative[k]) / (1 - cumulative[k])``.
+
+        >>> curve = RedemptionCurve.fit([100], [[40, 60]])
+        >>> round(curve.breakage_rate(), 4), round(curve.breakage_rate(age=0), 4)
+        (0.4, 0.6667)
         """
         if age is None:
             return 1.0 - self.ultimate

@@ -196,7 +196,12 @@ class TransactionLog:
 
     @property
     def customer(self) -> npt.NDArray[Any]:
-        """The customer id of every row (``customer_ids[codes]``)."""
+        """The customer id of every row (``customer_ids[codes]``).
+
+        >>> TransactionLog.from_arrays(["b", "a"], np.zeros(2, "datetime64[s]"), [1, 2],
+        ...                            tz="UTC").customer.tolist()
+        ['b', 'a']
+        """
         result: npt.NDArray[Any] = self.customer_ids[self.codes]
         return result
 
@@ -515,17 +520,29 @@ class Facts:
 
     @property
     def first_at(self) -> datetime:
-        """The first purchase as an aware UTC datetime."""
+        """The first purchase as an aware UTC datetime.
+
+        >>> Facts("x", 0, None, 0, 1, 0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0).first_at
+        datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+        """
         return from_micros(self.first)
 
     @property
     def last_at(self) -> datetime:
-        """The last purchase as an aware UTC datetime."""
+        """The last purchase as an aware UTC datetime.
+
+        >>> Facts("x", 0, None, 10**6, 1, 0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0).last_at
+        datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc)
+        """
         return from_micros(self.last)
 
     @property
     def previous_at(self) -> datetime | None:
-        """The previous purchase (latest on the second-to-last purchase day) or None."""
+        """The previous purchase (latest on the second-to-last purchase day) or None.
+
+        >>> Facts("x", 0, None, 0, 1, 0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0).previous_at is None
+        True
+        """
         return None if self.previous is None else from_micros(self.previous)
 
     def total_amount(self, exponent: int = 2) -> Decimal:
@@ -606,7 +623,12 @@ class Summary:
         return result
 
     def keys(self) -> tuple[str, ...]:
-        """The field names (as a data frame's columns)."""
+        """The field names (as a data frame's columns).
+
+        >>> log = TransactionLog.from_arrays([1], ["2024-01-01"], [3], tz="UTC")
+        >>> summarize(log, as_of=datetime(2024, 1, 8, tzinfo=UTC)).keys()[:3]
+        ('customer_id', 'first', 'previous')
+        """
         return FIELDS
 
     def columns(self) -> dict[str, npt.NDArray[Any]]:
