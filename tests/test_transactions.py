@@ -533,25 +533,42 @@ def test_summarize_ignores_row_order(rows_: list[tuple[int, int, int]], rnd: Any
     )
 
 
-@given(rows)
-def test_summary_matches_a_plain_python_reference(rows_: list[tuple[int, int, int]]) -> None:
+@given(rows, st.sampled_from(["UTC", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"]))
+def test_summary_matches_a_plain_python_reference(
+    rows_: list[tuple[int, int, int]], tz: str
+) -> None:
+    zone_ = ZoneInfo(tz)
     as_of = START + timedelta(days=250)
-    s = summarize(build(rows_, False), as_of=as_of, unit="day")
+    s = summarize(build(rows_, False), as_of=as_of, unit="day", tz=tz)
     by_customer: dict[int, list[tuple[datetime, int]]] = {}
     for cust, hours, cents in rows_:
         at = START + timedelta(hours=hours)
         if at <= as_of and cents >= 0:
             by_customer.setdefault(cust, []).append((at, cents))
     assert s.customer_id.tolist() == sorted(by_customer)
+    as_of_day = as_of.astimezone(zone_).date()
     for i, cust in enumerate(sorted(by_customer)):
         days: dict[date, int] = {}
         for at, cents in by_customer[cust]:
-            days[at.date()] = days.get(at.date(), 0) + cents
+            day = at.astimezone(zone_).date()
+            days[day] = days.get(day, 0) + cents
         ordered = sorted(days)
         f = s.facts(i)
+        instants = [at for at, _ in by_customer[cust]]
+        assert f.first_at == min(instants)
+        assert f.last_at == max(instants)
+        assert f.count == len(instants)
+        net = [c for k, h, c in rows_ if k == cust and START + timedelta(hours=h) <= as_of]
+        assert f.total == sum(net)  # returns (negative) net against the purchases
+        if len(ordered) > 1:
+            on_previous = [at for at in instants if at.astimezone(zone_).date() == ordered[-2]]
+            assert f.previous_at == max(on_previous)
+        else:
+            assert f.previous is None
         assert f.frequency == len(ordered) - 1
         assert f.recency == (ordered[-1] - ordered[0]).days
-        assert (as_of.date() - ordered[0]).days == f.T
+        assert (as_of_day - ordered[0]).days == f.T
+        assert (as_of_day - ordered[-1]).days == f.days_since_last
         repeat = [days[d] for d in ordered[1:]]
         assert f.monetary == pytest.approx(sum(repeat) / len(repeat) / 100 if repeat else 0.0)
         gaps = sorted((b - a).days for a, b in itertools.pairwise(ordered))
