@@ -8,13 +8,14 @@ log-likelihood in the natural parameters.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 from loyaltycore.errors import ConvergenceError, DegenerateFit
 
@@ -154,7 +155,7 @@ def maximise(
     with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
         if warm is not None:
             found = _search(fun, warm[0], total_weight, maxiter, warm[1])
-            if found[4] or _flat(fun, found[0], total_weight, 1e-7):
+            if np.isfinite(found[1]) and (found[4] or _flat(fun, found[0], total_weight, 1e-7)):
                 params, value = found[0], found[1]
                 hess = _hessian(loglik, grad, params, value)
                 params, value = _polish(loglik, fun, params, value, hess, steps=2)
@@ -218,15 +219,41 @@ def _search(
     if hessian is not None:
         _, grad = fun(start)
         h_theta = -(hessian * np.outer(start, start) + np.diag(grad * start)) * scale
-        try:
-            inverse = np.linalg.inv(h_theta)
-        except np.linalg.LinAlgError:
-            inverse = None
-        if inverse is not None and np.all(np.linalg.eigvalsh((inverse + inverse.T) / 2) > 0):
-            options["hess_inv0"] = (inverse + inverse.T) / 2
-    result = minimize(objective, np.log(start), jac=True, method="BFGS", options=options)
+        inverse = _positive_inverse(h_theta)
+        if inverse is not None:
+            options["hess_inv0"] = inverse
+    with warnings.catch_warnings():
+        # a failed line search ends BFGS with success False; the caller judges that
+        warnings.filterwarnings("ignore", message="The line search algorithm did not converge")
+        result = minimize(
+            objective,
+            np.log(start),
+            jac=True,
+            method="BFGS",
+            options=options,
+            callback=_stop_when_running_off,
+        )
     value = float(-result.fun / scale)
     return np.exp(result.x), value, int(result.nit), str(result.message), bool(result.success)
+
+
+def _stop_when_running_off(intermediate_result: OptimizeResult) -> None:
+    """End the search once a parameter is 10 times past the degenerate limits."""
+    if np.any(np.abs(intermediate_result.x) > np.log(HIGH) + np.log(10.0)):
+        raise StopIteration
+
+
+def _positive_inverse(matrix: Float) -> Float | None:
+    """The symmetric inverse of ``matrix`` if it is finite and positive definite."""
+    if not np.all(np.isfinite(matrix)):
+        return None
+    try:
+        inverse = np.linalg.inv(matrix)
+        inverse = (inverse + inverse.T) / 2.0
+        np.linalg.cholesky(inverse)
+    except np.linalg.LinAlgError:
+        return None
+    return np.asarray(inverse, dtype=np.float64)
 
 
 def _describe(names: tuple[str, ...], params: Float) -> str:

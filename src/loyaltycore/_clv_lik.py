@@ -279,29 +279,97 @@ def _hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Float:
 
 
 def _pnbd_log_term(params: Float, x: Float, t: Float) -> Float:
-    """``log`` of one of the two ``A0`` terms of the Pareto/NBD likelihood at ``t``."""
+    """``log`` of one of the two ``A0`` terms of the Pareto/NBD likelihood at ``t``.
+
+    The published form and its Euler transform are both exact; the one whose
+    series stays finite as ``z`` nears 1 is evaluated first, the other where
+    scipy returns a non-finite or non-positive value (large ``s`` or ``r`` with
+    ``z`` near 1), and Euler's integral by quadrature where both fail.
+    """
     r, alpha, s, beta = params
+    x, t = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
     c = r + s + x + 1.0
-    if alpha >= beta:
-        z = (alpha - beta) / (alpha + t)
-        return np.asarray(
-            -(r + x) * np.log(alpha + t)
-            - s * np.log(beta + t)
-            + np.log(_hyp2f1(1.0, r + x, c, z)),
-            dtype=np.float64,
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if alpha >= beta:
+            z = (alpha - beta) / (alpha + t)
+            # Euler's form: 2F1(1, r + x; c; z) converges at z = 1 (c - a - b = s > 0)
+            first = (
+                -(r + x) * np.log(alpha + t)
+                - s * np.log(beta + t)
+                + np.log(_hyp2f1(1.0, r + x, c, z))
+            )
+            return _fallback(
+                first,
+                lambda bad: (
+                    -(r + s + x[bad]) * np.log(alpha + t[bad])
+                    + np.log(hyp2f1(r + s + x[bad], s + 1.0, c[bad], z[bad]))
+                ),
+                lambda bad: (
+                    -(r + s + x[bad]) * np.log(alpha + t[bad])
+                    + _log_2f1_by_quadrature(s + 1.0, r + s + x[bad], z[bad])
+                ),
+            )
+
+        z = (beta - alpha) / (beta + t)
+
+        def plain(rows: npt.NDArray[np.bool_]) -> Float:
+            k, u = x[rows], z[rows]
+            return np.asarray(
+                -(r + s + k) * np.log(beta + t[rows])
+                + np.log(hyp2f1(r + s + k, r + k, c[rows], u)),
+                dtype=np.float64,
+            )
+
+        def euler(rows: npt.NDArray[np.bool_]) -> Float:
+            k, u = x[rows], z[rows]
+            return np.asarray(
+                (1.0 - r - k) * np.log(alpha + t[rows])
+                - (s + 1.0) * np.log(beta + t[rows])
+                + np.log(_hyp2f1(1.0, s + 1.0, c[rows], u)),
+                dtype=np.float64,
+            )
+
+        # Euler's form converges at z = 1 only when r + x > 1; the plain one when r + x < 1.
+        prefer_euler = r + x > 1.0
+        first = np.empty(x.shape)
+        first[prefer_euler] = euler(prefer_euler)
+        first[~prefer_euler] = plain(~prefer_euler)
+        return _fallback(
+            first,
+            lambda bad: np.where(prefer_euler[bad], plain(bad), euler(bad)),
+            lambda bad: (
+                -(r + s + x[bad]) * np.log(beta + t[bad])
+                + _log_2f1_by_quadrature(r + x[bad], r + s + x[bad], z[bad])
+            ),
         )
-    z = (beta - alpha) / (beta + t)
-    euler = r + x > 1.0
-    # Euler's form converges at z = 1 only when r + x > 1; the plain form when r + x < 1.
-    plain = -(r + s + x) * np.log(beta + t) + np.log(
-        hyp2f1(r + s + x, r + x, c, np.where(euler, 0.0, z))
-    )
-    transformed = (
-        (1.0 - r - x) * np.log(alpha + t)
-        - (s + 1.0) * np.log(beta + t)
-        + np.log(_hyp2f1(1.0, s + 1.0, c, np.where(euler, z, 0.0)))
-    )
-    return np.asarray(np.where(euler, transformed, plain), dtype=np.float64)
+
+
+_LAGUERRE_NODES, _LAGUERRE_WEIGHTS = np.polynomial.laguerre.laggauss(64)
+
+
+def _log_2f1_by_quadrature(power: Any, big_b: Float, z: Float) -> Float:
+    """``log 2F1(power, B; B + 1; z)`` from Euler's integral, by Gauss-Laguerre.
+
+    ``2F1(a, B; B + 1; z) = B * integral_0^1 u**(B-1) (1 - z u)**-a du``, and with
+    ``u = exp(-y / B)`` this is the mean of ``(1 - z exp(-y / B))**-a`` over a
+    unit exponential ``y``. The last resort where scipy fails: accurate while
+    ``B * (1 - z)`` is large against ``a``, coarser when it is not.
+    """
+    y = _LAGUERRE_NODES[:, None]
+    logs = -power * np.log1p(-z * np.exp(-y / big_b)) + np.log(_LAGUERRE_WEIGHTS)[:, None]
+    top = logs.max(axis=0)
+    return np.asarray(top + np.log(np.exp(logs - top).sum(axis=0)), dtype=np.float64)
+
+
+def _fallback(first: Float, *others: Callable[[npt.NDArray[np.bool_]], Float]) -> Float:
+    """``first``, then each of ``others(bad)`` in turn where the result is not finite."""
+    result = np.array(first, dtype=np.float64)
+    for other in others:
+        bad = ~np.isfinite(result)
+        if not np.any(bad):
+            break
+        result[bad] = other(bad)
+    return result
 
 
 def pnbd_parts(params: Float, x: Float, t_x: Float, big_t: Float) -> tuple[Float, Float, Float]:
