@@ -188,3 +188,38 @@ def test_wall_to_micros_needs_datetime64_and_refuses_nat() -> None:
 def test_micros_round_trip() -> None:
     at = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC)
     assert cal.from_micros(cal.to_micros(at)) == at
+
+
+TRICKY_ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Pacific/Apia",
+    "America/Santiago",
+    "Asia/Kathmandu",
+    "Africa/Casablanca",
+    "Pacific/Kiritimati",
+]
+EPOCH_DAY = date(1970, 1, 1)
+
+
+def _scalar_days(values: np.ndarray, tz: str) -> list[int]:
+    zone_ = cal.zone(tz)
+    return [(cal.local_date(cal.from_micros(int(v)), zone_) - EPOCH_DAY).days for v in values]
+
+
+@pytest.mark.parametrize(("tz", "year"), [(z, 2021 + i % 4) for i, z in enumerate(TRICKY_ZONES)])
+def test_local_days_every_quarter_hour_of_a_year(tz: str, year: int) -> None:
+    start = (date(year, 1, 1) - EPOCH_DAY).days * cal.DAY_US
+    values = np.arange(start, start + 366 * cal.DAY_US, 900_000_000, dtype=np.int64)
+    assert cal.local_days(values, tz).tolist() == _scalar_days(values, tz)
+
+
+def test_local_days_every_minute_of_a_switch_day_and_a_wide_span() -> None:
+    switch = cal.to_micros(datetime(2024, 10, 27, 1, tzinfo=UTC))  # 03:00 CEST -> 02:00 CET
+    values = np.arange(switch - 2 * 3_600_000_000, switch + 24 * 3_600_000_000, 60_000_000)
+    assert cal.local_days(values, "Europe/Berlin").tolist() == _scalar_days(
+        values, "Europe/Berlin"
+    )
+    wide = np.array([0, 400 * 365 * cal.DAY_US], dtype=np.int64)  # past the table span limit
+    assert cal.local_days(wide, "Europe/Berlin").tolist() == _scalar_days(wide, "Europe/Berlin")

@@ -684,64 +684,6 @@ def test_import_loads_no_extra() -> None:
     assert out.stdout.strip() == "False"
 
 
-TRICKY_ZONES = [
-    "Europe/Berlin",
-    "America/New_York",
-    "Australia/Lord_Howe",
-    "Pacific/Apia",
-    "America/Santiago",
-    "Asia/Kathmandu",
-    "Africa/Casablanca",
-    "Pacific/Kiritimati",
-]
-
-
-@settings(max_examples=40)
-@given(
-    st.lists(st.integers(0, 4 * 365 * DAY_US), min_size=1, max_size=40),
-    st.integers(1970, 2030),
-    st.sampled_from(TRICKY_ZONES),
-)
-def test_column_zone_conversion_matches_the_calendar(
-    micros: list[int], year: int, tz: str
-) -> None:
-    from loyaltycore import _lifecycle_zone
-    from loyaltycore.calendar import local_days, zone
-
-    shift = (date(year, 1, 1) - EPOCH_DAY).days * DAY_US
-    values = np.array(micros, dtype=np.int64) + shift
-    expected = local_days(values, zone(tz))
-    assert _lifecycle_zone.local_days(values, zone(tz)).tolist() == expected.tolist()
-    present = np.arange(values.size) % 3 != 1
-    holes = np.where(present, values, MISSING)
-    got = _lifecycle_zone.local_days(holes, zone(tz), present)
-    assert got.tolist() == np.where(present, expected, 0).tolist()
-
-
-@pytest.mark.parametrize(("tz", "year"), [(z, 2021 + i % 4) for i, z in enumerate(TRICKY_ZONES)])
-def test_column_zone_conversion_every_quarter_hour_of_a_year(tz: str, year: int) -> None:
-    from loyaltycore import _lifecycle_zone
-    from loyaltycore.calendar import local_days, zone
-
-    start = (date(year, 1, 1) - EPOCH_DAY).days * DAY_US
-    values = np.arange(start, start + 366 * DAY_US, 900_000_000, dtype=np.int64)
-    expected = local_days(values, zone(tz))
-    assert _lifecycle_zone.local_days(values, zone(tz)).tolist() == expected.tolist()
-
-
-def test_column_zone_conversion_on_a_switch_day() -> None:
-    from loyaltycore import _lifecycle_zone
-    from loyaltycore.calendar import local_days, to_micros, zone
-
-    berlin = zone("Europe/Berlin")
-    switch = to_micros(datetime(2024, 10, 27, 1, tzinfo=UTC))  # 03:00 CEST -> 02:00 CET
-    values = np.arange(switch - 2 * 3_600_000_000, switch + 24 * 3_600_000_000, 60_000_000)
-    expected = local_days(values, berlin)
-    assert _lifecycle_zone.local_days(values, berlin).tolist() == expected.tolist()
-    wide = np.array([0, 400 * 365 * DAY_US], dtype=np.int64)  # a span past the table limit
-    assert _lifecycle_zone.local_days(wide, berlin).tolist() == local_days(wide, berlin).tolist()
-
-
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
 def test_empty_and_prospect_only_columns(tz: str) -> None:
     empty = np.array([], dtype=np.int64)

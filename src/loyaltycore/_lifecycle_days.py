@@ -18,7 +18,6 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore import _lifecycle_zone as _zone
 from loyaltycore._validate import type_name
 from loyaltycore.calendar import EPOCH, local_date, local_days, to_micros, to_utc, zone
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidTime, InvalidType
@@ -224,15 +223,15 @@ class DayColumns:
     gap: Int
 
 
-def _is_utc(tz: tzinfo) -> bool:
-    return getattr(tz, "key", None) in ("UTC", "Etc/UTC") or tz == zone("UTC")
-
-
 def _days(micros: Int, present: npt.NDArray[np.bool_], everyone: bool, tz: tzinfo) -> Int:
     """Local days of ``micros``; values on rows not ``present`` are undefined."""
-    if _is_utc(tz):
-        return micros // 86_400_000_000
-    return _zone.local_days(micros, tz, None if everyone else present)
+    if everyone:
+        return local_days(micros, tz)
+    if not present.any():
+        return np.zeros(micros.shape, dtype=np.int64)
+    # Missing instants hold the int64 minimum: give them a present row's value.
+    fill = micros[int(np.argmax(present))]
+    return local_days(np.where(present, micros, fill), tz)
 
 
 def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:

@@ -294,54 +294,90 @@ def _offset_us(tz: tzinfo, at: datetime) -> int:
     return (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
 
 
-def _per_day_offsets(
-    days: npt.NDArray[np.int64], tz: tzinfo, *, wall: bool
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Offset per day in ``days`` and whether the offset changes within it.
+#: Beyond this many days between the earliest and latest row, offsets are
+#: looked up per distinct day instead of per day of the whole span.
+_MAX_SPAN: Final = 100_000
 
-    ``days`` are day numbers on the UTC clock (``wall=False``) or on the
-    zone's wall clock (``wall=True``).
-    """
+
+def _wall_day_offsets(
+    days: npt.NDArray[np.int64], tz: tzinfo
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Per local (wall-clock) day: the offset at its start, and whether it changes within it."""
     offsets = np.empty(days.shape, dtype=np.int64)
     mixed = np.zeros(days.shape, dtype=np.bool_)
     for i, day in enumerate(days.tolist()):
-        start = EPOCH + timedelta(days=day)
-        if wall:
-            first = datetime.combine(start.date(), time(), tzinfo=tz)
-            last = datetime.combine(start.date(), time(23, 59, 59, 999_999), tzinfo=tz)
-            a, b = _offset_us(tz, first), _offset_us(tz, last)
-        else:
-            a = _offset_us(tz, start.astimezone(tz))
-            b = _offset_us(tz, (start + timedelta(microseconds=DAY_US - 1)).astimezone(tz))
-        offsets[i] = a
-        mixed[i] = a != b
+        local = (EPOCH + timedelta(days=day)).date()
+        first = datetime.combine(local, time(), tzinfo=tz)
+        last = datetime.combine(local, time(23, 59, 59, 999_999), tzinfo=tz)
+        offsets[i] = _offset_us(tz, first)
+        mixed[i] = offsets[i] != _offset_us(tz, last)
     return offsets, mixed
+
+
+def _utc_offset_at(tz: tzinfo, micros: int) -> int:
+    return _offset_us(tz, (EPOCH + timedelta(microseconds=micros)).astimezone(tz))
+
+
+def _utc_day_tables(
+    days: list[int], tz: tzinfo
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per UTC day: the offset at its start and end, and the instant it switches.
+
+    The switch instant (the first microsecond with the new offset) is found
+    by bisection on the few days whose offset changes, so rows on those days
+    are resolved by one vectorized comparison.
+    """
+    start = np.array([_utc_offset_at(tz, d * DAY_US) for d in days], dtype=np.int64)
+    end = np.array([_utc_offset_at(tz, d * DAY_US + DAY_US - 1) for d in days], dtype=np.int64)
+    switch = np.full(len(days), np.iinfo(np.int64).max, dtype=np.int64)
+    for i in np.flatnonzero(start != end).tolist():
+        lo, hi = days[i] * DAY_US, days[i] * DAY_US + DAY_US - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _utc_offset_at(tz, mid) == start[i]:
+                lo = mid
+            else:
+                hi = mid
+        switch[i] = hi
+    return start, end, switch
 
 
 def _is_utc(tz: tzinfo) -> bool:
     return tz is UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
 
 
-def _shift(micros: npt.NDArray[np.int64], tz: tzinfo, *, wall: bool) -> npt.NDArray[np.int64]:
-    """Add (UTC -> wall) or subtract (wall -> UTC) the zone offset per element."""
+def _day_index(day: npt.NDArray[np.int64]) -> tuple[list[int], npt.NDArray[np.int64]]:
+    """The days to tabulate and each row's index into them."""
+    lo, hi = int(day.min()), int(day.max())
+    if hi - lo < _MAX_SPAN:
+        return list(range(lo, hi + 1)), day - lo
+    distinct, index = np.unique(day, return_inverse=True)
+    return distinct.tolist(), index.astype(np.int64)
+
+
+def _utc_to_wall(micros: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
     if micros.size == 0 or _is_utc(tz):
         return micros.copy()
-    day = micros // DAY_US
-    lo, hi = int(day.min()), int(day.max())
-    span = np.arange(lo, hi + 1, dtype=np.int64)
-    offsets, mixed = _per_day_offsets(span, tz, wall=wall)
-    index = day - lo
-    per_row = offsets[index]
-    result = micros - per_row if wall else micros + per_row
-    fix = np.flatnonzero(mixed[index])
-    for i in fix.tolist():
-        value = int(micros[i])
-        if wall:
-            local = (EPOCH + timedelta(microseconds=value)).replace(tzinfo=tz)
-            result[i] = value - _offset_us(tz, local)
-        else:
-            instant = (EPOCH + timedelta(microseconds=value)).astimezone(tz)
-            result[i] = value + _offset_us(tz, instant)
+    days, index = _day_index(micros // DAY_US)
+    start, end, switch = _utc_day_tables(days, tz)
+    offset = start[index]
+    mixed = np.flatnonzero((start != end)[index])
+    if mixed.size:
+        rows = index[mixed]
+        offset[mixed] = np.where(micros[mixed] >= switch[rows], end[rows], start[rows])
+    offset += micros
+    return offset
+
+
+def _wall_to_utc(micros: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
+    if micros.size == 0 or _is_utc(tz):
+        return micros.copy()
+    days, index = _day_index(micros // DAY_US)
+    offsets, mixed = _wall_day_offsets(np.asarray(days, dtype=np.int64), tz)
+    result = micros - offsets[index]
+    for i in np.flatnonzero(mixed[index]).tolist():  # a DST day: a few rows a year
+        local = (EPOCH + timedelta(microseconds=int(micros[i]))).replace(tzinfo=tz)
+        result[i] = int(micros[i]) - _offset_us(tz, local)
     return result
 
 
@@ -370,7 +406,7 @@ def wall_to_micros(
         row = int(np.flatnonzero(nat)[0])
         raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
     micros = array.astype("datetime64[us]").astype(np.int64)
-    return _shift(micros, zone_, wall=True)
+    return _wall_to_utc(micros, zone_)
 
 
 def local_wall_micros(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
@@ -380,8 +416,7 @@ def local_wall_micros(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np
     >>> int(local_days([noon], "Asia/Shanghai")[0]) == (date(2025, 1, 1) - date(1970, 1, 1)).days
     True
     """
-    array = np.asarray(micros, dtype=np.int64)
-    return _shift(array, zone(tz), wall=False)
+    return _utc_to_wall(np.asarray(micros, dtype=np.int64), zone(tz))
 
 
 def local_days(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
