@@ -232,13 +232,12 @@ def _lifecycle(summary: Summary, as_of: datetime, tz: tzinfo) -> dict[str, Any]:
 
 
 def _rfm(summary: Summary) -> dict[str, Any]:
+    # Classic RFM: M is the customer's total spend (monetary, the CLV
+    # literature's mean repeat value, is 0 for every one-time buyer).
     scores = segments.rfm_scores(
-        summary["days_since_last"], summary["frequency"], summary["monetary"]
+        summary["days_since_last"], summary["frequency"], summary["total"]
     )
-    labels = segments.RFM_SEGMENTS.assign(scores).labels()
-    names, counts = np.unique(labels, return_counts=True)
-    by_name = dict(zip(names.tolist(), counts.tolist(), strict=True))
-    return {"segments": {name: int(by_name.get(name, 0)) for name in segments.RFM_SEGMENTS.names}}
+    return {"segments": segments.RFM_SEGMENTS.assign(scores).counts()}
 
 
 def _clv(summary: Summary, top: int) -> dict[str, Any]:
