@@ -176,6 +176,14 @@ def test_customers_of_the_last_day_carry_no_information() -> None:
         )
 
 
+def test_fit_reads_a_data_frame_by_column(cdnow: _Summary) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(
+        {"frequency": cdnow.frequency, "recency": cdnow.recency, "T": cdnow.T}
+    )
+    assert BetaGeo.fit(frame, unit="week") == BetaGeo.fit(cdnow)
+
+
 def test_weights_equal_expanded_rows() -> None:
     x = np.array([0.0, 1, 2, 5, 0, 3, 1])
     t_x = np.array([0.0, 3, 10, 30, 0, 20, 1])
@@ -497,6 +505,7 @@ def _bg(**changes: Any) -> BetaGeo:
         (lambda: _fit(frequency=[], recency=[], T=[]), EmptyData, "no customers"),
         (lambda: BetaGeo.fit(**_OK), InvalidArgument, "unit=None"),
         (lambda: _fit(unit="month"), InvalidArgument, "unit='month'"),
+        (lambda: BetaGeo.fit(_Summary(**_OK), unit="day"), InvalidArgument, "data are in 'week'"),
         (lambda: BetaGeo.fit(_OK, frequency=[1, 0], unit="week"), InvalidArgument, "not both"),
         (lambda: _fit(weights=[1, -1]), InvalidColumn, r"weights\[1\]"),
         (lambda: _fit(weights=[0, 0]), EmptyData, "all weights"),

@@ -29,17 +29,22 @@ def wsum(weights: Float, values: Float) -> float:
 
 
 def get_column(data: object, name: str) -> object:
-    """Read column ``name`` from ``data`` as an attribute or a mapping key."""
+    """Read column ``name`` from ``data`` by key (mappings, frames, summaries) or attribute.
+
+    Keys come first: a data frame's ``T`` attribute is its transpose.
+    """
     if isinstance(data, Mapping):
         if name in data:
             return data[name]
-    elif hasattr(data, name):
-        return getattr(data, name)
     else:
-        try:
-            return data[name]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            pass
+        getter = getattr(data, "__getitem__", None)
+        if getter is not None:
+            try:
+                return getter(name)
+            except (KeyError, IndexError, TypeError, ValueError):
+                pass
+        if hasattr(data, name):
+            return getattr(data, name)
     raise InvalidColumn(
         f"{name}: column missing from the {type_name(data)} given as data", field=name
     )
@@ -160,11 +165,16 @@ def unique_rows(columns: tuple[Float, ...], weights: Float) -> tuple[tuple[Float
 
 def resolve_unit(data: object, unit: str | None) -> str:
     """The time unit of the data: ``unit=`` or the data's own ``unit``."""
-    found: Any = unit
-    if found is None and data is not None:
-        found = getattr(data, "unit", None)
-        if found is None and isinstance(data, Mapping):
-            found = data.get("unit")
+    own: Any = None
+    if data is not None:
+        own = data.get("unit") if isinstance(data, Mapping) else getattr(data, "unit", None)
+    if unit is not None and own is not None and unit != own:
+        raise InvalidArgument(
+            f"unit={unit!r} but the data are in {own!r}: convert the data instead",
+            field="unit",
+            value=unit,
+        )
+    found: Any = unit if unit is not None else own
     if found is None:
         raise InvalidArgument(
             "unit=None: say which unit recency and T are in (unit='week' or unit='day')",
