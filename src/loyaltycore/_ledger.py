@@ -86,10 +86,26 @@ _EMPTY_DICT: Final[dict[Any, Any]] = {}
 _EMPTY_LIST: Final[list[Any]] = []
 
 
+class Conf:
+    """A ledger's fixed settings, shared by all its versions."""
+
+    __slots__ = ("member", "policy", "strict", "tz", "tzname")
+
+    def __init__(
+        self, member: str, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool
+    ) -> None:
+        self.member = member
+        self.tz = tz
+        self.tzname = tzname
+        self.policy = policy
+        self.strict = strict
+
+
 class State:
     """The frozen state of a ledger; containers are never mutated once built."""
 
     __slots__ = (
+        "conf",
         "count",
         "deadline",
         "holds",
@@ -98,25 +114,16 @@ class State:
         "last_at",
         "log",
         "lots",
-        "member",
         "next_us",
         "open",
         "pend",
-        "policy",
         "queue",
         "reversed",
         "seq",
-        "strict",
         "tot",
-        "tz",
-        "tzname",
     )
 
-    member: str
-    tz: tzinfo
-    tzname: str
-    policy: ExpiryPolicy
-    strict: bool
+    conf: Conf
     lots: dict[str, Row]
     queue: list[tuple[int, int, str]]
     pend: list[tuple[int, int, str]]
@@ -198,6 +205,7 @@ class Book:
 
     __slots__ = (
         "base",
+        "conf",
         "deadline",
         "holds",
         "ids",
@@ -205,26 +213,18 @@ class Book:
         "last_at",
         "log",
         "lots",
-        "member",
         "next_us",
         "open",
         "out",
+        "own",
         "pend",
-        "policy",
         "queue",
         "reversed",
         "seq",
-        "strict",
         "tot",
-        "tz",
-        "tzname",
     )
 
-    member: str
-    tz: tzinfo
-    tzname: str
-    policy: ExpiryPolicy
-    strict: bool
+    conf: Conf
     lots: dict[str, Row]
     queue: list[tuple[int, int, str]]
     pend: list[tuple[int, int, str]]
@@ -240,6 +240,7 @@ class Book:
     log: Log
     base: int
     out: list[Any]
+    own: bool
     next_us: int
 
     # -- construction -------------------------------------------------------
@@ -248,11 +249,8 @@ class Book:
     def opened(cls, ev: Opened) -> Book:
         """A fresh book for a ledger opened by ``ev``."""
         book = cls.__new__(cls)
-        book.member = ev.member
-        book.tz = zone(ev.tz)
-        book.tzname = ev.tz
-        book.policy = ev.policy
-        book.strict = ev.debt_policy == "strict"
+        book.conf = Conf(ev.member, zone(ev.tz), ev.tz, ev.policy, ev.debt_policy == "strict")
+        book.own = True
         book.lots = {}
         book.queue = []
         book.pend = []
@@ -275,18 +273,15 @@ class Book:
     def thaw(cls, s: State) -> Book:
         """A book that changes copies of ``s``'s containers."""
         book = cls.__new__(cls)
-        book.member = s.member
-        book.tz = s.tz
-        book.tzname = s.tzname
-        book.policy = s.policy
-        book.strict = s.strict
+        book.conf = s.conf
         book.lots = s.lots.copy()
         book.queue = s.queue.copy()
-        book.pend = s.pend.copy()
-        book.holds = s.holds.copy()
-        book.open = s.open.copy()
+        book.pend = s.pend
+        book.holds = s.holds
+        book.open = s.open
         book.ids = s.ids.copy()
-        book.reversed = s.reversed.copy()
+        book.reversed = s.reversed
+        book.own = False
         book.tot = list(s.tot)
         book.last_at = s.last_at
         book.deadline = s.deadline
@@ -301,11 +296,7 @@ class Book:
     def freeze(self) -> State:
         """The frozen state; the book must not be used afterwards."""
         s = State.__new__(State)
-        s.member = self.member
-        s.tz = self.tz
-        s.tzname = self.tzname
-        s.policy = self.policy
-        s.strict = self.strict
+        s.conf = self.conf
         s.lots = self.lots
         s.queue = self.queue or _EMPTY_LIST
         s.pend = self.pend or _EMPTY_LIST
@@ -324,6 +315,15 @@ class Book:
         return s
 
     # -- bookkeeping --------------------------------------------------------
+
+    def mine(self) -> None:
+        """Copy the rarely changed containers before changing one of them."""
+        if not self.own:
+            self.holds = self.holds.copy()
+            self.open = self.open.copy()
+            self.reversed = self.reversed.copy()
+            self.pend = self.pend.copy()
+            self.own = True
 
     def emit(self, ev: Any) -> None:
         self.out.append(ev)
@@ -375,6 +375,7 @@ class Book:
         )
         if pending:
             assert available_at is not None
+            self.mine()
             insort(self.pend, (micros(available_at), self.seq, lot_id))
             self.tot[PENDING] += points
         else:
@@ -455,10 +456,12 @@ class Book:
         return bool(lot[L_EXPUS] <= at_us)
 
     def activity(self, occurred_at: datetime) -> None:
-        policy = self.policy
+        policy = self.conf.policy
         if type(policy) is not ExpireOnInactivity:
             return
-        deadline = inactivity_deadline(policy, self.tz, occurred_at.astimezone(self.tz).date())
+        deadline = inactivity_deadline(
+            policy, self.conf.tz, occurred_at.astimezone(self.conf.tz).date()
+        )
         last = self.last_at
         if last is not None and deadline[0] <= last:
             return
@@ -516,6 +519,7 @@ class Book:
                 self.inactivity()
 
     def vest(self) -> None:
+        self.mine()
         _, _, lot_id = self.pend.pop(0)
         lot = self.lots[lot_id]
         assert lot[L_AVAIL] is not None
@@ -541,6 +545,7 @@ class Book:
 
     def time_out(self, hold_id: str) -> None:
         hold = self.holds[hold_id]
+        self.mine()
         del self.open[hold_id]
         at = hold.deadline
         self.holds[hold_id] = Hold(
@@ -586,11 +591,11 @@ class Book:
     def earn(self, ev: Earned, at_us: int) -> None:
         if ev.points <= 0:
             raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
-        day = ev.occurred_at.astimezone(self.tz).date()
+        day = ev.occurred_at.astimezone(self.conf.tz).date()
         if ev.expires_at is not None:
             expires: tuple[datetime, int] | None = (ev.expires_at, micros(ev.expires_at))
         else:
-            expires = expiry_for(self.policy, self.tz, day)
+            expires = expiry_for(self.conf.policy, self.conf.tz, day)
         start = ev.at
         if ev.available_at is not None and ev.available_at > start:
             start = ev.available_at
@@ -609,10 +614,10 @@ class Book:
                 field="expires_at",
                 value=expires[0],
             )
-        policy = self.policy
+        policy = self.conf.policy
         if type(policy) is ExpireOnInactivity:
-            day = ev.occurred_at.astimezone(self.tz).date()
-            deadline = inactivity_deadline(policy, self.tz, day)[0]
+            day = ev.occurred_at.astimezone(self.conf.tz).date()
+            deadline = inactivity_deadline(policy, self.conf.tz, day)[0]
             if deadline <= start:
                 raise InvalidTime(
                     f"occurred_at={ev.occurred_at.isoformat()} is older than the inactivity "
@@ -650,7 +655,8 @@ class Book:
             )
         parts = self.take(ev.points, hold=True)
         self.tot[HELD] += ev.points
-        self.holds[ev.id] = Hold(ev.id, self.member, ev.points, ev.deadline, parts)
+        self.mine()
+        self.holds[ev.id] = Hold(ev.id, self.conf.member, ev.points, ev.deadline, parts)
         self.open[ev.id] = micros(ev.deadline)
         self.record(Held(ev.id, ev.at, ev.occurred_at, ev.points, ev.deadline, parts))
 
@@ -707,6 +713,7 @@ class Book:
         self.tot[REDEEMED] += amount
         rel = tuple(released)
         expired = self.release_parts(rel, ev.at, at_us)
+        self.mine()
         self.holds[hold.id] = Hold(
             hold.id, hold.member, hold.points, hold.deadline, hold.lots, "captured", amount
         )
@@ -723,6 +730,7 @@ class Book:
     def release(self, ev: Released, at_us: int) -> None:
         hold = self.open_hold(ev.hold)
         expired = self.release_parts(hold.lots, ev.at, at_us)
+        self.mine()
         self.holds[hold.id] = Hold(
             hold.id, hold.member, hold.points, hold.deadline, hold.lots, "released", 0
         )
@@ -763,6 +771,7 @@ class Book:
             tot[PENDING] -= amount
             if lot[L_REM] == amount:
                 assert lot[L_AVAIL] is not None
+                self.mine()
                 self.pend.remove((micros(lot[L_AVAIL]), lot[L_SEQ], lot[L_ID]))
         else:
             taken = min(amount, lot[L_REM])
@@ -785,7 +794,7 @@ class Book:
             if rest:
                 pay = min(rest, tot[AVAILABLE])
                 debt = rest - pay
-                if debt and self.strict:
+                if debt and self.conf.strict:
                     raise StrictPolicyViolation(
                         f"reversing points={amount} of {ev.of!r} would leave a debt of {debt} "
                         "(the ledger's debt policy is strict)",
@@ -796,6 +805,7 @@ class Book:
                 charged = self.take(pay) if pay else ()
                 tot[DEBT] += debt
         tot[CLAWED_BACK] += amount
+        self.mine()
         self.reversed[ev.of] = done + amount
         self.record(
             EarnReversed(
@@ -870,8 +880,8 @@ class Book:
                 break
         if grace:
             assert ev.grace_days is not None
-            last = ev.at.astimezone(self.tz).date() + timedelta(days=ev.grace_days)
-            instant = start_of_day(last + timedelta(days=1), self.tz)
+            last = ev.at.astimezone(self.conf.tz).date() + timedelta(days=ev.grace_days)
+            instant = start_of_day(last + timedelta(days=1), self.conf.tz)
             self.new_lot(
                 f"{ev.id}:grace",
                 sum(y for _, y in grace),
@@ -881,6 +891,7 @@ class Book:
                 False,
             )
         self.tot[CANCELLED] += amount
+        self.mine()
         self.reversed[ev.of] = done + amount
         self.record(
             RedemptionCancelled(
@@ -901,8 +912,8 @@ class Book:
 
     def adjust(self, ev: Adjusted, at_us: int) -> None:
         if ev.points > 0:
-            day = ev.occurred_at.astimezone(self.tz).date()
-            expires = expiry_for(self.policy, self.tz, day)
+            day = ev.occurred_at.astimezone(self.conf.tz).date()
+            expires = expiry_for(self.conf.policy, self.conf.tz, day)
             self.check_expiry(expires, ev.at, ev)
             self.new_lot(ev.id, ev.points, ev.occurred_at, expires, None, False)
             self.tot[ADJUSTED_IN] += ev.points
@@ -930,8 +941,8 @@ class Book:
                 value=ev.points,
             )
         if not ev.keep_expiry:
-            day = ev.occurred_at.astimezone(self.tz).date()
-            expires = expiry_for(self.policy, self.tz, day)
+            day = ev.occurred_at.astimezone(self.conf.tz).date()
+            expires = expiry_for(self.conf.policy, self.conf.tz, day)
             self.check_expiry(expires, ev.at, ev)
             self.new_lot(f"{ev.id}#0", ev.points, ev.occurred_at, expires, None, False)
         for i, part in enumerate(ev.parts if ev.keep_expiry else ()):

@@ -331,7 +331,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").member
         'm-1'
         """
-        return self._s.member
+        return self._s.conf.member
 
     @property
     def tz(self) -> str:
@@ -340,7 +340,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1", tz="Asia/Shanghai").tz
         'Asia/Shanghai'
         """
-        return self._s.tzname
+        return self._s.conf.tzname
 
     @property
     def policy(self) -> ExpiryPolicy:
@@ -349,7 +349,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1", policy=ExpireAfter(months=6)).policy
         ExpireAfter(months=6, days=None, round_to=None)
         """
-        return self._s.policy
+        return self._s.conf.policy
 
     @property
     def debt_policy(self) -> DebtPolicy:
@@ -358,7 +358,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1", debt_policy="strict").debt_policy
         'strict'
         """
-        return "strict" if self._s.strict else "debt"
+        return "strict" if self._s.conf.strict else "debt"
 
     @property
     def last_at(self) -> datetime | None:
@@ -790,12 +790,14 @@ def _expiring(book: Book, stop: int) -> tuple[ExpiringPoints, ...]:
         elif exp_us <= stop and exp_us != NEVER:
             found[lot[L_EXPIRES]] = found.get(lot[L_EXPIRES], 0) + lot[L_REM]
     result = [
-        ExpiringPoints(_last_usable(when, book.tz), when, pts, "lot")
+        ExpiringPoints(_last_usable(when, book.conf.tz), when, pts, "lot")
         for when, pts in found.items()
     ]
     if deadline is not None and deadline[1] <= stop and beyond:
         result.append(
-            ExpiringPoints(_last_usable(deadline[0], book.tz), deadline[0], beyond, "inactivity")
+            ExpiringPoints(
+                _last_usable(deadline[0], book.conf.tz), deadline[0], beyond, "inactivity"
+            )
         )
     return tuple(sorted(result, key=lambda e: e.expires_at))
 
