@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -461,3 +463,13 @@ def test_cdnow_kpis(data_dir: Path) -> None:
         s.count.sum() / len(s)
     )
     assert 0 < churn_rate(s.days_since_last, threshold_days=90) < 1
+
+
+def test_importing_loads_no_frame_library_or_extra() -> None:
+    code = (
+        "import sys, loyaltycore.transactions, loyaltycore.metrics; "
+        "print(sorted(m for m in ('pandas', 'polars', 'narwhals', 'scipy', 'hypothesis') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
