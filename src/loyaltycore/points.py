@@ -84,7 +84,7 @@ from loyaltycore._points_values import (
     micros,
 )
 from loyaltycore._validate import check_id, check_int, check_points, check_str, type_name
-from loyaltycore.calendar import to_utc, zone
+from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import (
     ForeignHold,
     IdempotencyConflict,
@@ -142,11 +142,17 @@ _DEBT_POLICIES: Final = ("debt", "strict")
 # -- boundary checks --------------------------------------------------------
 
 
+def _utc(value: object, name: str) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # already aware and in UTC: the common case, kept cheap
+    return to_utc(value, name)
+
+
 def _times(at: object, occurred_at: object) -> tuple[datetime, datetime]:
-    at_utc = to_utc(at, "at")
+    at_utc = _utc(at, "at")
     if occurred_at is None:
         return at_utc, at_utc
-    occurred = to_utc(occurred_at, "occurred_at")
+    occurred = _utc(occurred_at, "occurred_at")
     if occurred > at_utc:
         raise InvalidTime(
             f"occurred_at={occurred_at!r} must not be after at={at!r}",
@@ -214,8 +220,8 @@ class PointsLedger:
     _events: tuple[PointsEvent, ...] | None
 
     def __init__(self, state: State) -> None:
-        object.__setattr__(self, "_s", state)
-        object.__setattr__(self, "_events", None)
+        _SET_STATE(self, state)
+        _SET_EVENTS(self, None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"PointsLedger is immutable; {name} cannot be set")
@@ -319,7 +325,7 @@ class PointsLedger:
                     what="points history",
                 )
         ledger = cls(replay(events).freeze())
-        object.__setattr__(ledger, "_events", events)
+        _SET_EVENTS(ledger, events)
         return ledger
 
     # -- attributes ---------------------------------------------------------
@@ -381,7 +387,7 @@ class PointsLedger:
         ['Opened', 'Earned']
         """
         if self._events is None:
-            object.__setattr__(self, "_events", events_of(self._s.log))
+            _SET_EVENTS(self, events_of(self._s.log))
         assert self._events is not None
         return self._events
 
@@ -766,6 +772,11 @@ class PointsLedger:
                 f"end={end!r} must not be before start={start!r}", field="end", value=end
             )
         return _statement(self, lo, hi)
+
+
+# The slot descriptors' setters: the immutable ledger's private constructor.
+_SET_STATE: Final[Any] = PointsLedger.__dict__["_s"].__set__
+_SET_EVENTS: Final[Any] = PointsLedger.__dict__["_events"].__set__
 
 
 # -- helpers for queries ----------------------------------------------------
