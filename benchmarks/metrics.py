@@ -87,7 +87,9 @@ def run_loyaltycore(data: dict[str, Any]) -> dict[str, float]:
 
 def run_lifetimes(data: dict[str, Any]) -> dict[str, float]:
     import pandas as pd
-    from lifetimes.utils import summary_data_from_transaction_data
+    from lifetimes.utils import (  # type: ignore[import-not-found]
+        summary_data_from_transaction_data,
+    )
 
     frame = pd.DataFrame({"id": data["customer"], "date": data["at"], "amount": data["amount"]})
     s = summary_data_from_transaction_data(
@@ -265,7 +267,7 @@ def cohort_run(size: str) -> list[str]:
 def clv_lines(size: str) -> list[str]:
     sys.path.insert(0, str(HERE))
     try:
-        import _clv_bench  # type: ignore[import-not-found]
+        import _clv_bench
     except ImportError as exc:
         return [f"CLV fits: skipped ({exc})"]
     result: list[str] = _clv_bench.run(size)
@@ -286,7 +288,7 @@ def main() -> int:
         return 0
     reference = importable("lifetimes") and importable("pandas")
     print(f"loyaltycore metrics benchmark, size {args.size}, python {sys.version.split()[0]}")
-    sections = [
+    sections: list[Callable[[], list[str]]] = [
         lambda: compare_summarize(args.size, "int", reference),
         lambda: compare_summarize(args.size, "str", reference),
         lambda: big_run(args.size),

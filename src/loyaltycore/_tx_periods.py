@@ -29,7 +29,7 @@ def check_period(period: object) -> Frequency:
     """Return ``period`` if it names a calendar period."""
     for name in FREQUENCIES:
         if period == name:
-            return name  # type: ignore[return-value]
+            return name
     raise InvalidArgument(
         f"period={period!r} must be one of {list(FREQUENCIES)}", field="period", value=period
     )
