@@ -36,7 +36,7 @@ def _seen(strategy: st.SearchStrategy[object], n: int = 300) -> list[object]:
     """Values drawn from ``strategy`` in ``n`` examples (no shrinking involved)."""
     out: list[object] = []
 
-    @settings(max_examples=n, database=None)
+    @settings(max_examples=n, database=None, derandomize=True)
     @given(strategy)
     def collect(value: object) -> None:
         out.append(value)

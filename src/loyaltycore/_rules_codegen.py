@@ -70,6 +70,7 @@ _PROLOGUE = {
         " LD - (member.joined_at.astimezone(TZ).toordinal() - EPOCH_ORD)"
     ),
     "CTX": "CTX = MAKE_CTX()",
+    "CNT": "CNT = getattr(member.counters, '_data', member.counters)",
 }
 _NEEDS = {"LD": ("local",), "WD": ("local",), "DSJ": ("LD",)}
 
@@ -77,12 +78,27 @@ _NEEDS = {"LD": ("local",), "WD": ("local",), "DSJ": ("LD",)}
 class _Builder:
     def __init__(self, tiers: Sequence[str]) -> None:
         self.consts: list[Any] = []
+        self.index: dict[tuple[type[Any], Any], int] = {}
         self.used: set[str] = set()
         self.tiers = tuple(tiers)
+        #: leaf expression -> how many times the conditions use it
+        self.leaves: dict[str, int] = {}
 
     def const(self, value: Any) -> str:
+        try:
+            key = (type(value), value)
+            if key in self.index:
+                return f"K[{self.index[key]}]"
+            self.index[key] = len(self.consts)
+        except TypeError:  # unhashable: never shared
+            pass
         self.consts.append(value)
         return f"K[{len(self.consts) - 1}]"
+
+    def leaf(self, text: str) -> str:
+        """Register a leaf test; shared ones become locals computed once per event."""
+        self.leaves[text] = self.leaves.get(text, 0) + 1
+        return text
 
     def use(self, name: str) -> None:
         for dep in _NEEDS.get(name, ()):
@@ -95,7 +111,8 @@ class _Builder:
         name = spec.name
         if name.startswith("counters.") and spec.kind == "int":
             key = self.const(name[len("counters.") :])
-            return f"member.counters.get({key}, 0)", False
+            self.used.add("CNT")
+            return f"CNT.get({key}, 0)", False
         got = _VALUES.get(name)
         if got is None:
             return None
@@ -152,8 +169,8 @@ class _Builder:
         else:
             test = f"{self.const(node._lo)} <= {value} <= {self.const(node._hi)}"
         if nullable:
-            return f"({value} is not None and {test})"
-        return f"({test})"
+            return self.leaf(f"({value} is not None and {test})")
+        return self.leaf(f"({test})")
 
 
 def compile_conditions(
@@ -325,9 +342,13 @@ def compile_engine(
         body.append(f"{pad}    codes[{i}] = 3")
     prologue = [
         f"    {_PROLOGUE[name]}"
-        for name in ("local", "LD", "WD", "AT_US", "DSJ", "CTX")
+        for name in ("local", "LD", "WD", "AT_US", "DSJ", "CNT", "CTX")
         if name in b.used
     ]
+    shared = [text for text, count in b.leaves.items() if count > 1]
+    for k, text in enumerate(shared):
+        prologue.append(f"    L{k} = {text}")
+        body = [line.replace(text, f"L{k}") for line in body]
     source = "\n".join(
         [
             "def run(event, member, s, MAKE_CTX, eligible):",

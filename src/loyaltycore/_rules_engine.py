@@ -10,13 +10,12 @@ plain Python ints; the batch engine reproduces the same decisions with numpy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
 from loyaltycore._rules_codegen import compile_conditions, compile_engine
 from loyaltycore._rules_math import ratio, scale_round
 from loyaltycore._rules_model import (
-    AwardLine,
     Budget,
     Evaluation,
     FixedPoints,
@@ -144,6 +143,16 @@ class Compiled:
             _units(rules, group_modes, base=False),
         )
         self.has_budgets = bool(budgets)
+        self.line_spec = tuple(
+            (
+                r.id,
+                r.award.currency,
+                r.award.recipient == "member",
+                r.award.pending_days,
+                r.award.expires_after_days,
+            )
+            for r in rules
+        )
         self.needs_day = any(lim is not None for lim in limits)
         self.plan = tuple(tuple(self._step(unit) for unit in stage) for stage in self.stages)
         self.units = tuple(unit for stage in self.stages for unit in stage)
@@ -431,17 +440,15 @@ def _any_passed(failed: list[int], unit: Unit) -> bool:
 
 
 def _result(c: Compiled, s: State, event: Any, member: Any) -> Evaluation:
-    lines = []
-    for i, amount in sorted(s.fired):
-        award = c.rules[i].award
-        who = member.id if award.recipient == "member" else s.referrer
-        assert who is not None
-        available = s.at + timedelta(days=award.pending_days) if award.pending_days else s.at
-        expires = (
-            None
-            if award.expires_after_days is None
-            else s.at + timedelta(days=award.expires_after_days)
+    fired = s.fired
+    if len(fired) > 1:
+        fired.sort()
+    spec = c.line_spec
+    raw = []
+    for i, amount in fired:
+        rule_id, currency, to_member, pending, expiry = spec[i]
+        raw.append(
+            (rule_id, amount, currency, member.id if to_member else s.referrer, pending, expiry)
         )
-        lines.append(AwardLine(c.ids[i], amount, award.currency, who, available, expires))
     trace = Trace(c.ids, tuple(s.codes), tuple(s.details), c.conditions)
-    return Evaluation(event, member, s.eligible, tuple(lines), s.increments, s.budget_inc, trace)
+    return Evaluation(event, member, s.eligible, tuple(raw), s.increments, s.budget_inc, trace)

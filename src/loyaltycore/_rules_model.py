@@ -7,8 +7,9 @@ docstrings carry the examples.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeAlias
 
@@ -381,7 +382,7 @@ def activity_source(event_id: str, rule_id: str) -> str:
     return f"{event_id}:{rule_id}"
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Evaluation:
     """What one event earns: award lines, counter increments and the trace.
 
@@ -393,10 +394,33 @@ class Evaluation:
     event: Any = attrs.field(repr=False)
     member: Any = attrs.field(repr=False)
     eligible: int
-    lines: tuple[AwardLine, ...]
+    #: (rule id, amount, currency, recipient, pending days, expiry days) per line
+    raw: tuple[tuple[str, int, str, str, int, int | None], ...] = attrs.field(repr=False)
     increments: Mapping[str, int]
     budget_increments: Mapping[str, int]
     trace: Trace = attrs.field(repr=False)
+
+    @functools.cached_property
+    def lines(self) -> tuple[AwardLine, ...]:
+        """Every award line, in rule-set order (built on first use)."""
+        at = self.event.at
+        return tuple(
+            AwardLine(
+                rule,
+                amount,
+                currency,
+                who,
+                at + timedelta(days=pending) if pending else at,
+                None if expiry is None else at + timedelta(days=expiry),
+            )
+            for rule, amount, currency, who, pending, expiry in self.raw
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Evaluation(eligible={self.eligible!r}, lines={self.lines!r}, "
+            f"increments={self.increments!r}, budget_increments={self.budget_increments!r})"
+        )
 
     @property
     def awards(self) -> tuple[AwardLine, ...]:
@@ -424,14 +448,14 @@ class Evaluation:
         """Redeemable points for the event's member (referral lines excluded)."""
         member_id = self.member.id
         return sum(
-            line.points
-            for line in self.lines
-            if line.currency == POINTS and line.recipient == member_id
+            amount
+            for _, amount, currency, who, _, _ in self.raw
+            if currency == POINTS and who == member_id
         )
 
     def by_rule(self) -> dict[str, int]:
         """Amount per rule id (all currencies, all recipients), in rule-set order."""
         out: dict[str, int] = {}
-        for line in self.lines:
-            out[line.rule] = out.get(line.rule, 0) + line.points
+        for rule, amount, *_ in self.raw:
+            out[rule] = out.get(rule, 0) + amount
         return out

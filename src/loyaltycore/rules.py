@@ -292,7 +292,7 @@ class RuleSet:
         def make_context() -> Context:
             return Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
 
-        referrer = event.attributes.get("referrer")
+        referrer = event.attributes.get("referrer") if event.attributes else None
         return evaluate(
             c,
             event,
