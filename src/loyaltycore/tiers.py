@@ -534,7 +534,12 @@ class TierProgram:
         >>> status.tier, status.earned
         ('Gold', 'Blue')
         """
-        self.tier(tier)
+        if self._config.positions[self.tier(tier).name] == 0:
+            raise InvalidRule(
+                f"tier={tier!r} of a challenge must be above the base tier",
+                field="tier",
+                value=tier,
+            )
         order = Challenge(tier, target, to_utc(at, "at"), deadline)
         self._not_before(order.deadline, order.start, "deadline")
         run = self._run(status, activity, at, "at")
