@@ -596,6 +596,18 @@ def _bad_cases() -> list[tuple[str, Any, type[LoyaltyError]]]:
             InvalidTime,
         ),
         (
+            "challenge at the base tier",
+            lambda: program().challenge(
+                program().join(utc(2025, 1, 1)),
+                [],
+                tier="Blue",
+                target=at_least("nights", 2),
+                deadline=date(2025, 3, 1),
+                at=utc(2025, 1, 2),
+            ),
+            InvalidRule,
+        ),
+        (
             "unknown override tier",
             lambda: program().override(
                 program().join(utc(2025, 1, 1)),
