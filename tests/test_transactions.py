@@ -614,3 +614,35 @@ def test_an_empty_log_summarizes_to_an_empty_summary() -> None:
     log = TransactionLog.from_arrays([], [], [])
     assert len(log) == log.n_customers == 0
     assert len(summarize(log, as_of=datetime(2024, 1, 1, tzinfo=UTC))) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column"),
+    [
+        ("c1,2024-01-01T00:00+00:00,5\n\nc2,2024-01-02T00:00+00:00,abc\n", 4, "amount"),
+        ("c1,2024-01-01T00:00+00:00,5\nc2,not a time,5\n", 3, "at"),
+        ("c1,2024-01-01T00:00+00:00,-5\n", 2, "amount"),
+        ("c1,2024-01-01T00:00+00:00\n", 2, None),
+    ],
+)
+def test_csv_errors_name_the_file_line_and_column(
+    tmp_path: Path, body: str, line: int, column: str | None
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,at,amount\n" + body)
+    with pytest.raises(LoyaltyError) as info:
+        TransactionLog.from_csv(path)
+    err = info.value
+    assert (err.line, err.path) == (line, str(path))  # type: ignore[attr-defined]
+    assert str(err).startswith(f"{path}, line {line}")
+    if column is not None:
+        assert err.column == column  # type: ignore[attr-defined]
+        assert f"column {column!r}" in str(err)
+
+
+def test_csv_missing_column_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,at\nc1,2024-01-01T00:00+00:00\n")
+    with pytest.raises(InvalidColumn, match="column 'amount'") as info:
+        TransactionLog.from_csv(path)
+    assert str(info.value).startswith(str(path))

@@ -103,8 +103,8 @@ def read_delimited(
     delimiter: str | None,
     header: bool,
     encoding: str,
-) -> dict[str, npt.NDArray[Any]]:
-    """Text columns (object arrays) of a delimited file, by role."""
+) -> tuple[dict[str, Any], list[int]]:
+    """Text columns (object arrays) of a delimited file, by role, and each row's line number."""
     rows = _rows(path, delimiter, encoding)
     names = [name.strip() for name in rows[0]] if header and rows else None
     body = rows[1:] if header else rows
@@ -112,23 +112,27 @@ def read_delimited(
     first_line = 2 if header else 1
     width = max(positions.values()) + 1
     kept: list[list[str]] = []
+    lines: list[int] = []
     for offset, row in enumerate(body):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
+        line = offset + first_line
         if len(row) < width:
-            line = offset + first_line
             raise InvalidColumn(
-                f"line {line} has {len(row)} fields, expected at least {width}",
+                f"{path}: line {line} has {len(row)} fields, expected at least {width}",
                 field="line",
                 row=line,
+                line=line,
+                path=str(path),
             )
         kept.append(row)
+        lines.append(line)
     out: dict[str, npt.NDArray[Any]] = {}
     for role, index in positions.items():
         column = np.empty(len(kept), dtype=object)
         column[:] = [row[index].strip() for row in kept]
         out[role] = column
-    return out
+    return out, lines
 
 
 # -- merging summaries ------------------------------------------------------------

@@ -582,16 +582,9 @@ def _load(args: argparse.Namespace, tz: str) -> TransactionLog:
     )
 
 
-def _error_line(args: argparse.Namespace, exc: LoyaltyError) -> str:
-    where = args.csv or str(sample_path())
-    line = getattr(exc, "line", None)
-    column = getattr(exc, "column", None) or getattr(exc, "field", None)
-    parts = [where]
-    if line is not None:
-        parts.append(f"line {line}")
-    if column is not None:
-        parts.append(f"column {column}")
-    return f"loyaltycore report: {': '.join(parts)}: {str(exc).splitlines()[0]}"
+def _error_line(exc: LoyaltyError) -> str:
+    """One line: errors from reading a file already name its path, line and column."""
+    return f"loyaltycore report: {str(exc).splitlines()[0]}"
 
 
 def _progress(stream: TextIO) -> Progress:
@@ -636,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, OSError):
             print(f"loyaltycore report: {args.csv}: {exc.strerror}", file=sys.stderr)
         else:
-            print(_error_line(args, exc), file=sys.stderr)
+            print(_error_line(exc), file=sys.stderr)
         return 2
     if interactive:
         sys.stderr.write("\r" + " " * 24 + "\r")

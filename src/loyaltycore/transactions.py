@@ -30,7 +30,7 @@ partition and merged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from os import PathLike
@@ -48,6 +48,7 @@ from loyaltycore.errors import (
     InvalidColumn,
     InvalidTime,
     InvalidType,
+    LoyaltyError,
 )
 
 __all__ = [
@@ -130,6 +131,22 @@ def _check_unit(unit: object) -> Unit:
 
 
 # -- the log --------------------------------------------------------------------
+
+
+def _located(
+    exc: LoyaltyError, path: object, line: int | None, columns: Mapping[str, str | int]
+) -> LoyaltyError:
+    """The same error, its message prefixed with the file, line and column it came from."""
+    role = getattr(exc, "field", None)
+    column = columns.get(role) if isinstance(role, str) else None
+    where = [str(path)]
+    if line is not None:
+        where.append(f"line {line}")
+    if column is not None:
+        where.append(f"column {column!r}")
+    context = dict(vars(exc))
+    context.update(path=str(path), line=line, column=column)
+    return type(exc)(f"{', '.join(where)}: {exc}", **context)
 
 
 @attrs.frozen
@@ -374,20 +391,30 @@ class TransactionLog:
         optional = {"quantity": quantity, "category": category, "channel": channel}
         optional["is_return"] = is_return
         wanted.update({k: v for k, v in optional.items() if v is not None})
-        columns: dict[str, Any] = read_delimited(
-            path, wanted, delimiter=delimiter, header=header, encoding=encoding
-        )
-        if "quantity" in columns:
-            columns["quantity"] = tx.as_array(
-                [_int_text(v, "quantity", i) for i, v in enumerate(columns["quantity"])],
-                "quantity",
+        try:
+            columns, lines = read_delimited(
+                path, wanted, delimiter=delimiter, header=header, encoding=encoding
             )
-        if "is_return" in columns:
-            columns["is_return"] = tx.as_array(
-                [_flag_text(v, "is_return", i) for i, v in enumerate(columns["is_return"])],
-                "is_return",
-            ).astype(np.bool_)
-        return cls.from_arrays(tz=tz, exponent=exponent, at_format=at_format, **columns)
+        except InvalidColumn as exc:
+            if getattr(exc, "line", None) is not None:
+                raise
+            raise _located(exc, path, None, wanted) from None
+        try:
+            if "quantity" in columns:
+                columns["quantity"] = tx.as_array(
+                    [_int_text(v, "quantity", i) for i, v in enumerate(columns["quantity"])],
+                    "quantity",
+                )
+            if "is_return" in columns:
+                columns["is_return"] = tx.as_array(
+                    [_flag_text(v, "is_return", i) for i, v in enumerate(columns["is_return"])],
+                    "is_return",
+                ).astype(np.bool_)
+            return cls.from_arrays(tz=tz, exponent=exponent, at_format=at_format, **columns)
+        except LoyaltyError as exc:
+            row = getattr(exc, "row", None)
+            line = lines[row] if isinstance(row, int) and 0 <= row < len(lines) else None
+            raise _located(exc, path, line, wanted) from None
 
     def select(self, rows: npt.ArrayLike) -> TransactionLog:
         """The log restricted to ``rows`` (a bool mask or row indices).
