@@ -119,7 +119,7 @@ def read_delimited(
         line = offset + first_line
         if len(row) < width:
             raise InvalidColumn(
-                f"{path}: line {line} has {len(row)} fields, expected at least {width}",
+                f"{path}, line {line}: {len(row)} fields, expected at least {width}",
                 field="line",
                 row=line,
                 line=line,
