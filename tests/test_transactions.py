@@ -451,7 +451,7 @@ def test_missing_csv_column_and_short_line(tmp_path: Path) -> None:
     with pytest.raises(InvalidColumn, match="'amount'"):
         TransactionLog.from_csv(path, customer="id")
     path.write_text("a b c\nd e\n")
-    with pytest.raises(InvalidColumn, match="line 2 has 2 fields"):
+    with pytest.raises(InvalidColumn, match="line 2: 2 fields, expected at least 3"):
         TransactionLog.from_csv(path, customer=0, at=1, amount=2, header=False, delimiter=None)
 
 
