@@ -63,6 +63,7 @@ class Inputs:
         "counters",
         "eligible",
         "frame",
+        "has_counters",
         "masks",
         "member",
         "member_frame",
@@ -92,6 +93,7 @@ class Inputs:
         self.frame = frame
         self.member_frame = member_frame
         self.masks: dict[Any, B] = {}
+        self.has_counters: B | None = None
         self.parts: tuple[I64, I64, I64] | None = None
         self.n = at.size
         self.at = at
@@ -293,7 +295,11 @@ class Engine:
         init_t = np.zeros(n, dtype=np.int64)
         init_p = np.zeros(n, dtype=np.int64)
         counters = self.x.counters
-        heads = np.flatnonzero(start == np.arange(n))
+        if self.x.has_counters is None:
+            self.x.has_counters = np.fromiter(
+                (bool(c) for c in counters), dtype=np.bool_, count=len(counters)
+            )
+        heads = np.flatnonzero((start == np.arange(n)) & self.x.has_counters[member])
         rule_id = self.c.ids[i]
         for h in heads.tolist():
             got = counters[int(member[h])]

@@ -78,7 +78,11 @@ class _AwardBase:
 
 @attrs.frozen
 class PointsPerSpend(_AwardBase):
-    """Points per currency unit of eligible spend, rounded once."""
+    """Points per currency unit of eligible spend, rounded once.
+
+    >>> PointsPerSpend("1.5", "ROUND_HALF_UP").rate
+    Decimal('1.5')
+    """
 
     rate: Decimal = attrs.field(converter=_positive_decimal("rate"))
     rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
@@ -98,14 +102,22 @@ def _fixed_points(value: object) -> int:
 
 @attrs.frozen
 class FixedPoints(_AwardBase):
-    """A fixed number of points (or of a tier metric) per qualifying event."""
+    """A fixed number of points (or of a tier metric) per qualifying event.
+
+    >>> FixedPoints(2, currency="nights").currency
+    'nights'
+    """
 
     points: int = attrs.field(converter=_fixed_points)
 
 
 @attrs.frozen
 class Multiplier(_AwardBase):
-    """``factor`` times the base award: adds one line of ``(factor - 1) x base``."""
+    """``factor`` times the base award: adds one line of ``(factor - 1) x base``.
+
+    >>> Multiplier("2").factor
+    Decimal('2')
+    """
 
     factor: Decimal = attrs.field(converter=_positive_decimal("factor", minimum=Decimal(1)))
     rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
@@ -126,7 +138,11 @@ def _factors(value: object) -> Mapping[str, Decimal]:
 
 @attrs.frozen
 class TierMultiplier(_AwardBase):
-    """A multiplier chosen by the tier the member held before the event."""
+    """A multiplier chosen by the tier the member held before the event.
+
+    >>> TierMultiplier({"gold": "1.5", "platinum": 2}).factors
+    {'gold': Decimal('1.5'), 'platinum': Decimal('2')}
+    """
 
     factors: Mapping[str, Decimal] = attrs.field(converter=_factors)
     rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
@@ -153,7 +169,15 @@ def _period(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 
 @attrs.frozen
 class Limit:
-    """A per-member cap on one rule within a period of the program calendar."""
+    """A per-member cap on one rule within a period of the program calendar.
+
+    A points cap truncates the award to what remains; a times cap skips the
+    rule. Periods: ``"day"``, ``"month"``, ``"quarter"``, ``"year"``,
+    ``"lifetime"`` and ``"birthday_year"`` (the year of the nearest birthday).
+
+    >>> Limit(points=1_000, period="year")
+    Limit(times=None, points=1000, period='year')
+    """
 
     times: int | None = attrs.field(default=None, validator=_optional_count("times"))
     points: int | None = attrs.field(default=None, validator=_optional_count("points"))
@@ -173,7 +197,13 @@ def _instant(name: str) -> Any:
 
 @attrs.frozen
 class Window:
-    """The half-open interval ``[start, end)`` in which a rule may fire."""
+    """The half-open interval ``[start, end)`` in which a rule may fire.
+
+    >>> from datetime import timezone
+    >>> w = Window(datetime(2024, 12, 1, tzinfo=timezone.utc))
+    >>> w.contains(datetime(2025, 1, 1, tzinfo=timezone.utc))
+    True
+    """
 
     start: datetime | None = attrs.field(default=None, converter=_instant("start"))
     end: datetime | None = attrs.field(default=None, converter=_instant("end"))
@@ -197,7 +227,15 @@ def _rule_ids(value: object) -> frozenset[str]:
 
 @attrs.frozen
 class Budget:
-    """An advisory program-wide points budget over some rules."""
+    """An advisory program-wide points budget over some rules.
+
+    The host passes the points already issued (``budgets_used=``); the
+    budget's rules stop once it is reached (the award that crosses it is
+    given in full). The host must apply ``budget_increments`` atomically.
+
+    >>> Budget("holiday", 1_000_000, {"holiday"}).rules
+    frozenset({'holiday'})
+    """
 
     id: str = attrs.field(converter=lambda v: check_id(v, "id"))
     points: int = attrs.field(validator=_optional_count("points"))
@@ -205,7 +243,11 @@ class Budget:
 
 
 class Outcome(enum.IntEnum):
-    """Why a rule did or did not award, as stored in a trace."""
+    """Why a rule did or did not award, as stored in a trace.
+
+    >>> Outcome(6).name
+    'LOST_GROUP'
+    """
 
     FIRED = 0
     CONDITION = 1
@@ -277,7 +319,23 @@ def _bool(name: str) -> Any:
 
 @attrs.frozen
 class Rule:
-    """One earning or promotion rule: when it applies and what it awards."""
+    """One earning or promotion rule: when it applies and what it awards.
+
+    Args:
+        id: a unique id (counter keys and traces use it).
+        when: a predicate, or None for always.
+        award: :class:`PointsPerSpend`, :class:`FixedPoints`,
+            :class:`Multiplier` or :class:`TierMultiplier`.
+        priority: lower wins within an exclusive group.
+        group: the exclusive group, or None.
+        limit: a :class:`Limit`, or None.
+        valid: a :class:`Window`, or None.
+        base: whether the rule gives base points (which multipliers multiply).
+
+    >>> from loyaltycore.predicates import field
+    >>> Rule("app", field("channel") == "app", FixedPoints(10)).priority
+    100
+    """
 
     id: str = attrs.field(converter=lambda v: check_id(v, "id"))
     when: Predicate | None = attrs.field(converter=_when)
@@ -307,7 +365,17 @@ class Rule:
 
 @attrs.frozen
 class AwardLine:
-    """One line of an evaluation: a rule's award to one recipient."""
+    """One line of an evaluation: a rule's award to one recipient.
+
+    ``available_at`` is when pending points become usable, ``expires_at`` an
+    expiry override (None: the ledger's policy) — the arguments of
+    ``PointsLedger.earn``.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    >>> AwardLine("base", 12, "points", "m-1", at).points
+    12
+    """
 
     rule: str
     points: int
@@ -333,6 +401,10 @@ class Trace:
 
     Stored as small integers (one outcome and one detail per rule) and
     rendered to text only when asked.
+
+    >>> trace = Trace(("base", "app"), (0, 1), (-1, 0), ((), ("channel is app",)))
+    >>> trace.fired(), trace.why("app")
+    (('base',), 'app: condition failed: channel is app')
     """
 
     rule_ids: tuple[str, ...] = attrs.field(repr=False)
@@ -389,6 +461,16 @@ class Evaluation:
     ``lines`` holds every award in every currency and to every recipient;
     :attr:`awards` are the redeemable ones, :attr:`activity` the tier-metric
     ones of the event's member as :class:`loyaltycore.tiers.Activity`.
+    Made by :meth:`loyaltycore.rules.RuleSet.evaluate`.
+
+    >>> from datetime import timezone
+    >>> from loyaltycore.predicates import Event, Member
+    >>> from loyaltycore.rules import RuleSet
+    >>> rs = RuleSet([Rule("nights", None, FixedPoints(2, currency="nights"))])
+    >>> stay = Event("s-1", "stay", datetime(2024, 1, 3, tzinfo=timezone.utc))
+    >>> result = rs.evaluate(stay, Member("m-1"))
+    >>> result.points, [(a.metric, a.amount) for a in result.activity]
+    (0, [('nights', Decimal('2'))])
     """
 
     event: Any = attrs.field(repr=False)

@@ -133,7 +133,17 @@ class Reversal:
     back (the host reverses them on the recipient's ledger); ``decrements``
     are the limit counters to lower; ``remaining`` is the evaluation of what
     is left of the event (None after a full refund, which takes back every
-    award, fixed bonuses included).
+    award, fixed bonuses included). Made by
+    :meth:`loyaltycore.rules.RuleSet.reverse`.
+
+    >>> from datetime import datetime, timezone
+    >>> from loyaltycore.predicates import Event, Member
+    >>> from loyaltycore.rules import FixedPoints, Rule, RuleSet
+    >>> rs = RuleSet([Rule("bonus", None, FixedPoints(5))])
+    >>> done = rs.evaluate(Event("o", "purchase", datetime(2024, 1, 1, tzinfo=timezone.utc), "9"),
+    ...                    Member("m"))
+    >>> rs.reverse(done).points
+    5
     """
 
     original: Evaluation = attrs.field(repr=False)

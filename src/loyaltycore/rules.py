@@ -78,7 +78,6 @@ from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
 
 __all__ = [
-    "POINTS",
     "AwardLine",
     "BatchEvaluation",
     "Budget",
@@ -87,6 +86,7 @@ __all__ = [
     "Limit",
     "Multiplier",
     "Outcome",
+    "POINTS",
     "PointsPerSpend",
     "Reversal",
     "Rule",
@@ -544,6 +544,13 @@ def _frozen(values: npt.ArrayLike) -> Any:
     return freeze(np.asarray(values))
 
 
+def _owned(values: npt.ArrayLike) -> Any:
+    """Make an array the engine built read-only, without copying it."""
+    array = np.asarray(values)
+    array.flags.writeable = False
+    return array
+
+
 _ARRAY_EQ: Final = attrs.cmp_using(eq=np.array_equal)
 
 
@@ -570,10 +577,10 @@ class BatchEvaluation:
 
     rule_ids: tuple[str, ...]
     event_id: Any = attrs.field(converter=_frozen)
-    member_id: Any = attrs.field(converter=_frozen)
-    eligible: Any = attrs.field(converter=_frozen)
-    points: Any = attrs.field(converter=_frozen)
-    codes: Any = attrs.field(converter=_frozen)
+    member_id: Any = attrs.field(converter=_owned)
+    eligible: Any = attrs.field(converter=_owned)
+    points: Any = attrs.field(converter=_owned)
+    codes: Any = attrs.field(converter=_owned)
     _rows: tuple[Any, ...] = attrs.field(repr=False)
     _amounts: tuple[Any, ...] = attrs.field(repr=False)
     _currency: tuple[str, ...] = attrs.field(repr=False)
@@ -604,8 +611,8 @@ class BatchEvaluation:
             x.eligible,
             points,
             run.codes,
-            tuple(freeze(r) for r in run.rows),
-            tuple(freeze(a) for a in run.amounts),
+            tuple(_owned(r) for r in run.rows),
+            tuple(_owned(a) for a in run.amounts),
             tuple(r.award.currency for r in c.rules),
             tuple(recipients),
             tuple(None if inc is None else (x.member_ids[inc[0]], *inc[1:]) for inc in run.inc),
