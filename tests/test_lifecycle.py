@@ -39,8 +39,8 @@ from loyaltycore.lifecycle import (
     AbsoluteDays,
     CycleMultiple,
     LifecyclePolicy,
-    PeriodRates,
     ProbabilityAlive,
+    SnapshotRates,
     Stage,
     StageChange,
     align_snapshot,
@@ -414,7 +414,7 @@ def test_period_rates_churn_and_reactivation() -> None:
     assert (jan.start, jan.end, jan.live, jan.churned) == ("2024-01", "2024-02", 3, 1)
     assert (jan.lapsed, jan.returned, jan.reactivation_rate) == (2, 1, 0.5)
     assert feb.churn_rate == pytest.approx(1 / 3)
-    assert math.isnan(PeriodRates("a", "b", 0, 0, 0, 0).churn_rate)
+    assert math.isnan(SnapshotRates("a", "b", 0, 0, 0, 0).churn_rate)
 
 
 @given(
@@ -655,7 +655,7 @@ def test_values_and_errors_pickle() -> None:
         Stage.REACTIVATED,
         StageChange(date(2024, 1, 1), Stage.NEW, "purchase"),
         transition_matrix([1, 2], [2, 3]),
-        PeriodRates("a", "b", 1, 1, 0, 0),
+        SnapshotRates("a", "b", 1, 1, 0, 0),
     ]
     for value in values:
         assert pickle.loads(pickle.dumps(value)) == value

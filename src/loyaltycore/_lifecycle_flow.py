@@ -163,7 +163,7 @@ def transition_matrix(before: object, after: object) -> TransitionMatrix:
 
 
 @attrs.frozen
-class PeriodRates:
+class SnapshotRates:
     """Churn and reactivation between two consecutive snapshots.
 
     ``churn_rate`` = ``churned / live``: of the members who had bought and
@@ -175,7 +175,7 @@ class PeriodRates:
     a member who churned and came back within one period is not counted.
     Rates are NaN when their base is empty.
 
-    >>> PeriodRates("Q1", "Q2", live=4, churned=1, lapsed=2, returned=1).churn_rate
+    >>> SnapshotRates("Q1", "Q2", live=4, churned=1, lapsed=2, returned=1).churn_rate
     0.25
     """
 
@@ -190,7 +190,7 @@ class PeriodRates:
     def churn_rate(self) -> float:
         """Share of the live members churned by the end of the period.
 
-        >>> PeriodRates("Q1", "Q2", live=0, churned=0, lapsed=0, returned=0).churn_rate
+        >>> SnapshotRates("Q1", "Q2", live=0, churned=0, lapsed=0, returned=0).churn_rate
         nan
         """
         return self.churned / self.live if self.live else math.nan
@@ -199,7 +199,7 @@ class PeriodRates:
     def reactivation_rate(self) -> float:
         """Share of the lapsed members back in a live stage by the end of the period.
 
-        >>> PeriodRates("Q1", "Q2", live=4, churned=1, lapsed=4, returned=1).reactivation_rate
+        >>> SnapshotRates("Q1", "Q2", live=4, churned=1, lapsed=4, returned=1).reactivation_rate
         0.25
         """
         return self.returned / self.lapsed if self.lapsed else math.nan
@@ -218,7 +218,7 @@ _LAPSED: Final = np.array([s in (Stage.DORMANT, Stage.CHURNED) for s in Stage])
 _RETURNS: Final = _LAPSED[:, None] & (_SEVERITY[None, :] < _SEVERITY[:, None])
 
 
-def period_rates(snapshots: Mapping[Any, object]) -> tuple[PeriodRates, ...]:
+def period_rates(snapshots: Mapping[Any, object]) -> tuple[SnapshotRates, ...]:
     """Churn and reactivation rates per period from stage snapshots.
 
     Args:
@@ -227,7 +227,7 @@ def period_rates(snapshots: Mapping[Any, object]) -> tuple[PeriodRates, ...]:
             a purchase yet are prospects.
 
     Returns:
-        One :class:`PeriodRates` per consecutive pair of snapshots.
+        One :class:`SnapshotRates` per consecutive pair of snapshots.
 
     Raises:
         InvalidArgument: fewer than two snapshots.
@@ -247,7 +247,7 @@ def period_rates(snapshots: Mapping[Any, object]) -> tuple[PeriodRates, ...]:
     for (start, a), (end, b) in itertools.pairwise(items):
         counts = transition_matrix(a, b).counts
         result.append(
-            PeriodRates(
+            SnapshotRates(
                 start,
                 end,
                 live=int(counts[_LIVE].sum()),

@@ -43,7 +43,7 @@ from loyaltycore import _lifecycle_journey as _journey
 from loyaltycore import serialize
 from loyaltycore._lifecycle_days import MISSING
 from loyaltycore._lifecycle_flow import (
-    PeriodRates,
+    SnapshotRates,
     TransitionMatrix,
     align_snapshot,
     period_rates,
@@ -66,8 +66,8 @@ __all__ = [
     "CycleMultiple",
     "LifecyclePolicy",
     "MISSING",
-    "PeriodRates",
     "ProbabilityAlive",
+    "SnapshotRates",
     "Stage",
     "StageChange",
     "TransitionMatrix",
