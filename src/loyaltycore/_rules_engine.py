@@ -9,6 +9,7 @@ plain Python ints; the batch engine reproduces the same decisions with numpy.
 
 from __future__ import annotations
 
+from calendar import isleap
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
@@ -27,7 +28,6 @@ from loyaltycore._rules_model import (
     TierMultiplier,
     Trace,
 )
-from loyaltycore.calendar import anniversary
 
 FIRED: Final = int(Outcome.FIRED)
 CONDITION: Final = int(Outcome.CONDITION)
@@ -79,8 +79,10 @@ def birthday_year(day: date, birthday: date) -> int:
     2024
     """
     best = (366 * 2, day.year)
+    month, mday = birthday.month, birthday.day
     for year in (day.year - 1, day.year, day.year + 1):
-        distance = abs((day - anniversary(birthday, year)).days)
+        leap_day = month == 2 and mday == 29 and not isleap(year)
+        distance = abs((day - date(year, month, 28 if leap_day else mday)).days)
         if distance < best[0]:
             best = (distance, year)
     return best[1]
@@ -295,6 +297,7 @@ class State:
         "failed",
         "fired",
         "increments",
+        "keys",
         "referrer",
         "tier",
     )
@@ -303,6 +306,7 @@ class State:
         self.codes = [CONDITION] * n
         self.details = [-1] * n
         self.failed = [-1] * n
+        self.keys: dict[int, tuple[str, str]] = {}
         self.fired: list[tuple[int, int]] = []
         self.base: dict[str, int] = {}
         self.increments: dict[str, int] = {}
@@ -310,9 +314,13 @@ class State:
 
 
 def _keys(c: Compiled, s: State, i: int, limit: Limit) -> tuple[str, str]:
-    if s.day is None:
-        s.day = s.at.astimezone(c.tz).date()
-    return counter_keys(c.ids[i], period_label(limit.period, s.day, s.birthday))
+    got = s.keys.get(i)
+    if got is None:
+        if s.day is None:
+            s.day = s.at.astimezone(c.tz).date()
+        got = counter_keys(c.ids[i], period_label(limit.period, s.day, s.birthday))
+        s.keys[i] = got
+    return got
 
 
 def _limit(c: Compiled, s: State, i: int, amount: int) -> tuple[int, int]:
