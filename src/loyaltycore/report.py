@@ -41,8 +41,8 @@ from loyaltycore.errors import EmptyData, InvalidArgument, LoyaltyError, Missing
 from loyaltycore.transactions import Summary, TransactionLog, summarize
 
 __all__ = [
-    "SAMPLE_TZ",
     "Report",
+    "SAMPLE_TZ",
     "build_report",
     "load_sample",
     "main",
