@@ -10,8 +10,9 @@ this compiler does not know are called through their own ``_test`` with a
 :class:`~loyaltycore.predicates.Context`, so the result is always the
 predicate's own answer; a property test compares the two on random cases.
 
-The generated function returns, per rule, the index of the first failed
-conjunct of its condition (-1: the condition holds).
+The generated function records, per rule, the index of the first failed
+conjunct of its condition, and inlines the award of simple rules; groups and
+rules with limits, budgets, windows or referrers go back to the engine.
 """
 
 from __future__ import annotations
@@ -173,51 +174,6 @@ class _Builder:
         return self.leaf(f"({test})")
 
 
-def compile_conditions(
-    conditions: Sequence[tuple[Predicate, ...]],
-    *,
-    tz: tzinfo,
-    tiers: Sequence[str],
-) -> tuple[Callable[..., list[int]], bool]:
-    """A function ``(event, member, MAKE_CTX) -> failed`` and whether it needs a Context.
-
-    ``failed[i]`` is the index of the first conjunct of rule ``i`` that does
-    not hold, or -1.
-    """
-    b = _Builder(tiers)
-    body: list[str] = []
-    for i, parts in enumerate(conditions):
-        if not parts:
-            continue
-        for k, part in enumerate(parts):
-            keyword = "if" if k == 0 else "elif"
-            body.append(f"    {keyword} not {b.expr(part)}:")
-            body.append(f"        failed[{i}] = {k}")
-    prologue = [
-        f"    {_PROLOGUE[name]}"
-        for name in ("local", "LD", "WD", "AT_US", "DSJ", "CTX")
-        if name in b.used
-    ]
-    source = "\n".join(
-        [
-            "def run(event, member, MAKE_CTX):",
-            f"    failed = [-1] * {len(conditions)}",
-            *prologue,
-            *body,
-            "    return failed",
-        ]
-    )
-    namespace: dict[str, Any] = {
-        "K": tuple(b.consts),
-        "TZ": tz,
-        "EPOCH_ORD": _EPOCH.toordinal(),
-        "TO_MICROS": to_micros,
-    }
-    exec(compile(source, "<loyaltycore rules>", "exec"), namespace)
-    run: Callable[..., list[int]] = namespace["run"]
-    return run, "CTX" in b.used
-
-
 #: One step of the evaluation plan, as the engine describes it to the compiler.
 Step = tuple[bool, int, int, int, int, str, str, bool, int, tuple[int, ...]]
 
@@ -296,13 +252,15 @@ def compile_engine(
     tier_fractions: Sequence[Any],
     resolve: Callable[..., None],
     has_valid: Sequence[bool],
-) -> Callable[..., None]:
+) -> tuple[Callable[..., None], bool]:
     """The whole scalar evaluation of a rule set as one generated function.
 
     ``run(event, member, s, MAKE_CTX, eligible)`` fills the engine state
     ``s`` (codes, details, fired, base totals); simple rules are inlined,
     groups and rules with limits, budgets, windows or referrers call
     ``resolve(s, unit_index, event, member)`` once their conditions are known.
+    The second value says whether the function calls ``MAKE_CTX`` (a node
+    without compiled form).
     """
     b = _Builder(tiers)
     body: list[str] = []
@@ -374,4 +332,4 @@ def compile_engine(
     }
     exec(compile(source, "<loyaltycore rules>", "exec"), namespace)
     run: Callable[..., None] = namespace["run"]
-    return run
+    return run, "CTX" in b.used

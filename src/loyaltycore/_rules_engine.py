@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
-from loyaltycore._rules_codegen import compile_conditions, compile_engine
+from loyaltycore._rules_codegen import compile_engine
 from loyaltycore._rules_math import ratio, scale_round
 from loyaltycore._rules_model import (
     Budget,
@@ -127,9 +127,6 @@ class Compiled:
         self.exponent = exponent
         self.limits = tuple(limits)
         self.conditions = tuple(conditions)
-        self.run_conditions, self.needs_context = compile_conditions(
-            self.conditions, tz=tz, tiers=tiers
-        )
         self.budgets = tuple(budgets)
         self.budget_of = tuple(tuple(b for b in budgets if r.id in b.rules) for r in rules)
         self.kind = tuple(_kind(r) for r in rules)
@@ -178,7 +175,7 @@ class Compiled:
         def resolve(s: State, k: int, event: Any, member: Any) -> None:
             _resolve(self, s, units[k], event, member, unit_base[k])
 
-        self.run = compile_engine(
+        self.run, self.needs_context = compile_engine(
             self.conditions,
             steps,
             extra,
@@ -421,13 +418,12 @@ def evaluate(
     c: Compiled,
     event: Any,
     member: Any,
-    *,
     at: datetime,
     eligible: int,
     referrer: str | None,
     counters: Mapping[str, int],
     budgets_used: Mapping[str, int],
-    make_context: Callable[[], Any],
+    make_context: Callable[[], Any] | None,
 ) -> Evaluation:
     """Evaluate one event for one member (arguments already checked)."""
     s = State(len(c.rules))

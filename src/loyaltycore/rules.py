@@ -288,21 +288,23 @@ class RuleSet:
             raise InvalidType(f"member={member!r} must be a Member", field="member", value=member)
         c = self._compiled
         when = event.at if as_of is None else to_utc(as_of, "as_of")
+        make_context = None
+        if c.needs_context:
 
-        def make_context() -> Context:
-            return Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
+            def make_context() -> Context:
+                return Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
 
         referrer = event.attributes.get("referrer") if event.attributes else None
         return evaluate(
             c,
             event,
             member,
-            at=event.at,
-            eligible=eligible(event, self.exponent),
-            referrer=referrer if isinstance(referrer, str) and referrer else None,
-            counters=member.counters,
-            budgets_used=budgets_used or {},
-            make_context=make_context,
+            event.at,
+            eligible(event, self.exponent),
+            referrer if isinstance(referrer, str) and referrer else None,
+            member.counters,
+            budgets_used or {},
+            make_context,
         )
 
     def evaluate_batch(
