@@ -449,10 +449,16 @@ def _result(c: Compiled, s: State, event: Any, member: Any) -> Evaluation:
         fired.sort()
     spec = c.line_spec
     raw = []
+    points = 0
     for i, amount in fired:
         rule_id, currency, to_member, pending, expiry = spec[i]
-        raw.append(
-            (rule_id, amount, currency, member.id if to_member else s.referrer, pending, expiry)
-        )
+        if to_member:
+            raw.append((rule_id, amount, currency, member.id, pending, expiry))
+            if currency == "points":
+                points += amount
+        else:
+            raw.append((rule_id, amount, currency, s.referrer, pending, expiry))
     trace = Trace(c.ids, tuple(s.codes), tuple(s.details), c.conditions)
-    return Evaluation(event, member, s.eligible, tuple(raw), s.increments, s.budget_inc, trace)
+    return Evaluation(
+        event, member, s.eligible, points, tuple(raw), s.increments, s.budget_inc, trace
+    )

@@ -476,6 +476,8 @@ class Evaluation:
     event: Any = attrs.field(repr=False)
     member: Any = attrs.field(repr=False)
     eligible: int
+    #: redeemable points for the event's member (referral lines excluded)
+    points: int
     #: (rule id, amount, currency, recipient, pending days, expiry days) per line
     raw: tuple[tuple[str, int, str, str, int, int | None], ...] = attrs.field(repr=False)
     increments: Mapping[str, int]
@@ -500,8 +502,9 @@ class Evaluation:
 
     def __repr__(self) -> str:
         return (
-            f"Evaluation(eligible={self.eligible!r}, lines={self.lines!r}, "
-            f"increments={self.increments!r}, budget_increments={self.budget_increments!r})"
+            f"Evaluation(eligible={self.eligible!r}, points={self.points!r}, "
+            f"lines={self.lines!r}, increments={self.increments!r}, "
+            f"budget_increments={self.budget_increments!r})"
         )
 
     @property
@@ -523,16 +526,6 @@ class Evaluation:
             )
             for line in self.lines
             if line.currency != POINTS and line.recipient == self.member.id
-        )
-
-    @property
-    def points(self) -> int:
-        """Redeemable points for the event's member (referral lines excluded)."""
-        member_id = self.member.id
-        return sum(
-            amount
-            for _, amount, currency, who, _, _ in self.raw
-            if currency == POINTS and who == member_id
         )
 
     def by_rule(self) -> dict[str, int]:
