@@ -80,6 +80,7 @@ class _AwardBase:
 class PointsPerSpend(_AwardBase):
     """Points per currency unit of eligible spend, rounded once.
 
+    >>> from loyaltycore.rules import PointsPerSpend
     >>> PointsPerSpend("1.5", "ROUND_HALF_UP").rate
     Decimal('1.5')
     """
@@ -104,6 +105,7 @@ def _fixed_points(value: object) -> int:
 class FixedPoints(_AwardBase):
     """A fixed number of points (or of a tier metric) per qualifying event.
 
+    >>> from loyaltycore.rules import FixedPoints
     >>> FixedPoints(2, currency="nights").currency
     'nights'
     """
@@ -115,6 +117,7 @@ class FixedPoints(_AwardBase):
 class Multiplier(_AwardBase):
     """``factor`` times the base award: adds one line of ``(factor - 1) x base``.
 
+    >>> from loyaltycore.rules import Multiplier
     >>> Multiplier("2").factor
     Decimal('2')
     """
@@ -140,6 +143,7 @@ def _factors(value: object) -> Mapping[str, Decimal]:
 class TierMultiplier(_AwardBase):
     """A multiplier chosen by the tier the member held before the event.
 
+    >>> from loyaltycore.rules import TierMultiplier
     >>> TierMultiplier({"gold": "1.5", "platinum": 2}).factors
     {'gold': Decimal('1.5'), 'platinum': Decimal('2')}
     """
@@ -175,6 +179,7 @@ class Limit:
     rule. Periods: ``"day"``, ``"month"``, ``"quarter"``, ``"year"``,
     ``"lifetime"`` and ``"birthday_year"`` (the year of the nearest birthday).
 
+    >>> from loyaltycore.rules import Limit
     >>> Limit(points=1_000, period="year")
     Limit(times=None, points=1000, period='year')
     """
@@ -199,6 +204,7 @@ def _instant(name: str) -> Any:
 class Window:
     """The half-open interval ``[start, end)`` in which a rule may fire.
 
+    >>> from loyaltycore.rules import Window
     >>> from datetime import timezone
     >>> w = Window(datetime(2024, 12, 1, tzinfo=timezone.utc))
     >>> w.contains(datetime(2025, 1, 1, tzinfo=timezone.utc))
@@ -233,6 +239,7 @@ class Budget:
     budget's rules stop once it is reached (the award that crosses it is
     given in full). The host must apply ``budget_increments`` atomically.
 
+    >>> from loyaltycore.rules import Budget
     >>> Budget("holiday", 1_000_000, {"holiday"}).rules
     frozenset({'holiday'})
     """
@@ -245,6 +252,7 @@ class Budget:
 class Outcome(enum.IntEnum):
     """Why a rule did or did not award, as stored in a trace.
 
+    >>> from loyaltycore.rules import Outcome
     >>> Outcome(6).name
     'LOST_GROUP'
     """
@@ -332,6 +340,7 @@ class Rule:
         valid: a :class:`Window`, or None.
         base: whether the rule gives base points (which multipliers multiply).
 
+    >>> from loyaltycore.rules import FixedPoints, Rule
     >>> from loyaltycore.predicates import field
     >>> Rule("app", field("channel") == "app", FixedPoints(10)).priority
     100
@@ -371,6 +380,7 @@ class AwardLine:
     expiry override (None: the ledger's policy) — the arguments of
     ``PointsLedger.earn``.
 
+    >>> from loyaltycore.rules import AwardLine
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 1, tzinfo=timezone.utc)
     >>> AwardLine("base", 12, "points", "m-1", at).points
@@ -402,6 +412,7 @@ class Trace:
     Stored as small integers (one outcome and one detail per rule) and
     rendered to text only when asked.
 
+    >>> from loyaltycore.rules import Trace
     >>> trace = Trace(("base", "app"), (0, 1), (-1, 0), ((), ("channel is app",)))
     >>> trace.fired(), trace.why("app")
     (('base',), 'app: condition failed: channel is app')
@@ -463,6 +474,7 @@ class Evaluation:
     ones of the event's member as :class:`loyaltycore.tiers.Activity`.
     Made by :meth:`loyaltycore.rules.RuleSet.evaluate`.
 
+    >>> from loyaltycore.rules import FixedPoints, Rule
     >>> from datetime import timezone
     >>> from loyaltycore.predicates import Event, Member
     >>> from loyaltycore.rules import RuleSet
@@ -534,3 +546,22 @@ class Evaluation:
         for rule, amount, *_ in self.raw:
             out[rule] = out.get(rule, 0) + amount
         return out
+
+
+# Resolve the string annotations now, against this module, so converters and
+# the plain-data hooks never look them up again (a module imported twice, as
+# doctest runners do, would otherwise resolve them to the other copy).
+for _cls in (
+    PointsPerSpend,
+    FixedPoints,
+    Multiplier,
+    TierMultiplier,
+    Limit,
+    Window,
+    Budget,
+    Rule,
+    AwardLine,
+    Trace,
+    Evaluation,
+):
+    attrs.resolve_types(_cls)

@@ -799,6 +799,8 @@ def _register() -> None:
         tag_generator=_tag,
         tag_name="type",
     )
+    for cls in (RuleSet, BatchEvaluation, Simulation):
+        attrs.resolve_types(cls)
     serialize.register_document(RuleSet, "rules.RuleSet", 1)
 
 
