@@ -139,6 +139,16 @@ class Engine:
         c, x = self.c, self.x
         rule = c.rules[i]
         codes = self.run.codes[i]
+        if rule.valid is None:
+            ok = (
+                self.mask(rule.when).copy()
+                if rule.when is not None
+                else np.ones(x.n, dtype=np.bool_)
+            )
+            if rule.award.recipient == "referrer":
+                codes[ok & ~x.referrer] = NO_RECIPIENT
+                ok &= x.referrer
+            return ok
         ok = np.ones(x.n, dtype=np.bool_)
         if rule.valid is not None:
             if rule.valid.start is not None:
@@ -342,6 +352,12 @@ class Engine:
         return self._sequential(unit)
 
     def _cascade(self, unit: Unit) -> list[tuple[int, B, I64]]:
+        if len(unit.members) == 1:
+            i = unit.members[0]
+            if self.c.limits[i] is None and i not in self.blocked:
+                cand, raw = self.candidates(i)
+                self.run.codes[i][cand] = FIRED
+                return [(i, cand, raw)]
         taken = np.zeros(self.x.n, dtype=np.bool_)
         out = []
         for i in unit.members:

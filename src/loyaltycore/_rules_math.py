@@ -97,7 +97,11 @@ def scale_round_array(n: I64, num: int, den: int, mode: str) -> I64:
     """Vectorized :func:`scale_round`; exact even when ``n * num`` leaves int64."""
     if n.size == 0:
         return np.zeros(0, dtype=np.int64)
+    if den == 1 and num == 1:
+        return n
     top = int(n.max()) * num if num else 0
+    if den == 1 and top < SAFE:
+        return n * num
     if 2 * (top + den) < SAFE:
         return div_round_array(n * num, den, mode)
     values = [div_round(int(v) * num, den, mode) for v in n.tolist()]
