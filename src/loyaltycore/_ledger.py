@@ -1,9 +1,9 @@
 """The points ledger engine: a mutable builder behind the immutable ledger.
 
-A :class:`Book` is thawed from a ledger's :class:`State` (containers copied,
+A :class:`Book` is thawed from a ledger's frozen book (containers copied,
 values shared), applies one command — first every vesting, expiry, hold
 timeout and inactivity deadline due at or before the command's time — and is
-frozen into a new :class:`State`. A command that raises leaves its book
+frozen, becoming the new ledger's state. A command that raises leaves its book
 behind, so the ledger it came from is untouched. Replay runs every event of a
 history through one book and freezes once.
 
@@ -78,7 +78,9 @@ from loyaltycore.errors import (
     UnknownHold,
 )
 
-Log = tuple[Any, tuple[Any, ...]] | None
+#: The history as a chain of batches, newest last: ``(previous, batch)``
+#: where a batch is a tuple of events, or one bare event.
+Log = tuple[Any, Any] | None
 _ZERO: Final = (0,) * len(BALANCE_FIELDS)
 # Frozen states share these instead of holding empty containers of their own;
 # a book always copies before changing anything.
@@ -101,46 +103,6 @@ class Conf:
         self.strict = strict
 
 
-class State:
-    """The frozen state of a ledger; containers are never mutated once built."""
-
-    __slots__ = (
-        "conf",
-        "count",
-        "deadline",
-        "holds",
-        "ids",
-        "kill_seq",
-        "last_at",
-        "log",
-        "lots",
-        "next_us",
-        "open",
-        "pend",
-        "queue",
-        "reversed",
-        "seq",
-        "tot",
-    )
-
-    conf: Conf
-    lots: dict[str, Row]
-    queue: list[tuple[int, int, str]]
-    pend: list[tuple[int, int, str]]
-    holds: dict[str, Hold]
-    open: dict[str, int]
-    ids: dict[str, Any]
-    reversed: dict[str, int]
-    tot: tuple[int, ...]
-    last_at: datetime | None
-    deadline: tuple[datetime, int] | None
-    kill_seq: int
-    seq: int
-    log: Log
-    count: int
-    next_us: int
-
-
 def events_of(log: Log) -> tuple[Any, ...]:
     """All events of a log chain, oldest first."""
     batches = []
@@ -148,7 +110,13 @@ def events_of(log: Log) -> tuple[Any, ...]:
         log, batch = log
         batches.append(batch)
     batches.reverse()
-    return tuple(e for batch in batches for e in batch)
+    events: list[Any] = []
+    for batch in batches:
+        if type(batch) is tuple:
+            events.extend(batch)
+        else:
+            events.append(batch)  # a batch of one event is stored bare
+    return tuple(events)
 
 
 #: A lot inside the engine: a plain tuple (cheap to build), laid out as the
@@ -201,11 +169,15 @@ def public_lot(row: Row) -> Lot:
 
 
 class Book:
-    """A ledger being changed: mutable copies of the state's containers."""
+    """A ledger's state: mutable while a command runs, frozen afterwards.
+
+    A book thawed from a frozen one has copies of its containers (values are
+    shared); once frozen, its containers are never mutated again.
+    """
 
     __slots__ = (
-        "base",
         "conf",
+        "count",
         "deadline",
         "holds",
         "ids",
@@ -238,7 +210,7 @@ class Book:
     kill_seq: int
     seq: int
     log: Log
-    base: int
+    count: int
     out: list[Any]
     own: bool
     next_us: int
@@ -264,14 +236,14 @@ class Book:
         book.kill_seq = -1
         book.seq = 0
         book.log = None
-        book.base = 0
+        book.count = 0
         book.out = [ev]
         book.next_us = NEVER
         return book
 
     @classmethod
-    def thaw(cls, s: State) -> Book:
-        """A book that changes copies of ``s``'s containers."""
+    def thaw(cls, s: Book) -> Book:
+        """A book that changes copies of frozen ``s``'s containers."""
         book = cls.__new__(cls)
         book.conf = s.conf
         book.lots = s.lots.copy()
@@ -282,37 +254,43 @@ class Book:
         book.ids = s.ids.copy()
         book.reversed = s.reversed
         book.own = False
-        book.tot = list(s.tot)
+        book.tot = s.tot.copy()
         book.last_at = s.last_at
         book.deadline = s.deadline
         book.kill_seq = s.kill_seq
         book.seq = s.seq
         book.log = s.log
-        book.base = s.count
+        book.count = s.count
         book.out = []
         book.next_us = s.next_us
         return book
 
-    def freeze(self) -> State:
-        """The frozen state; the book must not be used afterwards."""
-        s = State.__new__(State)
-        s.conf = self.conf
-        s.lots = self.lots
-        s.queue = self.queue or _EMPTY_LIST
-        s.pend = self.pend or _EMPTY_LIST
-        s.holds = self.holds or _EMPTY_DICT
-        s.open = self.open or _EMPTY_DICT
-        s.ids = self.ids
-        s.reversed = self.reversed or _EMPTY_DICT
-        s.tot = tuple(self.tot)
-        s.last_at = self.last_at
-        s.deadline = self.deadline
-        s.kill_seq = self.kill_seq
-        s.seq = self.seq
-        s.log = (self.log, tuple(self.out)) if self.out else self.log
-        s.count = self.base + len(self.out)
-        s.next_us = self.next_us
-        return s
+    def freeze(self, history: tuple[Any, ...] | None = None) -> Book:
+        """This book, frozen: it must not be changed afterwards.
+
+        ``history``: the whole history this book was replayed from (equal to
+        its output), kept as the log instead of a copy.
+        """
+        out = self.out
+        if history is not None:
+            self.log = (None, history)
+            self.count = len(history)
+            self.out = _EMPTY_LIST
+        elif out:
+            self.log = (self.log, out[0] if len(out) == 1 else tuple(out))
+            self.count += len(out)
+            self.out = _EMPTY_LIST
+        if not self.queue:
+            self.queue = _EMPTY_LIST
+        if not self.pend:
+            self.pend = _EMPTY_LIST
+        if not self.holds:
+            self.holds = _EMPTY_DICT
+        if not self.open:
+            self.open = _EMPTY_DICT
+        if not self.reversed:
+            self.reversed = _EMPTY_DICT
+        return self
 
     # -- bookkeeping --------------------------------------------------------
 
@@ -583,6 +561,19 @@ class Book:
         _HANDLERS[type(ev)](self, ev, at_us)
         self.settle(ev.at)
         self.next_us = self.next_due()[0]
+
+    def adopt(self, i: int, ev: Any) -> None:
+        """Keep the replayed event ``ev`` instead of its equal rebuilt copy ``out[i]``.
+
+        The book then shares the history's objects rather than holding a
+        second copy of every event it rebuilt.
+        """
+        self.out[i] = ev
+        if ev.derived:
+            return
+        self.ids[ev.id] = ev
+        if type(ev) is Held:
+            self.holds[ev.id] = Hold(ev.id, self.conf.member, ev.points, ev.deadline, ev.lots)
 
     def record(self, ev: Any) -> None:
         self.ids[ev.id] = ev
@@ -1025,10 +1016,15 @@ def replay(events: Sequence[Any], *, step: Callable[[int, Book], None] | None = 
                 [f"{type(ev).__name__} does not follow from the events before it @ $.events[{i}]"],
                 what="points history",
             )
+        if out[i] is not ev:
+            book.adopt(i, ev)
         if step is not None:
             step(i, book)
     return book
 
+
+#: A frozen book: the state an immutable ledger holds.
+State = Book
 
 _HANDLERS: Final[dict[type[Any], Callable[[Book, Any, int], None]]] = {
     Earned: Book.earn,

@@ -324,7 +324,7 @@ class PointsLedger:
                     [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
                     what="points history",
                 )
-        ledger = cls(replay(events).freeze())
+        ledger = cls(replay(events).freeze(events))
         _SET_EVENTS(ledger, events)
         return ledger
 
