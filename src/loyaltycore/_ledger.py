@@ -61,7 +61,7 @@ from loyaltycore._points_values import (
     inactivity_deadline,
     micros,
 )
-from loyaltycore.calendar import start_of_day, zone
+from loyaltycore.calendar import EPOCH, start_of_day, zone
 from loyaltycore.errors import (
     DuplicateId,
     HoldAlreadyResolved,
@@ -555,7 +555,8 @@ class Book:
 
     def apply(self, ev: Any) -> None:
         """Apply one command event (its outcome fields are recomputed)."""
-        at_us = micros(ev.at)
+        d = ev.at - EPOCH
+        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         if at_us >= self.next_us:
             self.advance(at_us)
         _HANDLERS[type(ev)](self, ev, at_us)
@@ -577,7 +578,9 @@ class Book:
 
     def record(self, ev: Any) -> None:
         self.ids[ev.id] = ev
-        self.emit(ev)
+        self.out.append(ev)
+        if self.last_at is None or ev.at > self.last_at:
+            self.last_at = ev.at
 
     def earn(self, ev: Earned, at_us: int) -> None:
         if ev.points <= 0:

@@ -83,7 +83,14 @@ from loyaltycore._points_values import (
     Vested,
     micros,
 )
-from loyaltycore._validate import check_id, check_int, check_points, check_str, type_name
+from loyaltycore._validate import (
+    MAX_POINTS,
+    check_id,
+    check_int,
+    check_points,
+    check_str,
+    type_name,
+)
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import (
     ForeignHold,
@@ -160,6 +167,19 @@ def _times(at: object, occurred_at: object) -> tuple[datetime, datetime]:
             value=occurred_at,
         )
     return at_utc, occurred
+
+
+def _command(id: object, at: object, occurred_at: object) -> tuple[datetime, datetime]:
+    """Check a command's ``id`` and times: ``(at, occurred_at)`` in UTC.
+
+    One call on the common path (a str id, an aware UTC ``at``); anything
+    else goes through the full checks, in the same order.
+    """
+    if type(id) is not str or not id or id.isspace():
+        check_id(id)
+    if occurred_at is None and type(at) is datetime and at.tzinfo is UTC:
+        return at, at
+    return _times(at, occurred_at)
 
 
 def _reason(value: object, *, required: bool = False) -> str:
@@ -445,7 +465,10 @@ class PointsLedger:
             )
         book = Book.thaw(s)
         book.apply(ev)
-        return PointsLedger(book.freeze())
+        new: PointsLedger = _NEW(PointsLedger)
+        _SET_STATE(new, book.freeze())
+        _SET_EVENTS(new, None)
+        return new
 
     def earn(
         self,
@@ -479,12 +502,22 @@ class PointsLedger:
         >>> ledger.balance().pending, ledger.balance(as_of=at + timedelta(days=30)).available
         (100, 100)
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
-        check_points(points)
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            check_points(points)
         avail = None if available_at is None else to_utc(available_at, "available_at")
         expires = None if expires_at is None else to_utc(expires_at, "expires_at")
-        return self._run(Earned(id, at_utc, occurred, points, avail, expires, _reason(reason)))
+        return self._run(
+            Earned(
+                id,
+                at_utc,
+                occurred,
+                points,
+                avail,
+                expires,
+                reason if type(reason) is str else _reason(reason),
+            )
+        )
 
     def redeem(
         self,
@@ -506,10 +539,14 @@ class PointsLedger:
         >>> ledger.redeem("r1", at=at, points=30).events[-1].lots
         (('e1', 30),)
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
-        check_points(points)
-        return self._run(Redeemed(id, at_utc, occurred, points, _reason(reason)))
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            check_points(points)
+        return self._run(
+            Redeemed(
+                id, at_utc, occurred, points, reason if type(reason) is str else _reason(reason)
+            )
+        )
 
     def hold(
         self,
@@ -531,9 +568,9 @@ class PointsLedger:
         >>> ledger.hold("h1", at=at, points=60, deadline=at + timedelta(minutes=15)).balance().held
         60
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
-        check_points(points)
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            check_points(points)
         until = to_utc(deadline, "deadline")
         if until <= at_utc:
             raise InvalidTime(
@@ -575,8 +612,7 @@ class PointsLedger:
         >>> b.available, b.held, b.redeemed
         (50, 0, 50)
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
+        at_utc, occurred = _command(id, at, occurred_at)
         hold_id = self._hold_id(hold)
         return self._run(Captured(id, at_utc, occurred, hold_id, _optional_points(points)))
 
@@ -592,8 +628,7 @@ class PointsLedger:
         >>> ledger.release("x1", at=at, hold="h1").balance().available
         100
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
+        at_utc, occurred = _command(id, at, occurred_at)
         return self._run(Released(id, at_utc, occurred, self._hold_id(hold)))
 
     def reverse(
@@ -627,8 +662,7 @@ class PointsLedger:
         >>> b.available, b.debt, b.clawed_back
         (0, 80, 100)
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
+        at_utc, occurred = _command(id, at, occurred_at)
         check_id(of, "of")
         amount = _optional_points(points)
         target = self._s.ids.get(of)
@@ -663,8 +697,7 @@ class PointsLedger:
         >>> ledger.adjust("a2", at=at, points=-20, reason="correction").balance().available
         30
         """
-        check_id(id)
-        at_utc, occurred = _times(at, occurred_at)
+        at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int:
             check_points(points)
         if points == 0:
@@ -777,6 +810,7 @@ class PointsLedger:
 # The slot descriptors' setters: the immutable ledger's private constructor.
 _SET_STATE: Final[Any] = PointsLedger.__dict__["_s"].__set__
 _SET_EVENTS: Final[Any] = PointsLedger.__dict__["_events"].__set__
+_NEW: Final[Any] = object.__new__
 
 
 # -- helpers for queries ----------------------------------------------------
@@ -941,8 +975,7 @@ def transfer(
     """
     if not isinstance(src, PointsLedger) or not isinstance(dst, PointsLedger):
         raise InvalidType("transfer needs two PointsLedger values", field="dst", value=dst)
-    check_id(id)
-    at_utc, occurred = _times(at, occurred_at)
+    at_utc, occurred = _command(id, at, occurred_at)
     check_points(points)
     if type(keep_expiry) is not bool:
         raise InvalidType(
@@ -985,8 +1018,7 @@ def merge(
         raise InvalidType(
             "merge needs two PointsLedger values", field="duplicate", value=duplicate
         )
-    check_id(id)
-    at_utc, occurred = _times(at, occurred_at)
+    at_utc, occurred = _command(id, at, occurred_at)
     if into.member == duplicate.member:
         raise SameMember(
             f"duplicate={duplicate.member!r} is the same member",
