@@ -25,8 +25,9 @@ LogLik = Callable[[Float], float]
 #: Total weighted log-likelihood and its gradient in the natural parameters.
 LogLikGrad = Callable[[Float], tuple[float, Float]]
 
-#: Parameters beyond these limits mean the data carry no information on them.
-LOW, HIGH = 1e-6, 1e6
+#: Parameters beyond these limits mean the data carry no information on them;
+#: a search is stopped once it passes them.
+LOW, HIGH = 1e-5, 1e5
 _BOUND = 25.0  # log-parameter box for the optimiser: exp(+-25)
 
 
@@ -238,8 +239,8 @@ def _search(
 
 
 def _stop_when_running_off(intermediate_result: OptimizeResult) -> None:
-    """End the search once a parameter is 10 times past the degenerate limits."""
-    if np.any(np.abs(intermediate_result.x) > np.log(HIGH) + np.log(10.0)):
+    """End the search once a parameter is past the degenerate limits."""
+    if np.any(np.abs(intermediate_result.x) > np.log(HIGH)):
         raise StopIteration
 
 
