@@ -221,11 +221,13 @@ def _fit_purchases(
                 f"initial={dict(initial)!r} must hold positive values", field="initial"
             )
 
-    def loglik(params: Float) -> float:
-        rows = getattr(lik, f"{kind}_loglik")
-        return _clv_data.wsum(w, rows(params, x, t_x, big_t))
-
     grad = _objective(lik, kind, x, t_x, big_t, w)
+
+    def loglik(params: Float) -> float:
+        if grad is not None:  # its value needs no per-row gamma functions
+            return grad(params)[0]
+        return _clv_data.wsum(w, lik.pnbd_loglik(params, x, t_x, big_t))
+
     warm = None
     if x.size > _COARSE_ROWS and big_t.max() > 0:
         warm = _coarse_start(kind, lik, fitter, (x, t_x, big_t), w, start, maxiter)
@@ -267,17 +269,19 @@ def _coarse_start(
     coarse_t = np.maximum(np.round(big_t / grid), 1.0) * grid
     coarse_tx = np.where(x > 0, np.clip(np.round(t_x / grid) * grid, grid / 2.0, coarse_t), 0.0)
     (cx, ctx, ct), cw = _clv_data.unique_rows((x, coarse_tx, coarse_t), w)
-    rows = getattr(lik, f"{kind}_loglik")
+    grad = _objective(lik, kind, cx, ctx, ct, cw)
 
     def loglik(params: Float) -> float:
-        return _clv_data.wsum(cw, rows(params, cx, ctx, ct))
+        if grad is not None:
+            return grad(params)[0]
+        return _clv_data.wsum(cw, lik.pnbd_loglik(params, cx, ctx, ct))
 
     try:
         optimum = fitter.maximise(
             loglik,
             start,
             _NAMES[kind],
-            grad=_objective(lik, kind, cx, ctx, ct, cw),
+            grad=grad,
             total_weight=float(cw.sum()),
             maxiter=maxiter,
             model=_LABELS[kind],
