@@ -91,7 +91,7 @@ _EMPTY_LIST: Final[list[Any]] = []
 class Conf:
     """A ledger's fixed settings, shared by all its versions."""
 
-    __slots__ = ("member", "policy", "strict", "tz", "tzname")
+    __slots__ = ("inactive", "member", "policy", "strict", "tz", "tzname")
 
     def __init__(
         self, member: str, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool
@@ -101,6 +101,8 @@ class Conf:
         self.tzname = tzname
         self.policy = policy
         self.strict = strict
+        #: Whether activity matters (the policy is ExpireOnInactivity).
+        self.inactive = type(policy) is ExpireOnInactivity
 
 
 def events_of(log: Log) -> tuple[Any, ...]:
@@ -560,8 +562,13 @@ class Book:
         if at_us >= self.next_us:
             self.advance(at_us)
         _HANDLERS[type(ev)](self, ev, at_us)
-        self.settle(ev.at)
-        self.next_us = self.next_due()[0]
+        tot = self.tot
+        if tot[DEBT] and tot[AVAILABLE]:
+            self.settle(ev.at)
+        if self.pend or self.open or self.deadline is not None:
+            self.next_us = self.next_due()[0]
+        else:  # the common case: only lot expiries can be due
+            self.next_us = self.queue[0][0] if self.queue else NEVER
 
     def adopt(self, i: int, ev: Any) -> None:
         """Keep the replayed event ``ev`` instead of its equal rebuilt copy ``out[i]``.
@@ -597,7 +604,8 @@ class Book:
         pending = ev.available_at is not None and ev.available_at > ev.at
         self.new_lot(ev.id, ev.points, ev.occurred_at, expires, ev.available_at, pending)
         self.tot[EARNED] += ev.points
-        self.activity(ev.occurred_at)
+        if self.conf.inactive:
+            self.activity(ev.occurred_at)
         self.record(ev)
 
     def check_expiry(self, expires: tuple[datetime, int] | None, start: datetime, ev: Any) -> None:
@@ -636,7 +644,8 @@ class Book:
         self.need(ev.points, "redemption")
         parts = self.take(ev.points)
         self.tot[REDEEMED] += ev.points
-        self.activity(ev.occurred_at)
+        if self.conf.inactive:
+            self.activity(ev.occurred_at)
         self.record(Redeemed(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts))
 
     def hold(self, ev: Held, at_us: int) -> None:
@@ -712,7 +721,8 @@ class Book:
             hold.id, hold.member, hold.points, hold.deadline, hold.lots, "captured", amount
         )
         del self.open[hold.id]
-        self.activity(ev.occurred_at)
+        if self.conf.inactive:
+            self.activity(ev.occurred_at)
         self.record(
             Captured(
                 ev.id, ev.at, ev.occurred_at, ev.hold, ev.points, amount, tuple(captured), rel
@@ -911,7 +921,8 @@ class Book:
             self.check_expiry(expires, ev.at, ev)
             self.new_lot(ev.id, ev.points, ev.occurred_at, expires, None, False)
             self.tot[ADJUSTED_IN] += ev.points
-            self.activity(ev.occurred_at)
+            if self.conf.inactive:
+                self.activity(ev.occurred_at)
             self.record(ev)
             return
         self.need(-ev.points, "debit")
