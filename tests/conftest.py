@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,28 @@ DATA = Path(__file__).parent / "data"
 def data_dir() -> Path:
     """The folder of test data files copied into the repository."""
     return DATA
+
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def run_benchmark() -> Callable[[str], str]:
+    """Run ``benchmarks/<name>.py --size tiny`` in a fresh interpreter; return its output.
+
+    Every benchmark also runs at tiny size in the suite so the scripts cannot
+    rot; each test then checks the figures and targets its script prints.
+    """
+
+    def run(name: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, str(BENCHMARKS / f"{name}.py"), "--size", "tiny"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=180,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    return run

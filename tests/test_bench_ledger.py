@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "ledger.py"
+from collections.abc import Callable
 
 
-def test_ledger_benchmark_tiny() -> None:
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "tiny"],
-        capture_output=True,
-        check=True,
-        text=True,
-        timeout=120,
-    )
-    lines = out.stdout.splitlines()
+def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
+    out = run_benchmark("ledger")
+    lines = out.splitlines()
     assert lines[0].startswith("points ledger benchmark (--size tiny")
     figures = lines[1:]
     assert len(figures) == 4

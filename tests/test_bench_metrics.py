@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "metrics.py"
+from collections.abc import Callable
 
 
-def test_tiny_benchmark_prints_figures_and_targets() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "tiny"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_tiny_benchmark_prints_figures_and_targets(run_benchmark: Callable[[str], str]) -> None:
+    out = run_benchmark("metrics")
     assert "build log + summarize, 20,000 transactions / 2,000 customers, int ids" in out
     assert "build log + summarize, 20,000 transactions / 2,000 customers, str ids" in out
     assert "build log + summarize, 100,000 transactions / 10,000 customers, int ids" in out

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "report.py"
+from collections.abc import Callable
 
 
-def test_report_benchmark_runs_at_tiny_size() -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "tiny"], capture_output=True, text=True, check=True
-    )
-    assert "report on" in done.stdout
-    assert " s " in done.stdout
+def test_report_benchmark_runs_at_tiny_size(run_benchmark: Callable[[str], str]) -> None:
+    out = run_benchmark("report")
+    assert "report on" in out
+    assert " s " in out

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "rules.py"
+from collections.abc import Callable
 
 
-def test_tiny_benchmark_prints_figures_targets_and_ratios() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "tiny"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_tiny_benchmark_prints_figures_targets_and_ratios(
+    run_benchmark: Callable[[str], str],
+) -> None:
+    out = run_benchmark("rules")
     assert "rule set: 20 rules" in out
     assert "evaluate (scalar, with trace), 5,000 events:" in out
     assert "evaluate_batch, 50,000 events:" in out

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "segments.py"
+from collections.abc import Callable
 
 
-def test_tiny_benchmark_prints_figures_and_targets() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "tiny"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_tiny_benchmark_prints_figures_and_targets(run_benchmark: Callable[[str], str]) -> None:
+    out = run_benchmark("segments")
     assert "rfm_scores + RFM_SEGMENTS, 100,000 customers:" in out
     assert "largest segments:" in out
     assert "CDNOW CDNOW_sample.txt: 6,919 transactions, 2,357 customers" in out
