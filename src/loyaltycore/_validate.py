@@ -19,6 +19,7 @@ from loyaltycore.errors import (
     InvalidArgument,
     InvalidPoints,
     InvalidType,
+    LoyaltyError,
     MissingDependency,
 )
 
@@ -174,17 +175,47 @@ def to_decimal(value: object, name: str = "amount", *, allow_negative: bool = Fa
     return result
 
 
-def check_rate(value: object, name: str) -> float:
-    """Return ``value`` as a float if it is a finite real number (not bool)."""
+def _real(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidType(
             f"{name}={value!r} must be a real number, not {type_name(value)}",
             field=name,
             value=value,
         )
-    result = float(value)
+    return float(value)
+
+
+def check_rate(value: object, name: str) -> float:
+    """Return ``value`` as a float if it is a finite real number (not bool).
+
+    >>> check_rate(2, "factor")
+    2.0
+    """
+    result = _real(value, name)
     if not math.isfinite(result):
         raise InvalidArgument(f"{name}={value!r} must be finite", field=name, value=value)
+    return result
+
+
+def check_positive(
+    value: object, name: str, *, error: type[LoyaltyError] = InvalidArgument
+) -> float:
+    """Return ``value`` as a float if it is a finite real number above zero.
+
+    ``error`` is the class raised for a value out of range (a policy raises
+    :class:`~loyaltycore.errors.InvalidRule`); a wrong type is always
+    :class:`~loyaltycore.errors.InvalidType`.
+
+    >>> check_positive(0.5, "alpha")
+    0.5
+    >>> check_positive(0.0, "alpha")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: alpha=0.0 must be a positive finite number
+    """
+    result = _real(value, name)
+    if not (math.isfinite(result) and result > 0):
+        raise error(f"{name}={value!r} must be a positive finite number", field=name, value=value)
     return result
 
 

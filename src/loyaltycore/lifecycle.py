@@ -27,7 +27,6 @@ Days are whole local calendar days in the program zone. The decline stages
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, TypeAlias
@@ -51,7 +50,7 @@ from loyaltycore._lifecycle_flow import (
     transition_matrix,
 )
 from loyaltycore._lifecycle_stage import ALLOWED_TRANSITIONS, Stage
-from loyaltycore._validate import check_int, type_name
+from loyaltycore._validate import check_int, check_positive, type_name
 from loyaltycore.calendar import EPOCH, to_utc, zone
 from loyaltycore.errors import (
     InvalidArgument,
@@ -103,18 +102,7 @@ def _positive_int(instance: object, attribute: attrs.Attribute[int], value: obje
 
 
 def _positive_real(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, float):
-        raise InvalidType(
-            f"{attribute.name}={value!r} must be a real number, not {type_name(value)}",
-            field=attribute.name,
-            value=value,
-        )
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidRule(
-            f"{attribute.name}={value!r} must be a positive finite number",
-            field=attribute.name,
-            value=value,
-        )
+    check_positive(value, attribute.name, error=InvalidRule)
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
