@@ -28,6 +28,9 @@ LogLikGrad = Callable[[Float], tuple[float, Float]]
 #: Parameters beyond these limits mean the data carry no information on them;
 #: a search is stopped once it passes them.
 LOW, HIGH = 1e-5, 1e5
+#: Pareto/NBD shape parameters above this mean gamma mixtures with a coefficient
+#: of variation under 3% (no heterogeneity), where scipy's hyp2f1 also gets slow.
+SHAPE_HIGH = 1e3
 _BOUND = 25.0  # log-parameter box for the optimiser: exp(+-25)
 
 
@@ -147,6 +150,7 @@ def maximise(
     maxiter: int,
     model: str,
     warm: tuple[Float, Float] | None = None,
+    high: Float | None = None,
 ) -> Optimum:
     """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
 
@@ -154,18 +158,19 @@ def maximise(
     gradient is taken by central differences. ``warm`` is a (parameters,
     Hessian) pair from a fit on coarsened data: Newton steps from there (with
     the Hessian of the exact data) replace the quasi-Newton search when they
-    converge.
+    converge. ``high`` gives per-parameter upper limits (default ``HIGH``).
     """
     fun = grad if grad is not None else numeric_grad(loglik)
+    limits = np.full(start.size, HIGH) if high is None else high
     with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
         if warm is not None:
-            found = _search(fun, warm[0], total_weight, maxiter, warm[1])
+            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1])
             if np.isfinite(found[1]) and (found[4] or _flat(fun, found[0], total_weight, 1e-7)):
                 params, value = found[0], found[1]
                 hess = _hessian(loglik, grad, params, value)
                 params, value = _polish(loglik, fun, params, value, hess, steps=2)
-                return _finish(model, names, params, value, hess, found[2])
-        params, value, nit, message, success = _search(fun, start, total_weight, maxiter)
+                return _finish(model, names, params, value, hess, found[2], limits)
+        params, value, nit, message, success = _search(fun, start, total_weight, maxiter, limits)
         if not np.isfinite(value):
             raise _failed(model, names, params, "the log-likelihood is not finite")
         hess = _hessian(loglik, grad, params, value)
@@ -174,15 +179,21 @@ def maximise(
     if not converged and nit >= maxiter:
         raise _failed(model, names, params, message)
     if not converged:
-        _check_degenerate(model, names, params)
+        _check_degenerate(model, names, params, limits)
         raise _failed(model, names, params, message)
-    return _finish(model, names, params, value, hess, nit)
+    return _finish(model, names, params, value, hess, nit, limits)
 
 
 def _finish(
-    model: str, names: tuple[str, ...], params: Float, value: float, hess: Float, nit: int
+    model: str,
+    names: tuple[str, ...],
+    params: Float,
+    value: float,
+    hess: Float,
+    nit: int,
+    limits: Float,
 ) -> Optimum:
-    _check_degenerate(model, names, params)
+    _check_degenerate(model, names, params, limits)
     try:
         covariance = np.asarray(np.linalg.inv(-hess), dtype=np.float64)
     except np.linalg.LinAlgError:
@@ -195,6 +206,7 @@ def _search(
     start: Float,
     total_weight: float,
     maxiter: int,
+    limits: Float,
     hessian: Float | None = None,
 ) -> tuple[Float, float, int, str, bool]:
     """BFGS on the log-parameters, on the mean negative log-likelihood.
@@ -230,22 +242,29 @@ def _search(
     with warnings.catch_warnings():
         # a failed line search ends BFGS with success False; the caller judges that
         warnings.filterwarnings("ignore", message="The line search algorithm did not converge")
+        stop: Any = _stopper(limits)  # scipy-stubs want a keyword-named protocol
         result = minimize(
             objective,
             np.log(start),
             jac=True,
             method="BFGS",
             options=options,
-            callback=_stop_when_running_off,
+            callback=stop,
         )
     value = float(-result.fun / scale)
     return np.exp(result.x), value, int(result.nit), str(result.message), bool(result.success)
 
 
-def _stop_when_running_off(intermediate_result: OptimizeResult) -> None:
-    """End the search once a parameter is past the degenerate limits."""
-    if np.any(np.abs(intermediate_result.x) > np.log(HIGH)):
-        raise StopIteration
+def _stopper(limits: Float) -> Callable[[OptimizeResult], None]:
+    """A BFGS callback ending the search once a parameter is past its limits."""
+    top, bottom = np.log(limits), np.log(LOW)
+
+    def stop(intermediate_result: OptimizeResult) -> None:
+        theta = intermediate_result.x
+        if np.any(theta > top) or np.any(theta < bottom):
+            raise StopIteration
+
+    return stop
 
 
 def _positive_inverse(matrix: Float) -> Float | None:
@@ -275,8 +294,9 @@ def _failed(model: str, names: tuple[str, ...], params: Float, reason: str) -> C
     )
 
 
-def _check_degenerate(model: str, names: tuple[str, ...], params: Float) -> None:
-    off = [(n, v) for n, v in zip(names, params, strict=True) if not LOW <= v <= HIGH]
+def _check_degenerate(model: str, names: tuple[str, ...], params: Float, limits: Float) -> None:
+    pairs = zip(names, params, limits, strict=True)
+    off = [(n, v) for n, v, top in pairs if not LOW <= v <= top]
     if off:
         detail = ", ".join(f"{n}={v:.3g}" for n, v in off)
         raise DegenerateFit(

@@ -240,6 +240,7 @@ def _fit_purchases(
         maxiter=maxiter,
         model=_LABELS[kind],
         warm=warm,
+        high=_limits(fitter, kind),
     )
     return optimum.params, _info(names, optimum, w, x.size, resolved), resolved
 
@@ -285,6 +286,7 @@ def _coarse_start(
             total_weight=float(cw.sum()),
             maxiter=maxiter,
             model=_LABELS[kind],
+            high=_limits(fitter, kind),
         )
     except ConvergenceError:
         return None
@@ -297,6 +299,14 @@ _NAMES = {
     "pnbd": ("r", "alpha", "s", "beta"),
 }
 _LABELS = {"bg": "BG/NBD", "mbg": "MBG/NBD", "pnbd": "Pareto/NBD"}
+
+
+def _limits(fitter: ModuleType, kind: str) -> Float:
+    """Upper limits of the parameters, past which a fit is degenerate."""
+    limits = np.full(4, fitter.HIGH)
+    if kind == "pnbd":  # the shapes r and s
+        limits[[0, 2]] = fitter.SHAPE_HIGH
+    return limits
 
 
 def _objective(
