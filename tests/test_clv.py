@@ -647,3 +647,17 @@ def test_public_names() -> None:
         if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
     }
     assert public == set(module.__all__)
+
+
+def test_free_repeat_purchases_fit_refused_but_predicted() -> None:
+    """A repeat customer whose purchases were all free (CDNOW has $0 orders)."""
+    model = GammaGamma(p=6.25, q=3.74, gamma=15.44)
+    with pytest.raises(InvalidColumn, match=r"monetary\[1\]=0.0 must be > 0 when frequency > 0"):
+        GammaGamma.fit(frequency=[2, 3, 1], monetary=[10.0, 0.0, 5.0])
+    with pytest.raises(InvalidColumn, match="must be > 0 when frequency > 0"):
+        model.log_likelihood(frequency=[3], monetary=[0.0])
+    # The posterior mean shrinks all the way from the population mean towards 0.
+    [spend] = model.expected_spend(frequency=[3], monetary=[0.0]).tolist()
+    assert spend == pytest.approx(15.44 * 6.25 / (6.25 * 3 + 3.74 - 1))
+    with pytest.raises(InvalidColumn, match="must be >= 0"):
+        model.expected_spend(frequency=[3], monetary=[-1.0])

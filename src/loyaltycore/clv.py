@@ -644,12 +644,21 @@ class ParetoNBD(_PurchaseModel):
 _SPEND = ("frequency", "monetary")
 
 
-def _spend_columns(data: object, frequency: object, monetary: object) -> tuple[Float, Float]:
+def _spend_columns(
+    data: object, frequency: object, monetary: object, *, fitting: bool = False
+) -> tuple[Float, Float]:
+    """Frequency and mean spend columns, checked.
+
+    The likelihood needs a positive mean spend for every repeat customer
+    (``fitting=True``); a prediction is defined for a mean spend of 0 too
+    (a repeat customer whose purchases were free).
+    """
     columns = _clv_data.collect(data, _SPEND, {"frequency": frequency, "monetary": monetary})
     x, m = columns["frequency"], columns["monetary"]
+    positive = (x > 0) & (m <= 0) if fitting else np.zeros(x.shape, dtype=bool)
     for name, values, mask, rule in (
         ("frequency", x, (x < 0) | (x != np.floor(x)), "must be a whole number >= 0"),
-        ("monetary", m, (x > 0) & (m <= 0), "must be > 0 when frequency > 0"),
+        ("monetary", m, positive, "must be > 0 when frequency > 0"),
         ("monetary", m, m < 0, "must be >= 0"),
     ):
         rows = np.flatnonzero(mask)
@@ -738,7 +747,7 @@ class GammaGamma:
         >>> fitted.fit_info.customers, round(fitted.mean_spend)
         (1600.0, 31)
         """
-        x, m = _spend_columns(data, frequency, monetary)
+        x, m = _spend_columns(data, frequency, monetary, fitting=True)
         w = _clv_data.weights_column(weights, x.size) * (x > 0)
         if not w.sum() > 0:
             from loyaltycore.errors import EmptyData
@@ -789,6 +798,8 @@ class GammaGamma:
         >>> m = GammaGamma(p=6.25, q=3.74, gamma=15.44)
         >>> m.expected_spend(frequency=[0, 2, 10], monetary=[0.0, 22.35, 22.35]).round(2).tolist()
         [35.22, 24.66, 22.89]
+        >>> m.expected_spend(frequency=[3], monetary=[0.0]).round(2).tolist()  # free repeats
+        [4.49]
         """
         x, m = _spend_columns(data, frequency, monetary)
         p, q, gamma = self.p, self.q, self.gamma
@@ -811,7 +822,7 @@ class GammaGamma:
         -3.551
         """
         lik, _ = _scipy()
-        x, m = _spend_columns(data, frequency, monetary)
+        x, m = _spend_columns(data, frequency, monetary, fitting=True)
         w = _clv_data.weights_column(weights, x.size)
         keep = (x > 0) & (w > 0)
         return _clv_data.wsum(w[keep], lik.gg_loglik(self._vector(), x[keep], m[keep]))
