@@ -83,6 +83,8 @@ BAD: list[tuple[str, Any, type[Exception], str]] = [
     ("limit period", lambda: Limit(times=1, period="week"), errors.InvalidArgument, "'week'"),
     ("window order", lambda: Window(AT, AT), errors.InvalidRule, "must be after start"),
     ("window naive", lambda: Window(datetime(2024, 1, 1)), errors.NaiveDatetime, "start="),
+    ("window end naive", lambda: Window(end=datetime(2024, 1, 1)), errors.NaiveDatetime, "end="),
+    ("budget id", lambda: Budget("", 5, {"r"}), errors.InvalidArgument, "id=''"),
     ("budget points", lambda: Budget("b", 0, {"r"}), errors.InvalidArgument, "points=0"),
     ("budget rules", lambda: Budget("b", 5, "r"), errors.InvalidType, "rules='r'"),
     ("rule id", lambda: Rule("", Always(), FixedPoints(1)), errors.InvalidArgument, "id=''"),
@@ -524,6 +526,16 @@ def test_a_full_refund_takes_everything_back_and_decrements_counters() -> None:
     back = rs.reverse(done)
     assert back.points == done.points == 17
     assert back.decrements == {"once/lifetime/times": 1, "once/lifetime/points": 5}
+
+
+def test_a_partial_refund_of_a_basket_without_an_amount_keeps_no_amount() -> None:
+    rs = RuleSet([BASE])
+    basket = (Item("A", unit_price="80"), Item("B", unit_price="40"))
+    done = rs.evaluate(purchase(None, items=basket), Member("m"))
+    back = rs.reverse(done, {"B": 1})
+    assert back.remaining is not None
+    assert back.remaining.event.amount is None
+    assert (done.points, back.points, back.remaining.points) == (120, 40, 80)
 
 
 def test_refunded_tier_metrics_become_negative_activity() -> None:

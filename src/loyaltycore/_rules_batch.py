@@ -72,6 +72,7 @@ class Inputs:
         "parts",
         "rank",
         "referrer",
+        "spend_awards",
         "tier",
     )
 
@@ -93,6 +94,8 @@ class Inputs:
         self.frame = frame
         self.member_frame = member_frame
         self.masks: dict[Any, B] = {}
+        #: spend awards before limits, by (num, den, rounding)
+        self.spend_awards: dict[tuple[int, int, str], I64] = {}
         self.has_counters: B | None = None
         self.parts: tuple[I64, I64, I64] | None = None
         self.n = at.size
@@ -204,11 +207,11 @@ class Engine:
             return np.where(ok, np.int64(num), zero)
         rounding: str = award.rounding  # type: ignore[union-attr]
         if kind == K_SPEND:
-            key = ("spend", num, den, rounding)
-            full = x.masks.get(key)
+            key = (num, den, rounding)
+            full = x.spend_awards.get(key)
             if full is None:
                 full = scale_round_array(np.maximum(x.eligible, 0), num, den, rounding)
-                x.masks[key] = full
+                x.spend_awards[key] = full
             return np.where(ok, full, zero)
         base = self.base.get(award.currency)
         if base is None:

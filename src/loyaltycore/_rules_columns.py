@@ -249,7 +249,9 @@ def prepare(
         referrer = np.zeros(at.size, dtype=np.bool_)
     else:
         ref = np.asarray(referrer_col, dtype=object)
-        referrer = np.asarray(np.not_equal(ref, None) & np.not_equal(ref, ""), dtype=np.bool_)
+        # numpy's stubs reject None as a ufunc operand; it is valid for object arrays.
+        present = np.not_equal(ref, None)  # type: ignore[call-overload]
+        referrer = np.asarray(present & np.not_equal(ref, ""), dtype=np.bool_)
     tier = joined.get("tier")
     birthday = joined.get("birthday")
     member_frame = (

@@ -299,6 +299,17 @@ class State:
         "tier",
     )
 
+    # Set by :func:`evaluate` right after construction (kept out of
+    # ``__init__`` so building the scratch state stays cheap).
+    at: datetime
+    eligible: int
+    referrer: str | None
+    counters: Mapping[str, int]
+    budgets_used: Mapping[str, int]
+    tier: Any
+    day: date | None
+    birthday: date | None
+
     def __init__(self, n: int) -> None:
         self.codes = [CONDITION] * n
         self.details = [-1] * n

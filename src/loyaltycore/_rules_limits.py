@@ -40,7 +40,8 @@ def segment_starts(member: I64, period: I64) -> I64:
     new[0] = True
     new[1:] = (member[1:] != member[:-1]) | (period[1:] != period[:-1])
     heads = np.flatnonzero(new)
-    return heads[np.cumsum(new) - 1].astype(np.int64)
+    starts: I64 = heads[np.cumsum(new) - 1].astype(np.int64)
+    return starts
 
 
 def _exclusive_cumsum(values: I64, start: I64) -> I64:

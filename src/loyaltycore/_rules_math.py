@@ -82,9 +82,12 @@ def div_round_array(n: I64, d: int, mode: str) -> I64:
         return (2 * n + d) // (2 * d)
     if mode == "ROUND_HALF_DOWN":
         return (2 * n + d - 1) // (2 * d)
+    q: I64
+    r: I64
     q, r = np.divmod(n, d)
     twice = 2 * r
-    up = (twice > d) | ((twice == d) & (q % 2 == 1))
+    # ndarray == is typed as returning Any in numpy's stubs.
+    up: npt.NDArray[np.bool_] = (twice > d) | ((twice == d) & (q % 2 == 1))
     return q + up.astype(np.int64)
 
 

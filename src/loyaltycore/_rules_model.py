@@ -54,14 +54,19 @@ def _rounding(_: object, attribute: attrs.Attribute[Any], value: object) -> None
     check_rounding(value, "rounding")
 
 
-def _positive_decimal(name: str, *, minimum: Decimal = Decimal(0)) -> Any:
-    def convert(value: object) -> Decimal:
-        result = to_decimal(value, name, allow_negative=True)
-        if result < minimum:
-            raise InvalidArgument(f"{name}={result} must be >= {minimum}", field=name, value=value)
-        return result
+def _decimal_at_least(value: object, name: str, minimum: Decimal) -> Decimal:
+    result = to_decimal(value, name, allow_negative=True)
+    if result < minimum:
+        raise InvalidArgument(f"{name}={result} must be >= {minimum}", field=name, value=value)
+    return result
 
-    return convert
+
+def _rate(value: object) -> Decimal:
+    return _decimal_at_least(value, "rate", Decimal(0))
+
+
+def _factor(value: object) -> Decimal:
+    return _decimal_at_least(value, "factor", Decimal(1))
 
 
 @attrs.frozen(kw_only=True)
@@ -85,7 +90,7 @@ class PointsPerSpend(_AwardBase):
     Decimal('1.5')
     """
 
-    rate: Decimal = attrs.field(converter=_positive_decimal("rate"))
+    rate: Decimal = attrs.field(converter=_rate)
     rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
 
 
@@ -122,7 +127,7 @@ class Multiplier(_AwardBase):
     Decimal('2')
     """
 
-    factor: Decimal = attrs.field(converter=_positive_decimal("factor", minimum=Decimal(1)))
+    factor: Decimal = attrs.field(converter=_factor)
     rounding: str = attrs.field(default="ROUND_DOWN", validator=_rounding)
 
 
@@ -131,11 +136,10 @@ def _factors(value: object) -> Mapping[str, Decimal]:
         raise InvalidType(
             f"factors={value!r} must be a mapping of tier to factor", field="factors", value=value
         )
-    convert = _positive_decimal("factors", minimum=Decimal(1))
     out: dict[str, Decimal] = {}
     for tier in sorted(value):
         check_id(tier, "factors")
-        out[tier] = convert(value[tier])
+        out[tier] = _decimal_at_least(value[tier], "factors", Decimal(1))
     return out
 
 
@@ -193,11 +197,12 @@ class Limit:
             raise InvalidRule("a Limit needs times= or points=", field="limit", value=self)
 
 
-def _instant(name: str) -> Any:
-    def convert(value: object) -> datetime | None:
-        return None if value is None else to_utc(value, name)
+def _start(value: object) -> datetime | None:
+    return None if value is None else to_utc(value, "start")
 
-    return convert
+
+def _end(value: object) -> datetime | None:
+    return None if value is None else to_utc(value, "end")
 
 
 @attrs.frozen
@@ -211,8 +216,8 @@ class Window:
     True
     """
 
-    start: datetime | None = attrs.field(default=None, converter=_instant("start"))
-    end: datetime | None = attrs.field(default=None, converter=_instant("end"))
+    start: datetime | None = attrs.field(default=None, converter=_start)
+    end: datetime | None = attrs.field(default=None, converter=_end)
 
     def __attrs_post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.end <= self.start:
@@ -223,6 +228,10 @@ class Window:
     def contains(self, at: datetime) -> bool:
         """Whether the instant ``at`` (UTC) lies in the window."""
         return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
+
+
+def _id(value: object) -> str:
+    return check_id(value, "id")
 
 
 def _rule_ids(value: object) -> frozenset[str]:
@@ -244,7 +253,7 @@ class Budget:
     frozenset({'holiday'})
     """
 
-    id: str = attrs.field(converter=lambda v: check_id(v, "id"))
+    id: str = attrs.field(converter=_id)
     points: int = attrs.field(validator=_optional_count("points"))
     rules: frozenset[str] = attrs.field(converter=_rule_ids)
 
@@ -346,7 +355,7 @@ class Rule:
     100
     """
 
-    id: str = attrs.field(converter=lambda v: check_id(v, "id"))
+    id: str = attrs.field(converter=_id)
     when: Predicate | None = attrs.field(converter=_when)
     award: Award = attrs.field(converter=_award)
     priority: int = attrs.field(default=100, kw_only=True)

@@ -113,13 +113,14 @@ def remaining_event(
         items.append(new)
     if not items:
         return None
-    amount = None
+    # An event without an amount keeps none (its spend comes from the items).
+    left: Decimal | None = None
     if event.amount is not None:
-        amount = max(Decimal(0), DECIMAL_CONTEXT.subtract(event.amount, removed))
+        left = max(Decimal(0), DECIMAL_CONTEXT.subtract(event.amount, removed))
     return attrs.evolve(
         event,
         items=tuple(items),
-        amount=amount,
+        amount=left,
         discount=_share(event.discount, after, before, exponent),
         points_paid=_share(event.points_paid, after, before, exponent),
     )

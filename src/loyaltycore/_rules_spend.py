@@ -117,7 +117,7 @@ def eligible_column(columns: Mapping[str, Any], n: int) -> I64:
     discount = _money(columns, "discount", zeros)
     paid = _money(columns, "points_paid", zeros)
     amount = _money(columns, "amount", zeros)
-    flat = np.maximum(amount - discount - paid, 0)
+    flat: I64 = np.maximum(amount - discount - paid, 0)
     if "items.offsets" not in columns:
         return flat
     offsets = np.asarray(columns["items.offsets"], dtype=np.int64)
