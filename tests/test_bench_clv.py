@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "_clv_bench.py"
+from collections.abc import Callable
 
 
-def test_tiny_benchmark_prints_figures_and_targets() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size", "tiny"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_tiny_benchmark_prints_figures_and_targets(run_benchmark: Callable[[str], str]) -> None:
+    out = run_benchmark("_clv_bench")
     assert out.startswith("CLV model fits, size tiny")
     for label in (
         "BG/NBD fit, day resolution, 2,000 customers",

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore import _clv_data, _clv_sim
-from loyaltycore._validate import check_rate, freeze, require
+from loyaltycore._validate import check_positive, check_rate, freeze, require
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
 __all__ = [
@@ -67,18 +67,7 @@ def _real(value: object) -> object:
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, float):
-        raise InvalidType(
-            f"{attribute.name}={value!r} must be a real number, not {type(value).__name__}",
-            field=attribute.name,
-            value=value,
-        )
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidArgument(
-            f"{attribute.name}={value!r} must be a positive finite number",
-            field=attribute.name,
-            value=value,
-        )
+    check_positive(value, attribute.name)
 
 
 def _check_unit(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
