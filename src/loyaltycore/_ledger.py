@@ -12,10 +12,15 @@ Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
 
 from __future__ import annotations
 
+import contextlib
+from array import array
 from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
+from operator import attrgetter
 from typing import Any, Final
+
+import attrs
 
 from loyaltycore._points_values import (
     ADJUSTED_IN,
@@ -27,6 +32,7 @@ from loyaltycore._points_values import (
     DEBT,
     DEBT_REPAID,
     EARNED,
+    EVENT_TYPES,
     EXPIRED,
     HELD,
     MERGED_DEBT,
@@ -61,7 +67,7 @@ from loyaltycore._points_values import (
     inactivity_deadline,
     micros,
 )
-from loyaltycore.calendar import EPOCH, start_of_day, zone
+from loyaltycore.calendar import EPOCH, UTC, start_of_day, zone
 from loyaltycore.errors import (
     DuplicateId,
     HoldAlreadyResolved,
@@ -116,9 +122,199 @@ def events_of(log: Log) -> tuple[Any, ...]:
     for batch in batches:
         if type(batch) is tuple:
             events.extend(batch)
+        elif type(batch) is Packed:
+            events.extend(batch.events())
         else:
             events.append(batch)  # a batch of one event is stored bare
     return tuple(events)
+
+
+# -- compact histories --------------------------------------------------------
+
+#: The int standing for a missing instant or count in a packed history.
+_MISSING: Final = -(2**63)
+#: The value of an id in a book's id table whose event lives in its packed history.
+STORED: Final = ...
+
+
+def _field_code(kind: Any) -> str:
+    """How a field is packed: d/D instant (or None), i/n int (or None), b bool, p parts, o as is.
+
+    ``kind`` is the field's annotation, as a string or resolved.
+    """
+    codes: dict[str, str] = {
+        "datetime": "d",
+        "datetime | None": "D",
+        "int": "i",
+        "int | None": "n",
+        "bool": "b",
+        "Parts": "p",
+        "tuple[tuple[str, int], ...]": "p",
+    }
+    if not isinstance(kind, str):  # a resolved annotation
+        kind = "Parts" if kind == Parts else repr(kind).replace("datetime.datetime", "datetime")
+        kind = kind.replace("<class '", "").replace("'>", "")
+    return codes.get(kind, "o")
+
+
+class _Unpackable(Exception):
+    """A value the compact form cannot hold exactly (the history is kept as is)."""
+
+
+def _int(v: Any) -> int:
+    if type(v) is not int or v == _MISSING:
+        raise _Unpackable
+    return v
+
+
+def _encoder(code: int, spec: str) -> str:
+    """Source of a function packing one event: its fixed ints and objects, then its parts.
+
+    Generated per event type, so that packing a history costs little more
+    than reading its fields.
+    """
+    names = [f"f{k}" for k in range(len(spec))]
+    lines = ["def enc(ev, us, ia, oa, ie, oe):", f"    {', '.join(names)}, = get(ev)"]
+    ints, objs, parts = [str(code)], [], []
+    us = "(d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds"
+    previous = ""
+    for name, c in zip(names, spec, strict=True):
+        exact = (
+            f"    if type({name}) is not datetime or {name}.tzinfo is not UTC or {name}.fold:"
+            " raise _Unpackable"
+        )
+        if c == "o":
+            objs.append(name)
+        elif c == "d":
+            if previous:
+                lines.append(f"    if {name} is {previous}: u{name} = u{previous}")
+                lines.append("    else:")
+                lines.append("    " + exact)
+                lines.append(f"        d = {name} - EPOCH")
+                lines.append(f"        u{name} = {us}")
+            else:  # the event's own instant, whose micros may be known
+                lines.append(exact)
+                lines.append(f"    if us is None: d = {name} - EPOCH; u{name} = {us}")
+                lines.append(f"    else: u{name} = us")
+                previous = name
+            ints.append(f"u{name}")
+        elif c == "D":
+            lines.append(f"    if {name} is None: u{name} = _MISSING")
+            lines.append("    else:")
+            lines.append("    " + exact)
+            lines.append(f"        d = {name} - EPOCH")
+            lines.append(f"        u{name} = {us}")
+            ints.append(f"u{name}")
+        elif c == "i":
+            lines.append(f"    if type({name}) is not int: raise _Unpackable")
+            ints.append(name)
+        elif c == "n":
+            ints.append(f"(_MISSING if {name} is None else _int({name}))")
+        elif c == "b":
+            lines.append(f"    if type({name}) is not bool: raise _Unpackable")
+            ints.append(name)
+        else:
+            lines.append(f"    if type({name}) is not tuple: raise _Unpackable")
+            ints.append(f"len({name})")
+            parts.append(name)
+    lines.append(f"    ie(({', '.join(ints)},))")
+    if objs:
+        lines.append(f"    oe(({', '.join(objs)},))")
+    for name in parts:
+        lines.append(f"    for lot, x in {name}:")
+        lines.append("        if type(x) is not int: raise _Unpackable")
+        lines.append("        oa(lot)")
+        lines.append("        ia(x)")
+    return "\n".join(lines)
+
+
+def _compile(code: int, cls: type[Any], spec: str) -> Callable[..., None]:
+    scope: dict[str, Any] = {
+        "get": attrgetter(*(f.name for f in attrs.fields(cls))),
+        "datetime": datetime,
+        "UTC": UTC,
+        "EPOCH": EPOCH,
+        "_int": _int,
+        "_MISSING": _MISSING,
+        "_Unpackable": _Unpackable,
+    }
+    exec(_encoder(code, spec), scope)
+    encode: Callable[..., None] = scope["enc"]
+    return encode
+
+
+_PACK: Final[dict[type[Any], Callable[..., None]]] = {}
+_UNPACK: Final[list[tuple[type[Any], str, int, int]]] = []
+#: Each event type's field values as a tuple (equal tuples: equal events).
+FIELDS: Final[dict[type[Any], Callable[[Any], tuple[Any, ...]]]] = {}
+for _code, _cls in enumerate(EVENT_TYPES):
+    _spec = "".join(_field_code(f.type) for f in attrs.fields(_cls))
+    _PACK[_cls] = _compile(_code, _cls, _spec)
+    FIELDS[_cls] = attrgetter(*(f.name for f in attrs.fields(_cls)))
+    _UNPACK.append((_cls, _spec, len(_spec) - _spec.count("o"), _spec.count("o")))
+
+
+class Packed:
+    """A history stored compactly, its events rebuilt when asked for.
+
+    Instants are int microseconds UTC, counts and points ints — all in one
+    int64 array; ids, reasons and other values in one tuple; lot parts are
+    flattened. Only exactly representable histories are packed: UTC instants
+    of plain datetimes, ints within int64, parts of ``(str, int)`` pairs.
+    """
+
+    __slots__ = ("index", "ints", "objs")
+
+    def __init__(self, ints: array[int], objs: tuple[Any, ...]) -> None:
+        self.ints = ints
+        self.objs = objs
+        #: id -> command event, built on the first look-up by id.
+        self.index: dict[str, Any] | None = None
+
+    def events(self) -> list[Any]:
+        """The typed events, oldest first."""
+        ints, objs = self.ints, self.objs
+        i = j = 0
+        out: list[Any] = []
+        last_us, last = _MISSING, None
+        n = len(ints)
+        while i < n:
+            cls, spec, n_ints, n_objs = _UNPACK[ints[i]]
+            fixed = ints[i + 1 : i + 1 + n_ints]
+            named = objs[j : j + n_objs]
+            i += 1 + n_ints
+            j += n_objs
+            values: list[Any] = []
+            a = b = 0
+            for c in spec:
+                if c == "o":
+                    values.append(named[b])
+                    b += 1
+                    continue
+                x = fixed[a]
+                a += 1
+                if c == "p":
+                    values.append(tuple(zip(objs[j : j + x], ints[i : i + x], strict=True)))
+                    i += x
+                    j += x
+                elif x == _MISSING and c in "Dn":
+                    values.append(None)
+                elif c in "dD":
+                    if x != last_us:
+                        last_us, last = x, EPOCH + timedelta(microseconds=x)
+                    values.append(last)
+                elif c == "b":
+                    values.append(bool(x))
+                else:
+                    values.append(x)
+            out.append(cls(*values))
+        return out
+
+    def find(self, event_id: str) -> Any:
+        """The command event called ``event_id``."""
+        if self.index is None:
+            self.index = {ev.id: ev for ev in self.events()[1:] if not ev.derived}
+        return self.index[event_id]
 
 
 #: A lot inside the engine: a plain tuple (cheap to build), laid out as the
@@ -191,6 +387,7 @@ class Book:
         "open",
         "out",
         "own",
+        "packed",
         "pend",
         "queue",
         "reversed",
@@ -216,6 +413,7 @@ class Book:
     out: list[Any]
     own: bool
     next_us: int
+    packed: Packed | None
 
     # -- construction -------------------------------------------------------
 
@@ -241,6 +439,7 @@ class Book:
         book.count = 0
         book.out = [ev]
         book.next_us = NEVER
+        book.packed = None
         return book
 
     @classmethod
@@ -265,17 +464,22 @@ class Book:
         book.count = s.count
         book.out = []
         book.next_us = s.next_us
+        book.packed = s.packed
         return book
 
     def freeze(self, history: tuple[Any, ...] | None = None) -> Book:
         """This book, frozen: it must not be changed afterwards.
 
         ``history``: the whole history this book was replayed from (equal to
-        its output), kept as the log instead of a copy.
+        its output), kept as the log instead of a copy — packed when it can
+        be, the id table then pointing into it.
         """
         out = self.out
         if history is not None:
-            self.log = (None, history)
+            packed = self.packed
+            if packed is not None:
+                self.ids = dict.fromkeys(self.ids, STORED)
+            self.log = (None, history if packed is None else packed)
             self.count = len(history)
             self.out = _EMPTY_LIST
         elif out:
@@ -295,6 +499,14 @@ class Book:
         return self
 
     # -- bookkeeping --------------------------------------------------------
+
+    def event(self, event_id: str) -> Any:
+        """The command event called ``event_id``, or None."""
+        ev = self.ids.get(event_id)
+        if ev is STORED:
+            assert self.packed is not None
+            return self.packed.find(event_id)
+        return ev
 
     def mine(self) -> None:
         """Copy the rarely changed containers before changing one of them."""
@@ -555,8 +767,8 @@ class Book:
 
     # -- commands -----------------------------------------------------------
 
-    def apply(self, ev: Any) -> None:
-        """Apply one command event (its outcome fields are recomputed)."""
+    def apply(self, ev: Any) -> int:
+        """Apply one command event (its outcome fields are recomputed); its micros."""
         d = ev.at - EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         if at_us >= self.next_us:
@@ -569,19 +781,7 @@ class Book:
             self.next_us = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
             self.next_us = self.queue[0][0] if self.queue else NEVER
-
-    def adopt(self, i: int, ev: Any) -> None:
-        """Keep the replayed event ``ev`` instead of its equal rebuilt copy ``out[i]``.
-
-        The book then shares the history's objects rather than holding a
-        second copy of every event it rebuilt.
-        """
-        self.out[i] = ev
-        if ev.derived:
-            return
-        self.ids[ev.id] = ev
-        if type(ev) is Held:
-            self.holds[ev.id] = Hold(ev.id, self.conf.member, ev.points, ev.deadline, ev.lots)
+        return at_us
 
     def record(self, ev: Any) -> None:
         self.ids[ev.id] = ev
@@ -646,7 +846,9 @@ class Book:
         self.tot[REDEEMED] += ev.points
         if self.conf.inactive:
             self.activity(ev.occurred_at)
-        self.record(Redeemed(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts))
+        if ev.lots != parts:  # a replayed event that already holds its outcome is kept
+            ev = Redeemed(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts)
+        self.record(ev)
 
     def hold(self, ev: Held, at_us: int) -> None:
         self.need(ev.points, "hold")
@@ -661,7 +863,9 @@ class Book:
         self.mine()
         self.holds[ev.id] = Hold(ev.id, self.conf.member, ev.points, ev.deadline, parts)
         self.open[ev.id] = micros(ev.deadline)
-        self.record(Held(ev.id, ev.at, ev.occurred_at, ev.points, ev.deadline, parts))
+        if ev.lots != parts:
+            ev = Held(ev.id, ev.at, ev.occurred_at, ev.points, ev.deadline, parts)
+        self.record(ev)
 
     def open_hold(self, hold_id: str) -> Hold:
         hold = self.holds.get(hold_id)
@@ -723,11 +927,10 @@ class Book:
         del self.open[hold.id]
         if self.conf.inactive:
             self.activity(ev.occurred_at)
-        self.record(
-            Captured(
-                ev.id, ev.at, ev.occurred_at, ev.hold, ev.points, amount, tuple(captured), rel
-            )
-        )
+        lots = tuple(captured)
+        if ev.amount != amount or ev.lots != lots or ev.released != rel:
+            ev = Captured(ev.id, ev.at, ev.occurred_at, ev.hold, ev.points, amount, lots, rel)
+        self.record(ev)
         for exp in expired:
             self.emit(exp)
 
@@ -739,12 +942,14 @@ class Book:
             hold.id, hold.member, hold.points, hold.deadline, hold.lots, "released", 0
         )
         del self.open[hold.id]
-        self.record(Released(ev.id, ev.at, ev.occurred_at, ev.hold, hold.lots))
+        if ev.lots != hold.lots:
+            ev = Released(ev.id, ev.at, ev.occurred_at, ev.hold, hold.lots)
+        self.record(ev)
         for exp in expired:
             self.emit(exp)
 
     def target(self, of: str) -> Any:
-        target = self.ids.get(of)
+        target = self.event(of)
         if target is None:
             raise UnknownEvent(f"of={of!r} is not an event of this ledger", field="of", value=of)
         return target
@@ -811,8 +1016,14 @@ class Book:
         tot[CLAWED_BACK] += amount
         self.mine()
         self.reversed[ev.of] = done + amount
-        self.record(
-            EarnReversed(
+        if (ev.amount, ev.taken, ev.reclassified, ev.charged, ev.debt) != (
+            amount,
+            taken,
+            reclassified,
+            charged,
+            debt,
+        ):
+            ev = EarnReversed(
                 ev.id,
                 ev.at,
                 ev.occurred_at,
@@ -824,7 +1035,7 @@ class Book:
                 charged,
                 debt,
             )
-        )
+        self.record(ev)
 
     def over_reversal(self, ev: Any, total: int, done: int) -> int:
         left = total - done
@@ -999,8 +1210,15 @@ class Book:
             )
 
 
-def replay(events: Sequence[Any], *, step: Callable[[int, Book], None] | None = None) -> Book:
-    """Rebuild a book from a whole history, checking every event follows."""
+def replay(
+    events: Sequence[Any], *, step: Callable[[int, Book], None] | None = None, pack: bool = False
+) -> Book:
+    """Rebuild a book from a whole history, checking every event follows.
+
+    ``pack``: also pack the history (into the book's ``packed``) as it goes,
+    while each event is at hand; a history that cannot be packed exactly
+    leaves ``packed`` None.
+    """
     if not events or type(events[0]) is not Opened:
         raise InvalidData.from_messages(
             ["the first event must be Opened @ $.events[0]"], what="points history"
@@ -1012,29 +1230,54 @@ def replay(events: Sequence[Any], *, step: Callable[[int, Book], None] | None = 
     out = book.out
     if step is not None:
         step(0, book)
+    ints: list[int] = []
+    objs: list[Any] = []
+    ia, oa, ie, oe = ints.append, objs.append, ints.extend, objs.extend
+    encoders = _PACK
+    packing = pack and _packs(events[0], None, ia, oa, ie, oe)
     for i in range(1, len(events)):
         ev = events[i]
+        at_us = None
         if len(out) <= i:
             try:
                 if ev.derived:
-                    book.advance(micros(ev.at))
+                    at_us = micros(ev.at)
+                    book.advance(at_us)
                 else:
                     book.check_command(ev)
-                    book.apply(ev)
+                    at_us = book.apply(ev)
             except (InvalidData, ValueError, LookupError, TypeError) as exc:
                 raise InvalidData.from_messages(
                     [f"{exc} @ $.events[{i}]"], what="points history"
                 ) from None
-        if len(out) <= i or (out[i] is not ev and out[i] != ev):
+        if len(out) <= i or (
+            out[i] is not ev
+            and (type(out[i]) is not type(ev) or FIELDS[type(ev)](out[i]) != FIELDS[type(ev)](ev))
+        ):
             raise InvalidData.from_messages(
                 [f"{type(ev).__name__} does not follow from the events before it @ $.events[{i}]"],
                 what="points history",
             )
-        if out[i] is not ev:
-            book.adopt(i, ev)
+        if packing:
+            try:
+                encoders[type(ev)](ev, at_us, ia, oa, ie, oe)
+            except (_Unpackable, OverflowError, TypeError, ValueError):
+                packing = False
         if step is not None:
             step(i, book)
+    if packing:
+        with contextlib.suppress(OverflowError):  # an int beyond int64: kept as is
+            book.packed = Packed(array("q", ints), tuple(objs))
     return book
+
+
+def _packs(ev: Any, *args: Any) -> bool:
+    """Pack ``ev``; whether it could be packed."""
+    try:
+        _PACK[type(ev)](ev, *args)
+    except (_Unpackable, KeyError, OverflowError, TypeError, ValueError):
+        return False
+    return True
 
 
 #: A frozen book: the state an immutable ledger holds.

@@ -344,8 +344,10 @@ class PointsLedger:
                     [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
                     what="points history",
                 )
-        ledger = cls(replay(events).freeze(events))
-        _SET_EVENTS(ledger, events)
+        state = replay(events, pack=True).freeze(events)
+        ledger = cls(state)
+        if state.packed is None:
+            _SET_EVENTS(ledger, events)
         return ledger
 
     # -- attributes ---------------------------------------------------------
@@ -452,7 +454,7 @@ class PointsLedger:
 
     def _run(self, ev: Any) -> PointsLedger:
         s = self._s
-        prior = s.ids.get(ev.id)
+        prior = s.event(ev.id)
         if prior is not None:
             _same_payload(prior, ev)
             return self
@@ -665,7 +667,7 @@ class PointsLedger:
         at_utc, occurred = _command(id, at, occurred_at)
         check_id(of, "of")
         amount = _optional_points(points)
-        target = self._s.ids.get(of)
+        target = self._s.event(of)
         if isinstance(target, Redeemed | Captured):
             grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
             return self._run(RedemptionCancelled(id, at_utc, occurred, of, amount, grace))
@@ -984,7 +986,7 @@ def transfer(
     if src.member == dst.member:
         raise SameMember(f"dst={dst.member!r} is the sender itself", field="dst", value=dst.member)
     new_src = src._run(TransferredOut(id, at_utc, occurred, dst.member, points, keep_expiry))
-    out = new_src._s.ids[id]
+    out = new_src._s.event(id)
     parts = _transfer_parts(new_src, out)
     ev = TransferredIn(id, at_utc, occurred, src.member, points, keep_expiry, parts)
     return new_src, dst._run(ev)
