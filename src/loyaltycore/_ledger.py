@@ -131,8 +131,6 @@ def events_of(log: Log) -> tuple[Any, ...]:
 
 # -- compact histories --------------------------------------------------------
 
-#: The int standing for a missing instant or count in a packed history.
-_MISSING: Final = -(2**63)
 #: The value of an id in a book's id table whose event lives in its packed history.
 STORED: Final = ...
 
@@ -161,65 +159,70 @@ class _Unpackable(Exception):
     """A value the compact form cannot hold exactly (the history is kept as is)."""
 
 
-def _int(v: Any) -> int:
-    if type(v) is not int or v == _MISSING:
-        raise _Unpackable
-    return v
+def _bits(cls: type[Any], spec: str) -> tuple[int, ...]:
+    """Each field's flag bit (0: always stored).
+
+    A flagged field is left out of the packed form: an instant that is the
+    event's own instant (``occurred_at is at``), None, or an empty reason.
+    """
+    bits, bit, first = [], 1, True
+    for f, c in zip(attrs.fields(cls), spec, strict=True):
+        optional = c in "Dn" or (c == "d" and not first) or (c == "o" and f.name == "reason")
+        first = first and c != "d"
+        bits.append(bit if optional else 0)
+        bit <<= optional
+    return tuple(bits)
 
 
-def _encoder(code: int, spec: str) -> str:
-    """Source of a function packing one event: its fixed ints and objects, then its parts.
+def _encoder(code: int, spec: str, bits: tuple[int, ...]) -> str:
+    """Source of a function packing one event: its flags and type, fields, then parts.
 
     Generated per event type, so that packing a history costs little more
     than reading its fields.
     """
     names = [f"f{k}" for k in range(len(spec))]
     lines = ["def enc(ev, us, ia, oa, ie, oe):", f"    {', '.join(names)}, = get(ev)"]
-    ints, objs, parts = [str(code)], [], []
+    lines += ["    fl = 0", "    u = []", "    o = []"]
+    parts = []
     us = "(d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds"
-    previous = ""
-    for name, c in zip(names, spec, strict=True):
+    first = ""
+    for name, c, bit in zip(names, spec, bits, strict=True):
         exact = (
-            f"    if type({name}) is not datetime or {name}.tzinfo is not UTC or {name}.fold:"
+            f"if type({name}) is not datetime or {name}.tzinfo is not UTC or {name}.fold:"
             " raise _Unpackable"
         )
-        if c == "o":
-            objs.append(name)
-        elif c == "d":
-            if previous:
-                lines.append(f"    if {name} is {previous}: u{name} = u{previous}")
-                lines.append("    else:")
-                lines.append("    " + exact)
-                lines.append(f"        d = {name} - EPOCH")
-                lines.append(f"        u{name} = {us}")
-            else:  # the event's own instant, whose micros may be known
-                lines.append(exact)
-                lines.append(f"    if us is None: d = {name} - EPOCH; u{name} = {us}")
-                lines.append(f"    else: u{name} = us")
-                previous = name
-            ints.append(f"u{name}")
-        elif c == "D":
-            lines.append(f"    if {name} is None: u{name} = _MISSING")
+        if c == "o" and bit:
+            lines.append(f"    if type({name}) is str and not {name}: fl |= {bit}")
+            lines.append(f"    else: o.append({name})")
+        elif c == "o":
+            lines.append(f"    o.append({name})")
+        elif c == "d" and not first:  # the event's own instant, whose micros may be known
+            lines.append(f"    {exact}")
+            lines.append(f"    if us is None: d = {name} - EPOCH; us = {us}")
+            lines.append("    u.append(us)")
+            first = name
+        elif c in "dD":
+            test = f"{name} is {first}" if c == "d" else f"{name} is None"
+            lines.append(f"    if {test}: fl |= {bit}")
             lines.append("    else:")
-            lines.append("    " + exact)
+            lines.append(f"        {exact}")
             lines.append(f"        d = {name} - EPOCH")
-            lines.append(f"        u{name} = {us}")
-            ints.append(f"u{name}")
-        elif c == "i":
-            lines.append(f"    if type({name}) is not int: raise _Unpackable")
-            ints.append(name)
+            lines.append(f"        u.append({us})")
         elif c == "n":
-            ints.append(f"(_MISSING if {name} is None else _int({name}))")
-        elif c == "b":
-            lines.append(f"    if type({name}) is not bool: raise _Unpackable")
-            ints.append(name)
+            lines.append(f"    if {name} is None: fl |= {bit}")
+            lines.append(f"    elif type({name}) is not int: raise _Unpackable")
+            lines.append(f"    else: u.append({name})")
+        elif c in "ib":
+            kind = "int" if c == "i" else "bool"
+            lines.append(f"    if type({name}) is not {kind}: raise _Unpackable")
+            lines.append(f"    u.append({name})")
         else:
             lines.append(f"    if type({name}) is not tuple: raise _Unpackable")
-            ints.append(f"len({name})")
+            lines.append(f"    u.append(len({name}))")
             parts.append(name)
-    lines.append(f"    ie(({', '.join(ints)},))")
-    if objs:
-        lines.append(f"    oe(({', '.join(objs)},))")
+    lines.append(f"    ia({code} | fl << 5)")
+    lines.append("    ie(u)")
+    lines.append("    oe(o)")
     for name in parts:
         lines.append(f"    for lot, x in {name}:")
         lines.append("        if type(x) is not int: raise _Unpackable")
@@ -234,24 +237,22 @@ def _compile(code: int, cls: type[Any], spec: str) -> Callable[..., None]:
         "datetime": datetime,
         "UTC": UTC,
         "EPOCH": EPOCH,
-        "_int": _int,
-        "_MISSING": _MISSING,
         "_Unpackable": _Unpackable,
     }
-    exec(_encoder(code, spec), scope)
+    exec(_encoder(code, spec, _bits(cls, spec)), scope)
     encode: Callable[..., None] = scope["enc"]
     return encode
 
 
 _PACK: Final[dict[type[Any], Callable[..., None]]] = {}
-_UNPACK: Final[list[tuple[type[Any], str, int, int]]] = []
+_UNPACK: Final[list[tuple[type[Any], str, tuple[int, ...]]]] = []
 #: Each event type's field values as a tuple (equal tuples: equal events).
 FIELDS: Final[dict[type[Any], Callable[[Any], tuple[Any, ...]]]] = {}
 for _code, _cls in enumerate(EVENT_TYPES):
     _spec = "".join(_field_code(f.type) for f in attrs.fields(_cls))
     _PACK[_cls] = _compile(_code, _cls, _spec)
     FIELDS[_cls] = attrgetter(*(f.name for f in attrs.fields(_cls)))
-    _UNPACK.append((_cls, _spec, len(_spec) - _spec.count("o"), _spec.count("o")))
+    _UNPACK.append((_cls, _spec, _bits(_cls, _spec)))
 
 
 class Packed:
@@ -276,37 +277,42 @@ class Packed:
         ints, objs = self.ints, self.objs
         i = j = 0
         out: list[Any] = []
-        last_us, last = _MISSING, None
+        last_us, last = -1, EPOCH
         n = len(ints)
         while i < n:
-            cls, spec, n_ints, n_objs = _UNPACK[ints[i]]
-            fixed = ints[i + 1 : i + 1 + n_ints]
-            named = objs[j : j + n_objs]
-            i += 1 + n_ints
-            j += n_objs
+            cls, spec, bits = _UNPACK[ints[i] & 31]
+            flags = ints[i] >> 5
+            i += 1
             values: list[Any] = []
-            a = b = 0
-            for c in spec:
-                if c == "o":
-                    values.append(named[b])
-                    b += 1
+            parts: list[int] = []
+            at: datetime | None = None
+            for c, bit in zip(spec, bits, strict=True):
+                if flags & bit:  # left out: the event's instant, None or ""
+                    values.append(at if c == "d" else "" if c == "o" else None)
                     continue
-                x = fixed[a]
-                a += 1
-                if c == "p":
-                    values.append(tuple(zip(objs[j : j + x], ints[i : i + x], strict=True)))
-                    i += x
-                    j += x
-                elif x == _MISSING and c in "Dn":
-                    values.append(None)
-                elif c in "dD":
+                if c == "o":
+                    values.append(objs[j])
+                    j += 1
+                    continue
+                x = ints[i]
+                i += 1
+                if c in "dD":
                     if x != last_us:
                         last_us, last = x, EPOCH + timedelta(microseconds=x)
+                    if at is None and c == "d":
+                        at = last
                     values.append(last)
                 elif c == "b":
                     values.append(bool(x))
                 else:
+                    if c == "p":
+                        parts.append(len(values))
                     values.append(x)
+            for k in parts:
+                x = values[k]
+                values[k] = tuple(zip(objs[j : j + x], ints[i : i + x], strict=True))
+                i += x
+                j += x
             out.append(cls(*values))
         return out
 
