@@ -182,47 +182,41 @@ def _encoder(code: int, spec: str, bits: tuple[int, ...]) -> str:
     """
     names = [f"f{k}" for k in range(len(spec))]
     lines = ["def enc(ev, us, ia, oa, ie, oe):", f"    {', '.join(names)}, = get(ev)"]
-    lines += ["    fl = 0", "    u = []", "    o = []"]
-    parts = []
     us = "(d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds"
-    first = ""
+    first = names[spec.index("d")] if "d" in spec else ""
+    left_out = []
     for name, c, bit in zip(names, spec, bits, strict=True):
-        exact = (
+        if bit:
+            test = {
+                "d": f"{name} is {first}",
+                "o": f"(type({name}) is str and not {name})",
+            }.get(c, f"{name} is None")
+            left_out.append(f"({bit} if {test} else 0)")
+    lines.append(f"    fl = {' | '.join(left_out) or '0'}")
+    lines.append(f"    ia({code} | fl << 5)")
+    parts = []
+    for name, c, bit in zip(names, spec, bits, strict=True):
+        step = [
             f"if type({name}) is not datetime or {name}.tzinfo is not UTC or {name}.fold:"
             " raise _Unpackable"
-        )
-        if c == "o" and bit:
-            lines.append(f"    if type({name}) is str and not {name}: fl |= {bit}")
-            lines.append(f"    else: o.append({name})")
-        elif c == "o":
-            lines.append(f"    o.append({name})")
-        elif c == "d" and not first:  # the event's own instant, whose micros may be known
-            lines.append(f"    {exact}")
-            lines.append(f"    if us is None: d = {name} - EPOCH; us = {us}")
-            lines.append("    u.append(us)")
-            first = name
+        ]
+        if c == "o":
+            step = [f"oa({name})"]
+        elif c in "dD" and name == first:  # the event's own instant, whose micros may be known
+            step += [f"if us is None: d = {name} - EPOCH; us = {us}", "ia(us)"]
         elif c in "dD":
-            test = f"{name} is {first}" if c == "d" else f"{name} is None"
-            lines.append(f"    if {test}: fl |= {bit}")
-            lines.append("    else:")
-            lines.append(f"        {exact}")
-            lines.append(f"        d = {name} - EPOCH")
-            lines.append(f"        u.append({us})")
-        elif c == "n":
-            lines.append(f"    if {name} is None: fl |= {bit}")
-            lines.append(f"    elif type({name}) is not int: raise _Unpackable")
-            lines.append(f"    else: u.append({name})")
-        elif c in "ib":
-            kind = "int" if c == "i" else "bool"
-            lines.append(f"    if type({name}) is not {kind}: raise _Unpackable")
-            lines.append(f"    u.append({name})")
+            step += [f"d = {name} - EPOCH", f"ia({us})"]
+        elif c in "inb":
+            kind = "bool" if c == "b" else "int"
+            step = [f"if type({name}) is not {kind}: raise _Unpackable", f"ia({name})"]
         else:
-            lines.append(f"    if type({name}) is not tuple: raise _Unpackable")
-            lines.append(f"    u.append(len({name}))")
+            step = [f"if type({name}) is not tuple: raise _Unpackable", f"ia(len({name}))"]
             parts.append(name)
-    lines.append(f"    ia({code} | fl << 5)")
-    lines.append("    ie(u)")
-    lines.append("    oe(o)")
+        if bit:
+            lines.append(f"    if not fl & {bit}:")
+            lines.extend(f"        {line}" for line in step)
+        else:
+            lines.extend(f"    {line}" for line in step)
     for name in parts:
         lines.append(f"    for lot, x in {name}:")
         lines.append("        if type(x) is not int: raise _Unpackable")
