@@ -1235,6 +1235,7 @@ def replay(
     ia, oa, ie, oe = ints.append, objs.append, ints.extend, objs.extend
     encoders = _PACK
     packing = pack and _packs(events[0], None, ia, oa, ie, oe)
+    ids = book.ids
     for i in range(1, len(events)):
         ev = events[i]
         at_us = None
@@ -1244,7 +1245,13 @@ def replay(
                     at_us = micros(ev.at)
                     book.advance(at_us)
                 else:
-                    book.check_command(ev)
+                    last = book.last_at
+                    if (
+                        ev.id in ids
+                        or (last is not None and ev.at < last)
+                        or ev.occurred_at > ev.at
+                    ):
+                        book.check_command(ev)  # raises
                     at_us = book.apply(ev)
             except (InvalidData, ValueError, LookupError, TypeError) as exc:
                 raise InvalidData.from_messages(
