@@ -1268,7 +1268,7 @@ def replay(
         if packing:
             try:
                 encoders[type(ev)](ev, at_us, ia, oa, ie, oe)
-            except (_Unpackable, OverflowError, TypeError, ValueError):
+            except (_Unpackable, KeyError, OverflowError, TypeError, ValueError):
                 packing = False
         if step is not None:
             step(i, book)
