@@ -769,7 +769,7 @@ class Book:
 
     def apply(self, ev: Any) -> int:
         """Apply one command event (its outcome fields are recomputed); its micros."""
-        d = ev.at - EPOCH
+        d: timedelta = ev.at - EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         if at_us >= self.next_us:
             self.advance(at_us)
