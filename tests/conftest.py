@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# CI runs the same examples every time (derandomize), so a landing run is the
+# run that was verified; "dev" explores new examples on every run.
 settings.register_profile(
     "ci",
     deadline=None,
+    derandomize=True,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", deadline=None, max_examples=50)
+settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DATA = Path(__file__).parent / "data"
