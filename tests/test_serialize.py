@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loyaltycore import serialize
@@ -143,6 +143,10 @@ def test_wrong_document_type_and_unregistered_objects() -> None:
     st.decimals(allow_nan=False, allow_infinity=False, places=4),
     st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("America/New_York")])),
     st.frozensets(st.text(max_size=5), max_size=4),
+)
+# 01:00 on the night US clocks went back in 1983: a wall time inside a fold.
+@example(
+    0, Decimal(0), datetime(1983, 10, 30, 1, tzinfo=ZoneInfo("America/New_York")), frozenset()
 )
 def test_round_trip_property(
     points: int, amount: Decimal, at: datetime, tags: frozenset[str]
