@@ -12,8 +12,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._segments_base import Assignment, reduce_value
-from loyaltycore._validate import check_int, freeze, type_name
+from loyaltycore._segments_base import Assignment, int_column, reduce_value
+from loyaltycore._validate import check_int, type_name
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidRule, InvalidType
 
 Cell: TypeAlias = tuple[int, int, int]
@@ -238,15 +238,7 @@ class RFMEdges:
 
 
 def _int8_scores(value: object) -> npt.NDArray[np.int8]:
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu" or array.ndim != 1:
-        raise InvalidColumn(
-            f"scores must be a 1-D int array, not {array.ndim}-D of dtype {array.dtype}",
-            field="scores",
-            value=str(array.dtype),
-        )
-    frozen: npt.NDArray[np.int8] = freeze(array.astype(np.int8))
-    return frozen
+    return int_column(value, "scores", np.int8)
 
 
 def _check_scores(instance: RFMScores, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -46,16 +46,21 @@ def reduce_value(value: Any) -> tuple[Any, ...]:
     return (rebuild, (type(value), tuple(getattr(value, f.name) for f in fields)))
 
 
-def _codes_converter(value: object) -> npt.NDArray[np.int16]:
+def int_column(value: object, name: str, dtype: type[np.signedinteger[Any]]) -> npt.NDArray[Any]:
+    """A frozen 1-D copy of an int array as ``dtype``; anything else names ``name``."""
     array = np.asarray(value)
     if array.dtype.kind not in "iu" or array.ndim != 1:
         raise InvalidColumn(
-            f"codes must be a 1-D int array, not {array.ndim}-D of dtype {array.dtype}",
-            field="codes",
+            f"{name} must be a 1-D int array, not {array.ndim}-D of dtype {array.dtype}",
+            field=name,
             value=str(array.dtype),
         )
-    frozen: npt.NDArray[np.int16] = freeze(array.astype(np.int16))
+    frozen: npt.NDArray[Any] = freeze(array.astype(dtype))
     return frozen
+
+
+def _codes_converter(value: object) -> npt.NDArray[np.int16]:
+    return int_column(value, "codes", np.int16)
 
 
 def _index(names: tuple[str, ...], name: str) -> int:
