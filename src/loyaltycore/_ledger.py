@@ -1,20 +1,34 @@
-"""The points ledger engine: a mutable builder behind the immutable ledger.
+"""The points ledger engine: a compact state and the builder that changes it.
 
-A :class:`Book` is thawed from a ledger's frozen book (containers copied,
-values shared), applies one command — first every vesting, expiry, hold
-timeout and inactivity deadline due at or before the command's time — and is
-frozen, becoming the new ledger's state. A command that raises leaves its book
-behind, so the ledger it came from is untouched. Replay runs every event of a
-history through one book and freezes once.
+A ledger's state is a handful of flat values, so that a hundred thousand
+ledgers fit in memory and a command costs a few array copies:
+
+- ``a``: one int64 array holding the sixteen balance totals, a few scalars
+  (last instant, next due instant, inactivity deadline, ...) and then one
+  row per lot: earned, expires, available (int microseconds UTC), then
+  remaining, held, used, expired, reversed and clawed-back points.
+- ``q``: the indices of usable lots, soonest-expiring first (ties: oldest).
+- ``h``: the whole history as records in one int64 array: a word holding the
+  event type and which optional fields are left out, then the fields.
+  Instants are microseconds, lots and events are referred to by index, other
+  values (reasons, policies, member ids) sit in ``objs``.
+- ``lids`` / ``eids``: lot ids and command ids, each joined into one string
+  (``"\\0a\\0b\\0"``); ``kinds``: each command's event type, a byte each.
+
+Typed events and lots are rebuilt from these when asked for. A builder is a
+state thawed for one command (arrays copied, everything else shared), and
+frozen once it has applied it; a command that raises leaves its builder
+behind, so the ledger it came from is untouched. Replay runs every event of
+a history through one builder, checking each event against the record the
+engine wrote for it.
 
 Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from array import array
-from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from operator import attrgetter
@@ -26,7 +40,6 @@ from loyaltycore._points_values import (
     ADJUSTED_IN,
     ADJUSTED_OUT,
     AVAILABLE,
-    BALANCE_FIELDS,
     CANCELLED,
     CLAWED_BACK,
     DEBT,
@@ -56,7 +69,6 @@ from loyaltycore._points_values import (
     Lot,
     Merged,
     Opened,
-    Parts,
     Redeemed,
     RedemptionCancelled,
     Released,
@@ -84,25 +96,72 @@ from loyaltycore.errors import (
     UnknownHold,
 )
 
-#: The history as a chain of batches, newest last: ``(previous, batch)``
-#: where a batch is a tuple of events, or one bare event.
-Log = tuple[Any, Any] | None
-_ZERO: Final = (0,) * len(BALANCE_FIELDS)
-# Frozen states share these instead of holding empty containers of their own;
-# a book always copies before changing anything.
-_EMPTY_DICT: Final[dict[Any, Any]] = {}
-_EMPTY_LIST: Final[list[Any]] = []
+#: Separates the ids joined in ``lids`` and ``eids`` (ids may not contain it).
+SEP: Final = "\x00"
+#: An absent instant in the state (None).
+NO: Final = -(2**63)
+
+# -- the layout of ``a`` -------------------------------------------------------
+
+#: Balance totals are a[0:16] (indices from _points_values), then:
+H_LAST: Final = 16  # the last event's instant, or NO
+H_NEXT: Final = 17  # the next vesting/expiry/timeout/deadline, or NEVER
+H_DEADLINE: Final = 18  # the inactivity deadline, or NEVER
+H_KILL: Final = 19  # lots below this index died of inactivity
+H_NLOTS: Final = 20
+H_NEV: Final = 21  # events in the history, Opened included
+HDR: Final = 22
+#: A lot's row: a[HDR + i * S + column]. A pending lot's ``AVAIL`` carries
+#: PBIT on top of its instant until it vests (a lot reversed while pending
+#: stays pending).
+EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW = range(9)
+S: Final = 9
+PBIT: Final = 2**61
+_FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1])
+
+#: Event type codes: the index in EVENT_TYPES.
+CODE: Final[dict[type[Any], int]] = {cls: code for code, cls in enumerate(EVENT_TYPES)}
+C_EARNED: Final = CODE[Earned]
+C_REDEEMED: Final = CODE[Redeemed]
+C_CAPTURED: Final = CODE[Captured]
+C_HELD: Final = CODE[Held]
+_CAUSES: Final = ("lot", "inactivity", "hold", "cancel")
+_EMPTY: Final[tuple[Any, ...]] = ()
+_NO_HOLDS: Final[dict[str, Any]] = {}
+
+
+def find(joined: str, key: str) -> int:
+    """The index of ``key`` in a joined id string, or -1."""
+    pos = joined.find(SEP + key + SEP)
+    return -1 if pos < 0 else joined.count(SEP, 0, pos)
+
+
+def split(joined: str) -> list[str]:
+    """The ids of a joined id string, in order."""
+    return joined.split(SEP)[1:-1]
+
+
+def instant(us: int) -> datetime:
+    """The UTC datetime of ``us`` microseconds since the epoch."""
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _iso(us: int) -> str:
+    return instant(us).isoformat()
+
+
+@functools.lru_cache(maxsize=256)
+def conf_of(tzname: str, policy: ExpiryPolicy, strict: bool) -> Conf:
+    """The shared settings object of ledgers with these settings."""
+    return Conf(zone(tzname), tzname, policy, strict)
 
 
 class Conf:
-    """A ledger's fixed settings, shared by all its versions."""
+    """A ledger's fixed program settings, shared by every ledger that has them."""
 
-    __slots__ = ("inactive", "member", "policy", "strict", "tz", "tzname")
+    __slots__ = ("inactive", "policy", "strict", "tz", "tzname")
 
-    def __init__(
-        self, member: str, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool
-    ) -> None:
-        self.member = member
+    def __init__(self, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool) -> None:
         self.tz = tz
         self.tzname = tzname
         self.policy = policy
@@ -111,586 +170,620 @@ class Conf:
         self.inactive = type(policy) is ExpireOnInactivity
 
 
-def events_of(log: Log) -> tuple[Any, ...]:
-    """All events of a log chain, oldest first."""
-    batches = []
-    while log is not None:
-        log, batch = log
-        batches.append(batch)
-    batches.reverse()
-    events: list[Any] = []
-    for batch in batches:
-        if type(batch) is tuple:
-            events.extend(batch)
-        elif type(batch) is Packed:
-            events.extend(batch.events())
+# -- history records -------------------------------------------------------------
+#
+# Each event type's fields, one letter each (attrs field order):
+#   i  the command's own id (kept in eids, not in the record)
+#   T  an instant, always stored (the first one is the event's ``at``)
+#   t  an instant left out when equal to ``at`` (occurred_at)
+#   N  an optional instant, left out when None
+#   I  an int; n  an optional int, left out when None; z  an int left out when 0
+#   b  a bool left out when True
+#   r  a str left out when empty, else an index into objs; o  any value, in objs
+#   E  a command, by its index; L  a lot, by its index
+#   P  lot parts: a count and (lot index, points) pairs, left out when empty
+#   c  an Expired cause, left out when "lot"
+_SPECS: Final[dict[type[Any], str]] = {
+    Earned: "iTtINNr",
+    Redeemed: "iTtIrP",
+    Held: "iTtITP",
+    Captured: "iTtEnIPP",
+    Released: "iTtEP",
+    EarnReversed: "iTtEnIzzPz",
+    RedemptionCancelled: "iTtEnnIPPP",
+    Adjusted: "iTtIrP",
+    TransferredOut: "iTtoIbP",
+    TransferredIn: "iTtoIbo",
+    Merged: "iTtooz",
+    Vested: "TLI",
+    Expired: "TLIc",
+    HoldTimedOut: "TEIP",
+    DebtRepaid: "TIP",
+}
+_OPTIONAL: Final = "tNnzbrPc"
+
+
+def _writer_source(code: int, spec: str) -> str:
+    """A function appending one record, given its fields in engine form."""
+    args = [f"f{k}" for k, c in enumerate(spec) if c != "i"]
+    kinds = [c for c in spec if c != "i"]
+    at = args[kinds.index("T")]
+    flags, body, bit = [], [], 1
+    for name, c in zip(args, kinds, strict=True):
+        omitted = {
+            "t": f"{name} == {at}",
+            "N": f"{name} is None",
+            "n": f"{name} is None",
+            "z": f"not {name}",
+            "b": f"{name}",
+            "r": f"not {name}",
+            "P": f"not {name}",
+            "c": f"{name} == 'lot'",
+        }.get(c)
+        store = {
+            "b": "h.append(0)",
+            "r": f"h.append(b.obj({name}))",
+            "o": f"h.append(b.obj({name}))",
+            "P": f"h.append(len({name}) >> 1); h.extend({name})",
+            "c": f"h.append(CAUSES.index({name}))",
+        }.get(c, f"h.append({name})")
+        if omitted is None:
+            body.append(f"    {store}")
         else:
-            events.append(batch)  # a batch of one event is stored bare
-    return tuple(events)
+            flags.append(f"({bit} if {omitted} else 0)")
+            body.append(f"    if not fl & {bit}: {store}")
+            bit <<= 1
+    lines = [f"def w(h, b, {', '.join(args)}):"]
+    lines.append(f"    fl = {' | '.join(flags) or '0'}")
+    lines.append(f"    h.append({code} | fl << 5)")
+    return "\n".join(lines + body)
 
 
-# -- compact histories --------------------------------------------------------
-
-#: The value of an id in a book's id table whose event lives in its packed history.
-STORED: Final = ...
-
-
-def _field_code(kind: Any) -> str:
-    """How a field is packed: d/D instant (or None), i/n int (or None), b bool, p parts, o as is.
-
-    ``kind`` is the field's annotation, as a string or resolved.
-    """
-    codes: dict[str, str] = {
-        "datetime": "d",
-        "datetime | None": "D",
-        "int": "i",
-        "int | None": "n",
-        "bool": "b",
-        "Parts": "p",
-        "tuple[tuple[str, int], ...]": "p",
-    }
-    if not isinstance(kind, str):  # a resolved annotation
-        kind = "Parts" if kind == Parts else repr(kind).replace("datetime.datetime", "datetime")
-        kind = kind.replace("<class '", "").replace("'>", "")
-    return codes.get(kind, "o")
-
-
-class _Unpackable(Exception):
-    """A value the compact form cannot hold exactly (the history is kept as is)."""
-
-
-def _bits(cls: type[Any], spec: str) -> tuple[int, ...]:
-    """Each field's flag bit (0: always stored).
-
-    A flagged field is left out of the packed form: an instant that is the
-    event's own instant (``occurred_at is at``), None, or an empty reason.
-    """
-    bits, bit, first = [], 1, True
-    for f, c in zip(attrs.fields(cls), spec, strict=True):
-        optional = c in "Dn" or (c == "d" and not first) or (c == "o" and f.name == "reason")
-        first = first and c != "d"
-        bits.append(bit if optional else 0)
-        bit <<= optional
-    return tuple(bits)
-
-
-def _encoder(code: int, spec: str, bits: tuple[int, ...]) -> str:
-    """Source of a function packing one event: its flags and type, fields, then parts.
-
-    Generated per event type, so that packing a history costs little more
-    than reading its fields.
-    """
-    names = [f"f{k}" for k in range(len(spec))]
-    lines = ["def enc(ev, us, ia, oa, ie, oe):", f"    {', '.join(names)}, = get(ev)"]
-    us = "(d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds"
-    first = names[spec.index("d")] if "d" in spec else ""
-    left_out = []
-    for name, c, bit in zip(names, spec, bits, strict=True):
-        if bit:
-            test = {
-                "d": f"{name} is {first}",
-                "o": f"(type({name}) is str and not {name})",
-            }.get(c, f"{name} is None")
-            left_out.append(f"({bit} if {test} else 0)")
-    lines.append(f"    fl = {' | '.join(left_out) or '0'}")
-    lines.append(f"    ia({code} | fl << 5)")
-    parts = []
-    for name, c, bit in zip(names, spec, bits, strict=True):
-        step = [
-            f"if type({name}) is not datetime or {name}.tzinfo is not UTC or {name}.fold:"
-            " raise _Unpackable"
-        ]
-        if c == "o":
-            step = [f"oa({name})"]
-        elif c in "dD" and name == first:  # the event's own instant, whose micros may be known
-            step += [f"if us is None: d = {name} - EPOCH; us = {us}", "ia(us)"]
-        elif c in "dD":
-            step += [f"d = {name} - EPOCH", f"ia({us})"]
-        elif c in "inb":
-            kind = "bool" if c == "b" else "int"
-            step = [f"if type({name}) is not {kind}: raise _Unpackable", f"ia({name})"]
+def _reader_source(spec: str) -> str:
+    """A function reading one record back into the event's field values."""
+    lines = ["def r(h, i, objs, eid, ids, names, dt):", "    fl = h[i] >> 5", "    i += 1"]
+    names_ = []
+    at = ""
+    bit = 1
+    for k, c in enumerate(spec):
+        v = f"f{k}"
+        names_.append(v)
+        if c == "i":
+            lines.append(f"    {v} = eid")
+            continue
+        read = {
+            "T": "dt(h[i])",
+            "t": "dt(h[i])",
+            "N": "dt(h[i])",
+            "b": "bool(h[i])",
+            "r": "objs[h[i]]",
+            "o": "objs[h[i]]",
+            "E": "ids[h[i]]",
+            "L": "names[h[i]]",
+            "c": "CAUSES[h[i]]",
+        }.get(c, "h[i]")
+        default = {
+            "t": at,
+            "N": "None",
+            "n": "None",
+            "z": "0",
+            "b": "True",
+            "r": "''",
+            "P": "()",
+            "c": "'lot'",
+        }.get(c)
+        if c == "P":
+            step = [
+                "n = 2 * h[i]",
+                f"{v} = tuple(zip([names[x] for x in h[i + 1 : i + 1 + n : 2]], "
+                "h[i + 2 : i + 2 + n : 2]))",
+                "i += n + 1",
+            ]
         else:
-            step = [f"if type({name}) is not tuple: raise _Unpackable", f"ia(len({name}))"]
-            parts.append(name)
-        if bit:
-            lines.append(f"    if not fl & {bit}:")
-            lines.extend(f"        {line}" for line in step)
+            step = [f"{v} = {read}", "i += 1"]
+        if default is None:
+            lines.extend(f"    {s}" for s in step)
         else:
-            lines.extend(f"    {line}" for line in step)
-    for name in parts:
-        lines.append(f"    for lot, x in {name}:")
-        lines.append("        if type(x) is not int: raise _Unpackable")
-        lines.append("        oa(lot)")
-        lines.append("        ia(x)")
+            lines.append(f"    if fl & {bit}:")
+            lines.append(f"        {v} = {default}")
+            lines.append("    else:")
+            lines.extend(f"        {s}" for s in step)
+            bit <<= 1
+        if c == "T" and not at:
+            at = v
+    lines.append(f"    return ({', '.join(names_)},), i")
     return "\n".join(lines)
 
 
-def _compile(code: int, cls: type[Any], spec: str) -> Callable[..., None]:
-    scope: dict[str, Any] = {
-        "get": attrgetter(*(f.name for f in attrs.fields(cls))),
-        "datetime": datetime,
-        "UTC": UTC,
-        "EPOCH": EPOCH,
-        "_Unpackable": _Unpackable,
-    }
-    exec(_encoder(code, spec, _bits(cls, spec)), scope)
-    encode: Callable[..., None] = scope["enc"]
-    return encode
+def _canon_source(cls: type[Any], spec: str) -> str:
+    """A function telling whether an event's instants are plain UTC datetimes."""
+    tests = []
+    for f, c in zip(attrs.fields(cls), spec, strict=True):
+        x = f"ev.{f.name}"
+        test = f"(type({x}) is datetime and {x}.tzinfo is UTC and not {x}.fold)"
+        if c in "Tt":
+            tests.append(test)
+        elif c == "N":
+            tests.append(f"({x} is None or {test})")
+    return f"def c(ev):\n    return {' and '.join(tests) or 'True'}"
 
 
-_PACK: Final[dict[type[Any], Callable[..., None]]] = {}
-_UNPACK: Final[list[tuple[type[Any], str, tuple[int, ...]]]] = []
+def _compile(source: str, name: str) -> Callable[..., Any]:
+    scope: dict[str, Any] = {"CAUSES": _CAUSES, "datetime": datetime, "UTC": UTC}
+    exec(source, scope)
+    fn: Callable[..., Any] = scope[name]
+    return fn
+
+
+#: Per type code: (event class, reader, whether it is a command).
+_READ: Final[list[tuple[type[Any], Callable[..., Any], bool]]] = []
+_WRITE: Final[dict[type[Any], Callable[..., None]]] = {}
+_CANON: Final[dict[type[Any], Callable[[Any], bool]]] = {}
 #: Each event type's field values as a tuple (equal tuples: equal events).
 FIELDS: Final[dict[type[Any], Callable[[Any], tuple[Any, ...]]]] = {}
-for _code, _cls in enumerate(EVENT_TYPES):
-    _spec = "".join(_field_code(f.type) for f in attrs.fields(_cls))
-    _PACK[_cls] = _compile(_code, _cls, _spec)
+for _cls in EVENT_TYPES:
     FIELDS[_cls] = attrgetter(*(f.name for f in attrs.fields(_cls)))
-    _UNPACK.append((_cls, _spec, _bits(_cls, _spec)))
+    if _cls is Opened:
+        _READ.append((_cls, lambda *_: None, False))
+        continue
+    _spec = _SPECS[_cls]
+    _WRITE[_cls] = _compile(_writer_source(CODE[_cls], _spec), "w")
+    _READ.append((_cls, _compile(_reader_source(_spec), "r"), _spec[0] == "i"))
+    _CANON[_cls] = _compile(_canon_source(_cls, _spec), "c")
+_w_earned = _WRITE[Earned]
+_w_redeemed = _WRITE[Redeemed]
+_w_held = _WRITE[Held]
+_w_captured = _WRITE[Captured]
+_w_released = _WRITE[Released]
+_w_reversed = _WRITE[EarnReversed]
+_w_cancelled = _WRITE[RedemptionCancelled]
+_w_adjusted = _WRITE[Adjusted]
+_w_out = _WRITE[TransferredOut]
+_w_in = _WRITE[TransferredIn]
+_w_merged = _WRITE[Merged]
+_w_vested = _WRITE[Vested]
+_w_expired = _WRITE[Expired]
+_w_timed_out = _WRITE[HoldTimedOut]
+_w_repaid = _WRITE[DebtRepaid]
 
 
-class Packed:
-    """A history stored compactly, its events rebuilt when asked for.
+def _converter() -> Callable[[int], datetime]:
+    """Micros to datetime, remembering the last one (instants repeat a lot)."""
+    last = [NO, EPOCH]
 
-    Instants are int microseconds UTC, counts and points ints — all in one
-    int64 array; ids, reasons and other values in one tuple; lot parts are
-    flattened. Only exactly representable histories are packed: UTC instants
-    of plain datetimes, ints within int64, parts of ``(str, int)`` pairs.
-    """
+    def dt(us: int) -> datetime:
+        if us != last[0]:
+            last[0], last[1] = us, EPOCH + timedelta(microseconds=us)
+        return last[1]  # type: ignore[return-value]
 
-    __slots__ = ("index", "ints", "objs")
-
-    def __init__(self, ints: array[int], objs: tuple[Any, ...]) -> None:
-        self.ints = ints
-        self.objs = objs
-        #: id -> command event, built on the first look-up by id.
-        self.index: dict[str, Any] | None = None
-
-    def events(self) -> list[Any]:
-        """The typed events, oldest first."""
-        ints, objs = self.ints, self.objs
-        i = j = 0
-        out: list[Any] = []
-        last_us, last = -1, EPOCH
-        n = len(ints)
-        while i < n:
-            cls, spec, bits = _UNPACK[ints[i] & 31]
-            flags = ints[i] >> 5
-            i += 1
-            values: list[Any] = []
-            parts: list[int] = []
-            at: datetime | None = None
-            for c, bit in zip(spec, bits, strict=True):
-                if flags & bit:  # left out: the event's instant, None or ""
-                    values.append(at if c == "d" else "" if c == "o" else None)
-                    continue
-                if c == "o":
-                    values.append(objs[j])
-                    j += 1
-                    continue
-                x = ints[i]
-                i += 1
-                if c in "dD":
-                    if x != last_us:
-                        last_us, last = x, EPOCH + timedelta(microseconds=x)
-                    if at is None and c == "d":
-                        at = last
-                    values.append(last)
-                elif c == "b":
-                    values.append(bool(x))
-                else:
-                    if c == "p":
-                        parts.append(len(values))
-                    values.append(x)
-            for k in parts:
-                x = values[k]
-                values[k] = tuple(zip(objs[j : j + x], ints[i : i + x], strict=True))
-                i += x
-                j += x
-            out.append(cls(*values))
-        return out
-
-    def find(self, event_id: str) -> Any:
-        """The command event called ``event_id``."""
-        if self.index is None:
-            self.index = {ev.id: ev for ev in self.events()[1:] if not ev.derived}
-        return self.index[event_id]
+    return dt
 
 
-#: A lot inside the engine: a plain tuple (cheap to build), laid out as the
-#: fields of :class:`Lot` followed by the expiry in micros.
-Row = tuple[Any, ...]
-(
-    L_ID,
-    L_SEQ,
-    L_AMOUNT,
-    L_EARNED,
-    L_EXPIRES,
-    L_AVAIL,
-    L_PENDING,
-    L_REM,
-    L_HELD,
-    L_USED,
-    L_EXPIRED,
-    L_REV,
-    L_EXPUS,
-) = range(13)
+class Replaying:
+    """What a builder keeps only while replaying: ids as lists, indexed."""
+
+    __slots__ = ("idix", "ids", "lotix", "names")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.idix: dict[str, int] = {}
+        self.names: list[str] = []
+        self.lotix: dict[str, int] = {}
 
 
-def _lot(
-    lot: Row, pending: bool, remaining: int, held: int, used: int, expired: int, rev: int
-) -> Row:
-    return (
-        lot[0],
-        lot[1],
-        lot[2],
-        lot[3],
-        lot[4],
-        lot[5],
-        pending,
-        remaining,
-        held,
-        used,
-        expired,
-        rev,
-        lot[12],
-    )
-
-
-def _key(lot: Row) -> tuple[int, int, str]:
-    return (lot[L_EXPUS], lot[L_SEQ], lot[L_ID])
-
-
-def public_lot(row: Row) -> Lot:
-    """The public value of an engine lot."""
-    return Lot(*row[:12])
-
-
-class Book:
-    """A ledger's state: mutable while a command runs, frozen afterwards.
-
-    A book thawed from a frozen one has copies of its containers (values are
-    shared); once frozen, its containers are never mutated again.
-    """
+class State:
+    """A ledger's state: mutable while a command runs (a builder), frozen afterwards."""
 
     __slots__ = (
+        "a",
+        "canc",
         "conf",
-        "count",
-        "deadline",
-        "holds",
-        "ids",
-        "kill_seq",
-        "last_at",
-        "log",
-        "lots",
-        "next_us",
+        "eids",
+        "h",
+        "kinds",
+        "lids",
+        "member",
+        "objs",
         "open",
-        "out",
         "own",
-        "packed",
         "pend",
-        "queue",
-        "reversed",
-        "seq",
-        "tot",
+        "q",
+        "raw",
+        "rx",
     )
 
     conf: Conf
-    lots: dict[str, Row]
-    queue: list[tuple[int, int, str]]
-    pend: list[tuple[int, int, str]]
-    holds: dict[str, Hold]
-    open: dict[str, int]
-    ids: dict[str, Any]
-    reversed: dict[str, int]
-    tot: list[int]
-    last_at: datetime | None
-    deadline: tuple[datetime, int] | None
-    kill_seq: int
-    seq: int
-    log: Log
-    count: int
-    out: list[Any]
+    member: str
+    a: array[int]
+    q: array[int]
+    h: array[int]
+    objs: Any  # a tuple when frozen; a list once a builder adds to it
+    lids: str
+    eids: str
+    kinds: Any  # bytes when frozen; a bytearray while replaying
+    #: Pending lots: sorted (available micros, lot index).
+    pend: Any
+    #: Open holds: id -> (points, deadline micros, flat parts, command index).
+    open: dict[str, tuple[int, int, tuple[int, ...], int]]
+    #: Points cancelled so far per redemption id.
+    canc: dict[str, int]
+    #: The events a history was replayed from, when they are not all plain UTC.
+    raw: tuple[Any, ...] | None
     own: bool
-    next_us: int
-    packed: Packed | None
+    rx: Replaying | None
 
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def opened(cls, ev: Opened) -> Book:
-        """A fresh book for a ledger opened by ``ev``."""
-        book = cls.__new__(cls)
-        book.conf = Conf(ev.member, zone(ev.tz), ev.tz, ev.policy, ev.debt_policy == "strict")
-        book.own = True
-        book.lots = {}
-        book.queue = []
-        book.pend = []
-        book.holds = {}
-        book.open = {}
-        book.ids = {}
-        book.reversed = {}
-        book.tot = list(_ZERO)
-        book.last_at = None
-        book.deadline = None
-        book.kill_seq = -1
-        book.seq = 0
-        book.log = None
-        book.count = 0
-        book.out = [ev]
-        book.next_us = NEVER
-        book.packed = None
-        return book
+    def opened(cls, ev: Opened) -> State:
+        """A fresh builder for a ledger opened by ``ev``."""
+        if ev.debt_policy not in ("debt", "strict"):
+            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
+        s = cls.__new__(cls)
+        s.conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
+        s.member = ev.member
+        s.a = _FRESH[:]
+        s.q = array("q")
+        s.h = array("q")
+        s.objs = _EMPTY
+        s.lids = s.eids = SEP
+        s.kinds = b""
+        s.pend = _EMPTY
+        s.open = _NO_HOLDS
+        s.canc = _NO_HOLDS
+        s.raw = None
+        s.own = False
+        s.rx = None
+        return s
 
     @classmethod
-    def thaw(cls, s: Book) -> Book:
-        """A book that changes copies of frozen ``s``'s containers."""
-        book = cls.__new__(cls)
-        book.conf = s.conf
-        book.lots = s.lots.copy()
-        book.queue = s.queue.copy()
-        book.pend = s.pend
-        book.holds = s.holds
-        book.open = s.open
-        book.ids = s.ids.copy()
-        book.reversed = s.reversed
-        book.own = False
-        book.tot = s.tot.copy()
-        book.last_at = s.last_at
-        book.deadline = s.deadline
-        book.kill_seq = s.kill_seq
-        book.seq = s.seq
-        book.log = s.log
-        book.count = s.count
-        book.out = []
-        book.next_us = s.next_us
-        book.packed = s.packed
-        return book
+    def thaw(cls, f: State) -> State:
+        """A builder for one command on frozen ``f`` (its arrays copied)."""
+        s = cls.__new__(cls)
+        s.conf = f.conf
+        s.member = f.member
+        s.a = f.a[:]
+        s.q = f.q[:]
+        s.h = f.h[:]
+        s.objs = f.objs
+        s.lids = f.lids
+        s.eids = f.eids
+        s.kinds = f.kinds
+        s.pend = f.pend
+        s.open = f.open
+        s.canc = f.canc
+        s.raw = f.raw
+        s.own = False
+        s.rx = None
+        return s
 
-    def freeze(self, history: tuple[Any, ...] | None = None) -> Book:
-        """This book, frozen: it must not be changed afterwards.
-
-        ``history``: the whole history this book was replayed from (equal to
-        its output), kept as the log instead of a copy — packed when it can
-        be, the id table then pointing into it.
-        """
-        out = self.out
-        if history is not None:
-            packed = self.packed
-            if packed is not None:
-                self.ids = dict.fromkeys(self.ids, STORED)
-            self.log = (None, history if packed is None else packed)
-            self.count = len(history)
-            self.out = _EMPTY_LIST
-        elif out:
-            self.log = (self.log, out[0] if len(out) == 1 else tuple(out))
-            self.count += len(out)
-            self.out = _EMPTY_LIST
-        if not self.queue:
-            self.queue = _EMPTY_LIST
+    def freeze(self) -> State:
+        """This builder, frozen: it must not be changed afterwards."""
+        rx = self.rx
+        if rx is not None:
+            self.lids = SEP + SEP.join(rx.names) + SEP if rx.names else SEP
+            self.eids = SEP + SEP.join(rx.ids) + SEP if rx.ids else SEP
+            self.kinds = bytes(self.kinds)
+            self.rx = None
+        if type(self.objs) is list:
+            self.objs = tuple(self.objs)
         if not self.pend:
-            self.pend = _EMPTY_LIST
-        if not self.holds:
-            self.holds = _EMPTY_DICT
+            self.pend = _EMPTY
         if not self.open:
-            self.open = _EMPTY_DICT
-        if not self.reversed:
-            self.reversed = _EMPTY_DICT
+            self.open = _NO_HOLDS
+        if not self.canc:
+            self.canc = _NO_HOLDS
+        self.own = False
         return self
-
-    # -- bookkeeping --------------------------------------------------------
-
-    def event(self, event_id: str) -> Any:
-        """The command event called ``event_id``, or None."""
-        ev = self.ids.get(event_id)
-        if ev is STORED:
-            assert self.packed is not None
-            return self.packed.find(event_id)
-        return ev
 
     def mine(self) -> None:
         """Copy the rarely changed containers before changing one of them."""
         if not self.own:
-            self.holds = self.holds.copy()
-            self.open = self.open.copy()
-            self.reversed = self.reversed.copy()
-            self.pend = self.pend.copy()
+            self.pend = list(self.pend)
+            self.open = dict(self.open)
+            self.canc = dict(self.canc)
             self.own = True
 
-    def emit(self, ev: Any) -> None:
-        self.out.append(ev)
-        if self.last_at is None or ev.at > self.last_at:
-            self.last_at = ev.at
+    # -- ids ------------------------------------------------------------------
+
+    def ordinal(self, event_id: str) -> int:
+        """The index of the command called ``event_id``, or -1."""
+        rx = self.rx
+        if rx is not None:
+            return rx.idix.get(event_id, -1)
+        return find(self.eids, event_id)
+
+    def lot_index(self, lot_id: str) -> int:
+        """The index of the lot called ``lot_id``, or -1."""
+        rx = self.rx
+        if rx is not None:
+            return rx.lotix.get(lot_id, -1)
+        return find(self.lids, lot_id)
+
+    def ids(self) -> tuple[list[str], list[str]]:
+        """(command ids, lot ids) in order."""
+        rx = self.rx
+        if rx is not None:
+            return rx.ids, rx.names
+        return split(self.eids), split(self.lids)
+
+    def obj(self, value: Any) -> int:
+        """Keep ``value`` in objs; its index."""
+        objs = self.objs
+        if type(objs) is not list:
+            objs = self.objs = list(objs)
+        objs.append(value)
+        return len(objs) - 1
+
+    # -- reading back -------------------------------------------------------
+
+    def opened_event(self) -> Opened:
+        conf = self.conf
+        return Opened(self.member, conf.tzname, conf.policy, "strict" if conf.strict else "debt")
+
+    def events(self) -> list[Any]:
+        """The typed history, oldest first."""
+        ids, names = self.ids()
+        h, objs, dt = self.h, self.objs, _converter()
+        out: list[Any] = [self.opened_event()]
+        i, k, n = 0, 0, len(h)
+        while i < n:
+            cls, read, command = _READ[h[i] & 31]
+            if command:
+                values, i = read(h, i, objs, ids[k], ids, names, dt)
+                k += 1
+            else:
+                values, i = read(h, i, objs, None, ids, names, dt)
+            out.append(cls(*values))
+        raw = self.raw
+        if raw is not None:
+            out[: len(raw)] = raw
+        return out
+
+    def command_event(self, k: int) -> Any:
+        """The ``k``-th command event."""
+        kind = self.kinds[k]
+        count = -1
+        for ev in self.events()[1:]:
+            count += not ev.derived
+            if count == k:
+                assert CODE[type(ev)] == kind
+                return ev
+        raise AssertionError(k)  # pragma: no cover
+
+    def event(self, event_id: str) -> Any:
+        """The command event called ``event_id``, or None."""
+        k = self.ordinal(event_id)
+        return None if k < 0 else self.command_event(k)
+
+    def lot(self, i: int, names: list[str] | None = None) -> Lot:
+        """The public value of lot ``i``."""
+        a, b = self.a, HDR + i * S
+        avail = a[b + AVAIL]
+        exp = a[b + EXPIRES]
+        rem, held, used, expd, rev = a[b + REM : b + CLAW]
+        return Lot(
+            (names or self.ids()[1])[i],
+            i + 1,
+            rem + held + used + expd + rev,
+            instant(a[b + EARNED_AT]),
+            None if exp == NEVER else instant(exp),
+            None if avail == NO else instant(avail - PBIT if avail > PBIT // 2 else avail),
+            avail > PBIT // 2,
+            rem,
+            held,
+            used,
+            expd,
+            rev,
+        )
+
+    def lots(self) -> tuple[Lot, ...]:
+        """Every lot, in the order they were created."""
+        names = self.ids()[1]
+        return tuple(self.lot(i, names) for i in range(self.a[H_NLOTS]))
+
+    def holds(self) -> tuple[Hold, ...]:
+        """Every hold, in the order placed, rebuilt from the history."""
+        found: dict[str, Hold] = {}
+        for ev in self.events():
+            kind = type(ev)
+            if kind is Held:
+                found[ev.id] = Hold(ev.id, self.member, ev.points, ev.deadline, ev.lots)
+            elif kind is Captured:
+                found[ev.hold] = attrs.evolve(
+                    found[ev.hold], status="captured", captured=ev.amount
+                )
+            elif kind is Released:
+                found[ev.hold] = attrs.evolve(found[ev.hold], status="released")
+            elif kind is HoldTimedOut:
+                found[ev.hold] = attrs.evolve(found[ev.hold], status="timed_out")
+        return tuple(found.values())
+
+    def last_at(self) -> datetime | None:
+        last = self.a[H_LAST]
+        return None if last == NO else instant(last)
+
+    # -- bookkeeping --------------------------------------------------------
+
+    def command(self, event_id: str, code: int, at_us: int) -> None:
+        """Record that the command ``event_id`` (of type ``code``) happened at ``at_us``."""
+        if SEP in event_id:
+            raise InvalidArgument(
+                f"id={event_id!r} must not contain a NUL character", field="id", value=event_id
+            )
+        rx = self.rx
+        if rx is not None:
+            rx.idix[event_id] = len(rx.ids)
+            rx.ids.append(event_id)
+            self.kinds.append(code)
+        else:
+            self.eids += event_id + SEP
+            self.kinds += _BYTE[code]
+        a = self.a
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
+
+    def derived(self, at_us: int) -> None:
+        """Record that a derived event happened at ``at_us``."""
+        a = self.a
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
 
     def next_due(self) -> tuple[int, int]:
         """(instant, rank) of the next vesting/expiry/timeout/deadline."""
         when, rank = NEVER, 9
         if self.pend:
             when, rank = self.pend[0][0], 0
-        if self.queue and self.queue[0][0] < when:
-            when, rank = self.queue[0][0], 1
+        q = self.q
+        if q:
+            first = self.a[HDR + q[0] * S + EXPIRES]
+            if first < when:
+                when, rank = first, 1
         if self.open:
-            first = min(self.open.values())
+            first = min(v[1] for v in self.open.values())
             if first < when:
                 when, rank = first, 2
-        if self.deadline is not None and self.deadline[1] < when:
-            when, rank = self.deadline[1], 3
+        deadline = self.a[H_DEADLINE]
+        if deadline < when:
+            when, rank = deadline, 3
         return when, rank
 
-    def new_lot(
-        self,
-        lot_id: str,
-        points: int,
-        earned_at: datetime,
-        expires: tuple[datetime, int] | None,
-        available_at: datetime | None,
-        pending: bool,
-    ) -> None:
-        if lot_id in self.lots:
-            raise DuplicateId(f"lot id={lot_id!r} already exists", field="id", value=lot_id)
-        self.seq += 1
-        exp_dt, exp_us = (None, NEVER) if expires is None else expires
-        self.lots[lot_id] = (
-            lot_id,
-            self.seq,
-            points,
-            earned_at,
-            exp_dt,
-            available_at,
-            pending,
-            points,
-            0,
-            0,
-            0,
-            0,
-            exp_us,
-        )
-        if pending:
-            assert available_at is not None
-            self.mine()
-            insort(self.pend, (micros(available_at), self.seq, lot_id))
-            self.tot[PENDING] += points
-        else:
-            insort(self.queue, (exp_us, self.seq, lot_id))
-            self.tot[AVAILABLE] += points
+    def enqueue(self, i: int) -> None:
+        """Put usable lot ``i`` into the queue, by (expiry, index)."""
+        q, a = self.q, self.a
+        exp = a[HDR + i * S + EXPIRES]
+        n = len(q)
+        if n:
+            last = q[-1]
+            e = a[HDR + last * S + EXPIRES]
+            if e > exp or (e == exp and last > i):
+                lo, hi = 0, n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    j = q[mid]
+                    e = a[HDR + j * S + EXPIRES]
+                    if e < exp or (e == exp and j < i):
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                q.insert(lo, i)
+                return
+        q.append(i)
 
-    def take(self, points: int, *, hold: bool = False) -> Parts:
-        """Consume ``points`` of available lots, soonest-expiring first."""
-        queue, lots = self.queue, self.lots
-        parts = []
+    def new_lot(
+        self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
+    ) -> int:
+        if self.lot_index(lot_id) >= 0:
+            raise DuplicateId(f"lot id={lot_id!r} already exists", field="id", value=lot_id)
+        if SEP in lot_id:
+            raise InvalidArgument(
+                f"lot id={lot_id!r} must not contain a NUL character", field="id", value=lot_id
+            )
+        a = self.a
+        i = a[H_NLOTS]
+        a[H_NLOTS] = i + 1
+        column = NO if avail is None else avail + PBIT if pending else avail
+        a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        rx = self.rx
+        if rx is not None:
+            rx.lotix[lot_id] = i
+            rx.names.append(lot_id)
+        else:
+            self.lids += lot_id + SEP
+        if pending:
+            assert avail is not None
+            self.mine()
+            _insort(self.pend, (avail, i))
+            a[PENDING] += points
+        else:
+            self.enqueue(i)
+            a[AVAILABLE] += points
+        return i
+
+    def take(self, points: int, *, hold: bool = False) -> list[int]:
+        """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
+        q, a = self.q, self.a
+        col = HELD_ if hold else USED
+        parts: list[int] = []
         need = points
         k = 0
         while need:
-            lot_id = queue[k][2]
-            lot = lots[lot_id]
-            x = lot[L_REM] if lot[L_REM] < need else need
-            if hold:
-                new = _lot(
-                    lot,
-                    False,
-                    lot[L_REM] - x,
-                    lot[L_HELD] + x,
-                    lot[L_USED],
-                    lot[L_EXPIRED],
-                    lot[L_REV],
-                )
-            else:
-                new = _lot(
-                    lot,
-                    False,
-                    lot[L_REM] - x,
-                    lot[L_HELD],
-                    lot[L_USED] + x,
-                    lot[L_EXPIRED],
-                    lot[L_REV],
-                )
-            lots[lot_id] = new
-            parts.append((lot_id, x))
+            i = q[k]
+            b = HDR + i * S
+            rem = a[b + REM]
+            x = rem if rem < need else need
+            a[b + REM] = rem - x
+            a[b + col] += x
+            parts += (i, x)
             need -= x
-            if new[L_REM] == 0:
+            if x == rem:
                 k += 1
-        del queue[:k]
-        self.tot[AVAILABLE] -= points
-        return tuple(parts)
+        del q[:k]
+        a[AVAILABLE] -= points
+        return parts
 
-    def give_back(self, lot: Row, x: int, *, from_held: bool) -> Row:
-        """Return ``x`` points to ``lot``'s usable remainder."""
-        if from_held:
-            new = _lot(
-                lot,
-                False,
-                lot[L_REM] + x,
-                lot[L_HELD] - x,
-                lot[L_USED],
-                lot[L_EXPIRED],
-                lot[L_REV],
-            )
-        else:
-            new = _lot(
-                lot,
-                False,
-                lot[L_REM] + x,
-                lot[L_HELD],
-                lot[L_USED] - x,
-                lot[L_EXPIRED],
-                lot[L_REV],
-            )
-        self.lots[lot[L_ID]] = new
-        if lot[L_REM] == 0:
-            insort(self.queue, _key(new))
-        self.tot[AVAILABLE] += x
-        return new
+    def give_back(self, i: int, x: int, col: int) -> None:
+        """Return ``x`` points from column ``col`` to lot ``i``'s usable remainder."""
+        a = self.a
+        b = HDR + i * S
+        rem = a[b + REM]
+        a[b + REM] = rem + x
+        a[b + col] -= x
+        if rem == 0:
+            self.enqueue(i)
+        a[AVAILABLE] += x
 
-    def dead(self, lot: Row, at_us: int) -> bool:
-        """Whether ``lot`` has expired by ``at_us`` (own expiry or inactivity)."""
-        if lot[L_SEQ] <= self.kill_seq:
-            return True
-        return bool(lot[L_EXPUS] <= at_us)
+    def dead(self, i: int, at_us: int) -> bool:
+        """Whether lot ``i`` has expired by ``at_us`` (own expiry or inactivity)."""
+        return i < self.a[H_KILL] or self.a[HDR + i * S + EXPIRES] <= at_us
 
     def activity(self, occurred_at: datetime) -> None:
-        policy = self.conf.policy
-        if type(policy) is not ExpireOnInactivity:
-            return
+        conf = self.conf
         deadline = inactivity_deadline(
-            policy, self.conf.tz, occurred_at.astimezone(self.conf.tz).date()
-        )
-        last = self.last_at
-        if last is not None and deadline[0] <= last:
+            conf.policy,
+            conf.tz,
+            occurred_at.astimezone(conf.tz).date(),
+        )[1]
+        a = self.a
+        if a[H_LAST] != NO and deadline <= a[H_LAST]:
             return
-        if self.deadline is None or deadline[1] > self.deadline[1]:
-            self.deadline = deadline
+        if a[H_DEADLINE] == NEVER or deadline > a[H_DEADLINE]:
+            a[H_DEADLINE] = deadline
 
-    def settle(self, at: datetime) -> None:
-        """Repay debt from available points."""
-        tot = self.tot
-        if tot[DEBT] and tot[AVAILABLE]:
-            pay = min(tot[DEBT], tot[AVAILABLE])
+    def settle(self, at_us: int) -> None:
+        """Repay debt from usable points."""
+        a = self.a
+        if a[DEBT] and a[AVAILABLE]:
+            pay = min(a[DEBT], a[AVAILABLE])
             parts = self.take(pay)
-            tot[DEBT] -= pay
-            tot[DEBT_REPAID] += pay
-            self.emit(DebtRepaid(at, pay, parts))
+            a[DEBT] -= pay
+            a[DEBT_REPAID] += pay
+            _w_repaid(self.h, self, at_us, pay, parts)
+            self.derived(at_us)
 
-    def release_parts(self, parts: Parts, at: datetime, at_us: int) -> list[Expired]:
-        """Put held parts back; parts of expired lots expire at once."""
-        expired = []
-        for lot_id, x in parts:
-            lot = self.lots[lot_id]
-            self.tot[HELD] -= x
-            if self.dead(lot, at_us):
-                self.lots[lot_id] = _lot(
-                    lot,
-                    False,
-                    lot[L_REM],
-                    lot[L_HELD] - x,
-                    lot[L_USED],
-                    lot[L_EXPIRED] + x,
-                    lot[L_REV],
-                )
-                self.tot[EXPIRED] += x
-                expired.append(Expired(at, lot_id, x, "hold"))
+    def release_parts(self, parts: Sequence[int], at_us: int) -> list[int]:
+        """Put held parts back; parts of expired lots expire at once (returned)."""
+        a = self.a
+        expired: list[int] = []
+        for k in range(0, len(parts), 2):
+            i, x = parts[k], parts[k + 1]
+            a[HELD] -= x
+            if self.dead(i, at_us):
+                b = HDR + i * S
+                a[b + HELD_] -= x
+                a[b + EXPD] += x
+                a[EXPIRED] += x
+                expired += (i, x)
             else:
-                self.give_back(lot, x, from_held=True)
+                self.give_back(i, x, HELD_)
         return expired
+
+    def expired_parts(self, parts: list[int], at_us: int, cause: str) -> None:
+        for k in range(0, len(parts), 2):
+            _w_expired(self.h, self, at_us, parts[k], parts[k + 1], cause)
+            self.derived(at_us)
 
     # -- time passing -------------------------------------------------------
 
@@ -699,131 +792,122 @@ class Book:
         while True:
             when, rank = self.next_due()
             if when > until_us:
-                self.next_us = when
+                self.a[H_NEXT] = when
                 return
             if rank == 0:
                 self.vest()
             elif rank == 1:
                 self.expire_first()
             elif rank == 2:
-                self.time_out(min(self.open, key=lambda h: (self.open[h], h)))
+                self.time_out(min(self.open, key=lambda h: (self.open[h][1], h)))
             else:
                 self.inactivity()
 
     def vest(self) -> None:
         self.mine()
-        _, _, lot_id = self.pend.pop(0)
-        lot = self.lots[lot_id]
-        assert lot[L_AVAIL] is not None
-        new = _lot(lot, False, lot[L_REM], lot[L_HELD], lot[L_USED], lot[L_EXPIRED], lot[L_REV])
-        self.lots[lot_id] = new
-        insort(self.queue, _key(new))
-        self.tot[PENDING] -= lot[L_REM]
-        self.tot[AVAILABLE] += lot[L_REM]
-        self.emit(Vested(lot[L_AVAIL], lot_id, lot[L_REM]))
-        self.settle(lot[L_AVAIL])
+        avail, i = self.pend.pop(0)
+        a = self.a
+        b = HDR + i * S
+        a[b + AVAIL] -= PBIT
+        rem = a[b + REM]
+        self.enqueue(i)
+        a[PENDING] -= rem
+        a[AVAILABLE] += rem
+        _w_vested(self.h, self, avail, i, rem)
+        self.derived(avail)
+        self.settle(avail)
 
     def expire_first(self) -> None:
-        _, _, lot_id = self.queue.pop(0)
-        lot = self.lots[lot_id]
-        assert lot[L_EXPIRES] is not None
-        x = lot[L_REM]
-        self.lots[lot_id] = _lot(
-            lot, False, 0, lot[L_HELD], lot[L_USED], lot[L_EXPIRED] + x, lot[L_REV]
-        )
-        self.tot[AVAILABLE] -= x
-        self.tot[EXPIRED] += x
-        self.emit(Expired(lot[L_EXPIRES], lot_id, x, "lot"))
+        a = self.a
+        i = self.q.pop(0)
+        b = HDR + i * S
+        x = a[b + REM]
+        a[b + REM] = 0
+        a[b + EXPD] += x
+        a[AVAILABLE] -= x
+        a[EXPIRED] += x
+        at = a[b + EXPIRES]
+        _w_expired(self.h, self, at, i, x, "lot")
+        self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
-        hold = self.holds[hold_id]
         self.mine()
-        del self.open[hold_id]
-        at = hold.deadline
-        self.holds[hold_id] = Hold(
-            hold.id, hold.member, hold.points, at, hold.lots, "timed_out", 0
-        )
-        expired = self.release_parts(hold.lots, at, micros(at))
-        self.emit(HoldTimedOut(at, hold_id, hold.points, hold.lots))
-        for ev in expired:
-            self.emit(ev)
+        points, at, parts, k = self.open.pop(hold_id)
+        expired = self.release_parts(parts, at)
+        _w_timed_out(self.h, self, at, k, points, parts)
+        self.derived(at)
+        self.expired_parts(expired, at, "hold")
         self.settle(at)
 
     def inactivity(self) -> None:
-        assert self.deadline is not None
-        at = self.deadline[0]
-        for _, _, lot_id in self.queue:
-            lot = self.lots[lot_id]
-            x = lot[L_REM]
-            self.lots[lot_id] = _lot(
-                lot, False, 0, lot[L_HELD], lot[L_USED], lot[L_EXPIRED] + x, lot[L_REV]
-            )
-            self.tot[AVAILABLE] -= x
-            self.tot[EXPIRED] += x
-            self.emit(Expired(at, lot_id, x, "inactivity"))
-        self.queue.clear()
-        self.kill_seq = self.seq
-        self.deadline = None
+        a = self.a
+        at = a[H_DEADLINE]
+        for i in self.q:
+            b = HDR + i * S
+            x = a[b + REM]
+            a[b + REM] = 0
+            a[b + EXPD] += x
+            a[AVAILABLE] -= x
+            a[EXPIRED] += x
+            _w_expired(self.h, self, at, i, x, "inactivity")
+            self.derived(at)
+        del self.q[:]
+        a[H_KILL] = a[H_NLOTS]
+        a[H_DEADLINE] = NEVER
 
     # -- commands -----------------------------------------------------------
 
-    def apply(self, ev: Any) -> int:
-        """Apply one command event (its outcome fields are recomputed); its micros."""
-        d: timedelta = ev.at - EPOCH
-        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us >= self.next_us:
+    def apply(self, ev: Any, at_us: int) -> None:
+        """Apply one command event posted at ``at_us`` (its outcome fields are recomputed)."""
+        a = self.a
+        if at_us >= a[H_NEXT]:
             self.advance(at_us)
         _HANDLERS[type(ev)](self, ev, at_us)
-        tot = self.tot
-        if tot[DEBT] and tot[AVAILABLE]:
-            self.settle(ev.at)
-        if self.pend or self.open or self.deadline is not None:
-            self.next_us = self.next_due()[0]
+        if a[DEBT] and a[AVAILABLE]:
+            self.settle(at_us)
+        if self.pend or self.open or a[H_DEADLINE] != NEVER:
+            a[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
-            self.next_us = self.queue[0][0] if self.queue else NEVER
-        return at_us
+            q = self.q
+            a[H_NEXT] = a[HDR + q[0] * S + EXPIRES] if q else NEVER
 
-    def record(self, ev: Any) -> None:
-        self.ids[ev.id] = ev
-        self.out.append(ev)
-        if self.last_at is None or ev.at > self.last_at:
-            self.last_at = ev.at
+    def local_expiry(self, occurred_at: datetime) -> int:
+        conf = self.conf
+        found = expiry_for(conf.policy, conf.tz, occurred_at.astimezone(conf.tz).date())
+        return NEVER if found is None else found[1]
 
     def earn(self, ev: Earned, at_us: int) -> None:
         if ev.points <= 0:
             raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
-        day = ev.occurred_at.astimezone(self.conf.tz).date()
-        if ev.expires_at is not None:
-            expires: tuple[datetime, int] | None = (ev.expires_at, micros(ev.expires_at))
-        else:
-            expires = expiry_for(self.conf.policy, self.conf.tz, day)
-        start = ev.at
-        if ev.available_at is not None and ev.available_at > start:
-            start = ev.available_at
-        self.check_expiry(expires, start, ev)
-        pending = ev.available_at is not None and ev.available_at > ev.at
-        self.new_lot(ev.id, ev.points, ev.occurred_at, expires, ev.available_at, pending)
-        self.tot[EARNED] += ev.points
+        occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
+        explicit = None if ev.expires_at is None else micros(ev.expires_at)
+        exp = self.local_expiry(ev.occurred_at) if explicit is None else explicit
+        avail = None if ev.available_at is None else micros(ev.available_at)
+        start = at_us if avail is None or avail <= at_us else avail
+        self.check_expiry(exp, start, ev)
+        self.new_lot(ev.id, ev.points, occurred, exp, avail, start > at_us)
+        self.a[EARNED] += ev.points
         if self.conf.inactive:
             self.activity(ev.occurred_at)
-        self.record(ev)
+        self.command(ev.id, C_EARNED, at_us)
+        _w_earned(self.h, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
 
-    def check_expiry(self, expires: tuple[datetime, int] | None, start: datetime, ev: Any) -> None:
-        if expires is not None and expires[0] <= start:
+    def check_expiry(self, exp: int, start: int, ev: Any) -> None:
+        if exp <= start:
             raise InvalidTime(
-                f"id={ev.id!r} would expire at {expires[0].isoformat()}, not after it becomes "
-                f"usable at {start.isoformat()}",
+                f"id={ev.id!r} would expire at {_iso(exp)}, not after it becomes "
+                f"usable at {_iso(start)}",
                 field="expires_at",
-                value=expires[0],
+                value=instant(exp),
             )
         policy = self.conf.policy
         if type(policy) is ExpireOnInactivity:
             day = ev.occurred_at.astimezone(self.conf.tz).date()
-            deadline = inactivity_deadline(policy, self.conf.tz, day)[0]
+            deadline = inactivity_deadline(policy, self.conf.tz, day)[1]
             if deadline <= start:
                 raise InvalidTime(
                     f"occurred_at={ev.occurred_at.isoformat()} is older than the inactivity "
-                    f"period: points would be expired at {deadline.isoformat()}",
+                    f"period: points would be expired at {_iso(deadline)}",
                     field="occurred_at",
                     value=ev.occurred_at,
                 )
@@ -831,7 +915,7 @@ class Book:
     def need(self, points: int, what: str) -> None:
         if points <= 0:
             raise InvalidPoints(f"points={points!r} must be a positive int", field="points")
-        available = self.tot[AVAILABLE]
+        available = self.a[AVAILABLE]
         if points > available:
             raise InsufficientPoints(
                 f"{what} of points={points} asks for more than the {available} available",
@@ -840,168 +924,153 @@ class Book:
                 available=available,
             )
 
+    def occurred(self, ev: Any, at_us: int) -> int:
+        return at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
+
     def redeem(self, ev: Redeemed, at_us: int) -> None:
         self.need(ev.points, "redemption")
         parts = self.take(ev.points)
-        self.tot[REDEEMED] += ev.points
+        self.a[REDEEMED] += ev.points
         if self.conf.inactive:
             self.activity(ev.occurred_at)
-        if ev.lots != parts:  # a replayed event that already holds its outcome is kept
-            ev = Redeemed(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts)
-        self.record(ev)
+        self.command(ev.id, C_REDEEMED, at_us)
+        _w_redeemed(self.h, self, at_us, self.occurred(ev, at_us), ev.points, ev.reason, parts)
 
     def hold(self, ev: Held, at_us: int) -> None:
         self.need(ev.points, "hold")
-        if ev.deadline <= ev.at:
+        deadline = micros(ev.deadline)
+        if deadline <= at_us:
             raise InvalidTime(
                 f"deadline={ev.deadline.isoformat()} must be after at={ev.at.isoformat()}",
                 field="deadline",
                 value=ev.deadline,
             )
         parts = self.take(ev.points, hold=True)
-        self.tot[HELD] += ev.points
+        self.a[HELD] += ev.points
         self.mine()
-        self.holds[ev.id] = Hold(ev.id, self.conf.member, ev.points, ev.deadline, parts)
-        self.open[ev.id] = micros(ev.deadline)
-        if ev.lots != parts:
-            ev = Held(ev.id, ev.at, ev.occurred_at, ev.points, ev.deadline, parts)
-        self.record(ev)
+        self.open[ev.id] = (ev.points, deadline, tuple(parts), len(self.kinds))
+        self.command(ev.id, C_HELD, at_us)
+        _w_held(self.h, self, at_us, self.occurred(ev, at_us), ev.points, deadline, parts)
 
-    def open_hold(self, hold_id: str) -> Hold:
-        hold = self.holds.get(hold_id)
-        if hold is None:
+    def open_hold(self, hold_id: str) -> tuple[int, int, tuple[int, ...], int]:
+        found = self.open.get(hold_id)
+        if found is not None:
+            return found
+        status, held = "", None
+        for ev in self.events():
+            kind = type(ev)
+            if kind is Held and ev.id == hold_id:
+                held = ev
+            elif kind is HoldTimedOut and ev.hold == hold_id:
+                status = "timed_out"
+            elif (kind is Captured or kind is Released) and ev.hold == hold_id:
+                status = "captured" if kind is Captured else "released"
+        if held is None:
             raise UnknownHold(
                 f"hold={hold_id!r} is not a hold of this ledger", field="hold", value=hold_id
             )
-        if hold.status == "timed_out":
+        if status == "timed_out":
             raise HoldExpired(
-                f"hold={hold_id!r} expired at {hold.deadline.isoformat()}",
+                f"hold={hold_id!r} expired at {held.deadline.isoformat()}",
                 field="hold",
                 value=hold_id,
             )
-        if hold.status != "open":
-            raise HoldAlreadyResolved(
-                f"hold={hold_id!r} was already {hold.status}", field="hold", value=hold_id
-            )
-        return hold
+        raise HoldAlreadyResolved(
+            f"hold={hold_id!r} was already {status}", field="hold", value=hold_id
+        )
 
     def capture(self, ev: Captured, at_us: int) -> None:
-        hold = self.open_hold(ev.hold)
-        amount = hold.points if ev.points is None else ev.points
+        held, _, parts, k = self.open_hold(ev.hold)
+        amount = held if ev.points is None else ev.points
         if amount <= 0:
             raise InvalidPoints(f"points={amount!r} must be a positive int", field="points")
-        if amount > hold.points:
+        if amount > held:
             raise OverCapture(
-                f"points={amount} is more than the {hold.points} held by hold={ev.hold!r}",
+                f"points={amount} is more than the {held} held by hold={ev.hold!r}",
                 field="points",
                 value=amount,
-                held=hold.points,
+                held=held,
             )
-        captured, released = [], []
+        a = self.a
+        captured: list[int] = []
+        released: list[int] = []
         need = amount
-        for lot_id, x in hold.lots:
+        for j in range(0, len(parts), 2):
+            i, x = parts[j], parts[j + 1]
             y = x if x < need else need
             if y:
-                lot = self.lots[lot_id]
-                self.lots[lot_id] = _lot(
-                    lot,
-                    False,
-                    lot[L_REM],
-                    lot[L_HELD] - y,
-                    lot[L_USED] + y,
-                    lot[L_EXPIRED],
-                    lot[L_REV],
-                )
-                captured.append((lot_id, y))
+                b = HDR + i * S
+                a[b + HELD_] -= y
+                a[b + USED] += y
+                captured += (i, y)
                 need -= y
             if x > y:
-                released.append((lot_id, x - y))
-        self.tot[HELD] -= amount
-        self.tot[REDEEMED] += amount
-        rel = tuple(released)
-        expired = self.release_parts(rel, ev.at, at_us)
+                released += (i, x - y)
+        a[HELD] -= amount
+        a[REDEEMED] += amount
+        expired = self.release_parts(released, at_us)
         self.mine()
-        self.holds[hold.id] = Hold(
-            hold.id, hold.member, hold.points, hold.deadline, hold.lots, "captured", amount
-        )
-        del self.open[hold.id]
+        del self.open[ev.hold]
         if self.conf.inactive:
             self.activity(ev.occurred_at)
-        lots = tuple(captured)
-        if ev.amount != amount or ev.lots != lots or ev.released != rel:
-            ev = Captured(ev.id, ev.at, ev.occurred_at, ev.hold, ev.points, amount, lots, rel)
-        self.record(ev)
-        for exp in expired:
-            self.emit(exp)
+        self.command(ev.id, C_CAPTURED, at_us)
+        _w_captured(
+            self.h, self, at_us, self.occurred(ev, at_us), k, ev.points, amount, captured, released
+        )
+        self.expired_parts(expired, at_us, "hold")
 
     def release(self, ev: Released, at_us: int) -> None:
-        hold = self.open_hold(ev.hold)
-        expired = self.release_parts(hold.lots, ev.at, at_us)
+        _, _, parts, k = self.open_hold(ev.hold)
+        expired = self.release_parts(parts, at_us)
         self.mine()
-        self.holds[hold.id] = Hold(
-            hold.id, hold.member, hold.points, hold.deadline, hold.lots, "released", 0
-        )
-        del self.open[hold.id]
-        if ev.lots != hold.lots:
-            ev = Released(ev.id, ev.at, ev.occurred_at, ev.hold, hold.lots)
-        self.record(ev)
-        for exp in expired:
-            self.emit(exp)
+        del self.open[ev.hold]
+        self.command(ev.id, CODE[Released], at_us)
+        _w_released(self.h, self, at_us, self.occurred(ev, at_us), k, parts)
+        self.expired_parts(expired, at_us, "hold")
 
-    def target(self, of: str) -> Any:
-        target = self.event(of)
-        if target is None:
+    def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
+        """The index of the command ``of``, which must be of one of ``kinds``."""
+        k = self.ordinal(of)
+        if k < 0:
             raise UnknownEvent(f"of={of!r} is not an event of this ledger", field="of", value=of)
-        return target
+        kind = self.kinds[k]
+        if kind not in kinds:
+            raise InvalidArgument(
+                f"of={of!r} is a {EVENT_TYPES[kind].__name__}, not {what}", field="of", value=of
+            )
+        return k
 
     def reverse_earn(self, ev: EarnReversed, at_us: int) -> None:
-        target = self.target(ev.of)
-        if type(target) is not Earned:
-            raise InvalidArgument(
-                f"of={ev.of!r} is a {type(target).__name__}, not an earn", field="of", value=ev.of
-            )
-        done = self.reversed.get(ev.of, 0)
-        amount = self.over_reversal(ev, target.points, done)
-        lot = self.lots[ev.of]
-        tot = self.tot
+        k = self.target(ev.of, (C_EARNED,), "an earn")
+        i = self.lot_index(ev.of)
+        a = self.a
+        b = HDR + i * S
+        rem, held, used, expd, rev = a[b + REM : b + CLAW]
+        amount = self.over_reversal(ev, rem + held + used + expd + rev, a[b + CLAW])
         taken = reclassified = debt = 0
-        charged: Parts = ()
-        if lot[L_PENDING]:
+        charged: list[int] = []
+        avail = a[b + AVAIL]
+        if avail > PBIT // 2:  # pending
             taken = amount
-            self.lots[ev.of] = _lot(
-                lot,
-                True,
-                lot[L_REM] - amount,
-                lot[L_HELD],
-                lot[L_USED],
-                lot[L_EXPIRED],
-                lot[L_REV] + amount,
-            )
-            tot[PENDING] -= amount
-            if lot[L_REM] == amount:
-                assert lot[L_AVAIL] is not None
+            a[b + REM] = rem - amount
+            a[b + REV] = rev + amount
+            a[PENDING] -= amount
+            if rem == amount:
                 self.mine()
-                self.pend.remove((micros(lot[L_AVAIL]), lot[L_SEQ], lot[L_ID]))
+                self.pend.remove((avail - PBIT, i))
         else:
-            taken = min(amount, lot[L_REM])
-            reclassified = min(amount - taken, lot[L_EXPIRED])
+            taken = min(amount, rem)
+            reclassified = min(amount - taken, expd)
             rest = amount - taken - reclassified
-            if taken and lot[L_REM] == taken:
-                key = _key(lot)
-                del self.queue[bisect_left(self.queue, key)]
-            self.lots[ev.of] = _lot(
-                lot,
-                False,
-                lot[L_REM] - taken,
-                lot[L_HELD],
-                lot[L_USED],
-                lot[L_EXPIRED] - reclassified,
-                lot[L_REV] + taken + reclassified,
-            )
-            tot[AVAILABLE] -= taken
-            tot[EXPIRED] -= reclassified
+            if taken and rem == taken:
+                del self.q[self.q.index(i)]
+            a[b + REM] = rem - taken
+            a[b + EXPD] = expd - reclassified
+            a[b + REV] = rev + taken + reclassified
+            a[AVAILABLE] -= taken
+            a[EXPIRED] -= reclassified
             if rest:
-                pay = min(rest, tot[AVAILABLE])
+                pay = min(rest, a[AVAILABLE])
                 debt = rest - pay
                 if debt and self.conf.strict:
                     raise StrictPolicyViolation(
@@ -1011,31 +1080,25 @@ class Book:
                         value=amount,
                         debt=debt,
                     )
-                charged = self.take(pay) if pay else ()
-                tot[DEBT] += debt
-        tot[CLAWED_BACK] += amount
-        self.mine()
-        self.reversed[ev.of] = done + amount
-        if (ev.amount, ev.taken, ev.reclassified, ev.charged, ev.debt) != (
+                if pay:
+                    charged = self.take(pay)
+                a[DEBT] += debt
+        a[CLAWED_BACK] += amount
+        a[b + CLAW] += amount
+        self.command(ev.id, CODE[EarnReversed], at_us)
+        _w_reversed(
+            self.h,
+            self,
+            at_us,
+            self.occurred(ev, at_us),
+            k,
+            ev.points,
             amount,
             taken,
             reclassified,
             charged,
             debt,
-        ):
-            ev = EarnReversed(
-                ev.id,
-                ev.at,
-                ev.occurred_at,
-                ev.of,
-                ev.points,
-                amount,
-                taken,
-                reclassified,
-                charged,
-                debt,
-            )
-        self.record(ev)
+        )
 
     def over_reversal(self, ev: Any, total: int, done: int) -> int:
         left = total - done
@@ -1053,100 +1116,93 @@ class Book:
         return amount
 
     def cancel(self, ev: RedemptionCancelled, at_us: int) -> None:
-        target = self.target(ev.of)
-        if type(target) not in (Redeemed, Captured):
-            raise InvalidArgument(
-                f"of={ev.of!r} is a {type(target).__name__}, not a redemption or capture",
-                field="of",
-                value=ev.of,
-            )
-        parts = target.lots
-        total = sum(x for _, x in parts)
-        done = self.reversed.get(ev.of, 0)
+        k = self.target(ev.of, (C_REDEEMED, C_CAPTURED), "a redemption or capture")
+        lots = self.command_event(k).lots
+        total = sum(x for _, x in lots)
+        done = self.canc.get(ev.of, 0)
         amount = self.over_reversal(ev, total, done)
-        restored, expired, grace = [], [], []
+        a = self.a
+        restored: list[int] = []
+        expired: list[int] = []
+        grace: list[int] = []
         skip, need = done, amount
-        for lot_id, x in parts:
+        for lot_id, x in lots:
             if skip >= x:
                 skip -= x
                 continue
             y = min(x - skip, need)
             skip = 0
             need -= y
-            lot = self.lots[lot_id]
-            if not self.dead(lot, at_us):
-                self.give_back(lot, y, from_held=False)
-                restored.append((lot_id, y))
+            i = self.lot_index(lot_id)
+            if not self.dead(i, at_us):
+                self.give_back(i, y, USED)
+                restored += (i, y)
             elif ev.grace_days is not None:
-                grace.append((lot_id, y))
+                grace += (i, y)
             else:
-                self.lots[lot_id] = _lot(
-                    lot,
-                    False,
-                    lot[L_REM],
-                    lot[L_HELD],
-                    lot[L_USED] - y,
-                    lot[L_EXPIRED] + y,
-                    lot[L_REV],
-                )
-                self.tot[EXPIRED] += y
-                expired.append((lot_id, y))
+                b = HDR + i * S
+                a[b + USED] -= y
+                a[b + EXPD] += y
+                a[EXPIRED] += y
+                expired += (i, y)
             if not need:
                 break
         if grace:
             assert ev.grace_days is not None
-            last = ev.at.astimezone(self.conf.tz).date() + timedelta(days=ev.grace_days)
-            instant = start_of_day(last + timedelta(days=1), self.conf.tz)
-            self.new_lot(
-                f"{ev.id}:grace",
-                sum(y for _, y in grace),
-                ev.at,
-                (instant, micros(instant)),
-                None,
-                False,
-            )
-        self.tot[CANCELLED] += amount
+            tz = self.conf.tz
+            last = ev.at.astimezone(tz).date() + timedelta(days=ev.grace_days)
+            until = micros(start_of_day(last + timedelta(days=1), tz))
+            self.new_lot(f"{ev.id}:grace", sum(grace[1::2]), at_us, until, None, False)
+        a[CANCELLED] += amount
         self.mine()
-        self.reversed[ev.of] = done + amount
-        self.record(
-            RedemptionCancelled(
-                ev.id,
-                ev.at,
-                ev.occurred_at,
-                ev.of,
-                ev.points,
-                ev.grace_days,
-                amount,
-                tuple(restored),
-                tuple(expired),
-                tuple(grace),
-            )
+        self.canc[ev.of] = done + amount
+        self.command(ev.id, CODE[RedemptionCancelled], at_us)
+        _w_cancelled(
+            self.h,
+            self,
+            at_us,
+            self.occurred(ev, at_us),
+            k,
+            ev.points,
+            ev.grace_days,
+            amount,
+            restored,
+            expired,
+            grace,
         )
-        for lot_id, y in expired:
-            self.emit(Expired(ev.at, lot_id, y, "cancel"))
+        self.expired_parts(expired, at_us, "cancel")
 
     def adjust(self, ev: Adjusted, at_us: int) -> None:
+        occurred = self.occurred(ev, at_us)
+        parts: list[int] = []
         if ev.points > 0:
-            day = ev.occurred_at.astimezone(self.conf.tz).date()
-            expires = expiry_for(self.conf.policy, self.conf.tz, day)
-            self.check_expiry(expires, ev.at, ev)
-            self.new_lot(ev.id, ev.points, ev.occurred_at, expires, None, False)
-            self.tot[ADJUSTED_IN] += ev.points
+            exp = self.local_expiry(ev.occurred_at)
+            self.check_expiry(exp, at_us, ev)
+            self.new_lot(ev.id, ev.points, occurred, exp, None, False)
+            self.a[ADJUSTED_IN] += ev.points
             if self.conf.inactive:
                 self.activity(ev.occurred_at)
-            self.record(ev)
-            return
-        self.need(-ev.points, "debit")
-        parts = self.take(-ev.points)
-        self.tot[ADJUSTED_OUT] -= ev.points
-        self.record(Adjusted(ev.id, ev.at, ev.occurred_at, ev.points, ev.reason, parts))
+        else:
+            self.need(-ev.points, "debit")
+            parts = self.take(-ev.points)
+            self.a[ADJUSTED_OUT] -= ev.points
+        self.command(ev.id, CODE[Adjusted], at_us)
+        _w_adjusted(self.h, self, at_us, occurred, ev.points, ev.reason, parts)
 
     def transfer_out(self, ev: TransferredOut, at_us: int) -> None:
         self.need(ev.points, "transfer")
         parts = self.take(ev.points)
-        self.tot[TRANSFERRED_OUT] += ev.points
-        self.record(
-            TransferredOut(ev.id, ev.at, ev.occurred_at, ev.to, ev.points, ev.keep_expiry, parts)
+        self.a[TRANSFERRED_OUT] += ev.points
+        self.command(ev.id, CODE[TransferredOut], at_us)
+        _w_out(
+            self.h,
+            self,
+            at_us,
+            self.occurred(ev, at_us),
+            ev.to,
+            ev.points,
+            ev.keep_expiry,
+            parts,
         )
 
     def transfer_in(self, ev: TransferredIn, at_us: int) -> None:
@@ -1156,19 +1212,18 @@ class Book:
                 field="points",
                 value=ev.points,
             )
+        occurred = self.occurred(ev, at_us)
         if not ev.keep_expiry:
-            day = ev.occurred_at.astimezone(self.conf.tz).date()
-            expires = expiry_for(self.conf.policy, self.conf.tz, day)
-            self.check_expiry(expires, ev.at, ev)
-            self.new_lot(f"{ev.id}#0", ev.points, ev.occurred_at, expires, None, False)
+            exp = self.local_expiry(ev.occurred_at)
+            self.check_expiry(exp, at_us, ev)
+            self.new_lot(f"{ev.id}#0", ev.points, occurred, exp, None, False)
         for i, part in enumerate(ev.parts if ev.keep_expiry else ()):
-            expires = (
-                None if part.expires_at is None else (part.expires_at, micros(part.expires_at))
-            )
-            self.check_expiry(expires, ev.at, ev)
-            self.new_lot(f"{ev.id}#{i}", part.points, ev.occurred_at, expires, None, False)
-        self.tot[TRANSFERRED_IN] += ev.points
-        self.record(ev)
+            exp = NEVER if part.expires_at is None else micros(part.expires_at)
+            self.check_expiry(exp, at_us, ev)
+            self.new_lot(f"{ev.id}#{i}", part.points, occurred, exp, None, False)
+        self.a[TRANSFERRED_IN] += ev.points
+        self.command(ev.id, CODE[TransferredIn], at_us)
+        _w_in(self.h, self, at_us, occurred, ev.source, ev.points, ev.keep_expiry, ev.parts)
 
     def merge(self, ev: Merged, at_us: int) -> None:
         if ev.debt < 0 or any(item.points <= 0 for item in ev.lots):
@@ -1177,129 +1232,109 @@ class Book:
                 field="lots",
                 value=ev.lots,
             )
+        a = self.a
         for item in ev.lots:
-            expires = (
-                None if item.expires_at is None else (item.expires_at, micros(item.expires_at))
-            )
-            pending = item.pending and item.available_at is not None and item.available_at > ev.at
+            exp = NEVER if item.expires_at is None else micros(item.expires_at)
+            avail = None if item.available_at is None else micros(item.available_at)
+            pending = item.pending and avail is not None and avail > at_us
             self.new_lot(
-                f"{ev.id}/{item.lot}",
-                item.points,
-                item.earned_at,
-                expires,
-                item.available_at,
-                pending,
+                f"{ev.id}/{item.lot}", item.points, micros(item.earned_at), exp, avail, pending
             )
-            self.tot[MERGED_IN] += item.points
-        self.tot[DEBT] += ev.debt
-        self.tot[MERGED_DEBT] += ev.debt
-        self.record(ev)
-
-    def check_command(self, ev: Any) -> None:
-        """Checks a replayed command needs beyond its types."""
-        if ev.id in self.ids:
-            raise InvalidData.from_messages([f"id={ev.id!r} is repeated"], what="points history")
-        if self.last_at is not None and ev.at < self.last_at:
-            raise InvalidData.from_messages(
-                [f"at={ev.at.isoformat()} is earlier than the event before it"],
-                what="points history",
-            )
-        if ev.occurred_at > ev.at:
-            raise InvalidData.from_messages(
-                [f"occurred_at={ev.occurred_at.isoformat()} is after at"], what="points history"
-            )
+            a[MERGED_IN] += item.points
+        a[DEBT] += ev.debt
+        a[MERGED_DEBT] += ev.debt
+        self.command(ev.id, CODE[Merged], at_us)
+        _w_merged(self.h, self, at_us, self.occurred(ev, at_us), ev.source, ev.lots, ev.debt)
 
 
-def replay(
-    events: Sequence[Any], *, step: Callable[[int, Book], None] | None = None, pack: bool = False
-) -> Book:
-    """Rebuild a book from a whole history, checking every event follows.
+_BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
 
-    ``pack``: also pack the history (into the book's ``packed``) as it goes,
-    while each event is at hand; a history that cannot be packed exactly
-    leaves ``packed`` None.
+
+def _insort(pend: list[tuple[int, int]], item: tuple[int, int]) -> None:
+    k = len(pend)
+    while k and pend[k - 1] > item:
+        k -= 1
+    pend.insert(k, item)
+
+
+def _bad(i: int, message: str) -> InvalidData:
+    return InvalidData.from_messages([f"{message} @ $.events[{i}]"], what="points history")
+
+
+def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None = None) -> State:
+    """Rebuild a builder from a whole history, checking every event follows.
+
+    Each event must equal the record the engine writes for it: commands are
+    applied (their outcome fields recomputed), derived events must come out
+    of the time passing before them.
     """
     if not events or type(events[0]) is not Opened:
-        raise InvalidData.from_messages(
-            ["the first event must be Opened @ $.events[0]"], what="points history"
-        )
+        raise _bad(0, "the first event must be Opened")
     try:
-        book = Book.opened(events[0])
+        s = State.opened(events[0])
     except (ValueError, TypeError) as exc:
-        raise InvalidData.from_messages([f"{exc} @ $.events[0]"], what="points history") from None
-    out = book.out
+        raise _bad(0, str(exc)) from None
+    rx = s.rx = Replaying()
+    s.kinds = bytearray()
+    a = s.a
+    h = s.h
+    ids, names = rx.ids, rx.names
+    dt = _converter()
+    canonical = True
+    pos = k = 0
     if step is not None:
-        step(0, book)
-    ints: list[int] = []
-    objs: list[Any] = []
-    ia, oa, ie, oe = ints.append, objs.append, ints.extend, objs.extend
-    encoders = _PACK
-    packing = pack and _packs(events[0], None, ia, oa, ie, oe)
-    ids = book.ids
+        step(0, s)
     for i in range(1, len(events)):
         ev = events[i]
-        at_us = None
-        if len(out) <= i:
+        kind = type(ev)
+        if a[H_NEV] <= i:
             try:
+                at_us = micros(ev.at)
                 if ev.derived:
-                    at_us = micros(ev.at)
-                    book.advance(at_us)
+                    s.advance(at_us)
                 else:
-                    last = book.last_at
-                    if (
-                        ev.id in ids
-                        or (last is not None and ev.at < last)
-                        or ev.occurred_at > ev.at
-                    ):
-                        book.check_command(ev)  # raises
-                    at_us = book.apply(ev)
-            except (InvalidData, ValueError, LookupError, TypeError) as exc:
-                raise InvalidData.from_messages(
-                    [f"{exc} @ $.events[{i}]"], what="points history"
-                ) from None
-        if len(out) <= i or (
-            out[i] is not ev
-            and (type(out[i]) is not type(ev) or FIELDS[type(ev)](out[i]) != FIELDS[type(ev)](ev))
-        ):
-            raise InvalidData.from_messages(
-                [f"{type(ev).__name__} does not follow from the events before it @ $.events[{i}]"],
-                what="points history",
-            )
-        if packing:
-            try:
-                encoders[type(ev)](ev, at_us, ia, oa, ie, oe)
-            except (_Unpackable, KeyError, OverflowError, TypeError, ValueError):
-                packing = False
+                    if ev.id in rx.idix:
+                        raise ValueError(f"id={ev.id!r} is repeated")
+                    if at_us < a[H_LAST]:
+                        raise ValueError(
+                            f"at={ev.at.isoformat()} is earlier than the event before it"
+                        )
+                    if ev.occurred_at > ev.at:
+                        raise ValueError(f"occurred_at={ev.occurred_at.isoformat()} is after at")
+                    s.apply(ev, at_us)
+            except (ValueError, LookupError, TypeError, AttributeError, OverflowError) as exc:
+                raise _bad(i, str(exc)) from None
+        if a[H_NEV] <= i or _READ[h[pos] & 31][0] is not kind:
+            raise _bad(i, f"{kind.__name__} does not follow from the events before it")
+        _, read, command = _READ[h[pos] & 31]
+        if command:
+            values, pos = read(h, pos, s.objs, ids[k], ids, names, dt)
+            k += 1
+        else:
+            values, pos = read(h, pos, s.objs, None, ids, names, dt)
+        if values != FIELDS[kind](ev):
+            raise _bad(i, f"{kind.__name__} does not follow from the events before it")
+        if canonical and not _CANON[kind](ev):
+            canonical = False
         if step is not None:
-            step(i, book)
-    if packing:
-        with contextlib.suppress(OverflowError):  # an int beyond int64: kept as is
-            book.packed = Packed(array("q", ints), tuple(objs))
-    return book
+            step(i, s)
+    if a[H_NEV] > len(events):
+        raise _bad(len(events), "the history ends before the events that follow from it")
+    if not canonical:
+        s.raw = tuple(events)
+    return s
 
 
-def _packs(ev: Any, *args: Any) -> bool:
-    """Pack ``ev``; whether it could be packed."""
-    try:
-        _PACK[type(ev)](ev, *args)
-    except (_Unpackable, KeyError, OverflowError, TypeError, ValueError):
-        return False
-    return True
-
-
-#: A frozen book: the state an immutable ledger holds.
-State = Book
-
-_HANDLERS: Final[dict[type[Any], Callable[[Book, Any, int], None]]] = {
-    Earned: Book.earn,
-    Redeemed: Book.redeem,
-    Held: Book.hold,
-    Captured: Book.capture,
-    Released: Book.release,
-    EarnReversed: Book.reverse_earn,
-    RedemptionCancelled: Book.cancel,
-    Adjusted: Book.adjust,
-    TransferredOut: Book.transfer_out,
-    TransferredIn: Book.transfer_in,
-    Merged: Book.merge,
+_HANDLERS: Final[dict[type[Any], Callable[[State, Any, int], None]]] = {
+    Earned: State.earn,
+    Redeemed: State.redeem,
+    Held: State.hold,
+    Captured: State.capture,
+    Released: State.release,
+    EarnReversed: State.reverse_earn,
+    RedemptionCancelled: State.cancel,
+    Adjusted: State.adjust,
+    TransferredOut: State.transfer_out,
+    TransferredIn: State.transfer_in,
+    Merged: State.merge,
 }

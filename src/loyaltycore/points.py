@@ -31,16 +31,24 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
+import attrs
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
 from loyaltycore._ledger import (
-    L_EXPIRES,
-    L_REM,
-    Book,
+    C_CAPTURED,
+    C_REDEEMED,
+    EXPIRES,
+    H_DEADLINE,
+    H_LAST,
+    H_NEV,
+    H_NEXT,
+    HDR,
+    REM,
+    S,
     State,
-    events_of,
-    public_lot,
+    find,
+    instant,
     replay,
 )
 from loyaltycore._points_values import (
@@ -256,22 +264,26 @@ class PointsLedger:
             return NotImplemented
         a, b = self._s, other._s
         return (
-            a.count == b.count
-            and a.tot == b.tot
-            and a.lots == b.lots
-            and a.holds == b.holds
-            and a.last_at == b.last_at
-            and self.events == other.events
+            a.member == b.member
+            and a.conf.tzname == b.conf.tzname
+            and a.conf.policy == b.conf.policy
+            and a.conf.strict == b.conf.strict
+            and a.a[:H_NEXT] == b.a[:H_NEXT]  # the next due instant is a cache
+            and a.a[H_NEXT + 1 :] == b.a[H_NEXT + 1 :]
+            and a.h == b.h
+            and a.objs == b.objs
+            and a.eids == b.eids
+            and a.lids == b.lids
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_events, (self.events,))
 
     def __repr__(self) -> str:
-        t = self._s.tot
+        t = self._s.a
         return (
             f"PointsLedger(member={self.member!r}, available={t[AVAILABLE]}, "
-            f"pending={t[PENDING]}, held={t[HELD]}, debt={t[DEBT]}, events={self._s.count})"
+            f"pending={t[PENDING]}, held={t[HELD]}, debt={t[DEBT]}, events={t[H_NEV]})"
         )
 
     # -- construction -------------------------------------------------------
@@ -319,7 +331,7 @@ class PointsLedger:
                 field="debt_policy",
                 value=debt_policy,
             )
-        return cls(Book.opened(Opened(member, tz_name, policy, debt_policy)).freeze())
+        return cls(State.opened(Opened(member, tz_name, policy, debt_policy)).freeze())
 
     @classmethod
     def replay(cls, events: Iterable[PointsEvent]) -> PointsLedger:
@@ -344,11 +356,7 @@ class PointsLedger:
                     [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
                     what="points history",
                 )
-        state = replay(events, pack=True).freeze(events)
-        ledger = cls(state)
-        if state.packed is None:
-            _SET_EVENTS(ledger, events)
-        return ledger
+        return cls(replay(events).freeze())
 
     # -- attributes ---------------------------------------------------------
 
@@ -359,7 +367,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").member
         'm-1'
         """
-        return self._s.conf.member
+        return self._s.member
 
     @property
     def tz(self) -> str:
@@ -397,7 +405,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").earn("e1", at=at, points=1).last_at == at
         True
         """
-        return self._s.last_at
+        return self._s.last_at()
 
     @property
     def events(self) -> tuple[PointsEvent, ...]:
@@ -409,7 +417,7 @@ class PointsLedger:
         ['Opened', 'Earned']
         """
         if self._events is None:
-            _SET_EVENTS(self, events_of(self._s.log))
+            _SET_EVENTS(self, tuple(self._s.events()))
         assert self._events is not None
         return self._events
 
@@ -422,7 +430,7 @@ class PointsLedger:
         >>> [lot.id for lot in PointsLedger.open("m-1").earn("e1", at=at, points=1).lots]
         ['e1']
         """
-        return tuple(map(public_lot, self._s.lots.values()))
+        return self._s.lots()
 
     @property
     def holds(self) -> tuple[Hold, ...]:
@@ -431,7 +439,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").holds
         ()
         """
-        return tuple(self._s.holds.values())
+        return self._s.holds()
 
     def lot(self, lot_id: str) -> Lot:
         """The lot called ``lot_id`` (an earn's lot has the earn's id).
@@ -441,32 +449,39 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").earn("e1", at=at, points=10).lot("e1").amount
         10
         """
-        found = self._s.lots.get(lot_id)
-        if found is None:
+        found = find(self._s.lids, lot_id) if type(lot_id) is str else -1
+        if found < 0:
             from loyaltycore.errors import NotFound
 
             raise NotFound(
                 f"lot={lot_id!r} is not a lot of this ledger", field="lot", value=lot_id
             )
-        return public_lot(found)
+        return self._s.lot(found)
 
     # -- commands -----------------------------------------------------------
 
     def _run(self, ev: Any) -> PointsLedger:
         s = self._s
-        prior = s.event(ev.id)
-        if prior is not None:
-            _same_payload(prior, ev)
+        k = find(s.eids, ev.id)
+        if k >= 0:
+            _same_payload(s.command_event(k), ev)
             return self
-        if s.last_at is not None and ev.at < s.last_at:
+        d = ev.at - _EPOCH
+        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        if at_us < s.a[H_LAST]:
             raise OutOfOrder(
                 f"at={ev.at.isoformat()} is earlier than the ledger's last event at "
-                f"{s.last_at.isoformat()}",
+                f"{instant(s.a[H_LAST]).isoformat()}",
                 field="at",
                 value=ev.at,
             )
-        book = Book.thaw(s)
-        book.apply(ev)
+        book = State.thaw(s)
+        try:
+            book.apply(ev, at_us)
+        except OverflowError:
+            raise InvalidPoints(
+                f"id={ev.id!r} would take a total beyond {2**63 - 1}", field="points"
+            ) from None
         new: PointsLedger = _NEW(PointsLedger)
         _SET_STATE(new, book.freeze())
         _SET_EVENTS(new, None)
@@ -667,8 +682,8 @@ class PointsLedger:
         at_utc, occurred = _command(id, at, occurred_at)
         check_id(of, "of")
         amount = _optional_points(points)
-        target = self._s.event(of)
-        if isinstance(target, Redeemed | Captured):
+        k = find(self._s.eids, of)
+        if k >= 0 and self._s.kinds[k] in (C_REDEEMED, C_CAPTURED):
             grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
             return self._run(RedemptionCancelled(id, at_utc, occurred, of, amount, grace))
         if grace_days is not None:
@@ -724,19 +739,19 @@ class PointsLedger:
         True
         """
         until = micros(to_utc(as_of, "as_of"))
-        if until < self._s.next_us:
+        if until < self._s.a[H_NEXT]:
             return self
-        book = Book.thaw(self._s)
+        book = State.thaw(self._s)
         book.advance(until)
         return PointsLedger(book.freeze())
 
     # -- queries ------------------------------------------------------------
 
-    def _book_at(self, as_of: object) -> Book:
+    def _book_at(self, as_of: object) -> State:
         when = to_utc(as_of, "as_of")
         s = self._s
-        if s.last_at is None or when >= s.last_at:
-            book = Book.thaw(s)
+        if micros(when) >= s.a[H_LAST]:
+            book = State.thaw(s)
         else:
             events = self.events
             n = 1
@@ -760,8 +775,8 @@ class PointsLedger:
         >>> ledger.balance(as_of=datetime(2024, 2, 1, tzinfo=timezone.utc)).expired
         100
         """
-        tot = self._s.tot if as_of is None else self._book_at(as_of).tot
-        return Balance(*tot)
+        tot = self._s.a if as_of is None else self._book_at(as_of).a
+        return Balance(*tot[:_N_TOTALS])
 
     def expiring(
         self, *, until: datetime, as_of: datetime | None = None
@@ -782,7 +797,7 @@ class PointsLedger:
         [(datetime.date(2025, 12, 31), 100)]
         """
         stop = micros(to_utc(until, "until"))
-        book = Book.thaw(self._s) if as_of is None else self._book_at(as_of)
+        book = self._s if as_of is None else self._book_at(as_of)
         return _expiring(book, stop)
 
     def statement(self, start: datetime, end: datetime) -> Statement:
@@ -813,6 +828,8 @@ class PointsLedger:
 _SET_STATE: Final[Any] = PointsLedger.__dict__["_s"].__set__
 _SET_EVENTS: Final[Any] = PointsLedger.__dict__["_events"].__set__
 _NEW: Final[Any] = object.__new__
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_N_TOTALS: Final = len(attrs.fields(Balance))
 
 
 # -- helpers for queries ----------------------------------------------------
@@ -826,26 +843,25 @@ def _last_usable(instant: datetime, tz: tzinfo) -> date:
     return (instant - timedelta(microseconds=1)).astimezone(tz).date()
 
 
-def _expiring(book: Book, stop: int) -> tuple[ExpiringPoints, ...]:
-    found: dict[datetime, int] = {}
+def _expiring(book: State, stop: int) -> tuple[ExpiringPoints, ...]:
+    found: dict[int, int] = {}
     beyond = 0
-    deadline = book.deadline
-    for exp_us, _, lot_id in book.queue:
-        lot = book.lots[lot_id]
-        if deadline is not None and exp_us > deadline[1]:
-            beyond += lot[L_REM]
+    a = book.a
+    deadline = a[H_DEADLINE]
+    for i in book.q:
+        exp_us, rem = a[HDR + i * S + EXPIRES], a[HDR + i * S + REM]
+        if deadline != NEVER and exp_us > deadline:
+            beyond += rem
         elif exp_us <= stop and exp_us != NEVER:
-            found[lot[L_EXPIRES]] = found.get(lot[L_EXPIRES], 0) + lot[L_REM]
+            found[exp_us] = found.get(exp_us, 0) + rem
+    tz = book.conf.tz
     result = [
-        ExpiringPoints(_last_usable(when, book.conf.tz), when, pts, "lot")
+        ExpiringPoints(_last_usable(instant(when), tz), instant(when), pts, "lot")
         for when, pts in found.items()
     ]
-    if deadline is not None and deadline[1] <= stop and beyond:
-        result.append(
-            ExpiringPoints(
-                _last_usable(deadline[0], book.conf.tz), deadline[0], beyond, "inactivity"
-            )
-        )
+    if deadline != NEVER and deadline <= stop and beyond:
+        when = instant(deadline)
+        result.append(ExpiringPoints(_last_usable(when, tz), when, beyond, "inactivity"))
     return tuple(sorted(result, key=lambda e: e.expires_at))
 
 
@@ -894,8 +910,8 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
     events = ledger.events
     totals: list[tuple[int, ...]] = []
 
-    def step(i: int, book: Book) -> None:
-        totals.append(tuple(book.tot))
+    def step(i: int, book: State) -> None:
+        totals.append(tuple(book.a[:_N_TOTALS]))
 
     replay(events, step=step)
     tz = zone(ledger.tz)
@@ -940,8 +956,10 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
+    s = src._s
     for lot_id, x in out.lots:
-        expires = src._s.lots[lot_id][L_EXPIRES]
+        exp = s.a[HDR + find(s.lids, lot_id) * S + EXPIRES]
+        expires = None if exp == NEVER else instant(exp)
         if parts and parts[-1].expires_at == expires:
             parts[-1] = TransferIn(parts[-1].points + x, expires)
         else:
@@ -1028,13 +1046,13 @@ def merge(
             value=duplicate.member,
         )
     dup = duplicate._s
-    if dup.last_at is not None and at_utc < dup.last_at:
+    if micros(at_utc) < dup.a[H_LAST]:
         raise OutOfOrder(
             f"at={at_utc.isoformat()} is earlier than the duplicate's last event",
             field="at",
             value=at_utc,
         )
-    book = Book.thaw(dup)
+    book = State.thaw(dup)
     book.advance(micros(at_utc))
     if book.open:
         raise InvalidArgument(
@@ -1046,10 +1064,10 @@ def merge(
         MergedLot(
             lot.id, lot.remaining, lot.earned_at, lot.expires_at, lot.available_at, lot.pending
         )
-        for lot in map(public_lot, book.lots.values())
+        for lot in book.lots()
         if lot.remaining
     )
-    ev = Merged(id, at_utc, occurred, duplicate.member, lots, book.tot[DEBT])
+    ev = Merged(id, at_utc, occurred, duplicate.member, lots, book.a[DEBT])
     return into._run(ev)
 
 
