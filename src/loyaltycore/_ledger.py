@@ -156,10 +156,13 @@ def conf_of(tzname: str, policy: ExpiryPolicy, strict: bool) -> Conf:
     return Conf(zone(tzname), tzname, policy, strict)
 
 
+_HOUR: Final = 3_600_000_000
+
+
 class Conf:
     """A ledger's fixed program settings, shared by every ledger that has them."""
 
-    __slots__ = ("inactive", "policy", "strict", "tz", "tzname")
+    __slots__ = ("inactive", "memo", "policy", "strict", "tz", "tzname")
 
     def __init__(self, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool) -> None:
         self.tz = tz
@@ -168,6 +171,24 @@ class Conf:
         self.strict = strict
         #: Whether activity matters (the policy is ExpireOnInactivity).
         self.inactive = type(policy) is ExpireOnInactivity
+        #: UTC hour -> expiry micros under the policy, for hours within one local date.
+        self.memo: dict[int, int] = {}
+
+    def expiry(self, when: datetime, hour: int) -> int:
+        """The policy's expiry (micros, or NEVER) of points earned at ``when``."""
+        tz = self.tz
+        found = expiry_for(self.policy, tz, when.astimezone(tz).date())
+        exp = NEVER if found is None else found[1]
+        try:
+            first = instant(hour * _HOUR).astimezone(tz).date()
+            last = instant(hour * _HOUR + _HOUR - 1).astimezone(tz).date()
+        except OverflowError:  # at the ends of the datetime range
+            return exp
+        if first == last:  # every instant of this hour has the same local date
+            if len(self.memo) >= 100_000:
+                self.memo.clear()
+            self.memo[hour] = exp
+        return exp
 
 
 # -- history records -------------------------------------------------------------
@@ -296,7 +317,10 @@ def _reader_source(spec: str) -> str:
 
 
 def _canon_source(cls: type[Any], spec: str) -> str:
-    """A function telling whether an event's instants are plain UTC datetimes."""
+    """A function telling whether an event reads back as itself from its record.
+
+    Instants must be plain UTC datetimes, ints and bools exactly that.
+    """
     tests = []
     for f, c in zip(attrs.fields(cls), spec, strict=True):
         x = f"ev.{f.name}"
@@ -305,11 +329,123 @@ def _canon_source(cls: type[Any], spec: str) -> str:
             tests.append(test)
         elif c == "N":
             tests.append(f"({x} is None or {test})")
+        elif c in "Iz":
+            tests.append(f"type({x}) is int")
+        elif c == "n":
+            tests.append(f"({x} is None or type({x}) is int)")
+        elif c == "b":
+            tests.append(f"type({x}) is bool")
     return f"def c(ev):\n    return {' and '.join(tests) or 'True'}"
 
 
-def _compile(source: str, name: str) -> Callable[..., Any]:
-    scope: dict[str, Any] = {"CAUSES": _CAUSES, "datetime": datetime, "UTC": UTC}
+class _Unusual(Exception):
+    """An input event the quick check of a replay does not cover."""
+
+
+def _encoder_source(code: int, spec: str) -> str:
+    """A function appending an input event's record as the engine would write it.
+
+    Replay compares these with what the engine wrote. Anything unusual
+    (instants not in plain UTC, non-int counts, unknown references) raises,
+    and the replay checks event by event instead.
+    """
+    names = [f"f{k}" for k in range(len(spec))]
+    lines = ["def e(ev, at_us, out, objs, idix, lotix):", f"    {', '.join(names)}, = get(ev)"]
+    lines += ["    p = len(out)", "    out.append(0)", "    fl = 0"]
+    unusual = "(type({0}) is not datetime or {0}.tzinfo is not UTC or {0}.fold)"
+    us = "(d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds"
+    at = ""
+    bit = 1
+    for name, c in zip(names, spec, strict=True):
+        check = f"    if {unusual.format(name)}: raise Unusual"
+        if c == "i":
+            continue
+        if c == "T" and not at:
+            at = name
+            lines += [check, "    out.append(at_us)"]
+        elif c == "T":
+            lines += [check, f"    d = {name} - EPOCH", f"    out.append({us})"]
+        elif c == "t":
+            lines += [
+                f"    if {name} is {at}: fl |= {bit}",
+                "    else:",
+                f"    {check}",
+                f"        d = {name} - EPOCH",
+                f"        u = {us}",
+                f"        if u == at_us: fl |= {bit}",
+                "        else: out.append(u)",
+            ]
+        elif c == "N":
+            lines += [
+                f"    if {name} is None: fl |= {bit}",
+                "    else:",
+                f"    {check}",
+                f"        d = {name} - EPOCH",
+                f"        out.append({us})",
+            ]
+        elif c == "I":
+            lines += [f"    if type({name}) is not int: raise Unusual", f"    out.append({name})"]
+        elif c == "n":
+            lines += [
+                f"    if {name} is None: fl |= {bit}",
+                f"    elif type({name}) is int: out.append({name})",
+                "    else: raise Unusual",
+            ]
+        elif c == "z":
+            lines += [
+                f"    if type({name}) is not int: raise Unusual",
+                f"    if {name}: out.append({name})",
+                f"    else: fl |= {bit}",
+            ]
+        elif c == "b":
+            lines += [
+                f"    if {name} is True: fl |= {bit}",
+                f"    elif {name} is False: out.append(0)",
+                "    else: raise Unusual",
+            ]
+        elif c == "r":
+            lines += [
+                f"    if type({name}) is str and not {name}: fl |= {bit}",
+                f"    elif not {name}: raise Unusual",
+                f"    else: objs.append({name}); out.append(len(objs) - 1)",
+            ]
+        elif c == "o":
+            lines += [f"    objs.append({name})", "    out.append(len(objs) - 1)"]
+        elif c == "E":
+            lines += [f"    out.append(idix[{name}])"]
+        elif c == "L":
+            lines += [f"    out.append(lotix[{name}])"]
+        elif c == "P":
+            lines += [
+                f"    if type({name}) is not tuple: raise Unusual",
+                f"    if not {name}: fl |= {bit}",
+                "    else:",
+                f"        out.append(len({name}))",
+                f"        for lot, x in {name}:",
+                "            if type(x) is not int: raise Unusual",
+                "            out.append(lotix[lot])",
+                "            out.append(x)",
+            ]
+        else:  # c
+            lines += [
+                f"    if {name} == 'lot': fl |= {bit}",
+                f"    else: out.append(CAUSES.index({name}))",
+            ]
+        if c in _OPTIONAL:
+            bit <<= 1
+    lines.append(f"    out[p] = {code} | fl << 5")
+    return "\n".join(lines)
+
+
+def _compile(source: str, name: str, **extra: Any) -> Callable[..., Any]:
+    scope: dict[str, Any] = {
+        "CAUSES": _CAUSES,
+        "datetime": datetime,
+        "UTC": UTC,
+        "EPOCH": EPOCH,
+        "Unusual": _Unusual,
+        **extra,
+    }
     exec(source, scope)
     fn: Callable[..., Any] = scope[name]
     return fn
@@ -319,6 +455,7 @@ def _compile(source: str, name: str) -> Callable[..., Any]:
 _READ: Final[list[tuple[type[Any], Callable[..., Any], bool]]] = []
 _WRITE: Final[dict[type[Any], Callable[..., None]]] = {}
 _CANON: Final[dict[type[Any], Callable[[Any], bool]]] = {}
+_ENCODE: Final[dict[type[Any], Callable[..., None]]] = {}
 #: Each event type's field values as a tuple (equal tuples: equal events).
 FIELDS: Final[dict[type[Any], Callable[[Any], tuple[Any, ...]]]] = {}
 for _cls in EVENT_TYPES:
@@ -330,6 +467,7 @@ for _cls in EVENT_TYPES:
     _WRITE[_cls] = _compile(_writer_source(CODE[_cls], _spec), "w")
     _READ.append((_cls, _compile(_reader_source(_spec), "r"), _spec[0] == "i"))
     _CANON[_cls] = _compile(_canon_source(_cls, _spec), "c")
+    _ENCODE[_cls] = _compile(_encoder_source(CODE[_cls], _spec), "e", get=FIELDS[_cls])
 _w_earned = _WRITE[Earned]
 _w_redeemed = _WRITE[Redeemed]
 _w_held = _WRITE[Held]
@@ -359,18 +497,6 @@ def _converter() -> Callable[[int], datetime]:
     return dt
 
 
-class Replaying:
-    """What a builder keeps only while replaying: ids as lists, indexed."""
-
-    __slots__ = ("idix", "ids", "lotix", "names")
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.idix: dict[str, int] = {}
-        self.names: list[str] = []
-        self.lotix: dict[str, int] = {}
-
-
 class State:
     """A ledger's state: mutable while a command runs (a builder), frozen afterwards."""
 
@@ -389,7 +515,6 @@ class State:
         "pend",
         "q",
         "raw",
-        "rx",
     )
 
     conf: Conf
@@ -410,7 +535,6 @@ class State:
     #: The events a history was replayed from, when they are not all plain UTC.
     raw: tuple[Any, ...] | None
     own: bool
-    rx: Replaying | None
 
     # -- construction -------------------------------------------------------
 
@@ -433,7 +557,6 @@ class State:
         s.canc = _NO_HOLDS
         s.raw = None
         s.own = False
-        s.rx = None
         return s
 
     @classmethod
@@ -454,17 +577,10 @@ class State:
         s.canc = f.canc
         s.raw = f.raw
         s.own = False
-        s.rx = None
         return s
 
     def freeze(self) -> State:
         """This builder, frozen: it must not be changed afterwards."""
-        rx = self.rx
-        if rx is not None:
-            self.lids = SEP + SEP.join(rx.names) + SEP if rx.names else SEP
-            self.eids = SEP + SEP.join(rx.ids) + SEP if rx.ids else SEP
-            self.kinds = bytes(self.kinds)
-            self.rx = None
         if type(self.objs) is list:
             self.objs = tuple(self.objs)
         if not self.pend:
@@ -488,24 +604,32 @@ class State:
 
     def ordinal(self, event_id: str) -> int:
         """The index of the command called ``event_id``, or -1."""
-        rx = self.rx
-        if rx is not None:
-            return rx.idix.get(event_id, -1)
         return find(self.eids, event_id)
 
     def lot_index(self, lot_id: str) -> int:
         """The index of the lot called ``lot_id``, or -1."""
-        rx = self.rx
-        if rx is not None:
-            return rx.lotix.get(lot_id, -1)
         return find(self.lids, lot_id)
 
     def ids(self) -> tuple[list[str], list[str]]:
         """(command ids, lot ids) in order."""
-        rx = self.rx
-        if rx is not None:
-            return rx.ids, rx.names
         return split(self.eids), split(self.lids)
+
+    def name_lot(self, lot_id: str, i: int) -> None:
+        """Give the new lot ``i`` its id, which must be new."""
+        if (SEP + lot_id + SEP) in self.lids or SEP in lot_id:
+            raise _bad_lot_id(lot_id)
+        self.lids += lot_id + SEP
+
+    def command(self, event_id: str, code: int, at_us: int) -> None:
+        """Record that the command ``event_id`` (of type ``code``) happened at ``at_us``."""
+        if SEP in event_id:
+            raise _bad_id(event_id)
+        self.eids += event_id + SEP
+        self.kinds += _BYTE[code]
+        a = self.a
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
 
     def obj(self, value: Any) -> int:
         """Keep ``value`` in objs; its index."""
@@ -605,25 +729,6 @@ class State:
 
     # -- bookkeeping --------------------------------------------------------
 
-    def command(self, event_id: str, code: int, at_us: int) -> None:
-        """Record that the command ``event_id`` (of type ``code``) happened at ``at_us``."""
-        if SEP in event_id:
-            raise InvalidArgument(
-                f"id={event_id!r} must not contain a NUL character", field="id", value=event_id
-            )
-        rx = self.rx
-        if rx is not None:
-            rx.idix[event_id] = len(rx.ids)
-            rx.ids.append(event_id)
-            self.kinds.append(code)
-        else:
-            self.eids += event_id + SEP
-            self.kinds += _BYTE[code]
-        a = self.a
-        a[H_NEV] += 1
-        if at_us > a[H_LAST]:
-            a[H_LAST] = at_us
-
     def derived(self, at_us: int) -> None:
         """Record that a derived event happened at ``at_us``."""
         a = self.a
@@ -675,23 +780,12 @@ class State:
     def new_lot(
         self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
     ) -> int:
-        if self.lot_index(lot_id) >= 0:
-            raise DuplicateId(f"lot id={lot_id!r} already exists", field="id", value=lot_id)
-        if SEP in lot_id:
-            raise InvalidArgument(
-                f"lot id={lot_id!r} must not contain a NUL character", field="id", value=lot_id
-            )
         a = self.a
         i = a[H_NLOTS]
+        self.name_lot(lot_id, i)
         a[H_NLOTS] = i + 1
         column = NO if avail is None else avail + PBIT if pending else avail
         a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
-        rx = self.rx
-        if rx is not None:
-            rx.lotix[lot_id] = i
-            rx.names.append(lot_id)
-        else:
-            self.lids += lot_id + SEP
         if pending:
             assert avail is not None
             self.mine()
@@ -871,17 +965,18 @@ class State:
             q = self.q
             a[H_NEXT] = a[HDR + q[0] * S + EXPIRES] if q else NEVER
 
-    def local_expiry(self, occurred_at: datetime) -> int:
-        conf = self.conf
-        found = expiry_for(conf.policy, conf.tz, occurred_at.astimezone(conf.tz).date())
-        return NEVER if found is None else found[1]
+    def local_expiry(self, occurred_at: datetime, occurred_us: int) -> int:
+        """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
+        hour = occurred_us // _HOUR
+        exp = self.conf.memo.get(hour)
+        return self.conf.expiry(occurred_at, hour) if exp is None else exp
 
     def earn(self, ev: Earned, at_us: int) -> None:
         if ev.points <= 0:
             raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
         occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
         explicit = None if ev.expires_at is None else micros(ev.expires_at)
-        exp = self.local_expiry(ev.occurred_at) if explicit is None else explicit
+        exp = self.local_expiry(ev.occurred_at, occurred) if explicit is None else explicit
         avail = None if ev.available_at is None else micros(ev.available_at)
         start = at_us if avail is None or avail <= at_us else avail
         self.check_expiry(exp, start, ev)
@@ -1176,7 +1271,7 @@ class State:
         occurred = self.occurred(ev, at_us)
         parts: list[int] = []
         if ev.points > 0:
-            exp = self.local_expiry(ev.occurred_at)
+            exp = self.local_expiry(ev.occurred_at, occurred)
             self.check_expiry(exp, at_us, ev)
             self.new_lot(ev.id, ev.points, occurred, exp, None, False)
             self.a[ADJUSTED_IN] += ev.points
@@ -1214,7 +1309,7 @@ class State:
             )
         occurred = self.occurred(ev, at_us)
         if not ev.keep_expiry:
-            exp = self.local_expiry(ev.occurred_at)
+            exp = self.local_expiry(ev.occurred_at, occurred)
             self.check_expiry(exp, at_us, ev)
             self.new_lot(f"{ev.id}#0", ev.points, occurred, exp, None, False)
         for i, part in enumerate(ev.parts if ev.keep_expiry else ()):
@@ -1250,6 +1345,79 @@ class State:
 _BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
 
 
+def _bad_id(event_id: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"id={event_id!r} must not contain a NUL character", field="id", value=event_id
+    )
+
+
+def _bad_lot_id(lot_id: str) -> InvalidArgument:
+    if SEP in lot_id:
+        return InvalidArgument(
+            f"lot id={lot_id!r} must not contain a NUL character", field="id", value=lot_id
+        )
+    return DuplicateId(f"lot id={lot_id!r} already exists", field="id", value=lot_id)
+
+
+class Replayer(State):
+    """A builder replaying a history: ids kept in lists and indexed by dicts."""
+
+    __slots__ = ("idix", "ids_", "lotix", "names")
+
+    idix: dict[str, int]
+    ids_: list[str]
+    lotix: dict[str, int]
+    names: list[str]
+
+    @classmethod
+    def opened(cls, ev: Opened) -> Replayer:
+        s = super().opened(ev)
+        assert isinstance(s, Replayer)
+        s.kinds = bytearray()
+        s.idix, s.ids_, s.lotix, s.names = {}, [], {}, []
+        return s
+
+    def ordinal(self, event_id: str) -> int:
+        return self.idix.get(event_id, -1)
+
+    def lot_index(self, lot_id: str) -> int:
+        return self.lotix.get(lot_id, -1)
+
+    def ids(self) -> tuple[list[str], list[str]]:
+        return self.ids_, self.names
+
+    def name_lot(self, lot_id: str, i: int) -> None:
+        if lot_id in self.lotix or SEP in lot_id:
+            raise _bad_lot_id(lot_id)
+        self.lotix[lot_id] = i
+        self.names.append(lot_id)
+
+    def command(self, event_id: str, code: int, at_us: int) -> None:
+        if SEP in event_id:
+            raise _bad_id(event_id)
+        self.idix[event_id] = len(self.ids_)
+        self.ids_.append(event_id)
+        self.kinds.append(code)
+        a = self.a
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
+
+    def freeze(self) -> State:
+        """A frozen plain state with this builder's contents (arrays trimmed)."""
+        s = State.__new__(State)
+        s.conf, s.member, s.raw, s.own = self.conf, self.member, self.raw, False
+        s.a, s.q, s.h = self.a[:], self.q[:], self.h[:]
+        s.objs = tuple(self.objs)
+        s.lids = SEP + SEP.join(self.names) + SEP if self.names else SEP
+        s.eids = SEP + SEP.join(self.ids_) + SEP if self.ids_ else SEP
+        s.kinds = bytes(self.kinds)
+        s.pend = tuple(self.pend) if self.pend else _EMPTY
+        s.open = self.open or _NO_HOLDS
+        s.canc = self.canc or _NO_HOLDS
+        return s
+
+
 def _insort(pend: list[tuple[int, int]], item: tuple[int, int]) -> None:
     k = len(pend)
     while k and pend[k - 1] > item:
@@ -1261,39 +1429,37 @@ def _bad(i: int, message: str) -> InvalidData:
     return InvalidData.from_messages([f"{message} @ $.events[{i}]"], what="points history")
 
 
-def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None = None) -> State:
+def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None = None) -> Replayer:
     """Rebuild a builder from a whole history, checking every event follows.
 
-    Each event must equal the record the engine writes for it: commands are
-    applied (their outcome fields recomputed), derived events must come out
-    of the time passing before them.
+    Commands are applied (their outcome fields recomputed) and derived events
+    must come out of the time passing before them. Each input event is
+    encoded as the engine would have recorded it, and the two histories are
+    compared at the end; when they differ, or an event is unusual, the
+    events are compared one by one to name the first that does not follow.
     """
     if not events or type(events[0]) is not Opened:
         raise _bad(0, "the first event must be Opened")
     try:
-        s = State.opened(events[0])
+        s = Replayer.opened(events[0])
     except (ValueError, TypeError) as exc:
         raise _bad(0, str(exc)) from None
-    rx = s.rx = Replaying()
-    s.kinds = bytearray()
     a = s.a
-    h = s.h
-    ids, names = rx.ids, rx.names
-    dt = _converter()
-    canonical = True
-    pos = k = 0
+    idix, lotix = s.idix, s.lotix
+    quick = True
+    ints: list[int] = []
+    objs: list[Any] = []
     if step is not None:
         step(0, s)
     for i in range(1, len(events)):
         ev = events[i]
-        kind = type(ev)
-        if a[H_NEV] <= i:
-            try:
-                at_us = micros(ev.at)
+        try:
+            at_us = micros(ev.at)
+            if a[H_NEV] <= i:
                 if ev.derived:
                     s.advance(at_us)
                 else:
-                    if ev.id in rx.idix:
+                    if ev.id in idix:
                         raise ValueError(f"id={ev.id!r} is repeated")
                     if at_us < a[H_LAST]:
                         raise ValueError(
@@ -1302,27 +1468,69 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
                     if ev.occurred_at > ev.at:
                         raise ValueError(f"occurred_at={ev.occurred_at.isoformat()} is after at")
                     s.apply(ev, at_us)
-            except (ValueError, LookupError, TypeError, AttributeError, OverflowError) as exc:
-                raise _bad(i, str(exc)) from None
-        if a[H_NEV] <= i or _READ[h[pos] & 31][0] is not kind:
-            raise _bad(i, f"{kind.__name__} does not follow from the events before it")
-        _, read, command = _READ[h[pos] & 31]
-        if command:
-            values, pos = read(h, pos, s.objs, ids[k], ids, names, dt)
-            k += 1
-        else:
-            values, pos = read(h, pos, s.objs, None, ids, names, dt)
-        if values != FIELDS[kind](ev):
-            raise _bad(i, f"{kind.__name__} does not follow from the events before it")
-        if canonical and not _CANON[kind](ev):
-            canonical = False
+            elif not ev.derived:  # the engine's event i is a derived one
+                raise _Unusual
+        except (
+            ValueError,
+            LookupError,
+            TypeError,
+            AttributeError,
+            OverflowError,
+            _Unusual,
+        ) as exc:
+            first = _first_difference(events, s, i)[0]
+            if first is not None or isinstance(exc, _Unusual):
+                raise _not_following(events, i if first is None else first) from None
+            raise _bad(i, str(exc)) from None
+        if a[H_NEV] <= i:
+            first = _first_difference(events, s, i)[0]
+            raise _not_following(events, i if first is None else first)
+        if quick:
+            try:
+                _ENCODE[type(ev)](ev, at_us, ints, objs, idix, lotix)
+            except (_Unusual, LookupError, TypeError, ValueError, AttributeError):
+                quick = False
         if step is not None:
             step(i, s)
     if a[H_NEV] > len(events):
         raise _bad(len(events), "the history ends before the events that follow from it")
-    if not canonical:
-        s.raw = tuple(events)
+    if quick:
+        try:
+            quick = s.h == array("q", ints) and objs == list(s.objs)
+        except OverflowError:
+            quick = False
+    if not quick:
+        first, canonical = _first_difference(events, s, len(events))
+        if first is not None:
+            raise _not_following(events, first)
+        if not canonical:
+            s.raw = tuple(events)
     return s
+
+
+def _not_following(events: Sequence[Any], i: int) -> InvalidData:
+    return _bad(i, f"{type(events[i]).__name__} does not follow from the events before it")
+
+
+def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int | None, bool]:
+    """The first of ``events[1:stop]`` that differs from the engine's record, if any,
+    and whether they all read back exactly (instants in plain UTC)."""
+    ids, names = s.ids()
+    h, dt = s.h, _converter()
+    pos = k = 0
+    canonical = True
+    for i in range(1, stop):
+        ev = events[i]
+        kind = type(ev)
+        if pos >= len(h) or _READ[h[pos] & 31][0] is not kind:
+            return i, canonical
+        _, read, command = _READ[h[pos] & 31]
+        values, pos = read(h, pos, s.objs, ids[k] if command else None, ids, names, dt)
+        k += command
+        if values != FIELDS[kind](ev):
+            return i, canonical
+        canonical = canonical and _CANON[kind](ev)
+    return None, canonical
 
 
 _HANDLERS: Final[dict[type[Any], Callable[[State, Any, int], None]]] = {
