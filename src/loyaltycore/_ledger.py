@@ -792,7 +792,11 @@ class State:
             _insort(self.pend, (avail, i))
             a[PENDING] += points
         else:
-            self.enqueue(i)
+            q = self.q
+            if not q or a[HDR + q[-1] * S + EXPIRES] <= exp:  # the newest lot sorts last
+                q.append(i)
+            else:
+                self.enqueue(i)
             a[AVAILABLE] += points
         return i
 
@@ -974,15 +978,23 @@ class State:
     def earn(self, ev: Earned, at_us: int) -> None:
         if ev.points <= 0:
             raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
+        conf = self.conf
         occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
         explicit = None if ev.expires_at is None else micros(ev.expires_at)
-        exp = self.local_expiry(ev.occurred_at, occurred) if explicit is None else explicit
+        if explicit is None:
+            hour = occurred // _HOUR
+            exp = conf.memo.get(hour)
+            if exp is None:
+                exp = conf.expiry(ev.occurred_at, hour)
+        else:
+            exp = explicit
         avail = None if ev.available_at is None else micros(ev.available_at)
         start = at_us if avail is None or avail <= at_us else avail
-        self.check_expiry(exp, start, ev)
+        if exp <= start or conf.inactive:
+            self.check_expiry(exp, start, ev)
         self.new_lot(ev.id, ev.points, occurred, exp, avail, start > at_us)
         self.a[EARNED] += ev.points
-        if self.conf.inactive:
+        if conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_EARNED, at_us)
         _w_earned(self.h, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
@@ -1140,7 +1152,7 @@ class State:
         i = self.lot_index(ev.of)
         a = self.a
         b = HDR + i * S
-        rem, held, used, expd, rev = a[b + REM : b + CLAW]
+        rem, held, used, expd, rev = a[b + REM], a[b + HELD_], a[b + USED], a[b + EXPD], a[b + REV]
         amount = self.over_reversal(ev, rem + held + used + expd + rev, a[b + CLAW])
         taken = reclassified = debt = 0
         charged: list[int] = []
@@ -1454,7 +1466,8 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     for i in range(1, len(events)):
         ev = events[i]
         try:
-            at_us = micros(ev.at)
+            d = ev.at - EPOCH
+            at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
             if a[H_NEV] <= i:
                 if ev.derived:
                     s.advance(at_us)

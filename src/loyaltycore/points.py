@@ -45,6 +45,7 @@ from loyaltycore._ledger import (
     H_NEXT,
     HDR,
     REM,
+    SEP,
     S,
     State,
     find,
@@ -462,9 +463,8 @@ class PointsLedger:
 
     def _run(self, ev: Any) -> PointsLedger:
         s = self._s
-        k = find(s.eids, ev.id)
-        if k >= 0:
-            _same_payload(s.command_event(k), ev)
+        if (SEP + ev.id + SEP) in s.eids:
+            _same_payload(s.command_event(find(s.eids, ev.id)), ev)
             return self
         d = ev.at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
