@@ -110,14 +110,15 @@ H_DEADLINE: Final = 18  # the inactivity deadline, or NEVER
 H_KILL: Final = 19  # lots below this index died of inactivity
 H_NLOTS: Final = 20
 H_NEV: Final = 21  # events in the history, Opened included
-HDR: Final = 22
+H_NQ: Final = 22  # usable lots in the queue
+HDR: Final = 23
 #: A lot's row: a[HDR + i * S + column]. A pending lot's ``AVAIL`` carries
 #: PBIT on top of its instant until it vests (a lot reversed while pending
 #: stays pending).
 EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW = range(9)
 S: Final = 9
 PBIT: Final = 2**61
-_FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1])
+_FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1, 0])
 
 #: Event type codes: the index in EVENT_TYPES.
 CODE: Final[dict[type[Any], int]] = {cls: code for code, cls in enumerate(EVENT_TYPES)}
@@ -513,15 +514,12 @@ class State:
         "open",
         "own",
         "pend",
-        "q",
         "raw",
     )
 
     conf: Conf
     member: str
     a: array[int]
-    q: array[int]
-    h: array[int]
     objs: Any  # a tuple when frozen; a list once a builder adds to it
     lids: str
     eids: str
@@ -547,8 +545,6 @@ class State:
         s.conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
         s.member = ev.member
         s.a = _FRESH[:]
-        s.q = array("q")
-        s.h = array("q")
         s.objs = _EMPTY
         s.lids = s.eids = SEP
         s.kinds = b""
@@ -566,8 +562,6 @@ class State:
         s.conf = f.conf
         s.member = f.member
         s.a = f.a[:]
-        s.q = f.q[:]
-        s.h = f.h[:]
         s.objs = f.objs
         s.lids = f.lids
         s.eids = f.eids
@@ -648,9 +642,9 @@ class State:
     def events(self) -> list[Any]:
         """The typed history, oldest first."""
         ids, names = self.ids()
-        h, objs, dt = self.h, self.objs, _converter()
+        h, objs, dt = self.a, self.objs, _converter()
         out: list[Any] = [self.opened_event()]
-        i, k, n = 0, 0, len(h)
+        i, k, n = self.history_start(), 0, len(h)
         while i < n:
             cls, read, command = _READ[h[i] & 31]
             if command:
@@ -741,41 +735,46 @@ class State:
         when, rank = NEVER, 9
         if self.pend:
             when, rank = self.pend[0][0], 0
-        q = self.q
-        if q:
-            first = self.a[HDR + q[0] * S + EXPIRES]
+        a = self.a
+        if a[H_NQ]:
+            first = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES]
             if first < when:
                 when, rank = first, 1
-        if self.open:
-            first = min(v[1] for v in self.open.values())
-            if first < when:
-                when, rank = first, 2
+        for hold in self.open.values():
+            if hold[1] < when:
+                when, rank = hold[1], 2
         deadline = self.a[H_DEADLINE]
         if deadline < when:
             when, rank = deadline, 3
         return when, rank
 
+    def history_start(self) -> int:
+        """Where the history begins in ``a`` (after the lots and the queue)."""
+        a = self.a
+        return HDR + a[H_NLOTS] * S + a[H_NQ]
+
+    def queue(self) -> array[int]:
+        """The usable lots, soonest-expiring first (a copy)."""
+        a = self.a
+        qs = HDR + a[H_NLOTS] * S
+        return a[qs : qs + a[H_NQ]]
+
     def enqueue(self, i: int) -> None:
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
-        q, a = self.q, self.a
+        a = self.a
         exp = a[HDR + i * S + EXPIRES]
-        n = len(q)
-        if n:
-            last = q[-1]
-            e = a[HDR + last * S + EXPIRES]
-            if e > exp or (e == exp and last > i):
-                lo, hi = 0, n
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    j = q[mid]
-                    e = a[HDR + j * S + EXPIRES]
-                    if e < exp or (e == exp and j < i):
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                q.insert(lo, i)
-                return
-        q.append(i)
+        qs = HDR + a[H_NLOTS] * S
+        lo, hi = qs, qs + a[H_NQ]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            j = a[mid]
+            e = a[HDR + j * S + EXPIRES]
+            if e < exp or (e == exp and j < i):
+                lo = mid + 1
+            else:
+                hi = mid
+        a.insert(lo, i)
+        a[H_NQ] += 1
 
     def new_lot(
         self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
@@ -785,16 +784,23 @@ class State:
         self.name_lot(lot_id, i)
         a[H_NLOTS] = i + 1
         column = NO if avail is None else avail + PBIT if pending else avail
-        a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        qs = HDR + i * S
+        a[qs:qs] = _ROW
+        a[qs] = earned
+        a[qs + 1] = exp
+        a[qs + 2] = column
+        a[qs + 3] = points
         if pending:
             assert avail is not None
             self.mine()
             _insort(self.pend, (avail, i))
             a[PENDING] += points
         else:
-            q = self.q
-            if not q or a[HDR + q[-1] * S + EXPIRES] <= exp:  # the newest lot sorts last
-                q.append(i)
+            qs += S
+            n = a[H_NQ]
+            if not n or a[HDR + a[qs + n - 1] * S + EXPIRES] <= exp:  # the newest sorts last
+                a.insert(qs + n, i)
+                a[H_NQ] = n + 1
             else:
                 self.enqueue(i)
             a[AVAILABLE] += points
@@ -802,13 +808,13 @@ class State:
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
         """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
-        q, a = self.q, self.a
+        a = self.a
         col = HELD_ if hold else USED
         parts: list[int] = []
         need = points
-        k = 0
+        k = qs = HDR + a[H_NLOTS] * S
         while need:
-            i = q[k]
+            i = a[k]
             b = HDR + i * S
             rem = a[b + REM]
             x = rem if rem < need else need
@@ -818,7 +824,8 @@ class State:
             need -= x
             if x == rem:
                 k += 1
-        del q[:k]
+        del a[qs:k]
+        a[H_NQ] -= k - qs
         a[AVAILABLE] -= points
         return parts
 
@@ -858,7 +865,7 @@ class State:
             parts = self.take(pay)
             a[DEBT] -= pay
             a[DEBT_REPAID] += pay
-            _w_repaid(self.h, self, at_us, pay, parts)
+            _w_repaid(self.a, self, at_us, pay, parts)
             self.derived(at_us)
 
     def release_parts(self, parts: Sequence[int], at_us: int) -> list[int]:
@@ -880,7 +887,7 @@ class State:
 
     def expired_parts(self, parts: list[int], at_us: int, cause: str) -> None:
         for k in range(0, len(parts), 2):
-            _w_expired(self.h, self, at_us, parts[k], parts[k + 1], cause)
+            _w_expired(self.a, self, at_us, parts[k], parts[k + 1], cause)
             self.derived(at_us)
 
     # -- time passing -------------------------------------------------------
@@ -911,13 +918,15 @@ class State:
         self.enqueue(i)
         a[PENDING] -= rem
         a[AVAILABLE] += rem
-        _w_vested(self.h, self, avail, i, rem)
+        _w_vested(self.a, self, avail, i, rem)
         self.derived(avail)
         self.settle(avail)
 
     def expire_first(self) -> None:
         a = self.a
-        i = self.q.pop(0)
+        qs = HDR + a[H_NLOTS] * S
+        i = a.pop(qs)
+        a[H_NQ] -= 1
         b = HDR + i * S
         x = a[b + REM]
         a[b + REM] = 0
@@ -925,14 +934,14 @@ class State:
         a[AVAILABLE] -= x
         a[EXPIRED] += x
         at = a[b + EXPIRES]
-        _w_expired(self.h, self, at, i, x, "lot")
+        _w_expired(self.a, self, at, i, x, "lot")
         self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
         self.mine()
         points, at, parts, k = self.open.pop(hold_id)
         expired = self.release_parts(parts, at)
-        _w_timed_out(self.h, self, at, k, points, parts)
+        _w_timed_out(self.a, self, at, k, points, parts)
         self.derived(at)
         self.expired_parts(expired, at, "hold")
         self.settle(at)
@@ -940,16 +949,18 @@ class State:
     def inactivity(self) -> None:
         a = self.a
         at = a[H_DEADLINE]
-        for i in self.q:
+        for i in self.queue():
             b = HDR + i * S
             x = a[b + REM]
             a[b + REM] = 0
             a[b + EXPD] += x
             a[AVAILABLE] -= x
             a[EXPIRED] += x
-            _w_expired(self.h, self, at, i, x, "inactivity")
+            _w_expired(self.a, self, at, i, x, "inactivity")
             self.derived(at)
-        del self.q[:]
+        qs = HDR + a[H_NLOTS] * S
+        del a[qs : qs + a[H_NQ]]
+        a[H_NQ] = 0
         a[H_KILL] = a[H_NLOTS]
         a[H_DEADLINE] = NEVER
 
@@ -966,8 +977,7 @@ class State:
         if self.pend or self.open or a[H_DEADLINE] != NEVER:
             a[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
-            q = self.q
-            a[H_NEXT] = a[HDR + q[0] * S + EXPIRES] if q else NEVER
+            a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES] if a[H_NQ] else NEVER
 
     def local_expiry(self, occurred_at: datetime, occurred_us: int) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
@@ -997,7 +1007,7 @@ class State:
         if conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_EARNED, at_us)
-        _w_earned(self.h, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
+        _w_earned(self.a, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
 
     def check_expiry(self, exp: int, start: int, ev: Any) -> None:
         if exp <= start:
@@ -1041,7 +1051,7 @@ class State:
         if self.conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_REDEEMED, at_us)
-        _w_redeemed(self.h, self, at_us, self.occurred(ev, at_us), ev.points, ev.reason, parts)
+        _w_redeemed(self.a, self, at_us, self.occurred(ev, at_us), ev.points, ev.reason, parts)
 
     def hold(self, ev: Held, at_us: int) -> None:
         self.need(ev.points, "hold")
@@ -1057,7 +1067,7 @@ class State:
         self.mine()
         self.open[ev.id] = (ev.points, deadline, tuple(parts), len(self.kinds))
         self.command(ev.id, C_HELD, at_us)
-        _w_held(self.h, self, at_us, self.occurred(ev, at_us), ev.points, deadline, parts)
+        _w_held(self.a, self, at_us, self.occurred(ev, at_us), ev.points, deadline, parts)
 
     def open_hold(self, hold_id: str) -> tuple[int, int, tuple[int, ...], int]:
         found = self.open.get(hold_id)
@@ -1122,7 +1132,7 @@ class State:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_CAPTURED, at_us)
         _w_captured(
-            self.h, self, at_us, self.occurred(ev, at_us), k, ev.points, amount, captured, released
+            self.a, self, at_us, self.occurred(ev, at_us), k, ev.points, amount, captured, released
         )
         self.expired_parts(expired, at_us, "hold")
 
@@ -1132,7 +1142,7 @@ class State:
         self.mine()
         del self.open[ev.hold]
         self.command(ev.id, CODE[Released], at_us)
-        _w_released(self.h, self, at_us, self.occurred(ev, at_us), k, parts)
+        _w_released(self.a, self, at_us, self.occurred(ev, at_us), k, parts)
         self.expired_parts(expired, at_us, "hold")
 
     def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
@@ -1170,7 +1180,9 @@ class State:
             reclassified = min(amount - taken, expd)
             rest = amount - taken - reclassified
             if taken and rem == taken:
-                del self.q[self.q.index(i)]
+                qs = HDR + a[H_NLOTS] * S
+                del a[a.index(i, qs, qs + a[H_NQ])]
+                a[H_NQ] -= 1
             a[b + REM] = rem - taken
             a[b + EXPD] = expd - reclassified
             a[b + REV] = rev + taken + reclassified
@@ -1194,7 +1206,7 @@ class State:
         a[b + CLAW] += amount
         self.command(ev.id, CODE[EarnReversed], at_us)
         _w_reversed(
-            self.h,
+            self.a,
             self,
             at_us,
             self.occurred(ev, at_us),
@@ -1265,7 +1277,7 @@ class State:
         self.canc[ev.of] = done + amount
         self.command(ev.id, CODE[RedemptionCancelled], at_us)
         _w_cancelled(
-            self.h,
+            self.a,
             self,
             at_us,
             self.occurred(ev, at_us),
@@ -1294,7 +1306,7 @@ class State:
             parts = self.take(-ev.points)
             self.a[ADJUSTED_OUT] -= ev.points
         self.command(ev.id, CODE[Adjusted], at_us)
-        _w_adjusted(self.h, self, at_us, occurred, ev.points, ev.reason, parts)
+        _w_adjusted(self.a, self, at_us, occurred, ev.points, ev.reason, parts)
 
     def transfer_out(self, ev: TransferredOut, at_us: int) -> None:
         self.need(ev.points, "transfer")
@@ -1302,7 +1314,7 @@ class State:
         self.a[TRANSFERRED_OUT] += ev.points
         self.command(ev.id, CODE[TransferredOut], at_us)
         _w_out(
-            self.h,
+            self.a,
             self,
             at_us,
             self.occurred(ev, at_us),
@@ -1330,7 +1342,7 @@ class State:
             self.new_lot(f"{ev.id}#{i}", part.points, occurred, exp, None, False)
         self.a[TRANSFERRED_IN] += ev.points
         self.command(ev.id, CODE[TransferredIn], at_us)
-        _w_in(self.h, self, at_us, occurred, ev.source, ev.points, ev.keep_expiry, ev.parts)
+        _w_in(self.a, self, at_us, occurred, ev.source, ev.points, ev.keep_expiry, ev.parts)
 
     def merge(self, ev: Merged, at_us: int) -> None:
         if ev.debt < 0 or any(item.points <= 0 for item in ev.lots):
@@ -1351,10 +1363,11 @@ class State:
         a[DEBT] += ev.debt
         a[MERGED_DEBT] += ev.debt
         self.command(ev.id, CODE[Merged], at_us)
-        _w_merged(self.h, self, at_us, self.occurred(ev, at_us), ev.source, ev.lots, ev.debt)
+        _w_merged(self.a, self, at_us, self.occurred(ev, at_us), ev.source, ev.lots, ev.debt)
 
 
 _BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
+_ROW: Final = array("q", [0] * S)
 
 
 def _bad_id(event_id: str) -> InvalidArgument:
@@ -1399,14 +1412,23 @@ class Replayer(State):
         return self.ids_, self.names
 
     def name_lot(self, lot_id: str, i: int) -> None:
-        if lot_id in self.lotix or SEP in lot_id:
+        # (ids are checked for SEP once the replay is done: see joined())
+        if lot_id in self.lotix:
             raise _bad_lot_id(lot_id)
         self.lotix[lot_id] = i
         self.names.append(lot_id)
 
+    def joined(self) -> tuple[str, str]:
+        """(eids, lids): the ids joined, checked for separators."""
+        eids = SEP + SEP.join(self.ids_) + SEP if self.ids_ else SEP
+        lids = SEP + SEP.join(self.names) + SEP if self.names else SEP
+        if eids.count(SEP) != len(self.ids_) + 1:
+            raise _bad_id(next(x for x in self.ids_ if SEP in x))
+        if lids.count(SEP) != len(self.names) + 1:
+            raise _bad_lot_id(next(x for x in self.names if SEP in x))
+        return eids, lids
+
     def command(self, event_id: str, code: int, at_us: int) -> None:
-        if SEP in event_id:
-            raise _bad_id(event_id)
         self.idix[event_id] = len(self.ids_)
         self.ids_.append(event_id)
         self.kinds.append(code)
@@ -1419,10 +1441,9 @@ class Replayer(State):
         """A frozen plain state with this builder's contents (arrays trimmed)."""
         s = State.__new__(State)
         s.conf, s.member, s.raw, s.own = self.conf, self.member, self.raw, False
-        s.a, s.q, s.h = self.a[:], self.q[:], self.h[:]
+        s.a = self.a[:]
         s.objs = tuple(self.objs)
-        s.lids = SEP + SEP.join(self.names) + SEP if self.names else SEP
-        s.eids = SEP + SEP.join(self.ids_) + SEP if self.ids_ else SEP
+        s.eids, s.lids = self.joined()
         s.kinds = bytes(self.kinds)
         s.pend = tuple(self.pend) if self.pend else _EMPTY
         s.open = self.open or _NO_HOLDS
@@ -1507,9 +1528,19 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
             step(i, s)
     if a[H_NEV] > len(events):
         raise _bad(len(events), "the history ends before the events that follow from it")
+    try:
+        s.joined()
+    except InvalidArgument as exc:
+        first = next(
+            j
+            for j, ev in enumerate(events)
+            if SEP in getattr(ev, "id", "")
+            or (type(ev) is Merged and any(SEP in item.lot for item in ev.lots))
+        )
+        raise _bad(first, str(exc)) from None
     if quick:
         try:
-            quick = s.h == array("q", ints) and objs == list(s.objs)
+            quick = s.a[s.history_start() :] == array("q", ints) and objs == list(s.objs)
         except OverflowError:
             quick = False
     if not quick:
@@ -1529,8 +1560,8 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
     """The first of ``events[1:stop]`` that differs from the engine's record, if any,
     and whether they all read back exactly (instants in plain UTC)."""
     ids, names = s.ids()
-    h, dt = s.h, _converter()
-    pos = k = 0
+    h, dt = s.a, _converter()
+    pos, k = s.history_start(), 0
     canonical = True
     for i in range(1, stop):
         ev = events[i]

@@ -271,7 +271,6 @@ class PointsLedger:
             and a.conf.strict == b.conf.strict
             and a.a[:H_NEXT] == b.a[:H_NEXT]  # the next due instant is a cache
             and a.a[H_NEXT + 1 :] == b.a[H_NEXT + 1 :]
-            and a.h == b.h
             and a.objs == b.objs
             and a.eids == b.eids
             and a.lids == b.lids
@@ -848,7 +847,7 @@ def _expiring(book: State, stop: int) -> tuple[ExpiringPoints, ...]:
     beyond = 0
     a = book.a
     deadline = a[H_DEADLINE]
-    for i in book.q:
+    for i in book.queue():
         exp_us, rem = a[HDR + i * S + EXPIRES], a[HDR + i * S + REM]
         if deadline != NEVER and exp_us > deadline:
             beyond += rem
