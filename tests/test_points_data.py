@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,72 @@ def test_ledger_balance_statement_and_errors_pickle() -> None:
         str(info.value),
         10**6,
     )
+
+
+def test_replay_checks_a_plain_history_in_one_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Replay encodes each event as the engine records it and compares the two
+    # histories once; the event-by-event check is only for unusual input. A
+    # history written by the ledger itself must never need it.
+    from datetime import datetime, timedelta
+
+    from loyaltycore import _ledger
+    from loyaltycore.points import transfer
+
+    def fail(*args: object) -> None:
+        raise AssertionError("the event-by-event check ran")
+
+    at = datetime(2024, 1, 5, tzinfo=UTC)
+    other = PointsLedger.open("m-9").earn("e9", at=at, points=80, reason="order 9")
+    other = other.hold("h9", at=at, points=30, deadline=at + timedelta(hours=1))
+    other = other.release("x9", at=at, hold="h9")
+    other, friend = transfer(other, PointsLedger.open("m-8"), "t9", at=at, points=20)
+    monkeypatch.setattr(_ledger, "_first_difference", fail)
+    for ledger in (scenario(), other, friend):
+        assert PointsLedger.replay(ledger.events) == ledger
+
+
+def test_replay_keeps_instants_given_in_another_zone() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from loyaltycore.points import Earned, NeverExpire, Opened
+
+    at = datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Berlin"))
+    events = (Opened("m-1", "UTC", NeverExpire()), Earned("e1", at, at, 10))
+    ledger = PointsLedger.replay(events)
+    assert ledger.events == events
+    assert ledger.events[1].at.tzinfo is at.tzinfo
+    assert ledger.lot("e1").earned_at == at  # lots are in UTC, the same instant
+
+
+@pytest.mark.parametrize("where", ["command", "replay"])
+def test_ids_with_a_nul_character_are_refused(where: str) -> None:
+    from datetime import datetime
+
+    from loyaltycore.points import Earned, NeverExpire, Opened
+
+    at = datetime(2024, 1, 5, tzinfo=UTC)
+    ledger = PointsLedger.open("m-1")
+    if where == "command":
+        with pytest.raises(errors.InvalidArgument) as info:
+            ledger.earn("a\x00b", at=at, points=10)
+        assert info.value.field == "id"
+        assert ledger.balance().available == 0
+    else:
+        with pytest.raises(errors.InvalidData, match=r"NUL character @ \$\.events\[2\]"):
+            PointsLedger.replay(
+                [Opened("m-1", "UTC", NeverExpire()), Earned("ok", at, at, 5),
+                 Earned("a\x00b", at, at, 10)]
+            )  # fmt: skip
+
+
+def test_a_tampered_history_names_the_first_event_that_does_not_follow() -> None:
+    import attrs
+
+    events = list(scenario().events)
+    k = next(i for i, e in enumerate(events) if type(e).__name__ == "Redeemed")
+    events[k] = attrs.evolve(events[k], lots=(("e2", events[k].points),))
+    with pytest.raises(
+        errors.InvalidData, match=rf"Redeemed does not follow .* @ \$\.events\[{k}\]"
+    ):
+        PointsLedger.replay(events)
