@@ -483,6 +483,8 @@ for _cls in EVENT_TYPES:
     _CANON[_cls] = _compile(_canon_source(_cls, _spec), "c")
     _ENCODE[_cls] = _compile(_encoder_source(CODE[_cls], _spec), "e", get=FIELDS[_cls])
 _w_earned = _WRITE[Earned]
+#: The record of an Earned with every optional field left out.
+W_PLAIN_EARN: Final = C_EARNED | ((1 << sum(c in _OPTIONAL for c in _SPECS[Earned])) - 1) << 5
 _w_redeemed = _WRITE[Redeemed]
 _w_held = _WRITE[Held]
 _w_captured = _WRITE[Captured]
@@ -509,6 +511,9 @@ def _converter() -> Callable[[int], datetime]:
         return last[1]  # type: ignore[return-value]
 
     return dt
+
+
+_new_state: Final = object.__new__
 
 
 class State:
@@ -545,7 +550,8 @@ class State:
     canc: dict[str, int]
     #: The events a history was replayed from, when they are not all plain UTC.
     raw: tuple[Any, ...] | None
-    own: bool
+    #: Which of pend (1), open (2) and canc (4) this builder has copied.
+    own: int
 
     # -- construction -------------------------------------------------------
 
@@ -565,13 +571,13 @@ class State:
         s.open = _NO_HOLDS
         s.canc = _NO_HOLDS
         s.raw = None
-        s.own = False
+        s.own = 0
         return s
 
-    @classmethod
-    def thaw(cls, f: State) -> State:
+    @staticmethod
+    def thaw(f: State) -> State:
         """A builder for one command on frozen ``f`` (its arrays copied)."""
-        s = cls.__new__(cls)
+        s = _new_state(State)
         s.conf = f.conf
         s.member = f.member
         s.a = f.a[:]
@@ -583,7 +589,7 @@ class State:
         s.open = f.open
         s.canc = f.canc
         s.raw = f.raw
-        s.own = False
+        s.own = 0
         return s
 
     def freeze(self) -> State:
@@ -596,16 +602,33 @@ class State:
             self.open = _NO_HOLDS
         if not self.canc:
             self.canc = _NO_HOLDS
-        self.own = False
+        self.own = 0
         return self
 
-    def mine(self) -> None:
-        """Copy the rarely changed containers before changing one of them."""
-        if not self.own:
+    # The rarely changed containers are shared with the state a builder was
+    # thawed from, and copied before the builder first changes one of them.
+
+    def own_pend(self) -> list[tuple[int, int]]:
+        """``pend``, copied if still shared."""
+        if not self.own & 1:
             self.pend = list(self.pend)
+            self.own |= 1
+        pend: list[tuple[int, int]] = self.pend
+        return pend
+
+    def own_open(self) -> dict[str, tuple[int, int, tuple[int, ...], int]]:
+        """``open``, copied if still shared."""
+        if not self.own & 2:
             self.open = dict(self.open)
+            self.own |= 2
+        return self.open
+
+    def own_canc(self) -> dict[str, int]:
+        """``canc``, copied if still shared."""
+        if not self.own & 4:
             self.canc = dict(self.canc)
-            self.own = True
+            self.own |= 4
+        return self.canc
 
     # -- ids ------------------------------------------------------------------
 
@@ -805,8 +828,7 @@ class State:
         a[qs + 3] = points
         if pending:
             assert avail is not None
-            self.mine()
-            _insort(self.pend, (avail, i))
+            _insort(self.own_pend(), (avail, i))
             a[PENDING] += points
         else:
             qs += S
@@ -922,8 +944,7 @@ class State:
                 self.inactivity()
 
     def vest(self) -> None:
-        self.mine()
-        avail, i = self.pend.pop(0)
+        avail, i = self.own_pend().pop(0)
         a = self.a
         b = HDR + i * S
         a[b + AVAIL] -= PBIT
@@ -951,8 +972,7 @@ class State:
         self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
-        self.mine()
-        points, at, parts, k = self.open.pop(hold_id)
+        points, at, parts, k = self.own_open().pop(hold_id)
         expired = self.release_parts(parts, at)
         _w_timed_out(self.a, self, at, k, points, parts)
         self.derived(at)
@@ -978,13 +998,6 @@ class State:
         a[H_DEADLINE] = NEVER
 
     # -- commands -----------------------------------------------------------
-
-    def apply(self, ev: Any, at_us: int) -> None:
-        """Apply one command event posted at ``at_us`` (its outcome fields are recomputed)."""
-        if at_us >= self.a[H_NEXT]:
-            self.advance(at_us)
-        _HANDLERS[type(ev)](self, ev, at_us)
-        self.after(at_us)
 
     def after(self, at_us: int) -> None:
         """After a command: repay debt, note when something is due next."""
@@ -1026,6 +1039,44 @@ class State:
         self.command(ev.id, C_EARNED, at_us)
         _w_earned(self.a, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
 
+    def earn_plain(self, eid: str, at_us: int, points: int) -> bool:
+        """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
+
+        Returns False, having changed nothing, when the general path is needed:
+        something falls due by ``at_us``, the ledger has debt or an inactivity
+        policy, or the policy's expiry for this hour is not memoised yet.
+        """
+        a = self.a
+        conf = self.conf
+        if at_us >= a[H_NEXT] or a[DEBT] or conf.inactive:
+            return False
+        exp = conf.memo.get(at_us // _HOUR)
+        if exp is None or exp <= at_us:
+            return False
+        i = a[H_NLOTS]
+        self.name_lot(eid, i)
+        b = HDR + i * S
+        a[b:b] = _ROW
+        a[b] = at_us
+        a[b + EXPIRES] = exp
+        a[b + AVAIL] = NO
+        a[b + REM] = points
+        a[H_NLOTS] = i + 1
+        qs = b + S
+        n = a[H_NQ]
+        if not n or a[HDR + a[qs + n - 1] * S + EXPIRES] <= exp:  # the newest sorts last
+            a.insert(qs + n, i)
+            a[H_NQ] = n + 1
+        else:
+            self.enqueue(i)
+        a[AVAILABLE] += points
+        a[EARNED] += points
+        self.command(eid, C_EARNED, at_us)
+        a += array("q", (W_PLAIN_EARN, at_us, points))
+        if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
+            a[H_NEXT] = exp
+        return True
+
     def check_expiry(self, exp: int, start: int, ev: Any) -> None:
         if exp <= start:
             raise InvalidTime(
@@ -1058,20 +1109,27 @@ class State:
                 available=available,
             )
 
-    def occurred(self, ev: Any, at_us: int) -> int:
-        return at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
-
     def redeem(self, ev: Redeemed, at_us: int) -> None:
-        self.need(ev.points, "redemption")
+        if not 0 < ev.points <= self.a[AVAILABLE]:
+            self.need(ev.points, "redemption")
         parts = self.take(ev.points)
         self.a[REDEEMED] += ev.points
         if self.conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_REDEEMED, at_us)
-        _w_redeemed(self.a, self, at_us, self.occurred(ev, at_us), ev.points, ev.reason, parts)
+        _w_redeemed(
+            self.a,
+            self,
+            at_us,
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            ev.points,
+            ev.reason,
+            parts,
+        )
 
     def hold(self, ev: Held, at_us: int) -> None:
-        self.need(ev.points, "hold")
+        if not 0 < ev.points <= self.a[AVAILABLE]:
+            self.need(ev.points, "hold")
         deadline = micros(ev.deadline)
         if deadline <= at_us:
             raise InvalidTime(
@@ -1081,10 +1139,17 @@ class State:
             )
         parts = self.take(ev.points, hold=True)
         self.a[HELD] += ev.points
-        self.mine()
-        self.open[ev.id] = (ev.points, deadline, tuple(parts), len(self.kinds))
+        self.own_open()[ev.id] = (ev.points, deadline, tuple(parts), len(self.kinds))
         self.command(ev.id, C_HELD, at_us)
-        _w_held(self.a, self, at_us, self.occurred(ev, at_us), ev.points, deadline, parts)
+        _w_held(
+            self.a,
+            self,
+            at_us,
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            ev.points,
+            deadline,
+            parts,
+        )
 
     def open_hold(self, hold_id: str) -> tuple[int, int, tuple[int, ...], int]:
         found = self.open.get(hold_id)
@@ -1143,23 +1208,36 @@ class State:
         a[HELD] -= amount
         a[REDEEMED] += amount
         expired = self.release_parts(released, at_us)
-        self.mine()
-        del self.open[ev.hold]
+        del self.own_open()[ev.hold]
         if self.conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_CAPTURED, at_us)
         _w_captured(
-            self.a, self, at_us, self.occurred(ev, at_us), k, ev.points, amount, captured, released
+            self.a,
+            self,
+            at_us,
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            k,
+            ev.points,
+            amount,
+            captured,
+            released,
         )
         self.expired_parts(expired, at_us, "hold")
 
     def release(self, ev: Released, at_us: int) -> None:
         _, _, parts, k = self.open_hold(ev.hold)
         expired = self.release_parts(parts, at_us)
-        self.mine()
-        del self.open[ev.hold]
+        del self.own_open()[ev.hold]
         self.command(ev.id, CODE[Released], at_us)
-        _w_released(self.a, self, at_us, self.occurred(ev, at_us), k, parts)
+        _w_released(
+            self.a,
+            self,
+            at_us,
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            k,
+            parts,
+        )
         self.expired_parts(expired, at_us, "hold")
 
     def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
@@ -1190,8 +1268,7 @@ class State:
             a[b + REV] = rev + amount
             a[PENDING] -= amount
             if rem == amount:
-                self.mine()
-                self.pend.remove((avail - PBIT, i))
+                self.own_pend().remove((avail - PBIT, i))
         else:
             taken = min(amount, rem)
             reclassified = min(amount - taken, expd)
@@ -1226,7 +1303,7 @@ class State:
             self.a,
             self,
             at_us,
-            self.occurred(ev, at_us),
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
             k,
             ev.points,
             amount,
@@ -1290,14 +1367,13 @@ class State:
             until = micros(start_of_day(last + timedelta(days=1), tz))
             self.new_lot(f"{ev.id}:grace", sum(grace[1::2]), at_us, until, None, False)
         a[CANCELLED] += amount
-        self.mine()
-        self.canc[ev.of] = done + amount
+        self.own_canc()[ev.of] = done + amount
         self.command(ev.id, CODE[RedemptionCancelled], at_us)
         _w_cancelled(
             self.a,
             self,
             at_us,
-            self.occurred(ev, at_us),
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
             k,
             ev.points,
             ev.grace_days,
@@ -1309,7 +1385,7 @@ class State:
         self.expired_parts(expired, at_us, "cancel")
 
     def adjust(self, ev: Adjusted, at_us: int) -> None:
-        occurred = self.occurred(ev, at_us)
+        occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
         parts: list[int] = []
         if ev.points > 0:
             exp = self.local_expiry(ev.occurred_at, occurred)
@@ -1334,7 +1410,7 @@ class State:
             self.a,
             self,
             at_us,
-            self.occurred(ev, at_us),
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
             ev.to,
             ev.points,
             ev.keep_expiry,
@@ -1348,7 +1424,7 @@ class State:
                 field="points",
                 value=ev.points,
             )
-        occurred = self.occurred(ev, at_us)
+        occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
         if not ev.keep_expiry:
             exp = self.local_expiry(ev.occurred_at, occurred)
             self.check_expiry(exp, at_us, ev)
@@ -1380,7 +1456,15 @@ class State:
         a[DEBT] += ev.debt
         a[MERGED_DEBT] += ev.debt
         self.command(ev.id, CODE[Merged], at_us)
-        _w_merged(self.a, self, at_us, self.occurred(ev, at_us), ev.source, ev.lots, ev.debt)
+        _w_merged(
+            self.a,
+            self,
+            at_us,
+            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            ev.source,
+            ev.lots,
+            ev.debt,
+        )
 
 
 _BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
@@ -1457,10 +1541,10 @@ class Replayer(State):
     def freeze(self) -> State:
         """A frozen plain state with this builder's contents (arrays trimmed)."""
         s = State.__new__(State)
-        s.conf, s.member, s.raw, s.own = self.conf, self.member, self.raw, False
+        s.conf, s.member, s.raw, s.own = self.conf, self.member, self.raw, 0
         s.a = self.a[:]
         s.objs = tuple(self.objs)
-        s.eids, s.lids = self.joined()
+        s.eids, s.lids = self.eids, self.lids  # (joined by replay())
         s.kinds = bytes(self.kinds)
         s.pend = tuple(self.pend) if self.pend else _EMPTY
         s.open = self.open or _NO_HOLDS
@@ -1501,16 +1585,37 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     objs: list[Any] = []
     if step is not None:
         step(0, s)
-    handlers, encoders, epoch = _HANDLERS, _ENCODE, EPOCH
+    handlers, encoders, epoch = HANDLERS, _ENCODE, EPOCH
     for i in range(1, len(events)):
         ev = events[i]
         try:
             d = ev.at - epoch
             at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
             if a[H_NEV] <= i:
+                if (
+                    type(ev) is Earned
+                    and ev.occurred_at is ev.at
+                    and ev.available_at is None
+                    and ev.expires_at is None
+                    and ev.reason == ""
+                    and type(ev.points) is int
+                    and ev.points > 0
+                    and ev.id not in idix
+                    and at_us >= a[H_LAST]
+                    and s.earn_plain(ev.id, at_us, ev.points)
+                ):  # the common case, in one step
+                    if quick:
+                        at = ev.at
+                        if type(at) is datetime and at.tzinfo is UTC and not at.fold:
+                            ints += (W_PLAIN_EARN, at_us, ev.points)
+                        else:
+                            quick = False
+                    if step is not None:
+                        step(i, s)
+                    continue
                 if ev.derived:
                     s.advance(at_us)
-                else:  # s.apply(ev, at_us), checking what a history adds
+                else:  # a command, checking what a history adds
                     if ev.id in idix:
                         raise ValueError(f"id={ev.id!r} is repeated")
                     if at_us < a[H_LAST]:
@@ -1550,7 +1655,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     if a[H_NEV] > len(events):
         raise _bad(len(events), "the history ends before the events that follow from it")
     try:
-        s.joined()
+        s.eids, s.lids = s.joined()
     except InvalidArgument as exc:
         first = next(
             j
@@ -1598,7 +1703,7 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
     return None, canonical
 
 
-_HANDLERS: Final[dict[type[Any], Callable[[State, Any, int], None]]] = {
+HANDLERS: Final[dict[type[Any], Callable[[State, Any, int], None]]] = {
     Earned: State.earn,
     Redeemed: State.redeem,
     Held: State.hold,

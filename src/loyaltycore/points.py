@@ -43,6 +43,7 @@ from loyaltycore._ledger import (
     H_LAST,
     H_NEV,
     H_NEXT,
+    HANDLERS,
     HDR,
     REM,
     SEP,
@@ -416,10 +417,14 @@ class PointsLedger:
         >>> [type(e).__name__ for e in PointsLedger.open("m-1").earn("e1", at=at, points=1).events]
         ['Opened', 'Earned']
         """
-        if self._events is None:
-            _SET_EVENTS(self, tuple(self._s.events()))
-        assert self._events is not None
-        return self._events
+        try:
+            found = self._events
+        except AttributeError:  # a ledger made by a command
+            found = None
+        if found is None:
+            found = tuple(self._s.events())
+            _SET_EVENTS(self, found)
+        return found
 
     @property
     def lots(self) -> tuple[Lot, ...]:
@@ -474,16 +479,37 @@ class PointsLedger:
                 field="at",
                 value=ev.at,
             )
-        book = State.thaw(s)
+        book = _THAW(s)
         try:
-            book.apply(ev, at_us)
+            if at_us >= book.a[H_NEXT]:
+                book.advance(at_us)
+            HANDLERS[type(ev)](book, ev, at_us)
+            book.after(at_us)
         except OverflowError:
             raise InvalidPoints(
                 f"id={ev.id!r} would take a total beyond {2**63 - 1}", field="points"
             ) from None
         new: PointsLedger = _NEW(PointsLedger)
         _SET_STATE(new, book.freeze())
-        _SET_EVENTS(new, None)
+        return new  # (its events slot stays unset until asked for)
+
+    def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
+        """:meth:`earn` with nothing optional in one step, or None for the general path."""
+        s = self._s
+        if (SEP + id + SEP) in s.eids:
+            return None
+        d = at - _EPOCH
+        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        if at_us < s.a[H_LAST]:
+            return None
+        book = _THAW(s)
+        try:
+            if not book.earn_plain(id, at_us, points):
+                return None
+        except OverflowError:
+            return None  # (the general path names it)
+        new: PointsLedger = _NEW(PointsLedger)
+        _SET_STATE(new, book.freeze())
         return new
 
     def earn(
@@ -521,6 +547,10 @@ class PointsLedger:
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
             check_points(points)
+        if occurred_at is None and available_at is None and expires_at is None and reason == "":
+            done = self._plain_earn(id, at_utc, points)
+            if done is not None:
+                return done
         avail = None if available_at is None else to_utc(available_at, "available_at")
         expires = None if expires_at is None else to_utc(expires_at, "expires_at")
         return self._run(
@@ -827,6 +857,7 @@ class PointsLedger:
 _SET_STATE: Final[Any] = PointsLedger.__dict__["_s"].__set__
 _SET_EVENTS: Final[Any] = PointsLedger.__dict__["_events"].__set__
 _NEW: Final[Any] = object.__new__
+_THAW: Final = State.thaw
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _N_TOTALS: Final = len(attrs.fields(Balance))
 
