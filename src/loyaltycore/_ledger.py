@@ -939,7 +939,11 @@ class State:
             elif rank == 1:
                 self.expire_first()
             elif rank == 2:
-                self.time_out(min(self.open, key=lambda h: (self.open[h][1], h)))
+                holds = self.open
+                if len(holds) == 1:
+                    self.time_out(next(iter(holds)))
+                else:
+                    self.time_out(min(holds, key=lambda h: (holds[h][1], h)))
             else:
                 self.inactivity()
 
@@ -1627,7 +1631,12 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
                     if at_us >= a[H_NEXT]:
                         s.advance(at_us)
                     handlers[type(ev)](s, ev, at_us)
-                    s.after(at_us)
+                    if (a[DEBT] and a[AVAILABLE]) or s.pend or s.open or a[H_DEADLINE] != NEVER:
+                        s.after(at_us)
+                    else:  # (what after() does in the common case)
+                        a[H_NEXT] = (
+                            a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES] if a[H_NQ] else NEVER
+                        )
             elif not ev.derived:  # the engine's event i is a derived one
                 raise _Unusual
         except (
