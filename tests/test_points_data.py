@@ -196,3 +196,25 @@ def test_a_tampered_history_names_the_first_event_that_does_not_follow() -> None
         errors.InvalidData, match=rf"Redeemed does not follow .* @ \$\.events\[{k}\]"
     ):
         PointsLedger.replay(events)
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_replay_names_a_value_that_is_not_an_event(where: int) -> None:
+    import attrs
+
+    from loyaltycore.points import Lot
+
+    events: list[Any] = list(scenario().events[:3])
+    fields = {f.name: getattr(events[where], f.name) for f in attrs.fields(type(events[where]))}
+    # looks like the event it replaces, attribute for attribute
+    events[where] = type("Impostor", (), fields)()
+    with pytest.raises(
+        errors.InvalidData, match=rf"Impostor is not a points event @ \$\.events\[{where}\]"
+    ):
+        PointsLedger.replay(events)
+    events[where] = scenario().lots[0]
+    assert isinstance(events[where], Lot)
+    with pytest.raises(
+        errors.InvalidData, match=rf"Lot is not a points event @ \$\.events\[{where}\]"
+    ):
+        PointsLedger.replay(events)

@@ -363,7 +363,7 @@ def _encoder_source(code: int, spec: str) -> str:
         full = (1 << sum(c in _OPTIONAL for c in spec)) - 1
         lines += [
             f"    if {' and '.join(tests)}:",
-            f"        out += ({code | full << 5}, at_us, {points})",
+            f"        out.extend(({code | full << 5}, at_us, {points}))",
             "        return",
         ]
     lines += ["    p = len(out)", "    out.append(0)", "    fl = 0"]
@@ -1076,7 +1076,9 @@ class State:
         a[AVAILABLE] += points
         a[EARNED] += points
         self.command(eid, C_EARNED, at_us)
-        a += array("q", (W_PLAIN_EARN, at_us, points))
+        a.append(W_PLAIN_EARN)  # the record
+        a.append(at_us)
+        a.append(points)
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
         return True
@@ -1585,7 +1587,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     a = s.a
     idix, lotix = s.idix, s.lotix
     quick = True
-    ints: list[int] = []
+    ints = array("q")  # the input events as records
     objs: list[Any] = []
     if step is not None:
         step(0, s)
@@ -1611,7 +1613,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
                     if quick:
                         at = ev.at
                         if type(at) is datetime and at.tzinfo is UTC and not at.fold:
-                            ints += (W_PLAIN_EARN, at_us, ev.points)
+                            ints += a[-3:]  # (earn_plain's record, all of it input)
                         else:
                             quick = False
                     if step is not None:
@@ -1657,7 +1659,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
         if quick:
             try:
                 encoders[type(ev)](ev, at_us, ints, objs, idix, lotix)
-            except (_Unusual, LookupError, TypeError, ValueError, AttributeError):
+            except (_Unusual, LookupError, TypeError, ValueError, AttributeError, OverflowError):
                 quick = False
         if step is not None:
             step(i, s)
@@ -1674,10 +1676,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
         )
         raise _bad(first, str(exc)) from None
     if quick:
-        try:
-            quick = s.a[s.history_start() :] == array("q", ints) and objs == list(s.objs)
-        except OverflowError:
-            quick = False
+        quick = s.a[s.history_start() :] == ints and objs == list(s.objs)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
         if first is not None:

@@ -351,13 +351,12 @@ class PointsLedger:
         True
         """
         events = tuple(events)
-        for i, ev in enumerate(events):
-            if not isinstance(ev, EVENT_TYPES):
-                raise InvalidData.from_messages(
-                    [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
-                    what="points history",
-                )
-        return cls(replay(events).freeze())
+        try:
+            state = replay(events)
+        except Exception:
+            _only_events(events)  # a value that is not an event is named first
+            raise
+        return cls(state.freeze())
 
     # -- attributes ---------------------------------------------------------
 
@@ -863,6 +862,16 @@ _N_TOTALS: Final = len(attrs.fields(Balance))
 
 
 # -- helpers for queries ----------------------------------------------------
+
+
+def _only_events(events: tuple[Any, ...]) -> None:
+    """Raise InvalidData naming the first of ``events`` that is not a points event."""
+    for i, ev in enumerate(events):
+        if not isinstance(ev, EVENT_TYPES):
+            raise InvalidData.from_messages(
+                [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
+                what="points history",
+            )
 
 
 def _net(tot: list[int] | tuple[int, ...]) -> int:
