@@ -210,8 +210,9 @@ def test_replay_names_a_value_that_is_not_an_event(where: int) -> None:
     events[where] = type("Impostor", (), fields)()
     with pytest.raises(
         errors.InvalidData, match=rf"Impostor is not a points event @ \$\.events\[{where}\]"
-    ):
+    ) as info:
         PointsLedger.replay(events)
+    assert info.value.__context__ is None  # not chained to what the replay ran into
     events[where] = scenario().lots[0]
     assert isinstance(events[where], Lot)
     with pytest.raises(

@@ -139,6 +139,7 @@ def test_the_one_step_path_is_taken() -> None:
         ({"id": "e3", "points": 2.5}, errors.InvalidType),
         ({"id": "", "points": 5}, errors.InvalidArgument),
         ({"id": "e\x003", "points": 5}, errors.InvalidArgument),
+        ({"id": "e3", "points": 5, "reason": None}, errors.InvalidType),
     ],
 )
 def test_plain_earns_keep_the_boundary_checks(bad: dict[str, Any], error: type[Exception]) -> None:

@@ -1057,23 +1057,7 @@ class State:
         exp = conf.memo.get(at_us // _HOUR)
         if exp is None or exp <= at_us:
             return False
-        i = a[H_NLOTS]
-        self.name_lot(eid, i)
-        b = HDR + i * S
-        a[b:b] = _ROW
-        a[b] = at_us
-        a[b + EXPIRES] = exp
-        a[b + AVAIL] = NO
-        a[b + REM] = points
-        a[H_NLOTS] = i + 1
-        qs = b + S
-        n = a[H_NQ]
-        if not n or a[HDR + a[qs + n - 1] * S + EXPIRES] <= exp:  # the newest sorts last
-            a.insert(qs + n, i)
-            a[H_NQ] = n + 1
-        else:
-            self.enqueue(i)
-        a[AVAILABLE] += points
+        self.new_lot(eid, points, at_us, exp, None, False)
         a[EARNED] += points
         self.command(eid, C_EARNED, at_us)
         a.append(W_PLAIN_EARN)  # the record

@@ -352,11 +352,12 @@ class PointsLedger:
         """
         events = tuple(events)
         try:
-            state = replay(events)
+            return cls(replay(events).freeze())
         except Exception:
-            _only_events(events)  # a value that is not an event is named first
-            raise
-        return cls(state.freeze())
+            not_an_event = _not_an_event(events)  # named before any other problem
+            if not_an_event is None:
+                raise
+        raise not_an_event
 
     # -- attributes ---------------------------------------------------------
 
@@ -546,7 +547,13 @@ class PointsLedger:
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
             check_points(points)
-        if occurred_at is None and available_at is None and expires_at is None and reason == "":
+        if (
+            occurred_at is None
+            and available_at is None
+            and expires_at is None
+            and type(reason) is str
+            and not reason
+        ):
             done = self._plain_earn(id, at_utc, points)
             if done is not None:
                 return done
@@ -864,14 +871,15 @@ _N_TOTALS: Final = len(attrs.fields(Balance))
 # -- helpers for queries ----------------------------------------------------
 
 
-def _only_events(events: tuple[Any, ...]) -> None:
-    """Raise InvalidData naming the first of ``events`` that is not a points event."""
+def _not_an_event(events: tuple[Any, ...]) -> InvalidData | None:
+    """The error naming the first of ``events`` that is not a points event, if any."""
     for i, ev in enumerate(events):
         if not isinstance(ev, EVENT_TYPES):
-            raise InvalidData.from_messages(
+            return InvalidData.from_messages(
                 [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
                 what="points history",
             )
+    return None
 
 
 def _net(tot: list[int] | tuple[int, ...]) -> int:
