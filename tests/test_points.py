@@ -66,8 +66,14 @@ def test_commands_return_new_ledgers() -> None:
     assert a.balance().available == 0
     assert b.balance().available == 10
     assert a != b
-    with pytest.raises(AttributeError):
-        b._s = None  # type: ignore[misc]
+    for name in ("_a", "_eids", "_cache", "member", "anything"):
+        with pytest.raises(AttributeError, match="immutable"):
+            setattr(b, name, None)
+        with pytest.raises(AttributeError, match="immutable"):
+            delattr(b, name)
+    with pytest.raises(TypeError, match=r"PointsLedger\.open"):
+        PointsLedger()  # ledgers are opened or replayed, not built by hand
+    assert b.balance().available == 10
 
 
 # -- expiry ------------------------------------------------------------------

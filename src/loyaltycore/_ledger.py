@@ -16,9 +16,11 @@ ledgers fit in memory and a command costs a few array copies:
   (``"\\0a\\0b\\0"``); ``kinds``: each command's event type, a byte each.
 
 Typed events and lots are rebuilt from these when asked for. A builder is a
-state thawed for one command (arrays copied, everything else shared), and
-frozen once it has applied it; a command that raises leaves its builder
-behind, so the ledger it came from is untouched. Replay runs every event of
+state thawed for one command (arrays copied, everything else shared); once
+it has applied the command it is frozen and becomes the new ledger itself
+(builder and ledger share one slot layout, :class:`Core`, so only the
+object's class changes). A command that raises leaves its builder behind,
+so the ledger it came from is untouched. Replay runs every event of
 a history through one builder, checking each event against the record the
 engine wrote for it.
 
@@ -516,171 +518,79 @@ def _converter() -> Callable[[int], datetime]:
 _new_state: Final = object.__new__
 
 
-class State:
-    """A ledger's state: mutable while a command runs (a builder), frozen afterwards."""
+class Core:
+    """A ledger's data: the slots every state has, and reading it back.
+
+    Two classes share this layout: :class:`State`, a builder that changes it
+    while one command runs, and the public ``PointsLedger``, a frozen one.
+    A builder becomes a ledger by changing its class, so a command allocates
+    one object; neither subclass adds slots.
+    """
 
     __slots__ = (
-        "a",
-        "canc",
-        "conf",
-        "eids",
-        "h",
-        "kinds",
-        "lids",
-        "member",
-        "objs",
-        "open",
-        "own",
-        "pend",
-        "raw",
+        "_a",
+        "_cache",
+        "_canc",
+        "_conf",
+        "_eids",
+        "_kinds",
+        "_lids",
+        "_member_id",
+        "_objs",
+        "_open_holds",
+        "_own",
+        "_pend",
+        "_raw",
     )
 
-    conf: Conf
-    member: str
-    a: array[int]
-    objs: Any  # a tuple when frozen; a list once a builder adds to it
-    lids: str
-    eids: str
-    kinds: Any  # bytes when frozen; a bytearray while replaying
+    _conf: Conf
+    _member_id: str
+    _a: array[int]
+    _objs: Any  # a tuple when frozen; a list once a builder adds to it
+    _lids: str
+    _eids: str
+    _kinds: Any  # bytes when frozen; a bytearray while replaying
     #: Pending lots: sorted (available micros, lot index).
-    pend: Any
+    _pend: Any
     #: Open holds: id -> (points, deadline micros, flat parts, command index).
-    open: dict[str, tuple[int, int, tuple[int, ...], int]]
+    _open_holds: dict[str, tuple[int, int, tuple[int, ...], int]]
     #: Points cancelled so far per redemption id.
-    canc: dict[str, int]
+    _canc: dict[str, int]
     #: The events a history was replayed from, when they are not all plain UTC.
-    raw: tuple[Any, ...] | None
-    #: Which of pend (1), open (2) and canc (4) this builder has copied.
-    own: int
-
-    # -- construction -------------------------------------------------------
-
-    @classmethod
-    def opened(cls, ev: Opened) -> State:
-        """A fresh builder for a ledger opened by ``ev``."""
-        if ev.debt_policy not in ("debt", "strict"):
-            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
-        s = cls.__new__(cls)
-        s.conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
-        s.member = ev.member
-        s.a = _FRESH[:]
-        s.objs = _EMPTY
-        s.lids = s.eids = SEP
-        s.kinds = b""
-        s.pend = _EMPTY
-        s.open = _NO_HOLDS
-        s.canc = _NO_HOLDS
-        s.raw = None
-        s.own = 0
-        return s
-
-    @staticmethod
-    def thaw(f: State) -> State:
-        """A builder for one command on frozen ``f`` (its arrays copied)."""
-        s = _new_state(State)
-        s.conf = f.conf
-        s.member = f.member
-        s.a = f.a[:]
-        s.objs = f.objs
-        s.lids = f.lids
-        s.eids = f.eids
-        s.kinds = f.kinds
-        s.pend = f.pend
-        s.open = f.open
-        s.canc = f.canc
-        s.raw = f.raw
-        s.own = 0
-        return s
-
-    def freeze(self) -> State:
-        """This builder, frozen: it must not be changed afterwards."""
-        if type(self.objs) is list:
-            self.objs = tuple(self.objs)
-        if not self.pend:
-            self.pend = _EMPTY
-        if not self.open:
-            self.open = _NO_HOLDS
-        if not self.canc:
-            self.canc = _NO_HOLDS
-        self.own = 0
-        return self
-
-    # The rarely changed containers are shared with the state a builder was
-    # thawed from, and copied before the builder first changes one of them.
-
-    def own_pend(self) -> list[tuple[int, int]]:
-        """``pend``, copied if still shared."""
-        if not self.own & 1:
-            self.pend = list(self.pend)
-            self.own |= 1
-        pend: list[tuple[int, int]] = self.pend
-        return pend
-
-    def own_open(self) -> dict[str, tuple[int, int, tuple[int, ...], int]]:
-        """``open``, copied if still shared."""
-        if not self.own & 2:
-            self.open = dict(self.open)
-            self.own |= 2
-        return self.open
-
-    def own_canc(self) -> dict[str, int]:
-        """``canc``, copied if still shared."""
-        if not self.own & 4:
-            self.canc = dict(self.canc)
-            self.own |= 4
-        return self.canc
+    _raw: tuple[Any, ...] | None
+    #: Which of pend (1), open_holds (2) and canc (4) this builder has copied.
+    _own: int
+    #: A ledger's typed events, once asked for (unset until then).
+    _cache: tuple[Any, ...]
 
     # -- ids ------------------------------------------------------------------
 
-    def ordinal(self, event_id: str) -> int:
+    def _ordinal(self, event_id: str) -> int:
         """The index of the command called ``event_id``, or -1."""
-        return find(self.eids, event_id)
+        return find(self._eids, event_id)
 
-    def lot_index(self, lot_id: str) -> int:
+    def _lot_index(self, lot_id: str) -> int:
         """The index of the lot called ``lot_id``, or -1."""
-        return find(self.lids, lot_id)
+        return find(self._lids, lot_id)
 
-    def ids(self) -> tuple[list[str], list[str]]:
+    def _ids(self) -> tuple[list[str], list[str]]:
         """(command ids, lot ids) in order."""
-        return split(self.eids), split(self.lids)
-
-    def name_lot(self, lot_id: str, i: int) -> None:
-        """Give the new lot ``i`` its id, which must be new."""
-        if (SEP + lot_id + SEP) in self.lids or SEP in lot_id:
-            raise _bad_lot_id(lot_id)
-        self.lids += lot_id + SEP
-
-    def command(self, event_id: str, code: int, at_us: int) -> None:
-        """Record that the command ``event_id`` (of type ``code``) happened at ``at_us``."""
-        if SEP in event_id:
-            raise _bad_id(event_id)
-        self.eids += event_id + SEP
-        self.kinds += _BYTE[code]
-        a = self.a
-        a[H_NEV] += 1
-        if at_us > a[H_LAST]:
-            a[H_LAST] = at_us
-
-    def obj(self, value: Any) -> int:
-        """Keep ``value`` in objs; its index."""
-        objs = self.objs
-        if type(objs) is not list:
-            objs = self.objs = list(objs)
-        objs.append(value)
-        return len(objs) - 1
+        return split(self._eids), split(self._lids)
 
     # -- reading back -------------------------------------------------------
 
-    def opened_event(self) -> Opened:
-        conf = self.conf
-        return Opened(self.member, conf.tzname, conf.policy, "strict" if conf.strict else "debt")
+    def _opened_event(self) -> Opened:
+        conf = self._conf
+        return Opened(
+            self._member_id, conf.tzname, conf.policy, "strict" if conf.strict else "debt"
+        )
 
-    def events(self) -> list[Any]:
+    def _history(self) -> list[Any]:
         """The typed history, oldest first."""
-        ids, names = self.ids()
-        h, objs, dt = self.a, self.objs, _converter()
-        out: list[Any] = [self.opened_event()]
-        i, k, n = self.history_start(), 0, len(h)
+        ids, names = self._ids()
+        h, objs, dt = self._a, self._objs, _converter()
+        out: list[Any] = [self._opened_event()]
+        i, k, n = self._history_start(), 0, len(h)
         while i < n:
             cls, read, command = _READ[h[i] & 31]
             if command:
@@ -689,35 +599,35 @@ class State:
             else:
                 values, i = read(h, i, objs, None, ids, names, dt)
             out.append(cls(*values))
-        raw = self.raw
+        raw = self._raw
         if raw is not None:
             out[: len(raw)] = raw
         return out
 
-    def command_event(self, k: int) -> Any:
+    def _command_event(self, k: int) -> Any:
         """The ``k``-th command event."""
-        kind = self.kinds[k]
+        kind = self._kinds[k]
         count = -1
-        for ev in self.events()[1:]:
+        for ev in self._history()[1:]:
             count += not ev.derived
             if count == k:
                 assert CODE[type(ev)] == kind
                 return ev
         raise AssertionError(k)  # pragma: no cover
 
-    def event(self, event_id: str) -> Any:
+    def _command_named(self, event_id: str) -> Any:
         """The command event called ``event_id``, or None."""
-        k = self.ordinal(event_id)
-        return None if k < 0 else self.command_event(k)
+        k = self._ordinal(event_id)
+        return None if k < 0 else self._command_event(k)
 
-    def lot(self, i: int, names: list[str] | None = None) -> Lot:
+    def _lot_value(self, i: int, names: list[str] | None = None) -> Lot:
         """The public value of lot ``i``."""
-        a, b = self.a, HDR + i * S
+        a, b = self._a, HDR + i * S
         avail = a[b + AVAIL]
         exp = a[b + EXPIRES]
         rem, held, used, expd, rev = a[b + REM : b + CLAW]
         return Lot(
-            (names or self.ids()[1])[i],
+            (names or self._ids()[1])[i],
             i + 1,
             rem + held + used + expd + rev,
             instant(a[b + EARNED_AT]),
@@ -731,18 +641,18 @@ class State:
             rev,
         )
 
-    def lots(self) -> tuple[Lot, ...]:
+    def _lot_values(self) -> tuple[Lot, ...]:
         """Every lot, in the order they were created."""
-        names = self.ids()[1]
-        return tuple(self.lot(i, names) for i in range(self.a[H_NLOTS]))
+        names = self._ids()[1]
+        return tuple(self._lot_value(i, names) for i in range(self._a[H_NLOTS]))
 
-    def holds(self) -> tuple[Hold, ...]:
+    def _hold_values(self) -> tuple[Hold, ...]:
         """Every hold, in the order placed, rebuilt from the history."""
         found: dict[str, Hold] = {}
-        for ev in self.events():
+        for ev in self._history():
             kind = type(ev)
             if kind is Held:
-                found[ev.id] = Hold(ev.id, self.member, ev.points, ev.deadline, ev.lots)
+                found[ev.id] = Hold(ev.id, self._member_id, ev.points, ev.deadline, ev.lots)
             elif kind is Captured:
                 found[ev.hold] = attrs.evolve(
                     found[ev.hold], status="captured", captured=ev.amount
@@ -753,15 +663,136 @@ class State:
                 found[ev.hold] = attrs.evolve(found[ev.hold], status="timed_out")
         return tuple(found.values())
 
-    def last_at(self) -> datetime | None:
-        last = self.a[H_LAST]
+    def _history_start(self) -> int:
+        """Where the history begins in ``a`` (after the lots and the queue)."""
+        a = self._a
+        return HDR + a[H_NLOTS] * S + a[H_NQ]
+
+    def _queue(self) -> array[int]:
+        """The usable lots, soonest-expiring first (a copy)."""
+        a = self._a
+        qs = HDR + a[H_NLOTS] * S
+        return a[qs : qs + a[H_NQ]]
+
+    def _last_instant(self) -> datetime | None:
+        last = self._a[H_LAST]
         return None if last == NO else instant(last)
+
+
+class State(Core):
+    """A builder: a state thawed for one command, or one replaying a history."""
+
+    __slots__ = ()
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def opened(cls, ev: Opened) -> State:
+        """A fresh builder for a ledger opened by ``ev``."""
+        if ev.debt_policy not in ("debt", "strict"):
+            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
+        s = cls.__new__(cls)
+        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
+        s._member_id = ev.member
+        s._a = _FRESH[:]
+        s._objs = _EMPTY
+        s._lids = s._eids = SEP
+        s._kinds = b""
+        s._pend = _EMPTY
+        s._open_holds = _NO_HOLDS
+        s._canc = _NO_HOLDS
+        s._raw = None
+        s._own = 0
+        return s
+
+    @staticmethod
+    def thaw(f: Core) -> State:
+        """A builder for one command on frozen ``f`` (its arrays copied)."""
+        s = _new_state(State)
+        s._conf = f._conf
+        s._member_id = f._member_id
+        s._a = f._a[:]
+        s._objs = f._objs
+        s._lids = f._lids
+        s._eids = f._eids
+        s._kinds = f._kinds
+        s._pend = f._pend
+        s._open_holds = f._open_holds
+        s._canc = f._canc
+        s._raw = f._raw
+        s._own = 0
+        return s
+
+    def freeze(self) -> State:
+        """This builder, frozen: it must not be changed afterwards."""
+        if type(self._objs) is list:
+            self._objs = tuple(self._objs)
+        if not self._pend:
+            self._pend = _EMPTY
+        if not self._open_holds:
+            self._open_holds = _NO_HOLDS
+        if not self._canc:
+            self._canc = _NO_HOLDS
+        self._own = 0
+        return self
+
+    # The rarely changed containers are shared with the state a builder was
+    # thawed from, and copied before the builder first changes one of them.
+
+    def own_pend(self) -> list[tuple[int, int]]:
+        """``pend``, copied if still shared."""
+        if not self._own & 1:
+            self._pend = list(self._pend)
+            self._own |= 1
+        pend: list[tuple[int, int]] = self._pend
+        return pend
+
+    def own_open(self) -> dict[str, tuple[int, int, tuple[int, ...], int]]:
+        """``open``, copied if still shared."""
+        if not self._own & 2:
+            self._open_holds = dict(self._open_holds)
+            self._own |= 2
+        return self._open_holds
+
+    def own_canc(self) -> dict[str, int]:
+        """``canc``, copied if still shared."""
+        if not self._own & 4:
+            self._canc = dict(self._canc)
+            self._own |= 4
+        return self._canc
+
+    # -- ids ------------------------------------------------------------------
+
+    def name_lot(self, lot_id: str, i: int) -> None:
+        """Give the new lot ``i`` its id, which must be new."""
+        if (SEP + lot_id + SEP) in self._lids or SEP in lot_id:
+            raise _bad_lot_id(lot_id)
+        self._lids += lot_id + SEP
+
+    def command(self, event_id: str, code: int, at_us: int) -> None:
+        """Record that the command ``event_id`` (of type ``code``) happened at ``at_us``."""
+        if SEP in event_id:
+            raise _bad_id(event_id)
+        self._eids += event_id + SEP
+        self._kinds += _BYTE[code]
+        a = self._a
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
+
+    def obj(self, value: Any) -> int:
+        """Keep ``value`` in objs; its index."""
+        objs = self._objs
+        if type(objs) is not list:
+            objs = self._objs = list(objs)
+        objs.append(value)
+        return len(objs) - 1
 
     # -- bookkeeping --------------------------------------------------------
 
     def derived(self, at_us: int) -> None:
         """Record that a derived event happened at ``at_us``."""
-        a = self.a
+        a = self._a
         a[H_NEV] += 1
         if at_us > a[H_LAST]:
             a[H_LAST] = at_us
@@ -769,35 +800,24 @@ class State:
     def next_due(self) -> tuple[int, int]:
         """(instant, rank) of the next vesting/expiry/timeout/deadline."""
         when, rank = NEVER, 9
-        if self.pend:
-            when, rank = self.pend[0][0], 0
-        a = self.a
+        if self._pend:
+            when, rank = self._pend[0][0], 0
+        a = self._a
         if a[H_NQ]:
             first = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES]
             if first < when:
                 when, rank = first, 1
-        for hold in self.open.values():
+        for hold in self._open_holds.values():
             if hold[1] < when:
                 when, rank = hold[1], 2
-        deadline = self.a[H_DEADLINE]
+        deadline = self._a[H_DEADLINE]
         if deadline < when:
             when, rank = deadline, 3
         return when, rank
 
-    def history_start(self) -> int:
-        """Where the history begins in ``a`` (after the lots and the queue)."""
-        a = self.a
-        return HDR + a[H_NLOTS] * S + a[H_NQ]
-
-    def queue(self) -> array[int]:
-        """The usable lots, soonest-expiring first (a copy)."""
-        a = self.a
-        qs = HDR + a[H_NLOTS] * S
-        return a[qs : qs + a[H_NQ]]
-
     def enqueue(self, i: int) -> None:
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
-        a = self.a
+        a = self._a
         exp = a[HDR + i * S + EXPIRES]
         qs = HDR + a[H_NLOTS] * S
         lo, hi = qs, qs + a[H_NQ]
@@ -815,7 +835,7 @@ class State:
     def new_lot(
         self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
     ) -> int:
-        a = self.a
+        a = self._a
         i = a[H_NLOTS]
         self.name_lot(lot_id, i)
         a[H_NLOTS] = i + 1
@@ -843,7 +863,7 @@ class State:
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
         """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
-        a = self.a
+        a = self._a
         col = HELD_ if hold else USED
         parts: list[int] = []
         need = points
@@ -866,7 +886,7 @@ class State:
 
     def give_back(self, i: int, x: int, col: int) -> None:
         """Return ``x`` points from column ``col`` to lot ``i``'s usable remainder."""
-        a = self.a
+        a = self._a
         b = HDR + i * S
         rem = a[b + REM]
         a[b + REM] = rem + x
@@ -877,16 +897,16 @@ class State:
 
     def dead(self, i: int, at_us: int) -> bool:
         """Whether lot ``i`` has expired by ``at_us`` (own expiry or inactivity)."""
-        return i < self.a[H_KILL] or self.a[HDR + i * S + EXPIRES] <= at_us
+        return i < self._a[H_KILL] or self._a[HDR + i * S + EXPIRES] <= at_us
 
     def activity(self, occurred_at: datetime) -> None:
-        conf = self.conf
+        conf = self._conf
         deadline = inactivity_deadline(
             conf.policy,
             conf.tz,
             occurred_at.astimezone(conf.tz).date(),
         )[1]
-        a = self.a
+        a = self._a
         if a[H_LAST] != NO and deadline <= a[H_LAST]:
             return
         if a[H_DEADLINE] == NEVER or deadline > a[H_DEADLINE]:
@@ -894,18 +914,18 @@ class State:
 
     def settle(self, at_us: int) -> None:
         """Repay debt from usable points."""
-        a = self.a
+        a = self._a
         if a[DEBT] and a[AVAILABLE]:
             pay = min(a[DEBT], a[AVAILABLE])
             parts = self.take(pay)
             a[DEBT] -= pay
             a[DEBT_REPAID] += pay
-            _w_repaid(self.a, self, at_us, pay, parts)
+            _w_repaid(self._a, self, at_us, pay, parts)
             self.derived(at_us)
 
     def release_parts(self, parts: Sequence[int], at_us: int) -> list[int]:
         """Put held parts back; parts of expired lots expire at once (returned)."""
-        a = self.a
+        a = self._a
         expired: list[int] = []
         for k in range(0, len(parts), 2):
             i, x = parts[k], parts[k + 1]
@@ -922,7 +942,7 @@ class State:
 
     def expired_parts(self, parts: list[int], at_us: int, cause: str) -> None:
         for k in range(0, len(parts), 2):
-            _w_expired(self.a, self, at_us, parts[k], parts[k + 1], cause)
+            _w_expired(self._a, self, at_us, parts[k], parts[k + 1], cause)
             self.derived(at_us)
 
     # -- time passing -------------------------------------------------------
@@ -932,14 +952,14 @@ class State:
         while True:
             when, rank = self.next_due()
             if when > until_us:
-                self.a[H_NEXT] = when
+                self._a[H_NEXT] = when
                 return
             if rank == 0:
                 self.vest()
             elif rank == 1:
                 self.expire_first()
             elif rank == 2:
-                holds = self.open
+                holds = self._open_holds
                 if len(holds) == 1:
                     self.time_out(next(iter(holds)))
                 else:
@@ -949,19 +969,19 @@ class State:
 
     def vest(self) -> None:
         avail, i = self.own_pend().pop(0)
-        a = self.a
+        a = self._a
         b = HDR + i * S
         a[b + AVAIL] -= PBIT
         rem = a[b + REM]
         self.enqueue(i)
         a[PENDING] -= rem
         a[AVAILABLE] += rem
-        _w_vested(self.a, self, avail, i, rem)
+        _w_vested(self._a, self, avail, i, rem)
         self.derived(avail)
         self.settle(avail)
 
     def expire_first(self) -> None:
-        a = self.a
+        a = self._a
         qs = HDR + a[H_NLOTS] * S
         i = a.pop(qs)
         a[H_NQ] -= 1
@@ -972,28 +992,28 @@ class State:
         a[AVAILABLE] -= x
         a[EXPIRED] += x
         at = a[b + EXPIRES]
-        _w_expired(self.a, self, at, i, x, "lot")
+        _w_expired(self._a, self, at, i, x, "lot")
         self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
         points, at, parts, k = self.own_open().pop(hold_id)
         expired = self.release_parts(parts, at)
-        _w_timed_out(self.a, self, at, k, points, parts)
+        _w_timed_out(self._a, self, at, k, points, parts)
         self.derived(at)
         self.expired_parts(expired, at, "hold")
         self.settle(at)
 
     def inactivity(self) -> None:
-        a = self.a
+        a = self._a
         at = a[H_DEADLINE]
-        for i in self.queue():
+        for i in self._queue():
             b = HDR + i * S
             x = a[b + REM]
             a[b + REM] = 0
             a[b + EXPD] += x
             a[AVAILABLE] -= x
             a[EXPIRED] += x
-            _w_expired(self.a, self, at, i, x, "inactivity")
+            _w_expired(self._a, self, at, i, x, "inactivity")
             self.derived(at)
         qs = HDR + a[H_NLOTS] * S
         del a[qs : qs + a[H_NQ]]
@@ -1005,10 +1025,10 @@ class State:
 
     def after(self, at_us: int) -> None:
         """After a command: repay debt, note when something is due next."""
-        a = self.a
+        a = self._a
         if a[DEBT] and a[AVAILABLE]:
             self.settle(at_us)
-        if self.pend or self.open or a[H_DEADLINE] != NEVER:
+        if self._pend or self._open_holds or a[H_DEADLINE] != NEVER:
             a[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
             a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES] if a[H_NQ] else NEVER
@@ -1016,13 +1036,13 @@ class State:
     def local_expiry(self, occurred_at: datetime, occurred_us: int) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
         hour = occurred_us // _HOUR
-        exp = self.conf.memo.get(hour)
-        return self.conf.expiry(occurred_at, hour) if exp is None else exp
+        exp = self._conf.memo.get(hour)
+        return self._conf.expiry(occurred_at, hour) if exp is None else exp
 
     def earn(self, ev: Earned, at_us: int) -> None:
         if ev.points <= 0:
             raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
-        conf = self.conf
+        conf = self._conf
         occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
         explicit = None if ev.expires_at is None else micros(ev.expires_at)
         if explicit is None:
@@ -1037,11 +1057,11 @@ class State:
         if exp <= start or conf.inactive:
             self.check_expiry(exp, start, ev)
         self.new_lot(ev.id, ev.points, occurred, exp, avail, start > at_us)
-        self.a[EARNED] += ev.points
+        self._a[EARNED] += ev.points
         if conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_EARNED, at_us)
-        _w_earned(self.a, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
+        _w_earned(self._a, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
 
     def earn_plain(self, eid: str, at_us: int, points: int) -> bool:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
@@ -1050,8 +1070,8 @@ class State:
         something falls due by ``at_us``, the ledger has debt or an inactivity
         policy, or the policy's expiry for this hour is not memoised yet.
         """
-        a = self.a
-        conf = self.conf
+        a = self._a
+        conf = self._conf
         if at_us >= a[H_NEXT] or a[DEBT] or conf.inactive:
             return False
         exp = conf.memo.get(at_us // _HOUR)
@@ -1075,10 +1095,10 @@ class State:
                 field="expires_at",
                 value=instant(exp),
             )
-        policy = self.conf.policy
+        policy = self._conf.policy
         if type(policy) is ExpireOnInactivity:
-            day = ev.occurred_at.astimezone(self.conf.tz).date()
-            deadline = inactivity_deadline(policy, self.conf.tz, day)[1]
+            day = ev.occurred_at.astimezone(self._conf.tz).date()
+            deadline = inactivity_deadline(policy, self._conf.tz, day)[1]
             if deadline <= start:
                 raise InvalidTime(
                     f"occurred_at={ev.occurred_at.isoformat()} is older than the inactivity "
@@ -1090,7 +1110,7 @@ class State:
     def need(self, points: int, what: str) -> None:
         if points <= 0:
             raise InvalidPoints(f"points={points!r} must be a positive int", field="points")
-        available = self.a[AVAILABLE]
+        available = self._a[AVAILABLE]
         if points > available:
             raise InsufficientPoints(
                 f"{what} of points={points} asks for more than the {available} available",
@@ -1100,15 +1120,15 @@ class State:
             )
 
     def redeem(self, ev: Redeemed, at_us: int) -> None:
-        if not 0 < ev.points <= self.a[AVAILABLE]:
+        if not 0 < ev.points <= self._a[AVAILABLE]:
             self.need(ev.points, "redemption")
         parts = self.take(ev.points)
-        self.a[REDEEMED] += ev.points
-        if self.conf.inactive:
+        self._a[REDEEMED] += ev.points
+        if self._conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_REDEEMED, at_us)
         _w_redeemed(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1118,7 +1138,7 @@ class State:
         )
 
     def hold(self, ev: Held, at_us: int) -> None:
-        if not 0 < ev.points <= self.a[AVAILABLE]:
+        if not 0 < ev.points <= self._a[AVAILABLE]:
             self.need(ev.points, "hold")
         deadline = micros(ev.deadline)
         if deadline <= at_us:
@@ -1128,11 +1148,11 @@ class State:
                 value=ev.deadline,
             )
         parts = self.take(ev.points, hold=True)
-        self.a[HELD] += ev.points
-        self.own_open()[ev.id] = (ev.points, deadline, tuple(parts), len(self.kinds))
+        self._a[HELD] += ev.points
+        self.own_open()[ev.id] = (ev.points, deadline, tuple(parts), len(self._kinds))
         self.command(ev.id, C_HELD, at_us)
         _w_held(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1142,11 +1162,11 @@ class State:
         )
 
     def open_hold(self, hold_id: str) -> tuple[int, int, tuple[int, ...], int]:
-        found = self.open.get(hold_id)
+        found = self._open_holds.get(hold_id)
         if found is not None:
             return found
         status, held = "", None
-        for ev in self.events():
+        for ev in self._history():
             kind = type(ev)
             if kind is Held and ev.id == hold_id:
                 held = ev
@@ -1180,7 +1200,7 @@ class State:
                 value=amount,
                 held=held,
             )
-        a = self.a
+        a = self._a
         captured: list[int] = []
         released: list[int] = []
         need = amount
@@ -1199,11 +1219,11 @@ class State:
         a[REDEEMED] += amount
         expired = self.release_parts(released, at_us)
         del self.own_open()[ev.hold]
-        if self.conf.inactive:
+        if self._conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_CAPTURED, at_us)
         _w_captured(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1221,7 +1241,7 @@ class State:
         del self.own_open()[ev.hold]
         self.command(ev.id, CODE[Released], at_us)
         _w_released(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1232,10 +1252,10 @@ class State:
 
     def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
         """The index of the command ``of``, which must be of one of ``kinds``."""
-        k = self.ordinal(of)
+        k = self._ordinal(of)
         if k < 0:
             raise UnknownEvent(f"of={of!r} is not an event of this ledger", field="of", value=of)
-        kind = self.kinds[k]
+        kind = self._kinds[k]
         if kind not in kinds:
             raise InvalidArgument(
                 f"of={of!r} is a {EVENT_TYPES[kind].__name__}, not {what}", field="of", value=of
@@ -1244,8 +1264,8 @@ class State:
 
     def reverse_earn(self, ev: EarnReversed, at_us: int) -> None:
         k = self.target(ev.of, (C_EARNED,), "an earn")
-        i = self.lot_index(ev.of)
-        a = self.a
+        i = self._lot_index(ev.of)
+        a = self._a
         b = HDR + i * S
         rem, held, used, expd, rev = a[b + REM], a[b + HELD_], a[b + USED], a[b + EXPD], a[b + REV]
         amount = self.over_reversal(ev, rem + held + used + expd + rev, a[b + CLAW])
@@ -1275,7 +1295,7 @@ class State:
             if rest:
                 pay = min(rest, a[AVAILABLE])
                 debt = rest - pay
-                if debt and self.conf.strict:
+                if debt and self._conf.strict:
                     raise StrictPolicyViolation(
                         f"reversing points={amount} of {ev.of!r} would leave a debt of {debt} "
                         "(the ledger's debt policy is strict)",
@@ -1290,7 +1310,7 @@ class State:
         a[b + CLAW] += amount
         self.command(ev.id, CODE[EarnReversed], at_us)
         _w_reversed(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1320,11 +1340,11 @@ class State:
 
     def cancel(self, ev: RedemptionCancelled, at_us: int) -> None:
         k = self.target(ev.of, (C_REDEEMED, C_CAPTURED), "a redemption or capture")
-        lots = self.command_event(k).lots
+        lots = self._command_event(k).lots
         total = sum(x for _, x in lots)
-        done = self.canc.get(ev.of, 0)
+        done = self._canc.get(ev.of, 0)
         amount = self.over_reversal(ev, total, done)
-        a = self.a
+        a = self._a
         restored: list[int] = []
         expired: list[int] = []
         grace: list[int] = []
@@ -1336,7 +1356,7 @@ class State:
             y = min(x - skip, need)
             skip = 0
             need -= y
-            i = self.lot_index(lot_id)
+            i = self._lot_index(lot_id)
             if not self.dead(i, at_us):
                 self.give_back(i, y, USED)
                 restored += (i, y)
@@ -1352,7 +1372,7 @@ class State:
                 break
         if grace:
             assert ev.grace_days is not None
-            tz = self.conf.tz
+            tz = self._conf.tz
             last = ev.at.astimezone(tz).date() + timedelta(days=ev.grace_days)
             until = micros(start_of_day(last + timedelta(days=1), tz))
             self.new_lot(f"{ev.id}:grace", sum(grace[1::2]), at_us, until, None, False)
@@ -1360,7 +1380,7 @@ class State:
         self.own_canc()[ev.of] = done + amount
         self.command(ev.id, CODE[RedemptionCancelled], at_us)
         _w_cancelled(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1381,23 +1401,23 @@ class State:
             exp = self.local_expiry(ev.occurred_at, occurred)
             self.check_expiry(exp, at_us, ev)
             self.new_lot(ev.id, ev.points, occurred, exp, None, False)
-            self.a[ADJUSTED_IN] += ev.points
-            if self.conf.inactive:
+            self._a[ADJUSTED_IN] += ev.points
+            if self._conf.inactive:
                 self.activity(ev.occurred_at)
         else:
             self.need(-ev.points, "debit")
             parts = self.take(-ev.points)
-            self.a[ADJUSTED_OUT] -= ev.points
+            self._a[ADJUSTED_OUT] -= ev.points
         self.command(ev.id, CODE[Adjusted], at_us)
-        _w_adjusted(self.a, self, at_us, occurred, ev.points, ev.reason, parts)
+        _w_adjusted(self._a, self, at_us, occurred, ev.points, ev.reason, parts)
 
     def transfer_out(self, ev: TransferredOut, at_us: int) -> None:
         self.need(ev.points, "transfer")
         parts = self.take(ev.points)
-        self.a[TRANSFERRED_OUT] += ev.points
+        self._a[TRANSFERRED_OUT] += ev.points
         self.command(ev.id, CODE[TransferredOut], at_us)
         _w_out(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1423,9 +1443,9 @@ class State:
             exp = NEVER if part.expires_at is None else micros(part.expires_at)
             self.check_expiry(exp, at_us, ev)
             self.new_lot(f"{ev.id}#{i}", part.points, occurred, exp, None, False)
-        self.a[TRANSFERRED_IN] += ev.points
+        self._a[TRANSFERRED_IN] += ev.points
         self.command(ev.id, CODE[TransferredIn], at_us)
-        _w_in(self.a, self, at_us, occurred, ev.source, ev.points, ev.keep_expiry, ev.parts)
+        _w_in(self._a, self, at_us, occurred, ev.source, ev.points, ev.keep_expiry, ev.parts)
 
     def merge(self, ev: Merged, at_us: int) -> None:
         if ev.debt < 0 or any(item.points <= 0 for item in ev.lots):
@@ -1434,7 +1454,7 @@ class State:
                 field="lots",
                 value=ev.lots,
             )
-        a = self.a
+        a = self._a
         for item in ev.lots:
             exp = NEVER if item.expires_at is None else micros(item.expires_at)
             avail = None if item.available_at is None else micros(item.available_at)
@@ -1447,7 +1467,7 @@ class State:
         a[MERGED_DEBT] += ev.debt
         self.command(ev.id, CODE[Merged], at_us)
         _w_merged(
-            self.a,
+            self._a,
             self,
             at_us,
             (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
@@ -1489,17 +1509,17 @@ class Replayer(State):
     def opened(cls, ev: Opened) -> Replayer:
         s = super().opened(ev)
         assert isinstance(s, Replayer)
-        s.kinds = bytearray()
+        s._kinds = bytearray()
         s.idix, s.ids_, s.lotix, s.names = {}, [], {}, []
         return s
 
-    def ordinal(self, event_id: str) -> int:
+    def _ordinal(self, event_id: str) -> int:
         return self.idix.get(event_id, -1)
 
-    def lot_index(self, lot_id: str) -> int:
+    def _lot_index(self, lot_id: str) -> int:
         return self.lotix.get(lot_id, -1)
 
-    def ids(self) -> tuple[list[str], list[str]]:
+    def _ids(self) -> tuple[list[str], list[str]]:
         return self.ids_, self.names
 
     def name_lot(self, lot_id: str, i: int) -> None:
@@ -1522,8 +1542,8 @@ class Replayer(State):
     def command(self, event_id: str, code: int, at_us: int) -> None:
         self.idix[event_id] = len(self.ids_)
         self.ids_.append(event_id)
-        self.kinds.append(code)
-        a = self.a
+        self._kinds.append(code)
+        a = self._a
         a[H_NEV] += 1
         if at_us > a[H_LAST]:
             a[H_LAST] = at_us
@@ -1531,14 +1551,14 @@ class Replayer(State):
     def freeze(self) -> State:
         """A frozen plain state with this builder's contents (arrays trimmed)."""
         s = State.__new__(State)
-        s.conf, s.member, s.raw, s.own = self.conf, self.member, self.raw, 0
-        s.a = self.a[:]
-        s.objs = tuple(self.objs)
-        s.eids, s.lids = self.eids, self.lids  # (joined by replay())
-        s.kinds = bytes(self.kinds)
-        s.pend = tuple(self.pend) if self.pend else _EMPTY
-        s.open = self.open or _NO_HOLDS
-        s.canc = self.canc or _NO_HOLDS
+        s._conf, s._member_id, s._raw, s._own = self._conf, self._member_id, self._raw, 0
+        s._a = self._a[:]
+        s._objs = tuple(self._objs)
+        s._eids, s._lids = self._eids, self._lids  # (joined by replay())
+        s._kinds = bytes(self._kinds)
+        s._pend = tuple(self._pend) if self._pend else _EMPTY
+        s._open_holds = self._open_holds or _NO_HOLDS
+        s._canc = self._canc or _NO_HOLDS
         return s
 
 
@@ -1568,7 +1588,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
         s = Replayer.opened(events[0])
     except (ValueError, TypeError) as exc:
         raise _bad(0, str(exc)) from None
-    a = s.a
+    a = s._a
     idix, lotix = s.idix, s.lotix
     quick = True
     ints = array("q")  # the input events as records
@@ -1617,7 +1637,12 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
                     if at_us >= a[H_NEXT]:
                         s.advance(at_us)
                     handlers[type(ev)](s, ev, at_us)
-                    if (a[DEBT] and a[AVAILABLE]) or s.pend or s.open or a[H_DEADLINE] != NEVER:
+                    if (
+                        (a[DEBT] and a[AVAILABLE])
+                        or s._pend
+                        or s._open_holds
+                        or a[H_DEADLINE] != NEVER
+                    ):
                         s.after(at_us)
                     else:  # (what after() does in the common case)
                         a[H_NEXT] = (
@@ -1650,7 +1675,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     if a[H_NEV] > len(events):
         raise _bad(len(events), "the history ends before the events that follow from it")
     try:
-        s.eids, s.lids = s.joined()
+        s._eids, s._lids = s.joined()
     except InvalidArgument as exc:
         first = next(
             j
@@ -1660,13 +1685,13 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
         )
         raise _bad(first, str(exc)) from None
     if quick:
-        quick = s.a[s.history_start() :] == ints and objs == list(s.objs)
+        quick = s._a[s._history_start() :] == ints and objs == list(s._objs)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
         if first is not None:
             raise _not_following(events, first)
         if not canonical:
-            s.raw = tuple(events)
+            s._raw = tuple(events)
     return s
 
 
@@ -1677,9 +1702,9 @@ def _not_following(events: Sequence[Any], i: int) -> InvalidData:
 def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int | None, bool]:
     """The first of ``events[1:stop]`` that differs from the engine's record, if any,
     and whether they all read back exactly (instants in plain UTC)."""
-    ids, names = s.ids()
-    h, dt = s.a, _converter()
-    pos, k = s.history_start(), 0
+    ids, names = s._ids()
+    h, dt = s._a, _converter()
+    pos, k = s._history_start(), 0
     canonical = True
     for i in range(1, stop):
         ev = events[i]
@@ -1687,7 +1712,7 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
         if pos >= len(h) or _READ[h[pos] & 31][0] is not kind:
             return i, canonical
         _, read, command = _READ[h[pos] & 31]
-        values, pos = read(h, pos, s.objs, ids[k] if command else None, ids, names, dt)
+        values, pos = read(h, pos, s._objs, ids[k] if command else None, ids, names, dt)
         k += command
         if values != FIELDS[kind](ev):
             return i, canonical

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import attrs
 from cattrs.strategies import configure_tagged_union
@@ -47,6 +47,8 @@ from loyaltycore._ledger import (
     HDR,
     REM,
     SEP,
+    Core,
+    Replayer,
     S,
     State,
     find,
@@ -225,7 +227,7 @@ def _same_payload(prior: Any, ev: Any) -> None:
 # -- the ledger -------------------------------------------------------------
 
 
-class PointsLedger:
+class PointsLedger(Core):
     """One member's points account: lots, holds, debt, history.
 
     Open one with :meth:`open`; rebuild one from its history with
@@ -244,14 +246,10 @@ class PointsLedger:
     (0, 100)
     """
 
-    __slots__ = ("_events", "_s")
+    __slots__ = ()  # (the state's own: see loyaltycore._ledger.Core)
 
-    _s: State
-    _events: tuple[PointsEvent, ...] | None
-
-    def __init__(self, state: State) -> None:
-        _SET_STATE(self, state)
-        _SET_EVENTS(self, None)
+    def __init__(self) -> None:
+        raise TypeError("open a ledger with PointsLedger.open, or rebuild one with replay")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"PointsLedger is immutable; {name} cannot be set")
@@ -264,24 +262,24 @@ class PointsLedger:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PointsLedger):
             return NotImplemented
-        a, b = self._s, other._s
+        a, b = self, other
         return (
-            a.member == b.member
-            and a.conf.tzname == b.conf.tzname
-            and a.conf.policy == b.conf.policy
-            and a.conf.strict == b.conf.strict
-            and a.a[:H_NEXT] == b.a[:H_NEXT]  # the next due instant is a cache
-            and a.a[H_NEXT + 1 :] == b.a[H_NEXT + 1 :]
-            and a.objs == b.objs
-            and a.eids == b.eids
-            and a.lids == b.lids
+            a._member_id == b._member_id
+            and a._conf.tzname == b._conf.tzname
+            and a._conf.policy == b._conf.policy
+            and a._conf.strict == b._conf.strict
+            and a._a[:H_NEXT] == b._a[:H_NEXT]  # the next due instant is a cache
+            and a._a[H_NEXT + 1 :] == b._a[H_NEXT + 1 :]
+            and a._objs == b._objs
+            and a._eids == b._eids
+            and a._lids == b._lids
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_events, (self.events,))
 
     def __repr__(self) -> str:
-        t = self._s.a
+        t = self._a
         return (
             f"PointsLedger(member={self.member!r}, available={t[AVAILABLE]}, "
             f"pending={t[PENDING]}, held={t[HELD]}, debt={t[DEBT]}, events={t[H_NEV]})"
@@ -332,7 +330,7 @@ class PointsLedger:
                 field="debt_policy",
                 value=debt_policy,
             )
-        return cls(State.opened(Opened(member, tz_name, policy, debt_policy)).freeze())
+        return _publish(State.opened(Opened(member, tz_name, policy, debt_policy)))
 
     @classmethod
     def replay(cls, events: Iterable[PointsEvent]) -> PointsLedger:
@@ -352,7 +350,7 @@ class PointsLedger:
         """
         events = tuple(events)
         try:
-            return cls(replay(events).freeze())
+            return _publish_replayed(replay(events))
         except Exception:
             not_an_event = _not_an_event(events)  # named before any other problem
             if not_an_event is None:
@@ -368,7 +366,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").member
         'm-1'
         """
-        return self._s.member
+        return self._member_id
 
     @property
     def tz(self) -> str:
@@ -377,7 +375,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1", tz="Asia/Shanghai").tz
         'Asia/Shanghai'
         """
-        return self._s.conf.tzname
+        return self._conf.tzname
 
     @property
     def policy(self) -> ExpiryPolicy:
@@ -386,7 +384,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1", policy=ExpireAfter(months=6)).policy
         ExpireAfter(months=6, days=None, round_to=None)
         """
-        return self._s.conf.policy
+        return self._conf.policy
 
     @property
     def debt_policy(self) -> DebtPolicy:
@@ -395,7 +393,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1", debt_policy="strict").debt_policy
         'strict'
         """
-        return "strict" if self._s.conf.strict else "debt"
+        return "strict" if self._conf.strict else "debt"
 
     @property
     def last_at(self) -> datetime | None:
@@ -406,7 +404,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").earn("e1", at=at, points=1).last_at == at
         True
         """
-        return self._s.last_at()
+        return self._last_instant()
 
     @property
     def events(self) -> tuple[PointsEvent, ...]:
@@ -418,12 +416,10 @@ class PointsLedger:
         ['Opened', 'Earned']
         """
         try:
-            found = self._events
-        except AttributeError:  # a ledger made by a command
-            found = None
-        if found is None:
-            found = tuple(self._s.events())
-            _SET_EVENTS(self, found)
+            found: tuple[PointsEvent, ...] = self._cache
+        except AttributeError:  # not asked for yet
+            found = tuple(self._history())
+            _SET_CACHE(self, found)
         return found
 
     @property
@@ -435,7 +431,7 @@ class PointsLedger:
         >>> [lot.id for lot in PointsLedger.open("m-1").earn("e1", at=at, points=1).lots]
         ['e1']
         """
-        return self._s.lots()
+        return self._lot_values()
 
     @property
     def holds(self) -> tuple[Hold, ...]:
@@ -444,7 +440,7 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").holds
         ()
         """
-        return self._s.holds()
+        return self._hold_values()
 
     def lot(self, lot_id: str) -> Lot:
         """The lot called ``lot_id`` (an earn's lot has the earn's id).
@@ -454,34 +450,34 @@ class PointsLedger:
         >>> PointsLedger.open("m-1").earn("e1", at=at, points=10).lot("e1").amount
         10
         """
-        found = find(self._s.lids, lot_id) if type(lot_id) is str else -1
+        found = find(self._lids, lot_id) if type(lot_id) is str else -1
         if found < 0:
             from loyaltycore.errors import NotFound
 
             raise NotFound(
                 f"lot={lot_id!r} is not a lot of this ledger", field="lot", value=lot_id
             )
-        return self._s.lot(found)
+        return self._lot_value(found)
 
     # -- commands -----------------------------------------------------------
 
     def _run(self, ev: Any) -> PointsLedger:
-        s = self._s
-        if (SEP + ev.id + SEP) in s.eids:
-            _same_payload(s.command_event(find(s.eids, ev.id)), ev)
+        s = self
+        if (SEP + ev.id + SEP) in s._eids:
+            _same_payload(s._command_event(find(s._eids, ev.id)), ev)
             return self
         d = ev.at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < s.a[H_LAST]:
+        if at_us < s._a[H_LAST]:
             raise OutOfOrder(
                 f"at={ev.at.isoformat()} is earlier than the ledger's last event at "
-                f"{instant(s.a[H_LAST]).isoformat()}",
+                f"{instant(s._a[H_LAST]).isoformat()}",
                 field="at",
                 value=ev.at,
             )
         book = _THAW(s)
         try:
-            if at_us >= book.a[H_NEXT]:
+            if at_us >= book._a[H_NEXT]:
                 book.advance(at_us)
             HANDLERS[type(ev)](book, ev, at_us)
             book.after(at_us)
@@ -489,18 +485,16 @@ class PointsLedger:
             raise InvalidPoints(
                 f"id={ev.id!r} would take a total beyond {2**63 - 1}", field="points"
             ) from None
-        new: PointsLedger = _NEW(PointsLedger)
-        _SET_STATE(new, book.freeze())
-        return new  # (its events slot stays unset until asked for)
+        return _publish(book)
 
     def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
         """:meth:`earn` with nothing optional in one step, or None for the general path."""
-        s = self._s
-        if (SEP + id + SEP) in s.eids:
+        s = self
+        if (SEP + id + SEP) in s._eids:
             return None
         d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < s.a[H_LAST]:
+        if at_us < s._a[H_LAST]:
             return None
         book = _THAW(s)
         try:
@@ -508,9 +502,7 @@ class PointsLedger:
                 return None
         except OverflowError:
             return None  # (the general path names it)
-        new: PointsLedger = _NEW(PointsLedger)
-        _SET_STATE(new, book.freeze())
-        return new
+        return _publish(book)
 
     def earn(
         self,
@@ -717,8 +709,8 @@ class PointsLedger:
         at_utc, occurred = _command(id, at, occurred_at)
         check_id(of, "of")
         amount = _optional_points(points)
-        k = find(self._s.eids, of)
-        if k >= 0 and self._s.kinds[k] in (C_REDEEMED, C_CAPTURED):
+        k = find(self._eids, of)
+        if k >= 0 and self._kinds[k] in (C_REDEEMED, C_CAPTURED):
             grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
             return self._run(RedemptionCancelled(id, at_utc, occurred, of, amount, grace))
         if grace_days is not None:
@@ -774,18 +766,18 @@ class PointsLedger:
         True
         """
         until = micros(to_utc(as_of, "as_of"))
-        if until < self._s.a[H_NEXT]:
+        if until < self._a[H_NEXT]:
             return self
-        book = State.thaw(self._s)
+        book = State.thaw(self)
         book.advance(until)
-        return PointsLedger(book.freeze())
+        return _publish(book)
 
     # -- queries ------------------------------------------------------------
 
     def _book_at(self, as_of: object) -> State:
         when = to_utc(as_of, "as_of")
-        s = self._s
-        if micros(when) >= s.a[H_LAST]:
+        s = self
+        if micros(when) >= s._a[H_LAST]:
             book = State.thaw(s)
         else:
             events = self.events
@@ -810,7 +802,7 @@ class PointsLedger:
         >>> ledger.balance(as_of=datetime(2024, 2, 1, tzinfo=timezone.utc)).expired
         100
         """
-        tot = self._s.a if as_of is None else self._book_at(as_of).a
+        tot = self._a if as_of is None else self._book_at(as_of)._a
         return Balance(*tot[:_N_TOTALS])
 
     def expiring(
@@ -832,7 +824,7 @@ class PointsLedger:
         [(datetime.date(2025, 12, 31), 100)]
         """
         stop = micros(to_utc(until, "until"))
-        book = self._s if as_of is None else self._book_at(as_of)
+        book: Core = self if as_of is None else self._book_at(as_of)
         return _expiring(book, stop)
 
     def statement(self, start: datetime, end: datetime) -> Statement:
@@ -860,9 +852,22 @@ class PointsLedger:
 
 
 # The slot descriptors' setters: the immutable ledger's private constructor.
-_SET_STATE: Final[Any] = PointsLedger.__dict__["_s"].__set__
-_SET_EVENTS: Final[Any] = PointsLedger.__dict__["_events"].__set__
-_NEW: Final[Any] = object.__new__
+_SET_CACHE: Final[Any] = Core.__dict__["_cache"].__set__
+_SET_CLASS: Final = object.__setattr__
+
+
+def _publish(book: State) -> PointsLedger:
+    """The builder ``book``, frozen into a ledger: the same object, retyped."""
+    book.freeze()
+    _SET_CLASS(book, "__class__", PointsLedger)
+    return cast(PointsLedger, book)
+
+
+def _publish_replayed(builder: Replayer) -> PointsLedger:
+    """A ledger with a replayed builder's contents."""
+    return _publish(builder.freeze())
+
+
 _THAW: Final = State.thaw
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _N_TOTALS: Final = len(attrs.fields(Balance))
@@ -890,18 +895,18 @@ def _last_usable(instant: datetime, tz: tzinfo) -> date:
     return (instant - timedelta(microseconds=1)).astimezone(tz).date()
 
 
-def _expiring(book: State, stop: int) -> tuple[ExpiringPoints, ...]:
+def _expiring(book: Core, stop: int) -> tuple[ExpiringPoints, ...]:
     found: dict[int, int] = {}
     beyond = 0
-    a = book.a
+    a = book._a
     deadline = a[H_DEADLINE]
-    for i in book.queue():
+    for i in book._queue():
         exp_us, rem = a[HDR + i * S + EXPIRES], a[HDR + i * S + REM]
         if deadline != NEVER and exp_us > deadline:
             beyond += rem
         elif exp_us <= stop and exp_us != NEVER:
             found[exp_us] = found.get(exp_us, 0) + rem
-    tz = book.conf.tz
+    tz = book._conf.tz
     result = [
         ExpiringPoints(_last_usable(instant(when), tz), instant(when), pts, "lot")
         for when, pts in found.items()
@@ -958,7 +963,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
     totals: list[tuple[int, ...]] = []
 
     def step(i: int, book: State) -> None:
-        totals.append(tuple(book.a[:_N_TOTALS]))
+        totals.append(tuple(book._a[:_N_TOTALS]))
 
     replay(events, step=step)
     tz = zone(ledger.tz)
@@ -1003,9 +1008,9 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
-    s = src._s
+    s = src
     for lot_id, x in out.lots:
-        exp = s.a[HDR + find(s.lids, lot_id) * S + EXPIRES]
+        exp = s._a[HDR + find(s._lids, lot_id) * S + EXPIRES]
         expires = None if exp == NEVER else instant(exp)
         if parts and parts[-1].expires_at == expires:
             parts[-1] = TransferIn(parts[-1].points + x, expires)
@@ -1051,7 +1056,7 @@ def transfer(
     if src.member == dst.member:
         raise SameMember(f"dst={dst.member!r} is the sender itself", field="dst", value=dst.member)
     new_src = src._run(TransferredOut(id, at_utc, occurred, dst.member, points, keep_expiry))
-    out = new_src._s.event(id)
+    out = new_src._command_named(id)
     parts = _transfer_parts(new_src, out)
     ev = TransferredIn(id, at_utc, occurred, src.member, points, keep_expiry, parts)
     return new_src, dst._run(ev)
@@ -1092,8 +1097,8 @@ def merge(
             field="duplicate",
             value=duplicate.member,
         )
-    dup = duplicate._s
-    if micros(at_utc) < dup.a[H_LAST]:
+    dup = duplicate
+    if micros(at_utc) < dup._a[H_LAST]:
         raise OutOfOrder(
             f"at={at_utc.isoformat()} is earlier than the duplicate's last event",
             field="at",
@@ -1101,9 +1106,9 @@ def merge(
         )
     book = State.thaw(dup)
     book.advance(micros(at_utc))
-    if book.open:
+    if book._open_holds:
         raise InvalidArgument(
-            f"duplicate={duplicate.member!r} has open holds {sorted(book.open)}",
+            f"duplicate={duplicate.member!r} has open holds {sorted(book._open_holds)}",
             field="duplicate",
             value=duplicate.member,
         )
@@ -1111,10 +1116,10 @@ def merge(
         MergedLot(
             lot.id, lot.remaining, lot.earned_at, lot.expires_at, lot.available_at, lot.pending
         )
-        for lot in book.lots()
+        for lot in book._lot_values()
         if lot.remaining
     )
-    ev = Merged(id, at_utc, occurred, duplicate.member, lots, book.a[DEBT])
+    ev = Merged(id, at_utc, occurred, duplicate.member, lots, book._a[DEBT])
     return into._run(ev)
 
 
