@@ -8,7 +8,11 @@ tracemalloc, and a member holding 10,000 lots redeems.
     python benchmarks/ledger.py --size full   # 1,000,000 commands, 100,000 members
     python benchmarks/ledger.py --size tiny   # a few seconds, run by the tests
 
-Each figure is printed with its target and PASS or MISS.
+Each figure is printed with its target and PASS or MISS. For scale, the
+same commands are also applied, in the same run, to a plain mutable ledger
+of the kind a host writes by hand (no history, no idempotency, no checks;
+``PlainLedger``), and the ratio is printed: it moves much less than the
+absolute rates when the machine is busy.
 
 Replay runs on the histories alone, as a host loading them from storage
 would, with the command-built ledgers released (a sample is kept to check
@@ -40,6 +44,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from loyaltycore.points import Earned, ExpireAfter, Opened, PointsLedger
 
 SIZES = {
@@ -60,6 +66,7 @@ POLICY = ExpireAfter(months=12)
 class Figures:
     commands: int
     commands_per_s: list[float]  # one per pass
+    plain_per_s: list[float]  # the reference, one per pass
     events: int
     events_per_s: list[float]
     lots: int
@@ -116,6 +123,92 @@ def make_commands(n: int, members: int, seed: int = 7) -> list[tuple[Any, ...]]:
             balance[m] += pts
             earns[m].append(cid)
     return out
+
+
+class PlainLedger:
+    """The reference: a mutable ledger of the kind a host writes by hand.
+
+    Lots are ``[expires, remaining, spent]`` lists consumed soonest-expiring
+    first, holds a dict; a refund takes the lot's remainder, then other lots,
+    then becomes debt. No history, no idempotency, no time ordering, no
+    argument checks, nothing kept of earlier versions: the floor for the
+    same commands in plain Python, not an alternative to loyaltycore.
+    """
+
+    __slots__ = ("by_id", "debt", "holds", "lots")
+
+    def __init__(self) -> None:
+        self.lots: list[list[Any]] = []
+        self.by_id: dict[str, list[Any]] = {}
+        self.holds: dict[str, tuple[datetime, list[tuple[list[Any], int]]]] = {}
+        self.debt = 0
+
+    def time_out(self, at: datetime) -> None:
+        for hold_id in [h for h, (deadline, _) in self.holds.items() if deadline <= at]:
+            for lot, x in self.holds.pop(hold_id)[1]:
+                lot[1] += x
+
+    def take(self, points: int) -> list[tuple[list[Any], int]]:
+        parts = []
+        for lot in sorted(self.lots, key=lambda lot: lot[0]):
+            x = min(lot[1], points)
+            if x:
+                lot[1] -= x
+                parts.append((lot, x))
+                points -= x
+                if not points:
+                    break
+        return parts
+
+    def earn(self, cid: str, at: datetime, points: int) -> None:
+        lot = [at + relativedelta(months=12), points, 0]
+        self.lots.append(lot)
+        self.by_id[cid] = lot
+
+    def redeem(self, at: datetime, points: int) -> None:
+        for lot, x in self.take(points):
+            lot[2] += x
+
+    def hold(self, cid: str, deadline: datetime, points: int) -> None:
+        self.holds[cid] = (deadline, self.take(points))
+
+    def capture(self, hold_id: str) -> None:
+        for lot, x in self.holds.pop(hold_id)[1]:
+            lot[2] += x
+
+    def release(self, hold_id: str) -> None:
+        for lot, x in self.holds.pop(hold_id)[1]:
+            lot[1] += x
+
+    def reverse(self, of: str, points: int) -> None:
+        lot = self.by_id[of]
+        x = min(lot[1], points)
+        lot[1] -= x
+        rest = points - x
+        taken = sum(x for _, x in self.take(min(rest, sum(lot[1] for lot in self.lots))))
+        self.debt += rest - taken
+
+
+def apply_plain(commands: list[tuple[Any, ...]], members: int) -> list[PlainLedger]:
+    """The same commands applied to plain mutable ledgers (the reference)."""
+    ledgers = [PlainLedger() for _ in range(members)]
+    for kind, m, cid, at, pts, ref in commands:
+        ledger = ledgers[m]
+        if ledger.holds:
+            ledger.time_out(at)
+        if kind == "earn":
+            ledger.earn(cid, at, pts)
+        elif kind == "redeem":
+            ledger.redeem(at, pts)
+        elif kind == "hold":
+            ledger.hold(cid, ref, pts)
+        elif kind == "capture":
+            ledger.capture(ref)
+        elif kind == "release":
+            ledger.release(ref)
+        else:
+            ledger.reverse(ref, pts)
+    return ledgers
 
 
 def apply_all(commands: list[tuple[Any, ...]], members: int) -> list[PointsLedger]:
@@ -177,8 +270,11 @@ def measure(size: str, passes: int) -> Figures:
     cfg = SIZES[size]
     commands = make_commands(cfg["commands"], cfg["members"])
     applied: list[float] = []
+    plain: list[float] = []
     ledgers: list[PointsLedger] = []
-    for _ in range(passes):  # each pass from freshly opened ledgers
+    for _ in range(passes):  # each pass from fresh ledgers, the reference first
+        elapsed, _ = timed(lambda: apply_plain(commands, cfg["members"]))
+        plain.append(elapsed)
         ledgers = []  # (the previous pass's ledgers are released first)
         elapsed, ledgers = timed(lambda: apply_all(commands, cfg["members"]))
         applied.append(elapsed)
@@ -215,6 +311,7 @@ def measure(size: str, passes: int) -> Figures:
     return Figures(
         commands=len(commands),
         commands_per_s=[len(commands) / t for t in applied],
+        plain_per_s=[len(commands) / t for t in plain],
         events=n_events,
         events_per_s=[n_events / t for t in replayed],
         lots=n_lots,
@@ -264,6 +361,15 @@ def report(fig: Figures, size: str) -> list[str]:
             f"{name:<34}{shown:>14}  target {op} {target:,.0f}  {'PASS' if ok else 'MISS'}"
             f"  ({note})"
         )
+    best, reference = max(fig.commands_per_s), max(fig.plain_per_s)
+    lines.append(
+        f"{'reference: plain mutable ledger':<34}{reference:>14,.0f}  commands/s, same run"
+        f"  ({passes(fig.plain_per_s)})"
+    )
+    lines.append(
+        f"{'ratio commands / reference':<34}{best / reference:>14.2f}  (history, idempotency, "
+        "checks and immutable versions included)"
+    )
     return lines
 
 

@@ -9,8 +9,10 @@ def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     out = run_benchmark("ledger")
     lines = out.splitlines()
     assert lines[0].startswith("points ledger benchmark (--size tiny")
-    figures = lines[1:]
-    assert len(figures) == 4
+    figures, reference = lines[1:5], lines[5:]
     for line in figures:
         assert "target" in line
         assert (" PASS " in line) != (" MISS " in line)
+    assert reference[0].startswith("reference: plain mutable ledger")
+    assert reference[1].startswith("ratio commands / reference")
+    assert float(reference[1].split()[4]) > 0
