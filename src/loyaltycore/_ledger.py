@@ -1043,7 +1043,7 @@ class State(Core):
         if ev.points <= 0:
             raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
         conf = self._conf
-        occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
+        occurred = self.occurred(ev, at_us)
         explicit = None if ev.expires_at is None else micros(ev.expires_at)
         if explicit is None:
             hour = occurred // _HOUR
@@ -1119,6 +1119,10 @@ class State(Core):
                 available=available,
             )
 
+    def occurred(self, ev: Any, at_us: int) -> int:
+        """When a command's activity happened, in micros (``at_us`` unless given)."""
+        return at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
+
     def redeem(self, ev: Redeemed, at_us: int) -> None:
         if not 0 < ev.points <= self._a[AVAILABLE]:
             self.need(ev.points, "redemption")
@@ -1131,7 +1135,7 @@ class State(Core):
             self._a,
             self,
             at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            self.occurred(ev, at_us),
             ev.points,
             ev.reason,
             parts,
@@ -1155,7 +1159,7 @@ class State(Core):
             self._a,
             self,
             at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            self.occurred(ev, at_us),
             ev.points,
             deadline,
             parts,
@@ -1222,17 +1226,8 @@ class State(Core):
         if self._conf.inactive:
             self.activity(ev.occurred_at)
         self.command(ev.id, C_CAPTURED, at_us)
-        _w_captured(
-            self._a,
-            self,
-            at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
-            k,
-            ev.points,
-            amount,
-            captured,
-            released,
-        )
+        occurred = self.occurred(ev, at_us)
+        _w_captured(a, self, at_us, occurred, k, ev.points, amount, captured, released)
         self.expired_parts(expired, at_us, "hold")
 
     def release(self, ev: Released, at_us: int) -> None:
@@ -1244,7 +1239,7 @@ class State(Core):
             self._a,
             self,
             at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            self.occurred(ev, at_us),
             k,
             parts,
         )
@@ -1309,18 +1304,9 @@ class State(Core):
         a[CLAWED_BACK] += amount
         a[b + CLAW] += amount
         self.command(ev.id, CODE[EarnReversed], at_us)
+        occurred = self.occurred(ev, at_us)
         _w_reversed(
-            self._a,
-            self,
-            at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
-            k,
-            ev.points,
-            amount,
-            taken,
-            reclassified,
-            charged,
-            debt,
+            a, self, at_us, occurred, k, ev.points, amount, taken, reclassified, charged, debt
         )
 
     def over_reversal(self, ev: Any, total: int, done: int) -> int:
@@ -1383,7 +1369,7 @@ class State(Core):
             self._a,
             self,
             at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            self.occurred(ev, at_us),
             k,
             ev.points,
             ev.grace_days,
@@ -1395,7 +1381,7 @@ class State(Core):
         self.expired_parts(expired, at_us, "cancel")
 
     def adjust(self, ev: Adjusted, at_us: int) -> None:
-        occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
+        occurred = self.occurred(ev, at_us)
         parts: list[int] = []
         if ev.points > 0:
             exp = self.local_expiry(ev.occurred_at, occurred)
@@ -1420,7 +1406,7 @@ class State(Core):
             self._a,
             self,
             at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            self.occurred(ev, at_us),
             ev.to,
             ev.points,
             ev.keep_expiry,
@@ -1434,7 +1420,7 @@ class State(Core):
                 field="points",
                 value=ev.points,
             )
-        occurred = at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
+        occurred = self.occurred(ev, at_us)
         if not ev.keep_expiry:
             exp = self.local_expiry(ev.occurred_at, occurred)
             self.check_expiry(exp, at_us, ev)
@@ -1470,7 +1456,7 @@ class State(Core):
             self._a,
             self,
             at_us,
-            (at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)),
+            self.occurred(ev, at_us),
             ev.source,
             ev.lots,
             ev.debt,
