@@ -1482,21 +1482,19 @@ def _bad_lot_id(lot_id: str) -> InvalidArgument:
 
 
 class Replayer(State):
-    """A builder replaying a history: ids kept in lists and indexed by dicts."""
+    """A builder replaying a history: ids kept in dicts (in order: id -> index)."""
 
-    __slots__ = ("idix", "ids_", "lotix", "names")
+    __slots__ = ("idix", "lotix")
 
     idix: dict[str, int]
-    ids_: list[str]
     lotix: dict[str, int]
-    names: list[str]
 
     @classmethod
     def opened(cls, ev: Opened) -> Replayer:
         s = super().opened(ev)
         assert isinstance(s, Replayer)
         s._kinds = bytearray()
-        s.idix, s.ids_, s.lotix, s.names = {}, [], {}, []
+        s.idix, s.lotix = {}, {}
         return s
 
     def _ordinal(self, event_id: str) -> int:
@@ -1506,28 +1504,30 @@ class Replayer(State):
         return self.lotix.get(lot_id, -1)
 
     def _ids(self) -> tuple[list[str], list[str]]:
-        return self.ids_, self.names
+        return list(self.idix), list(self.lotix)
 
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
-        if lot_id in self.lotix:
+        lotix = self.lotix
+        if lot_id in lotix:
             raise _bad_lot_id(lot_id)
-        self.lotix[lot_id] = i
-        self.names.append(lot_id)
+        lotix[lot_id] = i
 
     def joined(self) -> tuple[str, str]:
         """(eids, lids): the ids joined, checked for separators."""
-        eids = SEP + SEP.join(self.ids_) + SEP if self.ids_ else SEP
-        lids = SEP + SEP.join(self.names) + SEP if self.names else SEP
-        if eids.count(SEP) != len(self.ids_) + 1:
-            raise _bad_id(next(x for x in self.ids_ if SEP in x))
-        if lids.count(SEP) != len(self.names) + 1:
-            raise _bad_lot_id(next(x for x in self.names if SEP in x))
+        idix, lotix = self.idix, self.lotix
+        eids = SEP + SEP.join(idix) + SEP if idix else SEP
+        lids = SEP + SEP.join(lotix) + SEP if lotix else SEP
+        if eids.count(SEP) != len(idix) + 1:
+            raise _bad_id(next(x for x in idix if SEP in x))
+        if lids.count(SEP) != len(lotix) + 1:
+            raise _bad_lot_id(next(x for x in lotix if SEP in x))
         return eids, lids
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
-        self.idix[event_id] = len(self.ids_)
-        self.ids_.append(event_id)
+        # (replay() refuses a repeated id before applying its command)
+        idix = self.idix
+        idix[event_id] = len(idix)
         self._kinds.append(code)
         a = self._a
         a[H_NEV] += 1
