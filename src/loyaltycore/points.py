@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal
 
 import attrs
 from cattrs.strategies import configure_tagged_union
@@ -858,14 +858,15 @@ _SET_CLASS: Final = object.__setattr__
 
 def _publish(book: State) -> PointsLedger:
     """The builder ``book``, frozen into a ledger: the same object, retyped."""
-    book.freeze()
-    _SET_CLASS(book, "__class__", PointsLedger)
-    return cast(PointsLedger, book)
+    _SET_CLASS(book.freeze(), "__class__", PointsLedger)
+    return book  # type: ignore[return-value]
 
 
 def _publish_replayed(builder: Replayer) -> PointsLedger:
-    """A ledger with a replayed builder's contents."""
-    return _publish(builder.freeze())
+    """A ledger with a replayed builder's contents (the builder itself is left behind)."""
+    state = builder.freeze()  # a new, frozen State
+    _SET_CLASS(state, "__class__", PointsLedger)
+    return state  # type: ignore[return-value]
 
 
 _THAW: Final = State.thaw
