@@ -1,19 +1,19 @@
 """The points ledger engine: a compact state and the builder that changes it.
 
 A ledger's state is a handful of flat values, so that a hundred thousand
-ledgers fit in memory and a command costs a few array copies:
+ledgers fit in memory and a command costs one array copy:
 
-- ``a``: one int64 array holding the sixteen balance totals, a few scalars
-  (last instant, next due instant, inactivity deadline, ...) and then one
-  row per lot: earned, expires, available (int microseconds UTC), then
-  remaining, held, used, expired, reversed and clawed-back points.
-- ``q``: the indices of usable lots, soonest-expiring first (ties: oldest).
-- ``h``: the whole history as records in one int64 array: a word holding the
-  event type and which optional fields are left out, then the fields.
-  Instants are microseconds, lots and events are referred to by index, other
-  values (reasons, policies, member ids) sit in ``objs``.
-- ``lids`` / ``eids``: lot ids and command ids, each joined into one string
-  (``"\\0a\\0b\\0"``); ``kinds``: each command's event type, a byte each.
+- ``_a``: one int64 array holding, in order, the sixteen balance totals; a
+  few scalars (last instant, next due instant, inactivity deadline, counts);
+  one row per lot (earned, expires, available as int microseconds UTC, then
+  remaining, held, used, expired, reversed and clawed-back points); the
+  usable lots' indices, soonest-expiring first (ties: oldest); and the
+  whole history as records: a word holding the event type and which
+  optional fields are left out, then the fields. Instants are microseconds,
+  lots and events are referred to by index, other values (reasons,
+  policies, member ids) sit in ``_objs``.
+- ``_lids`` / ``_eids``: lot ids and command ids, each joined into one string
+  (``"\\0a\\0b\\0"``); ``_kinds``: each command's event type, a byte each.
 
 Typed events and lots are rebuilt from these when asked for. A builder is a
 state thawed for one command (arrays copied, everything else shared); once
