@@ -462,20 +462,19 @@ class PointsLedger(Core):
     # -- commands -----------------------------------------------------------
 
     def _run(self, ev: Any) -> PointsLedger:
-        s = self
-        if (SEP + ev.id + SEP) in s._eids:
-            _same_payload(s._command_event(find(s._eids, ev.id)), ev)
+        if (SEP + ev.id + SEP) in self._eids:
+            _same_payload(self._command_event(find(self._eids, ev.id)), ev)
             return self
         d = ev.at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < s._a[H_LAST]:
+        if at_us < self._a[H_LAST]:
             raise OutOfOrder(
                 f"at={ev.at.isoformat()} is earlier than the ledger's last event at "
-                f"{instant(s._a[H_LAST]).isoformat()}",
+                f"{instant(self._a[H_LAST]).isoformat()}",
                 field="at",
                 value=ev.at,
             )
-        book = _THAW(s)
+        book = _THAW(self)
         try:
             if at_us >= book._a[H_NEXT]:
                 book.advance(at_us)
@@ -489,14 +488,13 @@ class PointsLedger(Core):
 
     def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
         """:meth:`earn` with nothing optional in one step, or None for the general path."""
-        s = self
-        if (SEP + id + SEP) in s._eids:
-            return None
+        if (SEP + id + SEP) in self._eids:
+            return None  # (a retry: the general path compares the payload)
         d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < s._a[H_LAST]:
-            return None
-        book = _THAW(s)
+        if at_us < self._a[H_LAST]:
+            return None  # (the general path names it)
+        book = _THAW(self)
         try:
             if not book.earn_plain(id, at_us, points):
                 return None
@@ -776,9 +774,8 @@ class PointsLedger(Core):
 
     def _book_at(self, as_of: object) -> State:
         when = to_utc(as_of, "as_of")
-        s = self
-        if micros(when) >= s._a[H_LAST]:
-            book = State.thaw(s)
+        if micros(when) >= self._a[H_LAST]:
+            book = State.thaw(self)
         else:
             events = self.events
             n = 1
