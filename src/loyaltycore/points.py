@@ -1006,9 +1006,8 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
-    s = src
     for lot_id, x in out.lots:
-        exp = s._a[HDR + find(s._lids, lot_id) * S + EXPIRES]
+        exp = src._a[HDR + find(src._lids, lot_id) * S + EXPIRES]
         expires = None if exp == NEVER else instant(exp)
         if parts and parts[-1].expires_at == expires:
             parts[-1] = TransferIn(parts[-1].points + x, expires)
@@ -1095,14 +1094,13 @@ def merge(
             field="duplicate",
             value=duplicate.member,
         )
-    dup = duplicate
-    if micros(at_utc) < dup._a[H_LAST]:
+    if micros(at_utc) < duplicate._a[H_LAST]:
         raise OutOfOrder(
             f"at={at_utc.isoformat()} is earlier than the duplicate's last event",
             field="at",
             value=at_utc,
         )
-    book = State.thaw(dup)
+    book = State.thaw(duplicate)
     book.advance(micros(at_utc))
     if book._open_holds:
         raise InvalidArgument(
