@@ -960,10 +960,7 @@ class State(Core):
                 self.expire_first()
             elif rank == 2:
                 holds = self._open_holds
-                if len(holds) == 1:
-                    self.time_out(next(iter(holds)))
-                else:
-                    self.time_out(min(holds, key=lambda h: (holds[h][1], h)))
+                self.time_out(min(holds, key=lambda h: (holds[h][1], h)))
             else:
                 self.inactivity()
 
@@ -1623,17 +1620,7 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
                     if at_us >= a[H_NEXT]:
                         s.advance(at_us)
                     handlers[type(ev)](s, ev, at_us)
-                    if (
-                        (a[DEBT] and a[AVAILABLE])
-                        or s._pend
-                        or s._open_holds
-                        or a[H_DEADLINE] != NEVER
-                    ):
-                        s.after(at_us)
-                    else:  # (what after() does in the common case)
-                        a[H_NEXT] = (
-                            a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES] if a[H_NQ] else NEVER
-                        )
+                    s.after(at_us)
             elif not ev.derived:  # the engine's event i is a derived one
                 raise _Unusual
         except (

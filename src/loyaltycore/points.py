@@ -461,19 +461,30 @@ class PointsLedger(Core):
 
     # -- commands -----------------------------------------------------------
 
-    def _run(self, ev: Any) -> PointsLedger:
-        if (SEP + ev.id + SEP) in self._eids:
-            _same_payload(self._command_event(find(self._eids, ev.id)), ev)
-            return self
-        d = ev.at - _EPOCH
+    def _posting(self, id: str, at: datetime) -> int | None:
+        """A new command's ``at`` in micros, or None if ``id`` was already used.
+
+        Raises:
+            OutOfOrder: ``at`` is earlier than the ledger's last event.
+        """
+        if (SEP + id + SEP) in self._eids:
+            return None
+        d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         if at_us < self._a[H_LAST]:
             raise OutOfOrder(
-                f"at={ev.at.isoformat()} is earlier than the ledger's last event at "
+                f"at={at.isoformat()} is earlier than the ledger's last event at "
                 f"{instant(self._a[H_LAST]).isoformat()}",
                 field="at",
-                value=ev.at,
+                value=at,
             )
+        return at_us
+
+    def _run(self, ev: Any) -> PointsLedger:
+        at_us = self._posting(ev.id, ev.at)
+        if at_us is None:  # a retry: the same payload, or an error naming the difference
+            _same_payload(self._command_event(find(self._eids, ev.id)), ev)
+            return self
         book = _THAW(self)
         try:
             if at_us >= book._a[H_NEXT]:
@@ -488,12 +499,9 @@ class PointsLedger(Core):
 
     def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
         """:meth:`earn` with nothing optional in one step, or None for the general path."""
-        if (SEP + id + SEP) in self._eids:
+        at_us = self._posting(id, at)
+        if at_us is None:
             return None  # (a retry: the general path compares the payload)
-        d = at - _EPOCH
-        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < self._a[H_LAST]:
-            return None  # (the general path names it)
         book = _THAW(self)
         try:
             if not book.earn_plain(id, at_us, points):
