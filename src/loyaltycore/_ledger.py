@@ -558,7 +558,7 @@ class Core:
     _canc: dict[str, int]
     #: The events a history was replayed from, when they are not all plain UTC.
     _raw: tuple[Any, ...] | None
-    #: Which of pend (1), open_holds (2) and canc (4) this builder has copied.
+    #: Which of pend (1), open_holds (2), canc (4) and objs (8) this builder has copied.
     _own: int
     #: A ledger's typed events, once asked for (unset until then).
     _cache: tuple[Any, ...]
@@ -725,15 +725,16 @@ class State(Core):
 
     def freeze(self) -> State:
         """This builder, frozen: it must not be changed afterwards."""
-        if type(self._objs) is list:
-            self._objs = tuple(self._objs)
-        if not self._pend:
-            self._pend = _EMPTY
-        if not self._open_holds:
-            self._open_holds = _NO_HOLDS
-        if not self._canc:
-            self._canc = _NO_HOLDS
-        self._own = 0
+        if self._own:  # (containers it never copied are still frozen ones)
+            if type(self._objs) is list:
+                self._objs = tuple(self._objs)
+            if not self._pend:
+                self._pend = _EMPTY
+            if not self._open_holds:
+                self._open_holds = _NO_HOLDS
+            if not self._canc:
+                self._canc = _NO_HOLDS
+            self._own = 0
         return self
 
     # The rarely changed containers are shared with the state a builder was
@@ -783,8 +784,9 @@ class State(Core):
     def obj(self, value: Any) -> int:
         """Keep ``value`` in objs; its index."""
         objs = self._objs
-        if type(objs) is not list:
+        if not self._own & 8:
             objs = self._objs = list(objs)
+            self._own |= 8
         objs.append(value)
         return len(objs) - 1
 
