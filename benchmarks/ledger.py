@@ -21,9 +21,10 @@ the replayed ledgers equal them).
 Rates use the process's CPU time (``time.process_time``), so other work on
 a shared machine does not count against them; the code is single-threaded.
 Like :mod:`timeit`, each rate is the best of several passes (``--passes``,
-3 by default; all are printed): on a shared machine the slower passes
-measure the neighbours. Also like :mod:`timeit`, the timed sections run
-with the cyclic garbage collector paused (it is collected before each):
+5 by default, as timeit's repeat; all are printed): on a shared machine
+the slower passes measure the neighbours. Also like :mod:`timeit`, the
+timed sections run with the cyclic garbage collector paused (it is
+collected before each):
 with a million live events, Python's full collections otherwise dominate
 the run (about 5x slower), which a host avoids with ``gc.freeze()`` after
 loading its ledgers.
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument(
-        "--passes", type=int, default=3, help="timed passes; the best is reported (as timeit)"
+        "--passes", type=int, default=5, help="timed passes; the best is reported (as timeit)"
     )
     args = parser.parse_args(argv)
     for line in report(measure(args.size, max(1, args.passes)), args.size):
