@@ -24,10 +24,9 @@ Like :mod:`timeit`, each rate is the best of several passes (``--passes``,
 5 by default, as timeit's repeat; all are printed): on a shared machine
 the slower passes measure the neighbours. Also like :mod:`timeit`, the
 timed sections run with the cyclic garbage collector paused (it is
-collected before each):
-with a million live events, Python's full collections otherwise dominate
-the run (about 5x slower), which a host avoids with ``gc.freeze()`` after
-loading its ledgers.
+collected before each): with a million live events, Python's full
+collections otherwise dominate the run (about 5x slower), which a host
+avoids with ``gc.freeze()`` after loading its ledgers.
 """
 
 from __future__ import annotations
