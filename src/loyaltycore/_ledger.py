@@ -345,6 +345,66 @@ class _Unusual(Exception):
     """An input event the quick check of a replay does not cover."""
 
 
+#: The encoder's source lines per field letter (see _SPECS), formatted with
+#: the field's variable ``x``, its flag ``bit``, the event's ``at`` variable,
+#: the ``unusual`` test of an instant and the micros expression ``us``.
+_ENCODE_FIRST_AT: Final = ("if {unusual}: raise Unusual", "out.append(at_us)")
+_ENCODE_STEPS: Final[dict[str, tuple[str, ...]]] = {
+    "T": ("if {unusual}: raise Unusual", "d = {x} - EPOCH", "out.append({us})"),
+    "t": (
+        "if {x} is {at}: fl |= {bit}",
+        "else:",
+        "    if {unusual}: raise Unusual",
+        "    d = {x} - EPOCH",
+        "    u = {us}",
+        "    if u == at_us: fl |= {bit}",
+        "    else: out.append(u)",
+    ),
+    "N": (
+        "if {x} is None: fl |= {bit}",
+        "else:",
+        "    if {unusual}: raise Unusual",
+        "    d = {x} - EPOCH",
+        "    out.append({us})",
+    ),
+    "I": ("if type({x}) is not int: raise Unusual", "out.append({x})"),
+    "n": (
+        "if {x} is None: fl |= {bit}",
+        "elif type({x}) is int: out.append({x})",
+        "else: raise Unusual",
+    ),
+    "z": (
+        "if type({x}) is not int: raise Unusual",
+        "if {x}: out.append({x})",
+        "else: fl |= {bit}",
+    ),
+    "b": (
+        "if {x} is True: fl |= {bit}",
+        "elif {x} is False: out.append(0)",
+        "else: raise Unusual",
+    ),
+    "r": (
+        "if type({x}) is str and not {x}: fl |= {bit}",
+        "elif not {x}: raise Unusual",
+        "else: objs.append({x}); out.append(len(objs) - 1)",
+    ),
+    "o": ("objs.append({x})", "out.append(len(objs) - 1)"),
+    "E": ("out.append(idix[{x}])",),
+    "L": ("out.append(lotix[{x}])",),
+    "P": (
+        "if type({x}) is not tuple: raise Unusual",
+        "if not {x}: fl |= {bit}",
+        "else:",
+        "    out.append(len({x}))",
+        "    for lot, x in {x}:",
+        "        if type(x) is not int: raise Unusual",
+        "        out.append(lotix[lot])",
+        "        out.append(x)",
+    ),
+    "c": ("if {x} == 'lot': fl |= {bit}", "else: out.append(CAUSES.index({x}))"),
+}
+
+
 def _encoder_source(code: int, spec: str) -> str:
     """A function appending an input event's record as the engine would write it.
 
@@ -373,80 +433,14 @@ def _encoder_source(code: int, spec: str) -> str:
     at = ""
     bit = 1
     for name, c in zip(names, spec, strict=True):
-        check = f"    if {unusual.format(name)}: raise Unusual"
         if c == "i":
             continue
-        if c == "T" and not at:
+        first = c == "T" and not at
+        if first:
             at = name
-            lines += [check, "    out.append(at_us)"]
-        elif c == "T":
-            lines += [check, f"    d = {name} - EPOCH", f"    out.append({us})"]
-        elif c == "t":
-            lines += [
-                f"    if {name} is {at}: fl |= {bit}",
-                "    else:",
-                f"    {check}",
-                f"        d = {name} - EPOCH",
-                f"        u = {us}",
-                f"        if u == at_us: fl |= {bit}",
-                "        else: out.append(u)",
-            ]
-        elif c == "N":
-            lines += [
-                f"    if {name} is None: fl |= {bit}",
-                "    else:",
-                f"    {check}",
-                f"        d = {name} - EPOCH",
-                f"        out.append({us})",
-            ]
-        elif c == "I":
-            lines += [f"    if type({name}) is not int: raise Unusual", f"    out.append({name})"]
-        elif c == "n":
-            lines += [
-                f"    if {name} is None: fl |= {bit}",
-                f"    elif type({name}) is int: out.append({name})",
-                "    else: raise Unusual",
-            ]
-        elif c == "z":
-            lines += [
-                f"    if type({name}) is not int: raise Unusual",
-                f"    if {name}: out.append({name})",
-                f"    else: fl |= {bit}",
-            ]
-        elif c == "b":
-            lines += [
-                f"    if {name} is True: fl |= {bit}",
-                f"    elif {name} is False: out.append(0)",
-                "    else: raise Unusual",
-            ]
-        elif c == "r":
-            lines += [
-                f"    if type({name}) is str and not {name}: fl |= {bit}",
-                f"    elif not {name}: raise Unusual",
-                f"    else: objs.append({name}); out.append(len(objs) - 1)",
-            ]
-        elif c == "o":
-            lines += [f"    objs.append({name})", "    out.append(len(objs) - 1)"]
-        elif c == "E":
-            lines += [f"    out.append(idix[{name}])"]
-        elif c == "L":
-            lines += [f"    out.append(lotix[{name}])"]
-        elif c == "P":
-            lines += [
-                f"    if type({name}) is not tuple: raise Unusual",
-                f"    if not {name}: fl |= {bit}",
-                "    else:",
-                f"        out.append(len({name}))",
-                f"        for lot, x in {name}:",
-                "            if type(x) is not int: raise Unusual",
-                "            out.append(lotix[lot])",
-                "            out.append(x)",
-            ]
-        else:  # c
-            lines += [
-                f"    if {name} == 'lot': fl |= {bit}",
-                f"    else: out.append(CAUSES.index({name}))",
-            ]
+        fields = {"x": name, "bit": bit, "at": at, "unusual": unusual.format(name), "us": us}
+        steps = _ENCODE_FIRST_AT if first else _ENCODE_STEPS[c]
+        lines += ["    " + step.format(**fields) for step in steps]
         if c in _OPTIONAL:
             bit <<= 1
     lines.append(f"    out[p] = {code} | fl << 5")
@@ -984,14 +978,18 @@ class State(Core):
         qs = HDR + a[H_NLOTS] * S
         i = a.pop(qs)
         a[H_NQ] -= 1
+        self.expire_rest(i, a[HDR + i * S + EXPIRES], "lot")
+
+    def expire_rest(self, i: int, at: int, cause: str) -> None:
+        """Expire usable lot ``i``'s remainder at ``at`` (the caller dequeues it)."""
+        a = self._a
         b = HDR + i * S
         x = a[b + REM]
         a[b + REM] = 0
         a[b + EXPD] += x
         a[AVAILABLE] -= x
         a[EXPIRED] += x
-        at = a[b + EXPIRES]
-        _w_expired(self._a, self, at, i, x, "lot")
+        _w_expired(a, self, at, i, x, cause)
         self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
@@ -1006,14 +1004,7 @@ class State(Core):
         a = self._a
         at = a[H_DEADLINE]
         for i in self._queue():
-            b = HDR + i * S
-            x = a[b + REM]
-            a[b + REM] = 0
-            a[b + EXPD] += x
-            a[AVAILABLE] -= x
-            a[EXPIRED] += x
-            _w_expired(self._a, self, at, i, x, "inactivity")
-            self.derived(at)
+            self.expire_rest(i, at, "inactivity")
         qs = HDR + a[H_NLOTS] * S
         del a[qs : qs + a[H_NQ]]
         a[H_NQ] = 0
