@@ -22,7 +22,9 @@ it has applied the command it is frozen and becomes the new ledger itself
 object's class changes). A command that raises leaves its builder behind,
 so the ledger it came from is untouched. Replay runs every event of
 a history through one builder, checking each event against the record the
-engine wrote for it.
+engine wrote for it. A command's handler takes the command's inputs as
+arguments (``HANDLERS``): a public method passes its checked arguments
+without building the event, and replay passes a given event's fields.
 
 Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
 """
@@ -70,10 +72,12 @@ from loyaltycore._points_values import (
     HoldTimedOut,
     Lot,
     Merged,
+    MergedLot,
     Opened,
     Redeemed,
     RedemptionCancelled,
     Released,
+    TransferIn,
     TransferredIn,
     TransferredOut,
     Vested,
@@ -1029,29 +1033,39 @@ class State(Core):
         exp = self._conf.memo.get(hour)
         return self._conf.expiry(occurred_at, hour) if exp is None else exp
 
-    def earn(self, ev: Earned, at_us: int) -> None:
-        if ev.points <= 0:
-            raise InvalidPoints(f"points={ev.points!r} must be a positive int", field="points")
+    def earn(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        points: int,
+        available_at: datetime | None,
+        expires_at: datetime | None,
+        reason: str,
+    ) -> None:
+        if points <= 0:
+            raise InvalidPoints(f"points={points!r} must be a positive int", field="points")
         conf = self._conf
-        occurred = self.occurred(ev, at_us)
-        explicit = None if ev.expires_at is None else micros(ev.expires_at)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        explicit = None if expires_at is None else micros(expires_at)
         if explicit is None:
             hour = occurred // _HOUR
             exp = conf.memo.get(hour)
             if exp is None:
-                exp = conf.expiry(ev.occurred_at, hour)
+                exp = conf.expiry(occurred_at, hour)
         else:
             exp = explicit
-        avail = None if ev.available_at is None else micros(ev.available_at)
+        avail = None if available_at is None else micros(available_at)
         start = at_us if avail is None or avail <= at_us else avail
         if exp <= start or conf.inactive:
-            self.check_expiry(exp, start, ev)
-        self.new_lot(ev.id, ev.points, occurred, exp, avail, start > at_us)
-        self._a[EARNED] += ev.points
+            self.check_expiry(exp, start, id, occurred_at)
+        self.new_lot(id, points, occurred, exp, avail, start > at_us)
+        self._a[EARNED] += points
         if conf.inactive:
-            self.activity(ev.occurred_at)
-        self.command(ev.id, C_EARNED, at_us)
-        _w_earned(self._a, self, at_us, occurred, ev.points, avail, explicit, ev.reason)
+            self.activity(occurred_at)
+        self.command(id, C_EARNED, at_us)
+        _w_earned(self._a, self, at_us, occurred, points, avail, explicit, reason)
 
     def earn_plain(self, eid: str, at_us: int, points: int) -> bool:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
@@ -1077,24 +1091,24 @@ class State(Core):
             a[H_NEXT] = exp
         return True
 
-    def check_expiry(self, exp: int, start: int, ev: Any) -> None:
+    def check_expiry(self, exp: int, start: int, id: str, occurred_at: datetime) -> None:
         if exp <= start:
             raise InvalidTime(
-                f"id={ev.id!r} would expire at {_iso(exp)}, not after it becomes "
+                f"id={id!r} would expire at {_iso(exp)}, not after it becomes "
                 f"usable at {_iso(start)}",
                 field="expires_at",
                 value=instant(exp),
             )
         policy = self._conf.policy
         if type(policy) is ExpireOnInactivity:
-            day = ev.occurred_at.astimezone(self._conf.tz).date()
+            day = occurred_at.astimezone(self._conf.tz).date()
             deadline = inactivity_deadline(policy, self._conf.tz, day)[1]
             if deadline <= start:
                 raise InvalidTime(
-                    f"occurred_at={ev.occurred_at.isoformat()} is older than the inactivity "
+                    f"occurred_at={occurred_at.isoformat()} is older than the inactivity "
                     f"period: points would be expired at {_iso(deadline)}",
                     field="occurred_at",
-                    value=ev.occurred_at,
+                    value=occurred_at,
                 )
 
     def need(self, points: int, what: str) -> None:
@@ -1109,51 +1123,43 @@ class State(Core):
                 available=available,
             )
 
-    def occurred(self, ev: Any, at_us: int) -> int:
-        """When a command's activity happened, in micros (``at_us`` unless given)."""
-        return at_us if ev.occurred_at is ev.at else micros(ev.occurred_at)
-
-    def redeem(self, ev: Redeemed, at_us: int) -> None:
-        if not 0 < ev.points <= self._a[AVAILABLE]:
-            self.need(ev.points, "redemption")
-        parts = self.take(ev.points)
-        self._a[REDEEMED] += ev.points
+    def redeem(
+        self, at_us: int, id: str, at: datetime, occurred_at: datetime, points: int, reason: str
+    ) -> None:
+        if not 0 < points <= self._a[AVAILABLE]:
+            self.need(points, "redemption")
+        parts = self.take(points)
+        self._a[REDEEMED] += points
         if self._conf.inactive:
-            self.activity(ev.occurred_at)
-        self.command(ev.id, C_REDEEMED, at_us)
-        _w_redeemed(
-            self._a,
-            self,
-            at_us,
-            self.occurred(ev, at_us),
-            ev.points,
-            ev.reason,
-            parts,
-        )
+            self.activity(occurred_at)
+        self.command(id, C_REDEEMED, at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        _w_redeemed(self._a, self, at_us, occurred, points, reason, parts)
 
-    def hold(self, ev: Held, at_us: int) -> None:
-        if not 0 < ev.points <= self._a[AVAILABLE]:
-            self.need(ev.points, "hold")
-        deadline = micros(ev.deadline)
-        if deadline <= at_us:
+    def hold(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        points: int,
+        deadline: datetime,
+    ) -> None:
+        if not 0 < points <= self._a[AVAILABLE]:
+            self.need(points, "hold")
+        until = micros(deadline)
+        if until <= at_us:
             raise InvalidTime(
-                f"deadline={ev.deadline.isoformat()} must be after at={ev.at.isoformat()}",
+                f"deadline={deadline.isoformat()} must be after at={at.isoformat()}",
                 field="deadline",
-                value=ev.deadline,
+                value=deadline,
             )
-        parts = self.take(ev.points, hold=True)
-        self._a[HELD] += ev.points
-        self.own_open()[ev.id] = (ev.points, deadline, tuple(parts), len(self._kinds))
-        self.command(ev.id, C_HELD, at_us)
-        _w_held(
-            self._a,
-            self,
-            at_us,
-            self.occurred(ev, at_us),
-            ev.points,
-            deadline,
-            parts,
-        )
+        parts = self.take(points, hold=True)
+        self._a[HELD] += points
+        self.own_open()[id] = (points, until, tuple(parts), len(self._kinds))
+        self.command(id, C_HELD, at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        _w_held(self._a, self, at_us, occurred, points, until, parts)
 
     def open_hold(self, hold_id: str) -> tuple[int, int, tuple[int, ...], int]:
         found = self._open_holds.get(hold_id)
@@ -1182,14 +1188,22 @@ class State(Core):
             f"hold={hold_id!r} was already {status}", field="hold", value=hold_id
         )
 
-    def capture(self, ev: Captured, at_us: int) -> None:
-        held, _, parts, k = self.open_hold(ev.hold)
-        amount = held if ev.points is None else ev.points
+    def capture(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        hold: str,
+        points: int | None,
+    ) -> None:
+        held, _, parts, k = self.open_hold(hold)
+        amount = held if points is None else points
         if amount <= 0:
             raise InvalidPoints(f"points={amount!r} must be a positive int", field="points")
         if amount > held:
             raise OverCapture(
-                f"points={amount} is more than the {held} held by hold={ev.hold!r}",
+                f"points={amount} is more than the {held} held by hold={hold!r}",
                 field="points",
                 value=amount,
                 held=held,
@@ -1212,27 +1226,21 @@ class State(Core):
         a[HELD] -= amount
         a[REDEEMED] += amount
         expired = self.release_parts(released, at_us)
-        del self.own_open()[ev.hold]
+        del self.own_open()[hold]
         if self._conf.inactive:
-            self.activity(ev.occurred_at)
-        self.command(ev.id, C_CAPTURED, at_us)
-        occurred = self.occurred(ev, at_us)
-        _w_captured(a, self, at_us, occurred, k, ev.points, amount, captured, released)
+            self.activity(occurred_at)
+        self.command(id, C_CAPTURED, at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        _w_captured(a, self, at_us, occurred, k, points, amount, captured, released)
         self.expired_parts(expired, at_us, "hold")
 
-    def release(self, ev: Released, at_us: int) -> None:
-        _, _, parts, k = self.open_hold(ev.hold)
+    def release(self, at_us: int, id: str, at: datetime, occurred_at: datetime, hold: str) -> None:
+        _, _, parts, k = self.open_hold(hold)
         expired = self.release_parts(parts, at_us)
-        del self.own_open()[ev.hold]
-        self.command(ev.id, CODE[Released], at_us)
-        _w_released(
-            self._a,
-            self,
-            at_us,
-            self.occurred(ev, at_us),
-            k,
-            parts,
-        )
+        del self.own_open()[hold]
+        self.command(id, CODE[Released], at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        _w_released(self._a, self, at_us, occurred, k, parts)
         self.expired_parts(expired, at_us, "hold")
 
     def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
@@ -1247,13 +1255,21 @@ class State(Core):
             )
         return k
 
-    def reverse_earn(self, ev: EarnReversed, at_us: int) -> None:
-        k = self.target(ev.of, (C_EARNED,), "an earn")
-        i = self._lot_index(ev.of)
+    def reverse_earn(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        of: str,
+        points: int | None,
+    ) -> None:
+        k = self.target(of, (C_EARNED,), "an earn")
+        i = self._lot_index(of)
         a = self._a
         b = HDR + i * S
         rem, held, used, expd, rev = a[b + REM], a[b + HELD_], a[b + USED], a[b + EXPD], a[b + REV]
-        amount = self.over_reversal(ev, rem + held + used + expd + rev, a[b + CLAW])
+        amount = self.over_reversal(of, points, rem + held + used + expd + rev, a[b + CLAW])
         taken = reclassified = debt = 0
         charged: list[int] = []
         avail = a[b + AVAIL]
@@ -1282,7 +1298,7 @@ class State(Core):
                 debt = rest - pay
                 if debt and self._conf.strict:
                     raise StrictPolicyViolation(
-                        f"reversing points={amount} of {ev.of!r} would leave a debt of {debt} "
+                        f"reversing points={amount} of {of!r} would leave a debt of {debt} "
                         "(the ledger's debt policy is strict)",
                         field="points",
                         value=amount,
@@ -1293,33 +1309,41 @@ class State(Core):
                 a[DEBT] += debt
         a[CLAWED_BACK] += amount
         a[b + CLAW] += amount
-        self.command(ev.id, CODE[EarnReversed], at_us)
-        occurred = self.occurred(ev, at_us)
+        self.command(id, CODE[EarnReversed], at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_reversed(
-            a, self, at_us, occurred, k, ev.points, amount, taken, reclassified, charged, debt
+            a, self, at_us, occurred, k, points, amount, taken, reclassified, charged, debt
         )
 
-    def over_reversal(self, ev: Any, total: int, done: int) -> int:
+    def over_reversal(self, of: str, points: int | None, total: int, done: int) -> int:
         left = total - done
-        amount = left if ev.points is None else ev.points
-        if amount <= 0 and ev.points is not None:
+        amount = left if points is None else points
+        if amount <= 0 and points is not None:
             raise InvalidPoints(f"points={amount!r} must be a positive int", field="points")
         if amount > left or left == 0:
             raise OverReversal(
-                f"points={amount} would reverse more of {ev.of!r} than the {left} left "
-                f"(of {total})",
+                f"points={amount} would reverse more of {of!r} than the {left} left (of {total})",
                 field="points",
                 value=amount,
                 left=left,
             )
         return amount
 
-    def cancel(self, ev: RedemptionCancelled, at_us: int) -> None:
-        k = self.target(ev.of, (C_REDEEMED, C_CAPTURED), "a redemption or capture")
+    def cancel(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        of: str,
+        points: int | None,
+        grace_days: int | None,
+    ) -> None:
+        k = self.target(of, (C_REDEEMED, C_CAPTURED), "a redemption or capture")
         lots = self._command_event(k).lots
         total = sum(x for _, x in lots)
-        done = self._canc.get(ev.of, 0)
-        amount = self.over_reversal(ev, total, done)
+        done = self._canc.get(of, 0)
+        amount = self.over_reversal(of, points, total, done)
         a = self._a
         restored: list[int] = []
         expired: list[int] = []
@@ -1336,7 +1360,7 @@ class State(Core):
             if not self.dead(i, at_us):
                 self.give_back(i, y, USED)
                 restored += (i, y)
-            elif ev.grace_days is not None:
+            elif grace_days is not None:
                 grace += (i, y)
             else:
                 b = HDR + i * S
@@ -1347,22 +1371,22 @@ class State(Core):
             if not need:
                 break
         if grace:
-            assert ev.grace_days is not None
+            assert grace_days is not None
             tz = self._conf.tz
-            last = ev.at.astimezone(tz).date() + timedelta(days=ev.grace_days)
+            last = at.astimezone(tz).date() + timedelta(days=grace_days)
             until = micros(start_of_day(last + timedelta(days=1), tz))
-            self.new_lot(f"{ev.id}:grace", sum(grace[1::2]), at_us, until, None, False)
+            self.new_lot(f"{id}:grace", sum(grace[1::2]), at_us, until, None, False)
         a[CANCELLED] += amount
-        self.own_canc()[ev.of] = done + amount
-        self.command(ev.id, CODE[RedemptionCancelled], at_us)
+        self.own_canc()[of] = done + amount
+        self.command(id, CODE[RedemptionCancelled], at_us)
         _w_cancelled(
             self._a,
             self,
             at_us,
-            self.occurred(ev, at_us),
+            at_us if occurred_at is at else micros(occurred_at),
             k,
-            ev.points,
-            ev.grace_days,
+            points,
+            grace_days,
             amount,
             restored,
             expired,
@@ -1370,87 +1394,102 @@ class State(Core):
         )
         self.expired_parts(expired, at_us, "cancel")
 
-    def adjust(self, ev: Adjusted, at_us: int) -> None:
-        occurred = self.occurred(ev, at_us)
+    def adjust(
+        self, at_us: int, id: str, at: datetime, occurred_at: datetime, points: int, reason: str
+    ) -> None:
+        occurred = at_us if occurred_at is at else micros(occurred_at)
         parts: list[int] = []
-        if ev.points > 0:
-            exp = self.local_expiry(ev.occurred_at, occurred)
-            self.check_expiry(exp, at_us, ev)
-            self.new_lot(ev.id, ev.points, occurred, exp, None, False)
-            self._a[ADJUSTED_IN] += ev.points
+        if points > 0:
+            exp = self.local_expiry(occurred_at, occurred)
+            self.check_expiry(exp, at_us, id, occurred_at)
+            self.new_lot(id, points, occurred, exp, None, False)
+            self._a[ADJUSTED_IN] += points
             if self._conf.inactive:
-                self.activity(ev.occurred_at)
+                self.activity(occurred_at)
         else:
-            self.need(-ev.points, "debit")
-            parts = self.take(-ev.points)
-            self._a[ADJUSTED_OUT] -= ev.points
-        self.command(ev.id, CODE[Adjusted], at_us)
-        _w_adjusted(self._a, self, at_us, occurred, ev.points, ev.reason, parts)
+            self.need(-points, "debit")
+            parts = self.take(-points)
+            self._a[ADJUSTED_OUT] -= points
+        self.command(id, CODE[Adjusted], at_us)
+        _w_adjusted(self._a, self, at_us, occurred, points, reason, parts)
 
-    def transfer_out(self, ev: TransferredOut, at_us: int) -> None:
-        self.need(ev.points, "transfer")
-        parts = self.take(ev.points)
-        self._a[TRANSFERRED_OUT] += ev.points
-        self.command(ev.id, CODE[TransferredOut], at_us)
-        _w_out(
-            self._a,
-            self,
-            at_us,
-            self.occurred(ev, at_us),
-            ev.to,
-            ev.points,
-            ev.keep_expiry,
-            parts,
-        )
+    def transfer_out(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        to: str,
+        points: int,
+        keep_expiry: bool,
+    ) -> None:
+        self.need(points, "transfer")
+        parts = self.take(points)
+        self._a[TRANSFERRED_OUT] += points
+        self.command(id, CODE[TransferredOut], at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        _w_out(self._a, self, at_us, occurred, to, points, keep_expiry, parts)
 
-    def transfer_in(self, ev: TransferredIn, at_us: int) -> None:
-        if ev.points <= 0 or sum(p.points for p in ev.parts) != ev.points:
+    def transfer_in(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        source: str,
+        points: int,
+        keep_expiry: bool,
+        parts: tuple[TransferIn, ...],
+    ) -> None:
+        if points <= 0 or sum(p.points for p in parts) != points:
             raise InvalidPoints(
-                f"points={ev.points!r} must be positive and equal the sum of the parts",
+                f"points={points!r} must be positive and equal the sum of the parts",
                 field="points",
-                value=ev.points,
+                value=points,
             )
-        occurred = self.occurred(ev, at_us)
-        if not ev.keep_expiry:
-            exp = self.local_expiry(ev.occurred_at, occurred)
-            self.check_expiry(exp, at_us, ev)
-            self.new_lot(f"{ev.id}#0", ev.points, occurred, exp, None, False)
-        for i, part in enumerate(ev.parts if ev.keep_expiry else ()):
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        if not keep_expiry:
+            exp = self.local_expiry(occurred_at, occurred)
+            self.check_expiry(exp, at_us, id, occurred_at)
+            self.new_lot(f"{id}#0", points, occurred, exp, None, False)
+        for i, part in enumerate(parts if keep_expiry else ()):
             exp = NEVER if part.expires_at is None else micros(part.expires_at)
-            self.check_expiry(exp, at_us, ev)
-            self.new_lot(f"{ev.id}#{i}", part.points, occurred, exp, None, False)
-        self._a[TRANSFERRED_IN] += ev.points
-        self.command(ev.id, CODE[TransferredIn], at_us)
-        _w_in(self._a, self, at_us, occurred, ev.source, ev.points, ev.keep_expiry, ev.parts)
+            self.check_expiry(exp, at_us, id, occurred_at)
+            self.new_lot(f"{id}#{i}", part.points, occurred, exp, None, False)
+        self._a[TRANSFERRED_IN] += points
+        self.command(id, CODE[TransferredIn], at_us)
+        _w_in(self._a, self, at_us, occurred, source, points, keep_expiry, parts)
 
-    def merge(self, ev: Merged, at_us: int) -> None:
-        if ev.debt < 0 or any(item.points <= 0 for item in ev.lots):
+    def merge(
+        self,
+        at_us: int,
+        id: str,
+        at: datetime,
+        occurred_at: datetime,
+        source: str,
+        lots: tuple[MergedLot, ...],
+        debt: int,
+    ) -> None:
+        if debt < 0 or any(item.points <= 0 for item in lots):
             raise InvalidPoints(
-                f"id={ev.id!r}: merged points and debt must not be negative",
+                f"id={id!r}: merged points and debt must not be negative",
                 field="lots",
-                value=ev.lots,
+                value=lots,
             )
         a = self._a
-        for item in ev.lots:
+        for item in lots:
             exp = NEVER if item.expires_at is None else micros(item.expires_at)
             avail = None if item.available_at is None else micros(item.available_at)
             pending = item.pending and avail is not None and avail > at_us
             self.new_lot(
-                f"{ev.id}/{item.lot}", item.points, micros(item.earned_at), exp, avail, pending
+                f"{id}/{item.lot}", item.points, micros(item.earned_at), exp, avail, pending
             )
             a[MERGED_IN] += item.points
-        a[DEBT] += ev.debt
-        a[MERGED_DEBT] += ev.debt
-        self.command(ev.id, CODE[Merged], at_us)
-        _w_merged(
-            self._a,
-            self,
-            at_us,
-            self.occurred(ev, at_us),
-            ev.source,
-            ev.lots,
-            ev.debt,
-        )
+        a[DEBT] += debt
+        a[MERGED_DEBT] += debt
+        self.command(id, CODE[Merged], at_us)
+        occurred = at_us if occurred_at is at else micros(occurred_at)
+        _w_merged(self._a, self, at_us, occurred, source, lots, debt)
 
 
 _BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
@@ -1612,7 +1651,8 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
                         raise ValueError(f"occurred_at={ev.occurred_at.isoformat()} is after at")
                     if at_us >= a[H_NEXT]:
                         s.advance(at_us)
-                    handlers[type(ev)](s, ev, at_us)
+                    handler, inputs = handlers[type(ev)]
+                    handler(s, at_us, *inputs(ev))
                     s.after(at_us)
             elif not ev.derived:  # the engine's event i is a derived one
                 raise _Unusual
@@ -1686,16 +1726,21 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
     return None, canonical
 
 
-HANDLERS: Final[dict[type[Any], Callable[[State, Any, int], None]]] = {
-    Earned: State.earn,
-    Redeemed: State.redeem,
-    Held: State.hold,
-    Captured: State.capture,
-    Released: State.release,
-    EarnReversed: State.reverse_earn,
-    RedemptionCancelled: State.cancel,
-    Adjusted: State.adjust,
-    TransferredOut: State.transfer_out,
-    TransferredIn: State.transfer_in,
-    Merged: State.merge,
+#: Per command type: its handler, called as ``handler(state, at_us, id, *inputs)``,
+#: and a getter of those arguments from an event (its ``id`` and ``inputs``).
+HANDLERS: Final[dict[type[Any], tuple[Callable[..., None], Callable[[Any], tuple[Any, ...]]]]] = {
+    cls: (handler, attrgetter("id", *cls.inputs))
+    for cls, handler in (
+        (Earned, State.earn),
+        (Redeemed, State.redeem),
+        (Held, State.hold),
+        (Captured, State.capture),
+        (Released, State.release),
+        (EarnReversed, State.reverse_earn),
+        (RedemptionCancelled, State.cancel),
+        (Adjusted, State.adjust),
+        (TransferredOut, State.transfer_out),
+        (TransferredIn, State.transfer_in),
+        (Merged, State.merge),
+    )
 }

@@ -480,20 +480,25 @@ class PointsLedger(Core):
             )
         return at_us
 
-    def _run(self, ev: Any) -> PointsLedger:
-        at_us = self._posting(ev.id, ev.at)
+    def _run(self, cls: type[Any], id: str, at: datetime, *inputs: Any) -> PointsLedger:
+        """Apply the command event ``cls(id, at, *inputs)`` (its checked inputs).
+
+        The event itself is not built: its handler takes the inputs, and the
+        state records the event. A retry builds it to compare the payloads.
+        """
+        at_us = self._posting(id, at)
         if at_us is None:  # a retry: the same payload, or an error naming the difference
-            _same_payload(self._command_event(find(self._eids, ev.id)), ev)
+            _same_payload(self._command_event(find(self._eids, id)), cls(id, at, *inputs))
             return self
         book = _THAW(self)
         try:
             if at_us >= book._a[H_NEXT]:
                 book.advance(at_us)
-            HANDLERS[type(ev)](book, ev, at_us)
+            HANDLERS[cls][0](book, at_us, id, at, *inputs)
             book.after(at_us)
         except OverflowError:
             raise InvalidPoints(
-                f"id={ev.id!r} would take a total beyond {2**63 - 1}", field="points"
+                f"id={id!r} would take a total beyond {2**63 - 1}", field="points"
             ) from None
         return _publish(book)
 
@@ -558,15 +563,14 @@ class PointsLedger(Core):
         avail = None if available_at is None else to_utc(available_at, "available_at")
         expires = None if expires_at is None else to_utc(expires_at, "expires_at")
         return self._run(
-            Earned(
-                id,
-                at_utc,
-                occurred,
-                points,
-                avail,
-                expires,
-                reason if type(reason) is str else _reason(reason),
-            )
+            Earned,
+            id,
+            at_utc,
+            occurred,
+            points,
+            avail,
+            expires,
+            reason if type(reason) is str else _reason(reason),
         )
 
     def redeem(
@@ -592,11 +596,8 @@ class PointsLedger(Core):
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
             check_points(points)
-        return self._run(
-            Redeemed(
-                id, at_utc, occurred, points, reason if type(reason) is str else _reason(reason)
-            )
-        )
+        text = reason if type(reason) is str else _reason(reason)
+        return self._run(Redeemed, id, at_utc, occurred, points, text)
 
     def hold(
         self,
@@ -626,7 +627,7 @@ class PointsLedger(Core):
             raise InvalidTime(
                 f"deadline={deadline!r} must be after at={at!r}", field="deadline", value=deadline
             )
-        return self._run(Held(id, at_utc, occurred, points, until))
+        return self._run(Held, id, at_utc, occurred, points, until)
 
     def _hold_id(self, hold: object) -> str:
         if isinstance(hold, Hold):
@@ -664,7 +665,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         hold_id = self._hold_id(hold)
-        return self._run(Captured(id, at_utc, occurred, hold_id, _optional_points(points)))
+        return self._run(Captured, id, at_utc, occurred, hold_id, _optional_points(points))
 
     def release(
         self, id: str, *, at: datetime, hold: str | Hold, occurred_at: datetime | None = None
@@ -679,7 +680,7 @@ class PointsLedger(Core):
         100
         """
         at_utc, occurred = _command(id, at, occurred_at)
-        return self._run(Released(id, at_utc, occurred, self._hold_id(hold)))
+        return self._run(Released, id, at_utc, occurred, self._hold_id(hold))
 
     def reverse(
         self,
@@ -718,14 +719,14 @@ class PointsLedger(Core):
         k = find(self._eids, of)
         if k >= 0 and self._kinds[k] in (C_REDEEMED, C_CAPTURED):
             grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
-            return self._run(RedemptionCancelled(id, at_utc, occurred, of, amount, grace))
+            return self._run(RedemptionCancelled, id, at_utc, occurred, of, amount, grace)
         if grace_days is not None:
             raise InvalidArgument(
                 "grace_days applies only to cancelled redemptions",
                 field="grace_days",
                 value=grace_days,
             )
-        return self._run(EarnReversed(id, at_utc, occurred, of, amount))
+        return self._run(EarnReversed, id, at_utc, occurred, of, amount)
 
     def adjust(
         self,
@@ -753,7 +754,7 @@ class PointsLedger(Core):
         if points == 0:
             raise InvalidPoints("points=0 must be a non-zero int", field="points", value=0)
         check_points(abs(points))
-        return self._run(Adjusted(id, at_utc, occurred, points, _reason(reason, required=True)))
+        return self._run(Adjusted, id, at_utc, occurred, points, _reason(reason, required=True))
 
     def expire(self, *, as_of: datetime) -> PointsLedger:
         """Apply every vesting, expiry, timeout and deadline due by ``as_of``.
@@ -1060,11 +1061,11 @@ def transfer(
         )
     if src.member == dst.member:
         raise SameMember(f"dst={dst.member!r} is the sender itself", field="dst", value=dst.member)
-    new_src = src._run(TransferredOut(id, at_utc, occurred, dst.member, points, keep_expiry))
-    out = new_src._command_named(id)
-    parts = _transfer_parts(new_src, out)
-    ev = TransferredIn(id, at_utc, occurred, src.member, points, keep_expiry, parts)
-    return new_src, dst._run(ev)
+    new_src = src._run(TransferredOut, id, at_utc, occurred, dst.member, points, keep_expiry)
+    parts = _transfer_parts(new_src, new_src._command_named(id))
+    return new_src, dst._run(
+        TransferredIn, id, at_utc, occurred, src.member, points, keep_expiry, parts
+    )
 
 
 def merge(
@@ -1123,8 +1124,7 @@ def merge(
         for lot in book._lot_values()
         if lot.remaining
     )
-    ev = Merged(id, at_utc, occurred, duplicate.member, lots, book._a[DEBT])
-    return into._run(ev)
+    return into._run(Merged, id, at_utc, occurred, duplicate.member, lots, book._a[DEBT])
 
 
 # -- plain data -------------------------------------------------------------
