@@ -560,8 +560,8 @@ class PointsLedger(Core):
             done = self._plain_earn(id, at_utc, points)
             if done is not None:
                 return done
-        avail = None if available_at is None else to_utc(available_at, "available_at")
-        expires = None if expires_at is None else to_utc(expires_at, "expires_at")
+        avail = None if available_at is None else _utc(available_at, "available_at")
+        expires = None if expires_at is None else _utc(expires_at, "expires_at")
         return self._run(
             Earned,
             id,
@@ -622,7 +622,7 @@ class PointsLedger(Core):
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
             check_points(points)
-        until = to_utc(deadline, "deadline")
+        until = _utc(deadline, "deadline")
         if until <= at_utc:
             raise InvalidTime(
                 f"deadline={deadline!r} must be after at={at!r}", field="deadline", value=deadline
