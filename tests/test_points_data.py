@@ -186,6 +186,31 @@ def test_ids_with_a_nul_character_are_refused(where: str) -> None:
             )  # fmt: skip
 
 
+@pytest.mark.parametrize("then", ["nothing", "a repeated id", "a redemption of other lots"])
+def test_replay_names_the_event_that_takes_a_total_beyond_int64(then: str) -> None:
+    # Replay builds its state in a list and makes it an array at the end; the
+    # event that crosses the int64 limit is still the one named, even when a
+    # later event is wrong as well.
+    from datetime import datetime
+
+    from loyaltycore.points import Earned, NeverExpire, Opened, Redeemed
+
+    at = datetime(2024, 1, 5, tzinfo=UTC)
+    events: list[Any] = [
+        Opened("m-1", "UTC", NeverExpire()),
+        Earned("e1", at, at, 2**62),
+        Earned("e2", at, at, 2**62),
+    ]
+    if then == "a repeated id":
+        events.append(Earned("e1", at, at, 5))
+    elif then == "a redemption of other lots":
+        events.append(Redeemed("r1", at, at, 5, lots=(("e2", 5),)))
+    with pytest.raises(errors.InvalidData, match=r"@ \$\.events\[2\]$"):
+        PointsLedger.replay(events)
+    ok = PointsLedger.replay(events[:2])
+    assert ok.balance().available == 2**62
+
+
 def test_a_tampered_history_names_the_first_event_that_does_not_follow() -> None:
     import attrs
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from datetime import datetime, timedelta, tzinfo
 from operator import attrgetter
 from typing import Any, Final
@@ -543,7 +543,7 @@ class Core:
 
     _conf: Conf
     _member_id: str
-    _a: array[int]
+    _a: MutableSequence[int]  # an array('q'); a list while a history replays
     _objs: Any  # a tuple when frozen; a list once a builder adds to it
     _lids: str
     _eids: str
@@ -666,7 +666,7 @@ class Core:
         a = self._a
         return HDR + a[H_NLOTS] * S + a[H_NQ]
 
-    def _queue(self) -> array[int]:
+    def _queue(self) -> MutableSequence[int]:
         """The usable lots, soonest-expiring first (a copy)."""
         a = self._a
         qs = HDR + a[H_NLOTS] * S
@@ -1511,7 +1511,13 @@ def _bad_lot_id(lot_id: str) -> InvalidArgument:
 
 
 class Replayer(State):
-    """A builder replaying a history: ids kept in dicts (in order: id -> index)."""
+    """A builder replaying a history: ids kept in dicts (in order: id -> index).
+
+    Unless ``exact``, its ``a`` is a list until the replay is done (a list's
+    items are several times faster to read and update than an array's);
+    :func:`replay` then turns it into an array, which is where a value beyond
+    int64 shows, and replays again exactly to name the event.
+    """
 
     __slots__ = ("idix", "lotix")
 
@@ -1519,9 +1525,11 @@ class Replayer(State):
     lotix: dict[str, int]
 
     @classmethod
-    def opened(cls, ev: Opened) -> Replayer:
+    def opened(cls, ev: Opened, *, exact: bool = False) -> Replayer:
         s = super().opened(ev)
         assert isinstance(s, Replayer)
+        if not exact:
+            s._a = list(s._a)
         s._kinds = bytearray()
         s.idix, s.lotix = {}, {}
         return s
@@ -1564,10 +1572,13 @@ class Replayer(State):
             a[H_LAST] = at_us
 
     def freeze(self) -> State:
-        """A frozen plain state with this builder's contents (arrays trimmed)."""
+        """A frozen plain state with this builder's contents, which it takes over.
+
+        (:func:`replay` has made ``a`` an array of exactly its length.)
+        """
         s = State.__new__(State)
         s._conf, s._member_id, s._raw, s._own = self._conf, self._member_id, self._raw, 0
-        s._a = self._a[:]
+        s._a = self._a
         s._objs = tuple(self._objs)
         s._eids, s._lids = self._eids, self._lids  # (joined by replay())
         s._kinds = bytes(self._kinds)
@@ -1596,17 +1607,32 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     encoded as the engine would have recorded it, and the two histories are
     compared at the end; when they differ, or an event is unusual, the
     events are compared one by one to name the first that does not follow.
+
+    The state is built in a list and made an array at the end. A history
+    that does not replay, or takes a value beyond int64, is replayed again
+    with the array throughout, so the error names the same event as a
+    command would have.
     """
+    try:
+        return _replay(events, step, exact=False)
+    except (InvalidData, OverflowError):
+        pass
+    return _replay(events, step, exact=True)  # (raises)
+
+
+def _replay(
+    events: Sequence[Any], step: Callable[[int, State], None] | None, *, exact: bool
+) -> Replayer:
     if not events or type(events[0]) is not Opened:
         raise _bad(0, "the first event must be Opened")
     try:
-        s = Replayer.opened(events[0])
+        s = Replayer.opened(events[0], exact=exact)
     except (ValueError, TypeError) as exc:
         raise _bad(0, str(exc)) from None
     a = s._a
     idix, lotix = s.idix, s.lotix
-    quick = True
-    ints = array("q")  # the input events as records
+    quick = not exact
+    ints: list[int] = []  # the input events as records
     objs: list[Any] = []
     if step is not None:
         step(0, s)
@@ -1691,7 +1717,9 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
         )
         raise _bad(first, str(exc)) from None
     if quick:
-        quick = s._a[s._history_start() :] == ints and objs == list(s._objs)
+        quick = a[s._history_start() :] == ints and objs == list(s._objs)
+    if not exact:
+        s._a = array("q", a)  # (OverflowError: replay() replays exactly)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
         if first is not None:
