@@ -1572,10 +1572,8 @@ class Replayer(State):
             a[H_LAST] = at_us
 
     def freeze(self) -> State:
-        """A frozen plain state with this builder's contents, which it takes over.
-
-        (:func:`replay` has made ``a`` an array of exactly its length.)
-        """
+        """A frozen plain state with this builder's contents, which it takes over
+        (:func:`replay` leaves ``a`` an array of exactly its length)."""
         s = State.__new__(State)
         s._conf, s._member_id, s._raw, s._own = self._conf, self._member_id, self._raw, 0
         s._a = self._a
@@ -1718,8 +1716,7 @@ def _replay(
         raise _bad(first, str(exc)) from None
     if quick:
         quick = a[s._history_start() :] == ints and objs == list(s._objs)
-    if not exact:
-        s._a = array("q", a)  # (OverflowError: replay() replays exactly)
+    s._a = array("q", a)  # exactly its length (OverflowError: replay() replays exactly)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
         if first is not None:
