@@ -72,6 +72,8 @@ class Figures:
     lots: int
     bytes_per_lot: float
     redeem_ms: float
+    retry_ms: float  # reported, no target
+    cancel_ms: float  # reported, no target
 
 
 def make_commands(n: int, members: int, seed: int = 7) -> list[tuple[Any, ...]]:
@@ -255,6 +257,23 @@ def redeem_time(ledger: PointsLedger, repeats: int = 50) -> float:
     return statistics.median(times) * 1000
 
 
+def rare_paths_ms(ledger: PointsLedger, repeats: int = 9) -> tuple[float, float]:
+    """(retry, cancel) medians in ms: both read one earlier command of ``ledger`` back."""
+    at = ledger.last_at
+    assert at is not None
+    ledger = ledger.redeem("r-rare", at=at, points=250)
+    retry, cancel = [], []
+    for i in range(repeats):
+        t0 = time.process_time()
+        ledger.redeem("r-rare", at=at, points=250)
+        t1 = time.process_time()
+        ledger.reverse(f"x{i}", at=at, of="r-rare", points=1)
+        t2 = time.process_time()
+        retry.append(t1 - t0)
+        cancel.append(t2 - t1)
+    return statistics.median(retry) * 1000, statistics.median(cancel) * 1000
+
+
 def timed(run: Any) -> tuple[float, Any]:
     """(CPU seconds, result) of ``run()`` with the cyclic collector paused."""
     gc.collect()
@@ -307,7 +326,9 @@ def measure(size: str, passes: int) -> Figures:
     gc.enable()
     del state
 
-    redeem_ms = redeem_time(big_member(cfg["lots"]))
+    big = big_member(cfg["lots"])
+    redeem_ms = redeem_time(big)
+    retry_ms, cancel_ms = rare_paths_ms(big)
     return Figures(
         commands=len(commands),
         commands_per_s=[len(commands) / t for t in applied],
@@ -317,6 +338,8 @@ def measure(size: str, passes: int) -> Figures:
         lots=n_lots,
         bytes_per_lot=current / n_lots,
         redeem_ms=redeem_ms,
+        retry_ms=retry_ms,
+        cancel_ms=cancel_ms,
     )
 
 
@@ -369,6 +392,10 @@ def report(fig: Figures, size: str) -> list[str]:
     lines.append(
         f"{'ratio commands / reference':<34}{best / reference:>14.2f}  (history, idempotency, "
         "checks and immutable versions included)"
+    )
+    lines.append(
+        f"{f'retry / cancel, {lots:,}-lot member':<34}{fig.retry_ms:>9.3f} / {fig.cancel_ms:.3f}"
+        "  ms, median (no target: each reads one earlier command back)"
     )
     return lines
 

@@ -16,3 +16,4 @@ def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     assert reference[0].startswith("reference: plain mutable ledger")
     assert reference[1].startswith("ratio commands / reference")
     assert float(reference[1].split()[4]) > 0
+    assert reference[2].startswith("retry / cancel, 2,000-lot member")

@@ -151,6 +151,34 @@ def test_replay_checks_a_plain_history_in_one_comparison(monkeypatch: pytest.Mon
         assert PointsLedger.replay(ledger.events) == ledger
 
 
+def test_a_command_event_is_read_from_its_own_record() -> None:
+    # A retry, a cancelled redemption and a transfer read one earlier command;
+    # it is read from its record alone, stepping over the records before it,
+    # and must be exactly the event the history holds.
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from loyaltycore.points import Earned, NeverExpire, Opened, Redeemed, transfer
+
+    t0 = datetime(2024, 1, 5, tzinfo=UTC)
+    other = PointsLedger.open("m-9").earn("e9", at=t0, points=80)
+    other = other.hold("h9", at=t0, points=30, deadline=t0 + timedelta(hours=1))
+    other = other.release("x9", at=t0, hold="h9")
+    other, friend = transfer(other, PointsLedger.open("m-8"), "t9", at=t0, points=20)
+    kinds = set()
+    for ledger in (scenario(), other, friend):
+        commands = [e for e in ledger.events[1:] if not e.derived]
+        assert [ledger._command_event(k) for k in range(len(commands))] == commands
+        kinds |= {type(e) for e in commands}
+    assert len(kinds) == 11  # every command type
+    at = datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Berlin"))
+    zoned = PointsLedger.replay(
+        (Opened("m-1", "UTC", NeverExpire()), Earned("e1", at, at, 10),
+         Redeemed("r1", at, at, 4, lots=(("e1", 4),)))
+    )  # fmt: skip
+    assert zoned._command_event(1).at.tzinfo is at.tzinfo  # the given event itself
+
+
 def test_replay_keeps_instants_given_in_another_zone() -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo

@@ -323,6 +323,23 @@ def _reader_source(spec: str) -> str:
     return "\n".join(lines)
 
 
+def _skipper_source(spec: str) -> str:
+    """A function giving where the record after the one at ``i`` begins."""
+    lines = ["def s(h, i):", "    fl = h[i] >> 5", "    i += 1"]
+    bit = 1
+    for c in spec:
+        if c == "i":
+            continue
+        step = "i += 2 * h[i] + 1" if c == "P" else "i += 1"
+        if c in _OPTIONAL:
+            lines.append(f"    if not fl & {bit}: {step}")
+            bit <<= 1
+        else:
+            lines.append(f"    {step}")
+    lines.append("    return i")
+    return "\n".join(lines)
+
+
 def _canon_source(cls: type[Any], spec: str) -> str:
     """A function telling whether an event reads back as itself from its record.
 
@@ -467,6 +484,8 @@ def _compile(source: str, name: str, **extra: Any) -> Callable[..., Any]:
 
 #: Per type code: (event class, reader, whether it is a command).
 _READ: Final[list[tuple[type[Any], Callable[..., Any], bool]]] = []
+#: Per type code: where the record after one of this type begins.
+_SKIP: Final[list[Callable[[Any, int], int]]] = []
 _WRITE: Final[dict[type[Any], Callable[..., None]]] = {}
 _CANON: Final[dict[type[Any], Callable[[Any], bool]]] = {}
 _ENCODE: Final[dict[type[Any], Callable[..., None]]] = {}
@@ -476,10 +495,12 @@ for _cls in EVENT_TYPES:
     FIELDS[_cls] = attrgetter(*(f.name for f in attrs.fields(_cls)))
     if _cls is Opened:
         _READ.append((_cls, lambda *_: None, False))
+        _SKIP.append(lambda h, i: i)  # (never in a history)
         continue
     _spec = _SPECS[_cls]
     _WRITE[_cls] = _compile(_writer_source(CODE[_cls], _spec), "w")
     _READ.append((_cls, _compile(_reader_source(_spec), "r"), _spec[0] == "i"))
+    _SKIP.append(_compile(_skipper_source(_spec), "s"))
     _CANON[_cls] = _compile(_canon_source(_cls, _spec), "c")
     _ENCODE[_cls] = _compile(_encoder_source(CODE[_cls], _spec), "e", get=FIELDS[_cls])
 _w_earned = _WRITE[Earned]
@@ -603,15 +624,27 @@ class Core:
         return out
 
     def _command_event(self, k: int) -> Any:
-        """The ``k``-th command event."""
-        kind = self._kinds[k]
-        count = -1
-        for ev in self._history()[1:]:
-            count += not ev.derived
-            if count == k:
-                assert CODE[type(ev)] == kind
-                return ev
-        raise AssertionError(k)  # pragma: no cover
+        """The ``k``-th command event, read from its record alone.
+
+        The records before it are stepped over, not read back, so a retry,
+        a cancelled redemption or a transfer on a long history costs a walk
+        over its records rather than building every event.
+        """
+        if self._raw is not None:  # (given events stand in for the records)
+            commands = [ev for ev in self._history()[1:] if not ev.derived]
+            return commands[k]
+        h = self._a
+        i, count = self._history_start(), 0
+        while True:
+            code = h[i] & 31
+            if _READ[code][2]:
+                if count == k:
+                    break
+                count += 1
+            i = _SKIP[code](h, i)
+        cls, read, _ = _READ[code]
+        ids, names = self._ids()
+        return cls(*read(h, i, self._objs, ids[k], ids, names, _converter())[0])
 
     def _command_named(self, event_id: str) -> Any:
         """The command event called ``event_id``, or None."""
