@@ -32,6 +32,7 @@ Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
 from __future__ import annotations
 
 import functools
+import struct
 from array import array
 from collections.abc import Callable, MutableSequence, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -874,7 +875,7 @@ class State(Core):
         a[H_NLOTS] = i + 1
         column = NO if avail is None else avail + PBIT if pending else avail
         qs = HDR + i * S
-        a[qs:qs] = _ROW
+        a[qs:qs] = _ROW_OF_LIST if type(a) is list else _ROW
         a[qs] = earned
         a[qs + 1] = exp
         a[qs + 2] = column
@@ -1527,6 +1528,7 @@ class State(Core):
 
 _BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
 _ROW: Final = array("q", [0] * S)
+_ROW_OF_LIST: Final = (0,) * S  # (a list takes a tuple's items directly, an array's one by one)
 
 
 def _bad_id(event_id: str) -> InvalidArgument:
@@ -1562,7 +1564,7 @@ class Replayer(State):
         s = super().opened(ev)
         assert isinstance(s, Replayer)
         if not exact:
-            s._a = list(s._a)
+            s._a = _FRESH.tolist()
         s._kinds = bytearray()
         s.idix, s.lotix = {}, {}
         return s
@@ -1749,7 +1751,7 @@ def _replay(
         raise _bad(first, str(exc)) from None
     if quick:
         quick = a[s._history_start() :] == ints and objs == list(s._objs)
-    s._a = array("q", a)  # exactly its length (OverflowError: replay() replays exactly)
+    s._a = _as_array(a)  # exactly its length (OverflowError: replay() replays exactly)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
         if first is not None:
@@ -1757,6 +1759,24 @@ def _replay(
         if not canonical:
             s._raw = tuple(events)
     return s
+
+
+_PACK: Final[dict[int, Callable[..., bytes]]] = {}
+
+
+def _as_array(items: Sequence[int]) -> array[int]:
+    """``array("q", items)``, about a third faster: packing reads each int as such,
+    where an array parses it as an argument. OverflowError beyond int64."""
+    n = len(items)
+    pack = _PACK.get(n)
+    if pack is None:
+        pack = struct.Struct(f"{n}q").pack
+        if len(_PACK) < 1024:
+            _PACK[n] = pack
+    try:
+        return array("q", pack(*items))
+    except struct.error:
+        raise OverflowError("a value is beyond int64") from None
 
 
 def _not_following(events: Sequence[Any], i: int) -> InvalidData:
