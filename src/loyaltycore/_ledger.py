@@ -1761,22 +1761,25 @@ def _replay(
     return s
 
 
-_PACK: Final[dict[int, Callable[..., bytes]]] = {}
+_PACK: Final[dict[int, Callable[..., None]]] = {}
+_ZERO: Final = array("q", [0])
 
 
 def _as_array(items: Sequence[int]) -> array[int]:
     """``array("q", items)``, about a third faster: packing reads each int as such,
-    where an array parses it as an argument. OverflowError beyond int64."""
+    where an array parses it as an argument. Exactly sized; OverflowError beyond int64."""
     n = len(items)
-    pack = _PACK.get(n)
-    if pack is None:
-        pack = struct.Struct(f"{n}q").pack
+    pack_into = _PACK.get(n)
+    if pack_into is None:
+        pack_into = struct.Struct(f"{n}q").pack_into
         if len(_PACK) < 1024:
-            _PACK[n] = pack
+            _PACK[n] = pack_into
+    out = _ZERO * n
     try:
-        return array("q", pack(*items))
+        pack_into(out, 0, *items)
     except struct.error:
         raise OverflowError("a value is beyond int64") from None
+    return out
 
 
 def _not_following(events: Sequence[Any], i: int) -> InvalidData:
