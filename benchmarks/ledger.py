@@ -46,6 +46,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from loyaltycore.errors import HoldAlreadyResolved
 from loyaltycore.points import Earned, ExpireAfter, Opened, PointsLedger
 
 SIZES = {
@@ -74,6 +75,8 @@ class Figures:
     redeem_ms: float
     retry_ms: float  # reported, no target
     cancel_ms: float  # reported, no target
+    holds_ms: float  # reported, no target
+    spent_hold_ms: float  # reported, no target
 
 
 def make_commands(n: int, members: int, seed: int = 7) -> list[tuple[Any, ...]]:
@@ -274,6 +277,30 @@ def rare_paths_ms(ledger: PointsLedger, repeats: int = 9) -> tuple[float, float]
     return statistics.median(retry) * 1000, statistics.median(cancel) * 1000
 
 
+def hold_paths_ms(ledger: PointsLedger, repeats: int = 9) -> tuple[float, float]:
+    """(holds, spent hold) medians in ms: listing the holds of ``ledger``, and
+    refusing to capture a released one; both read the hold records back."""
+    at = ledger.last_at
+    assert at is not None
+    ledger = ledger.hold("h-rare", at=at, points=250, deadline=at + timedelta(hours=1))
+    ledger = ledger.release("h-rare-end", at=at, hold="h-rare")
+    listed, refused = [], []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        holds = ledger.holds
+        t1 = time.process_time()
+        try:
+            ledger.capture("c-rare", at=at, hold="h-rare")
+        except HoldAlreadyResolved:
+            t2 = time.process_time()
+        else:
+            raise AssertionError("a released hold was captured")
+        assert holds[-1].status == "released"
+        listed.append(t1 - t0)
+        refused.append(t2 - t1)
+    return statistics.median(listed) * 1000, statistics.median(refused) * 1000
+
+
 def timed(run: Any) -> tuple[float, Any]:
     """(CPU seconds, result) of ``run()`` with the cyclic collector paused."""
     gc.collect()
@@ -329,6 +356,7 @@ def measure(size: str, passes: int) -> Figures:
     big = big_member(cfg["lots"])
     redeem_ms = redeem_time(big)
     retry_ms, cancel_ms = rare_paths_ms(big)
+    holds_ms, spent_hold_ms = hold_paths_ms(big)
     return Figures(
         commands=len(commands),
         commands_per_s=[len(commands) / t for t in applied],
@@ -340,6 +368,8 @@ def measure(size: str, passes: int) -> Figures:
         redeem_ms=redeem_ms,
         retry_ms=retry_ms,
         cancel_ms=cancel_ms,
+        holds_ms=holds_ms,
+        spent_hold_ms=spent_hold_ms,
     )
 
 
@@ -396,6 +426,10 @@ def report(fig: Figures, size: str) -> list[str]:
     lines.append(
         f"{f'retry / cancel, {lots:,}-lot member':<34}{fig.retry_ms:>9.3f} / {fig.cancel_ms:.3f}"
         "  ms, median (no target: each reads one earlier command back)"
+    )
+    lines.append(
+        f"{f'holds / spent hold, {lots:,}-lot member':<34}{fig.holds_ms:>9.3f} / "
+        f"{fig.spent_hold_ms:.3f}  ms, median (no target: each reads the hold records back)"
     )
     return lines
 

@@ -272,3 +272,65 @@ def test_replay_names_a_value_that_is_not_an_event(where: int) -> None:
         errors.InvalidData, match=rf"Lot is not a points event @ \$\.events\[{where}\]"
     ):
         PointsLedger.replay(events)
+
+
+def test_holds_and_hold_errors_are_read_from_their_records() -> None:
+    # The holds, and why a hold can no longer be captured, come from the hold
+    # records alone; they must agree with the typed history, given events too.
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from loyaltycore.points import (
+        Captured,
+        Earned,
+        Held,
+        HoldTimedOut,
+        NeverExpire,
+        Opened,
+        Released,
+    )
+
+    t0 = datetime(2024, 1, 5, tzinfo=UTC)
+    led = PointsLedger.open("m-1").earn("e1", at=t0, points=100)
+    for n, end in enumerate(("capture", "release", "time out", "open")):
+        led = led.hold(f"h{n}", at=t0, points=10, deadline=t0 + timedelta(hours=n + 1))
+        if end == "capture":
+            led = led.capture(f"c{n}", at=t0, hold=f"h{n}", points=4)
+        elif end == "release":
+            led = led.release(f"c{n}", at=t0, hold=f"h{n}")
+    led = led.earn("e2", at=t0 + timedelta(hours=3, minutes=30), points=5)  # h2 times out
+    at = datetime(2024, 1, 5, 1, tzinfo=ZoneInfo("Europe/Berlin"))  # 00:00 UTC
+    zoned = PointsLedger.replay(
+        (Opened("m-2", "UTC", NeverExpire()), Earned("e1", at, at, 10),
+         Held("h0", at, at, 5, at + timedelta(hours=1), (("e1", 5),)),
+         Released("c0", at, at, "h0", (("e1", 5),)),
+         Held("h2", at, at, 5, at + timedelta(hours=1), (("e1", 5),)),
+         HoldTimedOut(at + timedelta(hours=1), "h2", 5, (("e1", 5),)))
+    ).earn("e2", at=t0 + timedelta(hours=2), points=1)  # fmt: skip
+    assert zoned._raw is not None
+    assert zoned.holds[0].deadline.tzinfo is at.tzinfo  # the given event's own instant
+    for ledger in (led, zoned):
+        expected = {}
+        for ev in ledger.events:
+            if type(ev) is Held:
+                expected[ev.id] = ("open", 0)
+            elif type(ev) is Captured:
+                expected[ev.hold] = ("captured", ev.amount)
+            elif type(ev) is Released:
+                expected[ev.hold] = ("released", 0)
+            elif type(ev) is HoldTimedOut:
+                expected[ev.hold] = ("timed_out", 0)
+        assert {h.id: (h.status, h.captured) for h in ledger.holds} == expected
+        last = ledger.last_at
+        for hold_id, (status, _) in expected.items():
+            error = {
+                "captured": errors.HoldAlreadyResolved,
+                "released": errors.HoldAlreadyResolved,
+                "timed_out": errors.HoldExpired,
+                "open": None,
+            }[status]
+            if error is not None:
+                with pytest.raises(error, match=hold_id):
+                    ledger.capture("x", at=last, hold=hold_id)
+        with pytest.raises(errors.UnknownHold):
+            ledger.release("x", at=last, hold="e1")  # an earn, not a hold

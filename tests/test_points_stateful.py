@@ -502,6 +502,8 @@ class LedgerMachine(RuleBasedStateMachine):
             assert got == want, lot.id
             assert min(got) >= 0
             assert sum(got) == lot.amount
+        statuses = {hold.id: hold.status for hold in state.holds}
+        assert statuses == {hid: hold["status"] for hid, hold in self.model.holds.items()}
 
     @invariant()
     def conservation(self) -> None:

@@ -678,10 +678,32 @@ class Core:
         names = self._ids()[1]
         return tuple(self._lot_value(i, names) for i in range(self._a[H_NLOTS]))
 
+    def _events_of(self, *kinds: type[Any]) -> list[Any]:
+        """The history's events of ``kinds``, oldest first, each read from its
+        record alone (the other records are stepped over)."""
+        if self._raw is not None:  # (given events stand in for the records)
+            return [ev for ev in self._history() if type(ev) in kinds]
+        codes = {CODE[kind] for kind in kinds}
+        h, objs = self._a, self._objs
+        ids, names = self._ids()
+        dt = _converter()
+        found: list[Any] = []
+        i, k, n = self._history_start(), 0, len(h)
+        while i < n:
+            code = h[i] & 31
+            cls, read, command = _READ[code]
+            if code in codes:
+                found.append(
+                    cls(*read(h, i, objs, ids[k] if command else None, ids, names, dt)[0])
+                )
+            i = _SKIP[code](h, i)
+            k += command
+        return found
+
     def _hold_values(self) -> tuple[Hold, ...]:
         """Every hold, in the order placed, rebuilt from the history."""
         found: dict[str, Hold] = {}
-        for ev in self._history():
+        for ev in self._events_of(Held, Captured, Released, HoldTimedOut):
             kind = type(ev)
             if kind is Held:
                 found[ev.id] = Hold(ev.id, self._member_id, ev.points, ev.deadline, ev.lots)
@@ -691,7 +713,7 @@ class Core:
                 )
             elif kind is Released:
                 found[ev.hold] = attrs.evolve(found[ev.hold], status="released")
-            elif kind is HoldTimedOut:
+            else:
                 found[ev.hold] = attrs.evolve(found[ev.hold], status="timed_out")
         return tuple(found.values())
 
@@ -1199,25 +1221,21 @@ class State(Core):
         found = self._open_holds.get(hold_id)
         if found is not None:
             return found
-        status, held = "", None
-        for ev in self._history():
-            kind = type(ev)
-            if kind is Held and ev.id == hold_id:
-                held = ev
-            elif kind is HoldTimedOut and ev.hold == hold_id:
-                status = "timed_out"
-            elif (kind is Captured or kind is Released) and ev.hold == hold_id:
-                status = "captured" if kind is Captured else "released"
-        if held is None:
+        k = self._ordinal(hold_id)
+        if k < 0 or self._kinds[k] != CODE[Held]:
             raise UnknownHold(
                 f"hold={hold_id!r} is not a hold of this ledger", field="hold", value=hold_id
             )
-        if status == "timed_out":
+        ends = [
+            ev for ev in self._events_of(Captured, Released, HoldTimedOut) if ev.hold == hold_id
+        ]
+        if type(ends[0]) is HoldTimedOut:
             raise HoldExpired(
-                f"hold={hold_id!r} expired at {held.deadline.isoformat()}",
+                f"hold={hold_id!r} expired at {ends[0].at.isoformat()}",
                 field="hold",
                 value=hold_id,
             )
+        status = "captured" if type(ends[0]) is Captured else "released"
         raise HoldAlreadyResolved(
             f"hold={hold_id!r} was already {status}", field="hold", value=hold_id
         )
