@@ -428,7 +428,7 @@ def report(fig: Figures, size: str) -> list[str]:
         "  ms, median (no target: each reads one earlier command back)"
     )
     lines.append(
-        f"{f'holds / spent hold, {lots:,}-lot member':<34}{fig.holds_ms:>9.3f} / "
+        f"{'holds / spent hold, same member':<34}{fig.holds_ms:>9.3f} / "
         f"{fig.spent_hold_ms:.3f}  ms, median (no target: each reads the hold records back)"
     )
     return lines

@@ -17,4 +17,4 @@ def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     assert reference[1].startswith("ratio commands / reference")
     assert float(reference[1].split()[4]) > 0
     assert reference[2].startswith("retry / cancel, 2,000-lot member")
-    assert reference[3].startswith("holds / spent hold, 2,000-lot member")
+    assert reference[3].startswith("holds / spent hold, same member")
