@@ -1016,7 +1016,10 @@ class State(Core):
                 self.expire_first()
             elif rank == 2:
                 holds = self._open_holds
-                self.time_out(min(holds, key=lambda h: (holds[h][1], h)))
+                if len(holds) == 1:
+                    self.time_out(next(iter(holds)))
+                else:
+                    self.time_out(min(holds, key=lambda h: (holds[h][1], h)))
             else:
                 self.inactivity()
 
