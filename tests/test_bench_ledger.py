@@ -16,5 +16,8 @@ def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     assert reference[0].startswith("reference: plain mutable ledger")
     assert reference[1].startswith("ratio commands / reference")
     assert float(reference[1].split()[4]) > 0
-    assert reference[2].startswith("retry / cancel, 2,000-lot member")
-    assert reference[3].startswith("holds / spent hold, same member")
+    assert reference[2].startswith("reference, replay phase")
+    assert reference[3].startswith("ratio events replayed / reference")
+    assert float(reference[3].split()[5]) > 0
+    assert reference[4].startswith("retry / cancel, 2,000-lot member")
+    assert reference[5].startswith("holds / spent hold, same member")
