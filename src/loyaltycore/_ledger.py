@@ -1787,8 +1787,9 @@ _ZERO: Final = array("q", [0])
 
 
 def _as_array(items: Sequence[int]) -> array[int]:
-    """``array("q", items)``, about a third faster: packing reads each int as such,
-    where an array parses it as an argument. Exactly sized; OverflowError beyond int64."""
+    """``array("q", items)`` in about a fifth less time: packing reads each int as
+    such, where an array parses it as an argument. Exactly sized; OverflowError
+    beyond int64."""
     n = len(items)
     pack_into = _PACK.get(n)
     if pack_into is None:
