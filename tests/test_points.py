@@ -239,6 +239,17 @@ def test_hold_times_out_at_deadline(held: PointsLedger) -> None:
     assert led.holds[0].status == "timed_out"
 
 
+def test_holds_due_at_the_same_instant_time_out_in_id_order() -> None:
+    due = T0 + timedelta(minutes=30)
+    led = ledger().earn("e1", at=T0, points=100)
+    for hold_id in ("hc", "ha", "hd", "hb"):
+        led = led.hold(hold_id, at=T0, points=10, deadline=due)
+    led = led.hold("h0", at=T0, points=10, deadline=due + timedelta(minutes=1))
+    led = led.expire(as_of=due + timedelta(minutes=1))
+    timed_out = [ev.hold for ev in led.events if isinstance(ev, HoldTimedOut)]
+    assert timed_out == ["ha", "hb", "hc", "hd", "h0"]
+
+
 def test_reserved_lot_stays_reserved_past_expiry_then_expires_on_release() -> None:
     led = ledger(ExpireAfter(days=1)).earn("e1", at=T0, points=100)
     led = led.hold("h1", at=T0, points=60, deadline=days(5))

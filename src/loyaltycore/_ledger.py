@@ -853,9 +853,11 @@ class State(Core):
         if at_us > a[H_LAST]:
             a[H_LAST] = at_us
 
-    def next_due(self) -> tuple[int, int]:
-        """(instant, rank) of the next vesting/expiry/timeout/deadline."""
-        when, rank = NEVER, 9
+    def next_due(self) -> tuple[int, int, str]:
+        """(instant, rank, hold) of the next vesting/expiry/timeout/deadline
+        (``hold``: the hold that times out, for rank 2; holds due at the same
+        instant time out in id order)."""
+        when, rank, which = NEVER, 9, ""
         if self._pend:
             when, rank = self._pend[0][0], 0
         a = self._a
@@ -863,13 +865,13 @@ class State(Core):
             first = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES]
             if first < when:
                 when, rank = first, 1
-        for hold in self._open_holds.values():
-            if hold[1] < when:
-                when, rank = hold[1], 2
+        for hold_id, hold in self._open_holds.items():
+            if hold[1] < when or (hold[1] == when and rank == 2 and hold_id < which):
+                when, rank, which = hold[1], 2, hold_id
         deadline = self._a[H_DEADLINE]
         if deadline < when:
             when, rank = deadline, 3
-        return when, rank
+        return when, rank, which
 
     def enqueue(self, i: int) -> None:
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
@@ -1006,7 +1008,7 @@ class State(Core):
     def advance(self, until_us: int) -> None:
         """Apply every vesting, expiry, timeout and deadline due by ``until_us``."""
         while True:
-            when, rank = self.next_due()
+            when, rank, hold_id = self.next_due()
             if when > until_us:
                 self._a[H_NEXT] = when
                 return
@@ -1015,11 +1017,7 @@ class State(Core):
             elif rank == 1:
                 self.expire_first()
             elif rank == 2:
-                holds = self._open_holds
-                if len(holds) == 1:
-                    self.time_out(next(iter(holds)))
-                else:
-                    self.time_out(min(holds, key=lambda h: (holds[h][1], h)))
+                self.time_out(hold_id)
             else:
                 self.inactivity()
 
