@@ -1223,7 +1223,7 @@ class State(Core):
         if found is not None:
             return found
         k = self._ordinal(hold_id)
-        if k < 0 or self._kinds[k] != CODE[Held]:
+        if k < 0 or self._kinds[k] != C_HELD:
             raise UnknownHold(
                 f"hold={hold_id!r} is not a hold of this ledger", field="hold", value=hold_id
             )
