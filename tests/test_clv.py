@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from loyaltycore import _clv_lik
 from loyaltycore.clv import (
     BetaGeo,
     FitInfo,
@@ -26,6 +25,7 @@ from loyaltycore.clv import (
     ParetoNBD,
     customer_lifetime_value,
 )
+from loyaltycore.clv import _lik as _clv_lik
 from loyaltycore.errors import (
     ConvergenceError,
     DegenerateFit,

@@ -135,8 +135,7 @@ def test_replay_checks_a_plain_history_in_one_comparison(monkeypatch: pytest.Mon
     # history written by the ledger itself must never need it.
     from datetime import datetime, timedelta
 
-    from loyaltycore import _ledger
-    from loyaltycore.points import transfer
+    from loyaltycore.points import _ledger, transfer
 
     def fail(*args: object) -> None:
         raise AssertionError("the event-by-event check ran")

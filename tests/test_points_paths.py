@@ -19,13 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyaltycore import _ledger, errors, serialize
+from loyaltycore import errors, serialize
 from loyaltycore.points import (
     ExpireAfter,
     ExpireAtPeriodEnd,
     ExpireOnInactivity,
     NeverExpire,
     PointsLedger,
+    _ledger,
 )
 
 START = datetime(2024, 3, 30, 22, tzinfo=UTC)  # a DST change in Europe/Berlin next day

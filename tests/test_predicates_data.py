@@ -159,7 +159,7 @@ def test_bad_plain_data_names_the_path(node: Any, fragments: list[str]) -> None:
 
 
 def test_every_node_type_has_bad_plain_data_in_the_table() -> None:
-    from loyaltycore._predicates_data import BY_TAG
+    from loyaltycore.predicates._data import BY_TAG
 
     covered = {node["type"] for node, _ in BAD_DATA if isinstance(node, dict) and "type" in node}
     assert covered == set(BY_TAG)
@@ -224,7 +224,7 @@ def test_bad_constructor_arguments_are_refused(call: Any, message: str) -> None:
 def test_every_node_type_has_a_bad_constructor_call() -> None:
     import inspect
 
-    from loyaltycore._predicates_data import NODE_TYPES
+    from loyaltycore.predicates._data import NODE_TYPES
 
     sources = "\n".join(inspect.getsource(call) for call, _ in BAD_CALLS)
     missing = [cls.__name__ for cls in NODE_TYPES if f"{cls.__name__}(" not in sources]

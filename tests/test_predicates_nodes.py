@@ -153,7 +153,7 @@ def rules(draw: st.DrawFn) -> rrule:
 @given(rules(), st.integers(-40, 1000))
 @settings(max_examples=150)
 def test_compiled_rule_matches_dateutil(rule: rrule, offset: int) -> None:
-    from loyaltycore._predicates_recur import compile_rule
+    from loyaltycore.predicates._recur import compile_rule
 
     compiled = compile_rule(str(rule))
     start = rule._dtstart.date() + timedelta(days=offset)  # type: ignore[attr-defined]

@@ -321,7 +321,7 @@ def test_eligible_spend_never_exceeds_the_product_lines(event: Event) -> None:
 
 
 def test_basket_discount_is_prorated_and_adds_up() -> None:
-    from loyaltycore._rules_spend import line_eligible
+    from loyaltycore.rules._spend import line_eligible
 
     basket = tuple(Item(s, unit_price="1.00") for s in "ABC")
     e = purchase("3", items=basket, discount="1.00")

@@ -11,8 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from loyaltycore._tiers_model import METRIC_NAMES, holds
-from loyaltycore._tiers_plan import compile_options, exponents_for, meets
 from loyaltycore.tiers import (
     Activity,
     AllOf,
@@ -27,6 +25,8 @@ from loyaltycore.tiers import (
     TierProgram,
     at_least,
 )
+from loyaltycore.tiers._model import METRIC_NAMES, holds
+from loyaltycore.tiers._plan import compile_options, exponents_for, meets
 
 JOINED = datetime(2023, 2, 28, 15, tzinfo=UTC)
 ZONES = ["UTC", "Asia/Tokyo", "Pacific/Auckland", "America/New_York", "Europe/Berlin"]

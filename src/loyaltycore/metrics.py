@@ -34,8 +34,10 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore import _tx_input as tx
-from loyaltycore._tx_periods import (
+from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
+from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
+from loyaltycore.transactions import _input as tx
+from loyaltycore.transactions._periods import (
     Frequency,
     check_period,
     distinct_pairs,
@@ -44,8 +46,6 @@ from loyaltycore._tx_periods import (
     period_numbers,
     period_starts,
 )
-from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
-from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
 
 __all__ = [
     "CohortTable",

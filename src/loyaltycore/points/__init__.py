@@ -1,0 +1,1211 @@
+"""One member's points account as an immutable value.
+
+A :class:`PointsLedger` is opened for a member, in the program's IANA zone,
+with an expiry policy. Every command takes an idempotency ``id`` and a
+posting time ``at`` (never earlier than the ledger's last event), optionally
+``occurred_at <= at`` for late postings, and returns a new ledger; the old
+one is unchanged. Before a command, everything due at or before its ``at``
+happens first: pending points vest, lots expire, holds time out, the
+inactivity deadline passes. Those events carry their own instant.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> at = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+>>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=12))
+>>> ledger = ledger.earn("order-1", at=at, points=500)
+>>> ledger = ledger.redeem("reward-1", at=at + timedelta(days=1), points=200)
+>>> ledger.balance().available
+300
+>>> [soon] = ledger.expiring(until=datetime(2025, 12, 31, tzinfo=timezone.utc))
+>>> soon.last_usable, soon.points
+(datetime.date(2025, 3, 1), 300)
+
+Redemptions use the soonest-expiring lots first and remember them, so a
+cancellation gives back exactly; refunds of an earn claw back what is left of
+its lot first, then its expired part, then other points, and only then
+create debt. See ``docs/points.md`` for the whole model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Final, Literal
+
+import attrs
+from cattrs.strategies import configure_tagged_union
+
+from loyaltycore import serialize
+from loyaltycore._validate import (
+    MAX_POINTS,
+    check_id,
+    check_int,
+    check_points,
+    check_str,
+    type_name,
+)
+from loyaltycore.calendar import UTC, to_utc, zone
+from loyaltycore.errors import (
+    ForeignHold,
+    IdempotencyConflict,
+    InvalidArgument,
+    InvalidData,
+    InvalidPoints,
+    InvalidTime,
+    InvalidType,
+    OutOfOrder,
+    SameMember,
+)
+from loyaltycore.points._ledger import (
+    C_CAPTURED,
+    C_REDEEMED,
+    EXPIRES,
+    H_DEADLINE,
+    H_LAST,
+    H_NEV,
+    H_NEXT,
+    HANDLERS,
+    HDR,
+    REM,
+    SEP,
+    Core,
+    Replayer,
+    S,
+    State,
+    find,
+    instant,
+    replay,
+)
+from loyaltycore.points._values import (
+    AVAILABLE,
+    DEBT,
+    EVENT_TYPES,
+    HELD,
+    NEVER,
+    PENDING,
+    POLICY_TYPES,
+    Adjusted,
+    Balance,
+    Captured,
+    DebtRepaid,
+    Earned,
+    EarnReversed,
+    ExpireAfter,
+    ExpireAtPeriodEnd,
+    Expired,
+    ExpireOnInactivity,
+    ExpiringPoints,
+    ExpiryPolicy,
+    Held,
+    Hold,
+    HoldTimedOut,
+    Lot,
+    Merged,
+    MergedLot,
+    NeverExpire,
+    Opened,
+    PointsEvent,
+    Redeemed,
+    RedemptionCancelled,
+    Released,
+    Statement,
+    StatementLine,
+    TransferIn,
+    TransferredIn,
+    TransferredOut,
+    Vested,
+    micros,
+)
+
+__all__ = [
+    "Adjusted",
+    "Balance",
+    "Captured",
+    "DebtRepaid",
+    "EarnReversed",
+    "Earned",
+    "ExpireAfter",
+    "ExpireAtPeriodEnd",
+    "ExpireOnInactivity",
+    "Expired",
+    "ExpiringPoints",
+    "ExpiryPolicy",
+    "Held",
+    "Hold",
+    "HoldTimedOut",
+    "Lot",
+    "Merged",
+    "MergedLot",
+    "NeverExpire",
+    "Opened",
+    "PointsEvent",
+    "PointsLedger",
+    "Redeemed",
+    "RedemptionCancelled",
+    "Released",
+    "Statement",
+    "StatementLine",
+    "TransferIn",
+    "TransferredIn",
+    "TransferredOut",
+    "Vested",
+    "event_from_data",
+    "event_to_data",
+    "merge",
+    "transfer",
+]
+
+DebtPolicy = Literal["debt", "strict"]
+_DEBT_POLICIES: Final = ("debt", "strict")
+
+
+# -- boundary checks --------------------------------------------------------
+
+
+def _utc(value: object, name: str) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # already aware and in UTC: the common case, kept cheap
+    return to_utc(value, name)
+
+
+def _times(at: object, occurred_at: object) -> tuple[datetime, datetime]:
+    at_utc = _utc(at, "at")
+    if occurred_at is None:
+        return at_utc, at_utc
+    occurred = _utc(occurred_at, "occurred_at")
+    if occurred > at_utc:
+        raise InvalidTime(
+            f"occurred_at={occurred_at!r} must not be after at={at!r}",
+            field="occurred_at",
+            value=occurred_at,
+        )
+    return at_utc, occurred
+
+
+def _command(id: object, at: object, occurred_at: object) -> tuple[datetime, datetime]:
+    """Check a command's ``id`` and times: ``(at, occurred_at)`` in UTC.
+
+    One call on the common path (a str id, an aware UTC ``at``); anything
+    else goes through the full checks, in the same order.
+    """
+    if type(id) is not str or not id or id.isspace():
+        check_id(id)
+    if occurred_at is None and type(at) is datetime and at.tzinfo is UTC:
+        return at, at
+    return _times(at, occurred_at)
+
+
+def _reason(value: object, *, required: bool = False) -> str:
+    if required:
+        return check_id(value, "reason")
+    return check_str(value, "reason")
+
+
+def _optional_points(value: object) -> int | None:
+    return None if value is None else check_points(value)
+
+
+def _same_payload(prior: Any, ev: Any) -> None:
+    if type(prior) is not type(ev):
+        raise IdempotencyConflict(
+            f"id={ev.id!r} was already used for a {type(prior).__name__}, "
+            f"not a {type(ev).__name__}",
+            field="type",
+            value=type(ev).__name__,
+            id=ev.id,
+        )
+    for name in ev.inputs:
+        old, new = getattr(prior, name), getattr(ev, name)
+        if old != new:
+            raise IdempotencyConflict(
+                f"id={ev.id!r} was already used with {name}={old!r}, not {new!r}",
+                field=name,
+                value=new,
+                id=ev.id,
+            )
+
+
+# -- the ledger -------------------------------------------------------------
+
+
+class PointsLedger(Core):
+    """One member's points account: lots, holds, debt, history.
+
+    Open one with :meth:`open`; rebuild one from its history with
+    :meth:`replay`. Commands return a new ledger. A command that fails raises
+    and records nothing, so retrying it (after fixing the cause) may succeed;
+    retrying a command that succeeded (same id and payload) returns the
+    ledger unchanged.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, 9, tzinfo=timezone.utc)
+    >>> a = PointsLedger.open("m-1")
+    >>> b = a.earn("e1", at=at, points=100)
+    >>> b.earn("e1", at=at, points=100) is b
+    True
+    >>> a.balance().available, b.balance().available
+    (0, 100)
+    """
+
+    __slots__ = ()  # (the state's own: see loyaltycore.points._ledger.Core)
+
+    def __init__(self) -> None:
+        raise TypeError("open a ledger with PointsLedger.open, or rebuild one with replay")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PointsLedger is immutable; {name} cannot be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PointsLedger is immutable; {name} cannot be deleted")
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PointsLedger):
+            return NotImplemented
+        a, b = self, other
+        return (
+            a._member_id == b._member_id
+            and a._conf.tzname == b._conf.tzname
+            and a._conf.policy == b._conf.policy
+            and a._conf.strict == b._conf.strict
+            and a._a[:H_NEXT] == b._a[:H_NEXT]  # the next due instant is a cache
+            and a._a[H_NEXT + 1 :] == b._a[H_NEXT + 1 :]
+            and a._objs == b._objs
+            and a._eids == b._eids
+            and a._lids == b._lids
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_from_events, (self.events,))
+
+    def __repr__(self) -> str:
+        t = self._a
+        return (
+            f"PointsLedger(member={self.member!r}, available={t[AVAILABLE]}, "
+            f"pending={t[PENDING]}, held={t[HELD]}, debt={t[DEBT]}, events={t[H_NEV]})"
+        )
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        member: str,
+        *,
+        tz: str | tzinfo = "UTC",
+        policy: ExpiryPolicy | None = None,
+        debt_policy: DebtPolicy = "debt",
+    ) -> PointsLedger:
+        """A new, empty ledger for ``member``.
+
+        Args:
+            member: the member's id (recorded on holds and transfers).
+            tz: the program's IANA zone; local dates and expiry dates use it.
+            policy: the expiry policy (default :class:`NeverExpire`).
+            debt_policy: ``"debt"`` lets a refund whose points were spent leave
+                debt; ``"strict"`` refuses such a refund.
+
+        Returns:
+            The ledger, whose only event is :class:`Opened`.
+
+        Raises:
+            InvalidArgument: a bad zone or debt policy; InvalidType: a bad type.
+
+        >>> PointsLedger.open("m-1", tz="Europe/Berlin", policy=ExpireOnInactivity(months=18))
+        PointsLedger(member='m-1', available=0, pending=0, held=0, debt=0, events=1)
+        """
+        check_id(member, "member")
+        tz_name = _zone_name(tz)
+        if policy is None:
+            policy = NeverExpire()
+        if not isinstance(policy, POLICY_TYPES):
+            raise InvalidType(
+                f"policy={policy!r} must be an expiry policy, not {type_name(policy)}",
+                field="policy",
+                value=policy,
+            )
+        if debt_policy not in _DEBT_POLICIES:
+            raise InvalidArgument(
+                f"debt_policy={debt_policy!r} must be 'debt' or 'strict'",
+                field="debt_policy",
+                value=debt_policy,
+            )
+        return _publish(State.opened(Opened(member, tz_name, policy, debt_policy)))
+
+    @classmethod
+    def replay(cls, events: Iterable[PointsEvent]) -> PointsLedger:
+        """Rebuild a ledger from its events (as returned by :attr:`events`).
+
+        Every event must follow from the ones before it; the result equals the
+        ledger the events came from.
+
+        Raises:
+            InvalidData: the history does not replay (names the event index).
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=10)
+        >>> PointsLedger.replay(ledger.events) == ledger
+        True
+        """
+        events = tuple(events)
+        try:
+            return _publish_replayed(replay(events))
+        except Exception:
+            not_an_event = _not_an_event(events)  # named before any other problem
+            if not_an_event is None:
+                raise
+        raise not_an_event
+
+    # -- attributes ---------------------------------------------------------
+
+    @property
+    def member(self) -> str:
+        """The member's id.
+
+        >>> PointsLedger.open("m-1").member
+        'm-1'
+        """
+        return self._member_id
+
+    @property
+    def tz(self) -> str:
+        """The program's zone name.
+
+        >>> PointsLedger.open("m-1", tz="Asia/Shanghai").tz
+        'Asia/Shanghai'
+        """
+        return self._conf.tzname
+
+    @property
+    def policy(self) -> ExpiryPolicy:
+        """The expiry policy.
+
+        >>> PointsLedger.open("m-1", policy=ExpireAfter(months=6)).policy
+        ExpireAfter(months=6, days=None, round_to=None)
+        """
+        return self._conf.policy
+
+    @property
+    def debt_policy(self) -> DebtPolicy:
+        """``"debt"`` or ``"strict"``.
+
+        >>> PointsLedger.open("m-1", debt_policy="strict").debt_policy
+        'strict'
+        """
+        return "strict" if self._conf.strict else "debt"
+
+    @property
+    def last_at(self) -> datetime | None:
+        """The instant of the last event (commands may not be earlier).
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> PointsLedger.open("m-1").earn("e1", at=at, points=1).last_at == at
+        True
+        """
+        return self._last_instant()
+
+    @property
+    def events(self) -> tuple[PointsEvent, ...]:
+        """The append-only history, oldest first.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> [type(e).__name__ for e in PointsLedger.open("m-1").earn("e1", at=at, points=1).events]
+        ['Opened', 'Earned']
+        """
+        try:
+            found: tuple[PointsEvent, ...] = self._cache
+        except AttributeError:  # not asked for yet
+            found = tuple(self._history())
+            _SET_CACHE(self, found)
+        return found
+
+    @property
+    def lots(self) -> tuple[Lot, ...]:
+        """Every lot, in the order they were created.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> [lot.id for lot in PointsLedger.open("m-1").earn("e1", at=at, points=1).lots]
+        ['e1']
+        """
+        return self._lot_values()
+
+    @property
+    def holds(self) -> tuple[Hold, ...]:
+        """Every hold, open or resolved, in the order they were placed.
+
+        >>> PointsLedger.open("m-1").holds
+        ()
+        """
+        return self._hold_values()
+
+    def lot(self, lot_id: str) -> Lot:
+        """The lot called ``lot_id`` (an earn's lot has the earn's id).
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> PointsLedger.open("m-1").earn("e1", at=at, points=10).lot("e1").amount
+        10
+        """
+        found = find(self._lids, lot_id) if type(lot_id) is str else -1
+        if found < 0:
+            from loyaltycore.errors import NotFound
+
+            raise NotFound(
+                f"lot={lot_id!r} is not a lot of this ledger", field="lot", value=lot_id
+            )
+        return self._lot_value(found)
+
+    # -- commands -----------------------------------------------------------
+
+    def _posting(self, id: str, at: datetime) -> int | None:
+        """A new command's ``at`` in micros, or None if ``id`` was already used.
+
+        Raises:
+            OutOfOrder: ``at`` is earlier than the ledger's last event.
+        """
+        if (SEP + id + SEP) in self._eids:
+            return None
+        d = at - _EPOCH
+        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        if at_us < self._a[H_LAST]:
+            raise OutOfOrder(
+                f"at={at.isoformat()} is earlier than the ledger's last event at "
+                f"{instant(self._a[H_LAST]).isoformat()}",
+                field="at",
+                value=at,
+            )
+        return at_us
+
+    def _run(self, cls: type[Any], id: str, at: datetime, *inputs: Any) -> PointsLedger:
+        """Apply the command event ``cls(id, at, *inputs)`` (its checked inputs).
+
+        The event itself is not built: its handler takes the inputs, and the
+        state records the event. A retry builds it to compare the payloads.
+        """
+        at_us = self._posting(id, at)
+        if at_us is None:  # a retry: the same payload, or an error naming the difference
+            _same_payload(self._command_event(find(self._eids, id)), cls(id, at, *inputs))
+            return self
+        book = _THAW(self)
+        try:
+            if at_us >= book._a[H_NEXT]:
+                book.advance(at_us)
+            HANDLERS[cls][0](book, at_us, id, at, *inputs)
+            book.after(at_us)
+        except OverflowError:
+            raise InvalidPoints(
+                f"id={id!r} would take a total beyond {2**63 - 1}", field="points"
+            ) from None
+        return _publish(book)
+
+    def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
+        """:meth:`earn` with nothing optional in one step, or None for the general path."""
+        at_us = self._posting(id, at)
+        if at_us is None:
+            return None  # (a retry: the general path compares the payload)
+        book = _THAW(self)
+        try:
+            if not book.earn_plain(id, at_us, points):
+                return None
+        except OverflowError:
+            return None  # (the general path names it)
+        return _publish(book)
+
+    def earn(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        points: int,
+        occurred_at: datetime | None = None,
+        available_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        reason: str = "",
+    ) -> PointsLedger:
+        """Earn ``points`` in a new lot that expires under the ledger's policy.
+
+        Args:
+            id: idempotency key; also the lot's id.
+            at: posting time.
+            points: a positive int.
+            occurred_at: when the activity happened (expiry counts from it).
+            available_at: end of the return window; points are pending until then.
+            expires_at: an explicit expiry instant instead of the policy's.
+            reason: free text for statements.
+
+        Raises:
+            InvalidTime: the points would expire before they become usable.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn(
+        ...     "e1", at=at, points=100, available_at=at + timedelta(days=30))
+        >>> ledger.balance().pending, ledger.balance(as_of=at + timedelta(days=30)).available
+        (100, 100)
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            check_points(points)
+        if (
+            occurred_at is None
+            and available_at is None
+            and expires_at is None
+            and type(reason) is str
+            and not reason
+        ):
+            done = self._plain_earn(id, at_utc, points)
+            if done is not None:
+                return done
+        avail = None if available_at is None else _utc(available_at, "available_at")
+        expires = None if expires_at is None else _utc(expires_at, "expires_at")
+        return self._run(
+            Earned,
+            id,
+            at_utc,
+            occurred,
+            points,
+            avail,
+            expires,
+            reason if type(reason) is str else _reason(reason),
+        )
+
+    def redeem(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        points: int,
+        occurred_at: datetime | None = None,
+        reason: str = "",
+    ) -> PointsLedger:
+        """Spend ``points``, soonest-expiring lots first (ties: oldest first).
+
+        Raises:
+            InsufficientPoints: more than available (names requested and available).
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+        >>> ledger.redeem("r1", at=at, points=30).events[-1].lots
+        (('e1', 30),)
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            check_points(points)
+        text = reason if type(reason) is str else _reason(reason)
+        return self._run(Redeemed, id, at_utc, occurred, points, text)
+
+    def hold(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        points: int,
+        deadline: datetime,
+        occurred_at: datetime | None = None,
+    ) -> PointsLedger:
+        """Reserve ``points`` of specific lots for a checkout until ``deadline``.
+
+        Raises:
+            InsufficientPoints: at once, if more than available.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+        >>> ledger.hold("h1", at=at, points=60, deadline=at + timedelta(minutes=15)).balance().held
+        60
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            check_points(points)
+        until = _utc(deadline, "deadline")
+        if until <= at_utc:
+            raise InvalidTime(
+                f"deadline={deadline!r} must be after at={at!r}", field="deadline", value=deadline
+            )
+        return self._run(Held, id, at_utc, occurred, points, until)
+
+    def _hold_id(self, hold: object) -> str:
+        if isinstance(hold, Hold):
+            if hold.member != self.member:
+                raise ForeignHold(
+                    f"hold={hold.id!r} belongs to member {hold.member!r}, not {self.member!r}",
+                    field="hold",
+                    value=hold.id,
+                )
+            return hold.id
+        return check_id(hold, "hold")
+
+    def capture(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        hold: str | Hold,
+        points: int | None = None,
+        occurred_at: datetime | None = None,
+    ) -> PointsLedger:
+        """Capture a hold, whole (``points=None``) or in part; the rest is released.
+
+        Raises:
+            UnknownHold, ForeignHold, HoldExpired (at or after its deadline),
+            HoldAlreadyResolved, OverCapture.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+        >>> ledger = ledger.hold("h1", at=at, points=60, deadline=at + timedelta(hours=1))
+        >>> b = ledger.capture("c1", at=at, hold="h1", points=50).balance()
+        >>> b.available, b.held, b.redeemed
+        (50, 0, 50)
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        hold_id = self._hold_id(hold)
+        return self._run(Captured, id, at_utc, occurred, hold_id, _optional_points(points))
+
+    def release(
+        self, id: str, *, at: datetime, hold: str | Hold, occurred_at: datetime | None = None
+    ) -> PointsLedger:
+        """Release a hold; points of lots that expired meanwhile expire at once.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+        >>> ledger = ledger.hold("h1", at=at, points=60, deadline=at + timedelta(hours=1))
+        >>> ledger.release("x1", at=at, hold="h1").balance().available
+        100
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        return self._run(Released, id, at_utc, occurred, self._hold_id(hold))
+
+    def reverse(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        of: str,
+        points: int | None = None,
+        occurred_at: datetime | None = None,
+        grace_days: int | None = None,
+    ) -> PointsLedger:
+        """Refund an earn, or cancel a redemption or capture, whole or in part.
+
+        For an earn (``of`` is its id) the points come, in order, from its
+        lot's unspent remainder, its expired part (reclassified from expired
+        to clawed back), other available lots soonest-expiring first, and the
+        rest becomes debt (refused under the strict debt policy). A pending
+        lot is simply cancelled. For a redemption, points go back to the exact
+        lots used; a part whose lot expired meanwhile stays expired, unless
+        ``grace_days`` gives it a new lot usable for that many local days.
+
+        Raises:
+            UnknownEvent, OverReversal, StrictPolicyViolation.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+        >>> ledger = ledger.redeem("r1", at=at, points=80)
+        >>> b = ledger.reverse("f1", at=at, of="e1").balance()
+        >>> b.available, b.debt, b.clawed_back
+        (0, 80, 100)
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        check_id(of, "of")
+        amount = _optional_points(points)
+        k = find(self._eids, of)
+        if k >= 0 and self._kinds[k] in (C_REDEEMED, C_CAPTURED):
+            grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
+            return self._run(RedemptionCancelled, id, at_utc, occurred, of, amount, grace)
+        if grace_days is not None:
+            raise InvalidArgument(
+                "grace_days applies only to cancelled redemptions",
+                field="grace_days",
+                value=grace_days,
+            )
+        return self._run(EarnReversed, id, at_utc, occurred, of, amount)
+
+    def adjust(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        points: int,
+        reason: str,
+        occurred_at: datetime | None = None,
+    ) -> PointsLedger:
+        """Credit (``points > 0``) or debit (``points < 0``) with a reason.
+
+        A credit is a new lot under the policy; a debit takes available points
+        soonest-expiring first.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").adjust("a1", at=at, points=50, reason="goodwill")
+        >>> ledger.adjust("a2", at=at, points=-20, reason="correction").balance().available
+        30
+        """
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int:
+            check_points(points)
+        if points == 0:
+            raise InvalidPoints("points=0 must be a non-zero int", field="points", value=0)
+        check_points(abs(points))
+        return self._run(Adjusted, id, at_utc, occurred, points, _reason(reason, required=True))
+
+    def expire(self, *, as_of: datetime) -> PointsLedger:
+        """Apply every vesting, expiry, timeout and deadline due by ``as_of``.
+
+        Idempotent: calling it again with the same or an earlier ``as_of``
+        returns the ledger unchanged.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(days=10))
+        >>> ledger = ledger.earn("e1", at=at, points=100)
+        >>> later = ledger.expire(as_of=datetime(2024, 2, 1, tzinfo=timezone.utc))
+        >>> later.events[-1]
+        Expired(at=datetime.datetime(2024, 1, 16, 0, 0, tzinfo=...), lot='e1', points=100, ...)
+        >>> later.expire(as_of=datetime(2024, 2, 1, tzinfo=timezone.utc)) is later
+        True
+        """
+        until = micros(to_utc(as_of, "as_of"))
+        if until < self._a[H_NEXT]:
+            return self
+        book = State.thaw(self)
+        book.advance(until)
+        return _publish(book)
+
+    # -- queries ------------------------------------------------------------
+
+    def _book_at(self, as_of: object) -> State:
+        when = to_utc(as_of, "as_of")
+        if micros(when) >= self._a[H_LAST]:
+            book = State.thaw(self)
+        else:
+            events = self.events
+            n = 1
+            while n < len(events) and events[n].at <= when:  # type: ignore[union-attr]
+                n += 1
+            book = replay(events[:n])
+        book.advance(micros(when))
+        return book
+
+    def balance(self, as_of: datetime | None = None) -> Balance:
+        """Available, pending, held, debt and lifetime totals per flow.
+
+        With ``as_of``, the balance at that instant: later than the last
+        event, it includes expiries and vesting due by then (without
+        recording them); earlier, it is rebuilt from the history.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(days=10))
+        >>> ledger = ledger.earn("e1", at=at, points=100)
+        >>> ledger.balance(as_of=datetime(2024, 2, 1, tzinfo=timezone.utc)).expired
+        100
+        """
+        tot = self._a if as_of is None else self._book_at(as_of)._a
+        return Balance(*tot[:_N_TOTALS])
+
+    def expiring(
+        self, *, until: datetime, as_of: datetime | None = None
+    ) -> tuple[ExpiringPoints, ...]:
+        """Available points that expire after ``as_of`` and at or before ``until``.
+
+        Each entry gives the last usable local date, the instant the points
+        stop being usable, and whether a lot's own expiry or the inactivity
+        deadline is the cause. Without ``as_of``, the ledger as of its last
+        event.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1", tz="Asia/Shanghai", policy=ExpireAtPeriodEnd())
+        >>> ledger = ledger.earn("e1", at=at, points=100)
+        >>> until = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> [(e.last_usable, e.points) for e in ledger.expiring(until=until)]
+        [(datetime.date(2025, 12, 31), 100)]
+        """
+        stop = micros(to_utc(until, "until"))
+        book: Core = self if as_of is None else self._book_at(as_of)
+        return _expiring(book, stop)
+
+    def statement(self, start: datetime, end: datetime) -> Statement:
+        """The events in ``[start, end)`` with opening and closing balances.
+
+        The balance on a statement is ``available + pending + held - debt``.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100, reason="order 1")
+        >>> print(ledger.statement(datetime(2024, 1, 1, tzinfo=timezone.utc),
+        ...                        datetime(2024, 2, 1, tzinfo=timezone.utc)))
+        Statement for m-1: 2024-01-01 00:00 to 2024-02-01 00:00
+                    opening balance                                            0
+        2024-01-05  earned e1: order 1                                      +100       100
+                    closing balance                                          100
+        available 100, pending 0, held 0, debt 0
+        """
+        lo, hi = to_utc(start, "start"), to_utc(end, "end")
+        if hi < lo:
+            raise InvalidTime(
+                f"end={end!r} must not be before start={start!r}", field="end", value=end
+            )
+        return _statement(self, lo, hi)
+
+
+# The slot descriptors' setters: the immutable ledger's private constructor.
+_SET_CACHE: Final[Any] = Core.__dict__["_cache"].__set__
+_SET_CLASS: Final = object.__setattr__
+
+
+def _publish(book: State) -> PointsLedger:
+    """The builder ``book``, frozen into a ledger: the same object, retyped."""
+    _SET_CLASS(book.freeze(), "__class__", PointsLedger)
+    return book  # type: ignore[return-value]
+
+
+def _publish_replayed(builder: Replayer) -> PointsLedger:
+    """A ledger with a replayed builder's contents (the builder itself is left behind)."""
+    state = builder.freeze()  # a new, frozen State
+    _SET_CLASS(state, "__class__", PointsLedger)
+    return state  # type: ignore[return-value]
+
+
+_THAW: Final = State.thaw
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_N_TOTALS: Final = len(attrs.fields(Balance))
+
+
+# -- helpers for queries ----------------------------------------------------
+
+
+def _not_an_event(events: tuple[Any, ...]) -> InvalidData | None:
+    """The error naming the first of ``events`` that is not a points event, if any."""
+    for i, ev in enumerate(events):
+        if not isinstance(ev, EVENT_TYPES):
+            return InvalidData.from_messages(
+                [f"{type_name(ev)} is not a points event @ $.events[{i}]"],
+                what="points history",
+            )
+    return None
+
+
+def _net(tot: list[int] | tuple[int, ...]) -> int:
+    return tot[AVAILABLE] + tot[PENDING] + tot[HELD] - tot[DEBT]
+
+
+def _last_usable(instant: datetime, tz: tzinfo) -> date:
+    return (instant - timedelta(microseconds=1)).astimezone(tz).date()
+
+
+def _expiring(book: Core, stop: int) -> tuple[ExpiringPoints, ...]:
+    found: dict[int, int] = {}
+    beyond = 0
+    a = book._a
+    deadline = a[H_DEADLINE]
+    for i in book._queue():
+        exp_us, rem = a[HDR + i * S + EXPIRES], a[HDR + i * S + REM]
+        if deadline != NEVER and exp_us > deadline:
+            beyond += rem
+        elif exp_us <= stop and exp_us != NEVER:
+            found[exp_us] = found.get(exp_us, 0) + rem
+    tz = book._conf.tz
+    result = [
+        ExpiringPoints(_last_usable(instant(when), tz), instant(when), pts, "lot")
+        for when, pts in found.items()
+    ]
+    if deadline != NEVER and deadline <= stop and beyond:
+        when = instant(deadline)
+        result.append(ExpiringPoints(_last_usable(when, tz), when, beyond, "inactivity"))
+    return tuple(sorted(result, key=lambda e: e.expires_at))
+
+
+def _describe(ev: Any, tz: tzinfo) -> tuple[str, str]:
+    kind = type(ev).__name__
+    if isinstance(ev, Earned):
+        return ev.id, f"earned {ev.id}" + (f": {ev.reason}" if ev.reason else "")
+    if isinstance(ev, Redeemed):
+        return ev.id, f"redeemed {ev.id}" + (f": {ev.reason}" if ev.reason else "")
+    if isinstance(ev, Held):
+        return ev.id, f"hold {ev.id} until {ev.deadline.astimezone(tz):%Y-%m-%d %H:%M}"
+    if isinstance(ev, Captured):
+        return ev.id, f"captured {ev.amount} of hold {ev.hold}"
+    if isinstance(ev, Released):
+        return ev.id, f"released hold {ev.hold}"
+    if isinstance(ev, EarnReversed):
+        return ev.id, f"refund of {ev.of}" + (f" (debt {ev.debt})" if ev.debt else "")
+    if isinstance(ev, RedemptionCancelled):
+        return ev.id, f"cancelled {ev.amount} of {ev.of}"
+    if isinstance(ev, Adjusted):
+        return ev.id, f"adjustment: {ev.reason}"
+    if isinstance(ev, TransferredOut):
+        return ev.id, f"transfer to {ev.to}"
+    if isinstance(ev, TransferredIn):
+        return ev.id, f"transfer from {ev.source}"
+    if isinstance(ev, Merged):
+        return ev.id, f"merged account {ev.source}"
+    if isinstance(ev, Vested):
+        return ev.lot, f"{ev.points} of {ev.lot} now usable"
+    if isinstance(ev, Expired):
+        causes = {
+            "lot": "reached its expiry",
+            "inactivity": "inactivity",
+            "hold": "expired while held",
+            "cancel": "expired before cancellation",
+        }
+        return ev.lot, f"expired {ev.points} of {ev.lot} ({causes[ev.cause]})"
+    if isinstance(ev, HoldTimedOut):
+        return ev.hold, f"hold {ev.hold} timed out"
+    if isinstance(ev, DebtRepaid):
+        return "", f"debt repaid {ev.points}"
+    return "", kind
+
+
+def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
+    events = ledger.events
+    totals: list[tuple[int, ...]] = []
+
+    def step(i: int, book: State) -> None:
+        totals.append(tuple(book._a[:_N_TOTALS]))
+
+    replay(events, step=step)
+    tz = zone(ledger.tz)
+    first = 0  # the last event before the statement
+    before = 0  # the last event on it
+    lines = []
+    for i in range(1, len(events)):
+        ev: Any = events[i]
+        if ev.at < lo:
+            first = before = i
+            continue
+        if ev.at >= hi:
+            break
+        ident, text = _describe(ev, tz)
+        net = _net(totals[i])
+        lines.append(
+            StatementLine(
+                ev.at,
+                ev.at.astimezone(tz).date(),
+                type(ev).__name__,
+                ident,
+                text,
+                net - _net(totals[i - 1]),
+                net,
+            )
+        )
+        before = i
+    return Statement(
+        ledger.member,
+        lo,
+        hi,
+        _net(totals[first]),
+        _net(totals[before]),
+        tuple(lines),
+        Balance(*totals[before]),
+        ledger.tz,
+    )
+
+
+# -- two-ledger commands ----------------------------------------------------
+
+
+def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
+    parts: list[TransferIn] = []
+    for lot_id, x in out.lots:
+        exp = src._a[HDR + find(src._lids, lot_id) * S + EXPIRES]
+        expires = None if exp == NEVER else instant(exp)
+        if parts and parts[-1].expires_at == expires:
+            parts[-1] = TransferIn(parts[-1].points + x, expires)
+        else:
+            parts.append(TransferIn(x, expires))
+    return tuple(parts)
+
+
+def transfer(
+    src: PointsLedger,
+    dst: PointsLedger,
+    id: str,
+    *,
+    at: datetime,
+    points: int,
+    occurred_at: datetime | None = None,
+    keep_expiry: bool = True,
+) -> tuple[PointsLedger, PointsLedger]:
+    """Move available points from ``src`` to ``dst``; returns ``(src, dst)``.
+
+    The same ``id`` is recorded on both. The receiver keeps the sender's
+    expiry dates (``keep_expiry=False``: its own policy from ``at``) and repays
+    its debt first. Pending and held points cannot move.
+
+    Raises:
+        SameMember, InsufficientPoints, IdempotencyConflict, OutOfOrder.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> a = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+    >>> a, b = transfer(a, PointsLedger.open("m-2"), "t1", at=at, points=40)
+    >>> a.balance().available, b.balance().available, b.events[-1].source
+    (60, 40, 'm-1')
+    """
+    if not isinstance(src, PointsLedger) or not isinstance(dst, PointsLedger):
+        raise InvalidType("transfer needs two PointsLedger values", field="dst", value=dst)
+    at_utc, occurred = _command(id, at, occurred_at)
+    check_points(points)
+    if type(keep_expiry) is not bool:
+        raise InvalidType(
+            f"keep_expiry={keep_expiry!r} must be a bool", field="keep_expiry", value=keep_expiry
+        )
+    if src.member == dst.member:
+        raise SameMember(f"dst={dst.member!r} is the sender itself", field="dst", value=dst.member)
+    new_src = src._run(TransferredOut, id, at_utc, occurred, dst.member, points, keep_expiry)
+    parts = _transfer_parts(new_src, new_src._command_named(id))
+    return new_src, dst._run(
+        TransferredIn, id, at_utc, occurred, src.member, points, keep_expiry, parts
+    )
+
+
+def merge(
+    into: PointsLedger,
+    duplicate: PointsLedger,
+    id: str,
+    *,
+    at: datetime,
+    occurred_at: datetime | None = None,
+) -> PointsLedger:
+    """Fold a duplicate account into ``into``, every lot keeping its expiry.
+
+    The duplicate's usable and pending points arrive as lots named
+    ``"{id}/{lot}"``; its debt becomes ``into``'s debt (repaid at once from
+    available points). The duplicate must have no open hold. The host closes
+    the duplicate.
+
+    Raises:
+        SameMember, InvalidArgument (open holds), OutOfOrder.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> dup = PointsLedger.open("m-dup").earn("e1", at=at, points=70)
+    >>> merge(PointsLedger.open("m-1"), dup, "g1", at=at).lot("g1/e1").remaining
+    70
+    """
+    if not isinstance(into, PointsLedger) or not isinstance(duplicate, PointsLedger):
+        raise InvalidType(
+            "merge needs two PointsLedger values", field="duplicate", value=duplicate
+        )
+    at_utc, occurred = _command(id, at, occurred_at)
+    if into.member == duplicate.member:
+        raise SameMember(
+            f"duplicate={duplicate.member!r} is the same member",
+            field="duplicate",
+            value=duplicate.member,
+        )
+    if micros(at_utc) < duplicate._a[H_LAST]:
+        raise OutOfOrder(
+            f"at={at_utc.isoformat()} is earlier than the duplicate's last event",
+            field="at",
+            value=at_utc,
+        )
+    book = State.thaw(duplicate)
+    book.advance(micros(at_utc))
+    if book._open_holds:
+        raise InvalidArgument(
+            f"duplicate={duplicate.member!r} has open holds {sorted(book._open_holds)}",
+            field="duplicate",
+            value=duplicate.member,
+        )
+    lots = tuple(
+        MergedLot(
+            lot.id, lot.remaining, lot.earned_at, lot.expires_at, lot.available_at, lot.pending
+        )
+        for lot in book._lot_values()
+        if lot.remaining
+    )
+    return into._run(Merged, id, at_utc, occurred, duplicate.member, lots, book._a[DEBT])
+
+
+# -- plain data -------------------------------------------------------------
+
+
+def _zone_name(tz: object) -> str:
+    if isinstance(tz, str):
+        zone(tz)
+        return "UTC" if tz.upper() == "UTC" else tz
+    if isinstance(tz, tzinfo):
+        return serialize.converter.unstructure(tz, tzinfo)  # type: ignore[no-any-return]
+    raise InvalidType(
+        f"tz={tz!r} must be an IANA zone name, not {type_name(tz)}", field="tz", value=tz
+    )
+
+
+def event_to_data(event: PointsEvent) -> dict[str, Any]:
+    """Plain data of one event, tagged with its ``"type"`` (for an event store).
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> event_to_data(Redeemed("r1", at, at, 40, lots=(("e1", 40),)))["type"]
+    'Redeemed'
+    """
+    if not isinstance(event, EVENT_TYPES):
+        raise InvalidType(f"event={event!r} is not a points event", field="event", value=event)
+    data: dict[str, Any] = serialize.converter.unstructure(event, PointsEvent)
+    return data
+
+
+def event_from_data(data: Any) -> PointsEvent:
+    """The event made by :func:`event_to_data` (strict: bad data raises InvalidData).
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> event = Earned("e1", at, at, 100)
+    >>> event_from_data(event_to_data(event)) == event
+    True
+    """
+    result: PointsEvent = serialize.structure(data, PointsEvent, what="points event")  # type: ignore[arg-type]
+    return result
+
+
+def _from_events(events: tuple[PointsEvent, ...]) -> PointsLedger:
+    return PointsLedger.replay(events)
+
+
+def _unstructure_ledger(ledger: PointsLedger) -> dict[str, Any]:
+    return {"events": serialize.converter.unstructure(ledger.events, tuple[PointsEvent, ...])}
+
+
+def _structure_ledger(data: Any, _: Any) -> PointsLedger:
+    if not isinstance(data, dict):
+        raise InvalidType(f"{data!r} must be an object with events", field="data", value=data)
+    extra = set(data) - {"events"}
+    if extra or "events" not in data:
+        problem = f"unknown keys {sorted(extra)}" if extra else "required field missing"
+        raise InvalidData.from_messages([f"{problem} @ $.data"], what="points history")
+    events = serialize.structure(
+        data["events"], tuple[PointsEvent, ...], what="points history", path="$.data.events"
+    )
+    return PointsLedger.replay(events)
+
+
+def _register() -> None:
+    conv = serialize.converter
+    configure_tagged_union(
+        ExpiryPolicy,
+        conv,
+        tag_name="type",
+        tag_generator=lambda cl: cl.__name__,
+    )
+    configure_tagged_union(
+        PointsEvent,
+        conv,
+        tag_name="type",
+        tag_generator=lambda cl: cl.__name__,
+    )
+    conv.register_unstructure_hook(PointsLedger, _unstructure_ledger)
+    conv.register_structure_hook(PointsLedger, _structure_ledger)
+    serialize.register_document(PointsLedger, "points.PointsLedger", 1)
+
+
+_register()

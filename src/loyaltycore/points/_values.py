@@ -1,0 +1,820 @@
+"""Values of the points ledger: expiry policies, lots, holds, balances, events.
+
+These are plain frozen values. The ledger engine (:mod:`loyaltycore.points._ledger`)
+builds them through their dumb ``__init__`` once the public boundary
+(:mod:`loyaltycore.points`) has validated the input.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, ClassVar, Final, Literal, TypeAlias
+
+import attrs
+
+from loyaltycore._validate import check_int
+from loyaltycore.calendar import (
+    EPOCH,
+    Period,
+    add_months,
+    period_bounds,
+    start_of_day,
+)
+from loyaltycore.errors import InvalidRule
+
+#: Sort key of "never expires" in the consumption queue (after every instant).
+NEVER: Final = 2**62
+
+Parts: TypeAlias = tuple[tuple[str, int], ...]
+
+
+def micros(at: datetime) -> int:
+    """Microseconds since the epoch of a UTC datetime (no checks)."""
+    d = at - EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+# -- expiry policies --------------------------------------------------------
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        check_int(value, attribute.name, minimum=1)
+
+
+def _period(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value not in ("month", "quarter", "year"):
+        raise InvalidRule(
+            f"{attribute.name}={value!r} must be 'month', 'quarter' or 'year'",
+            field=attribute.name,
+            value=value,
+        )
+
+
+@attrs.frozen(cache_hash=True)
+class NeverExpire:
+    """Points never expire.
+
+    >>> NeverExpire().last_usable(date(2024, 1, 31)) is None
+    True
+    """
+
+    def last_usable(self, day: date) -> date | None:
+        """The last local date on which points earned on ``day`` can be used.
+
+        >>> NeverExpire().last_usable(date(2024, 5, 1)) is None
+        True
+        """
+        return None
+
+
+@attrs.frozen(cache_hash=True)
+class ExpireAfter:
+    """Points expire a fixed number of months or days after the local earn date.
+
+    The offset is taken from the earn date in one step, so Jan 31 + 1 month is
+    Feb 29 (or 28) and Feb 29 + 12 months is Feb 28. The result is the last
+    usable local date; ``round_to`` moves it to the end of its month, quarter
+    or year.
+
+    >>> ExpireAfter(months=1).last_usable(date(2024, 1, 31))
+    datetime.date(2024, 2, 29)
+    >>> ExpireAfter(days=30).last_usable(date(2024, 1, 1))
+    datetime.date(2024, 1, 31)
+    >>> ExpireAfter(months=12, round_to="quarter").last_usable(date(2024, 5, 17))
+    datetime.date(2025, 6, 30)
+    """
+
+    months: int | None = attrs.field(default=None, validator=_positive)
+    days: int | None = attrs.field(default=None, validator=_positive, kw_only=True)
+    round_to: Period | None = attrs.field(default=None, validator=_period, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.months is None) == (self.days is None):
+            raise InvalidRule(
+                f"ExpireAfter(months={self.months!r}, days={self.days!r}) needs exactly one "
+                "of months= or days=",
+                field="months",
+                value=self.months,
+            )
+
+    def last_usable(self, day: date) -> date | None:
+        """The last local date on which points earned on ``day`` can be used.
+
+        >>> ExpireAfter(months=12).last_usable(date(2024, 2, 29))
+        datetime.date(2025, 2, 28)
+        """
+        if self.months is not None:
+            last = add_months(day, self.months)
+        else:
+            assert self.days is not None
+            last = day + timedelta(days=self.days)
+        if self.round_to is not None:
+            last = period_bounds(last, self.round_to)[1] - timedelta(days=1)
+        return last
+
+
+@attrs.frozen(cache_hash=True)
+class ExpireAtPeriodEnd:
+    """Points expire at the end of the period ``periods_after`` the earn period.
+
+    ``ExpireAtPeriodEnd("year", 1)``: points earned during 2024 expire on
+    31 Dec 2025 (the instant 00:00 local on 1 Jan 2026).
+
+    >>> ExpireAtPeriodEnd().last_usable(date(2024, 3, 5))
+    datetime.date(2025, 12, 31)
+    >>> ExpireAtPeriodEnd("quarter", 0).last_usable(date(2024, 3, 5))
+    datetime.date(2024, 3, 31)
+    """
+
+    period: Period = attrs.field(default="year", validator=_period)
+    periods_after: int = attrs.field(default=1)
+
+    @periods_after.validator
+    def _check_after(self, attribute: attrs.Attribute[int], value: int) -> None:
+        check_int(value, "periods_after", minimum=0)
+
+    def last_usable(self, day: date) -> date | None:
+        """The last local date on which points earned on ``day`` can be used.
+
+        >>> ExpireAtPeriodEnd("quarter", 1).last_usable(date(2024, 2, 10))
+        datetime.date(2024, 6, 30)
+        """
+        end = period_bounds(day, self.period, offset=self.periods_after)[1]
+        return end - timedelta(days=1)
+
+
+@attrs.frozen(cache_hash=True)
+class ExpireOnInactivity:
+    """All points expire when the member has been inactive for ``months``.
+
+    One ledger-level deadline (last activity's local date + ``months``); lots
+    carry no expiry of their own. Earning, redeeming, capturing and credit
+    adjustments are activity; holds and incoming transfers are not.
+
+    >>> ExpireOnInactivity(months=18).deadline_usable(date(2024, 1, 31))
+    datetime.date(2025, 7, 31)
+    """
+
+    months: int = attrs.field(default=18, validator=_positive)
+
+    def last_usable(self, day: date) -> date | None:
+        """Lots never expire on their own under this policy.
+
+        >>> ExpireOnInactivity().last_usable(date(2024, 2, 10)) is None
+        True
+        """
+        return None
+
+    def deadline_usable(self, day: date) -> date:
+        """The last usable local date when the last activity was on ``day``.
+
+        >>> ExpireOnInactivity(months=1).deadline_usable(date(2024, 1, 31))
+        datetime.date(2024, 2, 29)
+        """
+        return add_months(day, self.months)
+
+
+ExpiryPolicy: TypeAlias = NeverExpire | ExpireAfter | ExpireAtPeriodEnd | ExpireOnInactivity
+POLICY_TYPES: Final = (NeverExpire, ExpireAfter, ExpireAtPeriodEnd, ExpireOnInactivity)
+
+
+@functools.lru_cache(maxsize=65_536)
+def expiry_for(policy: ExpiryPolicy, tz: tzinfo, day: date) -> tuple[datetime, int] | None:
+    """The expiry instant (and its micros) of points earned on local ``day``.
+
+    Memoised per (policy, zone, local date): the instant is 00:00 local on the
+    day after the last usable date.
+    """
+    last = policy.last_usable(day)
+    if last is None:
+        return None
+    instant = start_of_day(last + timedelta(days=1), tz)
+    return instant, micros(instant)
+
+
+@functools.lru_cache(maxsize=65_536)
+def inactivity_deadline(policy: ExpireOnInactivity, tz: tzinfo, day: date) -> tuple[datetime, int]:
+    """The inactivity deadline instant after activity on local ``day``."""
+    instant = start_of_day(policy.deadline_usable(day) + timedelta(days=1), tz)
+    return instant, micros(instant)
+
+
+# -- state values -----------------------------------------------------------
+
+
+@attrs.frozen
+class Lot:
+    """Points from one earn (or credit, transfer, merge), tracked to the point.
+
+    ``amount = remaining + held + used + expired + reversed`` at all times:
+    ``remaining`` is usable (or pending while ``pending``), ``held`` is
+    reserved by holds, ``used`` went to redemptions, captures, debits,
+    transfers and debt repayment, ``expired`` expired and ``reversed`` was
+    clawed back by a refund of this lot's earn.
+
+    >>> from loyaltycore.points import PointsLedger
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+    >>> ledger.lots[0].id, ledger.lots[0].remaining
+    ('e1', 100)
+    """
+
+    id: str
+    seq: int
+    amount: int
+    earned_at: datetime
+    expires_at: datetime | None
+    available_at: datetime | None
+    pending: bool
+    remaining: int
+    held: int = 0
+    used: int = 0
+    expired: int = 0
+    reversed: int = 0
+
+
+HoldStatus: TypeAlias = Literal["open", "captured", "released", "timed_out"]
+
+
+@attrs.frozen
+class Hold:
+    """Points reserved from specific lots for a checkout.
+
+    >>> from loyaltycore.points import PointsLedger
+    >>> from datetime import datetime, timedelta, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+    >>> ledger = ledger.hold("h1", at=at, points=30, deadline=at + timedelta(minutes=15))
+    >>> ledger.holds[0].status, ledger.holds[0].lots
+    ('open', (('e1', 30),))
+    """
+
+    id: str
+    member: str
+    points: int
+    deadline: datetime
+    lots: Parts
+    status: HoldStatus = "open"
+    captured: int = 0
+
+
+@attrs.frozen
+class Balance:
+    """A ledger's balance and its lifetime totals per flow.
+
+    Conservation: ``earned + adjusted_in + transferred_in + merged_in ==
+    available + pending + held + (redeemed - cancelled) + expired +
+    clawed_back + adjusted_out + transferred_out + merged_debt - debt``.
+
+    >>> from loyaltycore.points import PointsLedger
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> b = PointsLedger.open("m-1").earn("e1", at=at, points=100).balance()
+    >>> b.available, b.earned, b.total
+    (100, 100, 100)
+    """
+
+    available: int = 0
+    pending: int = 0
+    held: int = 0
+    debt: int = 0
+    earned: int = 0
+    adjusted_in: int = 0
+    transferred_in: int = 0
+    merged_in: int = 0
+    redeemed: int = 0
+    cancelled: int = 0
+    expired: int = 0
+    clawed_back: int = 0
+    adjusted_out: int = 0
+    transferred_out: int = 0
+    merged_debt: int = 0
+    debt_repaid: int = 0
+
+    @property
+    def total(self) -> int:
+        """Points the member owns net of debt: available + pending + held - debt.
+
+        >>> Balance(available=10, held=5, debt=0).total
+        15
+        """
+        return self.available + self.pending + self.held - self.debt
+
+
+#: Names of the Balance fields in order (the engine keeps them in a list).
+BALANCE_FIELDS: Final = tuple(a.name for a in attrs.fields(Balance))
+(
+    AVAILABLE,
+    PENDING,
+    HELD,
+    DEBT,
+    EARNED,
+    ADJUSTED_IN,
+    TRANSFERRED_IN,
+    MERGED_IN,
+    REDEEMED,
+    CANCELLED,
+    EXPIRED,
+    CLAWED_BACK,
+    ADJUSTED_OUT,
+    TRANSFERRED_OUT,
+    MERGED_DEBT,
+    DEBT_REPAID,
+) = range(len(BALANCE_FIELDS))
+
+
+@attrs.frozen
+class ExpiringPoints:
+    """Points that stop being usable after ``last_usable`` (a local date).
+
+    >>> from datetime import timezone
+    >>> e = ExpiringPoints(date(2024, 12, 31), datetime(2025, 1, 1, tzinfo=timezone.utc), 40)
+    >>> e.last_usable, e.points
+    (datetime.date(2024, 12, 31), 40)
+    """
+
+    last_usable: date
+    expires_at: datetime
+    points: int
+    cause: Literal["lot", "inactivity"] = "lot"
+
+
+@attrs.frozen
+class StatementLine:
+    """One event on a statement: what happened and the balance after it.
+
+    ``change`` is the change of ``available + pending + held - debt``.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> StatementLine(at, date(2024, 1, 5), "Earned", "e1", "earned 100", 100, 100).change
+    100
+    """
+
+    at: datetime
+    day: date
+    kind: str
+    id: str
+    text: str
+    change: int
+    balance: int
+
+
+@attrs.frozen
+class Statement:
+    """The events of ``[start, end)`` with opening and closing balances.
+
+    >>> from loyaltycore.points import PointsLedger
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
+    >>> s = ledger.statement(datetime(2024, 1, 1, tzinfo=timezone.utc), at + timedelta(days=1))
+    >>> s.opening, s.closing, len(s.lines)
+    (0, 100, 1)
+    """
+
+    member: str
+    start: datetime
+    end: datetime
+    opening: int
+    closing: int
+    lines: tuple[StatementLine, ...]
+    balance: Balance
+    tz: str = "UTC"
+
+    def __str__(self) -> str:
+        from loyaltycore.calendar import zone
+
+        tz = zone(self.tz)
+        first, last = self.start.astimezone(tz), self.end.astimezone(tz)
+        rows = [f"Statement for {self.member}: {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"]
+        rows.append(f"{'':10}  {'opening balance':<50}{self.opening:>10}")
+        for line in self.lines:
+            rows.append(
+                f"{line.day.isoformat():10}  {line.text:<50}{line.change:>+10}{line.balance:>10}"
+            )
+        rows.append(f"{'':10}  {'closing balance':<50}{self.closing:>10}")
+        b = self.balance
+        rows.append(f"available {b.available}, pending {b.pending}, held {b.held}, debt {b.debt}")
+        return "\n".join(rows)
+
+
+# -- events -----------------------------------------------------------------
+
+
+@attrs.frozen
+class Opened:
+    """First event of every ledger: its member and program settings.
+
+    >>> Opened("m-1", "UTC", NeverExpire()).member
+    'm-1'
+    """
+
+    member: str
+    tz: str
+    policy: ExpiryPolicy
+    debt_policy: Literal["debt", "strict"] = "debt"
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ()
+
+
+@attrs.frozen
+class Earned:
+    """Points earned, usable from ``available_at`` (pending until then).
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Earned("e1", at, at, 100).points
+    100
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    points: int
+    available_at: datetime | None = None
+    expires_at: datetime | None = None
+    reason: str = ""
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = (
+        "at",
+        "occurred_at",
+        "points",
+        "available_at",
+        "expires_at",
+        "reason",
+    )
+
+
+@attrs.frozen
+class Redeemed:
+    """Points redeemed from ``lots`` (soonest-expiring first).
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Redeemed("r1", at, at, 40, lots=(("e1", 40),)).lots
+    (('e1', 40),)
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    points: int
+    reason: str = ""
+    lots: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
+
+
+@attrs.frozen
+class Held:
+    """Points reserved for a checkout until ``deadline``.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Held("h1", at, at, 40, at + timedelta(minutes=15)).points
+    40
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    points: int
+    deadline: datetime
+    lots: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "deadline")
+
+
+@attrs.frozen
+class Captured:
+    """A hold captured (``points=None``: all of it); the rest is released.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Captured("c1", at, at, "h1", None, amount=40).amount
+    40
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    hold: str
+    points: int | None
+    amount: int = 0
+    lots: Parts = ()
+    released: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold", "points")
+
+
+@attrs.frozen
+class Released:
+    """A hold released by the host; its points go back to their lots.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Released("x1", at, at, "h1").hold
+    'h1'
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    hold: str
+    lots: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold")
+
+
+@attrs.frozen
+class EarnReversed:
+    """A refund of an earn: ``taken`` from the lot's remainder, ``reclassified``
+    from its expired part, ``charged`` from other lots, and the rest as ``debt``.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> EarnReversed("f1", at, at, "e1", 50, amount=50, taken=50).taken
+    50
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    of: str
+    points: int | None
+    amount: int = 0
+    taken: int = 0
+    reclassified: int = 0
+    charged: Parts = ()
+    debt: int = 0
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points")
+
+
+@attrs.frozen
+class RedemptionCancelled:
+    """A redemption (or capture) cancelled: points go back to the lots used.
+
+    ``restored`` went back to usable lots; ``expired`` went to lots that had
+    expired meanwhile (and stay expired); ``grace`` became new lots usable
+    for ``grace_days``.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> RedemptionCancelled("x1", at, at, "r1", None, amount=40).amount
+    40
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    of: str
+    points: int | None
+    grace_days: int | None = None
+    amount: int = 0
+    restored: Parts = ()
+    expired: Parts = ()
+    grace: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points", "grace_days")
+
+
+@attrs.frozen
+class Adjusted:
+    """A manual credit (``points > 0``) or debit (``points < 0``) with a reason.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Adjusted("a1", at, at, -20, "duplicate award").points
+    -20
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    points: int
+    reason: str
+    lots: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
+
+
+@attrs.frozen
+class TransferredOut:
+    """Points sent to another member; ``lots`` lists (lot, points) taken.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> TransferredOut("t1", at, at, "m-2", 30).to
+    'm-2'
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    to: str
+    points: int
+    keep_expiry: bool = True
+    lots: Parts = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "to", "points", "keep_expiry")
+
+
+@attrs.frozen
+class TransferIn:
+    """One received part of a transfer and the expiry it keeps (or ``None``).
+
+    >>> TransferIn(30, None).points
+    30
+    """
+
+    points: int
+    expires_at: datetime | None
+
+
+@attrs.frozen
+class TransferredIn:
+    """Points received from another member, with the sender's expiry by default.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> TransferredIn("t1", at, at, "m-1", 30, parts=(TransferIn(30, None),)).points
+    30
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    source: str
+    points: int
+    keep_expiry: bool = True
+    parts: tuple[TransferIn, ...] = ()
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = (
+        "at",
+        "occurred_at",
+        "source",
+        "points",
+        "keep_expiry",
+        "parts",
+    )
+
+
+@attrs.frozen
+class MergedLot:
+    """A lot of a merged account as it arrives: usable points and dates.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> MergedLot("e1", 70, at, None, None, False).points
+    70
+    """
+
+    lot: str
+    points: int
+    earned_at: datetime
+    expires_at: datetime | None
+    available_at: datetime | None
+    pending: bool
+
+
+@attrs.frozen
+class Merged:
+    """A duplicate account folded into this one, every lot keeping its expiry.
+
+    >>> from datetime import timezone
+    >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    >>> Merged("g1", at, at, "m-dup").source
+    'm-dup'
+    """
+
+    id: str
+    at: datetime
+    occurred_at: datetime
+    source: str
+    lots: tuple[MergedLot, ...] = ()
+    debt: int = 0
+    derived: ClassVar[bool] = False
+    inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "source", "lots", "debt")
+
+
+@attrs.frozen
+class Vested:
+    """A pending lot became usable at the end of its return window.
+
+    >>> from datetime import timezone
+    >>> Vested(datetime(2024, 2, 4, tzinfo=timezone.utc), "e1", 100).points
+    100
+    """
+
+    at: datetime
+    lot: str
+    points: int
+    derived: ClassVar[bool] = True
+
+
+@attrs.frozen
+class Expired:
+    """Points of ``lot`` expired at ``at``; ``cause`` says why.
+
+    ``"lot"``: the lot reached its expiry; ``"inactivity"``: the member's
+    inactivity deadline passed; ``"hold"``: a held part of an expired lot came
+    back from a hold; ``"cancel"``: a cancelled redemption gave points back to
+    a lot that had expired.
+
+    >>> from datetime import timezone
+    >>> Expired(datetime(2025, 1, 1, tzinfo=timezone.utc), "e1", 60, "lot").cause
+    'lot'
+    """
+
+    at: datetime
+    lot: str
+    points: int
+    cause: Literal["lot", "inactivity", "hold", "cancel"] = "lot"
+    derived: ClassVar[bool] = True
+
+
+@attrs.frozen
+class HoldTimedOut:
+    """A hold reached its deadline unresolved; its points went back to the lots.
+
+    >>> from datetime import timezone
+    >>> HoldTimedOut(datetime(2024, 1, 5, tzinfo=timezone.utc), "h1", 40).hold
+    'h1'
+    """
+
+    at: datetime
+    hold: str
+    points: int
+    lots: Parts = ()
+    derived: ClassVar[bool] = True
+
+
+@attrs.frozen
+class DebtRepaid:
+    """Debt repaid from points as soon as they became usable.
+
+    >>> from datetime import timezone
+    >>> DebtRepaid(datetime(2024, 1, 5, tzinfo=timezone.utc), 25).points
+    25
+    """
+
+    at: datetime
+    points: int
+    lots: Parts = ()
+    derived: ClassVar[bool] = True
+
+
+PointsEvent: TypeAlias = (
+    Opened
+    | Earned
+    | Redeemed
+    | Held
+    | Captured
+    | Released
+    | EarnReversed
+    | RedemptionCancelled
+    | Adjusted
+    | TransferredOut
+    | TransferredIn
+    | Merged
+    | Vested
+    | Expired
+    | HoldTimedOut
+    | DebtRepaid
+)
+EVENT_TYPES: Final = (
+    Opened,
+    Earned,
+    Redeemed,
+    Held,
+    Captured,
+    Released,
+    EarnReversed,
+    RedemptionCancelled,
+    Adjusted,
+    TransferredOut,
+    TransferredIn,
+    Merged,
+    Vested,
+    Expired,
+    HoldTimedOut,
+    DebtRepaid,
+)
+CommandEvent: TypeAlias = (
+    Earned
+    | Redeemed
+    | Held
+    | Captured
+    | Released
+    | EarnReversed
+    | RedemptionCancelled
+    | Adjusted
+    | TransferredOut
+    | TransferredIn
+    | Merged
+)

@@ -1,0 +1,233 @@
+"""Compile a :mod:`dateutil.rrule` recurrence to checks on a local date.
+
+Testing ``dt in rrule(...)`` walks the rule (hundreds of microseconds); a
+compiled :class:`Recurrence` answers "does the rule have an occurrence on
+this date?" with a few integer comparisons, on one date or a whole column
+of day numbers. The checks reproduce dateutil's own filters: each BYxxx
+part restricts the dates, and parts are ANDed (as dateutil does, even
+``BYDAY=MO,1TU``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from loyaltycore.errors import InvalidRule
+from loyaltycore.predicates._fields import MISSING_INT, civil, days_in_month
+
+_EPOCH_DATE: Final = date(1970, 1, 1)
+_DEFAULT_START: Final = datetime(1970, 1, 1)
+#: Finite rules with parts that have no direct check are expanded to at most this many dates.
+MAX_EXPANDED: Final = 5000
+YEARLY, MONTHLY, WEEKLY, DAILY = 0, 1, 2, 3
+
+Mask = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+
+
+def _one_of(values: Ints, wanted: frozenset[int]) -> Mask:
+    """``values`` in ``wanted`` (a small set): a few vectorized comparisons."""
+    out = np.zeros(values.shape, dtype=np.bool_)
+    for w in wanted:
+        out |= values == w
+    return out
+
+
+def _days(day: date) -> int:
+    return (day - _EPOCH_DATE).days
+
+
+def _days_in_month(year: int, month: int) -> int:
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return (nxt - date(year, month, 1)).days
+
+
+@attrs.frozen
+class Recurrence:
+    """The compiled checks of one rule; ``dates`` is set for expanded finite rules."""
+
+    freq: int
+    interval: int
+    start: int
+    end: int | None
+    months: frozenset[int] | None
+    monthdays: frozenset[int]
+    nmonthdays: frozenset[int]
+    weekdays: frozenset[int] | None
+    nweekdays: frozenset[tuple[int, int]] | None
+    wkst: int
+    anchor: int
+    dates: frozenset[int] | None = None
+
+    # -- scalar --------------------------------------------------------------
+
+    def test(self, days: int) -> bool:
+        """Whether the rule has an occurrence on day number ``days``."""
+        if self.dates is not None:
+            return days in self.dates
+        if days < self.start or (self.end is not None and days > self.end):
+            return False
+        day = _EPOCH_DATE + timedelta(days=days)
+        weekday = day.weekday()
+        if self.months is not None and day.month not in self.months:
+            return False
+        if self.weekdays is not None and weekday not in self.weekdays:
+            return False
+        dim = _days_in_month(day.year, day.month)
+        if (self.monthdays or self.nmonthdays) and not (
+            day.day in self.monthdays or day.day - dim - 1 in self.nmonthdays
+        ):
+            return False
+        if self.nweekdays is not None:
+            first = (day.day - 1) // 7 + 1
+            last = -((dim - day.day) // 7 + 1)
+            if not any(w == weekday and n in (first, last) for w, n in self.nweekdays):
+                return False
+        return self._phase(days, day.year, day.month)
+
+    def _phase(self, days: int, year: int, month: int) -> bool:
+        if self.interval == 1:
+            return True
+        start = _EPOCH_DATE + timedelta(days=self.anchor)
+        if self.freq == DAILY:
+            steps = days - self.anchor
+        elif self.freq == WEEKLY:
+            steps = (self._week(days) - self._week(self.anchor)) // 7
+        elif self.freq == MONTHLY:
+            steps = (year * 12 + month) - (start.year * 12 + start.month)
+        else:
+            steps = year - start.year
+        return steps % self.interval == 0
+
+    def _week(self, days: int) -> int:
+        weekday = (days + 3) % 7
+        return days - (weekday - self.wkst) % 7
+
+    # -- vectorized ----------------------------------------------------------
+
+    def mask(self, days: Ints) -> Mask:
+        """:meth:`test` over a column of day numbers (missing -> False)."""
+        ok = days != MISSING_INT
+        if self.dates is not None:
+            found = np.isin(days, np.array(sorted(self.dates), dtype=np.int64))
+            return np.asarray(found & ok, dtype=np.bool_)
+        d = np.where(ok, days, self.start)
+        out = ok & (d >= self.start)
+        if self.end is not None:
+            out &= d <= self.end
+        year, month, day = civil(d)
+        weekday = (d + 3) % 7
+        dim = days_in_month(year, month)
+        if self.months is not None:
+            out &= _one_of(month, self.months)
+        if self.weekdays is not None:
+            out &= _one_of(weekday, self.weekdays)
+        if self.monthdays or self.nmonthdays:
+            out &= _one_of(day, self.monthdays) | _one_of(day - dim - 1, self.nmonthdays)
+        if self.nweekdays is not None:
+            first = (day - 1) // 7 + 1
+            last = -((dim - day) // 7 + 1)
+            hit = np.zeros(d.shape, dtype=np.bool_)
+            for w, n in self.nweekdays:
+                hit |= (weekday == w) & ((first == n) | (last == n))
+            out &= hit
+        return np.asarray(out & self._phase_mask(d, year, month), dtype=np.bool_)
+
+    def _phase_mask(self, d: Ints, year: Ints, month: Ints) -> Mask:
+        if self.interval == 1:
+            return np.ones(d.shape, dtype=np.bool_)
+        start = _EPOCH_DATE + timedelta(days=self.anchor)
+        if self.freq == DAILY:
+            steps = d - self.anchor
+        elif self.freq == WEEKLY:
+            week = d - ((d + 3) % 7 - self.wkst) % 7
+            steps = (week - self._week(self.anchor)) // 7
+        elif self.freq == MONTHLY:
+            steps = (year * 12 + month) - (start.year * 12 + start.month)
+        else:
+            steps = year - start.year
+        return np.asarray(steps % self.interval == 0, dtype=np.bool_)
+
+
+def parse_rule(text: str) -> Any:
+    """The dateutil rule for RFC 5545 ``text`` (DTSTART defaults to 1970-01-01)."""
+    from dateutil.rrule import rrule, rrulestr
+
+    try:
+        parsed = rrulestr(text, dtstart=_DEFAULT_START)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidRule(
+            f"rule={text!r} is not an RFC 5545 rule: {exc}", field="rule", value=text
+        ) from None
+    if not isinstance(parsed, rrule):
+        raise InvalidRule(f"rule={text!r} must be one RRULE", field="rule", value=text)
+    return parsed
+
+
+def _bounds(rule: Any) -> tuple[int, int | None]:
+    """First and last day numbers that can hold an occurrence."""
+    dtstart: datetime = rule._dtstart
+    times = [t.replace(tzinfo=None) for t in rule._timeset or [dtstart.timetz()]]
+    start = dtstart.date()
+    if max(times) < dtstart.time():
+        start += timedelta(days=1)
+    until: datetime | None = rule._until
+    if until is None:
+        return _days(start), None
+    first_time = datetime.combine(until.date(), min(times), tzinfo=dtstart.tzinfo)
+    last = until.date() if first_time <= until else until.date() - timedelta(days=1)
+    return _days(start), _days(last)
+
+
+def _expand(rule: Any, text: str) -> Recurrence:
+    occurrences = list(rule.xafter(rule._dtstart, count=MAX_EXPANDED + 1, inc=True))
+    if (rule._count is None and rule._until is None) or len(occurrences) > MAX_EXPANDED:
+        raise InvalidRule(
+            f"rule={text!r} uses BYSETPOS, BYWEEKNO, BYYEARDAY, BYEASTER, COUNT or a"
+            " sub-daily FREQ, which compile only in finite rules of at most"
+            f" {MAX_EXPANDED} occurrences",
+            field="rule",
+            value=text,
+        )
+    dates = frozenset(_days(occ.date()) for occ in occurrences)
+    return Recurrence(DAILY, 1, 0, None, None, frozenset(), frozenset(), None, None, 0, 0, dates)
+
+
+def compile_rule(text: str) -> Recurrence:
+    """Compile RFC 5545 ``text`` to a :class:`Recurrence`.
+
+    >>> wed = compile_rule("FREQ=WEEKLY;BYDAY=WE")
+    >>> wed.test((date(2024, 5, 1) - date(1970, 1, 1)).days)
+    True
+    """
+    rule = parse_rule(text)
+    direct = (
+        rule._count is None
+        and rule._freq <= DAILY
+        and not rule._bysetpos
+        and not rule._byweekno
+        and not rule._byyearday
+        and not rule._byeaster
+        and not (rule._bynweekday and rule._freq == YEARLY and not rule._bymonth)
+    )
+    if not direct:
+        return _expand(rule, text)
+    start, end = _bounds(rule)
+    return Recurrence(
+        freq=rule._freq,
+        interval=rule._interval,
+        start=start,
+        end=end,
+        months=None if not rule._bymonth else frozenset(rule._bymonth),
+        monthdays=frozenset(rule._bymonthday),
+        nmonthdays=frozenset(rule._bynmonthday),
+        weekdays=None if not rule._byweekday else frozenset(rule._byweekday),
+        nweekdays=None if not rule._bynweekday else frozenset(rule._bynweekday),
+        wkst=rule._wkst,
+        anchor=_days(rule._dtstart.date()),
+    )

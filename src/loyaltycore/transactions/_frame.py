@@ -1,0 +1,240 @@
+"""Reading frames and text files, merging summaries, holdout counts.
+
+Helpers of :mod:`loyaltycore.transactions` kept apart so the public module
+stays short. Data frames are read through narwhals, which imports neither
+pandas nor polars itself.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import tzinfo
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from loyaltycore.calendar import local_days, zone
+from loyaltycore.errors import (
+    DuplicateId,
+    EmptyData,
+    InvalidArgument,
+    InvalidColumn,
+    InvalidType,
+)
+from loyaltycore.transactions._input import sort_ids
+from loyaltycore.transactions._summary import _UNIT_DAYS, sorted_unique
+
+if TYPE_CHECKING:
+    from loyaltycore.transactions import Summary, TransactionLog
+
+I64 = npt.NDArray[np.int64]
+
+
+# -- data frames ------------------------------------------------------------------
+
+
+def frame_columns(
+    frame: Any, wanted: Mapping[str, str], *, time_column: str, tz: str | tzinfo | None
+) -> tuple[dict[str, npt.NDArray[Any]], str | tzinfo | None]:
+    """numpy columns (by role) of a narwhals-readable frame, and the zone of ``at``."""
+    import narwhals as nw
+
+    try:
+        df = nw.from_native(frame, eager_only=True)
+    except TypeError:
+        raise InvalidType(
+            f"frame must be a pandas, polars or other eager data frame, not "
+            f"{type(frame).__name__}",
+            field="frame",
+            value=type(frame).__name__,
+        ) from None
+    names = list(df.columns)
+    out: dict[str, npt.NDArray[Any]] = {}
+    at_tz = tz
+    for role, name in wanted.items():
+        if name not in names:
+            raise InvalidColumn(
+                f"column {name!r} ({role}) is missing; the frame has {names}",
+                field=role,
+                value=name,
+            )
+        series = df.get_column(name)
+        dtype = series.dtype
+        if name == time_column and isinstance(dtype, nw.Datetime) and dtype.time_zone:
+            series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            at_tz = "UTC"
+        out[role] = np.asarray(series.to_numpy())
+    return out, at_tz
+
+
+# -- delimited text ---------------------------------------------------------------
+
+
+def _rows(path: str | PathLike[str], delimiter: str | None, encoding: str) -> list[list[str]]:
+    with open(path, encoding=encoding, newline="") as handle:
+        if delimiter is None:
+            return [line.split() for line in handle]
+        return list(csv.reader(handle, delimiter=delimiter))
+
+
+def _positions(wanted: Mapping[str, str | int], header: list[str] | None) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for role, column in wanted.items():
+        if isinstance(column, int) and not isinstance(column, bool):
+            positions[role] = column
+        elif header is not None and column in header:
+            positions[role] = header.index(column)
+        else:
+            raise InvalidColumn(
+                f"column {column!r} ({role}) is missing; the header is {header}",
+                field=role,
+                value=column,
+            )
+    return positions
+
+
+def read_delimited(
+    path: str | PathLike[str],
+    wanted: Mapping[str, str | int],
+    *,
+    delimiter: str | None,
+    header: bool,
+    encoding: str,
+) -> tuple[dict[str, Any], list[int]]:
+    """Text columns (object arrays) of a delimited file, by role, and each row's line number."""
+    rows = _rows(path, delimiter, encoding)
+    names = [name.strip() for name in rows[0]] if header and rows else None
+    body = rows[1:] if header else rows
+    positions = _positions(wanted, names)
+    first_line = 2 if header else 1
+    width = max(positions.values()) + 1
+    kept: list[list[str]] = []
+    lines: list[int] = []
+    for offset, row in enumerate(body):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        line = offset + first_line
+        if len(row) < width:
+            raise InvalidColumn(
+                f"{path}, line {line}: {len(row)} fields, expected at least {width}",
+                field="line",
+                row=line,
+                line=line,
+                path=str(path),
+            )
+        kept.append(row)
+        lines.append(line)
+    out: dict[str, npt.NDArray[Any]] = {}
+    for role, index in positions.items():
+        column = np.empty(len(kept), dtype=object)
+        column[:] = [row[index].strip() for row in kept]
+        out[role] = column
+    return out, lines
+
+
+# -- merging summaries ------------------------------------------------------------
+
+
+def _ids(parts: Sequence[Summary]) -> npt.NDArray[Any]:
+    non_empty = [p.customer_id for p in parts if len(p.customer_id)] or [parts[0].customer_id]
+    if all(ids.dtype.kind in "iu" for ids in non_empty):
+        return np.concatenate(non_empty).astype(np.int64)
+    out = np.empty(sum(len(ids) for ids in non_empty), dtype=object)
+    out[:] = [value for ids in non_empty for value in ids.tolist()]
+    return out
+
+
+def _id_order(ids: npt.NDArray[Any]) -> I64:
+    if ids.dtype.kind == "i":
+        order = np.argsort(ids, kind="stable")
+        dup = ids[order][1:] == ids[order][:-1]
+        if dup.any():
+            value = ids[order][1:][dup][0].item()
+            raise DuplicateId(
+                f"customer_id={value!r} appears in more than one part",
+                field="customer_id",
+                value=value,
+            )
+        return order.astype(np.int64)
+    values: list[Hashable] = ids.tolist()
+    seen: set[Hashable] = set()
+    for value in values:
+        if value in seen:
+            raise DuplicateId(
+                f"customer_id={value!r} appears in more than one part",
+                field="customer_id",
+                value=value,
+            )
+        seen.add(value)
+    rank = {value: i for i, value in enumerate(sort_ids(values))}
+    return np.argsort(np.array([rank[v] for v in values], dtype=np.int64), kind="stable")
+
+
+def concat_summaries(
+    cls: type[Summary], parts: Sequence[Summary], fields: Sequence[str]
+) -> Summary:
+    """Concatenate summaries of disjoint customer sets, ordered by id."""
+    if not parts:
+        raise EmptyData("concat needs at least one summary", field="parts")
+    head = parts[0]
+    for part in parts[1:]:
+        for name in ("as_of", "unit", "tz", "exponent"):
+            if getattr(part, name) != getattr(head, name):
+                raise InvalidArgument(
+                    f"summaries differ in {name}: {getattr(head, name)!r} and "
+                    f"{getattr(part, name)!r}",
+                    field=name,
+                    value=getattr(part, name),
+                )
+    ids = _ids(parts)
+    order = _id_order(ids)
+    non_empty = [p for p in parts if len(p)] or [head]
+    columns: dict[str, Any] = {"customer_id": ids[order]}
+    for name in fields[1:]:
+        columns[name] = np.concatenate([getattr(p, name) for p in non_empty])[order]
+    return cls(**columns, as_of=head.as_of, unit=head.unit, tz=head.tz, exponent=head.exponent)
+
+
+# -- holdout ----------------------------------------------------------------------
+
+
+def _codes_of(log: TransactionLog, ids: npt.NDArray[Any]) -> I64:
+    if log.customer_ids.dtype.kind == "i":
+        return np.searchsorted(log.customer_ids, ids).astype(np.int64)
+    position = {value: i for i, value in enumerate(log.customer_ids.tolist())}
+    return np.array([position[v] for v in ids.tolist()], dtype=np.int64)
+
+
+def holdout_columns(
+    log: TransactionLog, calibration: Summary, end_us: int
+) -> tuple[I64, npt.NDArray[np.float64], float]:
+    """Holdout purchase days and mean day value per calibration row, and the duration."""
+    from loyaltycore.calendar import to_micros
+
+    tz = zone(calibration.tz)
+    start_us = to_micros(calibration.as_of)
+    rows = (log.at > start_us) & (log.at <= end_us)
+    if log.is_return is not None:
+        rows &= ~log.is_return
+    c, a = log.codes[rows], log.amount[rows]
+    n_codes = max(1, log.n_customers)
+    frequency: I64 = np.zeros(n_codes, dtype=np.int64)
+    spend: npt.NDArray[np.float64] = np.zeros(n_codes, dtype=np.float64)
+    if len(c):
+        days = local_days(log.at[rows], tz)
+        lo = int(days.min())
+        span = int(days.max()) - lo + 1
+        pairs = sorted_unique(c * span + (days - lo))
+        frequency = np.bincount(pairs // span, minlength=n_codes).astype(np.int64)
+        spend = np.bincount(c, weights=a, minlength=n_codes).astype(np.float64)
+    code = _codes_of(log, calibration.customer_id)
+    freq = frequency[code]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(freq > 0, spend[code] / np.maximum(freq, 1), 0.0)
+    monetary = monetary / 10.0**log.exponent
+    edge = local_days(np.array([start_us, end_us], dtype=np.int64), tz)
+    duration = float(edge[1] - edge[0]) / _UNIT_DAYS[calibration.unit]
+    return freq, monetary.astype(np.float64), duration

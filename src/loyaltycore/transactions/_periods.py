@@ -1,0 +1,93 @@
+"""Calendar periods of transaction columns, for the KPI calculators.
+
+Periods are numbered on the local calendar of the program zone: days since
+1970-01-01, ISO weeks (Monday first), months, quarters and years since 1970.
+Each number maps back to the local date the period starts on.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any, Final, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from loyaltycore.calendar import local_days, zone
+from loyaltycore.errors import EmptyData, InvalidArgument
+from loyaltycore.transactions import _input as tx
+from loyaltycore.transactions._summary import sorted_unique
+
+I64 = npt.NDArray[np.int64]
+
+Frequency: TypeAlias = Literal["day", "week", "month", "quarter", "year"]
+FREQUENCIES: Final = ("day", "week", "month", "quarter", "year")
+_MONTHS: Final = {"month": 1, "quarter": 3, "year": 12}
+
+
+def check_period(period: object) -> Frequency:
+    """Return ``period`` if it names a calendar period."""
+    for name in FREQUENCIES:
+        if period == name:
+            return name
+    raise InvalidArgument(
+        f"period={period!r} must be one of {list(FREQUENCIES)}", field="period", value=period
+    )
+
+
+def period_numbers(days: I64, period: Frequency) -> I64:
+    """Period number of each local day number."""
+    if period == "day":
+        return days.astype(np.int64, copy=True)
+    if period == "week":
+        return (days + 3) // 7  # day 0 (1970-01-01) is a Thursday
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return months // _MONTHS[period]
+
+
+def period_starts(numbers: I64, period: Frequency) -> npt.NDArray[np.datetime64]:
+    """The local start date (``datetime64[D]``) of each period number."""
+    if period == "day":
+        return numbers.astype("datetime64[D]")
+    if period == "week":
+        return (numbers * 7 - 3).astype("datetime64[D]")
+    months = numbers * _MONTHS[period]
+    return months.astype("datetime64[M]").astype("datetime64[D]")
+
+
+def events(
+    customer: Any, at: Any, tz: str | tzinfo, *, as_of: object = None
+) -> tuple[I64, npt.NDArray[Any], I64, tzinfo]:
+    """Customer codes, distinct ids and local day numbers of transaction columns.
+
+    ``at`` is int64 microseconds UTC, or datetime64 read on ``tz``'s wall
+    clock, or aware datetimes. Rows after ``as_of`` (if given) are dropped.
+    """
+    zone_ = zone(tz)
+    codes, ids = tx.factorize(customer, "customer")
+    micros = tx.instants(at, "at", len(codes), tz=zone_)
+    if as_of is not None:
+        _, limit = tx.as_of_micros(as_of, zone_)
+        keep = micros <= limit
+        codes, micros = codes[keep], micros[keep]
+    if len(codes) == 0:
+        raise EmptyData("no transactions to measure", field="at")
+    return codes, ids, local_days(micros, zone_), zone_
+
+
+def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
+    """Distinct (code, number) pairs, sorted by code then number."""
+    lo = int(numbers.min())
+    span = int(numbers.max()) - lo + 1
+    key = sorted_unique(codes * span + (numbers - lo))
+    return key // span, key % span + lo
+
+
+def first_per_code(pair_codes: I64, pair_numbers: I64) -> tuple[I64, I64]:
+    """Sorted pairs -> (index of each code's first pair, the code)."""
+    flag = np.empty(len(pair_codes), dtype=np.bool_)
+    if len(flag):
+        flag[0] = True
+        np.not_equal(pair_codes[1:], pair_codes[:-1], out=flag[1:])
+    first = np.flatnonzero(flag)
+    return first, pair_codes[first]
