@@ -151,6 +151,7 @@ def maximise(
     model: str,
     warm: tuple[Float, Float] | None = None,
     high: Float | None = None,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> Optimum:
     """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
 
@@ -159,18 +160,21 @@ def maximise(
     Hessian) pair from a fit on coarsened data: Newton steps from there (with
     the Hessian of the exact data) replace the quasi-Newton search when they
     converge. ``high`` gives per-parameter upper limits (default ``HIGH``).
+    ``progress`` is called after each iteration as ``(iteration, None, model)``.
     """
     fun = grad if grad is not None else numeric_grad(loglik)
     limits = np.full(start.size, HIGH) if high is None else high
     with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
         if warm is not None:
-            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1])
+            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1], progress)
             if np.isfinite(found[1]) and (found[4] or _flat(fun, found[0], total_weight, 1e-7)):
                 params, value = found[0], found[1]
                 hess = _hessian(loglik, grad, params, value)
                 params, value = _polish(loglik, fun, params, value, hess, steps=2)
                 return _finish(model, names, params, value, hess, found[2], limits)
-        params, value, nit, message, success = _search(fun, start, total_weight, maxiter, limits)
+        params, value, nit, message, success = _search(
+            fun, start, total_weight, maxiter, limits, None, progress
+        )
         if not np.isfinite(value):
             raise _failed(model, names, params, "the log-likelihood is not finite")
         hess = _hessian(loglik, grad, params, value)
@@ -208,6 +212,7 @@ def _search(
     maxiter: int,
     limits: Float,
     hessian: Float | None = None,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> tuple[Float, float, int, str, bool]:
     """BFGS on the log-parameters, on the mean negative log-likelihood.
 
@@ -242,7 +247,7 @@ def _search(
     with warnings.catch_warnings():
         # a failed line search ends BFGS with success False; the caller judges that
         warnings.filterwarnings("ignore", message="The line search algorithm did not converge")
-        stop: Any = _stopper(limits)  # scipy-stubs want a keyword-named protocol
+        stop: Any = _stopper(limits, progress)  # scipy-stubs want a keyword-named protocol
         result = minimize(
             objective,
             np.log(start),
@@ -255,11 +260,17 @@ def _search(
     return np.exp(result.x), value, int(result.nit), str(result.message), bool(result.success)
 
 
-def _stopper(limits: Float) -> Callable[[OptimizeResult], None]:
-    """A BFGS callback ending the search once a parameter is past its limits."""
+def _stopper(
+    limits: Float, progress: Callable[[int, int | None, str], None] | None = None
+) -> Callable[[OptimizeResult], None]:
+    """A BFGS callback: reports progress, ends the search once a parameter passes its limits."""
     top, bottom = np.log(limits), np.log(LOW)
+    count = [0]
 
     def stop(intermediate_result: OptimizeResult) -> None:
+        count[0] += 1
+        if progress is not None:
+            progress(count[0], None, "fit")
         theta = intermediate_result.x
         if np.any(theta > top) or np.any(theta < bottom):
             raise StopIteration
