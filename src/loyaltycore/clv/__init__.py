@@ -49,12 +49,16 @@ from loyaltycore.clv._base import (
     _scipy,
     _time,
 )
+from loyaltycore.clv._bgbb import BetaGeoBetaBinom, DiscreteHistories
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
-FitInfo.__module__ = __name__
+for _public in (FitInfo, BetaGeoBetaBinom, DiscreteHistories):
+    _public.__module__ = __name__  # pickles and documents as loyaltycore.clv.<name>
 
 __all__ = [
     "BetaGeo",
+    "BetaGeoBetaBinom",
+    "DiscreteHistories",
     "FitInfo",
     "GammaGamma",
     "Histories",
