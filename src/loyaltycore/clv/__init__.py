@@ -50,9 +50,10 @@ from loyaltycore.clv._base import (
     _time,
 )
 from loyaltycore.clv._bgbb import BetaGeoBetaBinom, DiscreteHistories
+from loyaltycore.clv._sbg import ShiftedBetaGeometric
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
-for _public in (FitInfo, BetaGeoBetaBinom, DiscreteHistories):
+for _public in (FitInfo, BetaGeoBetaBinom, DiscreteHistories, ShiftedBetaGeometric):
     _public.__module__ = __name__  # pickles and documents as loyaltycore.clv.<name>
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "Histories",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "ShiftedBetaGeometric",
     "convert_discount_rate",
     "customer_lifetime_value",
 ]
