@@ -50,24 +50,61 @@ from loyaltycore.clv._base import (
     _time,
 )
 from loyaltycore.clv._bgbb import BetaGeoBetaBinom, DiscreteHistories
+from loyaltycore.clv._diagnostics import (
+    AliveHistory,
+    CumulativeTransactions,
+    FrequencyRecencyMatrix,
+    HoldoutComparison,
+    PeriodTransactions,
+    calibration_vs_holdout,
+    expected_cumulative_transactions,
+    frequency_recency_matrix,
+    p_alive_history,
+    period_transactions,
+)
 from loyaltycore.clv._sbg import ShiftedBetaGeometric
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
-for _public in (FitInfo, BetaGeoBetaBinom, DiscreteHistories, ShiftedBetaGeometric):
+for _public in (
+    AliveHistory,
+    BetaGeoBetaBinom,
+    CumulativeTransactions,
+    DiscreteHistories,
+    FitInfo,
+    FrequencyRecencyMatrix,
+    HoldoutComparison,
+    PeriodTransactions,
+    ShiftedBetaGeometric,
+    calibration_vs_holdout,
+    expected_cumulative_transactions,
+    frequency_recency_matrix,
+    p_alive_history,
+    period_transactions,
+):
     _public.__module__ = __name__  # pickles and documents as loyaltycore.clv.<name>
 
 __all__ = [
+    "AliveHistory",
     "BetaGeo",
     "BetaGeoBetaBinom",
+    "CumulativeTransactions",
     "DiscreteHistories",
     "FitInfo",
+    "FrequencyRecencyMatrix",
     "GammaGamma",
     "Histories",
+    "HoldoutComparison",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "PeriodTransactions",
     "ShiftedBetaGeometric",
+    "calibration_vs_holdout",
     "convert_discount_rate",
     "customer_lifetime_value",
+    "expected_cumulative_transactions",
+    "frequency_recency_matrix",
+    "p_alive_history",
+    "period_transactions",
 ]
 
 
