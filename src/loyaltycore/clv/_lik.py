@@ -233,9 +233,9 @@ def bg_probability(params: Any, n: Float, t: Float) -> Float:
     with np.errstate(divide="ignore"):
         log_p = np.log(alpha / (alpha + t))
         log_q = np.log(t / (alpha + t))
-    nb = np.exp(
-        gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * log_p + np.where(n > 0, n * log_q, 0.0)
-    )
+    with np.errstate(invalid="ignore"):  # n = 0 at t = 0: 0 * log(0), not taken
+        powers = np.where(n > 0, n * log_q, 0.0)
+    nb = np.exp(gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * log_p + powers)
     first = np.exp(betaln(a, b + n) - betaln(a, b)) * nb
     top = int(np.max(n)) if np.size(n) else 0
     cumulative = np.zeros(np.broadcast(n, t, r, alpha, b).shape)
@@ -486,7 +486,7 @@ def pnbd_probability(params: Any, n: Float, t: Float) -> Float:
     )
 
     def log_nb(tau: Float) -> Float:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log(0) at tau = 0
             log_q = np.where(n > 0, n * np.log(tau / (alpha + tau)), 0.0)
         return np.asarray(
             gammaln(r + n)
