@@ -214,6 +214,7 @@ def _fit_purchases(
         warm=warm,
         high=_limits(fitter, kind),
         progress=progress,
+        hessian_step=1e-4 if kind == "pnbd" else 1e-6,
     )
     info = _info(
         names,
@@ -291,6 +292,7 @@ def _coarse_start(
             maxiter=maxiter,
             model=_LABELS[kind],
             high=_limits(fitter, kind),
+            hessian_step=1e-4 if kind == "pnbd" else 1e-6,
         )
     except ConvergenceError:
         return None
