@@ -29,27 +29,41 @@ from __future__ import annotations
 
 from loyaltycore.campaigns._assign import Assignment, assign
 from loyaltycore.campaigns._balance import Balance, ImbalanceWarning, balance
+from loyaltycore.campaigns._breakdown import Breakdown, breakdown, p_adjust
 from loyaltycore.campaigns._compare import Comparison, compare
 from loyaltycore.campaigns._cuped import Cuped, cuped
+from loyaltycore.campaigns._did import DiffInDiff, PreTrend, diff_in_diff
 from loyaltycore.campaigns._power import (
     Detectable,
     SampleSize,
     minimum_detectable_effect,
     sample_size,
 )
+from loyaltycore.campaigns._roi import Roi, roi
+from loyaltycore.campaigns._windows import Windows, windows
 
 __all__ = [
     "Assignment",
     "Balance",
+    "Breakdown",
     "Comparison",
     "Cuped",
     "Detectable",
+    "DiffInDiff",
     "ImbalanceWarning",
+    "PreTrend",
+    "Roi",
     "SampleSize",
+    "Windows",
     "assign",
     "balance",
+    "breakdown",
     "compare",
     "cuped",
+    "diff_in_diff",
     "minimum_detectable_effect",
+    "p_adjust",
+    "roi",
     "sample_size",
+    "windows",
 ]
