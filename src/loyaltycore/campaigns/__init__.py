@@ -40,6 +40,14 @@ from loyaltycore.campaigns._power import (
     sample_size,
 )
 from loyaltycore.campaigns._roi import Roi, roi
+from loyaltycore.campaigns._uplift import (
+    QiniCurve,
+    UpliftTable,
+    qini_auc,
+    qini_curve,
+    uplift_at_k,
+    uplift_by_decile,
+)
 from loyaltycore.campaigns._windows import Windows, windows
 
 __all__ = [
@@ -52,8 +60,10 @@ __all__ = [
     "DiffInDiff",
     "ImbalanceWarning",
     "PreTrend",
+    "QiniCurve",
     "Roi",
     "SampleSize",
+    "UpliftTable",
     "Windows",
     "assign",
     "balance",
@@ -63,7 +73,11 @@ __all__ = [
     "diff_in_diff",
     "minimum_detectable_effect",
     "p_adjust",
+    "qini_auc",
+    "qini_curve",
     "roi",
     "sample_size",
+    "uplift_at_k",
+    "uplift_by_decile",
     "windows",
 ]
