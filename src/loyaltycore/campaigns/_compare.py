@@ -106,7 +106,8 @@ def _welch(t: F64, c: F64, ci: float) -> tuple[float, float, float, float, float
     if se == 0.0:
         nan = math.nan
         return 0.0, nan, nan, nan, nan, nan
-    df = (vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1))
+    a, b = vt / (vt + vc), vc / (vt + vc)  # df is scale-free: scaled, nothing underflows
+    df = 1.0 / (a**2 / (nt - 1) + b**2 / (nc - 1))
     q = float(stats.t.ppf((1 + ci) / 2, df))
     diff = mt - mc
     p = float(2 * stats.t.sf(abs(diff) / se, df))
