@@ -1,7 +1,7 @@
 """Covariate balance between the arms: standardised mean differences.
 
 For each pre-period covariate, SMD = (mean_t - mean_c) / sqrt((s2_t + s2_c) / 2)
-with sample variances (ddof=1), the usual definition (Austin 2009). An |SMD|
+with sample variances (ddof=1), the usual definition (Austin 2009). An absolute SMD
 above about 0.1 is the customary sign that randomisation (or a holdout
 drawn from a biased list) left the arms unlike each other.
 """
@@ -57,7 +57,7 @@ class Balance:
 
     @property
     def imbalanced(self) -> tuple[str, ...]:
-        """The covariates whose |SMD| exceeds ``warn_above`` (none when it is None).
+        """The covariates whose absolute SMD exceeds ``warn_above`` (none when it is None).
 
         >>> balance({"x": [1, 2, 2, 1]}, [True, False, True, False]).imbalanced
         ()
@@ -104,7 +104,7 @@ def balance(
             spend, visits, tenure ...), aligned with ``arm``.
         arm: ``"treatment"`` / ``"control"`` labels (``Assignment.arm``) or bools.
         warn_above: emit an :class:`ImbalanceWarning` naming every covariate
-            whose |SMD| is above this; None never warns.
+            whose absolute SMD is above this; None never warns.
 
     Returns:
         A :class:`Balance` with one row per covariate, in the given order.
