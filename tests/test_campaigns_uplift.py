@@ -124,6 +124,7 @@ def test_uplift_by_decile_equals_sklift(
     with _quiet():
         ref = sk.uplift_by_percentile(y, s, t, strategy=strategy, bins=bins)
     ours = uplift_by_decile(y, s, t.astype(bool), bins=bins, strategy=strategy)  # type: ignore[arg-type]
+    assert pickle.loads(pickle.dumps(ours)) == ours
     np.testing.assert_array_equal(ours.n_treatment, ref["n_treatment"].to_numpy())
     np.testing.assert_array_equal(ours.n_control, ref["n_control"].to_numpy())
     for ours_col, ref_col in [
