@@ -27,6 +27,7 @@ module does not load it.
 
 from __future__ import annotations
 
+from loyaltycore._public import publish
 from loyaltycore.campaigns._assign import Assignment, assign
 from loyaltycore.campaigns._balance import Balance, ImbalanceWarning, balance
 from loyaltycore.campaigns._breakdown import Breakdown, breakdown, p_adjust
@@ -81,3 +82,5 @@ __all__ = [
     "uplift_by_decile",
     "windows",
 ]
+
+publish(__name__, __all__, globals())
