@@ -140,9 +140,9 @@ _COLUMNS = (
 
 
 def breakdown(
-    outcome: Any,
-    arm: Any,
-    segment: Any,
+    outcome: npt.ArrayLike,
+    arm: npt.ArrayLike,
+    segment: npt.ArrayLike,
     *,
     adjust: Adjustment = "holm",
     alpha: float = 0.05,

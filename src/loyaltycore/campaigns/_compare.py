@@ -20,10 +20,11 @@ acceleration costs O(n) instead of O(n^2).
 from __future__ import annotations
 
 import math
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from loyaltycore._validate import require
 from loyaltycore.campaigns._arrays import (
@@ -208,8 +209,8 @@ def _bootstrap(
 
 
 def compare(
-    treatment: Any,
-    control: Any,
+    treatment: npt.ArrayLike,
+    control: npt.ArrayLike,
     *,
     ci: float = 0.95,
     method: Method = "welch",

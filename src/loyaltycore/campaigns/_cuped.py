@@ -10,9 +10,8 @@ the within-arm squared correlation of y and x.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
+import numpy.typing as npt
 
 from loyaltycore.campaigns._arrays import (
     F64,
@@ -74,7 +73,7 @@ def _within(values: F64, treated: Mask) -> F64:
     return out
 
 
-def cuped(y: Any, pre: Any, arm: Any) -> Cuped:
+def cuped(y: npt.ArrayLike, pre: npt.ArrayLike, arm: npt.ArrayLike) -> Cuped:
     """Adjust an outcome by its pre-period value, theta pooled across the arms.
 
     Args:

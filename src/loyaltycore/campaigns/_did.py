@@ -158,10 +158,10 @@ def _pre_trend(
 
 
 def diff_in_diff(
-    member: Any,
-    period: Any,
-    treated: Any,
-    outcome: Any,
+    member: npt.ArrayLike,
+    period: npt.ArrayLike,
+    treated: npt.ArrayLike,
+    outcome: npt.ArrayLike,
     *,
     start: float | None = None,
     ci: float = 0.95,

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from loyaltycore._validate import DECIMAL_CONTEXT, to_decimal
 from loyaltycore.campaigns._arrays import (
@@ -106,15 +107,15 @@ def _gaps(values: I64, treated: np.ndarray[Any, Any]) -> tuple[Decimal, Decimal]
 
 
 def roi(
-    spend: Any,
-    points: Any,
-    arm: Any,
+    spend: npt.ArrayLike,
+    points: npt.ArrayLike,
+    arm: npt.ArrayLike,
     *,
     margin: Decimal | str | int,
     cost_per_point: Decimal | str | int,
     redemption_rate: Decimal | str | int,
     fixed_costs: Decimal | str | int = 0,
-    returns: Any = None,
+    returns: npt.ArrayLike | None = None,
     exponent: int = 2,
 ) -> Roi:
     """The campaign's incremental margin less its points cost and fixed costs.
