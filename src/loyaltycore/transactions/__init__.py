@@ -398,7 +398,7 @@ class TransactionLog:
         except InvalidColumn as exc:
             if getattr(exc, "line", None) is not None:
                 raise
-            raise _located(exc, path, None, wanted) from None
+            raise _located(exc, path, 1 if header else None, wanted) from None
         try:
             if "quantity" in columns:
                 columns["quantity"] = tx.as_array(
