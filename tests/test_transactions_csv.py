@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from loyaltycore.calendar import UTC, to_micros
-from loyaltycore.errors import InvalidArgument, InvalidColumn, LoyaltyError
-from loyaltycore.transactions import TransactionLog
+from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, LoyaltyError
+from loyaltycore.transactions import TransactionLog, calibration_holdout
 
 HEADER = b"customer_id,at,amount\n"
 GOOD = b"c1,2024-01-01T00:00+00:00,5\n"
@@ -188,3 +188,20 @@ def test_the_ends_of_the_supported_range_are_read() -> None:
     last = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     log = TransactionLog.from_arrays(["a", "b"], [first, last], [1, 2])
     assert log.at.tolist() == [to_micros(first), to_micros(last)]
+
+
+def test_a_calibration_end_before_every_purchase_is_refused() -> None:
+    log = TransactionLog.from_arrays([1, 2], ["2024-03-01T00:00Z", "2024-04-01T00:00Z"], [10, 20])
+    with pytest.raises(EmptyData, match="calibration_end=2024-01-01T00:00:00\\+00:00") as info:
+        calibration_holdout(
+            log,
+            calibration_end=datetime(2024, 1, 1, tzinfo=UTC),
+            observation_end=datetime(2024, 6, 1, tzinfo=UTC),
+        )
+    assert info.value.field == "calibration_end"  # type: ignore[attr-defined]
+    split = calibration_holdout(
+        log,
+        calibration_end=datetime(2024, 3, 2, tzinfo=UTC),
+        observation_end=datetime(2024, 6, 1, tzinfo=UTC),
+    )
+    assert split.calibration.customer_id.tolist() == [1]

@@ -43,6 +43,7 @@ import numpy.typing as npt
 
 from loyaltycore.calendar import UTC, from_micros, zone
 from loyaltycore.errors import (
+    EmptyData,
     InvalidArgument,
     InvalidColumn,
     InvalidTime,
@@ -911,6 +912,8 @@ def calibration_holdout(
 
     Raises:
         InvalidTime: ``observation_end`` is not after ``calibration_end``.
+        EmptyData: no purchase at or before ``calibration_end``, so there is
+            no customer to calibrate on.
 
     >>> log = TransactionLog.from_arrays([1], ["2024-01-01"], [10], tz="UTC")
     >>> calibration_holdout(log, calibration_end=datetime(2024, 2, 1, tzinfo=UTC),
@@ -929,6 +932,13 @@ def calibration_holdout(
             f"calibration_end={calibration.as_of.isoformat()}",
             field="observation_end",
             value=end,
+        )
+    if len(calibration) == 0:
+        raise EmptyData(
+            f"calibration_end={calibration.as_of.isoformat()} is before the first purchase; "
+            f"the calibration period has no customers",
+            field="calibration_end",
+            value=calibration.as_of,
         )
     freq, monetary, duration = holdout_columns(log, calibration, end_us)
     return CalibrationHoldout(
