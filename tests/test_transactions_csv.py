@@ -9,7 +9,7 @@ calendar. A UTF-8 byte-order mark (Excel's "CSV UTF-8") is read, not refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pytest
 
 from loyaltycore.calendar import UTC, to_micros
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, LoyaltyError
-from loyaltycore.transactions import TransactionLog, calibration_holdout
+from loyaltycore.transactions import TransactionLog, calibration_holdout, summarize
 
 HEADER = b"customer_id,at,amount\n"
 GOOD = b"c1,2024-01-01T00:00+00:00,5\n"
@@ -205,3 +205,13 @@ def test_a_calibration_end_before_every_purchase_is_refused() -> None:
         observation_end=datetime(2024, 6, 1, tzinfo=UTC),
     )
     assert split.calibration.customer_id.tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [date(1, 1, 1), datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))],
+)
+def test_an_as_of_at_the_ends_of_the_calendar_is_an_argument_error(as_of: object) -> None:
+    log = TransactionLog.from_arrays([1], ["2024-01-01T00:00Z"], [1])
+    with pytest.raises(InvalidArgument, match=r"as_of=.*outside the years 1 to 9999"):
+        summarize(log, as_of=as_of, tz="Asia/Tokyo")  # type: ignore[arg-type]

@@ -370,7 +370,14 @@ def as_of_micros(as_of: object, tz: str | tzinfo, name: str = "as_of") -> tuple[
     """An aware datetime (or a date: local midnight in ``tz``) and its micros."""
     from loyaltycore.calendar import to_utc
 
-    instant = to_utc(as_of, name, tz=zone(tz))
+    try:
+        instant = to_utc(as_of, name, tz=zone(tz))
+    except OverflowError:  # a date or offset at the very ends of the calendar
+        raise InvalidArgument(
+            f"{name}={as_of!r} falls outside the years 1 to 9999 in UTC",
+            field=name,
+            value=as_of,
+        ) from None
     return instant, to_micros(instant)
 
 
