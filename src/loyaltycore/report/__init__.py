@@ -383,12 +383,25 @@ def _as_of(value: datetime | date, tz: tzinfo) -> datetime:
 # -- rendering ----------------------------------------------------------------
 
 
+def _visible(text: str) -> str:
+    """``text`` with control and other unprintable characters as escapes.
+
+    Customer ids come from the user's file: a line break, a tab or a
+    terminal escape sequence in one must not break a table or restyle the
+    terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _fmt(value: Any) -> str:
+    """A cell of the text and HTML tables (HTML escapes it in addition)."""
     if isinstance(value, float):
         return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return "-" if value is None else str(value)
+    return "-" if value is None else _visible(str(value))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
