@@ -1,9 +1,10 @@
 """Maximum-likelihood driver shared by the CLV models (needs scipy).
 
-Parameters are optimised on their logarithms (so they stay positive) with
-BFGS, then polished with Newton steps on a finite-difference Hessian;
-standard errors come from the inverse of that Hessian of the negative
-log-likelihood in the natural parameters.
+Parameters are optimised on their logarithms (so they stay positive). A model
+whose Hessian is analytic is fitted by Newton's method; the others by BFGS,
+then polished with Newton steps on a finite-difference Hessian. Standard
+errors come from the inverse of the Hessian of the negative log-likelihood in
+the natural parameters.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ Float = npt.NDArray[np.float64]
 LogLik = Callable[[Float], float]
 #: Total weighted log-likelihood and its gradient in the natural parameters.
 LogLikGrad = Callable[[Float], tuple[float, Float]]
+#: Total weighted log-likelihood, its gradient and its Hessian in the natural parameters.
+LogLikHess = Callable[[Float], tuple[float, Float, Float]]
 
 #: Parameters beyond these limits mean the data carry no information on them;
 #: a search is stopped once it passes them.
@@ -165,11 +168,14 @@ def maximise(
     high: Float | None = None,
     progress: Callable[[int, int | None, str], None] | None = None,
     hessian_step: float = 1e-6,
+    full: LogLikHess | None = None,
 ) -> Optimum:
     """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
 
     ``grad`` gives the value and the analytic gradient; without it the
-    gradient is taken by central differences. ``warm`` is a (parameters,
+    gradient is taken by central differences. ``full`` gives the value, the
+    gradient and the Hessian: Newton's method is tried first, and the searches
+    below run only when it fails. ``warm`` is a (parameters,
     Hessian) pair from a fit on coarsened data: Newton steps from there (with
     the Hessian of the exact data) replace the quasi-Newton search when they
     converge. ``high`` gives per-parameter upper limits (default ``HIGH``).
@@ -180,6 +186,10 @@ def maximise(
     """
     fun = grad if grad is not None else numeric_grad(loglik)
     limits = np.full(start.size, HIGH) if high is None else high
+    if full is not None:
+        reached = newton(full, start, total_weight, maxiter, limits, progress)
+        if reached is not None:
+            return _finish(model, names, *reached, limits)
     with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
         if warm is not None and grad is not None:
             # Newton steps on the exact data from the coarse optimum, with the exact
@@ -222,6 +232,84 @@ def maximise(
         _check_degenerate(model, names, params, limits)
         raise _failed(model, names, params, message)
     return _finish(model, names, params, value, hess, nit, limits)
+
+
+#: Newton's method stops once its next step promises less than this per customer.
+_DECREMENT = 1e-14
+#: ... and its step (in log-parameters) is shorter than this: on a ridge rising
+#: towards a boundary the promised rise shrinks too, but the steps do not.
+_SHORT = 1e-4
+#: The longest Newton step, in log-parameters (a factor of about 20).
+_LONGEST = 3.0
+
+
+def newton(
+    full: LogLikHess,
+    start: Float,
+    total_weight: float,
+    maxiter: int,
+    limits: Float,
+    progress: Callable[[int, int | None, str], None] | None = None,
+) -> tuple[Float, float, Float, int] | None:
+    """Newton's method on the log-parameters: (parameters, value, Hessian, iterations).
+
+    Each step solves with the Hessian in log-parameters, its eigenvalues
+    reflected to be negative (and kept away from 0) where the surface is not
+    concave, is at most ``_LONGEST`` long, and is halved until the
+    log-likelihood rises. Done when the rise the next step promises (half the
+    squared Newton decrement) is below ``_DECREMENT`` per customer and the step
+    is shorter than ``_SHORT``: the convergence is quadratic, so the maximum
+    is then reached to rounding. None when a step cannot rise, a parameter
+    passes its limits (the data are degenerate), or ``maxiter`` steps do not
+    converge; the caller then searches by BFGS, which also gives the verdict on
+    degenerate data.
+    """
+    params = start.copy()
+    with np.errstate(all="ignore"):
+        value, grad, hess = full(params)
+        for iteration in range(maxiter + 1):
+            if not np.all(np.isfinite(np.concatenate([[value], grad, hess.ravel()]))):
+                return None
+            g_theta = grad * params
+            h_theta = hess * np.outer(params, params) + np.diag(g_theta)
+            step = _ascent(h_theta, g_theta)
+            promised = g_theta @ step / 2.0
+            if promised < _DECREMENT * total_weight and np.max(np.abs(step)) < _SHORT:
+                return params, value, hess, iteration
+            if iteration == maxiter:
+                return None
+            longest = float(np.max(np.abs(step)))
+            if longest > _LONGEST:
+                step = step * (_LONGEST / longest)
+            theta = np.log(params)
+            for _ in range(40):
+                trial = np.exp(theta + step)
+                if np.any(trial > limits) or np.any(trial < LOW):
+                    return None
+                found = full(trial)
+                if np.isfinite(found[0]) and found[0] > value:
+                    break
+                step = step / 2.0
+            else:  # no rise: rounding, or a ridge towards a boundary; BFGS judges
+                return None
+            params, (value, grad, hess) = trial, found
+            if progress is not None:
+                progress(iteration + 1, None, "fit")
+    return None
+
+
+def _ascent(h_theta: Float, g_theta: Float) -> Float:
+    """The Newton step towards a maximum.
+
+    Where ``h_theta`` is not negative definite, the step uses the absolute
+    values of its eigenvalues (floored at 1e-8 of the largest), so it still
+    points uphill.
+    """
+    values, vectors = np.linalg.eigh(-(h_theta + h_theta.T) / 2.0)
+    size = np.abs(values)
+    size = np.maximum(size, 1e-8 * max(float(size.max()), 1e-300))
+    step = vectors @ ((vectors.T @ g_theta) / size)
+    return np.asarray(step, dtype=np.float64)
 
 
 def _finish(
