@@ -15,8 +15,9 @@ The likelihood (FHS 2010, eq. 5), with ``B`` the beta function, is
           * B(gamma + 1, delta + t_x + i) / B(gamma, delta)
 
 (alive through n, or dropped out after period t_x + i). Everything is computed
-in log space; the gradient is analytic (digamma differences of the beta
-functions, weighted by each term's share of L). scipy is imported only when a
+in log space. The gradient and the Hessian are analytic (digamma and trigamma
+differences of the beta functions, weighted by each term's share of L), so a
+fit is Newton's method: about ten evaluations. scipy is imported only when a
 model computes something.
 """
 
