@@ -169,6 +169,7 @@ def maximise(
     progress: Callable[[int, int | None, str], None] | None = None,
     hessian_step: float = 1e-6,
     full: LogLikHess | None = None,
+    gtol: float = 1e-9,
 ) -> Optimum:
     """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
 
@@ -183,6 +184,10 @@ def maximise(
     ``hessian_step`` is the relative step of the Hessian's forward differences
     of ``grad``: 1e-6 for an exact gradient, larger where the gradient itself
     holds finite differences (their rounding would otherwise dominate).
+    ``gtol`` ends the BFGS search once the mean gradient per customer in
+    log-parameters is below it: 1e-9 for an exact gradient; above the noise
+    floor of a gradient with finite differences in it (else BFGS spends its
+    last iterations on line searches that cannot succeed).
     """
     fun = grad if grad is not None else numeric_grad(loglik)
     limits = np.full(start.size, HIGH) if high is None else high
@@ -212,14 +217,14 @@ def maximise(
                     hess = _hessian(loglik, grad, params, value, hessian_step)
                     return _finish(model, names, params, value, hess, round_ + 1, limits)
         if warm is not None:
-            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1], progress)
+            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1], progress, gtol)
             if np.isfinite(found[1]) and (found[4] or _flat(fun, found[0], total_weight, 1e-7)):
                 params, value = found[0], found[1]
                 hess = _hessian(loglik, grad, params, value, hessian_step)
                 params, value = _polish(loglik, fun, params, value, hess, steps=2)
                 return _finish(model, names, params, value, hess, found[2], limits)
         params, value, nit, message, success = _search(
-            fun, start, total_weight, maxiter, limits, None, progress
+            fun, start, total_weight, maxiter, limits, None, progress, gtol
         )
         if not np.isfinite(value):
             raise _failed(model, names, params, "the log-likelihood is not finite")
@@ -298,6 +303,71 @@ def newton(
     return None
 
 
+def refine(
+    loglik: LogLik,
+    fun: LogLikGrad,
+    params: Float,
+    hess: Float,
+    *,
+    tolerance: float,
+    steps: int,
+    progress: Callable[[int, int | None, str], None] | None = None,
+) -> tuple[Float, float, Float, int, bool]:
+    """Newton steps from ``params`` on an approximate Hessian, kept up to date by BFGS.
+
+    For a start close to the maximum with a Hessian close to the true one (a
+    fit on a sample of the data): each step costs one gradient, the full step
+    is nearly always taken, and each secant update improves the Hessian along
+    the step. Returns (parameters, value, Hessian, steps, converged), converged
+    once the rise the next step promises is below ``tolerance``.
+    """
+    value, grad = fun(params)
+    with np.errstate(all="ignore"):
+        for done in range(steps):
+            if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+                break
+            g_theta = grad * params
+            step = _ascent(hess * np.outer(params, params) + np.diag(g_theta), g_theta)
+            if g_theta @ step / 2.0 < tolerance:
+                return params, value, hess, done, True
+            longest = float(np.max(np.abs(step)))
+            if longest > _LONGEST:
+                step = step * (_LONGEST / longest)
+            theta = np.log(params)
+            trial = np.exp(np.clip(theta + step, -_BOUND, _BOUND))
+            trial_grad: Float | None
+            trial_value, trial_grad = fun(trial)
+            for _ in range(30):  # a short step is rare: values alone until one rises
+                if np.isfinite(trial_value) and trial_value > value:
+                    break
+                step = step / 2.0
+                trial = np.exp(np.clip(theta + step, -_BOUND, _BOUND))
+                trial_value, trial_grad = loglik(trial), None
+            else:
+                break
+            if trial_grad is None:
+                trial_value, trial_grad = fun(trial)
+            hess = _secant(hess, trial - params, trial_grad - grad)
+            params, value, grad = trial, trial_value, trial_grad
+            if progress is not None:
+                progress(done + 1, None, "fit")
+    return params, value, hess, steps, False
+
+
+def _secant(hess: Float, step: Float, change: Float) -> Float:
+    """The BFGS update of a (negative definite) Hessian after ``step`` changed the gradient."""
+    curvature = -float(change @ step)
+    if not curvature > 1e-12 * float(np.linalg.norm(change) * np.linalg.norm(step)):
+        return hess
+    positive = -hess
+    along = positive @ step
+    if not float(step @ along) > 0.0:
+        return hess
+    updated = positive - np.outer(along, along) / float(step @ along)
+    updated += np.outer(change, change) / curvature
+    return np.asarray(-(updated + updated.T) / 2.0, dtype=np.float64)
+
+
 def _ascent(h_theta: Float, g_theta: Float) -> Float:
     """The Newton step towards a maximum.
 
@@ -337,6 +407,7 @@ def _search(
     limits: Float,
     hessian: Float | None = None,
     progress: Callable[[int, int | None, str], None] | None = None,
+    gtol: float = 1e-9,
 ) -> tuple[Float, float, int, str, bool]:
     """BFGS on the log-parameters, on the mean negative log-likelihood.
 
@@ -359,7 +430,7 @@ def _search(
 
     options: Any = {  # scipy-stubs do not list hess_inv0
         "maxiter": maxiter,
-        "gtol": 1e-9,
+        "gtol": gtol,
         "xrtol": 1e-12,
     }
     if hessian is not None:
