@@ -64,15 +64,19 @@ def numeric_grad(loglik: LogLik) -> LogLikGrad:
     return both
 
 
-def _hessian_from_grad(fun: LogLikGrad, params: Float, step: float = 1e-6) -> Float:
+def _hessian_from_grad(
+    fun: LogLikGrad, params: Float, step: float = 1e-6, base: Float | None = None
+) -> Float:
     """Hessian in natural parameters by forward differences of the analytic gradient.
 
     The gradient is exact, so a forward step of 1e-6 (relative) is accurate to
-    about 1e-6 relative, ample for standard errors and Newton steps.
+    about 1e-6 relative, ample for standard errors and Newton steps. ``base``
+    is the gradient at ``params`` when the caller has it.
     """
     size = params.size
     hess = np.empty((size, size))
-    _, base = fun(params)
+    if base is None:
+        _, base = fun(params)
     for i in range(size):
         move = step * params[i]
         moved = params.copy()
@@ -312,14 +316,15 @@ def refine(
     tolerance: float,
     steps: int,
     progress: Callable[[int, int | None, str], None] | None = None,
-) -> tuple[Float, float, Float, int, bool]:
+) -> tuple[Float, float, Float, int, bool, Float]:
     """Newton steps from ``params`` on an approximate Hessian, kept up to date by BFGS.
 
     For a start close to the maximum with a Hessian close to the true one (a
     fit on a sample of the data): each step costs one gradient, the full step
     is nearly always taken, and each secant update improves the Hessian along
     the step. Returns (parameters, value, Hessian, steps, converged), converged
-    once the rise the next step promises is below ``tolerance``.
+    once the rise the next step promises is below ``tolerance``, and the
+    gradient at the parameters returned.
     """
     value, grad = fun(params)
     with np.errstate(all="ignore"):
@@ -329,7 +334,7 @@ def refine(
             g_theta = grad * params
             step = _ascent(hess * np.outer(params, params) + np.diag(g_theta), g_theta)
             if g_theta @ step / 2.0 < tolerance:
-                return params, value, hess, done, True
+                return params, value, hess, done, True, grad
             longest = float(np.max(np.abs(step)))
             if longest > _LONGEST:
                 step = step * (_LONGEST / longest)
@@ -351,7 +356,7 @@ def refine(
             params, value, grad = trial, trial_value, trial_grad
             if progress is not None:
                 progress(done + 1, None, "fit")
-    return params, value, hess, steps, False
+    return params, value, hess, steps, False, grad
 
 
 def _secant(hess: Float, step: Float, change: Float) -> Float:
