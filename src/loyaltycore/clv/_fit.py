@@ -193,6 +193,7 @@ def maximise(
     floor of a gradient with finite differences in it (else BFGS spends its
     last iterations on line searches that cannot succeed).
     """
+    grad = _remembered(grad) if grad is not None else None
     fun = grad if grad is not None else numeric_grad(loglik)
     limits = np.full(start.size, HIGH) if high is None else high
     if full is not None:
@@ -385,6 +386,26 @@ def _ascent(h_theta: Float, g_theta: Float) -> Float:
     size = np.maximum(size, 1e-8 * max(float(size.max()), 1e-300))
     step = vectors @ ((vectors.T @ g_theta) / size)
     return np.asarray(step, dtype=np.float64)
+
+
+def _remembered(fun: LogLikGrad) -> LogLikGrad:
+    """``fun``, answering a call at one of the last eight points from memory.
+
+    BFGS ends on a point it evaluated (not always the last), where the
+    Hessian's differences and the first polishing step ask for the gradient
+    again.
+    """
+    last: list[tuple[Float, float, Float]] = []
+
+    def remembered(params: Float) -> tuple[float, Float]:
+        for point, value, gradient in last:
+            if np.array_equal(point, params):
+                return value, gradient.copy()
+        value, gradient = fun(params)
+        last[:] = [(params.copy(), value, gradient.copy()), *last[:7]]
+        return value, gradient
+
+    return remembered
 
 
 def _finish(

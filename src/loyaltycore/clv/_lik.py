@@ -573,18 +573,26 @@ _CHUNK = 1 << 16
 
 
 class _Points:
-    """Where a Pareto/NBD fit evaluates ``log I``: every ``T``, every ``t_x > 0``, and ``t = 0``.
+    """Where a Pareto/NBD fit evaluates ``log I``: the distinct (x, t) of every ``T`` and ``t_x``.
 
-    The customers without a repeat purchase (x = 0, t_x = 0) share one value
-    of ``I(t_x)``, so it is evaluated once.
+    ``I`` depends on a row only through (x, t), so it is evaluated once per
+    distinct pair among the rows' (x, T) and (x, t_x) and gathered: with
+    whole-day times, 100,000 customers' 33,000 distinct histories need 4,700
+    points instead of 66,000. The customers without a repeat purchase (x = 0,
+    t_x = 0) all share the point (0, 0).
     """
 
     def __init__(self, x: Float, t_x: Float, big_t: Float) -> None:
         self.rows = x.size
-        self.zero = x == 0
-        self.rest = ~self.zero
-        self.x = np.concatenate([x, x[self.rest], [0.0]])
-        self.t = np.concatenate([big_t, t_x[self.rest], [0.0]])
+        both_x, both_t = np.concatenate([x, x]), np.concatenate([big_t, t_x])
+        order = np.lexsort((both_t, both_x))
+        sorted_x, sorted_t = both_x[order], both_t[order]
+        change = np.ones(order.size, dtype=bool)
+        change[1:] = (sorted_x[1:] != sorted_x[:-1]) | (sorted_t[1:] != sorted_t[:-1])
+        self.x, self.t = sorted_x[change], sorted_t[change]
+        where = np.empty(order.size, dtype=np.intp)
+        where[order] = np.cumsum(change) - 1
+        self.high, self.low = where[: self.rows], where[self.rows :]
 
     def log_a0(self, params: Float, moves: Float) -> Float:
         """``log(I(t_x) - I(T))`` per row, one row of the result per move of (r, s).
@@ -601,10 +609,7 @@ class _Points:
                 part = slice(start, start + _CHUNK)
                 logs[part] = _log_term(alpha, beta, q, p[part], self.t[part])
             logs -= np.log(p + q)
-            high = logs[: self.rows]
-            low = np.empty_like(high)
-            low[self.rest] = logs[self.rows : -1]
-            low[self.zero] = logs[-1]
+            high, low = logs[self.high], logs[self.low]
             out[row] = low + _log1mexp(np.minimum(high - low, 0.0))
         return out
 
