@@ -88,3 +88,13 @@ def test_a_failed_first_level_falls_back_to_the_direct_search(
             initial={"r": 2.0, "alpha": 2.0, "s": 2.0, "beta": 2.0},
         )
     assert not isinstance(info.value, DegenerateFit)
+
+
+def test_no_heterogeneity_at_scale_is_a_degenerate_fit() -> None:
+    """Every customer buys at the same rate and nobody leaves: the fit runs off to a boundary."""
+    rng = np.random.default_rng(3)
+    ages = rng.uniform(10.0, 100.0, 6_000)
+    x = rng.poisson(0.3 * ages).astype(np.float64)
+    t_x = np.where(x > 0, ages * rng.beta(np.maximum(x, 1.0), 1.0), 0.0)
+    with pytest.raises(DegenerateFit, match="ran off to a boundary"):
+        ParetoNBD.fit(frequency=x, recency=t_x, T=ages, unit="week")

@@ -316,6 +316,7 @@ def refine(
     *,
     tolerance: float,
     steps: int,
+    limits: Float,
     progress: Callable[[int, int | None, str], None] | None = None,
 ) -> tuple[Float, float, Float, int, bool, Float]:
     """Newton steps from ``params`` on an approximate Hessian, kept up to date by BFGS.
@@ -323,9 +324,10 @@ def refine(
     For a start close to the maximum with a Hessian close to the true one (a
     fit on a sample of the data): each step costs one gradient, the full step
     is nearly always taken, and each secant update improves the Hessian along
-    the step. Returns (parameters, value, Hessian, steps, converged), converged
-    once the rise the next step promises is below ``tolerance``, and the
-    gradient at the parameters returned.
+    the step. Returns (parameters, value, Hessian, steps, converged, gradient):
+    converged once the rise the next step promises is below ``tolerance``; not
+    when a step passes ``limits`` (or ``LOW``), as on degenerate data, which
+    the caller's search then judges.
     """
     value, grad = fun(params)
     with np.errstate(all="ignore"):
@@ -350,6 +352,8 @@ def refine(
                 trial = np.exp(np.clip(theta + step, -_BOUND, _BOUND))
                 trial_value, trial_grad = loglik(trial), None
             else:
+                break
+            if np.any(trial > limits) or np.any(trial < LOW):
                 break
             if trial_grad is None:
                 trial_value, trial_grad = fun(trial)

@@ -54,6 +54,9 @@ FIRST_GTOL = 1e-7
 #: Each level's sample is this many times the last; the last sample holds at
 #: least this share (1 / GROWTH) of the customers.
 GROWTH = 8
+#: Newton steps on the full table beyond this many mean the start was not close
+#: (or the data are degenerate): the direct search takes over.
+FINAL_STEPS = 20
 #: Up to this many distinct rows, the covariance is that of the full table's
 #: Hessian (four more gradients); above, the last sample's (an eighth of the
 #: customers, at least 31,250), updated along the final steps: measured, its
@@ -131,14 +134,28 @@ def fit_in_levels(
         columns, sampled = systematic_sample(history, weights, size)
         loglik, fun = objective(columns, sampled)
         params, value, hess, steps, _, grad = refine(
-            loglik, fun, params, hess, tolerance=1e-2 * total / size, steps=10, progress=progress
+            loglik,
+            fun,
+            params,
+            hess,
+            tolerance=1e-2 * total / size,
+            steps=10,
+            limits=limits,
+            progress=progress,
         )
         iterations += steps
     if len(sizes) > 1:
         hess = _hessian_from_grad(fun, params, hessian_step, grad)
     loglik, fun = objective(history, weights)
     params, value, hess, steps, converged, grad = refine(
-        loglik, fun, params, hess, tolerance=FINAL * total, steps=maxiter, progress=progress
+        loglik,
+        fun,
+        params,
+        hess,
+        tolerance=FINAL * total,
+        steps=min(maxiter, FINAL_STEPS),
+        limits=limits,
+        progress=progress,
     )
     if not converged:
         return None
