@@ -4,8 +4,9 @@ The input is the compressed table: distinct (frequency, recency, T) rows,
 sorted in that order, with the number of customers of each as its weight. A
 fit whose table has more than ``DIRECT_ROWS`` rows goes up in levels:
 
-1. A systematic sample of about ``FIRST`` customers is fitted by the ordinary
-   search (BFGS from the start), which also gives its Hessian.
+1. A systematic sample of about ``FIRST`` customers (an eighth of them when
+   that is fewer than twice ``FIRST``) is fitted by the ordinary search (BFGS
+   from the start), which also gives its Hessian.
 2. Each next level is a sample ``GROWTH`` times larger, up to a ``1 / GROWTH``
    share of the customers: Newton steps from the last level's optimum, on the
    last level's Hessian (kept up to date by secant updates), until the next
