@@ -760,7 +760,10 @@ class PointsLedger(Core):
         """Apply every vesting, expiry, timeout and deadline due by ``as_of``.
 
         Idempotent: calling it again with the same or an earlier ``as_of``
-        returns the ledger unchanged.
+        returns the ledger unchanged. An inactivity deadline that passes with
+        no point available to expire records nothing, so it is left for the
+        next command to pass (as :meth:`replay` of the history does); the
+        ledger equals its replayed history either way.
 
         >>> from datetime import datetime, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -776,7 +779,9 @@ class PointsLedger(Core):
         if until < self._a[H_NEXT]:
             return self
         book = State.thaw(self)
-        book.advance(until)
+        book.advance(until, recorded=True)
+        if book._a[H_NEV] == self._a[H_NEV]:  # nothing happened that a history shows
+            return self
         return _publish(book)
 
     # -- queries ------------------------------------------------------------

@@ -1005,11 +1005,18 @@ class State(Core):
 
     # -- time passing -------------------------------------------------------
 
-    def advance(self, until_us: int) -> None:
-        """Apply every vesting, expiry, timeout and deadline due by ``until_us``."""
+    def advance(self, until_us: int, *, recorded: bool = False) -> None:
+        """Apply every vesting, expiry, timeout and deadline due by ``until_us``.
+
+        ``recorded``: stop before an inactivity deadline that would pass
+        unrecorded (nothing available to expire, nothing else due by
+        ``until_us``). A history cannot show such a deadline, so a ledger
+        published without a command after it must not have passed it either:
+        the next command passes it, as replay does.
+        """
         while True:
             when, rank, hold_id = self.next_due()
-            if when > until_us:
+            if when > until_us or (recorded and rank == 3 and self.unrecorded(until_us)):
                 self._a[H_NEXT] = when
                 return
             if rank == 0:
@@ -1020,6 +1027,13 @@ class State(Core):
                 self.time_out(hold_id)
             else:
                 self.inactivity()
+
+    def unrecorded(self, until_us: int) -> bool:
+        """Whether the inactivity deadline, due next, would pass without an event
+        (no usable lot) and nothing else falls due by ``until_us``."""
+        if self._a[H_NQ] or (self._pend and self._pend[0][0] <= until_us):
+            return False
+        return all(hold[1] > until_us for hold in self._open_holds.values())
 
     def vest(self) -> None:
         avail, i = self.own_pend().pop(0)
