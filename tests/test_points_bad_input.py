@@ -12,10 +12,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 
 from loyaltycore import errors, serialize
-from loyaltycore.points import ExpireAfter, PointsLedger, merge, transfer
+from loyaltycore._validate import check_int, check_points
+from loyaltycore.points import (
+    ExpireAfter,
+    ExpireAtPeriodEnd,
+    ExpireOnInactivity,
+    PointsLedger,
+    merge,
+    transfer,
+)
 
 T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
 NAIVE = datetime(2024, 1, 10, 12)
@@ -169,6 +178,36 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         errors.InvalidArgument,
         "grace_days=-1",
     ),
+    (
+        "numpy bool points",
+        lambda x: x.earn("e", at=T0, points=np.True_),
+        errors.InvalidType,
+        "points=",
+    ),
+    (
+        "numpy float points",
+        lambda x: x.redeem("e", at=T0, points=np.float64(5.0)),
+        errors.InvalidType,
+        "points=",
+    ),
+    (
+        "numpy bool adjust",
+        lambda x: x.adjust("a", at=T0, points=np.False_, reason="r"),
+        errors.InvalidType,
+        "points=",
+    ),
+    (
+        "numpy float grace",
+        lambda x: x.reverse("f", at=T0, of="r1", grace_days=np.float32(2)),
+        errors.InvalidType,
+        "grace_days=",
+    ),
+    (
+        "numpy negative points",
+        lambda x: x.hold("h", at=T0, points=np.int64(-3), deadline=T0 + timedelta(hours=1)),
+        errors.InvalidPoints,
+        "points=-3",
+    ),
 ]
 
 
@@ -183,6 +222,60 @@ def test_bad_input_raises_specific_error_and_changes_nothing(
     assert isinstance(info.value, errors.LoyaltyError)
     assert named in str(info.value)
     assert (led.events, led.lots, led.holds, led.balance()) == before
+
+
+# -- integer arguments: Python and numpy integers, never bool ---------------------
+
+INTS = [np.int64, np.int32, np.int16, np.int8, int]
+
+
+@pytest.mark.parametrize("kind", INTS, ids=lambda k: k.__name__)
+def test_every_integer_argument_takes_numpy_integers(kind: type[Any]) -> None:
+    def run(n: Callable[[int], Any]) -> PointsLedger:
+        policy = ExpireAfter(months=n(12))
+        led = PointsLedger.open("m-1", policy=policy).earn("e1", at=T0, points=n(100))
+        led = led.redeem("r1", at=T0, points=n(10))
+        led = led.hold("h1", at=T0, points=n(20), deadline=T0 + timedelta(hours=1))
+        led = led.capture("c1", at=T0, hold="h1", points=n(15))
+        led = led.reverse("k1", at=T0, of="r1", points=n(5), grace_days=n(3))
+        led = led.reverse("f1", at=T0, of="e1", points=n(7))
+        led = led.adjust("a1", at=T0, points=n(-4), reason="fix")
+        led = led.adjust("a2", at=T0, points=n(4), reason="fix")
+        led, _ = transfer(led, PointsLedger.open("m-2"), "t1", at=T0, points=n(6))
+        return led
+
+    plain = run(int)
+    numpy_built = run(kind)
+    assert numpy_built == plain
+    assert serialize.dumps(numpy_built) == serialize.dumps(plain)
+    for event in numpy_built.events[1:]:
+        assert type(getattr(event, "points", 0)) in (int, type(None))
+    assert type(numpy_built.policy.months) is int  # type: ignore[union-attr]
+    assert numpy_built.earn("e1", at=T0, points=kind(100)) is numpy_built  # a retry
+
+
+def test_policies_keep_python_ints() -> None:
+    assert ExpireAfter(days=np.int64(30)) == ExpireAfter(days=30)
+    assert type(ExpireOnInactivity(months=np.int16(6)).months) is int
+    assert type(ExpireAtPeriodEnd("month", np.uint8(2)).periods_after) is int
+
+
+@pytest.mark.parametrize("value", [np.int64(7), np.uint32(7), np.int8(7), 7])
+def test_shared_integer_checks_take_numpy_integers(value: Any) -> None:
+    assert check_int(value, "n") == 7
+    assert type(check_int(value, "n")) is int
+    assert check_points(value) == 7
+    assert type(check_points(value)) is int
+
+
+@pytest.mark.parametrize(
+    "value", [True, np.True_, 7.0, np.float64(7), Decimal(7), "7", np.array([7]), None]
+)
+def test_shared_integer_checks_refuse_what_is_not_an_integer(value: Any) -> None:
+    with pytest.raises(errors.InvalidType, match=r"^n="):
+        check_int(value, "n")
+    with pytest.raises(errors.InvalidType, match=r"^points="):
+        check_points(value)
 
 
 def _doc() -> dict[str, Any]:

@@ -549,7 +549,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
-            check_points(points)
+            points = check_points(points)
         if (
             occurred_at is None
             and available_at is None
@@ -595,7 +595,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
-            check_points(points)
+            points = check_points(points)
         text = reason if type(reason) is str else _reason(reason)
         return self._run(Redeemed, id, at_utc, occurred, points, text)
 
@@ -621,7 +621,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
-            check_points(points)
+            points = check_points(points)
         until = _utc(deadline, "deadline")
         if until <= at_utc:
             raise InvalidTime(
@@ -750,7 +750,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int:
-            check_points(points)
+            points = check_int(points, "points")
         if points == 0:
             raise InvalidPoints("points=0 must be a non-zero int", field="points", value=0)
         check_points(abs(points))
@@ -1059,7 +1059,7 @@ def transfer(
     if not isinstance(src, PointsLedger) or not isinstance(dst, PointsLedger):
         raise InvalidType("transfer needs two PointsLedger values", field="dst", value=dst)
     at_utc, occurred = _command(id, at, occurred_at)
-    check_points(points)
+    points = check_points(points)
     if type(keep_expiry) is not bool:
         raise InvalidType(
             f"keep_expiry={keep_expiry!r} must be a bool", field="keep_expiry", value=keep_expiry

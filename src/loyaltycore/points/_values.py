@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, SupportsIndex, TypeAlias
 
 import attrs
+import numpy as np
 
 from loyaltycore._validate import check_int
 from loyaltycore.calendar import (
@@ -36,6 +37,11 @@ def micros(at: datetime) -> int:
 
 
 # -- expiry policies --------------------------------------------------------
+
+
+def _whole(value: SupportsIndex | None) -> Any:
+    """A numpy integer as a Python int (everything else is left to the validator)."""
+    return int(value) if isinstance(value, np.integer) else value
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -86,8 +92,10 @@ class ExpireAfter:
     datetime.date(2025, 6, 30)
     """
 
-    months: int | None = attrs.field(default=None, validator=_positive)
-    days: int | None = attrs.field(default=None, validator=_positive, kw_only=True)
+    months: int | None = attrs.field(default=None, converter=_whole, validator=_positive)
+    days: int | None = attrs.field(
+        default=None, converter=_whole, validator=_positive, kw_only=True
+    )
     round_to: Period | None = attrs.field(default=None, validator=_period, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
@@ -129,7 +137,7 @@ class ExpireAtPeriodEnd:
     """
 
     period: Period = attrs.field(default="year", validator=_period)
-    periods_after: int = attrs.field(default=1)
+    periods_after: int = attrs.field(default=1, converter=_whole)
 
     @periods_after.validator
     def _check_after(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -157,7 +165,7 @@ class ExpireOnInactivity:
     datetime.date(2025, 7, 31)
     """
 
-    months: int = attrs.field(default=18, validator=_positive)
+    months: int = attrs.field(default=18, converter=_whole, validator=_positive)
 
     def last_usable(self, day: date) -> date | None:
         """Lots never expire on their own under this policy.
