@@ -28,6 +28,8 @@ from loyaltycore.points import (
 
 T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
 NAIVE = datetime(2024, 1, 10, 12)
+#: Late in the last year a datetime holds: expiry dates derived from it fall beyond it.
+Y9999 = datetime(9999, 6, 1, tzinfo=UTC)
 
 
 def base() -> PointsLedger:
@@ -208,6 +210,36 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         errors.InvalidPoints,
         "points=-3",
     ),
+    (
+        "expiry beyond year 9999",
+        lambda x: x.earn("e", at=Y9999, points=5),
+        errors.InvalidTime,
+        "at=9999-06-01T00:00:00+00:00",
+    ),
+    (
+        "late claim beyond year 9999",
+        lambda x: x.earn("e", at=Y9999, occurred_at=Y9999 - timedelta(days=1), points=5),
+        errors.InvalidTime,
+        "occurred_at=9999-05-31T00:00:00+00:00",
+    ),
+    (
+        "credit beyond year 9999",
+        lambda x: x.adjust("a", at=Y9999, points=5, reason="r"),
+        errors.InvalidTime,
+        "at=9999-06-01",
+    ),
+    (
+        "transfer in beyond year 9999",
+        lambda x: transfer(OTHER, x, "t", at=Y9999, points=5, keep_expiry=False),
+        errors.InvalidTime,
+        "at=9999-06-01",
+    ),
+    (
+        "grace beyond any date",
+        lambda x: x.reverse("f", at=T0, of="r1", grace_days=10**7),
+        errors.InvalidArgument,
+        "grace_days=10000000",
+    ),
 ]
 
 
@@ -222,6 +254,144 @@ def test_bad_input_raises_specific_error_and_changes_nothing(
     assert isinstance(info.value, errors.LoyaltyError)
     assert named in str(info.value)
     assert (led.events, led.lots, led.holds, led.balance()) == before
+
+
+INACTIVE = PointsLedger.open("m-5", policy=ExpireOnInactivity(months=1))
+INACTIVE = INACTIVE.earn("e1", at=datetime(9999, 11, 20, tzinfo=UTC), points=100)
+SPENT = PointsLedger.open("m-8", policy=ExpireAfter(days=10)).earn("e1", at=T0, points=100)
+SPENT = SPENT.redeem("r1", at=T0, points=40).expire(as_of=T0 + timedelta(days=20))
+
+#: Bad input needing another ledger than ``base()``: (label, ledger, call, error, named).
+MORE: list[tuple[str, PointsLedger, Call, type[Exception], str]] = [
+    (
+        "inactivity deadline beyond year 9999, earn",
+        INACTIVE,
+        lambda x: x.earn("e2", at=datetime(9999, 12, 5, tzinfo=UTC), points=5),
+        errors.InvalidTime,
+        "at=9999-12-05T00:00:00+00:00",
+    ),
+    (
+        "inactivity deadline beyond year 9999, redeem",
+        INACTIVE,
+        lambda x: x.redeem("r1", at=datetime(9999, 12, 5, tzinfo=UTC), points=5),
+        errors.InvalidTime,
+        "at=9999-12-05T00:00:00+00:00",
+    ),
+    (
+        "period end beyond year 9999",
+        PointsLedger.open("m-6", tz="Asia/Tokyo", policy=ExpireAtPeriodEnd("year", 0)),
+        lambda x: x.earn("e1", at=datetime(9999, 12, 31, 14, tzinfo=UTC), points=5),
+        errors.InvalidTime,
+        "at=9999-12-31T14:00:00+00:00",
+    ),
+    (
+        "grace lot beyond year 9999",
+        SPENT,
+        lambda x: x.reverse("k1", at=T0 + timedelta(days=20), of="r1", grace_days=3_000_000),
+        errors.InvalidTime,
+        "grace_days=3000000",
+    ),
+    (
+        "local date beyond year 9999",
+        PointsLedger.open("m-7", tz="Asia/Tokyo"),
+        lambda x: x.earn("e1", at=datetime(9999, 12, 31, 20, tzinfo=UTC), points=5),
+        errors.InvalidTime,
+        "at=9999-12-31T20:00:00+00:00",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "ledger", "call", "error", "named"), MORE, ids=[c[0] for c in MORE]
+)
+def test_more_bad_input_raises_specific_error_and_changes_nothing(
+    label: str, ledger: PointsLedger, call: Call, error: type[Exception], named: str
+) -> None:
+    before = (ledger.events, ledger.lots, ledger.holds, ledger.balance())
+    with pytest.raises(error) as info:
+        call(ledger)
+    assert isinstance(info.value, errors.LoyaltyError)
+    assert named in str(info.value)
+    assert info.value.field == named.split("=")[0]
+    assert (ledger.events, ledger.lots, ledger.holds, ledger.balance()) == before
+
+
+# -- expiry policies -----------------------------------------------------------
+
+POLICIES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("days beyond any date", lambda: ExpireAfter(days=10**9), errors.InvalidRule, "days"),
+    ("days one too many", lambda: ExpireAfter(days=3_652_058), errors.InvalidRule, "days"),
+    ("months beyond any date", lambda: ExpireAfter(months=10**6), errors.InvalidRule, "months"),
+    ("months one too many", lambda: ExpireAfter(months=119_988), errors.InvalidRule, "months"),
+    (
+        "inactivity months",
+        lambda: ExpireOnInactivity(months=119_988),
+        errors.InvalidRule,
+        "months",
+    ),
+    (
+        "years after",
+        lambda: ExpireAtPeriodEnd("year", 9998),
+        errors.InvalidRule,
+        "periods_after",
+    ),
+    (
+        "quarters after",
+        lambda: ExpireAtPeriodEnd("quarter", 39_995),
+        errors.InvalidRule,
+        "periods_after",
+    ),
+    (
+        "months after",
+        lambda: ExpireAtPeriodEnd("month", 119_987),
+        errors.InvalidRule,
+        "periods_after",
+    ),
+    ("zero days", lambda: ExpireAfter(days=0), errors.InvalidArgument, "days"),
+    ("bool months", lambda: ExpireAfter(months=True), errors.InvalidType, "months"),
+    (
+        "numpy bool months",
+        lambda: ExpireOnInactivity(months=np.True_),
+        errors.InvalidType,
+        "months",
+    ),
+    ("float days", lambda: ExpireAfter(days=1.0), errors.InvalidType, "days"),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "error", "field"), POLICIES, ids=[c[0] for c in POLICIES]
+)
+def test_a_policy_that_cannot_give_a_date_is_refused_when_built(
+    label: str, make: Callable[[], Any], error: type[Exception], field: str
+) -> None:
+    with pytest.raises(error) as info:
+        make()
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}=")
+
+
+def test_the_largest_policies_give_an_expiry_from_the_first_day() -> None:
+    from datetime import date
+
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    largest = [
+        (ExpireAfter(days=3_652_057), date(9999, 12, 30)),
+        (ExpireAfter(months=119_987), date(9999, 12, 1)),
+        (ExpireAtPeriodEnd("year", 9997), date(9998, 12, 31)),
+        (ExpireAtPeriodEnd("quarter", 39_994), date(9999, 9, 30)),
+        (ExpireAtPeriodEnd("month", 119_986), date(9999, 11, 30)),
+    ]
+    for policy, last in largest:
+        assert policy.last_usable(date.min) == last
+        led = PointsLedger.open("m-1", policy=policy).earn("e1", at=first, points=1)
+        assert led.lots[0].expires_at == datetime.combine(last, datetime.min.time(), UTC) + (
+            timedelta(days=1)
+        )
+    with pytest.raises(errors.InvalidTime, match="day=9999-12-02"):
+        ExpireAfter(months=1).last_usable(date(9999, 12, 2))
+    with pytest.raises(errors.InvalidTime, match="day=9999-12-02"):
+        ExpireOnInactivity(months=1).deadline_usable(date(9999, 12, 2))
 
 
 # -- integer arguments: Python and numpy integers, never bool ---------------------
@@ -276,6 +446,13 @@ def test_shared_integer_checks_refuse_what_is_not_an_integer(value: Any) -> None
         check_int(value, "n")
     with pytest.raises(errors.InvalidType, match=r"^points="):
         check_points(value)
+
+
+def test_shared_integer_check_bounds() -> None:
+    with pytest.raises(errors.InvalidArgument, match=r"^n=9 must be <= 8"):
+        check_int(np.int64(9), "n", maximum=8)
+    with pytest.raises(errors.InvalidRule, match=r"^n=0 must be >= 1"):
+        check_int(0, "n", minimum=1, error=errors.InvalidRule)
 
 
 def _doc() -> dict[str, Any]:

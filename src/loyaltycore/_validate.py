@@ -66,11 +66,19 @@ def _as_int(value: object, name: str, label: str) -> int:
     )
 
 
-def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an int if it is a Python or numpy integer at least ``minimum``.
+def check_int(
+    value: object,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    error: type[LoyaltyError] = InvalidArgument,
+) -> int:
+    """Return ``value`` as an int if it is a Python or numpy integer within bounds.
 
     Bools (Python's and numpy's), floats, Decimals and strings are refused
-    with :class:`InvalidType`.
+    with :class:`InvalidType`; a value outside ``[minimum, maximum]`` with
+    ``error`` (a policy raises :class:`~loyaltycore.errors.InvalidRule`).
 
     >>> import numpy as np
     >>> check_int(3, "days", minimum=0), check_int(np.int64(3), "days")
@@ -79,11 +87,17 @@ def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
     Traceback (most recent call last):
     ...
     loyaltycore.errors.InvalidType: days=True must be an int, not bool
+    >>> check_int(400, "days", maximum=366)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: days=400 must be <= 366
     """
     if type(value) is not int:
         value = _as_int(value, name, "an int")
     if minimum is not None and value < minimum:
-        raise InvalidArgument(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+        raise error(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+    if maximum is not None and value > maximum:
+        raise error(f"{name}={value!r} must be <= {maximum}", field=name, value=value)
     return value
 
 

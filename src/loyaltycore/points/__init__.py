@@ -80,6 +80,7 @@ from loyaltycore.points._values import (
     DEBT,
     EVENT_TYPES,
     HELD,
+    MAX_DAYS,
     NEVER,
     PENDING,
     POLICY_TYPES,
@@ -718,7 +719,9 @@ class PointsLedger(Core):
         amount = _optional_points(points)
         k = find(self._eids, of)
         if k >= 0 and self._kinds[k] in (C_REDEEMED, C_CAPTURED):
-            grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
+            grace = None
+            if grace_days is not None:
+                grace = check_int(grace_days, "grace_days", minimum=0, maximum=MAX_DAYS)
             return self._run(RedemptionCancelled, id, at_utc, occurred, of, amount, grace)
         if grace_days is not None:
             raise InvalidArgument(
