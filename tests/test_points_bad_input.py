@@ -468,6 +468,15 @@ def _set(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     return doc
 
 
+def _drop(path: tuple[Any, ...]) -> dict[str, Any]:
+    doc = copy.deepcopy(_doc())
+    target: Any = doc
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return doc
+
+
 BAD_DATA = [
     ("unknown key", _set(("data", "events", 1, "bonus"), 1), "bonus"),
     ("float for int", _set(("data", "events", 1, "points"), 5.7), "5.7"),
@@ -476,10 +485,44 @@ BAD_DATA = [
     ("naive datetime", _set(("data", "events", 1, "at"), "2024-01-10T12:00:00"), "offset"),
     ("unknown tag", _set(("data", "events", 1, "type"), "Gifted"), "events"),
     ("negative points", _set(("data", "events", 1, "points"), -5), "points=-5"),
-    ("changed outcome", _set(("data", "events", 2, "lots"), [["e1", 9]]), "events[2]"),
+    (
+        "changed outcome",
+        _set(("data", "events", 2, "lots"), [["e1", 9]]),
+        "Redeemed does not follow from the events before it @ $.data.events[2]",
+    ),
     ("unknown top key", _set(("data", "owner"), "x"), "owner"),
     ("unknown zone", _set(("data", "events", 0, "tz"), "Mars/Base"), "Mars/Base"),
     ("bad debt policy", _set(("data", "events", 0, "debt_policy"), "lenient"), "debt_policy"),
+    (
+        "missing debt policy",
+        _drop(("data", "events", 0, "debt_policy")),
+        "required field missing @ $.data.events[0].debt_policy",
+    ),
+    (
+        "missing policy field",
+        _drop(("data", "events", 0, "policy", "round_to")),
+        "required field missing @ $.data.events[0].policy.round_to",
+    ),
+    ("missing reason", _drop(("data", "events", 1, "reason")), "events[1].reason"),
+    ("missing type", _drop(("data", "events", 1, "type")), "missing @ $.data.events[1].type"),
+    ("missing events", _drop(("data", "events")), "required field missing @ $.data.events"),
+    (
+        "events not a list",
+        _set(("data", "events"), "x"),
+        "'x' must be a list of events, not str @ $.data.events",
+    ),
+    ("event not an object", _set(("data", "events", 1), "junk"), "not str @ $.data.events[1]"),
+    (
+        "unknown policy",
+        _set(("data", "events", 0, "policy", "type"), "Sometimes"),
+        "type='Sometimes' must be one of",
+    ),
+    (
+        "policy beyond any date",
+        _set(("data", "events", 0, "policy", "months"), 10**6),
+        "months=1000000 must be <= 119987 @ $.data.events[0].policy",
+    ),
+    ("missing lots", _drop(("data", "events", 2, "lots")), "events[2].lots"),
 ]
 
 
@@ -490,6 +533,7 @@ def test_malformed_plain_data_raises_invalid_data(
     with pytest.raises(errors.InvalidData) as info:
         serialize.from_data(doc)
     assert named in str(info.value)
+    assert all(line.count(" @ $") <= 1 for line in str(info.value).splitlines())  # one path
 
 
 def test_replay_refuses_a_history_that_does_not_follow() -> None:

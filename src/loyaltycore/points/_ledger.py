@@ -1691,7 +1691,11 @@ def _insort(pend: list[tuple[int, int]], item: tuple[int, int]) -> None:
 
 
 def _bad(i: int, message: str) -> InvalidData:
-    return InvalidData.from_messages([f"{message} @ $.events[{i}]"], what="points history")
+    """The error naming event ``i`` (also kept as ``index``, the message as ``problem``)."""
+    line = f"{message} @ $.events[{i}]"
+    return InvalidData(
+        f"invalid points history:\n  {line}", errors=(line,), index=i, problem=message
+    )
 
 
 def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None = None) -> Replayer:
