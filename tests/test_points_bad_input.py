@@ -22,6 +22,8 @@ from loyaltycore.points import (
     ExpireAtPeriodEnd,
     ExpireOnInactivity,
     PointsLedger,
+    TransferredOut,
+    event_to_data,
     merge,
     transfer,
 )
@@ -453,6 +455,68 @@ def test_shared_integer_check_bounds() -> None:
         check_int(np.int64(9), "n", maximum=8)
     with pytest.raises(errors.InvalidRule, match=r"^n=0 must be >= 1"):
         check_int(0, "n", minimum=1, error=errors.InvalidRule)
+
+
+# -- histories holding another member's events ---------------------------------
+
+
+def _histories() -> list[tuple[str, tuple[Any, ...], str]]:
+    mine = PointsLedger.open("m-1").earn("e1", at=T0, points=100)
+    theirs = PointsLedger.open("m-2").earn("x1", at=T0, points=50)
+    sent, received = transfer(mine, theirs, "t1", at=T0, points=10)
+    _, sent_back = transfer(theirs, mine, "t2", at=T0, points=10)
+    merged = merge(theirs, mine, "g1", at=T0)
+    return [
+        (
+            "receiver's transfer in the sender's history",
+            mine.events + received.events[-1:],
+            r"TransferredIn id='t1' from member 'm-1' cannot be in the history of "
+            r"member 'm-1'.* @ \$.events\[2\]",
+        ),
+        (
+            "sender's transfer in the receiver's history",
+            theirs.events + sent.events[-1:],
+            r"TransferredOut id='t1' to member 'm-2' cannot be in the history of "
+            r"member 'm-2'.* @ \$.events\[2\]",
+        ),
+        (
+            "merge into the duplicate's own history",
+            mine.events + merged.events[-1:],
+            r"Merged id='g1' from member 'm-1' cannot be in the history of "
+            r"member 'm-1'.* @ \$.events\[2\]",
+        ),
+        (
+            "another member's Opened",
+            mine.events + theirs.events,
+            r"Opened of member 'm-2' inside the history of member 'm-1' @ \$.events\[2\]",
+        ),
+        (
+            "its own Opened again",
+            sent_back.events + mine.events[:1],
+            r"Opened of member 'm-1' inside the history of member 'm-1' @ \$.events\[3\]",
+        ),
+    ]
+
+
+HISTORIES = _histories()
+
+
+@pytest.mark.parametrize(("label", "events", "named"), HISTORIES, ids=[h[0] for h in HISTORIES])
+def test_replay_refuses_another_members_event(
+    label: str, events: tuple[Any, ...], named: str
+) -> None:
+    with pytest.raises(errors.InvalidData, match=named):
+        PointsLedger.replay(events)
+    doc = serialize.to_data(PointsLedger.open("m-0"))
+    doc["data"]["events"] = [event_to_data(ev) for ev in events]
+    with pytest.raises(errors.InvalidData, match=named.replace(r"\$.events", r"\$.data.events")):
+        serialize.from_data(doc)
+
+
+def test_an_event_naming_another_member_is_still_accepted_where_it_belongs() -> None:
+    event = TransferredOut("t1", T0, T0, "m-2", 10, lots=(("e1", 10),))
+    mine = PointsLedger.open("m-1").earn("e1", at=T0, points=100)
+    assert PointsLedger.replay((*mine.events, event)).balance().available == 90
 
 
 def _doc() -> dict[str, Any]:

@@ -53,6 +53,7 @@ from loyaltycore.errors import (
     InvalidTime,
     OverCapture,
     OverReversal,
+    SameMember,
     StrictPolicyViolation,
     UnknownEvent,
     UnknownHold,
@@ -1509,6 +1510,16 @@ class State(Core):
         self.command(id, CODE[Adjusted], at_us)
         _w_adjusted(self._a, self, at_us, occurred, points, reason, parts)
 
+    def other_member(self, kind: type[Any], id: str, way: str, member: str) -> None:
+        """Check that a transfer or merge names another member than this ledger's."""
+        if member == self._member_id:
+            raise SameMember(
+                f"{kind.__name__} id={id!r} {way} member {member!r} cannot be in the "
+                f"history of member {self._member_id!r}: it names the ledger's own member",
+                field="source" if way == "from" else "to",
+                value=member,
+            )
+
     def transfer_out(
         self,
         at_us: int,
@@ -1519,6 +1530,7 @@ class State(Core):
         points: int,
         keep_expiry: bool,
     ) -> None:
+        self.other_member(TransferredOut, id, "to", to)
         self.need(points, "transfer")
         parts = self.take(points)
         self._a[TRANSFERRED_OUT] += points
@@ -1537,6 +1549,7 @@ class State(Core):
         keep_expiry: bool,
         parts: tuple[TransferIn, ...],
     ) -> None:
+        self.other_member(TransferredIn, id, "from", source)
         if points <= 0 or sum(p.points for p in parts) != points:
             raise InvalidPoints(
                 f"points={points!r} must be positive and equal the sum of the parts",
@@ -1566,6 +1579,7 @@ class State(Core):
         lots: tuple[MergedLot, ...],
         debt: int,
     ) -> None:
+        self.other_member(Merged, id, "from", source)
         if debt < 0 or any(item.points <= 0 for item in lots):
             raise InvalidPoints(
                 f"id={id!r}: merged points and debt must not be negative",
@@ -1790,6 +1804,12 @@ def _replay(
             _Unusual,
         ) as exc:
             first = _first_difference(events, s, i)[0]
+            if first is None and type(ev) is Opened:
+                raise _bad(
+                    i,
+                    f"Opened of member {ev.member!r} inside the history of member "
+                    f"{s._member_id!r}",
+                ) from None
             if first is not None or isinstance(exc, _Unusual):
                 raise _not_following(events, i if first is None else first) from None
             raise _bad(i, str(exc)) from None
