@@ -31,8 +31,12 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._public import publish
 from loyaltycore._validate import check_positive, check_rate, freeze, require
 from loyaltycore.clv import _data, _sim
+
+if TYPE_CHECKING:
+    from loyaltycore.clv import _lik
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
 __all__ = [
@@ -57,6 +61,13 @@ def _scipy() -> tuple[ModuleType, ModuleType]:
     from loyaltycore.clv import _fit, _lik
 
     return _lik, _fit
+
+
+def _model(kind: str) -> _lik.Likelihood:
+    """The likelihood functions of a purchase model, once scipy is known to be there."""
+    lik, _ = _scipy()
+    model: _lik.Likelihood = lik.MODELS[kind]
+    return model
 
 
 def _real(value: object) -> object:
@@ -319,8 +330,7 @@ def _check_maxiter(maxiter: object) -> int:
 def _predict_expected(
     kind: str, params: Float, t: Float, x: Float, t_x: Float, big_t: Float
 ) -> Float:
-    lik, _ = _scipy()
-    fn = getattr(lik, f"{kind}_expected")
+    fn = _model(kind).expected
     try:
         t, x, t_x, big_t = np.broadcast_arrays(t, x, t_x, big_t)
     except ValueError:
@@ -332,19 +342,16 @@ def _predict_expected(
 
 
 def _predict_alive(kind: str, params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
-    lik, _ = _scipy()
-    fn = getattr(lik, f"{kind}_p_alive")
+    fn = _model(kind).p_alive
     return np.asarray(fn(params, x, t_x, big_t), dtype=np.float64)
 
 
 def _predict_new(kind: str, params: Float, t: Float) -> Float:
-    lik, _ = _scipy()
-    fn = getattr(lik, f"{kind}_expected_new")
+    fn = _model(kind).expected_new
     return np.asarray(fn(params, t), dtype=np.float64)
 
 
 def _predict_probability(kind: str, params: Float, n: Any, t: Float) -> Float:
-    lik, _ = _scipy()
     counts = _data.as_float_column(n, "n") if np.ndim(n) else np.asarray(check_rate(n, "n"))
     if np.any(counts < 0) or np.any(counts != np.floor(counts)):
         raise InvalidArgument(f"n={n!r} must be whole numbers >= 0", field="n", value=n)
@@ -355,17 +362,16 @@ def _predict_probability(kind: str, params: Float, n: Any, t: Float) -> Float:
             f"n has {counts.size} values and t {t.size}: pass one of them, or as many of each",
             field="n",
         ) from None
-    fn = getattr(lik, f"{kind}_probability")
+    fn = _model(kind).probability
     return np.asarray(fn(params, counts, t), dtype=np.float64)
 
 
 def _loglik(
     kind: str, params: Float, data: object, given: Mapping[str, object], weights: object
 ) -> float:
-    lik, _ = _scipy()
     x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
     w = _data.weights_column(weights, x.size)
-    fn = getattr(lik, f"{kind}_loglik")
+    fn = _model(kind).loglik
     return _data.wsum(w, fn(params, x, t_x, big_t))
 
 
@@ -910,3 +916,6 @@ def customer_lifetime_value(
         total += (cumulative - before) / (1.0 + rate) ** end
         before = cumulative
     return np.asarray(total * value_per_purchase, dtype=np.float64)
+
+
+publish(__name__, __all__, globals())

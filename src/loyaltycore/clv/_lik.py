@@ -15,7 +15,7 @@ purchases, time of the last repeat purchase, age of the customer).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -486,3 +486,23 @@ def gg_loglik(params: Float, x: Float, m: Float) -> Float:
         - (px + q) * np.log(gamma + x * m),
         dtype=np.float64,
     )
+
+
+class Likelihood(NamedTuple):
+    """One purchase model's functions, named, so callers reach them by attribute."""
+
+    loglik: Callable[[Float, Float, Float, Float], Float]
+    p_alive: Callable[[Float, Float, Float, Float], Float]
+    expected: Callable[[Float, Float, Float, Float, Float], Float]
+    expected_new: Callable[[Float, Float], Float]
+    probability: Callable[[Float, Float, Float], Float]
+
+
+#: The purchase models by kind, as ``BetaGeo.KIND`` and its siblings name them.
+MODELS: Final = {
+    "bg": Likelihood(bg_loglik, bg_p_alive, bg_expected, bg_expected_new, bg_probability),
+    "mbg": Likelihood(mbg_loglik, mbg_p_alive, mbg_expected, mbg_expected_new, mbg_probability),
+    "pnbd": Likelihood(
+        pnbd_loglik, pnbd_p_alive, pnbd_expected, pnbd_expected_new, pnbd_probability
+    ),
+}

@@ -43,6 +43,7 @@ from cattrs.errors import (
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._public import publish
 from loyaltycore._validate import (
     MAX_POINTS,
     check_id,
@@ -51,7 +52,7 @@ from loyaltycore._validate import (
     check_str,
     type_name,
 )
-from loyaltycore.calendar import UTC, to_utc, zone
+from loyaltycore.calendar import NEVER, UTC, micros, to_utc, zone
 from loyaltycore.errors import (
     ForeignHold,
     IdempotencyConflict,
@@ -90,7 +91,6 @@ from loyaltycore.points._values import (
     EVENT_TYPES,
     HELD,
     MAX_DAYS,
-    NEVER,
     PENDING,
     POLICY_TYPES,
     Adjusted,
@@ -123,7 +123,6 @@ from loyaltycore.points._values import (
     TransferredIn,
     TransferredOut,
     Vested,
-    micros,
 )
 
 __all__ = [
@@ -1367,3 +1366,5 @@ def _register() -> None:
 
 
 _register()
+
+publish(__name__, __all__, globals())

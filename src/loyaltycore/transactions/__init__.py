@@ -40,6 +40,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._public import publish
 from loyaltycore.calendar import UTC, from_micros, zone
 from loyaltycore.errors import (
     InvalidArgument,
@@ -908,3 +909,6 @@ def calibration_holdout(
         duration=duration,
         observation_end=end,
     )
+
+
+publish(__name__, __all__, globals())
