@@ -514,6 +514,9 @@ class LedgerMachine(RuleBasedStateMachine):
         at = self.tick(hours)
         points = m.available()
         rid = self.fresh("r")
+        if points == 0:  # (what was available expired meanwhile)
+            self.run("redeem", errors.InvalidPoints, id=rid, at=at, points=points)
+            return
         self.run("redeem", None, id=rid, at=at, points=points)
         m.redemptions[rid] = {"parts": m.take(points, "used"), "done": 0}
         m.flow["redeemed"] += points
