@@ -445,7 +445,7 @@ class Context:
         exponent: the currency exponent (minor units per unit = 10**exponent).
 
     >>> Context(tz="Europe/Paris").tz
-    zoneinfo.ZoneInfo(key='Europe/Paris')
+    zone('Europe/Paris')
     """
 
     event: Event | None = attrs.field(default=None, converter=_opt_event)
@@ -897,7 +897,7 @@ class Frame:
     >>> import numpy as np
     >>> frame = Frame({"frequency": np.array([1, 5])}, tz="Europe/Paris")
     >>> frame.n, frame.tz
-    (2, zoneinfo.ZoneInfo(key='Europe/Paris'))
+    (2, zone('Europe/Paris'))
     """
 
     __slots__ = ("as_of", "cache", "columns", "exponent", "n", "tiers", "tz")
