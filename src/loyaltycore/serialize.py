@@ -52,6 +52,7 @@ from loyaltycore.calendar import UTC, zone
 from loyaltycore.errors import InvalidData, InvalidType, LoyaltyError, SchemaVersionError
 
 __all__ = [
+    "MAX_DEPTH",
     "Document",
     "converter",
     "dumps",
@@ -150,8 +151,24 @@ def _sorted_set(value: Any) -> list[Any]:
     return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
 
 
+def _objects_only(cls: type[Any], inner: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Wrap the structure hook of an attrs class so that only a mapping reaches it."""
+    name = cls.__name__
+
+    def hook(value: Any, type_: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise _StrictError(f"expected an object for {name}, got {type_name(value)}")
+        return inner(value, type_)
+
+    return hook
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and attrs.has(t),
+        lambda cls: _objects_only(cls, conv.gen_structure_attrs_fromdict(cls)),
+    )
     conv.register_structure_hook(int, _strict(int, "an int"))
     conv.register_structure_hook(str, _strict(str, "a str"))
     conv.register_structure_hook(bool, _strict(bool, "a bool"))
@@ -229,10 +246,42 @@ def _format(exc: BaseException, type_: Any) -> str:
     return f"invalid value for {name}: {exc}"
 
 
+#: Plain data may nest objects and lists at most this deep (a predicate of a
+#: thousand nested "not" would otherwise exhaust the interpreter's stack).
+MAX_DEPTH: Final = 100
+
+
+def _step(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if isinstance(key, str) and key.isidentifier():
+        return f"{path}.{key}"
+    return f"{path}[{key!r}]"
+
+
+def _check_depth(data: Any, path: str, what: str) -> None:
+    """Refuse plain data whose objects and lists nest deeper than :data:`MAX_DEPTH`."""
+    todo: list[tuple[Any, str, int]] = [(data, path, 1)]
+    while todo:
+        value, where, depth = todo.pop()
+        if isinstance(value, Mapping):
+            children: Any = value.items()
+        elif isinstance(value, list | tuple):
+            children = enumerate(value)
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise InvalidData.from_messages(
+                [f"objects and lists nested deeper than {MAX_DEPTH} @ {where}"], what=what
+            )
+        todo.extend((child, _step(where, key), depth + 1) for key, child in children)
+
+
 def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "$") -> T:
     """Structure plain ``data`` as ``cls`` with the strict converter.
 
-    Every problem is collected into one :class:`InvalidData`.
+    Every problem is collected into one :class:`InvalidData`. Objects and
+    lists may nest at most :data:`MAX_DEPTH` deep.
 
     >>> structure({"a": 1}, dict[str, int])
     {'a': 1}
@@ -242,6 +291,8 @@ def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "
     loyaltycore.errors.InvalidData: invalid dict[str, int]:
       '1' must be an int, not str @ $['a']
     """
+    label = what or (cls.__name__ if isinstance(cls, type) else str(cls))
+    _check_depth(data, path, label)
     try:
         return converter.structure(data, cls)
     except (BaseValidationError, LoyaltyError, ValueError, TypeError, KeyError) as exc:
@@ -249,7 +300,6 @@ def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "
             messages = transform_error(exc, path=path, format_exception=_format)
         else:
             messages = [f"{_format(exc, cls)} @ {path}"]
-        label = what or (cls.__name__ if isinstance(cls, type) else str(cls))
         raise InvalidData.from_messages(messages, what=label) from None
 
 
@@ -339,6 +389,7 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
             errors=(f"unsupported version {version!r} @ $.version",),
         )
     payload = data["data"]
+    _check_depth(payload, "$.data", name)
     for step in range(version, doc.version):
         if step not in doc.upgraders:
             raise SchemaVersionError(
@@ -368,8 +419,16 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_data(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise InvalidData.from_messages([f"{name} is not JSON @ $"], what="document")
+
+
 def loads(text: str | bytes, cls: type[T] | None = None) -> T:
     """Load JSON text made by :func:`dumps`.
+
+    The text must be strict JSON: ``NaN`` and ``Infinity`` are refused, as
+    are integers of more than 4300 digits and nesting past
+    :data:`MAX_DEPTH`. Every problem raises :class:`InvalidData`.
 
     >>> @attrs.frozen
     ... class Badge:
@@ -378,8 +437,19 @@ def loads(text: str | bytes, cls: type[T] | None = None) -> T:
     >>> loads('{"data":{"name":"gold"},"schema":"doctest.Badge","version":1}')
     Badge(name='gold')
     """
+    if not isinstance(text, str | bytes | bytearray):
+        raise InvalidType(
+            f"text={text!r} must be JSON str or bytes, not {type_name(text)}",
+            field="text",
+            value=text,
+        )
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except InvalidData:
+        raise
+    except RecursionError:
+        problem = f"objects and lists nested deeper than {MAX_DEPTH} @ $"
+        raise InvalidData.from_messages([problem], what="document") from None
+    except ValueError as exc:  # JSONDecodeError, bad UTF-8, an int of too many digits
         raise InvalidData.from_messages([f"not JSON: {exc} @ $"], what="document") from None
     return from_data(data, cls)
