@@ -52,8 +52,8 @@ from loyaltycore.calendar import UTC, zone
 from loyaltycore.errors import InvalidData, InvalidType, LoyaltyError, SchemaVersionError
 
 __all__ = [
-    "MAX_DEPTH",
     "Document",
+    "MAX_DEPTH",
     "converter",
     "dumps",
     "from_data",
