@@ -44,7 +44,12 @@ from zoneinfo import ZoneInfo
 import attrs
 import cattrs
 from cattrs.cols import is_any_set
-from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
+from cattrs.errors import (
+    AttributeValidationNote,
+    BaseValidationError,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+)
 from cattrs.v import transform_error
 
 from loyaltycore._validate import type_name
@@ -59,6 +64,7 @@ __all__ = [
     "from_data",
     "loads",
     "register_document",
+    "require_every_key",
     "structure",
     "to_data",
     "unstructure",
@@ -233,6 +239,53 @@ def register_document(
     doc = Document(cls, name, version, dict(upgraders or {}))
     _BY_NAME[name] = doc
     _BY_CLASS[cls] = doc
+
+
+def require_every_key(*classes: type[Any]) -> None:
+    """Make loading each attrs class require every key, even those with defaults.
+
+    Hand-written configuration may leave out keys that have defaults; a state
+    document (a tier status, a history) is always written whole, so a
+    missing key there means a truncated or tampered document, not a default.
+
+    >>> @attrs.frozen
+    ... class Visit:
+    ...     store: str
+    ...     points: int = 0
+    >>> require_every_key(Visit)
+    >>> structure({"store": "S1"}, Visit)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidData: invalid Visit:
+      required field missing @ $.points
+    """
+    for cls in classes:
+        keys = tuple(field.name for field in attrs.fields(cls) if field.init)
+        converter.register_structure_hook(
+            cls,
+            _all_keys(cls, keys, _objects_only(cls, converter.gen_structure_attrs_fromdict(cls))),
+        )
+
+
+def _all_keys(
+    cls: type[Any], keys: tuple[str, ...], inner: Callable[[Any, Any], Any]
+) -> Callable[[Any, Any], Any]:
+    def hook(value: Any, type_: Any) -> Any:
+        if isinstance(value, Mapping):
+            missing: list[Exception] = []
+            for key in keys:
+                if key not in value:
+                    exc = KeyError(key)
+                    note = AttributeValidationNote(
+                        f"Structuring class {cls.__qualname__} @ attribute {key}", key, Any
+                    )
+                    exc.add_note(note)
+                    missing.append(exc)
+            if missing:
+                raise ClassValidationError(f"While structuring {cls.__name__}", missing, cls)
+        return inner(value, type_)
+
+    return hook
 
 
 def _format(exc: BaseException, type_: Any) -> str:
