@@ -312,22 +312,37 @@ def _step(path: str, key: object) -> str:
     return f"{path}[{key!r}]"
 
 
-def _check_depth(data: Any, path: str, what: str) -> None:
-    """Refuse plain data whose objects and lists nest deeper than :data:`MAX_DEPTH`."""
-    todo: list[tuple[Any, str, int]] = [(data, path, 1)]
-    while todo:
-        value, where, depth = todo.pop()
-        if isinstance(value, Mapping):
-            children: Any = value.items()
-        elif isinstance(value, list | tuple):
-            children = enumerate(value)
+def _children(value: Any) -> Any:
+    return value.items() if isinstance(value, Mapping) else enumerate(value)
+
+
+def _check_depth(data: Any, path: str, what: str, *, start: int = 1) -> None:
+    """Refuse plain data whose objects and lists nest deeper than :data:`MAX_DEPTH`.
+
+    ``data`` itself is at depth ``start`` (a document's envelope at 0, so
+    its ``data`` is at 1). The walk keeps one iterator per open level and
+    builds the path only for the error.
+    """
+    if not isinstance(data, Mapping | list | tuple):
+        return
+    stack = [iter(_children(data))]
+    keys: list[object] = []
+    while stack:
+        for key, value in stack[-1]:
+            if isinstance(value, Mapping | list | tuple):
+                if len(stack) + start > MAX_DEPTH:
+                    where = path
+                    for step in (*keys, key):
+                        where = _step(where, step)
+                    problem = f"objects and lists nested deeper than {MAX_DEPTH} @ {where}"
+                    raise InvalidData.from_messages([problem], what=what)
+                keys.append(key)
+                stack.append(iter(_children(value)))
+                break
         else:
-            continue
-        if depth > MAX_DEPTH:
-            raise InvalidData.from_messages(
-                [f"objects and lists nested deeper than {MAX_DEPTH} @ {where}"], what=what
-            )
-        todo.extend((child, _step(where, key), depth + 1) for key, child in children)
+            stack.pop()
+            if keys:
+                keys.pop()
 
 
 def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "$") -> T:
@@ -346,6 +361,10 @@ def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "
     """
     label = what or (cls.__name__ if isinstance(cls, type) else str(cls))
     _check_depth(data, path, label)
+    return _structure(data, cls, label, path)
+
+
+def _structure(data: Any, cls: type[T], label: str, path: str) -> T:
     try:
         return converter.structure(data, cls)
     except (BaseValidationError, LoyaltyError, ValueError, TypeError, KeyError) as exc:
@@ -417,6 +436,8 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
     """
     if not isinstance(data, Mapping):
         raise InvalidData.from_messages([f"expected a document object, got {type_name(data)} @ $"])
+    schema = data.get("schema")
+    _check_depth(data, "$", schema if isinstance(schema, str) else "document", start=0)
     extra = set(data) - {"schema", "version", "data"}
     missing = {"schema", "version", "data"} - set(data)
     if extra or missing:
@@ -442,7 +463,6 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
             errors=(f"unsupported version {version!r} @ $.version",),
         )
     payload = data["data"]
-    _check_depth(payload, "$.data", name)
     for step in range(version, doc.version):
         if step not in doc.upgraders:
             raise SchemaVersionError(
@@ -452,7 +472,7 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
                 errors=(f"no upgrade from version {step} @ $.version",),
             )
         payload = doc.upgraders[step](payload)
-    result: T = structure(payload, doc.cls, what=name, path="$.data")
+    result: T = _structure(payload, doc.cls, name, "$.data")
     return result
 
 
