@@ -51,6 +51,7 @@ import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._public import publish
 from loyaltycore._validate import (
     DECIMAL_CONTEXT,
     MAX_PLACES,
@@ -569,9 +570,6 @@ def _owned(values: npt.ArrayLike) -> Any:
     return array
 
 
-_ARRAY_EQ: Final = attrs.cmp_using(eq=np.array_equal)
-
-
 @attrs.frozen(eq=False)
 class BatchEvaluation:
     """What a batch of events earns, column by column, in input order.
@@ -821,3 +819,5 @@ def _register() -> None:
 
 
 _register()
+
+publish(__name__, __all__, globals())
