@@ -61,7 +61,7 @@ from loyaltycore._validate import (
     type_name,
 )
 from loyaltycore.calendar import UTC, to_utc, zone
-from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidRule, InvalidType
+from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
 from loyaltycore.rules._batch import Inputs, Run, key_label, run_with_budgets
 from loyaltycore.rules._columns import prepare
@@ -229,10 +229,7 @@ class RuleSet:
 
     @exponent.validator
     def _check_exponent(self, _: object, value: object) -> None:
-        if check_int(value, "exponent", minimum=0) > MAX_PLACES:
-            raise InvalidArgument(
-                f"exponent={value} must be <= {MAX_PLACES}", field="exponent", value=value
-            )
+        check_int(value, "exponent", minimum=0, maximum=MAX_PLACES)
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
