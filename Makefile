@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(VENV)/.stamp-base: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[clv,plot]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[clv,plot,report]'
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(BIN)/python

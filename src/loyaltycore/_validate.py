@@ -224,6 +224,9 @@ EXTRAS: Final = {
     "matplotlib": "plot",
     "sklearn": "cluster",
     "hypothesis": "testing",
+    "pyarrow": "arrow",
+    "pandas": "pandas",
+    "polars": "polars",
 }
 
 

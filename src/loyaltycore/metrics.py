@@ -34,6 +34,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.transactions import _input as tx
@@ -128,7 +129,7 @@ def _ratio(numerator: float, denominator: float, name: str) -> float:
 
 
 @attrs.frozen
-class PeriodRates:
+class PeriodRates(Frames):
     """A rate per calendar period: ``rate = numerator / denominator``.
 
     ``period`` holds each period's local start date; ``rate`` is NaN where
@@ -143,6 +144,14 @@ class PeriodRates:
     numerator: I64 = _array_field()
     denominator: I64 = _array_field()
     rate: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (
+            Col("period", "date", self.period),
+            Col("numerator", "int", self.numerator),
+            Col("denominator", "int", self.denominator),
+            Col("rate", "float", self.rate),
+        )
 
 
 def _rates(numerator: I64, denominator: I64) -> F64:
@@ -201,13 +210,15 @@ def retention_rate(
 
 
 @attrs.frozen
-class CohortTable:
+class CohortTable(Frames):
     """Acquisition cohorts by periods since acquisition.
 
     ``counts[i, k]`` is the number of customers of cohort ``i`` (first
     purchase in period ``cohort[i]``) who bought in its k-th period after
     acquisition; ``size = counts[:, 0]``; ``rates = counts / size``. Cells
     after the last observed period are unobserved: count 0, rate NaN.
+    As a frame it is long: one row per observed cell, with columns
+    ``cohort``, ``offset`` (k), ``size``, ``customers`` and ``rate``.
 
     >>> t = cohort_retention([1, 1, 2], np.array(["2024-01-03", "2024-02-03", "2024-02-04"],
     ...                      "datetime64[D]"), tz="UTC")
@@ -223,6 +234,19 @@ class CohortTable:
     counts: I64 = _array_field()
     rates: F64 = _array_field()
     period: str = attrs.field(kw_only=True)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        n = len(self.cohort)
+        row, offset = np.divmod(np.arange(n * n, dtype=np.int64), max(n, 1))
+        observed = row + offset < n
+        row, offset = row[observed], offset[observed]
+        return (
+            Col("cohort", "date", self.cohort[row]),
+            Col("offset", "int", offset),
+            Col("size", "int", self.size[row]),
+            Col("customers", "int", self.counts[row, offset]),
+            Col("rate", "float", self.rates[row, offset]),
+        )
 
 
 def cohort_retention(
@@ -456,7 +480,7 @@ def nps(scores: Any) -> float:
 
 
 @attrs.frozen
-class CustomerValues:
+class CustomerValues(Frames):
     """One value per customer, ordered by customer id.
 
     >>> CustomerValues(np.array(["a"], dtype=object), [2.5]).value.tolist()
@@ -465,6 +489,9 @@ class CustomerValues:
 
     customer_id: npt.NDArray[Any] = _array_field()
     value: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (Col("customer_id", "id", self.customer_id), Col("value", "float", self.value))
 
 
 def historic_clv(
@@ -568,7 +595,7 @@ def breakage_rate(
 
 
 @attrs.frozen
-class RedemptionCurve:
+class RedemptionCurve(Frames):
     """Cumulative share of issued points redeemed by age, fitted by chain ladder.
 
     ``cumulative[k]`` is the expected share of a cohort's points redeemed by
@@ -596,6 +623,15 @@ class RedemptionCurve:
 
     cumulative: F64 = _array_field()
     factors: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        ages = np.arange(len(self.cumulative), dtype=np.int64)
+        factor = np.append(self.factors, np.nan)  # no development after the last age
+        return (
+            Col("age", "int", ages),
+            Col("cumulative", "float", self.cumulative),
+            Col("factor", "float", factor),
+        )
 
     @property
     def ultimate(self) -> float:
@@ -731,7 +767,7 @@ def points_liability(
 
 
 @attrs.frozen
-class Distribution:
+class Distribution(Frames):
     """Counts and shares of each label.
 
     >>> Distribution(np.array(["gold"], dtype=object), [3], [1.0]).shares.tolist()
@@ -741,6 +777,14 @@ class Distribution:
     labels: npt.NDArray[Any] = _array_field()
     counts: I64 = _array_field()
     shares: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        codes = np.arange(len(self.labels), dtype=np.int64)
+        return (
+            Col("label", "category", codes, labels=self.labels.tolist()),
+            Col("count", "int", self.counts),
+            Col("share", "float", self.shares),
+        )
 
 
 def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I64, Any]:
@@ -783,11 +827,13 @@ def tier_distribution(tiers: Any, *, labels: Sequence[Any] | None = None) -> Dis
 
 
 @attrs.frozen
-class MigrationMatrix:
+class MigrationMatrix(Frames):
     """Counts of members by (label before, label after), and row shares.
 
     ``rates[i, j] = counts[i, j] / sum_j counts[i, j]`` (NaN for an empty
     row): the probability of moving from ``labels[i]`` to ``labels[j]``.
+    As a frame it is long: one row per (before, after) cell, with columns
+    ``before``, ``after``, ``count`` and ``rate``.
 
     >>> m = migration_matrix(["a", "a", "b"], ["a", "b", "b"])
     >>> m.counts.tolist(), m.rates.tolist()
@@ -797,6 +843,17 @@ class MigrationMatrix:
     labels: npt.NDArray[Any] = _array_field()
     counts: I64 = _array_field()
     rates: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        n = len(self.labels)
+        before, after = np.divmod(np.arange(n * n, dtype=np.int64), max(n, 1))
+        names = self.labels.tolist()
+        return (
+            Col("before", "category", before, labels=names),
+            Col("after", "category", after, labels=names),
+            Col("count", "int", self.counts.reshape(-1)),
+            Col("rate", "float", self.rates.reshape(-1)),
+        )
 
 
 def migration_matrix(

@@ -31,6 +31,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_positive, check_rate, freeze, require
 from loyaltycore.clv import _data, _sim
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
@@ -114,7 +115,7 @@ class FitInfo:
 
 
 @attrs.frozen
-class Histories:
+class Histories(Frames):
     """Purchase histories as arrays: what a model fits and what a simulator returns.
 
     >>> import numpy as np
@@ -135,6 +136,9 @@ class Histories:
         if name not in ("frequency", "recency", "T", "monetary", "unit"):
             raise InvalidColumn(f"{name}: no such column in Histories", field=name)
         return getattr(self, name)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return tuple(Col(name, "float", values) for name, values in self.columns().items())
 
     def columns(self) -> dict[str, Float]:
         """The arrays by name (``monetary`` only when present).

@@ -12,6 +12,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int, type_name
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidRule, InvalidType
 from loyaltycore.segments._base import Assignment, int_column, reduce_value
@@ -251,7 +252,7 @@ def _check_scores(instance: RFMScores, attribute: attrs.Attribute[Any], value: A
 
 
 @attrs.frozen
-class RFMScores:
+class RFMScores(Frames):
     """R, F and M scores (1 .. ``bins``) of each customer, with the edges used.
 
     Build it with :func:`rfm_scores` or :meth:`RFMEdges.score`.
@@ -302,6 +303,14 @@ class RFMScores:
 
     def __len__(self) -> int:
         return int(self.r.size)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (
+            Col("r", "int", self.r),
+            Col("f", "int", self.f),
+            Col("m", "int", self.m),
+            Col("code", "int", self.code),
+        )
 
     @property
     def bins(self) -> int:

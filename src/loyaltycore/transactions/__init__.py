@@ -40,6 +40,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames, Kind
 from loyaltycore.calendar import UTC, from_micros, zone
 from loyaltycore.errors import (
     InvalidArgument,
@@ -150,7 +151,7 @@ def _located(
 
 
 @attrs.frozen
-class TransactionLog:
+class TransactionLog(Frames):
     """Transactions in numpy columns, one row per transaction.
 
     Build it with :meth:`from_arrays`, :meth:`from_frame` or :meth:`from_csv`;
@@ -443,6 +444,22 @@ class TransactionLog:
             is_return=take(self.is_return),
         )
 
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        cols = [
+            Col("customer_id", "id", self.customer),
+            Col("at", "instant", self.at),
+            Col("amount", "money", self.amount, exponent=self.exponent),
+        ]
+        if self.quantity is not None:
+            cols.append(Col("quantity", "int", self.quantity))
+        for name in ("category", "channel"):
+            codes, labels = getattr(self, name), getattr(self, f"{name}_labels")
+            if codes is not None and labels is not None:
+                cols.append(Col(name, "category", codes, labels=labels.tolist()))
+        if self.is_return is not None:
+            cols.append(Col("is_return", "bool", self.is_return))
+        return tuple(cols)
+
     def columns(self) -> dict[str, npt.NDArray[Any]]:
         """The log's columns by name (read-only arrays; ids per row).
 
@@ -582,8 +599,19 @@ class Facts:
         return Decimal(self.total).scaleb(-exponent)
 
 
+_FRAME_KINDS: Final[dict[str, Kind]] = {
+    "customer_id": "id",
+    "first": "instant",
+    "previous": "instant",
+    "last": "instant",
+    "total": "money",
+    **dict.fromkeys(("count", "frequency", "categories"), "int"),
+    **dict.fromkeys(("recency", "T", "days_since_last", "monetary", "aov", "median_gap"), "float"),
+}
+
+
 @attrs.frozen
-class Summary:
+class Summary(Frames):
     """Per-customer Facts in numpy columns, ordered by customer id.
 
     Read a column as ``summary["frequency"]`` or ``summary.frequency``;
@@ -666,6 +694,12 @@ class Summary:
         array([1.])
         """
         return {name: getattr(self, name) for name in FIELDS}
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return tuple(
+            Col(name, _FRAME_KINDS[name], getattr(self, name), exponent=self.exponent)
+            for name in FIELDS
+        )
 
     def facts(self, i: int) -> Facts:
         """Row ``i`` as a :class:`Facts` value.
@@ -841,7 +875,7 @@ def summarize(
 
 
 @attrs.frozen
-class CalibrationHoldout:
+class CalibrationHoldout(Frames):
     """A calibration-period summary and what each of its customers did next.
 
     ``holdout_frequency[i]`` counts the distinct purchase days of
@@ -862,6 +896,13 @@ class CalibrationHoldout:
     holdout_monetary: npt.NDArray[np.float64] = _array_field()
     duration: float = attrs.field(kw_only=True)
     observation_end: datetime = attrs.field(kw_only=True)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (
+            *self.calibration._columns_for_frames(),
+            Col("holdout_frequency", "int", self.holdout_frequency),
+            Col("holdout_monetary", "float", self.holdout_monetary),
+        )
 
 
 def calibration_holdout(
