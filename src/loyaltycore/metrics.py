@@ -7,7 +7,10 @@ order, customers are ordered by id and periods by date.
 
 Transaction-level KPIs take a ``customer`` column (any hashable ids) and an
 ``at`` column: int64 microseconds UTC (``log.at``), or ``datetime64`` read on
-the wall clock of ``tz``, or aware datetimes. Periods ("day", "week" —
+the wall clock of ``tz``, or aware datetimes. Columns may be numpy arrays,
+sequences or series of any engine; with ``data=`` (a pandas, polars or
+pyarrow frame, a DuckDB relation, a mapping or a Summary) the column
+arguments are column names instead. Periods ("day", "week" —
 Monday first, "month", "quarter", "year") are local calendar periods in the
 program zone ``tz``. Customer-level KPIs take a summary column
 (:func:`~loyaltycore.transactions.summarize`).
@@ -20,6 +23,10 @@ program zone ``tz``. Customer-level KPIs take a summary column
 array([0.5, 0. ])
 >>> nps([10, 9, 8, 3, 10])
 40.0
+>>> import polars as pl
+>>> log = pl.DataFrame({"id": ["007", "008", "007"], "ts": at[:3]})
+>>> retention_rate("id", "ts", data=log, tz="UTC").rate
+array([0.5])
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore import _native
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
@@ -114,6 +122,13 @@ def _floats(values: Any, name: str, *, allow_empty: bool = False) -> F64:
     return out
 
 
+def _read(data: object, **columns: Any) -> list[Any]:
+    """The column arguments: read from ``data`` by name, or taken as columns."""
+    if data is None:
+        return [_native.column(values) for values in columns.values()]
+    return list(_native.read_columns(data, columns).values())
+
+
 def _exact_sum(values: F64) -> float:
     """Correctly rounded sum: independent of the order of the values."""
     return math.fsum(values.tolist())
@@ -163,6 +178,7 @@ def retention_rate(
     customer: Any,
     at: Any,
     *,
+    data: object = None,
     period: Frequency = "month",
     tz: str | tzinfo = "UTC",
     as_of: object = None,
@@ -176,6 +192,7 @@ def retention_rate(
     Args:
         customer: customer ids, one per transaction.
         at: transaction instants (see the module docstring).
+        data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
         as_of: ignore transactions after this instant.
@@ -193,6 +210,7 @@ def retention_rate(
     ([datetime.date(2024, 2, 1), datetime.date(2024, 3, 1)], [1, 1], [2, 1], [0.5, 1.0])
     """
     freq = check_period(period)
+    customer, at = _read(data, customer=customer, at=at)
     codes, _, days, _ = events(customer, at, tz, as_of=as_of)
     pair_codes, pair_p = distinct_pairs(codes, period_numbers(days, freq))
     lo = int(pair_p.min())
@@ -253,6 +271,7 @@ def cohort_retention(
     customer: Any,
     at: Any,
     *,
+    data: object = None,
     period: Frequency = "month",
     tz: str | tzinfo = "UTC",
     as_of: object = None,
@@ -266,6 +285,7 @@ def cohort_retention(
     Args:
         customer: customer ids, one per transaction.
         at: transaction instants (see the module docstring).
+        data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
         as_of: ignore transactions after this instant.
@@ -280,6 +300,7 @@ def cohort_retention(
     [[2, 0, 1], [0, 0, 0], [0, 0, 0]]
     """
     freq = check_period(period)
+    customer, at = _read(data, customer=customer, at=at)
     codes, ids, days, _ = events(customer, at, tz, as_of=as_of)
     p = period_numbers(days, freq)
     lo = int(p.min())
@@ -312,13 +333,15 @@ def repurchase_rate(
     within_days: int,
     as_of: object,
     tz: str | tzinfo = "UTC",
+    data: object = None,
 ) -> float:
     """Share of customers who bought again within ``within_days`` of their first purchase.
 
     Only customers whose window is fully observed count: first purchase day
     ``f <= as_of's day - within_days``. ``rate = |eligible with a second
     purchase day in (f, f + within_days]| / |eligible|``. Days are local
-    calendar days in ``tz``; rows after ``as_of`` are ignored.
+    calendar days in ``tz``; rows after ``as_of`` are ignored. With
+    ``data``, ``customer`` and ``at`` name its columns.
 
     Raises:
         EmptyData: no customer is eligible.
@@ -333,6 +356,7 @@ def repurchase_rate(
     window = check_int(within_days, "within_days", minimum=1)
     if as_of is None:
         raise InvalidArgument("repurchase_rate needs as_of", field="as_of")
+    customer, at = _read(data, customer=customer, at=at)
     codes, _, days, zone_ = events(customer, at, tz, as_of=as_of)
     _, limit = tx.as_of_micros(as_of, zone_)
     as_of_day = _local_day(limit, zone_)
@@ -355,69 +379,85 @@ def _local_day(micros: int, zone_: tzinfo) -> int:
 # -- customer-level rates -------------------------------------------------------
 
 
-def churn_rate(days_since_last: Any, *, threshold_days: float) -> float:
+def churn_rate(days_since_last: Any, *, threshold_days: float, data: object = None) -> float:
     """Share of customers inactive for more than ``threshold_days``.
 
     ``churn = |days_since_last > threshold_days| / |customers|``. The
-    threshold is explicit: there is no default inactivity period.
+    threshold is explicit: there is no default inactivity period. With
+    ``data`` (a summary or its frame), ``days_since_last`` names its column.
 
     >>> churn_rate([3, 40, 200, 95], threshold_days=90)
     0.5
     """
-    days = _floats(days_since_last, "days_since_last")
+    (column,) = _read(data, days_since_last=days_since_last)
+    days = _floats(column, "days_since_last")
     threshold = check_rate(threshold_days, "threshold_days")
     return float(np.count_nonzero(days > threshold)) / len(days)
 
 
-def active_rate(days_since_last: Any, *, within_days: float, members: int | None = None) -> float:
+def active_rate(
+    days_since_last: Any,
+    *,
+    within_days: float,
+    members: int | None = None,
+    data: object = None,
+) -> float:
     """Share of customers (or of ``members``) who bought within ``within_days``.
 
     ``active = |days_since_last <= within_days| / (members or |customers|)``.
     Pass ``members`` to count members who never bought in the denominator.
+    With ``data``, ``days_since_last`` names its column.
 
     >>> active_rate([3, 40, 200, 95], within_days=90, members=8)
     0.25
     """
-    days = _floats(days_since_last, "days_since_last")
+    (column,) = _read(data, days_since_last=days_since_last)
+    days = _floats(column, "days_since_last")
     window = check_rate(within_days, "within_days")
     base = len(days) if members is None else check_int(members, "members", minimum=len(days))
     return _ratio(float(np.count_nonzero(days <= window)), float(base), "active_rate")
 
 
-def purchase_frequency(customer: Any) -> float:
+def purchase_frequency(customer: Any, *, data: object = None) -> float:
     """Orders per customer: ``transactions / distinct customers``.
+
+    With ``data``, ``customer`` names its column.
 
     >>> purchase_frequency(["a", "b", "a", "a"])
     2.0
     """
-    codes, ids = tx.factorize(customer, "customer")
+    (column,) = _read(data, customer=customer)
+    codes, ids = tx.factorize(column, "customer")
     return _ratio(float(len(codes)), float(len(ids)), "purchase_frequency")
 
 
-def average_order_value(amount: Any, *, exponent: int | None = None) -> float:
+def average_order_value(amount: Any, *, exponent: int | None = None, data: object = None) -> float:
     """AOV: ``sum(amount) / number of orders``, one amount per order.
 
     ``amount`` is in currency units, or int minor units with ``exponent``
-    (then divided by ``10**exponent``, e.g. ``log.amount`` with 2).
+    (then divided by ``10**exponent``, e.g. ``log.amount`` with 2). With
+    ``data``, ``amount`` names its column.
 
     >>> average_order_value([1999, 501], exponent=2)
     12.5
     """
-    values = _floats(amount, "amount")
+    (column,) = _read(data, amount=amount)
+    values = _floats(column, "amount")
     scale = 1.0 if exponent is None else 10.0 ** tx.check_exponent(exponent)
     return _exact_sum(values) / len(values) / scale
 
 
-def arpu(amount: Any, users: int, *, exponent: int | None = None) -> float:
+def arpu(amount: Any, users: int, *, exponent: int | None = None, data: object = None) -> float:
     """Average revenue per user: ``sum(amount) / users``.
 
     ``users`` counts every user of the base (buyers or not) over the same
-    period as the amounts.
+    period as the amounts. With ``data``, ``amount`` names its column.
 
     >>> arpu([10.0, 20.0, 30.0], users=4)
     15.0
     """
-    values = _floats(amount, "amount", allow_empty=True)
+    (column,) = _read(data, amount=amount)
+    values = _floats(column, "amount", allow_empty=True)
     base = check_int(users, "users", minimum=1)
     scale = 1.0 if exponent is None else 10.0 ** tx.check_exponent(exponent)
     return _exact_sum(values) / base / scale
@@ -454,10 +494,11 @@ def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
     return result
 
 
-def nps(scores: Any) -> float:
+def nps(scores: Any, *, data: object = None) -> float:
     """Net promoter score of 0-10 answers, from -100 to 100.
 
-    ``NPS = 100 * (|scores >= 9| - |scores <= 6|) / |scores|``.
+    ``NPS = 100 * (|scores >= 9| - |scores <= 6|) / |scores|``. With
+    ``data``, ``scores`` names its column.
 
     Raises:
         InvalidColumn: a score that is not an integer from 0 to 10.
@@ -465,7 +506,8 @@ def nps(scores: Any) -> float:
     >>> nps([10, 10, 9, 7, 0])
     40.0
     """
-    values = _floats(scores, "scores")
+    (column,) = _read(data, scores=scores)
+    values = _floats(column, "scores")
     bad = (values < 0) | (values > 10) | (values != np.rint(values))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -495,18 +537,25 @@ class CustomerValues(Frames):
 
 
 def historic_clv(
-    customer: Any, amount: Any, *, margin: float = 1.0, exponent: int | None = None
+    customer: Any,
+    amount: Any,
+    *,
+    margin: float = 1.0,
+    exponent: int | None = None,
+    data: object = None,
 ) -> CustomerValues:
     """Historic customer lifetime value: margin x the customer's past spend.
 
     ``clv[c] = margin * sum(amount of c's transactions)``, per customer,
     ordered by id. Sums are taken in sorted order, so row order cannot change
-    a digit. Returns (negative amounts) reduce the value.
+    a digit. Returns (negative amounts) reduce the value. With ``data``,
+    ``customer`` and ``amount`` name its columns.
 
     >>> v = historic_clv(["b", "a", "b"], [10.0, 4.0, 6.0], margin=0.25)
     >>> v.customer_id.tolist(), v.value.tolist()
     (['a', 'b'], [1.0, 4.0])
     """
+    customer, amount = _read(data, customer=customer, amount=amount)
     codes, ids = tx.factorize(customer, "customer")
     values = _floats(amount, "amount")
     tx.check_length(values, len(codes), "amount")
@@ -808,18 +857,22 @@ def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I
     return remap[codes], out
 
 
-def tier_distribution(tiers: Any, *, labels: Sequence[Any] | None = None) -> Distribution:
+def tier_distribution(
+    tiers: Any, *, labels: Sequence[Any] | None = None, data: object = None
+) -> Distribution:
     """How many members are in each tier (or any label), and which share.
 
     ``share[t] = |members in t| / |members|``. ``labels`` fixes the order
-    (e.g. the ladder, lowest first) and lists tiers with no member.
+    (e.g. the ladder, lowest first) and lists tiers with no member. With
+    ``data``, ``tiers`` names its column.
 
     >>> d = tier_distribution(["gold", "base", "base", "silver"],
     ...                       labels=["base", "silver", "gold", "platinum"])
     >>> d.counts.tolist(), d.shares.tolist()
     ([2, 1, 1, 0], [0.5, 0.25, 0.25, 0.0])
     """
-    codes, names = _label_codes(tiers, "tiers", labels)
+    (column,) = _read(data, tiers=tiers)
+    codes, names = _label_codes(column, "tiers", labels)
     if len(codes) == 0:
         raise EmptyData("tiers is empty", field="tiers")
     counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
@@ -857,18 +910,19 @@ class MigrationMatrix(Frames):
 
 
 def migration_matrix(
-    before: Any, after: Any, *, labels: Sequence[Any] | None = None
+    before: Any, after: Any, *, labels: Sequence[Any] | None = None, data: object = None
 ) -> MigrationMatrix:
     """Migration between two label arrays of the same members (tiers, segments).
 
     ``counts[i, j] = |members with before == labels[i] and after == labels[j]|``.
     Labels are the union of both arrays, sorted, unless ``labels`` gives the
-    order.
+    order. With ``data``, ``before`` and ``after`` name its columns.
 
     >>> migration_matrix(["base", "gold"], ["gold", "gold"],
     ...                  labels=["base", "gold"]).counts.tolist()
     [[0, 1], [0, 1]]
     """
+    before, after = _read(data, before=before, after=after)
     first = tx.as_array(before, "before")
     second = tx.as_array(after, "after")
     tx.check_length(second, len(first), "after")

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
-from loyaltycore import serialize
+from loyaltycore import _native, serialize
 from loyaltycore._validate import check_int, check_positive, type_name
 from loyaltycore.calendar import EPOCH, to_utc, zone
 from loyaltycore.errors import (
@@ -396,6 +396,13 @@ def stage(
     return Stage(_engine.combine_scalar(row, level, react, chosen.new_days))
 
 
+def _columns(columns: object) -> object:
+    """A data frame's columns in the engines' form; other inputs unchanged."""
+    if isinstance(columns, Mapping) or callable(getattr(columns, "columns", None)):
+        return columns
+    return _native.read_all(columns) if _native.is_frame(columns) else columns
+
+
 def stages(
     columns: object,
     policy: LifecyclePolicy | None = None,
@@ -410,7 +417,9 @@ def stages(
     second with :class:`AbsoluteDays`.
 
     Args:
-        columns: a Summary (its ``as_of`` and ``tz`` are the defaults) or a
+        columns: a Summary (its ``as_of`` and ``tz`` are the defaults), a
+            data frame (pandas, polars, pyarrow, DuckDB; instants as aware
+            datetimes, as ``Summary.to_pandas()`` gives them) or a
             mapping of equal-length columns with the fields :func:`stage`
             reads; ``first``/``previous``/``last`` are int64 micros UTC with
             :data:`MISSING` for absent instants (no ``last``: a prospect).
@@ -437,6 +446,7 @@ def stages(
     [4, 6]
     """
     chosen = _policy(policy)
+    columns = _columns(columns)
     zone_ = _days.resolve_zone(columns, tz)
     instant = _days.resolve_as_of(columns, as_of)
     days = _days.column_days(columns, instant, zone_)
@@ -462,6 +472,7 @@ def population_cycle(columns: object) -> float:
     >>> population_cycle({"frequency": [0, 2, 3, 5], "median_gap": [float("nan"), 10, 30, 20]})
     20.0
     """
+    columns = _columns(columns)
     frequency = np.asarray(_days.read(columns, "frequency"))
     gaps = np.asarray(_days.read(columns, "median_gap"), dtype=np.float64)
     chosen = gaps[(frequency >= 2) & np.isfinite(gaps)]

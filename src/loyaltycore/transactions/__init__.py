@@ -316,13 +316,17 @@ class TransactionLog(Frames):
         is_return: str | None = None,
         at_format: str | None = None,
     ) -> TransactionLog:
-        """Build a log from a pandas, polars (or any narwhals-readable) frame.
+        """Build a log from a pandas, polars, pyarrow frame or a DuckDB relation.
 
-        Column arguments name the frame's columns. Time-zone-aware datetime
-        columns are converted to UTC; naive ones need ``tz=``. Other arguments
-        are as in :meth:`from_arrays`.
+        Any frame narwhals reads works (lazy ones are collected once, with
+        only the named columns), and so does any object exporting an Arrow
+        C stream. Column arguments name the frame's columns. Time-zone-aware
+        datetime columns are converted to UTC; naive ones need ``tz=``. Text
+        ids stay text: ``"0042"`` is never read as the number 42. Other
+        arguments are as in :meth:`from_arrays`.
 
         Raises:
+            InvalidType: ``frame`` is not a data frame.
             InvalidColumn: a named column is missing (the message lists the
                 frame's columns), or any error of :meth:`from_arrays`.
 
@@ -334,15 +338,15 @@ class TransactionLog(Frames):
         >>> from_micros(int(log.at[0]))
         datetime.datetime(2024, 3, 1, 15, 0, tzinfo=datetime.timezone.utc)
         """
-        from loyaltycore.transactions._frame import frame_columns
+        from loyaltycore._native import read_columns
 
         wanted = {"customer": customer, "at": at, "amount": amount}
         optional = {"quantity": quantity, "category": category, "channel": channel}
         optional["is_return"] = is_return
         wanted.update({k: v for k, v in optional.items() if v is not None})
-        columns, at_tz = frame_columns(frame, wanted, time_column=at, tz=tz)
+        columns = read_columns(frame, wanted, arg="frame", frames_only=True)
         return cls.from_arrays(
-            tz=at_tz,
+            tz=tz,
             exponent=exponent,
             minor_units=minor_units,
             at_format=at_format,

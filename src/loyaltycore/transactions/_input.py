@@ -296,7 +296,7 @@ def instants(
         missing = out == MISSING
         if missing.any():
             row = _first(missing)
-            raise InvalidColumn(f"{name}[{row}] is missing (NaT)", field=name, row=row)
+            raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
         return out
     if kind in "OUS":
         return _object_instants(array.astype(object, copy=False), tz, name, fmt)
