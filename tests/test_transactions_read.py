@@ -89,3 +89,40 @@ def test_errors_name_file_line_and_column_on_both_engines(tmp_path: Path) -> Non
             TransactionLog.from_csv(path, engine=engine)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="engine='java' must be"):
         TransactionLog.from_csv(path, engine="java")  # type: ignore[arg-type]
+
+
+def test_parquet_reads_like_csv_and_names_the_file(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv = tmp_path / "tx.csv"
+    csv.write_text("customer_id,at,amount\n0042,2024-01-01T09:00+01:00,19.99\nb,2024-01-02,5\n")
+    table = pa.table(
+        {
+            "customer_id": ["0042", "b"],
+            "at": pa.array([1704096000000000, 1704153600000000], pa.timestamp("us", tz="UTC")),
+            "amount": pa.array(["19.99", "5.00"]).cast(pa.decimal128(10, 2)),
+        }
+    )
+    pq.write_table(table, tmp_path / "tx.parquet")
+    log = TransactionLog.from_parquet(tmp_path / "tx.parquet")
+    assert log == TransactionLog.from_csv(csv, tz="UTC")
+    pq.write_table(table.set_column(2, "amount", pa.array([1.999, 5.0])), tmp_path / "bad.pq")
+    with pytest.raises(LoyaltyError, match=r"bad.pq, column 'amount': amount\[0\]=1.999"):
+        TransactionLog.from_parquet(tmp_path / "bad.pq")
+
+
+def test_report_reads_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from loyaltycore.report import load_sample, main
+
+    sample = load_sample()
+    pq.write_table(sample.to_arrow(money="float"), tmp_path / "sample.parquet")
+    args = ["--at", "at", "--category", "category", "--channel", "channel", "--no-clv"]
+    assert main([str(tmp_path / "sample.parquet"), *args, "--format", "json"]) == 0
+    from_parquet = json.loads(capsys.readouterr().out)
+    assert main(["--no-clv", "--format", "json", "--tz", "UTC"]) == 0
+    assert from_parquet == json.loads(capsys.readouterr().out)

@@ -537,7 +537,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m loyaltycore report",
         description="KPIs, cohorts, lifecycle stages, RFM segments and CLV of a transaction file.",
     )
-    parser.add_argument("csv", nargs="?", help="transactions file (default: the bundled sample)")
+    parser.add_argument(
+        "csv", nargs="?", help="transactions file, CSV or .parquet (default: the bundled sample)"
+    )
     parser.add_argument("--customer", default="customer_id", help="customer id column")
     parser.add_argument("--at", default="timestamp", help="timestamp column")
     parser.add_argument("--amount", default="amount", help="amount column (currency units)")
@@ -569,6 +571,16 @@ def _parse_as_of(text: str) -> datetime | date:
 def _load(args: argparse.Namespace, tz: str) -> TransactionLog:
     if args.csv is None:
         return load_sample()
+    if Path(args.csv).suffix.lower() in (".parquet", ".pq"):
+        return TransactionLog.from_parquet(
+            args.csv,
+            customer=args.customer,
+            at=args.at,
+            amount=args.amount,
+            category=args.category,
+            channel=args.channel,
+            tz=tz,
+        )
     return TransactionLog.from_csv(
         args.csv,
         customer=args.customer,

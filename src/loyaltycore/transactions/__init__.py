@@ -486,6 +486,65 @@ class TransactionLog(Frames):
             line = lines[row] if isinstance(row, int) and 0 <= row < len(lines) else None
             raise _located(exc, path, line, wanted) from None
 
+    @classmethod
+    def from_parquet(
+        cls,
+        path: str | PathLike[str],
+        *,
+        customer: str = "customer_id",
+        at: str = "at",
+        amount: str = "amount",
+        tz: str | tzinfo | None = None,
+        exponent: int = 2,
+        minor_units: bool = False,
+        quantity: str | None = None,
+        category: str | None = None,
+        channel: str | None = None,
+        is_return: str | None = None,
+    ) -> TransactionLog:
+        """Read a Parquet file through pyarrow (the ``report`` extra).
+
+        Only the named columns are read, in row groups; then the columns are
+        taken as in :meth:`from_frame` (aware timestamps are converted to
+        UTC, text ids stay text, decimal amounts are exact).
+
+        Raises:
+            MissingDependency: pyarrow is not installed.
+            InvalidColumn: a missing column, or any error of :meth:`from_arrays`,
+                prefixed with the file and the column.
+
+        >>> import pathlib, tempfile
+        >>> import pyarrow as pa, pyarrow.parquet as pq
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "tx.parquet"
+        >>> pq.write_table(pa.table({"customer_id": ["0042"], "amount": [1999],
+        ...     "at": pa.array([0], pa.timestamp("us", tz="UTC"))}), path)
+        >>> log = TransactionLog.from_parquet(path, minor_units=True)
+        >>> log.customer_ids.tolist(), log.amount.tolist()
+        (['0042'], [1999])
+        """
+        from loyaltycore._validate import require
+
+        require("pyarrow", "from_parquet()")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        wanted = {"customer": customer, "at": at, "amount": amount}
+        optional = {"quantity": quantity, "category": category, "channel": channel}
+        optional["is_return"] = is_return
+        wanted.update({k: v for k, v in optional.items() if v is not None})
+        names = {role: name for role, name in wanted.items() if name is not None}
+        try:
+            handle = pq.ParquetFile(path)
+            present = handle.schema_arrow.names
+            columns = [name for name in dict.fromkeys(names.values()) if name in present]
+            schema = pa.schema([handle.schema_arrow.field(name) for name in columns])
+            table = pa.Table.from_batches(handle.iter_batches(columns=columns), schema=schema)
+            return cls.from_frame(
+                table, tz=tz, exponent=exponent, minor_units=minor_units, **names
+            )
+        except LoyaltyError as exc:
+            raise _located(exc, path, None, names) from None
+
     def select(self, rows: npt.ArrayLike) -> TransactionLog:
         """The log restricted to ``rows`` (a bool mask or row indices).
 
