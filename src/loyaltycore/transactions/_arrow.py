@@ -1,14 +1,15 @@
 """Reading transaction files through pyarrow: the fast path of ``from_csv``.
 
-pyarrow (the ``report`` extra) reads a CSV file in blocks of about 16 MB,
+pyarrow (the ``report`` extra) parses a CSV file in blocks of about 4 MB,
 every wanted column as text, and converts each block to the log's int64
 columns at C speed: instants through Arrow's ISO-8601 parser (or
 ``strptime``), amounts as exact decimals (``decimal128``, whose unscaled
 integers are the minor units), flags and quantities by casts. Customer ids,
-categories and channels stay Arrow strings until the end, when one hash pass
-(``dictionary_encode``) factorises each column and one sort of its distinct
-values gives codes in id order, as :func:`~loyaltycore.transactions._input.factorize`
-would. No Python object is made per row.
+categories and channels are dictionary-encoded block by block (a hash pass
+keeping each block's distinct values once); at the end the blocks'
+dictionaries are unified and one sort of the distinct values gives codes in
+id order, as :func:`~loyaltycore.transactions._input.factorize` would. No
+Python object is made per row.
 
 The stdlib reader stays the one that decides. This path handles only the
 plain case (a one-character delimiter, a header naming distinct columns,
@@ -20,17 +21,19 @@ same files and raises the same errors (file, line, column) as it always
 has. The fast path never accepts a file the stdlib reader refuses: every
 conversion here is stricter than or equal to the stdlib one.
 
-Memory: the text of the wanted columns (their bytes plus 4 bytes of offset
-per value) while reading, then 8 bytes per row per int64 column, 1 per flag,
-and 4 per row for each dictionary-encoded column; about 40 to 60 bytes per
-row for a log of ids, instants and amounts.
+Memory per row: 8 bytes per int64 column (instants, amounts, quantities,
+codes), 1 per flag, 4 per text column while it is dictionary-encoded, and a
+second copy of one int64 column while its blocks are joined; the text of a
+block (about 4 MB) at a time. About 40 bytes per row for ids, instants and
+amounts, plus the distinct ids; measured peak resident growth is printed by
+``benchmarks/engines.py``.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import tzinfo
 from os import PathLike
 from typing import Any, Final
@@ -44,7 +47,7 @@ from loyaltycore.transactions import _input as tx
 I64 = npt.NDArray[np.int64]
 
 #: Bytes of text pyarrow reads per block.
-BLOCK_BYTES: Final = 16 << 20
+BLOCK_BYTES: Final = 4 << 20
 _UTF8: Final = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
 _TRUE: Final = ("true", "yes", "1")  # the stdlib reader's words, compared in lower case
 _FALSE: Final = ("false", "no", "0")
@@ -141,10 +144,11 @@ def _flags(pc: Any, text: Any) -> npt.NDArray[np.bool_]:
 
 
 def _factorize(pa: Any, pc: Any, chunks: list[Any]) -> tuple[I64, npt.NDArray[Any]]:
-    """Codes in the sorted order of the distinct text values, and those values."""
+    """Codes in the sorted order of the distinct values of dictionary-encoded blocks."""
     if not chunks:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks))
+    encoded = pa.chunked_array(chunks).unify_dictionaries()
+    chunks.clear()
     dictionary = encoded.chunk(0).dictionary
     if pc.min(pc.utf8_length(dictionary)).as_py() == 0:
         raise ValueError("empty id")  # the stdlib reader decides what an empty id means
@@ -153,6 +157,7 @@ def _factorize(pa: Any, pc: Any, chunks: list[Any]) -> tuple[I64, npt.NDArray[An
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     indices = np.concatenate([_numbers(chunk.indices, np.int32) for chunk in encoded.chunks])
+    del encoded
     values = np.empty(len(order), dtype=object)
     values[:] = dictionary.take(sort).to_pylist()
     return rank[indices], values
@@ -187,6 +192,19 @@ def read_csv(
         return None  # pyarrow.ArrowInvalid is a ValueError
 
 
+def _blocks(path: str | PathLike[str]) -> Iterator[bytes]:
+    """The file in blocks of whole lines, each starting with the header line.
+
+    pyarrow's own streaming reader reads ahead through the whole file, so the
+    blocks are cut here. A quoted value spanning a cut fails to parse, and the
+    stdlib reader takes the file.
+    """
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        while block := handle.read(BLOCK_BYTES):
+            yield header + block + handle.readline()
+
+
 def _read(
     path: str | PathLike[str],
     names: dict[str, str],
@@ -200,26 +218,29 @@ def _read(
     import pyarrow.csv as pcsv
 
     columns = list(dict.fromkeys(names.values()))
-    reader = pcsv.open_csv(
-        path,
-        read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
-        parse_options=pcsv.ParseOptions(delimiter=delimiter),
-        convert_options=pcsv.ConvertOptions(
+    options = {
+        "parse_options": pcsv.ParseOptions(delimiter=delimiter),
+        "convert_options": pcsv.ConvertOptions(
             column_types=dict.fromkeys(columns, pa.string()),
             include_columns=columns,
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
-    )
+    }
     text: dict[str, list[Any]] = {role: [] for role in names if role in _TEXT_ROLES}
     numbers: dict[str, list[npt.NDArray[Any]]] = {
         role: [] for role in names if role not in _TEXT_ROLES
     }
-    for batch in reader:
+    batches = (
+        batch
+        for block in _blocks(path)
+        for batch in pcsv.read_csv(pa.py_buffer(block), **options).to_batches()
+    )
+    for batch in batches:
         for role, name in names.items():
             values = pc.utf8_trim_whitespace(batch.column(name))
-            if role in text:
-                text[role].append(values)
+            if role in text:  # each block's distinct values once, not every row's text
+                text[role].append(pc.dictionary_encode(values))
             elif role == "at":
                 numbers[role].append(_instants(pa, pc, values, at_format, tz))
             elif role == "amount":
@@ -228,8 +249,12 @@ def _read(
                 numbers[role].append(_numbers(pc.cast(values, pa.int64()), np.int64))
             else:
                 numbers[role].append(_flags(pc, values))
-    out: dict[str, Any] = {role: _factorize(pa, pc, chunks) for role, chunks in text.items()}
-    for role, parts in numbers.items():
+    out: dict[str, Any] = {}
+    for role in list(numbers):  # one column's blocks at a time, each freed once joined
+        parts = numbers.pop(role)
         dtype = np.bool_ if role == "is_return" else np.int64
         out[role] = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+        del parts
+    for role in list(text):
+        out[role] = _factorize(pa, pc, text.pop(role))
     return out
