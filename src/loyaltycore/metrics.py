@@ -301,16 +301,19 @@ def cohort_retention(
     """
     freq = check_period(period)
     customer, at = _read(data, customer=customer, at=at)
-    codes, ids, days, _ = events(customer, at, tz, as_of=as_of)
+    codes, _, days, _ = events(customer, at, tz, as_of=as_of)
     p = period_numbers(days, freq)
     lo = int(p.min())
     n = int(p.max()) - lo + 1
     p -= lo
-    first = np.full(len(ids), n, dtype=np.int64)
-    np.minimum.at(first, codes, p)
-    pair_codes, pair_p = distinct_pairs(codes, p)
-    cohort = first[pair_codes]
-    counts = np.bincount(cohort * n + (pair_p - cohort), minlength=n * n).reshape(n, n)
+    pair_codes, pair_p = distinct_pairs(codes, p)  # by customer, then period
+    del codes, p
+    starts, _ = first_per_code(pair_codes, pair_p)
+    cohort = np.repeat(pair_p[starts], np.diff(np.append(starts, len(pair_p))))
+    cell = cohort * n  # one combined (cohort, offset) code per pair
+    cell += pair_p
+    cell -= cohort
+    counts = np.bincount(cell, minlength=n * n).reshape(n, n)
     size = counts[:, 0].copy()
     observed = np.arange(n)[None, :] < (n - np.arange(n))[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -84,7 +84,12 @@ def _factorize_ints(ids: I64) -> tuple[I64, I64]:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     lo, hi = int(ids.min()), int(ids.max())
     span = hi - lo + 1
-    if span > 4 * n + 1_000_000:  # sparse ids: sort
+    if span > 4 * n + 1_000_000:  # sparse ids: one sort carrying the row index
+        from loyaltycore.transactions._sort import sparse_codes
+
+        found = sparse_codes(ids)
+        if found is not None:
+            return found
         uniques, inverse = np.unique(ids, return_inverse=True)
         return inverse.astype(np.int64, copy=False).reshape(-1), uniques.astype(np.int64)
     # dense ids: a presence table beats any sort; passes run in blocks
@@ -133,10 +138,11 @@ def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDA
         raise InvalidColumn(
             f"{name}[{row}]={values[row]!r} is not hashable", field=name, row=row
         ) from None
-    for value in codes_of:
-        if is_missing(value):
-            row = values.index(value)
-            raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
+    if set(map(type, codes_of)) - {str, int}:  # only then can an id be missing
+        for value in codes_of:
+            if is_missing(value):
+                row = values.index(value)
+                raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
     ordered = sort_ids(list(codes_of))
     for code, value in enumerate(ordered):
         codes_of[value] = code

@@ -16,7 +16,6 @@ import numpy.typing as npt
 from loyaltycore.calendar import local_days, zone
 from loyaltycore.errors import EmptyData, InvalidArgument
 from loyaltycore.transactions import _input as tx
-from loyaltycore.transactions._summary import sorted_unique
 
 I64 = npt.NDArray[np.int64]
 
@@ -35,14 +34,27 @@ def check_period(period: object) -> Frequency:
     )
 
 
+def _months(days: I64) -> I64:
+    """Months since 1970-01 of each day: a table over the days' range, then one gather."""
+    if len(days) == 0:
+        return days.astype(np.int64, copy=True)
+    lo = int(days.min())
+    span = np.arange(lo, int(days.max()) + 1, dtype=np.int64)
+    table = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    offset = days - lo
+    return table[offset]
+
+
 def period_numbers(days: I64, period: Frequency) -> I64:
     """Period number of each local day number."""
     if period == "day":
         return days.astype(np.int64, copy=True)
     if period == "week":
         return (days + 3) // 7  # day 0 (1970-01-01) is a Thursday
-    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return months // _MONTHS[period]
+    months = _months(days)
+    if period != "month":
+        months //= _MONTHS[period]
+    return months
 
 
 def period_starts(numbers: I64, period: Frequency) -> npt.NDArray[np.datetime64]:
@@ -76,11 +88,10 @@ def events(
 
 
 def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
-    """Distinct (code, number) pairs, sorted by code then number."""
-    lo = int(numbers.min())
-    span = int(numbers.max()) - lo + 1
-    key = sorted_unique(codes * span + (numbers - lo))
-    return key // span, key % span + lo
+    """Distinct (code, number) pairs, sorted by code then number (see ``_sort``)."""
+    from loyaltycore.transactions._sort import distinct_pairs as pairs
+
+    return pairs(codes, numbers)
 
 
 def first_per_code(pair_codes: I64, pair_numbers: I64) -> tuple[I64, I64]:
