@@ -393,3 +393,51 @@ def test_ids_of_other_types_are_written_as_text() -> None:
     values = metrics.historic_clv(ids, [1.0, 2.0])
     assert values.to_arrow().column("customer_id").to_pylist() == [str(ids[1]), str(ids[0])]
     assert values.to_polars()["customer_id"].dtype == pl.String
+
+
+def _tables_with_columns() -> list[tuple[str, Callable[[], Any]]]:
+    from loyaltycore.campaigns import assign, balance, breakdown, uplift_by_decile, windows
+    from loyaltycore.clv import BetaGeo, frequency_recency_matrix
+    from loyaltycore.clv._diagnostics import CumulativeTransactions
+
+    bg = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
+    day = [datetime(2024, 6, d, 12, tzinfo=UTC) for d in (3, 12, 20, 21)]
+    log = TransactionLog.from_arrays(["a", "b", "c", "d"], day, ["5", "7", "1", "2"])
+    arms = ["treatment", "treatment", "control", "control"]
+    return [
+        ("CumulativeTransactions", lambda: CumulativeTransactions(
+            np.array([1, 2]), np.array([0.0, 3]), np.array([0.5, 2.5]))),
+        ("FrequencyRecencyMatrix", lambda: frequency_recency_matrix(
+            bg, T=39.0, max_frequency=2, recencies=[13.0, 39.0])),
+        ("UpliftTable", lambda: uplift_by_decile(
+            [1, 0, 1, 0], [0.9, 0.8, 0.2, 0.1], [True, False] * 2, bins=2)),
+        ("Breakdown", lambda: breakdown([1.0, 2.0, 1.0, 2.0], [True, True, False, False],
+                                        ["s"] * 4)),
+        ("Balance", lambda: balance({"x": [1, 2, 2, 1]}, [True, False, True, False])),
+        ("campaigns.Assignment", lambda: assign(["a", "b"], share=0.5, salt="doc")),
+        ("Windows", lambda: windows(log, ["a", "b", "c", "d"], arms, start=day[1], end=day[2],
+                                    horizons=(7,))),
+    ]  # fmt: skip
+
+
+_ARROW_OF_DTYPE = {"i": pa.int64(), "u": pa.int64(), "f": pa.float64(), "b": pa.bool_()}
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_tables_convert_by_their_columns(index: int) -> None:
+    name, build = _tables_with_columns()[index]
+    result = build()
+    columns = result.columns()
+    table = result.to_arrow()
+    assert table.column_names == list(columns), name
+    for column, values in columns.items():
+        kind = np.asarray(values).dtype.kind
+        expected = _ARROW_OF_DTYPE.get(kind)
+        if expected is not None:
+            assert table.schema.field(column).type == expected, (name, column)
+    assert result.to_polars().columns == list(columns)
+    assert list(result.to_pandas().columns) == list(columns)
+    assert result.to_frame("polars").shape == result.to_polars().shape
+    assert pa.table(result).num_rows == len(next(iter(columns.values())))
+    with pytest.raises(InvalidArgument, match="backend='spark'"):
+        result.to_frame("spark")

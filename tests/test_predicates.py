@@ -297,7 +297,7 @@ def test_first_failure_is_none_exactly_when_the_predicate_holds(
 
 @given(st.lists(st.integers(-700_000, 2_900_000), min_size=1, max_size=50))
 def test_civil_date_arithmetic_matches_the_calendar(days: list[int]) -> None:
-    from loyaltycore.predicates._fields import civil, civil_days, days_in_month
+    from loyaltycore.calendar import civil, civil_days, days_in_month
 
     array = np.array(days, dtype=np.int64)
     year, month, day = civil(array)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import polars
     import pyarrow
 
-__all__ = ["Col", "Frames", "Kind", "Money"]
+__all__ = ["Col", "Frames", "Kind", "Money", "infer"]
 
 Kind: TypeAlias = Literal[
     "instant", "date", "money", "category", "int", "float", "bool", "id", "text"
@@ -259,17 +259,43 @@ def to_polars(cols: Sequence[Col], money: object = "minor") -> polars.DataFrame:
 # -- the mixin -------------------------------------------------------------------
 
 
-class Frames:
-    """``to_arrow``, ``to_pandas``, ``to_polars`` and the Arrow C stream of a result.
+def infer(name: str, values: npt.NDArray[Any]) -> Col:
+    """A column whose kind follows its numpy dtype (int, float, bool, date, ids or text).
 
-    A class inherits it and implements ``_columns_for_frames()``, returning
-    its columns as :class:`Col` values; everything else is shared.
+    >>> infer("d", np.array(["2024-01-01"], dtype="datetime64[D]")).kind
+    'date'
+    """
+    kind = values.dtype.kind
+    if kind in "iu":
+        return Col(name, "int", values)
+    if kind == "f":
+        return Col(name, "float", values)
+    if kind == "b":
+        return Col(name, "bool", values)
+    if kind == "M" and np.datetime_data(values.dtype)[0] == "D":
+        return Col(name, "date", values)
+    if kind == "M":  # instants of another resolution, read as UTC
+        return Col(name, "instant", values.astype("datetime64[us]").view(np.int64))
+    return Col(name, "id", values.astype(object, copy=False))
+
+
+class Frames:
+    """``to_arrow``, ``to_pandas``, ``to_polars``, ``to_frame`` and the Arrow C stream.
+
+    A class inherits it and describes its columns once: by default the kinds
+    follow the dtypes of its ``columns()`` mapping (:func:`infer`); a class
+    whose columns carry more meaning (instants, money, labels) implements
+    ``_columns_for_frames()`` and returns :class:`Col` values. Everything else
+    is shared.
     """
 
     __slots__ = ()
 
     def _columns_for_frames(self) -> tuple[Col, ...]:
-        raise NotImplementedError
+        columns = getattr(self, "columns", None)
+        if not callable(columns):
+            raise NotImplementedError(f"{type(self).__name__} describes no columns")
+        return tuple(infer(name, np.asarray(values)) for name, values in columns().items())
 
     def to_arrow(self, *, money: Money = "minor") -> pyarrow.Table:
         """The result as a pyarrow ``Table`` (needs pyarrow).
@@ -325,6 +351,31 @@ class Frames:
         ['base', 'gold']
         """
         return to_polars(self._columns_for_frames(), money)
+
+    def to_frame(self, backend: str = "pandas", *, money: Money = "minor") -> object:
+        """The result as a frame of ``backend``: "pandas", "polars" or "pyarrow".
+
+        Raises:
+            InvalidArgument: another backend.
+
+        >>> from loyaltycore.metrics import tier_distribution
+        >>> type(tier_distribution(["gold"]).to_frame("polars")).__name__
+        'DataFrame'
+        """
+        convert = {
+            "pandas": self.to_pandas,
+            "polars": self.to_polars,
+            "pyarrow": self.to_arrow,
+            "arrow": self.to_arrow,
+        }.get(backend)
+        if convert is None:
+            raise InvalidArgument(
+                f"backend={backend!r} must be 'pandas', 'polars' or 'pyarrow'",
+                field="backend",
+                value=backend,
+            )
+        frame: object = convert(money=money)
+        return frame
 
     def __arrow_c_stream__(self, requested_schema: object = None) -> object:
         """The Arrow PyCapsule stream of :meth:`to_arrow` (needs pyarrow).

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from loyaltycore._validate import check_int, check_rate, type_name
 from loyaltycore.calendar import DAY_US, from_micros, start_of_day, to_micros, zone
 from loyaltycore.errors import InvalidArgument, InvalidType
+from loyaltycore.progress import Progress, check_progress
 
 if TYPE_CHECKING:
     from loyaltycore.predicates import Event, Member
@@ -383,6 +384,10 @@ def _check_dates(start: object, end: object) -> tuple[date, date]:
     return start, end
 
 
+def _silent(done: int, total: int | None, stage: str) -> None:
+    """The progress callable used when the caller passes none."""
+
+
 def simulate(
     n_members: int,
     *,
@@ -394,6 +399,7 @@ def simulate(
     spend: SpendProcess | None = None,
     catalog: Catalog | None = None,
     join_share: float = 0.5,
+    progress: Progress | None = None,
 ) -> SimulatedProgram:
     """Simulate a loyalty program between the local dates ``start`` and ``end``.
 
@@ -407,6 +413,8 @@ def simulate(
         spend: the Gamma-Gamma spend process (currency units).
         catalog: SKUs, categories, channels and stores.
         join_share: members join uniformly over this leading share of the period.
+        progress: called with ``(done, 4, "simulate")`` after each of the four
+            steps (members, purchases, spend, ordering); raise from it to cancel.
 
     Returns:
         A :class:`SimulatedProgram`; every member buys on the day they join,
@@ -421,6 +429,7 @@ def simulate(
     (1000, True)
     """
     check_int(n_members, "n_members", minimum=1)
+    report = check_progress(progress) or _silent
     start, end = _check_dates(start, end)
     share = check_rate(join_share, "join_share")
     if not 0 < share <= 1:
@@ -453,6 +462,8 @@ def simulate(
     birth = np.where(rng.random(n) < 0.05, _MISSING, birth)
     buyer = rng.random(n) >= purchases.prospect_share
 
+    report(1, 4, "simulate")
+
     # BG/NBD: rate per day, drop-out probability, Poisson repeat times.
     lam = rng.gamma(purchases.r, 1.0 / purchases.alpha, size=n)
     drop = rng.beta(purchases.a, purchases.b, size=n)
@@ -483,6 +494,8 @@ def simulate(
     at = join_time[member_of] + (offset * kth[member_of] * exposure).astype(_I64)
     at = np.minimum(at, end_us - 1)
 
+    report(2, 4, "simulate")
+
     # Gamma-Gamma spend per transaction, in cents (at least 1 cent).
     nu = rng.gamma(spend.q, 1.0 / spend.gamma, size=n)
     z = rng.gamma(spend.p, 1.0 / nu[member_of])
@@ -495,6 +508,8 @@ def simulate(
     ).astype(_I64)
     store = rng.integers(0, len(catalog.stores), size=total).astype(_I64)
 
+    report(3, 4, "simulate")
+
     # Order transactions by (time, member) to give stable ids.
     txn_order = np.lexsort((member_of, at))
     member_of, at, cents, channel, store = (
@@ -506,6 +521,7 @@ def simulate(
     )
     lines = _baskets(rng, cents, len(catalog.skus))
     ids = np.arange(1, n + 1, dtype=_I64) + 1000
+    report(4, 4, "simulate")
     return SimulatedProgram(
         tz=str(tz_name),
         start=start,

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import _native, serialize
+from loyaltycore._public import publish
 from loyaltycore._validate import check_int, check_positive, type_name
 from loyaltycore.calendar import EPOCH, to_utc, zone
 from loyaltycore.errors import (
@@ -614,3 +615,5 @@ def _journey_start(
 
 configure_tagged_union(Thresholds, serialize.converter, tag_name="type")
 serialize.register_document(LifecyclePolicy, "lifecycle.LifecyclePolicy", 1)
+
+publish(__name__, __all__, globals())

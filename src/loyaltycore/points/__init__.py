@@ -35,6 +35,7 @@ import attrs
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._public import publish
 from loyaltycore._validate import (
     MAX_POINTS,
     check_id,
@@ -43,7 +44,7 @@ from loyaltycore._validate import (
     check_str,
     type_name,
 )
-from loyaltycore.calendar import UTC, to_utc, zone
+from loyaltycore.calendar import NEVER, UTC, micros, to_utc, zone
 from loyaltycore.errors import (
     ForeignHold,
     IdempotencyConflict,
@@ -80,7 +81,6 @@ from loyaltycore.points._values import (
     DEBT,
     EVENT_TYPES,
     HELD,
-    NEVER,
     PENDING,
     POLICY_TYPES,
     Adjusted,
@@ -113,7 +113,6 @@ from loyaltycore.points._values import (
     TransferredIn,
     TransferredOut,
     Vested,
-    micros,
 )
 
 __all__ = [
@@ -1209,3 +1208,5 @@ def _register() -> None:
 
 
 _register()
+
+publish(__name__, __all__, globals())

@@ -41,7 +41,7 @@ from typing import Any, Final
 
 import attrs
 
-from loyaltycore.calendar import EPOCH, UTC, start_of_day, zone
+from loyaltycore.calendar import EPOCH, NEVER, UTC, micros, start_of_day, zone
 from loyaltycore.errors import (
     DuplicateId,
     HoldAlreadyResolved,
@@ -71,7 +71,6 @@ from loyaltycore.points._values import (
     HELD,
     MERGED_DEBT,
     MERGED_IN,
-    NEVER,
     PENDING,
     REDEEMED,
     TRANSFERRED_IN,
@@ -100,7 +99,6 @@ from loyaltycore.points._values import (
     Vested,
     expiry_for,
     inactivity_deadline,
-    micros,
 )
 
 #: Separates the ids joined in ``lids`` and ``eids`` (ids may not contain it).

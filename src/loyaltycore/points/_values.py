@@ -16,24 +16,15 @@ import attrs
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int
 from loyaltycore.calendar import (
-    EPOCH,
     Period,
     add_months,
+    micros,
     period_bounds,
     start_of_day,
 )
 from loyaltycore.errors import InvalidRule
 
-#: Sort key of "never expires" in the consumption queue (after every instant).
-NEVER: Final = 2**62
-
 Parts: TypeAlias = tuple[tuple[str, int], ...]
-
-
-def micros(at: datetime) -> int:
-    """Microseconds since the epoch of a UTC datetime (no checks)."""
-    d = at - EPOCH
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
 # -- expiry policies --------------------------------------------------------

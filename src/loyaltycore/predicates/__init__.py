@@ -50,6 +50,8 @@ value is False in both engines.
 
 from __future__ import annotations
 
+from loyaltycore._public import publish
+from loyaltycore.calendar import MISSING_INT
 from loyaltycore.predicates._core import (
     Always,
     And,
@@ -66,7 +68,6 @@ from loyaltycore.predicates._data import from_plain, register, to_plain, walk
 from loyaltycore.predicates._encode import encode, minor_units
 from loyaltycore.predicates._fields import (
     FIELDS,
-    MISSING_INT,
     Context,
     Event,
     Field,
@@ -130,3 +131,5 @@ __all__ = [
 ]
 
 register()
+
+publish(__name__, __all__, globals())

@@ -16,11 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, to_decimal, type_name
-from loyaltycore.calendar import to_micros, to_utc
+from loyaltycore.calendar import EPOCH_DATE, MISSING_INT, to_micros, to_utc
 from loyaltycore.errors import InvalidArgument, InvalidRule, InvalidType, LoyaltyError
 from loyaltycore.predicates._fields import (
     INT64_MAX,
-    MISSING_INT,
     Context,
     Event,
     Field,
@@ -31,7 +30,6 @@ from loyaltycore.predicates._fields import (
 )
 
 Mask = npt.NDArray[np.bool_]
-_EPOCH_DATE: Final = date(1970, 1, 1)
 _INT_KINDS: Final = frozenset({"money", "instant", "date", "int"})
 ORDERED_KINDS: Final = frozenset({"money", "instant", "date", "int", "float"})
 OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
@@ -420,7 +418,7 @@ def literal(spec: Field, value: object, name: str = "value") -> tuple[Any, Any]:
                     field=name,
                     value=value,
                 )
-            return value, (value - _EPOCH_DATE).days
+            return value, (value - EPOCH_DATE).days
         if kind == "int":
             number = check_int(value, name)
             if not MISSING_INT < number <= INT64_MAX:
@@ -547,10 +545,6 @@ def objects_in(column: npt.NDArray[Any], values: frozenset[Any]) -> Mask:
 
 
 # -- comparisons ---------------------------------------------------------------
-
-
-def _field_name(value: object) -> str:
-    return lookup(value).name if not isinstance(value, str) else value
 
 
 def _spec_of(self: Any) -> Field:

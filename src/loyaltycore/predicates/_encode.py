@@ -13,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, type_name
+from loyaltycore.calendar import MISSING_INT
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.predicates._fields import (
     FIELDS,
     INT64_MAX,
-    MISSING_INT,
     Context,
     Event,
     Field,

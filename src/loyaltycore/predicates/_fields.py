@@ -46,7 +46,10 @@ from loyaltycore._validate import (
 from loyaltycore.calendar import (
     DAY_US,
     EPOCH,
+    EPOCH_DATE,
+    MISSING_INT,
     UTC,
+    date_parts,
     local_wall_micros,
     to_micros,
     to_utc,
@@ -57,9 +60,7 @@ from loyaltycore.errors import InvalidAmount, InvalidArgument, InvalidColumn, In
 Kind: TypeAlias = Literal["money", "instant", "date", "int", "float", "str", "bool", "set"]
 KINDS: Final = frozenset(get_args(Kind))
 #: The missing value of int64 columns (money, instants, dates, ints); same bits as NaT.
-MISSING_INT: Final = int(np.iinfo(np.int64).min)
 INT64_MAX: Final = int(np.iinfo(np.int64).max)
-_EPOCH_DATE: Final = date(1970, 1, 1)
 ITEM_KINDS: Final = frozenset({"product", "tax", "shipping", "gift_card", "reward"})
 ATTRIBUTE_TYPES: Final = (str, int, float, bool, Decimal, type(None))
 
@@ -488,7 +489,7 @@ def _micros(value: object) -> int | None:
 
 
 def _days(value: date | None) -> int | None:
-    return None if value is None else (value - _EPOCH_DATE).days
+    return None if value is None else (value - EPOCH_DATE).days
 
 
 def _float(value: object) -> float | None:
@@ -566,7 +567,7 @@ def _local_date(ctx: Context) -> int | None:
     cache = ctx._cache
     if "local_date" not in cache:
         local = _local(ctx)
-        cache["local_date"] = None if local is None else (local.date() - _EPOCH_DATE).days
+        cache["local_date"] = None if local is None else (local.date() - EPOCH_DATE).days
     result: int | None = cache["local_date"]
     return result
 
@@ -586,7 +587,7 @@ def _days_since_joined(ctx: Context) -> int | None:
     member = ctx.member
     if today is None or member is None or member.joined_at is None:
         return None
-    return today - (member.joined_at.astimezone(ctx.tz).date() - _EPOCH_DATE).days
+    return today - (member.joined_at.astimezone(ctx.tz).date() - EPOCH_DATE).days
 
 
 def _item_count(ctx: Context) -> int | None:
@@ -865,11 +866,6 @@ def _dynamic(
     return _DYNAMIC_CACHE[key]
 
 
-def is_dynamic(name: str) -> bool:
-    """Whether ``name`` is made on demand (attributes and counters)."""
-    return name not in FIELDS
-
-
 # -- columns -----------------------------------------------------------------
 
 Array: TypeAlias = npt.NDArray[Any]
@@ -1060,70 +1056,6 @@ def _floor_days(wall: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 def _derived_local_date(frame: Frame) -> npt.NDArray[np.int64]:
     return _floor_days(_wall(frame))
-
-
-def civil(days: npt.NDArray[np.int64]) -> tuple[Array, Array, Array]:
-    """(year, month, day) of day numbers since 1970-01-01, by integer arithmetic.
-
-    The proleptic Gregorian algorithm of H. Hinnant ("civil_from_days"):
-    a few integer operations per element, many times faster than going
-    through datetime64 conversions.
-
-    >>> [int(x[0]) for x in civil(np.array([19782]))]
-    [2024, 2, 29]
-    """
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
-    return year, month, day
-
-
-def civil_days(
-    year: npt.NDArray[np.int64], month: npt.NDArray[np.int64], day: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Day numbers since 1970-01-01 of (year, month, day) arrays ("days_from_civil").
-
-    >>> civil_days(np.array([2024]), np.array([2]), np.array([29]))
-    array([19782])
-    """
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    result: npt.NDArray[np.int64] = era * 146_097 + doe - 719_468
-    return result
-
-
-def days_in_month(year: npt.NDArray[np.int64], month: npt.NDArray[np.int64]) -> Array:
-    """Days in each (year, month).
-
-    >>> days_in_month(np.array([2024, 2100]), np.array([2, 2]))
-    array([29, 28])
-    """
-    lengths = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    result: Array = lengths[month] + ((month == 2) & leap)
-    return result
-
-
-def date_parts(days: npt.NDArray[np.int64]) -> tuple[Array, Array, Array]:
-    """(year, month, day) int64 arrays of day numbers (missing -> MISSING_INT).
-
-    >>> [x.tolist() for x in date_parts(np.array([0, MISSING_INT]))]
-    [[1970, -9223372036854775808], [1, -9223372036854775808], [1, -9223372036854775808]]
-    """
-    ok = days != MISSING_INT
-    parts = civil(np.where(ok, days, 0))
-    if ok.all():
-        return parts
-    return tuple(np.where(ok, part, MISSING_INT) for part in parts)  # type: ignore[return-value]
 
 
 def frame_parts(frame: Frame) -> tuple[Array, Array, Array]:

@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, to_decimal, type_name
-from loyaltycore.calendar import anniversary
+from loyaltycore.calendar import (
+    EPOCH_DATE,
+    MISSING_INT,
+    anniversary,
+    civil,
+    civil_days,
+    days_in_month,
+)
 from loyaltycore.errors import InvalidRule, LoyaltyError
 from loyaltycore.predicates._core import (
     And,
@@ -28,14 +35,10 @@ from loyaltycore.predicates._core import (
 )
 from loyaltycore.predicates._fields import (
     FIELDS,
-    MISSING_INT,
     Context,
     Event,
     Field,
     Frame,
-    civil,
-    civil_days,
-    days_in_month,
     frame_parts,
 )
 from loyaltycore.predicates._recur import Recurrence, compile_rule
@@ -54,7 +57,6 @@ __all__ = [
     "on_weekdays",
 ]
 
-_EPOCH_DATE: Final = date(1970, 1, 1)
 _LOCAL_DATE: Final = FIELDS["local_date"]
 
 
@@ -417,7 +419,7 @@ class BirthdayWindow(Predicate):
         member = ctx.member
         if today is None or member is None or member.birthday is None:
             return False
-        day = _EPOCH_DATE + timedelta(days=today)
+        day = EPOCH_DATE + timedelta(days=today)
         for year in (day.year - 1, day.year, day.year + 1):
             start = anniversary(member.birthday, year)
             if start - timedelta(days=self.before) <= day <= start + timedelta(days=self.after):

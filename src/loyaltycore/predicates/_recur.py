@@ -17,10 +17,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore.calendar import EPOCH_DATE, MISSING_INT, civil, days_in_month
 from loyaltycore.errors import InvalidRule
-from loyaltycore.predicates._fields import MISSING_INT, civil, days_in_month
 
-_EPOCH_DATE: Final = date(1970, 1, 1)
 _DEFAULT_START: Final = datetime(1970, 1, 1)
 #: Finite rules with parts that have no direct check are expanded to at most this many dates.
 MAX_EXPANDED: Final = 5000
@@ -39,7 +38,7 @@ def _one_of(values: Ints, wanted: frozenset[int]) -> Mask:
 
 
 def _days(day: date) -> int:
-    return (day - _EPOCH_DATE).days
+    return (day - EPOCH_DATE).days
 
 
 def _days_in_month(year: int, month: int) -> int:
@@ -72,7 +71,7 @@ class Recurrence:
             return days in self.dates
         if days < self.start or (self.end is not None and days > self.end):
             return False
-        day = _EPOCH_DATE + timedelta(days=days)
+        day = EPOCH_DATE + timedelta(days=days)
         weekday = day.weekday()
         if self.months is not None and day.month not in self.months:
             return False
@@ -93,7 +92,7 @@ class Recurrence:
     def _phase(self, days: int, year: int, month: int) -> bool:
         if self.interval == 1:
             return True
-        start = _EPOCH_DATE + timedelta(days=self.anchor)
+        start = EPOCH_DATE + timedelta(days=self.anchor)
         if self.freq == DAILY:
             steps = days - self.anchor
         elif self.freq == WEEKLY:
@@ -141,7 +140,7 @@ class Recurrence:
     def _phase_mask(self, d: Ints, year: Ints, month: Ints) -> Mask:
         if self.interval == 1:
             return np.ones(d.shape, dtype=np.bool_)
-        start = _EPOCH_DATE + timedelta(days=self.anchor)
+        start = EPOCH_DATE + timedelta(days=self.anchor)
         if self.freq == DAILY:
             steps = d - self.anchor
         elif self.freq == WEEKLY:

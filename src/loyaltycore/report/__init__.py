@@ -35,6 +35,7 @@ import attrs
 import numpy as np
 
 from loyaltycore import lifecycle, metrics, segments
+from loyaltycore._public import publish
 from loyaltycore._validate import check_int
 from loyaltycore.calendar import add_period, from_micros, local_date, start_of_day, to_utc, zone
 from loyaltycore.errors import EmptyData, InvalidArgument, LoyaltyError, MissingDependency
@@ -661,3 +662,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert text is not None
     sys.stdout.write(text())
     return 0
+
+
+publish(__name__, __all__, globals())

@@ -52,6 +52,7 @@ from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
 from loyaltycore._frames import Col, Frames
+from loyaltycore._public import publish
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, freeze, to_decimal, type_name
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
@@ -554,9 +555,6 @@ def _owned(values: npt.ArrayLike) -> Any:
     return array
 
 
-_ARRAY_EQ: Final = attrs.cmp_using(eq=np.array_equal)
-
-
 @attrs.frozen(eq=False)
 class BatchEvaluation(Frames):
     """What a batch of events earns, column by column, in input order.
@@ -827,3 +825,5 @@ def _register() -> None:
 
 
 _register()
+
+publish(__name__, __all__, globals())

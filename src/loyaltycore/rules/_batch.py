@@ -25,9 +25,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore.calendar import to_micros
-from loyaltycore.predicates._core import And, Not, Or
-from loyaltycore.predicates._fields import FIELDS, MISSING_INT, Frame, date_parts
+from loyaltycore.calendar import date_parts, to_micros
+from loyaltycore.predicates import FIELDS, MISSING_INT, And, Frame, Not, Or
 from loyaltycore.rules import _limits as limits_
 from loyaltycore.rules._engine import (
     BUDGET,

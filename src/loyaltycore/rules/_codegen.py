@@ -18,30 +18,26 @@ rules with limits, budgets, windows or referrers go back to the engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, tzinfo
+from datetime import tzinfo
 from typing import Any
 
-from loyaltycore.calendar import to_micros
-from loyaltycore.predicates._core import (
+from loyaltycore.calendar import EPOCH_DATE, to_micros
+from loyaltycore.predicates import (
     Always,
     And,
     Between,
+    BirthdayMonth,
     Compare,
+    Field,
+    FirstPurchase,
+    InSegment,
     IsIn,
     Not,
     Or,
     Predicate,
-)
-from loyaltycore.predicates._fields import Field
-from loyaltycore.predicates._nodes import (
-    BirthdayMonth,
-    FirstPurchase,
-    InSegment,
     Recurs,
     TierAtLeast,
 )
-
-_EPOCH = date(1970, 1, 1)
 
 #: Field name -> (expression, may be None). Prologue names are defined below.
 _VALUES: dict[str, tuple[str, bool]] = {
@@ -324,7 +320,7 @@ def compile_engine(
     namespace: dict[str, Any] = {
         "K": tuple(b.consts),
         "TZ": tz,
-        "EPOCH_ORD": _EPOCH.toordinal(),
+        "EPOCH_ORD": EPOCH_DATE.toordinal(),
         "TO_MICROS": to_micros,
         "DIV": div_round,
         "TIERS": tuple(tier_fractions),

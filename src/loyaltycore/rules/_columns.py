@@ -20,9 +20,7 @@ import numpy.typing as npt
 
 from loyaltycore._validate import type_name
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType
-from loyaltycore.predicates import Member, encode, lookup
-from loyaltycore.predicates._encode import minor_units
-from loyaltycore.predicates._fields import MISSING_INT, Frame
+from loyaltycore.predicates import MISSING_INT, Frame, Member, encode, lookup, minor_units
 from loyaltycore.rules._batch import Inputs
 from loyaltycore.rules._engine import Compiled
 from loyaltycore.rules._spend import eligible_column

@@ -450,10 +450,6 @@ def evaluate(
     return _result(c, s, event, member)
 
 
-def _any_passed(failed: list[int], unit: Unit) -> bool:
-    return any(failed[j] < 0 for j in unit.members)
-
-
 def _result(c: Compiled, s: State, event: Any, member: Any) -> Evaluation:
     fired = s.fired
     if len(fired) > 1:

@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from loyaltycore import serialize
+from loyaltycore._public import publish
 from loyaltycore.errors import InvalidType
 from loyaltycore.segments._base import Assignment, Membership
 from loyaltycore.segments._cluster import RFMClusters, cluster_rfm
@@ -122,3 +123,5 @@ def _register_documents() -> None:
 
 
 _register_documents()
+
+publish(__name__, __all__, globals())

@@ -38,8 +38,9 @@ import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._public import publish
 from loyaltycore._validate import check_int, to_decimal, type_name
-from loyaltycore.calendar import to_utc, zone
+from loyaltycore.calendar import micros, to_utc, zone
 from loyaltycore.errors import (
     DuplicateId,
     InvalidArgument,
@@ -54,7 +55,6 @@ from loyaltycore.tiers._engine import (
     Config,
     LifetimeCheck,
     Run,
-    micros,
     prepare,
     set_challenge,
     set_override,
@@ -126,7 +126,6 @@ _KINDS = {
     Rolling: "rolling",
     Lifetime: "lifetime",
 }
-_RANK = {"upgrade": 1, "retain": 0, "downgrade": -1}
 
 
 def _tiers(value: Any) -> tuple[Tier, ...]:
@@ -839,3 +838,5 @@ def _register() -> None:
 
 
 _register()
+
+publish(__name__, __all__, globals())

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, NamedTuple
 
 from loyaltycore._validate import type_name
-from loyaltycore.calendar import EPOCH, anniversary_window
+from loyaltycore.calendar import EPOCH, NEVER, anniversary_window, micros
 from loyaltycore.errors import DuplicateId, InvalidTime, InvalidType, UnknownEvent
 from loyaltycore.tiers._model import (
     METRIC_INDEX,
@@ -30,7 +30,6 @@ from loyaltycore.tiers._model import (
     TierStatus,
 )
 from loyaltycore.tiers._plan import (
-    NEVER,
     ONE_DAY,
     Plan,
     cached_options,
@@ -593,12 +592,6 @@ class Run:
             seen=self.seen,
             history=s.history + tuple(self.events),
         )
-
-
-def micros(at: datetime) -> int:
-    """Micros since the epoch of an aware datetime (no checks: already validated)."""
-    delta = at - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def set_override(run: Run, override: Override) -> None:

@@ -38,7 +38,6 @@ Options = tuple[Option, ...]
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 ONE_DAY = timedelta(days=1)
 #: Later than any instant the engine meets.
-NEVER = 2**62
 
 
 class Plan(NamedTuple):

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._frames import Col, Frames, Kind
+from loyaltycore._public import publish
 from loyaltycore.calendar import UTC, from_micros, zone
 from loyaltycore.errors import (
     InvalidArgument,
@@ -1077,3 +1078,6 @@ def calibration_holdout(
         duration=duration,
         observation_end=end,
     )
+
+
+publish(__name__, __all__, globals())

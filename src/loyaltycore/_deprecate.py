@@ -1,0 +1,82 @@
+"""How a public name changes before 1.0: one minor release with a warning.
+
+A rename, or an argument that becomes keyword-only or required, keeps the old
+spelling working for one minor release. Using it emits a
+``DeprecationWarning`` that names the new spelling and the version in which
+the old one goes away; the CHANGELOG lists every such change.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def warn(old: str, *, new: str, removed_in: str, stacklevel: int = 3) -> None:
+    """Emit the one deprecation message shape the library uses.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("f(x, tz)", new="f(x, tz=...)", removed_in="0.3.0", stacklevel=2)
+    >>> str(caught[0].message)
+    'f(x, tz) is deprecated: use f(x, tz=...); the old form goes away in 0.3.0'
+    """
+    warnings.warn(
+        f"{old} is deprecated: use {new}; the old form goes away in {removed_in}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def keyword_only(*names: str, removed_in: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Accept ``names`` positionally for one more minor release, with a warning.
+
+    The decorated function declares ``names`` keyword-only; its signature (as
+    ``inspect.signature`` and the docs show it) is the new one. A call that
+    still passes them positionally, in their old order after the positional
+    parameters, works and warns.
+
+    >>> @keyword_only("tz", removed_in="0.3.0")
+    ... def local(at, *, tz):
+    ...     return (at, tz)
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     local(1, "UTC")
+    (1, 'UTC')
+    >>> str(caught[0].message)
+    'local(..., tz) is deprecated: use local(..., tz=...); the old form goes away in 0.3.0'
+    >>> local(1, tz="UTC")
+    (1, 'UTC')
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(fn)
+        positional = sum(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            for p in signature.parameters.values()
+        )
+        spelled = ", ".join(names)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            extra = args[positional:]
+            if extra:
+                old = f"{fn.__name__}(..., {spelled})"
+                new = f"{fn.__name__}(..., " + ", ".join(f"{n}=..." for n in names) + ")"
+                warn(old, new=new, removed_in=removed_in)
+                for name, value in zip(names, extra, strict=False):
+                    kwargs[name] = value
+                args = args[:positional]  # type: ignore[assignment]
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
