@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from loyaltycore import metrics
 from loyaltycore.errors import InvalidColumn, InvalidType
-from loyaltycore.lifecycle import stages
+from loyaltycore.lifecycle import stage_table, stages
 from loyaltycore.predicates import field
 from loyaltycore.segments import Segment, SegmentSet, rfm_scores
 from loyaltycore.transactions import TransactionLog, summarize
@@ -148,6 +148,7 @@ def test_segments_rfm_and_stages_from_summary_frames(backend: str, table: dict[s
     assert rfm_scores(data=frame, bins=3) == rfm_scores(data=summary, bins=3)
     codes = stages(frame, as_of=AS_OF, tz="UTC")
     assert codes.tolist() == stages(summary).tolist()
+    assert stage_table(frame, as_of=AS_OF, tz="UTC") == stage_table(summary)
     assert metrics.churn_rate("days_since_last", data=frame, threshold_days=30) == (
         metrics.churn_rate(summary.days_since_last, threshold_days=30)
     )

@@ -25,7 +25,7 @@ import pytest
 from loyaltycore import metrics
 from loyaltycore.clv import Histories
 from loyaltycore.errors import InvalidArgument
-from loyaltycore.lifecycle import transition_matrix
+from loyaltycore.lifecycle import stage_table, transition_matrix
 from loyaltycore.points import PointsLedger
 from loyaltycore.predicates import Always, Event, Member
 from loyaltycore.rules import FixedPoints, PointsPerSpend, Rule, RuleSet
@@ -144,6 +144,11 @@ RESULTS: list[tuple[str, Callable[[], Any], dict[str, str]]] = [
         "TransitionMatrix",
         lambda: transition_matrix(["new", "active"], ["active", "churned"]),
         {"before": "category", "after": "category", "count": "int", "rate": "float"},
+    ),
+    (
+        "StageTable",
+        lambda: stage_table(summarize(_log(), as_of=AS_OF)),
+        {"customer_id": "id:str", "stage": "category"},
     ),
     (
         "RFMScores",
