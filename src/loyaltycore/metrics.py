@@ -48,6 +48,7 @@ from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, Invali
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._periods import (
     Frequency,
+    blocks,
     check_period,
     distinct_pairs,
     events,
@@ -310,10 +311,13 @@ def cohort_retention(
     del codes, p
     starts, _ = first_per_code(pair_codes, pair_p)
     cohort = np.repeat(pair_p[starts], np.diff(np.append(starts, len(pair_p))))
-    cell = cohort * n  # one combined (cohort, offset) code per pair
-    cell += pair_p
-    cell -= cohort
-    counts = np.bincount(cell, minlength=n * n).reshape(n, n)
+    flat = np.zeros(n * n, dtype=np.int64)
+    for b in blocks(len(cohort)):  # one combined (cohort, offset) code per pair
+        cell = cohort[b] * n
+        cell += pair_p[b]
+        cell -= cohort[b]
+        flat += np.bincount(cell, minlength=n * n)
+    counts = flat.reshape(n, n)
     size = counts[:, 0].copy()
     observed = np.arange(n)[None, :] < (n - np.arange(n))[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from loyaltycore.calendar import local_days, zone
 from loyaltycore.errors import EmptyData, InvalidArgument
 from loyaltycore.transactions import _input as tx
+from loyaltycore.transactions._summary import blocks as blocks
 
 I64 = npt.NDArray[np.int64]
 
@@ -41,8 +42,11 @@ def _months(days: I64) -> I64:
     lo = int(days.min())
     span = np.arange(lo, int(days.max()) + 1, dtype=np.int64)
     table = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    offset = days - lo
-    return table[offset]
+    out = np.empty(len(days), dtype=np.int64)
+    for b in blocks(len(days)):  # cache-sized temporaries, reused by the allocator
+        offset = days[b] - lo
+        np.take(table, offset, out=out[b])
+    return out
 
 
 def period_numbers(days: I64, period: Frequency) -> I64:
@@ -67,16 +71,35 @@ def period_starts(numbers: I64, period: Frequency) -> npt.NDArray[np.datetime64]
     return months.astype("datetime64[M]").astype("datetime64[D]")
 
 
+def _groups(customer: Any) -> I64:
+    """One int64 label >= 0 per row, equal for equal ids, in id order.
+
+    Int ids are only shifted to start at 0 (no factorisation: the pair sort
+    that follows groups them); other ids get their codes.
+    """
+    array = tx.as_array(customer, "customer")
+    if array.dtype.kind == "i" and len(array):
+        lo = int(array.min())
+        if int(array.max()) - lo < 2**62:
+            shifted: I64 = array.astype(np.int64) - lo
+            return shifted
+    codes, _ = tx.factorize(array, "customer")
+    return codes
+
+
 def events(
     customer: Any, at: Any, tz: str | tzinfo, *, as_of: object = None
-) -> tuple[I64, npt.NDArray[Any], I64, tzinfo]:
-    """Customer codes, distinct ids and local day numbers of transaction columns.
+) -> tuple[I64, None, I64, tzinfo]:
+    """Customer labels, None, and local day numbers of transaction columns.
 
-    ``at`` is int64 microseconds UTC, or datetime64 read on ``tz``'s wall
-    clock, or aware datetimes. Rows after ``as_of`` (if given) are dropped.
+    The labels group rows by customer in id order (see :func:`_groups`);
+    they are dense codes only for ids that are not ints. ``at`` is int64
+    microseconds UTC, or datetime64 read on ``tz``'s wall clock, or aware
+    datetimes. Rows after ``as_of`` (if given) are dropped.
     """
     zone_ = zone(tz)
-    codes, ids = tx.factorize(customer, "customer")
+    codes = _groups(customer)
+    ids = None
     micros = tx.instants(at, "at", len(codes), tz=zone_)
     if as_of is not None:
         _, limit = tx.as_of_micros(as_of, zone_)

@@ -77,8 +77,19 @@ def sparse_codes(ids: I64) -> tuple[I64, I64] | None:
     return codes, uniques
 
 
+def _cells(codes: I64, numbers: I64, span: int, lo: int) -> I64:
+    cell = codes * span
+    cell += numbers
+    cell -= lo
+    return cell
+
+
 def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
     """Distinct (code, number) pairs, sorted by code then number.
+
+    Codes are any int64 labels >= 0 (sparse ids shifted to 0 will do): when
+    they are too sparse for a presence table, ``code * span + number`` is
+    sorted instead, which groups them without factorising them first.
 
     >>> distinct_pairs(np.array([1, 0, 1, 1]), np.array([5, 7, 5, 3]))
     (array([0, 1, 1]), array([7, 3, 5]))
@@ -86,17 +97,20 @@ def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
     lo = int(numbers.min())
     span = int(numbers.max()) - lo + 1
     cells = (int(codes.max()) + 1) * span
-    if cells <= PRESENCE_CELLS_PER_ROW * len(codes):
+    if cells >= 2**63:  # labels too sparse to pack with the numbers: make them dense
+        dense = sparse_codes(codes)
+        codes = dense[0] if dense is not None else np.unique(codes, return_inverse=True)[1]
+        cells = (int(codes.max()) + 1) * span
+    n = len(codes)
+    if cells <= PRESENCE_CELLS_PER_ROW * n:
         present = np.zeros(cells, dtype=np.bool_)
-        key = codes * span
-        key += numbers
-        key -= lo
-        present[key] = True
-        del key
+        for b in blocks(n):
+            present[_cells(codes[b], numbers[b], span, lo)] = True
         found: I64 = np.flatnonzero(present)  # intp: int64 on 64-bit platforms
     else:
-        dtype = np.int32 if cells < np.iinfo(np.int32).max else np.int64
-        packed = (codes * span + (numbers - lo)).astype(dtype)
+        packed = np.empty(n, dtype=np.int32 if cells < np.iinfo(np.int32).max else np.int64)
+        for b in blocks(n):  # int32 when it fits: half the bytes to sort
+            packed[b] = _cells(codes[b], numbers[b], span, lo)
         packed.sort()
         keep = np.empty(len(packed), dtype=np.bool_)
         keep[:1] = True
