@@ -14,8 +14,8 @@ came from; ties keep row order. Run starts give the distinct ids, a cumsum
 the code of each sorted row, and one scatter puts codes back in row order.
 It fits when ``bits(max_id - min_id) + row_bits <= 64`` (12-digit ids up to
 16.7 million rows); otherwise :func:`numpy.unique` is used. Memory: the key
-(8 bytes per row), the sorted run number (8) and the codes (8): 24 bytes per
-row at the peak, besides the input.
+(8 bytes per row) and the codes (8): 16 bytes per row at the peak, besides
+the input; the rest runs in cache-sized blocks.
 
 **Presence table** (:func:`distinct_pairs`). Distinct (customer, period)
 pairs are the set cells of a ``customers x periods`` bool table: one
@@ -62,17 +62,23 @@ def sparse_codes(ids: I64) -> tuple[I64, I64] | None:
     for b in blocks(n):  # the row numbers, a cache-sized block at a time
         key[b] |= np.arange(b.start, b.stop, dtype=np.uint64)
     key.sort()
-    order = (key & np.uint64((1 << row_bits) - 1)).view(np.int64)
-    key >>= np.uint64(row_bits)
-    new = np.empty(n, dtype=np.bool_)
-    new[0] = False
-    np.not_equal(key[1:], key[:-1], out=new[1:])
-    run = np.cumsum(new, dtype=np.int64)
     codes = np.empty(n, dtype=np.int64)
-    codes[order] = run
-    del order, run
-    new[0] = True
-    uniques = key[new].astype(np.int64)
+    distinct: list[npt.NDArray[np.uint64]] = []
+    mask, shift = np.uint64((1 << row_bits) - 1), np.uint64(row_bits)
+    last_id, last_code = None, -1
+    for b in blocks(n):  # run numbers of the sorted ids, scattered back to their rows
+        rows = (key[b] & mask).view(np.int64)
+        sorted_ids = key[b] >> shift
+        new = np.empty(len(rows), dtype=np.bool_)
+        new[0] = last_id is None or sorted_ids[0] != last_id
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new[1:])
+        run = np.cumsum(new, dtype=np.int64)
+        run += last_code
+        codes[rows] = run
+        distinct.append(sorted_ids[new])
+        last_id, last_code = sorted_ids[-1], int(run[-1])
+    del key
+    uniques = np.concatenate(distinct).astype(np.int64)
     uniques += lo
     return codes, uniques
 
