@@ -23,8 +23,9 @@ from loyaltycore.transactions import TransactionLog
 GOOD_AT = ("2024-01-05T10:00:00+01:00", "2024-02-01T00:30:00Z", "2024-03-31T02:30:00")
 BAD_AT = ("2024-13-01", "yesterday", "")
 GOOD_AMOUNT = ("10.50", "3", " 7.25 ", "0.01", "1e2")
-BAD_AMOUNT = ("1.005", "ten", "", "-4", "NaN")
-IDS = ("0042", "42", "c-1", "Zoë")
+BAD_AMOUNT = ("1.005", "ten", "", "-4", "NaN", "\u0665", "1_000", "Infinity", "+")
+QTY = ("1", "+2", "0", "1_0", "\u0663", "3.0", "99999999999999999999999")
+IDS = ("0042", "42", "c-1", "Zoë", "\u00a0c1", "c1\x1c", " ")
 
 
 @st.composite
@@ -41,11 +42,14 @@ def files(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         elif spoil == "blank":
             rows.append("")
         else:
-            rows.append(f"{customer},{at},{amount},{returned},tea")
+            rows.append(f"{customer},{at},{amount},{returned},tea,{draw(st.sampled_from(QTY))}")
     kwargs: dict[str, Any] = {"tz": draw(st.sampled_from([None, "Europe/Berlin"]))}
     if draw(st.booleans()):
         kwargs |= {"is_return": "returned", "category": "category"}
-    return "customer_id,at,amount,returned,category\n" + "\n".join(rows) + "\n", kwargs
+    if draw(st.booleans()):
+        kwargs["quantity"] = "qty"
+    head = draw(st.sampled_from(["", "\ufeff"])) + "customer_id,at,amount,returned,category,qty"
+    return head + "\n" + "\n".join(rows) + "\n", kwargs
 
 
 def _read(path: Path, engine: str, kwargs: dict[str, Any]) -> TransactionLog | str:
@@ -126,3 +130,10 @@ def test_report_reads_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     from_parquet = json.loads(capsys.readouterr().out)
     assert main(["--no-clv", "--format", "json", "--tz", "UTC"]) == 0
     assert from_parquet == json.loads(capsys.readouterr().out)
+
+
+def test_repeated_header_names_are_left_to_the_stdlib_reader(tmp_path: Path) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,at,amount,amount\nc1,2024-01-01T09:00Z,1,2\n")
+    assert _read(path, "auto", {}) == _read(path, "python", {})
+    assert str(_read(path, "auto", {})).startswith("InvalidColumn")

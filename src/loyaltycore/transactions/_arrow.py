@@ -43,12 +43,22 @@ import numpy.typing as npt
 
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.transactions import _input as tx
+from loyaltycore.transactions._input import _EARLIEST_US, _END_US
 
 I64 = npt.NDArray[np.int64]
 
 #: Bytes of text pyarrow reads per block.
 BLOCK_BYTES: Final = 4 << 20
 _UTF8: Final = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
+#: Characters ``str.strip()`` removes: a value may not start or end with one
+#: after Arrow's ASCII trim, or the stdlib reader would read it differently.
+_PY_SPACE: Final = "".join(
+    f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace()
+)  # RE2 escapes
+_EDGE_SPACE: Final = f"^[{_PY_SPACE}]|[{_PY_SPACE}]$"
+#: The stdlib reader's number shapes (ASCII digits only).
+_DECIMAL: Final = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$"
+_INTEGER: Final = r"^[+-]?[0-9]{1,18}$"
 _TRUE: Final = ("true", "yes", "1")  # the stdlib reader's words, compared in lower case
 _FALSE: Final = ("false", "no", "0")
 
@@ -98,8 +108,14 @@ def _numbers(array: Any, dtype: type[np.generic]) -> npt.NDArray[Any]:
     return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=start).copy()
 
 
+def _require(pc: Any, text: Any, pattern: str) -> None:
+    if not pc.all(pc.match_substring_regex(text, pattern)).as_py():
+        raise ValueError("a value the stdlib reader reads differently")
+
+
 def _minor(pa: Any, pc: Any, text: Any, exponent: int) -> I64:
     """Exact int64 minor units of decimal text: the unscaled values of decimal128."""
+    _require(pc, text, _DECIMAL)
     dec = pc.cast(text, pa.decimal128(38, exponent))
     if dec.null_count:
         raise ValueError("missing amount")
@@ -121,12 +137,13 @@ def _instants(pa: Any, pc: Any, text: Any, fmt: str | None, tz: str | tzinfo | N
         if aware is not None:
             if aware.null_count:
                 raise ValueError("missing instant")
-            return _numbers(aware.cast(pa.int64()), np.int64)
+            micros = _numbers(aware.cast(pa.int64()), np.int64)
+            if len(micros) and (micros.min() < _EARLIEST_US or micros.max() >= _END_US):
+                raise ValueError("an instant outside the supported range")
+            return micros
         walls = pc.cast(text, pa.timestamp("us"))
     else:
-        if "%z" in fmt or "%Z" in fmt:
-            raise ValueError("zone directives are left to the stdlib reader")
-        walls = pc.strptime(text, format=fmt, unit="us")
+        raise ValueError("strptime formats are left to the stdlib reader")
     if walls.null_count:
         raise ValueError("missing instant")
     wall = _numbers(walls.cast(pa.int64()), np.int64).view("datetime64[us]")
@@ -180,6 +197,8 @@ def read_csv(
     """The parts of a :class:`TransactionLog`, or None to leave the file to the stdlib reader."""
     if not available() or delimiter is None or len(delimiter) != 1 or not header:
         return None
+    if at_format is not None:
+        return None  # Python's strptime and Arrow's differ at the edges
     if encoding not in _UTF8:
         return None
     names_in_file = _header(path, delimiter)
@@ -196,13 +215,19 @@ def _blocks(path: str | PathLike[str]) -> Iterator[bytes]:
     """The file in blocks of whole lines, each starting with the header line.
 
     pyarrow's own streaming reader reads ahead through the whole file, so the
-    blocks are cut here. A quoted value spanning a cut fails to parse, and the
-    stdlib reader takes the file.
+    blocks are cut here. A quoted value spanning a cut fails to parse, and a
+    line longer than the csv module's field size limit (which the stdlib
+    reader refuses) stops this path: the stdlib reader takes the file.
     """
+    limit = csv.field_size_limit()
     with open(path, "rb") as handle:
         header = handle.readline()
         while block := handle.read(BLOCK_BYTES):
-            yield header + block + handle.readline()
+            block += handle.readline()
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
+            if np.diff(ends, prepend=-1, append=len(block)).max() > limit:
+                raise ValueError("a line longer than the csv module's field size limit")
+            yield header + block
 
 
 def _read(
@@ -238,7 +263,9 @@ def _read(
     )
     for batch in batches:
         for role, name in names.items():
-            values = pc.utf8_trim_whitespace(batch.column(name))
+            values = pc.ascii_trim_whitespace(batch.column(name))
+            if pc.any(pc.match_substring_regex(values, _EDGE_SPACE)).as_py():
+                raise ValueError("non-ASCII space at an edge: the stdlib reader decides")
             if role in text:  # each block's distinct values once, not every row's text
                 text[role].append(pc.dictionary_encode(values))
             elif role == "at":
@@ -246,6 +273,7 @@ def _read(
             elif role == "amount":
                 numbers[role].append(_minor(pa, pc, values, exponent))
             elif role == "quantity":
+                _require(pc, values, _INTEGER)
                 numbers[role].append(_numbers(pc.cast(values, pa.int64()), np.int64))
             else:
                 numbers[role].append(_flags(pc, values))
