@@ -69,16 +69,15 @@ def available() -> bool:
 
 
 def _header(path: str | PathLike[str], delimiter: str) -> list[str] | None:
-    """The header's names, or None if the file starts with a BOM or is not UTF-8."""
+    """The header's names, or None for a file this path leaves to the stdlib reader."""
     with open(path, "rb") as handle:
         head = handle.readline()
-    if head.startswith(b"\xef\xbb\xbf"):
-        return None
+    if head.startswith(b"\xef\xbb\xbf") or b"\r" in head.rstrip(b"\r\n"):
+        return None  # a byte-order mark, or lines ended by a bare CR
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
+        rows = list(csv.reader([head.decode("utf-8")], delimiter=delimiter))
+    except (UnicodeDecodeError, csv.Error):
         return None
-    rows = list(csv.reader([text], delimiter=delimiter))
     return [name.strip() for name in rows[0]] if rows else None
 
 
