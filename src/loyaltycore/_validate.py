@@ -227,17 +227,18 @@ EXTRAS: Final = {
 }
 
 
-def require(module: str, feature: str) -> ModuleType:
+def require(module: str, feature: str, *, extra: str | None = None) -> ModuleType:
     """Import an optional dependency or raise :class:`MissingDependency`.
 
     The message names the extra to install, e.g.
-    ``pip install 'loyaltycore[clv]'``.
+    ``pip install 'loyaltycore[clv]'``; ``extra`` names it when the module
+    belongs to several extras (scipy is in ``clv`` and ``stats``).
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
-        extra = EXTRAS.get(top, top)
+        extra = extra or EXTRAS.get(top, top)
         raise MissingDependency(
             f"{feature} needs {top}: pip install 'loyaltycore[{extra}]'",
             module=top,
