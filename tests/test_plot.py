@@ -547,12 +547,6 @@ def test_lifecycle_flow_blocks_add_up_to_the_members(moves: list[tuple[int, int]
 # -- the module itself -------------------------------------------------------------------------
 
 
-def test_importing_the_plot_module_does_not_import_matplotlib() -> None:
-    code = "import sys, loyaltycore.plot; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_drawing_without_matplotlib_names_the_extra_to_install() -> None:
     code = (
         "import sys\n"
