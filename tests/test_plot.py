@@ -86,9 +86,13 @@ def _percent(text: str) -> float:
 
 def _close(text: str, value: float) -> bool:
     """``text`` is ``value`` as a rounded percentage."""
-    digits = 0 if abs(value) >= 0.0995 else 1
+    digits = 1 if abs(value) < 0.0995 or 0.995 <= value < 1 else 0
+    if text == ">99.9%":
+        return 0.9995 <= value < 1
     if text == "<0.1%":
         return 0 < value < 0.0005
+    if text == "0%":
+        return value == 0
     return abs(_percent(text) - value) <= 0.5 * 10 ** (-digits - 2) + 1e-12
 
 
@@ -283,7 +287,7 @@ def test_cohort_heatmap_keeps_a_tiny_cohort_from_washing_out_the_rest() -> None:
     table = metrics.cohort_retention(customer, np.array(at, dtype="datetime64[D]"), tz="UTC")
     ax = plot.plot_cohort_retention(table)
     shown = [t.get_text() for t in ax.texts]
-    assert shown == ["100%", "20%", "0.0%", "0.0%", "100%", "100%"]
+    assert shown == ["100%", "20%", "0%", "0%", "100%", "100%"]
     assert ax.images[0].norm.vmax < 1.0
 
 

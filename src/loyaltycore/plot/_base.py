@@ -113,13 +113,19 @@ def count(value: float) -> str:
 
 
 def percent(value: float) -> str:
-    """A share as a percentage: whole percents from 10 % up, one decimal below, "<0.1%"."""
+    """A share as a percentage: 27%, 8.6%, 99.6%, <0.1%, >99.9%, 0% (whole from 10 % up)."""
     if not math.isfinite(value):
         return ""
     share = 100.0 * value
     if 0 < share < 0.05:
         return "<0.1%"
-    return f"{share:.0f}%" if abs(share) >= 9.95 else f"{share:.1f}%"
+    if 99.95 <= share < 100:
+        return ">99.9%"
+    if share == 0:
+        return "0%"
+    if abs(share) < 9.95 or 99.5 <= share < 100:
+        return f"{share:.1f}%"
+    return f"{share:.0f}%"
 
 
 def money(value: float, currency: str | None) -> str:

@@ -94,7 +94,7 @@ def plot_cohort_retention(
     >>> table = cohort_retention([1, 1, 2, 3, 3], at, tz="UTC")
     >>> ax = plot_cohort_retention(table)
     >>> [text.get_text() for text in ax.texts]
-    ['100%', '50%', '0.0%', '100%', '100%']
+    ['100%', '50%', '0%', '100%', '100%']
     """
     _base.check_title(title)
     rows, width = _cohort_rows(table, max_periods)
@@ -202,7 +202,7 @@ def plot_retention_curves(
     ...               dtype="datetime64[D]")
     >>> ax = plot_retention_curves(cohort_retention([1, 1, 2, 3, 3], at, tz="UTC"), min_size=1)
     >>> [text.get_text() for text in ax.texts]
-    ['67%', '0.0%']
+    ['67%', '0%']
     """
     _base.check_title(title)
     rows, width = _cohort_rows(table, max_periods)
@@ -315,7 +315,7 @@ def plot_rfm_grid(
     >>> scores = rfm_scores([2, 15, 40, 120, 400], [6, 3, 1, 1, 0], [80, 45, 30, 20, 10])
     >>> ax = plot_rfm_grid(scores)
     >>> [t.get_text() for t in ax.texts if t.get_text().startswith("champions")]
-    ['champions\\n0 (0.0%)', 'champions\\n1 (20%)']
+    ['champions\\n0 (0%)', 'champions\\n1 (20%)']
     """
     from matplotlib.patches import Patch
 
@@ -603,7 +603,7 @@ def plot_tier_migration(
     >>> m = migration_matrix(["base", "base", "gold"], ["base", "gold", "gold"],
     ...                      labels=["base", "gold"])
     >>> [text.get_text() for text in plot_tier_migration(m).texts]
-    ['50%\\n1', '50%\\n1', '0.0%\\n0', '100%\\n1']
+    ['50%\\n1', '50%\\n1', '0%\\n0', '100%\\n1']
     """
     _base.check_result(matrix, MigrationMatrix, "matrix")
     _base.check_title(title)
