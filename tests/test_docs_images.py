@@ -27,7 +27,7 @@ def _plot_images() -> ModuleType:
 def test_report_images_are_reproduced_by_the_report(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     pytest.importorskip("scipy")
-    build_report(load_sample(), tz=SAMPLE_TZ).write_html(tmp_path)
+    build_report(load_sample(), tz=SAMPLE_TZ, currency="EUR").write_html(tmp_path)
     shipped = sorted(IMAGES.glob("report_*.png"))
     assert shipped, "docs/images has no report charts"
     for image in shipped:
