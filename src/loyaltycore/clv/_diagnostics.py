@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from loyaltycore._frames import Frames
 from loyaltycore._validate import check_int, check_rate, freeze
 from loyaltycore.clv import _data
 from loyaltycore.clv._base import ArrayLike, Float
@@ -23,8 +24,12 @@ def _column() -> Any:
     return attrs.field(converter=freeze, eq=attrs.cmp_using(eq=np.array_equal))
 
 
-class _Table:
-    """Named columns of equal length, readable as a mapping and convertible to a frame."""
+class _Table(Frames):
+    """Named columns of equal length, readable as a mapping and convertible to a frame.
+
+    ``to_frame``, ``to_pandas``, ``to_polars``, ``to_arrow`` and the Arrow C
+    stream come from :class:`loyaltycore._frames.Frames`.
+    """
 
     __slots__ = ()
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -41,13 +46,6 @@ class _Table:
 
     def __len__(self) -> int:
         return len(getattr(self, self.COLUMNS[0]))
-
-    def to_frame(self, backend: str = "pandas") -> Any:
-        """The columns as a data frame of ``backend`` ("pandas", "polars", "pyarrow", ...)."""
-        import narwhals as nw
-
-        engine: Any = backend
-        return nw.from_dict(self.columns(), backend=engine).to_native()
 
 
 def _purchase_model(model: object) -> Any:

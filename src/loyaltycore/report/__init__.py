@@ -319,7 +319,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m loyaltycore report",
         description="KPIs, cohorts, lifecycle stages, RFM segments and CLV of a transaction file.",
     )
-    parser.add_argument("csv", nargs="?", help="transactions file (default: the bundled sample)")
+    parser.add_argument(
+        "csv", nargs="?", help="transactions file, CSV or .parquet (default: the bundled sample)"
+    )
     parser.add_argument("--customer", default="customer_id", help="customer id column")
     parser.add_argument("--at", default="timestamp", help="timestamp column")
     parser.add_argument("--amount", default="amount", help="amount column (currency units)")
@@ -354,7 +356,25 @@ def _parse_as_of(text: str) -> datetime | date:
 def _load(args: argparse.Namespace, tz: str) -> TransactionLog:
     if args.csv is None:
         return load_sample()
-    log = TransactionLog.from_csv(
+    if Path(args.csv).suffix.lower() in (".parquet", ".pq"):
+        log = TransactionLog.from_parquet(
+            args.csv,
+            customer=args.customer,
+            at=args.at,
+            amount=args.amount,
+            category=args.category,
+            channel=args.channel,
+            tz=tz,
+        )
+    else:
+        log = _read_csv(args, tz)
+    if len(log) == 0:
+        raise EmptyData(f"{args.csv}: no transactions, only a header", field="csv")
+    return log
+
+
+def _read_csv(args: argparse.Namespace, tz: str) -> TransactionLog:
+    return TransactionLog.from_csv(
         args.csv,
         customer=args.customer,
         at=args.at,
@@ -365,9 +385,6 @@ def _load(args: argparse.Namespace, tz: str) -> TransactionLog:
         at_format=args.date_format,
         delimiter=None if args.delimiter == "whitespace" else args.delimiter,
     )
-    if len(log) == 0:
-        raise EmptyData(f"{args.csv}: no transactions, only a header", field="csv")
-    return log
 
 
 def _error_line(exc: LoyaltyError) -> str:
