@@ -112,20 +112,21 @@ STORES: Final = ("s1", "s2")
 SKUS: Final = ("A1", "A2", "B1", "T0")
 CATEGORIES: Final = ("coffee", "tea", "cake")
 SEGMENTS: Final = ("vip", "new", "lapsed", "students")
-#: Amounts at and around the thresholds :func:`predicates` uses; ``10.00`` is
+#: Amounts at and around the thresholds :func:`predicates` uses, the
+#: thresholds first (hypothesis leans to the first entries); ``10.00`` is
 #: equal to ``10`` with another exponent.
 AMOUNTS: Final = (
-    "0",
-    "0.01",
-    "9.99",
     "10",
-    "10.00",
+    "50",
+    "100",
+    "9.99",
     "10.01",
     "49.99",
-    "50",
     "99.99",
-    "100",
     "100.01",
+    "10.00",
+    "0",
+    "0.01",
     "123.45",
 )
 #: Money thresholds of conditions, some finer than a cent.
