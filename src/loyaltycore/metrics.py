@@ -32,10 +32,10 @@ array([0.5])
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from datetime import tzinfo
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -44,6 +44,7 @@ import numpy.typing as npt
 from loyaltycore import _native
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
+from loyaltycore.calendar import Period, add_period, period_start, start_of_day, zone
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._periods import (
@@ -57,12 +58,16 @@ from loyaltycore.transactions._periods import (
     period_starts,
 )
 
+if TYPE_CHECKING:
+    from loyaltycore.points import PointsLedger
+
 __all__ = [
     "CohortTable",
     "CustomerValues",
     "Distribution",
     "MigrationMatrix",
     "PeriodRates",
+    "PointsFlow",
     "RedemptionCurve",
     "active_rate",
     "arpu",
@@ -74,6 +79,7 @@ __all__ = [
     "historic_clv",
     "migration_matrix",
     "nps",
+    "points_flow",
     "points_liability",
     "purchase_frequency",
     "redemption_rate",
@@ -817,6 +823,126 @@ def points_liability(
         )
     kept = DECIMAL_CONTEXT.subtract(Decimal(1), Decimal(repr(breakage)))
     return DECIMAL_CONTEXT.multiply(DECIMAL_CONTEXT.multiply(Decimal(points), cost), kept)
+
+
+@attrs.frozen
+class PointsFlow:
+    """Points issued, redeemed and expired in each calendar period, and what is left.
+
+    ``start[k]`` is the local first date of period k; ``issued``,
+    ``redeemed`` (net of cancelled redemptions) and ``expired`` are the points
+    of those flows in the period, summed over the ledgers; ``outstanding`` is
+    the points the members own at its end (available, pending and held).
+    ``period`` names the period ("month", "quarter" or "year") and ``tz``
+    the zone of the calendar.
+
+    >>> flow = PointsFlow(np.array(["2024-01-01"], "datetime64[D]"), [100], [40], [0], [60],
+    ...                   period="month", tz="UTC")
+    >>> int(flow.issued[0] - flow.redeemed[0] - flow.expired[0]) == int(flow.outstanding[0])
+    True
+    """
+
+    start: npt.NDArray[np.datetime64] = _array_field()
+    issued: I64 = _array_field()
+    redeemed: I64 = _array_field()
+    expired: I64 = _array_field()
+    outstanding: I64 = _array_field()
+    period: str = attrs.field(kw_only=True)
+    tz: str = attrs.field(kw_only=True)
+
+
+def points_flow(
+    ledgers: Iterable[PointsLedger],
+    *,
+    start: date,
+    end: date,
+    period: Period = "month",
+    tz: str | tzinfo = "UTC",
+) -> PointsFlow:
+    """Points issued, redeemed and expired by calendar period, over many ledgers.
+
+    Each figure is the change of a ledger's lifetime totals
+    (:class:`~loyaltycore.points.Balance`) across the period: ``issued`` is
+    ``earned``, ``redeemed`` is ``redeemed - cancelled`` and ``expired`` is
+    ``expired``; ``outstanding`` is ``available + pending + held`` at the
+    period's end. Balances between events are rebuilt from each ledger's
+    history, and expiries due by a period's end count even when the ledger
+    recorded no event since.
+
+    Args:
+        ledgers: the members' :class:`~loyaltycore.points.PointsLedger` values.
+        start: a local date in the first period.
+        end: the local date the last period ends on or before (exclusive):
+            periods start from ``start``'s period up to the last one starting
+            before ``end``.
+        period: "month", "quarter" or "year".
+        tz: the zone whose calendar the periods follow.
+
+    Returns:
+        A :class:`PointsFlow` with one row per period.
+
+    Raises:
+        InvalidArgument: ``end`` is not after ``start``, or an unknown period.
+        InvalidType: an item that is not a points ledger.
+
+    >>> from datetime import datetime, timezone
+    >>> from loyaltycore.points import ExpireAfter, PointsLedger
+    >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=1))
+    >>> ledger = ledger.earn("e1", at=datetime(2024, 1, 10, tzinfo=timezone.utc), points=100)
+    >>> ledger = ledger.redeem("r1", at=datetime(2024, 1, 20, tzinfo=timezone.utc), points=30)
+    >>> flow = points_flow([ledger], start=date(2024, 1, 1), end=date(2024, 4, 1))
+    >>> flow.issued.tolist(), flow.redeemed.tolist(), flow.expired.tolist()
+    ([100, 0, 0], [30, 0, 0], [0, 70, 0])
+    >>> flow.outstanding.tolist()
+    [70, 0, 0]
+    """
+    from loyaltycore.points import PointsLedger
+
+    zone_ = zone(tz)
+    first = period_start(_date(start, "start"), period)
+    stop = _date(end, "end")
+    if stop <= first:
+        raise InvalidArgument(
+            f"end={stop.isoformat()} must be after the period of start={start.isoformat()}",
+            field="end",
+            value=stop,
+        )
+    bounds = [first]
+    while bounds[-1] < stop:
+        bounds.append(add_period(bounds[-1], period))
+    instants = [start_of_day(day, zone_) for day in bounds]
+    totals = np.zeros((len(bounds), 4), dtype=np.int64)
+    for index, ledger in enumerate(ledgers):
+        if not isinstance(ledger, PointsLedger):
+            raise InvalidType(
+                f"ledgers[{index}] must be a PointsLedger, not {type(ledger).__name__}",
+                field="ledgers",
+                row=index,
+            )
+        for k, when in enumerate(instants):
+            b = ledger.balance(as_of=when)
+            totals[k] += (
+                b.earned,
+                b.redeemed - b.cancelled,
+                b.expired,
+                b.available + b.pending + b.held,
+            )
+    flows = np.diff(totals[:, :3], axis=0)
+    return PointsFlow(
+        start=np.array(bounds[:-1], dtype="datetime64[D]"),
+        issued=flows[:, 0],
+        redeemed=flows[:, 1],
+        expired=flows[:, 2],
+        outstanding=totals[1:, 3],
+        period=period,
+        tz=str(getattr(zone_, "key", zone_)),
+    )
+
+
+def _date(value: object, name: str) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidType(f"{name}={value!r} must be a date (a local calendar day)", field=name)
+    return value
 
 
 # -- distributions over labels -----------------------------------------------------
