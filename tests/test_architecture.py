@@ -29,8 +29,11 @@ CORE = {
     "progress",
     "_validate",
     "_version",
+    "_generated",
     "_public",
     "_deprecate",
+    "_frames",
+    "_native",
 }
 
 

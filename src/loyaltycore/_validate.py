@@ -14,6 +14,8 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any, Final
 
+import numpy as np
+
 from loyaltycore.errors import (
     InvalidAmount,
     InvalidArgument,
@@ -49,52 +51,84 @@ ROUNDING_MODES: Final = frozenset(
 #: The largest points quantity one command may carry (fits int64 columns).
 MAX_POINTS: Final = 2**53
 
+#: Every Decimal the library accepts is below this magnitude, so no handful of
+#: operations in :data:`DECIMAL_CONTEXT` can overflow it (thresholds may still
+#: lie far beyond any real amount).
+MAX_DECIMAL: Final = Decimal(10) ** 100
+#: A money amount of an event or a basket line is below this (a quadrillion
+#: units of any currency): a line total ``quantity * unit_price`` then stays
+#: exact in :data:`DECIMAL_CONTEXT`.
+MAX_MONEY: Final = Decimal(10) ** 15
+#: The most decimal places a money amount may have (the largest currency exponent).
+MAX_PLACES: Final = 9
+
 
 def type_name(value: object) -> str:
     """The type name used in messages."""
     return type(value).__name__
 
 
-def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
-    """Return ``value`` if it is a true int (not bool) at least ``minimum``.
+def _as_int(value: object, name: str, label: str) -> int:
+    """``value`` as a Python int if it is a Python or numpy integer (not a bool)."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    raise InvalidType(
+        f"{name}={value!r} must be {label}, not {type_name(value)}", field=name, value=value
+    )
 
-    >>> check_int(3, "days", minimum=0)
-    3
+
+def check_int(
+    value: object,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    error: type[LoyaltyError] = InvalidArgument,
+) -> int:
+    """Return ``value`` as an int if it is a Python or numpy integer within bounds.
+
+    Bools (Python's and numpy's), floats, Decimals and strings are refused
+    with :class:`InvalidType`; a value outside ``[minimum, maximum]`` with
+    ``error`` (a policy raises :class:`~loyaltycore.errors.InvalidRule`).
+
+    >>> import numpy as np
+    >>> check_int(3, "days", minimum=0), check_int(np.int64(3), "days")
+    (3, 3)
     >>> check_int(True, "days")
     Traceback (most recent call last):
     ...
     loyaltycore.errors.InvalidType: days=True must be an int, not bool
+    >>> check_int(400, "days", maximum=366)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: days=400 must be <= 366
     """
     if type(value) is not int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return check_int(int(value), name, minimum=minimum)
-        raise InvalidType(
-            f"{name}={value!r} must be an int, not {type_name(value)}", field=name, value=value
-        )
+        value = _as_int(value, name, "an int")
     if minimum is not None and value < minimum:
-        raise InvalidArgument(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+        raise error(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+    if maximum is not None and value > maximum:
+        raise error(f"{name}={value!r} must be <= {maximum}", field=name, value=value)
     return value
 
 
 def check_points(value: object, name: str = "points") -> int:
-    """Return ``value`` if it is a positive int number of points.
+    """Return ``value`` as an int if it is a positive number of points.
 
-    Floats, bools, Decimals and strings are refused with :class:`InvalidType`;
-    zero, negative and absurdly large numbers with :class:`InvalidPoints`.
+    Python and numpy integers are taken; floats, bools (Python's and numpy's),
+    Decimals and strings are refused with :class:`InvalidType`; zero, negative
+    and absurdly large numbers with :class:`InvalidPoints`.
 
-    >>> check_points(250)
-    250
+    >>> import numpy as np
+    >>> check_points(250), check_points(np.int32(250))
+    (250, 250)
     >>> check_points(-5)
     Traceback (most recent call last):
     ...
     loyaltycore.errors.InvalidPoints: points=-5 must be a positive int
     """
     if type(value) is not int:
-        raise InvalidType(
-            f"{name}={value!r} must be a positive int, not {type_name(value)}",
-            field=name,
-            value=value,
-        )
+        value = _as_int(value, name, "a positive int")
     if value <= 0:
         raise InvalidPoints(f"{name}={value!r} must be a positive int", field=name, value=value)
     if value > MAX_POINTS:
@@ -170,8 +204,56 @@ def to_decimal(value: object, name: str = "amount", *, allow_negative: bool = Fa
         ) from None
     if not result.is_finite():
         raise InvalidAmount(f"{name}={value!r} must be finite", field=name, value=value)
+    if abs(result) >= MAX_DECIMAL:
+        raise InvalidAmount(
+            f"{name}={value!r} must be less than 10**100 in magnitude", field=name, value=value
+        )
     if not allow_negative and result < 0:
         raise InvalidAmount(f"{name}={value!r} must not be negative", field=name, value=value)
+    return result
+
+
+def decimal_places(value: Decimal) -> int:
+    """How many decimal places ``value`` needs (trailing zeros do not count).
+
+    >>> [decimal_places(Decimal(text)) for text in ("1.50", "2E+3", "1e-12")]
+    [1, 0, 12]
+    """
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent >= 0:
+        return 0
+    normal = value.normalize(DECIMAL_CONTEXT).as_tuple().exponent
+    assert isinstance(normal, int)
+    return max(0, -normal)
+
+
+def check_money(value: object, name: str = "amount") -> Decimal:
+    """A non-negative money amount below :data:`MAX_MONEY` with at most :data:`MAX_PLACES` places.
+
+    Floats are refused (:class:`InvalidType`); NaN, infinities, negative
+    amounts, absurd magnitudes and too many decimal places raise
+    :class:`InvalidAmount` naming the field. Whether the places fit a given
+    currency exponent is checked where the exponent is known.
+
+    >>> check_money("19.99")
+    Decimal('19.99')
+    >>> check_money("1e999999")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidAmount: amount='1e999999' must be less than 10**100 in magnitude
+    >>> check_money("0.0000000001")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidAmount: amount='0.0000000001' has more than 9 decimal places
+    """
+    result = to_decimal(value, name)
+    if result >= MAX_MONEY:
+        raise InvalidAmount(f"{name}={value!r} must be less than 10**15", field=name, value=value)
+    if decimal_places(result) > MAX_PLACES:
+        raise InvalidAmount(
+            f"{name}={value!r} has more than {MAX_PLACES} decimal places", field=name, value=value
+        )
     return result
 
 
@@ -224,6 +306,9 @@ EXTRAS: Final = {
     "matplotlib": "plot",
     "sklearn": "cluster",
     "hypothesis": "testing",
+    "pyarrow": "arrow",
+    "pandas": "pandas",
+    "polars": "polars",
 }
 
 
