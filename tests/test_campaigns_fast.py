@@ -69,6 +69,14 @@ def test_ids_that_differ_only_by_a_trailing_nul_stay_apart() -> None:
     assert member_of_code(members, _objects(["a\x00", "a", "b"])).tolist() == [1, 0, -1]
 
 
+def test_very_long_ids_are_matched_without_a_wide_array() -> None:
+    long = "x" * 10_000
+    members = _objects(["a", long, 7])
+    assert member_of_code(members, _objects(["7", long, "b"])).tolist() == [2, 1, -1]
+    with pytest.raises(InvalidColumn, match=r"members\[3\]=7 repeats members\[2\]"):
+        member_of_code(_objects([*members, 7]), _objects([]))
+
+
 @settings(max_examples=100)
 @given(
     st.lists(st.tuples(st.integers(0, 4), st.integers(-5, 30), st.integers(-99, 99)), max_size=40),

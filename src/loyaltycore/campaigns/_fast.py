@@ -12,8 +12,8 @@ that order. Each distinct log id is then found by binary search
 (``searchsorted``), giving for every customer code the row of its member in
 the assignment, or -1 when the customer was not assigned. Cost: one sort of
 the members, one binary search per distinct customer, no Python loop. Ids
-whose text ends in NUL (which numpy's fixed-width strings would drop) take
-an exact dictionary path instead.
+containing NUL (which numpy's fixed-width strings would drop at the end) or
+longer than 64 characters take an exact dictionary path instead.
 
 **Window sums** (:func:`interval_sums`). The window boundaries (start - h,
 start, end, end + h for every horizon h) cut time into consecutive
@@ -30,6 +30,7 @@ interval stays below 2**53 minor units.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -42,27 +43,30 @@ I64 = npt.NDArray[np.int64]
 
 #: Up to this many window edges, rows are binned by comparisons, not binary search.
 _FEW_EDGES: Final = 16
+#: Ids longer than this are matched through a dictionary, not fixed-width strings.
+_LONGEST_KEY: Final = 64
 
 
-def _text(value: object) -> str:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        return str(int(value))
-    return str(value)
+def _texts(values: npt.NDArray[Any]) -> list[str]:
+    """The text of each id: ``str`` of an element of ``tolist()`` (numpy ints arrive as ints)."""
+    items = values.tolist()
+    return items if all(type(v) is str for v in items) else list(map(str, items))
 
 
 def _keys(values: npt.NDArray[Any]) -> npt.NDArray[Any] | None:
-    """Fixed-width text keys of ``values``, or None when they would not be exact.
+    """Fixed-width text keys of ``values``, or None when the dictionary path is better.
 
-    ``str`` of an element of ``tolist()`` is :func:`_text` of it (numpy
-    integers arrive as Python ints). A NUL anywhere sends the caller to the
-    exact path, since fixed-width strings drop trailing NULs.
+    Fixed-width strings drop trailing NULs (so a NUL anywhere sends the ids
+    to the exact path) and are as wide as the longest id (so one very long
+    id does too, rather than a huge array).
     """
-    if values.dtype.kind in "iuU":
+    if values.dtype.kind in "iu":
         return values.astype(np.str_)
-    texts = list(map(str, values.tolist()))
-    if "\x00" in "".join(texts):
+    texts = _texts(values)
+    longest = max(map(len, texts), default=1)
+    if longest > _LONGEST_KEY or "\x00" in "".join(texts):
         return None
-    return np.array(texts, dtype=np.str_) if texts else np.zeros(0, dtype="<U1")
+    return np.array(texts, dtype=f"<U{max(longest, 1)}")
 
 
 def _duplicate(sorted_keys: npt.NDArray[Any], order: I64, members: npt.NDArray[Any]) -> None:
@@ -70,10 +74,12 @@ def _duplicate(sorted_keys: npt.NDArray[Any], order: I64, members: npt.NDArray[A
     same = sorted_keys[1:] == sorted_keys[:-1]
     if not same.any():
         return
-    later = order[1:][same]
-    row = int(later.min())
+    row = int(order[1:][same].min())
     start = int(np.searchsorted(sorted_keys, sorted_keys[np.flatnonzero(order == row)[0]]))
-    first = int(order[start])
+    _repeats(members, row, int(order[start]))
+
+
+def _repeats(members: npt.NDArray[Any], row: int, first: int) -> None:
     value = members[row]
     value = value.item() if isinstance(value, np.generic) else value
     raise InvalidColumn(
@@ -82,20 +88,18 @@ def _duplicate(sorted_keys: npt.NDArray[Any], order: I64, members: npt.NDArray[A
 
 
 def _by_dictionary(members: npt.NDArray[Any], customer_ids: npt.NDArray[Any]) -> I64:
-    """The exact, slower path: a dictionary of the members' text."""
-    index: dict[str, int] = {}
-    for i, value in enumerate(members.tolist()):
-        key = _text(value)
-        if key in index:
-            raise InvalidColumn(
-                f"members[{i}]={value!r} repeats members[{index[key]}]", field="members", row=i
-            )
-        index[key] = i
-    return np.fromiter(
-        (index.get(_text(v), -1) for v in customer_ids.tolist()),
-        dtype=np.int64,
-        count=len(customer_ids),
-    )
+    """The exact path for any text: a dictionary of the members' ids."""
+    texts = _texts(members)
+    index = dict(zip(texts, range(len(texts)), strict=True))
+    if len(index) < len(texts):
+        seen: dict[str, int] = {}
+        for row, text in enumerate(texts):
+            if text in seen:
+                _repeats(members, row, seen[text])
+            seen[text] = row
+    keys = _texts(customer_ids)
+    found = map(index.get, keys, itertools.repeat(-1))
+    return np.fromiter(found, dtype=np.int64, count=len(keys))
 
 
 def member_of_code(members: npt.NDArray[Any], customer_ids: npt.NDArray[Any]) -> I64:
