@@ -39,12 +39,16 @@ from loyaltycore._public import publish
 from loyaltycore._validate import check_int
 from loyaltycore.calendar import add_period, from_micros, local_date, start_of_day, to_utc, zone
 from loyaltycore.errors import EmptyData, InvalidArgument, LoyaltyError, MissingDependency
+from loyaltycore.report._campaign import CampaignReport, build_campaign_report, campaign_main
 from loyaltycore.transactions import Summary, TransactionLog, summarize
 
 __all__ = [
+    "CampaignReport",
     "Report",
     "SAMPLE_TZ",
+    "build_campaign_report",
     "build_report",
+    "campaign_main",
     "load_sample",
     "main",
     "sample_path",
