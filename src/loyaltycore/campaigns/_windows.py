@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore.calendar import to_micros, to_utc, zone
+from loyaltycore.calendar import from_micros, to_micros, to_utc, zone
 from loyaltycore.campaigns._arrays import (
     F64,
     I64,
@@ -61,7 +61,8 @@ class Windows:
     Per-member columns (int64 minor units, aligned with ``member``):
     ``pre`` and ``post`` have one column per horizon, ``during`` one value;
     ``points_pre`` / ``points_during`` / ``points_post`` are the same sums of
-    points earned, when :func:`windows` was given ``points``.
+    points earned, when :func:`windows` was given ``points``. ``start`` and
+    ``end`` are the campaign's, in UTC.
     The readout table has one row per window: ``"during"`` (horizon 0),
     then for each horizon ``"pre"``, ``"post"`` and ``"during+post"`` (the
     net effect once the dip is counted). Means and differences are in
@@ -103,6 +104,8 @@ class Windows:
     points_pre: I64 | None = optional_array_field()
     points_during: I64 | None = optional_array_field()
     points_post: I64 | None = optional_array_field()
+    start: datetime | None = None
+    end: datetime | None = None
 
     def __repr__(self) -> str:
         return f"Windows(members={len(self.member)}, horizons={self.horizons}, unit={self.unit!r})"
@@ -287,6 +290,7 @@ def windows(
     result = _readout(
         ids, treated, hs, unit_, log.exponent, pre, during, post, spans, t1, read, level
     )
+    result = attrs.evolve(result, start=from_micros(t0), end=from_micros(t1))
     if earned is None:
         return result
     p_pre, p_during, p_post = sums[1]
