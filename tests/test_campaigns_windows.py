@@ -216,3 +216,4 @@ def test_the_readout_keeps_the_campaign_dates_in_utc() -> None:
         log, MEMBERS, ARMS, start=date(2024, 6, 10), end=date(2024, 6, 17), tz="Asia/Tokyo"
     )
     assert (r.start, r.end) == (START - timedelta(hours=9), END - timedelta(hours=9))
+    assert r.ci == 0.95

@@ -62,7 +62,7 @@ class Windows:
     ``pre`` and ``post`` have one column per horizon, ``during`` one value;
     ``points_pre`` / ``points_during`` / ``points_post`` are the same sums of
     points earned, when :func:`windows` was given ``points``. ``start`` and
-    ``end`` are the campaign's, in UTC.
+    ``end`` are the campaign's, in UTC, and ``ci`` the intervals' level.
     The readout table has one row per window: ``"during"`` (horizon 0),
     then for each horizon ``"pre"``, ``"post"`` and ``"during+post"`` (the
     net effect once the dip is counted). Means and differences are in
@@ -106,6 +106,7 @@ class Windows:
     points_post: I64 | None = optional_array_field()
     start: datetime | None = None
     end: datetime | None = None
+    ci: float | None = None
 
     def __repr__(self) -> str:
         return f"Windows(members={len(self.member)}, horizons={self.horizons}, unit={self.unit!r})"
@@ -290,7 +291,7 @@ def windows(
     result = _readout(
         ids, treated, hs, unit_, log.exponent, pre, during, post, spans, t1, read, level
     )
-    result = attrs.evolve(result, start=from_micros(t0), end=from_micros(t1))
+    result = attrs.evolve(result, start=from_micros(t0), end=from_micros(t1), ci=level)
     if earned is None:
         return result
     p_pre, p_during, p_post = sums[1]
