@@ -52,7 +52,14 @@ from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
 from loyaltycore._public import publish
-from loyaltycore._validate import DECIMAL_CONTEXT, check_int, freeze, to_decimal, type_name
+from loyaltycore._validate import (
+    DECIMAL_CONTEXT,
+    MAX_PLACES,
+    check_int,
+    freeze,
+    to_decimal,
+    type_name,
+)
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
@@ -194,7 +201,7 @@ class RuleSet:
         rules: the rules; their order is the order of the trace.
         tz: the program's IANA zone (calendar conditions, limit periods).
         tiers: tier names, lowest first (``tier_at_least``, tier multipliers).
-        exponent: the currency exponent (minor units per unit = 10**exponent).
+        exponent: the currency exponent (minor units per unit = 10**exponent), 0 to 9.
         metrics: the tier metrics an award may be in, besides ``"points"``.
         groups: exclusive groups' modes, ``"priority"`` (default) or ``"best"``.
         budgets: advisory program budgets (:class:`Budget`).
@@ -222,7 +229,7 @@ class RuleSet:
 
     @exponent.validator
     def _check_exponent(self, _: object, value: object) -> None:
-        check_int(value, "exponent", minimum=0)
+        check_int(value, "exponent", minimum=0, maximum=MAX_PLACES)
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
@@ -275,6 +282,11 @@ class RuleSet:
         Returns:
             An :class:`Evaluation`: redeemable awards, qualifying activity,
             the counter increments to persist and the trace.
+
+        Raises:
+            InvalidAmount: an amount, discount, unit price or line discount
+                with more decimals than the currency ``exponent``; the
+                message names it (``items[1].unit_price=2.505 ...``).
 
         >>> from datetime import datetime, timezone
         >>> from loyaltycore.predicates import Always, Event, Member
@@ -379,7 +391,8 @@ class RuleSet:
 
         Raises:
             NotFound: a sku the event does not have.
-            InvalidArgument: more units than were bought.
+            OverReversal: more units of a sku than were bought, or more
+                money than the event's amount.
 
         >>> from datetime import datetime, timezone
         >>> from loyaltycore.predicates import Always, Event, Item, Member, field
