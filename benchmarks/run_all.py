@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["ledger", "rules", "tiers", "metrics", "lifecycle", "segments", "campaigns", "report"]
+SCRIPTS = [
+    "ledger", "rules", "tiers", "metrics", "lifecycle", "segments", "campaigns", "report",
+    "engines",
+]  # fmt: skip
 
 
 def main() -> int:

@@ -33,6 +33,8 @@ CORE = {
     "_generated",
     "_public",
     "_deprecate",
+    "_frames",
+    "_native",
 }
 
 

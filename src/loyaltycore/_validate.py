@@ -306,6 +306,9 @@ EXTRAS: Final = {
     "matplotlib": "plot",
     "sklearn": "cluster",
     "hypothesis": "testing",
+    "pyarrow": "arrow",
+    "pandas": "pandas",
+    "polars": "polars",
 }
 
 

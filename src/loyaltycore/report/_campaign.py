@@ -43,6 +43,8 @@ from loyaltycore.campaigns import (
     windows,
 )
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, LoyaltyError
+from loyaltycore.report import _text
+from loyaltycore.report._format import visible
 from loyaltycore.transactions import TransactionLog
 from loyaltycore.transactions._frame import read_delimited
 
@@ -313,10 +315,8 @@ def _percent(value: float | None) -> str:
 
 
 def _lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """An aligned table (the report's), without trailing blanks."""
-    from loyaltycore.report import _table
-
-    return [line.rstrip() for line in _table(header, rows)]
+    """An aligned table, as the report writes one, without trailing blanks."""
+    return [line.rstrip() for line in _text.table(header, rows)]
 
 
 def _render_text(data: Mapping[str, Any]) -> str:
@@ -369,8 +369,6 @@ def _render_text(data: Mapping[str, Any]) -> str:
 
 
 def _segment_text(info: Mapping[str, Any] | None, level: str) -> list[str]:
-    from loyaltycore.report import _fmt
-
     if info is None:
         return []
     method = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[info["adjust"]]
@@ -379,7 +377,7 @@ def _segment_text(info: Mapping[str, Any] | None, level: str) -> list[str]:
         ["segment", "treatment", "control", "difference", "interval", "p", "adjusted p", ""],
         [
             [
-                r["segment"],
+                visible(r["segment"]),
                 f"{r['treatment']:,}",
                 f"{r['control']:,}",
                 _money(r["difference"]),
@@ -392,7 +390,7 @@ def _segment_text(info: Mapping[str, Any] | None, level: str) -> list[str]:
         ],
     )
     if info["skipped"]:
-        names = ", ".join(_fmt(s) for s in info["skipped"])
+        names = ", ".join(visible(s) for s in info["skipped"])
         out.append(f"  left out (fewer than 2 members in an arm): {names}")
     if info["without_segment"]:
         out.append(f"  members without a segment: {info['without_segment']:,}")

@@ -51,6 +51,7 @@ import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._frames import Col, Frames
 from loyaltycore._public import publish
 from loyaltycore._validate import (
     DECIMAL_CONTEXT,
@@ -568,7 +569,7 @@ def _owned(values: npt.ArrayLike) -> Any:
 
 
 @attrs.frozen(eq=False)
-class BatchEvaluation:
+class BatchEvaluation(Frames):
     """What a batch of events earns, column by column, in input order.
 
     Attributes:
@@ -578,6 +579,12 @@ class BatchEvaluation:
         eligible: eligible spend per event (int64 minor units).
         points: redeemable points per event for the event's member.
         codes: the trace: an int8 array (rules x events) of :class:`Outcome` codes.
+        exponent: the currency exponent of ``eligible``.
+
+    As a frame: one row per event with ``event_id``, ``member_id``,
+    ``eligible`` (money), ``points``, and for each rule ``award:<rule id>``
+    (its amount, in its currency) and ``outcome:<rule id>`` (the
+    :class:`Outcome` name, lower case).
 
     >>> from datetime import datetime, timezone
     >>> from loyaltycore.predicates import Always, Event, Member
@@ -600,6 +607,7 @@ class BatchEvaluation:
     _recipient: tuple[Any, ...] = attrs.field(repr=False)
     _increments: tuple[Any, ...] = attrs.field(repr=False)
     _periods: tuple[str | None, ...] = attrs.field(repr=False)
+    exponent: int = attrs.field(default=2, kw_only=True)
 
     @classmethod
     def _from_run(
@@ -630,6 +638,7 @@ class BatchEvaluation:
             tuple(recipients),
             tuple(None if inc is None else (x.member_ids[inc[0]], *inc[1:]) for inc in run.inc),
             tuple(None if lim is None else lim.period for lim in c.limits),
+            exponent=rs.exponent,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -645,6 +654,19 @@ class BatchEvaluation:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        cols = [
+            Col("event_id", "id", self.event_id),
+            Col("member_id", "id", self.member_id),
+            Col("eligible", "money", self.eligible, exponent=self.exponent),
+            Col("points", "int", self.points),
+        ]
+        outcomes = [outcome.name.lower() for outcome in Outcome]
+        for rid in self.rule_ids:
+            cols.append(Col(f"award:{rid}", "int", self.amounts(rid)))
+            cols.append(Col(f"outcome:{rid}", "category", self.outcome(rid), labels=outcomes))
+        return tuple(cols)
 
     def _index(self, rule_id: str) -> int:
         try:
