@@ -127,3 +127,15 @@ def test_an_empty_breakdown_is_refused() -> None:
     )  # fmt: skip
     with pytest.raises(EmptyData, match="no segment"):
         plot.plot_campaign_segments(empty)
+
+
+def test_segment_names_are_drawn_as_plain_text() -> None:
+    import io
+
+    names = np.array(["$x^$", "tab\there", "a$b"], dtype=object)
+    arm = np.tile([True, True, False, False], 3)
+    b = campaigns.breakdown(np.arange(12.0), arm, np.repeat(names, 4))
+    ax = plot.plot_campaign_segments(b)
+    ax.figure.savefig(io.BytesIO(), format="png")  # mathtext would fail to parse "$x^$"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [r"\$x^\$ (2 / 2)", r"a\$b (2 / 2)", r"tab\there (2 / 2)"]

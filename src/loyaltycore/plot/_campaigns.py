@@ -26,6 +26,14 @@ _WINDOW_COLOURS: Final = {"during": MODEL, "pre": MUTED, "post": ACCENT, "during
 _METHODS: Final = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
+def _shown(name: str) -> str:
+    """A label from the user's data as plain text: unprintable characters as escapes, and
+    ``$`` escaped so matplotlib does not read it as mathematics."""
+    if not name.isprintable():
+        name = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    return name.replace("$", r"\$")
+
+
 def _level(ci: float | None) -> str:
     return "" if ci is None else f"{ci:.0%} "
 
@@ -244,7 +252,7 @@ def plot_campaign_segments(
         raise EmptyData("breakdown has no segment", field="breakdown")
     arms = zip(breakdown.n_treatment.tolist(), breakdown.n_control.tolist(), strict=True)
     labels = [
-        f"{_base.label(str(name))} ({_base.count(t)} / {_base.count(c)})"
+        f"{_shown(_base.label(str(name)))} ({_base.count(t)} / {_base.count(c)})"
         for name, (t, c) in zip(breakdown.segment.tolist(), arms, strict=True)
     ]
     significant = breakdown.significant.tolist()

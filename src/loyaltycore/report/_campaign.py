@@ -13,20 +13,26 @@ assigned member, members who bought nothing included:
 * with a segment column, the during lift by segment with Holm (or
   Benjamini-Hochberg) adjusted p-values.
 
-Text and canonical JSON (byte-identical across runs) are the outputs.
+The outputs are text, canonical JSON (byte-identical across runs) and an
+HTML page with every table of the text and, with the ``plot`` extra, the
+charts of :func:`loyaltycore.plot.plot_campaign_lift`,
+:func:`~loyaltycore.plot.plot_campaign_curve` and
+:func:`~loyaltycore.plot.plot_campaign_segments`.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import sys
+import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Final, Literal, NoReturn, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias, cast
 
 import attrs
 import numpy as np
@@ -42,11 +48,20 @@ from loyaltycore.campaigns import (
     cuped,
     windows,
 )
-from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, LoyaltyError
-from loyaltycore.report import _text
+from loyaltycore.errors import (
+    EmptyData,
+    InvalidArgument,
+    InvalidColumn,
+    LoyaltyError,
+    MissingDependency,
+)
+from loyaltycore.report import _html, _text
 from loyaltycore.report._format import visible
 from loyaltycore.transactions import TransactionLog
 from loyaltycore.transactions._frame import read_delimited
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _PROG: Final = "loyaltycore campaign"
 Adjustment: TypeAlias = Literal["holm", "bh"]
@@ -86,6 +101,28 @@ class CampaignReport:
     def to_text(self) -> str:
         """The read-out as aligned text for a terminal."""
         return _render_text(self.data)
+
+    def write_html(self, out: str | Path) -> Path:
+        """Write ``campaign.html`` into the folder ``out``, with its charts as PNG files.
+
+        The charts (``plot`` extra) are
+        :func:`~loyaltycore.plot.plot_campaign_lift`,
+        :func:`~loyaltycore.plot.plot_campaign_curve` and, with segments,
+        :func:`~loyaltycore.plot.plot_campaign_segments`; without matplotlib
+        the page says how to get them. Every string on the page is escaped.
+
+        Returns:
+            The page's path.
+        """
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            charts, note = _write_charts(self, folder), ""
+        except MissingDependency as exc:
+            charts, note = {}, f"No charts: {exc}"
+        page = folder / "campaign.html"
+        page.write_text(_render_html(self.data, charts, note), encoding="utf-8")
+        return page
 
 
 # -- building -----------------------------------------------------------------
@@ -175,6 +212,7 @@ def build_campaign_report(
     tz: str | tzinfo = "UTC",
     ci: float = 0.95,
     adjust: Adjustment = "holm",
+    currency: str | None = None,
 ) -> CampaignReport:
     """Read a campaign out: lift by window with intervals, pull-forward, CUPED, balance, segments.
 
@@ -192,6 +230,7 @@ def build_campaign_report(
         tz: the program's zone, for dates.
         ci: the confidence level of every interval.
         adjust: ``"holm"`` or ``"bh"``, the adjustment across segments.
+        currency: the currency code of the amounts ("EUR"), for the labels.
 
     Returns:
         A :class:`CampaignReport`.
@@ -211,6 +250,9 @@ def build_campaign_report(
     >>> during["window"], round(during["difference"], 2), round(sim.truth.effect("during"), 2)
     ('during', 3.14, 4.56)
     """
+    from loyaltycore.report import _label
+
+    cur = _label(currency, "currency")
     zone_ = zone(tz)
     t0, t1 = _instant(start, "start", zone_), _instant(end, "end", zone_)
     when = _default_as_of(log, t1, zone_) if as_of is None else _instant(as_of, "as_of", zone_)
@@ -248,6 +290,7 @@ def build_campaign_report(
             "horizons_days": list(r.horizons),
             "ci": ci,
             "exponent": log.exponent,
+            "currency": cur,
         },
         "members": {"treatment": int(treated.sum()), "control": int((~treated).sum())},
         "orders": {
@@ -319,20 +362,16 @@ def _lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [line.rstrip() for line in _text.table(header, rows)]
 
 
-def _render_text(data: Mapping[str, Any]) -> str:
-    campaign, members, orders = data["campaign"], data["members"], data["orders"]
-    level = f"{campaign['ci']:.0%}"
-    out = [
-        "loyaltycore campaign",
-        f"{campaign['start']} to {campaign['end']} ({campaign['tz']})",
-        f"orders read as of {campaign['as_of']}",
-        f"members: {members['treatment']:,} treatment, {members['control']:,} control",
-        f"orders: {orders['read']:,}, {orders['of_assigned_members']:,} by assigned members; "
-        f"{orders['customers_not_assigned']:,} customers not assigned",
-        "",
-        f"Spend per member, treatment - control ({level} Welch intervals)",
-    ]
-    rows = [
+_WINDOW_HEADER: Final = ("window", "horizon", "treatment", "control", "difference",
+                          "interval", "p", "")  # fmt: skip
+_SEGMENT_HEADER: Final = ("segment", "treatment", "control", "difference", "interval", "p",
+                           "adjusted p", "")  # fmt: skip
+_BALANCE_HEADER: Final = ("covariate", "smd", "")
+_METHODS: Final = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
+def _window_rows(data: Mapping[str, Any]) -> list[list[str]]:
+    return [
         [
             w["window"],
             "-" if w["window"] == "during" else f"{w['horizon']}d",
@@ -345,56 +384,146 @@ def _render_text(data: Mapping[str, Any]) -> str:
         ]
         for w in data["windows"]
     ]
-    out += _lines(
-        ["window", "horizon", "treatment", "control", "difference", "interval", "p", ""], rows
-    )
-    pulled = ", ".join(f"{_percent(v)} at {h}d" for h, v in data["pull_forward"].items())
-    out += ["", f"Pull-forward (share of the during lift given back after the end): {pulled}"]
-    c = data["cuped"]
-    out += [
-        "",
-        f"CUPED on spend in the {c['pre_days']} days before: theta {c['theta']:.4f}, "
-        f"variance removed {_percent(c['variance_reduction'])}",
-        f"  during: {_money(c['difference'])} {_interval(c['low'], c['high'])}, "
-        f"p {_p(c['p_value'])}",
+
+
+def _segment_rows(info: Mapping[str, Any]) -> list[list[str]]:
+    return [
+        [
+            visible(r["segment"]),
+            f"{r['treatment']:,}",
+            f"{r['control']:,}",
+            _money(r["difference"]),
+            _interval(r["low"], r["high"]),
+            _p(r["p_value"]),
+            _p(r["p_adjusted"]),
+            "significant" if r["significant"] else "",
+        ]
+        for r in info["rows"]
     ]
+
+
+def _balance_rows(data: Mapping[str, Any]) -> list[list[str]]:
     b = data["balance"]
-    out += ["", f"Balance (standardised mean difference, flagged above {b['threshold']})"]
     flag = dict.fromkeys(b["unbalanced"], "unbalanced")
-    out += _lines(
-        ["covariate", "smd", ""], [[k, f"{v:+.4f}", flag.get(k, "")] for k, v in b["smd"].items()]
-    )
-    out += _segment_text(data["segments"], level)
+    return [[k, f"{v:+.4f}", flag.get(k, "")] for k, v in b["smd"].items()]
+
+
+def _sentences(data: Mapping[str, Any]) -> dict[str, str]:
+    """The lines both renderings share, by what they say."""
+    campaign, members, orders = data["campaign"], data["members"], data["orders"]
+    level = f"{campaign['ci']:.0%}"
+    c, b = data["cuped"], data["balance"]
+    pulled = ", ".join(f"{_percent(v)} at {h}d" for h, v in data["pull_forward"].items())
+    unit = "" if campaign["currency"] is None else f" ({visible(campaign['currency'])})"
+    out = {
+        "when": f"{campaign['start']} to {campaign['end']} ({campaign['tz']})",
+        "as_of": f"orders read as of {campaign['as_of']}",
+        "members": f"members: {members['treatment']:,} treatment, {members['control']:,} control",
+        "orders": f"orders: {orders['read']:,}, {orders['of_assigned_members']:,} by assigned "
+        f"members; {orders['customers_not_assigned']:,} customers not assigned",
+        "windows": f"Spend per member{unit}, treatment - control ({level} Welch intervals)",
+        "pull_forward": "Pull-forward (share of the during lift given back after the end): "
+        + pulled,
+        "cuped": f"CUPED on spend in the {c['pre_days']} days before: theta {c['theta']:.4f}, "
+        f"variance removed {_percent(c['variance_reduction'])}",
+        "cuped_lift": f"during: {_money(c['difference'])} {_interval(c['low'], c['high'])}, "
+        f"p {_p(c['p_value'])}",
+        "balance": f"Balance (standardised mean difference, flagged above {b['threshold']})",
+    }
+    info = data["segments"]
+    if info is not None:
+        out["segments"] = (
+            f"During the campaign by segment ({level} intervals, "
+            f"{_METHODS[info['adjust']]}-adjusted p)"
+        )
+    return out
+
+
+def _segment_notes(info: Mapping[str, Any]) -> list[str]:
+    notes = []
+    if info["skipped"]:
+        names = ", ".join(visible(name) for name in info["skipped"])
+        notes.append(f"left out (fewer than 2 members in an arm): {names}")
+    if info["without_segment"]:
+        notes.append(f"members without a segment: {info['without_segment']:,}")
+    return notes
+
+
+def _render_text(data: Mapping[str, Any]) -> str:
+    say = _sentences(data)
+    out = ["loyaltycore campaign", say["when"], say["as_of"], say["members"], say["orders"]]
+    out += ["", say["windows"], *_lines(_WINDOW_HEADER, _window_rows(data))]
+    out += ["", say["pull_forward"], "", say["cuped"], f"  {say['cuped_lift']}"]
+    out += ["", say["balance"], *_lines(_BALANCE_HEADER, _balance_rows(data))]
+    info = data["segments"]
+    if info is not None:
+        out += ["", say["segments"], *_lines(_SEGMENT_HEADER, _segment_rows(info))]
+        out += [f"  {note}" for note in _segment_notes(info)]
     return "\n".join(out) + "\n"
 
 
-def _segment_text(info: Mapping[str, Any] | None, level: str) -> list[str]:
-    if info is None:
-        return []
-    method = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[info["adjust"]]
-    out = ["", f"During the campaign by segment ({level} intervals, {method}-adjusted p)"]
-    out += _lines(
-        ["segment", "treatment", "control", "difference", "interval", "p", "adjusted p", ""],
-        [
-            [
-                visible(r["segment"]),
-                f"{r['treatment']:,}",
-                f"{r['control']:,}",
-                _money(r["difference"]),
-                _interval(r["low"], r["high"]),
-                _p(r["p_value"]),
-                _p(r["p_adjusted"]),
-                "significant" if r["significant"] else "",
-            ]
-            for r in info["rows"]
-        ],
-    )
-    if info["skipped"]:
-        names = ", ".join(visible(s) for s in info["skipped"])
-        out.append(f"  left out (fewer than 2 members in an arm): {names}")
-    if info["without_segment"]:
-        out.append(f"  members without a segment: {info['without_segment']:,}")
-    return out
+def _render_html(data: Mapping[str, Any], charts: Mapping[str, str], chart_note: str) -> str:
+    """The page: every string escaped (``_html.table`` escapes cells), charts as <img>."""
+    say = {key: html.escape(line, quote=True) for key, line in _sentences(data).items()}
+
+    def image(key: str, alt: str) -> list[str]:
+        if key not in charts:
+            return []
+        return [f'<img src="{html.escape(charts[key], quote=True)}" alt="{alt}">']
+
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>loyaltycore campaign</title><style>{_html._CSS}</style></head><body>",
+        "<h1>loyaltycore campaign</h1>",
+        f"<p>{say['when']}<br>{say['as_of']}<br>{say['members']}<br>{say['orders']}</p>",
+        f"<h2>{say['windows']}</h2>",
+        *image("lift", "lift per member in each window, with intervals"),
+        *image("curve", "spend per member per day before, during and after the campaign"),
+        _html.table(_WINDOW_HEADER, _window_rows(data)),
+        f"<p>{say['pull_forward']}</p>",
+        f"<h2>CUPED</h2><p>{say['cuped']}<br>{say['cuped_lift']}</p>",
+        f"<h2>{say['balance']}</h2>",
+        _html.table(_BALANCE_HEADER, _balance_rows(data)),
+    ]
+    info = data["segments"]
+    if info is not None:
+        parts += [f"<h2>{say['segments']}</h2>", *image("segments", "lift by segment")]
+        parts.append(_html.table(_SEGMENT_HEADER, _segment_rows(info)))
+        parts += [f"<p>{html.escape(note, quote=True)}</p>" for note in _segment_notes(info)]
+    if chart_note:
+        parts.append(f'<p class="note">{html.escape(chart_note, quote=True)}</p>')
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+#: PNG metadata: none, so the bytes depend on the picture only.
+_PNG_METADATA: Final[dict[str, Any]] = {"Software": None}
+
+
+def _write_charts(report: CampaignReport, folder: Path) -> dict[str, str]:
+    """Draw the read-out's charts into ``folder`` as PNGs; their file names by key."""
+    from loyaltycore import plot
+
+    currency = report.data["campaign"].get("currency")
+    draws: dict[str, Callable[[], Axes]] = {
+        "lift": lambda: plot.plot_campaign_lift(report.windows, currency=currency),
+        "curve": lambda: plot.plot_campaign_curve(report.windows, currency=currency),
+    }
+    if report.segments is not None:
+        segments = report.segments
+        draws["segments"] = lambda: plot.plot_campaign_segments(segments)
+    written = {}
+    for key, draw in draws.items():
+        name = f"campaign_{key}.png"
+        with warnings.catch_warnings():
+            # A segment name from the user's file may hold a character the font lacks:
+            # it is drawn as a box, which is no reason to write to stderr.
+            warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+            figure = draw().get_figure(root=True)
+            assert figure is not None
+            figure.savefig(folder / name, format="png", dpi=100, metadata=_PNG_METADATA)
+        written[key] = name
+    return written
 
 
 # -- command line -------------------------------------------------------------
@@ -432,8 +561,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--as-of", help="when the orders were read (default: after the last)")
     parser.add_argument("--ci", default="0.95", help="confidence level of the intervals")
     parser.add_argument("--adjust", choices=["holm", "bh"], default="holm")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    parser.add_argument("--out", help="folder for campaign.txt and campaign.json")
+    parser.add_argument("--currency", help="currency code of the amounts, e.g. EUR")
+    parser.add_argument("--format", choices=["text", "json", "html"], default="text")
+    parser.add_argument(
+        "--out", help="folder for campaign.txt, campaign.json and campaign.html with its charts"
+    )
     return parser
 
 
@@ -552,6 +684,7 @@ def _run(args: argparse.Namespace) -> CampaignReport:
         return build_campaign_report(
             log, members, arm, start=start, end=end, segment=segment, horizons=horizons,
             as_of=as_of, tz=tz, ci=ci, adjust=cast(Adjustment, args.adjust),
+            currency=args.currency,
         )  # fmt: skip
     except LoyaltyError as exc:
         if getattr(exc, "field", None) in ("members", "arm", "treatment", "control"):
@@ -574,11 +707,15 @@ def campaign_main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         report = _run(args)
+        page = None
         if args.out:
             folder = Path(args.out)
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "campaign.json").write_text(report.to_json(), encoding="utf-8")
             (folder / "campaign.txt").write_text(report.to_text(), encoding="utf-8")
+            page = report.write_html(folder)
+        elif args.format == "html":
+            page = report.write_html(Path("campaign_out"))
     except LoyaltyError as exc:
         print(f"{_PROG}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -586,5 +723,8 @@ def campaign_main(argv: Sequence[str] | None = None) -> int:
         name = exc.filename if exc.filename is not None else args.orders
         print(f"{_PROG}: {name}: {exc.strerror}", file=sys.stderr)
         return 2
-    sys.stdout.write(report.to_json() if args.format == "json" else report.to_text())
+    if args.format == "html":
+        print(page)
+    else:
+        sys.stdout.write(report.to_json() if args.format == "json" else report.to_text())
     return 0
