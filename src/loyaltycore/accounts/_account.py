@@ -267,6 +267,8 @@ class Account:
     offset: Balance
     merged_into: str | None = None
     absorbed: tuple[str, ...] = ()
+    ledger_ops: int = 0
+    rotate_at: int = _points.ROTATE_EVERY
     profile: Profile | None = None
     _log: _Log | None = attrs.field(default=None)
     _budgets: Mapping[str, int] = attrs.field(factory=dict)
@@ -292,6 +294,8 @@ class Account:
             self.offset,
             self.merged_into,
             self.absorbed,
+            self.ledger_ops,
+            self.rotate_at,
             self.profile,
         )
 
@@ -443,6 +447,8 @@ class Account:
             self.last_at,
             self.merged_into,
             self.absorbed,
+            self.ledger_ops,
+            self.rotate_at,
         )
         return serialize.to_data(data)
 
@@ -477,26 +483,26 @@ class Account:
         program = resolve(*data.program.key)
         orders = {r.id: r for r in data.orders}
         account = Account(
-            data.member,
-            program,
-            data.version,
-            PointsLedger.replay(data.ledger),
-            data.status,
-            data.activity,
-            FrozenMap(data.counters),
-            data.caps,
-            {s.id: s for s in data.outcomes},
-            orders,
-            data.holds,
-            _programs_for(program, orders, {}, resolve),
-            data.joined_at,
-            data.last_at,
-            data.offset,
-            data.merged_into,
-            data.absorbed,
-            profile,
-            None,
-            {},
+            member=data.member,
+            program=program,
+            version=data.version,
+            ledger=PointsLedger.replay(data.ledger),
+            status=data.status,
+            activity=data.activity,
+            counters=FrozenMap(data.counters),
+            caps=data.caps,
+            outcomes={s.id: s for s in data.outcomes},
+            orders=orders,
+            holds=data.holds,
+            programs=_programs_for(program, orders, {}, resolve),
+            joined_at=data.joined_at,
+            last_at=data.last_at,
+            offset=data.offset,
+            merged_into=data.merged_into,
+            absorbed=data.absorbed,
+            ledger_ops=data.ledger_ops,
+            rotate_at=data.rotate_at,
+            profile=profile,
         )
         return account.apply(events_after, programs=resolve)
 
@@ -1528,28 +1534,58 @@ class Account:
             activity, status = _tiers.prune_activity(activity, status, program)
             counters = _tiers.prune_counters(counters, today)
             caps = _tiers.prune_caps(caps, today)
+        ops = self.ledger_ops + len(event.ledger)
+        rotate_at = self.rotate_at
+        if command == "migrate":  # (the ledger was just carried forward)
+            ops, rotate_at = 0, _points.ROTATE_EVERY
+        elif ops >= rotate_at:
+            ledger, offset, ops, rotate_at = _rotated(ledger, offset, ops, orders, holds)
         return Account(
-            self.member,
-            program,
-            event.version,
-            ledger,
-            status,
-            activity,
-            counters if isinstance(counters, FrozenMap) else FrozenMap(counters),
-            caps,
-            outcomes,
-            orders,
-            holds,
-            programs,
-            self.joined_at,
-            event.at if event.at > self.last_at else self.last_at,
-            offset,
-            merged_into,
-            absorbed,
-            self.profile,
-            _Log(self._log, event),
-            self._budgets,
+            member=self.member,
+            program=program,
+            version=event.version,
+            ledger=ledger,
+            status=status,
+            activity=activity,
+            counters=counters if isinstance(counters, FrozenMap) else FrozenMap(counters),
+            caps=caps,
+            outcomes=outcomes,
+            orders=orders,
+            holds=holds,
+            programs=programs,
+            joined_at=self.joined_at,
+            last_at=event.at if event.at > self.last_at else self.last_at,
+            offset=offset,
+            merged_into=merged_into,
+            absorbed=absorbed,
+            ledger_ops=ops,
+            rotate_at=rotate_at,
+            profile=self.profile,
+            log=_Log(self._log, event),
+            budgets=self._budgets,
         )
+
+
+def _rotated(
+    ledger: PointsLedger,
+    offset: Balance,
+    ops: int,
+    orders: Mapping[str, OrderRecord],
+    holds: Mapping[str, HoldRecord],
+) -> tuple[PointsLedger, Balance, int, int]:
+    """The ledger carried forward if it can be (see :func:`_points.rotate`)."""
+    keep = {h.ledger_id for h in holds.values() if h.state == "open"}
+    for record in orders.values():
+        if record.in_ledger:
+            keep.update(earn for earn, _ in record.earns)
+            if record.tender:
+                keep.add(record.tender)
+    found = _points.rotate(ledger, keep)
+    if found is None:
+        return ledger, offset, ops, ops + _points.ROTATE_EVERY
+    rotated, left = found
+    offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
+    return rotated, offset, left, left + _points.ROTATE_EVERY
 
 
 def _no_programs(program_id: str, version: int) -> Program:
@@ -1581,26 +1617,23 @@ def _opened(
     )
     seen = {event.id: Seen(event.id, "open", event.payload, event.outcome)} if event.id else {}
     return Account(
-        member,
-        program,
-        1,
-        ledger,
-        program.tiers.join(at),
-        (),
-        FrozenMap(),
-        {},
-        seen,
-        {},
-        {},
-        {program.key: program},
-        at,
-        at,
-        Balance(),
-        None,
-        (),
-        profile,
-        _Log(None, event),
-        {},
+        member=member,
+        program=program,
+        version=1,
+        ledger=ledger,
+        status=program.tiers.join(at),
+        activity=(),
+        counters=FrozenMap(),
+        caps={},
+        outcomes=seen,
+        orders={},
+        holds={},
+        programs={program.key: program},
+        joined_at=at,
+        last_at=at,
+        offset=Balance(),
+        profile=profile,
+        log=_Log(None, event),
     )
 
 

@@ -15,11 +15,14 @@ the merged lots and debt.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+import attrs
 
 from loyaltycore.accounts._values import LedgerOp
-from loyaltycore.errors import NotFound
+from loyaltycore.errors import LoyaltyError, NotFound
 from loyaltycore.points import (
+    ExpireOnInactivity,
     MergedLot,
     NeverExpire,
     PointsLedger,
@@ -146,3 +149,133 @@ def transfer_parts(receiver: PointsLedger, id: str) -> tuple[TransferIn, ...]:
         except NotFound:
             return tuple(parts)
         parts.append(TransferIn(lot.amount, lot.expires_at))
+
+
+# -- the bounded ledger ---------------------------------------------------------------
+#
+# A ledger keeps every command it ran; an account keeps its ledger bounded by
+# carrying it forward now and then (every ``ROTATE_EVERY`` ledger commands, a
+# rule of the account's own state, so live accounts, replays and restores
+# carry at the same commands). The cut is the latest point where nothing
+# after it, and nothing the account may still ask for, refers back:
+#
+# * the earns and points tenders of the orders kept for refunds, and every
+#   hold the account still tracks as open, are after the cut;
+# * no command after the cut reverses, cancels, captures or releases a
+#   command before it (the cut moves back until none does);
+# * no hold is open at the cut.
+#
+# The new ledger is the prefix carried forward (its unspent lots under
+# ``~/<lot>``, its debt) followed by the events after the cut with their lot
+# names changed to match, replayed: the ledger engine checks every event, so
+# a cut that would change anything is refused and the ledger stays as it was.
+# An inactivity policy is never carried (the deadline is not carried over).
+
+#: Ledger commands between two attempts to carry the account's ledger forward.
+ROTATE_EVERY = 256
+
+_PARTS_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_LOT_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_REFS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _tables() -> None:
+    from loyaltycore import points as p
+
+    _PARTS_FIELDS.update(
+        {
+            p.Redeemed: ("lots",),
+            p.Held: ("lots",),
+            p.Captured: ("lots", "released"),
+            p.Released: ("lots",),
+            p.EarnReversed: ("charged",),
+            p.RedemptionCancelled: ("restored", "expired", "grace"),
+            p.Adjusted: ("lots",),
+            p.TransferredOut: ("lots",),
+            p.HoldTimedOut: ("lots",),
+            p.DebtRepaid: ("lots",),
+        }
+    )
+    _LOT_FIELDS.update({p.Vested: ("lot",), p.Expired: ("lot",)})
+    _REFS.update(
+        {
+            p.EarnReversed: ("of",),
+            p.RedemptionCancelled: ("of",),
+            p.Captured: ("hold",),
+            p.Released: ("hold",),
+            p.HoldTimedOut: ("hold",),
+        }
+    )
+
+
+def _refs(event: Any) -> tuple[str, ...]:
+    return tuple(getattr(event, name) for name in _REFS.get(type(event), ()))
+
+
+def _cut(events: tuple[Any, ...], keep: set[str]) -> int:
+    """The index of the first event after the latest safe cut (0: none)."""
+    where = {ev.id: i for i, ev in enumerate(events) if i and not ev.derived}
+    cut = min((where[x] for x in keep if x in where), default=len(events))
+    while True:
+        moved = cut
+        for ev in events[cut:]:
+            for ref in _refs(ev):
+                if where.get(ref, cut) < moved:
+                    moved = where[ref]
+        open_at = _open_holds(events, moved, where)
+        if open_at:
+            moved = min(moved, *open_at)
+        if moved == cut:
+            break
+        cut = moved
+    return cut if cut > 2 else 0
+
+
+def _open_holds(events: tuple[Any, ...], cut: int, where: dict[str, int]) -> list[int]:
+    """The indices of the holds placed before ``cut`` and not resolved before it."""
+    from loyaltycore.points import Held
+
+    placed = {ev.id: i for i, ev in enumerate(events[1:cut], 1) if type(ev) is Held}
+    for ev in events[1:cut]:
+        for ref in _refs(ev):
+            placed.pop(ref, None)
+    return list(placed.values())
+
+
+def _renamed(event: Any, names: dict[str, str]) -> Any:
+    changes: dict[str, Any] = {}
+    for name in _PARTS_FIELDS.get(type(event), ()):
+        parts = getattr(event, name)
+        if any(lot in names for lot, _ in parts):
+            changes[name] = tuple((names.get(lot, lot), x) for lot, x in parts)
+    for name in _LOT_FIELDS.get(type(event), ()):
+        lot = getattr(event, name)
+        if lot in names:
+            changes[name] = names[lot]
+    return attrs.evolve(event, **changes) if changes else event
+
+
+def rotate(ledger: PointsLedger, keep: set[str]) -> tuple[PointsLedger, int] | None:
+    """The ledger carried forward at the latest safe cut, and its command count; or None."""
+    if not _REFS:
+        _tables()
+    if isinstance(ledger.policy, ExpireOnInactivity):
+        return None
+    events: tuple[Any, ...] = ledger.events
+    cut = _cut(events, keep)
+    if not cut:
+        return None
+    prefix = PointsLedger.replay(events[:cut])
+    carried = prefix.carry_forward(CARRY_ID, at=events[cut - 1].at)
+    stem = CARRY_ID + "/"
+    names = {
+        lot.id: stem + (lot.id[len(stem) :] if lot.id.startswith(stem) else lot.id)
+        for lot in prefix.expire(as_of=events[cut - 1].at).lots
+        if lot.remaining
+    }
+    tail = tuple(_renamed(ev, names) for ev in events[cut:])
+    try:
+        rotated = PointsLedger.replay(carried.events + tail)
+    except LoyaltyError:
+        return None
+    return rotated, sum(1 for ev in tail if not ev.derived)

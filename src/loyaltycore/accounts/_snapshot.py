@@ -51,6 +51,8 @@ class SnapshotData:
     last_at: datetime
     merged_into: str | None = None
     absorbed: tuple[str, ...] = ()
+    ledger_ops: int = 0
+    rotate_at: int = 0
 
 
 def event_to_data(event: AccountEvent) -> dict[str, Any]:
