@@ -31,7 +31,7 @@ import attrs
 from loyaltycore import serialize
 from loyaltycore._validate import check_id, check_points, check_str, to_decimal, type_name
 from loyaltycore.accounts import _orders, _payload, _points, _snapshot, _tiers
-from loyaltycore.accounts._program import Program
+from loyaltycore.accounts._program import Program, currency_code
 from loyaltycore.accounts._values import (
     Absorbed,
     AccountEvent,
@@ -202,15 +202,11 @@ def _optional_str(value: object, name: str) -> str | None:
 
 
 def _attrs_map(value: object) -> Mapping[str, Any]:
+    """An order's attributes, checked as the rules' event checks them."""
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
-        raise InvalidType(
-            f"attributes={value!r} must be a mapping, not {type_name(value)}",
-            field="attributes",
-            value=value,
-        )
-    return value
+    attributes: Mapping[str, Any] = Member("order", attributes=value).attributes
+    return attributes
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -268,7 +264,7 @@ class Account:
     merged_into: str | None = None
     absorbed: tuple[str, ...] = ()
     ledger_ops: int = 0
-    rotate_at: int = _points.ROTATE_EVERY
+    rotate_at: int = 256
     profile: Profile | None = None
     _log: _Log | None = attrs.field(default=None)
     _budgets: Mapping[str, int] = attrs.field(factory=dict)
@@ -683,6 +679,7 @@ class Account:
                 "expired",
                 "lines",
                 "emitted",
+                "budgets",
                 "note",
             )
             if k in parts
@@ -700,6 +697,7 @@ class Account:
             held=b.held,
             debt=b.debt,
             tier=after.tier,
+            counters=dict(parts.get("counters", {})),
             change=_tiers.change(self.program.tiers, self.status.tier, after.tier)
             if parts.get("program") is None
             else "retain",
@@ -772,7 +770,7 @@ class Account:
         basket = _orders.items(lines)
         total = None if amount is None else to_decimal(amount, "amount")
         paid = _orders.tenders(tenders)
-        cur = program.currency if currency is None else check_id(currency, "currency")
+        cur = program.currency if currency is None else currency_code(currency)
         rate_ = _orders.rate(cur, rate, program)
         disc = to_decimal(discount, "discount")
         chan = _optional_str(channel, "channel")
@@ -849,7 +847,15 @@ class Account:
             ops.append(op)
             earns.append((op.id, points))
         activity = _order_activity(evaluation, program, self.member)
-        status = program.tiers.evaluate(before, self.activity + activity, as_of=cmd.at).status
+        try:
+            status = program.tiers.evaluate(before, self.activity + activity, as_of=cmd.at).status
+        except DuplicateId:
+            raise DuplicateId(
+                f"id={cmd.id!r} names an order whose activity still counts for the tier; "
+                "order ids must be unique",
+                field="id",
+                value=cmd.id,
+            ) from None
         counters = dict(evaluation.increments)
         counters["purchases"] = counters.get("purchases", 0) + 1
         record = OrderRecord(
@@ -879,6 +885,7 @@ class Account:
             redeemed=priced.tendered,
             lines=_orders.results(evaluation, granted, cut_by),
             emitted=_referrals(evaluation, self.member, cmd),
+            budgets=dict(evaluation.budget_increments),
             activity=activity,
             counters=counters,
             caps=cap_use,
@@ -1537,9 +1544,11 @@ class Account:
         ops = self.ledger_ops + len(event.ledger)
         rotate_at = self.rotate_at
         if command == "migrate":  # (the ledger was just carried forward)
-            ops, rotate_at = 0, _points.ROTATE_EVERY
+            ops, rotate_at = 0, program.carry_every
         elif ops >= rotate_at:
-            ledger, offset, ops, rotate_at = _rotated(ledger, offset, ops, orders, holds)
+            ledger, offset, ops, rotate_at = _rotated(
+                ledger, offset, ops, orders, holds, program.carry_every
+            )
         return Account(
             member=self.member,
             program=program,
@@ -1572,6 +1581,7 @@ def _rotated(
     ops: int,
     orders: Mapping[str, OrderRecord],
     holds: Mapping[str, HoldRecord],
+    every: int,
 ) -> tuple[PointsLedger, Balance, int, int]:
     """The ledger carried forward if it can be (see :func:`_points.rotate`)."""
     keep = {h.ledger_id for h in holds.values() if h.state == "open"}
@@ -1582,10 +1592,10 @@ def _rotated(
                 keep.add(record.tender)
     found = _points.rotate(ledger, keep)
     if found is None:
-        return ledger, offset, ops, ops + _points.ROTATE_EVERY
+        return ledger, offset, ops, ops + every
     rotated, left = found
     offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
-    return rotated, offset, left, left + _points.ROTATE_EVERY
+    return rotated, offset, left, left + every
 
 
 def _no_programs(program_id: str, version: int) -> Program:
@@ -1632,6 +1642,7 @@ def _opened(
         joined_at=at,
         last_at=at,
         offset=Balance(),
+        rotate_at=program.carry_every,
         profile=profile,
         log=_Log(None, event),
     )

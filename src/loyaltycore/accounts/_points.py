@@ -154,7 +154,7 @@ def transfer_parts(receiver: PointsLedger, id: str) -> tuple[TransferIn, ...]:
 # -- the bounded ledger ---------------------------------------------------------------
 #
 # A ledger keeps every command it ran; an account keeps its ledger bounded by
-# carrying it forward now and then (every ``ROTATE_EVERY`` ledger commands, a
+# carrying it forward now and then (every ``Program.carry_every`` ledger commands, a
 # rule of the account's own state, so live accounts, replays and restores
 # carry at the same commands). The cut is the latest point where nothing
 # after it, and nothing the account may still ask for, refers back:
@@ -170,9 +170,6 @@ def transfer_parts(receiver: PointsLedger, id: str) -> tuple[TransferIn, ...]:
 # names changed to match, replayed: the ledger engine checks every event, so
 # a cut that would change anything is refused and the ledger stays as it was.
 # An inactivity policy is never carried (the deadline is not carried over).
-
-#: Ledger commands between two attempts to carry the account's ledger forward.
-ROTATE_EVERY = 256
 
 _PARTS_FIELDS: dict[type[Any], tuple[str, ...]] = {}
 _LOT_FIELDS: dict[type[Any], tuple[str, ...]] = {}

@@ -129,7 +129,7 @@ def _zone_name(value: object) -> str:
     return value
 
 
-def _currency(value: object) -> str:
+def currency_code(value: object) -> str:
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
         raise InvalidArgument(
             f"currency={value!r} must be an ISO 4217 code like 'EUR'",
@@ -214,6 +214,8 @@ class Program:
         unknown_refund_rate: points per currency unit clawed back when an
             order the account does not know (or no longer keeps) is refunded
             by amount.
+        carry_every: how many ledger commands an account runs between two
+            attempts to carry its ledger forward (the bounded ledger).
 
     Raises:
         InvalidRule: a zone, exponent or tier order that differs from the
@@ -236,7 +238,7 @@ class Program:
     rules: RuleSet = attrs.field(validator=_instance(RuleSet, "rules"))
     tiers: TierProgram = attrs.field(validator=_instance(TierProgram, "tiers"))
     tz: str = attrs.field(converter=_zone_name)
-    currency: str = attrs.field(default="EUR", converter=_currency)
+    currency: str = attrs.field(default="EUR", converter=currency_code)
     exponent: int = attrs.field(default=2)
     expiry: ExpiryPolicy = attrs.field(factory=NeverExpire, validator=_policy)
     debt: DebtPolicy = attrs.field(default="debt", validator=_choice("debt", "debt", "strict"))
@@ -249,6 +251,7 @@ class Program:
     )
     point_value: Decimal | None = attrs.field(default=None, converter=_optional_money)
     unknown_refund_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
+    carry_every: int = attrs.field(default=256, validator=_positive("carry_every"))
 
     @exponent.validator
     def _check_exponent(self, _: object, value: object) -> None:

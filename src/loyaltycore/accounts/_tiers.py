@@ -68,8 +68,15 @@ def keeps_totals(tiers: TierProgram) -> bool:
 def prune_activity(
     activity: tuple[Activity, ...], status: TierStatus, program: Program
 ) -> tuple[tuple[Activity, ...], TierStatus]:
-    """Drop entries no future decision reads; the status's ``seen`` count follows."""
+    """Drop entries no future decision reads; the status's ``seen`` count follows.
+
+    With ``retro="reopen"`` nothing is dropped: a review may judge any
+    reviewed window again, from the whole history.
+    """
+    if program.retro == "reopen":
+        return activity, status
     cutoff = status.evaluated_at - timedelta(days=horizon_days(program))
+    status = _trimmed(status, cutoff)
     if status.challenge is not None:
         cutoff = min(cutoff, status.challenge.start)
     when = {(a.source_id, a.metric): a.occurred_at for a in activity}
@@ -100,6 +107,15 @@ def prune_activity(
     if keeps_totals(program.tiers):
         kept, removed = _carry(activity, drop, kept, removed, cutoff)
     return tuple(kept), attrs.evolve(status, seen=status.seen - removed)
+
+
+def _trimmed(status: TierStatus, cutoff: datetime) -> TierStatus:
+    """The status with its history cut to the join, the commands and the recent events."""
+    history = status.history
+    kept = history[:1] + tuple(
+        e for e in history[1:] if e.at >= cutoff or e.kind in ("override", "challenge")
+    )
+    return status if len(kept) == len(history) else attrs.evolve(status, history=kept)
 
 
 def _carry(

@@ -215,7 +215,10 @@ class Outcome:
     are the balances after it; ``tier`` is the effective tier after it and
     ``change`` how it moved (``"upgrade"``, ``"retain"``, ``"downgrade"``).
     ``lines`` are an order's awards, ``emitted`` the commands for other
-    members, ``uncollected`` clawback that found no points to take.
+    members, ``counters`` the rule-counter changes (a refund's are
+    negative), ``budgets`` the program-budget points used (a store adds them
+    to its shared counters), ``uncollected`` clawback that found no points
+    to take.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -242,6 +245,8 @@ class Outcome:
     change: str = "retain"
     lines: tuple[AwardResult, ...] = ()
     emitted: tuple[Award, ...] = ()
+    counters: Mapping[str, int] = attrs.field(factory=dict)
+    budgets: Mapping[str, int] = attrs.field(factory=dict)
     note: str = ""
 
 
