@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["ledger", "rules", "tiers", "metrics", "lifecycle", "segments", "report"]
+SCRIPTS = ["ledger", "rules", "tiers", "metrics", "lifecycle", "segments", "campaigns", "report"]
 
 
 def main() -> int:

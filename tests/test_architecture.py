@@ -22,7 +22,16 @@ SEAMS = {
 }
 
 #: Core modules every area uses; they sit at the top, beside the areas.
-CORE = {"errors", "calendar", "serialize", "progress", "_validate", "_version", "_public", "_deprecate"}
+CORE = {
+    "errors",
+    "calendar",
+    "serialize",
+    "progress",
+    "_validate",
+    "_version",
+    "_public",
+    "_deprecate",
+}
 
 
 def _area(path: pathlib.Path) -> str:

@@ -12,9 +12,13 @@ def test_tiny_benchmark_prints_figures_and_targets(run_benchmark: Callable[[str]
         "BG/NBD fit, day resolution, 2,000 customers",
         "BG/NBD fit, second resolution, 2,000 customers (1,9",
         "Pareto/NBD fit, day resolution, 2,000 customers",
+        "Pareto/NBD fit, arbitrary times, 20,000 customers",
+        "BG/BB fit, donations (22 rows)",
     ):
         assert label in out
-    assert out.count("  loyaltycore ") == 3
-    compared = out.count("speed-up ") == 3 and out.count("LL difference") == 3
-    skipped = out.count("comparison skipped") == 3
+    assert out.count("  loyaltycore ") == 5
+    compared = out.count("speed-up ") == 5 and out.count("LL difference") == 5
+    skipped = out.count("comparison skipped") == 4 and out.count("LL difference") == 1
     assert compared or skipped, out
+    assert "one gradient: analytic alpha, beta" in out
+    assert "plain scipy" in out

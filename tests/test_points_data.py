@@ -17,6 +17,7 @@ from loyaltycore import errors, serialize
 from loyaltycore.points import PointsLedger
 
 GOLDEN = Path(__file__).parent / "golden" / "points_ledger_v1.json"
+GOLDEN_V2 = Path(__file__).parent / "golden" / "points_ledger_v2.json"
 
 # Runs in this process and in subprocesses; prints the canonical JSON of a
 # scenario that touches every event type.
@@ -77,13 +78,117 @@ def test_replay_and_round_trip_rebuild_an_equal_ledger() -> None:
     assert serialize.dumps(again) == serialize.dumps(led)
 
 
-def test_golden_document_v1_loads_and_matches() -> None:
+def test_golden_document_v2_loads_and_matches() -> None:
+    golden = json.loads(GOLDEN_V2.read_text())
+    assert golden["schema"] == "points.PointsLedger"
+    assert golden["version"] == 2
+    led = scenario()
+    assert serialize.from_data(golden) == led
+    assert json.loads(json.dumps(serialize.to_data(led))) == golden
+
+
+def test_golden_document_v1_still_loads_and_is_written_as_v2() -> None:
     golden = json.loads(GOLDEN.read_text())
     assert golden["schema"] == "points.PointsLedger"
     assert golden["version"] == 1
     led = scenario()
     assert serialize.from_data(golden) == led
-    assert json.loads(json.dumps(serialize.to_data(led))) == golden
+    # version 2 is version 1 with every key required: the same data
+    assert json.loads(json.dumps(serialize.to_data(led))) == {**golden, "version": 2}
+
+
+def _without(doc: dict[str, Any], event: int, *path: str) -> dict[str, Any]:
+    doc = json.loads(json.dumps(doc))
+    target = doc["data"]["events"][event]
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return doc
+
+
+def _written_keys() -> list[tuple[int, tuple[str, ...]]]:
+    """Every key the writer writes in the scenario's document (tags aside)."""
+    events = json.loads(GOLDEN_V2.read_text())["data"]["events"]
+    found = []
+    for i, event in enumerate(events):
+        for key, value in event.items():
+            if key != "type":
+                found.append((i, (key,)))
+            if key == "policy":
+                found += [(i, (key, sub)) for sub in value if sub != "type"]
+    return found
+
+
+WRITTEN = _written_keys()
+
+
+@pytest.mark.parametrize(
+    ("event", "path"), WRITTEN, ids=[f"{e}.{'.'.join(p)}" for e, p in WRITTEN]
+)
+def test_every_key_the_writer_writes_is_required(event: int, path: tuple[str, ...]) -> None:
+    from loyaltycore.points import event_from_data
+
+    golden = json.loads(GOLDEN_V2.read_text())
+    with pytest.raises(errors.InvalidData) as info:
+        serialize.from_data(_without(golden, event, *path))
+    assert f"required field missing @ $.data.events[{event}].{'.'.join(path)}" in str(info.value)
+    one = _without(golden, event, *path)["data"]["events"][event]
+    with pytest.raises(errors.InvalidData, match="required field missing"):
+        event_from_data(one)
+
+
+def _default(data: dict[str, Any], key: str) -> Any:
+    """The plain default of field ``key`` of the tagged value ``data``, or a marker."""
+    import attrs
+
+    from loyaltycore import points
+
+    cls = getattr(points, data["type"])
+    field = attrs.fields_dict(cls)[key]
+    if field.default is attrs.NOTHING:
+        return "(required)"
+    return json.loads(json.dumps(serialize.unstructure(field.default)))
+
+
+def _left_out_defaults() -> list[tuple[int, tuple[str, ...]]]:
+    """The keys of the scenario's document whose value is their field's default."""
+    events = json.loads(GOLDEN.read_text())["data"]["events"]
+    found = []
+    for event, path in WRITTEN:
+        owner = events[event] if len(path) == 1 else events[event][path[0]]
+        if owner[path[-1]] == _default(owner, path[-1]):
+            found.append((event, path))
+    return found
+
+
+DEFAULTED = _left_out_defaults()
+
+
+@pytest.mark.parametrize(
+    ("event", "path"), DEFAULTED, ids=[f"{e}.{'.'.join(p)}" for e, p in DEFAULTED]
+)
+def test_a_version_1_document_may_leave_out_a_default(event: int, path: tuple[str, ...]) -> None:
+    golden = json.loads(GOLDEN.read_text())
+    assert serialize.from_data(_without(golden, event, *path)) == scenario()
+
+
+def test_the_scenario_writes_many_defaults() -> None:
+    assert len({path[-1] for _, path in DEFAULTED}) >= 10
+
+
+def test_a_strict_ledger_does_not_load_as_a_lenient_one() -> None:
+    from datetime import datetime
+
+    at = datetime(2024, 1, 5, tzinfo=UTC)
+    strict = PointsLedger.open("m-1", debt_policy="strict").earn("e1", at=at, points=10)
+    doc = serialize.to_data(strict)
+    del doc["data"]["events"][0]["debt_policy"]
+    with pytest.raises(
+        errors.InvalidData, match=r"required field missing @ \$\.data\.events\[0\]\.debt_policy"
+    ):
+        serialize.from_data(doc)
+    # a version 1 document left it out when it was the default, and still loads so
+    assert serialize.from_data({**doc, "version": 1}).debt_policy == "debt"
 
 
 def _run(env: dict[str, str], prefix: str = "") -> bytes:

@@ -4,14 +4,21 @@ The model below keeps plain dicts and lists and shares no code with
 ``src/``: it re-derives expiry dates, consumption order, refunds, holds and
 debt from the rules in docs/points.md. After every step the ledger must agree
 with it exactly and keep every invariant: conservation of points, lots within
-bounds, no debt while points are available, replay and plain-data round trip
-equal to the state, retries as no-ops.
+bounds, no debt while points are available, replay, plain-data and pickle
+round trips equal to the state, retries as no-ops.
+
+The program zone is drawn too (local dates, and so expiry instants, differ
+per zone), and the inactivity policy gets its own paths: spending or
+refunding everything, then letting the deadline pass with ``expire(as_of=)``
+while nothing is left to expire.
 """
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -58,15 +65,21 @@ FLOWS = (
 STEPS = {"count": 0}
 
 
-def midnight_after(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+#: Program zones whose clocks never change at local midnight (so the model's
+#: "00:00 local" needs no gap handling).
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")
+
+
+def midnight_after(day: date, tz: str = "UTC") -> datetime:
+    local = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(tz))
+    return local.astimezone(UTC)
 
 
 class Model:
     """A deliberately simple account: lists of dicts, recomputed by brute force."""
 
-    def __init__(self, kind: str, n: int, strict: bool) -> None:
-        self.kind, self.n, self.strict = kind, n, strict
+    def __init__(self, kind: str, n: int, strict: bool, tz: str = "UTC") -> None:
+        self.kind, self.n, self.strict, self.tz = kind, n, strict, tz
         self.lots: dict[str, dict[str, Any]] = {}
         self.holds: dict[str, dict[str, Any]] = {}
         self.redemptions: dict[str, dict[str, Any]] = {}
@@ -78,13 +91,16 @@ class Model:
         self.seq = 0
 
     # expiry rules, written from the documentation
+    def day(self, at: datetime) -> date:
+        return at.astimezone(ZoneInfo(self.tz)).date()
+
     def expiry(self, at: datetime) -> datetime | None:
         if self.kind == "after":
-            return midnight_after(at.date() + timedelta(days=self.n))
+            return midnight_after(self.day(at) + timedelta(days=self.n), self.tz)
         return None
 
     def inactivity(self, at: datetime) -> datetime:
-        return midnight_after(at.date() + relativedelta(months=self.n))
+        return midnight_after(self.day(at) + relativedelta(months=self.n), self.tz)
 
     def dead(self, lot: dict[str, Any], now: datetime) -> bool:
         return lot["killed"] or (lot["exp"] is not None and lot["exp"] <= now)
@@ -187,6 +203,19 @@ class Model:
             if self.deadline is None or new > self.deadline:
                 self.deadline = new
 
+    def expiring(self) -> dict[tuple[datetime, str], int]:
+        """Available points by (instant they stop being usable, cause)."""
+        out: dict[tuple[datetime, str], int] = {}
+        for lot in self.usable():
+            if lot["exp"] is not None and (self.deadline is None or lot["exp"] <= self.deadline):
+                key = (lot["exp"], "lot")
+            elif self.deadline is not None:
+                key = (self.deadline, "inactivity")
+            else:
+                continue
+            out[key] = out.get(key, 0) + lot["rem"]
+        return out
+
     def totals(self) -> dict[str, int]:
         out = dict(self.flow)
         out["available"] = self.available()
@@ -207,19 +236,20 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"{prefix}{self.counter}"
 
     @initialize(
-        kind=st.sampled_from(["never", "after", "inactive"]),
+        kind=st.sampled_from(["never", "after", "inactive", "inactive"]),
         n=st.integers(1, 12),
         strict=st.booleans(),
+        tz=st.sampled_from(ZONES),
     )
-    def start(self, kind: str, n: int, strict: bool) -> None:
+    def start(self, kind: str, n: int, strict: bool, tz: str) -> None:
         policy = {
             "never": NeverExpire(),
             "after": ExpireAfter(days=n),
             "inactive": ExpireOnInactivity(months=1 + n % 2),
         }[kind]
-        self.model = Model(kind, n if kind != "inactive" else 1 + n % 2, strict)
+        self.model = Model(kind, n if kind != "inactive" else 1 + n % 2, strict, tz)
         self.ledger = PointsLedger.open(
-            "member", policy=policy, debt_policy="strict" if strict else "debt"
+            "member", tz=tz, policy=policy, debt_policy="strict" if strict else "debt"
         )
         self.other = PointsLedger.open("friend")
         self.donor = PointsLedger.open("donor").earn("seed", at=START, points=10**9)
@@ -422,7 +452,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 continue
             m.put_back(lot, 1, "used", at)
         if graced:
-            m.new_lot(f"{cid}:grace", graced, midnight_after(at.date() + timedelta(days=5)), None)
+            until = midnight_after(m.day(at) + timedelta(days=5), m.tz)
+            m.new_lot(f"{cid}:grace", graced, until, None)
         red["done"] += amount
         m.flow["cancelled"] += amount
         m.settle()
@@ -475,6 +506,31 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger = self.ledger.expire(as_of=at)
         assert self.ledger.expire(as_of=at) is self.ledger
 
+    @precondition(lambda self: self.model.available() > 0)
+    @rule(hours=st.integers(0, 30))
+    def spend_all(self, hours: int) -> None:
+        # leaves nothing available, so a deadline passing later has nothing to expire
+        m = self.model
+        at = self.tick(hours)
+        points = m.available()
+        rid = self.fresh("r")
+        if points == 0:  # (what was available expired meanwhile)
+            self.run("redeem", errors.InvalidPoints, id=rid, at=at, points=points)
+            return
+        self.run("redeem", None, id=rid, at=at, points=points)
+        m.redemptions[rid] = {"parts": m.take(points, "used"), "done": 0}
+        m.flow["redeemed"] += points
+        m.touch(at)
+
+    @rule(days=st.integers(20, 75), minutes=st.integers(0, 24 * 60))
+    def expire_much_later(self, days: int, minutes: int) -> None:
+        # far enough to pass an inactivity deadline (one or two months)
+        at = self.tick(0) + timedelta(days=days, minutes=minutes)
+        self.now = at
+        self.model.advance(at)
+        self.ledger = self.ledger.expire(as_of=at)
+        assert self.ledger.expire(as_of=at) is self.ledger
+
     @precondition(lambda self: self.last_call is not None)
     @rule()
     def retry(self) -> None:
@@ -504,6 +560,12 @@ class LedgerMachine(RuleBasedStateMachine):
             assert sum(got) == lot.amount
         statuses = {hold.id: hold.status for hold in state.holds}
         assert statuses == {hid: hold["status"] for hid, hold in self.model.holds.items()}
+        until = self.now + timedelta(days=400)
+        found: dict[tuple[datetime, str], int] = {}
+        for entry in self.ledger.expiring(as_of=self.now, until=until):
+            key = (entry.expires_at, entry.cause)
+            found[key] = found.get(key, 0) + entry.points
+        assert found == self.model.expiring()
 
     @invariant()
     def conservation(self) -> None:
@@ -531,8 +593,18 @@ class LedgerMachine(RuleBasedStateMachine):
     def history_rebuilds(self) -> None:
         if not hasattr(self, "ledger"):
             return
-        assert PointsLedger.replay(self.ledger.events) == self.ledger
-        assert serialize.from_data(serialize.to_data(self.ledger)) == self.ledger
+        ledger = self.ledger
+        for again in (
+            PointsLedger.replay(ledger.events),
+            serialize.loads(serialize.dumps(ledger), PointsLedger),
+            pickle.loads(pickle.dumps(ledger)),
+        ):
+            assert again == ledger
+            assert again.events == ledger.events
+            assert again.lots == ledger.lots
+            assert again.balance() == ledger.balance()
+            until = self.now + timedelta(days=400)
+            assert again.expiring(until=until) == ledger.expiring(until=until)
 
 
 def test_ledger_agrees_with_reference_model() -> None:

@@ -14,6 +14,8 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any, Final
 
+import numpy as np
+
 from loyaltycore.errors import (
     InvalidAmount,
     InvalidArgument,
@@ -55,46 +57,67 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
-    """Return ``value`` if it is a true int (not bool) at least ``minimum``.
+def _as_int(value: object, name: str, label: str) -> int:
+    """``value`` as a Python int if it is a Python or numpy integer (not a bool)."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    raise InvalidType(
+        f"{name}={value!r} must be {label}, not {type_name(value)}", field=name, value=value
+    )
 
-    >>> check_int(3, "days", minimum=0)
-    3
+
+def check_int(
+    value: object,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    error: type[LoyaltyError] = InvalidArgument,
+) -> int:
+    """Return ``value`` as an int if it is a Python or numpy integer within bounds.
+
+    Bools (Python's and numpy's), floats, Decimals and strings are refused
+    with :class:`InvalidType`; a value outside ``[minimum, maximum]`` with
+    ``error`` (a policy raises :class:`~loyaltycore.errors.InvalidRule`).
+
+    >>> import numpy as np
+    >>> check_int(3, "days", minimum=0), check_int(np.int64(3), "days")
+    (3, 3)
     >>> check_int(True, "days")
     Traceback (most recent call last):
     ...
     loyaltycore.errors.InvalidType: days=True must be an int, not bool
+    >>> check_int(400, "days", maximum=366)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: days=400 must be <= 366
     """
     if type(value) is not int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return check_int(int(value), name, minimum=minimum)
-        raise InvalidType(
-            f"{name}={value!r} must be an int, not {type_name(value)}", field=name, value=value
-        )
+        value = _as_int(value, name, "an int")
     if minimum is not None and value < minimum:
-        raise InvalidArgument(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+        raise error(f"{name}={value!r} must be >= {minimum}", field=name, value=value)
+    if maximum is not None and value > maximum:
+        raise error(f"{name}={value!r} must be <= {maximum}", field=name, value=value)
     return value
 
 
 def check_points(value: object, name: str = "points") -> int:
-    """Return ``value`` if it is a positive int number of points.
+    """Return ``value`` as an int if it is a positive number of points.
 
-    Floats, bools, Decimals and strings are refused with :class:`InvalidType`;
-    zero, negative and absurdly large numbers with :class:`InvalidPoints`.
+    Python and numpy integers are taken; floats, bools (Python's and numpy's),
+    Decimals and strings are refused with :class:`InvalidType`; zero, negative
+    and absurdly large numbers with :class:`InvalidPoints`.
 
-    >>> check_points(250)
-    250
+    >>> import numpy as np
+    >>> check_points(250), check_points(np.int32(250))
+    (250, 250)
     >>> check_points(-5)
     Traceback (most recent call last):
     ...
     loyaltycore.errors.InvalidPoints: points=-5 must be a positive int
     """
     if type(value) is not int:
-        raise InvalidType(
-            f"{name}={value!r} must be a positive int, not {type_name(value)}",
-            field=name,
-            value=value,
-        )
+        value = _as_int(value, name, "a positive int")
     if value <= 0:
         raise InvalidPoints(f"{name}={value!r} must be a positive int", field=name, value=value)
     if value > MAX_POINTS:
@@ -227,17 +250,18 @@ EXTRAS: Final = {
 }
 
 
-def require(module: str, feature: str) -> ModuleType:
+def require(module: str, feature: str, *, extra: str | None = None) -> ModuleType:
     """Import an optional dependency or raise :class:`MissingDependency`.
 
     The message names the extra to install, e.g.
-    ``pip install 'loyaltycore[clv]'``.
+    ``pip install 'loyaltycore[clv]'``; ``extra`` names it when the module
+    belongs to several extras (scipy is in ``clv`` and ``stats``).
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
-        extra = EXTRAS.get(top, top)
+        extra = extra or EXTRAS.get(top, top)
         raise MissingDependency(
             f"{feature} needs {top}: pip install 'loyaltycore[{extra}]'",
             module=top,

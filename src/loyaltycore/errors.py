@@ -21,6 +21,7 @@ __all__ = [
     "ConvergenceError",
     "DegenerateFit",
     "DuplicateId",
+    "EmptyArm",
     "EmptyData",
     "ForeignHold",
     "HoldAlreadyResolved",
@@ -113,6 +114,14 @@ class InvalidRule(InvalidArgument):
 
 class EmptyData(InvalidArgument):
     """An operation needs at least one row and was given none."""
+
+
+class EmptyArm(EmptyData):
+    """An arm of a campaign (treatment or control) with too few members.
+
+    A mean needs one member, a variance two; the message says which arm and
+    how many it has.
+    """
 
 
 class InvalidData(LoyaltyError, ValueError):

@@ -744,7 +744,7 @@ class Distribution:
 
 
 def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I64, Any]:
-    codes, ids = tx.factorize(values, name)
+    codes, ids = tx.factorize(values, name, allow_blank=True)
     if order is None:
         return codes, ids
     ladder = list(order)

@@ -29,99 +29,87 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import attrs
 import numpy as np
-import numpy.typing as npt
 
 from loyaltycore._public import publish
-from loyaltycore._validate import check_positive, check_rate, freeze, require
+from loyaltycore._validate import check_rate, freeze
 from loyaltycore.clv import _data, _sim
+from loyaltycore.clv._base import (
+    ArrayLike,
+    FitInfo,
+    Float,
+    Progress,
+    Seed,
+    _check_maxiter,
+    _check_penalizer,
+    _check_progress,
+    _check_unit,
+    _info,
+    _penalize,
+    _positive,
+    _real,
+    _scipy,
+    _time,
+)
+from loyaltycore.clv._bgbb import BetaGeoBetaBinom, DiscreteHistories
+from loyaltycore.clv._diagnostics import (
+    AliveHistory,
+    CumulativeTransactions,
+    FrequencyRecencyMatrix,
+    HoldoutComparison,
+    PeriodTransactions,
+    calibration_vs_holdout,
+    expected_cumulative_transactions,
+    frequency_recency_matrix,
+    p_alive_history,
+    period_transactions,
+)
+from loyaltycore.clv._sbg import ShiftedBetaGeometric
 
 if TYPE_CHECKING:
     from loyaltycore.clv import _lik
 from loyaltycore.errors import ConvergenceError, InvalidArgument, InvalidColumn, InvalidType
 
+for _public in (
+    AliveHistory,
+    BetaGeoBetaBinom,
+    CumulativeTransactions,
+    DiscreteHistories,
+    FitInfo,
+    FrequencyRecencyMatrix,
+    HoldoutComparison,
+    PeriodTransactions,
+    ShiftedBetaGeometric,
+    calibration_vs_holdout,
+    expected_cumulative_transactions,
+    frequency_recency_matrix,
+    p_alive_history,
+    period_transactions,
+):
+    _public.__module__ = __name__  # pickles and documents as loyaltycore.clv.<name>
+
 __all__ = [
+    "AliveHistory",
     "BetaGeo",
+    "BetaGeoBetaBinom",
+    "CumulativeTransactions",
+    "DiscreteHistories",
     "FitInfo",
+    "FrequencyRecencyMatrix",
     "GammaGamma",
     "Histories",
+    "HoldoutComparison",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "PeriodTransactions",
+    "ShiftedBetaGeometric",
+    "calibration_vs_holdout",
+    "convert_discount_rate",
     "customer_lifetime_value",
+    "expected_cumulative_transactions",
+    "frequency_recency_matrix",
+    "p_alive_history",
+    "period_transactions",
 ]
-
-Float = npt.NDArray[np.float64]
-ArrayLike = npt.ArrayLike
-Seed = int | np.random.Generator
-
-
-def _scipy() -> tuple[ModuleType, ModuleType]:
-    """The likelihood and fitting modules, once scipy is known to be there."""
-    require("scipy.special", "clv models")
-    require("scipy.optimize", "clv models")
-    from loyaltycore.clv import _fit, _lik
-
-    return _lik, _fit
-
-
-def _model(kind: str) -> _lik.Likelihood:
-    """The likelihood functions of a purchase model, once scipy is known to be there."""
-    lik, _ = _scipy()
-    model: _lik.Likelihood = lik.MODELS[kind]
-    return model
-
-
-def _real(value: object) -> object:
-    """Normalise numbers to float; other values go on to the validator unchanged."""
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _positive(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    check_positive(value, attribute.name)
-
-
-def _check_unit(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    _data.check_unit(value, attribute.name)
-
-
-def _time(value: Any, name: str) -> Float:
-    array = _data.as_float_column(value, name) if np.ndim(value) else None
-    if array is None:
-        array = np.asarray(check_rate(value, name), dtype=np.float64)
-    if np.any(array < 0):
-        raise InvalidArgument(f"{name}={value!r} must be >= 0", field=name, value=value)
-    return array
-
-
-@attrs.frozen
-class FitInfo:
-    """How a model was fitted: log-likelihood, covariance, sample, iterations.
-
-    ``covariance`` is the inverse Hessian of the negative log-likelihood in the
-    natural parameters (NaN when the Hessian is singular).
-
-    >>> info = FitInfo(("p",), -10.0, ((0.04,),), 100.0, 12, 7, None)
-    >>> info.standard_errors
-    {'p': 0.2}
-    """
-
-    parameter_names: tuple[str, ...]
-    log_likelihood: float
-    covariance: tuple[tuple[float, ...], ...]
-    customers: float
-    unique_rows: int
-    iterations: int
-    unit: str | None
-
-    @property
-    def standard_errors(self) -> dict[str, float]:
-        """Standard error of each parameter, by name."""
-        diagonal = [row[i] for i, row in enumerate(self.covariance)]
-        return {
-            name: math.sqrt(v) if v >= 0 else math.nan
-            for name, v in zip(self.parameter_names, diagonal, strict=True)
-        }
 
 
 @attrs.frozen
@@ -171,21 +159,6 @@ def _history(
     return columns["frequency"], columns["recency"], columns["T"]
 
 
-def _info(
-    names: tuple[str, ...], optimum: Any, weights: Float, rows: int, unit: str | None
-) -> FitInfo:
-    covariance = tuple(tuple(float(v) for v in row) for row in optimum.covariance)
-    return FitInfo(
-        names,
-        optimum.log_likelihood,
-        covariance,
-        float(weights.sum()),
-        rows,
-        optimum.iterations,
-        unit,
-    )
-
-
 def _start_alpha(big_t: Float, w: Float) -> float:
     return float(max(np.average(big_t, weights=w), 1e-3))
 
@@ -199,12 +172,15 @@ def _fit_purchases(
     unit: str | None,
     initial: Mapping[str, float] | None,
     maxiter: int,
+    penalizer: float,
+    progress: Progress | None,
 ) -> tuple[Float, FitInfo, str]:
     """Fit BG/NBD (``kind="bg"``), MBG/NBD (``"mbg"``) or Pareto/NBD (``"pnbd"``)."""
     resolved = _data.resolve_unit(data, unit)
     x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
     w = _data.weights_column(weights, x.size)
     (x, t_x, big_t), w = _data.unique_rows((x, t_x, big_t), w)
+    _check_informative(kind, x, big_t)
     lik, fitter = _scipy()
     names = _NAMES[kind]
     alpha = _start_alpha(big_t, w)
@@ -220,29 +196,63 @@ def _fit_purchases(
             raise InvalidArgument(
                 f"initial={dict(initial)!r} must hold positive values", field="initial"
             )
-
-    grad = _objective(lik, kind, x, t_x, big_t, w)
-
-    def loglik(params: Float) -> float:
-        if grad is not None:  # its value needs no per-row gamma functions
-            return grad(params)[0]
-        return _data.wsum(w, lik.pnbd_loglik(params, x, t_x, big_t))
-
+    longest = float(big_t.max())
+    scales = np.array([1.0, longest, 1.0, longest if kind == "pnbd" else 1.0])
+    plain, grad = _objective(lik, kind, x, t_x, big_t, w)
+    loglik, fun = _penalize(
+        plain, grad, penalizer=penalizer, total_weight=float(w.sum()), scales=scales
+    )
     warm = None
-    if x.size > _COARSE_ROWS and big_t.max() > 0:
-        warm = _coarse_start(kind, lik, fitter, (x, t_x, big_t), w, start, maxiter)
+    if x.size > _COARSE_ROWS:
+        warm = _coarse_start(
+            kind, lik, fitter, (x, t_x, big_t), w, start, maxiter, penalizer, scales
+        )
     optimum = fitter.maximise(
         loglik,
         start,
         names,
-        grad=grad,
+        grad=fun,
         total_weight=float(w.sum()),
         maxiter=maxiter,
         model=_LABELS[kind],
         warm=warm,
         high=_limits(fitter, kind),
+        progress=progress,
+        hessian_step=1e-4 if kind == "pnbd" else 1e-6,
     )
-    return optimum.params, _info(names, optimum, w, x.size, resolved), resolved
+    info = _info(
+        names,
+        optimum,
+        w,
+        x.size,
+        resolved,
+        log_likelihood=plain(optimum.params) if penalizer else None,
+        penalizer=penalizer,
+    )
+    return optimum.params, info, resolved
+
+
+def _check_informative(kind: str, x: Float, big_t: Float) -> None:
+    """Refuse data from which no model can be fitted: nobody observed, nobody returning."""
+    from loyaltycore.errors import DegenerateFit
+
+    label = _LABELS[kind]
+    if not np.any(big_t > 0):
+        raise DegenerateFit(
+            f"{label} fit is degenerate: every T is 0, so no customer was observed after "
+            "the first purchase and the data say nothing about the model; use a later "
+            "end of observation (as_of)",
+            model=label,
+            parameters={},
+        )
+    if not np.any(x[big_t > 0] > 0):
+        raise DegenerateFit(
+            f"{label} fit is degenerate: every frequency is 0 (no repeat purchase), so "
+            "purchase rates cannot be told apart from drop-out; observe the customers "
+            "longer, or check that frequency counts repeat purchases",
+            model=label,
+            parameters={},
+        )
 
 
 #: Above this many distinct histories, a fit starts from a fit on a coarser grid.
@@ -258,6 +268,8 @@ def _coarse_start(
     w: Float,
     start: Float,
     maxiter: int,
+    penalizer: float,
+    scales: Float,
 ) -> tuple[Float, Float] | None:
     """(parameters, Hessian) of a fit with times rounded to 1/32 of the longest ``T``.
 
@@ -270,23 +282,21 @@ def _coarse_start(
     coarse_t = np.maximum(np.round(big_t / grid), 1.0) * grid
     coarse_tx = np.where(x > 0, np.clip(np.round(t_x / grid) * grid, grid / 2.0, coarse_t), 0.0)
     (cx, ctx, ct), cw = _data.unique_rows((x, coarse_tx, coarse_t), w)
-    grad = _objective(lik, kind, cx, ctx, ct, cw)
-
-    def loglik(params: Float) -> float:
-        if grad is not None:
-            return grad(params)[0]
-        return _data.wsum(cw, lik.pnbd_loglik(params, cx, ctx, ct))
-
+    plain, grad = _objective(lik, kind, cx, ctx, ct, cw)
+    loglik, fun = _penalize(
+        plain, grad, penalizer=penalizer, total_weight=float(cw.sum()), scales=scales
+    )
     try:
         optimum = fitter.maximise(
             loglik,
             start,
             _NAMES[kind],
-            grad=grad,
+            grad=fun,
             total_weight=float(cw.sum()),
             maxiter=maxiter,
             model=_LABELS[kind],
             high=_limits(fitter, kind),
+            hessian_step=1e-4 if kind == "pnbd" else 1e-6,
         )
     except ConvergenceError:
         return None
@@ -311,20 +321,27 @@ def _limits(fitter: ModuleType, kind: str) -> Float:
 
 def _objective(
     lik: ModuleType, kind: str, x: Float, t_x: Float, big_t: Float, w: Float
-) -> Callable[[Float], tuple[float, Float]] | None:
-    """The analytic value-and-gradient function, where the likelihood has one."""
+) -> tuple[Callable[[Float], float], Callable[[Float], tuple[float, Float]]]:
+    """The total log-likelihood, and the function giving it with its gradient."""
     if kind == "pnbd":
-        return None
-    objective: Callable[[Float], tuple[float, Float]] = lik.bg_objective(
+        pair: tuple[Callable[[Float], float], Callable[[Float], tuple[float, Float]]]
+        pair = lik.pnbd_objective(x, t_x, big_t, w)
+        return pair
+    both: Callable[[Float], tuple[float, Float]] = lik.bg_objective(
         x, t_x, big_t, w, modified=kind == "mbg"
     )
-    return objective
+
+    def value(params: Float) -> float:  # its value needs no per-row gamma functions
+        return both(params)[0]
+
+    return value, both
 
 
-def _check_maxiter(maxiter: object) -> int:
-    from loyaltycore._validate import check_int
-
-    return check_int(maxiter, "maxiter", minimum=1)
+def _model(kind: str) -> _lik.Likelihood:
+    """The likelihood functions of a purchase model, once scipy is known to be there."""
+    lik, _ = _scipy()
+    model: _lik.Likelihood = lik.MODELS[kind]
+    return model
 
 
 def _predict_expected(
@@ -351,25 +368,42 @@ def _predict_new(kind: str, params: Float, t: Float) -> Float:
     return np.asarray(fn(params, t), dtype=np.float64)
 
 
-def _predict_probability(kind: str, params: Float, n: Any, t: Float) -> Float:
+def _predict_probability(
+    kind: str,
+    params: Float,
+    n: Any,
+    t: Float,
+    history: tuple[Float, Float, Float] | None = None,
+) -> Float:
     counts = _data.as_float_column(n, "n") if np.ndim(n) else np.asarray(check_rate(n, "n"))
     if np.any(counts < 0) or np.any(counts != np.floor(counts)):
         raise InvalidArgument(f"n={n!r} must be whole numbers >= 0", field="n", value=n)
+    if history is None:
+        try:
+            counts, t = np.broadcast_arrays(counts, t)
+        except ValueError:
+            raise InvalidArgument(
+                f"n has {counts.size} values and t {t.size}: pass one of them, or as many of each",
+                field="n",
+            ) from None
+        fn = _model(kind).probability
+        return np.asarray(fn(params, counts, t), dtype=np.float64)
     try:
-        counts, t = np.broadcast_arrays(counts, t)
+        counts, t, x, t_x, big_t = np.broadcast_arrays(counts, t, *history)
     except ValueError:
         raise InvalidArgument(
-            f"n has {counts.size} values and t {t.size}: pass one of them, or as many of each",
+            f"n has {counts.size} values and t {t.size} for {history[0].size} customers: "
+            "pass one value, or one per customer",
             field="n",
         ) from None
-    fn = _model(kind).probability
-    return np.asarray(fn(params, counts, t), dtype=np.float64)
+    conditional = _model(kind).conditional_probability
+    return np.asarray(conditional(params, counts, t, x, t_x, big_t), dtype=np.float64)
 
 
 def _loglik(
-    kind: str, params: Float, data: object, given: Mapping[str, object], weights: object
+    kind: str, params: Float, history: tuple[Float, Float, Float], weights: object
 ) -> float:
-    x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
+    x, t_x, big_t = history
     w = _data.weights_column(weights, x.size)
     fn = _model(kind).loglik
     return _data.wsum(w, fn(params, x, t_x, big_t))
@@ -432,10 +466,21 @@ class _PurchaseModel:
         unit: str | None = None,
         initial: Mapping[str, float] | None = None,
         maxiter: int = 1000,
+        penalizer: float = 0.0,
+        progress: Progress | None = None,
     ) -> Self:
         """Fit by maximum likelihood and return a new fitted model.
 
         Identical histories are collapsed into weighted unique rows first.
+
+        With ``penalizer`` c > 0 the fit maximises the mean log-likelihood
+        per customer minus ``c * sum(theta**2)`` over the parameters, with
+        the time-scale parameters (``alpha``; for Pareto/NBD also ``beta``)
+        divided by the longest ``T``, so the penalty does not depend on the
+        time unit. lifetimes 0.11.3 minimises ``-sum(w * ll) / sum(w) +
+        penalizer_coef * sum(params**2)`` on times scaled to a longest ``T``
+        of 1, which is the same objective for BG/NBD and MBG/NBD; its
+        Pareto/NBD divides by ``mean(w)`` instead of ``sum(w)``.
 
         Args:
             data: a Summary-like object with ``frequency``, ``recency``, ``T``
@@ -445,9 +490,13 @@ class _PurchaseModel:
             recency: time from first to last purchase.
             T: time from first purchase to the end of observation.
             weights: optional number of customers each row stands for.
-            unit: "day" or "week"; taken from ``data.unit`` when omitted.
+            unit: "day", "week", "month" (365.25 / 12 days) or "year"
+                (365.25 days); taken from ``data.unit`` when omitted.
             initial: optional starting values by parameter name.
             maxiter: iteration limit of the optimiser.
+            penalizer: L2 penalty coefficient (>= 0), as described above.
+            progress: optional ``(done, total, stage)`` callback, called once
+                per optimiser iteration; it may raise to cancel the fit.
 
         Returns:
             The fitted model, with :attr:`fit_info` set.
@@ -456,7 +505,8 @@ class _PurchaseModel:
             InvalidColumn: a column is missing, of the wrong length, or has a
                 bad value (the message names the row).
             MissingDependency: scipy is not installed.
-            DegenerateFit: a parameter ran off to 0 or infinity.
+            DegenerateFit: a parameter ran off to 0 or infinity, every ``T``
+                is 0, or no customer has a repeat purchase.
             ConvergenceError: the optimiser failed; the message says what to try.
 
         >>> truth = BetaGeo(r=0.25, alpha=4.0, a=0.8, b=2.5, unit="week")
@@ -474,8 +524,21 @@ class _PurchaseModel:
             unit=unit,
             initial=initial,
             maxiter=_check_maxiter(maxiter),
+            penalizer=_check_penalizer(penalizer),
+            progress=_check_progress(progress),
         )
         return cls(*params.tolist(), unit=resolved, fit_info=info)
+
+    def _histories(
+        self, data: object, given: Mapping[str, object], unit: str | None
+    ) -> tuple[Float, Float, Float, float]:
+        """The history columns in the model's unit, and how many model units one data unit is.
+
+        The data's unit is ``unit=``, else the data's own ``unit``, else the model's.
+        """
+        x, t_x, big_t = _history(data, given["frequency"], given["recency"], given["T"])
+        scale = _data.unit_ratio(_data.data_unit(data, unit, self.unit), self.unit)
+        return x, t_x * scale, big_t * scale, scale
 
     def expected_purchases(
         self,
@@ -485,15 +548,23 @@ class _PurchaseModel:
         frequency: ArrayLike | None = None,
         recency: ArrayLike | None = None,
         T: ArrayLike | None = None,
+        unit: str | None = None,
     ) -> Float:
         """Expected purchases in the next ``t`` units, given each customer's history.
+
+        ``t``, ``recency`` and ``T`` are in ``unit`` (default: the data's
+        ``unit``, else the model's); they are converted to the model's unit.
 
         >>> m = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
         >>> m.expected_purchases([13, 39], frequency=2, recency=30.43, T=38.86).round(3).tolist()
         [0.457, 1.226]
+        >>> m.expected_purchases(273, frequency=2, recency=213.01, T=272.02, unit="day").round(3)
+        array([1.226])
         """
-        x, t_x, big_t = _history(data, frequency, recency, T)
-        return _predict_expected(self.KIND, self._vector(), _time(t, "t"), x, t_x, big_t)
+        given = {"frequency": frequency, "recency": recency, "T": T}
+        x, t_x, big_t, scale = self._histories(data, given, unit)
+        horizon = _time(t, "t") * scale
+        return _predict_expected(self.KIND, self._vector(), horizon, x, t_x, big_t)
 
     def p_alive(
         self,
@@ -502,33 +573,72 @@ class _PurchaseModel:
         frequency: ArrayLike | None = None,
         recency: ArrayLike | None = None,
         T: ArrayLike | None = None,
+        unit: str | None = None,
     ) -> Float:
         """Probability that each customer is still active at ``T``.
+
+        ``recency`` and ``T`` are in ``unit`` (default: the data's, else the
+        model's). Computed from log-odds without underflow, so it runs under
+        ``numpy.seterr(all="raise")``.
 
         >>> m = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
         >>> m.p_alive(frequency=[0, 2, 2], recency=[0, 30.43, 5], T=[38.86] * 3).round(3).tolist()
         [1.0, 0.727, 0.124]
+        >>> m.p_alive(frequency=[2], recency=[213.01], T=[272.02], unit="day").round(3).tolist()
+        [0.727]
         """
-        x, t_x, big_t = _history(data, frequency, recency, T)
+        given = {"frequency": frequency, "recency": recency, "T": T}
+        x, t_x, big_t, _ = self._histories(data, given, unit)
         return _predict_alive(self.KIND, self._vector(), x, t_x, big_t)
 
-    def expected_purchases_new(self, t: ArrayLike) -> Float:
+    def expected_purchases_new(self, t: ArrayLike, *, unit: str | None = None) -> Float:
         """Expected repeat purchases in ``t`` units of a customer just acquired.
+
+        ``t`` is in ``unit`` (default: the model's).
 
         >>> m = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
         >>> m.expected_purchases_new([39, 78]).round(3).tolist()
         [1.197, 1.861]
+        >>> m.expected_purchases_new([273], unit="day").round(3).tolist()
+        [1.197]
         """
-        return _predict_new(self.KIND, self._vector(), _time(t, "t"))
+        scale = _data.unit_ratio(_data.data_unit(None, unit, self.unit), self.unit)
+        return _predict_new(self.KIND, self._vector(), _time(t, "t") * scale)
 
-    def probability_of_purchases(self, n: ArrayLike, t: ArrayLike) -> Float:
-        """Probability that a new customer makes exactly ``n`` repeat purchases in ``t``.
+    def probability_of_purchases(
+        self,
+        n: ArrayLike,
+        t: ArrayLike,
+        data: object = None,
+        *,
+        frequency: ArrayLike | None = None,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
+        unit: str | None = None,
+    ) -> Float:
+        """Probability of exactly ``n`` purchases in the next ``t`` units.
+
+        Without a history, for a customer just acquired (repeat purchases in
+        ``(0, t]``). With ``frequency``, ``recency`` and ``T`` (or ``data``),
+        conditional on each customer's history: ``P(X(T, T + t) = n | x, t_x,
+        T)``, the mixture of "no longer active" (no purchase) and the
+        new-customer distribution under the posterior of the purchase and
+        drop-out parameters. ``n``, ``t`` and the customers broadcast together.
 
         >>> m = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
         >>> m.probability_of_purchases([0, 1, 2], 39).round(3).tolist()
         [0.574, 0.199, 0.085]
+        >>> history = dict(frequency=[2] * 3, recency=[30.43] * 3, T=[38.86] * 3)
+        >>> m.probability_of_purchases([0, 1, 2], 39, **history).round(3).tolist()
+        [0.445, 0.239, 0.144]
         """
-        return _predict_probability(self.KIND, self._vector(), n, _time(t, "t"))
+        given = {"frequency": frequency, "recency": recency, "T": T}
+        if data is None and all(v is None for v in given.values()):
+            scale = _data.unit_ratio(_data.data_unit(None, unit, self.unit), self.unit)
+            return _predict_probability(self.KIND, self._vector(), n, _time(t, "t") * scale)
+        x, t_x, big_t, scale = self._histories(data, given, unit)
+        history = (x, t_x, big_t)
+        return _predict_probability(self.KIND, self._vector(), n, _time(t, "t") * scale, history)
 
     def log_likelihood(
         self,
@@ -538,15 +648,19 @@ class _PurchaseModel:
         recency: ArrayLike | None = None,
         T: ArrayLike | None = None,
         weights: ArrayLike | None = None,
+        unit: str | None = None,
     ) -> float:
-        """Total (weighted) log-likelihood of the histories under this model.
+        """Total (weighted) log-likelihood of the histories, times in the model's unit.
+
+        Times in another ``unit`` are converted first.
 
         >>> m = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
         >>> round(m.log_likelihood(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86]), 3)
         -10.013
         """
         given = {"frequency": frequency, "recency": recency, "T": T}
-        return _loglik(self.KIND, self._vector(), data, given, weights)
+        x, t_x, big_t, _ = self._histories(data, given, unit)
+        return _loglik(self.KIND, self._vector(), (x, t_x, big_t), weights)
 
     def simulate(
         self,
@@ -637,6 +751,10 @@ class ParetoNBD(_PurchaseModel):
 
 
 _SPEND = ("frequency", "monetary")
+_FREE_REPEATS = (
+    "must be > 0 when frequency > 0: Gamma-Gamma needs a positive mean spend; fit on "
+    "the repeat customers with spend, keep = (frequency > 0) & (monetary > 0)"
+)
 
 
 def _spend_columns(
@@ -653,7 +771,7 @@ def _spend_columns(
     positive = (x > 0) & (m <= 0) if fitting else np.zeros(x.shape, dtype=bool)
     for name, values, mask, rule in (
         ("frequency", x, (x < 0) | (x != np.floor(x)), "must be a whole number >= 0"),
-        ("monetary", m, positive, "must be > 0 when frequency > 0"),
+        ("monetary", m, positive, _FREE_REPEATS),
         ("monetary", m, m < 0, "must be >= 0"),
     ):
         rows = np.flatnonzero(mask)
@@ -714,6 +832,8 @@ class GammaGamma:
         weights: ArrayLike | None = None,
         initial: Mapping[str, float] | None = None,
         maxiter: int = 1000,
+        penalizer: float = 0.0,
+        progress: Progress | None = None,
     ) -> GammaGamma:
         """Fit on the repeat customers (``frequency > 0``) and return a fitted model.
 
@@ -725,12 +845,19 @@ class GammaGamma:
             weights: optional number of customers each row stands for.
             initial: optional starting values by parameter name.
             maxiter: iteration limit of the optimiser.
+            penalizer: L2 penalty (>= 0): the fit maximises the mean
+                log-likelihood minus ``penalizer * (p**2 + q**2 + gamma**2)``,
+                lifetimes 0.11.3's ``GammaGammaFitter(penalizer_coef=...)``
+                objective exactly.
+            progress: optional ``(done, total, stage)`` callback per iteration.
 
         Returns:
             The fitted model, with :attr:`fit_info` set.
 
         Raises:
-            InvalidColumn: a missing column or a bad value (the row is named).
+            InvalidColumn: a missing column or a bad value (the row is named);
+                a repeat customer whose mean spend is 0 (all their repeat
+                purchases free) is refused, naming the filter to apply.
             EmptyData: no customer has a repeat purchase.
             DegenerateFit: a parameter ran off to 0 or infinity.
             ConvergenceError: the optimiser failed.
@@ -765,17 +892,27 @@ class GammaGamma:
         def fun(params: Float) -> tuple[float, Float]:
             return lik.gg_loglik_grad(params, x, m, w)  # type: ignore[no-any-return]
 
+        def plain(params: Float) -> float:
+            return fun(params)[0]
+
+        cost = _check_penalizer(penalizer)
+        loglik, both = _penalize(
+            plain, fun, penalizer=cost, total_weight=float(w.sum()), scales=np.ones(3)
+        )
         optimum = fitter.maximise(
-            lambda params: fun(params)[0],
+            loglik,
             start,
             names,
-            grad=fun,
+            grad=both,
             total_weight=float(w.sum()),
             maxiter=_check_maxiter(maxiter),
             model="Gamma-Gamma",
+            progress=_check_progress(progress),
         )
         p, q, gamma = optimum.params.tolist()
-        return cls(p, q, gamma, fit_info=_info(names, optimum, w, x.size, None))
+        value = plain(optimum.params) if cost else None
+        info = _info(names, optimum, w, x.size, None, log_likelihood=value, penalizer=cost)
+        return cls(p, q, gamma, fit_info=info)
 
     def expected_spend(
         self,
@@ -847,6 +984,7 @@ def customer_lifetime_value(
     horizon: float,
     unit: str,
     discount_rate: float,
+    rate_unit: str | None = None,
     frequency: ArrayLike | None = None,
     recency: ArrayLike | None = None,
     T: ArrayLike | None = None,
@@ -857,10 +995,10 @@ def customer_lifetime_value(
     The horizon is cut into steps of one ``unit``; the expected purchases of
     each step (from the purchase model, conditional on history) times the
     expected spend (from the spend model) is discounted by
-    ``(1 + discount_rate) ** k`` at the end of step ``k``. ``discount_rate``
-    is per ``unit``; ``horizon`` counts ``unit`` s. The models' own unit is
-    converted exactly (a week is 7 days); there is no month or year unit, so
-    no hidden calendar approximation.
+    ``(1 + rate) ** k`` at the end of step ``k``, where ``rate`` is
+    ``discount_rate`` converted from per ``rate_unit`` to per ``unit`` by
+    :func:`convert_discount_rate`. Units are exact day counts: a week is 7
+    days, a month 365.25 / 12 and a year 365.25, never "4.345 weeks".
 
     Args:
         purchases: a BG/NBD, MBG/NBD or Pareto/NBD model.
@@ -868,10 +1006,14 @@ def customer_lifetime_value(
         data: a Summary-like object with ``frequency``, ``recency``, ``T``,
             ``monetary``; or None to pass them as keywords.
         horizon: how far ahead, in ``unit`` s (> 0).
-        unit: "day" or "week": the unit of ``horizon`` and ``discount_rate``.
-        discount_rate: discount rate per ``unit`` (>= 0).
+        unit: "day", "week", "month" or "year": the unit of ``horizon`` and
+            of the discounting steps.
+        discount_rate: discount rate per ``rate_unit`` (>= 0).
+        rate_unit: the period of ``discount_rate`` (default ``unit``), e.g.
+            an annual rate with ``rate_unit="year"``.
         frequency: repeat purchases per customer.
-        recency: time from first to last purchase, in the purchase model's unit.
+        recency: time from first to last purchase, in the data's unit (a
+            summary's ``unit``), else the purchase model's.
         T: time from first purchase to the end of observation, likewise.
         monetary: mean repeat-purchase value.
 
@@ -887,6 +1029,12 @@ def customer_lifetime_value(
     ... )
     >>> clv.round(2).tolist()
     [36.61, 8.44]
+    >>> yearly = customer_lifetime_value(
+    ...     bg, gg, horizon=12, unit="month", discount_rate=0.1, rate_unit="year",
+    ...     **history, **spend
+    ... )
+    >>> yearly.round(2).tolist()
+    [36.75, 8.48]
     """
     if not isinstance(purchases, _PurchaseModel):
         raise InvalidType(
@@ -898,6 +1046,8 @@ def customer_lifetime_value(
     unit = _data.check_unit(unit, "unit")
     horizon = check_rate(horizon, "horizon")
     rate = check_rate(discount_rate, "discount_rate")
+    if rate_unit is not None:
+        rate = convert_discount_rate(rate, per=rate_unit, to=unit)
     if horizon <= 0:
         raise InvalidArgument(f"horizon={horizon!r} must be > 0", field="horizon", value=horizon)
     if rate < 0:
@@ -905,6 +1055,8 @@ def customer_lifetime_value(
             f"discount_rate={rate!r} must be >= 0", field="discount_rate", value=rate
         )
     x, t_x, big_t = _history(data, frequency, recency, T)
+    own = _data.unit_ratio(_data.data_unit(data, None, purchases.unit), purchases.unit)
+    t_x, big_t = t_x * own, big_t * own
     _, m = _spend_columns(data, x if data is None else None, monetary)
     value_per_purchase = spend.expected_spend(frequency=x, monetary=m)
     ends = np.minimum(np.arange(1, math.ceil(horizon) + 1, dtype=np.float64), horizon)
@@ -916,6 +1068,34 @@ def customer_lifetime_value(
         total += (cumulative - before) / (1.0 + rate) ** end
         before = cumulative
     return np.asarray(total * value_per_purchase, dtype=np.float64)
+
+
+def convert_discount_rate(rate: float, *, per: str, to: str) -> float:
+    """A discount rate per ``per`` expressed per ``to``: ``(1 + rate) ** (d_to / d_per) - 1``.
+
+    ``d`` is the length in days ("day" 1, "week" 7, "month" 365.25 / 12,
+    "year" 365.25), computed in float64; compounding is exact, so converting
+    there and back returns the rate (to rounding).
+
+    Args:
+        rate: the rate per ``per`` (> -1).
+        per: the unit the rate is given in.
+        to: the unit wanted.
+
+    Returns:
+        The equivalent rate per ``to``, a Python float.
+
+    >>> round(convert_discount_rate(0.1, per="year", to="month"), 6)
+    0.007974
+    >>> round(convert_discount_rate(0.007974140428903741, per="month", to="year"), 6)
+    0.1
+    """
+    value = check_rate(rate, "rate")
+    if value <= -1.0:
+        raise InvalidArgument(f"rate={rate!r} must be > -1", field="rate", value=rate)
+    source = _data.check_unit(per, "per")
+    target = _data.check_unit(to, "to")
+    return float((1.0 + value) ** (_data.DAYS[target] / _data.DAYS[source]) - 1.0)
 
 
 publish(__name__, __all__, globals())

@@ -20,7 +20,9 @@ from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, Invali
 
 Float = npt.NDArray[np.float64]
 
-UNITS = ("day", "week")
+UNITS = ("day", "week", "month", "year")
+#: Days in each time unit: a month is a twelfth of the mean Gregorian year.
+DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12.0, "year": 365.25}
 
 
 def wsum(weights: Float, values: Float) -> float:
@@ -177,7 +179,8 @@ def resolve_unit(data: object, unit: str | None) -> str:
     found: Any = unit if unit is not None else own
     if found is None:
         raise InvalidArgument(
-            "unit=None: say which unit recency and T are in (unit='week' or unit='day')",
+            "unit=None: say which unit recency and T are in (unit='day', 'week', "
+            "'month' or 'year')",
             field="unit",
             value=None,
         )
@@ -194,5 +197,19 @@ def check_unit(value: object, name: str) -> str:
 
 def unit_ratio(source: str, target: str) -> float:
     """How many ``target`` units make one ``source`` unit (week -> day: 7)."""
-    days = {"day": 1.0, "week": 7.0}
-    return days[source] / days[target]
+    return DAYS[source] / DAYS[target]
+
+
+def data_unit(data: object, unit: str | None, default: str) -> str:
+    """The unit of data given to a prediction: ``unit=``, the data's own, or ``default``."""
+    own: Any = None
+    if data is not None:
+        own = data.get("unit") if isinstance(data, Mapping) else getattr(data, "unit", None)
+    if unit is not None and own is not None and unit != own:
+        raise InvalidArgument(
+            f"unit={unit!r} but the data are in {own!r}: convert the data instead",
+            field="unit",
+            value=unit,
+        )
+    found: Any = unit if unit is not None else own if own is not None else default
+    return check_unit(found, "unit")

@@ -61,7 +61,7 @@ def numeric_grad(loglik: LogLik) -> LogLikGrad:
     return both
 
 
-def _hessian_from_grad(fun: LogLikGrad, params: Float) -> Float:
+def _hessian_from_grad(fun: LogLikGrad, params: Float, step: float = 1e-6) -> Float:
     """Hessian in natural parameters by forward differences of the analytic gradient.
 
     The gradient is exact, so a forward step of 1e-6 (relative) is accurate to
@@ -71,10 +71,10 @@ def _hessian_from_grad(fun: LogLikGrad, params: Float) -> Float:
     hess = np.empty((size, size))
     _, base = fun(params)
     for i in range(size):
-        step = 1e-6 * params[i]
+        move = step * params[i]
         moved = params.copy()
-        moved[i] += step
-        hess[:, i] = (fun(moved)[1] - base) / step
+        moved[i] += move
+        hess[:, i] = (fun(moved)[1] - base) / move
     return np.asarray((hess + hess.T) / 2.0, dtype=np.float64)
 
 
@@ -100,14 +100,24 @@ def _hessian_from_values(loglik: LogLik, params: Float, centre: float) -> Float:
 
 
 def _polish(
-    loglik: LogLik, fun: LogLikGrad, params: Float, value: float, hess: Float, steps: int
+    loglik: LogLik,
+    fun: LogLikGrad,
+    params: Float,
+    value: float,
+    hess: Float,
+    steps: int,
+    stop: float = 0.0,
 ) -> tuple[Float, float]:
-    """Safeguarded Newton steps on the log-parameters with one fixed Hessian."""
+    """Safeguarded Newton steps on the log-parameters with one fixed Hessian.
+
+    Stops early once the gradient in log-parameters is below ``stop`` (and
+    always below 1e-12 of the log-likelihood).
+    """
     for _ in range(steps):
         theta = np.log(params)
         _, grad = fun(params)
         g_theta = grad * params
-        if np.max(np.abs(g_theta)) < 1e-12 * abs(value):
+        if np.max(np.abs(g_theta)) < max(1e-12 * abs(value), stop):
             break
         h_theta = hess * np.outer(params, params) + np.diag(g_theta)
         try:
@@ -128,9 +138,11 @@ def _polish(
     return params, value
 
 
-def _hessian(loglik: LogLik, grad: LogLikGrad | None, params: Float, value: float) -> Float:
+def _hessian(
+    loglik: LogLik, grad: LogLikGrad | None, params: Float, value: float, step: float = 1e-6
+) -> Float:
     if grad is not None:
-        return _hessian_from_grad(grad, params)
+        return _hessian_from_grad(grad, params, step)
     return _hessian_from_values(loglik, params, value)
 
 
@@ -151,6 +163,8 @@ def maximise(
     model: str,
     warm: tuple[Float, Float] | None = None,
     high: Float | None = None,
+    progress: Callable[[int, int | None, str], None] | None = None,
+    hessian_step: float = 1e-6,
 ) -> Optimum:
     """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
 
@@ -159,21 +173,47 @@ def maximise(
     Hessian) pair from a fit on coarsened data: Newton steps from there (with
     the Hessian of the exact data) replace the quasi-Newton search when they
     converge. ``high`` gives per-parameter upper limits (default ``HIGH``).
+    ``progress`` is called after each iteration as ``(iteration, None, model)``.
+    ``hessian_step`` is the relative step of the Hessian's forward differences
+    of ``grad``: 1e-6 for an exact gradient, larger where the gradient itself
+    holds finite differences (their rounding would otherwise dominate).
     """
     fun = grad if grad is not None else numeric_grad(loglik)
     limits = np.full(start.size, HIGH) if high is None else high
     with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
+        if warm is not None and grad is not None:
+            # Newton steps on the exact data from the coarse optimum, with the exact
+            # data's Hessian (forward differences of the gradient) taken afresh each
+            # round: measured at 20,000 to 1,000,000 customers, this needs fewer
+            # gradients than a quasi-Newton search, which must learn the curvature.
+            # Done when the mean gradient per customer is below 1e-6 in
+            # log-parameters (the log-likelihood is then within ~1e-12 of its top).
+            params, value = warm[0], loglik(warm[0])
+            for round_ in range(3):
+                if not np.isfinite(value):
+                    break
+                hess = _hessian(loglik, grad, params, value, hessian_step)
+                params, value = _polish(
+                    loglik, fun, params, value, hess, steps=4, stop=1e-6 * total_weight
+                )
+                if progress is not None:
+                    progress(round_ + 1, None, "fit")
+                if _flat(fun, params, total_weight, 1e-6):
+                    hess = _hessian(loglik, grad, params, value, hessian_step)
+                    return _finish(model, names, params, value, hess, round_ + 1, limits)
         if warm is not None:
-            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1])
+            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1], progress)
             if np.isfinite(found[1]) and (found[4] or _flat(fun, found[0], total_weight, 1e-7)):
                 params, value = found[0], found[1]
-                hess = _hessian(loglik, grad, params, value)
+                hess = _hessian(loglik, grad, params, value, hessian_step)
                 params, value = _polish(loglik, fun, params, value, hess, steps=2)
                 return _finish(model, names, params, value, hess, found[2], limits)
-        params, value, nit, message, success = _search(fun, start, total_weight, maxiter, limits)
+        params, value, nit, message, success = _search(
+            fun, start, total_weight, maxiter, limits, None, progress
+        )
         if not np.isfinite(value):
             raise _failed(model, names, params, "the log-likelihood is not finite")
-        hess = _hessian(loglik, grad, params, value)
+        hess = _hessian(loglik, grad, params, value, hessian_step)
         params, value = _polish(loglik, fun, params, value, hess, steps=3)
         converged = success or _flat(fun, params, total_weight, 1e-4)
     if not converged and nit >= maxiter:
@@ -208,6 +248,7 @@ def _search(
     maxiter: int,
     limits: Float,
     hessian: Float | None = None,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> tuple[Float, float, int, str, bool]:
     """BFGS on the log-parameters, on the mean negative log-likelihood.
 
@@ -242,7 +283,7 @@ def _search(
     with warnings.catch_warnings():
         # a failed line search ends BFGS with success False; the caller judges that
         warnings.filterwarnings("ignore", message="The line search algorithm did not converge")
-        stop: Any = _stopper(limits)  # scipy-stubs want a keyword-named protocol
+        stop: Any = _stopper(limits, progress)  # scipy-stubs want a keyword-named protocol
         result = minimize(
             objective,
             np.log(start),
@@ -255,11 +296,17 @@ def _search(
     return np.exp(result.x), value, int(result.nit), str(result.message), bool(result.success)
 
 
-def _stopper(limits: Float) -> Callable[[OptimizeResult], None]:
-    """A BFGS callback ending the search once a parameter is past its limits."""
+def _stopper(
+    limits: Float, progress: Callable[[int, int | None, str], None] | None = None
+) -> Callable[[OptimizeResult], None]:
+    """A BFGS callback: reports progress, ends the search once a parameter passes its limits."""
     top, bottom = np.log(limits), np.log(LOW)
+    count = [0]
 
     def stop(intermediate_result: OptimizeResult) -> None:
+        count[0] += 1
+        if progress is not None:
+            progress(count[0], None, "fit")
         theta = intermediate_result.x
         if np.any(theta > top) or np.any(theta < bottom):
             raise StopIteration

@@ -29,7 +29,26 @@ Float = npt.NDArray[np.float64]
 def _log1mexp(d: Float) -> Float:
     """``log(1 - exp(d))`` for ``d <= 0`` (``-inf`` at ``d == 0``)."""
     with np.errstate(divide="ignore"):
-        return np.where(d > -0.693, np.log(-np.expm1(np.minimum(d, 0.0))), np.log1p(-np.exp(d)))
+        tiny = np.exp(np.maximum(d, _LOWEST))  # exp(-708) is still a normal float: no underflow
+        return np.where(d > -0.693, np.log(-np.expm1(np.minimum(d, 0.0))), np.log1p(-tiny))
+
+
+#: ``exp`` of anything above this is a normal float64, so it cannot underflow.
+_LOWEST = -708.0
+
+
+def _share(a: Float, b: Float) -> Float:
+    """``exp(a) / (exp(a) + exp(b))`` from the logs, without underflow or overflow.
+
+    The logistic of ``a - b``, with the exponent clipped at -708 so no
+    intermediate is subnormal; a share below exp(-708) is returned as 0.
+    """
+    with np.errstate(invalid="ignore"):
+        d = np.asarray(a - b, dtype=np.float64)
+    d = np.where(np.isnan(d), 0.0, d)  # both -inf cannot happen in a likelihood; be safe
+    e = np.exp(-np.minimum(np.abs(d), -_LOWEST))
+    share = np.where(d >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.asarray(np.where(d < _LOWEST, 0.0, share), dtype=np.float64)
 
 
 def _expm1_ratio(k: Float, length: Float) -> Float:
@@ -151,7 +170,7 @@ def bg_p_alive(
 ) -> Float:
     """P(alive at T | x, t_x, T) under BG/NBD (or MBG/NBD)."""
     _, a3, a4, _ = bg_terms(params, x, t_x, big_t, modified=modified)
-    return np.exp(a3 - np.logaddexp(a3, a4))
+    return _share(a3, a4)
 
 
 def mbg_p_alive(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
@@ -204,18 +223,22 @@ def bg_expected(params: Float, t: Float, x: Float, t_x: Float, big_t: Float) -> 
     return np.asarray(growth * bg_p_alive(params, x, t_x, big_t), dtype=np.float64)
 
 
-def bg_probability(params: Float, n: Float, t: Float) -> Float:
-    """P(X(t) = n) for a new customer (Fader, Hardie and Lee 2005, eq. 8)."""
+def bg_probability(params: Any, n: Float, t: Float) -> Float:
+    """P(X(t) = n) for a new customer (Fader, Hardie and Lee 2005, eq. 8).
+
+    The parameters may be arrays broadcasting with ``n`` and ``t`` (one set per
+    customer, as the conditional distribution needs).
+    """
     r, alpha, a, b = params
     with np.errstate(divide="ignore"):
         log_p = np.log(alpha / (alpha + t))
         log_q = np.log(t / (alpha + t))
-    nb = np.exp(
-        gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * log_p + np.where(n > 0, n * log_q, 0.0)
-    )
+    with np.errstate(invalid="ignore"):  # n = 0 at t = 0: 0 * log(0), not taken
+        powers = np.where(n > 0, n * log_q, 0.0)
+    nb = np.exp(gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * log_p + powers)
     first = np.exp(betaln(a, b + n) - betaln(a, b)) * nb
-    top = int(np.max(n)) if n.size else 0
-    cumulative = np.zeros(np.broadcast(n, t).shape)
+    top = int(np.max(n)) if np.size(n) else 0
+    cumulative = np.zeros(np.broadcast(n, t, r, alpha, b).shape)
     for j in range(top):
         term = np.exp(
             gammaln(r + j) - gammaln(r) - gammaln(j + 1.0) + r * log_p + (j * log_q if j else 0.0)
@@ -229,6 +252,38 @@ def bg_probability(params: Float, n: Float, t: Float) -> Float:
             0.0,
         )
     return np.asarray(first + second, dtype=np.float64)
+
+
+def bg_conditional_probability(
+    params: Float,
+    n: Float,
+    t: Float,
+    x: Float,
+    t_x: Float,
+    big_t: Float,
+    *,
+    modified: bool = False,
+) -> Float:
+    """P(X(T, T + t) = n | x, t_x, T) under BG/NBD (or MBG/NBD).
+
+    Given the history and being alive at ``T``, the purchase rate is
+    Gamma(r + x, alpha + T) and the drop-out probability Beta(a, b + x) (MBG/NBD:
+    b + x + 1, one more drop-out chance survived), independently; the future
+    then follows the new-customer distribution with those parameters. A
+    customer no longer active makes no purchase.
+    """
+    r, alpha, a, b = params
+    alive = bg_p_alive(params, x, t_x, big_t, modified=modified)
+    posterior = (r + x, alpha + big_t, a, b + x + (1.0 if modified else 0.0))
+    future = bg_probability(posterior, n, t)
+    return np.asarray(alive * future + (1.0 - alive) * (n == 0), dtype=np.float64)
+
+
+def mbg_conditional_probability(
+    params: Float, n: Float, t: Float, x: Float, t_x: Float, big_t: Float
+) -> Float:
+    """P(X(T, T + t) = n | x, t_x, T) under MBG/NBD."""
+    return bg_conditional_probability(params, n, t, x, t_x, big_t, modified=True)
 
 
 def _mbg_as_bg(params: Float) -> tuple[Float, float]:
@@ -393,7 +448,7 @@ def pnbd_loglik(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
 def pnbd_p_alive(params: Float, x: Float, t_x: Float, big_t: Float) -> Float:
     """P(alive at T | x, t_x, T) under Pareto/NBD."""
     _, alive, died = pnbd_parts(params, x, t_x, big_t)
-    return np.exp(alive - np.logaddexp(alive, died))
+    return _share(alive, died)
 
 
 def pnbd_expected_new(params: Float, t: Float) -> Float:
@@ -417,18 +472,21 @@ def pnbd_expected(params: Float, t: Float, x: Float, t_x: Float, big_t: Float) -
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(96)
 
 
-def pnbd_probability(params: Float, n: Float, t: Float) -> Float:
+def pnbd_probability(params: Any, n: Float, t: Float) -> Float:
     """P(X(t) = n) for a new customer, integrating over the dropout time.
 
     ``P = (beta/(beta+t))**s NB(n; t) + integral_0^t s beta**s (beta+tau)**-(s+1)
     NB(n; tau) dtau`` with ``NB`` the gamma-Poisson probability of ``n``
     purchases in ``tau``; the integral uses 96-point Gauss-Legendre quadrature.
+    The parameters may be arrays broadcasting with ``n`` and ``t``.
     """
     r, alpha, s, beta = params
-    n, t = np.broadcast_arrays(np.asarray(n, dtype=np.float64), np.asarray(t, dtype=np.float64))
+    n, t, r, alpha, beta = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in (n, t, r, alpha, beta))
+    )
 
     def log_nb(tau: Float) -> Float:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log(0) at tau = 0
             log_q = np.where(n > 0, n * np.log(tau / (alpha + tau)), 0.0)
         return np.asarray(
             gammaln(r + n)
@@ -446,6 +504,22 @@ def pnbd_probability(params: Float, n: Float, t: Float) -> Float:
         density = s * np.exp(s * np.log(beta) - (s + 1.0) * np.log(beta + tau))
         died = died + weight * t / 2.0 * density * np.exp(log_nb(tau))
     return np.asarray(survive + died, dtype=np.float64)
+
+
+def pnbd_conditional_probability(
+    params: Float, n: Float, t: Float, x: Float, t_x: Float, big_t: Float
+) -> Float:
+    """P(X(T, T + t) = n | x, t_x, T) under Pareto/NBD.
+
+    Alive at ``T``, the purchase rate is Gamma(r + x, alpha + T) and the
+    drop-out rate Gamma(s, beta + T), independently, and the future is the
+    new-customer distribution with those parameters; this equals Fader and
+    Hardie's closed form (note 028, eq. 16) that lifetimes implements.
+    """
+    r, alpha, s, beta = params
+    alive = pnbd_p_alive(params, x, t_x, big_t)
+    future = pnbd_probability((r + x, alpha + big_t, s, beta + big_t), n, t)
+    return np.asarray(alive * future + (1.0 - alive) * (n == 0), dtype=np.float64)
 
 
 # -- Gamma-Gamma --------------------------------------------------------------
@@ -488,6 +562,103 @@ def gg_loglik(params: Float, x: Float, m: Float) -> Float:
     )
 
 
+# -- Pareto/NBD: value and gradient for fitting ---------------------------------------
+
+
+def _log_integral(params: Float, x: Float, t: Float, zero: npt.NDArray[np.bool_]) -> Float:
+    """``log I(t)``, ``I(t) = integral_t^inf (alpha+u)**-(r+x) (beta+u)**-(s+1) du``, per row.
+
+    Rows flagged ``zero`` (x = 0 at t = 0, every customer without a repeat
+    purchase) share one value, computed once.
+    """
+    r, _, s, _ = params
+    out = np.empty(x.shape)
+    if np.any(zero):
+        one = np.zeros(1)
+        out[zero] = _pnbd_log_term(params, one, one)[0] - np.log(r + s)
+    rest = ~zero
+    out[rest] = _pnbd_log_term(params, x[rest], t[rest]) - np.log(r + s + x[rest])
+    return out
+
+
+def _log_a0(params: Float, x: Float, t_x: Float, big_t: Float, zero: Any) -> Float:
+    """``log(I(t_x) - I(T))``: the probability mass of dying in (t_x, T], up to constants."""
+    low = _log_integral(params, x, t_x, zero)
+    high = _log_integral(params, x, big_t, np.zeros(x.shape, dtype=bool))
+    return np.asarray(low + _log1mexp(np.minimum(high - low, 0.0)), dtype=np.float64)
+
+
+def pnbd_objective(
+    x: Float, t_x: Float, big_t: Float, w: Float
+) -> tuple[Callable[[Float], float], Callable[[Float], tuple[float, Float]]]:
+    """Weighted total Pareto/NBD log-likelihood, alone and with its gradient.
+
+    With ``A0 = I(t_x) - I(T)`` the likelihood is ``C * ((alpha+T)**-(r+x)
+    (beta+T)**-s + s * A0)``. The gradient is analytic except for the ``r`` and
+    ``s`` derivatives of ``log A0`` (derivatives of a hypergeometric function
+    in its parameters), which are forward differences of that term alone
+    (relative step 1e-7, error about 1e-7 relative). The ``alpha`` derivative
+    of ``I`` is ``-(r + x) I1`` with ``I1`` the same integral at ``r + 1``; the
+    ``beta`` derivative follows without another hypergeometric function from
+    ``(alpha+t)**-p (beta+t)**-q = p I1(t) + q I2(t)`` (p = r + x, q = s + 1).
+    """
+    zero = t_x == 0
+    unique_x, inverse = np.unique(x, return_inverse=True)
+    w_x = np.bincount(inverse.reshape(-1), weights=w, minlength=unique_x.size).astype(np.float64)
+    total_w = float(w.sum())
+
+    def parts(params: Float) -> tuple[float, Float, Float, Float, Float]:
+        r, alpha, s, beta = params
+        const = wsum(w_x, gammaln(r + unique_x) - gammaln(r)) + total_w * (
+            r * np.log(alpha) + s * np.log(beta)
+        )
+        log_a0 = _log_a0(params, x, t_x, big_t, zero)
+        alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
+        died = np.log(s) + log_a0
+        return const, alive, died, log_a0, np.logaddexp(alive, died)
+
+    def value(params: Float) -> float:
+        const, _, _, _, total = parts(params)
+        return float(const + wsum(w, total))
+
+    def both(params: Float) -> tuple[float, Float]:
+        r, alpha, s, beta = params
+        const, _, died, log_a0, total = parts(params)
+        p_died = np.exp(died - total)
+        p_alive = 1.0 - p_died
+        log_at, log_bt = np.log(alpha + big_t), np.log(beta + big_t)
+        step_r, step_s = 1e-7 * r, 1e-7 * s
+        died_rows = np.isfinite(log_a0)  # t_x = T leaves no time to die in: A0 = 0
+        base = np.where(died_rows, log_a0, 0.0)
+
+        def shifted(move: list[float]) -> Float:
+            moved = _log_a0(params + np.array(move), x, t_x, big_t, zero)
+            return np.asarray(np.where(died_rows, moved - base, 0.0), dtype=np.float64)
+
+        with np.errstate(invalid="ignore", over="ignore"):
+            d_r = shifted([step_r, 0.0, 0.0, 0.0]) / step_r
+            d_s = shifted([0.0, 0.0, step_s, 0.0]) / step_s
+            ratio1 = np.where(died_rows, np.exp(shifted([1.0, 0.0, 0.0, 0.0])), 0.0)
+            p, q = r + x, s + 1.0
+            edge = np.exp(-p * np.log(alpha + t_x) - q * np.log(beta + t_x) - base)
+            edge = np.where(died_rows, edge - np.exp(-p * log_at - q * log_bt - base), 0.0)
+        ratio2 = (edge - p * ratio1) / q
+        grad = np.array(
+            [
+                wsum(w_x, digamma(r + unique_x) - digamma(r))
+                + total_w * np.log(alpha)
+                + wsum(w, p_died * d_r - p_alive * log_at),
+                total_w * r / alpha
+                - wsum(w, p_alive * (r + x) / (alpha + big_t) + p_died * p * ratio1),
+                total_w * np.log(beta) + wsum(w, p_died * (1.0 / s + d_s) - p_alive * log_bt),
+                total_w * s / beta - wsum(w, p_alive * s / (beta + big_t) + p_died * q * ratio2),
+            ]
+        )
+        return float(const + wsum(w, total)), grad
+
+    return value, both
+
+
 class Likelihood(NamedTuple):
     """One purchase model's functions, named, so callers reach them by attribute."""
 
@@ -496,13 +667,33 @@ class Likelihood(NamedTuple):
     expected: Callable[[Float, Float, Float, Float, Float], Float]
     expected_new: Callable[[Float, Float], Float]
     probability: Callable[[Float, Float, Float], Float]
+    conditional_probability: Callable[[Float, Float, Float, Float, Float, Float], Float]
 
 
 #: The purchase models by kind, as ``BetaGeo.KIND`` and its siblings name them.
 MODELS: Final = {
-    "bg": Likelihood(bg_loglik, bg_p_alive, bg_expected, bg_expected_new, bg_probability),
-    "mbg": Likelihood(mbg_loglik, mbg_p_alive, mbg_expected, mbg_expected_new, mbg_probability),
+    "bg": Likelihood(
+        bg_loglik,
+        bg_p_alive,
+        bg_expected,
+        bg_expected_new,
+        bg_probability,
+        bg_conditional_probability,
+    ),
+    "mbg": Likelihood(
+        mbg_loglik,
+        mbg_p_alive,
+        mbg_expected,
+        mbg_expected_new,
+        mbg_probability,
+        mbg_conditional_probability,
+    ),
     "pnbd": Likelihood(
-        pnbd_loglik, pnbd_p_alive, pnbd_expected, pnbd_expected_new, pnbd_probability
+        pnbd_loglik,
+        pnbd_p_alive,
+        pnbd_expected,
+        pnbd_expected_new,
+        pnbd_probability,
+        pnbd_conditional_probability,
     ),
 }

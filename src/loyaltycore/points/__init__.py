@@ -32,6 +32,14 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
 import attrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    BaseValidationError,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
@@ -53,6 +61,7 @@ from loyaltycore.errors import (
     InvalidPoints,
     InvalidTime,
     InvalidType,
+    LoyaltyError,
     OutOfOrder,
     SameMember,
 )
@@ -81,6 +90,7 @@ from loyaltycore.points._values import (
     DEBT,
     EVENT_TYPES,
     HELD,
+    MAX_DAYS,
     PENDING,
     POLICY_TYPES,
     Adjusted,
@@ -548,7 +558,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
-            check_points(points)
+            points = check_points(points)
         if (
             occurred_at is None
             and available_at is None
@@ -594,7 +604,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
-            check_points(points)
+            points = check_points(points)
         text = reason if type(reason) is str else _reason(reason)
         return self._run(Redeemed, id, at_utc, occurred, points, text)
 
@@ -620,7 +630,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
-            check_points(points)
+            points = check_points(points)
         until = _utc(deadline, "deadline")
         if until <= at_utc:
             raise InvalidTime(
@@ -717,7 +727,9 @@ class PointsLedger(Core):
         amount = _optional_points(points)
         k = find(self._eids, of)
         if k >= 0 and self._kinds[k] in (C_REDEEMED, C_CAPTURED):
-            grace = None if grace_days is None else check_int(grace_days, "grace_days", minimum=0)
+            grace = None
+            if grace_days is not None:
+                grace = check_int(grace_days, "grace_days", minimum=0, maximum=MAX_DAYS)
             return self._run(RedemptionCancelled, id, at_utc, occurred, of, amount, grace)
         if grace_days is not None:
             raise InvalidArgument(
@@ -749,7 +761,7 @@ class PointsLedger(Core):
         """
         at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int:
-            check_points(points)
+            points = check_int(points, "points")
         if points == 0:
             raise InvalidPoints("points=0 must be a non-zero int", field="points", value=0)
         check_points(abs(points))
@@ -759,7 +771,10 @@ class PointsLedger(Core):
         """Apply every vesting, expiry, timeout and deadline due by ``as_of``.
 
         Idempotent: calling it again with the same or an earlier ``as_of``
-        returns the ledger unchanged.
+        returns the ledger unchanged. An inactivity deadline that passes with
+        no point available to expire records nothing, so it is left for the
+        next command to pass (as :meth:`replay` of the history does); the
+        ledger equals its replayed history either way.
 
         >>> from datetime import datetime, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -775,7 +790,9 @@ class PointsLedger(Core):
         if until < self._a[H_NEXT]:
             return self
         book = State.thaw(self)
-        book.advance(until)
+        book.advance(until, recorded=True)
+        if book._a[H_NEV] == self._a[H_NEV]:  # nothing happened that a history shows
+            return self
         return _publish(book)
 
     def carry_forward(
@@ -1128,7 +1145,7 @@ def transfer(
     if not isinstance(src, PointsLedger) or not isinstance(dst, PointsLedger):
         raise InvalidType("transfer needs two PointsLedger values", field="dst", value=dst)
     at_utc, occurred = _command(id, at, occurred_at)
-    check_points(points)
+    points = check_points(points)
     if type(keep_expiry) is not bool:
         raise InvalidType(
             f"keep_expiry={keep_expiry!r} must be a bool", field="keep_expiry", value=keep_expiry
@@ -1251,35 +1268,176 @@ def _unstructure_ledger(ledger: PointsLedger) -> dict[str, Any]:
 
 
 def _structure_ledger(data: Any, _: Any) -> PointsLedger:
+    """The ledger of a document's ``data``: its history, replayed.
+
+    Problems are raised as cattrs validation errors whose leaves carry their
+    place, so the document's error names each path once
+    (``$.data.events[3].reason``).
+    """
     if not isinstance(data, dict):
         raise InvalidType(f"{data!r} must be an object with events", field="data", value=data)
+    problems: list[Exception] = []
     extra = set(data) - {"events"}
-    if extra or "events" not in data:
-        problem = f"unknown keys {sorted(extra)}" if extra else "required field missing"
-        raise InvalidData.from_messages([f"{problem} @ $.data"], what="points history")
-    events = serialize.structure(
-        data["events"], tuple[PointsEvent, ...], what="points history", path="$.data.events"
-    )
-    return PointsLedger.replay(events)
+    if extra:
+        problems.append(ForbiddenExtraKeysError("", PointsLedger, extra))
+    events = data.get("events")
+    if "events" not in data:
+        problems.append(_placed(KeyError("events"), "events"))
+    elif not isinstance(events, list):
+        problem = InvalidType(
+            f"{events!r} must be a list of events, not {type_name(events)}",
+            field="events",
+            value=events,
+        )
+        problems.append(_placed(problem, "events"))
+    else:
+        try:
+            history = serialize.converter.structure(events, tuple[PointsEvent, ...])
+        except (BaseValidationError, LoyaltyError, ValueError, TypeError) as exc:
+            problems.append(_placed(exc, "events"))
+    if problems:
+        raise ClassValidationError("While structuring PointsLedger", problems, PointsLedger)
+    try:
+        return PointsLedger.replay(history)
+    except InvalidData as exc:
+        index, reason = getattr(exc, "index", None), getattr(exc, "problem", None)
+        if index is None or reason is None:
+            raise
+        leaf = InvalidData(reason, errors=exc.errors)
+        leaf.add_note(IterableValidationNote(f"Structuring event @ index {index}", index, Any))
+        at = IterableValidationError("While structuring events", [leaf], tuple)
+        raise ClassValidationError(
+            "While structuring PointsLedger", [_placed(at, "events")], PointsLedger
+        ) from None
+
+
+def _placed(exc: BaseException, name: str) -> Exception:
+    """``exc`` noted as the problem of the ledger document's key ``name``."""
+    exc.add_note(AttributeValidationNote(f"Structuring PointsLedger @ {name}", name, Any))
+    assert isinstance(exc, Exception)
+    return exc
+
+
+def _check_tagged(conv: Any, union: Any, classes: dict[str, type[Any]]) -> None:
+    """Make the converter name a tagged value that is not an object, or whose
+    ``type`` tag is missing or unknown, at that value's path."""
+    base = conv.get_structure_hook(union)
+
+    def hook(data: Any, type_: Any) -> Any:
+        if not isinstance(data, dict):
+            raise InvalidType(
+                f"{data!r} must be an object with a 'type', not {type_name(data)}",
+                field="data",
+                value=data,
+            )
+        tag = data.get("type", _MISSING)
+        if tag not in classes:
+            problem: Exception = KeyError("type")
+            if tag is not _MISSING:
+                problem = InvalidArgument(
+                    f"type={tag!r} must be one of {sorted(classes)}", field="type", value=tag
+                )
+            problem.add_note(AttributeValidationNote("Structuring @ type", "type", str))
+            raise ClassValidationError("While structuring a tagged value", [problem], dict)
+        return base(data, type_)
+
+    conv.register_structure_hook(union, hook)
+
+
+_MISSING: Final = object()
+
+
+def _require_every_key(conv: Any, cls: type[Any]) -> None:
+    """Make the converter refuse plain data of ``cls`` that leaves out a field.
+
+    The writer writes every field, so a missing key is damage, not a default:
+    a field with a default is reported like a field without one (``required
+    field missing``), in field order with the other problems of the object.
+    """
+    base = conv.get_structure_hook(cls)
+    order = {field.name: k for k, field in enumerate(attrs.fields(cls))}
+    defaulted = [field for field in attrs.fields(cls) if field.default is not attrs.NOTHING]
+
+    def where(exc: BaseException) -> int:
+        notes = getattr(exc, "__notes__", ())
+        names = [n.name for n in notes if isinstance(n, AttributeValidationNote)]
+        return order.get(names[-1], len(order)) if names else len(order)
+
+    def hook(data: Any, type_: Any) -> Any:
+        found: list[Exception] = []
+        if isinstance(data, dict):
+            for field in defaulted:
+                if field.name not in data:
+                    exc = KeyError(field.name)
+                    exc.add_note(
+                        AttributeValidationNote(
+                            f"Structuring class {cls.__qualname__} @ attribute {field.name}",
+                            field.name,
+                            field.type,
+                        )
+                    )
+                    found.append(exc)
+        try:
+            value = base(data, type_)
+        except ClassValidationError as exc:
+            found += exc.exceptions
+        if found:
+            found.sort(key=where)
+            raise ClassValidationError(f"While structuring {cls.__name__}", found, cls)
+        return value
+
+    conv.register_structure_hook(cls, hook)
+
+
+def _with_defaults(data: Any, classes: dict[str, type[Any]]) -> Any:
+    """A tagged value of one of ``classes`` with each left-out field's default."""
+    if not isinstance(data, dict) or data.get("type") not in classes:
+        return data
+    filled = dict(data)
+    for field in attrs.fields(classes[data["type"]]):
+        if field.name not in filled and field.default is not attrs.NOTHING:
+            filled[field.name] = serialize.converter.unstructure(field.default)
+    if isinstance(filled.get("policy"), dict):
+        filled["policy"] = _with_defaults(filled["policy"], _POLICY_CLASSES)
+    return filled
+
+
+_POLICY_CLASSES: Final = {cls.__name__: cls for cls in POLICY_TYPES}
+_EVENT_CLASSES: Final = {cls.__name__: cls for cls in EVENT_TYPES}
+
+
+def _upgrade_v1(data: Any) -> Any:
+    """Version 1 to 2: the same document, where version 1 read a left-out key
+    of an event or policy as its default; version 2 requires every key."""
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        events = [_with_defaults(event, _EVENT_CLASSES) for event in data["events"]]
+        return {**data, "events": events}
+    return data
 
 
 def _register() -> None:
     conv = serialize.converter
+    for policy in POLICY_TYPES:  # (each union takes its members' hooks as they are)
+        _require_every_key(conv, policy)
     configure_tagged_union(
         ExpiryPolicy,
         conv,
         tag_name="type",
         tag_generator=lambda cl: cl.__name__,
     )
+    _check_tagged(conv, ExpiryPolicy, _POLICY_CLASSES)
+    for event in EVENT_TYPES:
+        _require_every_key(conv, event)
     configure_tagged_union(
         PointsEvent,
         conv,
         tag_name="type",
         tag_generator=lambda cl: cl.__name__,
     )
+    _check_tagged(conv, PointsEvent, _EVENT_CLASSES)
     conv.register_unstructure_hook(PointsLedger, _unstructure_ledger)
     conv.register_structure_hook(PointsLedger, _structure_ledger)
-    serialize.register_document(PointsLedger, "points.PointsLedger", 1)
+    serialize.register_document(PointsLedger, "points.PointsLedger", 2, upgraders={1: _upgrade_v1})
 
 
 _register()

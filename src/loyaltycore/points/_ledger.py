@@ -35,7 +35,7 @@ import functools
 import struct
 from array import array
 from collections.abc import Callable, MutableSequence, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from operator import attrgetter
 from typing import Any, Final
 
@@ -53,6 +53,7 @@ from loyaltycore.errors import (
     InvalidTime,
     OverCapture,
     OverReversal,
+    SameMember,
     StrictPolicyViolation,
     UnknownEvent,
     UnknownHold,
@@ -156,6 +157,18 @@ def _iso(us: int) -> str:
     return instant(us).isoformat()
 
 
+def _too_late(at: datetime, occurred_at: datetime, what: str) -> InvalidTime:
+    """The error of a command whose ``what`` (an expiry, an inactivity deadline)
+    would fall after the last date a datetime holds; it names the command's
+    time the date derives from."""
+    name, value = ("at", at) if occurred_at == at else ("occurred_at", occurred_at)
+    return InvalidTime(
+        f"{name}={value.isoformat()} is too late: {what} would fall after {date.max.isoformat()}",
+        field=name,
+        value=value,
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def conf_of(tzname: str, policy: ExpiryPolicy, strict: bool) -> Conf:
     """The shared settings object of ledgers with these settings."""
@@ -180,10 +193,14 @@ class Conf:
         #: UTC hour -> expiry micros under the policy, for hours within one local date.
         self.memo: dict[int, int] = {}
 
-    def expiry(self, when: datetime, hour: int) -> int:
-        """The policy's expiry (micros, or NEVER) of points earned at ``when``."""
+    def expiry(self, when: datetime, hour: int, at: datetime) -> int:
+        """The policy's expiry (micros, or NEVER) of points earned at ``when``
+        (posted ``at``)."""
         tz = self.tz
-        found = expiry_for(self.policy, tz, when.astimezone(tz).date())
+        try:
+            found = expiry_for(self.policy, tz, when.astimezone(tz).date())
+        except (InvalidTime, OverflowError):
+            raise _too_late(at, when, "the points' expiry") from None
         exp = NEVER if found is None else found[1]
         try:
             first = instant(hour * _HOUR).astimezone(tz).date()
@@ -955,13 +972,18 @@ class State(Core):
         """Whether lot ``i`` has expired by ``at_us`` (own expiry or inactivity)."""
         return i < self._a[H_KILL] or self._a[HDR + i * S + EXPIRES] <= at_us
 
-    def activity(self, occurred_at: datetime) -> None:
+    def deadline_after(self, occurred_at: datetime, at: datetime) -> int:
+        """The inactivity deadline (micros) after activity at ``occurred_at``."""
         conf = self._conf
-        deadline = inactivity_deadline(
-            conf.policy,
-            conf.tz,
-            occurred_at.astimezone(conf.tz).date(),
-        )[1]
+        assert type(conf.policy) is ExpireOnInactivity
+        try:
+            day = occurred_at.astimezone(conf.tz).date()
+            return inactivity_deadline(conf.policy, conf.tz, day)[1]
+        except (InvalidTime, OverflowError):
+            raise _too_late(at, occurred_at, "the inactivity deadline") from None
+
+    def activity(self, occurred_at: datetime, at: datetime) -> None:
+        deadline = self.deadline_after(occurred_at, at)
         a = self._a
         if a[H_LAST] != NO and deadline <= a[H_LAST]:
             return
@@ -1003,11 +1025,18 @@ class State(Core):
 
     # -- time passing -------------------------------------------------------
 
-    def advance(self, until_us: int) -> None:
-        """Apply every vesting, expiry, timeout and deadline due by ``until_us``."""
+    def advance(self, until_us: int, *, recorded: bool = False) -> None:
+        """Apply every vesting, expiry, timeout and deadline due by ``until_us``.
+
+        ``recorded``: stop before an inactivity deadline that would pass
+        unrecorded (nothing available to expire, nothing else due by
+        ``until_us``). A history cannot show such a deadline, so a ledger
+        published without a command after it must not have passed it either:
+        the next command passes it, as replay does.
+        """
         while True:
             when, rank, hold_id = self.next_due()
-            if when > until_us:
+            if when > until_us or (recorded and rank == 3 and self.unrecorded(until_us)):
                 self._a[H_NEXT] = when
                 return
             if rank == 0:
@@ -1018,6 +1047,13 @@ class State(Core):
                 self.time_out(hold_id)
             else:
                 self.inactivity()
+
+    def unrecorded(self, until_us: int) -> bool:
+        """Whether the inactivity deadline, due next, would pass without an event
+        (no usable lot) and nothing else falls due by ``until_us``."""
+        if self._a[H_NQ] or (self._pend and self._pend[0][0] <= until_us):
+            return False
+        return all(hold[1] > until_us for hold in self._open_holds.values())
 
     def vest(self) -> None:
         avail, i = self.own_pend().pop(0)
@@ -1082,11 +1118,11 @@ class State(Core):
         else:  # the common case: only lot expiries can be due
             a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES] if a[H_NQ] else NEVER
 
-    def local_expiry(self, occurred_at: datetime, occurred_us: int) -> int:
+    def local_expiry(self, occurred_at: datetime, occurred_us: int, at: datetime) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
         hour = occurred_us // _HOUR
         exp = self._conf.memo.get(hour)
-        return self._conf.expiry(occurred_at, hour) if exp is None else exp
+        return self._conf.expiry(occurred_at, hour, at) if exp is None else exp
 
     def earn(
         self,
@@ -1108,17 +1144,17 @@ class State(Core):
             hour = occurred // _HOUR
             exp = conf.memo.get(hour)
             if exp is None:
-                exp = conf.expiry(occurred_at, hour)
+                exp = conf.expiry(occurred_at, hour, at)
         else:
             exp = explicit
         avail = None if available_at is None else micros(available_at)
         start = at_us if avail is None or avail <= at_us else avail
         if exp <= start or conf.inactive:
-            self.check_expiry(exp, start, id, occurred_at)
+            self.check_expiry(exp, start, id, at, occurred_at)
         self.new_lot(id, points, occurred, exp, avail, start > at_us)
         self._a[EARNED] += points
         if conf.inactive:
-            self.activity(occurred_at)
+            self.activity(occurred_at, at)
         self.command(id, C_EARNED, at_us)
         _w_earned(self._a, self, at_us, occurred, points, avail, explicit, reason)
 
@@ -1146,7 +1182,9 @@ class State(Core):
             a[H_NEXT] = exp
         return True
 
-    def check_expiry(self, exp: int, start: int, id: str, occurred_at: datetime) -> None:
+    def check_expiry(
+        self, exp: int, start: int, id: str, at: datetime, occurred_at: datetime
+    ) -> None:
         if exp <= start:
             raise InvalidTime(
                 f"id={id!r} would expire at {_iso(exp)}, not after it becomes "
@@ -1154,10 +1192,8 @@ class State(Core):
                 field="expires_at",
                 value=instant(exp),
             )
-        policy = self._conf.policy
-        if type(policy) is ExpireOnInactivity:
-            day = occurred_at.astimezone(self._conf.tz).date()
-            deadline = inactivity_deadline(policy, self._conf.tz, day)[1]
+        if self._conf.inactive:
+            deadline = self.deadline_after(occurred_at, at)
             if deadline <= start:
                 raise InvalidTime(
                     f"occurred_at={occurred_at.isoformat()} is older than the inactivity "
@@ -1186,7 +1222,7 @@ class State(Core):
         parts = self.take(points)
         self._a[REDEEMED] += points
         if self._conf.inactive:
-            self.activity(occurred_at)
+            self.activity(occurred_at, at)
         self.command(id, C_REDEEMED, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_redeemed(self._a, self, at_us, occurred, points, reason, parts)
@@ -1279,7 +1315,7 @@ class State(Core):
         expired = self.release_parts(released, at_us)
         del self.own_open()[hold]
         if self._conf.inactive:
-            self.activity(occurred_at)
+            self.activity(occurred_at, at)
         self.command(id, C_CAPTURED, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_captured(a, self, at_us, occurred, k, points, amount, captured, released)
@@ -1424,8 +1460,16 @@ class State(Core):
         if grace:
             assert grace_days is not None
             tz = self._conf.tz
-            last = at.astimezone(tz).date() + timedelta(days=grace_days)
-            until = micros(start_of_day(last + timedelta(days=1), tz))
+            try:
+                last = at.astimezone(tz).date() + timedelta(days=grace_days)
+                until = micros(start_of_day(last + timedelta(days=1), tz))
+            except OverflowError:
+                raise InvalidTime(
+                    f"grace_days={grace_days!r} from at={at.isoformat()} would end after "
+                    f"{date.max.isoformat()}",
+                    field="grace_days",
+                    value=grace_days,
+                ) from None
             self.new_lot(f"{id}:grace", sum(grace[1::2]), at_us, until, None, False)
         a[CANCELLED] += amount
         self.own_canc()[of] = done + amount
@@ -1451,18 +1495,28 @@ class State(Core):
         occurred = at_us if occurred_at is at else micros(occurred_at)
         parts: list[int] = []
         if points > 0:
-            exp = self.local_expiry(occurred_at, occurred)
-            self.check_expiry(exp, at_us, id, occurred_at)
+            exp = self.local_expiry(occurred_at, occurred, at)
+            self.check_expiry(exp, at_us, id, at, occurred_at)
             self.new_lot(id, points, occurred, exp, None, False)
             self._a[ADJUSTED_IN] += points
             if self._conf.inactive:
-                self.activity(occurred_at)
+                self.activity(occurred_at, at)
         else:
             self.need(-points, "debit")
             parts = self.take(-points)
             self._a[ADJUSTED_OUT] -= points
         self.command(id, CODE[Adjusted], at_us)
         _w_adjusted(self._a, self, at_us, occurred, points, reason, parts)
+
+    def other_member(self, kind: type[Any], id: str, way: str, member: str) -> None:
+        """Check that a transfer or merge names another member than this ledger's."""
+        if member == self._member_id:
+            raise SameMember(
+                f"{kind.__name__} id={id!r} {way} member {member!r} cannot be in the "
+                f"history of member {self._member_id!r}: it names the ledger's own member",
+                field="source" if way == "from" else "to",
+                value=member,
+            )
 
     def transfer_out(
         self,
@@ -1474,6 +1528,7 @@ class State(Core):
         points: int,
         keep_expiry: bool,
     ) -> None:
+        self.other_member(TransferredOut, id, "to", to)
         self.need(points, "transfer")
         parts = self.take(points)
         self._a[TRANSFERRED_OUT] += points
@@ -1492,6 +1547,7 @@ class State(Core):
         keep_expiry: bool,
         parts: tuple[TransferIn, ...],
     ) -> None:
+        self.other_member(TransferredIn, id, "from", source)
         if points <= 0 or sum(p.points for p in parts) != points:
             raise InvalidPoints(
                 f"points={points!r} must be positive and equal the sum of the parts",
@@ -1500,12 +1556,12 @@ class State(Core):
             )
         occurred = at_us if occurred_at is at else micros(occurred_at)
         if not keep_expiry:
-            exp = self.local_expiry(occurred_at, occurred)
-            self.check_expiry(exp, at_us, id, occurred_at)
+            exp = self.local_expiry(occurred_at, occurred, at)
+            self.check_expiry(exp, at_us, id, at, occurred_at)
             self.new_lot(f"{id}#0", points, occurred, exp, None, False)
         for i, part in enumerate(parts if keep_expiry else ()):
             exp = NEVER if part.expires_at is None else micros(part.expires_at)
-            self.check_expiry(exp, at_us, id, occurred_at)
+            self.check_expiry(exp, at_us, id, at, occurred_at)
             self.new_lot(f"{id}#{i}", part.points, occurred, exp, None, False)
         self._a[TRANSFERRED_IN] += points
         self.command(id, CODE[TransferredIn], at_us)
@@ -1521,6 +1577,7 @@ class State(Core):
         lots: tuple[MergedLot, ...],
         debt: int,
     ) -> None:
+        self.other_member(Merged, id, "from", source)
         if debt < 0 or any(item.points <= 0 for item in lots):
             raise InvalidPoints(
                 f"id={id!r}: merged points and debt must not be negative",
@@ -1646,7 +1703,11 @@ def _insort(pend: list[tuple[int, int]], item: tuple[int, int]) -> None:
 
 
 def _bad(i: int, message: str) -> InvalidData:
-    return InvalidData.from_messages([f"{message} @ $.events[{i}]"], what="points history")
+    """The error naming event ``i`` (also kept as ``index``, the message as ``problem``)."""
+    line = f"{message} @ $.events[{i}]"
+    return InvalidData(
+        f"invalid points history:\n  {line}", errors=(line,), index=i, problem=message
+    )
 
 
 def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None = None) -> Replayer:
@@ -1741,6 +1802,12 @@ def _replay(
             _Unusual,
         ) as exc:
             first = _first_difference(events, s, i)[0]
+            if first is None and type(ev) is Opened:
+                raise _bad(
+                    i,
+                    f"Opened of member {ev.member!r} inside the history of member "
+                    f"{s._member_id!r}",
+                ) from None
             if first is not None or isinstance(exc, _Unusual):
                 raise _not_following(events, i if first is None else first) from None
             raise _bad(i, str(exc)) from None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, SupportsIndex, TypeAlias
 
 import attrs
+import numpy as np
 
 from loyaltycore._validate import check_int
 from loyaltycore.calendar import (
@@ -21,17 +22,46 @@ from loyaltycore.calendar import (
     period_bounds,
     start_of_day,
 )
-from loyaltycore.errors import InvalidRule
+from loyaltycore.errors import InvalidRule, InvalidTime
 
 Parts: TypeAlias = tuple[tuple[str, int], ...]
 
 
 # -- expiry policies --------------------------------------------------------
 
+#: The largest offsets for which some earn date has an expiry instant a
+#: datetime can hold (00:00 local after the last usable date, by 9999-12-31):
+#: from 0001-01-01, 3,652,057 days are usable through 9999-12-30, 119,987
+#: months through 9999-12-01, and the 9,997th year after year 1 ends on
+#: 9998-12-31. A policy with a larger offset could never give an expiry, so
+#: it is refused when built.
+MAX_DAYS: Final = (date.max - date.min).days - 1
+MAX_MONTHS: Final = 12 * (date.max.year - date.min.year) + date.max.month - date.min.month
+MAX_PERIODS: Final[dict[str, int]] = {
+    "month": MAX_MONTHS - 1,
+    "quarter": MAX_MONTHS // 3 - 1,
+    "year": MAX_MONTHS // 12 - 1,
+}
+
+
+def _whole(value: SupportsIndex | None) -> Any:
+    """A numpy integer as a Python int (everything else is left to the validator)."""
+    return int(value) if isinstance(value, np.integer) else value
+
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
-        check_int(value, attribute.name, minimum=1)
+        biggest = MAX_DAYS if attribute.name == "days" else MAX_MONTHS
+        check_int(value, attribute.name, minimum=1, maximum=biggest, error=InvalidRule)
+
+
+def _beyond(policy: object, day: date) -> InvalidTime:
+    """The error of a policy whose date for ``day`` is later than a date can be."""
+    return InvalidTime(
+        f"day={day.isoformat()}: {policy!r} gives a date after {date.max.isoformat()}",
+        field="day",
+        value=day,
+    )
 
 
 def _period(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -77,8 +107,10 @@ class ExpireAfter:
     datetime.date(2025, 6, 30)
     """
 
-    months: int | None = attrs.field(default=None, validator=_positive)
-    days: int | None = attrs.field(default=None, validator=_positive, kw_only=True)
+    months: int | None = attrs.field(default=None, converter=_whole, validator=_positive)
+    days: int | None = attrs.field(
+        default=None, converter=_whole, validator=_positive, kw_only=True
+    )
     round_to: Period | None = attrs.field(default=None, validator=_period, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
@@ -95,14 +127,20 @@ class ExpireAfter:
 
         >>> ExpireAfter(months=12).last_usable(date(2024, 2, 29))
         datetime.date(2025, 2, 28)
+
+        Raises:
+            InvalidTime: the date would be after 9999-12-31.
         """
-        if self.months is not None:
-            last = add_months(day, self.months)
-        else:
-            assert self.days is not None
-            last = day + timedelta(days=self.days)
-        if self.round_to is not None:
-            last = period_bounds(last, self.round_to)[1] - timedelta(days=1)
+        try:
+            if self.months is not None:
+                last = add_months(day, self.months)
+            else:
+                assert self.days is not None
+                last = day + timedelta(days=self.days)
+            if self.round_to is not None:
+                last = period_bounds(last, self.round_to)[1] - timedelta(days=1)
+        except (ValueError, OverflowError):
+            raise _beyond(self, day) from None
         return last
 
 
@@ -120,20 +158,27 @@ class ExpireAtPeriodEnd:
     """
 
     period: Period = attrs.field(default="year", validator=_period)
-    periods_after: int = attrs.field(default=1)
+    periods_after: int = attrs.field(default=1, converter=_whole)
 
     @periods_after.validator
     def _check_after(self, attribute: attrs.Attribute[int], value: int) -> None:
-        check_int(value, "periods_after", minimum=0)
+        biggest = MAX_PERIODS.get(self.period, 0)
+        check_int(value, "periods_after", minimum=0, maximum=biggest, error=InvalidRule)
 
     def last_usable(self, day: date) -> date | None:
         """The last local date on which points earned on ``day`` can be used.
 
         >>> ExpireAtPeriodEnd("quarter", 1).last_usable(date(2024, 2, 10))
         datetime.date(2024, 6, 30)
+
+        Raises:
+            InvalidTime: the date would be after 9999-12-31.
         """
-        end = period_bounds(day, self.period, offset=self.periods_after)[1]
-        return end - timedelta(days=1)
+        try:
+            end = period_bounds(day, self.period, offset=self.periods_after)[1]
+            return end - timedelta(days=1)
+        except (ValueError, OverflowError):
+            raise _beyond(self, day) from None
 
 
 @attrs.frozen(cache_hash=True)
@@ -148,7 +193,7 @@ class ExpireOnInactivity:
     datetime.date(2025, 7, 31)
     """
 
-    months: int = attrs.field(default=18, validator=_positive)
+    months: int = attrs.field(default=18, converter=_whole, validator=_positive)
 
     def last_usable(self, day: date) -> date | None:
         """Lots never expire on their own under this policy.
@@ -163,8 +208,14 @@ class ExpireOnInactivity:
 
         >>> ExpireOnInactivity(months=1).deadline_usable(date(2024, 1, 31))
         datetime.date(2024, 2, 29)
+
+        Raises:
+            InvalidTime: the date would be after 9999-12-31.
         """
-        return add_months(day, self.months)
+        try:
+            return add_months(day, self.months)
+        except (ValueError, OverflowError):
+            raise _beyond(self, day) from None
 
 
 ExpiryPolicy: TypeAlias = NeverExpire | ExpireAfter | ExpireAtPeriodEnd | ExpireOnInactivity
@@ -177,18 +228,32 @@ def expiry_for(policy: ExpiryPolicy, tz: tzinfo, day: date) -> tuple[datetime, i
 
     Memoised per (policy, zone, local date): the instant is 00:00 local on the
     day after the last usable date.
+
+    Raises:
+        InvalidTime: the instant would be after the last a datetime holds.
     """
     last = policy.last_usable(day)
     if last is None:
         return None
-    instant = start_of_day(last + timedelta(days=1), tz)
-    return instant, micros(instant)
+    return _day_after(policy, last, tz, day)
 
 
 @functools.lru_cache(maxsize=65_536)
 def inactivity_deadline(policy: ExpireOnInactivity, tz: tzinfo, day: date) -> tuple[datetime, int]:
-    """The inactivity deadline instant after activity on local ``day``."""
-    instant = start_of_day(policy.deadline_usable(day) + timedelta(days=1), tz)
+    """The inactivity deadline instant after activity on local ``day``.
+
+    Raises:
+        InvalidTime: the instant would be after the last a datetime holds.
+    """
+    return _day_after(policy, policy.deadline_usable(day), tz, day)
+
+
+def _day_after(policy: object, last: date, tz: tzinfo, day: date) -> tuple[datetime, int]:
+    """The instant 00:00 local after the local date ``last`` (and its micros)."""
+    try:
+        instant = start_of_day(last + timedelta(days=1), tz)
+    except OverflowError:
+        raise _beyond(policy, day) from None
     return instant, micros(instant)
 
 

@@ -318,6 +318,11 @@ def build_report(
     Returns:
         A :class:`Report`.
 
+    Raises:
+        InvalidArgument: an empty log, an unknown zone or period, ``top`` < 1,
+            or an ``as_of`` with no UTC instant (years 1 and 9999 at the ends).
+        EmptyData: no purchase at or before ``as_of``.
+
     >>> report = build_report(load_sample(), tz=SAMPLE_TZ, fit_clv=False, top=3)
     >>> report.data["clv"]["note"]
     'not fitted (fit_clv=False)'
@@ -332,6 +337,12 @@ def build_report(
     when = _default_as_of(log, zone_) if as_of is None else _as_of(as_of, zone_)
     step("summarize")
     summary = summarize(log, as_of=when, unit="week", tz=zone_)
+    if len(summary) == 0:
+        raise EmptyData(
+            f"as_of={when.isoformat()} is before the first purchase; nothing to report",
+            field="as_of",
+            value=when,
+        )
     data: dict[str, Any] = {
         "as_of": when.isoformat(),
         "tz": str(getattr(zone_, "key", "UTC")),
@@ -358,20 +369,40 @@ def build_report(
 
 
 def _as_of(value: datetime | date, tz: tzinfo) -> datetime:
-    if isinstance(value, datetime):
-        return to_utc(value, "as_of")
-    return start_of_day(value, tz)
+    try:
+        if isinstance(value, datetime):
+            return to_utc(value, "as_of")
+        return start_of_day(value, tz)
+    except OverflowError:  # at the very ends of the calendar
+        raise InvalidArgument(
+            f"as_of={value.isoformat()} falls outside the years 1 to 9999 in UTC",
+            field="as_of",
+            value=value,
+        ) from None
 
 
 # -- rendering ----------------------------------------------------------------
 
 
+def _visible(text: str) -> str:
+    """``text`` with control and other unprintable characters as escapes.
+
+    Customer ids come from the user's file: a line break, a tab or a
+    terminal escape sequence in one must not break a table or restyle the
+    terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _fmt(value: Any) -> str:
+    """A cell of the text and HTML tables (HTML escapes it in addition)."""
     if isinstance(value, float):
         return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return "-" if value is None else str(value)
+    return "-" if value is None else _visible(str(value))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -570,7 +601,7 @@ def _parse_as_of(text: str) -> datetime | date:
 def _load(args: argparse.Namespace, tz: str) -> TransactionLog:
     if args.csv is None:
         return load_sample()
-    return TransactionLog.from_csv(
+    log = TransactionLog.from_csv(
         args.csv,
         customer=args.customer,
         at=args.at,
@@ -581,6 +612,9 @@ def _load(args: argparse.Namespace, tz: str) -> TransactionLog:
         at_format=args.date_format,
         delimiter=None if args.delimiter == "whitespace" else args.delimiter,
     )
+    if len(log) == 0:
+        raise EmptyData(f"{args.csv}: no transactions, only a header", field="csv")
+    return log
 
 
 def _error_line(exc: LoyaltyError) -> str:

@@ -30,6 +30,7 @@ partition and merged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -43,6 +44,7 @@ import numpy.typing as npt
 from loyaltycore._public import publish
 from loyaltycore.calendar import UTC, from_micros, zone
 from loyaltycore.errors import (
+    EmptyData,
     InvalidArgument,
     InvalidColumn,
     InvalidTime,
@@ -242,14 +244,18 @@ class TransactionLog:
         """Build a log from columns (numpy arrays or sequences).
 
         Args:
-            customer: hashable ids, one per row (ints stay int64).
+            customer: hashable ids, one per row (ints stay int64); an empty
+                or all-blank text id is refused.
             at: ``datetime64`` (then ``tz=`` names its wall-clock zone, or
                 ``"UTC"``), int64 microseconds UTC, aware datetimes, or text
                 (ISO-8601, or ``at_format`` for :meth:`datetime.strptime`);
-                naive values need ``tz=``.
+                naive values need ``tz=``. Instants must lie from 0001-01-02
+                to 9998-12-31 (UTC), so every local date, the day after it
+                and the period after it exist in any zone.
             amount: currency units (float, int, Decimal or str), or int minor
                 units when ``minor_units=True``. Floats with more than
-                ``exponent`` decimals are refused.
+                ``exponent`` decimals are refused; text is ASCII digits with
+                an optional sign and decimal point.
             tz: the wall-clock zone of naive timestamps.
             exponent: decimals of the currency (2 for cents).
             minor_units: read ``amount`` as int minor units.
@@ -262,8 +268,9 @@ class TransactionLog:
             A new :class:`TransactionLog`.
 
         Raises:
-            InvalidColumn: NaN / inf amounts, NaT or unparseable timestamps,
-                missing ids, columns of different lengths (naming the row).
+            InvalidColumn: NaN / inf amounts, amount text that is not a plain
+                decimal, NaT, unparseable or out-of-range timestamps, missing
+                or empty ids, columns of different lengths (naming the row).
             NaiveDatetime: naive timestamps without ``tz=``.
             InvalidAmount: a negative amount not flagged as a return.
 
@@ -371,14 +378,28 @@ class TransactionLog:
         """Read a delimited text file (no pandas needed).
 
         Columns are named by header names, or by 0-based positions (always
-        when ``header=False``). ``delimiter=None`` splits on runs of
-        whitespace. Customer ids are kept as text; amounts are read as
-        decimal text (so ``"19.99"`` is exact); an ``is_return`` column holds
-        true/false, yes/no or 1/0.
+        when ``header=False``); a header name that appears twice is refused
+        rather than guessed. ``delimiter=None`` splits on runs of whitespace.
+        The file is decoded with ``encoding``; a leading byte-order mark is
+        dropped (so Excel's "CSV UTF-8" reads). Customer ids are kept as
+        text and may not be empty; amounts are read as decimal text (so
+        ``"19.99"`` is exact) of ASCII digits with an optional sign and
+        decimal point — no digit separators, exponents or other scripts'
+        digits; a quantity column holds ASCII integers; an ``is_return``
+        column holds true/false, yes/no or 1/0.
+
+        Every error about the file names it, the physical line (of the
+        header for a missing or repeated column; where a record starts for
+        one spanning lines) and the column, in the message and as the
+        ``path``, ``line`` and ``column`` attributes.
 
         Raises:
-            InvalidColumn: a missing column or a short line (naming the line),
-                or any error of :meth:`from_arrays`.
+            InvalidColumn: a missing or repeated column, a short line, bytes
+                not valid in ``encoding``, a record over the csv module's
+                field size limit, or any error of :meth:`from_arrays`.
+            EmptyData: an empty file where a header was expected.
+            InvalidArgument: an unknown encoding, or a delimiter that is not
+                one character (other than a quote or a line break).
 
         >>> import pathlib, tempfile
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "tx.csv"
@@ -399,7 +420,7 @@ class TransactionLog:
         except InvalidColumn as exc:
             if getattr(exc, "line", None) is not None:
                 raise
-            raise _located(exc, path, None, wanted) from None
+            raise _located(exc, path, 1 if header else None, wanted) from None
         try:
             if "quantity" in columns:
                 columns["quantity"] = tx.as_array(
@@ -467,6 +488,8 @@ class TransactionLog:
         return out
 
 
+#: More digits than any int64 quantity has (``int`` refuses over 4300).
+_MAX_INT_DIGITS: Final = 20
 _FLAGS: Final = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
@@ -482,13 +505,21 @@ def _flag_text(value: object, name: str, row: int) -> bool:
     return flag
 
 
+#: Integer text: ASCII digits with an optional sign (``int`` alone would also
+#: take ``1_000`` and any script's digits).
+_INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+
+
 def _int_text(value: object, name: str, row: int) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
+    text = str(value).strip()
+    if _INT_TEXT.fullmatch(text) is None or len(text) > _MAX_INT_DIGITS:
         raise InvalidColumn(
-            f"{name}[{row}]={value!r} is not an integer", field=name, row=row, value=value
-        ) from None
+            f"{name}[{row}]={value!r} is not an integer (ASCII digits, an optional sign)",
+            field=name,
+            row=row,
+            value=value,
+        )
+    return int(text)
 
 
 # -- Facts and Summary ------------------------------------------------------------
@@ -882,6 +913,8 @@ def calibration_holdout(
 
     Raises:
         InvalidTime: ``observation_end`` is not after ``calibration_end``.
+        EmptyData: no purchase at or before ``calibration_end``, so there is
+            no customer to calibrate on.
 
     >>> log = TransactionLog.from_arrays([1], ["2024-01-01"], [10], tz="UTC")
     >>> calibration_holdout(log, calibration_end=datetime(2024, 2, 1, tzinfo=UTC),
@@ -900,6 +933,13 @@ def calibration_holdout(
             f"calibration_end={calibration.as_of.isoformat()}",
             field="observation_end",
             value=end,
+        )
+    if len(calibration) == 0:
+        raise EmptyData(
+            f"calibration_end={calibration.as_of.isoformat()} is before the first purchase; "
+            f"the calibration period has no customers",
+            field="calibration_end",
+            value=calibration.as_of,
         )
     freq, monetary, duration = holdout_columns(log, calibration, end_us)
     return CalibrationHoldout(

@@ -7,11 +7,13 @@ pandas nor polars itself.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import tzinfo
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -71,29 +73,133 @@ def frame_columns(
 
 
 # -- delimited text ---------------------------------------------------------------
+#
+# A file is decoded whole, so a byte that is not valid in its encoding is
+# found before any row is read, and reported by the line and column it sits
+# in. A leading byte-order mark (Excel's "CSV UTF-8") is dropped. Line
+# numbers are physical lines: a record whose quoted field spans two lines
+# is reported by the line it starts on.
+
+#: Marks where decoding stopped, so the record and field it falls in can be found.
+_STOP: Final = "\ue000"
 
 
-def _rows(path: str | PathLike[str], delimiter: str | None, encoding: str) -> list[list[str]]:
-    with open(path, encoding=encoding, newline="") as handle:
-        if delimiter is None:
-            return [line.split() for line in handle]
-        return list(csv.reader(handle, delimiter=delimiter))
+def _check_format(delimiter: str | None, encoding: str) -> None:
+    if delimiter is not None and (
+        not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"\0'
+    ):
+        raise InvalidArgument(
+            f"delimiter={delimiter!r} must be one character other than a quote or a "
+            f"line break, or None for runs of whitespace",
+            field="delimiter",
+            value=delimiter,
+        )
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise InvalidArgument(
+            f"encoding={encoding!r} is not a known text encoding",
+            field="encoding",
+            value=encoding,
+        ) from None
+
+
+class _BadRecord(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _records(text: str, delimiter: str | None) -> tuple[list[list[str]], list[int]]:
+    """The rows of ``text`` and the physical line each starts on.
+
+    Raises:
+        _BadRecord: a record the csv module refuses (a field over its size
+            limit), with the line it starts on.
+    """
+    handle = io.StringIO(text, newline="")
+    rows: list[list[str]] = []
+    if delimiter is None:
+        rows += [line.split() for line in handle]
+        return rows, list(range(1, len(rows) + 1))
+    reader = csv.reader(handle, delimiter=delimiter)
+    ends: list[int] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            ends.append(reader.line_num)
+    except csv.Error as exc:
+        raise _BadRecord(str(exc), (ends[-1] if ends else 0) + 1) from None
+    return rows, [1, *(end + 1 for end in ends[:-1])] if ends else []
+
+
+def _where(path: object, line: int, column: str | int | None) -> str:
+    return f"{path}, line {line}" + ("" if column is None else f", column {column!r}")
+
+
+def _undecodable(
+    path: object, data: bytes, exc: UnicodeDecodeError, delimiter: str | None, header: bool
+) -> InvalidColumn:
+    """The error for bytes that are not text in the file's encoding, located."""
+    prefix = data[: exc.start].decode(exc.encoding, errors="replace").removeprefix("\ufeff")
+    rows, lines = _records(prefix + _STOP, delimiter)
+    line = lines[-1]
+    index = len(rows[-1]) - 1
+    column: str | int | None = index
+    if header:
+        names = [name.strip() for name in rows[0]]
+        column = names[index] if line > 1 and index < len(names) else None
+    shown = " ".join(f"0x{byte:02x}" for byte in data[exc.start : exc.end])
+    return InvalidColumn(
+        f"{_where(path, line, column)}: byte {shown} is not valid {exc.encoding}; "
+        f"save the file as UTF-8 or pass its encoding",
+        field="encoding",
+        value=data[exc.start : exc.end],
+        path=str(path),
+        line=line,
+        column=column,
+    )
+
+
+def _text_rows(
+    path: str | PathLike[str], delimiter: str | None, header: bool, encoding: str
+) -> tuple[list[list[str]], list[int]]:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, data, exc, delimiter, header) from None
+    try:
+        return _records(text.removeprefix("\ufeff"), delimiter)
+    except _BadRecord as exc:
+        raise InvalidColumn(
+            f"{path}, line {exc.line}: {exc}", field="line", path=str(path), line=exc.line
+        ) from None
+
+
+def _position(role: str, column: object, header: list[str] | None) -> int:
+    if isinstance(column, int) and not isinstance(column, bool):
+        return column
+    times = header.count(column) if header is not None and isinstance(column, str) else 0
+    if times > 1:
+        raise InvalidColumn(
+            f"column {column!r} ({role}) appears {times} times in the header; "
+            f"rename the one not to read",
+            field=role,
+            value=column,
+        )
+    if header is None or not times:
+        raise InvalidColumn(
+            f"column {column!r} ({role}) is missing; the header is {header}",
+            field=role,
+            value=column,
+        )
+    return header.index(str(column))
 
 
 def _positions(wanted: Mapping[str, str | int], header: list[str] | None) -> dict[str, int]:
-    positions: dict[str, int] = {}
-    for role, column in wanted.items():
-        if isinstance(column, int) and not isinstance(column, bool):
-            positions[role] = column
-        elif header is not None and column in header:
-            positions[role] = header.index(column)
-        else:
-            raise InvalidColumn(
-                f"column {column!r} ({role}) is missing; the header is {header}",
-                field=role,
-                value=column,
-            )
-    return positions
+    return {role: _position(role, column, header) for role, column in wanted.items()}
 
 
 def read_delimited(
@@ -104,19 +210,30 @@ def read_delimited(
     header: bool,
     encoding: str,
 ) -> tuple[dict[str, Any], list[int]]:
-    """Text columns (object arrays) of a delimited file, by role, and each row's line number."""
-    rows = _rows(path, delimiter, encoding)
+    """Text columns (object arrays) of a delimited file, by role, and each row's line number.
+
+    Errors that concern the header (a missing or repeated column) carry no
+    ``line``; every other error names its path, line and (where it has
+    one) column, in its message and as attributes.
+    """
+    _check_format(delimiter, encoding)
+    rows, starts = _text_rows(path, delimiter, header, encoding)
+    if header and not rows:
+        raise EmptyData(
+            f"{path}, line 1: the file is empty; expected a header line",
+            field="path",
+            path=str(path),
+            line=1,
+        )
     names = [name.strip() for name in rows[0]] if header and rows else None
-    body = rows[1:] if header else rows
+    body, body_lines = (rows[1:], starts[1:]) if header else (rows, starts)
     positions = _positions(wanted, names)
-    first_line = 2 if header else 1
     width = max(positions.values()) + 1
     kept: list[list[str]] = []
     lines: list[int] = []
-    for offset, row in enumerate(body):
+    for row, line in zip(body, body_lines, strict=True):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
-        line = offset + first_line
         if len(row) < width:
             raise InvalidColumn(
                 f"{path}, line {line}: {len(row)} fields, expected at least {width}",

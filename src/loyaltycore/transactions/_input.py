@@ -8,8 +8,9 @@ these once, from its named constructors.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Hashable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Final
 
@@ -29,6 +30,15 @@ from loyaltycore.errors import (
 
 #: The missing instant: the same bits as NaT.
 MISSING: Final = int(np.iinfo(np.int64).min)
+#: The instants a log holds: [0001-01-02, 9999-01-01) UTC. A day in from the
+#: start of Python's datetime range and a year in from its end, so the local
+#: date of every instant in any zone, the day after it and the month or
+#: quarter after it all exist.
+EARLIEST: Final = datetime(1, 1, 2, tzinfo=UTC)
+END: Final = datetime(9999, 1, 1, tzinfo=UTC)
+_EARLIEST_US: Final = to_micros(EARLIEST)
+_END_US: Final = to_micros(END)
+_DAY_US: Final = 86_400_000_000
 #: Largest magnitude an int64 minor-unit amount may have (exact in float64).
 _MAX_MINOR: Final = 2**53
 
@@ -119,7 +129,13 @@ def is_missing(value: object) -> bool:
     return False
 
 
-def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDArray[Any]]:
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+def _factorize_objects(
+    array: npt.NDArray[Any], name: str, allow_blank: bool
+) -> tuple[I64, npt.NDArray[Any]]:
     """Two C-level dict passes: collect the ids, then read each row's code.
 
     Codes are assigned in the sorted order of the ids. No Python object is
@@ -137,6 +153,14 @@ def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDA
         if is_missing(value):
             row = values.index(value)
             raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
+        if not allow_blank and _blank(value):
+            row = values.index(value)
+            raise InvalidColumn(
+                f"{name}[{row}] is empty ({value!r}); every row needs an id",
+                field=name,
+                row=row,
+                value=value,
+            )
     ordered = sort_ids(list(codes_of))
     for code, value in enumerate(ordered):
         codes_of[value] = code
@@ -146,12 +170,15 @@ def _factorize_objects(array: npt.NDArray[Any], name: str) -> tuple[I64, npt.NDA
     return codes, uniques
 
 
-def factorize(values: Any, name: str = "customer") -> tuple[I64, npt.NDArray[Any]]:
+def factorize(
+    values: Any, name: str = "customer", *, allow_blank: bool = False
+) -> tuple[I64, npt.NDArray[Any]]:
     """Codes (int64, one per row) and the sorted distinct ids they index.
 
     Integer ids stay an int64 array; any other hashable ids become an object
     array. Codes follow the sorted order of the ids, so they do not depend on
-    the order of the rows.
+    the order of the rows. An empty or all-blank text id is refused unless
+    ``allow_blank`` (labels may be empty; ids may not).
     """
     array = as_array(values, name)
     kind = array.dtype.kind
@@ -173,17 +200,36 @@ def factorize(values: Any, name: str = "customer") -> tuple[I64, npt.NDArray[Any
             field=name,
             value=str(array.dtype),
         )
-    return _factorize_objects(array.astype(object, copy=False), name)
+    return _factorize_objects(array.astype(object, copy=False), name, allow_blank)
 
 
 def labels(values: Any, name: str, n: int) -> tuple[I64, npt.NDArray[Any]]:
     """Factorise an optional label column (category, channel)."""
     array = as_array(values, name)
     check_length(array, n, name)
-    return factorize(array, name)
+    return factorize(array, name, allow_blank=True)
 
 
 # -- instants -----------------------------------------------------------------
+
+
+def _out_of_range(array: npt.NDArray[Any], row: int, name: str) -> InvalidColumn:
+    value = array[row]
+    shown = str(value) if isinstance(value, np.generic) else value
+    return InvalidColumn(
+        f"{name}[{row}]={shown!r} is outside the supported range "
+        f"{EARLIEST.date()} to {(END - timedelta(days=1)).date()} (UTC)",
+        field=name,
+        row=row,
+        value=shown,
+    )
+
+
+def _check_range(micros: I64, array: npt.NDArray[Any], name: str, *, margin: int = 0) -> None:
+    """Refuse instants outside [EARLIEST, END), widened by ``margin`` micros."""
+    bad = (micros < _EARLIEST_US - margin) | (micros >= _END_US + margin)
+    if bad.any():
+        raise _out_of_range(array, _first(bad), name)
 
 
 def _from_datetime64(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str) -> I64:
@@ -201,6 +247,10 @@ def _from_datetime64(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str
             row = _first(nat)
             raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
         return micros
+    if not np.isnat(array).any():  # (wall_to_micros names a NaT's row)
+        # wall times a day beyond the range cannot convert to an instant in it
+        walls = array.astype("datetime64[us]").view(np.int64)
+        _check_range(walls, array, name, margin=_DAY_US)
     return wall_to_micros(array, tz, name)
 
 
@@ -250,7 +300,10 @@ def _object_instants(
                 f"{name}[{row}]={value!r} is not a timestamp", field=name, row=row, value=value
             ) from None
         if isinstance(parsed, datetime) and parsed.utcoffset() is not None:
-            micros = to_micros(parsed)
+            try:
+                micros = to_micros(parsed)
+            except OverflowError:  # the offset moves it out of datetime's range
+                raise _out_of_range(array, row, name) from None
         elif zone_ is None:
             raise NaiveDatetime(
                 f"{name}[{row}]={value!r} has no time zone; pass tz= or aware values",
@@ -286,9 +339,15 @@ def instants(
     """
     array = as_array(values, name)
     check_length(array, n, name)
-    kind = array.dtype.kind
     if n == 0:
         return np.empty(0, dtype=np.int64)
+    out = _instants(array, tz, name, fmt)
+    _check_range(out, array, name)
+    return out
+
+
+def _instants(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str, fmt: str | None) -> I64:
+    kind = array.dtype.kind
     if kind == "M":
         return _from_datetime64(array, tz, name)
     if kind == "i":
@@ -311,7 +370,14 @@ def as_of_micros(as_of: object, tz: str | tzinfo, name: str = "as_of") -> tuple[
     """An aware datetime (or a date: local midnight in ``tz``) and its micros."""
     from loyaltycore.calendar import to_utc
 
-    instant = to_utc(as_of, name, tz=zone(tz))
+    try:
+        instant = to_utc(as_of, name, tz=zone(tz))
+    except OverflowError:  # a date or offset at the very ends of the calendar
+        raise InvalidArgument(
+            f"{name}={as_of!r} falls outside the years 1 to 9999 in UTC",
+            field=name,
+            value=as_of,
+        ) from None
     return instant, to_micros(instant)
 
 
@@ -362,12 +428,26 @@ def _amount_error(array: npt.NDArray[Any], row: int, exponent: int, name: str) -
     )
 
 
+#: Amount text: ASCII digits, an optional sign and at most one decimal point.
+#: (``Decimal`` alone would also take ``1_000``, ``1e3``, ``Infinity`` and
+#: any script's digits, such as Arabic-Indic five, U+0665.)
+DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
 def _decimal_minor(array: npt.NDArray[Any], exponent: int, name: str) -> I64:
     out = np.empty(len(array), dtype=np.int64)
     scale = Decimal(10) ** exponent
     for row, value in enumerate(array.tolist()):
         if value is None or type(value).__name__ in _MISSING_TYPES:
             raise InvalidColumn(f"{name}[{row}] is missing ({value!r})", field=name, row=row)
+        if isinstance(value, str) and DECIMAL_TEXT.fullmatch(value.strip()) is None:
+            raise InvalidColumn(
+                f"{name}[{row}]={value!r} is not a decimal number (ASCII digits, an "
+                f"optional sign and decimal point)",
+                field=name,
+                row=row,
+                value=value,
+            )
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise InvalidColumn(
@@ -490,6 +570,9 @@ def check_exponent(exponent: object) -> int:
 
 
 __all__ = [
+    "DECIMAL_TEXT",
+    "END",
+    "EARLIEST",
     "MISSING",
     "UTC",
     "as_array",
