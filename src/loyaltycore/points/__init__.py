@@ -808,7 +808,8 @@ class PointsLedger(Core):
 
         Everything due by ``at`` happens first. The new ledger's history is
         :class:`Opened` and one :class:`Merged` event at ``at`` whose source
-        is the member itself: each lot with points left arrives with its
+        is ``"{member}/{id}"`` (the member's own earlier ledger): each lot
+        with points left arrives with its
         remaining points, earning instant, expiry and pending state, under
         the id ``"{id}/{lot}"`` (a lot carried forward before under the same
         ``id`` keeps its name), and the debt carries over. Lifetime totals
@@ -868,7 +869,8 @@ class PointsLedger(Core):
             policy=self.policy if policy is None else policy,
             debt_policy=self.debt_policy if debt_policy is None else debt_policy,
         )
-        return fresh._run(Merged, id, at_utc, occurred, self.member, lots, book._a[DEBT])
+        source = f"{self.member}/{id}"  # (the member's own earlier ledger, not another member)
+        return fresh._run(Merged, id, at_utc, occurred, source, lots, book._a[DEBT])
 
     # -- queries ------------------------------------------------------------
 
