@@ -176,7 +176,7 @@ def test_an_order_in_another_currency_converts_each_value_once() -> None:
     a, out = a.order("o-1", at=T, lines=basket, currency="USD", rate="0.5")
     assert out.earned == 5
     # 3.335 USD -> 1.6675 -> 1.67 EUR (half-even, once per value): 3 x 1.67 = 5.01
-    assert a.orders["o-1"].evaluation.eligible == 501
+    assert a.orders["o-1"].stored_evaluation().eligible == 501
     assert (a.orders["o-1"].currency, a.orders["o-1"].rate) == ("USD", Decimal("0.5"))
     a, back = a.refund("f-1", at=T, of="o-1", items={"a": 1})
     assert back.clawed_back == 2  # 5 points on 5.01, 3 on the 3.34 left

@@ -66,7 +66,7 @@ from loyaltycore.points import Balance, PointsLedger
 from loyaltycore.points import merge as merge_ledgers
 from loyaltycore.points import transfer as transfer_ledgers
 from loyaltycore.predicates import FrozenMap, Item, Member
-from loyaltycore.rules import POINTS, Evaluation
+from loyaltycore.rules import POINTS, Evaluation, Trace
 from loyaltycore.tiers import Activity, TierStatus
 
 Resolver = Callable[[str, int], Program]
@@ -864,7 +864,8 @@ class Account:
             cmd.at,
             cmd.occurred,
             ProgramRef(*program.key),
-            attrs.evolve(evaluation, member=_bare(evaluation.member)),
+            self.member,
+            _stored(evaluation),
             currency,
             rate,
             priced.total,
@@ -1000,7 +1001,8 @@ class Account:
                 f"order {record.id!r} was already refunded in full", field="of", value=record.id
             )
         then = self.programs[record.program.key]
-        evaluation = attrs.evolve(record.evaluation, member=self._refund_member(record))
+        stored = record.stored_evaluation()
+        evaluation = attrs.evolve(stored, member=self._refund_member(stored.member))
         event = evaluation.event
         cum_items: dict[str, int] | None = None
         cum_money = record.refunded_amount
@@ -1039,9 +1041,8 @@ class Account:
             reversal = then.rule_set.reverse(evaluation)
         return self._take_back(cmd, record, evaluation, reversal, cum_items, cum_money)
 
-    def _refund_member(self, record: OrderRecord) -> Member:
+    def _refund_member(self, stored: Member) -> Member:
         """The order's member with today's profile facts (events keep none)."""
-        stored: Member = record.evaluation.member
         p = self.profile
         if p is None:
             return stored
@@ -1067,14 +1068,14 @@ class Account:
         program = self.program
         then = self.programs[record.program.key]
         lost = _orders.losses(evaluation, reversal)
-        targets = _orders.claw_targets(record, lost)
+        targets = _orders.claw_targets(record, evaluation, lost)
         previous = record.clawed or (0,) * len(targets)
         now = [t - p for t, p in zip(targets, previous, strict=True)]
         lines = evaluation.lines
         ledger, ops = self.ledger, list[LedgerOp]()
         clawed = uncollected = 0
         per_earn = [0] * len(record.earns)
-        owner = record.evaluation.member.id  # (an absorbed account's order names its member)
+        owner = record.member  # (an absorbed account's order names its member)
         mine = [
             i
             for i, line in enumerate(lines)
@@ -1122,7 +1123,7 @@ class Account:
                     caps[key] = caps.get(key, 0) - min(now[i], self.caps[key])
         spend_total = evaluation.eligible - (0 if remaining is None else remaining.eligible)
         activity = _refund_activity(
-            cmd, record, then, spend_total - record.spend_back, now, self.activity
+            cmd, record, evaluation, then, spend_total - record.spend_back, now, self.activity
         )
         new_activity = self.activity + activity
         status = program.tiers.evaluate(self.status, new_activity, as_of=cmd.at).status
@@ -1659,11 +1660,19 @@ def _conflict(id: str, old: str, new: str) -> IdempotencyConflict:
     )
 
 
-def _bare(member: Member) -> Member:
-    """The member without profile facts (what an order record keeps)."""
-    return Member(
+def _stored(evaluation: Evaluation) -> str:
+    """An order's evaluation as kept for refunds: JSON text, no profile facts or condition texts."""
+    member = evaluation.member
+    bare = Member(
         member.id, joined_at=member.joined_at, tier=member.tier, counters=member.counters
     )
+    trace = evaluation.trace
+    plain = attrs.evolve(
+        evaluation,
+        member=bare,
+        trace=Trace(trace.rule_ids, trace.codes, trace.details, ((),) * len(trace.rule_ids)),
+    )
+    return serialize.dumps(plain)
 
 
 def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tuple[Activity, ...]:
@@ -1680,6 +1689,7 @@ def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tu
 def _refund_activity(
     cmd: _Cmd,
     record: OrderRecord,
+    evaluation: Evaluation,
     then: Program,
     spend: int,
     now: list[int],
@@ -1696,9 +1706,8 @@ def _refund_activity(
     if spend > 0:
         value = Decimal(spend).scaleb(-then.exponent)
         out.append(entry("spend", value, f"{record.id}:spend", f"{cmd.id}:spend"))
-    member = record.evaluation.member.id
-    for i, (rule, _, currency, recipient, _, _) in enumerate(record.evaluation.raw):
-        if currency != POINTS and recipient == member and now[i] > 0:
+    for i, (rule, _, currency, recipient, _, _) in enumerate(evaluation.raw):
+        if currency != POINTS and recipient == record.member and now[i] > 0:
             out.append(entry(currency, Decimal(now[i]), f"{record.id}:{rule}", f"{cmd.id}:{rule}"))
     return tuple(out)
 

@@ -299,14 +299,14 @@ def losses(evaluation: Evaluation, reversal: Reversal) -> list[int]:
     return out
 
 
-def claw_targets(record: OrderRecord, lost: list[int]) -> tuple[int, ...]:
+def claw_targets(record: OrderRecord, evaluation: Evaluation, lost: list[int]) -> tuple[int, ...]:
     """Per line, what the order should have taken back in all after this refund.
 
     A member keeps ``min(granted, what the remaining basket earns)``: an
     award a cap had cut loses only what the cap let through beyond that.
     Never less than what earlier refunds took.
     """
-    raw = record.evaluation.raw
+    raw = evaluation.raw
     out = []
     for i, (_, amount, _, _, _, _) in enumerate(raw):
         entitled = amount - lost[i]

@@ -20,6 +20,8 @@ from loyaltycore.accounts._values import (
     AccountEvent,
     HoldRecord,
     OrderRecord,
+    Outcome,
+    Profile,
     ProgramRef,
     Seen,
 )
@@ -95,4 +97,6 @@ def register() -> None:
     for cls in (*VALUE_TYPES, SnapshotData):
         attrs.resolve_types(cls)
     serialize.register_document(AccountEvent, "accounts.Event", 1)
+    serialize.register_document(Profile, "accounts.Profile", 1)
+    serialize.register_document(Outcome, "accounts.Outcome", 1)
     serialize.register_document(SnapshotData, SNAPSHOT_SCHEMA, SNAPSHOT_VERSION)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from loyaltycore import serialize
 from loyaltycore._validate import check_id, check_int, check_str, to_decimal, type_name
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import InvalidArgument, InvalidType
@@ -299,8 +300,11 @@ class LedgerOp:
 class OrderRecord:
     """An order kept for refunds: its evaluation and what was granted and taken back.
 
-    ``granted`` and ``clawed`` have one entry per award line of the
-    evaluation; ``earns`` are the ledger earns that hold the order's points
+    ``evaluation`` is the order's :class:`~loyaltycore.rules.Evaluation`
+    as a plain-data document in JSON text (without the member's profile
+    facts or the trace's condition texts), read back only by a refund;
+    ``member`` is the member it was made by. ``granted`` and ``clawed``
+    have one entry per award line of the evaluation; ``earns`` are the ledger earns that hold the order's points
     and ``line_earn`` which earn holds each line; ``tender`` is the ledger
     redemption of the points tendered. ``in_ledger`` is False once the
     order's ledger entries are no longer in this ledger (after a migration
@@ -315,7 +319,8 @@ class OrderRecord:
     at: datetime
     occurred_at: datetime
     program: ProgramRef
-    evaluation: Evaluation
+    member: str
+    evaluation: str
     currency: str
     rate: Decimal | None
     total: Decimal
@@ -333,6 +338,21 @@ class OrderRecord:
     returned: int = 0
     decremented: Mapping[str, int] = attrs.field(factory=dict)
     spend_back: int = 0
+
+    def stored_evaluation(self) -> Evaluation:
+        """The order's evaluation, read back from its stored text.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.accounts import Account, example_program
+        >>> from loyaltycore.predicates import Item
+        >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
+        >>> a = Account.open("ann", program=example_program(), at=at)
+        >>> a = a.order("o-1", at=at, lines=[Item("latte", unit_price="4.50")]).account
+        >>> a.orders["o-1"].stored_evaluation().points
+        45
+        """
+        found: Evaluation = serialize.loads(self.evaluation, Evaluation)
+        return found
 
 
 @attrs.frozen
