@@ -1661,7 +1661,7 @@ def _conflict(id: str, old: str, new: str) -> IdempotencyConflict:
 
 
 def _stored(evaluation: Evaluation) -> str:
-    """An order's evaluation as kept for refunds: JSON text, no profile facts or condition texts."""
+    """An order's evaluation as kept for refunds: JSON text without profile facts or conditions."""
     member = evaluation.member
     bare = Member(
         member.id, joined_at=member.joined_at, tier=member.tier, counters=member.counters

@@ -304,8 +304,9 @@ class OrderRecord:
     as a plain-data document in JSON text (without the member's profile
     facts or the trace's condition texts), read back only by a refund;
     ``member`` is the member it was made by. ``granted`` and ``clawed``
-    have one entry per award line of the evaluation; ``earns`` are the ledger earns that hold the order's points
-    and ``line_earn`` which earn holds each line; ``tender`` is the ledger
+    have one entry per award line of the evaluation; ``earns`` are the
+    ledger earns that hold the order's points and ``line_earn`` which earn
+    holds each line; ``tender`` is the ledger
     redemption of the points tendered. ``in_ledger`` is False once the
     order's ledger entries are no longer in this ledger (after a migration
     or a merge): its refunds then debit and credit points instead.
