@@ -51,15 +51,26 @@ from loyaltycore.errors import HoldAlreadyResolved
 from loyaltycore.points import Earned, ExpireAfter, Opened, PointsLedger
 
 SIZES = {
-    "tiny": {"commands": 20_000, "members": 2_000, "lots": 2_000},
-    "full": {"commands": 1_000_000, "members": 100_000, "lots": 10_000},
+    "tiny": {"commands": 20_000, "members": 2_000, "lots": 2_000, "long": 10_000, "chain": 5_000},
+    "full": {
+        "commands": 1_000_000,
+        "members": 100_000,
+        "lots": 10_000,
+        "long": 100_000,
+        "chain": 100_000,
+    },
 }
 TARGETS = {
     "commands": 100_000.0,
     "events": 200_000.0,
     "bytes": 400.0,
     "redeem_ms": 1.0,
+    "history_ratio": 1.5,
+    "chain_s": 5.0,
 }
+#: The short history the long one is compared with, and the chained commands timed.
+SHORT_HISTORY = 100
+CHAINED = 200
 START = datetime(2024, 1, 1, tzinfo=UTC)
 POLICY = ExpireAfter(months=12)
 
@@ -79,6 +90,10 @@ class Figures:
     cancel_ms: float  # reported, no target
     holds_ms: float  # reported, no target
     spent_hold_ms: float  # reported, no target
+    short_us: float  # a chained command on a member with SHORT_HISTORY events
+    long_us: float  # the same on a member with SIZES[size]["long"] events
+    chain_s: float  # SIZES[size]["chain"] chained earns on one member (or until the cap)
+    chain_done: int  # how many of them ran before the cap
 
 
 def make_commands(n: int, members: int, seed: int = 7) -> list[tuple[Any, ...]]:
@@ -303,6 +318,56 @@ def hold_paths_ms(ledger: PointsLedger, repeats: int = 9) -> tuple[float, float]
     return statistics.median(listed) * 1000, statistics.median(refused) * 1000
 
 
+def member_with(events: int) -> PointsLedger:
+    """A member, replayed from a history of ``events`` events (earns), as a host
+    loads one before serving its commands."""
+    at = START
+    history: list[Any] = [Opened("long", "UTC", POLICY)]
+    for i in range(events - 1):
+        at += timedelta(minutes=1)
+        history.append(Earned(f"e{i}", at, at, 100))
+    return PointsLedger.replay(history)
+
+
+def chained_us(ledger: PointsLedger, commands: int = CHAINED) -> float:
+    """The median CPU time (µs) of ``commands`` chained commands on ``ledger``:
+    each a redeem then an earn on the ledger the previous one returned."""
+    at = ledger.last_at
+    assert at is not None
+    gc.collect()
+    gc.disable()
+    times = []
+    for i in range(commands):
+        at += timedelta(seconds=1)
+        t0 = time.process_time()
+        ledger = ledger.redeem(f"cr{i}", at=at, points=30)
+        t1 = time.process_time()
+        ledger = ledger.earn(f"ce{i}", at=at, points=30)
+        t2 = time.process_time()
+        times += (t1 - t0, t2 - t1)
+    gc.enable()
+    return statistics.median(times) * 1e6
+
+
+def chained_earns_s(n: int, cap_s: float) -> tuple[float, int]:
+    """(CPU seconds, count) of ``n`` chained earns on one fresh member, stopping
+    once ``cap_s`` seconds have been spent (the count then says how far it got)."""
+    ledger = PointsLedger.open("chain", policy=POLICY)
+    at = START
+    gc.collect()
+    gc.disable()
+    t0 = time.process_time()
+    done = 0
+    for done in range(1, n + 1):
+        at += timedelta(seconds=1)
+        ledger = ledger.earn(f"e{done}", at=at, points=10)
+        if done % 1000 == 0 and time.process_time() - t0 > cap_s:
+            break
+    elapsed = time.process_time() - t0
+    gc.enable()
+    return elapsed, done
+
+
 def timed(run: Any) -> tuple[float, Any]:
     """(CPU seconds, result) of ``run()`` with the cyclic collector paused."""
     gc.collect()
@@ -362,6 +427,10 @@ def measure(size: str, passes: int) -> Figures:
     redeem_ms = redeem_time(big)
     retry_ms, cancel_ms = rare_paths_ms(big)
     holds_ms, spent_hold_ms = hold_paths_ms(big)
+    del big
+    short_us = chained_us(member_with(SHORT_HISTORY))
+    long_us = chained_us(member_with(cfg["long"]))
+    chain_s, chain_done = chained_earns_s(cfg["chain"], 4 * TARGETS["chain_s"])
     return Figures(
         commands=len(commands),
         commands_per_s=[len(commands) / t for t in applied],
@@ -376,6 +445,10 @@ def measure(size: str, passes: int) -> Figures:
         cancel_ms=cancel_ms,
         holds_ms=holds_ms,
         spent_hold_ms=spent_hold_ms,
+        short_us=short_us,
+        long_us=long_us,
+        chain_s=chain_s,
+        chain_done=chain_done,
     )
 
 
@@ -445,6 +518,20 @@ def report(fig: Figures, size: str) -> list[str]:
     lines.append(
         f"{'holds / spent hold, same member':<34}{fig.holds_ms:>9.3f} / "
         f"{fig.spent_hold_ms:.3f}  ms, median (no target: each reads the hold records back)"
+    )
+    long, chain = SIZES[size]["long"], SIZES[size]["chain"]
+    ratio = fig.long_us / fig.short_us
+    ok = ratio <= TARGETS["history_ratio"]
+    lines.append(
+        f"{f'chained, {long:,} / {SHORT_HISTORY} events':<34}{ratio:>14.2f}  target <= "
+        f"{TARGETS['history_ratio']}  {'PASS' if ok else 'MISS'}  ({fig.long_us:,.1f} / "
+        f"{fig.short_us:,.1f} µs, median of {2 * CHAINED} chained redeems and earns)"
+    )
+    ok = fig.chain_done == chain and fig.chain_s <= TARGETS["chain_s"]
+    done = "" if fig.chain_done == chain else f", stopped after {fig.chain_done:,}"
+    lines.append(
+        f"{f'{chain:,} chained earns (s)':<34}{fig.chain_s:>14.3f}  target <= "
+        f"{TARGETS['chain_s']:,.0f}  {'PASS' if ok else 'MISS'}  (CPU time{done})"
     )
     return lines
 

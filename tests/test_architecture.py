@@ -29,6 +29,7 @@ CORE = {
     "progress",
     "_validate",
     "_version",
+    "_generated",
     "_public",
     "_deprecate",
 }

@@ -21,3 +21,9 @@ def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     assert float(reference[3].split()[5]) > 0
     assert reference[4].startswith("retry / cancel, 2,000-lot member")
     assert reference[5].startswith("holds / spent hold, same member")
+    for line, start in zip(
+        reference[6:8], ("chained, 10,000 / 100 events", "5,000 chained earns (s)"), strict=True
+    ):
+        assert line.startswith(start)
+        assert (" PASS " in line) != (" MISS " in line)
+        assert float(line.split("target")[0].split()[-1]) > 0

@@ -35,10 +35,14 @@ from loyaltycore.predicates import (
     from_plain,
     to_plain,
 )
-from tests import strategies as S
+from loyaltycore.testing import events, members, predicates
+
+#: Every kind of node, over every field of events, members and facts.
+EVERYTHING = ("event", "member", "facts")
+LADDER = ("bronze", "silver", "gold", "platinum")
 
 
-@given(S.predicates())
+@given(predicates(tiers=LADDER, max_leaves=6, sources=EVERYTHING))
 def test_plain_data_round_trips_through_json(pred: Predicate) -> None:
     plain = to_plain(pred)
     text = json.dumps(plain, sort_keys=True)
@@ -47,7 +51,7 @@ def test_plain_data_round_trips_through_json(pred: Predicate) -> None:
     assert to_plain(again) == plain
 
 
-@given(S.predicates(max_leaves=3))
+@given(predicates(tiers=LADDER, max_leaves=3, sources=EVERYTHING))
 def test_documents_round_trip(pred: Predicate) -> None:
     text = serialize.dumps(pred)
     assert serialize.loads(text) == pred
@@ -252,7 +256,7 @@ def test_plain_literals_are_json_types() -> None:
     ]
 
 
-@given(S.events(), S.members())
+@given(events(), members(tiers=(*LADDER, "legacy")))
 def test_events_and_members_round_trip_as_documents(event: Any, member: Any) -> None:
     assert serialize.loads(serialize.dumps(event)) == event
     assert serialize.loads(serialize.dumps(member)) == member

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from loyaltycore import errors
+from loyaltycore import predicates as P
 from loyaltycore.points import PointsLedger
-from loyaltycore.predicates import Always, field
+from loyaltycore.predicates import FIELDS, MISSING_INT, Always, field
 from loyaltycore.rules import BatchEvaluation, FixedPoints, PointsPerSpend, Rule, RuleSet
 from loyaltycore.testing import (
+    amounts,
     apply_commands,
+    birthdays,
     check_rule_set,
     events,
+    facts,
     instants,
+    items,
     ledger_commands,
     members,
     predicates,
     rule_sets,
     transaction_logs,
+    zones,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def _seen(strategy: st.SearchStrategy[object], n: int = 300) -> list[object]:
@@ -45,23 +56,223 @@ def _seen(strategy: st.SearchStrategy[object], n: int = 300) -> list[object]:
     return out
 
 
-def test_strategies_reach_the_edges() -> None:
-    ny = ZoneInfo("America/New_York")
-    assert any(t.astimezone(ny).fold == 1 for t in _seen(instants()))
-    assert any((t.month, t.day) == (2, 29) for t in _seen(instants()))
+def _local(t: datetime, zone: str) -> datetime:
+    return t.astimezone(ZoneInfo(zone))
+
+
+def _reaches(strategy: st.SearchStrategy[T], condition: Callable[[T], bool]) -> T:
+    """An example satisfying ``condition`` (hypothesis.find; raises if none)."""
+    return find(
+        strategy,
+        condition,
+        settings=settings(max_examples=2000, database=None, derandomize=True),
+    )
+
+
+#: The first instants of the spring-forward gaps (the local hour that is skipped).
+NEW_YORK_GAP = datetime(2024, 3, 10, 7, tzinfo=UTC)
+BERLIN_GAP = datetime(2024, 3, 31, 1, tzinfo=UTC)
+
+
+def _in_the_hour_after(t: datetime, start: datetime) -> bool:
+    return timedelta(0) <= t - start < timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        pytest.param(lambda t: _local(t, "America/New_York").fold == 1, id="New York fold"),
+        pytest.param(lambda t: _local(t, "Europe/Berlin").fold == 1, id="Berlin fold"),
+        pytest.param(lambda t: _local(t, "Australia/Lord_Howe").fold == 1, id="Lord Howe fold"),
+        pytest.param(lambda t: _in_the_hour_after(t, NEW_YORK_GAP), id="New York gap"),
+        pytest.param(lambda t: _in_the_hour_after(t, BERLIN_GAP), id="Berlin gap"),
+        pytest.param(lambda t: (t.month, t.day) == (2, 29), id="Feb 29"),
+        pytest.param(lambda t: _local(t, "Asia/Kolkata").time() == time(0), id="Kolkata midnight"),
+        pytest.param(lambda t: _local(t, "Europe/Berlin").time() == time(0), id="Berlin midnight"),
+        pytest.param(lambda t: t.year < 2024, id="before the recurrences start"),
+        pytest.param(lambda t: t.year > 2025, id="after a recurrence ends"),
+    ],
+)
+def test_instants_reach_dst_changes_midnights_and_the_recurrence_bounds(
+    condition: Callable[[datetime], bool],
+) -> None:
+    assert condition(_reaches(instants(), condition))
+
+
+def test_zones_reach_every_zone() -> None:
+    assert set(_seen(zones(), 50)) == {
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+    }
+
+
+def test_amounts_reach_thresholds_half_cents_and_other_exponents() -> None:
+    cent = Decimal("0.01")
+    seen = _seen(amounts())
+    assert any(a % cent != 0 for a in seen)
+    assert {Decimal("0"), Decimal("10.01"), Decimal("100")} <= set(seen)
+    assert any(str(a) == "10.00" for a in seen)
+    assert all(a % cent == 0 for a in _seen(amounts(half_cents=False)))
+
+
+def test_events_and_items_reach_the_edges() -> None:
     evs = _seen(events())
     cent = Decimal("0.01")
     assert any(e.amount is not None and e.amount % cent != 0 for e in evs)
     assert any(e.amount == Decimal("100") for e in evs)
-    assert any(e.amount is None for e in evs)
+    assert any(e.amount is None and e.channel is None and e.store is None for e in evs)
     assert any(e.kind == "purchase" and not e.items for e in evs)
-    assert any(i.kind == "tax" for e in evs for i in e.items)
-    assert any(not i.earning for e in evs for i in e.items)
-    people = _seen(members())
+    assert any(e.kind != "purchase" and e.items for e in evs)
+    assert any(e.discount > 0 and e.points_paid > 0 for e in evs)
+    assert any("referrer" in e.attributes for e in evs)
+    assert any(isinstance(e.attributes.get("rating"), float) for e in evs)
+    assert any(isinstance(e.attributes.get("staff"), bool) for e in evs)
+    lines = _seen(items())
+    assert {i.kind for i in lines} == {"product", "tax", "shipping", "reward", "gift_card"}
+    assert any(not i.earning for i in lines)
+    assert any(i.discount == i.unit_price * i.quantity > 0 for i in lines)  # fully discounted
+
+
+def test_members_reach_missing_values_feb_29_and_retired_tiers() -> None:
+    people = _seen(members(tiers=("silver", "gold", "retired")))
     assert any(
         m.birthday is not None and (m.birthday.month, m.birthday.day) == (2, 29) for m in people
     )
-    assert any(m.tier is None and m.birthday is None for m in people)
+    assert any(m.tier is None and m.birthday is None and m.joined_at is None for m in people)
+    assert any(m.tier == "retired" for m in people)
+    assert any(m.attributes and m.counters.get("referrals") for m in people)
+    days = {(d.month, d.day) for d in _seen(birthdays()) if d is not None}
+    assert {(2, 29), (2, 28), (3, 1), (12, 31), (1, 1)} <= days
+    assert all(m.tier is None for m in _seen(members(tiers=()), 50))
+
+
+def test_facts_have_every_field_and_its_missing_value() -> None:
+    names = {name for name, spec in FIELDS.items() if spec.source == "facts"}
+    rows = _seen(facts())
+    assert all(set(row) == names for row in rows)
+    for name in names:
+        kind = FIELDS[name].kind
+        values = [row[name] for row in rows]
+        if kind == "float":
+            assert any(math.isnan(v) for v in values), name
+        elif kind in ("instant", "money"):
+            assert any(v == MISSING_INT for v in values), name
+        assert len(set(values)) > 2, name
+
+
+#: Every field a comparison can read: the registry (segments are read by
+#: InSegment) and attributes, member attributes and counters.
+COMPARABLE = (set(FIELDS) - {"segments"}) | {
+    "attributes.promo",
+    "attributes.visits",
+    "attributes.rating",
+    "attributes.staff",
+    "member.attributes.vip",
+    "member.attributes.score",
+    "counters.purchases",
+    "counters.referrals",
+}
+LADDER = ("bronze", "silver", "gold", "platinum")
+EVERYTHING = ("event", "member", "facts")
+
+
+def _nodes(pred: P.Predicate) -> list[P.Predicate]:
+    out = [pred]
+    for child in getattr(pred, "terms", ()):
+        out += _nodes(child)
+    if isinstance(pred, P.Not):
+        out += _nodes(pred.term)
+    return out
+
+
+def test_comparisons_reach_every_field_and_shape() -> None:
+    leaves = [
+        n
+        for p in _seen(predicates(sources=EVERYTHING, leaves=["compare"], max_leaves=1), 600)
+        for n in _nodes(p)
+        if isinstance(n, P.Compare | P.IsIn | P.Between)
+    ]
+    assert {n.field for n in leaves} == COMPARABLE
+    assert {type(n) for n in leaves} == {P.Compare, P.IsIn, P.Between}
+    assert {n.op for n in leaves if isinstance(n, P.Compare)} == {"==", "!=", "<", "<=", ">", ">="}
+    comparisons = predicates(sources=EVERYTHING, leaves=["compare"], max_leaves=1)
+    _reaches(
+        comparisons,
+        lambda p: (
+            isinstance(p, P.Compare) and p.field == "amount" and p.value % Decimal("0.01") != 0
+        ),
+    )
+    _reaches(comparisons, lambda p: isinstance(p, P.Between) and p.field == "at")
+
+
+def test_predicates_reach_every_node_type() -> None:
+    nodes = [
+        n for p in _seen(predicates(tiers=LADDER, sources=EVERYTHING), 400) for n in _nodes(p)
+    ]
+    kinds = {type(n).__name__ for n in nodes}
+    assert kinds == {
+        "Always",
+        "And",
+        "Between",
+        "BirthdayMonth",
+        "BirthdayWindow",
+        "Compare",
+        "Contains",
+        "FirstPurchase",
+        "InSegment",
+        "IsIn",
+        "Not",
+        "Or",
+        "Quantity",
+        "Recurs",
+        "Spend",
+        "TierAtLeast",
+    }
+    assert any(isinstance(n, P.And | P.Or) and len(n.terms) == 1 for n in nodes)
+    assert any(isinstance(n, P.BirthdayWindow) and n.before > 10 for n in nodes)
+    assert {n.counter for n in nodes if isinstance(n, P.FirstPurchase)} == {
+        "purchases",
+        "referrals",
+    }
+    assert any(isinstance(n, P.Spend) and n.skus and n.categories for n in nodes)
+    assert len({n.rule for n in nodes if isinstance(n, P.Recurs)}) >= 8
+
+
+@pytest.mark.parametrize(
+    ("sources", "allowed"),
+    [
+        (["event"], {"event", "context", "derived"}),
+        (["member", "facts"], {"member", "facts", "context", "derived"}),
+    ],
+)
+def test_predicates_read_only_the_sources_asked_for(sources: list[str], allowed: set[str]) -> None:
+    fields = {f for p in _seen(predicates(sources=sources), 200) for f in p.fields()}
+    # calendar conditions read the event's time, or as_of without an event
+    read = {f.source for f in fields if f.name != "at"}
+    assert read <= allowed
+    assert read - {"context", "derived"} == set(sources)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"sources": ["events"]}, errors.InvalidArgument, "sources=['events']"),
+        ({"sources": []}, errors.InvalidArgument, "sources=[]"),
+        ({"sources": "event"}, errors.InvalidType, "sources='event'"),
+        ({"leaves": ["leaf"]}, errors.InvalidArgument, "leaves=['leaf']"),
+        ({"leaves": ["basket"], "sources": ["facts"]}, errors.InvalidArgument, "no leaf"),
+        ({"max_leaves": 0}, errors.InvalidArgument, "max_leaves=0"),
+        ({"max_leaves": True}, errors.InvalidType, "max_leaves=True"),
+    ],
+)
+def test_predicates_refuse_bad_arguments(
+    kwargs: dict[str, object], error: type[Exception], fragment: str
+) -> None:
+    with pytest.raises(error, match=re.escape(fragment)):
+        predicates(**kwargs)  # type: ignore[arg-type]
 
 
 @settings(max_examples=50)

@@ -6,10 +6,16 @@ importing this module without hypothesis raises
 
 The strategies draw from small pools on purpose, so generated cases hit the
 edges that break loyalty code: amounts equal to thresholds (and a cent
-either side), half-cent amounts, missing amounts, channels and birthdays,
-empty baskets, instants in DST folds and gaps, Feb 29 birthdays and dates.
+either side), half-cent amounts, missing amounts, channels, stores, tiers,
+birthdays and facts, empty baskets, instants in DST folds and gaps and at
+local midnights, Feb 29 birthdays and dates. loyaltycore's own tests use
+these same strategies.
 
-* :func:`events`, :func:`members`, :func:`predicates`, :func:`rule_sets`;
+* the vocabulary: :func:`zones`, :func:`instants`, :func:`amounts`,
+  :func:`birthdays`, :func:`items`, :func:`events`, :func:`members`,
+  :func:`facts`;
+* :func:`predicates` (every node type, over the fields of the sources you
+  name) and :func:`rule_sets`;
 * :func:`transaction_logs` (a :class:`~loyaltycore.transactions.TransactionLog`);
 * :func:`ledger_commands` (sequences of points-ledger commands, applied with
   :func:`apply_commands`);
@@ -29,7 +35,7 @@ empty baskets, instants in DST folds and gaps, Feb 29 birthdays and dates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -43,24 +49,28 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from loyaltycore.predicates import (  # noqa: E402
+    MISSING_INT,
     Always,
     And,
+    Between,
     BirthdayMonth,
     BirthdayWindow,
+    Compare,
     Contains,
     Event,
     FirstPurchase,
     InSegment,
+    IsIn,
     Item,
     Member,
     Not,
     Or,
     Predicate,
+    Quantity,
     Recurs,
     Spend,
     TierAtLeast,
-    field,
-    on_weekdays,
+    lookup,
 )
 from loyaltycore.rules import (  # noqa: E402
     Budget,
@@ -76,47 +86,96 @@ from loyaltycore.rules import (  # noqa: E402
 )
 
 __all__ = [
+    "amounts",
     "apply_commands",
+    "birthdays",
     "check_rule_set",
     "events",
+    "facts",
+    "instants",
+    "items",
     "ledger_commands",
     "members",
     "predicates",
     "rule_sets",
     "transaction_logs",
+    "zones",
 ]
 
 TIERS: Final = ("silver", "gold", "platinum")
-ZONES: Final = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe")
+#: Program zones: DST north and south, a half-hour DST change, a half-hour offset, UTC.
+ZONES: Final = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata")
 KINDS: Final = ("purchase", "purchase", "signup", "referral", "review")
 CHANNELS: Final = ("app", "web", "store")
+STORES: Final = ("s1", "s2")
 SKUS: Final = ("A1", "A2", "B1", "T0")
 CATEGORIES: Final = ("coffee", "tea", "cake")
-SEGMENTS: Final = ("vip", "new")
-#: Amounts at and around the thresholds :func:`predicates` uses.
-AMOUNTS: Final = ("0", "0.01", "9.99", "10", "10.01", "49.99", "50", "99.99", "100", "100.01")
-THRESHOLDS: Final = ("10", "50", "100")
+SEGMENTS: Final = ("vip", "new", "lapsed", "students")
+#: Amounts at and around the thresholds :func:`predicates` uses; ``10.00`` is
+#: equal to ``10`` with another exponent.
+AMOUNTS: Final = (
+    "0",
+    "0.01",
+    "9.99",
+    "10",
+    "10.00",
+    "10.01",
+    "49.99",
+    "50",
+    "99.99",
+    "100",
+    "100.01",
+    "123.45",
+)
+#: Money thresholds of conditions, some finer than a cent.
+THRESHOLDS: Final = ("0", "10", "10.005", "50", "99.999", "100")
 #: Instants in DST folds and gaps, at local midnights and around Feb 29.
 ANCHORS: Final = (
     datetime(2024, 11, 3, 5, 30, tzinfo=UTC),  # 01:30 EDT, New York, first pass of the fold
     datetime(2024, 11, 3, 6, 30, tzinfo=UTC),  # 01:30 EST, second pass
     datetime(2024, 3, 10, 7, 0, tzinfo=UTC),  # New York spring-forward gap
+    datetime(2024, 3, 31, 1, 0, tzinfo=UTC),  # Berlin spring-forward gap
     datetime(2024, 10, 27, 0, 30, tzinfo=UTC),  # Berlin fall-back fold
     datetime(2024, 10, 27, 1, 30, tzinfo=UTC),
     datetime(2024, 2, 28, 23, 0, tzinfo=UTC),  # Feb 29 begins in Berlin
     datetime(2024, 2, 29, 12, 0, tzinfo=UTC),
+    datetime(2024, 2, 29, 18, 30, tzinfo=UTC),  # Mar 1 begins in Kolkata
     datetime(2025, 2, 28, 23, 30, tzinfo=UTC),
     datetime(2024, 12, 31, 23, 0, tzinfo=UTC),  # New Year in Berlin
-    datetime(2024, 4, 6, 14, 45, tzinfo=UTC),  # Lord Howe half-hour fall back
+    datetime(2024, 4, 6, 14, 45, tzinfo=UTC),  # 01:45 in Lord Howe, first pass (+11:00)
+    datetime(2024, 4, 6, 15, 15, tzinfo=UTC),  # 01:45 again after the half-hour fall back
+    datetime(2023, 1, 8, 12, 0, tzinfo=UTC),  # a Sunday, before every recurrence starts
 )
+#: Recurrence rules covering every compiled part, and finite expansions.
 RECURRENCES: Final = (
     "FREQ=WEEKLY;BYDAY=WE",
     "FREQ=MONTHLY;BYMONTHDAY=8",
+    "FREQ=MONTHLY;BYMONTHDAY=-1,15",
+    "FREQ=MONTHLY;BYDAY=-1FR,2TU",
     "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH",
+    "DTSTART:20240103T100000\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE,SA",
+    "DTSTART:20240131T000000\nRRULE:FREQ=MONTHLY;INTERVAL=3",
+    "DTSTART:20240105T090000\nRRULE:FREQ=DAILY;INTERVAL=3;UNTIL=20250301T080000",
+    "DTSTART:20240105T090000\nRRULE:FREQ=WEEKLY;COUNT=40;BYDAY=MO,FR",
 )
+#: The parts of a case a predicate can read (see ``sources`` of :func:`predicates`).
+SOURCES: Final = ("event", "member", "facts")
+#: The kinds of leaf :func:`predicates` draws (see its ``leaves``).
+LEAVES: Final = ("always", "basket", "calendar", "compare", "member")
 
 
 # -- the vocabulary ---------------------------------------------------------------
+
+
+def zones() -> st.SearchStrategy[str]:
+    """Program zone names: UTC, DST changes north and south, a half-hour offset.
+
+    >>> from hypothesis import find
+    >>> find(zones(), lambda z: z != "UTC")
+    'Europe/Berlin'
+    """
+    return st.sampled_from(ZONES)
 
 
 def instants() -> st.SearchStrategy[datetime]:
@@ -126,19 +185,26 @@ def instants() -> st.SearchStrategy[datetime]:
     >>> find(instants(), lambda t: t.year == 2024 and t.month == 2 and t.day == 29).day
     29
     """
+    # on an anchor or a minute or an hour either side, or anywhere within 36 hours
+    offsets = st.one_of(
+        st.sampled_from([0, -1, 1, -30, 30, -60, 60]), st.integers(-36 * 60, 36 * 60)
+    )
     near = st.builds(
         lambda anchor, minutes: anchor + timedelta(minutes=minutes),
         st.sampled_from(ANCHORS),
-        st.integers(-36 * 60, 36 * 60),
+        offsets,
     )
     spread = st.datetimes(
-        min_value=datetime(2023, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
+        min_value=datetime(2020, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
     )
     return st.one_of(near, spread)
 
 
 def amounts(*, half_cents: bool = True) -> st.SearchStrategy[Decimal]:
     """Money amounts: at thresholds, a cent either side, and half cents.
+
+    Args:
+        half_cents: also draw amounts finer than a cent (``0.005``).
 
     >>> from hypothesis import find
     >>> find(amounts(), lambda a: a % Decimal("0.01") != 0)
@@ -152,7 +218,21 @@ def amounts(*, half_cents: bool = True) -> st.SearchStrategy[Decimal]:
     return st.one_of(pooled, cents, halves)
 
 
-def _item(half_cents: bool) -> st.SearchStrategy[Item]:
+def _thresholds() -> st.SearchStrategy[Decimal]:
+    return st.one_of(st.sampled_from(THRESHOLDS).map(Decimal), amounts())
+
+
+def items(*, half_cents: bool = True) -> st.SearchStrategy[Item]:
+    """Basket lines: products, tax, shipping, rewards and gift cards, some not earning.
+
+    Args:
+        half_cents: also draw unit prices finer than a cent.
+
+    >>> from hypothesis import find
+    >>> find(items(), lambda i: not i.earning and i.kind == "tax").kind
+    'tax'
+    """
+
     def build(sku: str, category: str | None, quantity: int, price: Decimal, **kw: Any) -> Item:
         discount = min(kw.pop("discount"), price * quantity)
         return Item(sku, category, quantity, price, discount, **kw)
@@ -161,11 +241,25 @@ def _item(half_cents: bool) -> st.SearchStrategy[Item]:
         build,
         st.sampled_from(SKUS),
         st.one_of(st.none(), st.sampled_from(CATEGORIES)),
-        st.integers(1, 3),
+        st.integers(1, 4),
         amounts(half_cents=half_cents),
         discount=st.sampled_from([Decimal(0), Decimal("0.50"), Decimal(1)]),
-        kind=st.sampled_from(["product", "product", "product", "tax", "shipping", "gift_card"]),
+        kind=st.sampled_from(
+            ["product", "product", "product", "tax", "shipping", "reward", "gift_card"]
+        ),
         earning=st.sampled_from([True, True, False]),
+    )
+
+
+def _event_attributes() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "promo": st.sampled_from(["spring", "fall"]),
+            "visits": st.integers(0, 5),
+            "rating": st.sampled_from([0.5, 3.0, 4.5]),
+            "staff": st.booleans(),
+        },
     )
 
 
@@ -177,7 +271,11 @@ def events(
     half_cents: bool = True,
     referrers: Sequence[str] = ("r1",),
 ) -> Event:
-    """Events: purchases (with or without a basket), signups, referrals, reviews.
+    """Events: purchases, signups, referrals, reviews, with or without a basket.
+
+    Amounts, channels and stores are sometimes missing; basket discounts and
+    points tenders are sometimes set; ``attributes`` may hold ``promo`` (str),
+    ``visits`` (int), ``rating`` (float) and ``staff`` (bool).
 
     Args:
         ids: the event ids (default: a few short ids).
@@ -190,8 +288,8 @@ def events(
     ()
     """
     kind = draw(st.sampled_from(KINDS))
-    basket = draw(st.lists(_item(half_cents), max_size=3).map(tuple)) if kind == "purchase" else ()
-    attributes: dict[str, Any] = {}
+    basket = draw(st.lists(items(half_cents=half_cents), max_size=4).map(tuple))
+    attributes = draw(_event_attributes())
     pool: tuple[str, ...] = tuple(referrers)
     if pool:
         refer: bool = draw(st.booleans())
@@ -204,6 +302,7 @@ def events(
         draw(st.one_of(st.none(), amounts(half_cents=half_cents))),
         basket,
         draw(st.one_of(st.none(), st.sampled_from(CHANNELS))),
+        draw(st.one_of(st.none(), st.sampled_from(STORES))),
         attributes=attributes,
         discount=draw(st.sampled_from([Decimal(0), Decimal(0), Decimal(5)])),
         points_paid=draw(st.sampled_from([Decimal(0), Decimal(0), Decimal(2)])),
@@ -211,20 +310,37 @@ def events(
 
 
 def birthdays() -> st.SearchStrategy[date | None]:
-    """Birthdays, often Feb 29 or at a year end, sometimes missing.
+    """Birthdays, often Feb 29, Feb 28, Mar 1 or at a year end, sometimes missing.
 
     >>> from hypothesis import find
     >>> find(birthdays(), lambda d: d is not None and d.month == 2 and d.day == 29)
     datetime.date(2000, 2, 29)
     """
-    special = st.sampled_from([date(2000, 2, 29), date(1990, 12, 31), date(1985, 1, 1)])
-    return st.one_of(st.none(), special, st.dates(date(1950, 1, 1), date(2008, 12, 31)))
+    special = st.sampled_from(
+        [
+            date(2000, 2, 29),
+            date(1996, 2, 29),
+            date(1990, 12, 31),
+            date(1985, 1, 1),
+            date(1999, 3, 1),
+            date(2001, 2, 28),
+        ]
+    )
+    return st.one_of(st.none(), special, st.dates(date(1940, 1, 1), date(2010, 12, 31)))
 
 
 def members(
     ids: st.SearchStrategy[str] | None = None, *, tiers: Sequence[str] = TIERS
 ) -> st.SearchStrategy[Member]:
-    """Members with optional join time, birthday and tier, segments and counters.
+    """Members with optional join time, birthday and tier, segments, attributes, counters.
+
+    ``attributes`` may hold ``vip`` (bool), ``score`` (int) and ``city``
+    (str); ``counters`` may hold ``purchases`` and ``referrals``.
+
+    Args:
+        ids: the member ids (default: ``"m1"`` or ``"m2"``).
+        tiers: the tiers a member may hold (none when empty). Add a name the
+            program's ladder lacks to test members with a retired tier.
 
     >>> from hypothesis import find
     >>> find(members(), lambda m: m.birthday is None).birthday is None
@@ -237,51 +353,252 @@ def members(
         birthdays(),
         st.one_of(st.none(), st.sampled_from(tuple(tiers))) if tiers else st.none(),
         st.frozensets(st.sampled_from(SEGMENTS)),
-        counters=st.fixed_dictionaries({}, optional={"purchases": st.integers(0, 2)}),
+        st.fixed_dictionaries(
+            {}, optional={"vip": st.booleans(), "score": st.integers(0, 3), "city": st.just("x")}
+        ),
+        st.fixed_dictionaries(
+            {}, optional={"purchases": st.integers(0, 3), "referrals": st.integers(0, 2)}
+        ),
     )
 
 
-def _leaves(tiers: Sequence[str]) -> st.SearchStrategy[Predicate]:
-    threshold = st.sampled_from(THRESHOLDS)
-    options = [
-        st.just(Always()),
-        st.builds(
-            lambda t, op: field("amount").__getattribute__(op)(t),
-            threshold,
-            st.sampled_from(["__ge__", "__gt__", "__lt__"]),
+def _small_floats() -> st.SearchStrategy[float]:
+    return st.one_of(st.sampled_from([0.0, 3.0, 7.0, 30.0, 30.5]), st.floats(0, 400))
+
+
+def facts() -> st.SearchStrategy[dict[str, Any]]:
+    """One member's facts as a mapping of the summary fields, often missing.
+
+    The keys are the facts fields of :data:`~loyaltycore.predicates.FIELDS`
+    (``first``, ``last``, ``frequency``, ``days_since_last`` ...), in the
+    column form of a summary row: instants as int microseconds UTC, ``total``
+    as int minor units, and each field sometimes missing
+    (:data:`~loyaltycore.predicates.MISSING_INT` or NaN). Fields are drawn
+    independently, so a row need not be a consistent history: predicates,
+    segments and lifecycle policies must still answer the same in both
+    engines.
+
+    >>> import math
+    >>> from hypothesis import find
+    >>> math.isnan(find(facts(), lambda f: f["median_gap"] != f["median_gap"])["median_gap"])
+    True
+    """
+    from loyaltycore.calendar import to_micros
+
+    micros = st.one_of(st.just(MISSING_INT), instants().map(to_micros))
+    floats = st.one_of(st.just(float("nan")), _small_floats())
+    return st.fixed_dictionaries(
+        {
+            "first": micros,
+            "previous": micros,
+            "last": micros,
+            "count": st.integers(0, 6),
+            "frequency": st.integers(0, 5),
+            "recency": floats,
+            "T": floats,
+            "days_since_last": floats,
+            "monetary": floats,
+            "total": st.one_of(st.just(MISSING_INT), st.integers(0, 20_000)),
+            "aov": floats,
+            "median_gap": floats,
+            "categories": st.integers(0, 3),
+        }
+    )
+
+
+# -- predicates ------------------------------------------------------------------
+
+
+def _comparable(tiers: Sequence[str]) -> list[tuple[str, str | None, st.SearchStrategy[Any]]]:
+    """(field, kind for attributes, literals) for every field a comparison may read."""
+    small = st.one_of(st.sampled_from([0.0, 3.0, 7.0, 30.0, 30.5]), st.integers(0, 400).map(float))
+    local_dates = st.one_of(
+        instants().map(lambda at: at.date()), st.dates(date(2020, 1, 1), date(2028, 12, 31))
+    )
+    ints = {
+        "item_count": (0, 6),
+        "count": (0, 6),
+        "frequency": (0, 5),
+        "categories": (0, 3),
+        "weekday": (0, 6),
+        "day": (1, 31),
+        "month": (1, 12),
+        "year": (2020, 2028),
+        "hour": (0, 23),
+        "days_since_joined": (-5, 3000),
+    }
+    table: list[tuple[str, str | None, st.SearchStrategy[Any]]] = [
+        *((name, None, _thresholds()) for name in ("amount", "discount", "points_paid", "total")),
+        *(
+            (name, None, instants())
+            for name in ("at", "joined_at", "as_of", "first", "previous", "last")
         ),
-        st.sampled_from(CHANNELS).map(lambda c: field("channel") == c),
-        st.sampled_from(KINDS).map(lambda k: field("kind") == k),
-        st.sampled_from([("WE",), ("SA", "SU")]).map(lambda d: on_weekdays(*d)),
-        st.sampled_from(RECURRENCES).map(Recurs),
-        st.just(BirthdayMonth()),
-        st.builds(BirthdayWindow, st.integers(0, 3), st.integers(0, 3)),
-        st.just(FirstPurchase()),
-        st.sampled_from(SEGMENTS).map(InSegment),
-        st.sampled_from(CATEGORIES).map(lambda c: Contains(categories={c})),
-        threshold.map(lambda t: Spend(Decimal(t))),
-        st.integers(0, 23).map(lambda h: field("hour") >= h),
+        ("birthday", None, st.dates(date(1940, 1, 1), date(2010, 12, 31))),
+        ("local_date", None, local_dates),
+        *((name, None, st.integers(low, high)) for name, (low, high) in ints.items()),
+        *(
+            (name, None, small)
+            for name in ("recency", "T", "days_since_last", "monetary", "aov", "median_gap")
+        ),
+        ("kind", None, st.sampled_from(KINDS)),
+        ("channel", None, st.sampled_from(CHANNELS)),
+        ("store", None, st.sampled_from(STORES)),
+        ("tier", None, st.sampled_from(tuple(tiers) or TIERS)),
+        ("event_id", None, st.sampled_from(["e1", "e2"])),
+        ("member_id", None, st.sampled_from(["m1", "m2"])),
+        ("attributes.promo", None, st.sampled_from(["spring", "fall"])),
+        ("attributes.visits", "int", st.integers(0, 5)),
+        ("attributes.rating", "float", st.sampled_from([0.5, 3.0, 4.5, 2])),
+        ("attributes.staff", "bool", st.booleans()),
+        ("member.attributes.vip", "bool", st.booleans()),
+        ("member.attributes.score", "int", st.integers(0, 3)),
+        ("counters.purchases", None, st.integers(0, 3)),
+        ("counters.referrals", None, st.integers(0, 2)),
     ]
-    if tiers:
-        options.append(st.sampled_from(tuple(tiers)).map(TierAtLeast))
+    return table
+
+
+def _comparisons(
+    table: Sequence[tuple[str, str | None, st.SearchStrategy[Any]]],
+) -> st.SearchStrategy[Predicate]:
+    """One comparison, ``isin`` or ``between`` on a field of ``table``."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Predicate:
+        name, kind, literal = draw(st.sampled_from(table))
+        ordered = lookup(name, kind).kind not in ("str", "bool")
+        shape = draw(st.sampled_from(["compare", "isin", "between"]))
+        if shape == "isin":
+            return IsIn(name, draw(st.frozensets(literal, min_size=1, max_size=4)), kind)
+        if shape == "between" and ordered:
+            low, high = sorted([draw(literal), draw(literal)])
+            return Between(name, low, high, kind)
+        ops = ["==", "!=", "<", "<=", ">", ">="] if ordered else ["==", "!="]
+        return Compare(name, draw(st.sampled_from(ops)), draw(literal), kind)
+
+    return build()
+
+
+def _names(pool: Sequence[str]) -> st.SearchStrategy[frozenset[str]]:
+    return st.frozensets(st.sampled_from(tuple(pool)), max_size=2)
+
+
+@st.composite
+def _basket(draw: st.DrawFn) -> Predicate:
+    skus, categories = draw(_names(SKUS)), draw(_names(CATEGORIES))
+    shape = draw(st.sampled_from(["contains", "quantity", "spend"]))
+    if shape == "contains":
+        # Contains needs at least one filter
+        return Contains(skus if skus or categories else {SKUS[0]}, categories)
+    if shape == "quantity":
+        return Quantity(draw(st.integers(1, 6)), skus, categories)
+    return Spend(draw(_thresholds().filter(lambda t: t > 0)), skus, categories)
+
+
+def _calendar(birthdays: bool) -> st.SearchStrategy[Predicate]:
+    options: list[st.SearchStrategy[Predicate]] = [st.sampled_from(RECURRENCES).map(Recurs)]
+    if birthdays:
+        days = st.one_of(st.integers(0, 10), st.integers(0, 183))
+        options += [st.builds(BirthdayWindow, days, days), st.just(BirthdayMonth())]
     return st.one_of(*options)
 
 
+def _member(tiers: Sequence[str], events: bool) -> st.SearchStrategy[Predicate]:
+    options: list[st.SearchStrategy[Predicate]] = [st.sampled_from(SEGMENTS).map(InSegment)]
+    if tiers:
+        options.insert(0, st.sampled_from(tuple(tiers)).map(TierAtLeast))
+    if events:  # a first purchase is an event of kind "purchase"
+        options.append(st.sampled_from(["purchases", "referrals"]).map(FirstPurchase))
+    return st.one_of(*options)
+
+
+def _choice(name: str, value: object, allowed: Sequence[str]) -> tuple[str, ...]:
+    from loyaltycore.errors import InvalidArgument, InvalidType
+
+    if isinstance(value, str) or not isinstance(value, Collection):
+        raise InvalidType(f"{name}={value!r} must be a collection of str", field=name, value=value)
+    chosen = tuple(value)
+    wrong = [v for v in chosen if v not in allowed]
+    if wrong or not chosen:
+        raise InvalidArgument(
+            f"{name}={value!r} must be a non-empty collection of {list(allowed)}",
+            field=name,
+            value=value,
+        )
+    return chosen
+
+
 def predicates(
-    *, tiers: Sequence[str] = TIERS, max_leaves: int = 4
+    *,
+    tiers: Sequence[str] = TIERS,
+    max_leaves: int = 4,
+    sources: Collection[str] = ("event", "member"),
+    leaves: Collection[str] = LEAVES,
 ) -> st.SearchStrategy[Predicate]:
-    """Random conditions: ``&``, ``|``, ``~`` over amount thresholds, calendar,
-    basket and member conditions.
+    """Random conditions: ``&``, ``|``, ``~`` trees over every kind of leaf.
+
+    Leaves are comparisons (``==`` ... ``>=``, ``isin``, ``between``) on
+    every field the ``sources`` provide, with literals at the edges (money
+    thresholds finer than a cent, instants at DST changes, int literals on
+    float attributes); basket conditions (contains, quantity, spend, with SKU
+    and category filters); calendar conditions (recurrences, weekdays,
+    birthday windows up to half a year, birthday month); member conditions
+    (tier at least, segment, first purchase); and ``Always``. ``&`` and
+    ``|`` may have a single child.
+
+    Args:
+        tiers: the program's tier ladder, lowest first (no tier condition
+            when empty).
+        max_leaves: the most leaves in one tree.
+        sources: the parts of a case the conditions read: ``"event"``,
+            ``"member"``, ``"facts"``. The evaluation time ``as_of`` and the
+            local calendar (``weekday``, ``hour``, recurrences ...) are
+            always included: they read the event's ``at``, or ``as_of``
+            when there is no event. Earning rules read events and members;
+            segments read members and facts.
+        leaves: the kinds of leaf to draw: ``"always"``, ``"basket"``,
+            ``"calendar"``, ``"compare"``, ``"member"``.
+
+    Raises:
+        InvalidArgument: an unknown or empty ``sources`` or ``leaves``, or no
+            leaf readable from ``sources``.
 
     >>> from hypothesis import find
     >>> isinstance(find(predicates(), lambda p: isinstance(p, Not)), Not)
     True
+    >>> reads_facts = lambda p: any(f.source == "facts" for f in p.fields())
+    >>> find(predicates(sources=["member", "facts"]), reads_facts)
+    Compare(field='total', op='==', value=Decimal('0'), kind=None)
     """
+    from loyaltycore._validate import check_int
+    from loyaltycore.errors import InvalidArgument
+
+    check_int(max_leaves, "max_leaves", minimum=1)
+    read = set(_choice("sources", sources, SOURCES)) | {"context", "derived"}
+    kinds = _choice("leaves", leaves, LEAVES)
+    options: list[st.SearchStrategy[Predicate]] = []
+    if "compare" in kinds:
+        table = [row for row in _comparable(tiers) if lookup(row[0], row[1]).source in read]
+        options.append(_comparisons(table))
+    if "always" in kinds:
+        options.append(st.just(Always()))
+    if "basket" in kinds and "event" in read:
+        options.append(_basket())
+    if "calendar" in kinds:
+        options.append(_calendar("member" in read))
+    if "member" in kinds and "member" in read:
+        options.append(_member(tiers, "event" in read))
+    if not options:
+        raise InvalidArgument(
+            f"leaves={leaves!r} has no leaf that reads sources={sources!r}",
+            field="leaves",
+            value=leaves,
+        )
     return st.recursive(
-        _leaves(tiers),
+        st.one_of(*options),
         lambda children: st.one_of(
-            st.lists(children, min_size=2, max_size=3).map(And),
-            st.lists(children, min_size=2, max_size=3).map(Or),
+            st.lists(children, min_size=1, max_size=3).map(And),
+            st.lists(children, min_size=1, max_size=3).map(Or),
             children.map(Not),
         ),
         max_leaves=max_leaves,
@@ -375,9 +692,7 @@ def rule_sets(draw: st.DrawFn, *, tiers: Sequence[str] = TIERS, max_rules: int =
     budgets = []
     if draw(st.integers(0, 3)) == 0:
         budgets.append(Budget("b1", draw(st.sampled_from([50, 500])), {rules[-1].id}))
-    return RuleSet(
-        rules, tz=draw(st.sampled_from(ZONES)), tiers=tiers, groups=modes, budgets=budgets
-    )
+    return RuleSet(rules, tz=draw(zones()), tiers=tiers, groups=modes, budgets=budgets)
 
 
 # -- logs and ledgers ---------------------------------------------------------------
@@ -408,7 +723,7 @@ def transaction_logs(draw: st.DrawFn, *, max_rows: int = 30) -> Any:
         np.array(amount, dtype=np.int64),
         minor_units=True,
         is_return=np.array(returns),
-        tz=draw(st.sampled_from(ZONES)),
+        tz=draw(zones()),
     )
 
 

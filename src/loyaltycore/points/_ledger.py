@@ -41,6 +41,7 @@ from typing import Any, Final
 
 import attrs
 
+from loyaltycore._generated import run_generated
 from loyaltycore.calendar import EPOCH, NEVER, UTC, micros, start_of_day, zone
 from loyaltycore.errors import (
     DuplicateId,
@@ -484,7 +485,9 @@ def _encoder_source(code: int, spec: str) -> str:
     return "\n".join(lines)
 
 
-def _compile(source: str, name: str, **extra: Any) -> Callable[..., Any]:
+def _compile(source: str, name: str, what: str, **extra: Any) -> Callable[..., Any]:
+    """The function ``name`` that ``source`` defines, compiled under a file name of
+    its own (``what`` says which generator and event type) for tracebacks."""
     scope: dict[str, Any] = {
         "CAUSES": _CAUSES,
         "datetime": datetime,
@@ -493,7 +496,7 @@ def _compile(source: str, name: str, **extra: Any) -> Callable[..., Any]:
         "Unusual": _Unusual,
         **extra,
     }
-    exec(source, scope)
+    run_generated(source, f"points {what}", scope)
     fn: Callable[..., Any] = scope[name]
     return fn
 
@@ -513,12 +516,14 @@ for _cls in EVENT_TYPES:
         _READ.append((_cls, lambda *_: None, False))
         _SKIP.append(lambda h, i: i)  # (never in a history)
         continue
-    _spec = _SPECS[_cls]
-    _WRITE[_cls] = _compile(_writer_source(CODE[_cls], _spec), "w")
-    _READ.append((_cls, _compile(_reader_source(_spec), "r"), _spec[0] == "i"))
-    _SKIP.append(_compile(_skipper_source(_spec), "s"))
-    _CANON[_cls] = _compile(_canon_source(_cls, _spec), "c")
-    _ENCODE[_cls] = _compile(_encoder_source(CODE[_cls], _spec), "e", get=FIELDS[_cls])
+    _spec, _name = _SPECS[_cls], _cls.__name__
+    _WRITE[_cls] = _compile(_writer_source(CODE[_cls], _spec), "w", f"writer {_name}")
+    _READ.append((_cls, _compile(_reader_source(_spec), "r", f"reader {_name}"), _spec[0] == "i"))
+    _SKIP.append(_compile(_skipper_source(_spec), "s", f"skipper {_name}"))
+    _CANON[_cls] = _compile(_canon_source(_cls, _spec), "c", f"check {_name}")
+    _ENCODE[_cls] = _compile(
+        _encoder_source(CODE[_cls], _spec), "e", f"encoder {_name}", get=FIELDS[_cls]
+    )
 _w_earned = _WRITE[Earned]
 #: The record of an Earned with every optional field left out.
 W_PLAIN_EARN: Final = C_EARNED | ((1 << sum(c in _OPTIONAL for c in _SPECS[Earned])) - 1) << 5

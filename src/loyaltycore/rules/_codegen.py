@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import Any
 
+from loyaltycore._generated import run_generated
 from loyaltycore.calendar import EPOCH_DATE, to_micros
 from loyaltycore.predicates import (
     Always,
@@ -326,6 +327,6 @@ def compile_engine(
         "TIERS": tuple(tier_fractions),
         "RESOLVE": resolve,
     }
-    exec(compile(source, "<loyaltycore rules>", "exec"), namespace)
+    run_generated(source, "rules", namespace)
     run: Callable[..., None] = namespace["run"]
     return run, "CTX" in b.used
