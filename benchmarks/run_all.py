@@ -16,7 +16,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["ledger", "rules", "tiers", "metrics", "lifecycle", "segments", "campaigns", "report"]
+SCRIPTS = [
+    "ledger",
+    "rules",
+    "tiers",
+    "accounts",
+    "stores",
+    "metrics",
+    "lifecycle",
+    "segments",
+    "campaigns",
+    "report",
+]
 
 
 def main() -> int:

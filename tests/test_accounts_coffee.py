@@ -128,12 +128,13 @@ def test_points_plus_cash_earns_on_cash_and_a_partial_refund_returns_points_in_p
 
 
 def test_a_retried_order_returns_the_stored_outcome(story: dict[str, object]) -> None:
-    ann: Account = story["after o-5"]  # type: ignore[assignment]
-    again = ann.order("o-3", at=at(3, 23), lines=[Item("latte", "drinks", 1, Decimal("4.5"))])
-    assert again.account is ann  # (after the upgrade and the counters changed)
+    ann: Account = story["after o-3"]  # type: ignore[assignment]
+    ann = ann.order("o-3b", at=at(3, 9), lines=[Item("beans", "retail", 2, "12.50")]).account
+    again = ann.order("o-3", at=at(3, 10), lines=[Item("latte", "drinks", 1, Decimal("4.5"))])
+    assert again.account is ann  # (after the counters changed)
     assert again.outcome == story["o-3"]
     with pytest.raises(IdempotencyConflict) as err:
-        ann.order("o-3", at=at(3, 23), lines=[Item("latte", "drinks", 1, "4.60")])
+        ann.order("o-3", at=at(3, 10), lines=[Item("latte", "drinks", 1, "4.60")])
     assert err.value.field == "lines[0].unit_price"  # type: ignore[attr-defined]
 
 

@@ -40,9 +40,11 @@ from loyaltycore.accounts._values import (
     LedgerOp,
     OrderRecord,
     Outcome,
+    Payload,
     Profile,
     ProgramRef,
     Seen,
+    StoredEvaluation,
     Tender,
     TierOp,
 )
@@ -128,7 +130,7 @@ class _Cmd(NamedTuple):
     id: str
     at: datetime  # the posting time
     occurred: datetime  # the business time
-    payload: str
+    payload: Payload
     version: int
 
     def lid(self, k: int) -> str:
@@ -203,7 +205,7 @@ def _optional_str(value: object, name: str) -> str | None:
 
 def _attrs_map(value: object) -> Mapping[str, Any]:
     """An order's attributes, checked as the rules' event checks them."""
-    if value is None:
+    if value is None or (type(value) is dict and not value):
         return {}
     attributes: Mapping[str, Any] = Member("order", attributes=value).attributes
     return attributes
@@ -338,7 +340,7 @@ class Account:
                 field="profile",
                 value=profile,
             )
-        payload = _payload.dumps({"command": "open", "member": member, "program": program.key})
+        payload = Payload({"command": "open", "member": member, "program": program.key})
         ref = ProgramRef(*program.key)
         outcome = Outcome("open", "", 1, at_utc, at_utc, tier=program.tiers.names[0])
         event = AccountEvent(1, "open", "", at_utc, at_utc, payload, outcome, program=ref)
@@ -381,7 +383,7 @@ class Account:
                 ["the first event must be an open @ $.events[0]"], what="account history"
             )
         assert first.program is not None
-        opened_member = _payload_member(first.payload)
+        opened_member = _payload_member(first.payload.text)
         account = _opened(first, opened_member, resolve(*first.program.key), profile)
         return account.apply(items, programs=resolve)
 
@@ -641,12 +643,12 @@ class Account:
         body = {"command": name, **payload}
         if occurred_at is not None:
             body["occurred_at"] = occurred
-        text = _payload.dumps(body)
+        given = Payload(body)
         seen = self.outcomes.get(cid)
         if seen is not None:
-            if seen.payload == text:
+            if seen.payload == given:
                 return Applied(self, seen.outcome)
-            raise _conflict(cid, seen.payload, text)
+            raise _conflict(cid, seen.payload.text, given.text)
         if self.merged_into is not None:
             raise InvalidArgument(
                 f"account {self.member!r} was merged into {self.merged_into!r}; "
@@ -655,7 +657,7 @@ class Account:
                 value=self.member,
             )
         posted = at_utc if at_utc > self.last_at else self.last_at
-        return _Cmd(name, cid, posted, occurred, text, self.version + 1)
+        return _Cmd(name, cid, posted, occurred, given, self.version + 1)
 
     def _finish(
         self,
@@ -1534,7 +1536,9 @@ class Account:
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
         _prune_window(outcomes, orders, program, event.at)
-        programs = _programs_for(program, orders, self.programs, resolve)
+        programs = self.programs
+        if command in ("migrate", "merge_in") or not _covers(programs, orders, program):
+            programs = _programs_for(program, orders, self.programs, resolve)
         if command in ("review", "migrate", "merge_in") or _new_month(
             self.last_at, event.at, program
         ):
@@ -1660,19 +1664,22 @@ def _conflict(id: str, old: str, new: str) -> IdempotencyConflict:
     )
 
 
-def _stored(evaluation: Evaluation) -> str:
-    """An order's evaluation as kept for refunds: JSON text without profile facts or conditions."""
-    member = evaluation.member
-    bare = Member(
-        member.id, joined_at=member.joined_at, tier=member.tier, counters=member.counters
-    )
+def _stored(evaluation: Evaluation) -> StoredEvaluation:
+    """An order's evaluation as kept for refunds: without profile facts or condition texts."""
+    m = evaluation.member
     trace = evaluation.trace
-    plain = attrs.evolve(
-        evaluation,
-        member=bare,
-        trace=Trace(trace.rule_ids, trace.codes, trace.details, ((),) * len(trace.rule_ids)),
+    return StoredEvaluation(
+        Evaluation(
+            evaluation.event,
+            Member(m.id, joined_at=m.joined_at, tier=m.tier, counters=m.counters),
+            evaluation.eligible,
+            evaluation.points,
+            evaluation.raw,
+            evaluation.increments,
+            evaluation.budget_increments,
+            Trace(trace.rule_ids, trace.codes, trace.details, ((),) * len(trace.rule_ids)),
+        )
     )
-    return serialize.dumps(plain)
 
 
 def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tuple[Activity, ...]:
@@ -1832,6 +1839,19 @@ def _programs_for(
         if key not in out:
             out[key] = known[key] if key in known else resolve(*key)
     return out
+
+
+def _covers(
+    programs: Mapping[tuple[str, int], Program],
+    orders: Mapping[str, OrderRecord],
+    program: Program,
+) -> bool:
+    """Whether ``programs`` is exactly the current program and those of the kept orders."""
+    if program.key not in programs:
+        return False
+    used = {record.program.key for record in orders.values()}
+    used.add(program.key)
+    return len(used) == len(programs)
 
 
 def _new_month(before: datetime, after: datetime, program: Program) -> bool:

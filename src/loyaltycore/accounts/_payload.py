@@ -13,36 +13,47 @@ import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from loyaltycore._validate import DECIMAL_CONTEXT
 from loyaltycore.calendar import UTC
 
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_PLAIN: Final = (str, int, bool, type(None))
+
+
+def _fields(cls: type[Any]) -> tuple[str, ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.init)
+    return found
+
 
 def canonical(value: Any) -> Any:
     """Plain JSON-safe data with one spelling per value."""
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    if isinstance(value, Decimal):
+    if kind is Decimal:
         text = format(value.normalize(DECIMAL_CONTEXT), "f")
         return "0" if text in ("-0", "0") else text
+    if kind is dict or isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in sorted(value.items())}
+    if kind is tuple or kind is list:
+        return [canonical(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in sorted(value.items())}
-    if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
     if isinstance(value, frozenset | set):
         return sorted(canonical(v) for v in value)
-    if attrs.has(type(value)):
-        return {
-            f.name: canonical(getattr(value, f.name)) for f in attrs.fields(type(value)) if f.init
-        }
-    raise TypeError(f"no canonical form for {type(value).__name__}")
+    if attrs.has(kind):
+        return {name: canonical(getattr(value, name)) for name in _fields(kind)}
+    if isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"no canonical form for {kind.__name__}")
 
 
 def dumps(payload: Mapping[str, Any]) -> str:

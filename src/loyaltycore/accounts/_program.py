@@ -244,8 +244,8 @@ class Program:
     debt: DebtPolicy = attrs.field(default="debt", validator=_choice("debt", "debt", "strict"))
     caps: tuple[Cap, ...] = attrs.field(default=(), converter=_caps)
     refund_days: int = attrs.field(default=90)
-    retry_days: int = attrs.field(default=30)
-    retry_count: int = attrs.field(default=1000, validator=_positive("retry_count"))
+    retry_days: int = attrs.field(default=7)
+    retry_count: int = attrs.field(default=200, validator=_positive("retry_count"))
     retro: Retro = attrs.field(
         default="next_review", validator=_choice("retro", "next_review", "reopen")
     )

@@ -13,18 +13,24 @@ from datetime import datetime
 from typing import Any
 
 import attrs
+from cattrs.gen import make_dict_unstructure_fn
 
 from loyaltycore import serialize
 from loyaltycore.accounts._values import (
     VALUE_TYPES,
     AccountEvent,
+    AwardResult,
     HoldRecord,
+    LedgerOp,
     OrderRecord,
     Outcome,
+    Payload,
     Profile,
     ProgramRef,
     Seen,
+    StoredEvaluation,
 )
+from loyaltycore.errors import InvalidType
 from loyaltycore.points import Balance, ExpiryPolicy, PointsEvent
 from loyaltycore.tiers import Activity, TierStatus
 
@@ -84,6 +90,26 @@ def event_from_data(data: Any) -> AccountEvent:
     return result
 
 
+def _structure_stored(value: Any, _: Any) -> StoredEvaluation:
+    if not isinstance(value, str) or not value.startswith("{"):
+        raise InvalidType(
+            f"evaluation={value!r} must be an evaluation document as JSON text",
+            field="evaluation",
+            value=value,
+        )
+    return StoredEvaluation(text=value)
+
+
+def _structure_payload(value: Any, _: Any) -> Payload:
+    if not isinstance(value, str) or not value.startswith("{"):
+        raise InvalidType(
+            f"payload={value!r} must be a command's canonical JSON text",
+            field="payload",
+            value=value,
+        )
+    return Payload(text=value)
+
+
 def register() -> None:
     """Register the accounts' documents and the hooks their fields need."""
     conv = serialize.converter
@@ -94,8 +120,17 @@ def register() -> None:
     conv.register_structure_hook(
         union | None, lambda v, _: None if v is None else conv.structure(v, union)
     )
+    conv.register_unstructure_hook(StoredEvaluation, lambda v: v.text)
+    conv.register_unstructure_hook(Payload, lambda v: v.text)
+    conv.register_structure_hook(Payload, _structure_payload)
+    conv.register_structure_hook(StoredEvaluation, _structure_stored)
     for cls in (*VALUE_TYPES, SnapshotData):
         attrs.resolve_types(cls)
+    for cls in (LedgerOp, Outcome, AwardResult, OrderRecord, AccountEvent):
+        # (fields at their defaults are left out: smaller rows, faster to read back)
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
+        )
     serialize.register_document(AccountEvent, "accounts.Event", 1)
     serialize.register_document(Profile, "accounts.Profile", 1)
     serialize.register_document(Outcome, "accounts.Outcome", 1)

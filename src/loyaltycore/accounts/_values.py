@@ -296,13 +296,118 @@ class LedgerOp:
     debt_policy: str | None = None
 
 
+class Payload:
+    """A command's canonical input, what a retry is compared with.
+
+    It keeps the checked values a command was given and writes them as
+    canonical JSON text (sorted keys, money in its shortest exact form,
+    instants in UTC) on first need: a retry's comparison, plain data. Two
+    payloads are equal when their texts are.
+
+    >>> from decimal import Decimal
+    >>> Payload({"amount": Decimal("1.0")}) == Payload({"amount": "1.00"})
+    False
+    >>> Payload({"amount": Decimal("1.0")}).text == Payload({"amount": Decimal("1.00")}).text
+    True
+    """
+
+    __slots__ = ("_body", "_text")
+
+    def __init__(self, body: Mapping[str, Any] | None = None, text: str | None = None) -> None:
+        if (body is None) == (text is None):
+            raise InvalidArgument("give a payload's values or its text", field="payload")
+        self._body = body
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        """The canonical JSON text."""
+        if self._text is None:
+            from loyaltycore.accounts._payload import dumps
+
+            assert self._body is not None
+            self._text = dumps(self._body)
+        return self._text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Payload):
+            return NotImplemented
+        return self is other or self.text == other.text
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Payload({self.text})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Payload, (None, self.text))
+
+
+class StoredEvaluation:
+    """An order's evaluation as kept for refunds: the value or its document text.
+
+    An order keeps the value it computed; a replayed or restored account
+    keeps the text it read. Each is made from the other on first need (the
+    text for plain data and equality, the value for a refund), so commands
+    never pay for serialising and loads never pay for parsing.
+
+    >>> from datetime import datetime, timezone
+    >>> from loyaltycore.predicates import Event, Member
+    >>> from loyaltycore.rules import FixedPoints, Rule, RuleSet
+    >>> done = RuleSet([Rule("r", None, FixedPoints(5))]).evaluate(
+    ...     Event("o", "purchase", datetime(2024, 1, 1, tzinfo=timezone.utc)), Member("m"))
+    >>> kept = StoredEvaluation(done)
+    >>> StoredEvaluation(text=kept.text) == kept, StoredEvaluation(text=kept.text).value.points
+    (True, 5)
+    """
+
+    __slots__ = ("_text", "_value")
+
+    def __init__(self, value: Evaluation | None = None, text: str | None = None) -> None:
+        if (value is None) == (text is None):
+            raise InvalidArgument("give an evaluation or its text", field="evaluation")
+        self._value = value
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        """The evaluation's document as canonical JSON text."""
+        if self._text is None:
+            self._text = serialize.dumps(self._value)
+        return self._text
+
+    @property
+    def value(self) -> Evaluation:
+        """The evaluation."""
+        if self._value is None:
+            assert self._text is not None
+            self._value = serialize.loads(self._text, Evaluation)
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredEvaluation):
+            return NotImplemented
+        return self is other or self.text == other.text
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StoredEvaluation(points={self.value.points})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StoredEvaluation, (None, self.text))
+
+
 @attrs.frozen
 class OrderRecord:
     """An order kept for refunds: its evaluation and what was granted and taken back.
 
     ``evaluation`` is the order's :class:`~loyaltycore.rules.Evaluation`
-    as a plain-data document in JSON text (without the member's profile
-    facts or the trace's condition texts), read back only by a refund;
+    (without the member's profile facts or the trace's condition texts),
+    as plain data its document's JSON text (:class:`StoredEvaluation`);
     ``member`` is the member it was made by. ``granted`` and ``clawed``
     have one entry per award line of the evaluation; ``earns`` are the
     ledger earns that hold the order's points and ``line_earn`` which earn
@@ -321,7 +426,7 @@ class OrderRecord:
     occurred_at: datetime
     program: ProgramRef
     member: str
-    evaluation: str
+    evaluation: StoredEvaluation
     currency: str
     rate: Decimal | None
     total: Decimal
@@ -352,8 +457,7 @@ class OrderRecord:
         >>> a.orders["o-1"].stored_evaluation().points
         45
         """
-        found: Evaluation = serialize.loads(self.evaluation, Evaluation)
-        return found
+        return self.evaluation.value
 
 
 @attrs.frozen
@@ -380,7 +484,7 @@ class Seen:
 
     id: str
     command: str
-    payload: str
+    payload: Payload
     outcome: Outcome
 
 
@@ -414,8 +518,8 @@ class Absorbed:
 class AccountEvent:
     """One command's effects, as an account's history records them.
 
-    ``payload`` is the command's canonical input (JSON text: what a retry is
-    compared with); ``ledger`` the points-ledger commands it ran; ``activity``
+    ``payload`` is the command's canonical input (:class:`Payload`, what a
+    retry is compared with); ``ledger`` the points-ledger commands it ran; ``activity``
     the tier activity it added; ``counters`` and ``caps`` the counter
     changes; ``order`` the order record it stored or updated; ``program``,
     ``tier`` and ``absorbed`` what an open, a migration or a merge set.
@@ -430,7 +534,7 @@ class AccountEvent:
     id: str
     at: datetime
     occurred_at: datetime
-    payload: str
+    payload: Payload
     outcome: Outcome
     ledger: tuple[LedgerOp, ...] = ()
     activity: tuple[Activity, ...] = ()

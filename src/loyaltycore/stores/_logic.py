@@ -180,7 +180,7 @@ class Rows(Protocol):
 
     def lots(self, member: str) -> list[LotRow]: ...
 
-    def add_outbox(self, rows: Sequence[OutboxItem]) -> None: ...
+    def add_outbox(self, rows: Sequence[tuple[OutboxItem, str]]) -> None: ...
 
     def pending(self, limit: int) -> list[OutboxItem]: ...
 
@@ -197,6 +197,18 @@ class Rows(Protocol):
     def bodies(self, member: str) -> list[tuple[str, tuple[Any, ...], str]]: ...
 
     def put_body(self, table: str, key: tuple[Any, ...], body: str) -> None: ...
+
+
+def _fast_dumps(data: Any) -> str:
+    """JSON text of a document as written (keys in the converter's order)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def _outcome_text(event_doc: dict[str, Any]) -> str:
+    """An event's outcome as its own document (taken from the event's plain data)."""
+    return _fast_dumps(
+        {"schema": "accounts.Outcome", "version": 1, "data": event_doc["data"]["outcome"]}
+    )
 
 
 def _dumps(data: Any) -> str:
@@ -449,18 +461,19 @@ class Store(abc.ABC):
         if not rows.put_head(member, None if before is None else before.version, head):
             raise Busy(member)
         docs = [event_to_data(e) for e in events]
+        texts = [_fast_dumps(d) for d in docs]
         rows.add_events(
             member,
             [
-                EventRow(e.version, e.command, e.id, e.at.isoformat(), _dumps(d))
-                for e, d in zip(events, docs, strict=True)
+                EventRow(e.version, e.command, e.id, e.at.isoformat(), text)
+                for e, text in zip(events, texts, strict=True)
             ],
         )
         rows.put_outcomes(
             member,
             [
-                OutcomeRow(e.id, e.version, e.payload, _dumps(serialize.to_data(e.outcome)))
-                for e in events
+                OutcomeRow(e.id, e.version, e.payload.text, _outcome_text(d))
+                for e, d in zip(events, docs, strict=True)
                 if e.id
             ],
         )
@@ -475,7 +488,7 @@ class Store(abc.ABC):
         self._lots[member] = (after.version, {lot.lot: lot for lot in lots})
         if len(self._lots) > 1024:
             self._lots.pop(next(iter(self._lots)))
-        rows.add_outbox(self._outbox(member, events, docs))
+        rows.add_outbox(self._outbox(member, events, docs, texts))
         used: dict[str, int] = {}
         for e in events:
             for budget, points in e.outcome.budgets.items():
@@ -507,30 +520,31 @@ class Store(abc.ABC):
 
     @staticmethod
     def _outbox(
-        member: str, events: Sequence[AccountEvent], docs: Sequence[dict[str, Any]]
-    ) -> list[OutboxItem]:
+        member: str,
+        events: Sequence[AccountEvent],
+        docs: Sequence[dict[str, Any]],
+        texts: Sequence[str],
+    ) -> list[tuple[OutboxItem, str]]:
         out = []
-        for event, doc in zip(events, docs, strict=True):
+        for event, doc, text in zip(events, docs, texts, strict=True):
             at = event.at.isoformat()
-            out.append(
-                OutboxItem(
-                    f"{member}:{event.version}:0", member, event.version, 0, "event", None, at, doc
-                )
+            item = OutboxItem(
+                f"{member}:{event.version}:0", member, event.version, 0, "event", None, at, doc
             )
+            out.append((item, text))
             for k, award in enumerate(event.outcome.emitted, 1):
                 body = serialize.converter.unstructure(award)
-                out.append(
-                    OutboxItem(
-                        f"{member}:{event.version}:{k}",
-                        member,
-                        event.version,
-                        k,
-                        "award",
-                        award.member,
-                        at,
-                        body,
-                    )
+                item = OutboxItem(
+                    f"{member}:{event.version}:{k}",
+                    member,
+                    event.version,
+                    k,
+                    "award",
+                    award.member,
+                    at,
+                    body,
                 )
+                out.append((item, _fast_dumps(body)))
         return out
 
     # -- the contract --------------------------------------------------------------------

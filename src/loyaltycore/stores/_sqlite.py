@@ -143,13 +143,13 @@ class _Rows:
         ).fetchall()
         return [LotRow(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
-    def add_outbox(self, rows: Sequence[OutboxItem]) -> None:
+    def add_outbox(self, rows: Sequence[tuple[OutboxItem, str]]) -> None:
         self.db.executemany(
             "INSERT INTO loyalty_outbox (member, version, part, id, kind, target, at, body)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (r.member, r.version, r.part, r.id, r.kind, r.target, r.at, _json(r.body))
-                for r in rows
+                (r.member, r.version, r.part, r.id, r.kind, r.target, r.at, text)
+                for r, text in rows
             ],
         )
 
@@ -225,10 +225,6 @@ _BODIES: Final = (
     (("loyalty_snapshots", "body"), ("member",)),
     (("loyalty_outbox", "body"), ("member", "version", "part")),
 )
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 class SQLiteStore(Store):
