@@ -68,7 +68,7 @@ from loyaltycore.points import Balance, PointsLedger
 from loyaltycore.points import merge as merge_ledgers
 from loyaltycore.points import transfer as transfer_ledgers
 from loyaltycore.predicates import FrozenMap, Item, Member
-from loyaltycore.rules import POINTS, Evaluation, Trace
+from loyaltycore.rules import POINTS, Evaluation
 from loyaltycore.tiers import Activity, TierStatus
 
 Resolver = Callable[[str, int], Program]
@@ -1665,21 +1665,8 @@ def _conflict(id: str, old: str, new: str) -> IdempotencyConflict:
 
 
 def _stored(evaluation: Evaluation) -> StoredEvaluation:
-    """An order's evaluation as kept for refunds: without profile facts or condition texts."""
-    m = evaluation.member
-    trace = evaluation.trace
-    return StoredEvaluation(
-        Evaluation(
-            evaluation.event,
-            Member(m.id, joined_at=m.joined_at, tier=m.tier, counters=m.counters),
-            evaluation.eligible,
-            evaluation.points,
-            evaluation.raw,
-            evaluation.increments,
-            evaluation.budget_increments,
-            Trace(trace.rule_ids, trace.codes, trace.details, ((),) * len(trace.rule_ids)),
-        )
-    )
+    """An order's evaluation as kept for refunds (its text leaves out the profile facts)."""
+    return StoredEvaluation(evaluation)
 
 
 def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tuple[Activity, ...]:

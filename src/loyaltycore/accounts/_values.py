@@ -346,13 +346,33 @@ class Payload:
         return (Payload, (None, self.text))
 
 
+def _kept(evaluation: Evaluation) -> Evaluation:
+    """What an order keeps of its evaluation: the member without profile facts, no conditions."""
+    from loyaltycore.predicates import Member
+    from loyaltycore.rules import Trace
+
+    m = evaluation.member
+    trace = evaluation.trace
+    return Evaluation(
+        evaluation.event,
+        Member(m.id, joined_at=m.joined_at, tier=m.tier, counters=m.counters),
+        evaluation.eligible,
+        evaluation.points,
+        evaluation.raw,
+        evaluation.increments,
+        evaluation.budget_increments,
+        Trace(trace.rule_ids, trace.codes, trace.details, ((),) * len(trace.rule_ids)),
+    )
+
+
 class StoredEvaluation:
     """An order's evaluation as kept for refunds: the value or its document text.
 
     An order keeps the value it computed; a replayed or restored account
     keeps the text it read. Each is made from the other on first need (the
     text for plain data and equality, the value for a refund), so commands
-    never pay for serialising and loads never pay for parsing.
+    never pay for serialising and loads never pay for parsing. The text
+    leaves out the member's profile facts and the trace's condition texts.
 
     >>> from datetime import datetime, timezone
     >>> from loyaltycore.predicates import Event, Member
@@ -374,9 +394,10 @@ class StoredEvaluation:
 
     @property
     def text(self) -> str:
-        """The evaluation's document as canonical JSON text."""
+        """The evaluation's document as canonical JSON text (no profile facts, no conditions)."""
         if self._text is None:
-            self._text = serialize.dumps(self._value)
+            assert self._value is not None
+            self._text = serialize.dumps(_kept(self._value))
         return self._text
 
     @property
