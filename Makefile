@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(VENV)/.stamp-base: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[clv,plot]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[clv,plot,report]'
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(BIN)/python
@@ -49,7 +49,7 @@ $(BENCH_BIN)/python:
 
 $(BENCH_VENV)/.stamp: pyproject.toml constraints.txt benchmarks/constraints.txt | $(BENCH_BIN)/python
 	$(BENCH_BIN)/python -m pip install --disable-pip-version-check --no-input --quiet -c benchmarks/constraints.txt --upgrade pip
-	$(BENCH_BIN)/python -m pip install --disable-pip-version-check --no-input --quiet -c benchmarks/constraints.txt -e '.[clv]' -r benchmarks/requirements.txt
+	$(BENCH_BIN)/python -m pip install --disable-pip-version-check --no-input --quiet -c benchmarks/constraints.txt -e '.[clv,report]' -r benchmarks/requirements.txt
 	touch $@
 
 bench: $(BENCH_VENV)/.stamp

@@ -17,17 +17,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = [
-    "ledger",
-    "rules",
-    "tiers",
-    "accounts",
-    "stores",
-    "metrics",
-    "lifecycle",
-    "segments",
-    "campaigns",
-    "report",
-]
+    "ledger", "rules", "tiers", "accounts", "stores", "metrics", "lifecycle", "segments",
+    "campaigns", "report", "engines",
+]  # fmt: skip
 
 
 def main() -> int:

@@ -32,6 +32,8 @@ CORE = {
     "_generated",
     "_public",
     "_deprecate",
+    "_frames",
+    "_native",
 }
 
 

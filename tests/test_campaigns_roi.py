@@ -113,3 +113,18 @@ def test_bad_roi_inputs_raise_named_errors(
     kwargs.update(change)
     with pytest.raises(error, match=message):
         roi(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_points_cost_exactly_halfway_between_cents_rounds_once() -> None:
+    # 13 - 1/3 extra points valued at 0.0375 x 0.6 is exactly 0.285, which
+    # rounds half-even to 0.28. Dividing before multiplying made it
+    # 0.2850...01 and rounded it up to 0.29.
+    result = roi(
+        [0, 0, 0, 0],
+        [13, 1, 0, 0],
+        ["treatment", "control", "control", "control"],
+        margin="0.3",
+        cost_per_point="0.0375",
+        redemption_rate="0.6",
+    )
+    assert result.points_cost == Decimal("0.28")

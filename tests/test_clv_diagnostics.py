@@ -185,3 +185,23 @@ def test_p_alive_history() -> None:
 def test_bad_input(call: Any, error: type[LoyaltyError], match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_tables_say_their_unit_and_horizon() -> None:
+    """Plots label their axes from these: the model's unit unless told otherwise."""
+    bg = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
+    grid = frequency_recency_matrix(bg, T=39.0, max_frequency=1, t=13.0)
+    assert (grid.T, grid.t, grid.unit) == (39.0, 13.0, "week")
+    in_days = frequency_recency_matrix(bg, T=273.0, max_frequency=1, t=91.0, unit="day")
+    assert in_days.unit == "day"
+    track = expected_cumulative_transactions(bg, first_purchase=[0.0], repeat_purchases=[1.0], t=2)
+    assert track.unit == track.incremental().unit == "week"
+    table = calibration_vs_holdout(
+        bg, frequency=[0, 1], recency=[0.0, 5.0], T=[10.0, 10.0], holdout_frequency=[0, 1],
+        duration=8.0,
+    )  # fmt: skip
+    assert (table.duration, table.unit) == (8.0, "week")
+    history = p_alive_history(bg, purchases=[4.0, 1.0], at=[2.0, 6.0])
+    assert history.purchases.tolist() == [1.0, 4.0]
+    assert history.unit == "week"
+    assert not history.purchases.flags.writeable

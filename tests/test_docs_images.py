@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from loyaltycore.report import SAMPLE_TZ, build_report, load_sample
 
-IMAGES = Path(__file__).parent.parent / "docs" / "images"
+DOCS = Path(__file__).parent.parent / "docs"
+IMAGES = DOCS / "images"
 
 
-def test_docs_images_are_reproduced_by_the_report(tmp_path: Path) -> None:
+def _plot_images() -> ModuleType:
+    """docs/plot_images.py, the script that draws docs/plot.md's images."""
+    spec = importlib.util.spec_from_file_location("plot_images", DOCS / "plot_images.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_images_are_reproduced_by_the_report(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     pytest.importorskip("scipy")
-    build_report(load_sample(), tz=SAMPLE_TZ).write_html(tmp_path)
-    shipped = sorted(IMAGES.glob("*.png"))
-    assert shipped, "docs/images has no charts"
+    build_report(load_sample(), tz=SAMPLE_TZ, currency="EUR").write_html(tmp_path)
+    shipped = sorted(IMAGES.glob("report_*.png"))
+    assert shipped, "docs/images has no report charts"
     for image in shipped:
         chart = image.name.removeprefix("report_")
         assert (tmp_path / chart).read_bytes() == image.read_bytes(), image.name
 
 
+def test_plot_images_are_reproduced_by_their_script(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("scipy")
+    written = _plot_images().main(tmp_path)
+    assert {p.name for p in written} == {p.name for p in IMAGES.glob("plot_*.png")}
+    for path in written:
+        assert path.read_bytes() == (IMAGES / path.name).read_bytes(), path.name
+
+
 def test_every_image_referenced_by_the_docs_exists_and_is_produced_here() -> None:
-    docs = Path(__file__).parent.parent / "docs"
     referenced = {
         line.split("](")[1].split(")")[0]
-        for page in docs.glob("*.md")
+        for page in DOCS.glob("*.md")
         for line in page.read_text().splitlines()
         if line.startswith("![")
     }
-    assert referenced == {f"images/{p.name}" for p in IMAGES.glob("*.png")}
+    images = {f"images/{p.name}" for p in IMAGES.glob("*.png")}
+    assert referenced == images
+    assert all(Path(p).name.startswith(("report_", "plot_")) for p in images)

@@ -42,3 +42,14 @@ def test_campaign_statistics_without_scipy_name_the_stats_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     assert out.stdout.strip() == "compare needs scipy: pip install 'loyaltycore[stats]' stats"
+
+
+def test_importing_plot_loads_no_extras() -> None:
+    """matplotlib is imported when a plot is drawn, not when the module is."""
+    code = (
+        "import json, sys\n"
+        "import loyaltycore.plot\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
+    assert json.loads(out.stdout) == []

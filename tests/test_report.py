@@ -49,13 +49,14 @@ def test_text_report_on_the_sample_has_every_section() -> None:
     text = done.stdout
     for heading in (
         "Overview",
-        "Retention",
+        "Monthly retention",
         "Cohort retention",
         "Lifecycle stages",
         "RFM segments",
         "Customer lifetime value",
-        "bg_nbd: r = ",
-        "gamma_gamma: p = ",
+        "BG/NBD               r",
+        "Gamma-Gamma          p",
+        "Top 5 customers by predicted value",
     ):
         assert heading in text, heading
 
@@ -175,9 +176,9 @@ def test_html_report_with_charts(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     assert main(["--format", "html", "--out", str(tmp_path), "--top", "3"]) == 0
     page = (tmp_path / "report.html").read_text()
-    for chart in ("cohorts.png", "lifecycle.png", "rfm.png", "clv.png"):
-        assert chart in page
-        assert (tmp_path / chart).read_bytes().startswith(b"\x89PNG")
+    for chart in ("cohorts", "retention", "lifecycle", "rfm", "clv", "clv_check"):
+        assert f'src="{chart}.png"' in page
+        assert (tmp_path / f"{chart}.png").read_bytes().startswith(b"\x89PNG")
     assert json.loads((tmp_path / "report.json").read_text())["overview"]["customers"] > 0
 
 

@@ -51,6 +51,17 @@ ROUNDING_MODES: Final = frozenset(
 #: The largest points quantity one command may carry (fits int64 columns).
 MAX_POINTS: Final = 2**53
 
+#: Every Decimal the library accepts is below this magnitude, so no handful of
+#: operations in :data:`DECIMAL_CONTEXT` can overflow it (thresholds may still
+#: lie far beyond any real amount).
+MAX_DECIMAL: Final = Decimal(10) ** 100
+#: A money amount of an event or a basket line is below this (a quadrillion
+#: units of any currency): a line total ``quantity * unit_price`` then stays
+#: exact in :data:`DECIMAL_CONTEXT`.
+MAX_MONEY: Final = Decimal(10) ** 15
+#: The most decimal places a money amount may have (the largest currency exponent).
+MAX_PLACES: Final = 9
+
 
 def type_name(value: object) -> str:
     """The type name used in messages."""
@@ -193,8 +204,56 @@ def to_decimal(value: object, name: str = "amount", *, allow_negative: bool = Fa
         ) from None
     if not result.is_finite():
         raise InvalidAmount(f"{name}={value!r} must be finite", field=name, value=value)
+    if abs(result) >= MAX_DECIMAL:
+        raise InvalidAmount(
+            f"{name}={value!r} must be less than 10**100 in magnitude", field=name, value=value
+        )
     if not allow_negative and result < 0:
         raise InvalidAmount(f"{name}={value!r} must not be negative", field=name, value=value)
+    return result
+
+
+def decimal_places(value: Decimal) -> int:
+    """How many decimal places ``value`` needs (trailing zeros do not count).
+
+    >>> [decimal_places(Decimal(text)) for text in ("1.50", "2E+3", "1e-12")]
+    [1, 0, 12]
+    """
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent >= 0:
+        return 0
+    normal = value.normalize(DECIMAL_CONTEXT).as_tuple().exponent
+    assert isinstance(normal, int)
+    return max(0, -normal)
+
+
+def check_money(value: object, name: str = "amount") -> Decimal:
+    """A non-negative money amount below :data:`MAX_MONEY` with at most :data:`MAX_PLACES` places.
+
+    Floats are refused (:class:`InvalidType`); NaN, infinities, negative
+    amounts, absurd magnitudes and too many decimal places raise
+    :class:`InvalidAmount` naming the field. Whether the places fit a given
+    currency exponent is checked where the exponent is known.
+
+    >>> check_money("19.99")
+    Decimal('19.99')
+    >>> check_money("1e999999")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidAmount: amount='1e999999' must be less than 10**100 in magnitude
+    >>> check_money("0.0000000001")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidAmount: amount='0.0000000001' has more than 9 decimal places
+    """
+    result = to_decimal(value, name)
+    if result >= MAX_MONEY:
+        raise InvalidAmount(f"{name}={value!r} must be less than 10**15", field=name, value=value)
+    if decimal_places(result) > MAX_PLACES:
+        raise InvalidAmount(
+            f"{name}={value!r} has more than {MAX_PLACES} decimal places", field=name, value=value
+        )
     return result
 
 
@@ -247,6 +306,9 @@ EXTRAS: Final = {
     "matplotlib": "plot",
     "sklearn": "cluster",
     "hypothesis": "testing",
+    "pyarrow": "arrow",
+    "pandas": "pandas",
+    "polars": "polars",
 }
 
 

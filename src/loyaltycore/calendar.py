@@ -27,9 +27,11 @@ exactly.
 from __future__ import annotations
 
 import functools
+import importlib.resources
+import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Final, Literal, TypeAlias, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Final, Literal, TypeAlias, get_args
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -78,22 +80,72 @@ _PERIOD_MONTHS: Final = {"month": 1, "quarter": 3, "year": 12}
 PERIODS: Final = frozenset(get_args(Period))
 
 
-@functools.lru_cache(maxsize=256)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+#: An IANA key: path components of letters, digits and ``_ + - .``, never ``.`` or ``..``.
+_KEY: Final = re.compile(r"(?!.*(?:^|/)\.\.?(?:/|$))[A-Za-z0-9_+.-]+(?:/[A-Za-z0-9_+.-]+)*")
+#: The longest key accepted (the longest in tzdata has 32 characters).
+_MAX_KEY: Final = 64
+
+
+class _TzdataZone(ZoneInfo):
+    """A zone built from the bundled ``tzdata`` package; it pickles by its key.
+
+    :class:`~zoneinfo.ZoneInfo` looks a key up on the host's ``TZPATH``
+    first, so the same key can mean different rules on different hosts.
+    This subclass is only ever built from the tzdata resource, and
+    unpickling goes back through :func:`zone`, so a worker process reads the
+    same bundled rules.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (zone, (self.key,))
+
+    def __repr__(self) -> str:
+        return f"zone({self.key!r})"
+
+
+_ZONES: dict[str, tzinfo] = {}
+
+
+@functools.cache
+def _bundled_keys() -> frozenset[str]:
+    """Every key the bundled tzdata lists (its ``zones`` file)."""
+    return frozenset(importlib.resources.files("tzdata").joinpath("zones").read_text().split())
+
+
+def _bundled(name: str) -> tzinfo:
+    """The bundled zone ``name``, after checking it is a listed key; cached for good."""
+    found = _ZONES.get(name)
+    if found is not None:
+        return found
+    if not (len(name) <= _MAX_KEY and _KEY.fullmatch(name) and name in _bundled_keys()):
+        raise InvalidArgument(f"tz={name!r} is not an IANA time zone", field="tz", value=name)
+    resource = importlib.resources.files("tzdata.zoneinfo").joinpath(*name.split("/"))
+    with resource.open("rb") as file:
+        built = _TzdataZone.from_file(file, key=name)
+    return _ZONES.setdefault(name, built)
 
 
 def zone(name: str | tzinfo) -> tzinfo:
-    """Return the IANA zone called ``name`` (a ``tzinfo`` passes through).
+    """Return the IANA zone called ``name``, read from the bundled ``tzdata``.
+
+    The name must be a key that the bundled tzdata lists; the host's zone
+    directories (``TZPATH``, ``PYTHONTZPATH``, ``/etc/localtime``) are never
+    read, so ``"localtime"`` is refused. A :class:`~zoneinfo.ZoneInfo` the
+    caller built is replaced by the bundled zone of its key; any other
+    ``tzinfo`` (a fixed offset, a keyless zone) passes through.
 
     >>> zone("Asia/Shanghai")
-    zoneinfo.ZoneInfo(key='Asia/Shanghai')
+    zone('Asia/Shanghai')
     >>> zone("Mars/Olympus")
     Traceback (most recent call last):
     ...
     loyaltycore.errors.InvalidArgument: tz='Mars/Olympus' is not an IANA time zone
     """
     if isinstance(name, tzinfo):
+        if isinstance(name, ZoneInfo) and type(name) is not _TzdataZone and name.key is not None:
+            return zone(name.key)
         return name
     if not isinstance(name, str):
         raise InvalidType(
@@ -101,12 +153,7 @@ def zone(name: str | tzinfo) -> tzinfo:
         )
     if name.upper() == "UTC":
         return UTC
-    try:
-        return _zone(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidArgument(
-            f"tz={name!r} is not an IANA time zone", field="tz", value=name
-        ) from None
+    return _bundled(name)
 
 
 def to_utc(value: object, name: str = "at", *, tz: tzinfo | None = None) -> datetime:

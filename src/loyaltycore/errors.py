@@ -165,8 +165,12 @@ class InsufficientPoints(LoyaltyError, ValueError):
     """A redemption, hold, transfer or debit asks for more than is available."""
 
 
-class OverReversal(LoyaltyError, ValueError):
-    """Reversals of an earn or a redemption would exceed the original amount."""
+class OverReversal(InvalidArgument):
+    """Reversals of an earn, a redemption or a purchase would exceed the original.
+
+    A ledger reverse of more points than were earned, or a rule-set refund of
+    more units of a sku than were bought (or more money than was paid).
+    """
 
 
 class StrictPolicyViolation(LoyaltyError, ValueError):

@@ -7,7 +7,10 @@ order, customers are ordered by id and periods by date.
 
 Transaction-level KPIs take a ``customer`` column (any hashable ids) and an
 ``at`` column: int64 microseconds UTC (``log.at``), or ``datetime64`` read on
-the wall clock of ``tz``, or aware datetimes. Periods ("day", "week" —
+the wall clock of ``tz``, or aware datetimes. Columns may be numpy arrays,
+sequences or series of any engine; with ``data=`` (a pandas, polars or
+pyarrow frame, a DuckDB relation, a mapping or a Summary) the column
+arguments are column names instead. Periods ("day", "week" —
 Monday first, "month", "quarter", "year") are local calendar periods in the
 program zone ``tz``. Customer-level KPIs take a summary column
 (:func:`~loyaltycore.transactions.summarize`).
@@ -20,25 +23,33 @@ program zone ``tz``. Customer-level KPIs take a summary column
 array([0.5, 0. ])
 >>> nps([10, 9, 8, 3, 10])
 40.0
+>>> import polars as pl
+>>> log = pl.DataFrame({"id": ["007", "008", "007"], "ts": at[:3]})
+>>> retention_rate("id", "ts", data=log, tz="UTC").rate
+array([0.5])
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from datetime import tzinfo
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore import _native
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
+from loyaltycore.calendar import Period, add_period, period_start, start_of_day, zone
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._periods import (
     Frequency,
+    blocks,
     check_period,
     distinct_pairs,
     events,
@@ -47,12 +58,16 @@ from loyaltycore.transactions._periods import (
     period_starts,
 )
 
+if TYPE_CHECKING:
+    from loyaltycore.points import PointsLedger
+
 __all__ = [
     "CohortTable",
     "CustomerValues",
     "Distribution",
     "MigrationMatrix",
     "PeriodRates",
+    "PointsFlow",
     "RedemptionCurve",
     "active_rate",
     "arpu",
@@ -64,6 +79,7 @@ __all__ = [
     "historic_clv",
     "migration_matrix",
     "nps",
+    "points_flow",
     "points_liability",
     "purchase_frequency",
     "redemption_rate",
@@ -113,6 +129,13 @@ def _floats(values: Any, name: str, *, allow_empty: bool = False) -> F64:
     return out
 
 
+def _read(data: object, **columns: Any) -> list[Any]:
+    """The column arguments: read from ``data`` by name, or taken as columns."""
+    if data is None:
+        return [_native.column(values) for values in columns.values()]
+    return list(_native.read_columns(data, columns).values())
+
+
 def _exact_sum(values: F64) -> float:
     """Correctly rounded sum: independent of the order of the values."""
     return math.fsum(values.tolist())
@@ -128,7 +151,7 @@ def _ratio(numerator: float, denominator: float, name: str) -> float:
 
 
 @attrs.frozen
-class PeriodRates:
+class PeriodRates(Frames):
     """A rate per calendar period: ``rate = numerator / denominator``.
 
     ``period`` holds each period's local start date; ``rate`` is NaN where
@@ -144,6 +167,14 @@ class PeriodRates:
     denominator: I64 = _array_field()
     rate: F64 = _array_field()
 
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (
+            Col("period", "date", self.period),
+            Col("numerator", "int", self.numerator),
+            Col("denominator", "int", self.denominator),
+            Col("rate", "float", self.rate),
+        )
+
 
 def _rates(numerator: I64, denominator: I64) -> F64:
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -154,6 +185,7 @@ def retention_rate(
     customer: Any,
     at: Any,
     *,
+    data: object = None,
     period: Frequency = "month",
     tz: str | tzinfo = "UTC",
     as_of: object = None,
@@ -167,6 +199,7 @@ def retention_rate(
     Args:
         customer: customer ids, one per transaction.
         at: transaction instants (see the module docstring).
+        data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
         as_of: ignore transactions after this instant.
@@ -184,6 +217,7 @@ def retention_rate(
     ([datetime.date(2024, 2, 1), datetime.date(2024, 3, 1)], [1, 1], [2, 1], [0.5, 1.0])
     """
     freq = check_period(period)
+    customer, at = _read(data, customer=customer, at=at)
     codes, _, days, _ = events(customer, at, tz, as_of=as_of)
     pair_codes, pair_p = distinct_pairs(codes, period_numbers(days, freq))
     lo = int(pair_p.min())
@@ -201,13 +235,15 @@ def retention_rate(
 
 
 @attrs.frozen
-class CohortTable:
+class CohortTable(Frames):
     """Acquisition cohorts by periods since acquisition.
 
     ``counts[i, k]`` is the number of customers of cohort ``i`` (first
     purchase in period ``cohort[i]``) who bought in its k-th period after
     acquisition; ``size = counts[:, 0]``; ``rates = counts / size``. Cells
     after the last observed period are unobserved: count 0, rate NaN.
+    As a frame it is long: one row per observed cell, with columns
+    ``cohort``, ``offset`` (k), ``size``, ``customers`` and ``rate``.
 
     >>> t = cohort_retention([1, 1, 2], np.array(["2024-01-03", "2024-02-03", "2024-02-04"],
     ...                      "datetime64[D]"), tz="UTC")
@@ -224,11 +260,25 @@ class CohortTable:
     rates: F64 = _array_field()
     period: str = attrs.field(kw_only=True)
 
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        n = len(self.cohort)
+        row, offset = np.divmod(np.arange(n * n, dtype=np.int64), max(n, 1))
+        observed = row + offset < n
+        row, offset = row[observed], offset[observed]
+        return (
+            Col("cohort", "date", self.cohort[row]),
+            Col("offset", "int", offset),
+            Col("size", "int", self.size[row]),
+            Col("customers", "int", self.counts[row, offset]),
+            Col("rate", "float", self.rates[row, offset]),
+        )
+
 
 def cohort_retention(
     customer: Any,
     at: Any,
     *,
+    data: object = None,
     period: Frequency = "month",
     tz: str | tzinfo = "UTC",
     as_of: object = None,
@@ -242,6 +292,7 @@ def cohort_retention(
     Args:
         customer: customer ids, one per transaction.
         at: transaction instants (see the module docstring).
+        data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
         as_of: ignore transactions after this instant.
@@ -256,16 +307,23 @@ def cohort_retention(
     [[2, 0, 1], [0, 0, 0], [0, 0, 0]]
     """
     freq = check_period(period)
-    codes, ids, days, _ = events(customer, at, tz, as_of=as_of)
+    customer, at = _read(data, customer=customer, at=at)
+    codes, _, days, _ = events(customer, at, tz, as_of=as_of)
     p = period_numbers(days, freq)
     lo = int(p.min())
     n = int(p.max()) - lo + 1
     p -= lo
-    first = np.full(len(ids), n, dtype=np.int64)
-    np.minimum.at(first, codes, p)
-    pair_codes, pair_p = distinct_pairs(codes, p)
-    cohort = first[pair_codes]
-    counts = np.bincount(cohort * n + (pair_p - cohort), minlength=n * n).reshape(n, n)
+    pair_codes, pair_p = distinct_pairs(codes, p)  # by customer, then period
+    del codes, p
+    starts, _ = first_per_code(pair_codes, pair_p)
+    cohort = np.repeat(pair_p[starts], np.diff(np.append(starts, len(pair_p))))
+    flat = np.zeros(n * n, dtype=np.int64)
+    for b in blocks(len(cohort)):  # one combined (cohort, offset) code per pair
+        cell = cohort[b] * n
+        cell += pair_p[b]
+        cell -= cohort[b]
+        flat += np.bincount(cell, minlength=n * n)
+    counts = flat.reshape(n, n)
     size = counts[:, 0].copy()
     observed = np.arange(n)[None, :] < (n - np.arange(n))[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -288,13 +346,15 @@ def repurchase_rate(
     within_days: int,
     as_of: object,
     tz: str | tzinfo = "UTC",
+    data: object = None,
 ) -> float:
     """Share of customers who bought again within ``within_days`` of their first purchase.
 
     Only customers whose window is fully observed count: first purchase day
     ``f <= as_of's day - within_days``. ``rate = |eligible with a second
     purchase day in (f, f + within_days]| / |eligible|``. Days are local
-    calendar days in ``tz``; rows after ``as_of`` are ignored.
+    calendar days in ``tz``; rows after ``as_of`` are ignored. With
+    ``data``, ``customer`` and ``at`` name its columns.
 
     Raises:
         EmptyData: no customer is eligible.
@@ -309,6 +369,7 @@ def repurchase_rate(
     window = check_int(within_days, "within_days", minimum=1)
     if as_of is None:
         raise InvalidArgument("repurchase_rate needs as_of", field="as_of")
+    customer, at = _read(data, customer=customer, at=at)
     codes, _, days, zone_ = events(customer, at, tz, as_of=as_of)
     _, limit = tx.as_of_micros(as_of, zone_)
     as_of_day = _local_day(limit, zone_)
@@ -331,69 +392,85 @@ def _local_day(micros: int, zone_: tzinfo) -> int:
 # -- customer-level rates -------------------------------------------------------
 
 
-def churn_rate(days_since_last: Any, *, threshold_days: float) -> float:
+def churn_rate(days_since_last: Any, *, threshold_days: float, data: object = None) -> float:
     """Share of customers inactive for more than ``threshold_days``.
 
     ``churn = |days_since_last > threshold_days| / |customers|``. The
-    threshold is explicit: there is no default inactivity period.
+    threshold is explicit: there is no default inactivity period. With
+    ``data`` (a summary or its frame), ``days_since_last`` names its column.
 
     >>> churn_rate([3, 40, 200, 95], threshold_days=90)
     0.5
     """
-    days = _floats(days_since_last, "days_since_last")
+    (column,) = _read(data, days_since_last=days_since_last)
+    days = _floats(column, "days_since_last")
     threshold = check_rate(threshold_days, "threshold_days")
     return float(np.count_nonzero(days > threshold)) / len(days)
 
 
-def active_rate(days_since_last: Any, *, within_days: float, members: int | None = None) -> float:
+def active_rate(
+    days_since_last: Any,
+    *,
+    within_days: float,
+    members: int | None = None,
+    data: object = None,
+) -> float:
     """Share of customers (or of ``members``) who bought within ``within_days``.
 
     ``active = |days_since_last <= within_days| / (members or |customers|)``.
     Pass ``members`` to count members who never bought in the denominator.
+    With ``data``, ``days_since_last`` names its column.
 
     >>> active_rate([3, 40, 200, 95], within_days=90, members=8)
     0.25
     """
-    days = _floats(days_since_last, "days_since_last")
+    (column,) = _read(data, days_since_last=days_since_last)
+    days = _floats(column, "days_since_last")
     window = check_rate(within_days, "within_days")
     base = len(days) if members is None else check_int(members, "members", minimum=len(days))
     return _ratio(float(np.count_nonzero(days <= window)), float(base), "active_rate")
 
 
-def purchase_frequency(customer: Any) -> float:
+def purchase_frequency(customer: Any, *, data: object = None) -> float:
     """Orders per customer: ``transactions / distinct customers``.
+
+    With ``data``, ``customer`` names its column.
 
     >>> purchase_frequency(["a", "b", "a", "a"])
     2.0
     """
-    codes, ids = tx.factorize(customer, "customer")
+    (column,) = _read(data, customer=customer)
+    codes, ids = tx.factorize(column, "customer")
     return _ratio(float(len(codes)), float(len(ids)), "purchase_frequency")
 
 
-def average_order_value(amount: Any, *, exponent: int | None = None) -> float:
+def average_order_value(amount: Any, *, exponent: int | None = None, data: object = None) -> float:
     """AOV: ``sum(amount) / number of orders``, one amount per order.
 
     ``amount`` is in currency units, or int minor units with ``exponent``
-    (then divided by ``10**exponent``, e.g. ``log.amount`` with 2).
+    (then divided by ``10**exponent``, e.g. ``log.amount`` with 2). With
+    ``data``, ``amount`` names its column.
 
     >>> average_order_value([1999, 501], exponent=2)
     12.5
     """
-    values = _floats(amount, "amount")
+    (column,) = _read(data, amount=amount)
+    values = _floats(column, "amount")
     scale = 1.0 if exponent is None else 10.0 ** tx.check_exponent(exponent)
     return _exact_sum(values) / len(values) / scale
 
 
-def arpu(amount: Any, users: int, *, exponent: int | None = None) -> float:
+def arpu(amount: Any, users: int, *, exponent: int | None = None, data: object = None) -> float:
     """Average revenue per user: ``sum(amount) / users``.
 
     ``users`` counts every user of the base (buyers or not) over the same
-    period as the amounts.
+    period as the amounts. With ``data``, ``amount`` names its column.
 
     >>> arpu([10.0, 20.0, 30.0], users=4)
     15.0
     """
-    values = _floats(amount, "amount", allow_empty=True)
+    (column,) = _read(data, amount=amount)
+    values = _floats(column, "amount", allow_empty=True)
     base = check_int(users, "users", minimum=1)
     scale = 1.0 if exponent is None else 10.0 ** tx.check_exponent(exponent)
     return _exact_sum(values) / base / scale
@@ -430,10 +507,11 @@ def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
     return result
 
 
-def nps(scores: Any) -> float:
+def nps(scores: Any, *, data: object = None) -> float:
     """Net promoter score of 0-10 answers, from -100 to 100.
 
-    ``NPS = 100 * (|scores >= 9| - |scores <= 6|) / |scores|``.
+    ``NPS = 100 * (|scores >= 9| - |scores <= 6|) / |scores|``. With
+    ``data``, ``scores`` names its column.
 
     Raises:
         InvalidColumn: a score that is not an integer from 0 to 10.
@@ -441,7 +519,8 @@ def nps(scores: Any) -> float:
     >>> nps([10, 10, 9, 7, 0])
     40.0
     """
-    values = _floats(scores, "scores")
+    (column,) = _read(data, scores=scores)
+    values = _floats(column, "scores")
     bad = (values < 0) | (values > 10) | (values != np.rint(values))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -456,7 +535,7 @@ def nps(scores: Any) -> float:
 
 
 @attrs.frozen
-class CustomerValues:
+class CustomerValues(Frames):
     """One value per customer, ordered by customer id.
 
     >>> CustomerValues(np.array(["a"], dtype=object), [2.5]).value.tolist()
@@ -466,20 +545,30 @@ class CustomerValues:
     customer_id: npt.NDArray[Any] = _array_field()
     value: F64 = _array_field()
 
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (Col("customer_id", "id", self.customer_id), Col("value", "float", self.value))
+
 
 def historic_clv(
-    customer: Any, amount: Any, *, margin: float = 1.0, exponent: int | None = None
+    customer: Any,
+    amount: Any,
+    *,
+    margin: float = 1.0,
+    exponent: int | None = None,
+    data: object = None,
 ) -> CustomerValues:
     """Historic customer lifetime value: margin x the customer's past spend.
 
     ``clv[c] = margin * sum(amount of c's transactions)``, per customer,
     ordered by id. Sums are taken in sorted order, so row order cannot change
-    a digit. Returns (negative amounts) reduce the value.
+    a digit. Returns (negative amounts) reduce the value. With ``data``,
+    ``customer`` and ``amount`` name its columns.
 
     >>> v = historic_clv(["b", "a", "b"], [10.0, 4.0, 6.0], margin=0.25)
     >>> v.customer_id.tolist(), v.value.tolist()
     (['a', 'b'], [1.0, 4.0])
     """
+    customer, amount = _read(data, customer=customer, amount=amount)
     codes, ids = tx.factorize(customer, "customer")
     values = _floats(amount, "amount")
     tx.check_length(values, len(codes), "amount")
@@ -568,7 +657,7 @@ def breakage_rate(
 
 
 @attrs.frozen
-class RedemptionCurve:
+class RedemptionCurve(Frames):
     """Cumulative share of issued points redeemed by age, fitted by chain ladder.
 
     ``cumulative[k]`` is the expected share of a cohort's points redeemed by
@@ -596,6 +685,15 @@ class RedemptionCurve:
 
     cumulative: F64 = _array_field()
     factors: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        ages = np.arange(len(self.cumulative), dtype=np.int64)
+        factor = np.append(self.factors, np.nan)  # no development after the last age
+        return (
+            Col("age", "int", ages),
+            Col("cumulative", "float", self.cumulative),
+            Col("factor", "float", factor),
+        )
 
     @property
     def ultimate(self) -> float:
@@ -727,11 +825,131 @@ def points_liability(
     return DECIMAL_CONTEXT.multiply(DECIMAL_CONTEXT.multiply(Decimal(points), cost), kept)
 
 
+@attrs.frozen
+class PointsFlow:
+    """Points issued, redeemed and expired in each calendar period, and what is left.
+
+    ``start[k]`` is the local first date of period k; ``issued``,
+    ``redeemed`` (net of cancelled redemptions) and ``expired`` are the points
+    of those flows in the period, summed over the ledgers; ``outstanding`` is
+    the points the members own at its end (available, pending and held).
+    ``period`` names the period ("month", "quarter" or "year") and ``tz``
+    the zone of the calendar.
+
+    >>> flow = PointsFlow(np.array(["2024-01-01"], "datetime64[D]"), [100], [40], [0], [60],
+    ...                   period="month", tz="UTC")
+    >>> int(flow.issued[0] - flow.redeemed[0] - flow.expired[0]) == int(flow.outstanding[0])
+    True
+    """
+
+    start: npt.NDArray[np.datetime64] = _array_field()
+    issued: I64 = _array_field()
+    redeemed: I64 = _array_field()
+    expired: I64 = _array_field()
+    outstanding: I64 = _array_field()
+    period: str = attrs.field(kw_only=True)
+    tz: str = attrs.field(kw_only=True)
+
+
+def points_flow(
+    ledgers: Iterable[PointsLedger],
+    *,
+    start: date,
+    end: date,
+    period: Period = "month",
+    tz: str | tzinfo = "UTC",
+) -> PointsFlow:
+    """Points issued, redeemed and expired by calendar period, over many ledgers.
+
+    Each figure is the change of a ledger's lifetime totals
+    (:class:`~loyaltycore.points.Balance`) across the period: ``issued`` is
+    ``earned``, ``redeemed`` is ``redeemed - cancelled`` and ``expired`` is
+    ``expired``; ``outstanding`` is ``available + pending + held`` at the
+    period's end. Balances between events are rebuilt from each ledger's
+    history, and expiries due by a period's end count even when the ledger
+    recorded no event since.
+
+    Args:
+        ledgers: the members' :class:`~loyaltycore.points.PointsLedger` values.
+        start: a local date in the first period.
+        end: the local date the last period ends on or before (exclusive):
+            periods start from ``start``'s period up to the last one starting
+            before ``end``.
+        period: "month", "quarter" or "year".
+        tz: the zone whose calendar the periods follow.
+
+    Returns:
+        A :class:`PointsFlow` with one row per period.
+
+    Raises:
+        InvalidArgument: ``end`` is not after ``start``, or an unknown period.
+        InvalidType: an item that is not a points ledger.
+
+    >>> from datetime import datetime, timezone
+    >>> from loyaltycore.points import ExpireAfter, PointsLedger
+    >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=1))
+    >>> ledger = ledger.earn("e1", at=datetime(2024, 1, 10, tzinfo=timezone.utc), points=100)
+    >>> ledger = ledger.redeem("r1", at=datetime(2024, 1, 20, tzinfo=timezone.utc), points=30)
+    >>> flow = points_flow([ledger], start=date(2024, 1, 1), end=date(2024, 4, 1))
+    >>> flow.issued.tolist(), flow.redeemed.tolist(), flow.expired.tolist()
+    ([100, 0, 0], [30, 0, 0], [0, 70, 0])
+    >>> flow.outstanding.tolist()
+    [70, 0, 0]
+    """
+    from loyaltycore.points import PointsLedger
+
+    zone_ = zone(tz)
+    first = period_start(_date(start, "start"), period)
+    stop = _date(end, "end")
+    if stop <= first:
+        raise InvalidArgument(
+            f"end={stop.isoformat()} must be after the period of start={start.isoformat()}",
+            field="end",
+            value=stop,
+        )
+    bounds = [first]
+    while bounds[-1] < stop:
+        bounds.append(add_period(bounds[-1], period))
+    instants = [start_of_day(day, zone_) for day in bounds]
+    totals = np.zeros((len(bounds), 4), dtype=np.int64)
+    for index, ledger in enumerate(ledgers):
+        if not isinstance(ledger, PointsLedger):
+            raise InvalidType(
+                f"ledgers[{index}] must be a PointsLedger, not {type(ledger).__name__}",
+                field="ledgers",
+                row=index,
+            )
+        for k, when in enumerate(instants):
+            b = ledger.balance(as_of=when)
+            totals[k] += (
+                b.earned,
+                b.redeemed - b.cancelled,
+                b.expired,
+                b.available + b.pending + b.held,
+            )
+    flows = np.diff(totals[:, :3], axis=0)
+    return PointsFlow(
+        start=np.array(bounds[:-1], dtype="datetime64[D]"),
+        issued=flows[:, 0],
+        redeemed=flows[:, 1],
+        expired=flows[:, 2],
+        outstanding=totals[1:, 3],
+        period=period,
+        tz=str(getattr(zone_, "key", zone_)),
+    )
+
+
+def _date(value: object, name: str) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidType(f"{name}={value!r} must be a date (a local calendar day)", field=name)
+    return value
+
+
 # -- distributions over labels -----------------------------------------------------
 
 
 @attrs.frozen
-class Distribution:
+class Distribution(Frames):
     """Counts and shares of each label.
 
     >>> Distribution(np.array(["gold"], dtype=object), [3], [1.0]).shares.tolist()
@@ -741,6 +959,14 @@ class Distribution:
     labels: npt.NDArray[Any] = _array_field()
     counts: I64 = _array_field()
     shares: F64 = _array_field()
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        codes = np.arange(len(self.labels), dtype=np.int64)
+        return (
+            Col("label", "category", codes, labels=self.labels.tolist()),
+            Col("count", "int", self.counts),
+            Col("share", "float", self.shares),
+        )
 
 
 def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I64, Any]:
@@ -764,18 +990,22 @@ def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I
     return remap[codes], out
 
 
-def tier_distribution(tiers: Any, *, labels: Sequence[Any] | None = None) -> Distribution:
+def tier_distribution(
+    tiers: Any, *, labels: Sequence[Any] | None = None, data: object = None
+) -> Distribution:
     """How many members are in each tier (or any label), and which share.
 
     ``share[t] = |members in t| / |members|``. ``labels`` fixes the order
-    (e.g. the ladder, lowest first) and lists tiers with no member.
+    (e.g. the ladder, lowest first) and lists tiers with no member. With
+    ``data``, ``tiers`` names its column.
 
     >>> d = tier_distribution(["gold", "base", "base", "silver"],
     ...                       labels=["base", "silver", "gold", "platinum"])
     >>> d.counts.tolist(), d.shares.tolist()
     ([2, 1, 1, 0], [0.5, 0.25, 0.25, 0.0])
     """
-    codes, names = _label_codes(tiers, "tiers", labels)
+    (column,) = _read(data, tiers=tiers)
+    codes, names = _label_codes(column, "tiers", labels)
     if len(codes) == 0:
         raise EmptyData("tiers is empty", field="tiers")
     counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
@@ -783,11 +1013,13 @@ def tier_distribution(tiers: Any, *, labels: Sequence[Any] | None = None) -> Dis
 
 
 @attrs.frozen
-class MigrationMatrix:
+class MigrationMatrix(Frames):
     """Counts of members by (label before, label after), and row shares.
 
     ``rates[i, j] = counts[i, j] / sum_j counts[i, j]`` (NaN for an empty
     row): the probability of moving from ``labels[i]`` to ``labels[j]``.
+    As a frame it is long: one row per (before, after) cell, with columns
+    ``before``, ``after``, ``count`` and ``rate``.
 
     >>> m = migration_matrix(["a", "a", "b"], ["a", "b", "b"])
     >>> m.counts.tolist(), m.rates.tolist()
@@ -798,20 +1030,32 @@ class MigrationMatrix:
     counts: I64 = _array_field()
     rates: F64 = _array_field()
 
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        n = len(self.labels)
+        before, after = np.divmod(np.arange(n * n, dtype=np.int64), max(n, 1))
+        names = self.labels.tolist()
+        return (
+            Col("before", "category", before, labels=names),
+            Col("after", "category", after, labels=names),
+            Col("count", "int", self.counts.reshape(-1)),
+            Col("rate", "float", self.rates.reshape(-1)),
+        )
+
 
 def migration_matrix(
-    before: Any, after: Any, *, labels: Sequence[Any] | None = None
+    before: Any, after: Any, *, labels: Sequence[Any] | None = None, data: object = None
 ) -> MigrationMatrix:
     """Migration between two label arrays of the same members (tiers, segments).
 
     ``counts[i, j] = |members with before == labels[i] and after == labels[j]|``.
     Labels are the union of both arrays, sorted, unless ``labels`` gives the
-    order.
+    order. With ``data``, ``before`` and ``after`` name its columns.
 
     >>> migration_matrix(["base", "gold"], ["gold", "gold"],
     ...                  labels=["base", "gold"]).counts.tolist()
     [[0, 1], [0, 1]]
     """
+    before, after = _read(data, before=before, after=after)
     first = tx.as_array(before, "before")
     second = tx.as_array(after, "after")
     tx.check_length(second, len(first), "after")

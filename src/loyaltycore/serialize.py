@@ -44,7 +44,12 @@ from zoneinfo import ZoneInfo
 import attrs
 import cattrs
 from cattrs.cols import is_any_set
-from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
+from cattrs.errors import (
+    AttributeValidationNote,
+    BaseValidationError,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+)
 from cattrs.v import transform_error
 
 from loyaltycore._validate import type_name
@@ -53,11 +58,13 @@ from loyaltycore.errors import InvalidData, InvalidType, LoyaltyError, SchemaVer
 
 __all__ = [
     "Document",
+    "MAX_DEPTH",
     "converter",
     "dumps",
     "from_data",
     "loads",
     "register_document",
+    "require_every_key",
     "structure",
     "to_data",
     "unstructure",
@@ -150,8 +157,24 @@ def _sorted_set(value: Any) -> list[Any]:
     return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
 
 
+def _objects_only(cls: type[Any], inner: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Wrap the structure hook of an attrs class so that only a mapping reaches it."""
+    name = cls.__name__
+
+    def hook(value: Any, type_: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise _StrictError(f"expected an object for {name}, got {type_name(value)}")
+        return inner(value, type_)
+
+    return hook
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and attrs.has(t),
+        lambda cls: _objects_only(cls, conv.gen_structure_attrs_fromdict(cls)),
+    )
     conv.register_structure_hook(int, _strict(int, "an int"))
     conv.register_structure_hook(str, _strict(str, "a str"))
     conv.register_structure_hook(bool, _strict(bool, "a bool"))
@@ -218,6 +241,53 @@ def register_document(
     _BY_CLASS[cls] = doc
 
 
+def require_every_key(*classes: type[Any]) -> None:
+    """Make loading each attrs class require every key, even those with defaults.
+
+    Hand-written configuration may leave out keys that have defaults; a state
+    document (a tier status, a history) is always written whole, so a
+    missing key there means a truncated or tampered document, not a default.
+
+    >>> @attrs.frozen
+    ... class Visit:
+    ...     store: str
+    ...     points: int = 0
+    >>> require_every_key(Visit)
+    >>> structure({"store": "S1"}, Visit)
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidData: invalid Visit:
+      required field missing @ $.points
+    """
+    for cls in classes:
+        keys = tuple(field.name for field in attrs.fields(cls) if field.init)
+        converter.register_structure_hook(
+            cls,
+            _all_keys(cls, keys, _objects_only(cls, converter.gen_structure_attrs_fromdict(cls))),
+        )
+
+
+def _all_keys(
+    cls: type[Any], keys: tuple[str, ...], inner: Callable[[Any, Any], Any]
+) -> Callable[[Any, Any], Any]:
+    def hook(value: Any, type_: Any) -> Any:
+        if isinstance(value, Mapping):
+            missing: list[Exception] = []
+            for key in keys:
+                if key not in value:
+                    exc = KeyError(key)
+                    note = AttributeValidationNote(
+                        f"Structuring class {cls.__qualname__} @ attribute {key}", key, Any
+                    )
+                    exc.add_note(note)
+                    missing.append(exc)
+            if missing:
+                raise ClassValidationError(f"While structuring {cls.__name__}", missing, cls)
+        return inner(value, type_)
+
+    return hook
+
+
 def _format(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, LoyaltyError):
         return str(exc)
@@ -229,10 +299,57 @@ def _format(exc: BaseException, type_: Any) -> str:
     return f"invalid value for {name}: {exc}"
 
 
+#: Plain data may nest objects and lists at most this deep (a predicate of a
+#: thousand nested "not" would otherwise exhaust the interpreter's stack).
+MAX_DEPTH: Final = 100
+
+
+def _step(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if isinstance(key, str) and key.isidentifier():
+        return f"{path}.{key}"
+    return f"{path}[{key!r}]"
+
+
+def _children(value: Any) -> Any:
+    return value.items() if isinstance(value, Mapping) else enumerate(value)
+
+
+def _check_depth(data: Any, path: str, what: str, *, start: int = 1) -> None:
+    """Refuse plain data whose objects and lists nest deeper than :data:`MAX_DEPTH`.
+
+    ``data`` itself is at depth ``start`` (a document's envelope at 0, so
+    its ``data`` is at 1). The walk keeps one iterator per open level and
+    builds the path only for the error.
+    """
+    if not isinstance(data, Mapping | list | tuple):
+        return
+    stack = [iter(_children(data))]
+    keys: list[object] = []
+    while stack:
+        for key, value in stack[-1]:
+            if isinstance(value, Mapping | list | tuple):
+                if len(stack) + start > MAX_DEPTH:
+                    where = path
+                    for step in (*keys, key):
+                        where = _step(where, step)
+                    problem = f"objects and lists nested deeper than {MAX_DEPTH} @ {where}"
+                    raise InvalidData.from_messages([problem], what=what)
+                keys.append(key)
+                stack.append(iter(_children(value)))
+                break
+        else:
+            stack.pop()
+            if keys:
+                keys.pop()
+
+
 def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "$") -> T:
     """Structure plain ``data`` as ``cls`` with the strict converter.
 
-    Every problem is collected into one :class:`InvalidData`.
+    Every problem is collected into one :class:`InvalidData`. Objects and
+    lists may nest at most :data:`MAX_DEPTH` deep.
 
     >>> structure({"a": 1}, dict[str, int])
     {'a': 1}
@@ -242,6 +359,12 @@ def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "
     loyaltycore.errors.InvalidData: invalid dict[str, int]:
       '1' must be an int, not str @ $['a']
     """
+    label = what or (cls.__name__ if isinstance(cls, type) else str(cls))
+    _check_depth(data, path, label)
+    return _structure(data, cls, label, path)
+
+
+def _structure(data: Any, cls: type[T], label: str, path: str) -> T:
     try:
         return converter.structure(data, cls)
     except (BaseValidationError, LoyaltyError, ValueError, TypeError, KeyError) as exc:
@@ -249,7 +372,6 @@ def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "
             messages = transform_error(exc, path=path, format_exception=_format)
         else:
             messages = [f"{_format(exc, cls)} @ {path}"]
-        label = what or (cls.__name__ if isinstance(cls, type) else str(cls))
         raise InvalidData.from_messages(messages, what=label) from None
 
 
@@ -314,6 +436,8 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
     """
     if not isinstance(data, Mapping):
         raise InvalidData.from_messages([f"expected a document object, got {type_name(data)} @ $"])
+    schema = data.get("schema")
+    _check_depth(data, "$", schema if isinstance(schema, str) else "document", start=0)
     extra = set(data) - {"schema", "version", "data"}
     missing = {"schema", "version", "data"} - set(data)
     if extra or missing:
@@ -348,7 +472,7 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
                 errors=(f"no upgrade from version {step} @ $.version",),
             )
         payload = doc.upgraders[step](payload)
-    result: T = structure(payload, doc.cls, what=name, path="$.data")
+    result: T = _structure(payload, doc.cls, name, "$.data")
     return result
 
 
@@ -368,8 +492,16 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_data(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise InvalidData.from_messages([f"{name} is not JSON @ $"], what="document")
+
+
 def loads(text: str | bytes, cls: type[T] | None = None) -> T:
     """Load JSON text made by :func:`dumps`.
+
+    The text must be strict JSON: ``NaN`` and ``Infinity`` are refused, as
+    are integers of more than 4300 digits and nesting past
+    :data:`MAX_DEPTH`. Every problem raises :class:`InvalidData`.
 
     >>> @attrs.frozen
     ... class Badge:
@@ -378,8 +510,19 @@ def loads(text: str | bytes, cls: type[T] | None = None) -> T:
     >>> loads('{"data":{"name":"gold"},"schema":"doctest.Badge","version":1}')
     Badge(name='gold')
     """
+    if not isinstance(text, str | bytes | bytearray):
+        raise InvalidType(
+            f"text={text!r} must be JSON str or bytes, not {type_name(text)}",
+            field="text",
+            value=text,
+        )
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except InvalidData:
+        raise
+    except RecursionError:
+        problem = f"objects and lists nested deeper than {MAX_DEPTH} @ $"
+        raise InvalidData.from_messages([problem], what="document") from None
+    except ValueError as exc:  # JSONDecodeError, bad UTF-8, an int of too many digits
         raise InvalidData.from_messages([f"not JSON: {exc} @ $"], what="document") from None
     return from_data(data, cls)

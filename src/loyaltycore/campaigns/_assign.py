@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Frames
 from loyaltycore.campaigns._arrays import (
     CONTROL,
     TREATMENT,
@@ -145,7 +146,7 @@ def _stratified(
 
 
 @attrs.frozen
-class Assignment:
+class Assignment(Frames):
     """Members and the arm each was assigned to, as :func:`assign` made it.
 
     ``member`` and ``arm`` are aligned read-only columns in the order the

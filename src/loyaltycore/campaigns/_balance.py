@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Frames
 from loyaltycore.campaigns._arrays import (
     F64,
     arm_mask,
@@ -38,7 +39,7 @@ class ImbalanceWarning(UserWarning):
 
 
 @attrs.frozen
-class Balance:
+class Balance(Frames):
     """Standardised mean differences of pre-period covariates, one row each.
 
     >>> b = balance({"spend": [10, 12, 11, 30, 29, 31]}, ["treatment"] * 3 + ["control"] * 3,

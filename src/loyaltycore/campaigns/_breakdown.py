@@ -23,6 +23,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Frames
 from loyaltycore.campaigns._arrays import (
     F64,
     I64,
@@ -85,7 +86,7 @@ def p_adjust(p_values: npt.ArrayLike, *, method: Adjustment = "holm") -> F64:
 
 
 @attrs.frozen
-class Breakdown:
+class Breakdown(Frames):
     """Lift per segment with adjusted p-values, one row per segment (sorted by label).
 
     ``low`` / ``high`` are each segment's own Welch interval (not adjusted);

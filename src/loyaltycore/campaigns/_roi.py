@@ -91,18 +91,23 @@ def _rate(value: object, name: str) -> Decimal:
     return rate
 
 
-def _gaps(values: I64, treated: np.ndarray[Any, Any]) -> tuple[Decimal, Decimal]:
-    """(mean(treated) - mean(control), that gap x treated members).
+def _gaps(
+    values: I64, treated: np.ndarray[Any, Any], factor: Decimal = Decimal(1)
+) -> tuple[Decimal, Decimal]:
+    """(mean(treated) - mean(control), that gap x treated members x ``factor``).
 
-    The total is formed as sum(treated) - sum(control) x n_t / n_c, one
-    division, so it is exact whenever the control total divides evenly.
+    The total is formed as (sum(treated) x n_c - sum(control) x n_t) x factor
+    / n_c: every multiplication first and one division last, so it is exact
+    whenever it terminates, and a value exactly halfway between two cents
+    stays exactly halfway for the one rounding that follows.
     """
     ctx = DECIMAL_CONTEXT
     t, c = values[treated], values[~treated]
     sum_t, sum_c = Decimal(int(t.sum(dtype=object))), Decimal(int(c.sum(dtype=object)))
     n_t, n_c = Decimal(len(t)), Decimal(len(c))
     per_member = ctx.subtract(ctx.divide(sum_t, n_t), ctx.divide(sum_c, n_c))
-    total = ctx.subtract(sum_t, ctx.divide(ctx.multiply(sum_c, n_t), n_c))
+    numerator = ctx.subtract(ctx.multiply(sum_t, n_c), ctx.multiply(sum_c, n_t))
+    total = ctx.divide(ctx.multiply(numerator, factor), n_c)
     return per_member, total
 
 
@@ -180,7 +185,7 @@ def roi(
     incremental = money(ctx.scaleb(spend_total, -exp))
     gross = money(ctx.multiply(incremental, margin_))
     points_lift, extra = _gaps(earned, treated)
-    points_cost = money(ctx.multiply(ctx.multiply(extra, per_point), redeem))
+    points_cost = money(_gaps(earned, treated, ctx.multiply(per_point, redeem))[1])
     net = ctx.subtract(ctx.subtract(gross, points_cost), fixed)
     spent = ctx.add(points_cost, fixed)
     ratio = None

@@ -30,6 +30,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Frames
 from loyaltycore.campaigns._arrays import (
     F64,
     I64,
@@ -246,7 +247,7 @@ def qini_auc(
 
 
 @attrs.frozen
-class UpliftTable:
+class UpliftTable(Frames):
     """Each arm's mean outcome and the uplift per score bin (bin 1 scores highest).
 
     >>> t = uplift_by_decile([1, 0, 1, 0], [0.9, 0.8, 0.2, 0.1], [True, False] * 2, bins=2)

@@ -26,6 +26,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Frames
 from loyaltycore.calendar import to_micros, to_utc, zone
 from loyaltycore.campaigns._arrays import (
     F64,
@@ -52,7 +53,7 @@ UNIT_DAYS: Final = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.2
 
 
 @attrs.frozen
-class Windows:
+class Windows(Frames):
     """Net spend per assigned member around a campaign, and the lift in each window.
 
     Per-member columns (int64 minor units, aligned with ``member``):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import attrs
 import numpy as np
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._public import publish
 from loyaltycore._validate import check_rate, freeze
 from loyaltycore.clv import _data, _sim
@@ -113,7 +114,7 @@ __all__ = [
 
 
 @attrs.frozen
-class Histories:
+class Histories(Frames):
     """Purchase histories as arrays: what a model fits and what a simulator returns.
 
     >>> import numpy as np
@@ -134,6 +135,9 @@ class Histories:
         if name not in ("frequency", "recency", "T", "monetary", "unit"):
             raise InvalidColumn(f"{name}: no such column in Histories", field=name)
         return getattr(self, name)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return tuple(Col(name, "float", values) for name, values in self.columns().items())
 
     def columns(self) -> dict[str, Float]:
         """The arrays by name (``monetary`` only when present).

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from loyaltycore._frames import Frames
 from loyaltycore._validate import check_int, check_rate, freeze
 from loyaltycore.clv import _data
 from loyaltycore.clv._base import ArrayLike, Float
@@ -23,8 +24,12 @@ def _column() -> Any:
     return attrs.field(converter=freeze, eq=attrs.cmp_using(eq=np.array_equal))
 
 
-class _Table:
-    """Named columns of equal length, readable as a mapping and convertible to a frame."""
+class _Table(Frames):
+    """Named columns of equal length, readable as a mapping and convertible to a frame.
+
+    ``to_frame``, ``to_pandas``, ``to_polars``, ``to_arrow`` and the Arrow C
+    stream come from :class:`loyaltycore._frames.Frames`.
+    """
 
     __slots__ = ()
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -42,13 +47,6 @@ class _Table:
     def __len__(self) -> int:
         return len(getattr(self, self.COLUMNS[0]))
 
-    def to_frame(self, backend: str = "pandas") -> Any:
-        """The columns as a data frame of ``backend`` ("pandas", "polars", "pyarrow", ...)."""
-        import narwhals as nw
-
-        engine: Any = backend
-        return nw.from_dict(self.columns(), backend=engine).to_native()
-
 
 def _purchase_model(model: object) -> Any:
     from loyaltycore.clv import BetaGeo, ModifiedBetaGeo, ParetoNBD
@@ -65,6 +63,11 @@ def _scale(model: Any, unit: str | None) -> float:
     return _data.unit_ratio(_data.data_unit(None, unit, model.unit), model.unit)
 
 
+def _meta(**kwargs: Any) -> Any:
+    """A keyword-only field describing a table (its unit, horizon), not a column."""
+    return attrs.field(kw_only=True, **kwargs)
+
+
 # -- tracking: cumulative repeat transactions ---------------------------------------------
 
 
@@ -74,7 +77,8 @@ class CumulativeTransactions(_Table):
 
     ``period`` k = 1, 2, ... ends k units after the start of the data;
     ``actual`` counts the repeat transactions before it, ``predicted`` is the
-    model's expectation for the customers acquired before it.
+    model's expectation for the customers acquired before it. ``unit`` names
+    the period ("week", ...; None when unknown).
 
     >>> c = CumulativeTransactions(np.array([1, 2]), np.array([0.0, 3]), np.array([0.5, 2.5]))
     >>> c.incremental()["actual"].tolist()
@@ -85,11 +89,15 @@ class CumulativeTransactions(_Table):
     period: Float = _column()
     actual: Float = _column()
     predicted: Float = _column()
+    unit: str | None = _meta(default=None)
 
     def incremental(self) -> CumulativeTransactions:
         """Transactions within each period instead of up to its end."""
         return CumulativeTransactions(
-            self.period, np.diff(self.actual, prepend=0.0), np.diff(self.predicted, prepend=0.0)
+            self.period,
+            np.diff(self.actual, prepend=0.0),
+            np.diff(self.predicted, prepend=0.0),
+            unit=self.unit,
         )
 
 
@@ -143,7 +151,7 @@ def expected_cumulative_transactions(
         ages = (end - starts[before]) * scale
         predicted[index] = float(counts[before] @ fitted.expected_purchases_new(ages))
     actual = np.searchsorted(np.sort(repeats), ends, side="left").astype(np.float64)
-    return CumulativeTransactions(ends, actual, predicted)
+    return CumulativeTransactions(ends, actual, predicted, unit=unit or fitted.unit)
 
 
 # -- the frequency / recency matrices --------------------------------------------------
@@ -155,6 +163,7 @@ class FrequencyRecencyMatrix(_Table):
 
     Long format: one row per cell; ``expected`` is the expected purchases in
     the next ``t``. ``matrix(name)`` gives a (frequency x recency) array.
+    ``T``, ``t`` and their ``unit`` describe the grid (None when unknown).
 
     >>> from loyaltycore.clv import BetaGeo
     >>> bg = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
@@ -168,6 +177,9 @@ class FrequencyRecencyMatrix(_Table):
     recency: Float = _column()
     expected: Float = _column()
     p_alive: Float = _column()
+    T: float | None = _meta(default=None)
+    t: float | None = _meta(default=None)
+    unit: str | None = _meta(default=None)
 
     def matrix(self, name: str) -> Float:
         """One column as a 2-D array, frequencies down, recencies across."""
@@ -222,9 +234,18 @@ def frequency_recency_matrix(
     t_x = np.where(x > 0, cells.ravel(), 0.0)
     big_t = np.full(x.size, age)
     history = {"frequency": x, "recency": t_x, "T": big_t, "unit": unit}
-    expected = fitted.expected_purchases(check_rate(t, "t"), **history)
+    horizon = check_rate(t, "t")
+    expected = fitted.expected_purchases(horizon, **history)
     alive = fitted.p_alive(**history)
-    return FrequencyRecencyMatrix(x, np.where(x > 0, t_x, np.tile(grid, top + 1)), expected, alive)
+    return FrequencyRecencyMatrix(
+        x,
+        np.where(x > 0, t_x, np.tile(grid, top + 1)),
+        expected,
+        alive,
+        T=age,
+        t=horizon,
+        unit=unit or fitted.unit,
+    )
 
 
 # -- calibration against holdout ----------------------------------------------------------
@@ -234,7 +255,8 @@ def frequency_recency_matrix(
 class HoldoutComparison(_Table):
     """Mean holdout purchases by calibration frequency, actual and predicted.
 
-    The last row gathers every frequency from ``frequency[-1]`` up.
+    The last row gathers every frequency from ``frequency[-1]`` up;
+    ``duration`` is the holdout's length in ``unit`` (None when unknown).
 
     >>> c = HoldoutComparison(np.array([0, 1]), np.array([5.0, 2]), np.array([0.2, 1.0]),
     ...                        np.array([0.25, 0.9]))
@@ -247,6 +269,8 @@ class HoldoutComparison(_Table):
     customers: Float = _column()
     actual: Float = _column()
     predicted: Float = _column()
+    duration: float | None = _meta(default=None)
+    unit: str | None = _meta(default=None)
 
 
 def calibration_vs_holdout(
@@ -286,15 +310,21 @@ def calibration_vs_holdout(
             field="holdout_frequency",
         )
     top = check_int(max_frequency, "max_frequency", minimum=1)
-    predicted = fitted.expected_purchases(
-        check_rate(duration, "duration"), data, **given, unit=unit
-    )
+    length = check_rate(duration, "duration")
+    predicted = fitted.expected_purchases(length, data, **given, unit=unit)
     bucket = np.minimum(columns["frequency"], top).astype(np.int64)
     customers = np.bincount(bucket, minlength=top + 1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         actual = np.bincount(bucket, weights=holdout, minlength=top + 1) / customers
         expected = np.bincount(bucket, weights=predicted, minlength=top + 1) / customers
-    return HoldoutComparison(np.arange(top + 1, dtype=np.float64), customers, actual, expected)
+    return HoldoutComparison(
+        np.arange(top + 1, dtype=np.float64),
+        customers,
+        actual,
+        expected,
+        duration=length,
+        unit=_data.data_unit(data, unit, fitted.unit),
+    )
 
 
 # -- period transactions ------------------------------------------------------------------
@@ -372,6 +402,9 @@ def period_transactions(
 class AliveHistory(_Table):
     """One customer's probability of being alive at each time.
 
+    ``purchases`` are the customer's purchase times and ``unit`` the unit of
+    every time (None when unknown).
+
     >>> h = AliveHistory(np.array([0.0, 1.0]), np.array([1.0, 0.9]))
     >>> h["p_alive"].tolist()
     [1.0, 0.9]
@@ -380,6 +413,12 @@ class AliveHistory(_Table):
     COLUMNS: ClassVar[tuple[str, ...]] = ("at", "p_alive")
     at: Float = _column()
     p_alive: Float = _column()
+    purchases: Float = _meta(
+        factory=lambda: np.empty(0),
+        converter=lambda value: freeze(np.asarray(value, dtype=np.float64)),
+        eq=attrs.cmp_using(eq=np.array_equal),
+    )
+    unit: str | None = _meta(default=None)
 
 
 def p_alive_history(
@@ -421,4 +460,4 @@ def p_alive_history(
     t_x = times[known - 1] - times[0]
     big_t = when - times[0]
     alive = fitted.p_alive(frequency=x, recency=t_x, T=big_t, unit=unit)
-    return AliveHistory(when, alive)
+    return AliveHistory(when, alive, purchases=times, unit=unit or fitted.unit)

@@ -36,12 +36,14 @@ import numpy as np
 import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
-from loyaltycore import serialize
+from loyaltycore import _native, serialize
+from loyaltycore._frames import Col, Frames
 from loyaltycore._public import publish
 from loyaltycore._validate import check_int, check_positive, type_name
 from loyaltycore.calendar import EPOCH, to_utc, zone
 from loyaltycore.errors import (
     InvalidArgument,
+    InvalidColumn,
     InvalidRule,
     InvalidTime,
     InvalidType,
@@ -70,12 +72,14 @@ __all__ = [
     "SnapshotRates",
     "Stage",
     "StageChange",
+    "StageTable",
     "TransitionMatrix",
     "align_snapshot",
     "journey",
     "period_rates",
     "population_cycle",
     "stage",
+    "stage_table",
     "stages",
     "to_mermaid",
     "transition_matrix",
@@ -397,6 +401,13 @@ def stage(
     return Stage(_engine.combine_scalar(row, level, react, chosen.new_days))
 
 
+def _columns(columns: object) -> object:
+    """A data frame's columns in the engines' form; other inputs unchanged."""
+    if isinstance(columns, Mapping) or callable(getattr(columns, "columns", None)):
+        return columns
+    return _native.read_all(columns) if _native.is_frame(columns) else columns
+
+
 def stages(
     columns: object,
     policy: LifecyclePolicy | None = None,
@@ -411,7 +422,9 @@ def stages(
     second with :class:`AbsoluteDays`.
 
     Args:
-        columns: a Summary (its ``as_of`` and ``tz`` are the defaults) or a
+        columns: a Summary (its ``as_of`` and ``tz`` are the defaults), a
+            data frame (pandas, polars, pyarrow, DuckDB; instants as aware
+            datetimes, as ``Summary.to_pandas()`` gives them) or a
             mapping of equal-length columns with the fields :func:`stage`
             reads; ``first``/``previous``/``last`` are int64 micros UTC with
             :data:`MISSING` for absent instants (no ``last``: a prospect).
@@ -438,6 +451,7 @@ def stages(
     [4, 6]
     """
     chosen = _policy(policy)
+    columns = _columns(columns)
     zone_ = _days.resolve_zone(columns, tz)
     instant = _days.resolve_as_of(columns, as_of)
     days = _days.column_days(columns, instant, zone_)
@@ -455,6 +469,120 @@ def stages(
     return _classify(chosen, rows)
 
 
+def _stage_codes(value: object) -> npt.NDArray[np.int8]:
+    codes = np.array(value, dtype=np.int8, copy=True)
+    if codes.ndim != 1 or ((codes < 0) | (codes >= len(Stage))).any():
+        raise InvalidColumn(
+            f"codes must be a 1-D array of stage codes 0..{len(Stage) - 1}", field="codes"
+        )
+    codes.flags.writeable = False
+    return codes
+
+
+def _member_ids(value: object) -> npt.NDArray[Any] | None:
+    if value is None:
+        return None
+    ids = np.array(value, copy=True)
+    ids.flags.writeable = False
+    return ids
+
+
+def _same(a: npt.NDArray[Any] | None, b: npt.NDArray[Any] | None) -> bool:
+    return a is b if a is None or b is None else bool(np.array_equal(a, b))
+
+
+@attrs.frozen
+class StageTable(Frames):
+    """Each member's lifecycle stage (a :class:`Stage` code), with the member's id when known.
+
+    As a frame: ``customer_id`` (when known) and ``stage``, the stage label
+    as a category (pandas), dictionary (pyarrow) or Enum (polars) in
+    :class:`Stage` order.
+
+    >>> t = StageTable([2, 5, 2], customer_id=["a", "b", "c"])
+    >>> t.labels().tolist(), t.counts()["active"]
+    (['active', 'churned', 'active'], 2)
+    >>> t.to_pandas()["stage"].tolist()
+    ['active', 'churned', 'active']
+    """
+
+    codes: npt.NDArray[np.int8] = attrs.field(
+        converter=_stage_codes, eq=attrs.cmp_using(eq=np.array_equal)
+    )
+    customer_id: npt.NDArray[Any] | None = attrs.field(
+        default=None, kw_only=True, converter=_member_ids, eq=attrs.cmp_using(eq=_same)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.customer_id is not None and len(self.customer_id) != len(self.codes):
+            raise InvalidColumn(
+                f"customer_id has {len(self.customer_id)} rows, expected {len(self.codes)}",
+                field="customer_id",
+                value=len(self.customer_id),
+            )
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def labels(self) -> npt.NDArray[np.object_]:
+        """The stage label of each member.
+
+        >>> StageTable([0, 6]).labels().tolist()
+        ['prospect', 'reactivated']
+        """
+        table = np.array([stage.label for stage in Stage], dtype=object)
+        labels: npt.NDArray[np.object_] = table[self.codes]
+        return labels
+
+    def counts(self) -> dict[str, int]:
+        """Members per stage, every stage listed in :class:`Stage` order.
+
+        >>> StageTable([1, 1]).counts()["new"]
+        2
+        """
+        counts = np.bincount(self.codes, minlength=len(Stage))
+        return {stage.label: int(n) for stage, n in zip(Stage, counts, strict=True)}
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        stage = Col("stage", "category", self.codes, labels=[s.label for s in Stage])
+        if self.customer_id is None:
+            return (stage,)
+        return (Col("customer_id", "id", self.customer_id), stage)
+
+
+def stage_table(
+    columns: object,
+    policy: LifecyclePolicy | None = None,
+    *,
+    as_of: datetime | None = None,
+    tz: str | tzinfo | None = None,
+    model: object = None,
+) -> StageTable:
+    """:func:`stages` with the members' ids, as a :class:`StageTable` (for frames).
+
+    Arguments as in :func:`stages`; the ids come from the ``customer_id``
+    column when the columns have one.
+
+    >>> from datetime import datetime, timezone
+    >>> from loyaltycore.transactions import TransactionLog, summarize
+    >>> log = TransactionLog.from_arrays(["a", "b"], ["2024-01-02", "2024-05-20"], [5, 5],
+    ...                                  tz="UTC")
+    >>> table = stage_table(summarize(log, as_of=datetime(2024, 6, 1, tzinfo=timezone.utc)))
+    >>> table.to_pandas()
+      customer_id   stage
+    0           a dormant
+    1           b     new
+    """
+    columns = _columns(columns)
+    codes = stages(columns, policy, as_of=as_of, tz=tz, model=model)
+    ids: object = None
+    if isinstance(columns, Mapping):
+        ids = columns.get("customer_id")
+    elif callable(getattr(columns, "columns", None)):
+        ids = columns.columns().get("customer_id")  # type: ignore[attr-defined]
+    return StageTable(codes, customer_id=ids)
+
+
 def population_cycle(columns: object) -> float:
     """The median of members' median gaps, over members with three or more purchase days.
 
@@ -463,6 +591,7 @@ def population_cycle(columns: object) -> float:
     >>> population_cycle({"frequency": [0, 2, 3, 5], "median_gap": [float("nan"), 10, 30, 20]})
     20.0
     """
+    columns = _columns(columns)
     frequency = np.asarray(_days.read(columns, "frequency"))
     gaps = np.asarray(_days.read(columns, "median_gap"), dtype=np.float64)
     chosen = gaps[(frequency >= 2) & np.isfinite(gaps)]

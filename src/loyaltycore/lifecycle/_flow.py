@@ -11,6 +11,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import type_name
 from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.lifecycle._stage import ALLOWED_TRANSITIONS, Stage
@@ -61,7 +62,7 @@ def _frozen_counts(value: object) -> npt.NDArray[np.int64]:
 
 
 @attrs.frozen
-class TransitionMatrix:
+class TransitionMatrix(Frames):
     """Members counted by (stage before, stage after), rows and columns in Stage order.
 
     ``rates[i, j]`` is the share of members in stage ``i`` before who are in
@@ -73,11 +74,24 @@ class TransitionMatrix:
     >>> m = transition_matrix([2, 2, 5], [2, 5, 2])
     >>> m.count("active", "churned"), m.rate("active", "active"), m.outside_table()
     (1, 0.5, 1)
+
+    As a frame it is long: one row per (before, after) pair of stages, with
+    columns ``before``, ``after`` (stage labels), ``count`` and ``rate``.
     """
 
     counts: npt.NDArray[np.int64] = attrs.field(
         converter=_frozen_counts, eq=attrs.cmp_using(eq=np.array_equal)
     )
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        before, after = np.divmod(np.arange(_N * _N, dtype=np.int64), _N)
+        labels = [stage.label for stage in Stage]
+        return (
+            Col("before", "category", before, labels=labels),
+            Col("after", "category", after, labels=labels),
+            Col("count", "int", self.counts.reshape(-1)),
+            Col("rate", "float", self.rates.reshape(-1)),
+        )
 
     @property
     def rates(self) -> npt.NDArray[np.float64]:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Final, Literal, SupportsIndex, TypeAlias
 import attrs
 import numpy as np
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int
 from loyaltycore.calendar import (
     Period,
@@ -420,8 +421,11 @@ class StatementLine:
 
 
 @attrs.frozen
-class Statement:
+class Statement(Frames):
     """The events of ``[start, end)`` with opening and closing balances.
+
+    As a frame: one row per line (``at``, ``day``, ``kind``, ``id``,
+    ``text``, ``change``, ``balance``).
 
     >>> from loyaltycore.points import PointsLedger
     >>> from datetime import datetime, timezone
@@ -440,6 +444,29 @@ class Statement:
     lines: tuple[StatementLine, ...]
     balance: Balance
     tz: str = "UTC"
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        import numpy as np
+
+        from loyaltycore.calendar import to_micros
+
+        lines = self.lines
+        kinds = sorted({line.kind for line in lines})
+
+        def objects(values: list[str]) -> Any:
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out
+
+        return (
+            Col("at", "instant", np.array([to_micros(x.at) for x in lines], dtype=np.int64)),
+            Col("day", "date", np.array([x.day for x in lines], dtype="datetime64[D]")),
+            Col("kind", "category", np.array([kinds.index(x.kind) for x in lines]), labels=kinds),
+            Col("id", "text", objects([x.id for x in lines])),
+            Col("text", "text", objects([x.text for x in lines])),
+            Col("change", "int", np.array([x.change for x in lines], dtype=np.int64)),
+            Col("balance", "int", np.array([x.balance for x in lines], dtype=np.int64)),
+        )
 
     def __str__(self) -> str:
         from loyaltycore.calendar import zone

@@ -21,7 +21,7 @@ from cattrs.errors import (
 )
 
 from loyaltycore import serialize
-from loyaltycore._validate import type_name
+from loyaltycore._validate import to_decimal, type_name
 from loyaltycore.calendar import UTC
 from loyaltycore.errors import InvalidRule, InvalidType, LoyaltyError
 from loyaltycore.predicates._core import (
@@ -481,10 +481,7 @@ def _attribute_in(key: str, value: Any) -> Any:
             raise InvalidType(
                 f"attributes[{key!r}]={value!r} must be a JSON scalar or {{'decimal': str}}"
             )
-        try:
-            return Decimal(value["decimal"])
-        except ArithmeticError:
-            raise InvalidType(f"attributes[{key!r}]={value!r} is not a decimal") from None
+        return to_decimal(value["decimal"], f"attributes[{key!r}]", allow_negative=True)
     return value
 
 

@@ -37,8 +37,10 @@ import numpy.typing as npt
 
 from loyaltycore._validate import (
     DECIMAL_CONTEXT,
+    MAX_MONEY,
     check_id,
     check_int,
+    check_money,
     check_str,
     to_decimal,
     type_name,
@@ -121,7 +123,21 @@ def _attributes(value: object) -> FrozenMap[Attr]:
                 field=f"attributes.{key}",
                 value=item,
             )
+        _check_finite(key, item)
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
+
+
+def _check_finite(key: str, item: object) -> None:
+    """NaN and infinities cannot be compared or written as JSON: refuse them on entry."""
+    if isinstance(item, float) and not math.isfinite(item):
+        raise InvalidArgument(
+            f"attributes[{key!r}]={item!r} must be finite", field=f"attributes.{key}", value=item
+        )
+    if isinstance(item, Decimal):
+        try:
+            to_decimal(item, f"attributes[{key!r}]", allow_negative=True)
+        except InvalidAmount as exc:
+            raise InvalidAmount(str(exc), field=f"attributes.{key}", value=item) from None
 
 
 def _counters(value: object) -> FrozenMap[int]:
@@ -162,19 +178,19 @@ def _tier(value: object) -> str | None:
 
 
 def _unit_price(value: object) -> Decimal:
-    return to_decimal(value, "unit_price")
+    return check_money(value, "unit_price")
 
 
 def _discount(value: object) -> Decimal:
-    return to_decimal(value, "discount")
+    return check_money(value, "discount")
 
 
 def _points_paid(value: object) -> Decimal:
-    return to_decimal(value, "points_paid")
+    return check_money(value, "points_paid")
 
 
 def _opt_money(value: object) -> Decimal | None:
-    return None if value is None else to_decimal(value, "amount")
+    return None if value is None else check_money(value, "amount")
 
 
 def _joined_at(value: object) -> datetime | None:
@@ -254,6 +270,13 @@ class Item:
 
     def __attrs_post_init__(self) -> None:
         gross = DECIMAL_CONTEXT.multiply(Decimal(self.quantity), self.unit_price)
+        if gross >= MAX_MONEY:
+            raise InvalidAmount(
+                f"quantity * unit_price = {self.quantity} * {self.unit_price} must be less"
+                " than 10**15",
+                field="quantity",
+                value=self.quantity,
+            )
         if self.discount > gross:
             raise InvalidAmount(
                 f"discount={self.discount} must not exceed quantity * unit_price = {gross}",
@@ -446,7 +469,7 @@ class Context:
         exponent: the currency exponent (minor units per unit = 10**exponent).
 
     >>> Context(tz="Europe/Paris").tz
-    zoneinfo.ZoneInfo(key='Europe/Paris')
+    zone('Europe/Paris')
     """
 
     event: Event | None = attrs.field(default=None, converter=_opt_event)
@@ -893,7 +916,7 @@ class Frame:
     >>> import numpy as np
     >>> frame = Frame({"frequency": np.array([1, 5])}, tz="Europe/Paris")
     >>> frame.n, frame.tz
-    (2, zoneinfo.ZoneInfo(key='Europe/Paris'))
+    (2, zone('Europe/Paris'))
     """
 
     __slots__ = ("as_of", "cache", "columns", "exponent", "n", "tiers", "tz")

@@ -316,9 +316,15 @@ class Recurs(Predicate):
     :class:`dateutil.rrule.rrule`. It is compiled once into checks on the
     local date (weekday, day of month, month, n-th weekday, interval, start
     and until), so testing costs a few comparisons instead of an ``rrule``
-    walk. Finite rules (``COUNT``) with other parts are compiled to their set
-    of dates. Times of day in the rule are ignored: an event matches when
-    its local date is a date on which the rule has an occurrence.
+    walk. Finite rules (``COUNT`` or ``UNTIL``) with parts that have no
+    direct check (``BYSETPOS``, ``BYWEEKNO``, ``BYYEARDAY``, ``BYEASTER``,
+    ``COUNT``) are compiled to their set of dates (at most 5,000), expanded
+    within a static bound on the work: a rule whose dates cannot be found
+    within a few centuries of its start (fewer for frequent ones), or with a
+    sub-daily ``FREQ``, raises :class:`~loyaltycore.errors.InvalidRule`
+    instead of running for seconds. Times of day in the rule are ignored: an
+    event matches when its local date is a date on which the rule has an
+    occurrence.
 
     >>> from datetime import datetime, timezone
     >>> wednesday = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)

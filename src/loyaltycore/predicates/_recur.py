@@ -6,10 +6,23 @@ this date?" with a few integer comparisons, on one date or a whole column
 of day numbers. The checks reproduce dateutil's own filters: each BYxxx
 part restricts the dates, and parts are ANDed (as dateutil does, even
 ``BYDAY=MO,1TU``).
+
+Finite rules with parts that have no direct check (BYSETPOS, BYWEEKNO,
+BYYEARDAY, BYEASTER, COUNT) are expanded by dateutil to their set of dates.
+dateutil's walk is bounded only by the span it covers (a rule that matches
+once a century walks for centuries), so before expanding, the span is bounded
+statically: :func:`span_limit` gives the days a rule of its frequency may
+walk within :data:`MAX_WORK`, and the rule is moved forward by whole
+400-year calendar cycles so that dateutil's own stop at year 9999 ends the
+walk within that span. A rule that cannot be expanded within the bound is
+refused with :class:`~loyaltycore.errors.InvalidRule`; sub-daily FREQ rules
+are refused (times of day are ignored anyway: use FREQ=DAILY).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
@@ -23,7 +36,17 @@ from loyaltycore.errors import InvalidRule
 _DEFAULT_START: Final = datetime(1970, 1, 1)
 #: Finite rules with parts that have no direct check are expanded to at most this many dates.
 MAX_EXPANDED: Final = 5000
-YEARLY, MONTHLY, WEEKLY, DAILY = 0, 1, 2, 3
+#: The most work one expansion may do, in units of one day examined by
+#: dateutil (a few tenths of a second of CPU): see :func:`span_limit`.
+MAX_WORK: Final = 6_000_000
+_CYCLE_YEARS: Final = 400
+_CYCLE_DAYS: Final = 146_097
+_LAST: Final = datetime(9999, 12, 31)
+#: The work of one step of dateutil's loop (building a period), in days examined.
+_STEP_COST: Final = 30
+YEARLY, MONTHLY, WEEKLY, DAILY, HOURLY, MINUTELY, SECONDLY = range(7)
+_FREQ_NAMES: Final = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+_PERIOD_DAYS: Final = {YEARLY: 366, MONTHLY: 31, WEEKLY: 7, DAILY: 1}
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -153,13 +176,25 @@ class Recurrence:
         return np.asarray(steps % self.interval == 0, dtype=np.bool_)
 
 
+def _count_and_until(text: str) -> bool:
+    """Whether the rule text sets both COUNT and UNTIL (dateutil only warns)."""
+    names = {part.split("=")[0] for part in re.split(r"[;:\s]+", text.upper())}
+    return {"COUNT", "UNTIL"} <= names
+
+
 def parse_rule(text: str) -> Any:
     """The dateutil rule for RFC 5545 ``text`` (DTSTART defaults to 1970-01-01)."""
     from dateutil.rrule import rrule, rrulestr
 
+    if _count_and_until(text):
+        raise InvalidRule(
+            f"rule={text!r} has both COUNT and UNTIL, which RFC 5545 forbids",
+            field="rule",
+            value=text,
+        )
     try:
         parsed = rrulestr(text, dtstart=_DEFAULT_START)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise InvalidRule(
             f"rule={text!r} is not an RFC 5545 rule: {exc}", field="rule", value=text
         ) from None
@@ -183,17 +218,94 @@ def _bounds(rule: Any) -> tuple[int, int | None]:
     return _days(start), _days(last)
 
 
-def _expand(rule: Any, text: str) -> Recurrence:
-    occurrences = list(rule.xafter(rule._dtstart, count=MAX_EXPANDED + 1, inc=True))
-    if (rule._count is None and rule._until is None) or len(occurrences) > MAX_EXPANDED:
-        raise InvalidRule(
-            f"rule={text!r} uses BYSETPOS, BYWEEKNO, BYYEARDAY, BYEASTER, COUNT or a"
-            " sub-daily FREQ, which compile only in finite rules of at most"
-            f" {MAX_EXPANDED} occurrences",
-            field="rule",
-            value=text,
+def span_limit(rule: Any) -> int:
+    """How many days after DTSTART an expansion of ``rule`` may walk within :data:`MAX_WORK`.
+
+    dateutil steps through a rule one period (year, month, week or day) at a
+    time and filters every day of each period, whether or not a date
+    matches; its only stop, besides COUNT or a match after UNTIL, is the
+    year 9999. So the work of an expansion is bounded by the span it walks,
+    not by the occurrences it finds. Per day of span, a rule costs one unit
+    per day examined plus :data:`_STEP_COST` per period, divided by its
+    INTERVAL.
+    """
+    freq, interval = rule._freq, rule._interval
+    if freq > DAILY:
+        return 0
+    return int(MAX_WORK * interval / (1 + _STEP_COST / _PERIOD_DAYS[freq]))
+
+
+def _expansion_error(text: str, why: str) -> InvalidRule:
+    return InvalidRule(
+        f"rule={text!r} uses BYSETPOS, BYWEEKNO, BYYEARDAY, BYEASTER, COUNT or a sub-daily"
+        f" FREQ, which compile only by expansion: {why}",
+        field="rule",
+        value=text,
+    )
+
+
+def _shift(value: datetime, cycles: int) -> datetime:
+    return value.replace(year=value.year + _CYCLE_YEARS * cycles)
+
+
+def _frame(rule: Any, text: str) -> tuple[int, int]:
+    """``(cycles, span)``: how many 400-year cycles to move the rule forward, and the
+    days after DTSTART that the moved rule can walk before dateutil stops at year 9999.
+
+    The Gregorian calendar repeats every 400 years (146,097 days, a whole
+    number of weeks), so moving DTSTART and UNTIL forward by whole cycles
+    keeps every month, weekday, week number and year day, and dateutil's own
+    stop at year 9999 then bounds the walk; only Easter moves, so rules with
+    BYEASTER are not moved.
+    """
+    dtstart: datetime = rule._dtstart
+    until: datetime | None = rule._until
+    limit = span_limit(rule)
+    to_end = (_LAST - dtstart.replace(tzinfo=None)).days + 1
+    needed = 0 if until is None else max(0, (until - dtstart).days + 1)
+    cycles = 0
+    if not rule._byeaster and to_end > limit:
+        if until is None:  # walk as far as the bound allows
+            cycles = -(-(to_end - limit) // _CYCLE_DAYS)
+        else:  # just far enough to reach UNTIL
+            cycles = max(0, (to_end - needed) // _CYCLE_DAYS)
+    span = to_end - cycles * _CYCLE_DAYS
+    if span > limit:
+        raise _expansion_error(
+            text,
+            f"expanding it could walk {span} days after DTSTART, more than the {limit}"
+            f" allowed for FREQ={_FREQ_NAMES[rule._freq]};INTERVAL={rule._interval}",
         )
-    dates = frozenset(_days(occ.date()) for occ in occurrences)
+    return cycles, span
+
+
+def _expand(rule: Any, text: str) -> Recurrence:
+    """The dates of a finite rule, expanded within a static bound on the work (:func:`_frame`)."""
+    count, until = rule._count, rule._until
+    if rule._freq > DAILY:
+        raise _expansion_error(
+            text, "a sub-daily FREQ cannot be bounded; times of day are ignored, use FREQ=DAILY"
+        )
+    if count is None and until is None:
+        raise _expansion_error(
+            text, f"only finite rules (COUNT or UNTIL) of at most {MAX_EXPANDED} occurrences"
+        )
+    cycles, span = _frame(rule, text)
+    moved = rule.replace(
+        count=None,
+        dtstart=_shift(rule._dtstart, cycles),
+        until=None if until is None else _shift(until, cycles),
+    )
+    wanted = MAX_EXPANDED + 1 if count is None else min(count, MAX_EXPANDED + 1)
+    occurrences = list(itertools.islice(moved, wanted))
+    if len(occurrences) > MAX_EXPANDED:
+        raise _expansion_error(text, f"it has more than {MAX_EXPANDED} occurrences")
+    if count is not None and len(occurrences) < count:
+        raise _expansion_error(
+            text, f"its COUNT={count} occurrences are not all within {span} days of DTSTART"
+        )
+    years = _CYCLE_YEARS * cycles
+    dates = frozenset(_days(date(occ.year - years, occ.month, occ.day)) for occ in occurrences)
     return Recurrence(DAILY, 1, 0, None, None, frozenset(), frozenset(), None, None, 0, 0, dates)
 
 

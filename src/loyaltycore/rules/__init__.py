@@ -51,8 +51,16 @@ import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._frames import Col, Frames
 from loyaltycore._public import publish
-from loyaltycore._validate import DECIMAL_CONTEXT, check_int, freeze, to_decimal, type_name
+from loyaltycore._validate import (
+    DECIMAL_CONTEXT,
+    MAX_PLACES,
+    check_int,
+    freeze,
+    to_decimal,
+    type_name,
+)
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
@@ -195,7 +203,7 @@ class RuleSet:
         rules: the rules; their order is the order of the trace.
         tz: the program's IANA zone (calendar conditions, limit periods).
         tiers: tier names, lowest first (``tier_at_least``, tier multipliers).
-        exponent: the currency exponent (minor units per unit = 10**exponent).
+        exponent: the currency exponent (minor units per unit = 10**exponent), 0 to 9.
         metrics: the tier metrics an award may be in, besides ``"points"``.
         groups: exclusive groups' modes, ``"priority"`` (default) or ``"best"``.
         budgets: advisory program budgets (:class:`Budget`).
@@ -223,7 +231,7 @@ class RuleSet:
 
     @exponent.validator
     def _check_exponent(self, _: object, value: object) -> None:
-        check_int(value, "exponent", minimum=0)
+        check_int(value, "exponent", minimum=0, maximum=MAX_PLACES)
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
@@ -276,6 +284,11 @@ class RuleSet:
         Returns:
             An :class:`Evaluation`: redeemable awards, qualifying activity,
             the counter increments to persist and the trace.
+
+        Raises:
+            InvalidAmount: an amount, discount, unit price or line discount
+                with more decimals than the currency ``exponent``; the
+                message names it (``items[1].unit_price=2.505 ...``).
 
         >>> from datetime import datetime, timezone
         >>> from loyaltycore.predicates import Always, Event, Member
@@ -380,7 +393,8 @@ class RuleSet:
 
         Raises:
             NotFound: a sku the event does not have.
-            InvalidArgument: more units than were bought.
+            OverReversal: more units of a sku than were bought, or more
+                money than the event's amount.
 
         >>> from datetime import datetime, timezone
         >>> from loyaltycore.predicates import Always, Event, Item, Member, field
@@ -556,7 +570,7 @@ def _owned(values: npt.ArrayLike) -> Any:
 
 
 @attrs.frozen(eq=False)
-class BatchEvaluation:
+class BatchEvaluation(Frames):
     """What a batch of events earns, column by column, in input order.
 
     Attributes:
@@ -566,6 +580,12 @@ class BatchEvaluation:
         eligible: eligible spend per event (int64 minor units).
         points: redeemable points per event for the event's member.
         codes: the trace: an int8 array (rules x events) of :class:`Outcome` codes.
+        exponent: the currency exponent of ``eligible``.
+
+    As a frame: one row per event with ``event_id``, ``member_id``,
+    ``eligible`` (money), ``points``, and for each rule ``award:<rule id>``
+    (its amount, in its currency) and ``outcome:<rule id>`` (the
+    :class:`Outcome` name, lower case).
 
     >>> from datetime import datetime, timezone
     >>> from loyaltycore.predicates import Always, Event, Member
@@ -588,6 +608,7 @@ class BatchEvaluation:
     _recipient: tuple[Any, ...] = attrs.field(repr=False)
     _increments: tuple[Any, ...] = attrs.field(repr=False)
     _periods: tuple[str | None, ...] = attrs.field(repr=False)
+    exponent: int = attrs.field(default=2, kw_only=True)
 
     @classmethod
     def _from_run(
@@ -618,6 +639,7 @@ class BatchEvaluation:
             tuple(recipients),
             tuple(None if inc is None else (x.member_ids[inc[0]], *inc[1:]) for inc in run.inc),
             tuple(None if lim is None else lim.period for lim in c.limits),
+            exponent=rs.exponent,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -633,6 +655,19 @@ class BatchEvaluation:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        cols = [
+            Col("event_id", "id", self.event_id),
+            Col("member_id", "id", self.member_id),
+            Col("eligible", "money", self.eligible, exponent=self.exponent),
+            Col("points", "int", self.points),
+        ]
+        outcomes = [outcome.name.lower() for outcome in Outcome]
+        for rid in self.rule_ids:
+            cols.append(Col(f"award:{rid}", "int", self.amounts(rid)))
+            cols.append(Col(f"outcome:{rid}", "category", self.outcome(rid), labels=outcomes))
+        return tuple(cols)
 
     def _index(self, rule_id: str) -> int:
         try:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._validate import DECIMAL_CONTEXT
+from loyaltycore.errors import InvalidAmount
 
 I64 = npt.NDArray[np.int64]
 
@@ -111,11 +112,15 @@ def scale_round_array(n: I64, num: int, den: int, mode: str) -> I64:
     return np.array(values, dtype=np.int64)
 
 
-def minor_units(amount: Decimal, exponent: int) -> int:
-    """A money amount as integer minor units (rounded half-even if finer).
+def minor_units(amount: Decimal, exponent: int, name: str = "amount") -> int:
+    """A money amount as integer minor units; amounts finer than the minor unit are refused.
 
+    >>> minor_units(Decimal("19.99"), 2)
+    1999
     >>> minor_units(Decimal("19.995"), 2)
-    2000
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidAmount: amount=19.995 has more decimals than the currency exponent 2
     """
     scaled = amount * _SCALE[exponent] if exponent < len(_SCALE) else None
     if scaled is not None:
@@ -123,7 +128,14 @@ def minor_units(amount: Decimal, exponent: int) -> int:
         if whole == scaled:
             return whole
     scaled = DECIMAL_CONTEXT.scaleb(amount, exponent)
-    return int(scaled.to_integral_value(rounding="ROUND_HALF_EVEN", context=DECIMAL_CONTEXT))
+    whole = int(scaled.to_integral_value(context=DECIMAL_CONTEXT))
+    if whole != scaled:
+        raise InvalidAmount(
+            f"{name}={amount} has more decimals than the currency exponent {exponent}",
+            field=name,
+            value=amount,
+        )
+    return whole
 
 
 def prorate(weights: Sequence[int], total: int) -> list[int]:

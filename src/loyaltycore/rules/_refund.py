@@ -17,9 +17,10 @@ from typing import Any
 
 import attrs
 
-from loyaltycore._validate import DECIMAL_CONTEXT, check_id, check_int, to_decimal
-from loyaltycore.errors import InvalidArgument, InvalidType, NotFound
+from loyaltycore._validate import DECIMAL_CONTEXT, check_id, check_int, check_money
+from loyaltycore.errors import InvalidArgument, InvalidType, NotFound, OverReversal
 from loyaltycore.predicates import Event, Item
+from loyaltycore.rules._math import minor_units
 from loyaltycore.rules._model import AwardLine, Evaluation, activity_source
 
 
@@ -55,7 +56,7 @@ def _check_refund(refunded: object, event: Event) -> dict[str, int]:
                 value=sku,
             )
         if units > bought[sku]:
-            raise InvalidArgument(
+            raise OverReversal(
                 f"refunded_items[{sku!r}]={units} is more than the {bought[sku]} bought",
                 field="refunded_items",
                 value=units,
@@ -80,10 +81,11 @@ def remaining_event(
                 field="refunded_amount",
                 value=refunded_amount,
             )
-        back = to_decimal(refunded_amount, "refunded_amount")
+        back = check_money(refunded_amount, "refunded_amount")
+        minor_units(back, exponent, "refunded_amount")
         amount = event.amount if event.amount is not None else Decimal(0)
         if back > amount:
-            raise InvalidArgument(
+            raise OverReversal(
                 f"refunded_amount={back} is more than the amount {amount}",
                 field="refunded_amount",
                 value=back,

@@ -2,8 +2,9 @@
 
 Only product lines earn; tax, shipping, gift cards and reward lines earn
 nothing, nor do products flagged ``earning=False``. A line's net is
-``quantity x unit price - line discount`` in minor units (rounded
-half-even if finer, which a columnar encoding refuses). The basket-level
+``quantity x unit price - line discount`` in minor units; an amount finer
+than the minor unit is refused (:class:`~loyaltycore.errors.InvalidAmount`
+naming the field), as the columnar encoding refuses it. The basket-level
 ``discount`` and the part paid with points (``points_paid``) are prorated
 over all product lines by net value with the cumulative-floor rule of
 :func:`~loyaltycore.rules._math.prorate`, then subtracted; a line never
@@ -19,27 +20,39 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore.errors import InvalidAmount
 from loyaltycore.rules._math import SAFE, minor_units, prorate
 
 I64 = npt.NDArray[np.int64]
 
 
+def _line_net(item: Any, index: int, exponent: int) -> int:
+    """The net minor units of one product line, naming the line's field that is too fine."""
+    try:
+        return minor_units(item.net, exponent)
+    except InvalidAmount:
+        minor_units(item.unit_price, exponent, f"items[{index}].unit_price")
+        minor_units(item.discount, exponent, f"items[{index}].discount")
+        raise
+
+
 def line_nets(items: Sequence[Any], exponent: int) -> list[int]:
-    """Net minor units of each line (0 for lines that are not products)."""
-    out = []
-    for item in items:
-        if item.kind != "product":
-            out.append(0)
-            continue
-        out.append(minor_units(item.net, exponent))
-    return out
+    """Net minor units of each line (0 for lines that are not products).
+
+    Raises:
+        InvalidAmount: a unit price or line discount (of any line, as the
+            columnar encoding) finer than the minor unit.
+    """
+    nets = [_line_net(item, i, exponent) for i, item in enumerate(items)]
+    return [net if item.kind == "product" else 0 for item, net in zip(items, nets, strict=True)]
 
 
 def line_eligible(event: Any, exponent: int) -> list[int]:
     """Eligible minor units per item line of ``event`` (after prorating)."""
     nets = line_nets(event.items, exponent)
-    discount = prorate(nets, min(minor_units(event.discount, exponent), sum(nets)))
-    paid = prorate(nets, min(minor_units(event.points_paid, exponent), sum(nets)))
+    whole = sum(nets)
+    discount = prorate(nets, min(minor_units(event.discount, exponent, "discount"), whole))
+    paid = prorate(nets, min(minor_units(event.points_paid, exponent, "points_paid"), whole))
     out = []
     for item, net, d, p in zip(event.items, nets, discount, paid, strict=True):
         earns = item.kind == "product" and item.earning
@@ -61,10 +74,10 @@ def eligible(event: Any, exponent: int) -> int:
     if not event.items:
         if event.amount is None:
             return 0
-        total = minor_units(event.amount, exponent)
+        total = minor_units(event.amount, exponent, "amount")
         if event.discount or event.points_paid:
-            total -= minor_units(event.discount, exponent)
-            total -= minor_units(event.points_paid, exponent)
+            total -= minor_units(event.discount, exponent, "discount")
+            total -= minor_units(event.points_paid, exponent, "points_paid")
         return max(0, total)
     return sum(line_eligible(event, exponent))
 

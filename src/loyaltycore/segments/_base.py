@@ -12,6 +12,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_id, freeze, type_name
 from loyaltycore.errors import DuplicateId, InvalidColumn, InvalidType, NotFound
 
@@ -75,7 +76,7 @@ def _index(names: tuple[str, ...], name: str) -> int:
 
 
 @attrs.frozen
-class Assignment:
+class Assignment(Frames):
     """One segment per customer: ``codes[i]`` indexes ``names``, -1 is no segment.
 
     >>> a = Assignment(codes=[0, 1, 1, -1], names=("gold", "silver"))
@@ -112,6 +113,9 @@ class Assignment:
 
     def __len__(self) -> int:
         return int(self.codes.size)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (Col("segment", "category", self.codes, labels=self.names),)
 
     def labels(self) -> npt.NDArray[np.object_]:
         """The segment name of each customer (``None`` where there is none).
@@ -155,7 +159,7 @@ def _matrix_converter(value: object) -> npt.NDArray[np.bool_]:
 
 
 @attrs.frozen
-class Membership:
+class Membership(Frames):
     """Every segment each customer matches: ``matches[i, j]`` for segment ``names[j]``.
 
     >>> m = Membership(matches=[[True, True], [False, False]], names=("loyal", "diverse"))
@@ -190,6 +194,9 @@ class Membership:
 
     def __len__(self) -> int:
         return int(self.matches.shape[0])
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return tuple(Col(name, "bool", self.matches[:, j]) for j, name in enumerate(self.names))
 
     def of(self, row: int) -> tuple[str, ...]:
         """The names of the segments customer ``row`` belongs to.

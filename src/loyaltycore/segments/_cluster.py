@@ -12,6 +12,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int, freeze, require
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn
 from loyaltycore.segments._base import Assignment, names_converter, reduce_value
@@ -50,7 +51,7 @@ def log_features(days: FloatArray, freq: FloatArray, money: FloatArray) -> Float
 
 
 @attrs.frozen
-class RFMClusters:
+class RFMClusters(Frames):
     """Fitted k-means clusters of customers, ordered from most to least valuable.
 
     ``labels[i]`` is customer ``i``'s cluster; ``centroids`` holds each
@@ -72,6 +73,9 @@ class RFMClusters:
     seed: int = 0
 
     __reduce__ = reduce_value
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (Col("cluster", "category", self.labels, labels=self.names),)
 
     @property
     def k(self) -> int:

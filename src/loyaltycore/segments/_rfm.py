@@ -12,6 +12,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore import _native
+from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int, type_name
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidRule, InvalidType
 from loyaltycore.segments._base import Assignment, int_column, reduce_value
@@ -251,7 +253,7 @@ def _check_scores(instance: RFMScores, attribute: attrs.Attribute[Any], value: A
 
 
 @attrs.frozen
-class RFMScores:
+class RFMScores(Frames):
     """R, F and M scores (1 .. ``bins``) of each customer, with the edges used.
 
     Build it with :func:`rfm_scores` or :meth:`RFMEdges.score`.
@@ -303,6 +305,14 @@ class RFMScores:
     def __len__(self) -> int:
         return int(self.r.size)
 
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (
+            Col("r", "int", self.r),
+            Col("f", "int", self.f),
+            Col("m", "int", self.m),
+            Col("code", "int", self.code),
+        )
+
     @property
     def bins(self) -> int:
         """The number of scores per letter."""
@@ -340,10 +350,12 @@ class RFMScores:
 
 
 def rfm_scores(
-    days_since_last: object,
-    frequency: object,
-    monetary: object,
+    days_since_last: object = "days_since_last",
+    frequency: object = "frequency",
+    monetary: object = "monetary",
     bins: int | RFMEdges = 5,
+    *,
+    data: object = None,
 ) -> RFMScores:
     """Score recency, frequency and monetary value from 1 to ``bins``.
 
@@ -359,6 +371,9 @@ def rfm_scores(
         frequency: Purchase frequency (repeat purchases, >= 0).
         monetary: Money per customer (mean or total spend), finite.
         bins: Number of quantile bins (2..9), or fixed :class:`RFMEdges`.
+        data: A summary, its frame (pandas, polars, pyarrow, DuckDB) or a
+            mapping; then the three column arguments name its columns (by
+            default the summary's own).
 
     Returns:
         The scores, with the edges they were scored against.
@@ -372,8 +387,18 @@ def rfm_scores(
     >>> scores = rfm_scores([1, 5, 30, 90, 365], [9, 4, 2, 1, 0], [90, 40, 40, 15, 5])
     >>> scores.r.tolist(), scores.f.tolist(), scores.m.tolist()
     ([5, 4, 3, 2, 1], [5, 4, 3, 2, 1], [5, 3, 3, 2, 1])
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"days_since_last": [1, 90], "frequency": [3, 0],
+    ...                       "monetary": [20.0, 0.0]})
+    >>> rfm_scores(data=frame, bins=2).code.tolist()
+    [222, 111]
     """
-    days, freq, money = rfm_columns(days_since_last, frequency, monetary)
+    if data is None:
+        given = [_native.column(v) for v in (days_since_last, frequency, monetary)]
+    else:
+        wanted = {"days_since_last": days_since_last, "frequency": frequency}
+        given = list(_native.read_columns(data, {**wanted, "monetary": monetary}).values())
+    days, freq, money = rfm_columns(*given)
     if isinstance(bins, RFMEdges):
         return bins._score(days, freq, money)
     count = check_bins(bins)

@@ -13,6 +13,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore import _native
 from loyaltycore._validate import check_id, type_name
 from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidType
 from loyaltycore.predicates import Context, Frame, Predicate
@@ -79,13 +80,17 @@ def _frame(
     if isinstance(columns, Frame):
         return columns
     if not isinstance(columns, Mapping):
-        if not callable(getattr(columns, "columns", None)):
+        if callable(getattr(columns, "columns", None)):
+            columns = columns.columns()  # a Summary, or any value offering its columns
+        elif _native.is_frame(columns):
+            columns = _native.read_all(columns)
+        else:
             raise InvalidType(
-                f"columns must be a mapping of field name to array, not {type_name(columns)}",
+                f"columns must be a mapping of field name to array, a Summary or a data "
+                f"frame, not {type_name(columns)}",
                 field="columns",
                 value=type(columns),
             )
-        columns = columns.columns()  # a Summary, or any value offering its columns
     return Frame(columns, tz=tz, as_of=as_of, tiers=tiers, exponent=exponent, size=size)
 
 

@@ -73,6 +73,7 @@ from loyaltycore.tiers._model import (
     Lifetime,
     LifetimeRule,
     Override,
+    Pending,
     Requirement,
     Rolling,
     Span,
@@ -831,6 +832,10 @@ def _register() -> None:
     conv.register_structure_hook(
         union | None, lambda v, _: None if v is None else conv.structure(v, union)
     )
+    # State is always written whole: loading it needs every key (a program,
+    # written by hand, may leave out keys that have defaults).
+    serialize.require_every_key(TierStatus, TierEvent, Pending, Override, Challenge)
+    serialize.require_every_key(TierDecision, Activity)
     serialize.register_document(TierProgram, "tiers.TierProgram", 1)
     serialize.register_document(TierStatus, "tiers.TierStatus", 1)
     serialize.register_document(Activity, "tiers.Activity", 1)

@@ -30,6 +30,7 @@ partition and merged.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
@@ -41,6 +42,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._frames import Col, Frames, Kind
 from loyaltycore._public import publish
 from loyaltycore.calendar import UTC, from_micros, zone
 from loyaltycore.errors import (
@@ -153,7 +155,7 @@ def _located(
 
 
 @attrs.frozen
-class TransactionLog:
+class TransactionLog(Frames):
     """Transactions in numpy columns, one row per transaction.
 
     Build it with :meth:`from_arrays`, :meth:`from_frame` or :meth:`from_csv`;
@@ -285,25 +287,45 @@ class TransactionLog:
         micros = tx.instants(at, "at", n, tz=tz, fmt=at_format)
         minor = tx.minor_units(amount, "amount", n, exponent=exp, minor=minor_units)
         returns = None if is_return is None else tx.flags(is_return, "is_return", n)
-        tx.check_signs(minor, returns, "amount")
-        cat = lab = chan = chan_lab = None
+        labelled = {}
         if category is not None:
-            cat, lab = tx.labels(category, "category", n)
+            labelled["category"] = tx.labels(category, "category", n)
         if channel is not None:
-            chan, chan_lab = tx.labels(channel, "channel", n)
+            labelled["channel"] = tx.labels(channel, "channel", n)
         qty = None if quantity is None else tx.quantities(quantity, "quantity", n)
+        return cls._from_parts(
+            (codes, ids), micros, minor, returns=returns, quantity=qty, exponent=exp, **labelled
+        )
+
+    @classmethod
+    def _from_parts(
+        cls,
+        customer: tuple[I64, npt.NDArray[Any]],
+        micros: I64,
+        minor: I64,
+        *,
+        returns: npt.NDArray[np.bool_] | None = None,
+        quantity: I64 | None = None,
+        category: tuple[I64, npt.NDArray[Any]] | None = None,
+        channel: tuple[I64, npt.NDArray[Any]] | None = None,
+        exponent: int,
+    ) -> TransactionLog:
+        """A log of freshly built, checked columns (owned, not copied); signs checked here."""
+        tx.check_signs(minor, returns, "amount")
+        cat, lab = (None, None) if category is None else category
+        chan, chan_lab = (None, None) if channel is None else channel
         return cls(
-            codes=_own(codes),
-            customer_ids=_own(ids),
+            codes=_own(customer[0]),
+            customer_ids=_own(customer[1]),
             at=_own(micros),
             amount=_own(minor),
-            quantity=_own(qty),
+            quantity=_own(quantity),
             category=_own(cat),
             category_labels=_own(lab),
             channel=_own(chan),
             channel_labels=_own(chan_lab),
             is_return=_own(returns),
-            exponent=exp,
+            exponent=exponent,
         )
 
     @classmethod
@@ -323,13 +345,17 @@ class TransactionLog:
         is_return: str | None = None,
         at_format: str | None = None,
     ) -> TransactionLog:
-        """Build a log from a pandas, polars (or any narwhals-readable) frame.
+        """Build a log from a pandas, polars, pyarrow frame or a DuckDB relation.
 
-        Column arguments name the frame's columns. Time-zone-aware datetime
-        columns are converted to UTC; naive ones need ``tz=``. Other arguments
-        are as in :meth:`from_arrays`.
+        Any frame narwhals reads works (lazy ones are collected once, with
+        only the named columns), and so does any object exporting an Arrow
+        C stream. Column arguments name the frame's columns. Time-zone-aware
+        datetime columns are converted to UTC; naive ones need ``tz=``. Text
+        ids stay text: ``"0042"`` is never read as the number 42. Other
+        arguments are as in :meth:`from_arrays`.
 
         Raises:
+            InvalidType: ``frame`` is not a data frame.
             InvalidColumn: a named column is missing (the message lists the
                 frame's columns), or any error of :meth:`from_arrays`.
 
@@ -341,15 +367,15 @@ class TransactionLog:
         >>> from_micros(int(log.at[0]))
         datetime.datetime(2024, 3, 1, 15, 0, tzinfo=datetime.timezone.utc)
         """
-        from loyaltycore.transactions._frame import frame_columns
+        from loyaltycore._native import read_columns
 
         wanted = {"customer": customer, "at": at, "amount": amount}
         optional = {"quantity": quantity, "category": category, "channel": channel}
         optional["is_return"] = is_return
         wanted.update({k: v for k, v in optional.items() if v is not None})
-        columns, at_tz = frame_columns(frame, wanted, time_column=at, tz=tz)
+        columns = read_columns(frame, wanted, arg="frame", frames_only=True)
         return cls.from_arrays(
-            tz=at_tz,
+            tz=tz,
             exponent=exponent,
             minor_units=minor_units,
             at_format=at_format,
@@ -374,6 +400,7 @@ class TransactionLog:
         channel: str | int | None = None,
         is_return: str | int | None = None,
         encoding: str = "utf-8",
+        engine: Literal["auto", "pyarrow", "python"] = "auto",
     ) -> TransactionLog:
         """Read a delimited text file (no pandas needed).
 
@@ -388,6 +415,14 @@ class TransactionLog:
         digits; a quantity column holds ASCII integers; an ``is_return``
         column holds true/false, yes/no or 1/0.
 
+        With pyarrow installed (the ``report`` extra) a plain UTF-8 file with
+        a header is parsed in blocks at C speed; any file that path does not
+        take, or any value it cannot convert exactly as the standard-library
+        reader would, is read by the standard-library reader, so the files
+        accepted and the errors raised are the same either way.
+        ``engine="python"`` always uses the standard-library reader;
+        ``engine="pyarrow"`` insists on pyarrow.
+
         Every error about the file names it, the physical line (of the
         header for a missing or repeated column; where a record starts for
         one spanning lines) and the column, in the message and as the
@@ -399,7 +434,9 @@ class TransactionLog:
                 field size limit, or any error of :meth:`from_arrays`.
             EmptyData: an empty file where a header was expected.
             InvalidArgument: an unknown encoding, or a delimiter that is not
-                one character (other than a quote or a line break).
+                one character (other than a quote or a line break), or an
+                unknown ``engine``.
+            MissingDependency: ``engine="pyarrow"`` without pyarrow.
 
         >>> import pathlib, tempfile
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "tx.csv"
@@ -407,12 +444,48 @@ class TransactionLog:
         >>> TransactionLog.from_csv(path).amount.tolist()
         [1999]
         """
+        from loyaltycore.transactions import _arrow
         from loyaltycore.transactions._frame import read_delimited
 
         wanted: dict[str, str | int] = {"customer": customer, "at": at, "amount": amount}
         optional = {"quantity": quantity, "category": category, "channel": channel}
         optional["is_return"] = is_return
         wanted.update({k: v for k, v in optional.items() if v is not None})
+        exp = tx.check_exponent(exponent)
+        if engine not in ("auto", "pyarrow", "python"):
+            raise InvalidArgument(
+                f"engine={engine!r} must be 'auto', 'pyarrow' or 'python'",
+                field="engine",
+                value=engine,
+            )
+        if engine == "pyarrow":
+            from loyaltycore._validate import require
+
+            require("pyarrow", "from_csv(engine='pyarrow')")
+        parts = (
+            None
+            if engine == "python"
+            else _arrow.read_csv(
+                path,
+                wanted,
+                delimiter=delimiter,
+                header=header,
+                encoding=encoding,
+                tz=tz,
+                at_format=at_format,
+                exponent=exp,
+            )
+        )
+        if parts is not None:
+            with contextlib.suppress(LoyaltyError):  # the stdlib reader names the line
+                return cls._from_parts(
+                    parts.pop("customer"),
+                    parts.pop("at"),
+                    parts.pop("amount"),
+                    returns=parts.pop("is_return", None),
+                    exponent=exp,
+                    **parts,
+                )
         try:
             columns, lines = read_delimited(
                 path, wanted, delimiter=delimiter, header=header, encoding=encoding
@@ -437,6 +510,65 @@ class TransactionLog:
             row = getattr(exc, "row", None)
             line = lines[row] if isinstance(row, int) and 0 <= row < len(lines) else None
             raise _located(exc, path, line, wanted) from None
+
+    @classmethod
+    def from_parquet(
+        cls,
+        path: str | PathLike[str],
+        *,
+        customer: str = "customer_id",
+        at: str = "at",
+        amount: str = "amount",
+        tz: str | tzinfo | None = None,
+        exponent: int = 2,
+        minor_units: bool = False,
+        quantity: str | None = None,
+        category: str | None = None,
+        channel: str | None = None,
+        is_return: str | None = None,
+    ) -> TransactionLog:
+        """Read a Parquet file through pyarrow (the ``report`` extra).
+
+        Only the named columns are read, in row groups; then the columns are
+        taken as in :meth:`from_frame` (aware timestamps are converted to
+        UTC, text ids stay text, decimal amounts are exact).
+
+        Raises:
+            MissingDependency: pyarrow is not installed.
+            InvalidColumn: a missing column, or any error of :meth:`from_arrays`,
+                prefixed with the file and the column.
+
+        >>> import pathlib, tempfile
+        >>> import pyarrow as pa, pyarrow.parquet as pq
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "tx.parquet"
+        >>> pq.write_table(pa.table({"customer_id": ["0042"], "amount": [1999],
+        ...     "at": pa.array([0], pa.timestamp("us", tz="UTC"))}), path)
+        >>> log = TransactionLog.from_parquet(path, minor_units=True)
+        >>> log.customer_ids.tolist(), log.amount.tolist()
+        (['0042'], [1999])
+        """
+        from loyaltycore._validate import require
+
+        require("pyarrow", "from_parquet()")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        wanted = {"customer": customer, "at": at, "amount": amount}
+        optional = {"quantity": quantity, "category": category, "channel": channel}
+        optional["is_return"] = is_return
+        wanted.update({k: v for k, v in optional.items() if v is not None})
+        names = {role: name for role, name in wanted.items() if name is not None}
+        try:
+            handle = pq.ParquetFile(path)
+            present = handle.schema_arrow.names
+            columns = [name for name in dict.fromkeys(names.values()) if name in present]
+            schema = pa.schema([handle.schema_arrow.field(name) for name in columns])
+            table = pa.Table.from_batches(handle.iter_batches(columns=columns), schema=schema)
+            return cls.from_frame(
+                table, tz=tz, exponent=exponent, minor_units=minor_units, **names
+            )
+        except LoyaltyError as exc:
+            raise _located(exc, path, None, names) from None
 
     def select(self, rows: npt.ArrayLike) -> TransactionLog:
         """The log restricted to ``rows`` (a bool mask or row indices).
@@ -464,6 +596,22 @@ class TransactionLog:
             channel=take(self.channel),
             is_return=take(self.is_return),
         )
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        cols = [
+            Col("customer_id", "id", self.customer),
+            Col("at", "instant", self.at),
+            Col("amount", "money", self.amount, exponent=self.exponent),
+        ]
+        if self.quantity is not None:
+            cols.append(Col("quantity", "int", self.quantity))
+        for name in ("category", "channel"):
+            codes, labels = getattr(self, name), getattr(self, f"{name}_labels")
+            if codes is not None and labels is not None:
+                cols.append(Col(name, "category", codes, labels=labels.tolist()))
+        if self.is_return is not None:
+            cols.append(Col("is_return", "bool", self.is_return))
+        return tuple(cols)
 
     def columns(self) -> dict[str, npt.NDArray[Any]]:
         """The log's columns by name (read-only arrays; ids per row).
@@ -614,8 +762,19 @@ class Facts:
         return Decimal(self.total).scaleb(-exponent)
 
 
+_FRAME_KINDS: Final[dict[str, Kind]] = {
+    "customer_id": "id",
+    "first": "instant",
+    "previous": "instant",
+    "last": "instant",
+    "total": "money",
+    **dict.fromkeys(("count", "frequency", "categories"), "int"),
+    **dict.fromkeys(("recency", "T", "days_since_last", "monetary", "aov", "median_gap"), "float"),
+}
+
+
 @attrs.frozen
-class Summary:
+class Summary(Frames):
     """Per-customer Facts in numpy columns, ordered by customer id.
 
     Read a column as ``summary["frequency"]`` or ``summary.frequency``;
@@ -698,6 +857,12 @@ class Summary:
         array([1.])
         """
         return {name: getattr(self, name) for name in FIELDS}
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return tuple(
+            Col(name, _FRAME_KINDS[name], getattr(self, name), exponent=self.exponent)
+            for name in FIELDS
+        )
 
     def facts(self, i: int) -> Facts:
         """Row ``i`` as a :class:`Facts` value.
@@ -873,7 +1038,7 @@ def summarize(
 
 
 @attrs.frozen
-class CalibrationHoldout:
+class CalibrationHoldout(Frames):
     """A calibration-period summary and what each of its customers did next.
 
     ``holdout_frequency[i]`` counts the distinct purchase days of
@@ -894,6 +1059,13 @@ class CalibrationHoldout:
     holdout_monetary: npt.NDArray[np.float64] = _array_field()
     duration: float = attrs.field(kw_only=True)
     observation_end: datetime = attrs.field(kw_only=True)
+
+    def _columns_for_frames(self) -> tuple[Col, ...]:
+        return (
+            *self.calibration._columns_for_frames(),
+            Col("holdout_frequency", "int", self.holdout_frequency),
+            Col("holdout_monetary", "float", self.holdout_monetary),
+        )
 
 
 def calibration_holdout(

@@ -1,8 +1,7 @@
 """Reading frames and text files, merging summaries, holdout counts.
 
 Helpers of :mod:`loyaltycore.transactions` kept apart so the public module
-stays short. Data frames are read through narwhals, which imports neither
-pandas nor polars itself.
+stays short. Data frames are read by :mod:`loyaltycore._native`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import codecs
 import csv
 import io
 from collections.abc import Hashable, Mapping, Sequence
-from datetime import tzinfo
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,7 +22,6 @@ from loyaltycore.errors import (
     EmptyData,
     InvalidArgument,
     InvalidColumn,
-    InvalidType,
 )
 from loyaltycore.transactions._input import sort_ids
 from loyaltycore.transactions._summary import _UNIT_DAYS, sorted_unique
@@ -33,43 +30,6 @@ if TYPE_CHECKING:
     from loyaltycore.transactions import Summary, TransactionLog
 
 I64 = npt.NDArray[np.int64]
-
-
-# -- data frames ------------------------------------------------------------------
-
-
-def frame_columns(
-    frame: Any, wanted: Mapping[str, str], *, time_column: str, tz: str | tzinfo | None
-) -> tuple[dict[str, npt.NDArray[Any]], str | tzinfo | None]:
-    """numpy columns (by role) of a narwhals-readable frame, and the zone of ``at``."""
-    import narwhals as nw
-
-    try:
-        df = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InvalidType(
-            f"frame must be a pandas, polars or other eager data frame, not "
-            f"{type(frame).__name__}",
-            field="frame",
-            value=type(frame).__name__,
-        ) from None
-    names = list(df.columns)
-    out: dict[str, npt.NDArray[Any]] = {}
-    at_tz = tz
-    for role, name in wanted.items():
-        if name not in names:
-            raise InvalidColumn(
-                f"column {name!r} ({role}) is missing; the frame has {names}",
-                field=role,
-                value=name,
-            )
-        series = df.get_column(name)
-        dtype = series.dtype
-        if name == time_column and isinstance(dtype, nw.Datetime) and dtype.time_zone:
-            series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-            at_tz = "UTC"
-        out[role] = np.asarray(series.to_numpy())
-    return out, at_tz
 
 
 # -- delimited text ---------------------------------------------------------------

@@ -94,7 +94,12 @@ def _factorize_ints(ids: I64) -> tuple[I64, I64]:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     lo, hi = int(ids.min()), int(ids.max())
     span = hi - lo + 1
-    if span > 4 * n + 1_000_000:  # sparse ids: sort
+    if span > 4 * n + 1_000_000:  # sparse ids: one sort carrying the row index
+        from loyaltycore.transactions._sort import sparse_codes
+
+        found = sparse_codes(ids)
+        if found is not None:
+            return found
         uniques, inverse = np.unique(ids, return_inverse=True)
         return inverse.astype(np.int64, copy=False).reshape(-1), uniques.astype(np.int64)
     # dense ids: a presence table beats any sort; passes run in blocks
@@ -355,7 +360,7 @@ def _instants(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str, fmt: 
         missing = out == MISSING
         if missing.any():
             row = _first(missing)
-            raise InvalidColumn(f"{name}[{row}] is missing (NaT)", field=name, row=row)
+            raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
         return out
     if kind in "OUS":
         return _object_instants(array.astype(object, copy=False), tz, name, fmt)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from loyaltycore.calendar import local_days, zone
 from loyaltycore.errors import EmptyData, InvalidArgument
 from loyaltycore.transactions import _input as tx
-from loyaltycore.transactions._summary import sorted_unique
+from loyaltycore.transactions._summary import blocks as blocks
 
 I64 = npt.NDArray[np.int64]
 
@@ -35,14 +35,30 @@ def check_period(period: object) -> Frequency:
     )
 
 
+def _months(days: I64) -> I64:
+    """Months since 1970-01 of each day: a table over the days' range, then one gather."""
+    if len(days) == 0:
+        return days.astype(np.int64, copy=True)
+    lo = int(days.min())
+    span = np.arange(lo, int(days.max()) + 1, dtype=np.int64)
+    table = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    out = np.empty(len(days), dtype=np.int64)
+    for b in blocks(len(days)):  # cache-sized temporaries, reused by the allocator
+        offset = days[b] - lo
+        np.take(table, offset, out=out[b])
+    return out
+
+
 def period_numbers(days: I64, period: Frequency) -> I64:
     """Period number of each local day number."""
     if period == "day":
         return days.astype(np.int64, copy=True)
     if period == "week":
         return (days + 3) // 7  # day 0 (1970-01-01) is a Thursday
-    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return months // _MONTHS[period]
+    months = _months(days)
+    if period != "month":
+        months //= _MONTHS[period]
+    return months
 
 
 def period_starts(numbers: I64, period: Frequency) -> npt.NDArray[np.datetime64]:
@@ -55,16 +71,35 @@ def period_starts(numbers: I64, period: Frequency) -> npt.NDArray[np.datetime64]
     return months.astype("datetime64[M]").astype("datetime64[D]")
 
 
+def _groups(customer: Any) -> I64:
+    """One int64 label >= 0 per row, equal for equal ids, in id order.
+
+    Int ids are only shifted to start at 0 (no factorisation: the pair sort
+    that follows groups them); other ids get their codes.
+    """
+    array = tx.as_array(customer, "customer")
+    if array.dtype.kind == "i" and len(array):
+        lo = int(array.min())
+        if int(array.max()) - lo < 2**62:
+            shifted: I64 = array.astype(np.int64) - lo
+            return shifted
+    codes, _ = tx.factorize(array, "customer")
+    return codes
+
+
 def events(
     customer: Any, at: Any, tz: str | tzinfo, *, as_of: object = None
-) -> tuple[I64, npt.NDArray[Any], I64, tzinfo]:
-    """Customer codes, distinct ids and local day numbers of transaction columns.
+) -> tuple[I64, None, I64, tzinfo]:
+    """Customer labels, None, and local day numbers of transaction columns.
 
-    ``at`` is int64 microseconds UTC, or datetime64 read on ``tz``'s wall
-    clock, or aware datetimes. Rows after ``as_of`` (if given) are dropped.
+    The labels group rows by customer in id order (see :func:`_groups`);
+    they are dense codes only for ids that are not ints. ``at`` is int64
+    microseconds UTC, or datetime64 read on ``tz``'s wall clock, or aware
+    datetimes. Rows after ``as_of`` (if given) are dropped.
     """
     zone_ = zone(tz)
-    codes, ids = tx.factorize(customer, "customer")
+    codes = _groups(customer)
+    ids = None
     micros = tx.instants(at, "at", len(codes), tz=zone_)
     if as_of is not None:
         _, limit = tx.as_of_micros(as_of, zone_)
@@ -76,11 +111,10 @@ def events(
 
 
 def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
-    """Distinct (code, number) pairs, sorted by code then number."""
-    lo = int(numbers.min())
-    span = int(numbers.max()) - lo + 1
-    key = sorted_unique(codes * span + (numbers - lo))
-    return key // span, key % span + lo
+    """Distinct (code, number) pairs, sorted by code then number (see ``_sort``)."""
+    from loyaltycore.transactions._sort import distinct_pairs as pairs
+
+    return pairs(codes, numbers)
 
 
 def first_per_code(pair_codes: I64, pair_numbers: I64) -> tuple[I64, I64]:

@@ -6,6 +6,13 @@ purchase days are packed into one int64 so a single gather per row finds
 the rows that fall on them. Row passes run in cache-sized blocks, so no temporary as
 large as a column is ever allocated. Nothing depends on the order of the
 input rows: sums are exact integer sums, minima and maxima are exact.
+
+Memory beyond the log's own columns, per row: the packed key (4 bytes, 8
+when it does not fit int32), 2 bytes of masks, 8 for local day numbers when
+the zone is not UTC, and 24 for copies of codes, instants and amounts when
+rows after ``as_of`` or returns have to be left out: at most 42 bytes per
+row, and 6 for a UTC summary of purchases only. Per-customer arrays add
+about 100 bytes per customer.
 """
 
 from __future__ import annotations
