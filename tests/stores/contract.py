@@ -490,7 +490,12 @@ class StoreContract:
             store.create(opened(member))
         log = str(tmp_path / "sent.log")
         procs = [_spawn(run_until_killed, factory, path, w, log) for w in range(4)]
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # (until the workers are well under way)
+            if Path(log).exists() and len(Path(log).read_text().splitlines()) >= 40:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
         for p in procs:
             assert p.pid is not None
             os.kill(p.pid, signal.SIGKILL)
