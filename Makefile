@@ -27,6 +27,7 @@ $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(BIN)/python
 
 demo: $(VENV)/.stamp-base
 	$(BIN)/python -m loyaltycore report
+	$(BIN)/python examples/sqlite_host.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

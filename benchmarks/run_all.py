@@ -17,8 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = [
-    "ledger", "rules", "tiers", "metrics", "lifecycle", "segments", "campaigns", "report",
-    "engines",
+    "ledger", "rules", "tiers", "accounts", "stores", "metrics", "lifecycle", "segments",
+    "campaigns", "report", "engines",
 ]  # fmt: skip
 
 

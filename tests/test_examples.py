@@ -36,8 +36,9 @@ def test_statement_walkthrough() -> None:
     assert "closing balance" in text
 
 
-def test_sqlite_host_rebuilds_the_ledger(tmp_path: Path) -> None:
-    db = tmp_path / "points.db"
+def test_sqlite_host_stores_accounts_through_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "accounts.db"
     text = run("sqlite_host.py", str(db))
-    assert "stored events: 0:Opened, 1:Earned, 2:Redeemed, 3:Held, 4:Captured\n" in text
-    assert "available 140, redeemed 500" in text
+    assert "order-2: redeemed 200, earned 25, version 3\n" in text
+    assert "stored events: 1:open, 2:order, 3:order\n" in text
+    assert "projection: available 325, tier silver" in text

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "ConcurrencyConflict",
     "ConvergenceError",
     "DegenerateFit",
     "DuplicateId",
@@ -224,6 +225,13 @@ class ConvergenceError(LoyaltyError, RuntimeError):
 
 class DegenerateFit(ConvergenceError):
     """A fit whose parameters ran off to a boundary (data without heterogeneity)."""
+
+
+class ConcurrencyConflict(LoyaltyError, RuntimeError):
+    """A store command kept meeting concurrent writers and gave up after its bounded retries.
+
+    Nothing was written; the command may be sent again (it is idempotent by its id).
+    """
 
 
 class MissingDependency(LoyaltyError, ImportError):

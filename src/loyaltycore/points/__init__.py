@@ -795,6 +795,83 @@ class PointsLedger(Core):
             return self
         return _publish(book)
 
+    def carry_forward(
+        self,
+        id: str,
+        *,
+        at: datetime,
+        policy: ExpiryPolicy | None = None,
+        tz: str | tzinfo | None = None,
+        debt_policy: DebtPolicy | None = None,
+    ) -> PointsLedger:
+        """A new ledger for the same member holding this one's unspent points, without its history.
+
+        Everything due by ``at`` happens first. The new ledger's history is
+        :class:`Opened` and one :class:`Merged` event at ``at`` whose source
+        is ``"{member}/{id}"`` (the member's own earlier ledger): each lot
+        with points left arrives with its
+        remaining points, earning instant, expiry and pending state, under
+        the id ``"{id}/{lot}"`` (a lot carried forward before under the same
+        ``id`` keeps its name), and the debt carries over. Lifetime totals
+        start again, the carried points counting as merged in. ``policy``,
+        ``tz`` and ``debt_policy`` default to this ledger's; another policy
+        (a program migration) applies to points earned from now on, while
+        the carried lots keep their expiry. The inactivity clock of an
+        :class:`ExpireOnInactivity` policy starts again at the next activity.
+
+        Raises:
+            InvalidArgument: the ledger has open holds at ``at``.
+            OutOfOrder: ``at`` is before the ledger's last event.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=12))
+        >>> ledger = ledger.earn("e1", at=at, points=100).redeem("r1", at=at, points=30)
+        >>> carried = ledger.carry_forward("c", at=at, policy=NeverExpire())
+        >>> [(lot.id, lot.remaining, lot.expires_at.year) for lot in carried.lots]
+        [('c/e1', 70, 2025)]
+        >>> len(carried.events), carried.policy
+        (2, NeverExpire())
+        """
+        at_utc, occurred = _command(id, at, None)
+        at_us = micros(at_utc)
+        if at_us < self._a[H_LAST]:
+            raise OutOfOrder(
+                f"at={at_utc.isoformat()} is earlier than the ledger's last event at "
+                f"{instant(self._a[H_LAST]).isoformat()}",
+                field="at",
+                value=at,
+            )
+        book = State.thaw(self)
+        book.advance(at_us)
+        if book._open_holds:
+            raise InvalidArgument(
+                f"the ledger has open holds {sorted(book._open_holds)}; resolve them first",
+                field="at",
+                value=at,
+            )
+        prefix = id + "/"
+        lots = tuple(
+            MergedLot(
+                lot.id[len(prefix) :] if lot.id.startswith(prefix) else lot.id,
+                lot.remaining,
+                lot.earned_at,
+                lot.expires_at,
+                lot.available_at,
+                lot.pending,
+            )
+            for lot in book._lot_values()
+            if lot.remaining
+        )
+        fresh = PointsLedger.open(
+            self.member,
+            tz=self.tz if tz is None else tz,
+            policy=self.policy if policy is None else policy,
+            debt_policy=self.debt_policy if debt_policy is None else debt_policy,
+        )
+        source = f"{self.member}/{id}"  # (the member's own earlier ledger, not another member)
+        return fresh._run(Merged, id, at_utc, occurred, source, lots, book._a[DEBT])
+
     # -- queries ------------------------------------------------------------
 
     def _book_at(self, as_of: object) -> State:

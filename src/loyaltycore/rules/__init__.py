@@ -82,6 +82,7 @@ from loyaltycore.rules._model import (
     TierMultiplier,
     Trace,
     Window,
+    describe,
 )
 from loyaltycore.rules._refund import Reversal, remaining_event, reversal
 from loyaltycore.rules._spend import eligible
@@ -825,6 +826,72 @@ def _tag(cls: type[Any]) -> str:
     }[cls]
 
 
+@attrs.frozen
+class _TraceData:
+    """The plain form of a :class:`Trace`: conditions kept as their text."""
+
+    rule_ids: tuple[str, ...]
+    codes: tuple[int, ...]
+    details: tuple[int, ...]
+    conditions: tuple[tuple[str, ...], ...]
+
+
+@attrs.frozen
+class _EvaluationData:
+    """The plain form of an :class:`Evaluation` (what a refund needs, and the trace)."""
+
+    event: Event
+    member: Member
+    eligible: int
+    points: int
+    raw: tuple[tuple[str, int, str, str, int, int | None], ...]
+    increments: dict[str, int]
+    budget_increments: dict[str, int]
+    trace: _TraceData
+
+
+def _unstructure_evaluation(value: Evaluation) -> Any:
+    trace = value.trace
+    plain = _EvaluationData(
+        value.event,
+        value.member,
+        value.eligible,
+        value.points,
+        value.raw,
+        dict(value.increments),
+        dict(value.budget_increments),
+        _TraceData(
+            trace.rule_ids,
+            trace.codes,
+            trace.details,
+            tuple(tuple(describe(node) for node in parts) for parts in trace.conditions),
+        ),
+    )
+    return serialize.converter.unstructure(plain)
+
+
+def _structure_evaluation(data: Any, _: Any) -> Evaluation:
+    plain = serialize.converter.structure(data, _EvaluationData)
+    trace = plain.trace
+    n = len(trace.rule_ids)
+    if not len(trace.codes) == len(trace.details) == len(trace.conditions) == n:
+        raise InvalidType(
+            f"trace has {n} rule ids but {len(trace.codes)} codes, {len(trace.details)} "
+            f"details and {len(trace.conditions)} conditions",
+            field="trace",
+        )
+    return Evaluation(
+        plain.event,
+        plain.member,
+        plain.eligible,
+        plain.points,
+        plain.raw,
+        plain.increments,
+        plain.budget_increments,
+        Trace(trace.rule_ids, trace.codes, trace.details, trace.conditions),
+    )
+
+
 def _register() -> None:
     configure_tagged_union(
         PointsPerSpend | FixedPoints | Multiplier | TierMultiplier,
@@ -835,6 +902,11 @@ def _register() -> None:
     for cls in (RuleSet, BatchEvaluation, Simulation):
         attrs.resolve_types(cls)
     serialize.register_document(RuleSet, "rules.RuleSet", 1)
+    attrs.resolve_types(_TraceData)
+    attrs.resolve_types(_EvaluationData)
+    serialize.converter.register_unstructure_hook(Evaluation, _unstructure_evaluation)
+    serialize.converter.register_structure_hook(Evaluation, _structure_evaluation)
+    serialize.register_document(Evaluation, "rules.Evaluation", 1)
 
 
 _register()

@@ -1,0 +1,276 @@
+"""Benchmark the SQLite store against bare INSERTs of the same rows, and its loads.
+
+Each figure is printed with its target and a ratio measured in the same run:
+
+* ``baseline``: one process per writer inserting, one transaction per
+  command (``BEGIN IMMEDIATE`` ... ``COMMIT``, WAL, ``synchronous=FULL``),
+  the rows a store command writes (its event, outcome, projection, lot and
+  outbox rows, the bodies taken from a real command) through the same
+  ``sqlite3`` driver;
+* ``distinct`` (target >= 0.5 of the baseline): ``SQLiteStore.execute`` of an
+  order on members no other writer touches, with 1, 4 and 8 processes;
+* ``hot``: 8 writers on one member (the checkout case): p50 and p99 latency
+  of a command (lock waits included) and commands/s;
+* ``load`` (target <= 5 ms): ``SQLiteStore.load`` of a member with 100,000
+  events (full size) through its snapshot, by a store that has not seen the
+  member, query included; a member with only the history the bounded
+  state still reflects (18 months) is the reference.
+
+Times are wall-clock (the store's work is I/O and lock waits as much as
+CPU). Usage: ``python benchmarks/stores.py --size tiny|full``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from accounts import _RECENT_DAYS, long_member
+
+from loyaltycore.accounts import Account, Program, event_to_data, example_program
+from loyaltycore.errors import LoyaltyError
+from loyaltycore.predicates import Item
+from loyaltycore.stores import SQLiteStore
+from loyaltycore.stores._logic import projection_of
+
+SIZES = {
+    "tiny": {"commands": 20, "members": 64, "hot": 10, "history": 1_200},
+    "full": {"commands": 1_000, "members": 2_000, "hot": 200, "history": 100_000},
+}
+DISTINCT_TARGET = 0.5
+LOAD_TARGET_MS = 5.0
+T0 = datetime(2024, 6, 3, 8, tzinfo=UTC)
+PROGRAM = example_program()
+LATTE = [Item("latte", "drinks", 1, "4.50")]
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def sample_rows() -> tuple[Any, ...]:
+    """The rows one order writes, as the store would write them (bodies from a real order)."""
+    account = Account.open("sample", program=PROGRAM, at=T0)
+    after = account.order("o-1", at=T0, lines=LATTE).account
+    event = after.events[-1]
+    body = json.dumps(event_to_data(event), sort_keys=True, separators=(",", ":"))
+    outcome = json.dumps({"outcome": "x" * 600})
+    projection, lots = projection_of(after)
+    return body, event.payload.text, outcome, tuple(projection)[2:], tuple(lots[0])
+
+
+# -- the baseline ---------------------------------------------------------------------------
+
+
+def baseline_worker(path: str, worker: int, commands: int, out: Any) -> None:
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    body, payload, outcome, projection, lot = sample_rows()  # (warm, as the store's workers are)
+    start = time.perf_counter()
+    for k in range(commands):
+        member = f"w{worker}-{k}"
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (member, 2, "order", "o-1", "t", body)
+        )
+        db.execute(
+            "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)", (member, "o-1", 2, payload, outcome)
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO projections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (member, 2, *projection),
+        )
+        db.execute("INSERT OR REPLACE INTO lots VALUES (?, ?, ?, ?, ?, ?)", (member, *lot))
+        db.execute(
+            "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (member, 2, 0, f"{member}:2:0", "event", None, "t", body),
+        )
+        db.execute("COMMIT")
+    out.put(time.perf_counter() - start)
+
+
+def baseline(folder: Path, processes: int, commands: int) -> float:
+    path = str(folder / f"baseline-{processes}.db")
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE events (member TEXT, version INTEGER, command TEXT, command_id TEXT,"
+        " at TEXT, body TEXT, PRIMARY KEY (member, version));"
+        "CREATE TABLE outcomes (member TEXT, command_id TEXT, version INTEGER, payload TEXT,"
+        " body TEXT, PRIMARY KEY (member, command_id));"
+        "CREATE TABLE projections (member TEXT PRIMARY KEY, version INTEGER, a INTEGER,"
+        " b INTEGER, c INTEGER, d INTEGER, e TEXT, f TEXT, g TEXT, h INTEGER, i TEXT);"
+        "CREATE TABLE lots (member TEXT, lot TEXT, remaining INTEGER, pending INTEGER,"
+        " expires_at TEXT, source TEXT, PRIMARY KEY (member, lot));"
+        "CREATE TABLE outbox (member TEXT, version INTEGER, part INTEGER, id TEXT UNIQUE,"
+        " kind TEXT, target TEXT, at TEXT, body TEXT, published INTEGER,"
+        " PRIMARY KEY (member, version, part));"
+    )
+    db.close()
+    return _processes(baseline_worker, path, processes, commands)
+
+
+def _processes(target: Any, path: str, processes: int, commands: int) -> float:
+    """Commands per second of ``processes`` workers running ``commands`` each (wall clock)."""
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    procs = [
+        context.Process(target=target, args=(path, w, commands, out)) for w in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    elapsed = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+        if p.exitcode:
+            raise SystemExit(f"a worker failed ({p.exitcode})")
+    return processes * commands / max(elapsed)  # (the command loops, not process start-up)
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+def store_at(path: str) -> SQLiteStore:
+    return SQLiteStore(path, programs=PROGRAM)
+
+
+def distinct_worker(path: str, worker: int, commands: int, out: Any) -> None:
+    store = store_at(path)
+    store.load(f"w{worker}-0")  # (imports and caches warm before the clock starts)
+    start = time.perf_counter()
+    for k in range(commands):
+        member = f"w{worker}-{k % 200}"
+        at = T0 + timedelta(minutes=k)
+        store.execute(member, lambda a, k=k, at=at: a.order(f"o-{k}", at=at, lines=LATTE))
+    out.put(time.perf_counter() - start)
+
+
+def distinct(folder: Path, processes: int, commands: int) -> float:
+    path = str(folder / f"store-{processes}.db")
+    store = store_at(path)
+    for w in range(processes):
+        for m in range(min(commands, 200)):
+            store.create(Account.open(f"w{w}-{m}", program=PROGRAM, at=T0))
+    store.close()
+    return _processes(distinct_worker, path, processes, commands)
+
+
+def hot_worker(path: str, worker: int, commands: int, out: Any) -> None:
+    store = store_at(path)
+    latencies = []
+    for k in range(commands):
+        at = T0 + timedelta(seconds=k)
+        cid = f"w{worker}-{k}"
+        start = time.perf_counter()
+        if k % 3 == 2:
+            with contextlib.suppress(LoyaltyError):  # (a refusal costs a transaction too)
+                store.execute("hot", lambda a, cid=cid, at=at: a.redeem(cid, at=at, points=40))
+        else:
+            store.execute("hot", lambda a, cid=cid, at=at: a.order(cid, at=at, lines=LATTE))
+        latencies.append(time.perf_counter() - start)
+    out.put(latencies)
+
+
+def hot(folder: Path, commands: int) -> tuple[float, float, float]:
+    path = str(folder / "hot.db")
+    store = store_at(path)
+    store.create(Account.open("hot", program=PROGRAM, at=T0))
+    store.close()
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    start = time.perf_counter()
+    procs = [context.Process(target=hot_worker, args=(path, w, commands, out)) for w in range(8)]
+    for p in procs:
+        p.start()
+    latencies = [x for _ in procs for x in out.get()]
+    for p in procs:
+        p.join()
+    rate = len(latencies) / (time.perf_counter() - start)
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49] * 1e3, cuts[98] * 1e3, rate
+
+
+def load_ms(folder: Path, account: Account, program: Program, name: str) -> tuple[float, int]:
+    """Median ms of a cold store's load of ``account`` (stored through ``create``)."""
+    path = str(folder / f"{name}.db")
+    store = SQLiteStore(path, programs=program, snapshot_every=10**9)
+    store.create(account)
+    store._run(True, lambda rows: rows.put_snapshot(account.member, store._snapshot_row(account)))
+    later = store.execute(
+        account.member, lambda a: a.award("t", at=a.last_at, points=1, reason="x")
+    )
+    times = []
+    for _ in range(15):
+        cold = SQLiteStore(path, programs=program)
+        start = time.perf_counter()
+        loaded = cold.load(account.member)
+        times.append(time.perf_counter() - start)
+        cold.close()
+    assert loaded == later.account
+    return statistics.median(times) * 1e3, account.version
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    args = parser.parse_args(argv)
+    size = SIZES[args.size]
+    n = int(size["commands"])
+    print(
+        f"stores benchmark, size={args.size} (python {sys.version.split()[0]},"
+        f" sqlite {sqlite3.sqlite_version})",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for processes in (1, 4, 8):
+            base = baseline(folder, processes, n)
+            ours = distinct(folder, processes, n)
+            ratio = ours / base
+            print(
+                f"distinct  {processes} process{'es' if processes > 1 else '  '}"
+                f"  {ours:8,.0f} commands/s"
+                f"  | bare INSERTs of the same rows {base:,.0f} /s  ratio {ratio:.2f}"
+                f"  target >= {DISTINCT_TARGET}  {verdict(ratio >= DISTINCT_TARGET)}",
+                flush=True,
+            )
+        p50, p99, rate = hot(folder, int(size["hot"]))
+        print(
+            f"hot       8 writers, one member  p50 {p50:.1f} ms  p99 {p99:.1f} ms"
+            f"  {rate:,.0f} commands/s",
+            flush=True,
+        )
+        step = timedelta(days=3650) / 100_000
+        program = PROGRAM
+        from accounts import make_program
+
+        program = make_program()
+        events = int(size["history"])
+        ms, versions = load_ms(folder, long_member(program, events, step), program, "long")
+        recent = min(events, int(timedelta(days=_RECENT_DAYS) / step))
+        ref, _ = load_ms(folder, long_member(program, recent, step), program, "short")
+        ok = ms <= LOAD_TARGET_MS
+        print(
+            f"load      {versions:,} events, through the snapshot  {ms:.2f} ms"
+            f"  target <= {LOAD_TARGET_MS} ms  {verdict(ok)}"
+            f"  | {recent:,} events {ref:.2f} ms  ratio {ms / ref:.2f}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Canonical command payloads: what a retry is compared with.
+
+A payload is the command's checked input as JSON text with sorted keys.
+Money is written in its shortest exact form, so ``Decimal("1.0")`` and
+``"1.00"`` are the same payload; instants are ISO-8601 in UTC. The posting
+time ``at`` is never part of a payload (a retry is sent later), the business
+time ``occurred_at`` only when the caller gave it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+import attrs
+
+from loyaltycore._validate import DECIMAL_CONTEXT
+from loyaltycore.calendar import UTC
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_PLAIN: Final = (str, int, bool, type(None))
+
+
+def _fields(cls: type[Any]) -> tuple[str, ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.init)
+    return found
+
+
+def canonical(value: Any) -> Any:
+    """Plain JSON-safe data with one spelling per value."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is Decimal:
+        text = format(value.normalize(DECIMAL_CONTEXT), "f")
+        return "0" if text in ("-0", "0") else text
+    if kind is dict or isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in sorted(value.items())}
+    if kind is tuple or kind is list:
+        return [canonical(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(canonical(v) for v in value)
+    if attrs.has(kind):
+        return {name: canonical(getattr(value, name)) for name in _fields(kind)}
+    if isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"no canonical form for {kind.__name__}")
+
+
+def dumps(payload: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a payload."""
+    return json.dumps(canonical(payload), sort_keys=True, separators=(",", ":"))
+
+
+def first_difference(old: str, new: str) -> tuple[str, Any, Any] | None:
+    """The path of the first field where two payloads differ, with both values."""
+    return _diff(json.loads(old), json.loads(new), "")
+
+
+def _diff(a: Any, b: Any, path: str) -> tuple[str, Any, Any] | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            sub = f"{path}.{key}" if path else key
+            if key not in a or key not in b:
+                return sub, a.get(key), b.get(key)
+            found = _diff(a[key], b[key], sub)
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            found = _diff(x, y, f"{path}[{i}]")
+            if found is not None:
+                return found
+        if len(a) != len(b):
+            return f"{path}[{min(len(a), len(b))}]", a[len(b) :] or None, b[len(a) :] or None
+        return None
+    return None if a == b else (path, a, b)

@@ -1,0 +1,86 @@
+"""SQLiteStore passes the store contract, and SQLite's own checks hold."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from loyaltycore.errors import SchemaVersionError
+from loyaltycore.stores import SCHEMA_VERSION, SQLiteStore, ddl
+from tests.stores.contract import PROGRAMS, StoreContract
+
+
+def open_store(path: str, **kwargs: object) -> SQLiteStore:
+    """The store the contract runs (NORMAL sync: a commit survives the process, as tested)."""
+    return SQLiteStore(path, programs=PROGRAMS, snapshot_every=50, synchronous="NORMAL", **kwargs)  # type: ignore[arg-type]
+
+
+class TestSQLiteStore(StoreContract):
+    @pytest.fixture
+    def factory(self) -> functools.partial[SQLiteStore]:
+        return functools.partial(open_store)
+
+    def dump(self, path: str) -> str:
+        db = sqlite3.connect(path)
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(
+            repr(row) for table in tables for row in db.execute(f"SELECT * FROM {table}")
+        )
+
+    def check_integrity(self, path: str) -> None:
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        heads = dict(db.execute("SELECT member, version FROM loyalty_accounts"))
+        for member, version in heads.items():
+            top = db.execute(
+                "SELECT max(version), count(*) FROM loyalty_events WHERE member = ?", (member,)
+            ).fetchone()
+            assert top == (version, version), member  # nothing half-written
+
+
+def test_the_published_ddl_builds_the_schema(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "host.db")
+    db.executescript(ddl("sqlite"))
+    assert db.execute("SELECT version FROM loyalty_schema").fetchone() == (SCHEMA_VERSION,)
+    store = open_store(str(tmp_path / "host.db"))  # (takes the host's tables as they are)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert "BIGINT" in ddl("postgresql")
+    columns = [r[1] for r in db.execute("PRAGMA table_info(loyalty_events)")]
+    assert columns[0] == "member"
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "a.db")
+    open_store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE loyalty_schema SET version = 99")
+    db.commit()
+    with pytest.raises(SchemaVersionError):
+        open_store(path)
+
+
+def test_every_key_leads_with_the_member(tmp_path: Path) -> None:
+    path = str(tmp_path / "a.db")
+    open_store(path).close()
+    db = sqlite3.connect(path)
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        keys = [
+            r[1]
+            for r in sorted(db.execute(f"PRAGMA table_info({table})"), key=lambda r: r[5])
+            if r[5]
+        ]
+        if keys and table not in ("loyalty_budgets",):
+            assert keys[0] == "member", table
+
+
+def test_bad_settings_are_refused() -> None:
+    from loyaltycore.errors import InvalidArgument
+
+    for kwargs in ({"synchronous": "SOMETIMES"}, {"busy_timeout": -1}):
+        with pytest.raises(InvalidArgument):
+            SQLiteStore(":memory:", programs=PROGRAMS, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        SQLiteStore(":memory:", programs=PROGRAMS, snapshot_every=0)
