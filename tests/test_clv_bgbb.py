@@ -155,7 +155,8 @@ def test_new_customer_distribution(model: BetaGeoBetaBinom, n: int) -> None:
 def test_gradient_and_hessian_are_those_of_the_log_likelihood(
     model: BetaGeoBetaBinom, histories: list[tuple[tuple[int, int, int], int]]
 ) -> None:
-    x, t_x, n = (np.array(column, dtype=np.float64) for column in zip(*(h for h, _ in histories)))
+    rows = [h for h, _ in histories]
+    x, t_x, n = (np.array(column, dtype=np.float64) for column in zip(*rows, strict=True))
     w = np.array([c for _, c in histories], dtype=np.float64)
     value, both, full = _bgbb.objective(x, t_x, n, w)
     params = model._vector()
