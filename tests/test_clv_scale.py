@@ -1,4 +1,4 @@
-"""CLV fits at scale: systematic samples, and the Pareto/NBD fit in levels reaching the full maximum."""
+"""CLV fits at scale: systematic samples, and Pareto/NBD fitted in levels to the full maximum."""
 
 from __future__ import annotations
 
