@@ -8,8 +8,6 @@ import attrs
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-
 from loyaltycore import campaigns, plot
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidType, LoyaltyError
 from loyaltycore.simulate import SimulatedCampaign, simulate_campaign
