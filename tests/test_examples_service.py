@@ -156,6 +156,8 @@ def test_a_retried_order_returns_the_identical_outcome(service: Client, member: 
     assert service.post(f"/members/{member}/orders", order) == first
     assert first[0] == 200
     assert service.get(f"/members/{member}/balance")[1]["version"] == 2  # applied once
+    assert service.get(f"/members/{member}/commands/o-1") == first
+    assert service.get(f"/members/{member}/commands/o-9")[0] == 404
 
 
 def test_another_payload_under_the_same_id_is_a_conflict(service: Client, member: str) -> None:
@@ -212,24 +214,28 @@ def test_requests_that_are_not_commands(service: Client, member: str) -> None:
     assert service.get("/nowhere")[0] == 404
 
 
-def test_two_concurrent_checkouts_never_double_spend(service: Client, member: str) -> None:
-    """Two checkouts pay 300 points each from 500: one is applied, one refused."""
+CHECKOUT = {
+    "at": AT,
+    "lines": [{"sku": "latte", "category": "drinks", "quantity": 1, "unit_price": "4.50"}],
+    "tenders": [
+        {"kind": "points", "amount": "3.00", "points": 300},
+        {"kind": "card", "amount": "1.50"},
+    ],
+}
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_two_concurrent_checkouts_never_double_spend(
+    service: Client, member: str, attempt: int
+) -> None:
+    """Two checkouts pay 300 points each from 500 at once: one is applied, one refused."""
     service.post(f"/members/{member}/orders", {"id": "o-1", "at": AT, "lines": [BEANS]})
     start = threading.Barrier(2)
     results: dict[str, Any] = {}
 
     def checkout(cid: str) -> None:
-        order = {
-            "id": cid,
-            "at": AT,
-            "lines": [{"sku": "latte", "category": "drinks", "quantity": 1, "unit_price": "4.50"}],
-            "tenders": [
-                {"kind": "points", "amount": "3.00", "points": 300},
-                {"kind": "card", "amount": "1.50"},
-            ],
-        }
         start.wait()
-        results[cid] = service.post(f"/members/{member}/orders", order)
+        results[cid] = service.post(f"/members/{member}/orders", {"id": cid, **CHECKOUT})
 
     threads = [threading.Thread(target=checkout, args=(f"c-{n}",)) for n in range(2)]
     for thread in threads:

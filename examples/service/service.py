@@ -25,7 +25,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from loyaltycore import errors, serialize
-from loyaltycore.accounts import Account, Applied, Program, Tender, example_program
+from loyaltycore.accounts import Account, Applied, Outcome, Program, Tender, example_program
 from loyaltycore.predicates import Item
 from loyaltycore.stores import SQLiteStore, Store
 
@@ -133,9 +133,7 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
         return local.store  # type: ignore[no-any-return]
 
     def run(member: str, command: Command) -> tuple[JSON, int]:
-        outcome = store().execute(member, command).outcome
-        figures = {name: getattr(outcome, name) for name in FIGURES}  # (zeros included)
-        return {**figures, **serialize.to_data(outcome)["data"]}, 200
+        return answer(store().execute(member, command).outcome), 200
 
     def body() -> object:
         return request.get_json(silent=True)  # (None when it is not JSON)
@@ -188,6 +186,10 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
     def balance(member: str) -> JSON:
         return store().projection(member)._asdict()  # (finance's row: no account is loaded)
 
+    @app.get("/members/<member>/commands/<id>")
+    def stored(member: str, id: str) -> JSON:
+        return answer(store().outcome(member, id))  # (did my timed-out request happen?)
+
     @app.errorhandler(errors.LoyaltyError)
     def refused(exc: errors.LoyaltyError) -> tuple[JSON, int]:
         field = getattr(exc, "field", None)
@@ -198,6 +200,12 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
         return {"error": exc.name, "field": None, "message": exc.description}, exc.code or 500
 
     return app
+
+
+def answer(outcome: Outcome) -> JSON:
+    """The outcome as stored, with every points figure (zeros included)."""
+    figures = {name: getattr(outcome, name) for name in FIGURES}
+    return {**figures, **serialize.to_data(outcome)["data"]}
 
 
 #: The points figures every answer carries (the stored outcome leaves zeros out).
