@@ -8,6 +8,7 @@ test fails.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -20,9 +21,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+
+from loyaltycore.errors import InvalidArgument
 
 SERVICE = Path(__file__).parent.parent / "examples" / "service"
 AT = "2024-05-02T09:00:00+00:00"
@@ -250,3 +254,23 @@ def test_two_concurrent_checkouts_never_double_spend(
     assert (applied["redeemed"], applied["earned"]) == (300, 15)
     row = service.get(f"/members/{member}/balance")[1]
     assert (row["available"], row["version"]) == (500 - 300 + 15, 3)
+
+
+def _service_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "loyalty_service_example", SERVICE / "service.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "url", ["", "sqlite", "sqlite:///", "sqlite:///:memory:", "mysql://db/loyalty"]
+)
+def test_a_store_url_it_cannot_open_is_refused_naming_the_setting(url: str) -> None:
+    with pytest.raises(InvalidArgument, match="LOYALTY_STORE") as caught:
+        _service_module().create_app(url)
+    assert caught.value.field == "LOYALTY_STORE"

@@ -52,8 +52,8 @@ STORES: dict[str, Callable[[str, Program], Store]] = {"sqlite": sqlite_store}
 
 def open_store(url: str, program: Program) -> Store:
     """The store ``url`` names; a store object serves one thread at a time."""
-    scheme = url.partition(":")[0]
-    if scheme not in STORES:
+    scheme, colon, _ = url.partition(":")
+    if not colon or scheme not in STORES:
         raise errors.InvalidArgument(
             f"LOYALTY_STORE={url!r}: the scheme must be one of {[*STORES]}", field="LOYALTY_STORE"
         )
@@ -120,7 +120,7 @@ def command(body: object, *optional: str, required: tuple[str, ...] = ("id",)) -
 
 def create_app(url: str | None = None, program: Program | None = None) -> Flask:
     """The service over the store ``url`` names (default: the ``LOYALTY_STORE`` variable)."""
-    url = url or os.environ.get("LOYALTY_STORE", "sqlite:///loyalty.db")
+    url = os.environ.get("LOYALTY_STORE", "") if url is None else url
     program = program or example_program()  # (a real host loads its program document)
     open_store(url, program)  # (creates or migrates the tables before the first request)
     local = threading.local()
@@ -141,12 +141,11 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
     @app.post("/members/<member>")
     def open_account(member: str) -> tuple[JSON, int]:
         at = instant(fields(body() or {}, (), ("at",)))
+        account = Account.open(member, program=program, at=at)
         try:
-            store().create(Account.open(member, program=program, at=at))
-        except errors.InvalidArgument as exc:
-            if getattr(exc, "field", None) != "member" or "already" not in str(exc):
-                raise
-            return refused(exc)[0], 409  # (the member already has an account)
+            store().create(account)
+        except errors.InvalidArgument as exc:  # (refused only when the member has an account)
+            return refused(exc)[0], 409
         return {"member": member}, 201
 
     @app.post("/members/<member>/orders")
@@ -220,6 +219,7 @@ STATUS: Mapping[type[errors.LoyaltyError], int] = {
     errors.NotFound: 404,  # an unknown member, hold or order
     errors.IdempotencyConflict: 409,  # the id was used with another payload
     errors.ConcurrencyConflict: 409,  # other writers kept the account busy: send it again
+    errors.DuplicateId: 409,  # an order id already used, older than the retry window
     errors.InsufficientPoints: 422,  # well-formed, refused by the account's state
     errors.HoldError: 422,
     errors.OverReversal: 422,
