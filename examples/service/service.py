@@ -125,6 +125,7 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
     open_store(url, program)  # (creates or migrates the tables before the first request)
     local = threading.local()
     app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # (answers read in field order)
 
     def store() -> Store:
         """This thread's store object (each holds its own connection)."""
@@ -204,7 +205,8 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
 def answer(outcome: Outcome) -> JSON:
     """The outcome as stored, with every points figure (zeros included)."""
     figures = {name: getattr(outcome, name) for name in FIGURES}
-    return {**figures, **serialize.to_data(outcome)["data"]}
+    head = {"command": outcome.command, "id": outcome.id, "version": outcome.version}
+    return {**head, **figures, **serialize.to_data(outcome)["data"]}
 
 
 #: The points figures every answer carries (the stored outcome leaves zeros out).
