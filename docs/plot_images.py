@@ -8,7 +8,8 @@ committed images are byte-identical)::
 CDNOW (``tests/data/CDNOW_master.txt``) gives the CLV diagnostics, the RFM
 grid and the lifecycle flow; the bundled sample program (a seeded
 simulation) gives the cohorts, the tiers and the points, which CDNOW (one
-quarter of acquisitions, no loyalty program) does not have.
+quarter of acquisitions, no loyalty program) does not have; a simulated
+campaign gives the campaign plots.
 """
 
 from __future__ import annotations
@@ -189,12 +190,37 @@ def _ledgers(log: Any) -> list[Any]:
     return ledgers
 
 
+def campaign_figures() -> dict[str, Any]:
+    """The simulated member-day event of docs/campaigns.md: its read-out and tiers."""
+    from loyaltycore import campaigns, plot
+    from loyaltycore.simulate import simulate_campaign
+
+    sim = simulate_campaign(
+        20_000,
+        start=date(2024, 6, 1),
+        end=date(2024, 6, 15),
+        lift={"bronze": 0.3, "silver": 0.5, "gold": 0.8},
+        pull_forward=0.8,
+        salt="member-day-2024-06",
+        seed=2035,
+    )
+    a = sim.assignment
+    readout = campaigns.windows(sim.log, a.member, a.arm, start=sim.start, end=sim.end)
+    by_tier = campaigns.breakdown(readout.during / 100, a.arm, sim.segment)
+    return {
+        "campaign_lift": plot.plot_campaign_lift(readout, currency="EUR"),
+        "campaign_curve": plot.plot_campaign_curve(readout, currency="EUR"),
+        "campaign_segments": plot.plot_campaign_segments(by_tier),
+    }
+
+
 def figures() -> dict[str, Callable[[], dict[str, Any]]]:
     """The groups of figures by the function drawing them."""
     return {
         "clv": lambda: clv_figures(cdnow()),
         "segments": lambda: segment_figures(cdnow()),
         "program": program_figures,
+        "campaigns": campaign_figures,
     }
 
 

@@ -19,6 +19,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "loyaltycore"
 SEAMS = {
     ("metrics", "loyaltycore.transactions._input"): "column checks and id codes",
     ("metrics", "loyaltycore.transactions._periods"): "period numbering of a log",
+    ("report", "loyaltycore.transactions._frame"): "the delimited-file reader, for members",
 }
 
 #: Core modules every area uses; they sit at the top, beside the areas.

@@ -115,3 +115,10 @@ def test_bad_p_values_raise_named_errors() -> None:
         p_adjust([])
     with pytest.raises(InvalidArgument, match="method='fdr_bh' must be one of"):
         p_adjust([0.1], method="fdr_bh")  # type: ignore[arg-type]
+
+
+def test_the_breakdown_keeps_its_interval_level() -> None:
+    y = [5.0, 6.0, 1.0, 2.0, 3.0, 3.5, 3.0, 2.5]
+    b = breakdown(y, [True, True, False, False] * 2, ["a"] * 4 + ["b"] * 4, ci=0.9)
+    assert b.ci == 0.9
+    assert pickle.loads(pickle.dumps(b)) == b

@@ -208,3 +208,12 @@ def test_bad_readouts_raise_named_errors(
     kwargs.update(change)
     with pytest.raises(error, match=message):
         windows(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_readout_keeps_the_campaign_dates_in_utc() -> None:
+    log = _log([("a", START, "1")])
+    r = windows(
+        log, MEMBERS, ARMS, start=date(2024, 6, 10), end=date(2024, 6, 17), tz="Asia/Tokyo"
+    )
+    assert (r.start, r.end) == (START - timedelta(hours=9), END - timedelta(hours=9))
+    assert r.ci == 0.95

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import pickle
 import subprocess
@@ -177,7 +178,7 @@ def test_customers_of_the_last_day_carry_no_information() -> None:
 
 
 def test_fit_reads_a_data_frame_by_column(cdnow: _Summary) -> None:
-    pandas = pytest.importorskip("pandas")
+    pandas = importlib.import_module("pandas")
     frame = pandas.DataFrame(
         {"frequency": cdnow.frequency, "recency": cdnow.recency, "T": cdnow.T}
     )

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyaltycore.clv import BetaGeoBetaBinom, DiscreteHistories
+from loyaltycore.clv import BetaGeoBetaBinom, DiscreteHistories, _bgbb, _fit
 from loyaltycore.errors import (
     DegenerateFit,
     EmptyData,
@@ -145,6 +145,49 @@ def test_new_customer_distribution(model: BetaGeoBetaBinom, n: int) -> None:
     assert float(same[0]) == pytest.approx(
         float(model.expected_purchases_new(n)), rel=1e-9, abs=1e-12
     )
+
+
+@settings(max_examples=40)
+@given(
+    model=_models(),
+    histories=st.lists(st.tuples(_history(), st.integers(1, 50)), min_size=1, max_size=15),
+)
+def test_gradient_and_hessian_are_those_of_the_log_likelihood(
+    model: BetaGeoBetaBinom, histories: list[tuple[tuple[int, int, int], int]]
+) -> None:
+    rows = [h for h, _ in histories]
+    x, t_x, n = (np.array(column, dtype=np.float64) for column in zip(*rows, strict=True))
+    w = np.array([c for _, c in histories], dtype=np.float64)
+    value, both, full = _bgbb.objective(x, t_x, n, w)
+    params = model._vector()
+    total, grad, hess = full(params)
+    assert total == pytest.approx(value(params), rel=1e-12, abs=1e-9)
+    assert both(params)[1] == pytest.approx(grad)
+    for i in range(4):
+        step = 1e-5 * params[i] * np.eye(4)[i]
+        slope = (value(params + step) - value(params - step)) / (2 * step[i])
+        assert grad[i] == pytest.approx(slope, rel=1e-5, abs=1e-6 * w.sum())
+        bend = (full(params + step)[1] - full(params - step)[1]) / (2 * step[i])
+        assert hess[:, i] == pytest.approx(bend, rel=1e-4, abs=1e-5 * w.sum())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_newton_reaches_the_maximum_a_quasi_newton_search_finds(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth = BetaGeoBetaBinom(*np.exp(rng.uniform(-1.0, 1.0, 4)))
+    sim = truth.simulate(rng.integers(3, 15, 3_000), seed=rng)
+    fitted = BetaGeoBetaBinom.fit(sim)
+    assert fitted.fit_info is not None
+    value, both, _ = _bgbb.objective(sim.frequency, sim.recency, sim.n_periods, np.ones(3_000))
+    names = tuple(truth.params)
+    searched = _fit.maximise(
+        value, np.ones(4), names, grad=both, total_weight=3_000.0, maxiter=1000, model="BG/BB"
+    )
+    assert fitted.fit_info.log_likelihood >= searched.log_likelihood - 1e-9
+    assert fitted._vector() == pytest.approx(searched.params, rel=1e-4)
+    assert fitted.fit_info.iterations < 20
+    covariance = np.array(fitted.fit_info.covariance)
+    assert covariance == pytest.approx(searched.covariance, rel=1e-2)
 
 
 def test_gamma_one_is_smooth() -> None:

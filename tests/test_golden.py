@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import loyaltycore  # registers the documents of every module
+import loyaltycore.accounts
 import loyaltycore.rules  # noqa: F401
 from loyaltycore import serialize
 

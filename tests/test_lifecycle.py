@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import math
@@ -366,8 +367,8 @@ def test_summary_in_another_zone_counts_local_days() -> None:
 
 
 def test_data_frames_are_read_by_column() -> None:
-    pandas = pytest.importorskip("pandas")
-    polars = pytest.importorskip("polars")
+    pandas = importlib.import_module("pandas")
+    polars = importlib.import_module("polars")
     rows = [history([0, 200]), history([]), history([5])]
     columns = as_columns(rows)
     as_of = at_day(210)

@@ -16,20 +16,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import matplotlib.image
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-pytest.importorskip("matplotlib")
-
-import matplotlib
-import matplotlib.image
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from loyaltycore import clv, lifecycle, metrics, plot, segments
+from loyaltycore import campaigns, clv, lifecycle, metrics, plot, segments
 from loyaltycore.errors import (
     EmptyData,
     InvalidArgument,
@@ -38,6 +35,7 @@ from loyaltycore.errors import (
     LoyaltyError,
 )
 from loyaltycore.points import ExpireAfter, PointsLedger
+from loyaltycore.simulate import simulate_campaign
 
 BG = clv.BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="week")
 
@@ -190,6 +188,20 @@ def _tiers() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 
 LADDER = ["base", "silver", "gold"]
 
+
+def _readout() -> campaigns.Windows:
+    sim = simulate_campaign(800, start=date(2024, 6, 1), end=date(2024, 6, 15), seed=3)
+    a = sim.assignment
+    return campaigns.windows(sim.log, a.member, a.arm, start=sim.start, end=sim.end)
+
+
+def _by_segment() -> campaigns.Breakdown:
+    rng = np.random.default_rng(9)
+    arm = rng.random(600) < 0.7
+    segment = np.array(["bronze", "silver", "gold"])[rng.integers(0, 3, 600)]
+    return campaigns.breakdown(rng.gamma(1.0, 10.0, 600) + 4.0 * arm, arm, segment)
+
+
 #: Every public plot, drawn on representative data.
 PLOTS: dict[str, Callable[..., Axes]] = {
     "frequency_recency": lambda **kw: plot.plot_frequency_recency_matrix(_grid(), **kw),
@@ -223,6 +235,9 @@ PLOTS: dict[str, Callable[..., Axes]] = {
         metrics.migration_matrix(*_tiers(), labels=LADDER), **kw
     ),
     "points": lambda **kw: plot.plot_points_flow(_flow(), **kw),
+    "campaign_lift": lambda **kw: plot.plot_campaign_lift(_readout(), **kw),
+    "campaign_curve": lambda **kw: plot.plot_campaign_curve(_readout(), **kw),
+    "campaign_segments": lambda **kw: plot.plot_campaign_segments(_by_segment(), **kw),
 }
 
 

@@ -438,3 +438,16 @@ def test_holds_and_hold_errors_are_read_from_their_records() -> None:
                     ledger.capture("x", at=last, hold=hold_id)
         with pytest.raises(errors.UnknownHold):
             ledger.release("x", at=last, hold="e1")  # an earn, not a hold
+
+
+def test_a_v1_event_whose_type_is_not_a_string_is_invalid_data() -> None:
+    import json
+    from pathlib import Path
+
+    from loyaltycore.errors import InvalidData
+
+    doc = json.loads((Path(__file__).parent / "golden" / "points_ledger_v1.json").read_text())
+    doc = doc if doc.get("schema") else next(iter(doc.values()))
+    doc["data"]["events"][1]["type"] = ["Earned"]
+    with pytest.raises(InvalidData):
+        serialize.from_data(doc)

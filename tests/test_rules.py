@@ -452,6 +452,36 @@ def test_compiled_conditions_agree_with_the_predicates(
     assert got == pred.test(event=event, member=member, as_of=event.at, tz=rs.tz, tiers=rs.tiers)
 
 
+@pytest.mark.xfail(
+    raises=errors.InvalidType,
+    strict=True,
+    reason="evaluate_batch encodes attributes as str, so it refuses a condition on an int,"
+    " float or bool attribute that evaluate answers; rule_sets() leaves them out meanwhile",
+)
+@pytest.mark.parametrize(
+    ("when", "event", "member"),
+    [
+        (field("attributes.visits", "int") >= 1, purchase(attributes={"visits": 2}), Member("m")),
+        (
+            field("attributes.staff", "bool") == True,  # noqa: E712
+            purchase(attributes={"staff": True}),
+            Member("m"),
+        ),
+        (
+            field("member.attributes.score", "int") >= 1,
+            purchase(),
+            Member("m", attributes={"score": 2}),
+        ),
+    ],
+)
+def test_batch_reads_typed_attributes_as_the_scalar_engine_does(
+    when: Predicate, event: Event, member: Member
+) -> None:
+    rs = RuleSet([Rule("r", when, FixedPoints(5))])
+    assert rs.evaluate(event, member).points == 5
+    assert rs.evaluate_batch([event], [member]).points.tolist() == [5]
+
+
 def test_columns_in_any_order_give_the_object_results_in_input_order() -> None:
     rs = RuleSet(
         [

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import loyaltycore
+import loyaltycore.accounts
 import loyaltycore.lifecycle
 import loyaltycore.points
 import loyaltycore.rules

@@ -126,10 +126,15 @@ def test_report_reads_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     sample = load_sample()
     pq.write_table(sample.to_arrow(money="float"), tmp_path / "sample.parquet")
     args = ["--at", "at", "--category", "category", "--channel", "channel", "--no-clv"]
+    args += ["--currency", "EUR"]
     assert main([str(tmp_path / "sample.parquet"), *args, "--format", "json"]) == 0
     from_parquet = json.loads(capsys.readouterr().out)
     assert main(["--no-clv", "--format", "json", "--tz", "UTC"]) == 0
-    assert from_parquet == json.loads(capsys.readouterr().out)
+    from_csv = json.loads(capsys.readouterr().out)
+    # Everything but the name of the file read is the same.
+    assert from_parquet["source"].pop("name").endswith("sample.parquet")
+    from_csv["source"].pop("name")
+    assert from_parquet == from_csv
 
 
 def test_repeated_header_names_are_left_to_the_stdlib_reader(tmp_path: Path) -> None:

@@ -25,11 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loyaltycore.report import main as report_main
 
         return report_main(args[1:])
+    if args[:1] == ["campaign"]:
+        from loyaltycore.report import campaign_main
+
+        return campaign_main(args[1:])
     parser = argparse.ArgumentParser(
         prog="python -m loyaltycore",
-        description="Loyalty-program primitives. Commands: report.",
+        description="Loyalty-program primitives. Commands: report, campaign.",
     )
-    parser.add_argument("command", choices=["report"], help="what to run")
+    parser.add_argument("command", choices=["report", "campaign"], help="what to run")
     parser.add_argument("--version", "-V", action="store_true", help="print the version")
     parser.parse_args(args)
     return 2

@@ -294,7 +294,7 @@ class Frames:
     def _columns_for_frames(self) -> tuple[Col, ...]:
         columns = getattr(self, "columns", None)
         if not callable(columns):
-            raise NotImplementedError(f"{type(self).__name__} describes no columns")
+            raise TypeError(f"{type(self).__name__} describes no columns")
         return tuple(infer(name, np.asarray(values)) for name, values in columns().items())
 
     def to_arrow(self, *, money: Money = "minor") -> pyarrow.Table:

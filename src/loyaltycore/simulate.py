@@ -24,7 +24,7 @@ True
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -34,20 +34,25 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._validate import check_int, check_rate, type_name
-from loyaltycore.calendar import DAY_US, from_micros, start_of_day, to_micros, zone
+from loyaltycore.calendar import DAY_US, from_micros, start_of_day, to_micros, to_utc, zone
 from loyaltycore.errors import InvalidArgument, InvalidType
 from loyaltycore.progress import Progress, check_progress
 
 if TYPE_CHECKING:
+    from loyaltycore.campaigns import Assignment
     from loyaltycore.predicates import Event, Member
     from loyaltycore.transactions import TransactionLog
 
 __all__ = [
+    "CampaignTruth",
     "Catalog",
+    "ORIGINS",
     "PurchaseProcess",
+    "SimulatedCampaign",
     "SimulatedProgram",
     "SpendProcess",
     "simulate",
+    "simulate_campaign",
 ]
 
 _I64: Final = np.int64
@@ -578,3 +583,452 @@ def _baskets(
     quantity = (1 + rng.poisson(0.3, size=txn.size)).astype(_I64)
     quantity = np.where(share % quantity == 0, quantity, 1)  # exact unit prices
     return txn, sku, quantity, share
+
+
+# -- campaigns ------------------------------------------------------------------
+
+#: What each row of a simulated campaign's log is (the codes of ``SimulatedCampaign.origin``):
+#: a purchase the member made anyway, one pulled forward from after the campaign
+#: into it, or one the campaign created.
+ORIGINS: Final = ("baseline", "pulled_forward", "incremental")
+_BASELINE, _PULLED, _INCREMENTAL = 0, 1, 2
+_SECOND_US: Final = 1_000_000
+_SEGMENTS: Final = (("bronze", 0.6), ("silver", 0.3), ("gold", 0.1))
+_WINDOWS: Final = ("pre", "during", "post", "during+post")
+
+
+@attrs.frozen(eq=False)
+class CampaignTruth:
+    """What a simulated campaign truly did, to check a read-out against.
+
+    ``during`` is each member's expected extra spend in the campaign window
+    were the member treated (int minor units as floats: rate x days x lift x
+    mean basket), ``moved`` the part of it pulled forward from the
+    ``pull_days`` after the end (``pull_forward`` x ``during``). Both are
+    defined for every member, treated or not, so :meth:`effect` is the
+    average effect over the members the read-out compares. The ``bonus_on_*``
+    counts are the realised bonus points, split by the purchases they were
+    given on.
+
+    >>> from datetime import date
+    >>> sim = simulate_campaign(500, start=date(2024, 6, 1), end=date(2024, 6, 15), seed=1)
+    >>> sim.truth.segments, sim.truth.lift
+    (('bronze', 'silver', 'gold'), (0.3, 0.3, 0.3))
+    >>> sim.truth.effect("pre", 30)
+    0.0
+    """
+
+    segments: tuple[str, ...]
+    lift: tuple[float, ...]
+    pull_forward: tuple[float, ...]
+    pull_days: int
+    bonus_points: int
+    bonus_on_baseline: int
+    bonus_on_pulled_forward: int
+    bonus_on_incremental: int
+    segment: npt.NDArray[Any] = _array_field()
+    during: npt.NDArray[np.float64] = _array_field()
+    moved: npt.NDArray[np.float64] = _array_field()
+
+    def __repr__(self) -> str:
+        return (
+            f"CampaignTruth(segments={self.segments}, lift={self.lift}, "
+            f"pull_forward={self.pull_forward}, pull_days={self.pull_days})"
+        )
+
+    @property
+    def bonus_total(self) -> int:
+        """Every bonus point the treated members were given."""
+        return self.bonus_on_baseline + self.bonus_on_pulled_forward + self.bonus_on_incremental
+
+    def effect(
+        self, window: str = "during", horizon: int = 0, *, segment: str | None = None
+    ) -> float:
+        """The true difference of mean net spend per member (currency units) in a window.
+
+        The quantity :class:`~loyaltycore.campaigns.Windows` estimates in
+        its row of the same ``window`` and ``horizon`` (days), over every
+        member or those of one ``segment``: ``"during"`` the mean of
+        ``during``, ``"pre"`` 0, ``"post"`` minus the moved spend that fell
+        in the first ``horizon`` days after the end (``moved`` x min(horizon,
+        pull_days) / pull_days), ``"during+post"`` their sum.
+
+        Raises:
+            InvalidArgument: an unknown window or segment, a negative horizon.
+
+        >>> from datetime import date
+        >>> sim = simulate_campaign(500, start=date(2024, 6, 1), end=date(2024, 6, 15),
+        ...                         pull_forward=0.5, seed=1)
+        >>> sim.truth.effect("post", 90) == -0.5 * sim.truth.effect("during")
+        True
+        """
+        if window not in _WINDOWS:
+            raise InvalidArgument(
+                f"window={window!r} must be one of {_WINDOWS}", field="window", value=window
+            )
+        days = check_int(horizon, "horizon", minimum=0)
+        rows = np.ones(len(self.segment), dtype=bool)
+        if segment is not None:
+            if segment not in self.segments:
+                raise InvalidArgument(
+                    f"segment={segment!r} must be one of {self.segments}",
+                    field="segment",
+                    value=segment,
+                )
+            rows = self.segment == segment
+        during = float(self.during[rows].mean()) / 100
+        post = -float(self.moved[rows].mean()) / 100 * min(days, self.pull_days) / self.pull_days
+        return {"pre": 0.0, "during": during, "post": post, "during+post": during + post}[window]
+
+
+@attrs.frozen(eq=False)
+class SimulatedCampaign:
+    """A simulated campaign: the members' arms, their purchases and the true effect.
+
+    ``log`` holds every purchase from ``pre_days`` before ``start`` to
+    ``post_days`` after ``end``; ``points``, ``bonus`` and ``origin`` are
+    aligned with its rows (points earned including the bonus, the bonus
+    alone, and the :data:`ORIGINS` code). ``assignment`` is the holdout
+    drawn by :func:`loyaltycore.campaigns.assign`, stratified by segment;
+    ``truth`` is what the read-out should find.
+
+    >>> from datetime import date
+    >>> sim = simulate_campaign(300, start=date(2024, 6, 1), end=date(2024, 6, 15), seed=2)
+    >>> sim.assignment.n_control, len(sim.log) == len(sim.points)
+    (30, True)
+    >>> sim.members_csv().splitlines()[0], sim.orders_csv().splitlines()[0]
+    ('member_id,arm,segment', 'customer_id,timestamp,amount,points')
+    """
+
+    tz: str
+    start: datetime
+    end: datetime
+    log: TransactionLog
+    assignment: Assignment
+    truth: CampaignTruth
+    points: npt.NDArray[np.int64] = _array_field()
+    bonus: npt.NDArray[np.int64] = _array_field()
+    origin: npt.NDArray[np.int8] = _array_field()
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulatedCampaign(members={len(self.assignment.member)}, "
+            f"transactions={len(self.log)}, start={self.start.isoformat()}, "
+            f"end={self.end.isoformat()})"
+        )
+
+    @property
+    def segment(self) -> npt.NDArray[Any]:
+        """Each member's segment, aligned with ``assignment.member``."""
+        return self.truth.segment
+
+    def members_csv(self) -> str:
+        """The members as CSV text: member_id, arm, segment.
+
+        >>> from datetime import date
+        >>> sim = simulate_campaign(3, start=date(2024, 6, 1), end=date(2024, 6, 15), seed=2)
+        >>> sim.members_csv().splitlines()[1]
+        '1001,treatment,bronze'
+        """
+        out = io.StringIO()
+        out.write("member_id,arm,segment\n")
+        rows = zip(
+            self.assignment.member.tolist(),
+            self.assignment.arm.tolist(),
+            self.segment.tolist(),
+            strict=True,
+        )
+        for member, arm, segment in rows:
+            out.write(f"{member},{arm},{segment}\n")
+        return out.getvalue()
+
+    def orders_csv(self) -> str:
+        """The purchases as CSV text: customer_id, timestamp (ISO UTC), amount, points."""
+        out = io.StringIO()
+        out.write("customer_id,timestamp,amount,points\n")
+        columns = zip(
+            self.log.customer.tolist(),
+            self.log.at.tolist(),
+            self.log.amount.tolist(),
+            self.points.tolist(),
+            strict=True,
+        )
+        for member, at, cents, points in columns:
+            when = from_micros(at).isoformat()
+            out.write(f"{member},{when},{cents // 100}.{cents % 100:02d},{points}\n")
+        return out.getvalue()
+
+
+def _per_segment(value: object, name: str, names: tuple[str, ...]) -> tuple[float, ...]:
+    """One value per segment from a number or a mapping with every segment as a key."""
+    if not isinstance(value, Mapping):
+        return (check_rate(value, name),) * len(names)
+    unknown = sorted(set(value) - set(names), key=str)
+    missing = [s for s in names if s not in value]
+    if unknown or missing:
+        raise InvalidArgument(
+            f"{name} must give a value for each segment {names}: "
+            f"unknown {unknown}, missing {missing}",
+            field=name,
+            value=None,
+        )
+    return tuple(check_rate(value[s], f"{name}[{s!r}]") for s in names)
+
+
+def _segment_shares(segments: object) -> tuple[tuple[str, ...], npt.NDArray[np.float64]]:
+    if not isinstance(segments, Mapping) or not segments:
+        raise InvalidType(
+            f"segments={segments!r} must be a non-empty mapping of name to share",
+            field="segments",
+            value=segments,
+        )
+    names = tuple(segments)
+    for s in names:
+        if not isinstance(s, str) or not s:
+            raise InvalidType(f"segments key {s!r} must be a non-empty str", field="segments")
+    shares = np.array([check_rate(segments[s], f"segments[{s!r}]") for s in names])
+    if (shares <= 0).any():
+        raise InvalidArgument(
+            f"segments={dict(segments)!r}: every share must be > 0", field="segments"
+        )
+    return names, shares / shares.sum()
+
+
+def _campaign_effects(
+    names: tuple[str, ...], lift: object, pull_forward: object, days: float, pull_days: int
+) -> tuple[tuple[float, ...], tuple[float, ...], npt.NDArray[np.float64]]:
+    """(lift, pull_forward, chance a post purchase is moved) per segment, checked."""
+    lifts = _per_segment(lift, "lift", names)
+    pulls = _per_segment(pull_forward, "pull_forward", names)
+    for s, up, back in zip(names, lifts, pulls, strict=True):
+        if up < 0:
+            raise InvalidArgument(f"lift[{s!r}]={up!r} must be >= 0", field="lift", value=up)
+        if not 0 <= back <= 1:
+            raise InvalidArgument(
+                f"pull_forward[{s!r}]={back!r} must be in [0, 1]", field="pull_forward", value=back
+            )
+    moved = np.array(lifts) * np.array(pulls) * days / pull_days
+    if (moved > 1).any():
+        s = names[int(np.argmax(moved))]
+        raise InvalidArgument(
+            f"segment {s!r}: lift x pull_forward x campaign days = {moved.max() * pull_days:g} "
+            f"days of purchases exceeds the pull_days={pull_days} they are pulled from",
+            field="pull_forward",
+            value=None,
+        )
+    return lifts, pulls, moved
+
+
+def simulate_campaign(
+    n_members: int,
+    *,
+    start: datetime | date,
+    end: datetime | date,
+    lift: float | Mapping[str, float] = 0.3,
+    pull_forward: float | Mapping[str, float] = 0.0,
+    pull_days: int = 30,
+    bonus_points: int = 1,
+    points_per_unit: int = 1,
+    segments: Mapping[str, float] | None = None,
+    share: float = 0.1,
+    salt: str = "campaign",
+    pre_days: int = 90,
+    post_days: int = 90,
+    purchases: PurchaseProcess | None = None,
+    spend: SpendProcess | None = None,
+    tz: str | tzinfo = "UTC",
+    seed: int | np.random.Generator = 0,
+    progress: Progress | None = None,
+) -> SimulatedCampaign:
+    """Simulate a points campaign with a known effect, and the purchases around it.
+
+    Each member has a segment (drawn with the ``segments`` shares), buys at
+    a steady Poisson rate drawn from Gamma(``purchases.r``, ``alpha``) per
+    day (``purchases.prospect_share`` never buy; drop-out is not simulated
+    over a campaign's few months) and spends Gamma-Gamma amounts
+    (``spend``), from ``pre_days`` before ``start`` to ``post_days`` after
+    ``end``. A holdout of ``share`` is drawn by
+    :func:`loyaltycore.campaigns.assign` (stratified by segment, salted
+    with ``salt``). For a treated member in segment s, during [start, end):
+
+    * the purchase rate rises by ``lift[s]`` (0.3: 30% more purchases);
+    * a share ``pull_forward[s]`` of those extra purchases is not new: they
+      are purchases from the ``pull_days`` after the end, moved into the
+      campaign (each such purchase moves with probability lift x
+      pull_forward x campaign days / pull_days), leaving a dip after it;
+    * every purchase earns ``bonus_points`` extra points per whole currency
+      unit on top of ``points_per_unit`` (double points: 1 and 1) — the
+      subsidy, paid on the purchases that would have happened anyway too.
+
+    Args:
+        n_members: number of members.
+        start: when the campaign begins (aware, or a local date in ``tz``).
+        end: when it ends (exclusive), after ``start``.
+        lift: the rise in purchase rate, one number or one per segment.
+        pull_forward: the share of the extra purchases pulled forward, in
+            [0, 1], one number or one per segment.
+        pull_days: the days after the end the pulled purchases come from,
+            at most ``post_days``.
+        bonus_points: campaign points per whole currency unit (treated, during).
+        points_per_unit: the program's points per whole currency unit.
+        segments: segment names and their shares (default bronze 0.6,
+            silver 0.3, gold 0.1).
+        share: the holdout share (control), strictly between 0 and 1.
+        salt: names the holdout's hash.
+        pre_days: days simulated before ``start``.
+        post_days: days simulated after ``end``.
+        purchases: rates per day (``r``, ``alpha``, ``prospect_share``).
+        spend: the Gamma-Gamma spend process (currency units).
+        tz: the zone for date arguments.
+        seed: an int seed or a :class:`numpy.random.Generator`.
+        progress: called with ``(done, 4, "simulate_campaign")`` after each
+            step (members, holdout, purchases, log); raise from it to cancel.
+
+    Returns:
+        A :class:`SimulatedCampaign`; the same arguments and seed give the
+        same bytes on every host.
+
+    Raises:
+        InvalidArgument: a bad count, share or effect, ``end`` not after
+            ``start``, or more purchases to pull forward than ``pull_days`` hold.
+
+    >>> from datetime import date
+    >>> sim = simulate_campaign(4000, start=date(2024, 6, 1), end=date(2024, 6, 15),
+    ...                         lift={"bronze": 0.2, "silver": 0.5, "gold": 0.8},
+    ...                         pull_forward=0.5, seed=7)
+    >>> round(sim.truth.effect("during"), 2), round(sim.truth.effect("post", 30), 2)
+    (3.31, -1.65)
+    >>> sim.truth.bonus_total == int(sim.bonus.sum())
+    True
+    """
+    from loyaltycore.campaigns import assign
+    from loyaltycore.transactions import TransactionLog
+
+    n = check_int(n_members, "n_members", minimum=1)
+    report = check_progress(progress) or _silent
+    zone_ = zone(tz)
+    tz_name = tz if isinstance(tz, str) else getattr(zone_, "key", "UTC")
+    t0 = to_micros(to_utc(start, "start", tz=zone_))
+    t1 = to_micros(to_utc(end, "end", tz=zone_))
+    if t1 <= t0:
+        raise InvalidArgument(f"end={end!r} must be after start={start!r}", field="end", value=end)
+    before = check_int(pre_days, "pre_days", minimum=1)
+    after = check_int(post_days, "post_days", minimum=1)
+    pull = check_int(pull_days, "pull_days", minimum=1)
+    if pull > after:
+        raise InvalidArgument(
+            f"pull_days={pull} must be <= post_days={after}", field="pull_days", value=pull
+        )
+    bonus_rate = check_int(bonus_points, "bonus_points", minimum=0)
+    base_rate = check_int(points_per_unit, "points_per_unit", minimum=0)
+    names, weights = _segment_shares(dict(_SEGMENTS) if segments is None else segments)
+    days = (t1 - t0) / DAY_US
+    lifts, pulls, moved = _campaign_effects(names, lift, pull_forward, days, pull)
+    rng = (
+        seed
+        if isinstance(seed, np.random.Generator)
+        else np.random.default_rng(check_int(seed, "seed", minimum=0))
+    )
+    purchases = purchases or PurchaseProcess()
+    spend = spend or SpendProcess()
+
+    # Members: segment, purchase rate per day, mean basket in cents.
+    segment = rng.choice(len(names), size=n, p=weights)
+    rate = rng.gamma(purchases.r, 1.0 / purchases.alpha, size=n)
+    rate = rate * (rng.random(n) >= purchases.prospect_share)
+    nu = rng.gamma(spend.q, 1.0 / spend.gamma, size=n)
+    ids = np.arange(1, n + 1, dtype=_I64) + 1000
+    labels = np.array(names, dtype=object)[segment]
+    report(1, 4, "simulate_campaign")
+
+    assignment = assign(ids, share=share, salt=salt, strata=labels)
+    treated = assignment.treated
+    report(2, 4, "simulate_campaign")
+
+    who, at, origin = _campaign_purchases(
+        rng, rate, treated, segment, lifts, pulls, moved, (t0, t1, before, after, pull)
+    )
+    cents = np.maximum(np.rint(rng.gamma(spend.p, 1.0 / nu[who]) * 100), 1).astype(_I64)
+    units = cents // 100
+    bonus = np.where(treated[who] & (at >= t0) & (at < t1), bonus_rate * units, 0)
+    report(3, 4, "simulate_campaign")
+
+    order = np.lexsort((who, at))
+    who, at, cents, bonus, origin = (
+        who[order],
+        at[order],
+        cents[order],
+        bonus[order],
+        origin[order],
+    )
+    log = TransactionLog.from_arrays(ids[who], at, cents, minor_units=True)
+    during = rate * days * np.array(lifts)[segment] * (100 * spend.p / nu)
+    truth = CampaignTruth(
+        segments=names,
+        lift=lifts,
+        pull_forward=pulls,
+        pull_days=pull,
+        bonus_points=bonus_rate,
+        bonus_on_baseline=int(bonus[origin == _BASELINE].sum()),
+        bonus_on_pulled_forward=int(bonus[origin == _PULLED].sum()),
+        bonus_on_incremental=int(bonus[origin == _INCREMENTAL].sum()),
+        segment=_frozen_array(labels, object),
+        during=_frozen_array(during, np.float64),
+        moved=_frozen_array(during * np.array(pulls)[segment], np.float64),
+    )
+    report(4, 4, "simulate_campaign")
+    return SimulatedCampaign(
+        tz=str(tz_name),
+        start=from_micros(t0),
+        end=from_micros(t1),
+        log=log,
+        assignment=assignment,
+        truth=truth,
+        points=_frozen_array(base_rate * units[order] + bonus, _I64),
+        bonus=_frozen_array(bonus, _I64),
+        origin=_frozen_array(origin, np.int8),
+    )
+
+
+def _campaign_purchases(
+    rng: np.random.Generator,
+    rate: npt.NDArray[np.float64],
+    treated: npt.NDArray[np.bool_],
+    segment: npt.NDArray[np.int64],
+    lifts: tuple[float, ...],
+    pulls: tuple[float, ...],
+    moved: npt.NDArray[np.float64],
+    window: tuple[int, int, int, int, int],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+    """(member row, instant, origin) of every purchase, in the order drawn."""
+    t0, t1, before, after, pull = window
+    low, high = t0 - before * DAY_US, t1 + after * DAY_US
+
+    def instants(start: int, stop: int, size: int) -> npt.NDArray[np.int64]:
+        """Uniform whole seconds in [start, stop) (micros), or uniform micros in a short span."""
+        if stop - start < 10 * _SECOND_US or start % _SECOND_US or stop % _SECOND_US:
+            return rng.integers(start, stop, size=size, dtype=_I64)
+        seconds = rng.integers(start // _SECOND_US, stop // _SECOND_US, size=size, dtype=_I64)
+        return seconds * _SECOND_US
+
+    # Baseline: a Poisson process over the whole span, uniform instants.
+    count = rng.poisson(rate * (high - low) / DAY_US)
+    who = np.repeat(np.arange(len(rate), dtype=_I64), count)
+    at = instants(low, high, len(who))
+    origin = np.zeros(len(who), dtype=np.int8)
+    # Pull-forward: a treated member's purchases in [end, end + pull_days) move
+    # into the campaign, each with its segment's probability.
+    chance = np.where(treated, moved[segment], 0.0)
+    move = (at >= t1) & (at < t1 + pull * DAY_US) & (rng.random(len(who)) < chance[who])
+    at[move] = instants(t0, t1, int(move.sum()))
+    origin[move] = _PULLED
+    # Incremental purchases: the rest of the lift, new, inside the campaign.
+    new_rate = rate * np.array(lifts)[segment] * (1 - np.array(pulls)[segment]) * treated
+    extra = rng.poisson(new_rate * (t1 - t0) / DAY_US)
+    extra_who = np.repeat(np.arange(len(rate), dtype=_I64), extra)
+    extra_at = instants(t0, t1, len(extra_who))
+    return (
+        np.concatenate([who, extra_who]),
+        np.concatenate([at, extra_at]),
+        np.concatenate([origin, np.full(len(extra_who), _INCREMENTAL, dtype=np.int8)]),
+    )

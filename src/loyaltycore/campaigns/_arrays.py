@@ -184,3 +184,10 @@ def _array_eq(a: Any, b: Any) -> bool:
 def array_field() -> Any:
     """An attrs field holding a read-only copy of an array, compared by value."""
     return attrs.field(converter=frozen, eq=attrs.cmp_using(eq=_array_eq), repr=False)
+
+
+def optional_array_field() -> Any:
+    """Like :func:`array_field`, None by default."""
+    return attrs.field(
+        default=None, converter=frozen, eq=attrs.cmp_using(eq=_array_eq), repr=False
+    )

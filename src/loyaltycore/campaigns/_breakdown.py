@@ -89,8 +89,8 @@ def p_adjust(p_values: npt.ArrayLike, *, method: Adjustment = "holm") -> F64:
 class Breakdown(Frames):
     """Lift per segment with adjusted p-values, one row per segment (sorted by label).
 
-    ``low`` / ``high`` are each segment's own Welch interval (not adjusted);
-    ``significant`` is ``p_adjusted <= alpha``.
+    ``low`` / ``high`` are each segment's own Welch interval at level ``ci``
+    (not adjusted); ``significant`` is ``p_adjusted <= alpha``.
 
     >>> b = breakdown([5.0, 6.0, 1.0, 2.0, 3.0, 3.5, 3.0, 2.5], [True, True, False, False] * 2,
     ...               ["new"] * 4 + ["old"] * 4)
@@ -111,6 +111,7 @@ class Breakdown(Frames):
     p_value: F64 = array_field()
     p_adjusted: F64 = array_field()
     significant: Mask = array_field()
+    ci: float | None = None
 
     def __repr__(self) -> str:
         return f"Breakdown(segments={len(self.segment)}, method={self.method!r})"
@@ -230,4 +231,5 @@ def breakdown(
         significant=adjusted <= level,
         method=how,
         alpha=level,
+        ci=conf,
     )

@@ -12,8 +12,9 @@ transaction log, in int64 minor units:
 Members with no transaction in a window count with zero: the unit of
 analysis is the assigned member, never the transaction, so a campaign that
 makes a few members buy more often cannot pass for one that reaches many.
-Sums are bincounts over member codes; every window is one pass over the
-log's rows inside [start - max h, end + max h).
+The sums are one bincount over the log's customer codes and the intervals
+between the window boundaries, then running sums (``_fast`` explains the
+layout); points earned per transaction, when given, are summed the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._frames import Frames
-from loyaltycore.calendar import to_micros, to_utc, zone
+from loyaltycore.calendar import from_micros, to_micros, to_utc, zone
 from loyaltycore.campaigns._arrays import (
     F64,
     I64,
@@ -40,9 +41,11 @@ from loyaltycore.campaigns._arrays import (
     count,
     fraction,
     need_members,
+    optional_array_field,
 )
 from loyaltycore.campaigns._compare import compare
-from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidTime, InvalidType
+from loyaltycore.campaigns._fast import interval_sums, member_of_code, spread
+from loyaltycore.errors import InvalidArgument, InvalidTime, InvalidType
 from loyaltycore.transactions import TransactionLog
 
 Unit: TypeAlias = Literal["day", "week", "month", "year"]
@@ -57,7 +60,10 @@ class Windows(Frames):
     """Net spend per assigned member around a campaign, and the lift in each window.
 
     Per-member columns (int64 minor units, aligned with ``member``):
-    ``pre`` and ``post`` have one column per horizon, ``during`` one value.
+    ``pre`` and ``post`` have one column per horizon, ``during`` one value;
+    ``points_pre`` / ``points_during`` / ``points_post`` are the same sums of
+    points earned, when :func:`windows` was given ``points``. ``start`` and
+    ``end`` are the campaign's, in UTC, and ``ci`` the intervals' level.
     The readout table has one row per window: ``"during"`` (horizon 0),
     then for each horizon ``"pre"``, ``"post"`` and ``"during+post"`` (the
     net effect once the dip is counted). Means and differences are in
@@ -96,6 +102,12 @@ class Windows(Frames):
     low: F64 = array_field()
     high: F64 = array_field()
     p_value: F64 = array_field()
+    points_pre: I64 | None = optional_array_field()
+    points_during: I64 | None = optional_array_field()
+    points_post: I64 | None = optional_array_field()
+    start: datetime | None = None
+    end: datetime | None = None
+    ci: float | None = None
 
     def __repr__(self) -> str:
         return f"Windows(members={len(self.member)}, horizons={self.horizons}, unit={self.unit!r})"
@@ -164,36 +176,31 @@ def _instant(value: object, name: str, tz: tzinfo | None) -> int:
     return to_micros(to_utc(value, name, tz=tz))
 
 
-def _text(value: object) -> str:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        return str(int(value))
-    return str(value)
-
-
-def _member_rows(log: TransactionLog, member: npt.NDArray[Any]) -> I64:
-    """For each row of the log, the index of its member in ``member`` (-1 if not assigned)."""
-    index: dict[str, int] = {}
-    for i, value in enumerate(member.tolist()):
-        key = _text(value)
-        if key in index:
-            raise InvalidColumn(
-                f"members[{i}]={value!r} repeats members[{index[key]}]", field="members", row=i
-            )
-        index[key] = i
-    of_code = np.fromiter(
-        (index.get(_text(v), -1) for v in log.customer_ids.tolist()),
-        dtype=np.int64,
-        count=log.n_customers,
-    )
-    result: I64 = of_code[log.codes]
+def _points(values: Any, n: int) -> I64:
+    array = column(values, "points")
+    check_length(array, n, "points", "the log's rows")
+    if array.dtype.kind not in "iu":
+        raise InvalidType(
+            f"points must be an int column (points per transaction), not {array.dtype}",
+            field="points",
+            value=str(array.dtype),
+        )
+    result: I64 = array.astype(np.int64)
     return result
 
 
-def _sums(who: I64, amount: I64, at: I64, low: int, high: int, n: int) -> I64:
-    """Net amount per member over rows with low <= at < high (exact below 2**53)."""
-    rows = (at >= low) & (at < high)
-    total = np.bincount(who[rows], weights=amount[rows].astype(np.float64), minlength=n)
-    return np.rint(total).astype(np.int64)
+def _per_member(
+    log: TransactionLog, columns: list[I64], edges: I64, rows: I64, n: int
+) -> list[tuple[I64, I64, I64]]:
+    """(pre, during, post) sums of each column per member; ``_fast`` explains the layout."""
+    k = (len(edges) - 2) // 2  # horizons
+    out = []
+    for by_code in interval_sums(log.codes, log.at, columns, edges, log.n_customers):
+        table = spread(by_code, rows, n)
+        pre = np.cumsum(table[:, k - 1 :: -1], axis=1)  # the intervals nearest the start first
+        post = np.cumsum(table[:, k + 1 :], axis=1)
+        out.append((pre, np.ascontiguousarray(table[:, k]), post))
+    return out
 
 
 def windows(
@@ -208,6 +215,7 @@ def windows(
     as_of: datetime | date | None = None,
     tz: str | tzinfo | None = None,
     ci: float = 0.95,
+    points: npt.ArrayLike | None = None,
 ) -> Windows:
     """Read out a campaign before, during and after it ran, per assigned member.
 
@@ -227,6 +235,10 @@ def windows(
             incomplete (``complete`` False). None: every window is complete.
         tz: the program zone for date arguments.
         ci: the confidence level of the intervals.
+        points: optional points earned on each row of the log (int, aligned
+            with the log's rows; negative for clawbacks): summed over the same
+            windows into ``points_pre`` / ``points_during`` / ``points_post``,
+            ready for :func:`roi`.
 
     Returns:
         A :class:`Windows`.
@@ -234,7 +246,8 @@ def windows(
     Raises:
         InvalidTime: ``end`` not after ``start``, or ``as_of`` before ``end``.
         EmptyArm: an arm with fewer than two members.
-        InvalidColumn: ``arm`` and ``members`` of different lengths, a repeated member.
+        InvalidColumn: ``arm`` and ``members`` of different lengths, a repeated member,
+            ``points`` not aligned with the log.
 
     >>> from datetime import datetime, timezone
     >>> import numpy as np
@@ -267,17 +280,23 @@ def windows(
         raise InvalidTime(
             f"as_of={as_of!r} must not be before end={end!r}", field="as_of", value=as_of
         )
+    earned = None if points is None else _points(points, len(log))
     spans = [round(h * UNIT_DAYS[unit_] * _DAY_US) for h in hs]
-    who = _member_rows(log, ids)
-    keep = (who >= 0) & (log.at >= t0 - spans[-1]) & (log.at < t1 + spans[-1])
-    w, amount, at = who[keep], log.amount[keep], log.at[keep]
-    n = len(ids)
-    during = _sums(w, amount, at, t0, t1, n)
-    pre = np.column_stack([_sums(w, amount, at, t0 - s, t0, n) for s in spans])
-    post = np.column_stack([_sums(w, amount, at, t1, t1 + s, n) for s in spans])
-    return _readout(
+    edges = np.array(
+        [t0 - s for s in reversed(spans)] + [t0, t1] + [t1 + s for s in spans], dtype=np.int64
+    )
+    rows = member_of_code(ids, log.customer_ids)
+    columns = [log.amount] if earned is None else [log.amount, earned]
+    sums = _per_member(log, columns, edges, rows, len(ids))
+    pre, during, post = sums[0]
+    result = _readout(
         ids, treated, hs, unit_, log.exponent, pre, during, post, spans, t1, read, level
     )
+    result = attrs.evolve(result, start=from_micros(t0), end=from_micros(t1), ci=level)
+    if earned is None:
+        return result
+    p_pre, p_during, p_post = sums[1]
+    return attrs.evolve(result, points_pre=p_pre, points_during=p_during, points_post=p_post)
 
 
 def _readout(

@@ -182,3 +182,26 @@ def _penalize(
         )
 
     return value, both
+
+
+def _penalize_hessian(
+    full: Callable[[Float], tuple[float, Float, Float]],
+    *,
+    penalizer: float,
+    total_weight: float,
+    scales: Float,
+) -> Callable[[Float], tuple[float, Float, Float]]:
+    """``full`` (value, gradient, Hessian) with the penalty of :func:`_penalize` taken off."""
+    if penalizer == 0.0:
+        return full
+    factor = penalizer * total_weight
+
+    def penalized(params: Float) -> tuple[float, Float, Float]:
+        v, g, h = full(params)
+        return (
+            v - factor * float(np.sum((params / scales) ** 2)),
+            g - 2.0 * factor * params / scales**2,
+            h - np.diag(2.0 * factor / scales**2),
+        )
+
+    return penalized

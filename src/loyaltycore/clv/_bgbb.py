@@ -15,8 +15,9 @@ The likelihood (FHS 2010, eq. 5), with ``B`` the beta function, is
           * B(gamma + 1, delta + t_x + i) / B(gamma, delta)
 
 (alive through n, or dropped out after period t_x + i). Everything is computed
-in log space; the gradient is analytic (digamma differences of the beta
-functions, weighted by each term's share of L). scipy is imported only when a
+in log space. The gradient and the Hessian are analytic (digamma and trigamma
+differences of the beta functions, weighted by each term's share of L), so a
+fit is Newton's method: about ten evaluations. scipy is imported only when a
 model computes something.
 """
 
@@ -43,6 +44,7 @@ from loyaltycore.clv._base import (
     _check_progress,
     _info,
     _penalize,
+    _penalize_hessian,
     _positive,
     _real,
 )
@@ -98,51 +100,121 @@ def loglik(params: Float, x: Float, t_x: Float, n: Float) -> Float:
 
 def objective(
     x: Float, t_x: Float, n: Float, w: Float
-) -> tuple[Callable[[Float], float], Callable[[Float], tuple[float, Float]]]:
-    """The weighted total log-likelihood, alone and with its analytic gradient."""
-    sp = _special()
-    psi = sp.digamma
+) -> tuple[
+    Callable[[Float], float],
+    Callable[[Float], tuple[float, Float]],
+    Callable[[Float], tuple[float, Float, Float]],
+]:
+    """The weighted total log-likelihood: alone, with its gradient, and with its Hessian.
+
+    Each row's likelihood is a sum of terms (alive through n, or dropped out
+    after period k = t_x, ..., n - 1), each a product of beta-function ratios
+    whose logarithm is a sum of ``log Gamma(base + j)`` at whole numbers j. The
+    special functions are therefore evaluated once per parameter on the few
+    distinct j (``_Terms``) and gathered; with each term's gradient ``g`` and
+    Hessian ``H`` (digamma and trigamma differences) and its share ``s`` of the
+    row's likelihood, the row's gradient is ``sum(s g)`` and its Hessian
+    ``sum(s (H + g g')) - (sum s g)(sum s g)'``.
+    """
+    terms = _Terms(x, t_x, n)
 
     def value(params: Float) -> float:
         return _data.wsum(w, loglik(params, x, t_x, n))
 
+    def full(params: Float) -> tuple[float, Float, Float]:
+        return terms.weighted(params, w)
+
     def both(params: Float) -> tuple[float, Float]:
-        alpha, beta, gamma, delta = params
-        alive, dropped = _log_terms(params, x, t_x, n)
-        total = _logsumexp(alive, dropped)
-        share_alive = np.exp(alive - total)
+        total, grad, _ = terms.weighted(params, w)
+        return total, grad
+
+    return value, both, full
+
+
+class _Terms:
+    """The likelihood terms of compressed BG/BB rows, as indices into special-function tables.
+
+    Axis 0 of every (terms, rows) array is the term: 0 is "alive through n",
+    1 + i is "dropped out after period t_x + i" (masked where i >= n - t_x).
+    A term is ``B(alpha + x, beta + m) / B(alpha, beta)`` (``m`` = n - x alive,
+    t_x + i - x dropped) times ``B(gamma + e, delta + k) / B(gamma, delta)``
+    (``e`` = 0 and k = n alive, e = 1 and k = t_x + i dropped). With ``G_b(j) =
+    log Gamma(b + j) - log Gamma(b)`` its logarithm is ``G_alpha(x) + G_beta(m)
+    - G_alpha+beta(x + m) + e log(gamma) + G_delta(k) - G_gamma+delta(k + e)``.
+    """
+
+    def __init__(self, x: Float, t_x: Float, n: Float) -> None:
+        gap = n - t_x
+        width = int(gap.max()) if gap.size else 0
+        i = np.arange(width, dtype=np.float64)[:, None]
+        self.valid = np.concatenate([np.ones((1, x.size), dtype=bool), i < gap])
+        dropped_k = np.where(i < gap, t_x + i, t_x)  # masked terms point at a valid index
+        k = np.concatenate([n[None, :], dropped_k])
+        self.dropped = np.zeros(k.shape)
+        self.dropped[1:] = 1.0  # e: 0 for the alive term, 1 for a drop-out term
+        self.x = self._index(x)
+        self.m = self._index(k - x)
+        self.xm = self._index(k)
+        self.k = self._index(k)
+        self.ke = self._index(k + self.dropped)
+
+    @staticmethod
+    def _index(values: Float) -> npt.NDArray[np.intp]:
+        """The whole numbers ``values`` as indices into tables over j = 0, 1, ..., max."""
+        return np.asarray(values, dtype=np.intp)
+
+    @staticmethod
+    def _tables(base: float, index: npt.NDArray[np.intp]) -> tuple[Float, ...]:
+        """``G_base``, its first and its second derivative, gathered at ``index``.
+
+        Tables over j = 0, ..., max(index) cost no more than the terms they feed,
+        which number at least max(index) too (a row with n periods has n terms).
+        """
+        sp = _special()
+        at = base + np.arange(int(index.max()) + 1 if index.size else 1, dtype=np.float64)
+        tables = (sp.gammaln(at), sp.digamma(at), sp.polygamma(1, at))
+        return tuple((table - table[0])[index] for table in tables)
+
+    def weighted(self, params: Float, w: Float) -> tuple[float, Float, Float]:
+        """Total weighted log-likelihood, gradient and Hessian at ``params``."""
+        alpha, beta, gamma, delta = (float(v) for v in params)
+        la, pa, ta = self._tables(alpha, self.x)
+        lb, pb, tb = self._tables(beta, self.m)
+        lab, pab, tab = self._tables(alpha + beta, self.xm)
+        ld, pd, td = self._tables(delta, self.k)
+        lgd, pgd, tgd = self._tables(gamma + delta, self.ke)
+        e = self.dropped
+        logs = la + lb - lab + e * np.log(gamma) + ld - lgd
+        logs = np.where(self.valid, logs, -np.inf)
+        top = logs.max(axis=0)  # finite: the alive term is always there
         with np.errstate(under="ignore"):
-            share = np.exp(np.maximum(dropped - total, -708.0)) * np.isfinite(dropped)
-        i = np.arange(dropped.shape[0], dtype=np.float64)[:, None]
-        d_ab = psi(alpha + beta)
-        d_gd = psi(gamma + delta)
-        # d log B(a + x, b + m) / d a = psi(a + x) - psi(a + b + x + m), for the alive term
-        # (m = n - x) and each drop-out term (m = t_x - x + i); likewise for gamma, delta.
-        a_alive = psi(alpha + x) - psi(alpha + beta + n) - psi(alpha) + d_ab
-        b_alive = psi(beta + n - x) - psi(alpha + beta + n) - psi(beta) + d_ab
-        g_alive = -psi(gamma + delta + n) + d_gd
-        e_alive = psi(delta + n) - psi(gamma + delta + n) - psi(delta) + d_gd
-        with np.errstate(invalid="ignore"):
-            a_drop = psi(alpha + x) - psi(alpha + beta + t_x + i) - psi(alpha) + d_ab
-            b_drop = psi(beta + t_x - x + i) - psi(alpha + beta + t_x + i) - psi(beta) + d_ab
-            g_drop = psi(gamma + 1.0) - psi(gamma + delta + 1.0 + t_x + i) - psi(gamma) + d_gd
-            e_drop = psi(delta + t_x + i) - psi(gamma + delta + 1.0 + t_x + i) - psi(delta) + d_gd
-
-        def mean(on_alive: Float, on_drop: Float) -> float:
-            dropped_part = np.sum(np.where(share > 0, share * on_drop, 0.0), axis=0)
-            return _data.wsum(w, share_alive * on_alive + dropped_part)
-
-        grad = np.array(
-            [
-                mean(a_alive, a_drop),
-                mean(b_alive, b_drop),
-                mean(g_alive, g_drop),
-                mean(e_alive, e_drop),
-            ]
-        )
-        return _data.wsum(w, total), grad
-
-    return value, both
+            scaled = np.exp(logs - top)
+        row_total = scaled.sum(axis=0)
+        log_rows = np.log(row_total) + top
+        share = scaled / row_total
+        # each term's gradient and the non-zero entries of its Hessian
+        g = (pa - pab, pb - pab, e / gamma - pgd, pd - pgd)
+        h_ab = -tab
+        h = {
+            (0, 0): ta - tab,
+            (0, 1): h_ab,
+            (1, 1): tb - tab,
+            (2, 2): -e / gamma**2 - tgd,
+            (2, 3): -tgd,
+            (3, 3): td - tgd,
+        }
+        weighted_share = share * w
+        row_grad = [np.einsum("ij,ij->j", share, gi) for gi in g]
+        grad = np.array([_data.wsum(w, r) for r in row_grad])
+        hess = np.empty((4, 4))
+        for a in range(4):
+            for b in range(a + 1):
+                inner = np.einsum("ij,ij,ij->", weighted_share, g[a], g[b])
+                if (b, a) in h:
+                    inner += np.einsum("ij,ij->", weighted_share, h[(b, a)])
+                outer = np.einsum("j,j,j->", w, row_grad[a], row_grad[b])
+                hess[a, b] = hess[b, a] = float(inner - outer)
+        return _data.wsum(w, log_rows), grad, hess
 
 
 def p_alive(params: Float, x: Float, t_x: Float, n: Float, ahead: Float) -> Float:
@@ -447,9 +519,12 @@ class BetaGeoBetaBinom:
                     f"initial={dict(initial)!r} must hold positive values", field="initial"
                 )
         cost = _check_penalizer(penalizer)
-        plain, both = objective(x, t_x, n, w)
+        plain, both, full = objective(x, t_x, n, w)
         value, fun = _penalize(
             plain, both, penalizer=cost, total_weight=float(w.sum()), scales=np.ones(4)
+        )
+        with_hessian = _penalize_hessian(
+            full, penalizer=cost, total_weight=float(w.sum()), scales=np.ones(4)
         )
         optimum = fitter.maximise(
             value,
@@ -460,6 +535,7 @@ class BetaGeoBetaBinom:
             maxiter=_check_maxiter(maxiter),
             model="BG/BB",
             progress=_check_progress(progress),
+            full=with_hessian,
         )
         info = _info(
             _NAMES,

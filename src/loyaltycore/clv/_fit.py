@@ -1,9 +1,10 @@
 """Maximum-likelihood driver shared by the CLV models (needs scipy).
 
-Parameters are optimised on their logarithms (so they stay positive) with
-BFGS, then polished with Newton steps on a finite-difference Hessian;
-standard errors come from the inverse of that Hessian of the negative
-log-likelihood in the natural parameters.
+Parameters are optimised on their logarithms (so they stay positive). A model
+whose Hessian is analytic is fitted by Newton's method; the others by BFGS,
+then polished with Newton steps on a finite-difference Hessian. Standard
+errors come from the inverse of the Hessian of the negative log-likelihood in
+the natural parameters.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ Float = npt.NDArray[np.float64]
 LogLik = Callable[[Float], float]
 #: Total weighted log-likelihood and its gradient in the natural parameters.
 LogLikGrad = Callable[[Float], tuple[float, Float]]
+#: Total weighted log-likelihood, its gradient and its Hessian in the natural parameters.
+LogLikHess = Callable[[Float], tuple[float, Float, Float]]
 
 #: Parameters beyond these limits mean the data carry no information on them;
 #: a search is stopped once it passes them.
@@ -61,15 +64,19 @@ def numeric_grad(loglik: LogLik) -> LogLikGrad:
     return both
 
 
-def _hessian_from_grad(fun: LogLikGrad, params: Float, step: float = 1e-6) -> Float:
+def _hessian_from_grad(
+    fun: LogLikGrad, params: Float, step: float = 1e-6, base: Float | None = None
+) -> Float:
     """Hessian in natural parameters by forward differences of the analytic gradient.
 
     The gradient is exact, so a forward step of 1e-6 (relative) is accurate to
-    about 1e-6 relative, ample for standard errors and Newton steps.
+    about 1e-6 relative, ample for standard errors and Newton steps. ``base``
+    is the gradient at ``params`` when the caller has it.
     """
     size = params.size
     hess = np.empty((size, size))
-    _, base = fun(params)
+    if base is None:
+        _, base = fun(params)
     for i in range(size):
         move = step * params[i]
         moved = params.copy()
@@ -165,11 +172,15 @@ def maximise(
     high: Float | None = None,
     progress: Callable[[int, int | None, str], None] | None = None,
     hessian_step: float = 1e-6,
+    full: LogLikHess | None = None,
+    gtol: float = 1e-9,
 ) -> Optimum:
     """Maximise ``loglik`` from ``start``; raise when the fit fails or degenerates.
 
     ``grad`` gives the value and the analytic gradient; without it the
-    gradient is taken by central differences. ``warm`` is a (parameters,
+    gradient is taken by central differences. ``full`` gives the value, the
+    gradient and the Hessian: Newton's method is tried first, and the searches
+    below run only when it fails. ``warm`` is a (parameters,
     Hessian) pair from a fit on coarsened data: Newton steps from there (with
     the Hessian of the exact data) replace the quasi-Newton search when they
     converge. ``high`` gives per-parameter upper limits (default ``HIGH``).
@@ -177,9 +188,18 @@ def maximise(
     ``hessian_step`` is the relative step of the Hessian's forward differences
     of ``grad``: 1e-6 for an exact gradient, larger where the gradient itself
     holds finite differences (their rounding would otherwise dominate).
+    ``gtol`` ends the BFGS search once the mean gradient per customer in
+    log-parameters is below it: 1e-9 for an exact gradient; above the noise
+    floor of a gradient with finite differences in it (else BFGS spends its
+    last iterations on line searches that cannot succeed).
     """
+    grad = _remembered(grad) if grad is not None else None
     fun = grad if grad is not None else numeric_grad(loglik)
     limits = np.full(start.size, HIGH) if high is None else high
+    if full is not None:
+        reached = newton(full, start, total_weight, maxiter, limits, progress)
+        if reached is not None:
+            return _finish(model, names, *reached, limits)
     with np.errstate(all="ignore"):  # trial points far out may overflow; they lose
         if warm is not None and grad is not None:
             # Newton steps on the exact data from the coarse optimum, with the exact
@@ -202,14 +222,14 @@ def maximise(
                     hess = _hessian(loglik, grad, params, value, hessian_step)
                     return _finish(model, names, params, value, hess, round_ + 1, limits)
         if warm is not None:
-            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1], progress)
+            found = _search(fun, warm[0], total_weight, maxiter, limits, warm[1], progress, gtol)
             if np.isfinite(found[1]) and (found[4] or _flat(fun, found[0], total_weight, 1e-7)):
                 params, value = found[0], found[1]
                 hess = _hessian(loglik, grad, params, value, hessian_step)
                 params, value = _polish(loglik, fun, params, value, hess, steps=2)
                 return _finish(model, names, params, value, hess, found[2], limits)
         params, value, nit, message, success = _search(
-            fun, start, total_weight, maxiter, limits, None, progress
+            fun, start, total_weight, maxiter, limits, None, progress, gtol
         )
         if not np.isfinite(value):
             raise _failed(model, names, params, "the log-likelihood is not finite")
@@ -222,6 +242,174 @@ def maximise(
         _check_degenerate(model, names, params, limits)
         raise _failed(model, names, params, message)
     return _finish(model, names, params, value, hess, nit, limits)
+
+
+#: Newton's method stops once its next step promises less than this per customer.
+_DECREMENT = 1e-14
+#: ... and its step (in log-parameters) is shorter than this: on a ridge rising
+#: towards a boundary the promised rise shrinks too, but the steps do not.
+_SHORT = 1e-4
+#: The longest Newton step, in log-parameters (a factor of about 20).
+_LONGEST = 3.0
+
+
+def newton(
+    full: LogLikHess,
+    start: Float,
+    total_weight: float,
+    maxiter: int,
+    limits: Float,
+    progress: Callable[[int, int | None, str], None] | None = None,
+) -> tuple[Float, float, Float, int] | None:
+    """Newton's method on the log-parameters: (parameters, value, Hessian, iterations).
+
+    Each step solves with the Hessian in log-parameters, its eigenvalues
+    reflected to be negative (and kept away from 0) where the surface is not
+    concave, is at most ``_LONGEST`` long, and is halved until the
+    log-likelihood rises. Done when the rise the next step promises (half the
+    squared Newton decrement) is below ``_DECREMENT`` per customer and the step
+    is shorter than ``_SHORT``: the convergence is quadratic, so the maximum
+    is then reached to rounding. None when a step cannot rise, a parameter
+    passes its limits (the data are degenerate), or ``maxiter`` steps do not
+    converge; the caller then searches by BFGS, which also gives the verdict on
+    degenerate data.
+    """
+    params = start.copy()
+    with np.errstate(all="ignore"):
+        value, grad, hess = full(params)
+        for iteration in range(maxiter + 1):
+            if not np.all(np.isfinite(np.concatenate([[value], grad, hess.ravel()]))):
+                return None
+            g_theta = grad * params
+            h_theta = hess * np.outer(params, params) + np.diag(g_theta)
+            step = _ascent(h_theta, g_theta)
+            promised = g_theta @ step / 2.0
+            if promised < _DECREMENT * total_weight and np.max(np.abs(step)) < _SHORT:
+                return params, value, hess, iteration
+            if iteration == maxiter:
+                return None
+            longest = float(np.max(np.abs(step)))
+            if longest > _LONGEST:
+                step = step * (_LONGEST / longest)
+            theta = np.log(params)
+            for _ in range(40):
+                trial = np.exp(theta + step)
+                if np.any(trial > limits) or np.any(trial < LOW):
+                    return None
+                found = full(trial)
+                if np.isfinite(found[0]) and found[0] > value:
+                    break
+                step = step / 2.0
+            else:  # no rise: rounding, or a ridge towards a boundary; BFGS judges
+                return None
+            params, (value, grad, hess) = trial, found
+            if progress is not None:
+                progress(iteration + 1, None, "fit")
+    return None
+
+
+def refine(
+    loglik: LogLik,
+    fun: LogLikGrad,
+    params: Float,
+    hess: Float,
+    *,
+    tolerance: float,
+    steps: int,
+    limits: Float,
+    progress: Callable[[int, int | None, str], None] | None = None,
+) -> tuple[Float, float, Float, int, bool, Float]:
+    """Newton steps from ``params`` on an approximate Hessian, kept up to date by BFGS.
+
+    For a start close to the maximum with a Hessian close to the true one (a
+    fit on a sample of the data): each step costs one gradient, the full step
+    is nearly always taken, and each secant update improves the Hessian along
+    the step. Returns (parameters, value, Hessian, steps, converged, gradient):
+    converged once the rise the next step promises is below ``tolerance``; not
+    when a step passes ``limits`` (or ``LOW``), as on degenerate data, which
+    the caller's search then judges.
+    """
+    value, grad = fun(params)
+    with np.errstate(all="ignore"):
+        for done in range(steps):
+            if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+                break
+            g_theta = grad * params
+            step = _ascent(hess * np.outer(params, params) + np.diag(g_theta), g_theta)
+            if g_theta @ step / 2.0 < tolerance:
+                return params, value, hess, done, True, grad
+            longest = float(np.max(np.abs(step)))
+            if longest > _LONGEST:
+                step = step * (_LONGEST / longest)
+            theta = np.log(params)
+            trial = np.exp(np.clip(theta + step, -_BOUND, _BOUND))
+            trial_grad: Float | None
+            trial_value, trial_grad = fun(trial)
+            for _ in range(30):  # a short step is rare: values alone until one rises
+                if np.isfinite(trial_value) and trial_value > value:
+                    break
+                step = step / 2.0
+                trial = np.exp(np.clip(theta + step, -_BOUND, _BOUND))
+                trial_value, trial_grad = loglik(trial), None
+            else:
+                break
+            if np.any(trial > limits) or np.any(trial < LOW):
+                break
+            if trial_grad is None:
+                trial_value, trial_grad = fun(trial)
+            hess = _secant(hess, trial - params, trial_grad - grad)
+            params, value, grad = trial, trial_value, trial_grad
+            if progress is not None:
+                progress(done + 1, None, "fit")
+    return params, value, hess, steps, False, grad
+
+
+def _secant(hess: Float, step: Float, change: Float) -> Float:
+    """The BFGS update of a (negative definite) Hessian after ``step`` changed the gradient."""
+    curvature = -float(change @ step)
+    if not curvature > 1e-12 * float(np.linalg.norm(change) * np.linalg.norm(step)):
+        return hess
+    positive = -hess
+    along = positive @ step
+    if not float(step @ along) > 0.0:
+        return hess
+    updated = positive - np.outer(along, along) / float(step @ along)
+    updated += np.outer(change, change) / curvature
+    return np.asarray(-(updated + updated.T) / 2.0, dtype=np.float64)
+
+
+def _ascent(h_theta: Float, g_theta: Float) -> Float:
+    """The Newton step towards a maximum.
+
+    Where ``h_theta`` is not negative definite, the step uses the absolute
+    values of its eigenvalues (floored at 1e-8 of the largest), so it still
+    points uphill.
+    """
+    values, vectors = np.linalg.eigh(-(h_theta + h_theta.T) / 2.0)
+    size = np.abs(values)
+    size = np.maximum(size, 1e-8 * max(float(size.max()), 1e-300))
+    step = vectors @ ((vectors.T @ g_theta) / size)
+    return np.asarray(step, dtype=np.float64)
+
+
+def _remembered(fun: LogLikGrad) -> LogLikGrad:
+    """``fun``, answering a call at one of the last eight points from memory.
+
+    BFGS ends on a point it evaluated (not always the last), where the
+    Hessian's differences and the first polishing step ask for the gradient
+    again.
+    """
+    last: list[tuple[Float, float, Float]] = []
+
+    def remembered(params: Float) -> tuple[float, Float]:
+        for point, value, gradient in last:
+            if np.array_equal(point, params):
+                return value, gradient.copy()
+        value, gradient = fun(params)
+        last[:] = [(params.copy(), value, gradient.copy()), *last[:7]]
+        return value, gradient
+
+    return remembered
 
 
 def _finish(
@@ -249,6 +437,7 @@ def _search(
     limits: Float,
     hessian: Float | None = None,
     progress: Callable[[int, int | None, str], None] | None = None,
+    gtol: float = 1e-9,
 ) -> tuple[Float, float, int, str, bool]:
     """BFGS on the log-parameters, on the mean negative log-likelihood.
 
@@ -271,7 +460,7 @@ def _search(
 
     options: Any = {  # scipy-stubs do not list hess_inv0
         "maxiter": maxiter,
-        "gtol": 1e-9,
+        "gtol": gtol,
         "xrtol": 1e-12,
     }
     if hessian is not None:

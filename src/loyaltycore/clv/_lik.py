@@ -334,67 +334,69 @@ def _hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Float:
 
 
 def _pnbd_log_term(params: Float, x: Float, t: Float) -> Float:
-    """``log`` of one of the two ``A0`` terms of the Pareto/NBD likelihood at ``t``.
+    """``log`` of one of the two ``A0`` terms of the Pareto/NBD likelihood at ``t``."""
+    r, alpha, s, beta = (float(v) for v in params)
+    return _log_term(alpha, beta, s, r + np.asarray(x, dtype=np.float64), t)
 
-    The published form and its Euler transform are both exact; the one whose
-    series stays finite as ``z`` nears 1 is evaluated first, the other where
-    scipy returns a non-finite or non-positive value (large ``s`` or ``r`` with
-    ``z`` near 1), and Euler's integral by quadrature where both fail.
+
+def _log_term(alpha: float, beta: float, s: float, p: Any, t: Any) -> Float:
+    """``log((p + s) * I(t))``, ``I(t) = integral_t^inf (alpha+u)**-p (beta+u)**-(s+1) du``.
+
+    ``p`` (that is ``r + x``) and ``t`` are arrays (or scalars) broadcast
+    together. The published form and its Euler transform are both exact; the
+    one whose series stays finite as ``z`` nears 1 is evaluated first, the
+    other where scipy returns a non-finite or non-positive value (large ``s``
+    or ``r`` with ``z`` near 1), and Euler's integral by quadrature where both
+    fail.
     """
-    r, alpha, s, beta = params
-    x, t = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
-    c = r + s + x + 1.0
+    p, t = np.broadcast_arrays(np.asarray(p, dtype=np.float64), np.asarray(t, dtype=np.float64))
+    c = p + (s + 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         if alpha >= beta:
             z = (alpha - beta) / (alpha + t)
-            # Euler's form: 2F1(1, r + x; c; z) converges at z = 1 (c - a - b = s > 0)
-            first = (
-                -(r + x) * np.log(alpha + t)
-                - s * np.log(beta + t)
-                + np.log(_hyp2f1(1.0, r + x, c, z))
-            )
+            # Euler's form: 2F1(1, p; c; z) converges at z = 1 (c - a - b = s > 0)
+            first = -p * np.log(alpha + t) - s * np.log(beta + t) + np.log(_hyp2f1(1.0, p, c, z))
             return _fallback(
                 first,
                 lambda bad: (
-                    -(r + s + x[bad]) * np.log(alpha + t[bad])
-                    + np.log(hyp2f1(r + s + x[bad], s + 1.0, c[bad], z[bad]))
+                    -(p[bad] + s) * np.log(alpha + t[bad])
+                    + np.log(hyp2f1(p[bad] + s, s + 1.0, c[bad], z[bad]))
                 ),
                 lambda bad: (
-                    -(r + s + x[bad]) * np.log(alpha + t[bad])
-                    + _log_2f1_by_quadrature(s + 1.0, r + s + x[bad], z[bad])
+                    -(p[bad] + s) * np.log(alpha + t[bad])
+                    + _log_2f1_by_quadrature(s + 1.0, p[bad] + s, z[bad])
                 ),
             )
 
         z = (beta - alpha) / (beta + t)
 
         def plain(rows: npt.NDArray[np.bool_]) -> Float:
-            k, u = x[rows], z[rows]
+            k, u = p[rows], t[rows]
             return np.asarray(
-                -(r + s + k) * np.log(beta + t[rows])
-                + np.log(hyp2f1(r + s + k, r + k, c[rows], u)),
+                -(k + s) * np.log(beta + u) + np.log(hyp2f1(k + s, k, c[rows], z[rows])),
                 dtype=np.float64,
             )
 
         def euler(rows: npt.NDArray[np.bool_]) -> Float:
-            k, u = x[rows], z[rows]
+            k, u = p[rows], t[rows]
             return np.asarray(
-                (1.0 - r - k) * np.log(alpha + t[rows])
-                - (s + 1.0) * np.log(beta + t[rows])
-                + np.log(_hyp2f1(1.0, s + 1.0, c[rows], u)),
+                (1.0 - k) * np.log(alpha + u)
+                - (s + 1.0) * np.log(beta + u)
+                + np.log(_hyp2f1(1.0, s + 1.0, c[rows], z[rows])),
                 dtype=np.float64,
             )
 
         # Euler's form converges at z = 1 only when r + x > 1; the plain one when r + x < 1.
-        prefer_euler = r + x > 1.0
-        first = np.empty(x.shape)
+        prefer_euler = p > 1.0
+        first = np.empty(p.shape)
         first[prefer_euler] = euler(prefer_euler)
         first[~prefer_euler] = plain(~prefer_euler)
         return _fallback(
             first,
             lambda bad: np.where(prefer_euler[bad], plain(bad), euler(bad)),
             lambda bad: (
-                -(r + s + x[bad]) * np.log(beta + t[bad])
-                + _log_2f1_by_quadrature(r + x[bad], r + s + x[bad], z[bad])
+                -(p[bad] + s) * np.log(beta + t[bad])
+                + _log_2f1_by_quadrature(p[bad], p[bad] + s, z[bad])
             ),
         )
 
@@ -565,27 +567,51 @@ def gg_loglik(params: Float, x: Float, m: Float) -> Float:
 # -- Pareto/NBD: value and gradient for fitting ---------------------------------------
 
 
-def _log_integral(params: Float, x: Float, t: Float, zero: npt.NDArray[np.bool_]) -> Float:
-    """``log I(t)``, ``I(t) = integral_t^inf (alpha+u)**-(r+x) (beta+u)**-(s+1) du``, per row.
+#: Entries per call of ``_log_term``: measured, 2**16 runs about 20% faster than
+#: one call on a million entries, whose temporaries do not fit in the cache.
+_CHUNK = 1 << 16
 
-    Rows flagged ``zero`` (x = 0 at t = 0, every customer without a repeat
-    purchase) share one value, computed once.
+
+class _Points:
+    """Where a Pareto/NBD fit evaluates ``log I``: the distinct (x, t) of every ``T`` and ``t_x``.
+
+    ``I`` depends on a row only through (x, t), so it is evaluated once per
+    distinct pair among the rows' (x, T) and (x, t_x) and gathered: with
+    whole-day times, 100,000 customers' 33,000 distinct histories need 4,700
+    points instead of 66,000. The customers without a repeat purchase (x = 0,
+    t_x = 0) all share the point (0, 0).
     """
-    r, _, s, _ = params
-    out = np.empty(x.shape)
-    if np.any(zero):
-        one = np.zeros(1)
-        out[zero] = _pnbd_log_term(params, one, one)[0] - np.log(r + s)
-    rest = ~zero
-    out[rest] = _pnbd_log_term(params, x[rest], t[rest]) - np.log(r + s + x[rest])
-    return out
 
+    def __init__(self, x: Float, t_x: Float, big_t: Float) -> None:
+        self.rows = x.size
+        both_x, both_t = np.concatenate([x, x]), np.concatenate([big_t, t_x])
+        order = np.lexsort((both_t, both_x))
+        sorted_x, sorted_t = both_x[order], both_t[order]
+        change = np.ones(order.size, dtype=bool)
+        change[1:] = (sorted_x[1:] != sorted_x[:-1]) | (sorted_t[1:] != sorted_t[:-1])
+        self.x, self.t = sorted_x[change], sorted_t[change]
+        where = np.empty(order.size, dtype=np.intp)
+        where[order] = np.cumsum(change) - 1
+        self.high, self.low = where[: self.rows], where[self.rows :]
 
-def _log_a0(params: Float, x: Float, t_x: Float, big_t: Float, zero: Any) -> Float:
-    """``log(I(t_x) - I(T))``: the probability mass of dying in (t_x, T], up to constants."""
-    low = _log_integral(params, x, t_x, zero)
-    high = _log_integral(params, x, big_t, np.zeros(x.shape, dtype=bool))
-    return np.asarray(low + _log1mexp(np.minimum(high - low, 0.0)), dtype=np.float64)
+    def log_a0(self, params: Float, moves: Float) -> Float:
+        """``log(I(t_x) - I(T))`` per row, one row of the result per move of (r, s).
+
+        ``moves`` is a (k, 2) array of shifts of ``r`` and ``s``. A shift of
+        ``r`` by 1 is ``I`` with ``r + 1`` (the same as ``x + 1``).
+        """
+        r, alpha, s, beta = (float(v) for v in params)
+        out = np.empty((moves.shape[0], self.rows))
+        for row, (move_r, move_s) in enumerate(moves):
+            p, q = r + move_r + self.x, s + move_s
+            logs = np.empty(p.size)
+            for start in range(0, p.size, _CHUNK):  # chunks that stay in the CPU's cache
+                part = slice(start, start + _CHUNK)
+                logs[part] = _log_term(alpha, beta, q, p[part], self.t[part])
+            logs -= np.log(p + q)
+            high, low = logs[self.high], logs[self.low]
+            out[row] = low + _log1mexp(np.minimum(high - low, 0.0))
+        return out
 
 
 def pnbd_objective(
@@ -601,44 +627,47 @@ def pnbd_objective(
     of ``I`` is ``-(r + x) I1`` with ``I1`` the same integral at ``r + 1``; the
     ``beta`` derivative follows without another hypergeometric function from
     ``(alpha+t)**-p (beta+t)**-q = p I1(t) + q I2(t)`` (p = r + x, q = s + 1).
+    The four values of ``log A0`` (at the parameters, at r + step, r + 1 and
+    s + step) are evaluated together, each at every ``T`` and every ``t_x > 0``.
     """
-    zero = t_x == 0
+    points = _Points(x, t_x, big_t)
     unique_x, inverse = np.unique(x, return_inverse=True)
     w_x = np.bincount(inverse.reshape(-1), weights=w, minlength=unique_x.size).astype(np.float64)
     total_w = float(w.sum())
 
-    def parts(params: Float) -> tuple[float, Float, Float, Float, Float]:
+    def parts(params: Float, log_a0: Float) -> tuple[float, Float]:
         r, alpha, s, beta = params
         const = wsum(w_x, gammaln(r + unique_x) - gammaln(r)) + total_w * (
             r * np.log(alpha) + s * np.log(beta)
         )
-        log_a0 = _log_a0(params, x, t_x, big_t, zero)
         alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
         died = np.log(s) + log_a0
-        return const, alive, died, log_a0, np.logaddexp(alive, died)
+        return const, np.logaddexp(alive, died)
 
     def value(params: Float) -> float:
-        const, _, _, _, total = parts(params)
+        const, total = parts(params, points.log_a0(params, np.zeros((1, 2)))[0])
         return float(const + wsum(w, total))
 
     def both(params: Float) -> tuple[float, Float]:
         r, alpha, s, beta = params
-        const, _, died, log_a0, total = parts(params)
-        p_died = np.exp(died - total)
+        step_r, step_s = 1e-7 * r, 1e-7 * s
+        moves = np.array([[0.0, 0.0], [step_r, 0.0], [1.0, 0.0], [0.0, step_s]])
+        with np.errstate(invalid="ignore", over="ignore"):
+            log_a0, at_r, at_r1, at_s = points.log_a0(params, moves)
+        const, total = parts(params, log_a0)
+        p_died = np.exp(np.log(s) + log_a0 - total)
         p_alive = 1.0 - p_died
         log_at, log_bt = np.log(alpha + big_t), np.log(beta + big_t)
-        step_r, step_s = 1e-7 * r, 1e-7 * s
         died_rows = np.isfinite(log_a0)  # t_x = T leaves no time to die in: A0 = 0
         base = np.where(died_rows, log_a0, 0.0)
 
-        def shifted(move: list[float]) -> Float:
-            moved = _log_a0(params + np.array(move), x, t_x, big_t, zero)
+        def shifted(moved: Float) -> Float:
             return np.asarray(np.where(died_rows, moved - base, 0.0), dtype=np.float64)
 
         with np.errstate(invalid="ignore", over="ignore"):
-            d_r = shifted([step_r, 0.0, 0.0, 0.0]) / step_r
-            d_s = shifted([0.0, 0.0, step_s, 0.0]) / step_s
-            ratio1 = np.where(died_rows, np.exp(shifted([1.0, 0.0, 0.0, 0.0])), 0.0)
+            d_r = shifted(at_r) / step_r
+            d_s = shifted(at_s) / step_s
+            ratio1 = np.where(died_rows, np.exp(shifted(at_r1)), 0.0)
             p, q = r + x, s + 1.0
             edge = np.exp(-p * np.log(alpha + t_x) - q * np.log(beta + t_x) - base)
             edge = np.where(died_rows, edge - np.exp(-p * log_at - q * log_bt - base), 0.0)

@@ -16,7 +16,8 @@ Axes of your own ``fig.subplots(1, 2)``.
 
 CLV diagnostics draw the tables of :mod:`loyaltycore.clv`; program plots
 draw :mod:`loyaltycore.metrics`, :mod:`loyaltycore.lifecycle` and
-:mod:`loyaltycore.segments` results.
+:mod:`loyaltycore.segments` results; campaign plots draw the read-outs of
+:mod:`loyaltycore.campaigns`.
 
 >>> import numpy as np
 >>> from loyaltycore.metrics import cohort_retention
@@ -29,6 +30,11 @@ draw :mod:`loyaltycore.metrics`, :mod:`loyaltycore.lifecycle` and
 from __future__ import annotations
 
 from loyaltycore._public import publish
+from loyaltycore.plot._campaigns import (
+    plot_campaign_curve,
+    plot_campaign_lift,
+    plot_campaign_segments,
+)
 from loyaltycore.plot._clv import (
     plot_calibration_vs_holdout,
     plot_clv_distribution,
@@ -51,6 +57,9 @@ from loyaltycore.plot._program import (
 
 __all__ = [
     "plot_calibration_vs_holdout",
+    "plot_campaign_curve",
+    "plot_campaign_lift",
+    "plot_campaign_segments",
     "plot_clv_distribution",
     "plot_cohort_retention",
     "plot_cumulative_transactions",

@@ -1393,8 +1393,9 @@ def _require_every_key(conv: Any, cls: type[Any]) -> None:
 
 def _with_defaults(data: Any, classes: dict[str, type[Any]]) -> Any:
     """A tagged value of one of ``classes`` with each left-out field's default."""
-    if not isinstance(data, dict) or data.get("type") not in classes:
-        return data
+    tag = data.get("type") if isinstance(data, dict) else None
+    if not isinstance(tag, str) or tag not in classes:
+        return data  # left for the strict loader to refuse, naming the path
     filled = dict(data)
     for field in attrs.fields(classes[data["type"]]):
         if field.name not in filled and field.default is not attrs.NOTHING:

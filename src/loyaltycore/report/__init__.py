@@ -54,12 +54,16 @@ from loyaltycore.errors import (
 )
 from loyaltycore.progress import Progress, ProgressBar, check_progress
 from loyaltycore.report import _build, _html, _text
+from loyaltycore.report._campaign import CampaignReport, build_campaign_report, campaign_main
 from loyaltycore.transactions import TransactionLog, summarize
 
 __all__ = [
+    "CampaignReport",
     "Report",
     "SAMPLE_TZ",
+    "build_campaign_report",
     "build_report",
+    "campaign_main",
     "load_sample",
     "main",
     "sample_path",
