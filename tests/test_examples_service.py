@@ -20,16 +20,24 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from loyaltycore.errors import InvalidArgument
+from loyaltycore.accounts import Account, Applied, Tender, example_program
+from loyaltycore.errors import InvalidArgument, LoyaltyError
+from loyaltycore.predicates import Item
 
 SERVICE = Path(__file__).parent.parent / "examples" / "service"
 AT = "2024-05-02T09:00:00+00:00"
+DEADLINE = "2024-05-02T10:00:00+00:00"
+JSON = dict[str, Any]
 BEANS = {"sku": "beans", "category": "retail", "quantity": 4, "unit_price": "12.50"}
 
 #: The stores the service is tested over: a name and the ``LOYALTY_STORE`` URL for a folder.
@@ -143,7 +151,8 @@ def test_order_refund_redeem_hold_capture_and_balance(service: Client, member: s
     assert (status, out["clawed_back"], out["available"]) == (200, 125, 375)
     status, out = service.post(f"{base}/redemptions", {"id": "r-1", "at": AT, "points": 100})
     assert (status, out["redeemed"], out["available"]) == (200, 100, 275)
-    status, out = service.post(f"{base}/holds", {"id": "h-1", "at": AT, "points": 100})
+    hold = {"id": "h-1", "at": AT, "points": 100, "deadline": DEADLINE}
+    status, out = service.post(f"{base}/holds", hold)
     assert (status, out["held"], out["available"]) == (200, 100, 175)
     status, out = service.post(f"{base}/holds/h-1/capture", {"id": "c-1", "at": AT, "points": 80})
     assert (status, out["redeemed"], out["held"], out["available"]) == (200, 80, 0, 195)
@@ -274,3 +283,100 @@ def test_a_store_url_it_cannot_open_is_refused_naming_the_setting(url: str) -> N
     with pytest.raises(InvalidArgument, match="LOYALTY_STORE") as caught:
         _service_module().create_app(url)
     assert caught.value.field == "LOYALTY_STORE"
+
+
+# -- the service answers what the account answers ---------------------------------------
+
+STEP = st.one_of(
+    st.tuples(st.just("order"), st.integers(1, 6), st.sampled_from([0, 100, 300, 700])),
+    st.tuples(st.just("refund"), st.integers(0, 5), st.integers(1, 3)),
+    st.tuples(st.just("redeem"), st.sampled_from([1, 50, 200, 600, 5000])),
+    st.tuples(st.just("hold"), st.sampled_from([1, 100, 200, 5000])),
+    st.tuples(st.just("capture"), st.integers(0, 3), st.sampled_from([0, 10, 100, 400])),
+    st.tuples(st.just("release"), st.integers(0, 3)),
+    st.tuples(st.just("retry"), st.integers(0, 11)),
+)
+
+
+def _request(
+    step: tuple[Any, ...], n: int, orders: list[str], holds: list[str]
+) -> tuple[str, JSON]:
+    """The path and body of step ``n`` (without ``at``)."""
+    kind, *args = step
+    if kind == "order":
+        quantity, points = args
+        orders.append(f"o-{n}")
+        card = f"{Decimal('12.50') * quantity - points // 100}"
+        tenders = [{"kind": "card", "amount": card}]
+        if points:
+            tenders.append({"kind": "points", "amount": f"{points // 100}.00", "points": points})
+        lines = [{**BEANS, "quantity": quantity}]
+        return "orders", {"id": f"o-{n}", "lines": lines, "tenders": tenders}
+    if kind == "refund":
+        order, quantity = args
+        of = orders[order % len(orders)] if order < 4 else "o-unknown"
+        return "refunds", {"id": f"f-{n}", "of": of, "items": {"beans": quantity}}
+    if kind == "redeem":
+        return "redemptions", {"id": f"r-{n}", "points": args[0]}
+    if kind == "hold":
+        holds.append(f"h-{n}")
+        return "holds", {"id": f"h-{n}", "points": args[0], "deadline": DEADLINE}
+    hold = holds[args[0] % len(holds)] if holds and args[0] < 3 else "h-unknown"
+    if kind == "capture":
+        body = {"id": f"c-{n}", **({"points": args[1]} if args[1] else {})}
+        return f"holds/{hold}/capture", body
+    return f"holds/{hold}/release", {"id": f"x-{n}"}
+
+
+def _direct(account: Account, path: str, body: JSON, at: datetime) -> Applied:
+    """What the service runs for ``path`` and ``body``, called on the account itself."""
+    kw = {**body, "at": at}
+    if path == "orders":
+        kw["lines"] = [Item(**line) for line in kw["lines"]]
+        kw["tenders"] = [Tender(**tender) for tender in kw["tenders"]]
+        return account.order(**kw)
+    if path.startswith("holds/"):
+        _, hold, action = path.split("/")
+        return getattr(account, action)(hold=hold, **kw)  # type: ignore[no-any-return]
+    if path == "holds":
+        kw["deadline"] = datetime.fromisoformat(DEADLINE)
+        return account.hold(**kw)
+    return getattr(account, {"refunds": "refund", "redemptions": "redeem"}[path])(**kw)  # type: ignore[no-any-return]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(STEP, max_size=12).map(lambda steps: [("order", 4, 0), ("hold", 100), *steps])
+)
+def test_the_service_answers_what_the_account_answers(service: Client, steps: list[Any]) -> None:
+    """Each request's answer (outcome, or error and field) is the account's own, retries too."""
+    module = _service_module()
+    name = f"p-{next(_members)}"
+    service.post(f"/members/{name}", {"at": AT})
+    account = Account.open(name, program=example_program(), at=datetime.fromisoformat(AT))
+    sent: list[tuple[str, JSON]] = []
+    orders: list[str] = []
+    holds: list[str] = []
+    for n, step in enumerate(steps):
+        if step[0] == "retry":
+            if not sent:
+                continue
+            path, body = sent[step[1] % len(sent)]
+        else:
+            path, body = _request(step, n, orders, holds)
+            sent.append((path, body))
+        at = datetime.fromisoformat(AT) + timedelta(minutes=n + 1)
+        got = service.post(f"/members/{name}/{path}", {**body, "at": at.isoformat()})
+        try:
+            applied = _direct(account, path, body, at)
+        except LoyaltyError as exc:
+            field = getattr(exc, "field", None)
+            want = (
+                module.status(exc),
+                {"error": type(exc).__name__, "field": field, "message": str(exc)},
+            )
+        else:
+            account = applied.account
+            want = (200, json.loads(json.dumps(module.answer(applied.outcome))))
+        assert got == want, (path, body)
+    assert service.get(f"/members/{name}/balance")[1]["available"] == account.balance().available

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, request
@@ -168,8 +168,8 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
 
     @app.post("/members/<member>/holds")
     def hold(member: str) -> tuple[JSON, int]:
-        kw = command(body(), "deadline", required=("id", "points"))
-        kw["deadline"] = instant(kw, "deadline") if "deadline" in kw else kw["at"] + HOLD_FOR
+        kw = command(body(), required=("id", "points", "deadline"))
+        kw["deadline"] = instant(kw, "deadline")  # (part of the payload: a retry sends the same)
         return run(member, lambda a: a.hold(**kw))
 
     @app.post("/members/<member>/holds/<hold>/capture")
@@ -211,9 +211,6 @@ def answer(outcome: Outcome) -> JSON:
 
 #: The points figures every answer carries (the stored outcome leaves zeros out).
 FIGURES = ("earned", "redeemed", "clawed_back", "returned", "available", "pending", "held", "debt")
-
-#: How long a hold lasts when the request gives no deadline.
-HOLD_FOR = timedelta(minutes=15)
 
 
 #: The HTTP status of a refused command, most specific first.
