@@ -40,10 +40,13 @@ DEADLINE = "2024-05-02T10:00:00+00:00"
 JSON = dict[str, Any]
 BEANS = {"sku": "beans", "category": "retail", "quantity": 4, "unit_price": "12.50"}
 
-#: The stores the service is tested over: a name and the ``LOYALTY_STORE`` URL for a folder.
-STORES: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda folder: f"sqlite:///{folder / 'loyalty.db'}",
-}
+
+def _sqlite(request: pytest.FixtureRequest, folder: Path) -> str:
+    return f"sqlite:///{folder / 'loyalty.db'}"
+
+
+#: The stores the service is tested over: each gives the ``LOYALTY_STORE`` URL of a new store.
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {"sqlite": _sqlite}
 
 
 def _free_port() -> int:
@@ -85,6 +88,7 @@ class Client:
 
 
 def _start(url: str, log: Path) -> tuple[subprocess.Popen[bytes], Client]:
+    """The server process on a free loopback port, and a client for it."""
     port = _free_port()
     command = [
         sys.executable, "-m", "gunicorn", "--chdir", str(SERVICE), "--no-control-socket",
@@ -95,16 +99,18 @@ def _start(url: str, log: Path) -> tuple[subprocess.Popen[bytes], Client]:
         proc = subprocess.Popen(
             command, env={**os.environ, "LOYALTY_STORE": url}, stdout=out, stderr=out
         )
-    client = Client(f"http://127.0.0.1:{port}")
+    return proc, Client(f"http://127.0.0.1:{port}")
+
+
+def _wait_until_it_answers(proc: subprocess.Popen[bytes], client: Client, log: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
         try:
             client.get("/members/nobody/balance")
-            return proc, client
+            return
         except OSError:
             time.sleep(0.1)
-    proc.kill()
     raise AssertionError(f"the service did not answer within 20 s:\n{log.read_text()}")
 
 
@@ -123,8 +129,10 @@ def service(
 ) -> Iterator[Client]:
     """One server per store for the module; stopped at the end, also on failure."""
     folder = tmp_path_factory.mktemp(f"service-{request.param}")
-    proc, client = _start(STORES[request.param](folder), folder / "server.log")
+    log = folder / "server.log"
+    proc, client = _start(STORES[request.param](request, folder), log)
     try:
+        _wait_until_it_answers(proc, client, log)
         yield client
     finally:
         _stop(proc)
