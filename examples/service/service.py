@@ -9,7 +9,7 @@ refused command answers 4xx JSON naming the field; nothing is half-written.
 
 Run it (the store comes from ``LOYALTY_STORE``, see ``open_store``)::
 
-    LOYALTY_STORE=sqlite:///loyalty.db gunicorn --chdir examples/service \\
+    LOYALTY_STORE=sqlite:////var/lib/loyalty/loyalty.db gunicorn --chdir examples/service \\
         --workers 2 --threads 4 'service:create_app()'
 """
 
@@ -108,7 +108,7 @@ def each(body: JSON, name: str, build: type, *required: str) -> list[Any]:
 OPTIONAL = {Item: ("category", "discount"), Tender: ("points",)}
 
 
-def command(body: object, *optional: str, required: tuple[str, ...] = ("id",)) -> JSON:
+def arguments(body: object, *optional: str, required: tuple[str, ...] = ("id",)) -> JSON:
     """A command's keyword arguments: the request's fields, with ``at`` parsed."""
     kwargs = fields(body, required, ("at", *optional))
     kwargs["at"] = instant(kwargs)
@@ -122,7 +122,7 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
     """The service over the store ``url`` names (default: the ``LOYALTY_STORE`` variable)."""
     url = os.environ.get("LOYALTY_STORE", "") if url is None else url
     program = program or example_program()  # (a real host loads its program document)
-    open_store(url, program)  # (creates or migrates the tables before the first request)
+    open_store(url, program)  # (a bad URL fails now; the tables are made before any request)
     local = threading.local()
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # (answers read in field order)
@@ -151,35 +151,37 @@ def create_app(url: str | None = None, program: Program | None = None) -> Flask:
 
     @app.post("/members/<member>/orders")
     def order(member: str) -> tuple[JSON, int]:
-        kw = command(body(), "lines", "tenders", "amount", "currency", "rate", "channel", "store")
+        kw = arguments(
+            body(), "lines", "tenders", "amount", "currency", "rate", "channel", "store"
+        )
         kw["lines"] = each(kw, "lines", Item, "sku", "quantity", "unit_price")
         kw["tenders"] = each(kw, "tenders", Tender, "kind", "amount")
         return run(member, lambda a: a.order(**kw))
 
     @app.post("/members/<member>/refunds")
     def refund(member: str) -> tuple[JSON, int]:
-        kw = command(body(), "items", "amount", required=("id", "of"))
+        kw = arguments(body(), "items", "amount", required=("id", "of"))
         return run(member, lambda a: a.refund(**kw))
 
     @app.post("/members/<member>/redemptions")
     def redeem(member: str) -> tuple[JSON, int]:
-        kw = command(body(), "reason", required=("id", "points"))
+        kw = arguments(body(), "reason", required=("id", "points"))
         return run(member, lambda a: a.redeem(**kw))
 
     @app.post("/members/<member>/holds")
     def hold(member: str) -> tuple[JSON, int]:
-        kw = command(body(), required=("id", "points", "deadline"))
+        kw = arguments(body(), required=("id", "points", "deadline"))
         kw["deadline"] = instant(kw, "deadline")  # (part of the payload: a retry sends the same)
         return run(member, lambda a: a.hold(**kw))
 
     @app.post("/members/<member>/holds/<hold>/capture")
     def capture(member: str, hold: str) -> tuple[JSON, int]:
-        kw = command(body(), "points")
+        kw = arguments(body(), "points")
         return run(member, lambda a: a.capture(hold=hold, **kw))
 
     @app.post("/members/<member>/holds/<hold>/release")
     def release(member: str, hold: str) -> tuple[JSON, int]:
-        kw = command(body())
+        kw = arguments(body())
         return run(member, lambda a: a.release(hold=hold, **kw))
 
     @app.get("/members/<member>/balance")
