@@ -41,7 +41,8 @@ def keyword_only(*names: str, removed_in: str) -> Callable[[Callable[P, R]], Cal
     The decorated function declares ``names`` keyword-only; its signature (as
     ``inspect.signature`` and the docs show it) is the new one. A call that
     still passes them positionally, in their old order after the positional
-    parameters, works and warns.
+    parameters, works and warns; the warning names only the arguments that
+    were passed positionally.
 
     >>> @keyword_only("tz", removed_in="0.3.0")
     ... def local(at, *, tz):
@@ -63,16 +64,23 @@ def keyword_only(*names: str, removed_in: str) -> Callable[[Callable[P, R]], Cal
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
             for p in signature.parameters.values()
         )
-        spelled = ", ".join(names)
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             extra = args[positional:]
             if extra:
-                old = f"{fn.__name__}(..., {spelled})"
-                new = f"{fn.__name__}(..., " + ", ".join(f"{n}=..." for n in names) + ")"
+                if len(extra) > len(names):
+                    raise TypeError(
+                        f"{fn.__name__}() takes {positional + len(names)} positional "
+                        f"arguments but {len(args)} were given"
+                    )
+                passed = names[: len(extra)]
+                old = f"{fn.__name__}(..., {', '.join(passed)})"
+                new = f"{fn.__name__}(..., " + ", ".join(f"{n}=..." for n in passed) + ")"
                 warn(old, new=new, removed_in=removed_in)
-                for name, value in zip(names, extra, strict=False):
+                for name, value in zip(passed, extra, strict=True):
+                    if name in kwargs:
+                        raise TypeError(f"{fn.__name__}() got multiple values for {name!r}")
                     kwargs[name] = value
                 args = args[:positional]  # type: ignore[assignment]
             return fn(*args, **kwargs)

@@ -386,7 +386,7 @@ def repurchase_rate(
 def _local_day(micros: int, zone_: tzinfo) -> int:
     from loyaltycore.calendar import local_days
 
-    return int(local_days(np.array([micros], dtype=np.int64), zone_)[0])
+    return int(local_days(np.array([micros], dtype=np.int64), tz=zone_)[0])
 
 
 # -- customer-level rates -------------------------------------------------------
@@ -910,7 +910,7 @@ def points_flow(
     bounds = [first]
     while bounds[-1] < stop:
         bounds.append(add_period(bounds[-1], period))
-    instants = [start_of_day(day, zone_) for day in bounds]
+    instants = [start_of_day(day, tz=zone_) for day in bounds]
     totals = np.zeros((len(bounds), 4), dtype=np.int64)
     for index, ledger in enumerate(ledgers):
         if not isinstance(ledger, PointsLedger):

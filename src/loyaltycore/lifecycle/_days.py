@@ -79,7 +79,7 @@ def resolve_as_of(data: object, as_of: object) -> datetime:
 
 def day_of(at: datetime, tz: tzinfo) -> int:
     """Local day number (days since 1970-01-01) of an instant."""
-    return (local_date(at, tz) - EPOCH.date()).days
+    return (local_date(at, tz=tz) - EPOCH.date()).days
 
 
 # -- scalar ------------------------------------------------------------------
@@ -142,7 +142,7 @@ def fact_days(facts: object, as_of_day: int, tz: tzinfo) -> DayFact:
     """Local day numbers of one member's first, previous and last purchase."""
     values = {name: instant(read(facts, name), name) for name in ("first", "previous", "last")}
     days = {
-        name: None if v is None else int(local_days(np.array([v], dtype=np.int64), tz)[0])
+        name: None if v is None else int(local_days(np.array([v], dtype=np.int64), tz=tz)[0])
         for name, v in values.items()
     }
     result = DayFact(days["first"], days["previous"], days["last"])
@@ -226,12 +226,12 @@ class DayColumns:
 def _days(micros: Int, present: npt.NDArray[np.bool_], everyone: bool, tz: tzinfo) -> Int:
     """Local days of ``micros``; values on rows not ``present`` are undefined."""
     if everyone:
-        return local_days(micros, tz)
+        return local_days(micros, tz=tz)
     if not present.any():
         return np.zeros(micros.shape, dtype=np.int64)
     # Missing instants hold the int64 minimum: give them a present row's value.
     fill = micros[int(np.argmax(present))]
-    return local_days(np.where(present, micros, fill), tz)
+    return local_days(np.where(present, micros, fill), tz=tz)
 
 
 def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:

@@ -1060,7 +1060,7 @@ def local_wall(frame: Frame, micros: npt.NDArray[np.int64]) -> npt.NDArray[np.in
     """Wall-clock micros in the frame's zone; missing stays missing."""
     ok = micros != MISSING_INT
     out = np.full(micros.shape, MISSING_INT, dtype=np.int64)
-    out[ok] = local_wall_micros(micros[ok], frame.tz)
+    out[ok] = local_wall_micros(micros[ok], tz=frame.tz)
     return out
 
 

@@ -183,14 +183,14 @@ def _default_as_of(log: TransactionLog, end: datetime, tz: tzinfo) -> datetime:
     if len(log) == 0:
         return end
     last = from_micros(int(log.at.max()))
-    return max(end, start_of_day(local_date(last, tz) + timedelta(days=1), tz))
+    return max(end, start_of_day(local_date(last, tz=tz) + timedelta(days=1), tz=tz))
 
 
 def _instant(value: datetime | date, name: str, tz: tzinfo) -> datetime:
     try:
         if isinstance(value, datetime):
             return to_utc(value, name, tz=tz)
-        return start_of_day(value, tz)
+        return start_of_day(value, tz=tz)
     except OverflowError:  # at the very ends of the calendar
         raise InvalidArgument(
             f"{name}={value.isoformat()} falls outside the years 1 to 9999 in UTC",

@@ -183,7 +183,7 @@ def summary_columns(
             return d
 
     else:
-        local = local_days(t, tz)
+        local = local_days(t, tz=tz)
         day_lo = int(local.min())
         local -= day_lo
         span = int(local.max()) + 1
@@ -216,7 +216,7 @@ def summary_columns(
             frequency > 0, (gross - per_code["first_value"][code]) / frequency, 0.0
         )
     monetary /= 10.0**exponent
-    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0]) - day_lo
+    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz=tz)[0]) - day_lo
     scale = _UNIT_DAYS[unit]
     total = gross + _returns(codes, amount, keep, is_return, code)
     return {
