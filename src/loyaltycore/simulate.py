@@ -202,7 +202,7 @@ class SimulatedProgram:
     (50, 'UTC')
     """
 
-    tz: str
+    tz: str = attrs.field(kw_only=True)
     start: date
     end: date
     catalog: Catalog
@@ -700,7 +700,7 @@ class SimulatedCampaign:
     ('member_id,arm,segment', 'customer_id,timestamp,amount,points')
     """
 
-    tz: str
+    tz: str = attrs.field(kw_only=True)
     start: datetime
     end: datetime
     log: TransactionLog

@@ -292,8 +292,8 @@ class LedgerOp:
     lots: tuple[MergedLot, ...] = ()
     debt: int = 0
     policy: ExpiryPolicy | None = None
-    tz: str | None = None
-    debt_policy: str | None = None
+    tz: str | None = attrs.field(default=None, kw_only=True)
+    debt_policy: str | None = attrs.field(default=None, kw_only=True)
 
 
 class Payload:

@@ -119,7 +119,9 @@ class Predicate:
         False
         """
         if context is None:
-            context = Context(event, member, facts, as_of, tz, tiers, exponent)
+            context = Context(
+                event, member, facts, as_of=as_of, tz=tz, tiers=tiers, exponent=exponent
+            )
         elif context.__class__ is not Context:
             raise InvalidType(
                 f"context={context!r} must be a Context, not {type_name(context)}",

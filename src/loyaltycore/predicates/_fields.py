@@ -462,11 +462,15 @@ class Context:
             any object with the Summary field names as attributes, or a
             mapping; instants as aware datetimes or int micros (int64 min
             = missing), ``total`` as int minor units.
-        as_of: the evaluation time (aware). Calendar conditions read the
-            event's ``at``, or ``as_of`` when there is no event.
-        tz: the program's IANA zone (local dates, weekdays, birthdays).
-        tiers: tier names, lowest first, for ``tier_at_least``.
-        exponent: the currency exponent (minor units per unit = 10**exponent).
+        as_of: the evaluation time (aware), keyword-only. Calendar
+            conditions read the event's ``at``, or ``as_of`` when there is
+            no event; None (no event and no ``as_of``) leaves them without a
+            day, so they are False.
+        tz: the program's IANA zone (local dates, weekdays, birthdays),
+            keyword-only.
+        tiers: tier names, lowest first, for ``tier_at_least``; keyword-only.
+        exponent: the currency exponent (minor units per unit =
+            10**exponent); keyword-only.
 
     >>> Context(tz="Europe/Paris").tz
     zone('Europe/Paris')
@@ -475,10 +479,10 @@ class Context:
     event: Event | None = attrs.field(default=None, converter=_opt_event)
     member: Member | None = attrs.field(default=None, converter=_opt_member)
     facts: Any = None
-    as_of: datetime | None = attrs.field(default=None, converter=_as_of_utc)
-    tz: tzinfo = attrs.field(default=UTC, converter=zone)
-    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers)
-    exponent: int = attrs.field(default=2, converter=_exponent)
+    as_of: datetime | None = attrs.field(default=None, converter=_as_of_utc, kw_only=True)
+    tz: tzinfo = attrs.field(default=UTC, converter=zone, kw_only=True)
+    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers, kw_only=True)
+    exponent: int = attrs.field(default=2, converter=_exponent, kw_only=True)
     _cache: dict[str, Any] = attrs.field(
         factory=dict, init=False, repr=False, eq=False, hash=False
     )

@@ -222,12 +222,14 @@ class RuleSet:
     """
 
     rules: tuple[Rule, ...] = attrs.field(converter=_rules)
-    tz: tzinfo = attrs.field(default=UTC, converter=zone)
-    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers)
-    exponent: int = attrs.field(default=2)
-    metrics: frozenset[str] = attrs.field(default=frozenset(DEFAULT_METRICS), converter=_names)
-    groups: Mapping[str, str] = attrs.field(factory=dict, converter=_groups)
-    budgets: tuple[Budget, ...] = attrs.field(default=(), converter=_budgets)
+    tz: tzinfo = attrs.field(default=UTC, converter=zone, kw_only=True)
+    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers, kw_only=True)
+    exponent: int = attrs.field(default=2, kw_only=True)
+    metrics: frozenset[str] = attrs.field(
+        default=frozenset(DEFAULT_METRICS), converter=_names, kw_only=True
+    )
+    groups: Mapping[str, str] = attrs.field(factory=dict, converter=_groups, kw_only=True)
+    budgets: tuple[Budget, ...] = attrs.field(default=(), converter=_budgets, kw_only=True)
 
     @exponent.validator
     def _check_exponent(self, _: object, value: object) -> None:
@@ -307,7 +309,15 @@ class RuleSet:
         if c.needs_context:
 
             def make_context() -> Context:
-                return Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
+                return Context(
+                    event,
+                    member,
+                    facts,
+                    as_of=when,
+                    tz=c.tz,
+                    tiers=self.tiers,
+                    exponent=self.exponent,
+                )
 
         referrer = event.attributes.get("referrer") if event.attributes else None
         return evaluate(

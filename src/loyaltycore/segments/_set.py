@@ -55,7 +55,7 @@ def _context(
     tiers: Iterable[str],
     exponent: int,
 ) -> Context:
-    return Context(None, member, facts, as_of, tz, tuple(tiers), exponent)
+    return Context(None, member, facts, as_of=as_of, tz=tz, tiers=tuple(tiers), exponent=exponent)
 
 
 class HasColumns(Protocol):
