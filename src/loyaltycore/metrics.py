@@ -19,13 +19,13 @@ program zone ``tz``. Customer-level KPIs take a summary column
 >>> customer = [1, 2, 1, 3, 2]
 >>> at = np.array(["2024-01-05", "2024-01-20", "2024-02-03", "2024-02-10", "2024-03-01"],
 ...               dtype="datetime64[D]")
->>> retention_rate(customer, at, period="month", tz="UTC").rate
+>>> retention_rate(customer, at, period="month", tz="UTC", as_of=date(2024, 4, 1)).rate
 array([0.5, 0. ])
 >>> nps([10, 9, 8, 3, 10])
 40.0
 >>> import polars as pl
 >>> log = pl.DataFrame({"id": ["007", "008", "007"], "ts": at[:3]})
->>> retention_rate("id", "ts", data=log, tz="UTC").rate
+>>> retention_rate("id", "ts", data=log, tz="UTC", as_of=date(2024, 4, 1)).rate
 array([0.5])
 """
 
@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore import _native
+from loyaltycore._deprecate import becoming_required
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
 from loyaltycore.calendar import Period, add_period, period_start, start_of_day, zone
@@ -181,6 +182,7 @@ def _rates(numerator: I64, denominator: I64) -> F64:
         return np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
 
 
+@becoming_required("as_of", removed_in="0.3.0")
 def retention_rate(
     customer: Any,
     at: Any,
@@ -194,7 +196,8 @@ def retention_rate(
 
     ``rate[P] = |bought in P-1 and in P| / |bought in P-1|``, for every
     period P after the first one observed (NaN when nobody bought in P-1).
-    The last period may be partial; pass ``as_of`` to drop later rows.
+    Transactions after ``as_of`` are left out; the last period may be
+    partial.
 
     Args:
         customer: customer ids, one per transaction.
@@ -202,7 +205,10 @@ def retention_rate(
         data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
-        as_of: ignore transactions after this instant.
+        as_of: when the log was read (an aware instant, or a date: local
+            midnight in ``tz``); transactions after it are left out.
+            Required: until 0.3.0 omitting it still counts every
+            transaction, with a ``DeprecationWarning``.
 
     Returns:
         :class:`PeriodRates` indexed by P.
@@ -212,7 +218,7 @@ def retention_rate(
 
     >>> r = retention_rate(["a", "b", "a", "a"],
     ...     np.array(["2024-01-02", "2024-01-09", "2024-02-05", "2024-03-01"], "datetime64[D]"),
-    ...     tz="UTC")
+    ...     tz="UTC", as_of=date(2024, 4, 1))
     >>> r.period.tolist(), r.numerator.tolist(), r.denominator.tolist(), r.rate.tolist()
     ([datetime.date(2024, 2, 1), datetime.date(2024, 3, 1)], [1, 1], [2, 1], [0.5, 1.0])
     """
@@ -246,7 +252,7 @@ class CohortTable(Frames):
     ``cohort``, ``offset`` (k), ``size``, ``customers`` and ``rate``.
 
     >>> t = cohort_retention([1, 1, 2], np.array(["2024-01-03", "2024-02-03", "2024-02-04"],
-    ...                      "datetime64[D]"), tz="UTC")
+    ...                      "datetime64[D]"), tz="UTC", as_of=date(2024, 3, 1))
     >>> t.cohort.tolist(), t.size.tolist(), t.counts.tolist()
     ([datetime.date(2024, 1, 1), datetime.date(2024, 2, 1)], [1, 1], [[1, 1], [1, 0]])
     >>> t.rates
@@ -274,6 +280,7 @@ class CohortTable(Frames):
         )
 
 
+@becoming_required("as_of", removed_in="0.3.0")
 def cohort_retention(
     customer: Any,
     at: Any,
@@ -295,14 +302,18 @@ def cohort_retention(
         data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
-        as_of: ignore transactions after this instant.
+        as_of: when the log was read (an aware instant, or a date: local
+            midnight in ``tz``); transactions after it are left out.
+            Required: until 0.3.0 omitting it still counts every
+            transaction, with a ``DeprecationWarning``.
 
     Returns:
         A :class:`CohortTable` with one row per period from the first to the
         last observed (empty cohorts have size 0 and NaN rates).
 
     >>> t = cohort_retention(["a", "a", "b"], ["2024-01-01T10:00+00:00",
-    ...     "2024-03-01T10:00+00:00", "2024-01-05T10:00+00:00"], period="month")
+    ...     "2024-03-01T10:00+00:00", "2024-01-05T10:00+00:00"], period="month",
+    ...     as_of=date(2024, 4, 1))
     >>> t.counts.tolist()
     [[2, 0, 1], [0, 0, 0], [0, 0, 0]]
     """

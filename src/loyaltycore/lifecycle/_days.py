@@ -65,8 +65,8 @@ def resolve_zone(data: object, tz: str | tzinfo | None) -> tzinfo:
     return chosen
 
 
-def resolve_as_of(data: object, as_of: object) -> datetime:
-    """``as_of`` in UTC; defaults to the data's own ``as_of`` when it has one."""
+def resolve_as_of(data: object, as_of: object, tz: tzinfo | None = None) -> datetime:
+    """``as_of`` in UTC (a date: local midnight in ``tz``); defaults to the data's own."""
     if as_of is None:
         own = None if isinstance(data, Mapping) else getattr(data, "as_of", None)
         if own is None:
@@ -74,7 +74,7 @@ def resolve_as_of(data: object, as_of: object) -> datetime:
                 "as_of=None: pass as_of= (the data carries no as_of)", field="as_of", value=None
             )
         as_of = own
-    return to_utc(as_of, "as_of")
+    return to_utc(as_of, "as_of", tz=tz)
 
 
 def day_of(at: datetime, tz: tzinfo) -> int:
