@@ -64,6 +64,7 @@ from loyaltycore._validate import (
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
+from loyaltycore.progress import Progress, check_progress
 from loyaltycore.rules._batch import Inputs, Run, key_label, run_with_budgets
 from loyaltycore.rules._columns import prepare
 from loyaltycore.rules._engine import Compiled, counter_keys, evaluate
@@ -339,6 +340,7 @@ class RuleSet:
         *,
         as_of: datetime | None = None,
         budgets_used: Mapping[str, int] | None = None,
+        progress: Progress | None = None,
     ) -> BatchEvaluation:
         """Evaluate many events at once; the same answers as :meth:`evaluate` in a loop.
 
@@ -358,8 +360,13 @@ class RuleSet:
                 sequence of members; with a sequence of events, the member of
                 each event (a parallel sequence; a member's first row is the
                 state at the start of the batch).
-            as_of: the evaluation time for conditions that read ``as_of``.
+            as_of: the evaluation time for conditions that read ``as_of``;
+                None: each event's own ``at`` (as :meth:`evaluate`).
             budgets_used: points already issued per budget id.
+            progress: called as ``(done, total, "rules")`` after each group
+                of rules has run over every event (:mod:`loyaltycore.progress`);
+                raising from it cancels. With budgets, ``total`` counts the
+                most re-runs they can cause, and the last call reports it.
 
         Returns:
             A :class:`BatchEvaluation`.
@@ -372,9 +379,10 @@ class RuleSet:
         >>> rs.evaluate_batch(events, [Member("m-1")] * 3).points.tolist()
         [100, 0, 0]
         """
+        checked = check_progress(progress)
         c = self._compiled
         inputs, cols = prepare(c, self.tiers, events, members, as_of)
-        run = run_with_budgets(c, inputs, budgets_used or {})
+        run = run_with_budgets(c, inputs, budgets_used or {}, checked)
         referrer = cols.get("attributes.referrer")
         return BatchEvaluation._from_run(self, inputs, run, np.asarray(cols["event_id"]), referrer)
 
@@ -435,6 +443,7 @@ class RuleSet:
         *,
         cost_per_point: Decimal | str | int,
         as_of: datetime | None = None,
+        progress: Progress | None = None,
     ) -> Simulation:
         """Replay a historical log: points per rule and per member, and what they cost.
 
@@ -446,7 +455,9 @@ class RuleSet:
                 for a transaction log, None means members with no attributes.
             cost_per_point: what one redeemable point costs the program
                 (a Decimal, str or int money amount).
-            as_of: the evaluation time for conditions that read ``as_of``.
+            as_of: the evaluation time for conditions that read ``as_of``;
+                None: each event's own ``at``.
+            progress: as for :meth:`evaluate_batch`.
 
         Returns:
             A :class:`Simulation`.
@@ -465,7 +476,7 @@ class RuleSet:
         """
         cpp = to_decimal(cost_per_point, "cost_per_point")
         events, members = _log_inputs(log, members)
-        batch = self.evaluate_batch(events, members, as_of=as_of)
+        batch = self.evaluate_batch(events, members, as_of=as_of, progress=progress)
         by_rule = {
             rid: total
             for rid, total in batch.by_rule().items()

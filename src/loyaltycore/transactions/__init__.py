@@ -53,6 +53,7 @@ from loyaltycore.errors import (
     InvalidType,
     LoyaltyError,
 )
+from loyaltycore.progress import Progress, check_progress
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._summary import summary_columns
 
@@ -955,6 +956,7 @@ def summarize(
     as_of: datetime,
     unit: Unit = "week",
     tz: str | tzinfo = "UTC",
+    progress: Progress | None = None,
 ) -> Summary:
     """Condense a log into one row of Facts per customer.
 
@@ -984,6 +986,8 @@ def summarize(
         as_of: the end of the observation period (aware datetime or date).
         unit: "week" (the default, as in the CLV literature) or "day".
         tz: the program's zone, in which calendar days are counted.
+        progress: called as ``(done, 6, "summarize")`` after each pass over
+            the rows (:mod:`loyaltycore.progress`); raising from it cancels.
 
     Returns:
         A :class:`Summary` ordered by customer id.
@@ -1010,6 +1014,7 @@ def summarize(
     unit_ = _check_unit(unit)
     tz_name = _tz_name(tz)
     instant, as_of_us = tx.as_of_micros(as_of, tz_name)
+    checked = check_progress(progress)
     n_categories = 0 if log.category_labels is None else len(log.category_labels)
     cols = summary_columns(
         log.codes,
@@ -1022,6 +1027,7 @@ def summarize(
         tz=zone(tz_name),
         unit=unit_,
         exponent=log.exponent,
+        progress=checked,
     )
     code = cols.pop("code")
     return Summary(
