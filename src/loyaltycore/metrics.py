@@ -99,7 +99,7 @@ def _array_eq(a: Any, b: Any) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _frozen(value: Any) -> Any:
+def _frozen(value: npt.ArrayLike) -> npt.NDArray[Any]:
     array = np.array(value, copy=True)
     array.flags.writeable = False
     return array

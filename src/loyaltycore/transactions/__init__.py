@@ -96,10 +96,11 @@ class _Owned:
     array: npt.NDArray[Any]
 
 
-def _frozen(value: Any) -> Any:
-    if value is None:
+def _frozen(value: npt.ArrayLike | None) -> Any:
+    given: object = value
+    if given is None:
         return None
-    array = value.array if isinstance(value, _Owned) else np.array(value, copy=True)
+    array = given.array if isinstance(given, _Owned) else np.array(value, copy=True)
     array.flags.writeable = False
     return array
 
