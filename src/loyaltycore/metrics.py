@@ -32,10 +32,10 @@ array([0.5])
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 import numpy as np
@@ -184,8 +184,8 @@ def _rates(numerator: I64, denominator: I64) -> F64:
 
 @becoming_required("as_of", removed_in="0.3.0")
 def retention_rate(
-    customer: Any,
-    at: Any,
+    customer: npt.ArrayLike,
+    at: npt.ArrayLike,
     *,
     data: object = None,
     period: Frequency = "month",
@@ -282,8 +282,8 @@ class CohortTable(Frames):
 
 @becoming_required("as_of", removed_in="0.3.0")
 def cohort_retention(
-    customer: Any,
-    at: Any,
+    customer: npt.ArrayLike,
+    at: npt.ArrayLike,
     *,
     data: object = None,
     period: Frequency = "month",
@@ -351,8 +351,8 @@ def cohort_retention(
 
 
 def repurchase_rate(
-    customer: Any,
-    at: Any,
+    customer: npt.ArrayLike,
+    at: npt.ArrayLike,
     *,
     within_days: int,
     as_of: object,
@@ -403,7 +403,7 @@ def _local_day(micros: int, zone_: tzinfo) -> int:
 # -- customer-level rates -------------------------------------------------------
 
 
-def churn_rate(days_since_last: Any, *, threshold_days: float, data: object = None) -> float:
+def churn_rate(days_since_last: npt.ArrayLike, *, threshold_days: float, data: object = None) -> float:
     """Share of customers inactive for more than ``threshold_days``.
 
     ``churn = |days_since_last > threshold_days| / |customers|``. The
@@ -420,7 +420,7 @@ def churn_rate(days_since_last: Any, *, threshold_days: float, data: object = No
 
 
 def active_rate(
-    days_since_last: Any,
+    days_since_last: npt.ArrayLike,
     *,
     within_days: float,
     members: int | None = None,
@@ -442,7 +442,7 @@ def active_rate(
     return _ratio(float(np.count_nonzero(days <= window)), float(base), "active_rate")
 
 
-def purchase_frequency(customer: Any, *, data: object = None) -> float:
+def purchase_frequency(customer: npt.ArrayLike, *, data: object = None) -> float:
     """Orders per customer: ``transactions / distinct customers``.
 
     With ``data``, ``customer`` names its column.
@@ -455,7 +455,7 @@ def purchase_frequency(customer: Any, *, data: object = None) -> float:
     return _ratio(float(len(codes)), float(len(ids)), "purchase_frequency")
 
 
-def average_order_value(amount: Any, *, exponent: int | None = None, data: object = None) -> float:
+def average_order_value(amount: npt.ArrayLike, *, exponent: int | None = None, data: object = None) -> float:
     """AOV: ``sum(amount) / number of orders``, one amount per order.
 
     ``amount`` is in currency units, or int minor units with ``exponent``
@@ -471,7 +471,7 @@ def average_order_value(amount: Any, *, exponent: int | None = None, data: objec
     return _exact_sum(values) / len(values) / scale
 
 
-def arpu(amount: Any, users: int, *, exponent: int | None = None, data: object = None) -> float:
+def arpu(amount: npt.ArrayLike, users: int, *, exponent: int | None = None, data: object = None) -> float:
     """Average revenue per user: ``sum(amount) / users``.
 
     ``users`` counts every user of the base (buyers or not) over the same
@@ -487,7 +487,15 @@ def arpu(amount: Any, users: int, *, exponent: int | None = None, data: object =
     return _exact_sum(values) / base / scale
 
 
-def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
+@overload
+def growth_rate(previous: float, current: float, *, periods: int = 1) -> float: ...
+@overload
+def growth_rate(
+    previous: npt.ArrayLike, current: npt.ArrayLike, *, periods: int = 1
+) -> float | npt.NDArray[np.float64]: ...
+def growth_rate(
+    previous: npt.ArrayLike, current: npt.ArrayLike, *, periods: int = 1
+) -> float | npt.NDArray[np.float64]:
     """Growth from ``previous`` to ``current``, compounded per period.
 
     ``growth = (current / previous) ** (1 / periods) - 1``; with
@@ -518,7 +526,7 @@ def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
     return result
 
 
-def nps(scores: Any, *, data: object = None) -> float:
+def nps(scores: npt.ArrayLike, *, data: object = None) -> float:
     """Net promoter score of 0-10 answers, from -100 to 100.
 
     ``NPS = 100 * (|scores >= 9| - |scores <= 6|) / |scores|``. With
@@ -561,8 +569,8 @@ class CustomerValues(Frames):
 
 
 def historic_clv(
-    customer: Any,
-    amount: Any,
+    customer: npt.ArrayLike,
+    amount: npt.ArrayLike,
     *,
     margin: float = 1.0,
     exponent: int | None = None,
@@ -607,7 +615,7 @@ def _points_total(values: Any, name: str) -> int:
     return int(sum(array.tolist()))
 
 
-def redemption_rate(redeemed: Any, issued: Any) -> float:
+def redemption_rate(redeemed: npt.ArrayLike, issued: npt.ArrayLike) -> float:
     """Share of issued points that were redeemed: ``sum(redeemed) / sum(issued)``.
 
     >>> redemption_rate([300, 200], [1000, 1000])
@@ -621,8 +629,8 @@ def redemption_rate(redeemed: Any, issued: Any) -> float:
 
 
 def breakage_rate(
-    expired: Any = None,
-    issued: Any = None,
+    expired: npt.ArrayLike | None = None,
+    issued: npt.ArrayLike | None = None,
     *,
     model: RedemptionCurve | None = None,
     age: int | None = None,
@@ -716,7 +724,7 @@ class RedemptionCurve(Frames):
         return float(self.cumulative[-1])
 
     @classmethod
-    def fit(cls, issued: Sequence[int] | Any, redeemed: Any) -> RedemptionCurve:
+    def fit(cls, issued: npt.ArrayLike, redeemed: npt.ArrayLike) -> RedemptionCurve:
         """Fit the curve from a triangle of cumulative redemptions.
 
         Args:
@@ -1002,7 +1010,7 @@ def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I
 
 
 def tier_distribution(
-    tiers: Any, *, labels: Sequence[Any] | None = None, data: object = None
+    tiers: npt.ArrayLike, *, labels: Sequence[Hashable] | None = None, data: object = None
 ) -> Distribution:
     """How many members are in each tier (or any label), and which share.
 
@@ -1054,7 +1062,7 @@ class MigrationMatrix(Frames):
 
 
 def migration_matrix(
-    before: Any, after: Any, *, labels: Sequence[Any] | None = None, data: object = None
+    before: npt.ArrayLike, after: npt.ArrayLike, *, labels: Sequence[Hashable] | None = None, data: object = None
 ) -> MigrationMatrix:
     """Migration between two label arrays of the same members (tiers, segments).
 

@@ -90,7 +90,7 @@ __all__ = [
 # -- policies ----------------------------------------------------------------
 
 
-def _as_float(value: Any) -> Any:
+def _as_float(value: object) -> object:
     return float(value) if type(value) is int else value
 
 

@@ -129,7 +129,7 @@ _KINDS = {
 }
 
 
-def _tiers(value: Any) -> tuple[Tier, ...]:
+def _tiers(value: object) -> tuple[Tier, ...]:
     if isinstance(value, Tier | str) or not isinstance(value, Iterable):
         raise InvalidType(
             f"tiers={value!r} must be a sequence of Tier", field="tiers", value=value
