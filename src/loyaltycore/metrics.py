@@ -403,7 +403,9 @@ def _local_day(micros: int, zone_: tzinfo) -> int:
 # -- customer-level rates -------------------------------------------------------
 
 
-def churn_rate(days_since_last: npt.ArrayLike, *, threshold_days: float, data: object = None) -> float:
+def churn_rate(
+    days_since_last: npt.ArrayLike, *, threshold_days: float, data: object = None
+) -> float:
     """Share of customers inactive for more than ``threshold_days``.
 
     ``churn = |days_since_last > threshold_days| / |customers|``. The
@@ -455,7 +457,9 @@ def purchase_frequency(customer: npt.ArrayLike, *, data: object = None) -> float
     return _ratio(float(len(codes)), float(len(ids)), "purchase_frequency")
 
 
-def average_order_value(amount: npt.ArrayLike, *, exponent: int | None = None, data: object = None) -> float:
+def average_order_value(
+    amount: npt.ArrayLike, *, exponent: int | None = None, data: object = None
+) -> float:
     """AOV: ``sum(amount) / number of orders``, one amount per order.
 
     ``amount`` is in currency units, or int minor units with ``exponent``
@@ -471,7 +475,9 @@ def average_order_value(amount: npt.ArrayLike, *, exponent: int | None = None, d
     return _exact_sum(values) / len(values) / scale
 
 
-def arpu(amount: npt.ArrayLike, users: int, *, exponent: int | None = None, data: object = None) -> float:
+def arpu(
+    amount: npt.ArrayLike, users: int, *, exponent: int | None = None, data: object = None
+) -> float:
     """Average revenue per user: ``sum(amount) / users``.
 
     ``users`` counts every user of the base (buyers or not) over the same
@@ -1062,7 +1068,11 @@ class MigrationMatrix(Frames):
 
 
 def migration_matrix(
-    before: npt.ArrayLike, after: npt.ArrayLike, *, labels: Sequence[Hashable] | None = None, data: object = None
+    before: npt.ArrayLike,
+    after: npt.ArrayLike,
+    *,
+    labels: Sequence[Hashable] | None = None,
+    data: object = None,
 ) -> MigrationMatrix:
     """Migration between two label arrays of the same members (tiers, segments).
 

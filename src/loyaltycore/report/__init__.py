@@ -144,7 +144,7 @@ class Report:
     True
     """
 
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, floats rounded to 6 digits, one trailing newline."""

@@ -89,7 +89,7 @@ class CampaignReport:
     'loyaltycore campaign'
     """
 
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
     windows: Windows = attrs.field(eq=False, repr=False)
     cuped: Comparison = attrs.field(eq=False, repr=False)
     segments: Breakdown | None = attrs.field(eq=False, repr=False)
@@ -504,7 +504,8 @@ def _write_charts(report: CampaignReport, folder: Path) -> dict[str, str]:
     """Draw the read-out's charts into ``folder`` as PNGs; their file names by key."""
     from loyaltycore import plot
 
-    currency = report.data["campaign"].get("currency")
+    campaign = report.data["campaign"]
+    currency = campaign.get("currency") if isinstance(campaign, Mapping) else None
     draws: dict[str, Callable[[], Axes]] = {
         "lift": lambda: plot.plot_campaign_lift(report.windows, currency=currency),
         "curve": lambda: plot.plot_campaign_curve(report.windows, currency=currency),

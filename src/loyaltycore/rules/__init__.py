@@ -40,10 +40,10 @@ exclusive group, a :class:`Limit` and a valid :class:`Window`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import numpy as np
@@ -87,6 +87,9 @@ from loyaltycore.rules._model import (
 )
 from loyaltycore.rules._refund import Reversal, remaining_event, reversal
 from loyaltycore.rules._spend import eligible
+
+if TYPE_CHECKING:
+    from loyaltycore.transactions import TransactionLog
 
 __all__ = [
     "AwardLine",
@@ -270,7 +273,7 @@ class RuleSet:
         member: Member,
         *,
         as_of: datetime | None = None,
-        facts: Any = None,
+        facts: object = None,
         budgets_used: Mapping[str, int] | None = None,
     ) -> Evaluation:
         """What ``event`` earns for ``member`` (the member as it was before the event).
@@ -392,7 +395,7 @@ class RuleSet:
         refunded_items: Mapping[str, int] | None = None,
         *,
         refunded_amount: Decimal | str | int | None = None,
-        facts: Any = None,
+        facts: object = None,
     ) -> Reversal:
         """What a refund takes back: awards recomputed on what remains of the basket.
 
@@ -438,8 +441,8 @@ class RuleSet:
 
     def simulate(
         self,
-        log: Any,
-        members: Any = None,
+        log: TransactionLog | Mapping[str, npt.ArrayLike] | Sequence[Event],
+        members: Mapping[str, npt.ArrayLike] | Sequence[Member] | None = None,
         *,
         cost_per_point: Decimal | str | int,
         as_of: datetime | None = None,
@@ -486,7 +489,7 @@ class RuleSet:
             len(batch.points), sum(by_rule.values()), by_rule, batch.by_member(), cpp
         )
 
-    def to_data(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, object]:
         """The rule set as a versioned plain-data document (JSON-safe).
 
         >>> from loyaltycore.predicates import field
@@ -497,7 +500,7 @@ class RuleSet:
         return serialize.to_data(self)
 
     @classmethod
-    def from_data(cls, data: Any) -> RuleSet:
+    def from_data(cls, data: object) -> RuleSet:
         """Load a rule set from :meth:`to_data`; one error lists every bad path.
 
         Raises:
@@ -579,11 +582,11 @@ def _validate(rs: RuleSet) -> None:
                 )
 
 
-def _frozen(values: npt.ArrayLike) -> Any:
+def _frozen(values: npt.ArrayLike) -> npt.NDArray[Any]:
     return freeze(np.asarray(values))
 
 
-def _owned(values: npt.ArrayLike) -> Any:
+def _owned(values: npt.ArrayLike) -> npt.NDArray[Any]:
     """Make an array the engine built read-only, without copying it."""
     array = np.asarray(values)
     array.flags.writeable = False
@@ -618,16 +621,16 @@ class BatchEvaluation(Frames):
     """
 
     rule_ids: tuple[str, ...]
-    event_id: Any = attrs.field(converter=_frozen)
-    member_id: Any = attrs.field(converter=_owned)
-    eligible: Any = attrs.field(converter=_owned)
-    points: Any = attrs.field(converter=_owned)
-    codes: Any = attrs.field(converter=_owned)
-    _rows: tuple[Any, ...] = attrs.field(repr=False)
-    _amounts: tuple[Any, ...] = attrs.field(repr=False)
+    event_id: npt.NDArray[Any] = attrs.field(converter=_frozen)
+    member_id: npt.NDArray[Any] = attrs.field(converter=_owned)
+    eligible: npt.NDArray[np.int64] = attrs.field(converter=_owned)
+    points: npt.NDArray[np.int64] = attrs.field(converter=_owned)
+    codes: npt.NDArray[np.int8] = attrs.field(converter=_owned)
+    _rows: tuple[npt.NDArray[np.int64], ...] = attrs.field(repr=False)
+    _amounts: tuple[npt.NDArray[np.int64], ...] = attrs.field(repr=False)
     _currency: tuple[str, ...] = attrs.field(repr=False)
-    _recipient: tuple[Any, ...] = attrs.field(repr=False)
-    _increments: tuple[Any, ...] = attrs.field(repr=False)
+    _recipient: tuple[npt.NDArray[Any], ...] = attrs.field(repr=False)
+    _increments: tuple[tuple[npt.NDArray[Any], ...] | None, ...] = attrs.field(repr=False)
     _periods: tuple[str | None, ...] = attrs.field(repr=False)
     exponent: int = attrs.field(default=2, kw_only=True)
 
@@ -739,7 +742,7 @@ class BatchEvaluation(Frames):
         """
         return {rid: int(a.sum()) for rid, a in zip(self.rule_ids, self._amounts, strict=True)}
 
-    def by_member(self, currency: str = POINTS) -> dict[Any, int]:
+    def by_member(self, currency: str = POINTS) -> dict[Hashable, int]:
         """Amount of ``currency`` per recipient (referrers included), sorted by id.
 
         >>> from datetime import datetime, timezone
@@ -749,7 +752,7 @@ class BatchEvaluation(Frames):
         >>> rs.evaluate_batch([Event("o", "signup", at)], [Member("m")]).by_member()
         {'m': 7}
         """
-        out: dict[Any, int] = {}
+        out: dict[Hashable, int] = {}
         for i, who in enumerate(self._recipient):
             if self._currency[i] != currency:
                 continue
@@ -757,7 +760,7 @@ class BatchEvaluation(Frames):
                 out[member] = out.get(member, 0) + amount
         return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
 
-    def increments(self) -> dict[Any, dict[str, int]]:
+    def increments(self) -> dict[Hashable, dict[str, int]]:
         """Counter increments to persist, per member id (same keys as the scalar engine).
 
         >>> from datetime import datetime, timezone
@@ -768,7 +771,7 @@ class BatchEvaluation(Frames):
         >>> rs.evaluate_batch([Event("o", "signup", at)], [Member("m")]).increments()
         {'m': {'a/2024/times': 1, 'a/2024/points': 7}}
         """
-        out: dict[Any, dict[str, int]] = {}
+        out: dict[Hashable, dict[str, int]] = {}
         for rid, inc, period in zip(self.rule_ids, self._increments, self._periods, strict=True):
             if inc is None or period is None:
                 continue
@@ -795,7 +798,7 @@ class Simulation:
     events: int
     points: int
     by_rule: Mapping[str, int]
-    by_member: Mapping[Any, int]
+    by_member: Mapping[Hashable, int]
     cost_per_point: Decimal
 
     @property

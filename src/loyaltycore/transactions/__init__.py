@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from os import PathLike
@@ -232,17 +232,17 @@ class TransactionLog(Frames):
     @classmethod
     def from_arrays(
         cls,
-        customer: Any,
-        at: Any,
-        amount: Any,
+        customer: npt.ArrayLike,
+        at: npt.ArrayLike,
+        amount: npt.ArrayLike,
         *,
         tz: str | tzinfo | None = None,
         exponent: int = 2,
         minor_units: bool = False,
-        quantity: Any = None,
-        category: Any = None,
-        channel: Any = None,
-        is_return: Any = None,
+        quantity: npt.ArrayLike | None = None,
+        category: npt.ArrayLike | None = None,
+        channel: npt.ArrayLike | None = None,
+        is_return: npt.ArrayLike | None = None,
         at_format: str | None = None,
     ) -> TransactionLog:
         """Build a log from columns (numpy arrays or sequences).
@@ -333,7 +333,7 @@ class TransactionLog(Frames):
     @classmethod
     def from_frame(
         cls,
-        frame: Any,
+        frame: object,
         *,
         customer: str = "customer_id",
         at: str = "at",
@@ -712,7 +712,7 @@ class Facts:
     ('1970-01-02T00:00:00+00:00', None)
     """
 
-    customer_id: Any
+    customer_id: Hashable
     first: int
     previous: int | None
     last: int
@@ -886,7 +886,7 @@ class Summary(Frames):
             values["previous"] = None
         return Facts(**values)
 
-    def index_of(self, customer_id: Any) -> int:
+    def index_of(self, customer_id: Hashable) -> int:
         """The row of ``customer_id``.
 
         Raises:
