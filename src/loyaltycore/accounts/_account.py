@@ -726,7 +726,7 @@ class Account:
         discount: Decimal | str | int = 0,
         channel: str | None = None,
         store: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, object] | None = None,
         occurred_at: datetime | None = None,
     ) -> Applied:
         """One checkout: price it, take the points tendered, earn, count activity, check the tier.

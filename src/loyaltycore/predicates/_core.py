@@ -85,7 +85,7 @@ class Predicate:
         *,
         event: Event | None = None,
         member: Member | None = None,
-        facts: Any = None,
+        facts: object = None,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
         tiers: Iterable[str] = (),
@@ -578,7 +578,7 @@ class Compare(Predicate):
 
     field: str
     op: str
-    value: Any
+    value: object
     kind: str | None = attrs.field(default=None, validator=_check_kind_given)
     _spec: Field = attrs.field(init=False, eq=False, repr=False, hash=False)
     _get: Callable[[Context], Any] = attrs.field(init=False, eq=False, repr=False, hash=False)
@@ -681,8 +681,8 @@ class Between(Predicate):
     """
 
     field: str
-    low: Any
-    high: Any
+    low: object
+    high: object
     kind: str | None = attrs.field(default=None, validator=_check_kind_given)
     _spec: Field = attrs.field(init=False, eq=False, repr=False, hash=False)
     _lo: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
@@ -768,7 +768,7 @@ class FieldRef:
     def __ge__(self, value: object) -> Compare:
         return self._compare(">=", value)
 
-    def isin(self, values: Iterable[Any]) -> IsIn:
+    def isin(self, values: Iterable[object]) -> IsIn:
         """The field's value is one of ``values``.
 
         >>> field("weekday").isin({5, 6})

@@ -478,7 +478,7 @@ class Context:
 
     event: Event | None = attrs.field(default=None, converter=_opt_event)
     member: Member | None = attrs.field(default=None, converter=_opt_member)
-    facts: Any = None
+    facts: object = None
     as_of: datetime | None = attrs.field(default=None, converter=_as_of_utc, kw_only=True)
     tz: tzinfo = attrs.field(default=UTC, converter=zone, kw_only=True)
     tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers, kw_only=True)
@@ -487,7 +487,7 @@ class Context:
         factory=dict, init=False, repr=False, eq=False, hash=False
     )
 
-    def value(self, name: str) -> Any:
+    def value(self, name: str) -> object:
         """The scalar value of the registered field ``name`` (None when missing).
 
         >>> from datetime import datetime, timezone
@@ -712,12 +712,12 @@ class Field:
     kind: str
     source: str
     doc: str
-    getter: Callable[[Context], Any] = attrs.field(eq=False, repr=False)
+    getter: Callable[[Context], object] = attrs.field(eq=False, repr=False)
     #: The getter already returns comparison-space values (validated objects).
     exact: bool = attrs.field(default=False, eq=False, repr=False)
 
     @property
-    def fast(self) -> Callable[[Context], Any]:
+    def fast(self) -> Callable[[Context], object]:
         """The cheapest callable giving :meth:`get`'s result (for node construction).
 
         >>> lookup("tier").fast(Context()) is None
@@ -725,7 +725,7 @@ class Field:
         """
         return self.getter if self.exact else self.get
 
-    def get(self, ctx: Context) -> Any:
+    def get(self, ctx: Context) -> object:
         """The scalar value of this field in ``ctx``, normalised (None = missing).
 
         >>> lookup("amount").get(Context())

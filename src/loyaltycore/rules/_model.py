@@ -407,7 +407,7 @@ class AwardLine:
     expires_at: datetime | None = None
 
 
-def describe(node: Any) -> str:
+def describe(node: object) -> str:
     """Short text of a predicate node for a trace line."""
     if node is None:
         return "always"
@@ -433,7 +433,7 @@ class Trace:
     rule_ids: tuple[str, ...] = attrs.field(repr=False)
     codes: tuple[int, ...]
     details: tuple[int, ...]
-    conditions: tuple[tuple[Any, ...], ...] = attrs.field(repr=False, eq=False)
+    conditions: tuple[tuple[object, ...], ...] = attrs.field(repr=False, eq=False)
 
     def outcome(self, rule_id: str) -> Outcome:
         """The outcome of the rule ``rule_id``."""

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from loyaltycore import _native
 from loyaltycore._validate import check_id, type_name
 from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidType
-from loyaltycore.predicates import Context, Frame, Predicate
+from loyaltycore.predicates import Context, Frame, Member, Predicate
 from loyaltycore.segments._base import Assignment, Membership
 
 Mode = Literal["first", "all"]
@@ -119,9 +119,9 @@ class Segment:
 
     def contains(
         self,
-        facts: Any = None,
+        facts: object = None,
         *,
-        member: Any = None,
+        member: Member | None = None,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
         tiers: Iterable[str] = (),
@@ -236,9 +236,9 @@ class SegmentSet:
 
     def of(
         self,
-        facts: Any = None,
+        facts: object = None,
         *,
-        member: Any = None,
+        member: Member | None = None,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
         tiers: Iterable[str] = (),
