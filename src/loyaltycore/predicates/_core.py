@@ -102,7 +102,9 @@ class Predicate:
             event: the :class:`Event`, or None.
             member: the :class:`Member`, or None.
             facts: the member's facts (a summary row), or None.
-            as_of: the evaluation time (aware datetime).
+            as_of: the evaluation time (aware datetime). None: calendar
+                conditions read the event's ``at``; without an event,
+                conditions that read the time are False.
             tz: the program's IANA zone.
             tiers: tier names, lowest first (for :func:`tier_at_least`).
             exponent: the currency exponent.
@@ -161,7 +163,8 @@ class Predicate:
                 :class:`Frame` (then no other argument may be given).
             tz: the program's IANA zone.
             as_of: the evaluation time (for ``as_of`` and for calendar
-                conditions when there is no ``at`` column).
+                conditions when there is no ``at`` column). None: those
+                conditions are False.
             tiers: tier names, lowest first.
             exponent: the currency exponent of money columns.
             size: the number of rows, needed only when ``columns`` is empty.

@@ -912,7 +912,8 @@ class Frame:
     Args:
         columns: field name -> array.
         tz: the program's IANA zone.
-        as_of: the evaluation time (aware), broadcast as the ``as_of`` column.
+        as_of: the evaluation time (aware), broadcast as the ``as_of`` column;
+            None: a missing ``as_of`` column (conditions reading it are False).
         tiers: tier names, lowest first.
         exponent: the currency exponent of money columns.
         size: the number of rows, when ``columns`` is empty.
