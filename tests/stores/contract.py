@@ -78,7 +78,9 @@ def referral_program() -> Any:
 
 
 REFERRALS = referral_program()
-PROGRAMS = (PROGRAM, REFERRALS)
+#: A program whose accounts remember only their last three command ids.
+FORGETFUL = attrs.evolve(PROGRAM, id="forgetful", retry_count=3)
+PROGRAMS = (PROGRAM, REFERRALS, FORGETFUL)
 
 
 def identity_holds(account: Account) -> bool:
@@ -235,6 +237,28 @@ class StoreContract:
             raise AssertionError("the command ran again")
 
         assert store.execute("ann", never, id="a-1").outcome == done.outcome
+
+    def test_a_retry_past_the_accounts_window_returns_the_stored_outcome(
+        self, store: Store
+    ) -> None:
+        store.create(opened("ann", program=FORGETFUL))
+        ordered = store.execute("ann", lambda a: a.order("o-1", at=T0, lines=[BEANS]))
+        redeemed = store.execute("ann", lambda a: a.redeem("r-1", at=T0, points=40))
+        for i in range(4):
+            store.execute("ann", lambda a, i=i: a.adjust(f"a-{i}", at=T0, points=1, reason="x"))
+        version = store.load("ann").version
+        assert {"o-1", "r-1", "a-0"}.isdisjoint(store.load("ann").outcomes)
+        again = store.execute("ann", lambda a: a.order("o-1", at=T0, lines=[BEANS]))
+        assert again.outcome == ordered.outcome  # (not DuplicateId: the order is still kept)
+        assert store.execute("ann", lambda a: a.redeem("r-1", at=T0, points=40)).outcome == (
+            redeemed.outcome
+        )
+        assert again.account.version == store.load("ann").version == version
+        assert store.load("ann").balance().available == 125 - 40 + 4
+        # an id used again past the window with another payload is a new command
+        reused = store.execute("ann", lambda a: a.adjust("a-0", at=T0, points=7, reason="y"))
+        assert reused.account.version == version + 1
+        assert store.outcome("ann", "a-0") == reused.outcome
 
     def test_a_failed_command_writes_nothing(self, store: Store) -> None:
         store.create(opened("ann"))
@@ -430,14 +454,6 @@ class StoreContract:
         assert b.available >= 0
         return replayed
 
-    @pytest.mark.xfail(
-        strict=False,
-        reason=(
-            "known bug, seen once in about five runs: a command on the hot member is "
-            "sometimes refused with DuplicateId instead of being applied or answered "
-            "from its stored outcome"
-        ),
-    )
     def test_eight_processes_on_one_hot_member(
         self, factory: Factory, path: str, tmp_path: Path
     ) -> None:
