@@ -7,6 +7,9 @@ transaction (``BEGIN`` ... ``COMMIT``); on a connection already in a
 transaction it is a savepoint inside the host's, which the host commits or
 rolls back with its own rows (an order and its points together).
 
+Statements are pipelined (psycopg's pipeline mode): a command waits for the
+server only for what it reads, once to check its writes, and once to commit.
+
 Isolation is the server's default, READ COMMITTED. A write first locks the
 account's head row (``SELECT ... FOR UPDATE``), so two writers of one member
 queue there, and each reads the account only after it holds the lock: the
@@ -64,6 +67,8 @@ class _Rows:
         self.conn = conn
         self.commits = commits
         self.write = write
+        #: The head-row writes, checked (one row each) before the transaction commits.
+        self.heads: list[Any] = []
 
     def _one(self, sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
         return self.conn.execute(sql, args).fetchone()
@@ -80,6 +85,7 @@ class _Rows:
         return None if row is None else Head(*row)
 
     def put_head(self, member: str, expected: int | None, head: Head) -> bool:
+        # (statements are pipelined: the row counts are checked before the commit)
         if expected is None:
             cur = self.conn.execute(
                 "INSERT INTO loyalty_accounts VALUES (%s, %s, %s, %s, %s)"
@@ -92,7 +98,8 @@ class _Rows:
                 " program_version = %s, merged_into = %s WHERE member = %s AND version = %s",
                 (*head, member, expected),
             )
-        return cur.rowcount == 1
+        self.heads.append(cur)
+        return True
 
     def snapshot(self, member: str) -> SnapshotRow | None:
         row = self._one(
@@ -123,15 +130,12 @@ class _Rows:
         ]
 
     def add_events(self, member: str, rows: Sequence[EventRow]) -> None:
-        errors = require("psycopg", "PostgresStore", extra="postgres").errors
-        try:
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO loyalty_events VALUES (%s, %s, %s, %s, %s, %s)",
-                    [(member, *row) for row in rows],
-                )
-        except errors.UniqueViolation:
-            raise Busy(member) from None  # (another writer appended this version)
+        # (a second event at one version fails on the key when the pipeline syncs: Busy)
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO loyalty_events VALUES (%s, %s, %s, %s, %s, %s)",
+                [(member, *row) for row in rows],
+            )
 
     def outcome(self, member: str, command_id: str) -> tuple[str, str] | None:
         row = self._one(
@@ -413,8 +417,15 @@ class PostgresStore(Store):
                 )
             commits = status == self._idle
             try:
-                with conn.transaction():
-                    yield _Rows(conn, commits, write)
+                with conn.pipeline() as pipeline, conn.transaction():
+                    rows = _Rows(conn, commits, write)
+                    yield rows
+                    if rows.heads:
+                        pipeline.sync()
+                        if any(cur.rowcount != 1 for cur in rows.heads):
+                            raise Busy("the account's version moved")
+            except errors.UniqueViolation as exc:  # (another writer appended this version)
+                raise Busy(str(exc)) from None
             except errors.SerializationFailure as exc:
                 if not commits:
                     raise ConcurrencyConflict(
