@@ -391,7 +391,9 @@ class StoreContract:
     # -- property --------------------------------------------------------------------------------
 
     @settings(
-        max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(data=st.data())
     def test_store_then_load_equals_the_account_in_memory(
