@@ -393,7 +393,12 @@ class StoreContract:
     @settings(
         max_examples=15,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        # (each store's test class runs it: one executor per store, by design)
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(data=st.data())
     def test_store_then_load_equals_the_account_in_memory(
