@@ -167,6 +167,17 @@ def run_many(factory: Factory, path: str, members: int, worker: int, n: int, out
     Path(out).write_text(json.dumps(results))
 
 
+def run_budget(factory: Factory, path: str, worker: int, out: str) -> None:
+    store = factory(path)
+    earned = [
+        store.execute(
+            f"b{worker}-{i}", lambda a, i=i: a.order(f"o-{worker}-{i}", at=T0, amount="1")
+        ).outcome.earned
+        for i in range(5)
+    ]
+    Path(out).write_text(json.dumps(earned))
+
+
 def crash_command(worker: int, i: int) -> tuple[str, Callable[[Account], Applied]]:
     cid = f"k{worker}-{i}"
     at = T0 + timedelta(seconds=i)
@@ -341,6 +352,23 @@ class StoreContract:
         assert store.budget("launch") == 300
         last = store.execute("ann", lambda a: a.order("o-4", at=T0, amount="1"))
         assert last.outcome.earned == 10
+
+    def test_a_program_budget_holds_across_processes(
+        self, factory: Factory, path: str, tmp_path: Path
+    ) -> None:
+        store = factory(path)
+        for w in range(4):
+            for i in range(5):
+                store.create(opened(f"b{w}-{i}", program=REFERRALS))
+        outs = [str(tmp_path / f"budget-{w}.json") for w in range(4)]
+        procs = [_spawn(run_budget, factory, path, w, outs[w]) for w in range(4)]
+        for p in procs:
+            p.join(timeout=120)
+            assert p.exitcode == 0
+        earned = [x for out in outs for x in json.loads(Path(out).read_text())]
+        # the launch award (100, budget 250) is given while the budget is not reached: 3 times
+        assert sorted(earned) == [10] * 17 + [110] * 3
+        assert store.budget("launch") == 300
 
     def test_erase_leaves_no_personal_datum_in_any_stored_row(
         self, store: Store, factory: Factory, path: str

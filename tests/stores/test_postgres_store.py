@@ -28,7 +28,6 @@ from tests.stores.contract import (
     BEANS,
     LATTE,
     PROGRAMS,
-    REFERRALS,
     T0,
     StoreContract,
     opened,
@@ -234,39 +233,6 @@ def test_a_repeatable_read_host_transaction_that_meets_a_writer_must_retry_whole
     with pytest.raises(ConcurrencyConflict):
         checkout()
     assert [e.id for e in other.events("ann")] == ["", "o-1"]
-
-
-def _budget_worker(dsn: str, path: str, worker: int, out: Any) -> None:
-    store = open_store(dsn, path)
-    earned = [
-        store.execute(
-            f"b{worker}-{i}", lambda a, i=i: a.order(f"o-{worker}-{i}", at=T0, amount="1")
-        ).outcome.earned
-        for i in range(5)
-    ]
-    out.put(earned)
-
-
-def test_a_program_budget_holds_across_processes(postgres_dsn: str, tmp_path: Any) -> None:
-    path = str(tmp_path / "budget")
-    store = open_store(postgres_dsn, path)
-    for w in range(4):
-        for i in range(5):
-            store.create(opened(f"b{w}-{i}", program=REFERRALS))
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    procs = [
-        context.Process(target=_budget_worker, args=(postgres_dsn, path, w, out)) for w in range(4)
-    ]
-    for p in procs:
-        p.start()
-    earned = [x for _ in procs for x in out.get(timeout=120)]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
-    # the launch award (100, budget 250) is given while the budget is not reached: three times
-    assert sorted(earned) == [10] * 17 + [110] * 3
-    assert store.budget("launch") == 300
 
 
 # -- schema, settings, imports --------------------------------------------------------------
