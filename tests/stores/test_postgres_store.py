@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -282,3 +283,13 @@ def test_importing_the_stores_loads_no_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     assert json.loads(out.stdout) == []
+
+
+def test_the_session_server_is_throw_away_and_its_pool_reaches_it(
+    postgres_server: Any, pg_pool: ConnectionPool[Any]
+) -> None:
+    with pg_pool.connection() as conn:
+        assert conn.execute("SHOW fsync").fetchone() == ("off",)
+        assert conn.execute("SELECT current_database()").fetchone() == ("loyaltycore",)
+    assert str(postgres_server.folder).startswith(tempfile.gettempdir())
+    assert postgres_server.dsn().startswith("host=127.0.0.1 port=")
