@@ -420,9 +420,8 @@ class Store(abc.ABC):
         profile = self._profile(rows, member)
         seen = self._seen.get(member)
         if seen is not None and seen.version <= head.version:
-            account = seen.apply(
-                self._decode(rows.events(member, seen.version)), programs=self._resolve
-            )
+            tail = [] if seen.version == head.version else rows.events(member, seen.version)
+            account = seen.apply(self._decode(tail), programs=self._resolve)
             stale = False
         else:
             account, stale = self._rebuild(rows, member, profile)

@@ -69,6 +69,8 @@ class _Rows:
         self.write = write
         #: The head-row writes, checked (one row each) before the transaction commits.
         self.heads: list[Any] = []
+        #: Profiles read with their head row (one statement for both).
+        self._profiles: dict[str, str | None] = {}
 
     def _one(self, sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
         return self.conn.execute(sql, args).fetchone()
@@ -78,11 +80,15 @@ class _Rows:
 
     def head(self, member: str) -> Head | None:
         row = self._one(
-            "SELECT version, program_id, program_version, merged_into FROM loyalty_accounts"
-            " WHERE member = %s" + (" FOR UPDATE" if self.write else ""),
+            "SELECT a.version, a.program_id, a.program_version, a.merged_into, p.body"
+            " FROM loyalty_accounts a LEFT JOIN loyalty_profiles p ON p.member = a.member"
+            " WHERE a.member = %s" + (" FOR UPDATE OF a" if self.write else ""),
             (member,),
         )
-        return None if row is None else Head(*row)
+        if row is None:
+            return None
+        self._profiles[member] = row[4]
+        return Head(*row[:4])
 
     def put_head(self, member: str, expected: int | None, head: Head) -> bool:
         # (statements are pipelined: the row counts are checked before the commit)
@@ -265,10 +271,13 @@ class _Rows:
             )
 
     def profile(self, member: str) -> str | None:
+        if member in self._profiles:
+            return self._profiles[member]
         row = self._one("SELECT body FROM loyalty_profiles WHERE member = %s", (member,))
         return None if row is None else str(row[0])
 
     def put_profile(self, member: str, body: str | None) -> None:
+        self._profiles.pop(member, None)
         if body is None:
             self.conn.execute("DELETE FROM loyalty_profiles WHERE member = %s", (member,))
         else:
