@@ -45,8 +45,17 @@ def _sqlite(request: pytest.FixtureRequest, folder: Path) -> str:
     return f"sqlite:///{folder / 'loyalty.db'}"
 
 
+def _postgres(request: pytest.FixtureRequest, folder: Path) -> str:
+    server = request.getfixturevalue("postgres_server")  # (skipped, or failed on CI, without)
+    server.create_database("service")
+    return f"postgresql://postgres@127.0.0.1:{server.port}/service"
+
+
 #: The stores the service is tested over: each gives the ``LOYALTY_STORE`` URL of a new store.
-STORES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {"sqlite": _sqlite}
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+}
 
 
 def _free_port() -> int:

@@ -15,11 +15,12 @@ Run it (the store comes from ``LOYALTY_STORE``, see ``open_store``)::
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
@@ -28,6 +29,9 @@ from loyaltycore import errors, serialize
 from loyaltycore.accounts import Account, Applied, Outcome, Program, Tender, example_program
 from loyaltycore.predicates import Item
 from loyaltycore.stores import SQLiteStore, Store
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 JSON = dict[str, Any]
 Command = Callable[[Account], Applied]
@@ -46,8 +50,26 @@ def sqlite_store(url: str, program: Program) -> Store:
     return SQLiteStore(path, programs=program)
 
 
+@functools.cache
+def connection_pool(url: str) -> ConnectionPool:
+    """One pool per process, shared by its threads (gunicorn makes it in each worker)."""
+    from psycopg_pool import ConnectionPool
+
+    return ConnectionPool(url, min_size=1, max_size=8, open=True)
+
+
+def postgres_store(url: str, program: Program) -> Store:
+    """``postgresql://user@host:port/dbname``: a connection from the pool per command."""
+    from loyaltycore.stores import PostgresStore
+
+    return PostgresStore(connection_pool(url), programs=program)
+
+
 #: Which store a ``LOYALTY_STORE`` URL opens, by its scheme. Another database is one line.
-STORES: dict[str, Callable[[str, Program], Store]] = {"sqlite": sqlite_store}
+STORES: dict[str, Callable[[str, Program], Store]] = {
+    "sqlite": sqlite_store,
+    "postgresql": postgres_store,
+}
 
 
 def open_store(url: str, program: Program) -> Store:
@@ -208,7 +230,8 @@ def answer(outcome: Outcome) -> JSON:
     """The outcome as stored, with every points figure (zeros included)."""
     figures = {name: getattr(outcome, name) for name in FIGURES}
     head = {"command": outcome.command, "id": outcome.id, "version": outcome.version}
-    return {**head, **figures, **serialize.to_data(outcome)["data"]}
+    stored = cast(JSON, serialize.to_data(outcome)["data"])  # (the document's plain data)
+    return {**head, **figures, **stored}
 
 
 #: The points figures every answer carries (the stored outcome leaves zeros out).
