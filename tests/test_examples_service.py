@@ -190,6 +190,18 @@ def test_a_retried_order_returns_the_identical_outcome(service: Client, member: 
     assert service.get(f"/members/{member}/commands/o-9")[0] == 404
 
 
+def test_a_retry_past_the_accounts_window_is_answered_by_the_store(
+    service: Client, member: str
+) -> None:
+    """The account keeps 7 days of outcomes; the store keeps them all."""
+    order = {"id": "o-1", "at": AT, "lines": [BEANS]}
+    first = service.post(f"/members/{member}/orders", order)
+    later = "2024-05-12T09:00:00+00:00"
+    service.post(f"/members/{member}/orders", {"id": "o-2", "at": later, "lines": [BEANS]})
+    assert service.post(f"/members/{member}/orders", {**order, "at": later}) == first
+    assert service.get(f"/members/{member}/balance")[1]["version"] == 3
+
+
 def test_another_payload_under_the_same_id_is_a_conflict(service: Client, member: str) -> None:
     service.post(f"/members/{member}/orders", {"id": "o-1", "at": AT, "lines": [BEANS]})
     other = {**BEANS, "quantity": 5}
