@@ -1,18 +1,23 @@
 """The vectorized kernel of :func:`loyaltycore.transactions.summarize`.
 
-The distinct (customer code, local day) pairs come from one in-place sort
-of a packed key (int32 when it fits); per customer, the first and previous
-purchase days are packed into one int64 so a single gather per row finds
-the rows that fall on them. Row passes run in cache-sized blocks, so no temporary as
-large as a column is ever allocated. Nothing depends on the order of the
-input rows: sums are exact integer sums, minima and maxima are exact.
+The rows are first regrouped into partitions of consecutive customer codes
+(``_sort.by_customer``), small enough that a partition's per-customer
+arrays stay in cache; each partition is then summarised on its own and the
+results joined in code order, so the cost per row does not grow with the
+number of customers. Within a partition, the distinct (customer code, local
+day) pairs come from one in-place sort of a packed key (int32 when it
+fits); per customer, the first and previous purchase days are packed into
+one int64 so a single gather per row finds the rows that fall on them. Row
+passes run in cache-sized blocks. Nothing depends on the order of the input
+rows: sums are exact integer sums, minima and maxima are exact.
 
-Memory beyond the log's own columns, per row: the packed key (4 bytes, 8
-when it does not fit int32), 2 bytes of masks, 8 for local day numbers when
-the zone is not UTC, and 24 for copies of codes, instants and amounts when
-rows after ``as_of`` or returns have to be left out: at most 42 bytes per
-row, and 6 for a UTC summary of purchases only. Per-customer arrays add
-about 100 bytes per customer.
+Memory beyond the log's own columns, per row: the regrouped codes,
+instants and amounts (24 bytes; none with a single partition), 8 more for
+local day numbers when the zone is not UTC (and their regrouped copy), and
+24 for copies of codes, instants and amounts when rows after ``as_of`` or
+returns have to be left out: at most 72 bytes per row, and 24 for a UTC
+summary of purchases only. A partition's packed key and masks come on top.
+Per-customer arrays add about 100 bytes per customer.
 """
 
 from __future__ import annotations
@@ -173,26 +178,89 @@ def summary_columns(
         c, t, a = codes[purchase], at[purchase], amount[purchase]
     if len(c) == 0:
         return _empty()
+    local: I64 | None = None
     if tz is UTC:
         day_lo = int(t.min()) // DAY_US
         span = int(t.max()) // DAY_US - day_lo + 1
-
-        def day_of(b: slice) -> I64:
-            d: I64 = t[b] // DAY_US
-            d -= day_lo
-            return d
-
     else:
         local = local_days(t, tz)
         day_lo = int(local.min())
         local -= day_lo
         span = int(local.max()) + 1
-
-        def day_of(b: slice) -> I64:
-            return local[b]
-
     if span >= _DAY_MASK:
         raise InvalidColumn(f"at spans {span} days; at most {_DAY_MASK - 1}", field="at")
+    facts = _partitioned_facts(c, t, a, local, day_lo, span)
+    code, frequency = facts["code"], facts["frequency"]
+    first_day, last_day, gross = facts["first_day"], facts["last_day"], facts["gross"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, (gross - facts["first_value"]) / frequency, 0.0)
+    monetary /= 10.0**exponent
+    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0]) - day_lo
+    scale = _UNIT_DAYS[unit]
+    total = gross + _returns(codes, amount, keep, is_return, code)
+    return {
+        "code": code,
+        "first": facts["first"],
+        "previous": facts["previous"],
+        "last": facts["last"],
+        "count": facts["count"],
+        "frequency": frequency,
+        "recency": (last_day - first_day) / scale,
+        "T": (as_of_day - first_day) / scale,
+        "days_since_last": (as_of_day - last_day).astype(np.float64),
+        "monetary": monetary.astype(np.float64),
+        "total": total.astype(np.int64),
+        "aov": total / facts["count"] / 10.0**exponent,
+        "median_gap": facts["median_gap"],
+        "categories": _categories(c, category, purchase, n_categories, code),
+    }
+
+
+def _partitioned_facts(
+    c: I64, t: I64, a: I64, local: I64 | None, day_lo: int, span: int, bits: int | None = None
+) -> dict[str, npt.NDArray[Any]]:
+    """:func:`_facts` of each customer partition (see ``_sort.by_customer``), joined.
+
+    ``local`` holds the rows' local day numbers (minus ``day_lo``), or None
+    for UTC days of ``t``.
+    """
+    from loyaltycore.transactions._sort import PARTITION_BITS, by_customer
+
+    columns = [t, a] if local is None else [t, a, local]
+    bits = PARTITION_BITS if bits is None else bits
+    bounds, base, local_codes, grouped = by_customer(c, columns, bits)
+    parts = []
+    for lo, hi, first_code in zip(bounds[:-1], bounds[1:], base, strict=True):
+        if lo == hi:
+            continue
+        rows = slice(lo, hi)
+        tp, ap = grouped[0][rows], grouped[1][rows]
+        day_of = _day_reader(tp, None if local is None else grouped[2][rows], day_lo)
+        facts = _facts(local_codes[rows], tp, ap, day_of, span)
+        facts["code"] += int(first_code)
+        parts.append(facts)
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _day_reader(t: I64, local: I64 | None, day_lo: int) -> Callable[[slice], I64]:
+    """Local day numbers (minus ``day_lo``) of a block of rows: ``local``, or UTC days of ``t``."""
+    if local is not None:
+        return local.__getitem__
+
+    def day_of(b: slice) -> I64:
+        d: I64 = t[b] // DAY_US
+        d -= day_lo
+        return d
+
+    return day_of
+
+
+def _facts(
+    c: npt.NDArray[Any], t: I64, a: I64, day_of: Callable[[slice], I64], span: int
+) -> dict[str, npt.NDArray[Any]]:
+    """Per-customer facts of the rows (codes ``c``), in code order."""
     n = int(c.max()) + 1
     pairs = _day_pairs(c, day_of, span)
     cs, gaps = _customer_starts_and_gaps(pairs, span)
@@ -209,31 +277,14 @@ def summary_columns(
     table[code] = (first_day << _DAY_BITS) | previous_day
     per_code = _row_pass(c, t, a, day_of, n, table)
     del table
-    count = np.bincount(c, minlength=n)[code].astype(np.int64)
-    gross = per_code["gross"][code]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(
-            frequency > 0, (gross - per_code["first_value"][code]) / frequency, 0.0
-        )
-    monetary /= 10.0**exponent
-    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0]) - day_lo
-    scale = _UNIT_DAYS[unit]
-    total = gross + _returns(codes, amount, keep, is_return, code)
     return {
         "code": code,
-        "first": per_code["first"][code],
-        "previous": per_code["previous"][code],
-        "last": per_code["last"][code],
-        "count": count,
         "frequency": frequency.astype(np.int64),
-        "recency": (last_day - first_day) / scale,
-        "T": (as_of_day - first_day) / scale,
-        "days_since_last": (as_of_day - last_day).astype(np.float64),
-        "monetary": monetary.astype(np.float64),
-        "total": total.astype(np.int64),
-        "aov": total / count / 10.0**exponent,
+        "first_day": first_day.astype(np.int64),
+        "last_day": last_day.astype(np.int64),
         "median_gap": median_gap,
-        "categories": _categories(c, category, purchase, n_categories, code),
+        "count": np.bincount(c, minlength=n)[code].astype(np.int64),
+        **{name: column[code] for name, column in per_code.items()},
     }
 
 
