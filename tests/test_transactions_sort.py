@@ -88,3 +88,22 @@ def test_summary_facts_by_partition_equal_the_whole(
     assert whole.keys() == parts.keys()
     for name, column in whole.items():
         np.testing.assert_array_equal(parts[name], column, err_msg=name)
+
+
+@given(
+    pairs=st.sets(st.tuples(st.integers(0, 6), st.integers(0, 5)), min_size=1),
+    block=st.integers(1, 5),
+)
+def test_cohort_counts_carry_each_cohort_across_blocks(
+    pairs: set[tuple[int, int]], block: int
+) -> None:
+    ordered = sorted(pairs)
+    codes = np.array([c for c, _ in ordered], dtype=np.int64)
+    offsets = np.array([k for _, k in ordered], dtype=np.int64)
+    expected = np.zeros((6, 6), dtype=np.int64)
+    for code in {c for c, _ in ordered}:
+        seen = [k for c, k in ordered if c == code]
+        for k in seen:
+            expected[seen[0], k - seen[0]] += 1
+    got = _sort.cohort_counts(codes, offsets, 6, block)
+    assert got.tolist() == expected.tolist()

@@ -490,7 +490,11 @@ def local_days(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]
     >>> local_days([late], "UTC"), local_days([late], "Asia/Tokyo")
     (array([19723]), array([19724]))
     """
-    return local_wall_micros(micros, tz) // DAY_US
+    zone_ = zone(tz)
+    if _is_utc(zone_):  # no wall-clock copy first
+        days: npt.NDArray[np.int64] = np.asarray(micros, dtype=np.int64) // DAY_US
+        return days
+    return local_wall_micros(micros, zone_) // DAY_US
 
 
 # -- day numbers as civil dates, in columns ---------------------------------

@@ -24,7 +24,9 @@ scatter and one scan, no sort, when the table has at most
 bytes per row); otherwise the packed key ``code * span + period`` is sorted
 (int32 when it fits). The cells come out in (customer, period) order either
 way, so counts by (cohort, offset) are one :func:`numpy.bincount` of
-``cohort * periods + offset``.
+``cohort * periods + offset``, taken a block of pairs at a time with the
+current customer's cohort carried from one block to the next
+(:func:`cohort_counts`), so no column of cohorts is built.
 
 **Customer partitions** (:func:`by_customer`). Per-customer arrays of a
 million customers (8 MiB each) leave the cache, and every row then costs a
@@ -72,14 +74,17 @@ def sparse_codes(ids: I64) -> tuple[I64, I64] | None:
     row_bits = max((n - 1).bit_length(), 1)
     if span.bit_length() + row_bits > 64:
         return None
-    key = ids.view(np.uint64) - np.uint64(lo % 2**64)  # two's complement: wraps to id - lo
-    key <<= np.uint64(row_bits)
-    for b in blocks(n):  # the row numbers, a cache-sized block at a time
-        key[b] |= np.arange(b.start, b.stop, dtype=np.uint64)
+    key = np.empty(n, dtype=np.uint64)
+    base, shift = np.uint64(lo % 2**64), np.uint64(row_bits)
+    for b in blocks(n):  # built a cache-sized block at a time: one pass over memory
+        part = key[b]
+        np.subtract(ids[b].view(np.uint64), base, out=part)  # two's complement: id - lo
+        part <<= shift
+        part |= np.arange(b.start, b.stop, dtype=np.uint64)
     key.sort()
     codes = np.empty(n, dtype=np.int64)
     distinct: list[npt.NDArray[np.uint64]] = []
-    mask, shift = np.uint64((1 << row_bits) - 1), np.uint64(row_bits)
+    mask = np.uint64((1 << row_bits) - 1)
     last_id, last_code = None, -1
     for b in blocks(n):  # run numbers of the sorted ids, scattered back to their rows
         rows = (key[b] & mask).view(np.int64)
@@ -128,17 +133,67 @@ def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
         for b in blocks(n):
             present[_cells(codes[b], numbers[b], span, lo)] = True
         found: I64 = np.flatnonzero(present)  # intp: int64 on 64-bit platforms
-    else:
-        packed = np.empty(n, dtype=np.int32 if cells < np.iinfo(np.int32).max else np.int64)
-        for b in blocks(n):  # int32 when it fits: half the bytes to sort
-            packed[b] = _cells(codes[b], numbers[b], span, lo)
-        packed.sort()
-        keep = np.empty(len(packed), dtype=np.bool_)
-        keep[:1] = True
-        np.not_equal(packed[1:], packed[:-1], out=keep[1:])
-        found = packed[keep].astype(np.int64)
-    pair_codes, offsets = np.divmod(found, span)
-    return pair_codes, offsets + lo
+        return _split(found, span, lo, len(found))
+    packed = np.empty(n, dtype=np.int32 if cells < np.iinfo(np.int32).max else np.int64)
+    for b in blocks(n):  # int32 when it fits: half the bytes to sort
+        packed[b] = _cells(codes[b], numbers[b], span, lo)
+    packed.sort()
+    kept = 0
+    for b in blocks(n):  # the distinct keys, moved to the front a block at a time
+        run = packed[b]
+        keep = np.empty(len(run), dtype=np.bool_)
+        keep[0] = kept == 0 or run[0] != packed[kept - 1]
+        np.not_equal(run[1:], run[:-1], out=keep[1:])
+        distinct = run[keep]
+        packed[kept : kept + len(distinct)] = distinct
+        kept += len(distinct)
+    return _split(packed, span, lo, kept)
+
+
+def _split(cells: npt.NDArray[Any], span: int, lo: int, m: int) -> tuple[I64, I64]:
+    """``divmod(cells[:m], span)`` with ``lo`` added to the remainders, in blocks.
+
+    A floor division by a scalar is several times faster than ``divmod``.
+    """
+    pair_codes = np.empty(m, dtype=np.int64)
+    offsets = np.empty(m, dtype=np.int64)
+    for b in blocks(m):
+        q = pair_codes[b]
+        np.floor_divide(cells[b], span, out=q)
+        r = offsets[b]
+        np.multiply(q, -span, out=r)
+        r += cells[b]
+        r += lo
+    return pair_codes, offsets
+
+
+def cohort_counts(pair_codes: I64, offsets: I64, n: int, block: int = BLOCK) -> I64:
+    """``counts[c, k]``: customers with cohort ``c`` present at offset ``c + k``.
+
+    The pairs are distinct and sorted by code, then offset (``0 <= offset <
+    n``); a customer's cohort is the offset of its first pair.
+
+    >>> cohort_counts(np.array([0, 0, 1, 1, 1]), np.array([0, 2, 1, 2, 3]), 4).tolist()
+    [[1, 0, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    """
+    flat = np.zeros(n * n, dtype=np.int64)
+    last_code, last_cohort = -1, 0
+    for lo in range(0, len(pair_codes), block):
+        cb, ob = pair_codes[lo : lo + block], offsets[lo : lo + block]
+        new = np.empty(len(cb), dtype=np.bool_)
+        new[0] = cb[0] != last_code
+        np.not_equal(cb[1:], cb[:-1], out=new[1:])
+        start = np.where(new, np.arange(len(cb)), -1)  # each pair's customer's first pair
+        np.maximum.accumulate(start, out=start)
+        cohort = ob[start]
+        cohort[start < 0] = last_cohort  # the customer carried over from the last block
+        cell = cohort * n
+        cell += ob
+        cell -= cohort
+        flat += np.bincount(cell, minlength=n * n)
+        last_code, last_cohort = int(cb[-1]), int(cohort[-1])
+    counts: I64 = flat.reshape(n, n)
+    return counts
 
 
 def by_customer(
