@@ -597,11 +597,7 @@ def _leaf_options(
     read = sources | {"context", "derived"}
     options: list[st.SearchStrategy[Predicate]] = []
     if "compare" in kinds:
-        table = [
-            row
-            for row in _comparable(tiers)
-            if lookup(row[0], row[1]).source in read
-        ]
+        table = [row for row in _comparable(tiers) if lookup(row[0], row[1]).source in read]
         options.append(_comparisons(table))
     if "always" in kinds:
         options.append(st.just(Always()))

@@ -297,4 +297,3 @@ def prepare(
         birthday=None if birthday is None else np.asarray(birthday, dtype=np.int64),
     )
     return inputs, joined
-

@@ -36,7 +36,8 @@ a core's 2 MiB L2 cache), a block at a time: a radix ``argsort`` of the
 block's 16-bit partition numbers, then one slice copy per partition into
 its place in the output. Within a partition rows keep their order, so a
 kernel run on each partition gives the same results as on the whole.
-Memory: a copy of the codes and of each column moved (8 bytes a row each).
+Memory: a copy of each column moved (8 bytes a row each) and of the codes
+(2 bytes a row: uint16 partition-local codes).
 """
 
 from __future__ import annotations
@@ -198,13 +199,14 @@ def cohort_counts(pair_codes: I64, offsets: I64, n: int, block: int = BLOCK) -> 
 
 def by_customer(
     codes: I64, columns: Sequence[npt.NDArray[Any]], bits: int = PARTITION_BITS
-) -> tuple[list[int], list[int], I64, list[npt.NDArray[Any]]]:
+) -> tuple[list[int], list[int], npt.NDArray[Any], list[npt.NDArray[Any]]]:
     """Rows regrouped into partitions of ``2**bits`` consecutive codes (codes >= 0).
 
     Returns ``(bounds, bases, local, moved)``: partition ``i`` is rows
-    ``bounds[i]:bounds[i + 1]`` of ``local`` (codes minus ``bases[i]``) and of
-    each ``moved`` column; rows keep their order within a partition. With a
-    single partition, the inputs come back unchanged.
+    ``bounds[i]:bounds[i + 1]`` of ``local`` (codes minus ``bases[i]``, uint16
+    when ``bits <= 16``) and of each ``moved`` column; rows keep their order
+    within a partition. With a single partition, the inputs come back
+    unchanged.
 
     >>> bounds, bases, local, (moved,) = by_customer(
     ...     np.array([PARTITION_CODES + 1, 2, PARTITION_CODES, 3]), [np.array([10, 20, 30, 40])])
@@ -220,7 +222,7 @@ def by_customer(
         sizes += np.bincount(codes[b] >> bits, minlength=parts)
     bounds = [0, *np.cumsum(sizes).tolist()]
     cursor = bounds[:-1]
-    local = np.empty(n, dtype=np.int64)
+    local = np.empty(n, dtype=np.uint16 if bits <= 16 else np.int64)  # fewer bytes to move
     moved = [np.empty(n, dtype=column.dtype) for column in columns]
     step = max(BLOCK, parts << 12)  # a few thousand rows per partition and block
     small = np.uint8 if parts <= 1 << 8 else np.uint16

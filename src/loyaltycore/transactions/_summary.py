@@ -170,9 +170,12 @@ def summary_columns(
     exponent: int,
 ) -> dict[str, npt.NDArray[Any]]:
     """Per-customer columns (``code`` plus the Summary fields except the id)."""
-    keep = at <= as_of_us
-    purchase = keep if is_return is None else keep & ~is_return
-    if purchase.all():
+    keep: npt.NDArray[np.bool_] | None = None
+    purchase: npt.NDArray[np.bool_] | None = None
+    if is_return is not None or (len(at) and int(at.max()) > as_of_us):
+        keep = at <= as_of_us
+        purchase = keep if is_return is None else keep & ~is_return
+    if purchase is None or purchase.all():
         c, t, a = codes, at, amount
     else:
         c, t, a = codes[purchase], at[purchase], amount[purchase]
@@ -236,7 +239,7 @@ def _partitioned_facts(
         rows = slice(lo, hi)
         tp, ap = grouped[0][rows], grouped[1][rows]
         day_of = _day_reader(tp, None if local is None else grouped[2][rows], day_lo)
-        facts = _facts(local_codes[rows], tp, ap, day_of, span)
+        facts = _facts(local_codes[rows].astype(np.int64), tp, ap, day_of, span)
         facts["code"] += int(first_code)
         parts.append(facts)
     if len(parts) == 1:
@@ -291,12 +294,12 @@ def _facts(
 def _returns(
     codes: I64,
     amount: I64,
-    keep: npt.NDArray[np.bool_],
+    keep: npt.NDArray[np.bool_] | None,
     is_return: npt.NDArray[np.bool_] | None,
     code: I64,
 ) -> I64:
     """Sum of returned amounts (negative) per summary row."""
-    if is_return is None:
+    if is_return is None or keep is None:
         return np.zeros(len(code), dtype=np.int64)
     rows = keep & is_return
     if not rows.any():
@@ -310,14 +313,16 @@ def _returns(
 def _categories(
     c: I64,
     category: I64 | None,
-    purchase: npt.NDArray[np.bool_],
+    purchase: npt.NDArray[np.bool_] | None,
     n_categories: int,
     code: I64,
 ) -> I64:
-    """Distinct categories bought per summary row (0 without categories)."""
+    """Distinct categories bought per summary row (0 without categories; every row
+    a purchase when ``purchase`` is None)."""
     if category is None or n_categories == 0:
         return np.zeros(len(code), dtype=np.int64)
-    pairs = sorted_unique(c * n_categories + category[purchase])
+    bought = category if purchase is None else category[purchase]
+    pairs = sorted_unique(c * n_categories + bought)
     per_code = np.bincount(pairs // n_categories, minlength=int(code.max()) + 1)
     return per_code[code].astype(np.int64)
 
