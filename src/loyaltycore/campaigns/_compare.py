@@ -26,12 +26,11 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._validate import require
+from loyaltycore._validate import check_int, require
 from loyaltycore.campaigns._arrays import (
     F64,
     array_field,
     choice,
-    count,
     floats,
     fraction,
     generator,
@@ -250,7 +249,7 @@ def compare(
     need_members(len(c), 2, "control", "compare")
     level = fraction(ci, "ci")
     how = choice(method, "method", ("welch", "bootstrap"))
-    n_resamples = count(resamples, "resamples", minimum=1)
+    n_resamples = check_int(resamples, "resamples", minimum=1)
     rng = generator(seed) if how == "bootstrap" else None
     mt, mc = float(t.mean()), float(c.mean())
     welch = _welch(t, c, level)
