@@ -224,7 +224,7 @@ def by_customer(
     cursor = bounds[:-1]
     local = np.empty(n, dtype=np.uint16 if bits <= 16 else np.int64)  # fewer bytes to move
     moved = [np.empty(n, dtype=column.dtype) for column in columns]
-    step = max(BLOCK, parts << 12)  # a few thousand rows per partition and block
+    step = max(1 << 16, parts << 11)  # in L2 (512 KiB a column); ~2,000 rows a partition
     small = np.uint8 if parts <= 1 << 8 else np.uint16
     for lo in range(0, n, step):
         b = slice(lo, min(lo + step, n))
