@@ -515,6 +515,8 @@ def minor_units(values: Any, name: str, n: int, *, exponent: int, minor: bool) -
 
 def check_signs(amount: I64, is_return: npt.NDArray[np.bool_] | None, name: str) -> None:
     """Negative amounts only on rows flagged as returns, and returns not positive."""
+    if is_return is None and (len(amount) == 0 or int(amount.min()) >= 0):
+        return  # one pass without temporaries; the row is looked for only on failure
     negative = amount < 0
     if is_return is None:
         if negative.any():
