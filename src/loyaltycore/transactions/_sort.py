@@ -184,10 +184,9 @@ def cohort_counts(pair_codes: I64, offsets: I64, n: int, block: int = BLOCK) -> 
         new = np.empty(len(cb), dtype=np.bool_)
         new[0] = cb[0] != last_code
         np.not_equal(cb[1:], cb[:-1], out=new[1:])
-        start = np.where(new, np.arange(len(cb)), -1)  # each pair's customer's first pair
-        np.maximum.accumulate(start, out=start)
-        cohort = ob[start]
-        cohort[start < 0] = last_cohort  # the customer carried over from the last block
+        starts = np.flatnonzero(new)
+        runs = np.diff(starts, prepend=0, append=len(cb))  # the carried customer's run first
+        cohort = np.repeat(np.append(last_cohort, ob[starts]), runs)
         cell = cohort * n
         cell += ob
         cell -= cohort
