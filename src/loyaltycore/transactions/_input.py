@@ -92,12 +92,14 @@ def _factorize_ints(ids: I64) -> tuple[I64, I64]:
     n = len(ids)
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    lo, hi = int(ids.min()), int(ids.max())
+    from loyaltycore.transactions._summary import extremes
+
+    lo, hi = extremes(ids)
     span = hi - lo + 1
     if span > 4 * n + 1_000_000:  # sparse ids: one sort carrying the row index
         from loyaltycore.transactions._sort import sparse_codes
 
-        found = sparse_codes(ids)
+        found = sparse_codes(ids, (lo, hi))
         if found is not None:
             return found
         uniques, inverse = np.unique(ids, return_inverse=True)
@@ -232,9 +234,14 @@ def _out_of_range(array: npt.NDArray[Any], row: int, name: str) -> InvalidColumn
 
 def _check_range(micros: I64, array: npt.NDArray[Any], name: str, *, margin: int = 0) -> None:
     """Refuse instants outside [EARLIEST, END), widened by ``margin`` micros."""
+    from loyaltycore.transactions._summary import extremes
+
     low, high = _EARLIEST_US - margin, _END_US + margin
-    if len(micros) == 0 or (int(micros.min()) >= low and int(micros.max()) < high):
-        return  # two passes without temporaries; the row is looked for only on failure
+    if len(micros) == 0:
+        return
+    first, last = extremes(micros)  # one pass; the row is looked for only on failure
+    if first >= low and last < high:
+        return
     bad = (micros < low) | (micros >= high)
     if bad.any():
         raise _out_of_range(array, _first(bad), name)
@@ -369,7 +376,7 @@ def _instants(
         return _from_datetime64(array, tz, name)
     if kind == "i":
         out = array.astype(np.int64, copy=copy)
-        if len(out) and int(out.min()) == MISSING:
+        if len(out) and int(out.min()) == MISSING:  # NaT; a valid column costs one pass
             row = _first(out == MISSING)
             raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
         return out

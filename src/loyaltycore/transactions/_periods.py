@@ -17,6 +17,7 @@ from loyaltycore.calendar import local_days, zone
 from loyaltycore.errors import EmptyData, InvalidArgument
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._summary import blocks as blocks
+from loyaltycore.transactions._summary import extremes
 
 I64 = npt.NDArray[np.int64]
 
@@ -71,7 +72,7 @@ def period_offsets(days: I64, period: Frequency) -> tuple[I64, int, int]:
     >>> period_offsets(np.array([19723, 19783, 19754]), "month")
     (array([0, 2, 1]), 648, 3)
     """
-    lo_day, hi_day = int(days.min()), int(days.max())
+    lo_day, hi_day = extremes(days)
     lo, hi = period_numbers(np.array([lo_day, hi_day], dtype=np.int64), period).tolist()
     out = np.empty(len(days), dtype=np.int64)
     if period in _MONTHS:
@@ -112,8 +113,8 @@ def _groups(customer: Any) -> I64:
     """
     array = tx.as_array(customer, "customer")
     if array.dtype.kind == "i" and len(array):
-        lo = int(array.min())
-        if int(array.max()) - lo < 2**62:
+        lo, hi = extremes(array)
+        if hi - lo < 2**62:
             shifted: I64 = np.subtract(array, lo, dtype=np.int64)  # one pass, no copy first
             return shifted
     codes, _ = tx.factorize(array, "customer")

@@ -48,7 +48,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore.transactions._summary import BLOCK, blocks
+from loyaltycore.transactions._summary import BLOCK, blocks, extremes
 
 I64 = npt.NDArray[np.int64]
 
@@ -60,18 +60,19 @@ PARTITION_BITS: Final = 15
 PARTITION_CODES: Final = 1 << PARTITION_BITS
 
 
-def sparse_codes(ids: I64) -> tuple[I64, I64] | None:
+def sparse_codes(ids: I64, bounds: tuple[int, int] | None = None) -> tuple[I64, I64] | None:
     """Codes (in sorted id order) and the distinct ids, by one row-carrying sort.
 
-    None when the packed key does not fit in 64 bits.
+    None when the packed key does not fit in 64 bits. ``bounds`` are the
+    ids' (min, max) when the caller knows them.
 
     >>> codes, uniques = sparse_codes(np.array([500_000_000_007, 42, 500_000_000_007]))
     >>> codes.tolist(), uniques.tolist()
     ([1, 0, 1], [42, 500000000007])
     """
     n = len(ids)
-    lo = int(ids.min())
-    span = int(ids.max()) - lo
+    lo, hi = extremes(ids) if bounds is None else bounds
+    span = hi - lo
     row_bits = max((n - 1).bit_length(), 1)
     if span.bit_length() + row_bits > 64:
         return None
@@ -121,8 +122,8 @@ def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:
     >>> distinct_pairs(np.array([1, 0, 1, 1]), np.array([5, 7, 5, 3]))
     (array([0, 1, 1]), array([7, 3, 5]))
     """
-    lo = int(numbers.min())
-    span = int(numbers.max()) - lo + 1
+    lo, hi = extremes(numbers)
+    span = hi - lo + 1
     cells = (int(codes.max()) + 1) * span
     if cells >= 2**63:  # labels too sparse to pack with the numbers: make them dense
         dense = sparse_codes(codes)

@@ -50,6 +50,20 @@ def blocks(n: int, start: int = 0) -> Iterator[slice]:
         yield slice(lo, min(lo + BLOCK, n))
 
 
+def extremes(values: npt.NDArray[Any]) -> tuple[int, int]:
+    """``(min, max)`` of a non-empty numeric column, reading it once, a block at a time.
+
+    >>> extremes(np.array([3, -1, 7]))
+    (-1, 7)
+    """
+    lows, highs = [], []
+    for b in blocks(len(values)):
+        part = values[b]
+        lows.append(part.min())
+        highs.append(part.max())
+    return int(min(lows)), int(max(highs))
+
+
 def starts(sorted_key: I64) -> I64:
     """Indices where a run of equal values starts in a sorted array."""
     if len(sorted_key) == 0:
@@ -170,26 +184,30 @@ def summary_columns(
     exponent: int,
 ) -> dict[str, npt.NDArray[Any]]:
     """Per-customer columns (``code`` plus the Summary fields except the id)."""
+    if len(at) == 0:
+        return _empty()
     keep: npt.NDArray[np.bool_] | None = None
     purchase: npt.NDArray[np.bool_] | None = None
-    if is_return is not None or (len(at) and int(at.max()) > as_of_us):
+    first, last = extremes(at)
+    if is_return is not None or last > as_of_us:
         keep = at <= as_of_us
         purchase = keep if is_return is None else keep & ~is_return
     if purchase is None or purchase.all():
         c, t, a = codes, at, amount
     else:
         c, t, a = codes[purchase], at[purchase], amount[purchase]
-    if len(c) == 0:
-        return _empty()
+        if len(c) == 0:
+            return _empty()
+        first, last = extremes(t)
     local: I64 | None = None
     if tz is UTC:
-        day_lo = int(t.min()) // DAY_US
-        span = int(t.max()) // DAY_US - day_lo + 1
+        day_lo = first // DAY_US
+        span = last // DAY_US - day_lo + 1
     else:
         local = local_days(t, tz)
-        day_lo = int(local.min())
+        day_lo, day_hi = extremes(local)
         local -= day_lo
-        span = int(local.max()) + 1
+        span = day_hi - day_lo + 1
     if span >= _DAY_MASK:
         raise InvalidColumn(f"at spans {span} days; at most {_DAY_MASK - 1}", field="at")
     facts = _partitioned_facts(c, t, a, local, day_lo, span)
