@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from loyaltycore.calendar import DAY_US, UTC, local_days
 from loyaltycore.errors import InvalidColumn
+from loyaltycore.progress import Progress
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -170,6 +171,10 @@ def _row_pass(
     }
 
 
+#: How many times :func:`summary_columns` reports progress.
+SUMMARY_STEPS: Final = 6
+
+
 def summary_columns(
     codes: I64,
     at: I64,
@@ -182,9 +187,20 @@ def summary_columns(
     tz: tzinfo,
     unit: str,
     exponent: int,
+    progress: Progress | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """Per-customer columns (``code`` plus the Summary fields except the id)."""
+    """Per-customer columns (``code`` plus the Summary fields except the id).
+
+    ``progress`` hears ``(done, SUMMARY_STEPS, "summarize")`` after each of
+    the passes over the rows; raising from it stops the work there.
+    """
+
+    def step(done: int) -> None:
+        if progress is not None:
+            progress(done, SUMMARY_STEPS, "summarize")
+
     if len(at) == 0:
+        step(SUMMARY_STEPS)
         return _empty()
     keep: npt.NDArray[np.bool_] | None = None
     purchase: npt.NDArray[np.bool_] | None = None
@@ -197,28 +213,34 @@ def summary_columns(
     else:
         c, t, a = codes[purchase], at[purchase], amount[purchase]
         if len(c) == 0:
+            step(SUMMARY_STEPS)
             return _empty()
         first, last = extremes(t)
+    step(1)
     local: I64 | None = None
     if tz is UTC:
         day_lo = first // DAY_US
         span = last // DAY_US - day_lo + 1
     else:
-        local = local_days(t, tz)
+        local = local_days(t, tz=tz)
         day_lo, day_hi = extremes(local)
         local -= day_lo
         span = day_hi - day_lo + 1
     if span >= _DAY_MASK:
         raise InvalidColumn(f"at spans {span} days; at most {_DAY_MASK - 1}", field="at")
-    facts = _partitioned_facts(c, t, a, local, day_lo, span)
+    step(2)
+    facts = _partitioned_facts(c, t, a, local, day_lo, span, step=step)
     code, frequency = facts["code"], facts["frequency"]
     first_day, last_day, gross = facts["first_day"], facts["last_day"], facts["gross"]
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, (gross - facts["first_value"]) / frequency, 0.0)
     monetary /= 10.0**exponent
-    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0]) - day_lo
+    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz=tz)[0]) - day_lo
     scale = _UNIT_DAYS[unit]
     total = gross + _returns(codes, amount, keep, is_return, code)
+    step(5)
+    categories = _categories(c, category, purchase, n_categories, code)
+    step(SUMMARY_STEPS)
     return {
         "code": code,
         "first": facts["first"],
@@ -233,23 +255,32 @@ def summary_columns(
         "total": total.astype(np.int64),
         "aov": total / facts["count"] / 10.0**exponent,
         "median_gap": facts["median_gap"],
-        "categories": _categories(c, category, purchase, n_categories, code),
+        "categories": categories,
     }
 
 
 def _partitioned_facts(
-    c: I64, t: I64, a: I64, local: I64 | None, day_lo: int, span: int, bits: int | None = None
+    c: I64,
+    t: I64,
+    a: I64,
+    local: I64 | None,
+    day_lo: int,
+    span: int,
+    bits: int | None = None,
+    step: Callable[[int], None] = lambda done: None,
 ) -> dict[str, npt.NDArray[Any]]:
     """:func:`_facts` of each customer partition (see ``_sort.by_customer``), joined.
 
     ``local`` holds the rows' local day numbers (minus ``day_lo``), or None
-    for UTC days of ``t``.
+    for UTC days of ``t``. ``step`` hears 3 once the rows are regrouped and 4
+    once every partition is summarised.
     """
     from loyaltycore.transactions._sort import PARTITION_BITS, by_customer
 
     columns = [t, a] if local is None else [t, a, local]
     bits = PARTITION_BITS if bits is None else bits
     bounds, base, local_codes, grouped = by_customer(c, columns, bits)
+    step(3)
     parts = []
     for lo, hi, first_code in zip(bounds[:-1], bounds[1:], base, strict=True):
         if lo == hi:
@@ -260,6 +291,7 @@ def _partitioned_facts(
         facts = _facts(local_codes[rows].astype(np.int64), tp, ap, day_of, span)
         facts["code"] += int(first_code)
         parts.append(facts)
+    step(4)
     if len(parts) == 1:
         return parts[0]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
