@@ -137,8 +137,9 @@ def events(
     micros = tx.instants(at, "at", len(codes), tz=zone_, copy=False)  # read, never kept
     if as_of is not None:
         _, limit = tx.as_of_micros(as_of, zone_)
-        keep = micros <= limit
-        codes, micros = codes[keep], micros[keep]
+        if len(micros) and extremes(micros)[1] > limit:  # copies only when rows go
+            keep = micros <= limit
+            codes, micros = codes[keep], micros[keep]
     if len(codes) == 0:
         raise EmptyData("no transactions to measure", field="at")
     return codes, ids, local_days(micros, tz=zone_), zone_
