@@ -7,12 +7,18 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from tests import postgres_server as postgres
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 # CI runs the same examples every time (derandomize), so a landing run is the
 # run that was verified; "dev" explores new examples on every run.
@@ -58,6 +64,56 @@ def run_benchmark() -> Callable[[str], str]:
         return proc.stdout
 
     return run
+
+
+# -- a throw-away PostgreSQL server --------------------------------------------------------
+
+#: Why the PostgreSQL tests were skipped (shown in the run's summary).
+_POSTGRES_SKIPPED: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Server]:
+    """A PostgreSQL cluster for this test session, stopped (and removed) at its end.
+
+    It runs on a free loopback port with ``fsync=off``; see
+    ``tests/postgres_server.py``. Without the server binaries the tests
+    using it are skipped with the reason, except under ``CI=true``, where
+    that fails the run.
+    """
+    reason = postgres.missing_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs a PostgreSQL server: {reason}", pytrace=False)
+        _POSTGRES_SKIPPED.append(reason)
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server = postgres.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: postgres.Server) -> str:
+    """The connection string of a database ``loyaltycore`` on the session's server."""
+    return postgres_server.create_database("loyaltycore")
+
+
+@pytest.fixture(scope="session")
+def pg_pool(postgres_dsn: str) -> Iterator[ConnectionPool]:
+    """A ``psycopg_pool.ConnectionPool`` (up to 8 connections) on ``postgres_dsn``."""
+    from psycopg_pool import ConnectionPool
+
+    with ConnectionPool(postgres_dsn, min_size=1, max_size=8, open=True) as pool:
+        yield pool
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _POSTGRES_SKIPPED:
+        terminalreporter.write_line(
+            f"PostgreSQL tests skipped: {_POSTGRES_SKIPPED[0]} (with CI=true this fails the run)"
+        )
 
 
 # -- commands on files they cannot trust -------------------------------------------
