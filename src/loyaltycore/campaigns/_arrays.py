@@ -144,11 +144,19 @@ def choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
 
 
 def generator(seed: object) -> np.random.Generator:
-    """A numpy Generator from ``seed`` (an int >= 0, a Generator, or None for fresh entropy)."""
+    """A numpy Generator from ``seed`` (an int >= 0 or a Generator).
+
+    None is refused: randomness is a parameter, so a result repeats.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        return np.random.default_rng()
+        raise InvalidArgument(
+            "seed=None: a random draw needs a seed (an int >= 0 or a numpy Generator), "
+            "so that its result repeats",
+            field="seed",
+            value=None,
+        )
     return np.random.default_rng(check_int(seed, "seed", minimum=0))
 
 

@@ -226,8 +226,8 @@ def compare(
         method: ``"welch"`` (t interval; delta method for the ratio) or
             ``"bootstrap"`` (BCa interval from ``resamples`` resamples).
         resamples: bootstrap resamples.
-        seed: an int or a numpy ``Generator`` for the bootstrap (None draws
-            fresh entropy: the interval then differs between runs).
+        seed: an int or a numpy ``Generator``; required by the bootstrap,
+            so that its interval repeats.
 
     Returns:
         A :class:`Comparison`.
@@ -235,6 +235,7 @@ def compare(
     Raises:
         EmptyArm: an arm with fewer than two members.
         InvalidColumn: a NaN or infinite outcome.
+        InvalidArgument: ``method="bootstrap"`` without a ``seed``.
 
     >>> c = compare([3.0, 5.0, 4.0, 6.0], [2.0, 3.0, 4.0, 3.0])
     >>> round(c.difference_low, 3), round(c.difference_high, 3)
