@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from tests import postgres_server as postgres
 
@@ -111,3 +114,78 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"PostgreSQL tests skipped: {_POSTGRES_SKIPPED[0]} (with CI=true this fails the run)"
         )
+
+
+# -- commands on files they cannot trust -------------------------------------------
+# Whatever the bytes of its files, a command either succeeds (exit 0, nothing on
+# stderr) or prints one line to stderr and exits 2. The test modules of the
+# report and campaign commands share this harness (``from tests.conftest import``).
+
+
+def run_command(main: Callable[[list[str]], int], *argv: str) -> tuple[int, str, str]:
+    """``main(argv)`` in process: exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_or_success(command: str, status: int, out: str, err: str) -> None:
+    """Exit 0 and a silent stderr, or exit 2 with one line ``loyaltycore <command>: ...``."""
+    if status == 0:
+        assert err == "", err
+        return
+    assert status == 2, (status, err)
+    assert out == ""
+    assert err.endswith("\n"), err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"loyaltycore {command}: "), err
+
+
+def mutated_csv(
+    draw: st.DrawFn,
+    header: str,
+    rows: Sequence[str],
+    *,
+    values: Sequence[str],
+    endings: Sequence[str],
+    encodings: Sequence[str],
+    max_bytes: int,
+    max_text: int,
+) -> bytes:
+    """A valid CSV file with a few things broken, or (one time in ten) random bytes.
+
+    Up to three breakages: a column dropped or doubled, a field replaced by
+    one of ``values`` or random text, a row repeated or cut short, the file
+    cut; then one of ``endings`` and ``encodings``, and maybe a few random
+    bytes put in.
+    """
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=max_bytes))
+    table = [line.split(",") for line in [header, *rows]]
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["drop", "dup", "field", "row", "short", "cut"]))
+        width = len(table[0])
+        column = draw(st.integers(0, width - 1))
+        if kind == "drop" and width > 1:
+            table = [row[:column] + row[column + 1 :] for row in table]
+        elif kind == "dup":
+            table = [row[: column + 1] + row[column:] for row in table]
+        elif kind == "field":
+            row = draw(st.integers(0, len(table) - 1))
+            if column < len(table[row]):
+                table[row][column] = draw(st.sampled_from(values) | st.text(max_size=max_text))
+        elif kind == "row":
+            table.insert(draw(st.integers(1, len(table))), list(table[-1]))
+        elif kind == "cut":
+            table = table[: draw(st.integers(1, len(table)))]
+        elif len(table) > 1:
+            row = draw(st.integers(1, len(table) - 1))
+            table[row] = table[row][: draw(st.integers(0, len(table[row])))]
+    ending = draw(st.sampled_from(endings))
+    text = ending.join(",".join(row) for row in table) + ending
+    data = text.encode(draw(st.sampled_from(encodings)), errors="replace")
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(min_size=1, max_size=3)) + data[at:]
+    return data
