@@ -43,6 +43,7 @@ from cattrs.errors import (
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import serialize
+from loyaltycore._deprecate import keyword_only
 from loyaltycore._public import publish
 from loyaltycore._validate import (
     MAX_POINTS,
@@ -887,7 +888,8 @@ class PointsLedger(Core):
         book.advance(micros(when))
         return book
 
-    def balance(self, as_of: datetime | None = None) -> Balance:
+    @keyword_only("as_of", removed_in="0.3.0")
+    def balance(self, *, as_of: datetime | None = None) -> Balance:
         """Available, pending, held, debt and lifetime totals per flow.
 
         With ``as_of``, the balance at that instant: later than the last
