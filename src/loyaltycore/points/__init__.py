@@ -75,14 +75,11 @@ from loyaltycore.points._ledger import (
     H_NEV,
     H_NEXT,
     HANDLERS,
-    HDR,
+    READ_ONLY,
     REM,
-    SEP,
     Core,
     Replayer,
-    S,
     State,
-    find,
     instant,
     replay,
 )
@@ -278,11 +275,7 @@ class PointsLedger(Core):
             and a._conf.tzname == b._conf.tzname
             and a._conf.policy == b._conf.policy
             and a._conf.strict == b._conf.strict
-            and a._a[:H_NEXT] == b._a[:H_NEXT]  # the next due instant is a cache
-            and a._a[H_NEXT + 1 :] == b._a[H_NEXT + 1 :]
-            and a._objs == b._objs
-            and a._eids == b._eids
-            and a._lids == b._lids
+            and a._same_state(b)
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -460,7 +453,7 @@ class PointsLedger(Core):
         >>> PointsLedger.open("m-1").earn("e1", at=at, points=10).lot("e1").amount
         10
         """
-        found = find(self._lids, lot_id) if type(lot_id) is str else -1
+        found = self._lot_index(lot_id) if type(lot_id) is str else -1
         if found < 0:
             from loyaltycore.errors import NotFound
 
@@ -477,7 +470,7 @@ class PointsLedger(Core):
         Raises:
             OutOfOrder: ``at`` is earlier than the ledger's last event.
         """
-        if (SEP + id + SEP) in self._eids:
+        if self._ordinal(id) >= 0:
             return None
         d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
@@ -498,7 +491,7 @@ class PointsLedger(Core):
         """
         at_us = self._posting(id, at)
         if at_us is None:  # a retry: the same payload, or an error naming the difference
-            _same_payload(self._command_event(find(self._eids, id)), cls(id, at, *inputs))
+            _same_payload(self._command_event(self._ordinal(id)), cls(id, at, *inputs))
             return self
         book = _THAW(self)
         try:
@@ -507,9 +500,13 @@ class PointsLedger(Core):
             HANDLERS[cls][0](book, at_us, id, at, *inputs)
             book.after(at_us)
         except OverflowError:
+            book.abort()
             raise InvalidPoints(
                 f"id={id!r} would take a total beyond {2**63 - 1}", field="points"
             ) from None
+        except BaseException:
+            book.abort()  # (the ledger keeps appending in place)
+            raise
         return _publish(book)
 
     def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
@@ -520,9 +517,10 @@ class PointsLedger(Core):
         book = _THAW(self)
         try:
             if not book.earn_plain(id, at_us, points):
-                return None
-        except OverflowError:
-            return None  # (the general path names it)
+                return None  # (having changed nothing)
+        except BaseException:
+            book.abort()
+            raise
         return _publish(book)
 
     def earn(
@@ -726,8 +724,8 @@ class PointsLedger(Core):
         at_utc, occurred = _command(id, at, occurred_at)
         check_id(of, "of")
         amount = _optional_points(points)
-        k = find(self._eids, of)
-        if k >= 0 and self._kinds[k] in (C_REDEEMED, C_CAPTURED):
+        k = self._ordinal(of)
+        if k >= 0 and self._kind(k) in (C_REDEEMED, C_CAPTURED):
             grace = None
             if grace_days is not None:
                 grace = check_int(grace_days, "grace_days", minimum=0, maximum=MAX_DAYS)
@@ -791,8 +789,13 @@ class PointsLedger(Core):
         if until < self._a[H_NEXT]:
             return self
         book = State.thaw(self)
-        book.advance(until, recorded=True)
+        try:
+            book.advance(until, recorded=True)
+        except BaseException:
+            book.abort()
+            raise
         if book._a[H_NEV] == self._a[H_NEV]:  # nothing happened that a history shows
+            book.abort()
             return self
         return _publish(book)
 
@@ -843,8 +846,7 @@ class PointsLedger(Core):
                 field="at",
                 value=at,
             )
-        book = State.thaw(self)
-        book.advance(at_us)
+        book = _read_at(self, at_us)
         if book._open_holds:
             raise InvalidArgument(
                 f"the ledger has open holds {sorted(book._open_holds)}; resolve them first",
@@ -876,15 +878,15 @@ class PointsLedger(Core):
     # -- queries ------------------------------------------------------------
 
     def _book_at(self, as_of: object) -> State:
+        """The ledger as of ``as_of``, to read (not to publish)."""
         when = to_utc(as_of, "as_of")
         if micros(when) >= self._a[H_LAST]:
-            book = State.thaw(self)
-        else:
-            events = self.events
-            n = 1
-            while n < len(events) and events[n].at <= when:  # type: ignore[union-attr]
-                n += 1
-            book = replay(events[:n])
+            return _read_at(self, micros(when))
+        events = self.events
+        n = 1
+        while n < len(events) and events[n].at <= when:  # type: ignore[union-attr]
+            n += 1
+        book: State = replay(events[:n])
         book.advance(micros(when))
         return book
 
@@ -971,6 +973,17 @@ def _publish_replayed(builder: Replayer) -> PointsLedger:
 
 
 _THAW: Final = State.thaw
+
+
+def _read_at(ledger: Core, until_us: int) -> State:
+    """A builder of ``ledger`` with the time up to ``until_us`` passed, to read
+    only: it copies what it would append to storage the ledger shares."""
+    book = State.thaw(ledger)
+    book._own = READ_ONLY
+    book.advance(until_us)
+    return book
+
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _N_TOTALS: Final = len(attrs.fields(Balance))
 
@@ -1003,7 +1016,8 @@ def _expiring(book: Core, stop: int) -> tuple[ExpiringPoints, ...]:
     a = book._a
     deadline = a[H_DEADLINE]
     for i in book._queue():
-        exp_us, rem = a[HDR + i * S + EXPIRES], a[HDR + i * S + REM]
+        r, b = book.row(i)
+        exp_us, rem = r[b + EXPIRES], r[b + REM]
         if deadline != NEVER and exp_us > deadline:
             beyond += rem
         elif exp_us <= stop and exp_us != NEVER:
@@ -1111,7 +1125,8 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
     for lot_id, x in out.lots:
-        exp = src._a[HDR + find(src._lids, lot_id) * S + EXPIRES]
+        r, b = src.row(src._lot_index(lot_id))
+        exp = r[b + EXPIRES]
         expires = None if exp == NEVER else instant(exp)
         if parts and parts[-1].expires_at == expires:
             parts[-1] = TransferIn(parts[-1].points + x, expires)
@@ -1204,8 +1219,7 @@ def merge(
             field="at",
             value=at_utc,
         )
-    book = State.thaw(duplicate)
-    book.advance(micros(at_utc))
+    book = _read_at(duplicate, micros(at_utc))
     if book._open_holds:
         raise InvalidArgument(
             f"duplicate={duplicate.member!r} has open holds {sorted(book._open_holds)}",
