@@ -1315,15 +1315,26 @@ class State(Core):
         i = a[H_NLOTS]
         self.name_lot(lot_id, i)
         column = NO if avail is None else avail + PBIT if pending else avail
-        self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
+        lots = self._lots
+        if self._own & 16 and (i < SMALL_LOTS or self._own & 8192):  # (the common case)
+            lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        else:
+            self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
         a[H_NLOTS] = i + 1
         if pending:
             assert avail is not None
             _insort(self.own_pend(), (avail, i))
             a[PENDING] += points
-        else:
-            self.enqueue(i)
-            a[AVAILABLE] += points
+            return i
+        a[AVAILABLE] += points
+        hi = a[H_QHI]
+        if hi > a[H_QLO] and self._own & 32:  # (the newest usually sorts last)
+            r, b = self.row(self._q[hi - 1])
+            if r[b + EXPIRES] <= exp:
+                self._q.append(i)
+                a[H_QHI] = hi + 1
+                return i
+        self.enqueue(i)
         return i
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
