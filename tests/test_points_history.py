@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from loyaltycore import errors
@@ -144,6 +144,7 @@ def test_branching_from_one_parent_on_two_threads_is_safe() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 400)), min_size=1, max_size=60))
+@example([(0, 1), (0, 1), (0, 31)])  # two children of one parent, records of the same length
 def test_any_tree_of_versions_matches_replaying_each(steps: list[tuple[int, int]]) -> None:
     # Each step picks an earlier version (its parent) and applies one command;
     # every version must equal the replay of its own events.

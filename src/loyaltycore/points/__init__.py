@@ -77,6 +77,7 @@ from loyaltycore.points._ledger import (
     HANDLERS,
     READ_ONLY,
     REM,
+    SEP,
     Core,
     Replayer,
     State,
@@ -470,7 +471,8 @@ class PointsLedger(Core):
         Raises:
             OutOfOrder: ``at`` is earlier than the ledger's last event.
         """
-        if self._ordinal(id) >= 0:
+        e = self._eids
+        if (SEP + id + SEP) in e if type(e) is str else self._ordinal(id) >= 0:
             return None
         d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds

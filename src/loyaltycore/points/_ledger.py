@@ -144,6 +144,18 @@ _CHUNK_MASK: Final = _CHUNK - 1
 BIG_IDS: Final = 128
 #: A builder's flag: it is only read, so it claims no shared storage.
 READ_ONLY: Final = 16384
+# _claim: how versions append to storage they share without a lock.
+#
+# A version that sees the first n items of a shared list or array, and finds
+# the storage n long, appends its items in one step (a single C call, which
+# no other thread interleaves), and then checks the length: n + its count
+# means they landed right after its prefix, so the storage is now its own
+# to go on appending to. Anything else means another version appended to
+# the same parent: it copies its prefix and appends to the copy (when two
+# threads raced, its own items stay behind as junk past every prefix, which
+# nobody reads). A look at the length can only make a version copy when it
+# need not, never share when it must not.
+
 #: Guards every check-then-append on storage shared between versions.
 _LOCK: Final = threading.Lock()
 
@@ -1013,14 +1025,15 @@ class State(Core):
         rec = self._tx
         if rec:
             h, n = self._h, self._a[H_HN]
-            with _LOCK:
-                extended = len(h) == n
-                if extended:
-                    h.extend(rec)
+            end = n + len(rec)
+            extended = len(h) == n
+            if extended:
+                h.extend(rec)  # (see _claim)
+                extended = len(h) == end
             if not extended:  # another version appended to the parent: copy
                 h = self._h = h[:n]
                 h.extend(rec)
-            self._a[H_HN] = n + len(rec)
+            self._a[H_HN] = end
         self._tx = self._mine = self._base = None
         if self._own:  # (containers it never copied are still frozen ones)
             if not self._pend:
@@ -1143,11 +1156,9 @@ class State(Core):
         else:
             q = self._q
             claimed = False
-            if not self._own & READ_ONLY:
-                with _LOCK:
-                    claimed = len(q) == hi
-                    if claimed:
-                        q.append(i)
+            if len(q) == hi and not self._own & READ_ONLY:
+                q.append(i)  # (see _claim)
+                claimed = len(q) == hi + 1
             if claimed:
                 self._own |= 32 | 128
             else:  # another version appended to the parent: copy
@@ -1232,11 +1243,9 @@ class State(Core):
         if not self._own & 8:
             objs = self._objs
             claimed = False
-            if type(objs) is list:
-                with _LOCK:
-                    claimed = len(objs) == n
-                    if claimed:
-                        objs.append(value)
+            if type(objs) is list and len(objs) == n:
+                objs.append(value)  # (see _claim)
+                claimed = len(objs) == n + 1
             if claimed:
                 self._own |= 8 | 4096
                 a[H_NOBJ] = n + 1
@@ -1316,7 +1325,10 @@ class State(Core):
         self.name_lot(lot_id, i)
         column = NO if avail is None else avail + PBIT if pending else avail
         lots = self._lots
-        if self._own & 16 and (i < SMALL_LOTS or self._own & 8192):  # (the common case)
+        if type(lots) is not _Big and (i < SMALL_LOTS or self._own & 8192):  # (the common case)
+            if not self._own & 16:
+                lots = self._lots = lots[:]
+                self._own |= 16
             lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
         else:
             self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
@@ -1328,13 +1340,12 @@ class State(Core):
             return i
         a[AVAILABLE] += points
         hi = a[H_QHI]
-        if hi > a[H_QLO] and self._own & 32:  # (the newest usually sorts last)
+        if hi > a[H_QLO]:
             r, b = self.row(self._q[hi - 1])
-            if r[b + EXPIRES] <= exp:
-                self._q.append(i)
-                a[H_QHI] = hi + 1
+            if r[b + EXPIRES] > exp:  # (the newest usually sorts last)
+                self.enqueue(i)
                 return i
-        self.enqueue(i)
+        self.q_append(i)
         return i
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
@@ -1345,9 +1356,16 @@ class State(Core):
         parts: list[int] = []
         need = points
         k = a[H_QLO]
+        lots = self._lots
+        if type(lots) is not _Big and not self._own & 16:
+            lots = self._lots = lots[:]
+            self._own |= 16
         while need:
             i = q[k]
-            r, b = self.own_row(i)
+            if type(lots) is _Big:
+                r, b = self.own_row(i)
+            else:
+                r, b = lots, i * S
             rem = r[b + REM]
             x = rem if rem < need else need
             r[b + REM] = rem - x
@@ -1574,9 +1592,41 @@ class State(Core):
         exp = conf.memo.get(at_us // _HOUR)
         if exp is None or exp <= at_us:
             return False
-        self.new_lot(eid, points, at_us, exp, None, False)
+        i = a[H_NLOTS]
+        lids, eids, lots = self._lids, self._eids, self._lots
+        if (
+            type(lids) is str
+            and type(eids) is str
+            and not self._own & 8192  # (not a replay's: it keeps ids in dicts)
+            and i < SMALL_LOTS
+            and a[H_NCMD] < BIG_IDS
+            and SEP not in eid
+            and (SEP + eid + SEP) not in lids
+            and type(lots) is not _Big
+        ):  # a short ledger: new_lot, command and the record in one step
+            self._lids = lids + eid + SEP
+            self._eids = eids + eid + SEP
+            self._kinds += _BYTE[C_EARNED]
+            if not self._own & 16:
+                lots = self._lots = lots[:]
+                self._own |= 16
+            lots.extend((at_us, exp, NO, points, 0, 0, 0, 0, 0))
+            a[H_NLOTS] = i + 1
+            a[AVAILABLE] += points
+            hi = a[H_QHI]
+            q = self._q
+            if hi > a[H_QLO] and lots[q[hi - 1] * S + EXPIRES] > exp:
+                self.enqueue(i)
+            else:
+                self.q_append(i)
+            a[H_NCMD] += 1
+            a[H_NEV] += 1
+            if at_us > a[H_LAST]:
+                a[H_LAST] = at_us
+        else:
+            self.new_lot(eid, points, at_us, exp, None, False)
+            self.command(eid, C_EARNED, at_us)
         a[EARNED] += points
-        self.command(eid, C_EARNED, at_us)
         self._tx.extend((W_PLAIN_EARN, at_us, points))  # the record
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
