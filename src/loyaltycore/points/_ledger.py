@@ -690,7 +690,6 @@ class Core:
         "_conf",
         "_eids",
         "_h",
-        "_kinds",
         "_lids",
         "_lots",
         "_member_id",
@@ -709,6 +708,8 @@ class Core:
     #: The header: balance totals and counts (a list while a history replays).
     _a: MutableSequence[int]
     #: Lot rows: an array (a list while replaying), or a _Big table.
+    #: Lot rows: None while few (they follow the header in ``a``), a flat
+    #: array or list (a replay's), or a _Big table.
     _lots: Any
     #: Usable lot indices, soonest-expiring first (ties: oldest), in q[QLO:QHI].
     _q: Any
@@ -718,7 +719,6 @@ class Core:
     _objs: Any  # objs[:NOBJ]: a tuple or a list shared with later versions
     _lids: str | IdLog  # the lot ids: joined ("\0a\0b\0") while few, else an IdLog
     _eids: str | IdLog  # the command ids, likewise
-    _kinds: Any  # each command's type code, a byte each (bytes; unused with an IdLog)
     #: Pending lots: sorted (available micros, lot index).
     _pend: Any
     #: Open holds: id -> (points, deadline micros, flat parts, command index).
@@ -776,7 +776,7 @@ class Core:
         """The type code of command ``k``."""
         e = self._eids
         if type(e) is str:
-            return self._kinds[k]  # type: ignore[no-any-return]
+            return self._h[self._command_pos(k)] & 31  # type: ignore[no-any-return]
         return e.kinds[k]  # type: ignore[union-attr, index]
 
     def _command_pos(self, k: int) -> int:
@@ -803,6 +803,8 @@ class Core:
     def row(self, i: int) -> tuple[Any, int]:
         """(the array holding lot ``i``'s row, where the row begins), to read."""
         lots = self._lots
+        if lots is None:
+            return self._a, HDR + i * S
         if type(lots) is _Big:
             return lots[i >> _MID_SHIFT][(i >> CHUNK_BITS) & _FAN_MASK], (i & _CHUNK_MASK) * S
         return lots, i * S
@@ -933,6 +935,13 @@ class Core:
         """This version's records (a copy)."""
         return self._h[: self._history_end()]  # type: ignore[no-any-return]
 
+    def _rows(self) -> Sequence[int]:
+        """Every lot row, flat."""
+        lots = self._lots
+        if lots is None:
+            return self._a[HDR:]
+        return _rows(lots)
+
     def _last_instant(self) -> datetime | None:
         last = self._a[H_LAST]
         return None if last == NO else instant(last)
@@ -943,10 +952,10 @@ class Core:
         return (
             a[:H_NEXT] == b[:H_NEXT]  # the next due instant is a cache
             and a[H_NEXT + 1 : H_QLO] == b[H_NEXT + 1 : H_QLO]
-            and a[H_HN:] == b[H_HN:]
+            and a[H_HN:HDR] == b[H_HN:HDR]
             and self._queue() == other._queue()
             and self._records() == other._records()
-            and _rows(self._lots) == _rows(other._lots)
+            and self._rows() == other._rows()
             and tuple(self._objs[: a[H_NOBJ]]) == tuple(other._objs[: b[H_NOBJ]])
             and self._ids() == other._ids()
         )
@@ -977,12 +986,11 @@ class State(Core):
         s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
         s._member_id = ev.member
         s._a = _FRESH[:]
-        s._lots = array("q")
+        s._lots = None
         s._q = array("q")
         s._h = array("q")
         s._objs = _EMPTY
         s._lids = s._eids = SEP
-        s._kinds = b""
         s._pend = _EMPTY
         s._open_holds = _NO_HOLDS
         s._canc = _NO_HOLDS
@@ -1007,7 +1015,6 @@ class State(Core):
         s._objs = f._objs
         s._lids = f._lids
         s._eids = f._eids
-        s._kinds = f._kinds
         s._pend = f._pend
         s._open_holds = f._open_holds
         s._canc = f._canc
@@ -1090,6 +1097,8 @@ class State(Core):
         """(the array holding lot ``i``'s row, where the row begins), to change:
         the row's chunk (a small table: the table) copied if still shared."""
         lots = self._lots
+        if lots is None:
+            return self._a, HDR + i * S
         if type(lots) is not _Big:
             if not self._own & 16:
                 lots = self._lots = lots[:]
@@ -1115,19 +1124,21 @@ class State(Core):
 
     def add_row(self, row: tuple[int, ...]) -> None:
         """Append a new lot's row (the header's lot count not yet raised)."""
-        n = self._a[H_NLOTS]
+        a = self._a
+        n = a[H_NLOTS]
         lots = self._lots
-        if type(lots) is not _Big:
-            if n < SMALL_LOTS or self._own & 8192:  # (a replay's table stays flat)
-                if not self._own & 16:
-                    lots = self._lots = lots[:]
-                    self._own |= 16
-                lots.extend(row)
+        if lots is None:
+            if n < SMALL_LOTS:
+                a.extend(row)
                 return
-            big = self._lots = _chunked(lots, big=True)  # (all of it new: this builder's)
+            big = self._lots = _chunked(a[HDR:], big=True)  # (all of it new: this builder's)
+            del a[HDR:]
             assert type(big) is _Big
             self._mine = {id(big)} | {id(mid) for mid in big}
             self._mine |= {id(chunk) for mid in big for chunk in mid}
+        elif type(lots) is not _Big:  # (a replay's table stays flat)
+            lots.extend(row)
+            return
         if n & _CHUNK_MASK:
             chunk, _ = self.own_row(n - 1)
             chunk.extend(row)
@@ -1222,12 +1233,11 @@ class State(Core):
         n = a[H_NCMD]
         if type(e) is str and n < BIG_IDS:
             self._eids = e + event_id + SEP
-            self._kinds += _BYTE[code]
         else:
             if type(e) is str:
                 pos = array("q", map(self._command_pos, range(n)))
-                e = IdLog(split(e), bytearray(self._kinds), pos)
-                self._kinds = b""
+                h = self._h
+                e = IdLog(split(e), bytearray(h[p] & 31 for p in pos), pos)
                 self._own |= 256
             pos_now = a[H_HN] + len(self._tx)  # (the command's record comes next)
             self._eids = self._log_append(e, n, 256, event_id, code, pos_now)  # type: ignore[arg-type]
@@ -1325,11 +1335,8 @@ class State(Core):
         self.name_lot(lot_id, i)
         column = NO if avail is None else avail + PBIT if pending else avail
         lots = self._lots
-        if type(lots) is not _Big and (i < SMALL_LOTS or self._own & 8192):  # (the common case)
-            if not self._own & 16:
-                lots = self._lots = lots[:]
-                self._own |= 16
-            lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        if lots is None and i < SMALL_LOTS:  # (the common case)
+            a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
         else:
             self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
         a[H_NLOTS] = i + 1
@@ -1357,15 +1364,12 @@ class State(Core):
         need = points
         k = a[H_QLO]
         lots = self._lots
-        if type(lots) is not _Big and not self._own & 16:
-            lots = self._lots = lots[:]
-            self._own |= 16
         while need:
             i = q[k]
-            if type(lots) is _Big:
-                r, b = self.own_row(i)
+            if lots is None:
+                r, b = a, HDR + i * S
             else:
-                r, b = lots, i * S
+                r, b = self.own_row(i)
             rem = r[b + REM]
             x = rem if rem < need else need
             r[b + REM] = rem - x
@@ -1593,29 +1597,24 @@ class State(Core):
         if exp is None or exp <= at_us:
             return False
         i = a[H_NLOTS]
-        lids, eids, lots = self._lids, self._eids, self._lots
+        lids, eids = self._lids, self._eids
         if (
-            type(lids) is str
+            self._lots is None  # (not a replay's: it keeps ids in dicts)
+            and type(lids) is str
             and type(eids) is str
-            and not self._own & 8192  # (not a replay's: it keeps ids in dicts)
             and i < SMALL_LOTS
             and a[H_NCMD] < BIG_IDS
             and SEP not in eid
             and (SEP + eid + SEP) not in lids
-            and type(lots) is not _Big
         ):  # a short ledger: new_lot, command and the record in one step
             self._lids = lids + eid + SEP
             self._eids = eids + eid + SEP
-            self._kinds += _BYTE[C_EARNED]
-            if not self._own & 16:
-                lots = self._lots = lots[:]
-                self._own |= 16
-            lots.extend((at_us, exp, NO, points, 0, 0, 0, 0, 0))
+            a.extend((at_us, exp, NO, points, 0, 0, 0, 0, 0))
             a[H_NLOTS] = i + 1
             a[AVAILABLE] += points
             hi = a[H_QHI]
             q = self._q
-            if hi > a[H_QLO] and lots[q[hi - 1] * S + EXPIRES] > exp:
+            if hi > a[H_QLO] and a[HDR + q[hi - 1] * S + EXPIRES] > exp:
                 self.enqueue(i)
             else:
                 self.q_append(i)
@@ -2053,9 +2052,6 @@ class State(Core):
         _w_merged(self._tx, self, at_us, occurred, source, lots, debt)
 
 
-_BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
-
-
 def _bad_id(event_id: str) -> InvalidArgument:
     return InvalidArgument(
         f"id={event_id!r} must not contain a NUL character", field="id", value=event_id
@@ -2080,11 +2076,12 @@ class Replayer(State):
     name the event. Its records are written straight into ``h``.
     """
 
-    __slots__ = ("cpos", "idix", "lotix")
+    __slots__ = ("cpos", "idix", "kinds", "lotix")
 
     idix: dict[str, int]
     lotix: dict[str, int]
     cpos: list[int]
+    kinds: bytearray
 
     @classmethod
     def opened(cls, ev: Opened, *, exact: bool = False) -> Replayer:
@@ -2098,7 +2095,7 @@ class Replayer(State):
         s._tx = s._h
         s._objs = []
         s._own = 8 | 16 | 32 | 64 | 8192  # (8192: the lot table stays flat)
-        s._kinds = bytearray()
+        s.kinds = bytearray()
         s.idix, s.lotix, s.cpos = {}, {}, []
         return s
 
@@ -2115,7 +2112,7 @@ class Replayer(State):
         return self._ids()
 
     def _kind(self, k: int) -> int:
-        return self._kinds[k]  # type: ignore[no-any-return]
+        return self.kinds[k]
 
     def _command_pos(self, k: int) -> int:
         return self.cpos[k]
@@ -2138,7 +2135,7 @@ class Replayer(State):
             if bad is not None:
                 raise error(bad)
         if len(idix) > BIG_IDS:
-            eids: str | IdLog = IdLog(list(idix), bytearray(self._kinds), _as_array(self.cpos))
+            eids: str | IdLog = IdLog(list(idix), self.kinds, _as_array(self.cpos))
         else:
             eids = SEP + SEP.join(idix) + SEP if idix else SEP
             if eids.count(SEP) != len(idix) + 1:
@@ -2155,7 +2152,7 @@ class Replayer(State):
         # (replay() refuses a repeated id before applying its command)
         idix = self.idix
         idix[event_id] = len(idix)
-        self._kinds.append(code)
+        self.kinds.append(code)
         self.cpos.append(len(self._h))
         a = self._a
         a[H_NCMD] += 1
@@ -2172,7 +2169,6 @@ class Replayer(State):
         s._lots, s._q, s._h = self._lots, self._q, self._h
         s._objs = tuple(self._objs)
         s._eids, s._lids = self._eids, self._lids  # (joined by replay())
-        s._kinds = b"" if type(s._eids) is IdLog else bytes(self._kinds)
         s._pend = tuple(self._pend) if self._pend else _EMPTY
         s._open_holds = self._open_holds or _NO_HOLDS
         s._canc = self._canc or _NO_HOLDS
@@ -2187,8 +2183,13 @@ class Replayer(State):
         a[H_HN] = len(self._h)
         lo, hi = a[H_QLO], a[H_QHI]
         a[H_QLO], a[H_QHI] = 0, hi - lo
-        self._a = _as_array(a)
-        self._lots = _chunked(self._lots)
+        lots = self._lots
+        if a[H_NLOTS] <= SMALL_LOTS:  # (the rows follow the header)
+            self._a = _as_array([*a, *lots])
+            self._lots = None
+        else:
+            self._a = _as_array(a)
+            self._lots = _chunked(lots)
         self._q = _as_array(self._q[lo:hi])
         self._h = _as_array(self._h)
 
