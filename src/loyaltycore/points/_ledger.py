@@ -1031,17 +1031,19 @@ class State(Core):
         """
         rec = self._tx
         if rec:
-            h, n = self._h, self._a[H_HN]
+            h, a = self._h, self._a
+            n = a[H_HN]
             end = n + len(rec)
-            extended = len(h) == n
-            if extended:
+            if len(h) == n:
                 h.extend(rec)  # (see _claim)
-                extended = len(h) == end
-            if not extended:  # another version appended to the parent: copy
-                h = self._h = h[:n]
-                h.extend(rec)
-            self._a[H_HN] = end
-        self._tx = self._mine = self._base = None
+                if len(h) != end:  # (two threads raced: copy)
+                    self._h = h[:n] + array("q", rec)
+            else:  # another version appended to the parent: copy
+                self._h = h[:n] + array("q", rec)
+            a[H_HN] = end
+        self._tx = self._base = None
+        if self._mine is not None:
+            self._mine = None
         if self._own:  # (containers it never copied are still frozen ones)
             if not self._pend:
                 self._pend = _EMPTY
@@ -1335,8 +1337,11 @@ class State(Core):
         self.name_lot(lot_id, i)
         column = NO if avail is None else avail + PBIT if pending else avail
         lots = self._lots
-        if lots is None and i < SMALL_LOTS:  # (the common case)
+        flat = self._own & 8192  # (a replay's)
+        if lots is None and i < SMALL_LOTS:  # (the common cases)
             a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        elif flat:
+            lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
         else:
             self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
         a[H_NLOTS] = i + 1
@@ -1348,11 +1353,21 @@ class State(Core):
         a[AVAILABLE] += points
         hi = a[H_QHI]
         if hi > a[H_QLO]:
-            r, b = self.row(self._q[hi - 1])
-            if r[b + EXPIRES] > exp:  # (the newest usually sorts last)
+            last = self._q[hi - 1]
+            if flat:
+                last_exp = lots[last * S + EXPIRES]
+            elif lots is None:
+                last_exp = a[HDR + last * S + EXPIRES]
+            else:
+                last_exp = self.expiry_of(last)
+            if last_exp > exp:  # (the newest usually sorts last)
                 self.enqueue(i)
                 return i
-        self.q_append(i)
+        if self._own & 32:
+            self._q.append(i)
+            a[H_QHI] = hi + 1
+        else:
+            self.q_append(i)
         return i
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
@@ -1616,6 +1631,13 @@ class State(Core):
             q = self._q
             if hi > a[H_QLO] and a[HDR + q[hi - 1] * S + EXPIRES] > exp:
                 self.enqueue(i)
+            elif len(q) == hi:
+                q.append(i)  # (see _claim)
+                if len(q) == hi + 1:
+                    self._own |= 32 | 128
+                    a[H_QHI] = hi + 1
+                else:  # (two threads raced)
+                    self.q_append(i)
             else:
                 self.q_append(i)
             a[H_NCMD] += 1
@@ -1626,7 +1648,15 @@ class State(Core):
             self.new_lot(eid, points, at_us, exp, None, False)
             self.command(eid, C_EARNED, at_us)
         a[EARNED] += points
-        self._tx.extend((W_PLAIN_EARN, at_us, points))  # the record
+        h, n, rec = self._h, a[H_HN], self._tx
+        if rec is not h and not rec and len(h) == n:  # the record, straight into the history
+            h.extend((W_PLAIN_EARN, at_us, points))  # (see _claim)
+            if len(h) == n + 3:
+                a[H_HN] = n + 3
+            else:  # (two threads raced: freeze copies)
+                rec.extend((W_PLAIN_EARN, at_us, points))
+        else:
+            rec.extend((W_PLAIN_EARN, at_us, points))
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
         return True
