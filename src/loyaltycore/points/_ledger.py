@@ -1344,6 +1344,7 @@ class State(Core):
             lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
         else:
             self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
+            lots = self._lots  # (a short table may have become a large one)
         a[H_NLOTS] = i + 1
         if pending:
             assert avail is not None
