@@ -415,7 +415,7 @@ class Account:
             account = account._evolve(event, resolve)
         return account
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, object]:
         """The account's state as a versioned plain-data document (no history, no profile).
 
         Its size follows the member's recent activity, not the length of
@@ -453,7 +453,7 @@ class Account:
     @classmethod
     def restore(
         cls,
-        snapshot: Mapping[str, Any],
+        snapshot: Mapping[str, object],
         events_after: Iterable[AccountEvent] = (),
         *,
         programs: Program | Iterable[Program] | Resolver,
@@ -726,7 +726,7 @@ class Account:
         discount: Decimal | str | int = 0,
         channel: str | None = None,
         store: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, object] | None = None,
         occurred_at: datetime | None = None,
     ) -> Applied:
         """One checkout: price it, take the points tendered, earn, count activity, check the tier.
