@@ -362,7 +362,7 @@ class PointsLedger(Core):
                 raise
         raise not_an_event
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         """The ledger's state as plain data: what a replay rebuilds, not typed events.
 
         Balances, counters, every lot, the usable-lot queue, pending lots,
@@ -382,7 +382,7 @@ class PointsLedger(Core):
         return state_of(self)
 
     @classmethod
-    def from_state(cls, data: dict[str, Any]) -> PointsLedger:
+    def from_state(cls, data: object) -> PointsLedger:
         """The ledger of a :meth:`state` document: equal to the ledger it came
         from, events included, and behaving identically for every command.
 
@@ -1054,7 +1054,7 @@ def _expiring(book: Core, stop: int) -> tuple[ExpiringPoints, ...]:
     a = book._a
     deadline = a[H_DEADLINE]
     for i in book._queue():
-        r, b = book.row(i)
+        r, b = book._row(i)
         exp_us, rem = r[b + EXPIRES], r[b + REM]
         if deadline != NEVER and exp_us > deadline:
             beyond += rem
@@ -1163,7 +1163,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
     for lot_id, x in out.lots:
-        r, b = src.row(src._lot_index(lot_id))
+        r, b = src._row(src._lot_index(lot_id))
         exp = r[b + EXPIRES]
         expires = None if exp == NEVER else instant(exp)
         if parts and parts[-1].expires_at == expires:

@@ -800,7 +800,7 @@ class Core:
 
     # -- lots -----------------------------------------------------------------
 
-    def row(self, i: int) -> tuple[Any, int]:
+    def _row(self, i: int) -> tuple[Any, int]:
         """(the array holding lot ``i``'s row, where the row begins), to read."""
         lots = self._lots
         if lots is None:
@@ -859,7 +859,7 @@ class Core:
 
     def _lot_value(self, i: int, names: list[str] | None = None) -> Lot:
         """The public value of lot ``i``."""
-        r, b = self.row(i)
+        r, b = self._row(i)
         avail = r[b + AVAIL]
         exp = r[b + EXPIRES]
         rem, held, used, expd, rev = r[b + REM : b + CLAW]
@@ -1279,7 +1279,7 @@ class State(Core):
 
     def expiry_of(self, i: int) -> int:
         """Lot ``i``'s expiry (micros, or NEVER)."""
-        r, b = self.row(i)
+        r, b = self._row(i)
         return r[b + EXPIRES]  # type: ignore[no-any-return]
 
     def next_due(self) -> tuple[int, int, str]:
@@ -1834,7 +1834,7 @@ class State(Core):
         k = self.target(of, (C_EARNED,), "an earn")
         i = self._lot_index(of)
         a = self._a
-        r, b = self.row(i)
+        r, b = self._row(i)
         rem, held, used, expd, rev = r[b + REM], r[b + HELD_], r[b + USED], r[b + EXPD], r[b + REV]
         amount = self.over_reversal(of, points, rem + held + used + expd + rev, r[b + CLAW])
         taken = reclassified = debt = 0
