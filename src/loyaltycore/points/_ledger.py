@@ -118,7 +118,7 @@ H_DEADLINE: Final = 18  # the inactivity deadline, or NEVER
 H_KILL: Final = 19  # lots below this index died of inactivity
 H_NLOTS: Final = 20
 H_NEV: Final = 21  # events in the history, Opened included
-H_QLO: Final = 22  # the usable lots' queue is q[QLO:QHI]
+H_QLO: Final = 22  # the usable lots' queue: q[QLO:QHI] (see Core._qbuf)
 H_QHI: Final = 23
 H_HN: Final = 24  # the history's records are h[:HN]
 H_NCMD: Final = 25  # commands in the history (their ids: eids)
@@ -130,6 +130,7 @@ HDR: Final = 27
 EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW = range(9)
 S: Final = 9
 PBIT: Final = 2**61
+_ROW: Final = array("q", [0] * S)
 _FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1, 0, 0, 0, 0, 0])
 #: A lot table of up to SMALL_LOTS lots is one array of rows; a larger one is
 #: a _Big list of "mids", each a list of up to FAN chunks of CHUNK rows.
@@ -711,7 +712,8 @@ class Core:
     #: Lot rows: None while few (they follow the header in ``a``), a flat
     #: array or list (a replay's), or a _Big table.
     _lots: Any
-    #: Usable lot indices, soonest-expiring first (ties: oldest), in q[QLO:QHI].
+    #: Usable lot indices, soonest-expiring first (ties: oldest), in q[QLO:QHI];
+    #: None while the lot rows follow the header: the queue then follows them.
     _q: Any
     #: The history's records, h[:HN]: a word holding the event type and which
     #: optional fields are left out, then the fields.
@@ -926,10 +928,19 @@ class Core:
                 found[ev.hold] = attrs.evolve(found[ev.hold], status="timed_out")
         return tuple(found.values())
 
+    def _qbuf(self) -> tuple[Any, int]:
+        """(the array holding the queue, where its q[0] is)."""
+        q = self._q
+        if q is None:
+            a = self._a
+            return a, HDR + a[H_NLOTS] * S
+        return q, 0
+
     def _queue(self) -> list[int]:
         """The usable lots, soonest-expiring first (a copy)."""
         a = self._a
-        return list(self._q[a[H_QLO] : a[H_QHI]])
+        q, off = self._qbuf()
+        return list(q[off + a[H_QLO] : off + a[H_QHI]])
 
     def _records(self) -> Sequence[int]:
         """This version's records (a copy)."""
@@ -939,7 +950,7 @@ class Core:
         """Every lot row, flat."""
         lots = self._lots
         if lots is None:
-            return self._a[HDR:]
+            return self._a[HDR : HDR + self._a[H_NLOTS] * S]
         return _rows(lots)
 
     def _last_instant(self) -> datetime | None:
@@ -986,8 +997,7 @@ class State(Core):
         s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
         s._member_id = ev.member
         s._a = _FRESH[:]
-        s._lots = None
-        s._q = array("q")
+        s._lots = s._q = None
         s._h = array("q")
         s._objs = _EMPTY
         s._lids = s._eids = SEP
@@ -1044,6 +1054,13 @@ class State(Core):
         self._tx = self._base = None
         if self._mine is not None:
             self._mine = None
+        a = self._a
+        lo = a[H_QLO]
+        if lo and self._q is None:  # (drop the inline queue's spent entries)
+            off = HDR + a[H_NLOTS] * S
+            del a[off : off + lo]
+            a[H_QHI] -= lo
+            a[H_QLO] = 0
         if self._own:  # (containers it never copied are still frozen ones)
             if not self._pend:
                 self._pend = _EMPTY
@@ -1131,8 +1148,13 @@ class State(Core):
         lots = self._lots
         if lots is None:
             if n < SMALL_LOTS:
-                a.extend(row)
+                if self._q is None:  # (before the queue)
+                    qs = HDR + n * S
+                    a[qs:qs] = array("q", row)
+                else:
+                    a.extend(row)
                 return
+            self.q_inline()
             big = self._lots = _chunked(a[HDR:], big=True)  # (all of it new: this builder's)
             del a[HDR:]
             assert type(big) is _Big
@@ -1164,7 +1186,9 @@ class State(Core):
         """Put lot ``i`` at the end of the queue."""
         a = self._a
         hi = a[H_QHI]
-        if self._own & 32:
+        if self._q is None:  # (it ends the builder's own header)
+            a.append(i)
+        elif self._own & 32:
             self._q.append(i)
         else:
             q = self._q
@@ -1179,6 +1203,35 @@ class State(Core):
                 self._q.append(i)
                 hi = a[H_QHI]
         a[H_QHI] = hi + 1
+
+    def q_insert(self, pos: int, i: int) -> None:
+        """Put lot ``i`` at ``pos`` of the queue (q[pos], from QLO to QHI)."""
+        a = self._a
+        if self._q is None:
+            a.insert(HDR + a[H_NLOTS] * S + pos, i)
+        else:
+            lo = a[H_QLO]
+            q = self.q_private()  # (which may move QLO)
+            q.insert(pos - lo + a[H_QLO], i)
+        a[H_QHI] += 1
+
+    def q_remove(self, i: int) -> None:
+        """Take lot ``i`` out of the queue."""
+        a = self._a
+        q = self._a if self._q is None else self.q_private()
+        off = HDR + a[H_NLOTS] * S if self._q is None else 0
+        del q[q.index(i, off + a[H_QLO], off + a[H_QHI])]
+        a[H_QHI] -= 1
+
+    def q_inline(self) -> None:
+        """Move an inline queue out of the header (before the lot table grows large)."""
+        if self._q is None:
+            a = self._a
+            off = HDR + a[H_NLOTS] * S
+            self._q = a[off + a[H_QLO] : off + a[H_QHI]]
+            del a[off:]
+            a[H_QLO], a[H_QHI] = 0, len(self._q)
+            self._own |= 32 | 64
 
     def q_private(self) -> Any:
         """The queue as this builder's own, to change anywhere (copied if shared)."""
@@ -1291,7 +1344,8 @@ class State(Core):
             when, rank = self._pend[0][0], 0
         a = self._a
         if a[H_QHI] > a[H_QLO]:
-            first = self.expiry_of(self._q[a[H_QLO]])
+            q, off = self._qbuf()
+            first = self.expiry_of(q[off + a[H_QLO]])
             if first < when:
                 when, rank = first, 1
         for hold_id, hold in self._open_holds.items():
@@ -1306,28 +1360,25 @@ class State(Core):
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
         a = self._a
         exp = self.expiry_of(i)
-        q = self._q
+        q, off = self._qbuf()
         lo, hi = a[H_QLO], a[H_QHI]
         if lo == hi:
             self.q_append(i)
             return
-        last = q[hi - 1]
+        last = q[off + hi - 1]
         e = self.expiry_of(last)
         if e < exp or (e == exp and last < i):  # the newest usually sorts last
             self.q_append(i)
             return
         while lo < hi:
             mid = (lo + hi) // 2
-            j = q[mid]
+            j = q[off + mid]
             e = self.expiry_of(j)
             if e < exp or (e == exp and j < i):
                 lo = mid + 1
             else:
                 hi = mid
-        offset = lo - a[H_QLO]
-        q = self.q_private()
-        q.insert(a[H_QLO] + offset, i)
-        a[H_QHI] += 1
+        self.q_insert(lo, i)
 
     def new_lot(
         self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
@@ -1339,7 +1390,15 @@ class State(Core):
         lots = self._lots
         flat = self._own & 8192  # (a replay's)
         if lots is None and i < SMALL_LOTS:  # (the common cases)
-            a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+            if self._q is None:  # (before the queue)
+                qs = HDR + i * S
+                a[qs:qs] = _ROW
+                a[qs] = earned
+                a[qs + 1] = exp
+                a[qs + 2] = column
+                a[qs + 3] = points
+            else:
+                a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
         elif flat:
             lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
         else:
@@ -1354,7 +1413,8 @@ class State(Core):
         a[AVAILABLE] += points
         hi = a[H_QHI]
         if hi > a[H_QLO]:
-            last = self._q[hi - 1]
+            q, off = self._qbuf()
+            last = q[off + hi - 1]
             if flat:
                 last_exp = lots[last * S + EXPIRES]
             elif lots is None:
@@ -1364,7 +1424,10 @@ class State(Core):
             if last_exp > exp:  # (the newest usually sorts last)
                 self.enqueue(i)
                 return i
-        if self._own & 32:
+        if self._q is None:
+            a.append(i)
+            a[H_QHI] = hi + 1
+        elif self._own & 32:
             self._q.append(i)
             a[H_QHI] = hi + 1
         else:
@@ -1374,11 +1437,11 @@ class State(Core):
     def take(self, points: int, *, hold: bool = False) -> list[int]:
         """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
         a = self._a
-        q = self._q
+        q, off = self._qbuf()
         col = HELD_ if hold else USED
         parts: list[int] = []
         need = points
-        k = a[H_QLO]
+        k = off + a[H_QLO]
         lots = self._lots
         while need:
             i = q[k]
@@ -1394,7 +1457,7 @@ class State(Core):
             need -= x
             if x == rem:
                 k += 1
-        a[H_QLO] = k
+        a[H_QLO] = k - off
         a[AVAILABLE] -= points
         return parts
 
@@ -1512,7 +1575,8 @@ class State(Core):
     def expire_first(self) -> None:
         a = self._a
         lo = a[H_QLO]
-        i = self._q[lo]
+        q, off = self._qbuf()
+        i = q[off + lo]
         a[H_QLO] = lo + 1
         self.expire_rest(i, self.expiry_of(i), "lot")
 
@@ -1556,7 +1620,11 @@ class State(Core):
             a[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
             lo = a[H_QLO]
-            a[H_NEXT] = self.expiry_of(self._q[lo]) if a[H_QHI] > lo else NEVER
+            if a[H_QHI] > lo:
+                q, off = self._qbuf()
+                a[H_NEXT] = self.expiry_of(q[off + lo])
+            else:
+                a[H_NEXT] = NEVER
 
     def local_expiry(self, occurred_at: datetime, occurred_us: int, at: datetime) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
@@ -1616,6 +1684,7 @@ class State(Core):
         lids, eids = self._lids, self._eids
         if (
             self._lots is None  # (not a replay's: it keeps ids in dicts)
+            and self._q is None
             and type(lids) is str
             and type(eids) is str
             and i < SMALL_LOTS
@@ -1625,22 +1694,21 @@ class State(Core):
         ):  # a short ledger: new_lot, command and the record in one step
             self._lids = lids + eid + SEP
             self._eids = eids + eid + SEP
-            a.extend((at_us, exp, NO, points, 0, 0, 0, 0, 0))
+            qs = HDR + i * S  # (the row goes before the queue)
+            a[qs:qs] = _ROW
+            a[qs] = at_us
+            a[qs + 1] = exp
+            a[qs + 2] = NO
+            a[qs + 3] = points
             a[H_NLOTS] = i + 1
             a[AVAILABLE] += points
             hi = a[H_QHI]
-            q = self._q
-            if hi > a[H_QLO] and a[HDR + q[hi - 1] * S + EXPIRES] > exp:
+            qs += S
+            if hi > a[H_QLO] and a[HDR + a[qs + hi - 1] * S + EXPIRES] > exp:
                 self.enqueue(i)
-            elif len(q) == hi:
-                q.append(i)  # (see _claim)
-                if len(q) == hi + 1:
-                    self._own |= 32 | 128
-                    a[H_QHI] = hi + 1
-                else:  # (two threads raced)
-                    self.q_append(i)
             else:
-                self.q_append(i)
+                a.append(i)
+                a[H_QHI] = hi + 1
             a[H_NCMD] += 1
             a[H_NEV] += 1
             if at_us > a[H_LAST]:
@@ -1853,9 +1921,7 @@ class State(Core):
             reclassified = min(amount - taken, expd)
             rest = amount - taken - reclassified
             if taken and rem == taken:
-                q = self.q_private()
-                del q[q.index(i, a[H_QLO], a[H_QHI])]
-                a[H_QHI] -= 1
+                self.q_remove(i)
             r, b = self.own_row(i)
             r[b + REM] = rem - taken
             r[b + EXPD] = expd - reclassified
@@ -2214,14 +2280,14 @@ class Replayer(State):
         a[H_HN] = len(self._h)
         lo, hi = a[H_QLO], a[H_QHI]
         a[H_QLO], a[H_QHI] = 0, hi - lo
-        lots = self._lots
-        if a[H_NLOTS] <= SMALL_LOTS:  # (the rows follow the header)
-            self._a = _as_array([*a, *lots])
-            self._lots = None
+        lots, q = self._lots, self._q[lo:hi]
+        if a[H_NLOTS] <= SMALL_LOTS:  # (the rows, then the queue, follow the header)
+            self._a = _as_array([*a, *lots, *q])
+            self._lots = self._q = None
         else:
             self._a = _as_array(a)
             self._lots = _chunked(lots)
-        self._q = _as_array(self._q[lo:hi])
+            self._q = _as_array(q)
         self._h = _as_array(self._h)
 
 
