@@ -1413,8 +1413,8 @@ class State(Core):
         a[AVAILABLE] += points
         hi = a[H_QHI]
         if hi > a[H_QLO]:
-            q, off = self._qbuf()
-            last = q[off + hi - 1]
+            q = self._q
+            last = q[hi - 1] if q is not None else a[HDR + (i + 1) * S + hi - 1]
             if flat:
                 last_exp = lots[last * S + EXPIRES]
             elif lots is None:
@@ -1437,18 +1437,31 @@ class State(Core):
     def take(self, points: int, *, hold: bool = False) -> list[int]:
         """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
         a = self._a
-        q, off = self._qbuf()
         col = HELD_ if hold else USED
         parts: list[int] = []
         need = points
-        k = off + a[H_QLO]
-        lots = self._lots
+        if self._q is None:  # a short ledger: rows and queue in a
+            off = HDR + a[H_NLOTS] * S
+            k = off + a[H_QLO]
+            while need:
+                i = a[k]
+                b = HDR + i * S
+                rem = a[b + REM]
+                x = rem if rem < need else need
+                a[b + REM] = rem - x
+                a[b + col] += x
+                parts += (i, x)
+                need -= x
+                if x == rem:
+                    k += 1
+            a[H_QLO] = k - off
+            a[AVAILABLE] -= points
+            return parts
+        q = self._q
+        k = a[H_QLO]
         while need:
             i = q[k]
-            if lots is None:
-                r, b = a, HDR + i * S
-            else:
-                r, b = self.own_row(i)
+            r, b = self.own_row(i)
             rem = r[b + REM]
             x = rem if rem < need else need
             r[b + REM] = rem - x
@@ -1457,7 +1470,7 @@ class State(Core):
             need -= x
             if x == rem:
                 k += 1
-        a[H_QLO] = k - off
+        a[H_QLO] = k
         a[AVAILABLE] -= points
         return parts
 
@@ -1620,11 +1633,12 @@ class State(Core):
             a[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
             lo = a[H_QLO]
-            if a[H_QHI] > lo:
-                q, off = self._qbuf()
-                a[H_NEXT] = self.expiry_of(q[off + lo])
-            else:
+            if a[H_QHI] <= lo:
                 a[H_NEXT] = NEVER
+            elif self._q is None:  # (a short ledger's queue and rows are in a)
+                a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S + lo] * S + EXPIRES]
+            else:
+                a[H_NEXT] = self.expiry_of(self._q[lo])
 
     def local_expiry(self, occurred_at: datetime, occurred_us: int, at: datetime) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
@@ -2182,9 +2196,18 @@ class Replayer(State):
 
     @classmethod
     def opened(cls, ev: Opened, *, exact: bool = False) -> Replayer:
-        s = super().opened(ev)
-        assert isinstance(s, Replayer)
+        if ev.debt_policy not in ("debt", "strict"):
+            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
+        s = _new_state(cls)
+        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
+        s._member_id = ev.member
+        s._lids = s._eids = SEP
+        s._pend = _EMPTY
+        s._open_holds = _NO_HOLDS
+        s._canc = _NO_HOLDS
+        s._raw = s._mine = s._base = None
         if exact:
+            s._a = _FRESH[:]
             s._lots, s._q, s._h = array("q"), array("q"), array("q")
         else:
             s._a = _FRESH.tolist()
