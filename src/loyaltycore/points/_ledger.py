@@ -131,6 +131,7 @@ EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW = range(9)
 S: Final = 9
 PBIT: Final = 2**61
 _ROW: Final = array("q", [0] * S)
+_BYTE: Final = [bytes((code,)) for code in range(32)]
 _FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1, 0, 0, 0, 0, 0])
 #: A lot table of up to SMALL_LOTS lots is one array of rows; a larger one is
 #: a _Big list of "mids", each a list of up to FAN chunks of CHUNK rows.
@@ -241,6 +242,7 @@ C_EARNED: Final = CODE[Earned]
 C_REDEEMED: Final = CODE[Redeemed]
 C_CAPTURED: Final = CODE[Captured]
 C_HELD: Final = CODE[Held]
+_BYTE_EARNED: Final = bytes((C_EARNED,))
 _CAUSES: Final = ("lot", "inactivity", "hold", "cancel")
 _EMPTY: Final[tuple[Any, ...]] = ()
 _NO_HOLDS: Final[dict[str, Any]] = {}
@@ -691,6 +693,7 @@ class Core:
         "_conf",
         "_eids",
         "_h",
+        "_kinds",
         "_lids",
         "_lots",
         "_member_id",
@@ -721,6 +724,7 @@ class Core:
     _objs: Any  # objs[:NOBJ]: a tuple or a list shared with later versions
     _lids: str | IdLog  # the lot ids: joined ("\0a\0b\0") while few, else an IdLog
     _eids: str | IdLog  # the command ids, likewise
+    _kinds: bytes  # each command's type code, a byte each (b"" with an IdLog)
     #: Pending lots: sorted (available micros, lot index).
     _pend: Any
     #: Open holds: id -> (points, deadline micros, flat parts, command index).
@@ -778,7 +782,7 @@ class Core:
         """The type code of command ``k``."""
         e = self._eids
         if type(e) is str:
-            return self._h[self._command_pos(k)] & 31  # type: ignore[no-any-return]
+            return self._kinds[k]
         return e.kinds[k]  # type: ignore[union-attr, index]
 
     def _command_pos(self, k: int) -> int:
@@ -1001,6 +1005,7 @@ class State(Core):
         s._h = array("q")
         s._objs = _EMPTY
         s._lids = s._eids = SEP
+        s._kinds = b""
         s._pend = _EMPTY
         s._open_holds = _NO_HOLDS
         s._canc = _NO_HOLDS
@@ -1025,13 +1030,13 @@ class State(Core):
         s._objs = f._objs
         s._lids = f._lids
         s._eids = f._eids
+        s._kinds = f._kinds
         s._pend = f._pend
         s._open_holds = f._open_holds
         s._canc = f._canc
         s._raw = f._raw
         s._own = 0
         s._tx = []
-        s._mine = None
         return s
 
     def freeze(self) -> State:
@@ -1051,9 +1056,7 @@ class State(Core):
             else:  # another version appended to the parent: copy
                 self._h = h[:n] + array("q", rec)
             a[H_HN] = end
-        self._tx = self._base = None
-        if self._mine is not None:
-            self._mine = None
+        self._tx = self._base = self._mine = None
         a = self._a
         lo = a[H_QLO]
         if lo and self._q is None:  # (drop the inline queue's spent entries)
@@ -1123,7 +1126,7 @@ class State(Core):
                 lots = self._lots = lots[:]
                 self._own |= 16
             return lots, i * S
-        mine = self._mine
+        mine = getattr(self, "_mine", None)  # (a thawed builder leaves it unset)
         if mine is None:
             mine = self._mine = set()
         if id(lots) not in mine:
@@ -1288,11 +1291,12 @@ class State(Core):
         n = a[H_NCMD]
         if type(e) is str and n < BIG_IDS:
             self._eids = e + event_id + SEP
+            self._kinds += _BYTE[code]
         else:
             if type(e) is str:
                 pos = array("q", map(self._command_pos, range(n)))
-                h = self._h
-                e = IdLog(split(e), bytearray(h[p] & 31 for p in pos), pos)
+                e = IdLog(split(e), bytearray(self._kinds), pos)
+                self._kinds = b""
                 self._own |= 256
             pos_now = a[H_HN] + len(self._tx)  # (the command's record comes next)
             self._eids = self._log_append(e, n, 256, event_id, code, pos_now)  # type: ignore[arg-type]
@@ -1344,8 +1348,10 @@ class State(Core):
             when, rank = self._pend[0][0], 0
         a = self._a
         if a[H_QHI] > a[H_QLO]:
-            q, off = self._qbuf()
-            first = self.expiry_of(q[off + a[H_QLO]])
+            if self._q is None:  # (a short ledger's queue and rows are in a)
+                first = a[HDR + a[HDR + a[H_NLOTS] * S + a[H_QLO]] * S + EXPIRES]
+            else:
+                first = self.expiry_of(self._q[a[H_QLO]])
             if first < when:
                 when, rank = first, 1
         for hold_id, hold in self._open_holds.items():
@@ -1708,6 +1714,7 @@ class State(Core):
         ):  # a short ledger: new_lot, command and the record in one step
             self._lids = lids + eid + SEP
             self._eids = eids + eid + SEP
+            self._kinds += _BYTE_EARNED
             qs = HDR + i * S  # (the row goes before the queue)
             a[qs:qs] = _ROW
             a[qs] = at_us
@@ -2202,6 +2209,7 @@ class Replayer(State):
         s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
         s._member_id = ev.member
         s._lids = s._eids = SEP
+        s._kinds = b""
         s._pend = _EMPTY
         s._open_holds = _NO_HOLDS
         s._canc = _NO_HOLDS
@@ -2289,6 +2297,7 @@ class Replayer(State):
         s._lots, s._q, s._h = self._lots, self._q, self._h
         s._objs = tuple(self._objs)
         s._eids, s._lids = self._eids, self._lids  # (joined by replay())
+        s._kinds = b"" if type(s._eids) is IdLog else bytes(self.kinds)
         s._pend = tuple(self._pend) if self._pend else _EMPTY
         s._open_holds = self._open_holds or _NO_HOLDS
         s._canc = self._canc or _NO_HOLDS

@@ -255,6 +255,7 @@ def _from_state(data: Any) -> State:
         s._eids = IdLog(list(command_ids), bytearray(kinds.astype(np.uint8).tobytes()), pos)
     else:
         s._eids = SEP + SEP.join(command_ids) + SEP if command_ids else SEP
+        s._kinds = kinds.astype(np.uint8).tobytes()
     if n > BIG_IDS:
         s._lids = IdLog(list(lot_ids), None, None)
     else:
