@@ -1071,47 +1071,6 @@ def _expiring(book: Core, stop: int) -> tuple[ExpiringPoints, ...]:
     return tuple(sorted(result, key=lambda e: e.expires_at))
 
 
-def _describe(ev: Any, tz: tzinfo) -> tuple[str, str]:
-    kind = type(ev).__name__
-    if isinstance(ev, Earned):
-        return ev.id, f"earned {ev.id}" + (f": {ev.reason}" if ev.reason else "")
-    if isinstance(ev, Redeemed):
-        return ev.id, f"redeemed {ev.id}" + (f": {ev.reason}" if ev.reason else "")
-    if isinstance(ev, Held):
-        return ev.id, f"hold {ev.id} until {ev.deadline.astimezone(tz):%Y-%m-%d %H:%M}"
-    if isinstance(ev, Captured):
-        return ev.id, f"captured {ev.amount} of hold {ev.hold}"
-    if isinstance(ev, Released):
-        return ev.id, f"released hold {ev.hold}"
-    if isinstance(ev, EarnReversed):
-        return ev.id, f"refund of {ev.of}" + (f" (debt {ev.debt})" if ev.debt else "")
-    if isinstance(ev, RedemptionCancelled):
-        return ev.id, f"cancelled {ev.amount} of {ev.of}"
-    if isinstance(ev, Adjusted):
-        return ev.id, f"adjustment: {ev.reason}"
-    if isinstance(ev, TransferredOut):
-        return ev.id, f"transfer to {ev.to}"
-    if isinstance(ev, TransferredIn):
-        return ev.id, f"transfer from {ev.source}"
-    if isinstance(ev, Merged):
-        return ev.id, f"merged account {ev.source}"
-    if isinstance(ev, Vested):
-        return ev.lot, f"{ev.points} of {ev.lot} now usable"
-    if isinstance(ev, Expired):
-        causes = {
-            "lot": "reached its expiry",
-            "inactivity": "inactivity",
-            "hold": "expired while held",
-            "cancel": "expired before cancellation",
-        }
-        return ev.lot, f"expired {ev.points} of {ev.lot} ({causes[ev.cause]})"
-    if isinstance(ev, HoldTimedOut):
-        return ev.hold, f"hold {ev.hold} timed out"
-    if isinstance(ev, DebtRepaid):
-        return "", f"debt repaid {ev.points}"
-    return "", kind
-
-
 def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
     events = ledger.events
     totals: list[tuple[int, ...]] = []
@@ -1131,7 +1090,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
             continue
         if ev.at >= hi:
             break
-        ident, text = _describe(ev, tz)
+        ident, text = ev._line(tz)
         net = _net(totals[i])
         lines.append(
             StatementLine(

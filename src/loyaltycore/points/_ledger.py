@@ -327,7 +327,8 @@ class Conf:
 
 # -- history records -------------------------------------------------------------
 #
-# Each event type's fields, one letter each (attrs field order):
+# Each event type's fields, one letter each (attrs field order), as its class's
+# ``_record`` gives them:
 #   i  the command's own id (kept in eids, not in the record)
 #   T  an instant, always stored (the first one is the event's ``at``)
 #   t  an instant left out when equal to ``at`` (occurred_at)
@@ -338,23 +339,7 @@ class Conf:
 #   E  a command, by its index; L  a lot, by its index
 #   P  lot parts: a count and (lot index, points) pairs, left out when empty
 #   c  an Expired cause, left out when "lot"
-_SPECS: Final[dict[type[Any], str]] = {
-    Earned: "iTtINNr",
-    Redeemed: "iTtIrP",
-    Held: "iTtITP",
-    Captured: "iTtEnIPP",
-    Released: "iTtEP",
-    EarnReversed: "iTtEnIzzPz",
-    RedemptionCancelled: "iTtEnnIPPP",
-    Adjusted: "iTtIrP",
-    TransferredOut: "iTtoIbP",
-    TransferredIn: "iTtoIbo",
-    Merged: "iTtooz",
-    Vested: "TLI",
-    Expired: "TLIc",
-    HoldTimedOut: "TEIP",
-    DebtRepaid: "TIP",
-}
+_SPECS: Final[dict[type[Any], str]] = {cls: cls._record for cls in EVENT_TYPES[1:]}
 _OPTIONAL: Final = "tNnzbrPc"
 
 
