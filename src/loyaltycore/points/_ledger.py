@@ -1,30 +1,49 @@
 """The points ledger engine: a compact state and the builder that changes it.
 
 A ledger's state is a handful of flat values, so that a hundred thousand
-ledgers fit in memory and a command costs one array copy:
+ledgers fit in memory, and a command costs what it touches (its lots and its
+own records), not the length of the history:
 
-- ``_a``: one int64 array holding, in order, the sixteen balance totals; a
-  few scalars (last instant, next due instant, inactivity deadline, counts);
-  one row per lot (earned, expires, available as int microseconds UTC, then
-  remaining, held, used, expired, reversed and clawed-back points); the
-  usable lots' indices, soonest-expiring first (ties: oldest); and the
-  whole history as records: a word holding the event type and which
-  optional fields are left out, then the fields. Instants are microseconds,
-  lots and events are referred to by index, other values (reasons,
-  policies, member ids) sit in ``_objs``.
-- ``_lids`` / ``_eids``: lot ids and command ids, each joined into one string
-  (``"\\0a\\0b\\0"``); ``_kinds``: each command's event type, a byte each.
+- ``_a``: the header, an int64 array of the sixteen balance totals, a few
+  scalars (last instant, next due instant, inactivity deadline) and the
+  counts of what this version sees of the shared storage below. While a
+  ledger has at most ``SMALL_LOTS`` lots, their rows (earned, expires,
+  available as int microseconds UTC, then remaining, held, used, expired,
+  reversed and clawed-back points) and then the usable lots' queue follow
+  the header, so a short ledger is one array copied per command.
+- ``_lots``: a larger lot table, chunked (:class:`_Big`): a command copies
+  the chunks it changes. ``_q``: a larger ledger's queue, soonest-expiring
+  first (ties: oldest), ``q[QLO:QHI]``.
+- ``_h``: the history as records (a word holding the event type and which
+  optional fields are left out, then the fields; lots and commands by
+  index, other values in ``_objs``).
+- ``_lids`` / ``_eids``: lot ids and command ids, joined into one string
+  (``"\\0a\\0b\\0"``) while few, with ``_kinds`` a byte per command; an
+  :class:`IdLog` (a list and a dict index) beyond ``BIG_IDS``.
+
+What grows with the history (``_h``, a large ledger's ``_q``, ``_objs``, an
+IdLog) is shared by every version and only appended to: each version sees
+its own prefix, so a command appends in place, and a second version
+appending to the same parent copies its prefix first (see ``_claim``).
 
 Typed events and lots are rebuilt from these when asked for. A builder is a
-state thawed for one command (arrays copied, everything else shared); once
+state thawed for one command (header copied, everything else shared); once
 it has applied the command it is frozen and becomes the new ledger itself
 (builder and ledger share one slot layout, :class:`Core`, so only the
-object's class changes). A command that raises leaves its builder behind,
-so the ledger it came from is untouched. Replay runs every event of
-a history through one builder, checking each event against the record the
-engine wrote for it. A command's handler takes the command's inputs as
-arguments (``HANDLERS``): a public method passes its checked arguments
-without building the event, and replay passes a given event's fields.
+object's class changes). A command that raises leaves its builder behind
+and gives back what it appended, so the ledger it came from is untouched.
+Replay runs every event of a history through one builder, checking each
+event against the record the engine wrote for it. A command's handler takes
+the command's inputs as arguments (``HANDLERS``): a public method passes its
+checked arguments without building the event, and replay passes a given
+event's fields. Each event class carries its record layout (``_record``)
+and its statement line (``_line``): a new command is an event class, a
+handler here and its public method.
+
+The policies themselves (consumption order, clawback order, expiry, holds,
+debt) are specified executably by the reference model in
+``tests/test_points_stateful.py``, which shares no code with this module:
+change a policy there first.
 
 Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
 """
