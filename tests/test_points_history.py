@@ -167,3 +167,23 @@ def test_any_tree_of_versions_matches_replaying_each(steps: list[tuple[int, int]
         versions.append(child)
     for version in versions:
         assert PointsLedger.replay(version.events) == version
+
+
+def test_branches_of_branches_of_a_long_ledger_each_see_their_own_ids() -> None:
+    # Each step branches twice from the newest version, so the id logs of a
+    # long ledger nest (and are flattened once they nest deeply).
+    parent = long_ledger(200)
+    at = parent.last_at
+    assert at is not None
+    versions = [parent]
+    for k in range(30):
+        first = versions[-1].earn(f"a{k}", at=at, points=1)
+        second = versions[-1].redeem(f"b{k}", at=at, points=1)
+        versions += [first, second]
+    for version in versions:
+        assert PointsLedger.replay(version.events) == version
+    last = versions[-1]
+    assert [ev.id for ev in last.events[201:]] == [f"b{k}" for k in range(30)]
+    with pytest.raises(errors.NotFound):
+        last.lot("a29")
+    assert last.reverse("x", at=at, of="b3", points=1).balance().cancelled == 1

@@ -191,43 +191,99 @@ class IdLog:
     """The ids of a long ledger's commands (or lots), shared by its versions.
 
     Append-only: a version sees the first ``n`` entries (its own count), so
-    entries appended by a later version are invisible to it; a second
-    version appending to the same parent copies the prefix first. ``kinds``
-    and ``pos`` hold each command's type code and where its record begins.
+    entries appended by a later version are invisible to it. A second
+    version appending to the same parent does not copy the ids: it starts
+    an overlay whose first ``start`` entries are the parent's (read through
+    ``base``, whose entries below ``start`` never change) and appends its
+    own after them. ``kinds`` and ``pos`` hold each command's type code and
+    where its record begins (None for lot ids).
     """
 
-    __slots__ = ("ids", "index", "kinds", "pos")
+    __slots__ = ("base", "depth", "ids", "index", "kinds", "pos", "start")
 
-    def __init__(self, ids: list[str], kinds: bytearray | None, pos: array[int] | None) -> None:
+    base: IdLog | None
+    depth: int
+    start: int
+
+    def __init__(
+        self,
+        ids: list[str],
+        kinds: bytearray | None,
+        pos: array[int] | None,
+        base: IdLog | None = None,
+        start: int = 0,
+    ) -> None:
+        self.base, self.start = base, start
+        self.depth = 0 if base is None else base.depth + 1
         self.ids = ids
-        self.index = {key: k for k, key in enumerate(ids)}
+        self.index = {key: start + k for k, key in enumerate(ids)}
         self.kinds = kinds
         self.pos = pos
 
+    def __len__(self) -> int:
+        return self.start + len(self.ids)
+
+    def find(self, key: str, n: int) -> int:
+        """The ordinal of ``key`` among the first ``n`` entries, or -1."""
+        k = self.index.get(key)
+        if k is not None:
+            return k if k < n else -1
+        base = self.base
+        return -1 if base is None else base.find(key, min(n, self.start))
+
+    def listing(self, n: int) -> list[str]:
+        """The first ``n`` entries."""
+        own = self.ids[: max(0, n - self.start)]
+        base = self.base
+        return own if base is None else base.listing(min(n, self.start)) + own
+
+    def kind(self, k: int) -> int:
+        """Command ``k``'s type code."""
+        if k >= self.start:
+            assert self.kinds is not None
+            return self.kinds[k - self.start]
+        assert self.base is not None
+        return self.base.kind(k)
+
+    def position(self, k: int) -> int:
+        """Where command ``k``'s record begins."""
+        if k >= self.start:
+            assert self.pos is not None
+            return self.pos[k - self.start]
+        assert self.base is not None
+        return self.base.position(k)
+
     def prefix(self, n: int) -> IdLog:
-        """A private copy of the first ``n`` entries."""
+        """A log of the first ``n`` entries, to append to (an overlay, or a copy
+        once overlays would nest deeply)."""
+        commands = self.kinds is not None
+        if self.depth >= 8:
+            pos = array("q", map(self.position, range(n))) if commands else None
+            kinds = bytearray(map(self.kind, range(n))) if commands else None
+            return IdLog(self.listing(n), kinds, pos)
+        if n <= self.start and self.base is not None:
+            return self.base.prefix(n)
         return IdLog(
-            self.ids[:n],
-            None if self.kinds is None else self.kinds[:n],
-            None if self.pos is None else self.pos[:n],
+            [], bytearray() if commands else None, array("q") if commands else None, self, n
         )
 
     def append(self, key: str, kind: int, pos: int) -> None:
-        self.index[key] = len(self.ids)
+        self.index[key] = len(self)
         self.ids.append(key)
         if self.kinds is not None and self.pos is not None:
             self.kinds.append(kind)
             self.pos.append(pos)
 
     def truncate(self, n: int) -> None:
-        """Drop the entries from ``n`` on (an aborted builder's)."""
+        """Drop the entries from ``n`` on (an aborted builder's; ``n >= start``)."""
         index = self.index
-        for key in self.ids[n:]:
+        cut = n - self.start
+        for key in self.ids[cut:]:
             del index[key]
-        del self.ids[n:]
+        del self.ids[cut:]
         if self.kinds is not None and self.pos is not None:
-            del self.kinds[n:]
-            del self.pos[n:]
+            del self.kinds[cut:]
+            del self.pos[cut:]
 
 
 def _chunked(flat: Sequence[int], *, big: bool = False) -> array[int] | _Big:
@@ -755,31 +811,29 @@ class Core:
         e = self._eids
         if type(e) is str:
             return find(e, event_id)
-        k = e.index.get(event_id, -1)  # type: ignore[union-attr]
-        return k if k < self._a[H_NCMD] else -1
+        return e.find(event_id, self._a[H_NCMD])
 
     def _lot_index(self, lot_id: str) -> int:
         """The index of the lot called ``lot_id``, or -1."""
         e = self._lids
         if type(e) is str:
             return find(e, lot_id)
-        k = e.index.get(lot_id, -1)  # type: ignore[union-attr]
-        return k if k < self._a[H_NLOTS] else -1
+        return e.find(lot_id, self._a[H_NLOTS])
 
     def _ids(self) -> tuple[list[str], list[str]]:
         """(command ids, lot ids) in order."""
         e, lids = self._eids, self._lids
         return (
-            split(e) if type(e) is str else e.ids[: self._a[H_NCMD]],  # type: ignore[union-attr]
-            split(lids) if type(lids) is str else lids.ids[: self._a[H_NLOTS]],  # type: ignore[union-attr]
+            split(e) if type(e) is str else e.listing(self._a[H_NCMD]),  # type: ignore[union-attr]
+            split(lids) if type(lids) is str else lids.listing(self._a[H_NLOTS]),  # type: ignore[union-attr]
         )
 
     def _id_lists(self) -> tuple[list[str], list[str]]:
         """Lists of the command and lot ids, each beginning with this version's
         (a record names earlier commands and lots: a log's whole list will do)."""
         e, lids = self._eids, self._lids
-        ids = split(e) if type(e) is str else e.ids  # type: ignore[union-attr]
-        names = split(lids) if type(lids) is str else lids.ids  # type: ignore[union-attr]
+        ids = split(e) if type(e) is str else e.listing(len(e))  # type: ignore[union-attr]
+        names = split(lids) if type(lids) is str else lids.listing(len(lids))  # type: ignore[union-attr]
         return ids, names
 
     def _kind(self, k: int) -> int:
@@ -787,13 +841,13 @@ class Core:
         e = self._eids
         if type(e) is str:
             return self._kinds[k]
-        return e.kinds[k]  # type: ignore[union-attr, index]
+        return e.kind(k)  # type: ignore[union-attr]
 
     def _command_pos(self, k: int) -> int:
         """Where command ``k``'s record begins in ``h``."""
         e = self._eids
         if type(e) is not str:
-            return e.pos[k]  # type: ignore[union-attr, index]
+            return e.position(k)  # type: ignore[union-attr]
         h = self._h
         i, count = 0, 0
         while True:
@@ -1260,7 +1314,7 @@ class State(Core):
         """Append ``key`` to ``log`` (at ``n``), claiming it or copying it first."""
         if not self._own & bit:
             with _LOCK:
-                claimed = len(log.ids) == n
+                claimed = len(log) == n
                 if claimed:
                     log.append(key, kind, pos)
             if claimed:
