@@ -507,9 +507,12 @@ class PointsLedger(Core):
         Raises:
             OutOfOrder: ``at`` is earlier than the ledger's last event.
         """
-        e = self._eids
-        if (SEP + id + SEP) in e if type(e) is str else self._ordinal(id) >= 0:
-            return None
+        try:
+            if (SEP + id + SEP) in self._eids:  # type: ignore[operator]
+                return None
+        except TypeError:  # (an IdLog)
+            if self._ordinal(id) >= 0:
+                return None
         d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         if at_us < self._a[H_LAST]:
@@ -538,12 +541,12 @@ class PointsLedger(Core):
             HANDLERS[cls][0](book, at_us, id, at, *inputs)
             book.after(at_us)
         except OverflowError:
-            book.abort()
+            book.abort(self)
             raise InvalidPoints(
                 f"id={id!r} would take a total beyond {2**63 - 1}", field="points"
             ) from None
         except BaseException:
-            book.abort()  # (the ledger keeps appending in place)
+            book.abort(self)  # (the ledger keeps appending in place)
             raise
         return _publish(book)
 
@@ -557,7 +560,7 @@ class PointsLedger(Core):
             if not book.earn_plain(id, at_us, points):
                 return None  # (having changed nothing)
         except BaseException:
-            book.abort()
+            book.abort(self)
             raise
         return _publish(book)
 
@@ -830,10 +833,10 @@ class PointsLedger(Core):
         try:
             book.advance(until, recorded=True)
         except BaseException:
-            book.abort()
+            book.abort(self)
             raise
         if book._a[H_NEV] == self._a[H_NEV]:  # nothing happened that a history shows
-            book.abort()
+            book.abort(self)
             return self
         return _publish(book)
 

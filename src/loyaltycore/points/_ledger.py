@@ -10,13 +10,16 @@ own records), not the length of the history:
   ledger has at most ``SMALL_LOTS`` lots, their rows (earned, expires,
   available as int microseconds UTC, then remaining, held, used, expired,
   reversed and clawed-back points) and then the usable lots' queue follow
-  the header, so a short ledger is one array copied per command.
+  the header, and while it is short (``SHORT_LEDGER``) its records follow
+  them too: a short ledger is one array copied per command, and a command
+  on a longer one copies only what is bounded.
 - ``_lots``: a larger lot table, chunked (:class:`_Big`): a command copies
   the chunks it changes. ``_q``: a larger ledger's queue, soonest-expiring
   first (ties: oldest), ``q[QLO:QHI]``.
-- ``_h``: the history as records (a word holding the event type and which
-  optional fields are left out, then the fields; lots and commands by
-  index, other values in ``_objs``).
+- ``_h``: a longer ledger's history as records (a word holding the event
+  type and which optional fields are left out, then the fields; lots and
+  commands by index, other values in ``_objs``); None while they are in
+  ``_a``.
 - ``_lids`` / ``_eids``: lot ids and command ids, joined into one string
   (``"\\0a\\0b\\0"``) while few, with ``_kinds`` a byte per command; an
   :class:`IdLog` (a list and a dict index) beyond ``BIG_IDS``.
@@ -161,6 +164,11 @@ _CHUNK: Final = 1 << CHUNK_BITS
 _MID_SHIFT: Final = CHUNK_BITS + FAN_BITS
 _FAN_MASK: Final = (1 << FAN_BITS) - 1
 _CHUNK_MASK: Final = _CHUNK - 1
+#: A short ledger keeps up to this many ints of records after its queue
+#: (read when replaying or restoring), and moves them out of ``a`` once ``a``
+#: is longer than SHORT_LEDGER.
+SMALL_HISTORY: Final = 512
+SHORT_LEDGER: Final = HDR + 32 * S + 32 + SMALL_HISTORY
 #: Ledgers with more command or lot ids than this keep them in an IdLog.
 BIG_IDS: Final = 128
 #: A builder's flag: it is only read, so it claims no shared storage.
@@ -747,7 +755,6 @@ class Core:
 
     __slots__ = (
         "_a",
-        "_base",
         "_cache",
         "_canc",
         "_conf",
@@ -799,8 +806,6 @@ class Core:
     _tx: Any
     #: A builder's copied chunks of a large lot table (ids), or None.
     _mine: set[int] | None
-    #: A builder's parent header (None when frozen or fresh).
-    _base: Any
     #: A ledger's typed events, once asked for (unset until then).
     _cache: tuple[Any, ...]
 
@@ -848,19 +853,29 @@ class Core:
         e = self._eids
         if type(e) is not str:
             return e.position(k)  # type: ignore[union-attr]
-        h = self._h
-        i, count = 0, 0
+        h, off, _ = self._hbuf()
+        i, count = off, 0
         while True:
             code = h[i] & 31
             if _READ[code][2]:
                 if count == k:
-                    return i
+                    return i - off
                 count += 1
             i = _SKIP[code](h, i)
 
     def _history_end(self) -> int:
         """Where this version's records end in ``h``."""
         return self._a[H_HN]
+
+    def _hbuf(self) -> tuple[Any, int, int]:
+        """(the array holding the records, where they begin, where they end):
+        a short ledger's follow its queue in ``a`` (a builder's own new ones
+        included), a longer one's are the shared ``h``."""
+        h = self._h
+        if h is None:
+            a = self._a
+            return a, HDR + a[H_NLOTS] * S + a[H_QHI], len(a)
+        return h, 0, self._history_end()
 
     # -- lots -----------------------------------------------------------------
 
@@ -884,9 +899,10 @@ class Core:
     def _history(self) -> list[Any]:
         """The typed history, oldest first."""
         ids, names = self._ids()
-        h, objs, dt = self._h, self._objs, _converter()
+        objs, dt = self._objs, _converter()
         out: list[Any] = [self._opened_event()]
-        i, k, n = 0, 0, self._history_end()
+        h, i, n = self._hbuf()
+        k = 0
         while i < n:
             cls, read, command = _READ[h[i] & 31]
             if command:
@@ -910,8 +926,8 @@ class Core:
         if self._raw is not None:  # (given events stand in for the records)
             commands = [ev for ev in self._history()[1:] if not ev.derived]
             return commands[k]
-        h = self._h
-        i = self._command_pos(k)
+        h, off, _ = self._hbuf()
+        i = off + self._command_pos(k)
         cls, read, _ = _READ[h[i] & 31]
         ids, names = self._id_lists()
         return cls(*read(h, i, self._objs, ids[k], ids, names, _converter())[0])
@@ -953,15 +969,16 @@ class Core:
         if self._raw is not None:  # (given events stand in for the records)
             return [ev for ev in self._history() if type(ev) in kinds]
         codes = {CODE[kind] for kind in kinds}
-        h, objs = self._h, self._objs
+        objs = self._objs
         ids, names = self._ids()
         dt = _converter()
         found: list[Any] = []
-        i, k, n = 0, 0, self._history_end()
+        h, i, n = self._hbuf()
+        k = 0
         tx = self._tx
         if tx and tx is not h:  # (a builder's own records so far come after)
-            h = list(h[:n]) + tx
-            n = len(h)
+            h = list(h[i:n]) + tx
+            i, n = 0, len(h)
         while i < n:
             code = h[i] & 31
             cls, read, command = _READ[code]
@@ -1006,7 +1023,8 @@ class Core:
 
     def _records(self) -> Sequence[int]:
         """This version's records (a copy)."""
-        return self._h[: self._history_end()]  # type: ignore[no-any-return]
+        h, off, end = self._hbuf()
+        return h[off:end]  # type: ignore[no-any-return]
 
     def _rows(self) -> Sequence[int]:
         """Every lot row, flat."""
@@ -1025,7 +1043,7 @@ class Core:
         return (
             a[:H_NEXT] == b[:H_NEXT]  # the next due instant is a cache
             and a[H_NEXT + 1 : H_QLO] == b[H_NEXT + 1 : H_QLO]
-            and a[H_HN:HDR] == b[H_HN:HDR]
+            and a[H_NCMD:HDR] == b[H_NCMD:HDR]  # (HN: a short ledger's is not kept)
             and self._queue() == other._queue()
             and self._records() == other._records()
             and self._rows() == other._rows()
@@ -1059,8 +1077,7 @@ class State(Core):
         s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
         s._member_id = ev.member
         s._a = _FRESH[:]
-        s._lots = s._q = None
-        s._h = array("q")
+        s._lots = s._q = s._h = None
         s._objs = _EMPTY
         s._lids = s._eids = SEP
         s._kinds = b""
@@ -1071,7 +1088,6 @@ class State(Core):
         s._own = 0
         s._tx = None
         s._mine = None
-        s._base = None
         return s
 
     @staticmethod
@@ -1080,8 +1096,7 @@ class State(Core):
         s = _new_state(State)
         s._conf = f._conf
         s._member_id = f._member_id
-        s._base = a = f._a
-        s._a = a[:]
+        s._a = f._a[:]
         s._lots = f._lots
         s._q = f._q
         s._h = f._h
@@ -1094,7 +1109,7 @@ class State(Core):
         s._canc = f._canc
         s._raw = f._raw
         s._own = 0
-        s._tx = []
+        s._tx = s._a if s._h is None else []  # (a short ledger's records end a)
         return s
 
     def freeze(self) -> State:
@@ -1103,7 +1118,7 @@ class State(Core):
         It must not be changed afterwards.
         """
         rec = self._tx
-        if rec:
+        if rec and self._h is not None:  # (a short ledger's records end a: nothing to do)
             h, a = self._h, self._a
             n = a[H_HN]
             end = n + len(rec)
@@ -1114,7 +1129,7 @@ class State(Core):
             else:  # another version appended to the parent: copy
                 self._h = h[:n] + array("q", rec)
             a[H_HN] = end
-        self._tx = self._base = self._mine = None
+        self._tx = None  # (a large table's _mine stays: nobody reads it any more)
         a = self._a
         lo = a[H_QLO]
         if lo and self._q is None:  # (drop the inline queue's spent entries)
@@ -1122,6 +1137,8 @@ class State(Core):
             del a[off : off + lo]
             a[H_QHI] -= lo
             a[H_QLO] = 0
+        if len(a) > SHORT_LEDGER and self._h is None:  # (the records move out)
+            self.h_out()
         if self._own:  # (containers it never copied are still frozen ones)
             if not self._pend:
                 self._pend = _EMPTY
@@ -1132,11 +1149,12 @@ class State(Core):
             self._own = 0
         return self
 
-    def abort(self) -> None:
+    def abort(self, parent: Core) -> None:
         """Give back what this unpublished builder appended to shared containers."""
-        own, base = self._own, self._base
-        if not own & (128 | 512 | 2048 | 4096) or base is None:
+        own = self._own
+        if not own & (128 | 512 | 2048 | 4096):
             return
+        base = parent._a
         with _LOCK:
             if own & 128:
                 del self._q[base[H_QHI] :]
@@ -1247,8 +1265,8 @@ class State(Core):
         """Put lot ``i`` at the end of the queue."""
         a = self._a
         hi = a[H_QHI]
-        if self._q is None:  # (it ends the builder's own header)
-            a.append(i)
+        if self._q is None:  # (in the builder's own header)
+            a.insert(HDR + a[H_NLOTS] * S + hi, i)
         elif self._own & 32:
             self._q.append(i)
         else:
@@ -1257,8 +1275,8 @@ class State(Core):
             if len(q) == hi and not self._own & READ_ONLY:
                 q.append(i)  # (see _claim)
                 claimed = len(q) == hi + 1
-            if claimed:
-                self._own |= 32 | 128
+            if claimed:  # (the parent's length kept above bit 16, to give it back)
+                self._own |= 32 | 128 | hi << 16
             else:  # another version appended to the parent: copy
                 self.q_private()
                 self._q.append(i)
@@ -1284,8 +1302,20 @@ class State(Core):
         del q[q.index(i, off + a[H_QLO], off + a[H_QHI])]
         a[H_QHI] -= 1
 
+    def h_out(self) -> None:
+        """Move a short ledger's records out of ``a`` into a history of their own."""
+        if self._h is None:
+            a = self._a
+            off = HDR + a[H_NLOTS] * S + a[H_QHI]
+            self._h = a[off:]
+            del a[off:]
+            a[H_HN] = len(self._h)
+            if self._tx is a:  # (a builder: its records from now on are new ones)
+                self._tx = []
+
     def q_inline(self) -> None:
         """Move an inline queue out of the header (before the lot table grows large)."""
+        self.h_out()
         if self._q is None:
             a = self._a
             off = HDR + a[H_NLOTS] * S
@@ -1302,7 +1332,7 @@ class State(Core):
             mine = q[lo:hi]
             if self._own & 128:  # (give back what it claimed)
                 with _LOCK:
-                    del q[self._base[H_QHI] :]
+                    del q[self._own >> 16 :]
             self._q = mine
             a[H_QLO], a[H_QHI] = 0, hi - lo
             self._own = (self._own | 32 | 64) & ~128
@@ -1356,7 +1386,8 @@ class State(Core):
                 e = IdLog(split(e), bytearray(self._kinds), pos)
                 self._kinds = b""
                 self._own |= 256
-            pos_now = a[H_HN] + len(self._tx)  # (the command's record comes next)
+            h, off, end = self._hbuf()  # (the command's record comes next)
+            pos_now = end - off if h is a else a[H_HN] + len(self._tx)
             self._eids = self._log_append(e, n, 256, event_id, code, pos_now)  # type: ignore[arg-type]
         a[H_NCMD] = n + 1
         a[H_NEV] += 1
@@ -1489,7 +1520,7 @@ class State(Core):
                 self.enqueue(i)
                 return i
         if self._q is None:
-            a.append(i)
+            a.insert(HDR + (i + 1) * S + hi, i)
             a[H_QHI] = hi + 1
         elif self._own & 32:
             self._q.append(i)
@@ -1786,7 +1817,7 @@ class State(Core):
             if hi > a[H_QLO] and a[HDR + a[qs + hi - 1] * S + EXPIRES] > exp:
                 self.enqueue(i)
             else:
-                a.append(i)
+                a.insert(qs + hi, i)
                 a[H_QHI] = hi + 1
             a[H_NCMD] += 1
             a[H_NEV] += 1
@@ -1797,7 +1828,9 @@ class State(Core):
             self.command(eid, C_EARNED, at_us)
         a[EARNED] += points
         h, n, rec = self._h, a[H_HN], self._tx
-        if rec is not h and not rec and len(h) == n:  # the record, straight into the history
+        if h is None or rec is h:  # (a short ledger's, or a replay's: rec ends it)
+            rec.extend((W_PLAIN_EARN, at_us, points))
+        elif not rec and len(h) == n:  # the record, straight into the history
             h.extend((W_PLAIN_EARN, at_us, points))  # (see _claim)
             if len(h) == n + 3:
                 a[H_HN] = n + 3
@@ -2271,7 +2304,7 @@ class Replayer(State):
         s._pend = _EMPTY
         s._open_holds = _NO_HOLDS
         s._canc = _NO_HOLDS
-        s._raw = s._mine = s._base = None
+        s._raw = s._mine = None
         if exact:
             s._a = _FRESH[:]
             s._lots, s._q, s._h = array("q"), array("q"), array("q")
@@ -2359,7 +2392,7 @@ class Replayer(State):
         s._pend = tuple(self._pend) if self._pend else _EMPTY
         s._open_holds = self._open_holds or _NO_HOLDS
         s._canc = self._canc or _NO_HOLDS
-        s._tx = s._mine = s._base = None
+        s._tx = s._mine = None
         return s
 
     def finish(self) -> None:
@@ -2370,15 +2403,19 @@ class Replayer(State):
         a[H_HN] = len(self._h)
         lo, hi = a[H_QLO], a[H_QHI]
         a[H_QLO], a[H_QHI] = 0, hi - lo
-        lots, q = self._lots, self._q[lo:hi]
-        if a[H_NLOTS] <= SMALL_LOTS:  # (the rows, then the queue, follow the header)
-            self._a = _as_array([*a, *lots, *q])
-            self._lots = self._q = None
-        else:
+        lots, q, h = self._lots, self._q[lo:hi], self._h
+        if a[H_NLOTS] > SMALL_LOTS:
             self._a = _as_array(a)
             self._lots = _chunked(lots)
             self._q = _as_array(q)
-        self._h = _as_array(self._h)
+            self._h = _as_array(h)
+        elif len(h) > SMALL_HISTORY:  # (the rows, then the queue, follow the header)
+            self._a = _as_array([*a, *lots, *q])
+            self._lots = self._q = None
+            self._h = _as_array(h)
+        else:  # (and then the records)
+            self._a = _as_array([*a, *lots, *q, *h])
+            self._lots = self._q = self._h = None
 
 
 def _insort(pend: list[tuple[int, int]], item: tuple[int, int]) -> None:
@@ -2561,8 +2598,9 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
     """The first of ``events[1:stop]`` that differs from the engine's record, if any,
     and whether they all read back exactly (instants in plain UTC)."""
     ids, names = s._ids()
-    h, dt = s._h, _converter()
-    pos, k, end = 0, 0, s._history_end()
+    dt = _converter()
+    h, pos, end = s._hbuf()
+    k = 0
     canonical = True
     for i in range(1, stop):
         ev = events[i]

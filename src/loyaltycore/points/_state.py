@@ -39,6 +39,7 @@ from loyaltycore.points._ledger import (
     HDR,
     NO,
     SEP,
+    SMALL_HISTORY,
     SMALL_LOTS,
     Core,
     IdLog,
@@ -242,13 +243,16 @@ def _from_state(data: Any) -> State:
     header[H_KILL], header[H_NEV] = int(data["kill"]), int(data["events"])
     if len(header) != HDR or header[H_QLO] or header[H_HN] != len(h):  # (the layout changed)
         raise AssertionError("the state header is out of step with the engine's layout")
-    if n <= SMALL_LOTS:  # (the rows, then the queue, follow the header)
+    if n <= SMALL_LOTS and len(h) <= SMALL_HISTORY:  # (rows, queue, records follow)
+        s._a = _as_array(header + lots.tolist() + queue.tolist() + records.tolist())
+    elif n <= SMALL_LOTS:  # (the rows, then the queue, follow the header)
         s._a = _as_array(header + lots.tolist() + queue.tolist())
+        s._h = h
     else:
         s._a = _as_array(header)
         s._lots = _chunked_columns(lots)
         s._q = array("q", queue.tobytes())
-    s._h = h
+        s._h = h
     s._objs = tuple(_obj_value(x) for x in data["objs"])
     if len(command_ids) > BIG_IDS:
         pos = array("q", command_at.tobytes())
