@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
 import pickle
 import random
 import statistics
@@ -67,7 +68,10 @@ TARGETS = {
     "redeem_ms": 1.0,
     "history_ratio": 1.5,
     "chain_s": 5.0,
+    "restore_ms": 1.0,
 }
+#: Open lots of the member restored from its state document.
+RESTORE_LOTS = 400
 #: The short history the long one is compared with, and the chained commands timed.
 SHORT_HISTORY = 100
 CHAINED = 200
@@ -94,6 +98,8 @@ class Figures:
     long_us: float  # the same on a member with SIZES[size]["long"] events
     chain_s: float  # SIZES[size]["chain"] chained earns on one member (or until the cap)
     chain_done: int  # how many of them ran before the cap
+    restore_ms: float  # from_state of a member with RESTORE_LOTS open lots (JSON-loaded)
+    restore_replay_ms: float  # replaying the same member's history, for scale
 
 
 def make_commands(n: int, members: int, seed: int = 7) -> list[tuple[Any, ...]]:
@@ -368,6 +374,27 @@ def chained_earns_s(n: int, cap_s: float) -> tuple[float, int]:
     return elapsed, done
 
 
+def restore_ms(lots: int = RESTORE_LOTS, repeats: int = 50) -> tuple[float, float]:
+    """(restore, replay) medians in ms for a member with ``lots`` open lots: from
+    its state document (as loaded from JSON), and from its history."""
+    ledger = member_with(lots + 1)
+    doc = json.loads(json.dumps(ledger.state()))
+    events = ledger.events
+    gc.collect()
+    gc.disable()
+    restore, replay = [], []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        PointsLedger.from_state(doc)
+        t1 = time.process_time()
+        PointsLedger.replay(events)
+        t2 = time.process_time()
+        restore.append(t1 - t0)
+        replay.append(t2 - t1)
+    gc.enable()
+    return statistics.median(restore) * 1000, statistics.median(replay) * 1000
+
+
 def timed(run: Any) -> tuple[float, Any]:
     """(CPU seconds, result) of ``run()`` with the cyclic collector paused."""
     gc.collect()
@@ -431,6 +458,7 @@ def measure(size: str, passes: int) -> Figures:
     short_us = chained_us(member_with(SHORT_HISTORY))
     long_us = chained_us(member_with(cfg["long"]))
     chain_s, chain_done = chained_earns_s(cfg["chain"], 4 * TARGETS["chain_s"])
+    restored, replayed_ms = restore_ms()
     return Figures(
         commands=len(commands),
         commands_per_s=[len(commands) / t for t in applied],
@@ -449,6 +477,8 @@ def measure(size: str, passes: int) -> Figures:
         long_us=long_us,
         chain_s=chain_s,
         chain_done=chain_done,
+        restore_ms=restored,
+        restore_replay_ms=replayed_ms,
     )
 
 
@@ -532,6 +562,12 @@ def report(fig: Figures, size: str) -> list[str]:
     lines.append(
         f"{f'{chain:,} chained earns (s)':<34}{fig.chain_s:>14.3f}  target <= "
         f"{TARGETS['chain_s']:,.0f}  {'PASS' if ok else 'MISS'}  (CPU time{done})"
+    )
+    ok = fig.restore_ms < TARGETS["restore_ms"]
+    lines.append(
+        f"{f'restore, {RESTORE_LOTS} open lots (ms)':<34}{fig.restore_ms:>14.3f}  target < "
+        f"{TARGETS['restore_ms']:,.0f}  {'PASS' if ok else 'MISS'}  (median, from_state of its "
+        f"JSON state document; replaying its history: {fig.restore_replay_ms:.3f} ms)"
     )
     return lines
 

@@ -94,7 +94,6 @@ def _parameters(name: str) -> Iterator[tuple[str, Callable[..., object], inspect
 PENDING_IN_POINTS = {
     "loyaltycore.points.Opened.__init__": "tz is positional",
     "loyaltycore.points.Statement.__init__": "tz is positional",
-    "loyaltycore.points.PointsLedger.balance": "as_of is positional",
     "loyaltycore.points.event_from_data": "Any: data",
     "loyaltycore.points.event_to_data": "Any: the plain data it returns",
 }

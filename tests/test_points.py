@@ -404,3 +404,11 @@ def test_statement_running_balance() -> None:
     ]
     assert st.closing == 0
     assert "expired 70 of e1" in str(st)
+
+
+def test_balance_as_of_is_keyword_only_with_a_warning_for_positional_callers() -> None:
+    led = ledger(ExpireAfter(days=10)).earn("e1", at=T0, points=100)
+    later = days(30)
+    assert led.balance(as_of=later).expired == 100
+    with pytest.warns(DeprecationWarning, match=r"balance\(\.\.\., as_of=\.\.\.\).*0\.3\.0"):
+        assert led.balance(later).expired == 100  # type: ignore[misc]

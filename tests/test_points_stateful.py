@@ -7,6 +7,12 @@ with it exactly and keep every invariant: conservation of points, lots within
 bounds, no debt while points are available, replay, plain-data and pickle
 round trips equal to the state, retries as no-ops.
 
+The model is the ledger's executable specification: it states each policy
+(which lots a redemption consumes, what a refund claws back first, when
+points expire, what a hold keeps) in plain steps, without the engine's
+layout or speed tricks. A change of policy is made here first, then in the
+engine until the two agree again.
+
 The program zone is drawn too (local dates, and so expiry instants, differ
 per zone), and the inactivity policy gets its own paths: spending or
 refunding everything, then letting the deadline pass with ``expire(as_of=)``

@@ -1,30 +1,52 @@
 """The points ledger engine: a compact state and the builder that changes it.
 
 A ledger's state is a handful of flat values, so that a hundred thousand
-ledgers fit in memory and a command costs one array copy:
+ledgers fit in memory, and a command costs what it touches (its lots and its
+own records), not the length of the history:
 
-- ``_a``: one int64 array holding, in order, the sixteen balance totals; a
-  few scalars (last instant, next due instant, inactivity deadline, counts);
-  one row per lot (earned, expires, available as int microseconds UTC, then
-  remaining, held, used, expired, reversed and clawed-back points); the
-  usable lots' indices, soonest-expiring first (ties: oldest); and the
-  whole history as records: a word holding the event type and which
-  optional fields are left out, then the fields. Instants are microseconds,
-  lots and events are referred to by index, other values (reasons,
-  policies, member ids) sit in ``_objs``.
-- ``_lids`` / ``_eids``: lot ids and command ids, each joined into one string
-  (``"\\0a\\0b\\0"``); ``_kinds``: each command's event type, a byte each.
+- ``_a``: the header, an int64 array of the sixteen balance totals, a few
+  scalars (last instant, next due instant, inactivity deadline) and the
+  counts of what this version sees of the shared storage below. While a
+  ledger has at most ``SMALL_LOTS`` lots, their rows (earned, expires,
+  available as int microseconds UTC, then remaining, held, used, expired,
+  reversed and clawed-back points) and then the usable lots' queue follow
+  the header, and while it is short (``SHORT_LEDGER``) its records follow
+  them too: a short ledger is one array copied per command, and a command
+  on a longer one copies only what is bounded.
+- ``_lots``: a larger lot table, chunked (:class:`_Big`): a command copies
+  the chunks it changes. ``_q``: a larger ledger's queue, soonest-expiring
+  first (ties: oldest), ``q[QLO:QHI]``.
+- ``_h``: a longer ledger's history as records (a word holding the event
+  type and which optional fields are left out, then the fields; lots and
+  commands by index, other values in ``_objs``); None while they are in
+  ``_a``.
+- ``_lids`` / ``_eids``: lot ids and command ids, joined into one string
+  (``"\\0a\\0b\\0"``) while few, with ``_kinds`` a byte per command; an
+  :class:`IdLog` (a list and a dict index) beyond ``BIG_IDS``.
+
+What grows with the history (``_h``, a large ledger's ``_q``, ``_objs``, an
+IdLog) is shared by every version and only appended to: each version sees
+its own prefix, so a command appends in place, and a second version
+appending to the same parent copies its prefix first (see ``_claim``).
 
 Typed events and lots are rebuilt from these when asked for. A builder is a
-state thawed for one command (arrays copied, everything else shared); once
+state thawed for one command (header copied, everything else shared); once
 it has applied the command it is frozen and becomes the new ledger itself
 (builder and ledger share one slot layout, :class:`Core`, so only the
-object's class changes). A command that raises leaves its builder behind,
-so the ledger it came from is untouched. Replay runs every event of
-a history through one builder, checking each event against the record the
-engine wrote for it. A command's handler takes the command's inputs as
-arguments (``HANDLERS``): a public method passes its checked arguments
-without building the event, and replay passes a given event's fields.
+object's class changes). A command that raises leaves its builder behind
+and gives back what it appended, so the ledger it came from is untouched.
+Replay runs every event of a history through one builder, checking each
+event against the record the engine wrote for it. A command's handler takes
+the command's inputs as arguments (``HANDLERS``): a public method passes its
+checked arguments without building the event, and replay passes a given
+event's fields. Each event class carries its record layout (``_record``)
+and its statement line (``_line``): a new command is an event class, a
+handler here and its public method.
+
+The policies themselves (consumption order, clawback order, expiry, holds,
+debt) are specified executably by the reference model in
+``tests/test_points_stateful.py``, which shares no code with this module:
+change a policy there first.
 
 Inputs reaching the engine are already validated by :mod:`loyaltycore.points`.
 """
@@ -33,6 +55,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 from array import array
 from collections.abc import Callable, MutableSequence, Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -117,15 +140,184 @@ H_DEADLINE: Final = 18  # the inactivity deadline, or NEVER
 H_KILL: Final = 19  # lots below this index died of inactivity
 H_NLOTS: Final = 20
 H_NEV: Final = 21  # events in the history, Opened included
-H_NQ: Final = 22  # usable lots in the queue
-HDR: Final = 23
-#: A lot's row: a[HDR + i * S + column]. A pending lot's ``AVAIL`` carries
+H_QLO: Final = 22  # the usable lots' queue: q[QLO:QHI] (see Core._qbuf)
+H_QHI: Final = 23
+H_HN: Final = 24  # the history's records are h[:HN]
+H_NCMD: Final = 25  # commands in the history (their ids: eids)
+H_NOBJ: Final = 26  # the values records refer to are objs[:NOBJ]
+HDR: Final = 27
+#: A lot's row: S ints at ``row(i)``. A pending lot's ``AVAIL`` carries
 #: PBIT on top of its instant until it vests (a lot reversed while pending
 #: stays pending).
 EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW = range(9)
 S: Final = 9
 PBIT: Final = 2**61
-_FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1, 0])
+_ROW: Final = array("q", [0] * S)
+_BYTE: Final = [bytes((code,)) for code in range(32)]
+_FRESH: Final = array("q", [0] * 16 + [NO, NEVER, NEVER, 0, 0, 1, 0, 0, 0, 0, 0])
+#: A lot table of up to SMALL_LOTS lots is one array of rows; a larger one is
+#: a _Big list of "mids", each a list of up to FAN chunks of CHUNK rows.
+SMALL_LOTS: Final = 64
+CHUNK_BITS: Final = 5  # CHUNK = 32 lots
+FAN_BITS: Final = 6  # FAN = 64 chunks
+_CHUNK: Final = 1 << CHUNK_BITS
+_MID_SHIFT: Final = CHUNK_BITS + FAN_BITS
+_FAN_MASK: Final = (1 << FAN_BITS) - 1
+_CHUNK_MASK: Final = _CHUNK - 1
+#: A short ledger keeps up to this many ints of records after its queue
+#: (read when replaying or restoring), and moves them out of ``a`` once ``a``
+#: is longer than SHORT_LEDGER.
+SMALL_HISTORY: Final = 512
+SHORT_LEDGER: Final = HDR + 32 * S + 32 + SMALL_HISTORY
+#: Ledgers with more command or lot ids than this keep them in an IdLog.
+BIG_IDS: Final = 128
+#: A builder's flag: it is only read, so it claims no shared storage.
+READ_ONLY: Final = 16384
+# _claim: how versions append to storage they share without a lock.
+#
+# A version that sees the first n items of a shared list or array, and finds
+# the storage n long, appends its items in one step (a single C call, which
+# no other thread interleaves), and then checks the length: n + its count
+# means they landed right after its prefix, so the storage is now its own
+# to go on appending to. Anything else means another version appended to
+# the same parent: it copies its prefix and appends to the copy (when two
+# threads raced, its own items stay behind as junk past every prefix, which
+# nobody reads). A look at the length can only make a version copy when it
+# need not, never share when it must not.
+
+#: Guards every check-then-append on storage shared between versions.
+_LOCK: Final = threading.Lock()
+
+
+class _Big(list):  # type: ignore[type-arg]
+    """The top level of a large lot table: mids (lists of chunk arrays)."""
+
+    __slots__ = ()
+
+
+class IdLog:
+    """The ids of a long ledger's commands (or lots), shared by its versions.
+
+    Append-only: a version sees the first ``n`` entries (its own count), so
+    entries appended by a later version are invisible to it. A second
+    version appending to the same parent does not copy the ids: it starts
+    an overlay whose first ``start`` entries are the parent's (read through
+    ``base``, whose entries below ``start`` never change) and appends its
+    own after them. ``kinds`` and ``pos`` hold each command's type code and
+    where its record begins (None for lot ids).
+    """
+
+    __slots__ = ("base", "depth", "ids", "index", "kinds", "pos", "start")
+
+    base: IdLog | None
+    depth: int
+    start: int
+
+    def __init__(
+        self,
+        ids: list[str],
+        kinds: bytearray | None,
+        pos: array[int] | None,
+        base: IdLog | None = None,
+        start: int = 0,
+    ) -> None:
+        self.base, self.start = base, start
+        self.depth = 0 if base is None else base.depth + 1
+        self.ids = ids
+        self.index = {key: start + k for k, key in enumerate(ids)}
+        self.kinds = kinds
+        self.pos = pos
+
+    def __len__(self) -> int:
+        return self.start + len(self.ids)
+
+    def find(self, key: str, n: int) -> int:
+        """The ordinal of ``key`` among the first ``n`` entries, or -1."""
+        k = self.index.get(key)
+        if k is not None:
+            return k if k < n else -1
+        base = self.base
+        return -1 if base is None else base.find(key, min(n, self.start))
+
+    def listing(self, n: int) -> list[str]:
+        """The first ``n`` entries."""
+        own = self.ids[: max(0, n - self.start)]
+        base = self.base
+        return own if base is None else base.listing(min(n, self.start)) + own
+
+    def kind(self, k: int) -> int:
+        """Command ``k``'s type code."""
+        if k >= self.start:
+            assert self.kinds is not None
+            return self.kinds[k - self.start]
+        assert self.base is not None
+        return self.base.kind(k)
+
+    def position(self, k: int) -> int:
+        """Where command ``k``'s record begins."""
+        if k >= self.start:
+            assert self.pos is not None
+            return self.pos[k - self.start]
+        assert self.base is not None
+        return self.base.position(k)
+
+    def prefix(self, n: int) -> IdLog:
+        """A log of the first ``n`` entries, to append to (an overlay, or a copy
+        once overlays would nest deeply)."""
+        commands = self.kinds is not None
+        if self.depth >= 8:
+            pos = array("q", map(self.position, range(n))) if commands else None
+            kinds = bytearray(map(self.kind, range(n))) if commands else None
+            return IdLog(self.listing(n), kinds, pos)
+        if n <= self.start and self.base is not None:
+            return self.base.prefix(n)
+        return IdLog(
+            [], bytearray() if commands else None, array("q") if commands else None, self, n
+        )
+
+    def append(self, key: str, kind: int, pos: int) -> None:
+        self.index[key] = len(self)
+        self.ids.append(key)
+        if self.kinds is not None and self.pos is not None:
+            self.kinds.append(kind)
+            self.pos.append(pos)
+
+    def truncate(self, n: int) -> None:
+        """Drop the entries from ``n`` on (an aborted builder's; ``n >= start``)."""
+        index = self.index
+        cut = n - self.start
+        for key in self.ids[cut:]:
+            del index[key]
+        del self.ids[cut:]
+        if self.kinds is not None and self.pos is not None:
+            del self.kinds[cut:]
+            del self.pos[cut:]
+
+
+def _chunked(flat: Sequence[int], *, big: bool = False) -> array[int] | _Big:
+    """The lot table of ``flat`` rows (exactly sized arrays; ``big``: chunked
+    whatever its size)."""
+    n = len(flat) // S
+    if n <= SMALL_LOTS and not big:
+        return _as_array(flat)
+    top = _Big()
+    for c in range(0, n, _CHUNK):
+        if not (c >> CHUNK_BITS) & _FAN_MASK:
+            top.append([])
+        top[-1].append(_as_array(flat[c * S : (c + _CHUNK) * S]))
+    return top
+
+
+def _rows(lots: Any) -> Sequence[int]:
+    """Every row of a lot table, flat."""
+    if type(lots) is not _Big:
+        return lots  # type: ignore[no-any-return]
+    out = array("q")
+    for mid in lots:
+        for chunk in mid:
+            out += chunk
+    return out
+
 
 #: Event type codes: the index in EVENT_TYPES.
 CODE: Final[dict[type[Any], int]] = {cls: code for code, cls in enumerate(EVENT_TYPES)}
@@ -133,6 +325,7 @@ C_EARNED: Final = CODE[Earned]
 C_REDEEMED: Final = CODE[Redeemed]
 C_CAPTURED: Final = CODE[Captured]
 C_HELD: Final = CODE[Held]
+_BYTE_EARNED: Final = bytes((C_EARNED,))
 _CAUSES: Final = ("lot", "inactivity", "hold", "cancel")
 _EMPTY: Final[tuple[Any, ...]] = ()
 _NO_HOLDS: Final[dict[str, Any]] = {}
@@ -217,7 +410,8 @@ class Conf:
 
 # -- history records -------------------------------------------------------------
 #
-# Each event type's fields, one letter each (attrs field order):
+# Each event type's fields, one letter each (attrs field order), as its class's
+# ``_record`` gives them:
 #   i  the command's own id (kept in eids, not in the record)
 #   T  an instant, always stored (the first one is the event's ``at``)
 #   t  an instant left out when equal to ``at`` (occurred_at)
@@ -228,23 +422,7 @@ class Conf:
 #   E  a command, by its index; L  a lot, by its index
 #   P  lot parts: a count and (lot index, points) pairs, left out when empty
 #   c  an Expired cause, left out when "lot"
-_SPECS: Final[dict[type[Any], str]] = {
-    Earned: "iTtINNr",
-    Redeemed: "iTtIrP",
-    Held: "iTtITP",
-    Captured: "iTtEnIPP",
-    Released: "iTtEP",
-    EarnReversed: "iTtEnIzzPz",
-    RedemptionCancelled: "iTtEnnIPPP",
-    Adjusted: "iTtIrP",
-    TransferredOut: "iTtoIbP",
-    TransferredIn: "iTtoIbo",
-    Merged: "iTtooz",
-    Vested: "TLI",
-    Expired: "TLIc",
-    HoldTimedOut: "TEIP",
-    DebtRepaid: "TIP",
-}
+_SPECS: Final[dict[type[Any], str]] = {cls: cls._record for cls in EVENT_TYPES[1:]}
 _OPTIONAL: Final = "tNnzbrPc"
 
 
@@ -565,6 +743,14 @@ class Core:
     while one command runs, and the public ``PointsLedger``, a frozen one.
     A builder becomes a ledger by changing its class, so a command allocates
     one object; neither subclass adds slots.
+
+    What grows with the history is shared by every version of a ledger and
+    only appended to: the records ``h``, the queue ``q``, ``objs`` and (for
+    long ledgers) the id logs. A version sees its own prefix of each (its
+    counts are in the header ``a``), so a command appends in place; a
+    second version appending to the same parent copies the prefix first
+    (copy-on-branch, under ``_LOCK``). Lot rows change, so a large lot table
+    is chunked and a command copies only the chunks it changes.
     """
 
     __slots__ = (
@@ -573,23 +759,39 @@ class Core:
         "_canc",
         "_conf",
         "_eids",
+        "_h",
         "_kinds",
         "_lids",
+        "_lots",
         "_member_id",
+        "_mine",
         "_objs",
         "_open_holds",
         "_own",
         "_pend",
+        "_q",
         "_raw",
+        "_tx",
     )
 
     _conf: Conf
     _member_id: str
-    _a: MutableSequence[int]  # an array('q'); a list while a history replays
-    _objs: Any  # a tuple when frozen; a list once a builder adds to it
-    _lids: str
-    _eids: str
-    _kinds: Any  # bytes when frozen; a bytearray while replaying
+    #: The header: balance totals and counts (a list while a history replays).
+    _a: MutableSequence[int]
+    #: Lot rows: an array (a list while replaying), or a _Big table.
+    #: Lot rows: None while few (they follow the header in ``a``), a flat
+    #: array or list (a replay's), or a _Big table.
+    _lots: Any
+    #: Usable lot indices, soonest-expiring first (ties: oldest), in q[QLO:QHI];
+    #: None while the lot rows follow the header: the queue then follows them.
+    _q: Any
+    #: The history's records, h[:HN]: a word holding the event type and which
+    #: optional fields are left out, then the fields.
+    _h: Any
+    _objs: Any  # objs[:NOBJ]: a tuple or a list shared with later versions
+    _lids: str | IdLog  # the lot ids: joined ("\0a\0b\0") while few, else an IdLog
+    _eids: str | IdLog  # the command ids, likewise
+    _kinds: bytes  # each command's type code, a byte each (b"" with an IdLog)
     #: Pending lots: sorted (available micros, lot index).
     _pend: Any
     #: Open holds: id -> (points, deadline micros, flat parts, command index).
@@ -598,8 +800,12 @@ class Core:
     _canc: dict[str, int]
     #: The events a history was replayed from, when they are not all plain UTC.
     _raw: tuple[Any, ...] | None
-    #: Which of pend (1), open_holds (2), canc (4) and objs (8) this builder has copied.
+    #: A builder's flags: which containers it owns or has claimed (see State).
     _own: int
+    #: A builder's new records (None when frozen).
+    _tx: Any
+    #: A builder's copied chunks of a large lot table (ids), or None.
+    _mine: set[int] | None
     #: A ledger's typed events, once asked for (unset until then).
     _cache: tuple[Any, ...]
 
@@ -607,15 +813,80 @@ class Core:
 
     def _ordinal(self, event_id: str) -> int:
         """The index of the command called ``event_id``, or -1."""
-        return find(self._eids, event_id)
+        e = self._eids
+        if type(e) is str:
+            return find(e, event_id)
+        return e.find(event_id, self._a[H_NCMD])
 
     def _lot_index(self, lot_id: str) -> int:
         """The index of the lot called ``lot_id``, or -1."""
-        return find(self._lids, lot_id)
+        e = self._lids
+        if type(e) is str:
+            return find(e, lot_id)
+        return e.find(lot_id, self._a[H_NLOTS])
 
     def _ids(self) -> tuple[list[str], list[str]]:
         """(command ids, lot ids) in order."""
-        return split(self._eids), split(self._lids)
+        e, lids = self._eids, self._lids
+        return (
+            split(e) if type(e) is str else e.listing(self._a[H_NCMD]),  # type: ignore[union-attr]
+            split(lids) if type(lids) is str else lids.listing(self._a[H_NLOTS]),  # type: ignore[union-attr]
+        )
+
+    def _id_lists(self) -> tuple[list[str], list[str]]:
+        """Lists of the command and lot ids, each beginning with this version's
+        (a record names earlier commands and lots: a log's whole list will do)."""
+        e, lids = self._eids, self._lids
+        ids = split(e) if type(e) is str else e.listing(len(e))  # type: ignore[union-attr]
+        names = split(lids) if type(lids) is str else lids.listing(len(lids))  # type: ignore[union-attr]
+        return ids, names
+
+    def _kind(self, k: int) -> int:
+        """The type code of command ``k``."""
+        e = self._eids
+        if type(e) is str:
+            return self._kinds[k]
+        return e.kind(k)  # type: ignore[union-attr]
+
+    def _command_pos(self, k: int) -> int:
+        """Where command ``k``'s record begins in ``h``."""
+        e = self._eids
+        if type(e) is not str:
+            return e.position(k)  # type: ignore[union-attr]
+        h, off, _ = self._hbuf()
+        i, count = off, 0
+        while True:
+            code = h[i] & 31
+            if _READ[code][2]:
+                if count == k:
+                    return i - off
+                count += 1
+            i = _SKIP[code](h, i)
+
+    def _history_end(self) -> int:
+        """Where this version's records end in ``h``."""
+        return self._a[H_HN]
+
+    def _hbuf(self) -> tuple[Any, int, int]:
+        """(the array holding the records, where they begin, where they end):
+        a short ledger's follow its queue in ``a`` (a builder's own new ones
+        included), a longer one's are the shared ``h``."""
+        h = self._h
+        if h is None:
+            a = self._a
+            return a, HDR + a[H_NLOTS] * S + a[H_QHI], len(a)
+        return h, 0, self._history_end()
+
+    # -- lots -----------------------------------------------------------------
+
+    def _row(self, i: int) -> tuple[Any, int]:
+        """(the array holding lot ``i``'s row, where the row begins), to read."""
+        lots = self._lots
+        if lots is None:
+            return self._a, HDR + i * S
+        if type(lots) is _Big:
+            return lots[i >> _MID_SHIFT][(i >> CHUNK_BITS) & _FAN_MASK], (i & _CHUNK_MASK) * S
+        return lots, i * S
 
     # -- reading back -------------------------------------------------------
 
@@ -628,9 +899,10 @@ class Core:
     def _history(self) -> list[Any]:
         """The typed history, oldest first."""
         ids, names = self._ids()
-        h, objs, dt = self._a, self._objs, _converter()
+        objs, dt = self._objs, _converter()
         out: list[Any] = [self._opened_event()]
-        i, k, n = self._history_start(), 0, len(h)
+        h, i, n = self._hbuf()
+        k = 0
         while i < n:
             cls, read, command = _READ[h[i] & 31]
             if command:
@@ -647,24 +919,17 @@ class Core:
     def _command_event(self, k: int) -> Any:
         """The ``k``-th command event, read from its record alone.
 
-        The records before it are stepped over, not read back, so a retry,
-        a cancelled redemption or a transfer on a long history costs a walk
-        over its records rather than building every event.
+        A long ledger knows where each command's record begins; a short one
+        steps over the records before it. Either way a retry, a cancelled
+        redemption or a transfer does not build the events before it.
         """
         if self._raw is not None:  # (given events stand in for the records)
             commands = [ev for ev in self._history()[1:] if not ev.derived]
             return commands[k]
-        h = self._a
-        i, count = self._history_start(), 0
-        while True:
-            code = h[i] & 31
-            if _READ[code][2]:
-                if count == k:
-                    break
-                count += 1
-            i = _SKIP[code](h, i)
-        cls, read, _ = _READ[code]
-        ids, names = self._ids()
+        h, off, _ = self._hbuf()
+        i = off + self._command_pos(k)
+        cls, read, _ = _READ[h[i] & 31]
+        ids, names = self._id_lists()
         return cls(*read(h, i, self._objs, ids[k], ids, names, _converter())[0])
 
     def _command_named(self, event_id: str) -> Any:
@@ -674,15 +939,15 @@ class Core:
 
     def _lot_value(self, i: int, names: list[str] | None = None) -> Lot:
         """The public value of lot ``i``."""
-        a, b = self._a, HDR + i * S
-        avail = a[b + AVAIL]
-        exp = a[b + EXPIRES]
-        rem, held, used, expd, rev = a[b + REM : b + CLAW]
+        r, b = self._row(i)
+        avail = r[b + AVAIL]
+        exp = r[b + EXPIRES]
+        rem, held, used, expd, rev = r[b + REM : b + CLAW]
         return Lot(
             (names or self._ids()[1])[i],
             i + 1,
             rem + held + used + expd + rev,
-            instant(a[b + EARNED_AT]),
+            instant(r[b + EARNED_AT]),
             None if exp == NEVER else instant(exp),
             None if avail == NO else instant(avail - PBIT if avail > PBIT // 2 else avail),
             avail > PBIT // 2,
@@ -704,11 +969,16 @@ class Core:
         if self._raw is not None:  # (given events stand in for the records)
             return [ev for ev in self._history() if type(ev) in kinds]
         codes = {CODE[kind] for kind in kinds}
-        h, objs = self._a, self._objs
+        objs = self._objs
         ids, names = self._ids()
         dt = _converter()
         found: list[Any] = []
-        i, k, n = self._history_start(), 0, len(h)
+        h, i, n = self._hbuf()
+        k = 0
+        tx = self._tx
+        if tx and tx is not h:  # (a builder's own records so far come after)
+            h = list(h[i:n]) + tx
+            i, n = 0, len(h)
         while i < n:
             code = h[i] & 31
             cls, read, command = _READ[code]
@@ -737,24 +1007,62 @@ class Core:
                 found[ev.hold] = attrs.evolve(found[ev.hold], status="timed_out")
         return tuple(found.values())
 
-    def _history_start(self) -> int:
-        """Where the history begins in ``a`` (after the lots and the queue)."""
-        a = self._a
-        return HDR + a[H_NLOTS] * S + a[H_NQ]
+    def _qbuf(self) -> tuple[Any, int]:
+        """(the array holding the queue, where its q[0] is)."""
+        q = self._q
+        if q is None:
+            a = self._a
+            return a, HDR + a[H_NLOTS] * S
+        return q, 0
 
-    def _queue(self) -> MutableSequence[int]:
+    def _queue(self) -> list[int]:
         """The usable lots, soonest-expiring first (a copy)."""
         a = self._a
-        qs = HDR + a[H_NLOTS] * S
-        return a[qs : qs + a[H_NQ]]
+        q, off = self._qbuf()
+        return list(q[off + a[H_QLO] : off + a[H_QHI]])
+
+    def _records(self) -> Sequence[int]:
+        """This version's records (a copy)."""
+        h, off, end = self._hbuf()
+        return h[off:end]  # type: ignore[no-any-return]
+
+    def _rows(self) -> Sequence[int]:
+        """Every lot row, flat."""
+        lots = self._lots
+        if lots is None:
+            return self._a[HDR : HDR + self._a[H_NLOTS] * S]
+        return _rows(lots)
 
     def _last_instant(self) -> datetime | None:
         last = self._a[H_LAST]
         return None if last == NO else instant(last)
 
+    def _same_state(self, other: Core) -> bool:
+        """Whether two states hold the same ledger (a cache and the layout aside)."""
+        a, b = self._a, other._a
+        return (
+            a[:H_NEXT] == b[:H_NEXT]  # the next due instant is a cache
+            and a[H_NEXT + 1 : H_QLO] == b[H_NEXT + 1 : H_QLO]
+            and a[H_NCMD:HDR] == b[H_NCMD:HDR]  # (HN: a short ledger's is not kept)
+            and self._queue() == other._queue()
+            and self._records() == other._records()
+            and self._rows() == other._rows()
+            and tuple(self._objs[: a[H_NOBJ]]) == tuple(other._objs[: b[H_NOBJ]])
+            and self._ids() == other._ids()
+        )
+
 
 class State(Core):
-    """A builder: a state thawed for one command, or one replaying a history."""
+    """A builder: a state thawed for one command, or one replaying a history.
+
+    ``_own`` flags what the builder may change in place: the pending list
+    (1), open holds (2), cancelled totals (4), objs (8), a small lot table
+    (16), the queue by appending (32) or anyhow (64), the command ids (256)
+    and lot ids (1024) of an IdLog. A shared container appended to in place
+    is claimed (128, 512, 2048, 4096 for the queue, command ids, lot ids,
+    objs): a builder that is not published gives its claims back
+    (:meth:`abort`), so its parent keeps appending in place.
+    """
 
     __slots__ = ()
 
@@ -769,6 +1077,7 @@ class State(Core):
         s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
         s._member_id = ev.member
         s._a = _FRESH[:]
+        s._lots = s._q = s._h = None
         s._objs = _EMPTY
         s._lids = s._eids = SEP
         s._kinds = b""
@@ -777,15 +1086,20 @@ class State(Core):
         s._canc = _NO_HOLDS
         s._raw = None
         s._own = 0
+        s._tx = None
+        s._mine = None
         return s
 
     @staticmethod
     def thaw(f: Core) -> State:
-        """A builder for one command on frozen ``f`` (its arrays copied)."""
+        """A builder for one command on frozen ``f`` (its header copied, the rest shared)."""
         s = _new_state(State)
         s._conf = f._conf
         s._member_id = f._member_id
         s._a = f._a[:]
+        s._lots = f._lots
+        s._q = f._q
+        s._h = f._h
         s._objs = f._objs
         s._lids = f._lids
         s._eids = f._eids
@@ -795,13 +1109,37 @@ class State(Core):
         s._canc = f._canc
         s._raw = f._raw
         s._own = 0
+        s._tx = s._a if s._h is None else []  # (a short ledger's records end a)
         return s
 
     def freeze(self) -> State:
-        """This builder, frozen: it must not be changed afterwards."""
+        """This builder, frozen: its records appended to the shared history.
+
+        It must not be changed afterwards.
+        """
+        rec = self._tx
+        if rec and self._h is not None:  # (a short ledger's records end a: nothing to do)
+            h, a = self._h, self._a
+            n = a[H_HN]
+            end = n + len(rec)
+            if len(h) == n:
+                h.extend(rec)  # (see _claim)
+                if len(h) != end:  # (two threads raced: copy)
+                    self._h = h[:n] + array("q", rec)
+            else:  # another version appended to the parent: copy
+                self._h = h[:n] + array("q", rec)
+            a[H_HN] = end
+        self._tx = None  # (a large table's _mine stays: nobody reads it any more)
+        a = self._a
+        lo = a[H_QLO]
+        if lo and self._q is None:  # (drop the inline queue's spent entries)
+            off = HDR + a[H_NLOTS] * S
+            del a[off : off + lo]
+            a[H_QHI] -= lo
+            a[H_QLO] = 0
+        if len(a) > SHORT_LEDGER and self._h is None:  # (the records move out)
+            self.h_out()
         if self._own:  # (containers it never copied are still frozen ones)
-            if type(self._objs) is list:
-                self._objs = tuple(self._objs)
             if not self._pend:
                 self._pend = _EMPTY
             if not self._open_holds:
@@ -810,6 +1148,23 @@ class State(Core):
                 self._canc = _NO_HOLDS
             self._own = 0
         return self
+
+    def abort(self, parent: Core) -> None:
+        """Give back what this unpublished builder appended to shared containers."""
+        own = self._own
+        if not own & (128 | 512 | 2048 | 4096):
+            return
+        base = parent._a
+        with _LOCK:
+            if own & 128:
+                del self._q[base[H_QHI] :]
+            if own & 512:
+                self._eids.truncate(base[H_NCMD])  # type: ignore[union-attr]
+            if own & 2048:
+                self._lids.truncate(base[H_NLOTS])  # type: ignore[union-attr]
+            if own & 4096:
+                del self._objs[base[H_NOBJ] :]
+        self._own = own & ~(128 | 512 | 2048 | 4096 | 32 | 256 | 1024 | 8)
 
     # The rarely changed containers are shared with the state a builder was
     # thawed from, and copied before the builder first changes one of them.
@@ -836,33 +1191,228 @@ class State(Core):
             self._own |= 4
         return self._canc
 
+    def own_row(self, i: int) -> tuple[Any, int]:
+        """(the array holding lot ``i``'s row, where the row begins), to change:
+        the row's chunk (a small table: the table) copied if still shared."""
+        lots = self._lots
+        if lots is None:
+            return self._a, HDR + i * S
+        if type(lots) is not _Big:
+            if not self._own & 16:
+                lots = self._lots = lots[:]
+                self._own |= 16
+            return lots, i * S
+        mine = getattr(self, "_mine", None)  # (a thawed builder leaves it unset)
+        if mine is None:
+            mine = self._mine = set()
+        if id(lots) not in mine:
+            lots = self._lots = _Big(lots)
+            mine.add(id(lots))
+        m = i >> _MID_SHIFT
+        mid = lots[m]
+        if id(mid) not in mine:
+            mid = lots[m] = mid[:]
+            mine.add(id(mid))
+        c = (i >> CHUNK_BITS) & _FAN_MASK
+        chunk = mid[c]
+        if id(chunk) not in mine:
+            chunk = mid[c] = chunk[:]
+            mine.add(id(chunk))
+        return chunk, (i & _CHUNK_MASK) * S
+
+    def add_row(self, row: tuple[int, ...]) -> None:
+        """Append a new lot's row (the header's lot count not yet raised)."""
+        a = self._a
+        n = a[H_NLOTS]
+        lots = self._lots
+        if lots is None:
+            if n < SMALL_LOTS:
+                if self._q is None:  # (before the queue)
+                    qs = HDR + n * S
+                    a[qs:qs] = array("q", row)
+                else:
+                    a.extend(row)
+                return
+            self.q_inline()
+            big = self._lots = _chunked(a[HDR:], big=True)  # (all of it new: this builder's)
+            del a[HDR:]
+            assert type(big) is _Big
+            self._mine = {id(big)} | {id(mid) for mid in big}
+            self._mine |= {id(chunk) for mid in big for chunk in mid}
+        elif type(lots) is not _Big:  # (a replay's table stays flat)
+            lots.extend(row)
+            return
+        if n & _CHUNK_MASK:
+            chunk, _ = self.own_row(n - 1)
+            chunk.extend(row)
+            return
+        self.own_row(n - 1)  # (owns the table and the last mid)
+        lots = self._lots
+        chunk = array("q", row)
+        mine = self._mine
+        assert mine is not None
+        mine.add(id(chunk))
+        if (n >> CHUNK_BITS) & _FAN_MASK:
+            lots[-1].append(chunk)
+        else:
+            mid = [chunk]
+            mine.add(id(mid))
+            lots.append(mid)
+
+    # -- the queue ------------------------------------------------------------
+
+    def q_append(self, i: int) -> None:
+        """Put lot ``i`` at the end of the queue."""
+        a = self._a
+        hi = a[H_QHI]
+        if self._q is None:  # (in the builder's own header)
+            a.insert(HDR + a[H_NLOTS] * S + hi, i)
+        elif self._own & 32:
+            self._q.append(i)
+        else:
+            q = self._q
+            claimed = False
+            if len(q) == hi and not self._own & READ_ONLY:
+                q.append(i)  # (see _claim)
+                claimed = len(q) == hi + 1
+            if claimed:  # (the parent's length kept above bit 16, to give it back)
+                self._own |= 32 | 128 | hi << 16
+            else:  # another version appended to the parent: copy
+                self.q_private()
+                self._q.append(i)
+                hi = a[H_QHI]
+        a[H_QHI] = hi + 1
+
+    def q_insert(self, pos: int, i: int) -> None:
+        """Put lot ``i`` at ``pos`` of the queue (q[pos], from QLO to QHI)."""
+        a = self._a
+        if self._q is None:
+            a.insert(HDR + a[H_NLOTS] * S + pos, i)
+        else:
+            lo = a[H_QLO]
+            q = self.q_private()  # (which may move QLO)
+            q.insert(pos - lo + a[H_QLO], i)
+        a[H_QHI] += 1
+
+    def q_remove(self, i: int) -> None:
+        """Take lot ``i`` out of the queue."""
+        a = self._a
+        q = self._a if self._q is None else self.q_private()
+        off = HDR + a[H_NLOTS] * S if self._q is None else 0
+        del q[q.index(i, off + a[H_QLO], off + a[H_QHI])]
+        a[H_QHI] -= 1
+
+    def h_out(self) -> None:
+        """Move a short ledger's records out of ``a`` into a history of their own."""
+        if self._h is None:
+            a = self._a
+            off = HDR + a[H_NLOTS] * S + a[H_QHI]
+            self._h = a[off:]
+            del a[off:]
+            a[H_HN] = len(self._h)
+            if self._tx is a:  # (a builder: its records from now on are new ones)
+                self._tx = []
+
+    def q_inline(self) -> None:
+        """Move an inline queue out of the header (before the lot table grows large)."""
+        self.h_out()
+        if self._q is None:
+            a = self._a
+            off = HDR + a[H_NLOTS] * S
+            self._q = a[off + a[H_QLO] : off + a[H_QHI]]
+            del a[off:]
+            a[H_QLO], a[H_QHI] = 0, len(self._q)
+            self._own |= 32 | 64
+
+    def q_private(self) -> Any:
+        """The queue as this builder's own, to change anywhere (copied if shared)."""
+        if not self._own & 64:
+            a, q = self._a, self._q
+            lo, hi = a[H_QLO], a[H_QHI]
+            mine = q[lo:hi]
+            if self._own & 128:  # (give back what it claimed)
+                with _LOCK:
+                    del q[self._own >> 16 :]
+            self._q = mine
+            a[H_QLO], a[H_QHI] = 0, hi - lo
+            self._own = (self._own | 32 | 64) & ~128
+        return self._q
+
     # -- ids ------------------------------------------------------------------
+
+    def _log_append(self, log: IdLog, n: int, bit: int, key: str, kind: int, pos: int) -> IdLog:
+        """Append ``key`` to ``log`` (at ``n``), claiming it or copying it first."""
+        if not self._own & bit:
+            with _LOCK:
+                claimed = len(log) == n
+                if claimed:
+                    log.append(key, kind, pos)
+            if claimed:
+                self._own |= bit | bit << 1
+                return log
+            log = log.prefix(n)
+            self._own |= bit
+        log.append(key, kind, pos)
+        return log
 
     def name_lot(self, lot_id: str, i: int) -> None:
         """Give the new lot ``i`` its id, which must be new."""
-        if (SEP + lot_id + SEP) in self._lids or SEP in lot_id:
+        lids = self._lids
+        if type(lids) is str:
+            if (SEP + lot_id + SEP) in lids or SEP in lot_id:
+                raise _bad_lot_id(lot_id)
+            if i < BIG_IDS:
+                self._lids = lids + lot_id + SEP
+                return
+            lids = self._lids = IdLog(split(lids), None, None)
+            self._own |= 1024
+        elif self._lot_index(lot_id) >= 0 or SEP in lot_id:
             raise _bad_lot_id(lot_id)
-        self._lids += lot_id + SEP
+        self._lids = self._log_append(lids, i, 1024, lot_id, 0, 0)  # type: ignore[arg-type]
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
         """Record that the command ``event_id`` (of type ``code``) happened at ``at_us``."""
         if SEP in event_id:
             raise _bad_id(event_id)
-        self._eids += event_id + SEP
-        self._kinds += _BYTE[code]
         a = self._a
+        e = self._eids
+        n = a[H_NCMD]
+        if type(e) is str and n < BIG_IDS:
+            self._eids = e + event_id + SEP
+            self._kinds += _BYTE[code]
+        else:
+            if type(e) is str:
+                pos = array("q", map(self._command_pos, range(n)))
+                e = IdLog(split(e), bytearray(self._kinds), pos)
+                self._kinds = b""
+                self._own |= 256
+            h, off, end = self._hbuf()  # (the command's record comes next)
+            pos_now = end - off if h is a else a[H_HN] + len(self._tx)
+            self._eids = self._log_append(e, n, 256, event_id, code, pos_now)  # type: ignore[arg-type]
+        a[H_NCMD] = n + 1
         a[H_NEV] += 1
         if at_us > a[H_LAST]:
             a[H_LAST] = at_us
 
     def obj(self, value: Any) -> int:
         """Keep ``value`` in objs; its index."""
-        objs = self._objs
+        a = self._a
+        n = a[H_NOBJ]
         if not self._own & 8:
-            objs = self._objs = list(objs)
+            objs = self._objs
+            claimed = False
+            if type(objs) is list and len(objs) == n:
+                objs.append(value)  # (see _claim)
+                claimed = len(objs) == n + 1
+            if claimed:
+                self._own |= 8 | 4096
+                a[H_NOBJ] = n + 1
+                return n
+            self._objs = list(objs[:n])
             self._own |= 8
-        objs.append(value)
-        return len(objs) - 1
+        self._objs.append(value)
+        a[H_NOBJ] = n + 1
+        return n
 
     # -- bookkeeping --------------------------------------------------------
 
@@ -873,6 +1423,11 @@ class State(Core):
         if at_us > a[H_LAST]:
             a[H_LAST] = at_us
 
+    def expiry_of(self, i: int) -> int:
+        """Lot ``i``'s expiry (micros, or NEVER)."""
+        r, b = self._row(i)
+        return r[b + EXPIRES]  # type: ignore[no-any-return]
+
     def next_due(self) -> tuple[int, int, str]:
         """(instant, rank, hold) of the next vesting/expiry/timeout/deadline
         (``hold``: the hold that times out, for rank 2; holds due at the same
@@ -881,8 +1436,11 @@ class State(Core):
         if self._pend:
             when, rank = self._pend[0][0], 0
         a = self._a
-        if a[H_NQ]:
-            first = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES]
+        if a[H_QHI] > a[H_QLO]:
+            if self._q is None:  # (a short ledger's queue and rows are in a)
+                first = a[HDR + a[HDR + a[H_NLOTS] * S + a[H_QLO]] * S + EXPIRES]
+            else:
+                first = self.expiry_of(self._q[a[H_QLO]])
             if first < when:
                 when, rank = first, 1
         for hold_id, hold in self._open_holds.items():
@@ -896,19 +1454,26 @@ class State(Core):
     def enqueue(self, i: int) -> None:
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
         a = self._a
-        exp = a[HDR + i * S + EXPIRES]
-        qs = HDR + a[H_NLOTS] * S
-        lo, hi = qs, qs + a[H_NQ]
+        exp = self.expiry_of(i)
+        q, off = self._qbuf()
+        lo, hi = a[H_QLO], a[H_QHI]
+        if lo == hi:
+            self.q_append(i)
+            return
+        last = q[off + hi - 1]
+        e = self.expiry_of(last)
+        if e < exp or (e == exp and last < i):  # the newest usually sorts last
+            self.q_append(i)
+            return
         while lo < hi:
             mid = (lo + hi) // 2
-            j = a[mid]
-            e = a[HDR + j * S + EXPIRES]
+            j = q[off + mid]
+            e = self.expiry_of(j)
             if e < exp or (e == exp and j < i):
                 lo = mid + 1
             else:
                 hi = mid
-        a.insert(lo, i)
-        a[H_NQ] += 1
+        self.q_insert(lo, i)
 
     def new_lot(
         self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
@@ -916,27 +1481,52 @@ class State(Core):
         a = self._a
         i = a[H_NLOTS]
         self.name_lot(lot_id, i)
-        a[H_NLOTS] = i + 1
         column = NO if avail is None else avail + PBIT if pending else avail
-        qs = HDR + i * S
-        a[qs:qs] = _ROW_OF_LIST if type(a) is list else _ROW
-        a[qs] = earned
-        a[qs + 1] = exp
-        a[qs + 2] = column
-        a[qs + 3] = points
+        lots = self._lots
+        flat = self._own & 8192  # (a replay's)
+        if lots is None and i < SMALL_LOTS:  # (the common cases)
+            if self._q is None:  # (before the queue)
+                qs = HDR + i * S
+                a[qs:qs] = _ROW
+                a[qs] = earned
+                a[qs + 1] = exp
+                a[qs + 2] = column
+                a[qs + 3] = points
+            else:
+                a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        elif flat:
+            lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+        else:
+            self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
+            lots = self._lots  # (a short table may have become a large one)
+        a[H_NLOTS] = i + 1
         if pending:
             assert avail is not None
             _insort(self.own_pend(), (avail, i))
             a[PENDING] += points
-        else:
-            qs += S
-            n = a[H_NQ]
-            if not n or a[HDR + a[qs + n - 1] * S + EXPIRES] <= exp:  # the newest sorts last
-                a.insert(qs + n, i)
-                a[H_NQ] = n + 1
+            return i
+        a[AVAILABLE] += points
+        hi = a[H_QHI]
+        if hi > a[H_QLO]:
+            q = self._q
+            last = q[hi - 1] if q is not None else a[HDR + (i + 1) * S + hi - 1]
+            if flat:
+                last_exp = lots[last * S + EXPIRES]
+            elif lots is None:
+                last_exp = a[HDR + last * S + EXPIRES]
             else:
+                last_exp = self.expiry_of(last)
+            if last_exp > exp:  # (the newest usually sorts last)
                 self.enqueue(i)
-            a[AVAILABLE] += points
+                return i
+        if self._q is None:
+            a.insert(HDR + (i + 1) * S + hi, i)
+            a[H_QHI] = hi + 1
+        elif self._own & 32:
+            self._q.append(i)
+            a[H_QHI] = hi + 1
+        else:
+            self.q_append(i)
         return i
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
@@ -945,37 +1535,53 @@ class State(Core):
         col = HELD_ if hold else USED
         parts: list[int] = []
         need = points
-        k = qs = HDR + a[H_NLOTS] * S
+        if self._q is None:  # a short ledger: rows and queue in a
+            off = HDR + a[H_NLOTS] * S
+            k = off + a[H_QLO]
+            while need:
+                i = a[k]
+                b = HDR + i * S
+                rem = a[b + REM]
+                x = rem if rem < need else need
+                a[b + REM] = rem - x
+                a[b + col] += x
+                parts += (i, x)
+                need -= x
+                if x == rem:
+                    k += 1
+            a[H_QLO] = k - off
+            a[AVAILABLE] -= points
+            return parts
+        q = self._q
+        k = a[H_QLO]
         while need:
-            i = a[k]
-            b = HDR + i * S
-            rem = a[b + REM]
+            i = q[k]
+            r, b = self.own_row(i)
+            rem = r[b + REM]
             x = rem if rem < need else need
-            a[b + REM] = rem - x
-            a[b + col] += x
+            r[b + REM] = rem - x
+            r[b + col] += x
             parts += (i, x)
             need -= x
             if x == rem:
                 k += 1
-        del a[qs:k]
-        a[H_NQ] -= k - qs
+        a[H_QLO] = k
         a[AVAILABLE] -= points
         return parts
 
     def give_back(self, i: int, x: int, col: int) -> None:
         """Return ``x`` points from column ``col`` to lot ``i``'s usable remainder."""
-        a = self._a
-        b = HDR + i * S
-        rem = a[b + REM]
-        a[b + REM] = rem + x
-        a[b + col] -= x
+        r, b = self.own_row(i)
+        rem = r[b + REM]
+        r[b + REM] = rem + x
+        r[b + col] -= x
         if rem == 0:
             self.enqueue(i)
-        a[AVAILABLE] += x
+        self._a[AVAILABLE] += x
 
     def dead(self, i: int, at_us: int) -> bool:
         """Whether lot ``i`` has expired by ``at_us`` (own expiry or inactivity)."""
-        return i < self._a[H_KILL] or self._a[HDR + i * S + EXPIRES] <= at_us
+        return i < self._a[H_KILL] or self.expiry_of(i) <= at_us
 
     def deadline_after(self, occurred_at: datetime, at: datetime) -> int:
         """The inactivity deadline (micros) after activity at ``occurred_at``."""
@@ -1003,7 +1609,7 @@ class State(Core):
             parts = self.take(pay)
             a[DEBT] -= pay
             a[DEBT_REPAID] += pay
-            _w_repaid(self._a, self, at_us, pay, parts)
+            _w_repaid(self._tx, self, at_us, pay, parts)
             self.derived(at_us)
 
     def release_parts(self, parts: Sequence[int], at_us: int) -> list[int]:
@@ -1014,9 +1620,9 @@ class State(Core):
             i, x = parts[k], parts[k + 1]
             a[HELD] -= x
             if self.dead(i, at_us):
-                b = HDR + i * S
-                a[b + HELD_] -= x
-                a[b + EXPD] += x
+                r, b = self.own_row(i)
+                r[b + HELD_] -= x
+                r[b + EXPD] += x
                 a[EXPIRED] += x
                 expired += (i, x)
             else:
@@ -1025,7 +1631,7 @@ class State(Core):
 
     def expired_parts(self, parts: list[int], at_us: int, cause: str) -> None:
         for k in range(0, len(parts), 2):
-            _w_expired(self._a, self, at_us, parts[k], parts[k + 1], cause)
+            _w_expired(self._tx, self, at_us, parts[k], parts[k + 1], cause)
             self.derived(at_us)
 
     # -- time passing -------------------------------------------------------
@@ -1056,46 +1662,48 @@ class State(Core):
     def unrecorded(self, until_us: int) -> bool:
         """Whether the inactivity deadline, due next, would pass without an event
         (no usable lot) and nothing else falls due by ``until_us``."""
-        if self._a[H_NQ] or (self._pend and self._pend[0][0] <= until_us):
+        a = self._a
+        if a[H_QHI] > a[H_QLO] or (self._pend and self._pend[0][0] <= until_us):
             return False
         return all(hold[1] > until_us for hold in self._open_holds.values())
 
     def vest(self) -> None:
         avail, i = self.own_pend().pop(0)
         a = self._a
-        b = HDR + i * S
-        a[b + AVAIL] -= PBIT
-        rem = a[b + REM]
+        r, b = self.own_row(i)
+        r[b + AVAIL] -= PBIT
+        rem = r[b + REM]
         self.enqueue(i)
         a[PENDING] -= rem
         a[AVAILABLE] += rem
-        _w_vested(self._a, self, avail, i, rem)
+        _w_vested(self._tx, self, avail, i, rem)
         self.derived(avail)
         self.settle(avail)
 
     def expire_first(self) -> None:
         a = self._a
-        qs = HDR + a[H_NLOTS] * S
-        i = a.pop(qs)
-        a[H_NQ] -= 1
-        self.expire_rest(i, a[HDR + i * S + EXPIRES], "lot")
+        lo = a[H_QLO]
+        q, off = self._qbuf()
+        i = q[off + lo]
+        a[H_QLO] = lo + 1
+        self.expire_rest(i, self.expiry_of(i), "lot")
 
     def expire_rest(self, i: int, at: int, cause: str) -> None:
         """Expire usable lot ``i``'s remainder at ``at`` (the caller dequeues it)."""
         a = self._a
-        b = HDR + i * S
-        x = a[b + REM]
-        a[b + REM] = 0
-        a[b + EXPD] += x
+        r, b = self.own_row(i)
+        x = r[b + REM]
+        r[b + REM] = 0
+        r[b + EXPD] += x
         a[AVAILABLE] -= x
         a[EXPIRED] += x
-        _w_expired(a, self, at, i, x, cause)
+        _w_expired(self._tx, self, at, i, x, cause)
         self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
         points, at, parts, k = self.own_open().pop(hold_id)
         expired = self.release_parts(parts, at)
-        _w_timed_out(self._a, self, at, k, points, parts)
+        _w_timed_out(self._tx, self, at, k, points, parts)
         self.derived(at)
         self.expired_parts(expired, at, "hold")
         self.settle(at)
@@ -1105,9 +1713,7 @@ class State(Core):
         at = a[H_DEADLINE]
         for i in self._queue():
             self.expire_rest(i, at, "inactivity")
-        qs = HDR + a[H_NLOTS] * S
-        del a[qs : qs + a[H_NQ]]
-        a[H_NQ] = 0
+        a[H_QLO] = a[H_QHI]
         a[H_KILL] = a[H_NLOTS]
         a[H_DEADLINE] = NEVER
 
@@ -1121,7 +1727,13 @@ class State(Core):
         if self._pend or self._open_holds or a[H_DEADLINE] != NEVER:
             a[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
-            a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S] * S + EXPIRES] if a[H_NQ] else NEVER
+            lo = a[H_QLO]
+            if a[H_QHI] <= lo:
+                a[H_NEXT] = NEVER
+            elif self._q is None:  # (a short ledger's queue and rows are in a)
+                a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S + lo] * S + EXPIRES]
+            else:
+                a[H_NEXT] = self.expiry_of(self._q[lo])
 
     def local_expiry(self, occurred_at: datetime, occurred_us: int, at: datetime) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
@@ -1161,7 +1773,7 @@ class State(Core):
         if conf.inactive:
             self.activity(occurred_at, at)
         self.command(id, C_EARNED, at_us)
-        _w_earned(self._a, self, at_us, occurred, points, avail, explicit, reason)
+        _w_earned(self._tx, self, at_us, occurred, points, avail, explicit, reason)
 
     def earn_plain(self, eid: str, at_us: int, points: int) -> bool:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
@@ -1177,12 +1789,55 @@ class State(Core):
         exp = conf.memo.get(at_us // _HOUR)
         if exp is None or exp <= at_us:
             return False
-        self.new_lot(eid, points, at_us, exp, None, False)
+        i = a[H_NLOTS]
+        lids, eids = self._lids, self._eids
+        if (
+            self._lots is None  # (not a replay's: it keeps ids in dicts)
+            and self._q is None
+            and type(lids) is str
+            and type(eids) is str
+            and i < SMALL_LOTS
+            and a[H_NCMD] < BIG_IDS
+            and SEP not in eid
+            and (SEP + eid + SEP) not in lids
+        ):  # a short ledger: new_lot, command and the record in one step
+            self._lids = lids + eid + SEP
+            self._eids = eids + eid + SEP
+            self._kinds += _BYTE_EARNED
+            qs = HDR + i * S  # (the row goes before the queue)
+            a[qs:qs] = _ROW
+            a[qs] = at_us
+            a[qs + 1] = exp
+            a[qs + 2] = NO
+            a[qs + 3] = points
+            a[H_NLOTS] = i + 1
+            a[AVAILABLE] += points
+            hi = a[H_QHI]
+            qs += S
+            if hi > a[H_QLO] and a[HDR + a[qs + hi - 1] * S + EXPIRES] > exp:
+                self.enqueue(i)
+            else:
+                a.insert(qs + hi, i)
+                a[H_QHI] = hi + 1
+            a[H_NCMD] += 1
+            a[H_NEV] += 1
+            if at_us > a[H_LAST]:
+                a[H_LAST] = at_us
+        else:
+            self.new_lot(eid, points, at_us, exp, None, False)
+            self.command(eid, C_EARNED, at_us)
         a[EARNED] += points
-        self.command(eid, C_EARNED, at_us)
-        a.append(W_PLAIN_EARN)  # the record
-        a.append(at_us)
-        a.append(points)
+        h, n, rec = self._h, a[H_HN], self._tx
+        if h is None or rec is h:  # (a short ledger's, or a replay's: rec ends it)
+            rec.extend((W_PLAIN_EARN, at_us, points))
+        elif not rec and len(h) == n:  # the record, straight into the history
+            h.extend((W_PLAIN_EARN, at_us, points))  # (see _claim)
+            if len(h) == n + 3:
+                a[H_HN] = n + 3
+            else:  # (two threads raced: freeze copies)
+                rec.extend((W_PLAIN_EARN, at_us, points))
+        else:
+            rec.extend((W_PLAIN_EARN, at_us, points))
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
         return True
@@ -1230,7 +1885,7 @@ class State(Core):
             self.activity(occurred_at, at)
         self.command(id, C_REDEEMED, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_redeemed(self._a, self, at_us, occurred, points, reason, parts)
+        _w_redeemed(self._tx, self, at_us, occurred, points, reason, parts)
 
     def hold(
         self,
@@ -1252,17 +1907,17 @@ class State(Core):
             )
         parts = self.take(points, hold=True)
         self._a[HELD] += points
-        self.own_open()[id] = (points, until, tuple(parts), len(self._kinds))
+        self.own_open()[id] = (points, until, tuple(parts), self._a[H_NCMD])
         self.command(id, C_HELD, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_held(self._a, self, at_us, occurred, points, until, parts)
+        _w_held(self._tx, self, at_us, occurred, points, until, parts)
 
     def open_hold(self, hold_id: str) -> tuple[int, int, tuple[int, ...], int]:
         found = self._open_holds.get(hold_id)
         if found is not None:
             return found
         k = self._ordinal(hold_id)
-        if k < 0 or self._kinds[k] != C_HELD:
+        if k < 0 or self._kind(k) != C_HELD:
             raise UnknownHold(
                 f"hold={hold_id!r} is not a hold of this ledger", field="hold", value=hold_id
             )
@@ -1308,9 +1963,9 @@ class State(Core):
             i, x = parts[j], parts[j + 1]
             y = x if x < need else need
             if y:
-                b = HDR + i * S
-                a[b + HELD_] -= y
-                a[b + USED] += y
+                r, b = self.own_row(i)
+                r[b + HELD_] -= y
+                r[b + USED] += y
                 captured += (i, y)
                 need -= y
             if x > y:
@@ -1323,7 +1978,7 @@ class State(Core):
             self.activity(occurred_at, at)
         self.command(id, C_CAPTURED, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_captured(a, self, at_us, occurred, k, points, amount, captured, released)
+        _w_captured(self._tx, self, at_us, occurred, k, points, amount, captured, released)
         self.expired_parts(expired, at_us, "hold")
 
     def release(self, at_us: int, id: str, at: datetime, occurred_at: datetime, hold: str) -> None:
@@ -1332,7 +1987,7 @@ class State(Core):
         del self.own_open()[hold]
         self.command(id, CODE[Released], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_released(self._a, self, at_us, occurred, k, parts)
+        _w_released(self._tx, self, at_us, occurred, k, parts)
         self.expired_parts(expired, at_us, "hold")
 
     def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
@@ -1340,7 +1995,7 @@ class State(Core):
         k = self._ordinal(of)
         if k < 0:
             raise UnknownEvent(f"of={of!r} is not an event of this ledger", field="of", value=of)
-        kind = self._kinds[k]
+        kind = self._kind(k)
         if kind not in kinds:
             raise InvalidArgument(
                 f"of={of!r} is a {EVENT_TYPES[kind].__name__}, not {what}", field="of", value=of
@@ -1359,16 +2014,17 @@ class State(Core):
         k = self.target(of, (C_EARNED,), "an earn")
         i = self._lot_index(of)
         a = self._a
-        b = HDR + i * S
-        rem, held, used, expd, rev = a[b + REM], a[b + HELD_], a[b + USED], a[b + EXPD], a[b + REV]
-        amount = self.over_reversal(of, points, rem + held + used + expd + rev, a[b + CLAW])
+        r, b = self._row(i)
+        rem, held, used, expd, rev = r[b + REM], r[b + HELD_], r[b + USED], r[b + EXPD], r[b + REV]
+        amount = self.over_reversal(of, points, rem + held + used + expd + rev, r[b + CLAW])
         taken = reclassified = debt = 0
         charged: list[int] = []
-        avail = a[b + AVAIL]
+        avail = r[b + AVAIL]
         if avail > PBIT // 2:  # pending
             taken = amount
-            a[b + REM] = rem - amount
-            a[b + REV] = rev + amount
+            r, b = self.own_row(i)
+            r[b + REM] = rem - amount
+            r[b + REV] = rev + amount
             a[PENDING] -= amount
             if rem == amount:
                 self.own_pend().remove((avail - PBIT, i))
@@ -1377,12 +2033,11 @@ class State(Core):
             reclassified = min(amount - taken, expd)
             rest = amount - taken - reclassified
             if taken and rem == taken:
-                qs = HDR + a[H_NLOTS] * S
-                del a[a.index(i, qs, qs + a[H_NQ])]
-                a[H_NQ] -= 1
-            a[b + REM] = rem - taken
-            a[b + EXPD] = expd - reclassified
-            a[b + REV] = rev + taken + reclassified
+                self.q_remove(i)
+            r, b = self.own_row(i)
+            r[b + REM] = rem - taken
+            r[b + EXPD] = expd - reclassified
+            r[b + REV] = rev + taken + reclassified
             a[AVAILABLE] -= taken
             a[EXPIRED] -= reclassified
             if rest:
@@ -1400,11 +2055,12 @@ class State(Core):
                     charged = self.take(pay)
                 a[DEBT] += debt
         a[CLAWED_BACK] += amount
-        a[b + CLAW] += amount
+        r, b = self.own_row(i)
+        r[b + CLAW] += amount
         self.command(id, CODE[EarnReversed], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_reversed(
-            a, self, at_us, occurred, k, points, amount, taken, reclassified, charged, debt
+            self._tx, self, at_us, occurred, k, points, amount, taken, reclassified, charged, debt
         )
 
     def over_reversal(self, of: str, points: int | None, total: int, done: int) -> int:
@@ -1455,9 +2111,9 @@ class State(Core):
             elif grace_days is not None:
                 grace += (i, y)
             else:
-                b = HDR + i * S
-                a[b + USED] -= y
-                a[b + EXPD] += y
+                r, b = self.own_row(i)
+                r[b + USED] -= y
+                r[b + EXPD] += y
                 a[EXPIRED] += y
                 expired += (i, y)
             if not need:
@@ -1480,7 +2136,7 @@ class State(Core):
         self.own_canc()[of] = done + amount
         self.command(id, CODE[RedemptionCancelled], at_us)
         _w_cancelled(
-            self._a,
+            self._tx,
             self,
             at_us,
             at_us if occurred_at is at else micros(occurred_at),
@@ -1511,7 +2167,7 @@ class State(Core):
             parts = self.take(-points)
             self._a[ADJUSTED_OUT] -= points
         self.command(id, CODE[Adjusted], at_us)
-        _w_adjusted(self._a, self, at_us, occurred, points, reason, parts)
+        _w_adjusted(self._tx, self, at_us, occurred, points, reason, parts)
 
     def other_member(self, kind: type[Any], id: str, way: str, member: str) -> None:
         """Check that a transfer or merge names another member than this ledger's."""
@@ -1539,7 +2195,7 @@ class State(Core):
         self._a[TRANSFERRED_OUT] += points
         self.command(id, CODE[TransferredOut], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_out(self._a, self, at_us, occurred, to, points, keep_expiry, parts)
+        _w_out(self._tx, self, at_us, occurred, to, points, keep_expiry, parts)
 
     def transfer_in(
         self,
@@ -1570,7 +2226,7 @@ class State(Core):
             self.new_lot(f"{id}#{i}", part.points, occurred, exp, None, False)
         self._a[TRANSFERRED_IN] += points
         self.command(id, CODE[TransferredIn], at_us)
-        _w_in(self._a, self, at_us, occurred, source, points, keep_expiry, parts)
+        _w_in(self._tx, self, at_us, occurred, source, points, keep_expiry, parts)
 
     def merge(
         self,
@@ -1602,12 +2258,7 @@ class State(Core):
         a[MERGED_DEBT] += debt
         self.command(id, CODE[Merged], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_merged(self._a, self, at_us, occurred, source, lots, debt)
-
-
-_BYTE: Final = [bytes((code,)) for code in range(len(EVENT_TYPES))]
-_ROW: Final = array("q", [0] * S)
-_ROW_OF_LIST: Final = (0,) * S  # (a list takes a tuple's items directly, an array's one by one)
+        _w_merged(self._tx, self, at_us, occurred, source, lots, debt)
 
 
 def _bad_id(event_id: str) -> InvalidArgument:
@@ -1627,25 +2278,44 @@ def _bad_lot_id(lot_id: str) -> InvalidArgument:
 class Replayer(State):
     """A builder replaying a history: ids kept in dicts (in order: id -> index).
 
-    Unless ``exact``, its ``a`` is a list until the replay is done (a list's
-    items are several times faster to read and update than an array's);
-    :func:`replay` then turns it into an array, which is where a value beyond
-    int64 shows, and replays again exactly to name the event.
+    Unless ``exact``, its header, lot rows, queue and records are lists until
+    the replay is done (a list's items are several times faster to read and
+    update than an array's); :func:`replay` then turns them into arrays,
+    which is where a value beyond int64 shows, and replays again exactly to
+    name the event. Its records are written straight into ``h``.
     """
 
-    __slots__ = ("idix", "lotix")
+    __slots__ = ("cpos", "idix", "kinds", "lotix")
 
     idix: dict[str, int]
     lotix: dict[str, int]
+    cpos: list[int]
+    kinds: bytearray
 
     @classmethod
     def opened(cls, ev: Opened, *, exact: bool = False) -> Replayer:
-        s = super().opened(ev)
-        assert isinstance(s, Replayer)
-        if not exact:
+        if ev.debt_policy not in ("debt", "strict"):
+            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
+        s = _new_state(cls)
+        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
+        s._member_id = ev.member
+        s._lids = s._eids = SEP
+        s._kinds = b""
+        s._pend = _EMPTY
+        s._open_holds = _NO_HOLDS
+        s._canc = _NO_HOLDS
+        s._raw = s._mine = None
+        if exact:
+            s._a = _FRESH[:]
+            s._lots, s._q, s._h = array("q"), array("q"), array("q")
+        else:
             s._a = _FRESH.tolist()
-        s._kinds = bytearray()
-        s.idix, s.lotix = {}, {}
+            s._lots, s._q, s._h = [], [], []
+        s._tx = s._h
+        s._objs = []
+        s._own = 8 | 16 | 32 | 64 | 8192  # (8192: the lot table stays flat)
+        s.kinds = bytearray()
+        s.idix, s.lotix, s.cpos = {}, {}, []
         return s
 
     def _ordinal(self, event_id: str) -> int:
@@ -1657,6 +2327,18 @@ class Replayer(State):
     def _ids(self) -> tuple[list[str], list[str]]:
         return list(self.idix), list(self.lotix)
 
+    def _id_lists(self) -> tuple[list[str], list[str]]:
+        return self._ids()
+
+    def _kind(self, k: int) -> int:
+        return self.kinds[k]
+
+    def _command_pos(self, k: int) -> int:
+        return self.cpos[k]
+
+    def _history_end(self) -> int:
+        return len(self._h)
+
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
         lotix = self.lotix
@@ -1664,40 +2346,76 @@ class Replayer(State):
             raise _bad_lot_id(lot_id)
         lotix[lot_id] = i
 
-    def joined(self) -> tuple[str, str]:
-        """(eids, lids): the ids joined, checked for separators."""
+    def joined(self) -> tuple[str | IdLog, str | IdLog]:
+        """(eids, lids): the ids joined (an IdLog each when many), checked for separators."""
         idix, lotix = self.idix, self.lotix
-        eids = SEP + SEP.join(idix) + SEP if idix else SEP
-        lids = SEP + SEP.join(lotix) + SEP if lotix else SEP
-        if eids.count(SEP) != len(idix) + 1:
-            raise _bad_id(next(x for x in idix if SEP in x))
-        if lids.count(SEP) != len(lotix) + 1:
-            raise _bad_lot_id(next(x for x in lotix if SEP in x))
+        for ids, error in ((idix, _bad_id), (lotix, _bad_lot_id)):
+            bad = next((x for x in ids if SEP in x), None) if len(ids) > BIG_IDS else None
+            if bad is not None:
+                raise error(bad)
+        if len(idix) > BIG_IDS:
+            eids: str | IdLog = IdLog(list(idix), self.kinds, _as_array(self.cpos))
+        else:
+            eids = SEP + SEP.join(idix) + SEP if idix else SEP
+            if eids.count(SEP) != len(idix) + 1:
+                raise _bad_id(next(x for x in idix if SEP in x))
+        if len(lotix) > BIG_IDS:
+            lids: str | IdLog = IdLog(list(lotix), None, None)
+        else:
+            lids = SEP + SEP.join(lotix) + SEP if lotix else SEP
+            if lids.count(SEP) != len(lotix) + 1:
+                raise _bad_lot_id(next(x for x in lotix if SEP in x))
         return eids, lids
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
         # (replay() refuses a repeated id before applying its command)
         idix = self.idix
         idix[event_id] = len(idix)
-        self._kinds.append(code)
+        self.kinds.append(code)
+        self.cpos.append(len(self._h))
         a = self._a
+        a[H_NCMD] += 1
         a[H_NEV] += 1
         if at_us > a[H_LAST]:
             a[H_LAST] = at_us
 
     def freeze(self) -> State:
         """A frozen plain state with this builder's contents, which it takes over
-        (:func:`replay` leaves ``a`` an array of exactly its length)."""
+        (:func:`replay` has made its containers exactly sized arrays)."""
         s = State.__new__(State)
         s._conf, s._member_id, s._raw, s._own = self._conf, self._member_id, self._raw, 0
         s._a = self._a
+        s._lots, s._q, s._h = self._lots, self._q, self._h
         s._objs = tuple(self._objs)
         s._eids, s._lids = self._eids, self._lids  # (joined by replay())
-        s._kinds = bytes(self._kinds)
+        s._kinds = b"" if type(s._eids) is IdLog else bytes(self.kinds)
         s._pend = tuple(self._pend) if self._pend else _EMPTY
         s._open_holds = self._open_holds or _NO_HOLDS
         s._canc = self._canc or _NO_HOLDS
+        s._tx = s._mine = None
         return s
+
+    def finish(self) -> None:
+        """Make the header, lots, queue and records exactly sized arrays, and
+        set the counts in the header (OverflowError: a value beyond int64)."""
+        a = self._a
+        a[H_NOBJ] = len(self._objs)
+        a[H_HN] = len(self._h)
+        lo, hi = a[H_QLO], a[H_QHI]
+        a[H_QLO], a[H_QHI] = 0, hi - lo
+        lots, q, h = self._lots, self._q[lo:hi], self._h
+        if a[H_NLOTS] > SMALL_LOTS:
+            self._a = _as_array(a)
+            self._lots = _chunked(lots)
+            self._q = _as_array(q)
+            self._h = _as_array(h)
+        elif len(h) > SMALL_HISTORY:  # (the rows, then the queue, follow the header)
+            self._a = _as_array([*a, *lots, *q])
+            self._lots = self._q = None
+            self._h = _as_array(h)
+        else:  # (and then the records)
+            self._a = _as_array([*a, *lots, *q, *h])
+            self._lots = self._q = self._h = None
 
 
 def _insort(pend: list[tuple[int, int]], item: tuple[int, int]) -> None:
@@ -1774,7 +2492,7 @@ def _replay(
                     if quick:
                         at = ev.at
                         if type(at) is datetime and at.tzinfo is UTC and not at.fold:
-                            ints += a[-3:]  # (earn_plain's record, all of it input)
+                            ints += s._h[-3:]  # (earn_plain's record, all of it input)
                         else:
                             quick = False
                     if step is not None:
@@ -1839,8 +2557,8 @@ def _replay(
         )
         raise _bad(first, str(exc)) from None
     if quick:
-        quick = a[s._history_start() :] == ints and objs == list(s._objs)
-    s._a = _as_array(a)  # exactly its length (OverflowError: replay() replays exactly)
+        quick = s._h == ints and objs == list(s._objs)
+    s.finish()  # exactly sized arrays (OverflowError: replay() replays exactly)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
         if first is not None:
@@ -1880,13 +2598,14 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
     """The first of ``events[1:stop]`` that differs from the engine's record, if any,
     and whether they all read back exactly (instants in plain UTC)."""
     ids, names = s._ids()
-    h, dt = s._a, _converter()
-    pos, k = s._history_start(), 0
+    dt = _converter()
+    h, pos, end = s._hbuf()
+    k = 0
     canonical = True
     for i in range(1, stop):
         ev = events[i]
         kind = type(ev)
-        if pos >= len(h) or _READ[h[pos] & 31][0] is not kind:
+        if pos >= end or _READ[h[pos] & 31][0] is not kind:
             return i, canonical
         _, read, command = _READ[h[pos] & 31]
         values, pos = read(h, pos, s._objs, ids[k] if command else None, ids, names, dt)

@@ -488,6 +488,15 @@ class Statement(Frames):
 # -- events -----------------------------------------------------------------
 
 
+#: How a statement words each cause of an expiry.
+_EXPIRY_CAUSES: Final = {
+    "lot": "reached its expiry",
+    "inactivity": "inactivity",
+    "hold": "expired while held",
+    "cancel": "expired before cancellation",
+}
+
+
 @attrs.frozen
 class Opened:
     """First event of every ledger: its member and program settings.
@@ -501,7 +510,13 @@ class Opened:
     policy: ExpiryPolicy
     debt_policy: Literal["debt", "strict"] = "debt"
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = ""
     inputs: ClassVar[tuple[str, ...]] = ()
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return "", "Opened"
 
 
 @attrs.frozen
@@ -522,6 +537,8 @@ class Earned:
     expires_at: datetime | None = None
     reason: str = ""
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtINNr"
     inputs: ClassVar[tuple[str, ...]] = (
         "at",
         "occurred_at",
@@ -530,6 +547,10 @@ class Earned:
         "expires_at",
         "reason",
     )
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"earned {self.id}" + (f": {self.reason}" if self.reason else "")
 
 
 @attrs.frozen
@@ -549,7 +570,13 @@ class Redeemed:
     reason: str = ""
     lots: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtIrP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"redeemed {self.id}" + (f": {self.reason}" if self.reason else "")
 
 
 @attrs.frozen
@@ -569,7 +596,13 @@ class Held:
     deadline: datetime
     lots: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtITP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "deadline")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"hold {self.id} until {self.deadline.astimezone(tz):%Y-%m-%d %H:%M}"
 
 
 @attrs.frozen
@@ -591,7 +624,13 @@ class Captured:
     lots: Parts = ()
     released: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtEnIPP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold", "points")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"captured {self.amount} of hold {self.hold}"
 
 
 @attrs.frozen
@@ -610,7 +649,13 @@ class Released:
     hold: str
     lots: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtEP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"released hold {self.hold}"
 
 
 @attrs.frozen
@@ -635,7 +680,13 @@ class EarnReversed:
     charged: Parts = ()
     debt: int = 0
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtEnIzzPz"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"refund of {self.of}" + (f" (debt {self.debt})" if self.debt else "")
 
 
 @attrs.frozen
@@ -663,7 +714,13 @@ class RedemptionCancelled:
     expired: Parts = ()
     grace: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtEnnIPPP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points", "grace_days")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"cancelled {self.amount} of {self.of}"
 
 
 @attrs.frozen
@@ -683,7 +740,13 @@ class Adjusted:
     reason: str
     lots: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtIrP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"adjustment: {self.reason}"
 
 
 @attrs.frozen
@@ -704,7 +767,13 @@ class TransferredOut:
     keep_expiry: bool = True
     lots: Parts = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtoIbP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "to", "points", "keep_expiry")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"transfer to {self.to}"
 
 
 @attrs.frozen
@@ -737,6 +806,8 @@ class TransferredIn:
     keep_expiry: bool = True
     parts: tuple[TransferIn, ...] = ()
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtoIbo"
     inputs: ClassVar[tuple[str, ...]] = (
         "at",
         "occurred_at",
@@ -745,6 +816,10 @@ class TransferredIn:
         "keep_expiry",
         "parts",
     )
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"transfer from {self.source}"
 
 
 @attrs.frozen
@@ -782,7 +857,13 @@ class Merged:
     lots: tuple[MergedLot, ...] = ()
     debt: int = 0
     derived: ClassVar[bool] = False
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "iTtooz"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "source", "lots", "debt")
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.id, f"merged account {self.source}"
 
 
 @attrs.frozen
@@ -798,6 +879,12 @@ class Vested:
     lot: str
     points: int
     derived: ClassVar[bool] = True
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "TLI"
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.lot, f"{self.points} of {self.lot} now usable"
 
 
 @attrs.frozen
@@ -819,6 +906,12 @@ class Expired:
     points: int
     cause: Literal["lot", "inactivity", "hold", "cancel"] = "lot"
     derived: ClassVar[bool] = True
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "TLIc"
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.lot, f"expired {self.points} of {self.lot} ({_EXPIRY_CAUSES[self.cause]})"
 
 
 @attrs.frozen
@@ -835,6 +928,12 @@ class HoldTimedOut:
     points: int
     lots: Parts = ()
     derived: ClassVar[bool] = True
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "TEIP"
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return self.hold, f"hold {self.hold} timed out"
 
 
 @attrs.frozen
@@ -850,6 +949,12 @@ class DebtRepaid:
     points: int
     lots: Parts = ()
     derived: ClassVar[bool] = True
+    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    _record: ClassVar[str] = "TIP"
+
+    def _line(self, tz: tzinfo) -> tuple[str, str]:
+        """(what it names, its text) on a statement."""
+        return "", f"debt repaid {self.points}"
 
 
 PointsEvent: TypeAlias = (

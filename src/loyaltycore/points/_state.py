@@ -1,0 +1,278 @@
+"""The state document of a ledger: what a replay rebuilds, as plain data.
+
+:func:`state_of` writes a ledger's state (balances, counters, every lot's
+row, the usable-lot queue, pending lots, open holds, cancelled totals, the
+ids, and the compact records the engine keeps) without building a single
+typed event; :func:`from_state` reads it back. The int columns are plain
+lists decoded with numpy in one step each, so a restore costs little Python
+per lot: the records are walked once, to check they hold exactly the
+commands the document names.
+
+Instants are microseconds since the epoch (UTC); ``None`` stands for "none".
+Lot rows are ``LOT_COLUMNS`` ints each, in that order; a pending lot's
+``available`` carries ``2**61`` on top of its instant until it vests.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any, Final
+
+import numpy as np
+
+from loyaltycore import serialize
+from loyaltycore.calendar import NEVER
+from loyaltycore.errors import InvalidData, LoyaltyError
+from loyaltycore.points._ledger import (
+    _CHUNK,
+    _FAN_MASK,
+    _READ,
+    BIG_IDS,
+    H_DEADLINE,
+    H_HN,
+    H_KILL,
+    H_LAST,
+    H_NEV,
+    H_NEXT,
+    H_NOBJ,
+    H_QLO,
+    HDR,
+    NO,
+    SEP,
+    SMALL_HISTORY,
+    SMALL_LOTS,
+    Core,
+    IdLog,
+    S,
+    State,
+    _as_array,
+    _Big,
+)
+from loyaltycore.points._values import ExpiryPolicy, MergedLot, Opened, TransferIn
+
+#: The state document's format and version.
+FORMAT: Final = "points.LedgerState"
+VERSION: Final = 1
+#: A lot row's columns, in order.
+LOT_COLUMNS: Final = (
+    "earned_at",
+    "expires_at",
+    "available",
+    "remaining",
+    "held",
+    "used",
+    "expired",
+    "reversed",
+    "clawed_back",
+)
+_KEYS: Final = (
+    "format",
+    "version",
+    "member",
+    "tz",
+    "policy",
+    "debt_policy",
+    "totals",
+    "last",
+    "deadline",
+    "kill",
+    "events",
+    "lot_ids",
+    "lots",
+    "queue",
+    "pending",
+    "holds",
+    "cancelled",
+    "command_ids",
+    "command_at",
+    "records",
+    "objs",
+)
+
+
+def _obj_data(value: Any) -> Any:
+    """A value records refer to, as plain data (a str, or tagged parts)."""
+    if type(value) is str:
+        return value
+    items = tuple(value)
+    if all(type(x) is TransferIn for x in items):
+        return {"transfer_in": serialize.converter.unstructure(items, tuple[TransferIn, ...])}
+    return {"merged_lots": serialize.converter.unstructure(items, tuple[MergedLot, ...])}
+
+
+def _obj_value(data: Any) -> Any:
+    if type(data) is str:
+        return data
+    if isinstance(data, dict) and set(data) == {"transfer_in"}:
+        return serialize.structure(data["transfer_in"], tuple[TransferIn, ...])
+    if isinstance(data, dict) and set(data) == {"merged_lots"}:
+        return serialize.structure(data["merged_lots"], tuple[MergedLot, ...])
+    raise ValueError(f"{data!r} is not a value a record refers to")
+
+
+def _micros_or_none(us: int) -> int | None:
+    return None if us in (NO, NEVER) else us
+
+
+def state_of(ledger: Core) -> dict[str, Any]:
+    """The state document of ``ledger`` (see the module's docstring)."""
+    a = ledger._a
+    conf = ledger._conf
+    eids, lids = ledger._ids()
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "member": ledger._member_id,
+        "tz": conf.tzname,
+        "policy": serialize.converter.unstructure(conf.policy, ExpiryPolicy),
+        "debt_policy": "strict" if conf.strict else "debt",
+        "totals": list(a[:16]),
+        "last": None if a[H_LAST] == NO else a[H_LAST],
+        "deadline": None if a[H_DEADLINE] == NEVER else a[H_DEADLINE],
+        "kill": a[H_KILL],
+        "events": a[H_NEV],
+        "lot_ids": lids,
+        "lots": list(ledger._rows()),
+        "queue": ledger._queue(),
+        "pending": [x for item in ledger._pend for x in item],
+        "holds": [
+            [hold_id, points, until, list(parts), k]
+            for hold_id, (points, until, parts, k) in ledger._open_holds.items()
+        ],
+        "cancelled": dict(ledger._canc),
+        "command_ids": eids,
+        "command_at": [ledger._command_pos(k) for k in range(len(eids))],
+        "records": list(ledger._records()),
+        "objs": [_obj_data(x) for x in ledger._objs[: a[H_NOBJ]]],
+    }
+
+
+def _ints(data: dict[str, Any], key: str) -> Any:
+    """The int column ``key`` as an int64 numpy array (a few C-level steps)."""
+    value = data[key]
+    if not isinstance(value, list) or not set(map(type, value)) <= {int}:
+        raise ValueError(f"{key} must be a list of ints")
+    return np.array(value, dtype=np.int64)  # (OverflowError beyond int64)
+
+
+def _strs(data: dict[str, Any], key: str) -> list[str]:
+    value = data[key]
+    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
+        raise ValueError(f"{key} must be a list of ids")
+    if SEP in "".join(value) or not all(value) or len(set(value)) != len(value):
+        raise ValueError(f"{key} must hold distinct ids without NUL characters")
+    return value
+
+
+#: Whether a type code is a command's.
+_IS_COMMAND: Final = np.array([command for _, _, command in _READ] + [False] * 32)[:32]
+
+
+def _chunked_columns(rows: Any) -> _Big:
+    """A large lot table of flat int64 ``rows`` (chunks cut from the numpy array)."""
+    top = _Big()
+    size = _CHUNK * S
+    for c in range(0, len(rows), size):
+        if not (c // size) & _FAN_MASK:
+            top.append([])
+        top[-1].append(array("q", rows[c : c + size].tobytes()))
+    return top
+
+
+def _command_kinds(records: Any, at: Any) -> Any:
+    """The type code of each command, checking that ``at`` points at command
+    records in order (the records in between are not read)."""
+    if len(at) and (at.min() < 0 or at.max() >= len(records) or (np.diff(at) <= 0).any()):
+        raise ValueError("command_at must point into the records, in order")
+    kinds = records[at] & 31 if len(at) else np.zeros(0, dtype=np.int64)
+    if not _IS_COMMAND[kinds].all():
+        raise ValueError("command_at must point at command records")
+    return kinds
+
+
+def from_state(data: Any) -> State:
+    """A frozen state rebuilt from a state document (a builder, published by the caller).
+
+    Raises:
+        InvalidData: the document is not a state document this version
+            writes (names the problem).
+    """
+    try:
+        return _from_state(data)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, LoyaltyError) as exc:
+        problem = exc.args[0] if type(exc) is KeyError else str(exc)
+        raise InvalidData.from_messages(
+            [f"{problem} @ $"] if type(exc) is not KeyError else [f"missing key {problem} @ $"],
+            what="points ledger state",
+        ) from None
+
+
+def _from_state(data: Any) -> State:
+    if not isinstance(data, dict):
+        raise TypeError("a state document must be an object")
+    missing = [key for key in _KEYS if key not in data]
+    if missing:
+        raise KeyError(missing[0])
+    extra = sorted(set(data) - set(_KEYS))
+    if extra:
+        raise ValueError(f"unknown key {extra[0]!r}")
+    if data["format"] != FORMAT or data["version"] != VERSION:
+        raise ValueError(
+            f"format {data['format']!r} version {data['version']!r} is not {FORMAT} 1"
+        )
+    policy: ExpiryPolicy = serialize.structure(data["policy"], ExpiryPolicy)  # type: ignore[arg-type]
+    s = State.opened(Opened(data["member"], data["tz"], policy, data["debt_policy"]))
+    lot_ids, command_ids = _strs(data, "lot_ids"), _strs(data, "command_ids")
+    totals, lots, queue = _ints(data, "totals"), _ints(data, "lots"), _ints(data, "queue")
+    pending, records = _ints(data, "pending"), _ints(data, "records")
+    command_at = _ints(data, "command_at")
+    n = len(lot_ids)
+    if len(totals) != 16 or len(lots) != n * len(LOT_COLUMNS) or len(pending) % 2:
+        raise ValueError("totals, lots or pending have the wrong length")
+    for column in (queue, pending[1::2]):
+        if len(column) and not (column.min() >= 0 and column.max() < n):
+            raise ValueError("queue and pending must name lots of the ledger")
+    if len(command_at) != len(command_ids):
+        raise ValueError("command_at must name where each command's record begins")
+    kinds = _command_kinds(records, command_at)
+    h = array("q", records.tobytes())
+    header = [*totals.tolist(), NO, NEVER, NEVER, 0, n, 0, 0, len(queue), len(h)]
+    header += [len(command_ids), len(data["objs"])]
+    header[H_LAST] = NO if data["last"] is None else int(data["last"])
+    header[H_DEADLINE] = NEVER if data["deadline"] is None else int(data["deadline"])
+    header[H_KILL], header[H_NEV] = int(data["kill"]), int(data["events"])
+    if len(header) != HDR or header[H_QLO] or header[H_HN] != len(h):  # (the layout changed)
+        raise AssertionError("the state header is out of step with the engine's layout")
+    if n <= SMALL_LOTS and len(h) <= SMALL_HISTORY:  # (rows, queue, records follow)
+        s._a = _as_array(header + lots.tolist() + queue.tolist() + records.tolist())
+    elif n <= SMALL_LOTS:  # (the rows, then the queue, follow the header)
+        s._a = _as_array(header + lots.tolist() + queue.tolist())
+        s._h = h
+    else:
+        s._a = _as_array(header)
+        s._lots = _chunked_columns(lots)
+        s._q = array("q", queue.tobytes())
+        s._h = h
+    s._objs = tuple(_obj_value(x) for x in data["objs"])
+    if len(command_ids) > BIG_IDS:
+        pos = array("q", command_at.tobytes())
+        s._eids = IdLog(list(command_ids), bytearray(kinds.astype(np.uint8).tobytes()), pos)
+    else:
+        s._eids = SEP + SEP.join(command_ids) + SEP if command_ids else SEP
+        s._kinds = kinds.astype(np.uint8).tobytes()
+    if n > BIG_IDS:
+        s._lids = IdLog(list(lot_ids), None, None)
+    else:
+        s._lids = SEP + SEP.join(lot_ids) + SEP if lot_ids else SEP
+    flat = pending.tolist()
+    s._pend = tuple(zip(flat[0::2], flat[1::2], strict=True))
+    s._open_holds = {
+        str(hold_id): (int(points), int(until), tuple(int(x) for x in parts), int(k))
+        for hold_id, points, until, parts, k in data["holds"]
+    } or s._open_holds
+    cancelled = data["cancelled"]
+    if not isinstance(cancelled, dict):
+        raise TypeError("cancelled must be an object")
+    s._canc = {str(key): int(value) for key, value in cancelled.items()} or s._canc
+    s._a[H_NEXT] = s.next_due()[0]
+    return s.freeze()

@@ -1,0 +1,172 @@
+"""The state document: ``from_state(state(l))`` is ``l``, for every command after.
+
+Replay, state and snapshot-plus-tail must agree: a ledger restored from the
+state of a prefix of its history, then given the rest of the commands,
+equals the ledger that ran them all and the ledger replayed from its events.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loyaltycore import errors
+from loyaltycore.points import (
+    ExpireAfter,
+    ExpireOnInactivity,
+    NeverExpire,
+    PointsLedger,
+    merge,
+    transfer,
+)
+
+T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
+
+Command = tuple[str, int, int]
+commands = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "earn",
+                "pending",
+                "redeem",
+                "hold",
+                "capture",
+                "release",
+                "reverse",
+                "cancel",
+                "adjust",
+                "expire",
+                "in",
+                "out",
+                "merge",
+            ]
+        ),
+        st.integers(1, 300),
+        st.integers(0, 100),
+    ),
+    max_size=50,
+)
+
+
+def apply(ledger: PointsLedger, k: int, command: Command) -> PointsLedger:
+    """Command ``k`` of a stream: an hour after the one before it."""
+    kind, points, ref = command
+    at = T0 + timedelta(hours=k)
+    cid = f"c{k}"
+    if kind == "earn":
+        return ledger.earn(cid, at=at, points=points, reason="order" if ref % 2 else "")
+    if kind == "pending":
+        return ledger.earn(cid, at=at, points=points, available_at=at + timedelta(hours=ref))
+    if kind == "redeem":
+        return ledger.redeem(cid, at=at, points=points)
+    if kind == "hold":
+        return ledger.hold(cid, at=at, points=points, deadline=at + timedelta(hours=ref + 1))
+    if kind in ("capture", "release"):
+        holds = [h.id for h in ledger.holds]
+        hold = holds[ref % len(holds)] if holds else "none"
+        if kind == "capture":
+            return ledger.capture(cid, at=at, hold=hold, points=points if ref % 2 else None)
+        return ledger.release(cid, at=at, hold=hold)
+    if kind in ("reverse", "cancel"):
+        return ledger.reverse(cid, at=at, of=f"c{ref}", points=points if ref % 3 else None)
+    if kind == "adjust":
+        return ledger.adjust(cid, at=at, points=points if ref % 2 else -points, reason="fix")
+    if kind == "expire":
+        return ledger.expire(as_of=at + timedelta(days=ref))
+    other = PointsLedger.open("m-2").earn(f"x{k}", at=at, points=400)
+    if kind == "in":
+        return transfer(other, ledger, cid, at=at, points=points)[1]
+    if kind == "out":
+        return transfer(ledger, other, cid, at=at, points=points)[0]
+    return merge(ledger, other, cid, at=at)
+
+
+def outcome(ledger: PointsLedger, k: int, command: Command) -> tuple[Any, PointsLedger]:
+    try:
+        after = apply(ledger, k, command)
+    except errors.LoyaltyError as exc:
+        return (type(exc), str(exc)), ledger
+    return after.state(), after
+
+
+def restored(ledger: PointsLedger) -> PointsLedger:
+    return PointsLedger.from_state(json.loads(json.dumps(ledger.state())))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    commands,
+    st.integers(0, 50),
+    st.sampled_from([NeverExpire(), ExpireAfter(days=2), ExpireOnInactivity(months=1)]),
+)
+def test_a_restored_ledger_behaves_identically_for_every_command(
+    stream: list[Command], cut: int, policy: Any
+) -> None:
+    ledger = PointsLedger.open("m-1", tz="Europe/Berlin", policy=policy)
+    cut = min(cut, len(stream))
+    for k, command in enumerate(stream[:cut]):
+        ledger = outcome(ledger, k, command)[1]
+    snapshot = restored(ledger)
+    assert snapshot == ledger
+    assert snapshot.events == ledger.events
+    for k, command in enumerate(stream[cut:], start=cut):
+        seen, ledger = outcome(ledger, k, command)
+        again, snapshot = outcome(snapshot, k, command)
+        assert again == seen
+        assert snapshot == ledger
+    replayed = PointsLedger.replay(ledger.events)
+    assert replayed.state() == ledger.state() == snapshot.state()
+    assert restored(replayed) == ledger
+
+
+def test_a_long_ledger_round_trips() -> None:
+    # Past the sizes where ids and lots move to their long-ledger storage.
+    ledger = PointsLedger.open("m-1", policy=ExpireAfter(days=30))
+    for k in range(300):
+        ledger = ledger.earn(f"e{k}", at=T0 + timedelta(hours=k), points=50)
+        if k % 4 == 0:
+            ledger = ledger.redeem(f"r{k}", at=T0 + timedelta(hours=k), points=40)
+    back = restored(ledger)
+    assert back == ledger
+    assert back.events == ledger.events
+    at = T0 + timedelta(hours=400)
+    assert back.reverse("x", at=at, of="r8", points=3) == ledger.reverse(
+        "x", at=at, of="r8", points=3
+    )
+    r8 = T0 + timedelta(hours=8)
+    assert back.redeem("r8", at=r8, points=40) is back  # a retry: the same payload
+
+
+def _doc() -> dict[str, Any]:
+    ledger = PointsLedger.open("m-1").earn("e1", at=T0, points=100)
+    return ledger.redeem("r1", at=T0, points=30, reason="gift").state()
+
+
+BAD: list[tuple[str, Any]] = [
+    ("not an object", []),
+    ("missing key", {k: v for k, v in _doc().items() if k != "queue"}),
+    ("unknown key", {**_doc(), "extra": 1}),
+    ("other format", {**_doc(), "format": "points.PointsLedger"}),
+    ("other version", {**_doc(), "version": 2}),
+    ("floats", {**_doc(), "totals": [0.5] * 16}),
+    ("bools", {**_doc(), "queue": [True]}),
+    ("beyond int64", {**_doc(), "records": [2**70]}),
+    ("lots cut short", {**_doc(), "lots": [1, 2, 3]}),
+    ("queue names no lot", {**_doc(), "queue": [5]}),
+    ("records without the commands", {**_doc(), "records": []}),
+    ("repeated ids", {**_doc(), "command_ids": ["e1", "e1"]}),
+    ("bad policy", {**_doc(), "policy": {"type": "Nope"}}),
+    ("bad zone", {**_doc(), "tz": "Mars/Olympus"}),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), BAD, ids=[name for name, _ in BAD])
+def test_a_bad_state_document_raises_invalid_data(name: str, data: Any) -> None:
+    with pytest.raises(errors.InvalidData, match="points ledger state"):
+        PointsLedger.from_state(data)
