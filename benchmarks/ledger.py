@@ -263,7 +263,7 @@ def replay_all(histories: list[tuple[Any, ...]]) -> list[PointsLedger]:
 
 
 def big_member(lots: int) -> PointsLedger:
-    events: list[Any] = [Opened("big", "UTC", POLICY)]
+    events: list[Any] = [Opened("big", tz="UTC", policy=POLICY)]
     at = START
     for i in range(lots):
         at += timedelta(minutes=1)
@@ -328,7 +328,7 @@ def member_with(events: int) -> PointsLedger:
     """A member, replayed from a history of ``events`` events (earns), as a host
     loads one before serving its commands."""
     at = START
-    history: list[Any] = [Opened("long", "UTC", POLICY)]
+    history: list[Any] = [Opened("long", tz="UTC", policy=POLICY)]
     for i in range(events - 1):
         at += timedelta(minutes=1)
         history.append(Earned(f"e{i}", at, at, 100))

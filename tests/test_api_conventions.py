@@ -88,16 +88,6 @@ def _parameters(name: str) -> Iterator[tuple[str, Callable[..., object], inspect
             yield qualname, fn, parameters[name]
 
 
-#: Names in ``points/`` that do not follow the conventions yet; their owner
-#: brings them in line. An entry that follows the rule fails the test below,
-#: so the list only shrinks.
-PENDING_IN_POINTS = {
-    "loyaltycore.points.Opened.__init__": "tz is positional",
-    "loyaltycore.points.Statement.__init__": "tz is positional",
-    "loyaltycore.points.event_from_data": "Any: data",
-    "loyaltycore.points.event_to_data": "Any: the plain data it returns",
-}
-
 #: Where ``as_of`` may be omitted, and what ``None`` means there (none of them
 #: reads the clock). The docs page has the same table.
 OPTIONAL_AS_OF = {
@@ -127,10 +117,6 @@ def _offenders(
     return {q for q, fn, p in _parameters(name) if not rule(p, fn)}
 
 
-def _pending(reason: str) -> set[str]:
-    return {q for q, why in PENDING_IN_POINTS.items() if why.startswith(reason)}
-
-
 def test_the_walk_reaches_every_area() -> None:
     areas = {q.split(".")[1] for q, _ in CALLABLES}
     assert {"calendar", "points", "rules", "tiers", "clv", "metrics", "accounts"} <= areas
@@ -139,12 +125,12 @@ def test_the_walk_reaches_every_area() -> None:
 
 def test_tz_is_keyword_only() -> None:
     offenders = _offenders(lambda p, _: p.kind is p.KEYWORD_ONLY, "tz")
-    assert offenders == _pending("tz")
+    assert offenders == set()
 
 
 def test_as_of_is_keyword_only() -> None:
     offenders = _offenders(lambda p, _: p.kind is p.KEYWORD_ONLY, "as_of")
-    assert offenders == _pending("as_of")
+    assert offenders == set()
 
 
 def _required(parameter: inspect.Parameter, fn: Callable[..., object]) -> bool:
@@ -239,7 +225,7 @@ def test_no_public_annotation_says_any() -> None:
                 offenders.append(qualname)
         if _says_any(signature.return_annotation):
             offenders.append(qualname)
-    assert set(offenders) == _pending("Any")
+    assert offenders == []
 
 
 # -- the deprecation shims ------------------------------------------------------

@@ -277,7 +277,7 @@ def test_a_command_event_is_read_from_its_own_record() -> None:
     assert len(kinds) == 11  # every command type
     at = datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Berlin"))
     zoned = PointsLedger.replay(
-        (Opened("m-1", "UTC", NeverExpire()), Earned("e1", at, at, 10),
+        (Opened("m-1", tz="UTC", policy=NeverExpire()), Earned("e1", at, at, 10),
          Redeemed("r1", at, at, 4, lots=(("e1", 4),)))
     )  # fmt: skip
     assert zoned._command_event(1).at.tzinfo is at.tzinfo  # the given event itself
@@ -290,7 +290,7 @@ def test_replay_keeps_instants_given_in_another_zone() -> None:
     from loyaltycore.points import Earned, NeverExpire, Opened
 
     at = datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Berlin"))
-    events = (Opened("m-1", "UTC", NeverExpire()), Earned("e1", at, at, 10))
+    events = (Opened("m-1", tz="UTC", policy=NeverExpire()), Earned("e1", at, at, 10))
     ledger = PointsLedger.replay(events)
     assert ledger.events == events
     assert ledger.events[1].at.tzinfo is at.tzinfo
@@ -313,7 +313,7 @@ def test_ids_with_a_nul_character_are_refused(where: str) -> None:
     else:
         with pytest.raises(errors.InvalidData, match=r"NUL character @ \$\.events\[2\]"):
             PointsLedger.replay(
-                [Opened("m-1", "UTC", NeverExpire()), Earned("ok", at, at, 5),
+                [Opened("m-1", tz="UTC", policy=NeverExpire()), Earned("ok", at, at, 5),
                  Earned("a\x00b", at, at, 10)]
             )  # fmt: skip
 
@@ -329,7 +329,7 @@ def test_replay_names_the_event_that_takes_a_total_beyond_int64(then: str) -> No
 
     at = datetime(2024, 1, 5, tzinfo=UTC)
     events: list[Any] = [
-        Opened("m-1", "UTC", NeverExpire()),
+        Opened("m-1", tz="UTC", policy=NeverExpire()),
         Earned("e1", at, at, 2**62),
         Earned("e2", at, at, 2**62),
     ]
@@ -405,7 +405,7 @@ def test_holds_and_hold_errors_are_read_from_their_records() -> None:
     led = led.earn("e2", at=t0 + timedelta(hours=3, minutes=30), points=5)  # h2 times out
     at = datetime(2024, 1, 5, 1, tzinfo=ZoneInfo("Europe/Berlin"))  # 00:00 UTC
     zoned = PointsLedger.replay(
-        (Opened("m-2", "UTC", NeverExpire()), Earned("e1", at, at, 10),
+        (Opened("m-2", tz="UTC", policy=NeverExpire()), Earned("e1", at, at, 10),
          Held("h0", at, at, 5, at + timedelta(hours=1), (("e1", 5),)),
          Released("c0", at, at, "h0", (("e1", 5),)),
          Held("h2", at, at, 5, at + timedelta(hours=1), (("e1", 5),)),

@@ -335,7 +335,9 @@ class PointsLedger(Core):
                 field="debt_policy",
                 value=debt_policy,
             )
-        return _publish(State.opened(Opened(member, tz_name, policy, debt_policy)))
+        return _publish(
+            State.opened(Opened(member, tz=tz_name, policy=policy, debt_policy=debt_policy))
+        )
 
     @classmethod
     def replay(cls, events: Iterable[PointsEvent]) -> PointsLedger:
@@ -1115,7 +1117,7 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
         _net(totals[before]),
         tuple(lines),
         Balance(*totals[before]),
-        ledger.tz,
+        tz=ledger.tz,
     )
 
 
@@ -1250,7 +1252,7 @@ def _zone_name(tz: object) -> str:
     )
 
 
-def event_to_data(event: PointsEvent) -> dict[str, Any]:
+def event_to_data(event: PointsEvent) -> dict[str, object]:
     """Plain data of one event, tagged with its ``"type"`` (for an event store).
 
     >>> from datetime import datetime, timezone
@@ -1260,11 +1262,11 @@ def event_to_data(event: PointsEvent) -> dict[str, Any]:
     """
     if not isinstance(event, EVENT_TYPES):
         raise InvalidType(f"event={event!r} is not a points event", field="event", value=event)
-    data: dict[str, Any] = serialize.converter.unstructure(event, PointsEvent)
+    data: dict[str, object] = serialize.converter.unstructure(event, PointsEvent)
     return data
 
 
-def event_from_data(data: Any) -> PointsEvent:
+def event_from_data(data: object) -> PointsEvent:
     """The event made by :func:`event_to_data` (strict: bad data raises InvalidData).
 
     >>> from datetime import datetime, timezone

@@ -893,7 +893,10 @@ class Core:
     def _opened_event(self) -> Opened:
         conf = self._conf
         return Opened(
-            self._member_id, conf.tzname, conf.policy, "strict" if conf.strict else "debt"
+            self._member_id,
+            tz=conf.tzname,
+            policy=conf.policy,
+            debt_policy="strict" if conf.strict else "debt",
         )
 
     def _history(self) -> list[Any]:
@@ -2123,7 +2126,7 @@ class State(Core):
             tz = self._conf.tz
             try:
                 last = at.astimezone(tz).date() + timedelta(days=grace_days)
-                until = micros(start_of_day(last + timedelta(days=1), tz))
+                until = micros(start_of_day(last + timedelta(days=1), tz=tz))
             except OverflowError:
                 raise InvalidTime(
                     f"grace_days={grace_days!r} from at={at.isoformat()} would end after "

@@ -221,7 +221,9 @@ def _from_state(data: Any) -> State:
             f"format {data['format']!r} version {data['version']!r} is not {FORMAT} 1"
         )
     policy: ExpiryPolicy = serialize.structure(data["policy"], ExpiryPolicy)  # type: ignore[arg-type]
-    s = State.opened(Opened(data["member"], data["tz"], policy, data["debt_policy"]))
+    s = State.opened(
+        Opened(data["member"], tz=data["tz"], policy=policy, debt_policy=data["debt_policy"])
+    )
     lot_ids, command_ids = _strs(data, "lot_ids"), _strs(data, "command_ids")
     totals, lots, queue = _ints(data, "totals"), _ints(data, "lots"), _ints(data, "queue")
     pending, records = _ints(data, "pending"), _ints(data, "records")

@@ -252,7 +252,7 @@ def inactivity_deadline(policy: ExpireOnInactivity, tz: tzinfo, day: date) -> tu
 def _day_after(policy: object, last: date, tz: tzinfo, day: date) -> tuple[datetime, int]:
     """The instant 00:00 local after the local date ``last`` (and its micros)."""
     try:
-        instant = start_of_day(last + timedelta(days=1), tz)
+        instant = start_of_day(last + timedelta(days=1), tz=tz)
     except OverflowError:
         raise _beyond(policy, day) from None
     return instant, micros(instant)
@@ -443,7 +443,7 @@ class Statement(Frames):
     closing: int
     lines: tuple[StatementLine, ...]
     balance: Balance
-    tz: str = "UTC"
+    tz: str = attrs.field(default="UTC", kw_only=True)
 
     def _columns_for_frames(self) -> tuple[Col, ...]:
         import numpy as np
@@ -501,14 +501,14 @@ _EXPIRY_CAUSES: Final = {
 class Opened:
     """First event of every ledger: its member and program settings.
 
-    >>> Opened("m-1", "UTC", NeverExpire()).member
+    >>> Opened("m-1", tz="UTC", policy=NeverExpire()).member
     'm-1'
     """
 
     member: str
-    tz: str
-    policy: ExpiryPolicy
-    debt_policy: Literal["debt", "strict"] = "debt"
+    tz: str = attrs.field(kw_only=True)
+    policy: ExpiryPolicy = attrs.field(kw_only=True)
+    debt_policy: Literal["debt", "strict"] = attrs.field(default="debt", kw_only=True)
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
     _record: ClassVar[str] = ""
