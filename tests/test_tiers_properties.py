@@ -391,3 +391,32 @@ def test_compiled_options_agree_with_the_requirement_tree(
         units[METRIC_NAMES.index(metric)] = amount * 10 ** exps[METRIC_NAMES.index(metric)]
     as_decimal = {m: Decimal(v) for m, v in totals.items()}
     assert meets(compile_options(req, exps, "req"), units) == holds(req, as_decimal)
+
+
+REVIEWS = [
+    "FREQ=MONTHLY;BYMONTHDAY=1",
+    "FREQ=MONTHLY;BYMONTHDAY=31",
+    "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=15",
+    "FREQ=MONTHLY;BYDAY=-1FR",
+    "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO,TU,WE,TH,FR",
+    "FREQ=MONTHLY;INTERVAL=5",
+    "FREQ=WEEKLY;BYDAY=MO",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
+    "FREQ=WEEKLY;INTERVAL=3",
+    "FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=1",
+    "FREQ=YEARLY;INTERVAL=2",
+    "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO",
+    "FREQ=YEARLY;INTERVAL=3;BYYEARDAY=-1",
+    "FREQ=DAILY",
+    "FREQ=DAILY;INTERVAL=10",
+]
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(REVIEWS), st.dates(date(1990, 1, 1), date(2150, 12, 31)))
+def test_review_dates_equal_the_schedule_stepped_from_its_anchor(text: str, day: date) -> None:
+    from loyaltycore.tiers._model import next_review, review_rule
+
+    stepped = review_rule(text).after(datetime.combine(day, datetime.min.time()))
+    assert stepped is not None
+    assert next_review(text, day) == stepped.date()
