@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import pickle
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from loyaltycore.errors import InvalidTime
 from loyaltycore.tiers import (
     Activity,
+    ActivityIndex,
     AllOf,
     Anniversary,
     AnyOf,
@@ -420,3 +425,62 @@ def test_review_dates_equal_the_schedule_stepped_from_its_anchor(text: str, day:
     stepped = review_rule(text).after(datetime.combine(day, datetime.min.time()))
     assert stepped is not None
     assert next_review(text, day) == stepped.date()
+
+
+@settings(max_examples=80)
+@given(
+    programs(),
+    activities(),
+    st.lists(st.integers(0, 12), max_size=4),
+    AS_OF,
+    st.lists(st.integers(1, 400), max_size=4),
+)
+def test_an_activity_index_answers_as_the_activity_itself(
+    program: TierProgram,
+    log: list[Activity],
+    cuts: list[int],
+    as_of: datetime,
+    steps: list[int],
+) -> None:
+    # built in pieces, in any order of posting, the index gives the same decisions
+    ordered = sorted(log, key=lambda a: a.reverses is not None)
+    bounds = sorted({0, len(ordered), *(min(c, len(ordered)) for c in cuts)})
+    built = program.index(ordered[: bounds[1]] if len(bounds) > 1 else ordered)
+    for lo, hi in itertools.pairwise(bounds[1:]):
+        built = built.add(ordered[lo:hi])
+    assert built.activity == tuple(ordered)
+    assert built == program.index(ordered)
+    status = index_status = program.join(JOINED)
+    at = JOINED
+    for days in [*steps, 10_000]:
+        at = min(at + timedelta(days=days), as_of)
+        plain = program.evaluate(status, ordered, as_of=at)
+        indexed = program.evaluate(index_status, built, as_of=at)
+        assert indexed == plain
+        status, index_status = plain.status, indexed.status
+    assert program.progress(status, built, as_of=as_of) == program.progress(
+        status, ordered, as_of=as_of
+    )
+
+
+def test_an_activity_index_refuses_what_evaluate_refuses() -> None:
+    from loyaltycore.errors import DuplicateId, InvalidType, UnknownEvent
+
+    program = TierProgram(LADDER)
+    at = JOINED + timedelta(days=3)
+    built = program.index([Activity("nights", 3, at, "s-1")])
+    cases = [
+        ([Activity("nights", 1, at, "s-1")], DuplicateId),
+        ([Activity("nights", -1, at, "r-1", reverses="nope")], UnknownEvent),
+        (["s-2"], InvalidType),
+    ]
+    for items, error in cases:
+        with pytest.raises(error):
+            built.add(items)
+    assert len(built) == 1  # unchanged
+    with pytest.raises(TypeError):
+        ActivityIndex()
+    early = program.index([Activity("nights", 3, JOINED - timedelta(days=1), "s-0")])
+    with pytest.raises(InvalidTime):
+        program.evaluate(program.join(JOINED), early, as_of=at)
+    assert pickle.loads(pickle.dumps(built)) == built

@@ -1,0 +1,258 @@
+"""A member's qualifying activity, checked once and kept with running totals.
+
+Layout (what the engine reads):
+
+* ``entries``: one tuple per activity entry, ``(occurred micros, window
+  micros, metric index, units, source id)``, sorted; a return's window
+  instant is the one of the entry it reverses;
+* ``wins``: every window instant, sorted;
+* ``cum``: per metric present, the running total of units over ``wins``
+  (``cum[m][k]`` is the sum of the first ``k``), so the units counted in a
+  window ``[lo, hi)`` are two bisections and a subtraction;
+* ``keys``: ``(source id, metric index) -> occurred micros``, what a new
+  entry is checked against (no duplicates; a return names a known entry).
+
+Adding entries copies these lists (C speed) and updates the running totals
+from the first changed position on: activity posted in time order appends.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
+from typing import Any
+
+from loyaltycore._validate import type_name
+from loyaltycore.errors import DuplicateId, InvalidType, UnknownEvent
+from loyaltycore.tiers._model import METRIC_NAMES, Activity
+from loyaltycore.tiers._plan import to_units
+
+#: One entry: (occurred micros, window micros, metric index, units, source id).
+Entry = tuple[int, int, int, int, str]
+occurred_of = itemgetter(0)
+
+
+def entries_of(
+    items: Iterable[Activity],
+    pow10: tuple[int, ...],
+    exponents: tuple[int, ...],
+    keys: dict[tuple[str, int], int],
+) -> list[Entry]:
+    """Check ``items`` against ``keys`` (updated in place) and return their entries, unsorted."""
+    entries: list[Entry] = []
+    reversals = []
+    for item in items:
+        if type(item) is not Activity:
+            raise InvalidType(
+                f"activity item {item!r} must be an Activity, not {type_name(item)}",
+                field="activity",
+                value=item,
+            )
+        m, us = item._m, item._us
+        key = (item.source_id, m)
+        if key in keys:
+            raise DuplicateId(
+                f"source_id={item.source_id!r} has two {item.metric} entries",
+                field="source_id",
+                value=item.source_id,
+            )
+        keys[key] = us
+        units = item._num * pow10[m]
+        if item._den != 1:
+            if units % item._den:
+                to_units(item.amount, item.metric, exponents, "amount")
+            units //= item._den
+        if item.reverses is not None:
+            reversals.append((len(entries), item))
+        entries.append((us, us, m, units, item.source_id))
+    for position, item in reversals:
+        original = keys.get((item.reverses, item._m))  # type: ignore[arg-type]
+        if original is None:
+            raise UnknownEvent(
+                f"reverses={item.reverses!r} names no {item.metric} entry in the activity",
+                field="reverses",
+                value=item.reverses,
+            )
+        occ, _, m, units, source = entries[position]
+        entries[position] = (occ, original, m, units, source)
+    return entries
+
+
+class ActivityIndex:
+    """A member's qualifying activity for one tier program, checked once, with running totals.
+
+    Pass it wherever a :class:`TierProgram` method takes ``activity``: the
+    answer is the same as with the entries themselves, but the entries are
+    not checked and sorted again, and a window's totals are read from
+    running totals instead of a scan of the history. :meth:`add` returns a
+    new index with more entries (the index itself never changes), so a
+    member's tier check costs the same after ten years as after ten days.
+    Make one with :meth:`TierProgram.index`.
+
+    >>> from datetime import datetime, timezone
+    >>> from loyaltycore.tiers import Tier, TierProgram, at_least
+    >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("spend", 100))])
+    >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    >>> index = program.index([Activity("spend", 60, at, "o-1")])
+    >>> index = index.add([Activity("spend", 50, at, "o-2")])
+    >>> len(index), program.evaluate(program.join(at), index, as_of=at).tier
+    (2, 'Gold')
+    """
+
+    __slots__ = ("_activity", "_cum", "_entries", "_exponents", "_keys", "_pow10", "_wins")
+
+    _activity: tuple[Activity, ...]
+    _entries: list[Entry]
+    _wins: list[int]
+    _cum: dict[int, list[int]]
+    _keys: dict[tuple[str, int], int]
+    _pow10: tuple[int, ...]
+    _exponents: tuple[int, ...]
+
+    def __init__(self) -> None:
+        raise TypeError("make an ActivityIndex with TierProgram.index")
+
+    @classmethod
+    def _build(
+        cls, activity: Iterable[Activity], pow10: tuple[int, ...], exponents: tuple[int, ...]
+    ) -> ActivityIndex:
+        items = tuple(activity)
+        keys: dict[tuple[str, int], int] = {}
+        entries = entries_of(items, pow10, exponents, keys)
+        entries.sort()
+        wins = sorted((win, m, units) for _, win, m, units, _ in entries)
+        cum: dict[int, list[int]] = {}
+        for k, (_, m, units) in enumerate(wins):
+            column = cum.get(m)
+            if column is None:
+                column = cum[m] = [0] * (k + 1)
+            column.append(column[-1] + units)
+            for other, col in cum.items():
+                if other != m:
+                    col.append(col[-1])
+        return cls._of(items, entries, [w for w, _, _ in wins], cum, keys, pow10, exponents)
+
+    @classmethod
+    def _of(
+        cls,
+        items: tuple[Activity, ...],
+        entries: list[Entry],
+        wins: list[int],
+        cum: dict[int, list[int]],
+        keys: dict[tuple[str, int], int],
+        pow10: tuple[int, ...],
+        exponents: tuple[int, ...],
+    ) -> ActivityIndex:
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "_activity", items)
+        set_(self, "_entries", entries)
+        set_(self, "_wins", wins)
+        set_(self, "_cum", cum)
+        set_(self, "_keys", keys)
+        set_(self, "_pow10", pow10)
+        set_(self, "_exponents", exponents)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ActivityIndex is immutable; {name} cannot be set")
+
+    def add(self, activity: Iterable[Activity]) -> ActivityIndex:
+        """A new index with ``activity`` added (checked as :meth:`TierProgram.evaluate` does).
+
+        Raises:
+            DuplicateId: an entry's ``(source_id, metric)`` is already indexed.
+            UnknownEvent: a return reverses an entry that is not indexed.
+            InvalidType: an item is not an :class:`Activity`.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.tiers import Tier, TierProgram, at_least
+        >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 5))])
+        >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> index = program.index([Activity("nights", 3, at, "stay-1")])
+        >>> index.add([Activity("nights", -1, at, "ret-1", reverses="stay-1")]).activity[-1].amount
+        Decimal('-1')
+        """
+        items = tuple(activity)
+        if not items:
+            return self
+        keys = dict(self._keys)
+        new = entries_of(items, self._pow10, self._exponents, keys)
+        entries = self._entries.copy()
+        wins = self._wins.copy()
+        cum = {m: column.copy() for m, column in self._cum.items()}
+        n = len(wins)
+        for entry in sorted(new):
+            insort(entries, entry)
+            win, m, units = entry[1], entry[2], entry[3]
+            at = bisect_right(wins, win)
+            wins.insert(at, win)
+            if m not in cum:
+                cum[m] = [0] * (n + 1)
+            for other, column in cum.items():
+                column.insert(at + 1, column[at])
+                if other == m:
+                    for k in range(at + 1, len(column)):
+                        column[k] += units
+            n += 1
+        return ActivityIndex._of(
+            self._activity + items, entries, wins, cum, keys, self._pow10, self._exponents
+        )
+
+    @property
+    def activity(self) -> tuple[Activity, ...]:
+        """The entries, in the order they were given.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.tiers import Tier, TierProgram, at_least
+        >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 5))])
+        >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> [a.source_id for a in program.index([Activity("nights", 1, at, "s-1")]).activity]
+        ['s-1']
+        """
+        return self._activity
+
+    def __len__(self) -> int:
+        return len(self._activity)
+
+    def __iter__(self) -> Iterator[Activity]:
+        return iter(self._activity)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActivityIndex):
+            return NotImplemented
+        return self._exponents == other._exponents and self._activity == other._activity
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ActivityIndex(entries={len(self._activity)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (self._activity, self._pow10, self._exponents))
+
+    # -- what the engine reads ------------------------------------------------------
+
+    def totals(self, lo: int, hi: int) -> list[int]:
+        """Units per metric index of every entry with its window instant in ``[lo, hi)``."""
+        wins = self._wins
+        a = bisect_left(wins, lo)
+        b = bisect_left(wins, hi)
+        result = [0] * len(METRIC_NAMES)
+        for m, column in self._cum.items():
+            result[m] = column[b] - column[a]
+        return result
+
+    def first(self) -> Activity | None:
+        """The entry that occurred first (None: no entries)."""
+        if not self._entries:
+            return None
+        first = self._entries[0][0]
+        return next(a for a in self._activity if a._us == first)
+
+
+def _rebuilt(
+    activity: tuple[Activity, ...], pow10: tuple[int, ...], exponents: tuple[int, ...]
+) -> ActivityIndex:
+    return ActivityIndex._build(activity, pow10, exponents)
