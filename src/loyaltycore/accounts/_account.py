@@ -69,7 +69,7 @@ from loyaltycore.points import merge as merge_ledgers
 from loyaltycore.points import transfer as transfer_ledgers
 from loyaltycore.predicates import FrozenMap, Item, Member
 from loyaltycore.rules import POINTS, Evaluation
-from loyaltycore.tiers import Activity, TierStatus
+from loyaltycore.tiers import Activity, ActivityIndex, TierStatus
 
 Resolver = Callable[[str, int], Program]
 _LIFETIME: Final = tuple(f.name for f in attrs.fields(Balance))[4:]
@@ -270,6 +270,8 @@ class Account:
     profile: Profile | None = None
     _log: _Log | None = attrs.field(default=None)
     _budgets: Mapping[str, int] = attrs.field(factory=dict)
+    #: ``activity`` indexed for the tier program (built on first need; not state)
+    _tally: ActivityIndex | None = attrs.field(default=None)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -301,6 +303,14 @@ class Account:
         if not isinstance(other, Account):
             return NotImplemented
         return self._state() == other._state()
+
+    def _indexed(self) -> ActivityIndex:
+        """The activity with running totals, so a tier check does not rescan it."""
+        tally = self._tally
+        if tally is None:
+            tally = self.program.tiers.index(self.activity)
+            object.__setattr__(self, "_tally", tally)
+        return tally
 
     def __repr__(self) -> str:
         b = self.ledger.balance()
@@ -667,9 +677,10 @@ class Account:
         *,
         status: TierStatus | None = None,
         resolve: Resolver | None = None,
+        tally: ActivityIndex | None = None,
         **parts: Any,
     ) -> Applied:
-        """Build the outcome and the event, and apply it."""
+        """Build the outcome and the event, and apply it (``tally``: the activity after it)."""
         fields = {
             k: parts.pop(k)
             for k in (
@@ -708,7 +719,9 @@ class Account:
         event = AccountEvent(
             cmd.version, cmd.name, cmd.id, cmd.at, cmd.occurred, cmd.payload, outcome, ops, **parts
         )
-        account = self._evolve(event, resolve or _no_programs, ledger=ledger, status=status)
+        account = self._evolve(
+            event, resolve or _no_programs, ledger=ledger, status=status, tally=tally
+        )
         return Applied(account, outcome)
 
     # -- commands -------------------------------------------------------------------
@@ -826,7 +839,7 @@ class Account:
             op = LedgerOp("redeem", tender_id, points=priced.tendered, reason=f"order {cmd.id}")
             ledger = _points.run(ledger, op, cmd.at, cmd.occurred)
             ops.append(op)
-        before = _tiers.before(self.status, self.activity, program, cmd.at)
+        before = _tiers.before(self.status, self._indexed(), program, cmd.at)
         evaluation = program.rule_set.evaluate(
             priced.event, self._member(before.tier), budgets_used=self._budgets
         )
@@ -850,7 +863,8 @@ class Account:
             earns.append((op.id, points))
         activity = _order_activity(evaluation, program, self.member)
         try:
-            status = program.tiers.evaluate(before, self.activity + activity, as_of=cmd.at).status
+            tally = self._indexed().add(activity)
+            status = program.tiers.evaluate(before, tally, as_of=cmd.at).status
         except DuplicateId:
             raise DuplicateId(
                 f"id={cmd.id!r} names an order whose activity still counts for the tier; "
@@ -893,6 +907,7 @@ class Account:
             counters=counters,
             caps=cap_use,
             order=record,
+            tally=tally,
         )
 
     def refund(
@@ -1127,8 +1142,8 @@ class Account:
         activity = _refund_activity(
             cmd, record, evaluation, then, spend_total - record.spend_back, now, self.activity
         )
-        new_activity = self.activity + activity
-        status = program.tiers.evaluate(self.status, new_activity, as_of=cmd.at).status
+        tally = self._indexed().add(activity)
+        status = program.tiers.evaluate(self.status, tally, as_of=cmd.at).status
         updated = attrs.evolve(
             record,
             refunded_items=cum_items if cum_items is not None else record.refunded_items,
@@ -1151,6 +1166,7 @@ class Account:
             counters=counters,
             caps=caps,
             order=updated,
+            tally=tally,
         )
 
     def _decrements(self, record: OrderRecord, reversal: Any) -> dict[str, int]:
@@ -1498,6 +1514,7 @@ class Account:
         *,
         ledger: PointsLedger | None = None,
         status: TierStatus | None = None,
+        tally: ActivityIndex | None = None,
     ) -> Account:
         """The account after ``event``: the one place an account's state changes."""
         command = event.command
@@ -1513,8 +1530,12 @@ class Account:
             offset = _plus(_plus(offset, old), ledger.balance(), -1)
             program = resolve(*event.program.key)
         activity = self.activity + event.activity
+        if tally is None and command not in ("migrate", "merge_in"):
+            tally = self._indexed().add(event.activity) if event.activity else self._tally
         if status is None:
-            status = _next_status(self, command, activity, event.at, event.tier, program)
+            status = _next_status(
+                self, command, activity if tally is None else tally, event.at, event.tier, program
+            )
         counters = _add(self.counters, event.counters) if event.counters else self.counters
         caps = _add(self.caps, event.caps) if event.caps else self.caps
         outcomes = dict(self.outcomes)
@@ -1543,7 +1564,10 @@ class Account:
             self.last_at, event.at, program
         ):
             today = event.at.astimezone(program.zone).date()
+            kept = len(activity)
             activity, status = _tiers.prune_activity(activity, status, program)
+            if len(activity) != kept:
+                tally = None
             counters = _tiers.prune_counters(counters, today)
             caps = _tiers.prune_caps(caps, today)
         ops = self.ledger_ops + len(event.ledger)
@@ -1577,6 +1601,7 @@ class Account:
             profile=self.profile,
             log=_Log(self._log, event),
             budgets=self._budgets,
+            tally=tally if command != "migrate" else None,
         )
 
 
@@ -1752,7 +1777,7 @@ def _tier_map(value: object, old: Program, new: Program) -> dict[str, str]:
 def _next_status(
     account: Account,
     command: str,
-    activity: tuple[Activity, ...],
+    activity: Iterable[Activity],
     at: datetime,
     tier: TierOp | None,
     new_program: Program | None = None,
@@ -1762,7 +1787,7 @@ def _next_status(
     if command not in _TIER_COMMANDS:
         return account.status
     if command == "order":
-        before = _tiers.before(account.status, account.activity, program, at)
+        before = _tiers.before(account.status, account._indexed(), program, at)
         return program.tiers.evaluate(before, activity, as_of=at).status
     if command == "migrate":
         assert tier is not None
