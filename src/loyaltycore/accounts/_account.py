@@ -1556,9 +1556,14 @@ class Account:
             merged_into = event.member
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
+        kept = len(orders)
         _prune_window(outcomes, orders, program, event.at)
         programs = self.programs
-        if command in ("migrate", "merge_in") or not _covers(programs, orders, program):
+        if (
+            command in ("migrate", "merge_in")
+            or len(orders) != kept
+            or (event.order is not None and event.order.program.key not in programs)
+        ):  # (else ``programs`` still holds exactly the programs the kept orders name)
             programs = _programs_for(program, orders, self.programs, resolve)
         if command in ("review", "migrate", "merge_in") or _new_month(
             self.last_at, event.at, program
@@ -1701,7 +1706,10 @@ def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tu
     if evaluation.eligible > 0:
         spend = Decimal(evaluation.eligible).scaleb(-program.exponent)
         out.append(Activity("spend", spend, event.at, f"{event.id}:spend"))
-    out.extend(a for a in evaluation.activity if a.amount > 0)
+    for rule, amount, currency, recipient, _, _ in evaluation.raw:
+        # (evaluation.activity, without building the award lines)
+        if currency != POINTS and recipient == member and amount > 0:
+            out.append(Activity(currency, amount, event.at, f"{event.id}:{rule}"))
     return tuple(out)
 
 
@@ -1733,6 +1741,8 @@ def _refund_activity(
 
 def _referrals(evaluation: Evaluation, member: str, cmd: _Cmd) -> tuple[Award, ...]:
     """Awards of the order for other members, as commands for their accounts."""
+    if all(line[3] == member for line in evaluation.raw):
+        return ()
     out = []
     for line in evaluation.lines:
         if line.currency == POINTS and line.recipient != member and line.points > 0:
@@ -1851,19 +1861,6 @@ def _programs_for(
         if key not in out:
             out[key] = known[key] if key in known else resolve(*key)
     return out
-
-
-def _covers(
-    programs: Mapping[tuple[str, int], Program],
-    orders: Mapping[str, OrderRecord],
-    program: Program,
-) -> bool:
-    """Whether ``programs`` is exactly the current program and those of the kept orders."""
-    if program.key not in programs:
-        return False
-    used = {record.program.key for record in orders.values()}
-    used.add(program.key)
-    return len(used) == len(programs)
 
 
 def _new_month(before: datetime, after: datetime, program: Program) -> bool:
