@@ -450,6 +450,15 @@ def test_an_activity_index_answers_as_the_activity_itself(
         built = built.add(ordered[lo:hi])
     assert built.activity == tuple(ordered)
     assert built == program.index(ordered)
+    # read back from plain rows, entries made on first need, then more added
+    half = len(ordered) // 2
+    from_rows = program.index_from_rows(program.index(ordered[:half]).rows())
+    from_rows = from_rows.add(ordered[half:])
+    assert from_rows.rows() == built.rows()
+    assert program.evaluate(program.join(JOINED), from_rows, as_of=as_of) == program.evaluate(
+        program.join(JOINED), ordered, as_of=as_of
+    )
+    assert from_rows == built
     status = index_status = program.join(JOINED)
     at = JOINED
     for days in [*steps, 10_000]:
@@ -484,3 +493,31 @@ def test_an_activity_index_refuses_what_evaluate_refuses() -> None:
     with pytest.raises(InvalidTime):
         program.evaluate(program.join(JOINED), early, as_of=at)
     assert pickle.loads(pickle.dumps(built)) == built
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("x", "must be a list of rows @ $"),
+        ([["spend", "1"]], "must be [metric, amount, occurred_at, source_id, reverses] @ $[0]"),
+        ([["gold", "1", "2024-01-01T00:00:00+00:00", "s", None]], "metric='gold'"),
+        ([["spend", 1, "2024-01-01T00:00:00+00:00", "s", None]], "amount=1"),
+        ([["spend", "0.001", "2024-01-01T00:00:00+00:00", "s", None]], "amount='0.001'"),
+        ([["nights", "1.5", "2024-01-01T00:00:00+00:00", "s", None]], "amount='1.5'"),
+        ([["spend", "NaN", "2024-01-01T00:00:00+00:00", "s", None]], "amount='NaN'"),
+        ([["spend", "5", "2024-01-01T00:00:00", "s", None]], "occurred_at="),
+        ([["spend", "5", "2024-01-01T00:00:00+00:00", " ", None]], "source_id=' '"),
+        ([["spend", "-5", "2024-01-01T00:00:00+00:00", "s", "t"]], "reverses='t' names no entry"),
+        ([["spend", "5", "2024-01-01T00:00:00+00:00", "s", "s"]], "amount='5'"),
+        (
+            [["spend", "5", "2024-01-01T00:00:00+00:00", "s", None]] * 2,
+            "source_id='s' is not valid @ $[1]",
+        ),
+    ],
+)
+def test_bad_activity_rows_are_named(rows: Any, message: str) -> None:
+    from loyaltycore.errors import InvalidData
+
+    with pytest.raises(InvalidData) as caught:
+        TierProgram(LADDER).index_from_rows(rows)
+    assert message in str(caught.value)

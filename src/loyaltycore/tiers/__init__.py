@@ -502,6 +502,33 @@ class TierProgram:
         cfg = self._config
         return ActivityIndex._build(activity, cfg.pow10, cfg.plan.exponents)
 
+    def index_from_rows(
+        self, rows: Sequence[Sequence[object]], *, path: str = "$"
+    ) -> ActivityIndex:
+        """The index of plain rows (:meth:`ActivityIndex.rows`), checked as :class:`Activity` is.
+
+        The entries become :class:`Activity` values only when asked for
+        (:attr:`ActivityIndex.activity`): a tier check reads the rows' units.
+
+        Raises:
+            InvalidData: naming ``path`` and the index of every bad row.
+
+        >>> from datetime import timezone
+        >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 25))])
+        >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> rows = program.index([Activity("nights", 26, at, "stay-1")]).rows()
+        >>> program.evaluate(program.join(at), program.index_from_rows(rows), as_of=at).kind
+        'upgrade'
+        >>> program.index_from_rows([["nights", "0", "2025-03-01", "s", None]])
+        Traceback (most recent call last):
+        ...
+        loyaltycore.errors.InvalidData: invalid activity:
+          amount='0' is not valid @ $[0]
+          occurred_at='2025-03-01' is not valid @ $[0]
+        """
+        cfg = self._config
+        return ActivityIndex._from_rows(rows, cfg.pow10, cfg.plan.exponents, path)
+
     def override(
         self,
         status: TierStatus,

@@ -20,17 +20,128 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
 from loyaltycore._validate import type_name
-from loyaltycore.errors import DuplicateId, InvalidType, UnknownEvent
-from loyaltycore.tiers._model import METRIC_NAMES, Activity
+from loyaltycore.calendar import micros
+from loyaltycore.errors import DuplicateId, InvalidData, InvalidType, UnknownEvent
+from loyaltycore.tiers._model import METRIC_INDEX, METRIC_NAMES, Activity
 from loyaltycore.tiers._plan import to_units
 
 #: One entry: (occurred micros, window micros, metric index, units, source id).
 Entry = tuple[int, int, int, int, str]
+#: One entry as plain data: [metric, amount, occurred_at, source_id, reverses].
+Row = list[Any]
 occurred_of = itemgetter(0)
+_ROW = "must be [metric, amount, occurred_at, source_id, reverses]"
+
+
+def row_of(item: Activity) -> Row:
+    """An entry as a plain row (amount as Decimal text, instant as ISO-8601 UTC)."""
+    return [
+        item.metric,
+        str(item.amount),
+        item.occurred_at.isoformat(),
+        item.source_id,
+        item.reverses,
+    ]
+
+
+def activity_of(row: Row) -> Activity:
+    """The entry of a row :func:`entries_of_rows` checked."""
+    metric, amount, occurred, source, reverses = row
+    return Activity(metric, Decimal(amount), datetime.fromisoformat(occurred), source, reverses)
+
+
+def entries_of_rows(
+    rows: object, pow10: tuple[int, ...], keys: dict[tuple[str, int], int], path: str
+) -> tuple[list[Row], list[Entry]]:
+    """Check plain rows as :class:`Activity` checks its fields; their entries, unsorted.
+
+    Raises:
+        InvalidData: naming the path of every bad row.
+    """
+    if type(rows) is not list:
+        raise InvalidData.from_messages([f"must be a list of rows @ {path}"], what="activity")
+    errors: list[str] = []
+    entries: list[Entry] = []
+    reversals = []
+    for i, row in enumerate(rows):
+        where = f"{path}[{i}]"
+        if type(row) is not list or len(row) != 5:
+            errors.append(f"{_ROW} @ {where}")
+            continue
+        metric, amount, occurred, source, reverses = row
+        m = METRIC_INDEX.get(metric) if type(metric) is str else None
+        units = _units(amount, pow10[m]) if m is not None else None
+        us = _instant(occurred)
+        bad = [
+            name
+            for name, ok in (
+                ("metric", m is not None),
+                ("amount", units is not None and (reverses is None or units < 0)),
+                ("occurred_at", us is not None),
+                ("source_id", type(source) is str and source and not source.isspace()),
+                ("reverses", reverses is None or (type(reverses) is str and reverses)),
+            )
+            if not ok
+        ]
+        if not bad and (source, m) in keys:
+            bad = ["source_id"]
+        if bad:
+            errors.extend(f"{name}={row[_FIELDS[name]]!r} is not valid @ {where}" for name in bad)
+            continue
+        assert m is not None
+        assert units is not None
+        assert us is not None
+        keys[(source, m)] = us
+        if reverses is not None:
+            reversals.append((len(entries), reverses, m, where))
+        entries.append((us, us, m, units, source))
+    for position, reverses, m, where in reversals:
+        original = keys.get((reverses, m))
+        if original is None:
+            errors.append(f"reverses={reverses!r} names no entry @ {where}")
+            continue
+        occ, _, m, units, source = entries[position]
+        entries[position] = (occ, original, m, units, source)
+    if errors:
+        raise InvalidData.from_messages(errors, what="activity")
+    return rows, entries
+
+
+_FIELDS = {"metric": 0, "amount": 1, "occurred_at": 2, "source_id": 3, "reverses": 4}
+
+
+def _units(amount: object, scale: int) -> int | None:
+    """Integer units of a Decimal text amount (None: not an exact, non-zero amount)."""
+    if type(amount) is not str:
+        return None
+    try:
+        value = Decimal(amount)
+    except ArithmeticError:
+        return None
+    if not value.is_finite() or not value:
+        return None
+    num, den = value.as_integer_ratio()
+    num *= scale
+    return None if num % den else num // den
+
+
+def _instant(text: object) -> int | None:
+    """Micros of an aware ISO-8601 instant (None: not one)."""
+    if type(text) is not str:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if at.tzinfo is None or at.utcoffset() is None:
+        return None
+    return micros(at.astimezone(UTC))
 
 
 def entries_of(
@@ -100,9 +211,24 @@ class ActivityIndex:
     (2, 'Gold')
     """
 
-    __slots__ = ("_activity", "_cum", "_entries", "_exponents", "_keys", "_pow10", "_wins")
+    __slots__ = (
+        "_activity",
+        "_cum",
+        "_entries",
+        "_exponents",
+        "_keys",
+        "_pow10",
+        "_rows",
+        "_tail",
+        "_wins",
+    )
 
-    _activity: tuple[Activity, ...]
+    #: the entries as given (None: not built yet, see ``_rows`` and ``_tail``)
+    _activity: tuple[Activity, ...] | None
+    #: the first entries as plain rows, made into Activity values on first need
+    _rows: list[Row]
+    #: the entries added after those rows
+    _tail: tuple[Activity, ...]
     _entries: list[Entry]
     _wins: list[int]
     _cum: dict[int, list[int]]
@@ -120,6 +246,28 @@ class ActivityIndex:
         items = tuple(activity)
         keys: dict[tuple[str, int], int] = {}
         entries = entries_of(items, pow10, exponents, keys)
+        return cls._indexed(items, [], (), entries, keys, pow10, exponents)
+
+    @classmethod
+    def _from_rows(
+        cls, rows: object, pow10: tuple[int, ...], exponents: tuple[int, ...], path: str
+    ) -> ActivityIndex:
+        keys: dict[tuple[str, int], int] = {}
+        checked, entries = entries_of_rows(rows, pow10, keys, path)
+        return cls._indexed(None, checked, (), entries, keys, pow10, exponents)
+
+    @classmethod
+    def _indexed(
+        cls,
+        items: tuple[Activity, ...] | None,
+        rows: list[Row],
+        tail: tuple[Activity, ...],
+        entries: list[Entry],
+        keys: dict[tuple[str, int], int],
+        pow10: tuple[int, ...],
+        exponents: tuple[int, ...],
+    ) -> ActivityIndex:
+        """The index of ``entries`` (unsorted): sorted, with their running totals."""
         entries.sort()
         wins = sorted((win, m, units) for _, win, m, units, _ in entries)
         cum: dict[int, list[int]] = {}
@@ -131,12 +279,16 @@ class ActivityIndex:
             for other, col in cum.items():
                 if other != m:
                     col.append(col[-1])
-        return cls._of(items, entries, [w for w, _, _ in wins], cum, keys, pow10, exponents)
+        return cls._of(
+            items, rows, tail, entries, [w for w, _, _ in wins], cum, keys, pow10, exponents
+        )
 
     @classmethod
     def _of(
         cls,
-        items: tuple[Activity, ...],
+        items: tuple[Activity, ...] | None,
+        rows: list[Row],
+        tail: tuple[Activity, ...],
         entries: list[Entry],
         wins: list[int],
         cum: dict[int, list[int]],
@@ -147,6 +299,8 @@ class ActivityIndex:
         self = object.__new__(cls)
         set_ = object.__setattr__
         set_(self, "_activity", items)
+        set_(self, "_rows", rows)
+        set_(self, "_tail", tail)
         set_(self, "_entries", entries)
         set_(self, "_wins", wins)
         set_(self, "_cum", cum)
@@ -196,8 +350,20 @@ class ActivityIndex:
                     for k in range(at + 1, len(column)):
                         column[k] += units
             n += 1
+        if self._activity is None:
+            return ActivityIndex._of(
+                None,
+                self._rows,
+                self._tail + items,
+                entries,
+                wins,
+                cum,
+                keys,
+                self._pow10,
+                self._exponents,
+            )
         return ActivityIndex._of(
-            self._activity + items, entries, wins, cum, keys, self._pow10, self._exponents
+            self._activity + items, [], (), entries, wins, cum, keys, self._pow10, self._exponents
         )
 
     @property
@@ -211,26 +377,47 @@ class ActivityIndex:
         >>> [a.source_id for a in program.index([Activity("nights", 1, at, "s-1")]).activity]
         ['s-1']
         """
-        return self._activity
+        items = self._activity
+        if items is None:
+            items = tuple(activity_of(row) for row in self._rows) + self._tail
+            object.__setattr__(self, "_activity", items)
+        return items
+
+    def rows(self) -> list[Row]:
+        """The entries as plain rows ``[metric, amount, occurred_at, source_id, reverses]``.
+
+        Amounts are Decimal text, instants ISO-8601 in UTC; a program's
+        :meth:`TierProgram.index_from_rows` reads them back.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.tiers import Tier, TierProgram, at_least
+        >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 5))])
+        >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> program.index([Activity("nights", 2, at, "s-1")]).rows()
+        [['nights', '2', '2025-03-01T00:00:00+00:00', 's-1', None]]
+        """
+        if self._activity is None:
+            return [*self._rows, *map(row_of, self._tail)]
+        return [row_of(a) for a in self._activity]
 
     def __len__(self) -> int:
-        return len(self._activity)
+        return len(self._entries)
 
     def __iter__(self) -> Iterator[Activity]:
-        return iter(self._activity)
+        return iter(self.activity)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ActivityIndex):
             return NotImplemented
-        return self._exponents == other._exponents and self._activity == other._activity
+        return self._exponents == other._exponents and self.activity == other.activity
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"ActivityIndex(entries={len(self._activity)})"
+        return f"ActivityIndex(entries={len(self._entries)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuilt, (self._activity, self._pow10, self._exponents))
+        return (_rebuilt, (self.activity, self._pow10, self._exponents))
 
     # -- what the engine reads ------------------------------------------------------
 
@@ -249,7 +436,7 @@ class ActivityIndex:
         if not self._entries:
             return None
         first = self._entries[0][0]
-        return next(a for a in self._activity if a._us == first)
+        return next(a for a in self.activity if a._us == first)
 
 
 def _rebuilt(
