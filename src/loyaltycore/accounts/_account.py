@@ -21,7 +21,7 @@ business time the rules, the expiry and the tier windows read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
@@ -253,7 +253,8 @@ class Account:
     version: int
     ledger: PointsLedger
     status: TierStatus
-    activity: tuple[Activity, ...]
+    #: (None: the entries of ``_tally``, made into values on first need)
+    _activity: tuple[Activity, ...] | None
     counters: FrozenMap[int]
     caps: Mapping[str, int]
     outcomes: Mapping[str, Seen]
@@ -303,6 +304,25 @@ class Account:
         if not isinstance(other, Account):
             return NotImplemented
         return self._state() == other._state()
+
+    @property
+    def activity(self) -> tuple[Activity, ...]:
+        """The qualifying activity a tier decision may still read, oldest posted first.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.predicates import Item
+        >>> at = datetime(2024, 5, 6, 8, tzinfo=timezone.utc)
+        >>> a = Account.open("ann", program=example_program(), at=at)
+        >>> a = a.order("o-1", at=at, lines=[Item("latte", unit_price="4.50")]).account
+        >>> [(x.metric, x.amount, x.source_id) for x in a.activity]
+        [('spend', Decimal('4.50'), 'o-1:spend')]
+        """
+        items = self._activity
+        if items is None:
+            assert self._tally is not None
+            items = self._tally.activity
+            object.__setattr__(self, "_activity", items)
+        return items
 
     def _indexed(self) -> ActivityIndex:
         """The activity with running totals, so a tier check does not rescan it."""
@@ -436,20 +456,21 @@ class Account:
         >>> a = Account.open("ann", program=example_program(), at=at)
         >>> doc = a.adjust("a-1", at=at, points=50, reason="welcome").account.snapshot()
         >>> doc["schema"], doc["version"], doc["data"]["version"]
-        ('accounts.Snapshot', 1, 2)
+        ('accounts.Snapshot', 2, 2)
         """
         data = _snapshot.SnapshotData(
             self.member,
             self.version,
             ProgramRef(*self.program.key),
+            tuple(ProgramRef(*key) for key in self.programs),
             self.ledger.events,
             self.offset,
             self.status,
-            self.activity,
+            self._indexed().rows(),
             dict(self.counters),
             dict(self.caps),
-            tuple(self.outcomes.values()),
-            tuple(self.orders.values()),
+            _snapshot.texts(self.outcomes),
+            _snapshot.texts(self.orders),
             dict(self.holds),
             self.joined_at,
             self.last_at,
@@ -489,20 +510,21 @@ class Account:
         resolve = _resolver(programs)
         data: _snapshot.SnapshotData = serialize.from_data(snapshot, _snapshot.SnapshotData)
         program = resolve(*data.program.key)
-        orders = {r.id: r for r in data.orders}
+        tally = program.tiers.index_from_rows(data.activity, path="$.data.activity")
         account = Account(
             member=data.member,
             program=program,
             version=data.version,
             ledger=PointsLedger.replay(data.ledger),
             status=data.status,
-            activity=data.activity,
+            activity=None,
             counters=FrozenMap(data.counters),
             caps=data.caps,
-            outcomes={s.id: s for s in data.outcomes},
-            orders=orders,
+            outcomes=_snapshot.stored(data.outcomes, Seen, "outcomes"),
+            orders=_snapshot.stored(data.orders, OrderRecord, "orders"),
             holds=data.holds,
-            programs=_programs_for(program, orders, {}, resolve),
+            programs={p.key: resolve(*p.key) for p in (data.program, *data.programs)},
+            tally=tally,
             joined_at=data.joined_at,
             last_at=data.last_at,
             offset=data.offset,
@@ -1529,18 +1551,22 @@ class Account:
             old = self.ledger.balance(as_of=max(event.at, self.ledger.last_at or event.at))
             offset = _plus(_plus(offset, old), ledger.balance(), -1)
             program = resolve(*event.program.key)
-        activity = self.activity + event.activity
         if tally is None and command not in ("migrate", "merge_in"):
             tally = self._indexed().add(event.activity) if event.activity else self._tally
+        activity = (
+            None  # (still the tally's rows)
+            if self._activity is None and tally is not None
+            else self.activity + event.activity
+        )
         if status is None:
-            status = _next_status(
-                self, command, activity if tally is None else tally, event.at, event.tier, program
-            )
+            read: Iterable[Activity] | None = tally if tally is not None else activity
+            assert read is not None
+            status = _next_status(self, command, read, event.at, event.tier, program)
         counters = _add(self.counters, event.counters) if event.counters else self.counters
         caps = _add(self.caps, event.caps) if event.caps else self.caps
-        outcomes = dict(self.outcomes)
+        outcomes = _snapshot.copied(self.outcomes)
         outcomes[event.id] = Seen(event.id, command, event.payload, event.outcome)
-        orders = dict(self.orders)
+        orders = _snapshot.copied(self.orders)
         if event.order is not None:
             orders[event.order.id] = event.order
         holds = _holds_after(self.holds, event)
@@ -1569,6 +1595,9 @@ class Account:
             self.last_at, event.at, program
         ):
             today = event.at.astimezone(program.zone).date()
+            if activity is None:
+                assert tally is not None
+                activity = tally.activity
             kept = len(activity)
             activity, status = _tiers.prune_activity(activity, status, program)
             if len(activity) != kept:
@@ -1829,7 +1858,10 @@ def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> dict[s
 
 
 def _prune_window(
-    outcomes: dict[str, Seen], orders: dict[str, OrderRecord], program: Program, at: datetime
+    outcomes: MutableMapping[str, Seen],
+    orders: MutableMapping[str, OrderRecord],
+    program: Program,
+    at: datetime,
 ) -> None:
     """Forget outcomes past the idempotency window and orders past the refund window."""
     from datetime import timedelta
