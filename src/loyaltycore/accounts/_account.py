@@ -22,7 +22,7 @@ business time the rules, the expiry and the tier windows read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
@@ -93,34 +93,33 @@ class Applied(NamedTuple):
 
 
 class _Log:
-    """An account's events since it was opened or restored: O(1) to extend."""
+    """An account's events since it was opened or restored: O(1) to extend.
 
-    __slots__ = ("event", "prev", "size")
-    size: int
+    Successive versions share one list and each sees its first ``size``
+    items: a new event is appended in place when this version is the
+    newest (append, then check the slot is ours), else the list is copied.
+    """
 
-    def __init__(self, prev: _Log | None, event: AccountEvent) -> None:
-        self.prev = prev
-        self.event = event
-        self.size = 1 if prev is None else prev.size + 1
+    __slots__ = ("events", "size")
+
+    def __init__(self, events: list[AccountEvent], size: int) -> None:
+        self.events = events
+        self.size = size
+
+    def add(self, event: AccountEvent) -> _Log:
+        events, size = self.events, self.size
+        if len(events) == size:
+            events.append(event)
+            if len(events) > size and events[size] is event:
+                return _Log(events, size + 1)
+        return _Log([*events[:size], event], size + 1)
 
     def newest(self, count: int) -> list[AccountEvent]:
-        out: list[AccountEvent] = []
-        node: _Log | None = self
-        while node is not None and len(out) < count:
-            out.append(node.event)
-            node = node.prev
-        out.reverse()
-        return out
+        size = self.size
+        return self.events[max(0, size - count) : size]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_log_of, (tuple(self.newest(self.size)),))
-
-
-def _log_of(events: Iterable[AccountEvent]) -> _Log | None:
-    log: _Log | None = None
-    for event in events:
-        log = _Log(log, event)
-    return log
+        return (_Log, (self.events[: self.size], self.size))
 
 
 class _Cmd(NamedTuple):
@@ -1633,7 +1632,7 @@ class Account:
             ledger_ops=ops,
             rotate_at=rotate_at,
             profile=self.profile,
-            log=_Log(self._log, event),
+            log=_Log([event], 1) if self._log is None else self._log.add(event),
             budgets=self._budgets,
             tally=tally if command != "migrate" else None,
         )
@@ -1708,7 +1707,7 @@ def _opened(
         offset=Balance(),
         rotate_at=program.carry_every,
         profile=profile,
-        log=_Log(None, event),
+        log=_Log([event], 1),
     )
 
 
@@ -1844,7 +1843,11 @@ def _next_status(
     return status
 
 
-def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> dict[str, HoldRecord]:
+def _holds_after(
+    holds: Mapping[str, HoldRecord], event: AccountEvent
+) -> Mapping[str, HoldRecord]:
+    if event.command not in ("hold", "capture", "release"):
+        return holds
     out = dict(holds)
     if event.command == "hold":
         op = event.ledger[0]
@@ -1864,8 +1867,6 @@ def _prune_window(
     at: datetime,
 ) -> None:
     """Forget outcomes past the idempotency window and orders past the refund window."""
-    from datetime import timedelta
-
     oldest = at - timedelta(days=program.retry_days)
     while outcomes:
         first = next(iter(outcomes.values()))
