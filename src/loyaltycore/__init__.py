@@ -1,8 +1,8 @@
 """loyaltycore: loyalty-program primitives done right.
 
 Points ledgers with expiry, tier programs, earning and promotion rules, member
-lifecycle stages, segments, KPI calculators and customer-lifetime-value models,
-as pure, immutable, deterministic values.
+accounts and their stores, lifecycle stages, segments, KPI calculators and
+customer-lifetime-value models, as pure, immutable, deterministic values.
 
 The main types and entry points are importable from here; every module also
 stands on its own (``loyaltycore.metrics`` for the KPI calculators,
@@ -17,6 +17,7 @@ Importing loyaltycore loads none of the optional extras.
 """
 
 from loyaltycore._version import __version__
+from loyaltycore.accounts import Account, Program
 from loyaltycore.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.lifecycle import (
@@ -66,6 +67,7 @@ from loyaltycore.segments import (
     rfm_scores,
     value_segments,
 )
+from loyaltycore.stores import SQLiteStore
 from loyaltycore.tiers import (
     Activity,
     AllOf,
@@ -85,6 +87,7 @@ from loyaltycore.transactions import Facts, Summary, TransactionLog, calibration
 
 __all__ = [
     "AbsoluteDays",
+    "Account",
     "Activity",
     "AllOf",
     "Always",
@@ -119,10 +122,12 @@ __all__ = [
     "PointsPerSpend",
     "Predicate",
     "ProbabilityAlive",
+    "Program",
     "RFM_SEGMENTS",
     "Rolling",
     "Rule",
     "RuleSet",
+    "SQLiteStore",
     "Segment",
     "SegmentMap",
     "SegmentSet",
