@@ -34,7 +34,7 @@ from loyaltycore.tiers._plan import to_units
 #: One entry: (occurred micros, window micros, metric index, units, source id).
 Entry = tuple[int, int, int, int, str]
 #: One entry as plain data: [metric, amount, occurred_at, source_id, reverses].
-Row = list[Any]
+Row = list[str | None]
 occurred_of = itemgetter(0)
 _ROW = "must be [metric, amount, occurred_at, source_id, reverses]"
 
@@ -53,7 +53,13 @@ def row_of(item: Activity) -> Row:
 def activity_of(row: Row) -> Activity:
     """The entry of a row :func:`entries_of_rows` checked."""
     metric, amount, occurred, source, reverses = row
-    return Activity(metric, Decimal(amount), datetime.fromisoformat(occurred), source, reverses)
+    return Activity(
+        str(metric),
+        Decimal(str(amount)),
+        datetime.fromisoformat(str(occurred)),
+        str(source),
+        reverses,
+    )
 
 
 def entries_of_rows(
