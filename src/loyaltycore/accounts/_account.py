@@ -202,10 +202,14 @@ def _optional_str(value: object, name: str) -> str | None:
     return None if value is None else check_id(value, name)
 
 
+#: No attributes (one shared value, so an order's event and member do not each make one).
+_NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
+
+
 def _attrs_map(value: object) -> Mapping[str, Any]:
     """An order's attributes, checked as the rules' event checks them."""
     if value is None or (type(value) is dict and not value):
-        return {}
+        return _NO_ATTRIBUTES
     attributes: Mapping[str, Any] = Member("order", attributes=value).attributes
     return attributes
 
@@ -636,7 +640,13 @@ class Account:
     def _member(self, tier: str) -> Member:
         p = self.profile
         if p is None:
-            return Member(self.member, joined_at=self.joined_at, tier=tier, counters=self.counters)
+            return Member(
+                self.member,
+                joined_at=self.joined_at,
+                tier=tier,
+                counters=self.counters,
+                attributes=_NO_ATTRIBUTES,
+            )
         return Member(
             self.member,
             joined_at=self.joined_at,
