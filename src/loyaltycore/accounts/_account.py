@@ -21,6 +21,7 @@ business time the rules, the expiry and the tier windows read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -910,7 +911,7 @@ class Account:
             cmd.version,
             cmd.at,
             cmd.occurred,
-            ProgramRef(*program.key),
+            _ref(program.key),
             self.member,
             _stored(evaluation),
             currency,
@@ -1669,6 +1670,12 @@ def _rotated(
     rotated, left = found
     offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
     return rotated, offset, left, left + every
+
+
+@functools.lru_cache(maxsize=256)
+def _ref(key: tuple[str, int]) -> ProgramRef:
+    """One ``ProgramRef`` per program, shared by the orders that name it."""
+    return ProgramRef(*key)
 
 
 def _no_programs(program_id: str, version: int) -> Program:
