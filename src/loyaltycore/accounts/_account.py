@@ -512,7 +512,7 @@ class Account:
         True
         """
         resolve = _resolver(programs)
-        data: _snapshot.SnapshotData = serialize.from_data(snapshot, _snapshot.SnapshotData)
+        data = _snapshot.read(snapshot)
         program = resolve(*data.program.key)
         tally = program.tiers.index_from_rows(data.activity, path="$.data.activity")
         account = Account(

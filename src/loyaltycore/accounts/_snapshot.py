@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 from cattrs.gen import make_dict_unstructure_fn
@@ -80,6 +80,43 @@ class SnapshotData:
     absorbed: tuple[str, ...] = ()
     ledger_ops: int = 0
     rotate_at: int = 0
+
+
+#: The fields of a version 2 snapshot read by their own code, not by the converter.
+_BULK: Final = ("ledger", "activity", "outcomes", "orders")
+
+
+def read(doc: object) -> SnapshotData:
+    """The snapshot document ``doc``, of any version.
+
+    A current document's bulk fields are read by their own code: the
+    converter (and its depth check) walks only the rest, the ledger's
+    events are read as events, and the activity, outcomes and orders are
+    left for :meth:`Account.restore` to check as it indexes them.
+    """
+    current = (
+        isinstance(doc, Mapping)
+        and doc.get("schema") == SNAPSHOT_SCHEMA
+        and doc.get("version") == SNAPSHOT_VERSION
+        and isinstance(doc.get("data"), dict)
+    )
+    if not current:
+        found: SnapshotData = serialize.from_data(doc, SnapshotData)
+        return found
+    assert isinstance(doc, Mapping)
+    data = doc["data"]
+    light = {**data, **{k: () for k in _BULK if k in data}}
+    small: SnapshotData = serialize.from_data({**doc, "data": light}, SnapshotData)
+    ledger = serialize.structure(
+        data["ledger"], tuple[PointsEvent, ...], what=SNAPSHOT_SCHEMA, path="$.data.ledger"
+    )
+    return attrs.evolve(
+        small,
+        ledger=ledger,
+        activity=data["activity"],
+        outcomes=data["outcomes"],
+        orders=data["orders"],
+    )
 
 
 def text(data: Any) -> str:
