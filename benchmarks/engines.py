@@ -129,7 +129,9 @@ def polars_summary(data: dict[str, Any]) -> int:
 def ours_cohorts(data: dict[str, Any]) -> int:
     from loyaltycore.metrics import cohort_retention
 
-    return int(cohort_retention(data["customer"], data["at"], period="month").size.sum())
+    return int(
+        cohort_retention(data["customer"], data["at"], period="month", as_of=AS_OF).size.sum()
+    )
 
 
 def polars_cohorts(data: dict[str, Any]) -> int:

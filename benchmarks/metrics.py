@@ -112,7 +112,7 @@ def run_lifetimes(data: dict[str, Any]) -> dict[str, float]:
 def run_cohorts(data: dict[str, Any]) -> dict[str, float]:
     from loyaltycore.metrics import cohort_retention
 
-    table = cohort_retention(data["customer"], data["at"], period="month", tz="UTC")
+    table = cohort_retention(data["customer"], data["at"], period="month", tz="UTC", as_of=AS_OF)
     return {"customers": float(table.size.sum())}
 
 

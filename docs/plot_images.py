@@ -63,7 +63,7 @@ def clv_figures(log: Any) -> dict[str, Any]:
     )
     periods = clv.period_transactions(bg, split.calibration)
     # Repeat purchases as the literature counts them: one per customer and day.
-    days = local_days(log.at, "UTC") - int(np.datetime64("1997-01-01", "D").astype(np.int64))
+    days = local_days(log.at, tz="UTC") - int(np.datetime64("1997-01-01", "D").astype(np.int64))
     pairs = np.unique(np.stack([log.codes, days], axis=1), axis=0)
     first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
     track = clv.expected_cumulative_transactions(
@@ -163,7 +163,7 @@ def _tiers(log: Any, start: date, end: date) -> Any:
     """Each customer's tier from a year's spend: gold from 500, silver from 200."""
     from loyaltycore.calendar import local_days
 
-    days = local_days(log.at, "Europe/Berlin").astype("datetime64[D]")
+    days = local_days(log.at, tz="Europe/Berlin").astype("datetime64[D]")
     inside = (days >= np.datetime64(start)) & (days < np.datetime64(end))
     spend = np.bincount(log.codes[inside], weights=log.amount[inside], minlength=log.n_customers)
     return np.where(spend >= 50_000, "gold", np.where(spend >= 20_000, "silver", "base"))

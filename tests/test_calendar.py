@@ -68,16 +68,16 @@ def test_a_date_means_local_midnight_when_a_zone_is_given() -> None:
 def test_local_date_differs_from_utc_date_in_shanghai() -> None:
     at = datetime(2024, 12, 31, 16, 30, tzinfo=UTC)
     assert at.date() == date(2024, 12, 31)
-    assert cal.local_date(at, SHANGHAI) == date(2025, 1, 1)
+    assert cal.local_date(at, tz=SHANGHAI) == date(2025, 1, 1)
 
 
 def test_start_of_day_in_a_zone_whose_midnight_falls_in_a_dst_gap() -> None:
     # Santiago springs forward at 00:00 local: the day starts at 01:00.
     santiago = ZoneInfo("America/Santiago")
-    start = cal.start_of_day(date(2024, 9, 8), santiago)
+    start = cal.start_of_day(date(2024, 9, 8), tz=santiago)
     assert start.astimezone(santiago).date() == date(2024, 9, 8)
     assert start.astimezone(santiago).hour == 1
-    assert cal.local_date(start - timedelta(microseconds=1), santiago) == date(2024, 9, 7)
+    assert cal.local_date(start - timedelta(microseconds=1), tz=santiago) == date(2024, 9, 7)
 
 
 @pytest.mark.parametrize(
@@ -161,8 +161,8 @@ instants = st.datetimes(
 def test_vectorized_local_days_match_scalar_local_dates(values: list[datetime], name: str) -> None:
     tz = cal.zone(name)
     micros = np.array([cal.to_micros(v) for v in values], dtype=np.int64)
-    days = cal.local_days(micros, tz)
-    expected = [(cal.local_date(v, tz) - date(1970, 1, 1)).days for v in values]
+    days = cal.local_days(micros, tz=tz)
+    expected = [(cal.local_date(v, tz=tz) - date(1970, 1, 1)).days for v in values]
     assert days.tolist() == expected
 
 
@@ -173,16 +173,16 @@ wall_times = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(204
 def test_wall_to_micros_matches_zoneinfo_fold_zero(values: list[datetime], name: str) -> None:
     tz = cal.zone(name)
     column = np.array(values, dtype="datetime64[us]")
-    got = cal.wall_to_micros(column, tz)
+    got = cal.wall_to_micros(column, tz=tz)
     expected = [cal.to_micros(v.replace(tzinfo=tz)) for v in values]
     assert got.tolist() == expected
 
 
 def test_wall_to_micros_needs_datetime64_and_refuses_nat() -> None:
     with pytest.raises(InvalidColumn, match=r"at\[1\] is NaT"):
-        cal.wall_to_micros(np.array(["2024-01-01", "NaT"], dtype="datetime64[D]"), "UTC")
+        cal.wall_to_micros(np.array(["2024-01-01", "NaT"], dtype="datetime64[D]"), tz="UTC")
     with pytest.raises(InvalidType):
-        cal.wall_to_micros(np.array([1, 2]), "UTC")
+        cal.wall_to_micros(np.array([1, 2]), tz="UTC")
 
 
 def test_micros_round_trip() -> None:
@@ -205,21 +205,21 @@ EPOCH_DAY = date(1970, 1, 1)
 
 def _scalar_days(values: np.ndarray, tz: str) -> list[int]:
     zone_ = cal.zone(tz)
-    return [(cal.local_date(cal.from_micros(int(v)), zone_) - EPOCH_DAY).days for v in values]
+    return [(cal.local_date(cal.from_micros(int(v)), tz=zone_) - EPOCH_DAY).days for v in values]
 
 
 @pytest.mark.parametrize(("tz", "year"), [(z, 2021 + i % 4) for i, z in enumerate(TRICKY_ZONES)])
 def test_local_days_every_quarter_hour_of_a_year(tz: str, year: int) -> None:
     start = (date(year, 1, 1) - EPOCH_DAY).days * cal.DAY_US
     values = np.arange(start, start + 366 * cal.DAY_US, 900_000_000, dtype=np.int64)
-    assert cal.local_days(values, tz).tolist() == _scalar_days(values, tz)
+    assert cal.local_days(values, tz=tz).tolist() == _scalar_days(values, tz)
 
 
 def test_local_days_every_minute_of_a_switch_day_and_a_wide_span() -> None:
     switch = cal.to_micros(datetime(2024, 10, 27, 1, tzinfo=UTC))  # 03:00 CEST -> 02:00 CET
     values = np.arange(switch - 2 * 3_600_000_000, switch + 24 * 3_600_000_000, 60_000_000)
-    assert cal.local_days(values, "Europe/Berlin").tolist() == _scalar_days(
+    assert cal.local_days(values, tz="Europe/Berlin").tolist() == _scalar_days(
         values, "Europe/Berlin"
     )
     wide = np.array([0, 400 * 365 * cal.DAY_US], dtype=np.int64)  # past the table span limit
-    assert cal.local_days(wide, "Europe/Berlin").tolist() == _scalar_days(wide, "Europe/Berlin")
+    assert cal.local_days(wide, tz="Europe/Berlin").tolist() == _scalar_days(wide, "Europe/Berlin")

@@ -112,8 +112,8 @@ try:
 except Exception as exc:
     localtime = type(exc).__name__
 print(json.dumps({
-    "midnight": cal.start_of_day(date(2024, 12, 31), paris).isoformat(),
-    "summer": cal.start_of_day(date(2024, 7, 1), loaded).isoformat(),
+    "midnight": cal.start_of_day(date(2024, 12, 31), tz=paris).isoformat(),
+    "summer": cal.start_of_day(date(2024, 7, 1), tz=loaded).isoformat(),
     "monday": rules.evaluate(Event("e", "purchase", late), Member("m")).points,
     "localtime": localtime,
     "tzpath": list(zoneinfo.TZPATH),

@@ -108,7 +108,7 @@ def test_log_and_summary_from_any_frame(backend: str, table: dict[str, Any]) -> 
 def test_kpis_from_any_frame(backend: str, table: dict[str, Any], period: str) -> None:
     frame = BACKENDS[backend](table)
     customer, at = table["customer_id"], table["at"]
-    kw: dict[str, Any] = {"period": period, "tz": "Europe/Berlin"}
+    kw: dict[str, Any] = {"period": period, "tz": "Europe/Berlin", "as_of": AS_OF}
     cohorts = metrics.cohort_retention("customer_id", "at", data=frame, **kw)
     assert cohorts == metrics.cohort_retention(customer, at, **kw)
     retention = metrics.retention_rate("customer_id", "at", data=frame, **kw)
@@ -147,8 +147,8 @@ def test_segments_rfm_and_stages_from_summary_frames(backend: str, table: dict[s
     assert SEGMENTS.evaluate(frame) == SEGMENTS.evaluate(summary)
     assert rfm_scores(data=frame, bins=3) == rfm_scores(data=summary, bins=3)
     codes = stages(frame, as_of=AS_OF, tz="UTC")
-    assert codes.tolist() == stages(summary).tolist()
-    assert stage_table(frame, as_of=AS_OF, tz="UTC") == stage_table(summary)
+    assert codes.tolist() == stages(summary, as_of=summary.as_of).tolist()
+    assert stage_table(frame, as_of=AS_OF, tz="UTC") == stage_table(summary, as_of=summary.as_of)
     assert metrics.churn_rate("days_since_last", data=frame, threshold_days=30) == (
         metrics.churn_rate(summary.days_since_last, threshold_days=30)
     )
@@ -167,16 +167,16 @@ def test_text_ids_are_never_numbers() -> None:
 def test_native_series_are_columns() -> None:
     at = pd.Series(pd.to_datetime(["2024-01-31 23:30", "2024-02-01 00:30"]).tz_localize("UTC"))
     ids = pd.Series(["0042", "0042"], dtype="category")
-    table = metrics.cohort_retention(ids, at.dt.tz_convert("Europe/Berlin"), tz="UTC")
+    table = metrics.cohort_retention(ids, at.dt.tz_convert("Europe/Berlin"), tz="UTC", as_of=AS_OF)
     assert table.counts.tolist() == [[1, 1], [0, 0]]  # read as instants, not wall times
 
 
 def test_frame_errors_name_the_column() -> None:
     frame = pd.DataFrame({"customer_id": ["a"], "at": pd.to_datetime(["2024-01-01"], utc=True)})
     with pytest.raises(InvalidColumn, match=r"column 'ts' \(at\) is missing; the data has"):
-        metrics.retention_rate("customer_id", "ts", data=frame)
+        metrics.retention_rate("customer_id", "ts", data=frame, as_of=AS_OF)
     with pytest.raises(InvalidType, match="data must be a data frame"):
-        metrics.retention_rate("customer_id", "at", data=42)
+        metrics.retention_rate("customer_id", "at", data=42, as_of=AS_OF)
     lazy = duckdb.from_arrow(pa.table({"customer_id": ["a", None], "at": [1, 2]}))
     with pytest.raises(InvalidColumn, match=r"customer\[1\] is missing"):
-        metrics.retention_rate("customer_id", "at", data=lazy)
+        metrics.retention_rate("customer_id", "at", data=lazy, as_of=AS_OF)

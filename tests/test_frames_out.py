@@ -112,12 +112,12 @@ RESULTS: list[tuple[str, Callable[[], Any], dict[str, str]]] = [
     ),
     (
         "PeriodRates",
-        lambda: metrics.retention_rate(CUSTOMERS, STAMPS, tz="UTC"),
+        lambda: metrics.retention_rate(CUSTOMERS, STAMPS, tz="UTC", as_of=AS_OF),
         {"period": "date", "numerator": "int", "denominator": "int", "rate": "float"},
     ),
     (
         "CohortTable",
-        lambda: metrics.cohort_retention(CUSTOMERS, STAMPS, tz="UTC"),
+        lambda: metrics.cohort_retention(CUSTOMERS, STAMPS, tz="UTC", as_of=AS_OF),
         {"cohort": "date", "offset": "int", "size": "int", "customers": "int", "rate": "float"},
     ),
     (
@@ -147,7 +147,7 @@ RESULTS: list[tuple[str, Callable[[], Any], dict[str, str]]] = [
     ),
     (
         "StageTable",
-        lambda: stage_table(summarize(_log(), as_of=AS_OF)),
+        lambda: stage_table(summarize(_log(), as_of=AS_OF), as_of=AS_OF),
         {"customer_id": "id:str", "stage": "category"},
     ),
     (
@@ -322,7 +322,7 @@ def test_money_float_view() -> None:
 
 
 def test_local_dates_and_categories() -> None:
-    table = metrics.cohort_retention(CUSTOMERS, STAMPS, tz="UTC")
+    table = metrics.cohort_retention(CUSTOMERS, STAMPS, tz="UTC", as_of=AS_OF)
     frame = table.to_polars()
     assert frame["cohort"].to_list()[:3] == [date(2024, 1, 1)] * 3
     assert frame["offset"].to_list()[:3] == [0, 1, 2]

@@ -286,7 +286,7 @@ def test_journey_tracks_the_summary_of_the_same_purchases() -> None:
         aware = [datetime.fromisoformat(b).replace(tzinfo=berlin) for b in buys]
         aware = [p for p in aware if p <= at]
         changes = journey(aware, until=at, tz="Europe/Berlin")
-        assert stages(summary).tolist() == [int(changes[-1].stage)]
+        assert stages(summary, as_of=summary.as_of).tolist() == [int(changes[-1].stage)]
         assert stage(summary.facts(0), as_of=at, tz="Europe/Berlin") == changes[-1].stage
 
 
@@ -308,7 +308,7 @@ def test_journey_ends_where_stages_of_the_summary_are(
     log = TransactionLog.from_arrays(["m"] * len(buys), buys, [10] * len(buys))
     summary = summarize(log, as_of=until, tz=tz, unit="day")
     changes = journey(buys, policy, until=until, tz=tz)
-    assert stages(summary, policy).tolist() == [int(changes[-1].stage)]
+    assert stages(summary, policy, as_of=summary.as_of).tolist() == [int(changes[-1].stage)]
     assert stage(summary.facts(0), policy, as_of=until, tz=tz) == changes[-1].stage
 
 
@@ -334,7 +334,7 @@ def test_cdnow_stages_figures(cdnow: Any) -> None:
     from loyaltycore.transactions import summarize
 
     summary = summarize(cdnow, as_of=datetime(1998, 7, 1, tzinfo=UTC), unit="day")
-    counts = np.bincount(stages(summary), minlength=len(Stage)).tolist()
+    counts = np.bincount(stages(summary, as_of=summary.as_of), minlength=len(Stage)).tolist()
     assert dict(zip([s.label for s in Stage], counts, strict=True)) == {
         "prospect": 0,
         "new": 0,
@@ -346,7 +346,7 @@ def test_cdnow_stages_figures(cdnow: Any) -> None:
     }
     assert population_cycle(summary) == 56.0
     sample = range(0, len(summary), 997)
-    vector = stages(summary)
+    vector = stages(summary, as_of=summary.as_of)
     for i in sample:
         assert int(stage(summary.facts(i), as_of=summary.as_of)) == vector[i]
 
@@ -360,10 +360,10 @@ def test_summary_in_another_zone_counts_local_days() -> None:
     policy = LifecyclePolicy(AbsoluteDays(at_risk=60, dormant=90, churned=120))
     berlin = summarize(log, as_of=as_of, tz="Europe/Berlin", unit="day")
     utc = summarize(log, as_of=as_of, tz="UTC", unit="day")
-    assert stages(berlin, policy).tolist() == [Stage.ACTIVE]
-    assert stages(utc, policy).tolist() == [Stage.AT_RISK]
+    assert stages(berlin, policy, as_of=berlin.as_of).tolist() == [Stage.ACTIVE]
+    assert stages(utc, policy, as_of=utc.as_of).tolist() == [Stage.AT_RISK]
     with pytest.raises(InvalidArgument, match="differs from the zone"):
-        stages(berlin, policy, tz="UTC")
+        stages(berlin, policy, tz="UTC", as_of=berlin.as_of)
 
 
 def test_data_frames_are_read_by_column() -> None:
@@ -445,7 +445,7 @@ def test_period_rates_over_customers_who_arrive_later() -> None:
     snapshots = {}
     for month in (3, 6, 9):
         summary = summarize(log, as_of=datetime(2024, month, 30, tzinfo=UTC))
-        codes = stages(summary, policy)
+        codes = stages(summary, policy, as_of=summary.as_of)
         snapshots[month] = align_snapshot(codes, summary.customer_id, universe)
     assert [Stage(c).label for c in snapshots[3]] == ["dormant", "prospect", "dormant"]
     assert [Stage(c).label for c in snapshots[6]] == ["churned", "active", "churned"]
@@ -532,7 +532,6 @@ BAD_INPUTS: dict[str, Bad] = {
     "thresholds type": (lambda: LifecyclePolicy("days"), InvalidType, "thresholds='days'"),  # type: ignore[arg-type]
     "policy type": (lambda: stage(GOOD, "x", as_of=DAY0), InvalidType, "policy='x'"),  # type: ignore[arg-type]
     "naive as_of": (lambda: stage(GOOD, as_of=datetime(2024, 1, 1)), NaiveDatetime, "naive"),
-    "no as_of": (lambda: stages(as_columns([GOOD])), InvalidArgument, "as_of=None"),
     "purchase after as_of": (lambda: stage(GOOD, as_of=at_day(5)), InvalidTime, "after as_of"),
     "column after as_of": (
         lambda: stages(as_columns([GOOD]), as_of=at_day(5)),
@@ -645,6 +644,28 @@ def test_bad_input_raises_a_specific_error_naming_the_value(case: str) -> None:
     with pytest.raises(error) as info:
         func()
     assert fragment in str(info.value)
+
+
+def test_stages_without_as_of_warns_and_uses_the_summary_s_own() -> None:
+    from loyaltycore.lifecycle import stage_table
+    from loyaltycore.transactions import TransactionLog, summarize
+
+    summary = summarize(
+        TransactionLog.from_arrays(["a"], ["2024-01-02"], [5], tz="UTC"),
+        as_of=datetime(2024, 6, 1, tzinfo=UTC),
+    )
+    with pytest.warns(DeprecationWarning, match=r"stages\(\.\.\.\) without as_of= is deprecated"):
+        old = stages(summary)
+    assert old.tolist() == stages(summary, as_of=summary.as_of).tolist()
+    with pytest.warns(DeprecationWarning, match="0.3.0"):
+        table = stage_table(summary)
+    assert table == stage_table(summary, as_of=summary.as_of)
+    # Columns that carry no as_of of their own still need one.
+    with (
+        pytest.warns(DeprecationWarning, match="without as_of="),
+        pytest.raises(InvalidArgument, match="as_of=None"),
+    ):
+        stages(as_columns([GOOD]))
 
 
 # -- values ----------------------------------------------------------------------------

@@ -88,6 +88,8 @@ def ref_cohorts(rows: list[tuple[int, date]]) -> dict[tuple[int, int], int]:
 
 
 START = date(2023, 11, 20)
+#: After every transaction these tests make: the KPIs count them all.
+LATER = datetime(2100, 1, 1, tzinfo=UTC)
 tx_rows = st.lists(
     st.tuples(st.integers(0, 15), st.integers(0, 200).map(lambda d: START + timedelta(days=d))),
     min_size=1,
@@ -97,7 +99,9 @@ tx_rows = st.lists(
 
 @given(tx_rows)
 def test_retention_rate_matches_the_definition(rows: list[tuple[int, date]]) -> None:
-    r = retention_rate([c for c, _ in rows], [micros(d) for _, d in rows], period="month")
+    r = retention_rate(
+        [c for c, _ in rows], [micros(d) for _, d in rows], period="month", as_of=LATER
+    )
     expected = ref_retention(rows)
     assert [month_of(p) for p in r.period.tolist()] == sorted(expected)
     assert r.numerator.tolist() == [expected[p][0] for p in sorted(expected)]
@@ -108,7 +112,9 @@ def test_retention_rate_matches_the_definition(rows: list[tuple[int, date]]) -> 
 
 @given(tx_rows)
 def test_cohort_retention_matches_the_definition(rows: list[tuple[int, date]]) -> None:
-    t = cohort_retention([c for c, _ in rows], [micros(d) for _, d in rows], period="month")
+    t = cohort_retention(
+        [c for c, _ in rows], [micros(d) for _, d in rows], period="month", as_of=LATER
+    )
     cells = ref_cohorts(rows)
     lo = month_of(min(d for _, d in rows))
     n = month_of(max(d for _, d in rows)) - lo + 1
@@ -146,16 +152,26 @@ def test_repurchase_rate_matches_the_definition(rows: list[tuple[int, date]], wi
 def test_periods_are_local_calendar_periods() -> None:
     # 23:30 UTC on Sunday 31 March is Monday 1 April in Berlin.
     at = [to_micros(datetime(2024, 3, 31, 23, 30, tzinfo=UTC))]
-    assert cohort_retention([1], at, period="month").cohort.tolist() == [date(2024, 3, 1)]
-    berlin = cohort_retention([1], at, period="month", tz="Europe/Berlin")
-    assert berlin.cohort.tolist() == [date(2024, 4, 1)]
-    assert cohort_retention([1], at, period="week").cohort.tolist() == [date(2024, 3, 25)]
-    assert cohort_retention([1], at, period="week", tz="Europe/Berlin").cohort.tolist() == [
-        date(2024, 4, 1)
+    assert cohort_retention([1], at, period="month", as_of=LATER).cohort.tolist() == [
+        date(2024, 3, 1)
     ]
-    assert cohort_retention([1], at, period="quarter").cohort.tolist() == [date(2024, 1, 1)]
-    assert cohort_retention([1], at, period="year").cohort.tolist() == [date(2024, 1, 1)]
-    assert cohort_retention([1], at, period="day").cohort.tolist() == [date(2024, 3, 31)]
+    berlin = cohort_retention([1], at, period="month", tz="Europe/Berlin", as_of=LATER)
+    assert berlin.cohort.tolist() == [date(2024, 4, 1)]
+    assert cohort_retention([1], at, period="week", as_of=LATER).cohort.tolist() == [
+        date(2024, 3, 25)
+    ]
+    assert cohort_retention(
+        [1], at, period="week", tz="Europe/Berlin", as_of=LATER
+    ).cohort.tolist() == [date(2024, 4, 1)]
+    assert cohort_retention([1], at, period="quarter", as_of=LATER).cohort.tolist() == [
+        date(2024, 1, 1)
+    ]
+    assert cohort_retention([1], at, period="year", as_of=LATER).cohort.tolist() == [
+        date(2024, 1, 1)
+    ]
+    assert cohort_retention([1], at, period="day", as_of=LATER).cohort.tolist() == [
+        date(2024, 3, 31)
+    ]
 
 
 def test_as_of_drops_later_rows() -> None:
@@ -222,11 +238,11 @@ def test_distributions_and_migration() -> None:
 
 
 def test_results_pickle_and_are_frozen() -> None:
-    t = cohort_retention([1, 2, 1], [0, 10**11, 3 * 10**12])
+    t = cohort_retention([1, 2, 1], [0, 10**11, 3 * 10**12], as_of=LATER)
     assert isinstance(t, CohortTable)
     values = [
         t,
-        retention_rate([1, 2, 1], [0, 10**11, 3 * 10**12], period="day"),
+        retention_rate([1, 2, 1], [0, 10**11, 3 * 10**12], period="day", as_of=LATER),
         historic_clv([1], [1.0]),
         tier_distribution(["a"]),
         migration_matrix(["a"], ["b"]),
@@ -243,11 +259,11 @@ AT = [0, 86_400_000_000]
 BAD: list[tuple[str, Callable[[], Any], type[LoyaltyError], str]] = [
     (
         "unknown period",
-        lambda: retention_rate([1, 2], AT, period="fortnight"),
+        lambda: retention_rate([1, 2], AT, period="fortnight", as_of=LATER),
         InvalidArgument,
         "period='fortnight'",
     ),
-    ("empty log", lambda: cohort_retention([], []), EmptyData, "no transactions"),
+    ("empty log", lambda: cohort_retention([], [], as_of=LATER), EmptyData, "no transactions"),
     (
         "nothing before as_of",
         lambda: cohort_retention([1, 2], AT, as_of=datetime(1960, 1, 1, tzinfo=UTC)),
@@ -262,12 +278,24 @@ BAD: list[tuple[str, Callable[[], Any], type[LoyaltyError], str]] = [
     ),
     (
         "NaT",
-        lambda: cohort_retention([1, 2], np.array(["2024-01-01", "NaT"], "datetime64[D]")),
+        lambda: cohort_retention(
+            [1, 2], np.array(["2024-01-01", "NaT"], "datetime64[D]"), as_of=LATER
+        ),
         InvalidColumn,
         r"at\[1\] is NaT",
     ),
-    ("None id", lambda: retention_rate([1, None], AT), InvalidColumn, r"customer\[1\]"),
-    ("short at", lambda: retention_rate([1, 2, 3], AT), InvalidColumn, "at has 2 rows"),
+    (
+        "None id",
+        lambda: retention_rate([1, None], AT, as_of=LATER),
+        InvalidColumn,
+        r"customer\[1\]",
+    ),
+    (
+        "short at",
+        lambda: retention_rate([1, 2, 3], AT, as_of=LATER),
+        InvalidColumn,
+        "at has 2 rows",
+    ),
     (
         "bad window",
         lambda: repurchase_rate([1, 2], AT, within_days=0, as_of=datetime(2024, 1, 1, tzinfo=UTC)),
@@ -392,8 +420,8 @@ def all_metrics(rows: list[tuple[int, int, float, int, str, str]]) -> list[Any]:
     points = np.array([abs(int(r[2])) for r in rows])
     out: list[Any] = []
     for period in ("week", "month", "quarter"):
-        out.append(retention_rate(cust, at, period=period, tz="America/Chicago"))  # type: ignore[arg-type]
-        out.append(cohort_retention(cust, at, period=period))  # type: ignore[arg-type]
+        out.append(retention_rate(cust, at, period=period, tz="America/Chicago", as_of=LATER))  # type: ignore[arg-type]
+        out.append(cohort_retention(cust, at, period=period, as_of=LATER))  # type: ignore[arg-type]
     try:
         out.append(repurchase_rate(cust, at, within_days=30, as_of=as_of))
     except EmptyData:

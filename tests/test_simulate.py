@@ -72,7 +72,7 @@ def test_everything_happens_inside_the_period_in_the_program_zone() -> None:
     assert summary["first"].min() >= 0
     from loyaltycore.calendar import local_days
 
-    days = local_days(program.txn_at, tz)
+    days = local_days(program.txn_at, tz=tz)
     assert days.min() >= first_day
     assert days.max() <= (END - date(1970, 1, 1)).days
     # Every buyer's first purchase is on their join instant.

@@ -12,9 +12,10 @@ import importlib
 import math
 from decimal import Decimal
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from loyaltycore.errors import (
     InvalidAmount,
@@ -331,12 +332,14 @@ def require(module: str, feature: str, *, extra: str | None = None) -> ModuleTyp
         ) from exc
 
 
-def freeze(value: Any) -> Any:
-    """Return a read-only copy of a numpy array (other values unchanged)."""
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        copy = np.array(value, copy=True)
-        copy.flags.writeable = False
-        return copy
-    return value
+@overload
+def freeze(value: None) -> None: ...
+@overload
+def freeze(value: npt.ArrayLike) -> npt.NDArray[Any]: ...
+def freeze(value: npt.ArrayLike | None) -> npt.NDArray[Any] | None:
+    """Return a read-only copy of ``value`` as a numpy array (None stays None)."""
+    if value is None:
+        return None
+    copy = np.array(value, copy=True)
+    copy.flags.writeable = False
+    return copy

@@ -11,7 +11,7 @@ Feb 28; they are never chained.
 
 >>> from datetime import date, datetime
 >>> tz = zone("Europe/Berlin")
->>> start_of_day(date(2024, 12, 31), tz)
+>>> start_of_day(date(2024, 12, 31), tz=tz)
 datetime.datetime(2024, 12, 30, 23, 0, tzinfo=datetime.timezone.utc)
 >>> add_months(date(2024, 1, 31), 1)
 datetime.date(2024, 2, 29)
@@ -29,14 +29,16 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, Final, Literal, TypeAlias, get_args
+from typing import Final, Literal, TypeAlias, get_args, overload
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 from dateutil.relativedelta import relativedelta
 
+from loyaltycore._deprecate import keyword_only
 from loyaltycore._validate import check_int, type_name
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType, NaiveDatetime
 
@@ -98,7 +100,7 @@ class _TzdataZone(ZoneInfo):
 
     __slots__ = ()
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[Callable[[str], tzinfo], tuple[str]]:
         return (zone, (self.key,))
 
     def __repr__(self) -> str:
@@ -189,7 +191,7 @@ def to_utc(value: object, name: str = "at", *, tz: tzinfo | None = None) -> date
                 field=name,
                 value=value,
             )
-        return start_of_day(value, tz)
+        return start_of_day(value, tz=tz)
     raise InvalidType(
         f"{name}={value!r} must be an aware datetime, not {type_name(value)}",
         field=name,
@@ -197,28 +199,52 @@ def to_utc(value: object, name: str = "at", *, tz: tzinfo | None = None) -> date
     )
 
 
-def local_date(at: datetime, tz: tzinfo) -> date:
+# Until 0.3.0 the zone may still be passed positionally (with a
+# DeprecationWarning); the second overload of each function below keeps that
+# old form type-correct for the deprecation window.
+
+
+@overload
+def local_date(at: datetime, *, tz: str | tzinfo) -> date: ...
+@overload
+def local_date(at: datetime, tz: str | tzinfo, /) -> date: ...
+@keyword_only("tz", removed_in="0.3.0")  # type: ignore[misc]
+def local_date(at: datetime, *, tz: str | tzinfo) -> date:
     """The calendar date of the instant ``at`` on the wall clock of ``tz``.
 
-    >>> local_date(datetime(2024, 12, 31, 17, tzinfo=UTC), zone("Asia/Shanghai"))
+    Args:
+        at: an aware instant.
+        tz: an IANA zone name or a ``tzinfo``, keyword-only.
+
+    >>> local_date(datetime(2024, 12, 31, 17, tzinfo=UTC), tz="Asia/Shanghai")
     datetime.date(2025, 1, 1)
     """
-    return at.astimezone(tz).date()
+    return at.astimezone(zone(tz)).date()
 
 
-def start_of_day(day: date, tz: tzinfo) -> datetime:
+@overload
+def start_of_day(day: date, *, tz: str | tzinfo) -> datetime: ...
+@overload
+def start_of_day(day: date, tz: str | tzinfo, /) -> datetime: ...
+@keyword_only("tz", removed_in="0.3.0")  # type: ignore[misc]
+def start_of_day(day: date, *, tz: str | tzinfo) -> datetime:
     """The first instant (in UTC) of the local date ``day`` in ``tz``.
 
     Where a DST gap swallows local midnight, the day starts at the first wall
     time that exists.
 
-    >>> start_of_day(date(2025, 1, 1), zone("Asia/Shanghai"))
+    Args:
+        day: a local calendar date.
+        tz: an IANA zone name or a ``tzinfo``, keyword-only.
+
+    >>> start_of_day(date(2025, 1, 1), tz="Asia/Shanghai")
     datetime.datetime(2024, 12, 31, 16, 0, tzinfo=datetime.timezone.utc)
     """
-    local = datetime.combine(day, time(), tzinfo=tz)
+    zone_ = zone(tz)
+    local = datetime.combine(day, time(), tzinfo=zone_)
     instant = local.astimezone(UTC)
-    if instant.astimezone(tz).date() != day:  # midnight fell in a gap
-        instant = datetime.combine(day, time(), tzinfo=tz).replace(fold=1).astimezone(UTC)
+    if instant.astimezone(zone_).date() != day:  # midnight fell in a gap
+        instant = datetime.combine(day, time(), tzinfo=zone_).replace(fold=1).astimezone(UTC)
     return instant
 
 
@@ -445,8 +471,17 @@ def _wall_to_utc(micros: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.in
     return result
 
 
+@overload
 def wall_to_micros(
-    values: npt.ArrayLike, tz: str | tzinfo, name: str = "at"
+    values: npt.ArrayLike, *, tz: str | tzinfo, name: str = "at"
+) -> npt.NDArray[np.int64]: ...
+@overload
+def wall_to_micros(
+    values: npt.ArrayLike, tz: str | tzinfo, name: str = "at", /
+) -> npt.NDArray[np.int64]: ...
+@keyword_only("tz", "name", removed_in="0.3.0")  # type: ignore[misc]
+def wall_to_micros(
+    values: npt.ArrayLike, *, tz: str | tzinfo, name: str = "at"
 ) -> npt.NDArray[np.int64]:
     """Convert a datetime64 column read on the wall clock of ``tz`` to UTC micros.
 
@@ -455,8 +490,13 @@ def wall_to_micros(
     falls in a gap is read with the offset before the gap, as :mod:`zoneinfo`
     does. NaT raises :class:`~loyaltycore.errors.InvalidColumn` naming the row.
 
+    Args:
+        values: a datetime64 column.
+        tz: the zone of its wall clock, keyword-only.
+        name: the column's name in error messages, keyword-only.
+
     >>> col = np.array(["2024-07-01T00:00"], dtype="datetime64[m]")
-    >>> wall_to_micros(col, "Europe/Berlin") == to_micros(datetime(2024, 6, 30, 22, tzinfo=UTC))
+    >>> wall_to_micros(col, tz="Europe/Berlin") == to_micros(datetime(2024, 6, 30, 22, tzinfo=UTC))
     array([ True])
     """
     zone_ = zone(tz)
@@ -473,24 +513,43 @@ def wall_to_micros(
     return _wall_to_utc(micros, zone_)
 
 
-def local_wall_micros(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
+@overload
+def local_wall_micros(micros: npt.ArrayLike, *, tz: str | tzinfo) -> npt.NDArray[np.int64]: ...
+@overload
+def local_wall_micros(micros: npt.ArrayLike, tz: str | tzinfo, /) -> npt.NDArray[np.int64]: ...
+@keyword_only("tz", removed_in="0.3.0")  # type: ignore[misc]
+def local_wall_micros(micros: npt.ArrayLike, *, tz: str | tzinfo) -> npt.NDArray[np.int64]:
     """UTC micros to micros on the wall clock of ``tz`` (same epoch origin).
 
+    Args:
+        micros: instants as int64 microseconds since the epoch, UTC.
+        tz: an IANA zone name or a ``tzinfo``, keyword-only.
+
     >>> noon = to_micros(datetime(2024, 12, 31, 17, tzinfo=UTC))
-    >>> int(local_days([noon], "Asia/Shanghai")[0]) == (date(2025, 1, 1) - date(1970, 1, 1)).days
-    True
+    >>> wall = local_wall_micros([noon], tz="Asia/Shanghai")
+    >>> from_micros(int(wall[0])).replace(tzinfo=None)
+    datetime.datetime(2025, 1, 1, 1, 0)
     """
     return _utc_to_wall(np.asarray(micros, dtype=np.int64), zone(tz))
 
 
-def local_days(micros: npt.ArrayLike, tz: str | tzinfo) -> npt.NDArray[np.int64]:
+@overload
+def local_days(micros: npt.ArrayLike, *, tz: str | tzinfo) -> npt.NDArray[np.int64]: ...
+@overload
+def local_days(micros: npt.ArrayLike, tz: str | tzinfo, /) -> npt.NDArray[np.int64]: ...
+@keyword_only("tz", removed_in="0.3.0")  # type: ignore[misc]
+def local_days(micros: npt.ArrayLike, *, tz: str | tzinfo) -> npt.NDArray[np.int64]:
     """Local calendar day numbers (days since 1970-01-01) of UTC micros in ``tz``.
 
+    Args:
+        micros: instants as int64 microseconds since the epoch, UTC.
+        tz: an IANA zone name or a ``tzinfo``, keyword-only.
+
     >>> late = to_micros(datetime(2024, 1, 1, 23, 30, tzinfo=UTC))
-    >>> local_days([late], "UTC"), local_days([late], "Asia/Tokyo")
+    >>> local_days([late], tz="UTC"), local_days([late], tz="Asia/Tokyo")
     (array([19723]), array([19724]))
     """
-    return local_wall_micros(micros, tz) // DAY_US
+    return _utc_to_wall(np.asarray(micros, dtype=np.int64), zone(tz)) // DAY_US
 
 
 # -- day numbers as civil dates, in columns ---------------------------------

@@ -66,7 +66,7 @@ class LoyaltyError(Exception):
     ('boom', 'x', 1)
     """
 
-    def __init__(self, message: str, **context: Any) -> None:
+    def __init__(self, message: str, **context: object) -> None:
         super().__init__(message)
         for key, value in context.items():
             setattr(self, key, value)

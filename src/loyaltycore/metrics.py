@@ -19,29 +19,30 @@ program zone ``tz``. Customer-level KPIs take a summary column
 >>> customer = [1, 2, 1, 3, 2]
 >>> at = np.array(["2024-01-05", "2024-01-20", "2024-02-03", "2024-02-10", "2024-03-01"],
 ...               dtype="datetime64[D]")
->>> retention_rate(customer, at, period="month", tz="UTC").rate
+>>> retention_rate(customer, at, period="month", tz="UTC", as_of=date(2024, 4, 1)).rate
 array([0.5, 0. ])
 >>> nps([10, 9, 8, 3, 10])
 40.0
 >>> import polars as pl
 >>> log = pl.DataFrame({"id": ["007", "008", "007"], "ts": at[:3]})
->>> retention_rate("id", "ts", data=log, tz="UTC").rate
+>>> retention_rate("id", "ts", data=log, tz="UTC", as_of=date(2024, 4, 1)).rate
 array([0.5])
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from loyaltycore import _native
+from loyaltycore._deprecate import becoming_required
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import DECIMAL_CONTEXT, check_int, check_rate, to_decimal
 from loyaltycore.calendar import Period, add_period, period_start, start_of_day, zone
@@ -98,7 +99,7 @@ def _array_eq(a: Any, b: Any) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _frozen(value: Any) -> Any:
+def _frozen(value: npt.ArrayLike) -> npt.NDArray[Any]:
     array = np.array(value, copy=True)
     array.flags.writeable = False
     return array
@@ -181,9 +182,10 @@ def _rates(numerator: I64, denominator: I64) -> F64:
         return np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
 
 
+@becoming_required("as_of", removed_in="0.3.0")
 def retention_rate(
-    customer: Any,
-    at: Any,
+    customer: npt.ArrayLike,
+    at: npt.ArrayLike,
     *,
     data: object = None,
     period: Frequency = "month",
@@ -194,7 +196,8 @@ def retention_rate(
 
     ``rate[P] = |bought in P-1 and in P| / |bought in P-1|``, for every
     period P after the first one observed (NaN when nobody bought in P-1).
-    The last period may be partial; pass ``as_of`` to drop later rows.
+    Transactions after ``as_of`` are left out; the last period may be
+    partial.
 
     Args:
         customer: customer ids, one per transaction.
@@ -202,7 +205,10 @@ def retention_rate(
         data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
-        as_of: ignore transactions after this instant.
+        as_of: when the log was read (an aware instant, or a date: local
+            midnight in ``tz``); transactions after it are left out.
+            Required: until 0.3.0 omitting it still counts every
+            transaction, with a ``DeprecationWarning``.
 
     Returns:
         :class:`PeriodRates` indexed by P.
@@ -212,7 +218,7 @@ def retention_rate(
 
     >>> r = retention_rate(["a", "b", "a", "a"],
     ...     np.array(["2024-01-02", "2024-01-09", "2024-02-05", "2024-03-01"], "datetime64[D]"),
-    ...     tz="UTC")
+    ...     tz="UTC", as_of=date(2024, 4, 1))
     >>> r.period.tolist(), r.numerator.tolist(), r.denominator.tolist(), r.rate.tolist()
     ([datetime.date(2024, 2, 1), datetime.date(2024, 3, 1)], [1, 1], [2, 1], [0.5, 1.0])
     """
@@ -246,7 +252,7 @@ class CohortTable(Frames):
     ``cohort``, ``offset`` (k), ``size``, ``customers`` and ``rate``.
 
     >>> t = cohort_retention([1, 1, 2], np.array(["2024-01-03", "2024-02-03", "2024-02-04"],
-    ...                      "datetime64[D]"), tz="UTC")
+    ...                      "datetime64[D]"), tz="UTC", as_of=date(2024, 3, 1))
     >>> t.cohort.tolist(), t.size.tolist(), t.counts.tolist()
     ([datetime.date(2024, 1, 1), datetime.date(2024, 2, 1)], [1, 1], [[1, 1], [1, 0]])
     >>> t.rates
@@ -274,9 +280,10 @@ class CohortTable(Frames):
         )
 
 
+@becoming_required("as_of", removed_in="0.3.0")
 def cohort_retention(
-    customer: Any,
-    at: Any,
+    customer: npt.ArrayLike,
+    at: npt.ArrayLike,
     *,
     data: object = None,
     period: Frequency = "month",
@@ -295,14 +302,18 @@ def cohort_retention(
         data: a frame; then ``customer`` and ``at`` name its columns.
         period: "day", "week", "month", "quarter" or "year".
         tz: the program zone of the calendar.
-        as_of: ignore transactions after this instant.
+        as_of: when the log was read (an aware instant, or a date: local
+            midnight in ``tz``); transactions after it are left out.
+            Required: until 0.3.0 omitting it still counts every
+            transaction, with a ``DeprecationWarning``.
 
     Returns:
         A :class:`CohortTable` with one row per period from the first to the
         last observed (empty cohorts have size 0 and NaN rates).
 
     >>> t = cohort_retention(["a", "a", "b"], ["2024-01-01T10:00+00:00",
-    ...     "2024-03-01T10:00+00:00", "2024-01-05T10:00+00:00"], period="month")
+    ...     "2024-03-01T10:00+00:00", "2024-01-05T10:00+00:00"], period="month",
+    ...     as_of=date(2024, 4, 1))
     >>> t.counts.tolist()
     [[2, 0, 1], [0, 0, 0], [0, 0, 0]]
     """
@@ -340,8 +351,8 @@ def cohort_retention(
 
 
 def repurchase_rate(
-    customer: Any,
-    at: Any,
+    customer: npt.ArrayLike,
+    at: npt.ArrayLike,
     *,
     within_days: int,
     as_of: object,
@@ -386,13 +397,15 @@ def repurchase_rate(
 def _local_day(micros: int, zone_: tzinfo) -> int:
     from loyaltycore.calendar import local_days
 
-    return int(local_days(np.array([micros], dtype=np.int64), zone_)[0])
+    return int(local_days(np.array([micros], dtype=np.int64), tz=zone_)[0])
 
 
 # -- customer-level rates -------------------------------------------------------
 
 
-def churn_rate(days_since_last: Any, *, threshold_days: float, data: object = None) -> float:
+def churn_rate(
+    days_since_last: npt.ArrayLike, *, threshold_days: float, data: object = None
+) -> float:
     """Share of customers inactive for more than ``threshold_days``.
 
     ``churn = |days_since_last > threshold_days| / |customers|``. The
@@ -409,7 +422,7 @@ def churn_rate(days_since_last: Any, *, threshold_days: float, data: object = No
 
 
 def active_rate(
-    days_since_last: Any,
+    days_since_last: npt.ArrayLike,
     *,
     within_days: float,
     members: int | None = None,
@@ -431,7 +444,7 @@ def active_rate(
     return _ratio(float(np.count_nonzero(days <= window)), float(base), "active_rate")
 
 
-def purchase_frequency(customer: Any, *, data: object = None) -> float:
+def purchase_frequency(customer: npt.ArrayLike, *, data: object = None) -> float:
     """Orders per customer: ``transactions / distinct customers``.
 
     With ``data``, ``customer`` names its column.
@@ -444,7 +457,9 @@ def purchase_frequency(customer: Any, *, data: object = None) -> float:
     return _ratio(float(len(codes)), float(len(ids)), "purchase_frequency")
 
 
-def average_order_value(amount: Any, *, exponent: int | None = None, data: object = None) -> float:
+def average_order_value(
+    amount: npt.ArrayLike, *, exponent: int | None = None, data: object = None
+) -> float:
     """AOV: ``sum(amount) / number of orders``, one amount per order.
 
     ``amount`` is in currency units, or int minor units with ``exponent``
@@ -460,7 +475,9 @@ def average_order_value(amount: Any, *, exponent: int | None = None, data: objec
     return _exact_sum(values) / len(values) / scale
 
 
-def arpu(amount: Any, users: int, *, exponent: int | None = None, data: object = None) -> float:
+def arpu(
+    amount: npt.ArrayLike, users: int, *, exponent: int | None = None, data: object = None
+) -> float:
     """Average revenue per user: ``sum(amount) / users``.
 
     ``users`` counts every user of the base (buyers or not) over the same
@@ -476,7 +493,15 @@ def arpu(amount: Any, users: int, *, exponent: int | None = None, data: object =
     return _exact_sum(values) / base / scale
 
 
-def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
+@overload
+def growth_rate(previous: float, current: float, *, periods: int = 1) -> float: ...
+@overload
+def growth_rate(
+    previous: npt.ArrayLike, current: npt.ArrayLike, *, periods: int = 1
+) -> float | npt.NDArray[np.float64]: ...
+def growth_rate(
+    previous: npt.ArrayLike, current: npt.ArrayLike, *, periods: int = 1
+) -> float | npt.NDArray[np.float64]:
     """Growth from ``previous`` to ``current``, compounded per period.
 
     ``growth = (current / previous) ** (1 / periods) - 1``; with
@@ -507,7 +532,7 @@ def growth_rate(previous: Any, current: Any, *, periods: int = 1) -> Any:
     return result
 
 
-def nps(scores: Any, *, data: object = None) -> float:
+def nps(scores: npt.ArrayLike, *, data: object = None) -> float:
     """Net promoter score of 0-10 answers, from -100 to 100.
 
     ``NPS = 100 * (|scores >= 9| - |scores <= 6|) / |scores|``. With
@@ -550,8 +575,8 @@ class CustomerValues(Frames):
 
 
 def historic_clv(
-    customer: Any,
-    amount: Any,
+    customer: npt.ArrayLike,
+    amount: npt.ArrayLike,
     *,
     margin: float = 1.0,
     exponent: int | None = None,
@@ -596,7 +621,7 @@ def _points_total(values: Any, name: str) -> int:
     return int(sum(array.tolist()))
 
 
-def redemption_rate(redeemed: Any, issued: Any) -> float:
+def redemption_rate(redeemed: npt.ArrayLike, issued: npt.ArrayLike) -> float:
     """Share of issued points that were redeemed: ``sum(redeemed) / sum(issued)``.
 
     >>> redemption_rate([300, 200], [1000, 1000])
@@ -610,8 +635,8 @@ def redemption_rate(redeemed: Any, issued: Any) -> float:
 
 
 def breakage_rate(
-    expired: Any = None,
-    issued: Any = None,
+    expired: npt.ArrayLike | None = None,
+    issued: npt.ArrayLike | None = None,
     *,
     model: RedemptionCurve | None = None,
     age: int | None = None,
@@ -705,7 +730,7 @@ class RedemptionCurve(Frames):
         return float(self.cumulative[-1])
 
     @classmethod
-    def fit(cls, issued: Sequence[int] | Any, redeemed: Any) -> RedemptionCurve:
+    def fit(cls, issued: npt.ArrayLike, redeemed: npt.ArrayLike) -> RedemptionCurve:
         """Fit the curve from a triangle of cumulative redemptions.
 
         Args:
@@ -910,7 +935,7 @@ def points_flow(
     bounds = [first]
     while bounds[-1] < stop:
         bounds.append(add_period(bounds[-1], period))
-    instants = [start_of_day(day, zone_) for day in bounds]
+    instants = [start_of_day(day, tz=zone_) for day in bounds]
     totals = np.zeros((len(bounds), 4), dtype=np.int64)
     for index, ledger in enumerate(ledgers):
         if not isinstance(ledger, PointsLedger):
@@ -991,7 +1016,7 @@ def _label_codes(values: Any, name: str, order: Sequence[Any] | None) -> tuple[I
 
 
 def tier_distribution(
-    tiers: Any, *, labels: Sequence[Any] | None = None, data: object = None
+    tiers: npt.ArrayLike, *, labels: Sequence[Hashable] | None = None, data: object = None
 ) -> Distribution:
     """How many members are in each tier (or any label), and which share.
 
@@ -1043,7 +1068,11 @@ class MigrationMatrix(Frames):
 
 
 def migration_matrix(
-    before: Any, after: Any, *, labels: Sequence[Any] | None = None, data: object = None
+    before: npt.ArrayLike,
+    after: npt.ArrayLike,
+    *,
+    labels: Sequence[Hashable] | None = None,
+    data: object = None,
 ) -> MigrationMatrix:
     """Migration between two label arrays of the same members (tiers, segments).
 

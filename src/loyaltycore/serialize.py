@@ -38,7 +38,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -71,6 +71,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: An upgrader: the plain data of one schema version in, of the next out.
+Upgrader: TypeAlias = Callable[[dict[str, object]], object]
 
 
 class _StrictError(InvalidType):
@@ -207,10 +209,10 @@ class Document:
     1
     """
 
-    cls: type[Any]
+    cls: type[object]
     name: str
     version: int
-    upgraders: Mapping[int, Callable[[Any], Any]] = attrs.field(factory=dict)
+    upgraders: Mapping[int, Upgrader] = attrs.field(factory=dict)
 
 
 _BY_NAME: dict[str, Document] = {}
@@ -218,11 +220,11 @@ _BY_CLASS: dict[type[Any], Document] = {}
 
 
 def register_document(
-    cls: type[Any],
+    cls: type[object],
     name: str,
     version: int,
     *,
-    upgraders: Mapping[int, Callable[[Any], Any]] | None = None,
+    upgraders: Mapping[int, Upgrader] | None = None,
 ) -> None:
     """Make ``cls`` loadable as the document ``name`` at schema ``version``.
 
@@ -241,7 +243,7 @@ def register_document(
     _BY_CLASS[cls] = doc
 
 
-def require_every_key(*classes: type[Any]) -> None:
+def require_every_key(*classes: type[attrs.AttrsInstance]) -> None:
     """Make loading each attrs class require every key, even those with defaults.
 
     Hand-written configuration may leave out keys that have defaults; a state
@@ -345,7 +347,7 @@ def _check_depth(data: Any, path: str, what: str, *, start: int = 1) -> None:
                 keys.pop()
 
 
-def structure(data: Any, cls: type[T], *, what: str | None = None, path: str = "$") -> T:
+def structure(data: object, cls: type[T], *, what: str | None = None, path: str = "$") -> T:
     """Structure plain ``data`` as ``cls`` with the strict converter.
 
     Every problem is collected into one :class:`InvalidData`. Objects and
@@ -375,7 +377,7 @@ def _structure(data: Any, cls: type[T], label: str, path: str) -> T:
         raise InvalidData.from_messages(messages, what=label) from None
 
 
-def unstructure(value: Any) -> Any:
+def unstructure(value: object) -> object:
     """Plain data (dicts, lists, str, int, float, bool, None) for ``value``.
 
     >>> unstructure({"when": datetime(2024, 1, 1, tzinfo=UTC), "cost": Decimal("1.50")})
@@ -399,7 +401,7 @@ def _document_for_name(name: str) -> Document:
     return _BY_NAME[name]
 
 
-def to_data(obj: Any) -> dict[str, Any]:
+def to_data(obj: object) -> dict[str, object]:
     """The versioned plain-data document for a registered object.
 
     >>> @attrs.frozen
@@ -418,7 +420,7 @@ def to_data(obj: Any) -> dict[str, Any]:
     return {"schema": doc.name, "version": doc.version, "data": converter.unstructure(obj)}
 
 
-def from_data(data: Any, cls: type[T] | None = None) -> T:
+def from_data(data: object, cls: type[T] | None = None) -> T:
     """Load a document made by :func:`to_data`, upgrading older versions.
 
     With ``cls``, the document must be of that type.
@@ -472,11 +474,10 @@ def from_data(data: Any, cls: type[T] | None = None) -> T:
                 errors=(f"no upgrade from version {step} @ $.version",),
             )
         payload = doc.upgraders[step](payload)
-    result: T = _structure(payload, doc.cls, name, "$.data")
-    return result
+    return cast("T", _structure(payload, doc.cls, name, "$.data"))
 
 
-def dumps(obj: Any) -> str:
+def dumps(obj: object) -> str:
     """Canonical JSON text of :func:`to_data`: sorted keys, no spaces.
 
     The same object gives the same bytes on every run and host.

@@ -202,7 +202,7 @@ class SimulatedProgram:
     (50, 'UTC')
     """
 
-    tz: str
+    tz: str = attrs.field(kw_only=True)
     start: date
     end: date
     catalog: Catalog
@@ -452,8 +452,8 @@ def simulate(
 
     n = n_members
     n_days = (end - start).days + 1
-    start_us = to_micros(start_of_day(start, zone_))
-    end_us = to_micros(start_of_day(end, zone_)) + DAY_US  # exclusive
+    start_us = to_micros(start_of_day(start, tz=zone_))
+    end_us = to_micros(start_of_day(end, tz=zone_)) + DAY_US  # exclusive
 
     # Members: join time, birthday (5% unknown), prospects.
     join_offset = rng.integers(0, max(1, int(n_days * share)), size=n) * DAY_US
@@ -700,7 +700,7 @@ class SimulatedCampaign:
     ('member_id,arm,segment', 'customer_id,timestamp,amount,points')
     """
 
-    tz: str
+    tz: str = attrs.field(kw_only=True)
     start: datetime
     end: datetime
     log: TransactionLog

@@ -39,9 +39,13 @@ import functools
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from loyaltycore._validate import require
+
+if TYPE_CHECKING:
+    from loyaltycore.points import PointsLedger
+    from loyaltycore.transactions import TransactionLog
 
 require("hypothesis", "loyaltycore.testing")
 
@@ -370,7 +374,7 @@ def _small_floats() -> st.SearchStrategy[float]:
     return st.one_of(st.sampled_from([0.0, 3.0, 7.0, 30.0, 30.5]), st.floats(0, 400))
 
 
-def facts() -> st.SearchStrategy[dict[str, Any]]:
+def facts() -> st.SearchStrategy[dict[str, object]]:
     """One member's facts as a mapping of the summary fields, often missing.
 
     The keys are the facts fields of :data:`~loyaltycore.predicates.FIELDS`
@@ -742,7 +746,7 @@ def rule_sets(draw: st.DrawFn, *, tiers: Sequence[str] = TIERS, max_rules: int =
 
 
 @st.composite
-def transaction_logs(draw: st.DrawFn, *, max_rows: int = 30) -> Any:
+def transaction_logs(draw: st.DrawFn, *, max_rows: int = 30) -> TransactionLog:
     """Transaction logs: a few customers, purchases at DST folds, half cents, returns.
 
     >>> from hypothesis import find
@@ -855,7 +859,9 @@ def ledger_commands(draw: st.DrawFn, *, max_size: int = 12) -> list[Command]:
     return out
 
 
-def apply_commands(ledger: Any, commands: Sequence[Command]) -> tuple[Any, list[Exception]]:
+def apply_commands(
+    ledger: PointsLedger, commands: Sequence[Command]
+) -> tuple[PointsLedger, list[Exception]]:
     """Apply commands in order; refused ones are skipped and returned.
 
     >>> from loyaltycore.points import PointsLedger

@@ -449,7 +449,7 @@ class Account:
             account = account._evolve(event, resolve)
         return account
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, object]:
         """The account's state as a versioned plain-data document (no history, no profile).
 
         Its size follows the member's recent activity, not the length of
@@ -488,7 +488,7 @@ class Account:
     @classmethod
     def restore(
         cls,
-        snapshot: Mapping[str, Any],
+        snapshot: Mapping[str, object],
         events_after: Iterable[AccountEvent] = (),
         *,
         programs: Program | Iterable[Program] | Resolver,
@@ -771,7 +771,7 @@ class Account:
         discount: Decimal | str | int = 0,
         channel: str | None = None,
         store: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, object] | None = None,
         occurred_at: datetime | None = None,
     ) -> Applied:
         """One checkout: price it, take the points tendered, earn, count activity, check the tier.
@@ -1860,9 +1860,7 @@ def _next_status(
     return status
 
 
-def _holds_after(
-    holds: Mapping[str, HoldRecord], event: AccountEvent
-) -> Mapping[str, HoldRecord]:
+def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> Mapping[str, HoldRecord]:
     if event.command not in ("hold", "capture", "release"):
         return holds
     out = dict(holds)

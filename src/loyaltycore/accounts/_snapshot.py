@@ -264,7 +264,7 @@ def texts(items: Mapping[str, Any]) -> dict[str, str]:
     return {key: text(serialize.unstructure(value)) for key, value in items.items()}
 
 
-def event_to_data(event: AccountEvent) -> dict[str, Any]:
+def event_to_data(event: AccountEvent) -> dict[str, object]:
     """The versioned plain-data document of an account event (for an event store).
 
     >>> from datetime import datetime, timezone
@@ -278,7 +278,7 @@ def event_to_data(event: AccountEvent) -> dict[str, Any]:
     return serialize.to_data(event)
 
 
-def event_from_data(data: Any) -> AccountEvent:
+def event_from_data(data: object) -> AccountEvent:
     """The event of :func:`event_to_data` (bad data raises InvalidData naming the path).
 
     >>> event_from_data({"schema": "accounts.Event", "version": 1, "data": {}})

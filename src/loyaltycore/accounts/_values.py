@@ -292,8 +292,8 @@ class LedgerOp:
     lots: tuple[MergedLot, ...] = ()
     debt: int = 0
     policy: ExpiryPolicy | None = None
-    tz: str | None = None
-    debt_policy: str | None = None
+    tz: str | None = attrs.field(default=None, kw_only=True)
+    debt_policy: str | None = attrs.field(default=None, kw_only=True)
 
 
 class Payload:
@@ -313,7 +313,7 @@ class Payload:
 
     __slots__ = ("_body", "_text")
 
-    def __init__(self, body: Mapping[str, Any] | None = None, text: str | None = None) -> None:
+    def __init__(self, body: Mapping[str, object] | None = None, text: str | None = None) -> None:
         if (body is None) == (text is None):
             raise InvalidArgument("give a payload's values or its text", field="payload")
         self._body = body

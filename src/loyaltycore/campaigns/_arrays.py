@@ -164,7 +164,7 @@ def generator(seed: object) -> np.random.Generator:
     return np.random.default_rng(count(seed, "seed", minimum=0))
 
 
-def frozen(value: Any) -> Any:
+def frozen(value: npt.ArrayLike | None) -> Any:
     """A read-only copy of an array (None stays None)."""
     if value is None:
         return None

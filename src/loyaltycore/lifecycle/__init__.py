@@ -37,6 +37,7 @@ import numpy.typing as npt
 from cattrs.strategies import configure_tagged_union
 
 from loyaltycore import _native, serialize
+from loyaltycore._deprecate import becoming_required
 from loyaltycore._frames import Col, Frames
 from loyaltycore._public import publish
 from loyaltycore._validate import check_int, check_positive, type_name
@@ -89,7 +90,7 @@ __all__ = [
 # -- policies ----------------------------------------------------------------
 
 
-def _as_float(value: Any) -> Any:
+def _as_float(value: object) -> object:
     return float(value) if type(value) is int else value
 
 
@@ -345,7 +346,7 @@ def stage(
     facts: object,
     policy: LifecyclePolicy | None = None,
     *,
-    as_of: datetime,
+    as_of: datetime | date,
     tz: str | tzinfo | None = None,
     model: object = None,
 ) -> Stage:
@@ -360,7 +361,8 @@ def stage(
             ``p_alive_before_last`` for :class:`ProbabilityAlive` without a
             model.
         policy: the policy (default ``LifecyclePolicy()``).
-        as_of: the instant asked about; its local day counts.
+        as_of: the instant asked about (a date: local midnight in the zone);
+            its local day counts.
         tz: the program zone in which days are counted.
         model: a fitted model with ``p_alive`` (BG/NBD) for
             :class:`ProbabilityAlive`.
@@ -382,7 +384,7 @@ def stage(
     """
     chosen = _policy(policy)
     zone_ = _days.resolve_zone(facts, tz)
-    as_of_day = _days.day_of(_days.resolve_as_of(facts, as_of), zone_)
+    as_of_day = _days.day_of(_days.resolve_as_of(facts, as_of, zone_), zone_)
     days = _days.fact_days(facts, as_of_day, zone_)
     extra = _scalar_extra(chosen, facts, days, as_of_day, model)
     if days.last is None:
@@ -408,11 +410,12 @@ def _columns(columns: object) -> object:
     return _native.read_all(columns) if _native.is_frame(columns) else columns
 
 
+@becoming_required("as_of", removed_in="0.3.0")
 def stages(
     columns: object,
     policy: LifecyclePolicy | None = None,
     *,
-    as_of: datetime | None = None,
+    as_of: datetime | date | None = None,
     tz: str | tzinfo | None = None,
     model: object = None,
 ) -> npt.NDArray[np.int8]:
@@ -422,7 +425,7 @@ def stages(
     second with :class:`AbsoluteDays`.
 
     Args:
-        columns: a Summary (its ``as_of`` and ``tz`` are the defaults), a
+        columns: a Summary (its ``tz`` is the default zone), a
             data frame (pandas, polars, pyarrow, DuckDB; instants as aware
             datetimes, as ``Summary.to_pandas()`` gives them) or a
             mapping of equal-length columns with the fields :func:`stage`
@@ -431,7 +434,10 @@ def stages(
             An optional ``median_gap_before_last`` column makes the
             reactivation test of :class:`CycleMultiple` exact.
         policy: the policy (default ``LifecyclePolicy()``).
-        as_of: the instant asked about (default: the summary's ``as_of``).
+        as_of: the instant asked about (a date: local midnight in the zone);
+            required. Until 0.3.0 omitting it
+            still falls back to the summary's own ``as_of``, with a
+            ``DeprecationWarning``.
         tz: the program zone (default: the summary's zone, else UTC).
         model: a fitted model with ``p_alive`` for :class:`ProbabilityAlive`.
 
@@ -453,7 +459,7 @@ def stages(
     chosen = _policy(policy)
     columns = _columns(columns)
     zone_ = _days.resolve_zone(columns, tz)
-    instant = _days.resolve_as_of(columns, as_of)
+    instant = _days.resolve_as_of(columns, as_of, zone_)
     days = _days.column_days(columns, instant, zone_)
     as_of_day = _days.day_of(instant, zone_)
     t = chosen.thresholds
@@ -550,31 +556,34 @@ class StageTable(Frames):
         return (Col("customer_id", "id", self.customer_id), stage)
 
 
+@becoming_required("as_of", removed_in="0.3.0")
 def stage_table(
     columns: object,
     policy: LifecyclePolicy | None = None,
     *,
-    as_of: datetime | None = None,
+    as_of: datetime | date | None = None,
     tz: str | tzinfo | None = None,
     model: object = None,
 ) -> StageTable:
     """:func:`stages` with the members' ids, as a :class:`StageTable` (for frames).
 
-    Arguments as in :func:`stages`; the ids come from the ``customer_id``
-    column when the columns have one.
+    Arguments as in :func:`stages` (``as_of`` is required); the ids come
+    from the ``customer_id`` column when the columns have one.
 
     >>> from datetime import datetime, timezone
     >>> from loyaltycore.transactions import TransactionLog, summarize
     >>> log = TransactionLog.from_arrays(["a", "b"], ["2024-01-02", "2024-05-20"], [5, 5],
     ...                                  tz="UTC")
-    >>> table = stage_table(summarize(log, as_of=datetime(2024, 6, 1, tzinfo=timezone.utc)))
+    >>> june = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> table = stage_table(summarize(log, as_of=june), as_of=june)
     >>> table.to_pandas()
       customer_id   stage
     0           a dormant
     1           b     new
     """
     columns = _columns(columns)
-    codes = stages(columns, policy, as_of=as_of, tz=tz, model=model)
+    instant = _days.resolve_as_of(columns, as_of, _days.resolve_zone(columns, tz))
+    codes = stages(columns, policy, as_of=instant, tz=tz, model=model)
     ids: object = None
     if isinstance(columns, Mapping):
         ids = columns.get("customer_id")

@@ -65,8 +65,8 @@ def resolve_zone(data: object, tz: str | tzinfo | None) -> tzinfo:
     return chosen
 
 
-def resolve_as_of(data: object, as_of: object) -> datetime:
-    """``as_of`` in UTC; defaults to the data's own ``as_of`` when it has one."""
+def resolve_as_of(data: object, as_of: object, tz: tzinfo | None = None) -> datetime:
+    """``as_of`` in UTC (a date: local midnight in ``tz``); defaults to the data's own."""
     if as_of is None:
         own = None if isinstance(data, Mapping) else getattr(data, "as_of", None)
         if own is None:
@@ -74,12 +74,12 @@ def resolve_as_of(data: object, as_of: object) -> datetime:
                 "as_of=None: pass as_of= (the data carries no as_of)", field="as_of", value=None
             )
         as_of = own
-    return to_utc(as_of, "as_of")
+    return to_utc(as_of, "as_of", tz=tz)
 
 
 def day_of(at: datetime, tz: tzinfo) -> int:
     """Local day number (days since 1970-01-01) of an instant."""
-    return (local_date(at, tz) - EPOCH.date()).days
+    return (local_date(at, tz=tz) - EPOCH.date()).days
 
 
 # -- scalar ------------------------------------------------------------------
@@ -142,7 +142,7 @@ def fact_days(facts: object, as_of_day: int, tz: tzinfo) -> DayFact:
     """Local day numbers of one member's first, previous and last purchase."""
     values = {name: instant(read(facts, name), name) for name in ("first", "previous", "last")}
     days = {
-        name: None if v is None else int(local_days(np.array([v], dtype=np.int64), tz)[0])
+        name: None if v is None else int(local_days(np.array([v], dtype=np.int64), tz=tz)[0])
         for name, v in values.items()
     }
     result = DayFact(days["first"], days["previous"], days["last"])
@@ -226,12 +226,12 @@ class DayColumns:
 def _days(micros: Int, present: npt.NDArray[np.bool_], everyone: bool, tz: tzinfo) -> Int:
     """Local days of ``micros``; values on rows not ``present`` are undefined."""
     if everyone:
-        return local_days(micros, tz)
+        return local_days(micros, tz=tz)
     if not present.any():
         return np.zeros(micros.shape, dtype=np.int64)
     # Missing instants hold the int64 minimum: give them a present row's value.
     fill = micros[int(np.argmax(present))]
-    return local_days(np.where(present, micros, fill), tz)
+    return local_days(np.where(present, micros, fill), tz=tz)
 
 
 def _first_row(mask: npt.NDArray[np.bool_]) -> int | None:

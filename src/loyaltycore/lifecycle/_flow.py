@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, Final, TypeVar
 
 import attrs
 import numpy as np
@@ -15,6 +15,9 @@ from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import type_name
 from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.lifecycle._stage import ALLOWED_TRANSITIONS, Stage
+
+#: A snapshot label: a date, a period name, anything hashable.
+K = TypeVar("K", bound=Hashable)
 
 _N: Final = len(Stage)
 
@@ -193,8 +196,8 @@ class SnapshotRates:
     0.25
     """
 
-    start: Any
-    end: Any
+    start: Hashable
+    end: Hashable
     live: int
     churned: int
     lapsed: int
@@ -232,7 +235,7 @@ _LAPSED: Final = np.array([s in (Stage.DORMANT, Stage.CHURNED) for s in Stage])
 _RETURNS: Final = _LAPSED[:, None] & (_SEVERITY[None, :] < _SEVERITY[:, None])
 
 
-def period_rates(snapshots: Mapping[Any, object]) -> tuple[SnapshotRates, ...]:
+def period_rates(snapshots: Mapping[K, object]) -> tuple[SnapshotRates, ...]:
     """Churn and reactivation rates per period from stage snapshots.
 
     Args:

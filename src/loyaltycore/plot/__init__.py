@@ -20,9 +20,11 @@ draw :mod:`loyaltycore.metrics`, :mod:`loyaltycore.lifecycle` and
 :mod:`loyaltycore.campaigns`.
 
 >>> import numpy as np
+>>> from datetime import date
 >>> from loyaltycore.metrics import cohort_retention
 >>> at = np.array(["2024-01-03", "2024-02-03", "2024-01-09"], dtype="datetime64[D]")
->>> ax = plot_cohort_retention(cohort_retention([1, 1, 2], at, tz="UTC"))
+>>> table = cohort_retention([1, 1, 2], at, tz="UTC", as_of=date(2024, 3, 1))
+>>> ax = plot_cohort_retention(table)
 >>> ax.get_xlabel()
 'months since the first purchase'
 """

@@ -91,7 +91,7 @@ def plot_cohort_retention(
     >>> from loyaltycore.metrics import cohort_retention
     >>> at = np.array(["2024-01-03", "2024-02-03", "2024-01-09", "2024-02-04", "2024-03-07"],
     ...               dtype="datetime64[D]")
-    >>> table = cohort_retention([1, 1, 2, 3, 3], at, tz="UTC")
+    >>> table = cohort_retention([1, 1, 2, 3, 3], at, tz="UTC", as_of=date(2024, 4, 1))
     >>> ax = plot_cohort_retention(table)
     >>> [text.get_text() for text in ax.texts]
     ['100%', '50%', '0%', '100%', '100%']
@@ -200,7 +200,8 @@ def plot_retention_curves(
     >>> from loyaltycore.metrics import cohort_retention
     >>> at = np.array(["2024-01-03", "2024-02-03", "2024-01-09", "2024-02-04", "2024-03-07"],
     ...               dtype="datetime64[D]")
-    >>> ax = plot_retention_curves(cohort_retention([1, 1, 2, 3, 3], at, tz="UTC"), min_size=1)
+    >>> table = cohort_retention([1, 1, 2, 3, 3], at, tz="UTC", as_of=date(2024, 4, 1))
+    >>> ax = plot_retention_curves(table, min_size=1)
     >>> [text.get_text() for text in ax.texts]
     ['67%', '0%']
     """

@@ -85,7 +85,7 @@ class Predicate:
         *,
         event: Event | None = None,
         member: Member | None = None,
-        facts: Any = None,
+        facts: object = None,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
         tiers: Iterable[str] = (),
@@ -102,7 +102,9 @@ class Predicate:
             event: the :class:`Event`, or None.
             member: the :class:`Member`, or None.
             facts: the member's facts (a summary row), or None.
-            as_of: the evaluation time (aware datetime).
+            as_of: the evaluation time (aware datetime). None: calendar
+                conditions read the event's ``at``; without an event,
+                conditions that read the time are False.
             tz: the program's IANA zone.
             tiers: tier names, lowest first (for :func:`tier_at_least`).
             exponent: the currency exponent.
@@ -119,7 +121,9 @@ class Predicate:
         False
         """
         if context is None:
-            context = Context(event, member, facts, as_of, tz, tiers, exponent)
+            context = Context(
+                event, member, facts, as_of=as_of, tz=tz, tiers=tiers, exponent=exponent
+            )
         elif context.__class__ is not Context:
             raise InvalidType(
                 f"context={context!r} must be a Context, not {type_name(context)}",
@@ -159,7 +163,8 @@ class Predicate:
                 :class:`Frame` (then no other argument may be given).
             tz: the program's IANA zone.
             as_of: the evaluation time (for ``as_of`` and for calendar
-                conditions when there is no ``at`` column).
+                conditions when there is no ``at`` column). None: those
+                conditions are False.
             tiers: tier names, lowest first.
             exponent: the currency exponent of money columns.
             size: the number of rows, needed only when ``columns`` is empty.
@@ -576,7 +581,7 @@ class Compare(Predicate):
 
     field: str
     op: str
-    value: Any
+    value: object
     kind: str | None = attrs.field(default=None, validator=_check_kind_given)
     _spec: Field = attrs.field(init=False, eq=False, repr=False, hash=False)
     _get: Callable[[Context], Any] = attrs.field(init=False, eq=False, repr=False, hash=False)
@@ -679,8 +684,8 @@ class Between(Predicate):
     """
 
     field: str
-    low: Any
-    high: Any
+    low: object
+    high: object
     kind: str | None = attrs.field(default=None, validator=_check_kind_given)
     _spec: Field = attrs.field(init=False, eq=False, repr=False, hash=False)
     _lo: Any = attrs.field(init=False, eq=False, repr=False, hash=False)
@@ -766,7 +771,7 @@ class FieldRef:
     def __ge__(self, value: object) -> Compare:
         return self._compare(">=", value)
 
-    def isin(self, values: Iterable[Any]) -> IsIn:
+    def isin(self, values: Iterable[object]) -> IsIn:
         """The field's value is one of ``values``.
 
         >>> field("weekday").isin({5, 6})

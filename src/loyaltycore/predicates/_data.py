@@ -89,7 +89,7 @@ def _sorted(values: Any) -> list[Any]:
     return sorted(values)
 
 
-def to_plain(pred: Predicate) -> dict[str, Any]:
+def to_plain(pred: Predicate) -> dict[str, object]:
     """The plain-data (JSON-safe) form of ``pred``, tagged with ``"type"``.
 
     >>> to_plain(Compare("amount", ">=", "9.5") & IsIn("weekday", {2}))["all"]
@@ -421,7 +421,7 @@ def _structure(data: Any, cls: Any) -> Predicate:
     return result
 
 
-def from_plain(data: Any) -> Predicate:
+def from_plain(data: object) -> Predicate:
     """Load a predicate from its plain-data form (:func:`to_plain`).
 
     Raises:

@@ -154,7 +154,7 @@ def _specs(sources: set[str], fields: Iterable[str | Field]) -> list[Field]:
 def encode(
     events: Sequence[Event | None] | None = None,
     members: Sequence[Member | None] | None = None,
-    facts: Sequence[Any] | None = None,
+    facts: Sequence[object] | None = None,
     *,
     fields: Iterable[str | Field] = (),
     exponent: int = 2,

@@ -462,11 +462,15 @@ class Context:
             any object with the Summary field names as attributes, or a
             mapping; instants as aware datetimes or int micros (int64 min
             = missing), ``total`` as int minor units.
-        as_of: the evaluation time (aware). Calendar conditions read the
-            event's ``at``, or ``as_of`` when there is no event.
-        tz: the program's IANA zone (local dates, weekdays, birthdays).
-        tiers: tier names, lowest first, for ``tier_at_least``.
-        exponent: the currency exponent (minor units per unit = 10**exponent).
+        as_of: the evaluation time (aware), keyword-only. Calendar
+            conditions read the event's ``at``, or ``as_of`` when there is
+            no event; None (no event and no ``as_of``) leaves them without a
+            day, so they are False.
+        tz: the program's IANA zone (local dates, weekdays, birthdays),
+            keyword-only.
+        tiers: tier names, lowest first, for ``tier_at_least``; keyword-only.
+        exponent: the currency exponent (minor units per unit =
+            10**exponent); keyword-only.
 
     >>> Context(tz="Europe/Paris").tz
     zone('Europe/Paris')
@@ -474,16 +478,16 @@ class Context:
 
     event: Event | None = attrs.field(default=None, converter=_opt_event)
     member: Member | None = attrs.field(default=None, converter=_opt_member)
-    facts: Any = None
-    as_of: datetime | None = attrs.field(default=None, converter=_as_of_utc)
-    tz: tzinfo = attrs.field(default=UTC, converter=zone)
-    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers)
-    exponent: int = attrs.field(default=2, converter=_exponent)
+    facts: object = None
+    as_of: datetime | None = attrs.field(default=None, converter=_as_of_utc, kw_only=True)
+    tz: tzinfo = attrs.field(default=UTC, converter=zone, kw_only=True)
+    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers, kw_only=True)
+    exponent: int = attrs.field(default=2, converter=_exponent, kw_only=True)
     _cache: dict[str, Any] = attrs.field(
         factory=dict, init=False, repr=False, eq=False, hash=False
     )
 
-    def value(self, name: str) -> Any:
+    def value(self, name: str) -> object:
         """The scalar value of the registered field ``name`` (None when missing).
 
         >>> from datetime import datetime, timezone
@@ -708,12 +712,12 @@ class Field:
     kind: str
     source: str
     doc: str
-    getter: Callable[[Context], Any] = attrs.field(eq=False, repr=False)
+    getter: Callable[[Context], object] = attrs.field(eq=False, repr=False)
     #: The getter already returns comparison-space values (validated objects).
     exact: bool = attrs.field(default=False, eq=False, repr=False)
 
     @property
-    def fast(self) -> Callable[[Context], Any]:
+    def fast(self) -> Callable[[Context], object]:
         """The cheapest callable giving :meth:`get`'s result (for node construction).
 
         >>> lookup("tier").fast(Context()) is None
@@ -721,7 +725,7 @@ class Field:
         """
         return self.getter if self.exact else self.get
 
-    def get(self, ctx: Context) -> Any:
+    def get(self, ctx: Context) -> object:
         """The scalar value of this field in ``ctx``, normalised (None = missing).
 
         >>> lookup("amount").get(Context())
@@ -908,7 +912,8 @@ class Frame:
     Args:
         columns: field name -> array.
         tz: the program's IANA zone.
-        as_of: the evaluation time (aware), broadcast as the ``as_of`` column.
+        as_of: the evaluation time (aware), broadcast as the ``as_of`` column;
+            None: a missing ``as_of`` column (conditions reading it are False).
         tiers: tier names, lowest first.
         exponent: the currency exponent of money columns.
         size: the number of rows, when ``columns`` is empty.
@@ -1060,7 +1065,7 @@ def local_wall(frame: Frame, micros: npt.NDArray[np.int64]) -> npt.NDArray[np.in
     """Wall-clock micros in the frame's zone; missing stays missing."""
     ok = micros != MISSING_INT
     out = np.full(micros.shape, MISSING_INT, dtype=np.int64)
-    out[ok] = local_wall_micros(micros[ok], frame.tz)
+    out[ok] = local_wall_micros(micros[ok], tz=frame.tz)
     return out
 
 

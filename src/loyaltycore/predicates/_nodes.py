@@ -5,7 +5,7 @@ Private module: the public names are re-exported by :mod:`loyaltycore.predicates
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Final
@@ -345,7 +345,7 @@ class Recurs(Predicate):
 
     def _test(self, ctx: Context) -> bool:
         today = _LOCAL_DATE.getter(ctx)
-        if today is None:
+        if not isinstance(today, int):  # None: no day to test
             return False
         memo = self._memo
         if today not in memo:
@@ -423,7 +423,7 @@ class BirthdayWindow(Predicate):
     def _test(self, ctx: Context) -> bool:
         today = FIELDS["local_date"].get(ctx)
         member = ctx.member
-        if today is None or member is None or member.birthday is None:
+        if not isinstance(today, int) or member is None or member.birthday is None:
             return False
         day = EPOCH_DATE + timedelta(days=today)
         for year in (day.year - 1, day.year, day.year + 1):
@@ -574,7 +574,7 @@ class InSegment(Predicate):
 
     def _test(self, ctx: Context) -> bool:
         segments = FIELDS["segments"].get(ctx)
-        return segments is not None and self.segment in segments
+        return isinstance(segments, Container) and self.segment in segments
 
     def _mask(self, frame: Frame) -> Mask:
         column = frame.get(FIELDS["segments"]).tolist()

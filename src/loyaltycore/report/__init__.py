@@ -144,7 +144,7 @@ class Report:
     True
     """
 
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, floats rounded to 6 digits, one trailing newline."""
@@ -179,7 +179,7 @@ class Report:
 def _default_as_of(log: TransactionLog, tz: tzinfo) -> datetime:
     """The first instant of the local day after the last transaction."""
     last = from_micros(int(log.at.max()))
-    return start_of_day(local_date(last, tz) + timedelta(days=1), tz)
+    return start_of_day(local_date(last, tz=tz) + timedelta(days=1), tz=tz)
 
 
 def _label(value: object, name: str) -> str | None:
@@ -306,7 +306,7 @@ def _as_of(value: datetime | date, tz: tzinfo) -> datetime:
     try:
         if isinstance(value, datetime):
             return to_utc(value, "as_of")
-        return start_of_day(value, tz)
+        return start_of_day(value, tz=tz)
     except OverflowError:  # at the very ends of the calendar
         raise InvalidArgument(
             f"as_of={value.isoformat()} falls outside the years 1 to 9999 in UTC",

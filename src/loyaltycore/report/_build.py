@@ -84,7 +84,7 @@ def _instant(value: int) -> str:
 
 def _complete(periods: Any, as_of: datetime, tz: tzinfo, period: str) -> Any:
     """Mask of the periods that ended at or before ``as_of``."""
-    end = local_date(as_of, tz)
+    end = local_date(as_of, tz=tz)
     starts = [p if isinstance(p, date) else date.fromisoformat(str(p)) for p in periods.tolist()]
     return np.array([add_period(p, period) <= end for p in starts], dtype=bool)  # type: ignore[arg-type]
 
@@ -136,7 +136,7 @@ def lifecycle_section(
     thresholds = policy.thresholds
     assert isinstance(thresholds, lifecycle.AbsoluteDays)
     now = lifecycle.stages(summary, policy, as_of=as_of, tz=tz)
-    then_at = start_of_day(add_months(local_date(as_of, tz), -FLOW_MONTHS), tz)
+    then_at = start_of_day(add_months(local_date(as_of, tz=tz), -FLOW_MONTHS), tz=tz)
     earlier = summarize(log, as_of=then_at, unit="week", tz=tz)
     if len(earlier) == 0:
         then = np.zeros(len(summary), dtype=np.int8)  # nobody had bought: all prospects

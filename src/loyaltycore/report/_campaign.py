@@ -89,7 +89,7 @@ class CampaignReport:
     'loyaltycore campaign'
     """
 
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
     windows: Windows = attrs.field(eq=False, repr=False)
     cuped: Comparison = attrs.field(eq=False, repr=False)
     segments: Breakdown | None = attrs.field(eq=False, repr=False)
@@ -183,14 +183,14 @@ def _default_as_of(log: TransactionLog, end: datetime, tz: tzinfo) -> datetime:
     if len(log) == 0:
         return end
     last = from_micros(int(log.at.max()))
-    return max(end, start_of_day(local_date(last, tz) + timedelta(days=1), tz))
+    return max(end, start_of_day(local_date(last, tz=tz) + timedelta(days=1), tz=tz))
 
 
 def _instant(value: datetime | date, name: str, tz: tzinfo) -> datetime:
     try:
         if isinstance(value, datetime):
             return to_utc(value, name, tz=tz)
-        return start_of_day(value, tz)
+        return start_of_day(value, tz=tz)
     except OverflowError:  # at the very ends of the calendar
         raise InvalidArgument(
             f"{name}={value.isoformat()} falls outside the years 1 to 9999 in UTC",
@@ -504,7 +504,8 @@ def _write_charts(report: CampaignReport, folder: Path) -> dict[str, str]:
     """Draw the read-out's charts into ``folder`` as PNGs; their file names by key."""
     from loyaltycore import plot
 
-    currency = report.data["campaign"].get("currency")
+    campaign = report.data["campaign"]
+    currency = campaign.get("currency") if isinstance(campaign, Mapping) else None
     draws: dict[str, Callable[[], Axes]] = {
         "lift": lambda: plot.plot_campaign_lift(report.windows, currency=currency),
         "curve": lambda: plot.plot_campaign_curve(report.windows, currency=currency),

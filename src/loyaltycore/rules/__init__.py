@@ -40,10 +40,10 @@ exclusive group, a :class:`Limit` and a valid :class:`Window`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import numpy as np
@@ -64,6 +64,7 @@ from loyaltycore._validate import (
 from loyaltycore.calendar import UTC, to_utc, zone
 from loyaltycore.errors import DuplicateId, InvalidRule, InvalidType
 from loyaltycore.predicates import And, Context, Event, Member, Predicate
+from loyaltycore.progress import Progress, check_progress
 from loyaltycore.rules._batch import Inputs, Run, key_label, run_with_budgets
 from loyaltycore.rules._columns import prepare
 from loyaltycore.rules._engine import Compiled, counter_keys, evaluate
@@ -86,6 +87,9 @@ from loyaltycore.rules._model import (
 )
 from loyaltycore.rules._refund import Reversal, remaining_event, reversal
 from loyaltycore.rules._spend import eligible
+
+if TYPE_CHECKING:
+    from loyaltycore.transactions import TransactionLog
 
 __all__ = [
     "AwardLine",
@@ -222,12 +226,14 @@ class RuleSet:
     """
 
     rules: tuple[Rule, ...] = attrs.field(converter=_rules)
-    tz: tzinfo = attrs.field(default=UTC, converter=zone)
-    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers)
-    exponent: int = attrs.field(default=2)
-    metrics: frozenset[str] = attrs.field(default=frozenset(DEFAULT_METRICS), converter=_names)
-    groups: Mapping[str, str] = attrs.field(factory=dict, converter=_groups)
-    budgets: tuple[Budget, ...] = attrs.field(default=(), converter=_budgets)
+    tz: tzinfo = attrs.field(default=UTC, converter=zone, kw_only=True)
+    tiers: tuple[str, ...] = attrs.field(default=(), converter=_tiers, kw_only=True)
+    exponent: int = attrs.field(default=2, kw_only=True)
+    metrics: frozenset[str] = attrs.field(
+        default=frozenset(DEFAULT_METRICS), converter=_names, kw_only=True
+    )
+    groups: Mapping[str, str] = attrs.field(factory=dict, converter=_groups, kw_only=True)
+    budgets: tuple[Budget, ...] = attrs.field(default=(), converter=_budgets, kw_only=True)
 
     @exponent.validator
     def _check_exponent(self, _: object, value: object) -> None:
@@ -267,7 +273,7 @@ class RuleSet:
         member: Member,
         *,
         as_of: datetime | None = None,
-        facts: Any = None,
+        facts: object = None,
         budgets_used: Mapping[str, int] | None = None,
     ) -> Evaluation:
         """What ``event`` earns for ``member`` (the member as it was before the event).
@@ -307,7 +313,15 @@ class RuleSet:
         if c.needs_context:
 
             def make_context() -> Context:
-                return Context(event, member, facts, when, c.tz, self.tiers, self.exponent)
+                return Context(
+                    event,
+                    member,
+                    facts,
+                    as_of=when,
+                    tz=c.tz,
+                    tiers=self.tiers,
+                    exponent=self.exponent,
+                )
 
         referrer = event.attributes.get("referrer") if event.attributes else None
         return evaluate(
@@ -329,6 +343,7 @@ class RuleSet:
         *,
         as_of: datetime | None = None,
         budgets_used: Mapping[str, int] | None = None,
+        progress: Progress | None = None,
     ) -> BatchEvaluation:
         """Evaluate many events at once; the same answers as :meth:`evaluate` in a loop.
 
@@ -348,8 +363,13 @@ class RuleSet:
                 sequence of members; with a sequence of events, the member of
                 each event (a parallel sequence; a member's first row is the
                 state at the start of the batch).
-            as_of: the evaluation time for conditions that read ``as_of``.
+            as_of: the evaluation time for conditions that read ``as_of``;
+                None: each event's own ``at`` (as :meth:`evaluate`).
             budgets_used: points already issued per budget id.
+            progress: called as ``(done, total, "rules")`` after each group
+                of rules has run over every event (:mod:`loyaltycore.progress`);
+                raising from it cancels. With budgets, ``total`` counts the
+                most re-runs they can cause, and the last call reports it.
 
         Returns:
             A :class:`BatchEvaluation`.
@@ -362,9 +382,10 @@ class RuleSet:
         >>> rs.evaluate_batch(events, [Member("m-1")] * 3).points.tolist()
         [100, 0, 0]
         """
+        checked = check_progress(progress)
         c = self._compiled
         inputs, cols = prepare(c, self.tiers, events, members, as_of)
-        run = run_with_budgets(c, inputs, budgets_used or {})
+        run = run_with_budgets(c, inputs, budgets_used or {}, checked)
         referrer = cols.get("attributes.referrer")
         return BatchEvaluation._from_run(self, inputs, run, np.asarray(cols["event_id"]), referrer)
 
@@ -374,7 +395,7 @@ class RuleSet:
         refunded_items: Mapping[str, int] | None = None,
         *,
         refunded_amount: Decimal | str | int | None = None,
-        facts: Any = None,
+        facts: object = None,
     ) -> Reversal:
         """What a refund takes back: awards recomputed on what remains of the basket.
 
@@ -420,11 +441,12 @@ class RuleSet:
 
     def simulate(
         self,
-        log: Any,
-        members: Any = None,
+        log: TransactionLog | Mapping[str, npt.ArrayLike] | Sequence[Event],
+        members: Mapping[str, npt.ArrayLike] | Sequence[Member] | None = None,
         *,
         cost_per_point: Decimal | str | int,
         as_of: datetime | None = None,
+        progress: Progress | None = None,
     ) -> Simulation:
         """Replay a historical log: points per rule and per member, and what they cost.
 
@@ -436,7 +458,9 @@ class RuleSet:
                 for a transaction log, None means members with no attributes.
             cost_per_point: what one redeemable point costs the program
                 (a Decimal, str or int money amount).
-            as_of: the evaluation time for conditions that read ``as_of``.
+            as_of: the evaluation time for conditions that read ``as_of``;
+                None: each event's own ``at``.
+            progress: as for :meth:`evaluate_batch`.
 
         Returns:
             A :class:`Simulation`.
@@ -455,7 +479,7 @@ class RuleSet:
         """
         cpp = to_decimal(cost_per_point, "cost_per_point")
         events, members = _log_inputs(log, members)
-        batch = self.evaluate_batch(events, members, as_of=as_of)
+        batch = self.evaluate_batch(events, members, as_of=as_of, progress=progress)
         by_rule = {
             rid: total
             for rid, total in batch.by_rule().items()
@@ -465,7 +489,7 @@ class RuleSet:
             len(batch.points), sum(by_rule.values()), by_rule, batch.by_member(), cpp
         )
 
-    def to_data(self) -> dict[str, Any]:
+    def to_data(self) -> dict[str, object]:
         """The rule set as a versioned plain-data document (JSON-safe).
 
         >>> from loyaltycore.predicates import field
@@ -476,7 +500,7 @@ class RuleSet:
         return serialize.to_data(self)
 
     @classmethod
-    def from_data(cls, data: Any) -> RuleSet:
+    def from_data(cls, data: object) -> RuleSet:
         """Load a rule set from :meth:`to_data`; one error lists every bad path.
 
         Raises:
@@ -558,11 +582,11 @@ def _validate(rs: RuleSet) -> None:
                 )
 
 
-def _frozen(values: npt.ArrayLike) -> Any:
+def _frozen(values: npt.ArrayLike) -> npt.NDArray[Any]:
     return freeze(np.asarray(values))
 
 
-def _owned(values: npt.ArrayLike) -> Any:
+def _owned(values: npt.ArrayLike) -> npt.NDArray[Any]:
     """Make an array the engine built read-only, without copying it."""
     array = np.asarray(values)
     array.flags.writeable = False
@@ -597,16 +621,16 @@ class BatchEvaluation(Frames):
     """
 
     rule_ids: tuple[str, ...]
-    event_id: Any = attrs.field(converter=_frozen)
-    member_id: Any = attrs.field(converter=_owned)
-    eligible: Any = attrs.field(converter=_owned)
-    points: Any = attrs.field(converter=_owned)
-    codes: Any = attrs.field(converter=_owned)
-    _rows: tuple[Any, ...] = attrs.field(repr=False)
-    _amounts: tuple[Any, ...] = attrs.field(repr=False)
+    event_id: npt.NDArray[Any] = attrs.field(converter=_frozen)
+    member_id: npt.NDArray[Any] = attrs.field(converter=_owned)
+    eligible: npt.NDArray[np.int64] = attrs.field(converter=_owned)
+    points: npt.NDArray[np.int64] = attrs.field(converter=_owned)
+    codes: npt.NDArray[np.int8] = attrs.field(converter=_owned)
+    _rows: tuple[npt.NDArray[np.int64], ...] = attrs.field(repr=False)
+    _amounts: tuple[npt.NDArray[np.int64], ...] = attrs.field(repr=False)
     _currency: tuple[str, ...] = attrs.field(repr=False)
-    _recipient: tuple[Any, ...] = attrs.field(repr=False)
-    _increments: tuple[Any, ...] = attrs.field(repr=False)
+    _recipient: tuple[npt.NDArray[Any], ...] = attrs.field(repr=False)
+    _increments: tuple[tuple[npt.NDArray[Any], ...] | None, ...] = attrs.field(repr=False)
     _periods: tuple[str | None, ...] = attrs.field(repr=False)
     exponent: int = attrs.field(default=2, kw_only=True)
 
@@ -718,7 +742,7 @@ class BatchEvaluation(Frames):
         """
         return {rid: int(a.sum()) for rid, a in zip(self.rule_ids, self._amounts, strict=True)}
 
-    def by_member(self, currency: str = POINTS) -> dict[Any, int]:
+    def by_member(self, currency: str = POINTS) -> dict[Hashable, int]:
         """Amount of ``currency`` per recipient (referrers included), sorted by id.
 
         >>> from datetime import datetime, timezone
@@ -728,7 +752,7 @@ class BatchEvaluation(Frames):
         >>> rs.evaluate_batch([Event("o", "signup", at)], [Member("m")]).by_member()
         {'m': 7}
         """
-        out: dict[Any, int] = {}
+        out: dict[Hashable, int] = {}
         for i, who in enumerate(self._recipient):
             if self._currency[i] != currency:
                 continue
@@ -736,7 +760,7 @@ class BatchEvaluation(Frames):
                 out[member] = out.get(member, 0) + amount
         return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
 
-    def increments(self) -> dict[Any, dict[str, int]]:
+    def increments(self) -> dict[Hashable, dict[str, int]]:
         """Counter increments to persist, per member id (same keys as the scalar engine).
 
         >>> from datetime import datetime, timezone
@@ -747,7 +771,7 @@ class BatchEvaluation(Frames):
         >>> rs.evaluate_batch([Event("o", "signup", at)], [Member("m")]).increments()
         {'m': {'a/2024/times': 1, 'a/2024/points': 7}}
         """
-        out: dict[Any, dict[str, int]] = {}
+        out: dict[Hashable, dict[str, int]] = {}
         for rid, inc, period in zip(self.rule_ids, self._increments, self._periods, strict=True):
             if inc is None or period is None:
                 continue
@@ -774,7 +798,7 @@ class Simulation:
     events: int
     points: int
     by_rule: Mapping[str, int]
-    by_member: Mapping[Any, int]
+    by_member: Mapping[Hashable, int]
     cost_per_point: Decimal
 
     @property

@@ -19,7 +19,7 @@ id) order:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from loyaltycore.calendar import date_parts, to_micros
 from loyaltycore.predicates import FIELDS, MISSING_INT, And, Frame, Not, Or
+from loyaltycore.progress import Progress
 from loyaltycore.rules import _limits as limits_
 from loyaltycore.rules._engine import (
     BUDGET,
@@ -125,10 +126,17 @@ class Run:
 class Engine:
     """One batch evaluation of a compiled rule set."""
 
-    def __init__(self, c: Compiled, x: Inputs, blocked: Mapping[int, B]) -> None:
+    def __init__(
+        self,
+        c: Compiled,
+        x: Inputs,
+        blocked: Mapping[int, B],
+        tick: Callable[[], None] | None = None,
+    ) -> None:
         self.c = c
         self.x = x
         self.blocked = blocked
+        self.tick = tick
         self.run = Run(len(c.rules), x.n)
         self.base: dict[str, I64] = {}
         self._days: I64 | None = None
@@ -503,6 +511,8 @@ class Engine:
                         cur = c.rules[i].award.currency
                         total = self.base.setdefault(cur, np.zeros(self.x.n, dtype=np.int64))
                         total[rows] += amount[rows]
+                if self.tick is not None:
+                    self.tick()
         for i in range(len(c.rules)):
             codes = self.run.codes[i]
             rows = self.run.rows[i]
@@ -571,28 +581,49 @@ def key_label(period: str, key: int) -> str:
     return "birthday-none" if key == NO_BIRTHDAY else f"birthday-{key:04d}"
 
 
-def run_with_budgets(c: Compiled, x: Inputs, budgets_used: Mapping[str, int]) -> Run:
-    """Run the engine, blocking each budget's rules from where it runs out."""
+def run_with_budgets(
+    c: Compiled, x: Inputs, budgets_used: Mapping[str, int], progress: Progress | None = None
+) -> Run:
+    """Run the engine, blocking each budget's rules from where it runs out.
+
+    ``progress`` hears ``(done, total, "rules")`` after each group of rules
+    has run over every event. Each budget that runs out re-runs the engine
+    once, so ``total`` counts the most runs the budgets can cause; the last
+    call reports ``done == total``.
+    """
     blocked: dict[int, B] = {}
     pending = list(range(len(c.budgets)))
     unit_of = _unit_positions(c)
+    units = sum(len(stage) for stage in c.stages)
+    total = units * (1 + len(pending))
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        assert progress is not None
+        progress(done, total, "rules")
+
     while True:
-        run = Engine(c, x, blocked).execute()
+        run = Engine(c, x, blocked, None if progress is None else tick).execute()
         if not pending:
-            return run
+            break
         crossings = []
         for b in pending:
             cross = _crossing(c, x, run, b, budgets_used, unit_of)
             if cross is not None:
                 crossings.append((cross, b))
         if not crossings:
-            return run
+            break
         (rank, unit), b = min(crossings)
         pending.remove(b)
         for rid in c.budgets[b].rules:
             i = c.ids.index(rid)
             mask = (x.rank > rank) | ((x.rank == rank) & (unit_of[i] > unit))
             blocked[i] = blocked[i] | mask if i in blocked else mask
+    if progress is not None and done < total:
+        progress(total, total, "rules")
+    return run
 
 
 def _unit_positions(c: Compiled) -> list[int]:

@@ -11,14 +11,17 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
 from loyaltycore._validate import check_id, check_int, check_rounding, to_decimal
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import InvalidArgument, InvalidPoints, InvalidRule, InvalidType
-from loyaltycore.predicates import Predicate
+from loyaltycore.predicates import Event, Member, Predicate
+
+if TYPE_CHECKING:
+    from loyaltycore.tiers import Activity
 
 #: The redeemable currency; every other currency is a tier metric.
 POINTS: Final = "points"
@@ -404,7 +407,7 @@ class AwardLine:
     expires_at: datetime | None = None
 
 
-def describe(node: Any) -> str:
+def describe(node: object) -> str:
     """Short text of a predicate node for a trace line."""
     if node is None:
         return "always"
@@ -430,7 +433,7 @@ class Trace:
     rule_ids: tuple[str, ...] = attrs.field(repr=False)
     codes: tuple[int, ...]
     details: tuple[int, ...]
-    conditions: tuple[tuple[Any, ...], ...] = attrs.field(repr=False, eq=False)
+    conditions: tuple[tuple[object, ...], ...] = attrs.field(repr=False, eq=False)
 
     def outcome(self, rule_id: str) -> Outcome:
         """The outcome of the rule ``rule_id``."""
@@ -494,8 +497,8 @@ class Evaluation:
     (0, [('nights', Decimal('2'))])
     """
 
-    event: Any = attrs.field(repr=False)
-    member: Any = attrs.field(repr=False)
+    event: Event = attrs.field(repr=False)
+    member: Member = attrs.field(repr=False)
     eligible: int
     #: redeemable points for the event's member (referral lines excluded)
     points: int
@@ -534,7 +537,7 @@ class Evaluation:
         return tuple(line for line in self.lines if line.currency == POINTS)
 
     @property
-    def activity(self) -> tuple[Any, ...]:
+    def activity(self) -> tuple[Activity, ...]:
         """Tier-metric lines of the event's member, as tier-program activity."""
         from loyaltycore.tiers import Activity
 

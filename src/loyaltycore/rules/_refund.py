@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from loyaltycore._validate import DECIMAL_CONTEXT, check_id, check_int, check_money
 from loyaltycore.errors import InvalidArgument, InvalidType, NotFound, OverReversal
 from loyaltycore.predicates import Event, Item
+
+if TYPE_CHECKING:
+    from loyaltycore.tiers import Activity
 from loyaltycore.rules._math import minor_units
 from loyaltycore.rules._model import AwardLine, Evaluation, activity_source
 
@@ -166,7 +169,7 @@ class Reversal:
         )
 
     @property
-    def activity(self) -> tuple[Any, ...]:
+    def activity(self) -> tuple[Activity, ...]:
         """Negative tier activity reversing the member's lost tier-metric awards."""
         from loyaltycore.tiers import Activity
 

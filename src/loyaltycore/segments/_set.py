@@ -16,7 +16,7 @@ import numpy.typing as npt
 from loyaltycore import _native
 from loyaltycore._validate import check_id, type_name
 from loyaltycore.errors import DuplicateId, InvalidArgument, InvalidType
-from loyaltycore.predicates import Context, Frame, Predicate
+from loyaltycore.predicates import Context, Frame, Member, Predicate
 from loyaltycore.segments._base import Assignment, Membership
 
 Mode = Literal["first", "all"]
@@ -55,7 +55,7 @@ def _context(
     tiers: Iterable[str],
     exponent: int,
 ) -> Context:
-    return Context(None, member, facts, as_of, tz, tuple(tiers), exponent)
+    return Context(None, member, facts, as_of=as_of, tz=tz, tiers=tuple(tiers), exponent=exponent)
 
 
 class HasColumns(Protocol):
@@ -119,9 +119,9 @@ class Segment:
 
     def contains(
         self,
-        facts: Any = None,
+        facts: object = None,
         *,
-        member: Any = None,
+        member: Member | None = None,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
         tiers: Iterable[str] = (),
@@ -133,6 +133,8 @@ class Segment:
             facts: The member's facts: a summary row (:class:`Facts`) or a mapping.
             member: The :class:`Member`, when the condition reads member fields.
             as_of: The evaluation time (aware); time-window conditions use it.
+                None: there is no "now", so conditions that read it (``as_of``,
+                calendar conditions) are False.
             tz: The program's IANA zone.
             tiers: Tier names, lowest first.
             exponent: The currency exponent of money amounts in the facts.
@@ -158,7 +160,8 @@ class Segment:
         Args:
             columns: Field name to array, one row per member (a summary's
                 ``columns()``, or the summary itself).
-            as_of: The evaluation time (aware).
+            as_of: The evaluation time (aware). None: conditions that read
+                it (``as_of``, calendar conditions) are False.
             tz: The program's IANA zone.
             tiers: Tier names, lowest first.
             exponent: The currency exponent of money columns.
@@ -236,9 +239,9 @@ class SegmentSet:
 
     def of(
         self,
-        facts: Any = None,
+        facts: object = None,
         *,
-        member: Any = None,
+        member: Member | None = None,
         as_of: datetime | None = None,
         tz: str | tzinfo = "UTC",
         tiers: Iterable[str] = (),
@@ -246,7 +249,8 @@ class SegmentSet:
     ) -> tuple[str, ...]:
         """The segments of one member: at most one in ``"first"`` mode, every match in ``"all"``.
 
-        Arguments as in :meth:`Segment.contains`.
+        Arguments as in :meth:`Segment.contains` (``as_of=None``: conditions
+        that read it are False).
 
         >>> from loyaltycore.predicates import field
         >>> both = SegmentSet([Segment("a", field("frequency") > 1),
@@ -276,7 +280,8 @@ class SegmentSet:
         """Every member's segments as a :class:`Membership` (vectorized :meth:`of`).
 
         In ``"first"`` mode each row holds at most one match. Arguments as in
-        :meth:`Segment.mask`.
+        :meth:`Segment.mask` (``as_of=None``: conditions that read it are
+        False).
 
         >>> from loyaltycore.predicates import field
         >>> both = SegmentSet([Segment("a", field("frequency") > 1),
@@ -309,6 +314,9 @@ class SegmentSet:
         size: int | None = None,
     ) -> Assignment:
         """Each member's first matching segment, as an :class:`Assignment`.
+
+        Arguments as in :meth:`Segment.mask` (``as_of=None``: conditions that
+        read it are False).
 
         >>> from loyaltycore.predicates import field
         >>> SegmentSet([Segment("a", field("frequency") > 1)]).assign(

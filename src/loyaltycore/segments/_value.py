@@ -154,7 +154,7 @@ class BehaviourPolicy:
     order_value: float = _ratio("order_value")
     categories: float = _ratio("categories")
 
-    def segment_set(self, columns: Mapping[str, Any]) -> SegmentSet:
+    def segment_set(self, columns: Mapping[str, npt.ArrayLike]) -> SegmentSet:
         """The behaviour segments of this population as a :class:`SegmentSet`.
 
         The thresholds are fixed from ``columns`` (see :meth:`thresholds`), so
@@ -193,7 +193,7 @@ class BehaviourPolicy:
             mode="all",
         )
 
-    def thresholds(self, columns: Mapping[str, Any]) -> dict[str, float]:
+    def thresholds(self, columns: Mapping[str, npt.ArrayLike]) -> dict[str, float]:
         """The population thresholds: each field's median times its ratio.
 
         >>> cols = {"frequency": [0, 2, 4], "T": [10, 20, 30], "aov": [5, 9, 7],
@@ -225,7 +225,7 @@ def _below(name: str, threshold: float) -> Predicate:
     return field(name) < threshold
 
 
-def behaviour_columns(columns: Mapping[str, Any]) -> dict[str, FloatArray]:
+def behaviour_columns(columns: Mapping[str, npt.ArrayLike]) -> dict[str, FloatArray]:
     """The four behaviour columns, checked and equally long."""
     if not hasattr(columns, "__getitem__"):
         raise InvalidType(
@@ -259,7 +259,7 @@ BEHAVIOUR_SEGMENTS: Final = ("loyal", "impulsive", "rational", "diverse")
 
 
 def behaviour_segments(
-    columns: Mapping[str, Any], policy: BehaviourPolicy | None = None
+    columns: Mapping[str, npt.ArrayLike], policy: BehaviourPolicy | None = None
 ) -> Membership:
     """Every behaviour segment each customer is in (see :class:`BehaviourPolicy`).
 

@@ -30,7 +30,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol, cast
 
 from loyaltycore import serialize
 from loyaltycore.accounts import (
@@ -511,8 +511,8 @@ class Store(abc.ABC):
         doc = account.snapshot()
         return SnapshotRow(
             account.version,
-            doc["schema"],
-            doc["version"],
+            cast(str, doc["schema"]),
+            cast(int, doc["version"]),
             account.program.id,
             account.program.version,
             _dumps(doc),

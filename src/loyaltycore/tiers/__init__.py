@@ -131,7 +131,7 @@ _KINDS = {
 }
 
 
-def _tiers(value: Any) -> tuple[Tier, ...]:
+def _tiers(value: object) -> tuple[Tier, ...]:
     if isinstance(value, Tier | str) or not isinstance(value, Iterable):
         raise InvalidType(
             f"tiers={value!r} must be a sequence of Tier", field="tiers", value=value
@@ -213,20 +213,20 @@ class TierProgram:
 
     tiers: tuple[Tier, ...] = attrs.field(converter=_tiers)
     window: Window = attrs.field(factory=CalendarYear, validator=_window)
-    tz: tzinfo = attrs.field(default=zone("UTC"), converter=zone)
+    tz: tzinfo = attrs.field(default=zone("UTC"), converter=zone, kw_only=True)
     downgrade: Literal["justified", "soft"] = attrs.field(
-        default="justified", validator=_choice("justified", "soft")
+        default="justified", validator=_choice("justified", "soft"), kw_only=True
     )
-    grace: Span = attrs.field(factory=Span, validator=_span)
-    extension: Span = attrs.field(factory=Span, validator=_span)
+    grace: Span = attrs.field(factory=Span, validator=_span, kw_only=True)
+    extension: Span = attrs.field(factory=Span, validator=_span, kw_only=True)
     upgrade: Literal["immediate", "period_end"] = attrs.field(
-        default="immediate", validator=_choice("immediate", "period_end")
+        default="immediate", validator=_choice("immediate", "period_end"), kw_only=True
     )
     returns: Literal["at_review", "at_once"] = attrs.field(
-        default="at_review", validator=_choice("at_review", "at_once")
+        default="at_review", validator=_choice("at_review", "at_once"), kw_only=True
     )
-    lifetime: tuple[LifetimeRule, ...] = attrs.field(default=(), converter=tuple)
-    exponent: int = attrs.field(default=2)
+    lifetime: tuple[LifetimeRule, ...] = attrs.field(default=(), converter=tuple, kw_only=True)
+    exponent: int = attrs.field(default=2, kw_only=True)
     _config: Config = attrs.field(init=False, eq=False, repr=False)
 
     @exponent.validator

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
@@ -80,15 +80,15 @@ def _nonneg_int(name: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
-def _occurred_at(value: Any) -> datetime:
+def _occurred_at(value: object) -> datetime:
     return to_utc(value, "occurred_at")
 
 
-def _start(value: Any) -> datetime:
+def _start(value: object) -> datetime:
     return to_utc(value, "start")
 
 
-def _at(value: Any) -> datetime:
+def _at(value: object) -> datetime:
     return to_utc(value, "at")
 
 
@@ -170,11 +170,11 @@ def _flat(req: Any, kind: type[Any]) -> tuple[Requirement, ...]:
     return (req,)
 
 
-def _threshold_amount(value: Any) -> Decimal:
+def _threshold_amount(value: object) -> Decimal:
     return to_decimal(value, "amount", allow_negative=True)
 
 
-def _optional_amount(value: Any) -> Decimal | None:
+def _optional_amount(value: object) -> Decimal | None:
     return None if value is None else to_decimal(value, "total", allow_negative=True)
 
 
@@ -206,7 +206,7 @@ class Threshold(_Combine):
             )
 
 
-def _items(value: Any) -> tuple[Requirement, ...]:
+def _items(value: Iterable[Requirement]) -> tuple[Requirement, ...]:
     items = tuple(value)
     for item in items:
         _flat(item, type(None))
@@ -305,7 +305,7 @@ def holds(req: Requirement, totals: dict[str, Decimal]) -> bool:
 # -- tiers ------------------------------------------------------------------
 
 
-def _multiplier(value: Any) -> Decimal:
+def _multiplier(value: object) -> Decimal:
     result = to_decimal(value, "earn_multiplier")
     if result <= 0:
         raise InvalidRule(
@@ -314,7 +314,7 @@ def _multiplier(value: Any) -> Decimal:
     return result
 
 
-def _perks(value: Any) -> frozenset[str]:
+def _perks(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         raise InvalidType(
             f"perks={value!r} must be a collection of str, not str", field="perks", value=value
@@ -334,7 +334,7 @@ class Benefits:
     perks: frozenset[str] = attrs.field(default=frozenset(), converter=_perks)
 
 
-def _requirement(value: Any) -> Requirement | None:
+def _requirement(value: object) -> Requirement | None:
     if value is None:
         return None
     return _flat(value, type(None))[0]
@@ -521,7 +521,7 @@ class LifetimeRule:
 # -- activity ---------------------------------------------------------------
 
 
-def _activity_amount(value: Any) -> Decimal:
+def _activity_amount(value: object) -> Decimal:
     return to_decimal(value, "amount", allow_negative=True)
 
 
@@ -600,7 +600,7 @@ class Override:
     reason: str = attrs.field(default="", validator=lambda _, __, v: check_str(v, "reason"))
 
 
-def _req_required(value: Any) -> Requirement:
+def _req_required(value: object) -> Requirement:
     req = _requirement(value)
     if req is None:
         raise InvalidRule("a challenge needs a target", field="target", value=value)

@@ -110,7 +110,7 @@ def justified(plan: Plan, totals: list[int]) -> int:
 @functools.lru_cache(maxsize=65536)
 def start_us(day: date, tz: tzinfo) -> int:
     """Micros UTC of the first instant of local ``day``."""
-    return to_micros(start_of_day(day, tz))
+    return to_micros(start_of_day(day, tz=tz))
 
 
 @functools.lru_cache(maxsize=8192)

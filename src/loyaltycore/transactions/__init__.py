@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from os import PathLike
@@ -53,6 +53,7 @@ from loyaltycore.errors import (
     InvalidType,
     LoyaltyError,
 )
+from loyaltycore.progress import Progress, check_progress
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._summary import summary_columns
 
@@ -95,10 +96,11 @@ class _Owned:
     array: npt.NDArray[Any]
 
 
-def _frozen(value: Any) -> Any:
-    if value is None:
+def _frozen(value: npt.ArrayLike | None) -> Any:
+    given: object = value
+    if given is None:
         return None
-    array = value.array if isinstance(value, _Owned) else np.array(value, copy=True)
+    array = given.array if isinstance(given, _Owned) else np.array(value, copy=True)
     array.flags.writeable = False
     return array
 
@@ -230,17 +232,17 @@ class TransactionLog(Frames):
     @classmethod
     def from_arrays(
         cls,
-        customer: Any,
-        at: Any,
-        amount: Any,
+        customer: npt.ArrayLike,
+        at: npt.ArrayLike,
+        amount: npt.ArrayLike,
         *,
         tz: str | tzinfo | None = None,
         exponent: int = 2,
         minor_units: bool = False,
-        quantity: Any = None,
-        category: Any = None,
-        channel: Any = None,
-        is_return: Any = None,
+        quantity: npt.ArrayLike | None = None,
+        category: npt.ArrayLike | None = None,
+        channel: npt.ArrayLike | None = None,
+        is_return: npt.ArrayLike | None = None,
         at_format: str | None = None,
     ) -> TransactionLog:
         """Build a log from columns (numpy arrays or sequences).
@@ -331,7 +333,7 @@ class TransactionLog(Frames):
     @classmethod
     def from_frame(
         cls,
-        frame: Any,
+        frame: object,
         *,
         customer: str = "customer_id",
         at: str = "at",
@@ -710,7 +712,7 @@ class Facts:
     ('1970-01-02T00:00:00+00:00', None)
     """
 
-    customer_id: Any
+    customer_id: Hashable
     first: int
     previous: int | None
     last: int
@@ -884,7 +886,7 @@ class Summary(Frames):
             values["previous"] = None
         return Facts(**values)
 
-    def index_of(self, customer_id: Any) -> int:
+    def index_of(self, customer_id: Hashable) -> int:
         """The row of ``customer_id``.
 
         Raises:
@@ -955,6 +957,7 @@ def summarize(
     as_of: datetime,
     unit: Unit = "week",
     tz: str | tzinfo = "UTC",
+    progress: Progress | None = None,
 ) -> Summary:
     """Condense a log into one row of Facts per customer.
 
@@ -984,6 +987,8 @@ def summarize(
         as_of: the end of the observation period (aware datetime or date).
         unit: "week" (the default, as in the CLV literature) or "day".
         tz: the program's zone, in which calendar days are counted.
+        progress: called as ``(done, 6, "summarize")`` after each pass over
+            the rows (:mod:`loyaltycore.progress`); raising from it cancels.
 
     Returns:
         A :class:`Summary` ordered by customer id.
@@ -1010,6 +1015,7 @@ def summarize(
     unit_ = _check_unit(unit)
     tz_name = _tz_name(tz)
     instant, as_of_us = tx.as_of_micros(as_of, tz_name)
+    checked = check_progress(progress)
     n_categories = 0 if log.category_labels is None else len(log.category_labels)
     cols = summary_columns(
         log.codes,
@@ -1022,6 +1028,7 @@ def summarize(
         tz=zone(tz_name),
         unit=unit_,
         exponent=log.exponent,
+        progress=checked,
     )
     code = cols.pop("code")
     return Summary(

@@ -301,7 +301,7 @@ def holdout_columns(
     frequency: I64 = np.zeros(n_codes, dtype=np.int64)
     spend: npt.NDArray[np.float64] = np.zeros(n_codes, dtype=np.float64)
     if len(c):
-        days = local_days(log.at[rows], tz)
+        days = local_days(log.at[rows], tz=tz)
         lo = int(days.min())
         span = int(days.max()) - lo + 1
         pairs = sorted_unique(c * span + (days - lo))
@@ -312,6 +312,6 @@ def holdout_columns(
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(freq > 0, spend[code] / np.maximum(freq, 1), 0.0)
     monetary = monetary / 10.0**log.exponent
-    edge = local_days(np.array([start_us, end_us], dtype=np.int64), tz)
+    edge = local_days(np.array([start_us, end_us], dtype=np.int64), tz=tz)
     duration = float(edge[1] - edge[0]) / _UNIT_DAYS[calibration.unit]
     return freq, monetary.astype(np.float64), duration

@@ -256,7 +256,7 @@ def _from_datetime64(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str
         # wall times a day beyond the range cannot convert to an instant in it
         walls = array.astype("datetime64[us]").view(np.int64)
         _check_range(walls, array, name, margin=_DAY_US)
-    return wall_to_micros(array, tz, name)
+    return wall_to_micros(array, tz=tz, name=name)
 
 
 def _parse_one(value: object, fmt: str | None) -> datetime | date:
@@ -330,7 +330,7 @@ def _object_instants(
     if naive_rows:
         assert zone_ is not None
         wall_array = np.array(naive_walls, dtype="datetime64[us]")
-        out[np.asarray(naive_rows)] = wall_to_micros(wall_array, zone_, name)
+        out[np.asarray(naive_rows)] = wall_to_micros(wall_array, tz=zone_, name=name)
     return out
 
 

@@ -107,7 +107,7 @@ def events(
         codes, micros = codes[keep], micros[keep]
     if len(codes) == 0:
         raise EmptyData("no transactions to measure", field="at")
-    return codes, ids, local_days(micros, zone_), zone_
+    return codes, ids, local_days(micros, tz=zone_), zone_
 
 
 def distinct_pairs(codes: I64, numbers: I64) -> tuple[I64, I64]:

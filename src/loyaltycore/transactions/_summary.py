@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from loyaltycore.calendar import DAY_US, UTC, local_days
 from loyaltycore.errors import InvalidColumn
+from loyaltycore.progress import Progress
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -151,6 +152,10 @@ def _row_pass(
     }
 
 
+#: How many times :func:`summary_columns` reports progress.
+SUMMARY_STEPS: Final = 6
+
+
 def summary_columns(
     codes: I64,
     at: I64,
@@ -163,15 +168,27 @@ def summary_columns(
     tz: tzinfo,
     unit: str,
     exponent: int,
+    progress: Progress | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """Per-customer columns (``code`` plus the Summary fields except the id)."""
+    """Per-customer columns (``code`` plus the Summary fields except the id).
+
+    ``progress`` hears ``(done, SUMMARY_STEPS, "summarize")`` after each of
+    the passes over the rows; raising from it stops the work there.
+    """
+
+    def step(done: int) -> None:
+        if progress is not None:
+            progress(done, SUMMARY_STEPS, "summarize")
+
     keep = at <= as_of_us
     purchase = keep if is_return is None else keep & ~is_return
     if purchase.all():
         c, t, a = codes, at, amount
     else:
         c, t, a = codes[purchase], at[purchase], amount[purchase]
+    step(1)
     if len(c) == 0:
+        step(SUMMARY_STEPS)
         return _empty()
     if tz is UTC:
         day_lo = int(t.min()) // DAY_US
@@ -183,7 +200,7 @@ def summary_columns(
             return d
 
     else:
-        local = local_days(t, tz)
+        local = local_days(t, tz=tz)
         day_lo = int(local.min())
         local -= day_lo
         span = int(local.max()) + 1
@@ -194,8 +211,10 @@ def summary_columns(
     if span >= _DAY_MASK:
         raise InvalidColumn(f"at spans {span} days; at most {_DAY_MASK - 1}", field="at")
     n = int(c.max()) + 1
+    step(2)
     pairs = _day_pairs(c, day_of, span)
     cs, gaps = _customer_starts_and_gaps(pairs, span)
+    step(3)
     ce = np.append(cs[1:], len(pairs))
     code = (pairs[cs] // span).astype(np.int64)
     frequency = ce - cs - 1
@@ -205,10 +224,12 @@ def summary_columns(
     del pairs
     median_gap = group_median(gaps, span, frequency, in_place=True)
     del gaps
+    step(4)
     table = np.full(n, -1, dtype=np.int64)
     table[code] = (first_day << _DAY_BITS) | previous_day
     per_code = _row_pass(c, t, a, day_of, n, table)
     del table
+    step(5)
     count = np.bincount(c, minlength=n)[code].astype(np.int64)
     gross = per_code["gross"][code]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -216,9 +237,11 @@ def summary_columns(
             frequency > 0, (gross - per_code["first_value"][code]) / frequency, 0.0
         )
     monetary /= 10.0**exponent
-    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz)[0]) - day_lo
+    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz=tz)[0]) - day_lo
     scale = _UNIT_DAYS[unit]
     total = gross + _returns(codes, amount, keep, is_return, code)
+    categories = _categories(c, category, purchase, n_categories, code)
+    step(SUMMARY_STEPS)
     return {
         "code": code,
         "first": per_code["first"][code],
@@ -233,7 +256,7 @@ def summary_columns(
         "total": total.astype(np.int64),
         "aov": total / count / 10.0**exponent,
         "median_gap": median_gap,
-        "categories": _categories(c, category, purchase, n_categories, code),
+        "categories": categories,
     }
 
 
