@@ -521,3 +521,44 @@ def test_bad_activity_rows_are_named(rows: Any, message: str) -> None:
     with pytest.raises(InvalidData) as caught:
         TierProgram(LADDER).index_from_rows(rows)
     assert message in str(caught.value)
+
+
+@settings(max_examples=60)
+@given(programs(), activities(), st.lists(st.integers(0, 40), min_size=1, max_size=8), AS_OF)
+def test_indexes_that_share_their_storage_stay_apart(
+    program: TierProgram, log: list[Activity], picks: list[int], as_of: datetime
+) -> None:
+    # versions branch: each add to an older version must not show in the newer ones
+    ordered = sorted(log, key=lambda a: a.reverses is not None)
+    plain = [a for a in ordered if a.reverses is None]
+    versions = [(program.index([]), ())]
+    for k in picks:
+        base, items = versions[k % len(versions)]
+        left = [a for a in plain if a not in items]
+        if left:
+            extra = left[(k // 3) % len(left)]
+            versions.append((base.add([extra]), (*items, extra)))
+    for built, items in versions:
+        assert built.activity == items
+        assert len(built) == len(items)
+        status = program.join(JOINED)
+        assert program.evaluate(status, built, as_of=as_of) == program.evaluate(
+            status, list(items), as_of=as_of
+        )
+
+
+def test_an_index_of_many_entries_still_refuses_duplicates() -> None:
+    from loyaltycore.errors import DuplicateId
+
+    program = TierProgram(LADDER)
+    built = program.index([])
+    for k in range(150):  # (past the point where recent keys are folded in)
+        built = built.add([Activity("nights", 1, JOINED + timedelta(hours=k), f"s-{k}")])
+    for k in (0, 70, 149):
+        with pytest.raises(DuplicateId):
+            built.add([Activity("nights", 1, JOINED, f"s-{k}")])
+    assert program.evaluate(program.join(JOINED), built, as_of=JOINED + timedelta(days=9)) == (
+        program.evaluate(
+            program.join(JOINED), list(built.activity), as_of=JOINED + timedelta(days=9)
+        )
+    )

@@ -85,7 +85,7 @@ def prepare(
     """Validate ``activity`` and return its entries in time order (an index's own: read only)."""
     if isinstance(activity, ActivityIndex):
         if activity._pow10 == cfg.pow10:
-            entries = activity._entries
+            entries = activity.entries()
             if entries and entries[0][OCC] < joined_us:
                 _before_join(activity.first())
             return entries
@@ -127,7 +127,7 @@ class Run:
         self.names = cfg.plan.names
         self.entries = entries
         #: the running totals of ``entries`` (when they are an index's)
-        self.index = index if index is not None and index._entries is entries else None
+        self.index = index if index is not None and index._pow10 == cfg.pow10 else None
         self.anchor = (
             local_day(micros(status.joined_at), cfg.tz) if cfg.kind != "calendar" else date.min
         )

@@ -19,7 +19,8 @@ from the first changed position on: activity posted in time order appends.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -154,7 +155,7 @@ def entries_of(
     items: Iterable[Activity],
     pow10: tuple[int, ...],
     exponents: tuple[int, ...],
-    keys: dict[tuple[str, int], int],
+    keys: MutableMapping[tuple[str, int], int],
 ) -> list[Entry]:
     """Check ``items`` against ``keys`` (updated in place) and return their entries, unsorted."""
     entries: list[Entry] = []
@@ -219,26 +220,33 @@ class ActivityIndex:
 
     __slots__ = (
         "_activity",
+        "_base",
         "_cum",
         "_entries",
         "_exponents",
-        "_keys",
+        "_n",
         "_pow10",
-        "_rows",
-        "_tail",
+        "_recent",
+        "_src",
         "_wins",
     )
 
-    #: the entries as given (None: not built yet, see ``_rows`` and ``_tail``)
+    # Versions made by ``add`` share their lists: each sees the first ``_n``
+    # items (``_cum`` columns: ``_n + 1``). An add that only appends, to
+    # the newest version, appends in place (then checks the slot is its
+    # own); any other add copies. ``_base`` is never changed once made;
+    # ``_recent`` holds the keys added since, and is folded in now and then.
+
+    #: the entries as given: Activity values, or plain rows read back
+    _src: list[Activity | Row]
+    _n: int
+    #: ``_src`` as Activity values (made on first need)
     _activity: tuple[Activity, ...] | None
-    #: the first entries as plain rows, made into Activity values on first need
-    _rows: list[Row]
-    #: the entries added after those rows
-    _tail: tuple[Activity, ...]
     _entries: list[Entry]
     _wins: list[int]
     _cum: dict[int, list[int]]
-    _keys: dict[tuple[str, int], int]
+    _base: dict[tuple[str, int], int]
+    _recent: dict[tuple[str, int], int]
     _pow10: tuple[int, ...]
     _exponents: tuple[int, ...]
 
@@ -252,7 +260,7 @@ class ActivityIndex:
         items = tuple(activity)
         keys: dict[tuple[str, int], int] = {}
         entries = entries_of(items, pow10, exponents, keys)
-        return cls._indexed(items, [], (), entries, keys, pow10, exponents)
+        return cls._indexed(list(items), items, entries, keys, pow10, exponents)
 
     @classmethod
     def _from_rows(
@@ -260,14 +268,13 @@ class ActivityIndex:
     ) -> ActivityIndex:
         keys: dict[tuple[str, int], int] = {}
         checked, entries = entries_of_rows(rows, pow10, keys, path)
-        return cls._indexed(None, checked, (), entries, keys, pow10, exponents)
+        return cls._indexed(list(checked), None, entries, keys, pow10, exponents)
 
     @classmethod
     def _indexed(
         cls,
+        src: list[Activity | Row],
         items: tuple[Activity, ...] | None,
-        rows: list[Row],
-        tail: tuple[Activity, ...],
         entries: list[Entry],
         keys: dict[tuple[str, int], int],
         pow10: tuple[int, ...],
@@ -286,31 +293,33 @@ class ActivityIndex:
                 if other != m:
                     col.append(col[-1])
         return cls._of(
-            items, rows, tail, entries, [w for w, _, _ in wins], cum, keys, pow10, exponents
+            src, len(src), items, entries, [w for w, _, _ in wins], cum, keys, {}, pow10, exponents
         )
 
     @classmethod
     def _of(
         cls,
+        src: list[Activity | Row],
+        n: int,
         items: tuple[Activity, ...] | None,
-        rows: list[Row],
-        tail: tuple[Activity, ...],
         entries: list[Entry],
         wins: list[int],
         cum: dict[int, list[int]],
-        keys: dict[tuple[str, int], int],
+        base: dict[tuple[str, int], int],
+        recent: dict[tuple[str, int], int],
         pow10: tuple[int, ...],
         exponents: tuple[int, ...],
     ) -> ActivityIndex:
         self = object.__new__(cls)
         set_ = object.__setattr__
+        set_(self, "_src", src)
+        set_(self, "_n", n)
         set_(self, "_activity", items)
-        set_(self, "_rows", rows)
-        set_(self, "_tail", tail)
         set_(self, "_entries", entries)
         set_(self, "_wins", wins)
         set_(self, "_cum", cum)
-        set_(self, "_keys", keys)
+        set_(self, "_base", base)
+        set_(self, "_recent", recent)
         set_(self, "_pow10", pow10)
         set_(self, "_exponents", exponents)
         return self
@@ -337,39 +346,49 @@ class ActivityIndex:
         items = tuple(activity)
         if not items:
             return self
-        keys = dict(self._keys)
-        new = entries_of(items, self._pow10, self._exponents, keys)
-        entries = self._entries.copy()
-        wins = self._wins.copy()
-        cum = {m: column.copy() for m, column in self._cum.items()}
-        n = len(wins)
-        for entry in sorted(new):
-            insort(entries, entry)
-            win, m, units = entry[1], entry[2], entry[3]
-            at = bisect_right(wins, win)
-            wins.insert(at, win)
-            if m not in cum:
+        n = self._n
+        recent = dict(self._recent)
+        new = entries_of(items, self._pow10, self._exponents, ChainMap(recent, self._base))
+        base = self._base
+        if len(recent) > 64:  # (fold the recent keys in: a copy every 64 entries or so)
+            base = {**base, **recent}
+            recent = {}
+        new.sort()
+        src = _extended(self._src, n, items)
+        entries, wins, cum = self._entries, self._wins, dict(self._cum)
+        by_win = sorted((win, m, units) for _, win, m, units, _ in new)
+        appends = (
+            len(entries) == n
+            and len(wins) == n
+            and (n == 0 or (new[0] >= entries[-1] and by_win[0][0] >= wins[-1]))
+            and all(len(column) == n + 1 for column in cum.values())
+        )
+        if appends:
+            entries.extend(new)
+            if entries[n] is not new[0]:  # (another version appended first)
+                appends = False
+        if appends:
+            wins.extend(win for win, _, _ in by_win)
+            for m in {m for _, m, _ in by_win} - cum.keys():
                 cum[m] = [0] * (n + 1)
-            for other, column in cum.items():
-                column.insert(at + 1, column[at])
-                if other == m:
-                    for k in range(at + 1, len(column)):
-                        column[k] += units
-            n += 1
-        if self._activity is None:
-            return ActivityIndex._of(
-                None,
-                self._rows,
-                self._tail + items,
-                entries,
-                wins,
-                cum,
-                keys,
-                self._pow10,
-                self._exponents,
+            for _, m, units in by_win:
+                for other, column in cum.items():
+                    column.append(column[-1] + (units if other == m else 0))
+        else:
+            entries, wins, cum = _inserted(
+                self._entries[:n], self._wins[:n], self._cum, n, new, by_win
             )
         return ActivityIndex._of(
-            self._activity + items, [], (), entries, wins, cum, keys, self._pow10, self._exponents
+            src,
+            n + len(items),
+            None,
+            entries,
+            wins,
+            cum,
+            base,
+            recent,
+            self._pow10,
+            self._exponents,
         )
 
     @property
@@ -385,7 +404,10 @@ class ActivityIndex:
         """
         items = self._activity
         if items is None:
-            items = tuple(activity_of(row) for row in self._rows) + self._tail
+            items = tuple(
+                activity_of(x) if type(x) is list else x  # type: ignore[misc]
+                for x in self._src[: self._n]
+            )
             object.__setattr__(self, "_activity", items)
         return items
 
@@ -402,12 +424,13 @@ class ActivityIndex:
         >>> program.index([Activity("nights", 2, at, "s-1")]).rows()
         [['nights', '2', '2025-03-01T00:00:00+00:00', 's-1', None]]
         """
-        if self._activity is None:
-            return [*self._rows, *map(row_of, self._tail)]
-        return [row_of(a) for a in self._activity]
+        return [
+            list(x) if type(x) is list else row_of(x)  # type: ignore[arg-type]
+            for x in self._src[: self._n]
+        ]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._n
 
     def __iter__(self) -> Iterator[Activity]:
         return iter(self.activity)
@@ -420,18 +443,23 @@ class ActivityIndex:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"ActivityIndex(entries={len(self._entries)})"
+        return f"ActivityIndex(entries={self._n})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuilt, (self.activity, self._pow10, self._exponents))
 
     # -- what the engine reads ------------------------------------------------------
 
+    def entries(self) -> list[Entry]:
+        """The entries in time order (the shared list when it holds exactly these; read only)."""
+        entries = self._entries
+        return entries if len(entries) == self._n else entries[: self._n]
+
     def totals(self, lo: int, hi: int) -> list[int]:
         """Units per metric index of every entry with its window instant in ``[lo, hi)``."""
-        wins = self._wins
-        a = bisect_left(wins, lo)
-        b = bisect_left(wins, hi)
+        wins, n = self._wins, self._n
+        a = bisect_left(wins, lo, 0, n)
+        b = bisect_left(wins, hi, 0, n)
         result = [0] * len(METRIC_NAMES)
         for m, column in self._cum.items():
             result[m] = column[b] - column[a]
@@ -439,10 +467,48 @@ class ActivityIndex:
 
     def first(self) -> Activity | None:
         """The entry that occurred first (None: no entries)."""
-        if not self._entries:
+        if not self._n:
             return None
         first = self._entries[0][0]
         return next(a for a in self.activity if a._us == first)
+
+
+def _extended(
+    src: list[Activity | Row], n: int, items: tuple[Activity, ...]
+) -> list[Activity | Row]:
+    """``src[:n] + items``, in place when ``src`` holds exactly ``n`` (and the slot stays ours)."""
+    if len(src) == n:
+        src.extend(items)
+        if src[n] is items[0]:
+            return src
+    return [*src[:n], *items]
+
+
+def _inserted(
+    entries: list[Entry],
+    wins: list[int],
+    cum: dict[int, list[int]],
+    n: int,
+    new: list[Entry],
+    by_win: list[tuple[int, int, int]],
+) -> tuple[list[Entry], list[int], dict[int, list[int]]]:
+    """Own copies with ``new`` inserted in order and the running totals updated after each."""
+    columns = {m: column[: n + 1] for m, column in cum.items()}
+    for entry in new:
+        insort(entries, entry)
+    size = n
+    for win, m, units in by_win:
+        at = bisect_right(wins, win)
+        wins.insert(at, win)
+        if m not in columns:
+            columns[m] = [0] * (size + 1)
+        for other, column in columns.items():
+            column.insert(at + 1, column[at])
+            if other == m:
+                for k in range(at + 1, len(column)):
+                    column[k] += units
+        size += 1
+    return entries, wins, columns
 
 
 def _rebuilt(
