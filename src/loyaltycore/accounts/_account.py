@@ -1563,11 +1563,8 @@ class Account:
             program = resolve(*event.program.key)
         if tally is None and command not in ("migrate", "merge_in"):
             tally = self._indexed().add(event.activity) if event.activity else self._tally
-        activity = (
-            None  # (still the tally's rows)
-            if self._activity is None and tally is not None
-            else self.activity + event.activity
-        )
+        # (with a tally, the activity is the tally's, made into a tuple on first need)
+        activity = None if tally is not None else self.activity + event.activity
         if status is None:
             read: Iterable[Activity] | None = tally if tally is not None else activity
             assert read is not None
