@@ -1589,12 +1589,12 @@ class Account:
             merged_into = event.member
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
-        kept = len(orders)
-        _prune_window(outcomes, orders, program, event.at)
+        dropped = _prune_window(outcomes, orders, program, event.at)
+        dropped.discard(program.key)  # (the program in force stays)
         programs = self.programs
         if (
             command in ("migrate", "merge_in")
-            or len(orders) != kept
+            or dropped
             or (event.order is not None and event.order.program.key not in programs)
         ):  # (else ``programs`` still holds exactly the programs the kept orders name)
             programs = _programs_for(program, orders, self.programs, resolve)
@@ -1877,9 +1877,13 @@ def _prune_window(
     orders: MutableMapping[str, OrderRecord],
     program: Program,
     at: datetime,
-) -> None:
-    """Forget outcomes past the idempotency window and orders past the refund window."""
+) -> set[tuple[str, int]]:
+    """Forget outcomes past the idempotency window and orders past the refund window.
+
+    Returns the programs the forgotten orders named.
+    """
     oldest = at - timedelta(days=program.retry_days)
+    named = set()
     while outcomes:
         first = next(iter(outcomes.values()))
         if len(outcomes) > program.retry_count or first.outcome.at < oldest:
@@ -1890,8 +1894,10 @@ def _prune_window(
         record = next(iter(orders.values()))
         if program.refund_until(record.at) < at:
             del orders[record.id]
+            named.add(record.program.key)
         else:
             break
+    return named
 
 
 def _programs_for(
