@@ -10,7 +10,7 @@ BENCH_BIN := $(BENCH_VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --no-input --quiet -c constraints.txt
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test lint typecheck pytest test-stores docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ typecheck: $(VENV)/.stamp-dev
 
 pytest: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -q
+
+# The store contract on SQLite and on a throw-away PostgreSQL server: the tests find
+# the server binaries under /usr/lib/postgresql/*/bin (see docs/stores.md).
+test-stores: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -q tests/stores
 
 docs: $(VENV)/.stamp-dev
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html

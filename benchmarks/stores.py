@@ -1,4 +1,4 @@
-"""Benchmark the SQLite store against bare INSERTs of the same rows, and its loads.
+"""Benchmark the SQLite and PostgreSQL stores against bare INSERTs of the same rows.
 
 Each figure is printed with its target and a ratio measured in the same run:
 
@@ -16,8 +16,16 @@ Each figure is printed with its target and a ratio measured in the same run:
   member, query included; a member with only the history the bounded
   state still reflects (18 months) is the reference.
 
+The same ``distinct`` and ``hot`` figures follow for ``PostgresStore`` on a
+throw-away local server (``tests/postgres_server.py``, started with
+``fsync=on`` by default, so a commit is as durable as SQLite's
+``synchronous=FULL``; ``--pg-fsync off`` for the tests' setting), each
+writer with its own connection, against bare INSERTs of the same rows
+through the same driver (psycopg 3), one transaction per command. Without
+the server binaries the PostgreSQL lines say why they are missing.
+
 Times are wall-clock (the store's work is I/O and lock waits as much as
-CPU). Usage: ``python benchmarks/stores.py --size tiny|full``.
+CPU). Usage: ``python benchmarks/stores.py --size tiny|full [--pg-fsync on|off]``.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import argparse
 import contextlib
 import json
 import multiprocessing
+import signal
 import sqlite3
 import statistics
 import sys
@@ -37,13 +46,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent))  # (the tests' throw-away server)
 
 from accounts import _RECENT_DAYS, long_member
 
 from loyaltycore.accounts import Account, Program, event_to_data, example_program
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.predicates import Item
-from loyaltycore.stores import SQLiteStore
+from loyaltycore.stores import PostgresStore, SQLiteStore, Store
 from loyaltycore.stores._logic import projection_of
 
 SIZES = {
@@ -132,7 +142,7 @@ def _processes(target: Any, path: str, processes: int, commands: int) -> float:
     ]
     for p in procs:
         p.start()
-    elapsed = [out.get() for _ in procs]
+    elapsed = [out.get(timeout=1800) for _ in procs]  # (a worker that died: fail, not hang)
     for p in procs:
         p.join()
         if p.exitcode:
@@ -143,7 +153,12 @@ def _processes(target: Any, path: str, processes: int, commands: int) -> float:
 # -- the store --------------------------------------------------------------------------------
 
 
-def store_at(path: str) -> SQLiteStore:
+def store_at(path: str) -> Store:
+    """The store named by ``path``: a SQLite file, or a PostgreSQL connection string."""
+    if path.startswith("host="):
+        import psycopg
+
+        return PostgresStore(psycopg.connect(path), programs=PROGRAM)
     return SQLiteStore(path, programs=PROGRAM)
 
 
@@ -158,13 +173,14 @@ def distinct_worker(path: str, worker: int, commands: int, out: Any) -> None:
     out.put(time.perf_counter() - start)
 
 
-def distinct(folder: Path, processes: int, commands: int) -> float:
-    path = str(folder / f"store-{processes}.db")
+def distinct(folder: Path, processes: int, commands: int, path: str | None = None) -> float:
+    path = path or str(folder / f"store-{processes}.db")
     store = store_at(path)
     for w in range(processes):
         for m in range(min(commands, 200)):
             store.create(Account.open(f"w{w}-{m}", program=PROGRAM, at=T0))
-    store.close()
+    if isinstance(store, SQLiteStore):
+        store.close()
     return _processes(distinct_worker, path, processes, commands)
 
 
@@ -184,11 +200,12 @@ def hot_worker(path: str, worker: int, commands: int, out: Any) -> None:
     out.put(latencies)
 
 
-def hot(folder: Path, commands: int) -> tuple[float, float, float]:
-    path = str(folder / "hot.db")
+def hot(folder: Path, commands: int, path: str | None = None) -> tuple[float, float, float]:
+    path = path or str(folder / "hot.db")
     store = store_at(path)
     store.create(Account.open("hot", program=PROGRAM, at=T0))
-    store.close()
+    if isinstance(store, SQLiteStore):
+        store.close()
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     start = time.perf_counter()
@@ -201,6 +218,107 @@ def hot(folder: Path, commands: int) -> tuple[float, float, float]:
     rate = len(latencies) / (time.perf_counter() - start)
     cuts = statistics.quantiles(latencies, n=100)
     return cuts[49] * 1e3, cuts[98] * 1e3, rate
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+def pg_baseline_worker(dsn: str, worker: int, commands: int, out: Any) -> None:
+    import psycopg
+
+    conn = psycopg.connect(dsn)
+    body, payload, outcome, projection, lot = sample_rows()
+    lot = (*lot[:2], int(lot[2]), *lot[3:])  # (pending: an integer column, as the store's)
+    start = time.perf_counter()
+    for k in range(commands):
+        member = f"w{worker}-{k}"
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s)",
+                (member, 2, "order", "o-1", "t", body),
+            )
+            conn.execute(
+                "INSERT INTO outcomes VALUES (%s, %s, %s, %s, %s)",
+                (member, "o-1", 2, payload, outcome),
+            )
+            conn.execute(
+                "INSERT INTO projections VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (member) DO UPDATE SET version = excluded.version",
+                (member, 2, *projection),
+            )
+            conn.execute(
+                "INSERT INTO lots VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (member, lot) DO UPDATE SET remaining = excluded.remaining",
+                (member, *lot),
+            )
+            conn.execute(
+                "INSERT INTO outbox VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0)",
+                (member, 2, 0, f"{member}:2:0", "event", None, "t", body),
+            )
+    out.put(time.perf_counter() - start)
+
+
+def pg_baseline(server: Any, processes: int, commands: int) -> float:
+    import psycopg
+
+    dsn = server.create_database(f"baseline_{processes}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in (
+            "CREATE TABLE events (member TEXT, version BIGINT, command TEXT, command_id TEXT,"
+            " at TEXT, body TEXT, PRIMARY KEY (member, version))",
+            "CREATE TABLE outcomes (member TEXT, command_id TEXT, version BIGINT, payload TEXT,"
+            " body TEXT, PRIMARY KEY (member, command_id))",
+            "CREATE TABLE projections (member TEXT PRIMARY KEY, version BIGINT, a BIGINT,"
+            " b BIGINT, c BIGINT, d BIGINT, e TEXT, f TEXT, g TEXT, h BIGINT, i TEXT)",
+            "CREATE TABLE lots (member TEXT, lot TEXT, remaining BIGINT, pending BIGINT,"
+            " expires_at TEXT, source TEXT, PRIMARY KEY (member, lot))",
+            "CREATE TABLE outbox (member TEXT, version BIGINT, part BIGINT, id TEXT UNIQUE,"
+            " kind TEXT, target TEXT, at TEXT, body TEXT, published BIGINT,"
+            " PRIMARY KEY (member, version, part))",
+        ):
+            conn.execute(statement)
+    return _processes(pg_baseline_worker, dsn, processes, commands)
+
+
+def postgres_figures(n: int, hot_n: int, fsync: bool) -> None:
+    """The distinct and hot figures on a throw-away local server (or why there are none)."""
+    from tests import postgres_server
+
+    reason = postgres_server.missing_reason()
+    if reason is not None:
+        print(f"postgres  no figures: {reason}", flush=True)
+        return
+    server = postgres_server.start(fsync=fsync)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # (the server is stopped even then)
+    try:
+        import psycopg
+
+        with psycopg.connect(server.dsn()) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        print(
+            f"postgres  server {version[0] if version else '?'}, fsync={'on' if fsync else 'off'},"
+            f" psycopg {psycopg.__version__} ({psycopg.pq.__impl__})",
+            flush=True,
+        )
+        for processes in (1, 4, 8):
+            base = pg_baseline(server, processes, n)
+            ours = distinct(Path(), processes, n, server.create_database(f"store_{processes}"))
+            ratio = ours / base
+            print(
+                f"pg distinct  {processes} process{'es' if processes > 1 else '  '}"
+                f"  {ours:8,.0f} commands/s"
+                f"  | bare INSERTs of the same rows {base:,.0f} /s  ratio {ratio:.2f}"
+                f"  target >= {DISTINCT_TARGET}  {verdict(ratio >= DISTINCT_TARGET)}",
+                flush=True,
+            )
+        p50, p99, rate = hot(Path(), hot_n, server.create_database("hot"))
+        print(
+            f"pg hot       8 writers, one member  p50 {p50:.1f} ms  p99 {p99:.1f} ms"
+            f"  {rate:,.0f} commands/s",
+            flush=True,
+        )
+    finally:
+        server.stop()
 
 
 def load_ms(folder: Path, account: Account, program: Program, name: str) -> tuple[float, int]:
@@ -226,6 +344,7 @@ def load_ms(folder: Path, account: Account, program: Program, name: str) -> tupl
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    parser.add_argument("--pg-fsync", choices=("on", "off"), default="on")
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     n = int(size["commands"])
@@ -269,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  | {recent:,} events {ref:.2f} ms  ratio {ms / ref:.2f}",
             flush=True,
         )
+    postgres_figures(n, int(size["hot"]), args.pg_fsync == "on")
     return 0
 
 

@@ -10,7 +10,7 @@ def test_engines_benchmark_prints_ratios(run_benchmark: Callable[[str], str]) ->
     assert "summary, 100,000 rows / 10,000 customers, sparse 12-digit int64 ids" in out
     assert "monthly cohort counts, 100,000 rows" in out
     assert "x polars time / ours" in out or "polars       skipped" in out
-    assert "scaling 100,000 rows / 10,000 rows (target <= 11)" in out
+    assert "scaling 100,000 rows / 10,000 rows, CPU time (target <= 11)" in out
     assert "Summary.to_pandas(), 10,000 customers" in out
     assert "bytes per row" in out
     assert "failed" not in out, out

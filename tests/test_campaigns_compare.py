@@ -154,6 +154,7 @@ BAD_COMPARE = [
     ({"ci": 1.0}, InvalidArgument, "ci=1.0 must be between 0 and 1"),
     ({"method": "t"}, InvalidArgument, "method='t' must be one of"),
     ({"method": "bootstrap", "resamples": 0}, InvalidArgument, "resamples=0 must be >= 1"),
+    ({"method": "bootstrap"}, InvalidArgument, "seed=None: a random draw needs a seed"),
     ({"method": "bootstrap", "seed": -1}, InvalidArgument, "seed=-1 must be >= 0"),
     ({"method": "bootstrap", "seed": 1.5}, InvalidType, "seed=1.5 must be an int"),
 ]

@@ -8,8 +8,6 @@ process, so a hypothesis search over mutated files stays fast.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyaltycore.report import main
+from tests.conftest import assert_one_line_or_success as one_line_or_success
+from tests.conftest import mutated_csv, run_command
 
 HEADER = "customer_id,timestamp,amount,category"
 ROWS = [
@@ -32,21 +32,11 @@ VALID = "\n".join([HEADER, *ROWS]) + "\n"
 
 def run(*argv: str) -> tuple[int, str, str]:
     """``main(argv)`` in process: exit status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
+    return run_command(main, *argv)
 
 
 def assert_one_line_or_success(status: int, out: str, err: str) -> None:
-    if status == 0:
-        assert err == "", err
-        return
-    assert status == 2, (status, err)
-    assert out == ""
-    assert err.endswith("\n"), err
-    assert err.count("\n") == 1, err
-    assert err.startswith("loyaltycore report: "), err
+    one_line_or_success("report", status, out, err)
 
 
 def test_the_valid_file_reports(tmp_path: Path) -> None:
@@ -183,36 +173,16 @@ FIELD_VALUES = [
 @st.composite
 def mutated_files(draw: st.DrawFn) -> bytes:
     """A valid file with a few things broken, or random bytes."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.binary(max_size=200))
-    table = [line.split(",") for line in [HEADER, *ROWS]]
-    for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(["drop", "dup", "field", "row", "short", "cut"]))
-        width = len(table[0])
-        column = draw(st.integers(0, width - 1))
-        if kind == "drop" and width > 1:
-            table = [row[:column] + row[column + 1 :] for row in table]
-        elif kind == "dup":
-            table = [row[: column + 1] + row[column:] for row in table]
-        elif kind == "field":
-            row = draw(st.integers(0, len(table) - 1))
-            if column < len(table[row]):
-                table[row][column] = draw(st.sampled_from(FIELD_VALUES) | st.text(max_size=8))
-        elif kind == "row":
-            table.insert(draw(st.integers(1, len(table))), list(table[-1]))
-        elif kind == "cut":
-            table = table[: draw(st.integers(1, len(table)))]
-        elif len(table) > 1:
-            row = draw(st.integers(1, len(table) - 1))
-            table[row] = table[row][: draw(st.integers(0, len(table[row])))]
-    ending = draw(st.sampled_from(["\n", "\r\n", "\r"]))
-    text = ending.join(",".join(row) for row in table) + ending
-    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"]))
-    data = text.encode(encoding, errors="replace")
-    if draw(st.booleans()):
-        at = draw(st.integers(0, len(data)))
-        data = data[:at] + draw(st.binary(min_size=1, max_size=3)) + data[at:]
-    return data
+    return mutated_csv(
+        draw,
+        HEADER,
+        ROWS,
+        values=FIELD_VALUES,
+        endings=["\n", "\r\n", "\r"],
+        encodings=["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"],
+        max_bytes=200,
+        max_text=8,
+    )
 
 
 OPTIONS = st.lists(

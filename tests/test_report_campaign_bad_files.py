@@ -8,8 +8,6 @@ is called in process, so a hypothesis search over mutated files stays fast.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyaltycore.report import campaign_main
+from tests.conftest import assert_one_line_or_success as one_line_or_success
+from tests.conftest import mutated_csv, run_command
 
 ORDERS_HEADER = "customer_id,timestamp,amount"
 ORDERS = [
@@ -44,21 +44,11 @@ def _write(folder: Path, orders: bytes | None = None, members: bytes | None = No
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = campaign_main(list(argv))
-    return status, out.getvalue(), err.getvalue()
+    return run_command(campaign_main, *argv)
 
 
 def assert_one_line_or_success(status: int, out: str, err: str) -> None:
-    if status == 0:
-        assert err == "", err
-        return
-    assert status == 2, (status, err)
-    assert out == ""
-    assert err.endswith("\n"), err
-    assert err.count("\n") == 1, err
-    assert err.startswith("loyaltycore campaign: "), err
+    one_line_or_success("campaign", status, out, err)
 
 
 def test_the_valid_files_read_out(tmp_path: Path) -> None:
@@ -189,36 +179,16 @@ FIELD_VALUES = [
 
 def _mutate(draw: st.DrawFn, header: str, rows: list[str]) -> bytes:
     """A valid file with a few things broken, or random bytes."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.binary(max_size=120))
-    table = [line.split(",") for line in [header, *rows]]
-    for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(["drop", "dup", "field", "row", "short", "cut"]))
-        width = len(table[0])
-        column = draw(st.integers(0, width - 1))
-        if kind == "drop" and width > 1:
-            table = [row[:column] + row[column + 1 :] for row in table]
-        elif kind == "dup":
-            table = [row[: column + 1] + row[column:] for row in table]
-        elif kind == "field":
-            row = draw(st.integers(0, len(table) - 1))
-            if column < len(table[row]):
-                table[row][column] = draw(st.sampled_from(FIELD_VALUES) | st.text(max_size=6))
-        elif kind == "row":
-            table.insert(draw(st.integers(1, len(table))), list(table[-1]))
-        elif kind == "cut":
-            table = table[: draw(st.integers(1, len(table)))]
-        elif len(table) > 1:
-            row = draw(st.integers(1, len(table) - 1))
-            table[row] = table[row][: draw(st.integers(0, len(table[row])))]
-    ending = draw(st.sampled_from(["\n", "\r\n"]))
-    text = ending.join(",".join(row) for row in table) + ending
-    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]))
-    data = text.encode(encoding, errors="replace")
-    if draw(st.booleans()):
-        at = draw(st.integers(0, len(data)))
-        data = data[:at] + draw(st.binary(min_size=1, max_size=3)) + data[at:]
-    return data
+    return mutated_csv(
+        draw,
+        header,
+        rows,
+        values=FIELD_VALUES,
+        endings=["\n", "\r\n"],
+        encodings=["utf-8", "utf-8-sig", "utf-16", "latin-1"],
+        max_bytes=120,
+        max_text=6,
+    )
 
 
 @st.composite

@@ -452,12 +452,6 @@ def test_compiled_conditions_agree_with_the_predicates(
     assert got == pred.test(event=event, member=member, as_of=event.at, tz=rs.tz, tiers=rs.tiers)
 
 
-@pytest.mark.xfail(
-    raises=errors.InvalidType,
-    strict=True,
-    reason="evaluate_batch encodes attributes as str, so it refuses a condition on an int,"
-    " float or bool attribute that evaluate answers; rule_sets() leaves them out meanwhile",
-)
 @pytest.mark.parametrize(
     ("when", "event", "member"),
     [
@@ -465,6 +459,11 @@ def test_compiled_conditions_agree_with_the_predicates(
         (
             field("attributes.staff", "bool") == True,  # noqa: E712
             purchase(attributes={"staff": True}),
+            Member("m"),
+        ),
+        (
+            field("attributes.rating", "float") > 2.5,
+            purchase(attributes={"rating": 3.0}),
             Member("m"),
         ),
         (
@@ -478,8 +477,21 @@ def test_batch_reads_typed_attributes_as_the_scalar_engine_does(
     when: Predicate, event: Event, member: Member
 ) -> None:
     rs = RuleSet([Rule("r", when, FixedPoints(5))])
+    bare = purchase(id="bare")  # no attributes: the comparison is False in both engines
     assert rs.evaluate(event, member).points == 5
-    assert rs.evaluate_batch([event], [member]).points.tolist() == [5]
+    assert rs.evaluate(bare, Member("n")).points == 0
+    assert rs.evaluate_batch([event, bare], [member, Member("n")]).points.tolist() == [5, 0]
+
+
+def test_batch_refuses_one_attribute_read_as_two_kinds() -> None:
+    rs = RuleSet(
+        [
+            Rule("r", field("attributes.visits", "int") >= 1, FixedPoints(5)),
+            Rule("s", field("attributes.visits") == "2", FixedPoints(1)),
+        ]
+    )
+    with pytest.raises(errors.InvalidArgument, match=r"'attributes\.visits' is read as 'int'"):
+        rs.evaluate_batch([purchase()], [Member("m")])
 
 
 def test_columns_in_any_order_give_the_object_results_in_input_order() -> None:

@@ -549,7 +549,11 @@ def local_days(micros: npt.ArrayLike, *, tz: str | tzinfo) -> npt.NDArray[np.int
     >>> local_days([late], tz="UTC"), local_days([late], tz="Asia/Tokyo")
     (array([19723]), array([19724]))
     """
-    return _utc_to_wall(np.asarray(micros, dtype=np.int64), zone(tz)) // DAY_US
+    zone_ = zone(tz)
+    if _is_utc(zone_):  # no wall-clock copy first
+        days: npt.NDArray[np.int64] = np.asarray(micros, dtype=np.int64) // DAY_US
+        return days
+    return _utc_to_wall(np.asarray(micros, dtype=np.int64), zone_) // DAY_US
 
 
 # -- day numbers as civil dates, in columns ---------------------------------

@@ -50,12 +50,13 @@ from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, Invali
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._periods import (
     Frequency,
-    blocks,
     check_period,
+    cohort_counts,
     distinct_pairs,
     events,
     first_per_code,
     period_numbers,
+    period_offsets,
     period_starts,
 )
 
@@ -320,21 +321,11 @@ def cohort_retention(
     freq = check_period(period)
     customer, at = _read(data, customer=customer, at=at)
     codes, _, days, _ = events(customer, at, tz, as_of=as_of)
-    p = period_numbers(days, freq)
-    lo = int(p.min())
-    n = int(p.max()) - lo + 1
-    p -= lo
+    p, lo, n = period_offsets(days, freq)
+    del days
     pair_codes, pair_p = distinct_pairs(codes, p)  # by customer, then period
     del codes, p
-    starts, _ = first_per_code(pair_codes, pair_p)
-    cohort = np.repeat(pair_p[starts], np.diff(np.append(starts, len(pair_p))))
-    flat = np.zeros(n * n, dtype=np.int64)
-    for b in blocks(len(cohort)):  # one combined (cohort, offset) code per pair
-        cell = cohort[b] * n
-        cell += pair_p[b]
-        cell -= cohort[b]
-        flat += np.bincount(cell, minlength=n * n)
-    counts = flat.reshape(n, n)
+    counts = cohort_counts(pair_codes, pair_p, n)
     size = counts[:, 0].copy()
     observed = np.arange(n)[None, :] < (n - np.arange(n))[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):

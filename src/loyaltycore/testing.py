@@ -584,29 +584,24 @@ def predicates(
     check_int(max_leaves, "max_leaves", minimum=1)
     read = frozenset(_choice("sources", sources, SOURCES))
     kinds = frozenset(_choice("leaves", leaves, LEAVES))
-    if not _leaf_options(tuple(tiers), read, kinds, typed=True):
+    if not _leaf_options(tuple(tiers), read, kinds):
         raise InvalidArgument(
             f"leaves={leaves!r} has no leaf that reads sources={sources!r}",
             field="leaves",
             value=leaves,
         )
-    return _trees(tuple(tiers), max_leaves, read, kinds, typed=True)
+    return _trees(tuple(tiers), max_leaves, read, kinds)
 
 
 @functools.cache
 def _leaf_options(
-    tiers: tuple[str, ...], sources: frozenset[str], kinds: frozenset[str], *, typed: bool
+    tiers: tuple[str, ...], sources: frozenset[str], kinds: frozenset[str]
 ) -> tuple[st.SearchStrategy[Predicate], ...]:
-    """The leaf strategies of :func:`predicates`; ``typed=False`` leaves out
-    comparisons of int, float and bool attributes (see :func:`rule_sets`)."""
+    """The leaf strategies of :func:`predicates`."""
     read = sources | {"context", "derived"}
     options: list[st.SearchStrategy[Predicate]] = []
     if "compare" in kinds:
-        table = [
-            row
-            for row in _comparable(tiers)
-            if lookup(row[0], row[1]).source in read and (typed or row[1] is None)
-        ]
+        table = [row for row in _comparable(tiers) if lookup(row[0], row[1]).source in read]
         options.append(_comparisons(table))
     if "always" in kinds:
         options.append(st.just(Always()))
@@ -625,13 +620,11 @@ def _trees(
     max_leaves: int,
     sources: frozenset[str],
     kinds: frozenset[str],
-    *,
-    typed: bool,
 ) -> st.SearchStrategy[Predicate]:
     """``&`` / ``|`` / ``~`` trees over the leaves; built once per arguments, as
     building the strategy costs more than drawing from it."""
     return st.recursive(
-        st.one_of(*_leaf_options(tiers, sources, kinds, typed=typed)),
+        st.one_of(*_leaf_options(tiers, sources, kinds)),
         lambda children: st.one_of(
             st.lists(children, min_size=1, max_size=3).map(And),
             st.lists(children, min_size=1, max_size=3).map(Or),
@@ -692,9 +685,8 @@ def _limits() -> st.SearchStrategy[Limit | None]:
 def rule_sets(draw: st.DrawFn, *, tiers: Sequence[str] = TIERS, max_rules: int = 6) -> RuleSet:
     """Random rule sets: base and bonus rules, groups with ties, limits, windows, budgets.
 
-    Conditions come from :func:`predicates` over events and members, less
-    comparisons of int, float and bool attributes (which
-    :meth:`~loyaltycore.rules.RuleSet.evaluate_batch` refuses for now).
+    Conditions come from :func:`predicates` over events and members,
+    comparisons of int, float and bool attributes included.
 
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=10, database=None)
@@ -704,9 +696,7 @@ def rule_sets(draw: st.DrawFn, *, tiers: Sequence[str] = TIERS, max_rules: int =
     >>> test_the_first_rule_is_a_base_rule()
     """
     n = draw(st.integers(1, max_rules))
-    # Conditions on int, float or bool attributes are left out:
-    # RuleSet.evaluate_batch encodes attributes as str and refuses them.
-    when = _trees(tuple(tiers), 4, frozenset({"event", "member"}), frozenset(LEAVES), typed=False)
+    when = _trees(tuple(tiers), 4, frozenset({"event", "member"}), frozenset(LEAVES))
     conditions = st.one_of(st.none(), when)
     rules = []
     groups = ["g1", "g2"]

@@ -73,6 +73,8 @@ from loyaltycore.rules import POINTS, Evaluation
 from loyaltycore.tiers import Activity, ActivityIndex, TierStatus
 
 Resolver = Callable[[str, int], Program]
+#: What answers for commands past the idempotency window (a store's outcomes, by id).
+Recall = Callable[[str], Seen | None]
 _LIFETIME: Final = tuple(f.name for f in attrs.fields(Balance))[4:]
 _TIER_COMMANDS: Final = frozenset({"order", "refund", "review", "merge_in", "migrate"})
 
@@ -275,6 +277,7 @@ class Account:
     profile: Profile | None = None
     _log: _Log | None = attrs.field(default=None)
     _budgets: Mapping[str, int] = attrs.field(factory=dict)
+    _recall: Recall | None = attrs.field(default=None)
     #: ``activity`` indexed for the tier program (built on first need; not state)
     _tally: ActivityIndex | None = attrs.field(default=None)
 
@@ -627,6 +630,32 @@ class Account:
             raise InvalidType(f"used={used!r} must be a mapping", field="used", value=used)
         return attrs.evolve(self, budgets=dict(used))
 
+    def with_recall(self, recall: Recall | None) -> Account:
+        """The same account answering retries from ``recall`` past its idempotency window.
+
+        The account keeps the outcomes of its recent commands only (the
+        program's ``retry_count`` and ``retry_days``); a store keeps every
+        outcome. ``recall(id)`` returns the stored :class:`Seen` of a command
+        id, or None. A command whose id the window has forgotten asks it: the
+        same payload is a retry and returns the stored outcome; another
+        payload is a new command, as it is without a store. A store lends
+        it for one command; the accounts that command returns do not keep it.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
+        >>> a = Account.open("ann", program=example_program(), at=at)
+        >>> old = a.adjust("a-1", at=at, points=5, reason="hi")
+        >>> seen = old.account.outcomes["a-1"]
+        >>> lent = a.with_recall({"a-1": seen}.get)
+        >>> lent.adjust("a-1", at=at, points=5, reason="hi").account.version  # a retry
+        1
+        >>> lent == a
+        True
+        """
+        if recall is not None and not callable(recall):
+            raise InvalidType(f"recall={recall!r} must be callable", field="recall", value=recall)
+        return attrs.evolve(self, recall=recall)
+
     def member_value(self) -> Member:
         """The rules' view of the member now (profile facts, tier, counters).
 
@@ -687,6 +716,10 @@ class Account:
             body["occurred_at"] = occurred
         given = Payload(body)
         seen = self.outcomes.get(cid)
+        if seen is None and self._recall is not None:
+            seen = self._recall(cid)
+            if seen is not None and seen.payload != given:
+                seen = None  # (an id used again past the window: a new command)
         if seen is not None:
             if seen.payload == given:
                 return Applied(self, seen.outcome)

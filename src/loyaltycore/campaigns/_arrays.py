@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._validate import type_name
+from loyaltycore._validate import check_int, type_name
 from loyaltycore.errors import EmptyArm, InvalidArgument, InvalidColumn, InvalidType
 
 F64: TypeAlias = npt.NDArray[np.float64]
@@ -108,18 +108,6 @@ def need_members(count: int, minimum: int, arm: str, what: str) -> None:
         )
 
 
-def count(value: object, name: str, *, minimum: int) -> int:
-    """A Python or numpy integer (never bool) at least ``minimum``."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise InvalidType(
-            f"{name}={value!r} must be an int, not {type_name(value)}", field=name, value=value
-        )
-    result = int(value)
-    if result < minimum:
-        raise InvalidArgument(f"{name}={result!r} must be >= {minimum}", field=name, value=value)
-    return result
-
-
 def real(value: object, name: str) -> float:
     """A finite Python or numpy real number (never bool)."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
@@ -156,12 +144,20 @@ def choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
 
 
 def generator(seed: object) -> np.random.Generator:
-    """A numpy Generator from ``seed`` (an int >= 0, a Generator, or None for fresh entropy)."""
+    """A numpy Generator from ``seed`` (an int >= 0 or a Generator).
+
+    None is refused: randomness is a parameter, so a result repeats.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        return np.random.default_rng()
-    return np.random.default_rng(count(seed, "seed", minimum=0))
+        raise InvalidArgument(
+            "seed=None: a random draw needs a seed (an int >= 0 or a numpy Generator), "
+            "so that its result repeats",
+            field="seed",
+            value=None,
+        )
+    return np.random.default_rng(check_int(seed, "seed", minimum=0))
 
 
 def frozen(value: npt.ArrayLike | None) -> Any:

@@ -26,12 +26,11 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._validate import require
+from loyaltycore._validate import check_int, require
 from loyaltycore.campaigns._arrays import (
     F64,
     array_field,
     choice,
-    count,
     floats,
     fraction,
     generator,
@@ -227,8 +226,8 @@ def compare(
         method: ``"welch"`` (t interval; delta method for the ratio) or
             ``"bootstrap"`` (BCa interval from ``resamples`` resamples).
         resamples: bootstrap resamples.
-        seed: an int or a numpy ``Generator`` for the bootstrap (None draws
-            fresh entropy: the interval then differs between runs).
+        seed: an int or a numpy ``Generator``; required by the bootstrap,
+            so that its interval repeats.
 
     Returns:
         A :class:`Comparison`.
@@ -236,6 +235,7 @@ def compare(
     Raises:
         EmptyArm: an arm with fewer than two members.
         InvalidColumn: a NaN or infinite outcome.
+        InvalidArgument: ``method="bootstrap"`` without a ``seed``.
 
     >>> c = compare([3.0, 5.0, 4.0, 6.0], [2.0, 3.0, 4.0, 3.0])
     >>> round(c.difference_low, 3), round(c.difference_high, 3)
@@ -250,7 +250,7 @@ def compare(
     need_members(len(c), 2, "control", "compare")
     level = fraction(ci, "ci")
     how = choice(method, "method", ("welch", "bootstrap"))
-    n_resamples = count(resamples, "resamples", minimum=1)
+    n_resamples = check_int(resamples, "resamples", minimum=1)
     rng = generator(seed) if how == "bootstrap" else None
     mt, mc = float(t.mean()), float(c.mean())
     welch = _welch(t, c, level)

@@ -24,8 +24,8 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from loyaltycore._validate import require
-from loyaltycore.campaigns._arrays import choice, count, fraction, real
+from loyaltycore._validate import check_int, require
+from loyaltycore.campaigns._arrays import choice, fraction, real
 from loyaltycore.errors import InvalidArgument
 
 Alternative: TypeAlias = Literal["two-sided", "one-sided"]
@@ -290,7 +290,7 @@ def minimum_detectable_effect(
     1.585
     """
     design = _design(alpha, power, ratio, alternative, test, variance_reduction)
-    n1 = count(n_treatment, "n_treatment", minimum=2)
+    n1 = check_int(n_treatment, "n_treatment", minimum=2)
     if (sd is None) == (baseline is None):
         raise InvalidArgument(
             "give exactly one of sd= (a mean) or baseline= (a proportion)", field="sd", value=sd

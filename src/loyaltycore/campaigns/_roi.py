@@ -25,13 +25,12 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._validate import DECIMAL_CONTEXT, to_decimal
+from loyaltycore._validate import DECIMAL_CONTEXT, check_int, to_decimal
 from loyaltycore.campaigns._arrays import (
     I64,
     arm_mask,
     check_length,
     column,
-    count,
     need_members,
 )
 from loyaltycore.errors import InvalidAmount, InvalidColumn, InvalidType
@@ -159,7 +158,7 @@ def roi(
     earned = _ints(points, "points", n)
     need_members(int(treated.sum()), 1, "treatment", "roi")
     need_members(int((~treated).sum()), 1, "control", "roi")
-    exp = count(exponent, "exponent", minimum=0)
+    exp = check_int(exponent, "exponent", minimum=0)
     margin_ = _rate(margin, "margin")
     redeem = _rate(redemption_rate, "redemption_rate")
     per_point = to_decimal(cost_per_point, "cost_per_point")

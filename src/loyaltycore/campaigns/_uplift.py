@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._frames import Frames
+from loyaltycore._validate import check_int
 from loyaltycore.campaigns._arrays import (
     F64,
     I64,
@@ -39,7 +40,6 @@ from loyaltycore.campaigns._arrays import (
     array_field,
     check_length,
     choice,
-    count,
     floats,
     need_members,
     real,
@@ -111,7 +111,7 @@ def uplift_at_k(
         if not 0 < share < 1:
             raise InvalidArgument(f"k={k!r} must be in (0, 1) as a share", field="k", value=k)
     else:
-        size = count(k, "k", minimum=1)
+        size = check_int(k, "k", minimum=1)
         if size >= n:
             raise InvalidArgument(f"k={k!r} must be below n={n}", field="k", value=k)
     y, _, treated = _ranked(y, s, treated)
@@ -313,7 +313,7 @@ def uplift_by_decile(
     """
     y, s, treated = _inputs(outcome, score, arm)
     how = choice(strategy, "strategy", ("overall", "by_group"))
-    k = count(bins, "bins", minimum=1)
+    k = check_int(bins, "bins", minimum=1)
     if k >= len(y):
         raise InvalidArgument(
             f"bins={bins!r} must be fewer than the {len(y)} members", field="bins", value=bins

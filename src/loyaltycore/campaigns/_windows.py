@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loyaltycore._frames import Frames
+from loyaltycore._validate import check_int
 from loyaltycore.calendar import from_micros, to_micros, to_utc, zone
 from loyaltycore.campaigns._arrays import (
     F64,
@@ -38,7 +39,6 @@ from loyaltycore.campaigns._arrays import (
     check_length,
     choice,
     column,
-    count,
     fraction,
     need_members,
     optional_array_field,
@@ -158,7 +158,7 @@ def _horizons(horizons: object) -> tuple[int, ...]:
         raise InvalidType(
             f"horizons={horizons!r} must be a sequence of ints", field="horizons", value=horizons
         )
-    out = tuple(count(h, "horizons item", minimum=1) for h in horizons)
+    out = tuple(check_int(h, "horizons item", minimum=1) for h in horizons)
     if not out or list(out) != sorted(set(out)):
         raise InvalidArgument(
             f"horizons={horizons!r} must be distinct, increasing and not empty",

@@ -44,11 +44,13 @@ from loyaltycore.clv._base import (
     _check_penalizer,
     _check_progress,
     _check_unit,
-    _info,
+    _fitted_info,
+    _maximise,
     _penalize,
     _positive,
     _real,
     _scipy,
+    _start,
     _time,
 )
 from loyaltycore.clv._bgbb import BetaGeoBetaBinom, DiscreteHistories
@@ -188,27 +190,13 @@ def _fit_purchases(
     lik, fitter = _scipy()
     names = _NAMES[kind]
     alpha = _start_alpha(big_t, w)
-    start = np.array([1.0, alpha, 1.0, alpha] if kind == "pnbd" else [1.0, alpha, 1.0, 1.0])
-    if initial is not None:
-        start = np.array(
-            [
-                check_rate(initial.get(n, v), f"initial[{n!r}]")
-                for n, v in zip(names, start, strict=True)
-            ]
-        )
-        if np.any(start <= 0):
-            raise InvalidArgument(
-                f"initial={dict(initial)!r} must hold positive values", field="initial"
-            )
+    default = np.array([1.0, alpha, 1.0, alpha] if kind == "pnbd" else [1.0, alpha, 1.0, 1.0])
+    start = _start(names, default, initial)
     longest = float(big_t.max())
     scales = np.array([1.0, longest, 1.0, longest if kind == "pnbd" else 1.0])
     plain, grad = _objective(lik, kind, x, t_x, big_t, w)
-    loglik, fun = _penalize(
-        plain, grad, penalizer=penalizer, total_weight=float(w.sum()), scales=scales
-    )
     from loyaltycore.clv import _scale  # needs scipy, like the fitter
 
-    optimum = None
     if kind == "pnbd" and x.size > _scale.DIRECT_ROWS:
 
         def objective(columns: tuple[Float, ...], weights: Float) -> tuple[Any, Any]:
@@ -229,36 +217,34 @@ def _fit_purchases(
             hessian_step=1e-4,
             progress=progress,
         )
-    if optimum is None:
-        warm = None
-        if x.size > _COARSE_ROWS:
-            warm = _coarse_start(
-                kind, lik, fitter, (x, t_x, big_t), w, start, maxiter, penalizer, scales
-            )
-        optimum = fitter.maximise(
-            loglik,
-            start,
-            names,
-            grad=fun,
-            total_weight=float(w.sum()),
-            maxiter=maxiter,
-            model=_LABELS[kind],
-            warm=warm,
-            high=_limits(fitter, kind),
-            progress=progress,
-            hessian_step=1e-4 if kind == "pnbd" else 1e-6,
-            gtol=_GTOL[kind],
+        if optimum is not None:
+            info = _fitted_info(names, optimum, plain, w, x.size, resolved, penalizer)
+            return optimum.params, info, resolved
+    warm = None
+    if x.size > _COARSE_ROWS:
+        warm = _coarse_start(
+            kind, lik, fitter, (x, t_x, big_t), w, start, maxiter, penalizer, scales
         )
-    info = _info(
-        names,
-        optimum,
-        w,
-        x.size,
-        resolved,
-        log_likelihood=plain(optimum.params) if penalizer else None,
+    params, info = _maximise(
+        fitter,
+        plain,
+        grad,
+        names=names,
+        start=start,
+        weights=w,
+        rows=x.size,
+        unit=resolved,
         penalizer=penalizer,
+        scales=scales,
+        maxiter=maxiter,
+        model=_LABELS[kind],
+        progress=progress,
+        warm=warm,
+        high=_limits(fitter, kind),
+        hessian_step=1e-4 if kind == "pnbd" else 1e-6,
+        gtol=_GTOL[kind],
     )
-    return optimum.params, info, resolved
+    return params, info, resolved
 
 
 def _check_informative(kind: str, x: Float, big_t: Float) -> None:
@@ -928,23 +914,22 @@ class GammaGamma:
         def plain(params: Float) -> float:
             return fun(params)[0]
 
-        cost = _check_penalizer(penalizer)
-        loglik, both = _penalize(
-            plain, fun, penalizer=cost, total_weight=float(w.sum()), scales=np.ones(3)
-        )
-        optimum = fitter.maximise(
-            loglik,
-            start,
-            names,
-            grad=both,
-            total_weight=float(w.sum()),
+        params, info = _maximise(
+            fitter,
+            plain,
+            fun,
+            names=names,
+            start=start,
+            weights=w,
+            rows=x.size,
+            unit=None,
+            penalizer=_check_penalizer(penalizer),
+            scales=np.ones(3),
             maxiter=_check_maxiter(maxiter),
             model="Gamma-Gamma",
             progress=_check_progress(progress),
         )
-        p, q, gamma = optimum.params.tolist()
-        value = plain(optimum.params) if cost else None
-        info = _info(names, optimum, w, x.size, None, log_likelihood=value, penalizer=cost)
+        p, q, gamma = params.tolist()
         return cls(p, q, gamma, fit_info=info)
 
     def expected_spend(

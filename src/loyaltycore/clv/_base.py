@@ -8,7 +8,7 @@ can re-export each model without an import cycle.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -144,6 +144,83 @@ def _info(
 
 LogLik = Callable[[Float], float]
 LogLikGrad = Callable[[Float], tuple[float, Float]]
+LogLikHessian = Callable[[Float], tuple[float, Float, Float]]
+
+
+def _start(names: Sequence[str], default: Float, initial: Mapping[str, float] | None) -> Float:
+    """Starting values: ``default``, with the values of ``initial`` (all > 0) laid over it."""
+    if initial is None:
+        return default
+    start = np.array(
+        [
+            check_rate(initial.get(n, v), f"initial[{n!r}]")
+            for n, v in zip(names, default, strict=True)
+        ]
+    )
+    if np.any(start <= 0):
+        raise InvalidArgument(
+            f"initial={dict(initial)!r} must hold positive values", field="initial"
+        )
+    return start
+
+
+def _fitted_info(
+    names: tuple[str, ...],
+    optimum: Any,
+    plain: LogLik,
+    weights: Float,
+    rows: int,
+    unit: str | None,
+    penalizer: float,
+) -> FitInfo:
+    """The :class:`FitInfo` of an optimum; with a penalty, its log-likelihood is the plain one."""
+    value = plain(optimum.params) if penalizer else None
+    return _info(names, optimum, weights, rows, unit, log_likelihood=value, penalizer=penalizer)
+
+
+def _maximise(
+    fitter: ModuleType,
+    plain: LogLik,
+    grad: LogLikGrad,
+    *,
+    names: tuple[str, ...],
+    start: Float,
+    weights: Float,
+    rows: int,
+    unit: str | None,
+    penalizer: float,
+    scales: Float,
+    maxiter: int,
+    model: str,
+    progress: Progress | None,
+    full: LogLikHessian | None = None,
+    **options: Any,
+) -> tuple[Float, FitInfo]:
+    """Maximise the log-likelihood less the penalty of :func:`_penalize`, from ``start``.
+
+    ``weights`` are the customers each of the ``rows`` stands for; ``full``
+    (value, gradient, Hessian) is penalised the same way when given;
+    ``options`` go to the optimiser. Returns the parameters and their
+    :class:`FitInfo`.
+    """
+    total = float(weights.sum())
+    value, fun = _penalize(plain, grad, penalizer=penalizer, total_weight=total, scales=scales)
+    if full is not None:
+        options["full"] = _penalize_hessian(
+            full, penalizer=penalizer, total_weight=total, scales=scales
+        )
+    optimum = fitter.maximise(
+        value,
+        start,
+        names,
+        grad=fun,
+        total_weight=total,
+        maxiter=maxiter,
+        model=model,
+        progress=progress,
+        **options,
+    )
+    return optimum.params, _fitted_info(names, optimum, plain, weights, rows, unit, penalizer)
 
 
 def _penalize(

@@ -42,11 +42,10 @@ from loyaltycore.clv._base import (
     _check_maxiter,
     _check_penalizer,
     _check_progress,
-    _info,
-    _penalize,
-    _penalize_hessian,
+    _maximise,
     _positive,
     _real,
+    _start,
 )
 from loyaltycore.errors import DegenerateFit, InvalidArgument, InvalidColumn
 
@@ -511,42 +510,24 @@ class BetaGeoBetaBinom:
         (x, t_x, n), w = _data.unique_rows((x, t_x, n), w)
         _check_informative(x, t_x, n)
         fitter = require("loyaltycore.clv._fit", "clv models")
-        start = np.ones(4)
-        if initial is not None:
-            start = np.array([check_rate(initial.get(k, 1.0), f"initial[{k!r}]") for k in _NAMES])
-            if np.any(start <= 0):
-                raise InvalidArgument(
-                    f"initial={dict(initial)!r} must hold positive values", field="initial"
-                )
-        cost = _check_penalizer(penalizer)
         plain, both, full = objective(x, t_x, n, w)
-        value, fun = _penalize(
-            plain, both, penalizer=cost, total_weight=float(w.sum()), scales=np.ones(4)
-        )
-        with_hessian = _penalize_hessian(
-            full, penalizer=cost, total_weight=float(w.sum()), scales=np.ones(4)
-        )
-        optimum = fitter.maximise(
-            value,
-            start,
-            _NAMES,
-            grad=fun,
-            total_weight=float(w.sum()),
+        params, info = _maximise(
+            fitter,
+            plain,
+            both,
+            names=_NAMES,
+            start=_start(_NAMES, np.ones(4), initial),
+            weights=w,
+            rows=x.size,
+            unit=None,
+            penalizer=_check_penalizer(penalizer),
+            scales=np.ones(4),
             maxiter=_check_maxiter(maxiter),
             model="BG/BB",
             progress=_check_progress(progress),
-            full=with_hessian,
+            full=full,
         )
-        info = _info(
-            _NAMES,
-            optimum,
-            w,
-            x.size,
-            None,
-            log_likelihood=plain(optimum.params) if cost else None,
-            penalizer=cost,
-        )
-        return cls(*optimum.params.tolist(), fit_info=info)
+        return cls(*params.tolist(), fit_info=info)
 
     def _history(self, data: object, given: Mapping[str, object]) -> tuple[Float, Float, Float]:
         return _columns(data, given, allow_empty=True)

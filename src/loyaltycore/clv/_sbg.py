@@ -38,10 +38,10 @@ from loyaltycore.clv._base import (
     _check_maxiter,
     _check_penalizer,
     _check_progress,
-    _info,
-    _penalize,
+    _maximise,
     _positive,
     _real,
+    _start,
 )
 from loyaltycore.errors import DegenerateFit, EmptyData, InvalidArgument, InvalidColumn
 
@@ -227,38 +227,23 @@ class ShiftedBetaGeometric:
                 parameters={},
             )
         fitter = require("loyaltycore.clv._fit", "clv models")
-        start = np.ones(2)
-        if initial is not None:
-            start = np.array([check_rate(initial.get(k, 1.0), f"initial[{k!r}]") for k in _NAMES])
-            if np.any(start <= 0):
-                raise InvalidArgument(
-                    f"initial={dict(initial)!r} must hold positive values", field="initial"
-                )
-        cost = _check_penalizer(penalizer)
         plain, both = objective(lost, churn_at, kept, kept_at)
-        value, fun = _penalize(plain, both, penalizer=cost, total_weight=total, scales=np.ones(2))
-        optimum = fitter.maximise(
-            value,
-            start,
-            _NAMES,
-            grad=fun,
-            total_weight=total,
+        params, info = _maximise(
+            fitter,
+            plain,
+            both,
+            names=_NAMES,
+            start=_start(_NAMES, np.ones(2), initial),
+            weights=np.array([total]),
+            rows=int(lost.size + kept.size),
+            unit=None,
+            penalizer=_check_penalizer(penalizer),
+            scales=np.ones(2),
             maxiter=_check_maxiter(maxiter),
             model="sBG",
             progress=_check_progress(progress),
         )
-        weights = np.array([total])
-        rows = int(lost.size + kept.size)
-        info = _info(
-            _NAMES,
-            optimum,
-            weights,
-            rows,
-            None,
-            log_likelihood=plain(optimum.params) if cost else None,
-            penalizer=cost,
-        )
-        return cls(*optimum.params.tolist(), fit_info=info)
+        return cls(*params.tolist(), fit_info=info)
 
     def _log_survival(self, t: Float) -> Float:
         sp = _special()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
-from loyaltycore._validate import check_int, require, type_name
+from loyaltycore._validate import require, type_name
 from loyaltycore.errors import InvalidArgument, InvalidType
 
 if TYPE_CHECKING:
@@ -215,11 +215,6 @@ def colour_range(values: Float) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
     top = float(finite.max()) if finite.size else 0.0
     return 0.0, top if top > 0 else 1.0
-
-
-def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
-    """An int option >= ``minimum`` (numpy ints accepted, bools refused)."""
-    return check_int(int(value) if isinstance(value, np.integer) else value, name, minimum=minimum)
 
 
 def check_choice(value: object, name: str, choices: Sequence[str]) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._validate import check_int
 from loyaltycore.clv import (
     AliveHistory,
     CumulativeTransactions,
@@ -464,7 +465,7 @@ def plot_clv_distribution(
         row = int(bad[0])
         raise InvalidColumn(f"values[{row}]={data[row]!r} is not finite", field="values", row=row)
     how = _base.check_choice(scale, "scale", ("log", "linear"))
-    count = _base.check_positive_int(bins, "bins")
+    count = check_int(bins, "bins", minimum=1)
     length = _base.finite_float(horizon, "horizon")
     if length <= 0:
         raise InvalidArgument(f"horizon={horizon!r} must be > 0", field="horizon", value=horizon)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore._validate import check_int
 from loyaltycore.errors import EmptyData, InvalidArgument, InvalidColumn, InvalidType
 from loyaltycore.lifecycle import Stage, TransitionMatrix
 from loyaltycore.metrics import CohortTable, Distribution, MigrationMatrix, PointsFlow
@@ -59,7 +60,7 @@ def _cohort_rows(table: CohortTable, max_periods: int | None) -> tuple[list[int]
         raise EmptyData("table has no cohort with a customer", field="table")
     width = table.rates.shape[1]
     if max_periods is not None:
-        width = min(width, _base.check_positive_int(max_periods, "max_periods", minimum=0) + 1)
+        width = min(width, check_int(max_periods, "max_periods", minimum=0) + 1)
     return rows, width
 
 
@@ -209,7 +210,7 @@ def plot_retention_curves(
     rows, width = _cohort_rows(table, max_periods)
     if width < 2:
         raise EmptyData("retention curves need at least one period after +0", field="table")
-    smallest = _base.check_positive_int(min_size, "min_size")
+    smallest = check_int(min_size, "min_size", minimum=1)
     axes = _base.axes(ax, (8.0, 4.0))
     x = np.arange(1, width)
     lines = [row for row in rows if int(table.size[row]) >= smallest]

@@ -20,7 +20,15 @@ import numpy.typing as npt
 
 from loyaltycore._validate import type_name
 from loyaltycore.errors import InvalidArgument, InvalidColumn, InvalidType
-from loyaltycore.predicates import MISSING_INT, Frame, Member, encode, lookup, minor_units
+from loyaltycore.predicates import (
+    MISSING_INT,
+    Field,
+    Frame,
+    Member,
+    encode,
+    lookup,
+    minor_units,
+)
 from loyaltycore.rules._batch import Inputs
 from loyaltycore.rules._engine import Compiled
 from loyaltycore.rules._spend import eligible_column
@@ -39,17 +47,34 @@ def _objects(values: Sequence[Any]) -> Array:
     return out
 
 
-def needed_fields(c: Compiled) -> tuple[set[str], set[str]]:
-    """(event fields, member fields) the rule set reads, engine fields included."""
-    event, member = set(_ENGINE_EVENT), set(_ENGINE_MEMBER)
+def needed_fields(c: Compiled) -> tuple[dict[str, Field], dict[str, Field]]:
+    """(event fields, member fields) the rule set reads, by name, engine fields included.
+
+    Each field keeps the kind its conditions read it as (an attribute may be
+    an ``int``, ``float`` or ``bool``), so its column is encoded as the
+    scalar engine reads the value.
+
+    Raises:
+        InvalidArgument: two conditions read one field as different kinds
+            (a column has one kind).
+    """
+    event = {name: lookup(name) for name in _ENGINE_EVENT}
+    member = {name: lookup(name) for name in _ENGINE_MEMBER}
     for rule in c.rules:
         if rule.when is None:
             continue
         for spec in rule.when.fields():
-            if spec.source == "event":
-                event.add(spec.name)
-            elif spec.source == "member":
-                member.add(spec.name)
+            found = {"event": event, "member": member}.get(spec.source)
+            if found is None:
+                continue
+            known = found.setdefault(spec.name, spec)
+            if known.kind != spec.kind:
+                raise InvalidArgument(
+                    f"field {spec.name!r} is read as {known.kind!r} and as {spec.kind!r}; "
+                    f"a batch column has one kind",
+                    field="when",
+                    value=spec.name,
+                )
     return event, member
 
 
@@ -70,7 +95,7 @@ def _event_objects(
                 value=member,
             )
     wanted, _ = needed_fields(c)
-    extra = [name for name in wanted if name.startswith("attributes.")]
+    extra = [spec for name, spec in wanted.items() if name.startswith("attributes.")]
     cols = encode(list(events), fields=extra, exponent=c.exponent)
     cols["member_id"] = _objects([m.id for m in members])
     cols["discount"] = np.array(
@@ -103,7 +128,8 @@ def _member_table(c: Compiled, members: Any) -> tuple[dict[str, Array], list[Map
                 value=member,
             )
     _, wanted = needed_fields(c)
-    extra = [n for n in wanted if n.startswith(("member.attributes.", "counters."))]
+    own = ("member.attributes.", "counters.")
+    extra = [spec for name, spec in wanted.items() if name.startswith(own)]
     cols = encode(members=members, fields=extra, exponent=c.exponent) if members else {}
     return cols, [m.counters for m in members]
 
@@ -271,6 +297,3 @@ def prepare(
         birthday=None if birthday is None else np.asarray(birthday, dtype=np.int64),
     )
     return inputs, joined
-
-
-_ = lookup

@@ -5,7 +5,7 @@ Private module; the public names are re-exported by :mod:`loyaltycore.segments`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, Final, Literal, Protocol, TypeAlias
 
@@ -259,13 +259,8 @@ class SegmentSet:
         ('a', 'b')
         """
         context = _context(facts, member, as_of, tz, tiers, exponent)
-        found: list[str] = []
-        for segment in self.segments:
-            if segment.where.test(context):
-                found.append(segment.name)
-                if self.mode == "first":
-                    break
-        return tuple(found)
+        (row,) = self._walk(lambda segment: np.array([segment.where.test(context)]), 1)
+        return tuple(name for name, hit in zip(self.names, row.tolist(), strict=True) if hit)
 
     def evaluate(
         self,
@@ -290,18 +285,31 @@ class SegmentSet:
         {'a': 2, 'b': 1}
         """
         frame = _frame(columns, as_of, tz, tiers, exponent, size)
-        matches = np.zeros((frame.n, len(self.segments)), dtype=np.bool_)
-        taken = np.zeros(frame.n, dtype=np.bool_)
-        for j, segment in enumerate(self.segments):
-            if self.mode == "first":
-                if taken.all():
-                    break
-                hit = segment.where.mask(frame) & ~taken
-                taken |= hit
-            else:
-                hit = segment.where.mask(frame)
-            matches[:, j] = hit
+        matches = self._walk(lambda segment: segment.where.mask(frame), frame.n)
         return Membership._trusted(matches, self.names)
+
+    def _walk(
+        self, test: Callable[[Segment], npt.NDArray[np.bool_]], n: int
+    ) -> npt.NDArray[np.bool_]:
+        """The (row, segment) matches of ``n`` rows, segments walked in priority order.
+
+        ``test(segment)`` gives the rows the segment's condition holds for
+        (the scalar engine passes one row). In ``"first"`` mode a row keeps
+        only its first match, and the walk stops once every row has one, so
+        a later condition is never tested on a row that is already placed.
+        """
+        matches = np.zeros((n, len(self.segments)), dtype=np.bool_)
+        taken = np.zeros(n, dtype=np.bool_)
+        for j, segment in enumerate(self.segments):
+            if self.mode == "all":
+                matches[:, j] = test(segment)
+                continue
+            if taken.all():
+                break
+            hit = test(segment) & ~taken
+            taken |= hit
+            matches[:, j] = hit
+        return matches
 
     def assign(
         self,

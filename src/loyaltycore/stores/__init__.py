@@ -20,7 +20,9 @@ budget counters, all written in the command's own transaction:
 
 :class:`Store` holds the database-independent logic (what to read, what to
 append, how versions are checked and commands retried); :class:`SQLiteStore`
-is its SQLite layer. :func:`ddl` gives the table definitions for hosts that
+is its SQLite layer and :class:`PostgresStore` its PostgreSQL one (inside the
+host's own transactions when it has one; ``pip install 'loyaltycore[postgres]'``).
+:func:`ddl` gives the table definitions for hosts that
 own their migrations. See ``docs/stores.md`` for the guarantees.
 """
 
@@ -28,12 +30,14 @@ from __future__ import annotations
 
 from loyaltycore._public import publish
 from loyaltycore.stores._logic import LotRow, OutboxItem, Projection, Store, lot_sources
+from loyaltycore.stores._postgres import PostgresStore
 from loyaltycore.stores._schema import SCHEMA_VERSION, ddl
 from loyaltycore.stores._sqlite import SQLiteStore
 
 __all__ = [
     "LotRow",
     "OutboxItem",
+    "PostgresStore",
     "Projection",
     "SCHEMA_VERSION",
     "SQLiteStore",

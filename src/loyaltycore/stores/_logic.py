@@ -39,8 +39,10 @@ from loyaltycore.accounts import (
     Applied,
     Award,
     Outcome,
+    Payload,
     Profile,
     Program,
+    Seen,
     event_from_data,
     event_to_data,
 )
@@ -153,8 +155,20 @@ class OutboxItem(NamedTuple):
     body: dict[str, Any]
 
 
+#: What a write leaves the store to remember once it commits: the account, its lot rows
+#: and whether it wrote the snapshot.
+Written = tuple[Account, dict[str, LotRow], bool]
+
+
 class Rows(Protocol):
-    """What one transaction of a database offers the store logic."""
+    """What one transaction of a database offers the store logic.
+
+    ``commits`` is True when the transaction is the store's own (it commits
+    on success); False inside a host's transaction, which the host may still
+    roll back, so the store remembers nothing it wrote or read there.
+    """
+
+    commits: bool
 
     def head(self, member: str) -> Head | None: ...
 
@@ -168,7 +182,8 @@ class Rows(Protocol):
 
     def add_events(self, member: str, rows: Sequence[EventRow]) -> None: ...
 
-    def outcome(self, member: str, command_id: str) -> str | None: ...
+    def outcome(self, member: str, command_id: str) -> tuple[str, str] | None:
+        """The stored ``(payload, body)`` of the member's command ``command_id``."""
 
     def put_outcomes(self, member: str, rows: Sequence[OutcomeRow]) -> None: ...
 
@@ -405,9 +420,8 @@ class Store(abc.ABC):
         profile = self._profile(rows, member)
         seen = self._seen.get(member)
         if seen is not None and seen.version <= head.version:
-            account = seen.apply(
-                self._decode(rows.events(member, seen.version)), programs=self._resolve
-            )
+            tail = [] if seen.version == head.version else rows.events(member, seen.version)
+            account = seen.apply(self._decode(tail), programs=self._resolve)
             stale = False
         else:
             account, stale = self._rebuild(rows, member, profile)
@@ -447,7 +461,8 @@ class Store(abc.ABC):
 
     # -- writing accounts ------------------------------------------------------------------
 
-    def _write(self, rows: Rows, before: Account | None, after: Account, stale: bool) -> None:
+    def _write(self, rows: Rows, before: Account | None, after: Account, stale: bool) -> Written:
+        """Append ``after``'s new events and write everything that follows from them."""
         member = after.member
         start = 0 if before is None else before.version
         events = after.events_since(start)
@@ -485,9 +500,6 @@ class Store(abc.ABC):
             changed = [lot for lot in lots if old.get(lot.lot) != lot]
             kept = {lot.lot for lot in lots}
             rows.put_projection(row, changed, [name for name in old if name not in kept])
-        self._lots[member] = (after.version, {lot.lot: lot for lot in lots})
-        if len(self._lots) > 1024:
-            self._lots.pop(next(iter(self._lots)))
         rows.add_outbox(self._outbox(member, events, docs, texts))
         used: dict[str, int] = {}
         for e in events:
@@ -495,9 +507,34 @@ class Store(abc.ABC):
                 used[budget] = used.get(budget, 0) + points
         if used:
             rows.add_budgets(used)
-        if stale or start // self._snapshot_every < after.version // self._snapshot_every:
+        snapshot = stale or start // self._snapshot_every < after.version // self._snapshot_every
+        if snapshot:
             rows.put_snapshot(member, self._snapshot_row(after))
-            self._stale.discard(member)
+        return after, {lot.lot: lot for lot in lots}, snapshot
+
+    def _settle(self, commits: bool, written: Sequence[Written], read: Sequence[Account]) -> None:
+        """Remember what a transaction wrote and read, once it is committed.
+
+        Inside a host's transaction (``commits`` False) nothing is remembered,
+        and what was remembered of these members is forgotten: the host may
+        still roll back.
+        """
+        if not commits:
+            for account in (*read, *(w[0] for w in written)):
+                self._forget(account.member)
+            return
+        for account, lots, snapshot in written:
+            self._lots[account.member] = (account.version, lots)
+            if len(self._lots) > 1024:
+                self._lots.pop(next(iter(self._lots)))
+            if snapshot:
+                self._stale.discard(account.member)
+        for account in read:
+            self._remember(account)
+
+    def _forget(self, member: str) -> None:
+        self._seen.pop(member, None)
+        self._lots.pop(member, None)
 
     def _lot_rows(self, account: Account) -> dict[str, LotRow]:
         """The lot rows stored for ``account`` (remembered, or built again)."""
@@ -575,18 +612,19 @@ class Store(abc.ABC):
                 value=account.member,
             )
 
-        def work(rows: Rows) -> None:
+        def work(rows: Rows) -> tuple[Written, bool]:
             if rows.head(account.member) is not None:
                 raise InvalidArgument(
                     f"member={account.member!r} already has an account here",
                     field="member",
                     value=account.member,
                 )
-            self._write(rows, None, account, False)
+            written = self._write(rows, None, account, False)
             rows.put_profile(account.member, self._profile_body(account.profile))
+            return written, rows.commits
 
-        self._run(True, work)
-        self._remember(account)
+        written, commits = self._run(True, work)
+        self._settle(commits, [written], [account])
 
     @staticmethod
     def _profile_body(profile: Profile | None) -> str | None:
@@ -605,8 +643,10 @@ class Store(abc.ABC):
         ...
         loyaltycore.errors.NotFound: member='nobody' has no account in this store
         """
-        account, _ = self._run(False, lambda rows: self._load(rows, member))
-        self._remember(account)
+        (account, _), commits = self._run(
+            False, lambda rows: (self._load(rows, member), rows.commits)
+        )
+        self._settle(commits, (), [account])
         return account  # type: ignore[no-any-return]
 
     def _target(self, rows: Rows, member: str) -> str:
@@ -645,34 +685,15 @@ class Store(abc.ABC):
         2
         """
 
-        def work(rows: Rows) -> Applied:
-            target = self._target(rows, member)
-            if id is not None:
-                body = rows.outcome(target, id)
-                if body is not None:
-                    outcome: Outcome = serialize.from_data(json.loads(body), Outcome)
-                    return Applied(self._load(rows, target)[0], outcome)
-            before, stale = self._load(rows, target)
-            budgets = self._budget_ids(before)
-            lent = before.with_budgets(rows.budgets(budgets)) if budgets else before
-            applied = command(lent)
+        def decide(accounts: Sequence[Account]) -> list[Applied]:
+            applied = command(accounts[0])
             if not isinstance(applied, Applied):
                 raise InvalidType(
                     f"command returned {applied!r}, not Applied", field="command", value=applied
                 )
-            if applied.account.member != target:
-                raise InvalidArgument(
-                    f"command returned {applied.account.member!r}'s account, not {target!r}'s",
-                    field="command",
-                    value=applied.account.member,
-                )
-            if applied.account.version != before.version or stale:
-                self._write(rows, before, applied.account, stale)
-            return applied
+            return [applied]
 
-        applied: Applied = self._run(True, work)
-        self._remember(applied.account)
-        return applied
+        return self._transact([member], decide, id=id)[0]
 
     def execute_pair(self, a: str, b: str, command: PairCommand) -> tuple[Applied, Applied]:
         """Apply a two-account command (``transfer``, ``merge``) in one transaction.
@@ -694,10 +715,8 @@ class Store(abc.ABC):
         if a == b:
             raise InvalidArgument(f"b={b!r} is the same member as a", field="b", value=b)
 
-        def work(rows: Rows) -> tuple[Applied, Applied]:
-            ta, tb = self._target(rows, a), self._target(rows, b)
-            (first, stale_a), (second, stale_b) = self._load(rows, ta), self._load(rows, tb)
-            result = command(first, second)
+        def decide(accounts: Sequence[Account]) -> list[Applied]:
+            result = command(*accounts)
             if (
                 not isinstance(result, tuple)
                 or len(result) != 2
@@ -706,22 +725,76 @@ class Store(abc.ABC):
                 raise InvalidType(
                     f"command returned {result!r}, not two Applied", field="command", value=result
                 )
-            for before, applied, stale in (
-                (first, result[0], stale_a),
-                (second, result[1], stale_b),
-            ):
-                if applied.account.member != before.member:
-                    raise InvalidArgument(
-                        "command returned the accounts in another order", field="command"
-                    )
-                if applied.account.version != before.version or stale:
-                    self._write(rows, before, applied.account, stale)
-            return result
+            return list(result)
 
-        result: tuple[Applied, Applied] = self._run(True, work)
-        for applied in result:
-            self._remember(applied.account)
-        return result
+        first, second = self._transact([a, b], decide)
+        return first, second
+
+    def _transact(
+        self,
+        members: Sequence[str],
+        decide: Callable[[Sequence[Account]], list[Applied]],
+        *,
+        id: str | None = None,
+    ) -> list[Applied]:
+        """One command over the members' accounts: begin, read, decide, append, commit.
+
+        ``decide`` gets the accounts (lent the program budgets and the stored
+        outcomes, for retries past the account's idempotency window) and
+        returns one :class:`Applied` per member; the accounts whose version
+        moved are written. A transaction that meets another writer is run
+        again from the start (bounded); what it wrote is remembered only once
+        committed.
+        """
+
+        def work(rows: Rows) -> tuple[list[Applied], list[Written], bool]:
+            targets = [self._target(rows, m) for m in members]
+            if id is not None:
+                found = rows.outcome(targets[0], id)
+                if found is not None:
+                    outcome: Outcome = serialize.from_data(json.loads(found[1]), Outcome)
+                    return [Applied(self._load(rows, targets[0])[0], outcome)], [], rows.commits
+            loaded = [self._load(rows, target) for target in targets]
+            results = decide([self._lend(rows, account) for account, _ in loaded])
+            out: list[Applied] = []
+            written: list[Written] = []
+            for (before, stale), applied in zip(loaded, results, strict=True):
+                after = applied.account
+                if after.member != before.member:
+                    raise InvalidArgument(
+                        f"command returned {after.member!r}'s account, not {before.member!r}'s",
+                        field="command",
+                        value=after.member,
+                    )
+                if after.version == before.version:
+                    out.append(Applied(before, applied.outcome))  # (not the lent account)
+                    if stale:
+                        written.append(self._write(rows, before, before, stale))
+                    continue
+                written.append(self._write(rows, before, after, stale))
+                out.append(applied)
+            return out, written, rows.commits
+
+        out, written, commits = self._run(True, work)
+        self._settle(commits, written, [applied.account for applied in out])
+        return out  # type: ignore[no-any-return]
+
+    def _lend(self, rows: Rows, account: Account) -> Account:
+        """The account lent the budgets' counters and the stored outcomes (not its state)."""
+        member = account.member
+
+        def recall(command_id: str) -> Seen | None:
+            found = rows.outcome(member, command_id)
+            if found is None:
+                return None
+            payload, body = found
+            outcome: Outcome = serialize.from_data(json.loads(body), Outcome)
+            name = json.loads(payload).get("command", "")
+            return Seen(command_id, str(name), Payload(text=payload), outcome)
+
+        lent = account.with_recall(recall)
+        budgets = self._budget_ids(account)
+        return lent.with_budgets(rows.budgets(budgets)) if budgets else lent
 
     @staticmethod
     def _budget_ids(account: Account) -> list[str]:
@@ -744,15 +817,15 @@ class Store(abc.ABC):
         >>> store.outcome("ann", "w-1").earned
         5
         """
-        body = self._run(False, lambda rows: rows.outcome(member, command_id))
-        if body is None:
+        found = self._run(False, lambda rows: rows.outcome(member, command_id))
+        if found is None:
             raise NotFound(
                 f"member={member!r} has no command id={command_id!r}",
                 field="command_id",
                 value=command_id,
             )
-        found: Outcome = serialize.from_data(json.loads(body), Outcome)
-        return found
+        outcome: Outcome = serialize.from_data(json.loads(found[1]), Outcome)
+        return outcome
 
     def events(self, member: str, after: int = 0) -> tuple[AccountEvent, ...]:
         """The member's stored events after version ``after``, oldest first.

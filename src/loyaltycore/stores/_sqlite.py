@@ -42,6 +42,8 @@ _BUSY: Final = ("locked", "busy")
 class _Rows:
     """The SQL of one SQLite transaction (see :class:`loyaltycore.stores._logic.Rows`)."""
 
+    commits = True
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
@@ -99,12 +101,12 @@ class _Rows:
         except sqlite3.IntegrityError:
             raise Busy(member) from None  # (another writer appended this version)
 
-    def outcome(self, member: str, command_id: str) -> str | None:
+    def outcome(self, member: str, command_id: str) -> tuple[str, str] | None:
         row = self.db.execute(
-            "SELECT body FROM loyalty_outcomes WHERE member = ? AND command_id = ?",
+            "SELECT payload, body FROM loyalty_outcomes WHERE member = ? AND command_id = ?",
             (member, command_id),
         ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def put_outcomes(self, member: str, rows: Sequence[OutcomeRow]) -> None:
         self.db.executemany(

@@ -92,12 +92,14 @@ def _factorize_ints(ids: I64) -> tuple[I64, I64]:
     n = len(ids)
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    lo, hi = int(ids.min()), int(ids.max())
+    from loyaltycore.transactions._summary import extremes
+
+    lo, hi = extremes(ids)
     span = hi - lo + 1
     if span > 4 * n + 1_000_000:  # sparse ids: one sort carrying the row index
         from loyaltycore.transactions._sort import sparse_codes
 
-        found = sparse_codes(ids)
+        found = sparse_codes(ids, (lo, hi))
         if found is not None:
             return found
         uniques, inverse = np.unique(ids, return_inverse=True)
@@ -232,7 +234,15 @@ def _out_of_range(array: npt.NDArray[Any], row: int, name: str) -> InvalidColumn
 
 def _check_range(micros: I64, array: npt.NDArray[Any], name: str, *, margin: int = 0) -> None:
     """Refuse instants outside [EARLIEST, END), widened by ``margin`` micros."""
-    bad = (micros < _EARLIEST_US - margin) | (micros >= _END_US + margin)
+    from loyaltycore.transactions._summary import extremes
+
+    low, high = _EARLIEST_US - margin, _END_US + margin
+    if len(micros) == 0:
+        return
+    first, last = extremes(micros)  # one pass; the row is looked for only on failure
+    if first >= low and last < high:
+        return
+    bad = (micros < low) | (micros >= high)
     if bad.any():
         raise _out_of_range(array, _first(bad), name)
 
@@ -335,31 +345,39 @@ def _object_instants(
 
 
 def instants(
-    values: Any, name: str, n: int, *, tz: str | tzinfo | None, fmt: str | None = None
+    values: Any,
+    name: str,
+    n: int,
+    *,
+    tz: str | tzinfo | None,
+    fmt: str | None = None,
+    copy: bool = True,
 ) -> I64:
     """int64 microseconds UTC from datetime64, aware datetimes or text.
 
     An int64 column is taken as microseconds UTC already (the library's own
-    column form). Naive values need ``tz`` (their wall-clock zone).
+    column form), and copied unless ``copy`` is False (for a reader that
+    keeps nothing). Naive values need ``tz`` (their wall-clock zone).
     """
     array = as_array(values, name)
     check_length(array, n, name)
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    out = _instants(array, tz, name, fmt)
+    out = _instants(array, tz, name, fmt, copy)
     _check_range(out, array, name)
     return out
 
 
-def _instants(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str, fmt: str | None) -> I64:
+def _instants(
+    array: npt.NDArray[Any], tz: str | tzinfo | None, name: str, fmt: str | None, copy: bool
+) -> I64:
     kind = array.dtype.kind
     if kind == "M":
         return _from_datetime64(array, tz, name)
     if kind == "i":
-        out = array.astype(np.int64, copy=True)
-        missing = out == MISSING
-        if missing.any():
-            row = _first(missing)
+        out = array.astype(np.int64, copy=copy)
+        if len(out) and int(out.min()) == MISSING:  # NaT; a valid column costs one pass
+            row = _first(out == MISSING)
             raise InvalidColumn(f"{name}[{row}] is NaT", field=name, row=row)
         return out
     if kind in "OUS":
@@ -504,6 +522,8 @@ def minor_units(values: Any, name: str, n: int, *, exponent: int, minor: bool) -
 
 def check_signs(amount: I64, is_return: npt.NDArray[np.bool_] | None, name: str) -> None:
     """Negative amounts only on rows flagged as returns, and returns not positive."""
+    if is_return is None and (len(amount) == 0 or int(amount.min()) >= 0):
+        return  # one pass without temporaries; the row is looked for only on failure
     negative = amount < 0
     if is_return is None:
         if negative.any():

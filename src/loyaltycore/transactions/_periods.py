@@ -17,6 +17,7 @@ from loyaltycore.calendar import local_days, zone
 from loyaltycore.errors import EmptyData, InvalidArgument
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._summary import blocks as blocks
+from loyaltycore.transactions._summary import extremes
 
 I64 = npt.NDArray[np.int64]
 
@@ -61,6 +62,39 @@ def period_numbers(days: I64, period: Frequency) -> I64:
     return months
 
 
+def period_offsets(days: I64, period: Frequency) -> tuple[I64, int, int]:
+    """Period numbers of local days minus the first one, that first number, and the span.
+
+    One pass in blocks: period numbers never decrease with the day, so the
+    first and last periods are those of the first and last days, and months
+    come from one table over the days' range.
+
+    >>> period_offsets(np.array([19723, 19783, 19754]), "month")
+    (array([0, 2, 1]), 648, 3)
+    """
+    lo_day, hi_day = extremes(days)
+    lo, hi = period_numbers(np.array([lo_day, hi_day], dtype=np.int64), period).tolist()
+    out = np.empty(len(days), dtype=np.int64)
+    if period in _MONTHS:
+        table = period_numbers(np.arange(lo_day, hi_day + 1, dtype=np.int64), period)
+        table -= lo
+        for b in blocks(len(days)):
+            offset = days[b] - lo_day
+            np.take(table, offset, out=out[b])
+    else:
+        for b in blocks(len(days)):
+            out[b] = period_numbers(days[b], period)
+            out[b] -= lo
+    return out, lo, hi - lo + 1
+
+
+def cohort_counts(pair_codes: I64, pair_offsets: I64, n: int) -> I64:
+    """Counts by (cohort, periods since) of distinct pairs sorted by code (see ``_sort``)."""
+    from loyaltycore.transactions._sort import cohort_counts as counts
+
+    return counts(pair_codes, pair_offsets, n)
+
+
 def period_starts(numbers: I64, period: Frequency) -> npt.NDArray[np.datetime64]:
     """The local start date (``datetime64[D]``) of each period number."""
     if period == "day":
@@ -79,9 +113,9 @@ def _groups(customer: Any) -> I64:
     """
     array = tx.as_array(customer, "customer")
     if array.dtype.kind == "i" and len(array):
-        lo = int(array.min())
-        if int(array.max()) - lo < 2**62:
-            shifted: I64 = array.astype(np.int64) - lo
+        lo, hi = extremes(array)
+        if hi - lo < 2**62:
+            shifted: I64 = np.subtract(array, lo, dtype=np.int64)  # one pass, no copy first
             return shifted
     codes, _ = tx.factorize(array, "customer")
     return codes
@@ -100,11 +134,12 @@ def events(
     zone_ = zone(tz)
     codes = _groups(customer)
     ids = None
-    micros = tx.instants(at, "at", len(codes), tz=zone_)
+    micros = tx.instants(at, "at", len(codes), tz=zone_, copy=False)  # read, never kept
     if as_of is not None:
         _, limit = tx.as_of_micros(as_of, zone_)
-        keep = micros <= limit
-        codes, micros = codes[keep], micros[keep]
+        if len(micros) and extremes(micros)[1] > limit:  # copies only when rows go
+            keep = micros <= limit
+            codes, micros = codes[keep], micros[keep]
     if len(codes) == 0:
         raise EmptyData("no transactions to measure", field="at")
     return codes, ids, local_days(micros, tz=zone_), zone_

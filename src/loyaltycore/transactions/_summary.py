@@ -1,18 +1,23 @@
 """The vectorized kernel of :func:`loyaltycore.transactions.summarize`.
 
-The distinct (customer code, local day) pairs come from one in-place sort
-of a packed key (int32 when it fits); per customer, the first and previous
-purchase days are packed into one int64 so a single gather per row finds
-the rows that fall on them. Row passes run in cache-sized blocks, so no temporary as
-large as a column is ever allocated. Nothing depends on the order of the
-input rows: sums are exact integer sums, minima and maxima are exact.
+The rows are first regrouped into partitions of consecutive customer codes
+(``_sort.by_customer``), small enough that a partition's per-customer
+arrays stay in cache; each partition is then summarised on its own and the
+results joined in code order, so the cost per row does not grow with the
+number of customers. Within a partition, the distinct (customer code, local
+day) pairs come from one in-place sort of a packed key (int32 when it
+fits); per customer, the first and previous purchase days are packed into
+one int64 so a single gather per row finds the rows that fall on them. Row
+passes run in cache-sized blocks. Nothing depends on the order of the input
+rows: sums are exact integer sums, minima and maxima are exact.
 
-Memory beyond the log's own columns, per row: the packed key (4 bytes, 8
-when it does not fit int32), 2 bytes of masks, 8 for local day numbers when
-the zone is not UTC, and 24 for copies of codes, instants and amounts when
-rows after ``as_of`` or returns have to be left out: at most 42 bytes per
-row, and 6 for a UTC summary of purchases only. Per-customer arrays add
-about 100 bytes per customer.
+Memory beyond the log's own columns, per row: the regrouped codes,
+instants and amounts (24 bytes; none with a single partition), 8 more for
+local day numbers when the zone is not UTC (and their regrouped copy), and
+24 for copies of codes, instants and amounts when rows after ``as_of`` or
+returns have to be left out: at most 72 bytes per row, and 24 for a UTC
+summary of purchases only. A partition's packed key and masks come on top.
+Per-customer arrays add about 100 bytes per customer.
 """
 
 from __future__ import annotations
@@ -44,6 +49,20 @@ def blocks(n: int, start: int = 0) -> Iterator[slice]:
     """Consecutive slices of at most :data:`BLOCK` rows covering ``start..n``."""
     for lo in range(start, n, BLOCK):
         yield slice(lo, min(lo + BLOCK, n))
+
+
+def extremes(values: npt.NDArray[Any]) -> tuple[int, int]:
+    """``(min, max)`` of a non-empty numeric column, reading it once, a block at a time.
+
+    >>> extremes(np.array([3, -1, 7]))
+    (-1, 7)
+    """
+    lows, highs = [], []
+    for b in blocks(len(values)):
+        part = values[b]
+        lows.append(part.min())
+        highs.append(part.max())
+    return int(min(lows)), int(max(highs))
 
 
 def starts(sorted_key: I64) -> I64:
@@ -180,41 +199,124 @@ def summary_columns(
         if progress is not None:
             progress(done, SUMMARY_STEPS, "summarize")
 
-    keep = at <= as_of_us
-    purchase = keep if is_return is None else keep & ~is_return
-    if purchase.all():
+    if len(at) == 0:
+        step(SUMMARY_STEPS)
+        return _empty()
+    keep: npt.NDArray[np.bool_] | None = None
+    purchase: npt.NDArray[np.bool_] | None = None
+    first, last = extremes(at)
+    if is_return is not None or last > as_of_us:
+        keep = at <= as_of_us
+        purchase = keep if is_return is None else keep & ~is_return
+    if purchase is None or purchase.all():
         c, t, a = codes, at, amount
     else:
         c, t, a = codes[purchase], at[purchase], amount[purchase]
+        if len(c) == 0:
+            step(SUMMARY_STEPS)
+            return _empty()
+        first, last = extremes(t)
     step(1)
-    if len(c) == 0:
-        step(SUMMARY_STEPS)
-        return _empty()
+    local: I64 | None = None
     if tz is UTC:
-        day_lo = int(t.min()) // DAY_US
-        span = int(t.max()) // DAY_US - day_lo + 1
-
-        def day_of(b: slice) -> I64:
-            d: I64 = t[b] // DAY_US
-            d -= day_lo
-            return d
-
+        day_lo = first // DAY_US
+        span = last // DAY_US - day_lo + 1
     else:
         local = local_days(t, tz=tz)
-        day_lo = int(local.min())
+        day_lo, day_hi = extremes(local)
         local -= day_lo
-        span = int(local.max()) + 1
-
-        def day_of(b: slice) -> I64:
-            return local[b]
-
+        span = day_hi - day_lo + 1
     if span >= _DAY_MASK:
         raise InvalidColumn(f"at spans {span} days; at most {_DAY_MASK - 1}", field="at")
-    n = int(c.max()) + 1
     step(2)
+    facts = _partitioned_facts(c, t, a, local, day_lo, span, step=step)
+    code, frequency = facts["code"], facts["frequency"]
+    first_day, last_day, gross = facts["first_day"], facts["last_day"], facts["gross"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, (gross - facts["first_value"]) / frequency, 0.0)
+    monetary /= 10.0**exponent
+    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz=tz)[0]) - day_lo
+    scale = _UNIT_DAYS[unit]
+    total = gross + _returns(codes, amount, keep, is_return, code)
+    step(5)
+    categories = _categories(c, category, purchase, n_categories, code)
+    step(SUMMARY_STEPS)
+    return {
+        "code": code,
+        "first": facts["first"],
+        "previous": facts["previous"],
+        "last": facts["last"],
+        "count": facts["count"],
+        "frequency": frequency,
+        "recency": (last_day - first_day) / scale,
+        "T": (as_of_day - first_day) / scale,
+        "days_since_last": (as_of_day - last_day).astype(np.float64),
+        "monetary": monetary.astype(np.float64),
+        "total": total.astype(np.int64),
+        "aov": total / facts["count"] / 10.0**exponent,
+        "median_gap": facts["median_gap"],
+        "categories": categories,
+    }
+
+
+def _partitioned_facts(
+    c: I64,
+    t: I64,
+    a: I64,
+    local: I64 | None,
+    day_lo: int,
+    span: int,
+    bits: int | None = None,
+    step: Callable[[int], None] = lambda done: None,
+) -> dict[str, npt.NDArray[Any]]:
+    """:func:`_facts` of each customer partition (see ``_sort.by_customer``), joined.
+
+    ``local`` holds the rows' local day numbers (minus ``day_lo``), or None
+    for UTC days of ``t``. ``step`` hears 3 once the rows are regrouped and 4
+    once every partition is summarised.
+    """
+    from loyaltycore.transactions._sort import PARTITION_BITS, by_customer
+
+    columns = [t, a] if local is None else [t, a, local]
+    bits = PARTITION_BITS if bits is None else bits
+    bounds, base, local_codes, grouped = by_customer(c, columns, bits)
+    step(3)
+    parts = []
+    for lo, hi, first_code in zip(bounds[:-1], bounds[1:], base, strict=True):
+        if lo == hi:
+            continue
+        rows = slice(lo, hi)
+        tp, ap = grouped[0][rows], grouped[1][rows]
+        day_of = _day_reader(tp, None if local is None else grouped[2][rows], day_lo)
+        facts = _facts(local_codes[rows].astype(np.int64), tp, ap, day_of, span)
+        facts["code"] += int(first_code)
+        parts.append(facts)
+    step(4)
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _day_reader(t: I64, local: I64 | None, day_lo: int) -> Callable[[slice], I64]:
+    """Local day numbers (minus ``day_lo``) of a block of rows: ``local``, or UTC days of ``t``."""
+    if local is not None:
+        return local.__getitem__
+
+    def day_of(b: slice) -> I64:
+        d: I64 = t[b] // DAY_US
+        d -= day_lo
+        return d
+
+    return day_of
+
+
+def _facts(
+    c: npt.NDArray[Any], t: I64, a: I64, day_of: Callable[[slice], I64], span: int
+) -> dict[str, npt.NDArray[Any]]:
+    """Per-customer facts of the rows (codes ``c``), in code order."""
+    n = int(c.max()) + 1
     pairs = _day_pairs(c, day_of, span)
     cs, gaps = _customer_starts_and_gaps(pairs, span)
-    step(3)
     ce = np.append(cs[1:], len(pairs))
     code = (pairs[cs] // span).astype(np.int64)
     frequency = ce - cs - 1
@@ -224,51 +326,30 @@ def summary_columns(
     del pairs
     median_gap = group_median(gaps, span, frequency, in_place=True)
     del gaps
-    step(4)
     table = np.full(n, -1, dtype=np.int64)
     table[code] = (first_day << _DAY_BITS) | previous_day
     per_code = _row_pass(c, t, a, day_of, n, table)
     del table
-    step(5)
-    count = np.bincount(c, minlength=n)[code].astype(np.int64)
-    gross = per_code["gross"][code]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(
-            frequency > 0, (gross - per_code["first_value"][code]) / frequency, 0.0
-        )
-    monetary /= 10.0**exponent
-    as_of_day = int(local_days(np.array([as_of_us], dtype=np.int64), tz=tz)[0]) - day_lo
-    scale = _UNIT_DAYS[unit]
-    total = gross + _returns(codes, amount, keep, is_return, code)
-    categories = _categories(c, category, purchase, n_categories, code)
-    step(SUMMARY_STEPS)
     return {
         "code": code,
-        "first": per_code["first"][code],
-        "previous": per_code["previous"][code],
-        "last": per_code["last"][code],
-        "count": count,
         "frequency": frequency.astype(np.int64),
-        "recency": (last_day - first_day) / scale,
-        "T": (as_of_day - first_day) / scale,
-        "days_since_last": (as_of_day - last_day).astype(np.float64),
-        "monetary": monetary.astype(np.float64),
-        "total": total.astype(np.int64),
-        "aov": total / count / 10.0**exponent,
+        "first_day": first_day.astype(np.int64),
+        "last_day": last_day.astype(np.int64),
         "median_gap": median_gap,
-        "categories": categories,
+        "count": np.bincount(c, minlength=n)[code].astype(np.int64),
+        **{name: column[code] for name, column in per_code.items()},
     }
 
 
 def _returns(
     codes: I64,
     amount: I64,
-    keep: npt.NDArray[np.bool_],
+    keep: npt.NDArray[np.bool_] | None,
     is_return: npt.NDArray[np.bool_] | None,
     code: I64,
 ) -> I64:
     """Sum of returned amounts (negative) per summary row."""
-    if is_return is None:
+    if is_return is None or keep is None:
         return np.zeros(len(code), dtype=np.int64)
     rows = keep & is_return
     if not rows.any():
@@ -282,14 +363,16 @@ def _returns(
 def _categories(
     c: I64,
     category: I64 | None,
-    purchase: npt.NDArray[np.bool_],
+    purchase: npt.NDArray[np.bool_] | None,
     n_categories: int,
     code: I64,
 ) -> I64:
-    """Distinct categories bought per summary row (0 without categories)."""
+    """Distinct categories bought per summary row (0 without categories; every row
+    a purchase when ``purchase`` is None)."""
     if category is None or n_categories == 0:
         return np.zeros(len(code), dtype=np.int64)
-    pairs = sorted_unique(c * n_categories + category[purchase])
+    bought = category if purchase is None else category[purchase]
+    pairs = sorted_unique(c * n_categories + bought)
     per_code = np.bincount(pairs // n_categories, minlength=int(code.max()) + 1)
     return per_code[code].astype(np.int64)
 
