@@ -10,7 +10,7 @@ BENCH_BIN := $(BENCH_VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --no-input --quiet -c constraints.txt
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: demo test lint typecheck pytest test-stores docs bench clean
+.PHONY: demo service test lint typecheck pytest test-stores docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(BIN)/python
 demo: $(VENV)/.stamp-base
 	$(BIN)/python -m loyaltycore report
 	$(BIN)/python examples/sqlite_host.py
+
+# The example HTTP service on http://127.0.0.1:8000 (examples/service/README.md).
+LOYALTY_STORE ?= sqlite:///$(CURDIR)/loyalty-service.db
+service: $(VENV)/.stamp-dev
+	LOYALTY_STORE='$(LOYALTY_STORE)' $(BIN)/python -m gunicorn --chdir examples/service \
+		--bind 127.0.0.1:8000 --workers 2 --threads 4 'service:create_app()'
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

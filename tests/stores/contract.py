@@ -45,7 +45,7 @@ from loyaltycore.accounts import (
     merge,
     transfer,
 )
-from loyaltycore.errors import ConcurrencyConflict, LoyaltyError, NotFound
+from loyaltycore.errors import ConcurrencyConflict, IdempotencyConflict, LoyaltyError, NotFound
 from loyaltycore.predicates import Item, field
 from loyaltycore.rules import Budget, FixedPoints, PointsPerSpend, Rule, RuleSet
 from loyaltycore.stores import Store
@@ -266,10 +266,13 @@ class StoreContract:
         )
         assert again.account.version == store.load("ann").version == version
         assert store.load("ann").balance().available == 125 - 40 + 4
-        # an id used again past the window with another payload is a new command
-        reused = store.execute("ann", lambda a: a.adjust("a-0", at=T0, points=7, reason="y"))
-        assert reused.account.version == version + 1
-        assert store.outcome("ann", "a-0") == reused.outcome
+        # an id used again past the window with another payload is refused: the store
+        # remembers every id, so a reused redemption id cannot spend twice
+        kept = store.outcome("ann", "a-0")
+        with pytest.raises(IdempotencyConflict, match="id='a-0' was already used with points=1"):
+            store.execute("ann", lambda a: a.adjust("a-0", at=T0, points=7, reason="y"))
+        assert store.load("ann").version == version
+        assert store.outcome("ann", "a-0") == kept
 
     def test_a_failed_command_writes_nothing(self, store: Store) -> None:
         store.create(opened("ann"))

@@ -638,8 +638,9 @@ class Account:
         outcome. ``recall(id)`` returns the stored :class:`Seen` of a command
         id, or None. A command whose id the window has forgotten asks it: the
         same payload is a retry and returns the stored outcome; another
-        payload is a new command, as it is without a store. A store lends
-        it for one command; the accounts that command returns do not keep it.
+        payload raises :class:`~loyaltycore.errors.IdempotencyConflict`, so
+        with a store an id is never used twice, at any age. A store lends it
+        for one command; the accounts that command returns do not keep it.
 
         >>> from datetime import datetime, timezone
         >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
@@ -718,8 +719,6 @@ class Account:
         seen = self.outcomes.get(cid)
         if seen is None and self._recall is not None:
             seen = self._recall(cid)
-            if seen is not None and seen.payload != given:
-                seen = None  # (an id used again past the window: a new command)
         if seen is not None:
             if seen.payload == given:
                 return Applied(self, seen.outcome)
