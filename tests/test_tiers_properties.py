@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import pickle
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from loyaltycore.errors import InvalidTime
 from loyaltycore.tiers import (
     Activity,
+    ActivityIndex,
     AllOf,
     Anniversary,
     AnyOf,
@@ -391,3 +396,169 @@ def test_compiled_options_agree_with_the_requirement_tree(
         units[METRIC_NAMES.index(metric)] = amount * 10 ** exps[METRIC_NAMES.index(metric)]
     as_decimal = {m: Decimal(v) for m, v in totals.items()}
     assert meets(compile_options(req, exps, "req"), units) == holds(req, as_decimal)
+
+
+REVIEWS = [
+    "FREQ=MONTHLY;BYMONTHDAY=1",
+    "FREQ=MONTHLY;BYMONTHDAY=31",
+    "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=15",
+    "FREQ=MONTHLY;BYDAY=-1FR",
+    "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO,TU,WE,TH,FR",
+    "FREQ=MONTHLY;INTERVAL=5",
+    "FREQ=WEEKLY;BYDAY=MO",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
+    "FREQ=WEEKLY;INTERVAL=3",
+    "FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=1",
+    "FREQ=YEARLY;INTERVAL=2",
+    "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO",
+    "FREQ=YEARLY;INTERVAL=3;BYYEARDAY=-1",
+    "FREQ=DAILY",
+    "FREQ=DAILY;INTERVAL=10",
+]
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(REVIEWS), st.dates(date(1990, 1, 1), date(2150, 12, 31)))
+def test_review_dates_equal_the_schedule_stepped_from_its_anchor(text: str, day: date) -> None:
+    from loyaltycore.tiers._model import next_review, review_rule
+
+    stepped = review_rule(text).after(datetime.combine(day, datetime.min.time()))
+    assert stepped is not None
+    assert next_review(text, day) == stepped.date()
+
+
+@settings(max_examples=80)
+@given(
+    programs(),
+    activities(),
+    st.lists(st.integers(0, 12), max_size=4),
+    AS_OF,
+    st.lists(st.integers(1, 400), max_size=4),
+)
+def test_an_activity_index_answers_as_the_activity_itself(
+    program: TierProgram,
+    log: list[Activity],
+    cuts: list[int],
+    as_of: datetime,
+    steps: list[int],
+) -> None:
+    # built in pieces, in any order of posting, the index gives the same decisions
+    ordered = sorted(log, key=lambda a: a.reverses is not None)
+    bounds = sorted({0, len(ordered), *(min(c, len(ordered)) for c in cuts)})
+    built = program.index(ordered[: bounds[1]] if len(bounds) > 1 else ordered)
+    for lo, hi in itertools.pairwise(bounds[1:]):
+        built = built.add(ordered[lo:hi])
+    assert built.activity == tuple(ordered)
+    assert built == program.index(ordered)
+    # read back from plain rows, entries made on first need, then more added
+    half = len(ordered) // 2
+    from_rows = program.index_from_rows(program.index(ordered[:half]).rows())
+    from_rows = from_rows.add(ordered[half:])
+    assert from_rows.rows() == built.rows()
+    assert program.evaluate(program.join(JOINED), from_rows, as_of=as_of) == program.evaluate(
+        program.join(JOINED), ordered, as_of=as_of
+    )
+    assert from_rows == built
+    status = index_status = program.join(JOINED)
+    at = JOINED
+    for days in [*steps, 10_000]:
+        at = min(at + timedelta(days=days), as_of)
+        plain = program.evaluate(status, ordered, as_of=at)
+        indexed = program.evaluate(index_status, built, as_of=at)
+        assert indexed == plain
+        status, index_status = plain.status, indexed.status
+    assert program.progress(status, built, as_of=as_of) == program.progress(
+        status, ordered, as_of=as_of
+    )
+
+
+def test_an_activity_index_refuses_what_evaluate_refuses() -> None:
+    from loyaltycore.errors import DuplicateId, InvalidType, UnknownEvent
+
+    program = TierProgram(LADDER)
+    at = JOINED + timedelta(days=3)
+    built = program.index([Activity("nights", 3, at, "s-1")])
+    cases = [
+        ([Activity("nights", 1, at, "s-1")], DuplicateId),
+        ([Activity("nights", -1, at, "r-1", reverses="nope")], UnknownEvent),
+        (["s-2"], InvalidType),
+    ]
+    for items, error in cases:
+        with pytest.raises(error):
+            built.add(items)
+    assert len(built) == 1  # unchanged
+    with pytest.raises(TypeError):
+        ActivityIndex()
+    early = program.index([Activity("nights", 3, JOINED - timedelta(days=1), "s-0")])
+    with pytest.raises(InvalidTime):
+        program.evaluate(program.join(JOINED), early, as_of=at)
+    assert pickle.loads(pickle.dumps(built)) == built
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("x", "must be a list of rows @ $"),
+        ([["spend", "1"]], "must be [metric, amount, occurred_at, source_id, reverses] @ $[0]"),
+        ([["gold", "1", "2024-01-01T00:00:00+00:00", "s", None]], "metric='gold'"),
+        ([["spend", 1, "2024-01-01T00:00:00+00:00", "s", None]], "amount=1"),
+        ([["spend", "0.001", "2024-01-01T00:00:00+00:00", "s", None]], "amount='0.001'"),
+        ([["nights", "1.5", "2024-01-01T00:00:00+00:00", "s", None]], "amount='1.5'"),
+        ([["spend", "NaN", "2024-01-01T00:00:00+00:00", "s", None]], "amount='NaN'"),
+        ([["spend", "5", "2024-01-01T00:00:00", "s", None]], "occurred_at="),
+        ([["spend", "5", "2024-01-01T00:00:00+00:00", " ", None]], "source_id=' '"),
+        ([["spend", "-5", "2024-01-01T00:00:00+00:00", "s", "t"]], "reverses='t' names no entry"),
+        ([["spend", "5", "2024-01-01T00:00:00+00:00", "s", "s"]], "amount='5'"),
+        (
+            [["spend", "5", "2024-01-01T00:00:00+00:00", "s", None]] * 2,
+            "source_id='s' is not valid @ $[1]",
+        ),
+    ],
+)
+def test_bad_activity_rows_are_named(rows: Any, message: str) -> None:
+    from loyaltycore.errors import InvalidData
+
+    with pytest.raises(InvalidData) as caught:
+        TierProgram(LADDER).index_from_rows(rows)
+    assert message in str(caught.value)
+
+
+@settings(max_examples=60)
+@given(programs(), activities(), st.lists(st.integers(0, 40), min_size=1, max_size=8), AS_OF)
+def test_indexes_that_share_their_storage_stay_apart(
+    program: TierProgram, log: list[Activity], picks: list[int], as_of: datetime
+) -> None:
+    # versions branch: each add to an older version must not show in the newer ones
+    ordered = sorted(log, key=lambda a: a.reverses is not None)
+    plain = [a for a in ordered if a.reverses is None]
+    versions = [(program.index([]), ())]
+    for k in picks:
+        base, items = versions[k % len(versions)]
+        left = [a for a in plain if a not in items]
+        if left:
+            extra = left[(k // 3) % len(left)]
+            versions.append((base.add([extra]), (*items, extra)))
+    for built, items in versions:
+        assert built.activity == items
+        assert len(built) == len(items)
+        status = program.join(JOINED)
+        assert program.evaluate(status, built, as_of=as_of) == program.evaluate(
+            status, list(items), as_of=as_of
+        )
+
+
+def test_an_index_of_many_entries_still_refuses_duplicates() -> None:
+    from loyaltycore.errors import DuplicateId
+
+    program = TierProgram(LADDER)
+    built = program.index([])
+    for k in range(150):  # (past the point where recent keys are folded in)
+        built = built.add([Activity("nights", 1, JOINED + timedelta(hours=k), f"s-{k}")])
+    for k in (0, 70, 149):
+        with pytest.raises(DuplicateId):
+            built.add([Activity("nights", 1, JOINED, f"s-{k}")])
+    assert program.evaluate(program.join(JOINED), built, as_of=JOINED + timedelta(days=9)) == (
+        program.evaluate(
+            program.join(JOINED), list(built.activity), as_of=JOINED + timedelta(days=9)
+        )
+    )

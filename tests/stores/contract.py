@@ -299,8 +299,10 @@ class StoreContract:
         assert fresh.load("ann") == live
         fresh.execute("ann", lambda a: a.adjust("a", at=T0, points=1, reason="x"))
         row = fresh._run(False, lambda rows: rows.snapshot("ann"))
-        assert row.schema_version == 1
-        broken = SnapshotRow(live.version, doc["schema"], 1, "coffee", 1, '{"schema": 1}')
+        assert row.schema_version == doc["version"]
+        broken = SnapshotRow(
+            live.version, doc["schema"], doc["version"], "coffee", 1, '{"schema": 1}'
+        )
         store._run(True, lambda rows: rows.put_snapshot("ann", broken))
         assert factory(path).load("ann").version == live.version + 1
 

@@ -21,8 +21,9 @@ business time the rules, the expiry and the tier windows read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+import functools
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
@@ -69,7 +70,7 @@ from loyaltycore.points import merge as merge_ledgers
 from loyaltycore.points import transfer as transfer_ledgers
 from loyaltycore.predicates import FrozenMap, Item, Member
 from loyaltycore.rules import POINTS, Evaluation
-from loyaltycore.tiers import Activity, TierStatus
+from loyaltycore.tiers import Activity, ActivityIndex, TierStatus
 
 Resolver = Callable[[str, int], Program]
 #: What answers for commands past the idempotency window (a store's outcomes, by id).
@@ -95,34 +96,33 @@ class Applied(NamedTuple):
 
 
 class _Log:
-    """An account's events since it was opened or restored: O(1) to extend."""
+    """An account's events since it was opened or restored: O(1) to extend.
 
-    __slots__ = ("event", "prev", "size")
-    size: int
+    Successive versions share one list and each sees its first ``size``
+    items: a new event is appended in place when this version is the
+    newest (append, then check the slot is ours), else the list is copied.
+    """
 
-    def __init__(self, prev: _Log | None, event: AccountEvent) -> None:
-        self.prev = prev
-        self.event = event
-        self.size = 1 if prev is None else prev.size + 1
+    __slots__ = ("events", "size")
+
+    def __init__(self, events: list[AccountEvent], size: int) -> None:
+        self.events = events
+        self.size = size
+
+    def add(self, event: AccountEvent) -> _Log:
+        events, size = self.events, self.size
+        if len(events) == size:
+            events.append(event)
+            if len(events) > size and events[size] is event:
+                return _Log(events, size + 1)
+        return _Log([*events[:size], event], size + 1)
 
     def newest(self, count: int) -> list[AccountEvent]:
-        out: list[AccountEvent] = []
-        node: _Log | None = self
-        while node is not None and len(out) < count:
-            out.append(node.event)
-            node = node.prev
-        out.reverse()
-        return out
+        size = self.size
+        return self.events[max(0, size - count) : size]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_log_of, (tuple(self.newest(self.size)),))
-
-
-def _log_of(events: Iterable[AccountEvent]) -> _Log | None:
-    log: _Log | None = None
-    for event in events:
-        log = _Log(log, event)
-    return log
+        return (_Log, (self.events[: self.size], self.size))
 
 
 class _Cmd(NamedTuple):
@@ -205,10 +205,14 @@ def _optional_str(value: object, name: str) -> str | None:
     return None if value is None else check_id(value, name)
 
 
+#: No attributes (one shared value, so an order's event and member do not each make one).
+_NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
+
+
 def _attrs_map(value: object) -> Mapping[str, Any]:
     """An order's attributes, checked as the rules' event checks them."""
     if value is None or (type(value) is dict and not value):
-        return {}
+        return _NO_ATTRIBUTES
     attributes: Mapping[str, Any] = Member("order", attributes=value).attributes
     return attributes
 
@@ -255,7 +259,8 @@ class Account:
     version: int
     ledger: PointsLedger
     status: TierStatus
-    activity: tuple[Activity, ...]
+    #: (None: the entries of ``_tally``, made into values on first need)
+    _activity: tuple[Activity, ...] | None
     counters: FrozenMap[int]
     caps: Mapping[str, int]
     outcomes: Mapping[str, Seen]
@@ -273,6 +278,8 @@ class Account:
     _log: _Log | None = attrs.field(default=None)
     _budgets: Mapping[str, int] = attrs.field(factory=dict)
     _recall: Recall | None = attrs.field(default=None)
+    #: ``activity`` indexed for the tier program (built on first need; not state)
+    _tally: ActivityIndex | None = attrs.field(default=None)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -304,6 +311,33 @@ class Account:
         if not isinstance(other, Account):
             return NotImplemented
         return self._state() == other._state()
+
+    @property
+    def activity(self) -> tuple[Activity, ...]:
+        """The qualifying activity a tier decision may still read, oldest posted first.
+
+        >>> from datetime import datetime, timezone
+        >>> from loyaltycore.predicates import Item
+        >>> at = datetime(2024, 5, 6, 8, tzinfo=timezone.utc)
+        >>> a = Account.open("ann", program=example_program(), at=at)
+        >>> a = a.order("o-1", at=at, lines=[Item("latte", unit_price="4.50")]).account
+        >>> [(x.metric, x.amount, x.source_id) for x in a.activity]
+        [('spend', Decimal('4.50'), 'o-1:spend')]
+        """
+        items = self._activity
+        if items is None:
+            assert self._tally is not None
+            items = self._tally.activity
+            object.__setattr__(self, "_activity", items)
+        return items
+
+    def _indexed(self) -> ActivityIndex:
+        """The activity with running totals, so a tier check does not rescan it."""
+        tally = self._tally
+        if tally is None:
+            tally = self.program.tiers.index(self.activity)
+            object.__setattr__(self, "_tally", tally)
+        return tally
 
     def __repr__(self) -> str:
         b = self.ledger.balance()
@@ -429,20 +463,21 @@ class Account:
         >>> a = Account.open("ann", program=example_program(), at=at)
         >>> doc = a.adjust("a-1", at=at, points=50, reason="welcome").account.snapshot()
         >>> doc["schema"], doc["version"], doc["data"]["version"]
-        ('accounts.Snapshot', 1, 2)
+        ('accounts.Snapshot', 2, 2)
         """
         data = _snapshot.SnapshotData(
             self.member,
             self.version,
             ProgramRef(*self.program.key),
+            tuple(ProgramRef(*key) for key in self.programs),
             self.ledger.events,
             self.offset,
             self.status,
-            self.activity,
+            self._indexed().rows(),
             dict(self.counters),
             dict(self.caps),
-            tuple(self.outcomes.values()),
-            tuple(self.orders.values()),
+            _snapshot.texts(self.outcomes),
+            _snapshot.texts(self.orders),
             dict(self.holds),
             self.joined_at,
             self.last_at,
@@ -480,22 +515,23 @@ class Account:
         True
         """
         resolve = _resolver(programs)
-        data: _snapshot.SnapshotData = serialize.from_data(snapshot, _snapshot.SnapshotData)
+        data = _snapshot.read(snapshot)
         program = resolve(*data.program.key)
-        orders = {r.id: r for r in data.orders}
+        tally = program.tiers.index_from_rows(data.activity, path="$.data.activity")
         account = Account(
             member=data.member,
             program=program,
             version=data.version,
             ledger=PointsLedger.replay(data.ledger),
             status=data.status,
-            activity=data.activity,
+            activity=None,
             counters=FrozenMap(data.counters),
             caps=data.caps,
-            outcomes={s.id: s for s in data.outcomes},
-            orders=orders,
+            outcomes=_snapshot.stored(data.outcomes, Seen, "outcomes"),
+            orders=_snapshot.stored(data.orders, OrderRecord, "orders"),
             holds=data.holds,
-            programs=_programs_for(program, orders, {}, resolve),
+            programs={p.key: resolve(*p.key) for p in (data.program, *data.programs)},
+            tally=tally,
             joined_at=data.joined_at,
             last_at=data.last_at,
             offset=data.offset,
@@ -635,7 +671,13 @@ class Account:
     def _member(self, tier: str) -> Member:
         p = self.profile
         if p is None:
-            return Member(self.member, joined_at=self.joined_at, tier=tier, counters=self.counters)
+            return Member(
+                self.member,
+                joined_at=self.joined_at,
+                tier=tier,
+                counters=self.counters,
+                attributes=_NO_ATTRIBUTES,
+            )
         return Member(
             self.member,
             joined_at=self.joined_at,
@@ -699,9 +741,10 @@ class Account:
         *,
         status: TierStatus | None = None,
         resolve: Resolver | None = None,
+        tally: ActivityIndex | None = None,
         **parts: Any,
     ) -> Applied:
-        """Build the outcome and the event, and apply it."""
+        """Build the outcome and the event, and apply it (``tally``: the activity after it)."""
         fields = {
             k: parts.pop(k)
             for k in (
@@ -740,7 +783,9 @@ class Account:
         event = AccountEvent(
             cmd.version, cmd.name, cmd.id, cmd.at, cmd.occurred, cmd.payload, outcome, ops, **parts
         )
-        account = self._evolve(event, resolve or _no_programs, ledger=ledger, status=status)
+        account = self._evolve(
+            event, resolve or _no_programs, ledger=ledger, status=status, tally=tally
+        )
         return Applied(account, outcome)
 
     # -- commands -------------------------------------------------------------------
@@ -858,7 +903,7 @@ class Account:
             op = LedgerOp("redeem", tender_id, points=priced.tendered, reason=f"order {cmd.id}")
             ledger = _points.run(ledger, op, cmd.at, cmd.occurred)
             ops.append(op)
-        before = _tiers.before(self.status, self.activity, program, cmd.at)
+        before = _tiers.before(self.status, self._indexed(), program, cmd.at)
         evaluation = program.rule_set.evaluate(
             priced.event, self._member(before.tier), budgets_used=self._budgets
         )
@@ -882,7 +927,8 @@ class Account:
             earns.append((op.id, points))
         activity = _order_activity(evaluation, program, self.member)
         try:
-            status = program.tiers.evaluate(before, self.activity + activity, as_of=cmd.at).status
+            tally = self._indexed().add(activity)
+            status = program.tiers.evaluate(before, tally, as_of=cmd.at).status
         except DuplicateId:
             raise DuplicateId(
                 f"id={cmd.id!r} names an order whose activity still counts for the tier; "
@@ -897,7 +943,7 @@ class Account:
             cmd.version,
             cmd.at,
             cmd.occurred,
-            ProgramRef(*program.key),
+            _ref(program.key),
             self.member,
             _stored(evaluation),
             currency,
@@ -925,6 +971,7 @@ class Account:
             counters=counters,
             caps=cap_use,
             order=record,
+            tally=tally,
         )
 
     def refund(
@@ -1159,8 +1206,8 @@ class Account:
         activity = _refund_activity(
             cmd, record, evaluation, then, spend_total - record.spend_back, now, self.activity
         )
-        new_activity = self.activity + activity
-        status = program.tiers.evaluate(self.status, new_activity, as_of=cmd.at).status
+        tally = self._indexed().add(activity)
+        status = program.tiers.evaluate(self.status, tally, as_of=cmd.at).status
         updated = attrs.evolve(
             record,
             refunded_items=cum_items if cum_items is not None else record.refunded_items,
@@ -1183,6 +1230,7 @@ class Account:
             counters=counters,
             caps=caps,
             order=updated,
+            tally=tally,
         )
 
     def _decrements(self, record: OrderRecord, reversal: Any) -> dict[str, int]:
@@ -1530,6 +1578,7 @@ class Account:
         *,
         ledger: PointsLedger | None = None,
         status: TierStatus | None = None,
+        tally: ActivityIndex | None = None,
     ) -> Account:
         """The account after ``event``: the one place an account's state changes."""
         command = event.command
@@ -1544,14 +1593,19 @@ class Account:
             old = self.ledger.balance(as_of=max(event.at, self.ledger.last_at or event.at))
             offset = _plus(_plus(offset, old), ledger.balance(), -1)
             program = resolve(*event.program.key)
-        activity = self.activity + event.activity
+        if tally is None and command not in ("migrate", "merge_in"):
+            tally = self._indexed().add(event.activity) if event.activity else self._tally
+        # (with a tally, the activity is the tally's, made into a tuple on first need)
+        activity = None if tally is not None else self.activity + event.activity
         if status is None:
-            status = _next_status(self, command, activity, event.at, event.tier, program)
+            read: Iterable[Activity] | None = tally if tally is not None else activity
+            assert read is not None
+            status = _next_status(self, command, read, event.at, event.tier, program)
         counters = _add(self.counters, event.counters) if event.counters else self.counters
         caps = _add(self.caps, event.caps) if event.caps else self.caps
-        outcomes = dict(self.outcomes)
+        outcomes = _snapshot.copied(self.outcomes)
         outcomes[event.id] = Seen(event.id, command, event.payload, event.outcome)
-        orders = dict(self.orders)
+        orders = _snapshot.copied(self.orders)
         if event.order is not None:
             orders[event.order.id] = event.order
         holds = _holds_after(self.holds, event)
@@ -1567,15 +1621,26 @@ class Account:
             merged_into = event.member
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
-        _prune_window(outcomes, orders, program, event.at)
+        dropped = _prune_window(outcomes, orders, program, event.at)
+        dropped.discard(program.key)  # (the program in force stays)
         programs = self.programs
-        if command in ("migrate", "merge_in") or not _covers(programs, orders, program):
+        if (
+            command in ("migrate", "merge_in")
+            or dropped
+            or (event.order is not None and event.order.program.key not in programs)
+        ):  # (else ``programs`` still holds exactly the programs the kept orders name)
             programs = _programs_for(program, orders, self.programs, resolve)
         if command in ("review", "migrate", "merge_in") or _new_month(
             self.last_at, event.at, program
         ):
             today = event.at.astimezone(program.zone).date()
+            if activity is None:
+                assert tally is not None
+                activity = tally.activity
+            kept = len(activity)
             activity, status = _tiers.prune_activity(activity, status, program)
+            if len(activity) != kept:
+                tally = None
             counters = _tiers.prune_counters(counters, today)
             caps = _tiers.prune_caps(caps, today)
         ops = self.ledger_ops + len(event.ledger)
@@ -1607,8 +1672,9 @@ class Account:
             ledger_ops=ops,
             rotate_at=rotate_at,
             profile=self.profile,
-            log=_Log(self._log, event),
+            log=_Log([event], 1) if self._log is None else self._log.add(event),
             budgets=self._budgets,
+            tally=tally if command != "migrate" else None,
         )
 
 
@@ -1633,6 +1699,12 @@ def _rotated(
     rotated, left = found
     offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
     return rotated, offset, left, left + every
+
+
+@functools.lru_cache(maxsize=256)
+def _ref(key: tuple[str, int]) -> ProgramRef:
+    """One ``ProgramRef`` per program, shared by the orders that name it."""
+    return ProgramRef(*key)
 
 
 def _no_programs(program_id: str, version: int) -> Program:
@@ -1681,7 +1753,7 @@ def _opened(
         offset=Balance(),
         rotate_at=program.carry_every,
         profile=profile,
-        log=_Log(None, event),
+        log=_Log([event], 1),
     )
 
 
@@ -1708,7 +1780,10 @@ def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tu
     if evaluation.eligible > 0:
         spend = Decimal(evaluation.eligible).scaleb(-program.exponent)
         out.append(Activity("spend", spend, event.at, f"{event.id}:spend"))
-    out.extend(a for a in evaluation.activity if a.amount > 0)
+    for rule, amount, currency, recipient, _, _ in evaluation.raw:
+        # (evaluation.activity, without building the award lines)
+        if currency != POINTS and recipient == member and amount > 0:
+            out.append(Activity(currency, amount, event.at, f"{event.id}:{rule}"))
     return tuple(out)
 
 
@@ -1740,6 +1815,8 @@ def _refund_activity(
 
 def _referrals(evaluation: Evaluation, member: str, cmd: _Cmd) -> tuple[Award, ...]:
     """Awards of the order for other members, as commands for their accounts."""
+    if all(line[3] == member for line in evaluation.raw):
+        return ()
     out = []
     for line in evaluation.lines:
         if line.currency == POINTS and line.recipient != member and line.points > 0:
@@ -1784,7 +1861,7 @@ def _tier_map(value: object, old: Program, new: Program) -> dict[str, str]:
 def _next_status(
     account: Account,
     command: str,
-    activity: tuple[Activity, ...],
+    activity: Iterable[Activity],
     at: datetime,
     tier: TierOp | None,
     new_program: Program | None = None,
@@ -1794,7 +1871,7 @@ def _next_status(
     if command not in _TIER_COMMANDS:
         return account.status
     if command == "order":
-        before = _tiers.before(account.status, account.activity, program, at)
+        before = _tiers.before(account.status, account._indexed(), program, at)
         return program.tiers.evaluate(before, activity, as_of=at).status
     if command == "migrate":
         assert tier is not None
@@ -1812,7 +1889,9 @@ def _next_status(
     return status
 
 
-def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> dict[str, HoldRecord]:
+def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> Mapping[str, HoldRecord]:
+    if event.command not in ("hold", "capture", "release"):
+        return holds
     out = dict(holds)
     if event.command == "hold":
         op = event.ledger[0]
@@ -1826,12 +1905,17 @@ def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> dict[s
 
 
 def _prune_window(
-    outcomes: dict[str, Seen], orders: dict[str, OrderRecord], program: Program, at: datetime
-) -> None:
-    """Forget outcomes past the idempotency window and orders past the refund window."""
-    from datetime import timedelta
+    outcomes: MutableMapping[str, Seen],
+    orders: MutableMapping[str, OrderRecord],
+    program: Program,
+    at: datetime,
+) -> set[tuple[str, int]]:
+    """Forget outcomes past the idempotency window and orders past the refund window.
 
+    Returns the programs the forgotten orders named.
+    """
     oldest = at - timedelta(days=program.retry_days)
+    named = set()
     while outcomes:
         first = next(iter(outcomes.values()))
         if len(outcomes) > program.retry_count or first.outcome.at < oldest:
@@ -1842,8 +1926,10 @@ def _prune_window(
         record = next(iter(orders.values()))
         if program.refund_until(record.at) < at:
             del orders[record.id]
+            named.add(record.program.key)
         else:
             break
+    return named
 
 
 def _programs_for(
@@ -1858,19 +1944,6 @@ def _programs_for(
         if key not in out:
             out[key] = known[key] if key in known else resolve(*key)
     return out
-
-
-def _covers(
-    programs: Mapping[tuple[str, int], Program],
-    orders: Mapping[str, OrderRecord],
-    program: Program,
-) -> bool:
-    """Whether ``programs`` is exactly the current program and those of the kept orders."""
-    if program.key not in programs:
-        return False
-    used = {record.program.key for record in orders.values()}
-    used.add(program.key)
-    return len(used) == len(programs)
 
 
 def _new_month(before: datetime, after: datetime, program: Program) -> bool:

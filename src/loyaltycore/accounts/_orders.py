@@ -9,7 +9,7 @@ currency; the order keeps its own currency and rate for refunds by amount.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -212,14 +212,17 @@ def apply_caps(
     Returns, per line, the points granted, the cap usage keys it counts
     towards and the cap that cut it; and the usage added per key.
     """
+    raw = evaluation.raw
+    if not program.caps:
+        return tuple(line[1] for line in raw), ((),) * len(raw), (None,) * len(raw), {}
     rules = {rule.id: rule for rule in program.rule_set.rules}
     granted: list[int] = []
     keys_of: list[tuple[str, ...]] = []
     cut_by: list[str | None] = []
     added: dict[str, int] = {}
-    for rule_id, amount, currency, recipient, _, _ in evaluation.raw:
+    for rule_id, amount, currency, recipient, _, _ in raw:
         rule: Rule = rules[rule_id]
-        if currency != POINTS or recipient != member or not program.caps:
+        if currency != POINTS or recipient != member:
             granted.append(amount)
             keys_of.append(())
             cut_by.append(None)
@@ -261,18 +264,24 @@ def earn_groups(
     the group that holds it (-1: none).
     """
     groups: list[tuple[int, datetime | None, datetime | None]] = []
-    index: dict[tuple[datetime | None, datetime | None], int] = {}
+    index: dict[tuple[int, int | None], int] = {}
     line_group: list[int] = []
     at = evaluation.event.at
-    for i, line in enumerate(evaluation.lines):
-        if line.currency != POINTS or line.recipient != member or not granted[i]:
+    # (the dates of a line are its event's instant plus its pending and expiry days)
+    for i, (_, _, currency, recipient, pending, expiry) in enumerate(evaluation.raw):
+        if currency != POINTS or recipient != member or not granted[i]:
             line_group.append(-1)
             continue
-        key = (line.available_at if line.available_at != at else None, line.expires_at)
-        k = index.get(key)
+        k = index.get((pending, expiry))
         if k is None:
-            k = index[key] = len(groups)
-            groups.append((0, *key))
+            k = index[(pending, expiry)] = len(groups)
+            groups.append(
+                (
+                    0,
+                    at + timedelta(days=pending) if pending else None,
+                    None if expiry is None else at + timedelta(days=expiry),
+                )
+            )
         points, avail, expires = groups[k]
         groups[k] = (points + granted[i], avail, expires)
         line_group.append(k)

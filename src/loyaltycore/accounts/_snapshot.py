@@ -5,12 +5,27 @@ events of its current (carried-forward) ledger, the tier status, the
 activity a decision may still read, counters, cap usage, the outcomes in
 the idempotency window and the orders in the refund window. Programs are
 named by ``(id, version)``; the profile is never part of it.
+
+Version 2 is laid out to be read back in time proportional to the state,
+with little work per item:
+
+* ``activity``: one row per entry, ``[metric, amount, occurred_at,
+  source_id, reverses]``, read by the tier program's activity index (the
+  entries become :class:`~loyaltycore.tiers.Activity` values on first need);
+* ``outcomes`` and ``orders``: by id, each the canonical JSON text of its
+  plain data, read when the id is first looked up (a retry, a refund);
+* ``programs``: the ``(id, version)`` of every program the kept orders name.
+
+Version 1 (activity, outcomes and orders as nested objects) is upgraded on
+load.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import attrs
 from cattrs.gen import make_dict_unstructure_fn
@@ -27,33 +42,37 @@ from loyaltycore.accounts._values import (
     Payload,
     Profile,
     ProgramRef,
-    Seen,
     StoredEvaluation,
 )
-from loyaltycore.errors import InvalidType
+from loyaltycore.errors import InvalidData, InvalidType
 from loyaltycore.points import Balance, ExpiryPolicy, PointsEvent
-from loyaltycore.tiers import Activity, TierStatus
+from loyaltycore.tiers import TierStatus
 
 #: The snapshot document's name and version (a store rewrites older ones).
 SNAPSHOT_SCHEMA = "accounts.Snapshot"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 @attrs.frozen
 class SnapshotData:
-    """The plain form of an account's state."""
+    """The plain form of an account's state (``activity``, ``outcomes``, ``orders``: see above).
+
+    The three compact fields are checked when the account is restored
+    (activity) or when an id is first read (outcomes, orders).
+    """
 
     member: str
     version: int
     program: ProgramRef
+    programs: tuple[ProgramRef, ...]
     ledger: tuple[PointsEvent, ...]
     offset: Balance
     status: TierStatus
-    activity: tuple[Activity, ...]
+    activity: Any
     counters: dict[str, int]
     caps: dict[str, int]
-    outcomes: tuple[Seen, ...]
-    orders: tuple[OrderRecord, ...]
+    outcomes: Any
+    orders: Any
     holds: dict[str, HoldRecord]
     joined_at: datetime
     last_at: datetime
@@ -61,6 +80,188 @@ class SnapshotData:
     absorbed: tuple[str, ...] = ()
     ledger_ops: int = 0
     rotate_at: int = 0
+
+
+#: The fields of a version 2 snapshot read by their own code, not by the converter.
+_BULK: Final = ("ledger", "activity", "outcomes", "orders")
+
+
+def read(doc: object) -> SnapshotData:
+    """The snapshot document ``doc``, of any version.
+
+    A current document's bulk fields are read by their own code: the
+    converter (and its depth check) walks only the rest, the ledger's
+    events are read as events, and the activity, outcomes and orders are
+    left for :meth:`Account.restore` to check as it indexes them.
+    """
+    current = (
+        isinstance(doc, Mapping)
+        and doc.get("schema") == SNAPSHOT_SCHEMA
+        and doc.get("version") == SNAPSHOT_VERSION
+        and isinstance(doc.get("data"), dict)
+    )
+    if not current:
+        found: SnapshotData = serialize.from_data(doc, SnapshotData)
+        return found
+    assert isinstance(doc, Mapping)
+    data = doc["data"]
+    light = {**data, **{k: () for k in _BULK if k in data}}
+    small: SnapshotData = serialize.from_data({**doc, "data": light}, SnapshotData)
+    ledger = serialize.structure(
+        data["ledger"], tuple[PointsEvent, ...], what=SNAPSHOT_SCHEMA, path="$.data.ledger"
+    )
+    return attrs.evolve(
+        small,
+        ledger=ledger,
+        activity=data["activity"],
+        outcomes=data["outcomes"],
+        orders=data["orders"],
+    )
+
+
+def text(data: Any) -> str:
+    """Canonical JSON text of plain data (sorted keys, no spaces)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _upgrade_v1(data: Any) -> Any:
+    """Version 1 data as version 2: activity as rows, outcomes and orders as texts by id."""
+    if not isinstance(data, dict):
+        return data  # (the structure check names it)
+    out = dict(data)
+    problems: list[str] = []
+    activity = data.get("activity")
+    if isinstance(activity, list):
+        rows = []
+        for i, item in enumerate(activity):
+            if not isinstance(item, dict) or set(item) != set(_ACTIVITY_KEYS):
+                problems.append(f"must be an activity object @ $.data.activity[{i}]")
+                continue
+            rows.append([item[key] for key in _ACTIVITY_KEYS])
+        out["activity"] = rows
+    for name in ("outcomes", "orders"):
+        items = data.get(name)
+        if isinstance(items, list):
+            by_id = {}
+            for i, item in enumerate(items):
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    problems.append(f"must be an object with an id @ $.data.{name}[{i}]")
+                    continue
+                try:
+                    by_id[item["id"]] = text(item)
+                except (ValueError, TypeError, RecursionError):
+                    problems.append(f"is not JSON data @ $.data.{name}[{i}]")
+            out[name] = by_id
+    orders = data.get("orders")
+    program = data.get("program")
+    keys: list[Any] = [program] if isinstance(program, dict) else []
+    if isinstance(orders, list):
+        keys += [o.get("program") for o in orders if isinstance(o, dict)]
+    out["programs"] = [k for i, k in enumerate(keys) if isinstance(k, dict) and k not in keys[:i]]
+    if problems:
+        raise InvalidData.from_messages(problems, what=SNAPSHOT_SCHEMA)
+    return out
+
+
+_ACTIVITY_KEYS = ("metric", "amount", "occurred_at", "source_id", "reverses")
+
+
+V = TypeVar("V")
+
+
+class Stored(MutableMapping[str, V]):
+    """Values by id, each kept as its JSON text until first read (then kept decoded).
+
+    What a restored account holds for its outcomes and orders: a restore
+    does not read every one of them, a command reads the ones it needs.
+    Iteration order is insertion order, as in a dict.
+    """
+
+    __slots__ = ("_items", "_kind", "_label")
+
+    def __init__(self, items: dict[str, V | str], kind: type[V], label: str) -> None:
+        self._items = items
+        self._kind = kind
+        self._label = label
+
+    def __getitem__(self, key: str) -> V:
+        value = self._items[key]
+        if type(value) is str:
+            value = self._decode(key, value)
+            self._items[key] = value
+        return value  # type: ignore[return-value]
+
+    def _decode(self, key: str, value: str) -> V:
+        path = f"$.data.{self._label}[{key!r}]"
+        try:
+            data = json.loads(value)
+        except ValueError:
+            raise InvalidData.from_messages(
+                [f"is not JSON text @ {path}"], what=SNAPSHOT_SCHEMA
+            ) from None
+        found: V = serialize.structure(data, self._kind, what=SNAPSHOT_SCHEMA, path=path)
+        if getattr(found, "id", key) != key:
+            raise InvalidData.from_messages([f"names another id @ {path}"], what=SNAPSHOT_SCHEMA)
+        return found
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self._items[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def copy(self) -> Stored[V]:
+        """A copy (texts and values shared)."""
+        return Stored(dict(self._items), self._kind, self._label)
+
+    def text(self, key: str) -> str:
+        """The JSON text of one value (as read, or written now)."""
+        value = self._items[key]
+        return value if type(value) is str else text(serialize.unstructure(value))
+
+    def __repr__(self) -> str:
+        return f"Stored({self._label}, {len(self._items)} items)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self.items()),))
+
+
+def stored(items: object, kind: type[V], label: str) -> Stored[V]:
+    """The ``outcomes`` or ``orders`` of a snapshot: JSON texts by id (checked: text, not read)."""
+    path = f"$.data.{label}"
+    if not isinstance(items, dict):
+        raise InvalidData.from_messages(
+            [f"must be an object of JSON texts by id @ {path}"], what=SNAPSHOT_SCHEMA
+        )
+    bad = [
+        f"must be a JSON object text @ {path}[{key!r}]"
+        for key, value in items.items()
+        if type(value) is not str or not value.startswith("{")
+    ]
+    if bad:
+        raise InvalidData.from_messages(bad, what=SNAPSHOT_SCHEMA)
+    return Stored(dict(items), kind, label)
+
+
+def copied(items: Mapping[str, V]) -> MutableMapping[str, V]:
+    """A mutable copy of an account's outcomes or orders (texts stay texts)."""
+    return items.copy() if isinstance(items, Stored) else dict(items)
+
+
+def texts(items: Mapping[str, Any]) -> dict[str, str]:
+    """Outcomes or orders as JSON texts by id (for a snapshot)."""
+    if isinstance(items, Stored):
+        return {key: items.text(key) for key in items}
+    return {key: text(serialize.unstructure(value)) for key, value in items.items()}
 
 
 def event_to_data(event: AccountEvent) -> dict[str, object]:
@@ -134,4 +335,6 @@ def register() -> None:
     serialize.register_document(AccountEvent, "accounts.Event", 1)
     serialize.register_document(Profile, "accounts.Profile", 1)
     serialize.register_document(Outcome, "accounts.Outcome", 1)
-    serialize.register_document(SnapshotData, SNAPSHOT_SCHEMA, SNAPSHOT_VERSION)
+    serialize.register_document(
+        SnapshotData, SNAPSHOT_SCHEMA, SNAPSHOT_VERSION, upgraders={1: _upgrade_v1}
+    )

@@ -13,7 +13,7 @@ the state stays the size of the member's recent activity.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
@@ -160,7 +160,7 @@ def may_change(status: TierStatus, program: Program, at: datetime) -> bool:
 
 
 def before(
-    status: TierStatus, activity: Sequence[Activity], program: Program, at: datetime
+    status: TierStatus, activity: Iterable[Activity], program: Program, at: datetime
 ) -> TierStatus:
     """The status as of ``at`` before a new command's activity (what the rules read)."""
     if may_change(status, program, at):
@@ -186,7 +186,7 @@ def joined(
     at: datetime,
     tier: str | None,
     until: date | None,
-    activity: Sequence[Activity],
+    activity: Iterable[Activity],
 ) -> TierStatus:
     """A status under a (new) ladder: ``tier`` through ``until``, as of ``at``.
 

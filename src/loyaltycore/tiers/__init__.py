@@ -59,6 +59,7 @@ from loyaltycore.tiers._engine import (
     set_challenge,
     set_override,
 )
+from loyaltycore.tiers._index import ActivityIndex
 from loyaltycore.tiers._model import (
     METRIC_INDEX,
     METRIC_NAMES,
@@ -97,6 +98,7 @@ from loyaltycore.tiers._progress import Gap, Goal, Progress, progress
 
 __all__ = [
     "Activity",
+    "ActivityIndex",
     "AllOf",
     "Anniversary",
     "AnyOf",
@@ -422,7 +424,9 @@ class TierProgram:
         """Advance ``status`` to ``at``."""
         status = self._check_status(status)
         hi = micros(to_utc(at, name))
-        run = Run(self._config, status, prepare(self._config, activity, micros(status.joined_at)))
+        entries = prepare(self._config, activity, micros(status.joined_at))
+        index = activity if isinstance(activity, ActivityIndex) else None
+        run = Run(self._config, status, entries, index)
         if hi < run.t:
             raise OutOfOrder(
                 f"{name}={to_utc(at, name).isoformat()} is before the status was last evaluated "
@@ -481,6 +485,49 @@ class TierProgram:
             new = run.result()
             events = tuple(run.events)
         return _decision(self, status, new, events)
+
+    def index(self, activity: Iterable[Activity]) -> ActivityIndex:
+        """``activity`` checked once and indexed with running totals (see :class:`ActivityIndex`).
+
+        Raises:
+            DuplicateId, UnknownEvent, InvalidType, InvalidAmount: as :meth:`evaluate`.
+
+        >>> from datetime import timezone
+        >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 25))])
+        >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> index = program.index([Activity("nights", 26, at, "stay-1")])
+        >>> program.evaluate(program.join(at), index, as_of=at).kind
+        'upgrade'
+        """
+        cfg = self._config
+        return ActivityIndex._build(activity, cfg.pow10, cfg.plan.exponents)
+
+    def index_from_rows(
+        self, rows: Sequence[Sequence[object]], *, path: str = "$"
+    ) -> ActivityIndex:
+        """The index of plain rows (:meth:`ActivityIndex.rows`), checked as :class:`Activity` is.
+
+        The entries become :class:`Activity` values only when asked for
+        (:attr:`ActivityIndex.activity`): a tier check reads the rows' units.
+
+        Raises:
+            InvalidData: naming ``path`` and the index of every bad row.
+
+        >>> from datetime import timezone
+        >>> program = TierProgram([Tier("Blue", 0), Tier("Gold", 1, at_least("nights", 25))])
+        >>> at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> rows = program.index([Activity("nights", 26, at, "stay-1")]).rows()
+        >>> program.evaluate(program.join(at), program.index_from_rows(rows), as_of=at).kind
+        'upgrade'
+        >>> program.index_from_rows([["nights", "0", "2025-03-01", "s", None]])
+        Traceback (most recent call last):
+        ...
+        loyaltycore.errors.InvalidData: invalid activity:
+          amount='0' is not valid @ $[0]
+          occurred_at='2025-03-01' is not valid @ $[0]
+        """
+        cfg = self._config
+        return ActivityIndex._from_rows(rows, cfg.pow10, cfg.plan.exponents, path)
 
     def override(
         self,

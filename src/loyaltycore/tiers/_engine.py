@@ -11,13 +11,14 @@ status (as long as the activity is the same).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, NamedTuple
 
-from loyaltycore._validate import type_name
 from loyaltycore.calendar import EPOCH, NEVER, anniversary_window, micros
-from loyaltycore.errors import DuplicateId, InvalidTime, InvalidType, UnknownEvent
+from loyaltycore.errors import InvalidTime
+from loyaltycore.tiers._index import ActivityIndex, Entry, entries_of, occurred_of
 from loyaltycore.tiers._model import (
     METRIC_INDEX,
     Activity,
@@ -39,7 +40,6 @@ from loyaltycore.tiers._plan import (
     meets,
     next_review_day,
     start_us,
-    to_units,
     window_label,
     window_of,
 )
@@ -73,63 +73,40 @@ class Config(NamedTuple):
     pow10: tuple[int, ...]
 
 
-#: One activity entry: (occurred micros, window micros, metric index, units,
-#: source id). The window instant is the original's for a return.
-Entry = tuple[int, int, int, int, str]
+#: Fields of an activity entry (see ``loyaltycore.tiers._index``).
 OCC: Final = 0
 UNITS: Final = 3
 SOURCE: Final = 4
 
 
-def prepare(cfg: Config, activity: Iterable[Activity], joined_us: int) -> list[Entry]:
-    """Validate ``activity`` and return its entries in time order."""
-    seen: dict[tuple[str, int], int] = {}
-    entries: list[Entry] = []
-    pow10 = cfg.pow10
-    reversals = []
-    for item in activity:
-        if type(item) is not Activity:
-            raise InvalidType(
-                f"activity item {item!r} must be an Activity, not {type_name(item)}",
-                field="activity",
-                value=item,
-            )
-        m, us = item._m, item._us
-        key = (item.source_id, m)
-        if key in seen:
-            raise DuplicateId(
-                f"source_id={item.source_id!r} has two {item.metric} entries",
-                field="source_id",
-                value=item.source_id,
-            )
-        if us < joined_us:
-            raise InvalidTime(
-                f"activity {item.source_id!r} occurred_at={item.occurred_at.isoformat()} "
-                "is before the member joined",
-                field="occurred_at",
-                value=item.occurred_at,
-            )
-        seen[key] = us
-        units = item._num * pow10[m]
-        if item._den != 1:
-            if units % item._den:
-                to_units(item.amount, item.metric, cfg.plan.exponents, "amount")
-            units //= item._den
-        if item.reverses is not None:
-            reversals.append((len(entries), item))
-        entries.append((us, us, m, units, item.source_id))
-    for position, item in reversals:
-        original = seen.get((item.reverses, item._m))  # type: ignore[arg-type]
-        if original is None:
-            raise UnknownEvent(
-                f"reverses={item.reverses!r} names no {item.metric} entry in the activity",
-                field="reverses",
-                value=item.reverses,
-            )
-        occ, _, m, units, source = entries[position]
-        entries[position] = (occ, original, m, units, source)
+def prepare(
+    cfg: Config, activity: Iterable[Activity] | ActivityIndex, joined_us: int
+) -> list[Entry]:
+    """Validate ``activity`` and return its entries in time order (an index's own: read only)."""
+    if isinstance(activity, ActivityIndex):
+        if activity._pow10 == cfg.pow10:
+            entries = activity.entries()
+            if entries and entries[0][OCC] < joined_us:
+                _before_join(activity.first())
+            return entries
+        activity = activity.activity
+    keys: dict[tuple[str, int], int] = {}
+    entries = entries_of(activity, cfg.pow10, cfg.plan.exponents, keys)
+    for occ, _, _, _, source in entries:
+        if occ < joined_us:
+            _before_join(next(a for a in activity if a.source_id == source and a._us == occ))
     entries.sort()
     return entries
+
+
+def _before_join(item: Activity | None) -> None:
+    assert item is not None
+    raise InvalidTime(
+        f"activity {item.source_id!r} occurred_at={item.occurred_at.isoformat()} "
+        "is before the member joined",
+        field="occurred_at",
+        value=item.occurred_at,
+    )
 
 
 def _datetime(us: int) -> datetime:
@@ -139,10 +116,18 @@ def _datetime(us: int) -> datetime:
 class Run:
     """The mutable state of one evaluation; turned back into a status at the end."""
 
-    def __init__(self, cfg: Config, status: TierStatus, entries: list[Entry]) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        status: TierStatus,
+        entries: list[Entry],
+        index: ActivityIndex | None = None,
+    ) -> None:
         self.cfg = cfg
         self.names = cfg.plan.names
         self.entries = entries
+        #: the running totals of ``entries`` (when they are an index's)
+        self.index = index if index is not None and index._pow10 == cfg.pow10 else None
         self.anchor = (
             local_day(micros(status.joined_at), cfg.tz) if cfg.kind != "calendar" else date.min
         )
@@ -173,9 +158,20 @@ class Run:
 
     def totals_us(self, lo: int, hi: int) -> list[int]:
         """Units per metric with window instant in ``[lo, hi)``, visible at ``self.t``."""
-        result = [0] * len(METRIC_INDEX)
+        entries = self.entries
         t = self.t
-        for occ, win, m, units, _ in self.entries:
+        index = self.index
+        if index is not None:
+            visible = bisect_right(entries, t, key=occurred_of)
+            if len(entries) - visible <= visible:
+                # the running totals, less the entries posted after t
+                result = index.totals(lo, hi)
+                for _, win, m, units, _ in entries[visible:]:
+                    if lo <= win < hi:
+                        result[m] -= units
+                return result
+        result = [0] * len(METRIC_INDEX)
+        for occ, win, m, units, _ in entries:
             if occ > t:
                 break
             if lo <= win < hi:
@@ -488,9 +484,7 @@ class Run:
         """Visit every instant in ``(self.t, hi]`` where something changes."""
         entries = self.entries
         n = len(entries)
-        i = 0
-        while i < n and entries[i][OCC] <= self.t:
-            i += 1
+        i = bisect_right(entries, self.t, key=occurred_of)
         late = i != self.status.seen
         self.close_at = self.year_at = -NEVER
         other = self.others()

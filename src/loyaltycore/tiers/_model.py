@@ -396,10 +396,56 @@ def review_rule(text: str) -> rrule:
     return rule
 
 
+#: The anchor of every review schedule (its first day, and the phase of its interval).
+REVIEW_ANCHOR: Final = date(2000, 1, 1)
+_YEARLY, _MONTHLY, _WEEKLY, _DAILY = 0, 1, 2, 3
+
+
+def _period_start(freq: int, interval: int, day: date) -> date | None:
+    """The start of the schedule period one before the one containing ``day``.
+
+    Periods are counted from :data:`REVIEW_ANCHOR` in steps of ``interval``
+    years, months, weeks or days, so a schedule started there has the same
+    review dates from that day on (its defaults, taken from the anchor's
+    month, day and weekday, are the same too). None: before the anchor, or
+    a frequency finer than a day.
+    """
+    anchor = REVIEW_ANCHOR
+    if freq == _YEARLY:
+        k = ((day.year - anchor.year) // interval - 1) * interval
+        return date(anchor.year + k, 1, 1) if k >= 0 else None
+    if freq == _MONTHLY:
+        k = (((day.year - anchor.year) * 12 + day.month - 1) // interval - 1) * interval
+        return date(anchor.year + k // 12, k % 12 + 1, 1) if k >= 0 else None
+    if freq in (_WEEKLY, _DAILY):
+        step = interval * (7 if freq == _WEEKLY else 1)
+        k = ((day - anchor).days // step - 1) * step
+        return anchor + timedelta(days=k) if k >= 0 else None
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _review_from(text: str, start: date) -> rrule:
+    """The review schedule ``text`` started at ``start`` (a period start of the anchored one)."""
+    rule = rrulestr(text, dtstart=datetime.combine(start, datetime.min.time()))
+    assert isinstance(rule, rrule)
+    return rule
+
+
 @functools.lru_cache(maxsize=65536)
 def next_review(text: str, day: date) -> date:
-    """The first review date strictly after ``day``."""
-    found = review_rule(text).after(datetime.combine(day, datetime.min.time()))
+    """The first review date strictly after ``day``.
+
+    Read from the schedule started at the period before ``day`` (see
+    :func:`_period_start`): the same dates as the schedule anchored at
+    2000-01-01, without stepping through every review since then.
+    """
+    rule = review_rule(text)
+    fields = vars(rule)  # (dateutil keeps the frequency and interval it parsed here)
+    start = _period_start(fields["_freq"], fields["_interval"], day)
+    if start is not None:
+        rule = _review_from(text, start)
+    found = rule.after(datetime.combine(day, datetime.min.time()))
     assert found is not None
     return found.date()
 
