@@ -49,7 +49,12 @@ from loyaltycore.stores._logic import (
     SnapshotRow,
     Store,
 )
-from loyaltycore.stores._schema import SCHEMA_VERSION, statements
+from loyaltycore.stores._schema import (
+    SCHEMA_VERSION,
+    erasable_reads,
+    erasable_write,
+    statements,
+)
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -288,29 +293,14 @@ class _Rows:
             )
 
     def bodies(self, member: str) -> list[tuple[str, tuple[Any, ...], str]]:
-        out: list[tuple[str, tuple[Any, ...], str]] = []
-        for (name, column), key in _BODIES:
-            for row in self._all(
-                f"SELECT {', '.join(key)}, {column} FROM {name} WHERE member = %s", (member,)
-            ):
-                out.append((f"{name}.{column}", tuple(row[:-1]), row[-1]))
-        return out
+        return [
+            (table, tuple(row[:-1]), row[-1])
+            for table, query in erasable_reads("%s")
+            for row in self._all(query, (member,))
+        ]
 
     def put_body(self, table: str, key: tuple[Any, ...], body: str) -> None:
-        name, column = table.split(".")
-        columns = dict(_BODIES)[(name, column)]
-        where = " AND ".join(f"{c} = %s" for c in columns)
-        self.conn.execute(f"UPDATE {name} SET {column} = %s WHERE {where}", (body, *key))
-
-
-#: The text columns ``erase`` rewrites, with each table's key.
-_BODIES: Final = (
-    (("loyalty_events", "body"), ("member", "version")),
-    (("loyalty_outcomes", "body"), ("member", "command_id")),
-    (("loyalty_outcomes", "payload"), ("member", "command_id")),
-    (("loyalty_snapshots", "body"), ("member",)),
-    (("loyalty_outbox", "body"), ("member", "version", "part")),
-)
+        self.conn.execute(erasable_write(table, "%s"), (body, *key))
 
 
 class PostgresStore(Store):

@@ -97,3 +97,34 @@ def ddl(dialect: str = "sqlite") -> str:
     CREATE TABLE loyalty_accounts ( member TEXT PRIMARY KEY, version BIGINT NOT NULL, ...
     """
     return "\n".join(s + ";" for s in statements(dialect))
+
+
+#: The text columns ``erase`` rewrites, with each table's key.
+ERASABLE: Final = (
+    (("loyalty_events", "body"), ("member", "version")),
+    (("loyalty_outcomes", "body"), ("member", "command_id")),
+    (("loyalty_outcomes", "payload"), ("member", "command_id")),
+    (("loyalty_snapshots", "body"), ("member",)),
+    (("loyalty_outbox", "body"), ("member", "version", "part")),
+)
+
+
+def erasable_reads(mark: str) -> tuple[tuple[str, str], ...]:
+    """``(table.column, query)`` reading each erasable column of one member, keys first.
+
+    ``mark`` is the driver's parameter placeholder (``?`` or ``%s``).
+    """
+    return tuple(
+        (
+            f"{name}.{column}",
+            f"SELECT {', '.join(key)}, {column} FROM {name} WHERE member = {mark}",
+        )
+        for (name, column), key in ERASABLE
+    )
+
+
+def erasable_write(table: str, mark: str) -> str:
+    """The UPDATE rewriting one erasable ``table.column`` value by its row's key."""
+    name, column = table.split(".")
+    where = " AND ".join(f"{c} = {mark}" for c in dict(ERASABLE)[(name, column)])
+    return f"UPDATE {name} SET {column} = {mark} WHERE {where}"

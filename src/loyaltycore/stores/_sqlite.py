@@ -33,7 +33,12 @@ from loyaltycore.stores._logic import (
     SnapshotRow,
     Store,
 )
-from loyaltycore.stores._schema import SCHEMA_VERSION, statements
+from loyaltycore.stores._schema import (
+    SCHEMA_VERSION,
+    erasable_reads,
+    erasable_write,
+    statements,
+)
 
 _SYNC: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
 _BUSY: Final = ("locked", "busy")
@@ -203,30 +208,14 @@ class _Rows:
             )
 
     def bodies(self, member: str) -> list[tuple[str, tuple[Any, ...], str]]:
-        out: list[tuple[str, tuple[Any, ...], str]] = []
-        for table, key in _BODIES:
-            for row in self.db.execute(
-                f"SELECT {', '.join(key)}, {table[1]} FROM {table[0]} WHERE member = ?",
-                (member,),
-            ):
-                out.append((f"{table[0]}.{table[1]}", tuple(row[:-1]), row[-1]))
-        return out
+        return [
+            (table, tuple(row[:-1]), row[-1])
+            for table, query in erasable_reads("?")
+            for row in self.db.execute(query, (member,))
+        ]
 
     def put_body(self, table: str, key: tuple[Any, ...], body: str) -> None:
-        name, column = table.split(".")
-        columns = dict(_BODIES)[(name, column)]
-        where = " AND ".join(f"{c} = ?" for c in columns)
-        self.db.execute(f"UPDATE {name} SET {column} = ? WHERE {where}", (body, *key))
-
-
-#: The text columns ``erase`` rewrites, with each table's key.
-_BODIES: Final = (
-    (("loyalty_events", "body"), ("member", "version")),
-    (("loyalty_outcomes", "body"), ("member", "command_id")),
-    (("loyalty_outcomes", "payload"), ("member", "command_id")),
-    (("loyalty_snapshots", "body"), ("member",)),
-    (("loyalty_outbox", "body"), ("member", "version", "part")),
-)
+        self.db.execute(erasable_write(table, "?"), (body, *key))
 
 
 class SQLiteStore(Store):
