@@ -10,9 +10,10 @@ from __future__ import annotations
 import decimal
 import importlib
 import math
+from collections.abc import Iterable
 from decimal import Decimal
 from types import ModuleType
-from typing import Any, Final, overload
+from typing import Any, Final, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -165,6 +166,33 @@ def check_str(value: object, name: str) -> str:
             f"{name}={value!r} must be a str, not {type_name(value)}", field=name, value=value
         )
     return value
+
+
+_T = TypeVar("_T")
+
+
+def check_sequence(value: object, name: str, kind: type[_T]) -> tuple[_T, ...]:
+    """Return ``value`` as a tuple if it is a sequence (not a str) of ``kind`` values.
+
+    A wrong element is named by its index: ``lines[2]``.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidType(
+            f"{name}={value!r} must be a sequence of {kind.__name__}, not {type_name(value)}",
+            field=name,
+            value=value,
+        )
+    out = tuple(value)
+    for i, element in enumerate(out):
+        if not isinstance(element, kind):
+            article = "an" if kind.__name__[0] in "AEIOU" else "a"
+            raise InvalidType(
+                f"{name}[{i}]={element!r} must be {article} {kind.__name__}, "
+                f"not {type_name(element)}",
+                field=f"{name}[{i}]",
+                value=element,
+            )
+    return out
 
 
 def check_rounding(value: object, name: str = "rounding") -> str:

@@ -8,13 +8,19 @@ currency; the order keeps its own currency and rate for refunds by amount.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import attrs
 
-from loyaltycore._validate import DECIMAL_CONTEXT, check_id, check_int, to_decimal, type_name
+from loyaltycore._validate import (
+    DECIMAL_CONTEXT,
+    check_id,
+    check_int,
+    check_sequence,
+    to_decimal,
+)
 from loyaltycore.accounts._program import Program
 from loyaltycore.accounts._values import AwardResult, OrderRecord, Tender
 from loyaltycore.errors import InvalidAmount, InvalidArgument, InvalidType
@@ -24,40 +30,12 @@ from loyaltycore.rules import POINTS, Evaluation, Reversal, Rule
 
 def items(value: object) -> tuple[Item, ...]:
     """Check an order's lines."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidType(
-            f"lines={value!r} must be a sequence of Item, not {type_name(value)}",
-            field="lines",
-            value=value,
-        )
-    out = tuple(value)
-    for i, item in enumerate(out):
-        if not isinstance(item, Item):
-            raise InvalidType(
-                f"lines[{i}]={item!r} must be an Item, not {type_name(item)}",
-                field=f"lines[{i}]",
-                value=item,
-            )
-    return out
+    return check_sequence(value, "lines", Item)
 
 
 def tenders(value: object) -> tuple[Tender, ...]:
     """Check an order's tenders."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidType(
-            f"tenders={value!r} must be a sequence of Tender, not {type_name(value)}",
-            field="tenders",
-            value=value,
-        )
-    out = tuple(value)
-    for i, tender in enumerate(out):
-        if not isinstance(tender, Tender):
-            raise InvalidType(
-                f"tenders[{i}]={tender!r} must be a Tender, not {type_name(tender)}",
-                field=f"tenders[{i}]",
-                value=tender,
-            )
-    return out
+    return check_sequence(value, "tenders", Tender)
 
 
 def refund_items(value: object) -> dict[str, int] | None:

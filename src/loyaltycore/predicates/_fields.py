@@ -41,6 +41,7 @@ from loyaltycore._validate import (
     check_id,
     check_int,
     check_money,
+    check_sequence,
     check_str,
     to_decimal,
     type_name,
@@ -306,21 +307,7 @@ class Item:
 
 
 def _items(value: object) -> tuple[Item, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidType(
-            f"items={value!r} must be a sequence of Item, not {type_name(value)}",
-            field="items",
-            value=value,
-        )
-    items = tuple(value)
-    for i, item in enumerate(items):
-        if not isinstance(item, Item):
-            raise InvalidType(
-                f"items[{i}]={item!r} must be an Item, not {type_name(item)}",
-                field="items",
-                value=item,
-            )
-    return items
+    return check_sequence(value, "items", Item)
 
 
 def _event_at(value: object) -> datetime:
