@@ -28,6 +28,7 @@ create debt. See ``docs/points.md`` for the whole model.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
@@ -49,6 +50,7 @@ from loyaltycore._validate import (
     MAX_POINTS,
     check_id,
     check_int,
+    check_money,
     check_points,
     check_str,
     type_name,
@@ -97,6 +99,7 @@ from loyaltycore.points._values import (
     Balance,
     Captured,
     DebtRepaid,
+    Difference,
     Earned,
     EarnReversed,
     ExpireAfter,
@@ -118,6 +121,8 @@ from loyaltycore.points._values import (
     RedemptionCancelled,
     Released,
     Statement,
+    TZDATA,
+    TZDATA_UPGRADED,
     StatementLine,
     TransferIn,
     TransferredIn,
@@ -130,6 +135,7 @@ __all__ = [
     "Balance",
     "Captured",
     "DebtRepaid",
+    "Difference",
     "EarnReversed",
     "Earned",
     "ExpireAfter",
@@ -153,6 +159,7 @@ __all__ = [
     "Released",
     "Statement",
     "StatementLine",
+    "TZDATA",
     "TransferIn",
     "TransferredIn",
     "TransferredOut",
@@ -211,6 +218,18 @@ def _reason(value: object, *, required: bool = False) -> str:
 
 def _optional_points(value: object) -> int | None:
     return None if value is None else check_points(value)
+
+
+def _source(value: object) -> str:
+    """A lot source: one of :data:`SOURCES` or a host's own non-empty str."""
+    if type(value) is str and value and not value.isspace():
+        return value
+    return check_id(value, "source")
+
+
+def _value_per_point(value: object) -> Decimal | None:
+    """A value per point at issue: None, or a finite Decimal >= 0 (no floats)."""
+    return None if value is None else check_money(value, "value_per_point")
 
 
 def _same_payload(prior: Any, ev: Any) -> None:
@@ -318,6 +337,9 @@ class PointsLedger(Core):
 
         >>> PointsLedger.open("m-1", tz="Europe/Berlin", policy=ExpireOnInactivity(months=18))
         PointsLedger(member='m-1', available=0, pending=0, held=0, debt=0, events=1)
+
+        The :class:`Opened` event records the bundled zone data version
+        (:data:`TZDATA`) the history's instants are computed with.
         """
         check_id(member, "member")
         tz_name = _zone_name(tz)
@@ -340,22 +362,47 @@ class PointsLedger(Core):
         )
 
     @classmethod
-    def replay(cls, events: Iterable[PointsEvent]) -> PointsLedger:
+    def replay(
+        cls, events: Iterable[PointsEvent], *, mode: Literal["recorded", "recompute"] = "recorded"
+    ) -> PointsLedger:
         """Rebuild a ledger from its events (as returned by :attr:`events`).
 
         Every event must follow from the ones before it; the result equals the
-        ledger the events came from.
+        ledger the events came from. The effects a command derived from the
+        program's rules and the zone data (each lot's ``lot_expires_at``, the
+        ``inactivity_deadline`` after it) are applied as recorded
+        (``mode="recorded"``), so a history replays the same on every host
+        and under every ``tzdata``. ``mode="recompute"`` derives them again
+        and refuses a history where any differs (see :meth:`audit`).
 
         Raises:
-            InvalidData: the history does not replay (names the event index).
+            InvalidData: the history does not replay (names the event index),
+                or (``mode="recompute"``) a recorded effect differs from the
+                one derived now (names each).
+            InvalidArgument: ``mode`` is neither of the two.
 
         >>> from datetime import datetime, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
         >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=10)
         >>> PointsLedger.replay(ledger.events) == ledger
         True
+        >>> PointsLedger.replay(ledger.events, mode="recompute") == ledger
+        True
         """
+        if mode not in ("recorded", "recompute"):
+            raise InvalidArgument(
+                f"mode={mode!r} must be 'recorded' or 'recompute'", field="mode", value=mode
+            )
         events = tuple(events)
+        if mode == "recompute":
+            differences = cls.audit(events)
+            if differences:
+                lines = [
+                    f"{d.field} of {d.event!r} recorded {_text(d.recorded)}, "
+                    f"recomputed {_text(d.recomputed)} @ $.events[{d.index}]"
+                    for d in differences
+                ]
+                raise InvalidData.from_messages(lines, what="points history")
         try:
             return _publish_replayed(replay(events))
         except Exception:
@@ -363,6 +410,56 @@ class PointsLedger(Core):
             if not_an_event is None:
                 raise
         raise not_an_event
+
+    @classmethod
+    def audit(cls, events: Iterable[PointsEvent]) -> tuple[Difference, ...]:
+        """Every recorded effect of a history that the rules derive differently now.
+
+        Replays ``events`` as recorded and, at each command, derives its
+        effects again from the policy and the bundled zone data: a lot's
+        expiry instant (``lot_expires_at``) and the inactivity deadline after
+        it (``inactivity_deadline``). Each one that differs is a
+        :class:`Difference`, in history order; the replay goes on with the
+        recorded value, so a difference is reported where it arises and not
+        again in what follows from it. This is how a host checks what a
+        ``tzdata`` update or a policy fix would change before adopting it.
+        An empty tuple: the history recomputes exactly.
+
+        Raises:
+            InvalidData: the history does not replay as recorded.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=12))
+        >>> ledger = ledger.earn("e1", at=at, points=10)
+        >>> PointsLedger.audit(ledger.events)
+        ()
+        >>> moved = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        >>> edited = (*ledger.events[:1], attrs.evolve(ledger.events[1], lot_expires_at=moved))
+        >>> [(d.event, d.field, d.recorded.date(), d.recomputed.date())
+        ...  for d in PointsLedger.audit(edited)]
+        [('e1', 'lot_expires_at', datetime.date(2025, 3, 1), datetime.date(2025, 2, 1))]
+        """
+        events = tuple(events)
+        found: list[tuple[str, str, int, int]] = []
+        try:
+            replay(events, audit=found)
+        except Exception:
+            not_an_event = _not_an_event(events)
+            if not_an_event is None:
+                raise
+            raise not_an_event from None
+        index = {getattr(ev, "id", None): k for k, ev in enumerate(events) if k}
+        return tuple(
+            Difference(
+                index[event],
+                event,
+                field,
+                None if recorded == NEVER else instant(recorded),
+                None if derived == NEVER else instant(derived),
+            )
+            for event, field, recorded, derived in found
+        )
 
     def state(self) -> dict[str, object]:
         """The ledger's state as plain data: what a replay rebuilds, not typed events.
@@ -576,6 +673,8 @@ class PointsLedger(Core):
         available_at: datetime | None = None,
         expires_at: datetime | None = None,
         reason: str = "",
+        source: str = "purchase",
+        value_per_point: Decimal | int | str | None = None,
     ) -> PointsLedger:
         """Earn ``points`` in a new lot that expires under the ledger's policy.
 
@@ -587,9 +686,27 @@ class PointsLedger(Core):
             available_at: end of the return window; points are pending until then.
             expires_at: an explicit expiry instant instead of the policy's.
             reason: free text for statements.
+            source: where the points come from: ``"purchase"``, ``"bonus"``,
+                ``"goodwill"``, ``"referral"``, ``"partner"``, ``"transfer"``,
+                ``"adjustment"`` or a host's own non-empty str.
+            value_per_point: what one point is worth at issue (a Decimal, int
+                or str, finite and >= 0; floats refused), or None.
 
         Raises:
             InvalidTime: the points would expire before they become usable.
+            InvalidArgument: a blank ``source``; InvalidAmount: a bad
+                ``value_per_point`` (both name the field and the value).
+
+        The lot records both (:attr:`Lot.source`, :attr:`Lot.value_per_point`),
+        and the event records its expiry instant as derived:
+
+        >>> from decimal import Decimal
+        >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=12)).earn(
+        ...     "e2", at=at, points=50, source="bonus", value_per_point="0.01")
+        >>> ledger.lots[0].source, ledger.lots[0].value_per_point
+        ('bonus', Decimal('0.01'))
+        >>> ledger.events[-1].lot_expires_at.date()
+        datetime.date(2025, 1, 5)
 
         >>> from datetime import datetime, timedelta, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -607,6 +724,8 @@ class PointsLedger(Core):
             and expires_at is None
             and type(reason) is str
             and not reason
+            and source == "purchase"
+            and value_per_point is None
         ):
             done = self._plain_earn(id, at_utc, points)
             if done is not None:
@@ -622,6 +741,8 @@ class PointsLedger(Core):
             avail,
             expires,
             reason if type(reason) is str else _reason(reason),
+            _source(source),
+            _value_per_point(value_per_point),
         )
 
     def redeem(
@@ -905,6 +1026,8 @@ class PointsLedger(Core):
                 lot.expires_at,
                 lot.available_at,
                 lot.pending,
+                lot.source,
+                lot.value_per_point,
             )
             for lot in book._lot_values()
             if lot.remaining
@@ -1000,6 +1123,10 @@ class PointsLedger(Core):
 # The slot descriptors' setters: the immutable ledger's private constructor.
 _SET_CACHE: Final[Any] = Core.__dict__["_cache"].__set__
 _SET_CLASS: Final = object.__setattr__
+
+
+def _text(value: datetime | None) -> str:
+    return "never" if value is None else value.isoformat()
 
 
 def _publish(book: State) -> PointsLedger:
@@ -1127,13 +1254,17 @@ def _statement(ledger: PointsLedger, lo: datetime, hi: datetime) -> Statement:
 def _transfer_parts(src: PointsLedger, out: TransferredOut) -> tuple[TransferIn, ...]:
     parts: list[TransferIn] = []
     for lot_id, x in out.lots:
-        r, b = src._row(src._lot_index(lot_id))
-        exp = r[b + EXPIRES]
-        expires = None if exp == NEVER else instant(exp)
-        if parts and parts[-1].expires_at == expires:
-            parts[-1] = TransferIn(parts[-1].points + x, expires)
+        lot = src._lot_value(src._lot_index(lot_id))
+        expires, source, value = lot.expires_at, lot.source, lot.value_per_point
+        last = parts[-1] if parts else None
+        if last and (last.expires_at, last.source, last.value_per_point) == (
+            expires,
+            source,
+            value,
+        ):
+            parts[-1] = TransferIn(last.points + x, expires, source, value)
         else:
-            parts.append(TransferIn(x, expires))
+            parts.append(TransferIn(x, expires, source, value))
     return tuple(parts)
 
 
@@ -1230,7 +1361,14 @@ def merge(
         )
     lots = tuple(
         MergedLot(
-            lot.id, lot.remaining, lot.earned_at, lot.expires_at, lot.available_at, lot.pending
+            lot.id,
+            lot.remaining,
+            lot.earned_at,
+            lot.expires_at,
+            lot.available_at,
+            lot.pending,
+            lot.source,
+            lot.value_per_point,
         )
         for lot in book._lot_values()
         if lot.remaining
@@ -1436,6 +1574,82 @@ def _upgrade_v1(data: Any) -> Any:
     return data
 
 
+#: Version 2's nested values: the keys version 3 added, with their defaults.
+_NESTED_V3: Final = {
+    ("TransferredIn", "parts"): {"source": "transfer", "value_per_point": None},
+    ("Merged", "lots"): {"source": "purchase", "value_per_point": None},
+}
+
+
+def _upgrade_v2(data: Any) -> Any:
+    """Version 2 to 3: lots gain a source and a value per point, redemptions
+    the sources they consumed, commands their derived effects, and Opened the
+    zone data version.
+
+    Version 2 recorded no effects: they are derived here, by replaying the
+    history as live commands would, with the bundled zone data; ``tzdata``
+    says ``"upgraded"``. Earned lots are purchases, lots received by a
+    transfer ``"transfer"``, merged lots purchases; no value per point. A
+    history that does not replay keeps the defaults, for the loader to
+    refuse naming the event.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        return data
+    events: list[Any] = []
+    for event in data["events"]:
+        if isinstance(event, dict):
+            event = dict(event)
+            if event.get("type") == "Opened":
+                event.setdefault("tzdata", TZDATA_UPGRADED)
+            for (tag, key), added in _NESTED_V3.items():
+                if event.get("type") == tag and isinstance(event.get(key), list):
+                    event[key] = [
+                        {**added, **item} if isinstance(item, dict) else item
+                        for item in event[key]
+                    ]
+        events.append(_with_defaults(event, _EVENT_CLASSES))
+    filled = {**data, "events": events}
+    try:
+        history = list(serialize.converter.structure(events, tuple[PointsEvent, ...]))
+        replay(history, step=_derived_effects(history), derive=True)
+    except (BaseValidationError, LoyaltyError, ValueError, TypeError, LookupError):
+        return filled
+    return {**data, "events": serialize.converter.unstructure(history, list[PointsEvent])}
+
+
+def _derived_effects(history: list[Any]) -> Any:
+    """A replay step writing the effects the engine derived into ``history``."""
+
+    def at(us: int) -> datetime | None:
+        return None if us == NEVER else instant(us)
+
+    def step(i: int, book: Any) -> None:
+        ev = history[i]
+        kind = type(ev)
+        changes: dict[str, Any] = {}
+        lot = {
+            Earned: ev.id if kind is Earned else None,
+            Adjusted: ev.id if kind is Adjusted and ev.points > 0 else None,
+            TransferredIn: f"{ev.id}#0" if kind is TransferredIn and not ev.keep_expiry else None,
+            RedemptionCancelled: f"{ev.id}:grace"
+            if kind is RedemptionCancelled and ev.grace
+            else None,
+        }.get(kind)
+        if lot is not None:
+            r, b = book._row(book.lotix[lot])
+            changes["lot_expires_at"] = at(r[b + EXPIRES])
+        if kind in (Earned, Redeemed, Captured, Adjusted):
+            changes["inactivity_deadline"] = at(book._a[H_DEADLINE])
+        if kind in (Redeemed, Captured):
+            flat = [x for name, points in ev.lots for x in (book.lotix[name], points)]
+            total = sum(points for _, points in ev.lots)
+            changes["sources"] = book.sources_of(flat) or (("purchase", total),)
+        if changes:
+            history[i] = attrs.evolve(ev, **changes)
+
+    return step
+
+
 def _register() -> None:
     conv = serialize.converter
     for policy in POLICY_TYPES:  # (each union takes its members' hooks as they are)
@@ -1458,7 +1672,9 @@ def _register() -> None:
     _check_tagged(conv, PointsEvent, _EVENT_CLASSES)
     conv.register_unstructure_hook(PointsLedger, _unstructure_ledger)
     conv.register_structure_hook(PointsLedger, _structure_ledger)
-    serialize.register_document(PointsLedger, "points.PointsLedger", 2, upgraders={1: _upgrade_v1})
+    serialize.register_document(
+        PointsLedger, "points.PointsLedger", 3, upgraders={1: _upgrade_v1, 2: _upgrade_v2}
+    )
 
 
 _register()

@@ -118,6 +118,7 @@ from loyaltycore.points._values import (
     Redeemed,
     RedemptionCancelled,
     Released,
+    SOURCES,
     TransferIn,
     TransferredIn,
     TransferredOut,
@@ -148,9 +149,16 @@ H_NOBJ: Final = 26  # the values records refer to are objs[:NOBJ]
 HDR: Final = 27
 #: A lot's row: S ints at ``row(i)``. A pending lot's ``AVAIL`` carries
 #: PBIT on top of its instant until it vests (a lot reversed while pending
-#: stays pending).
-EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW = range(9)
-S: Final = 9
+#: stays pending). ``SRC`` holds the lot's source and value per point: the
+#: source's code in the low 32 bits (an index into SOURCES, or SOURCE_OWN
+#: plus the index of a host's own source in objs), and 1 + the index of the
+#: value (a Decimal) in objs above them (0: none). 0 is ("purchase", None).
+EARNED_AT, EXPIRES, AVAIL, REM, HELD_, USED, EXPD, REV, CLAW, SRC = range(10)
+S: Final = 10
+#: A source code from this on is a host's own source: objs[code - SOURCE_OWN].
+SOURCE_OWN: Final = 8
+_SOURCE_CODE: Final = {source: k for k, source in enumerate(SOURCES)}
+_LOW: Final = (1 << 32) - 1
 PBIT: Final = 2**61
 _ROW: Final = array("q", [0] * S)
 _BYTE: Final = [bytes((code,)) for code in range(32)]
@@ -364,9 +372,11 @@ def _too_late(at: datetime, occurred_at: datetime, what: str) -> InvalidTime:
 
 
 @functools.lru_cache(maxsize=256)
-def conf_of(tzname: str, policy: ExpiryPolicy, strict: bool) -> Conf:
+def conf_of(tzname: str, policy: ExpiryPolicy, strict: bool, tzdata: str) -> Conf:
     """The shared settings object of ledgers with these settings."""
-    return Conf(zone(tzname), tzname, policy, strict)
+    if type(tzdata) is not str or not tzdata:
+        raise ValueError(f"tzdata={tzdata!r} must be a non-empty str")
+    return Conf(zone(tzname), tzname, policy, strict, tzdata)
 
 
 _HOUR: Final = 3_600_000_000
@@ -375,10 +385,14 @@ _HOUR: Final = 3_600_000_000
 class Conf:
     """A ledger's fixed program settings, shared by every ledger that has them."""
 
-    __slots__ = ("inactive", "memo", "policy", "strict", "tz", "tzname")
+    __slots__ = ("inactive", "memo", "policy", "strict", "tz", "tzdata", "tzname")
 
-    def __init__(self, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool) -> None:
+    def __init__(
+        self, tz: tzinfo, tzname: str, policy: ExpiryPolicy, strict: bool, tzdata: str
+    ) -> None:
         self.tz = tz
+        #: The zone data version the history's instants were computed with.
+        self.tzdata = tzdata
         self.tzname = tzname
         self.policy = policy
         self.strict = strict
@@ -422,8 +436,13 @@ class Conf:
 #   E  a command, by its index; L  a lot, by its index
 #   P  lot parts: a count and (lot index, points) pairs, left out when empty
 #   c  an Expired cause, left out when "lot"
+#   s  a lot source, left out when "purchase", else its code (see SRC)
+#   v  an optional value (a Decimal), left out when None, else in objs
+#   u  the sources consumed, left out when all "purchase" (the writer is
+#      given None), else a tuple in objs; read back as (("purchase", I),)
+#      then, with I the record's first int
 _SPECS: Final[dict[type[Any], str]] = {cls: cls._record for cls in EVENT_TYPES[1:]}
-_OPTIONAL: Final = "tNnzbrPc"
+_OPTIONAL: Final = "tNnzbrPcsvu"
 
 
 def _writer_source(code: int, spec: str) -> str:
@@ -442,9 +461,15 @@ def _writer_source(code: int, spec: str) -> str:
             "r": f"not {name}",
             "P": f"not {name}",
             "c": f"{name} == 'lot'",
+            "s": f"{name} == 'purchase'",
+            "v": f"{name} is None",
+            "u": f"{name} is None",
         }.get(c)
         store = {
             "b": "h.append(0)",
+            "s": f"h.append(b.source_code({name}))",
+            "v": f"h.append(b.obj({name}))",
+            "u": f"h.append(b.obj({name}))",
             "r": f"h.append(b.obj({name}))",
             "o": f"h.append(b.obj({name}))",
             "P": f"h.append(len({name}) >> 1); h.extend({name})",
@@ -468,6 +493,7 @@ def _reader_source(spec: str) -> str:
     names_ = []
     at = ""
     bit = 1
+    first_int = f"f{spec.find('I')}"
     for k, c in enumerate(spec):
         v = f"f{k}"
         names_.append(v)
@@ -484,6 +510,9 @@ def _reader_source(spec: str) -> str:
             "E": "ids[h[i]]",
             "L": "names[h[i]]",
             "c": "CAUSES[h[i]]",
+            "s": "(SOURCES[h[i]] if h[i] < SOURCE_OWN else objs[h[i] - SOURCE_OWN])",
+            "v": "objs[h[i]]",
+            "u": "objs[h[i]]",
         }.get(c, "h[i]")
         default = {
             "t": at,
@@ -494,6 +523,9 @@ def _reader_source(spec: str) -> str:
             "r": "''",
             "P": "()",
             "c": "'lot'",
+            "s": "'purchase'",
+            "v": "None",
+            "u": f"(('purchase', {first_int}),)",
         }.get(c)
         if c == "P":
             step = [
@@ -618,6 +650,17 @@ _ENCODE_STEPS: Final[dict[str, tuple[str, ...]]] = {
         "        out.append(x)",
     ),
     "c": ("if {x} == 'lot': fl |= {bit}", "else: out.append(CAUSES.index({x}))"),
+    "s": (
+        "if type({x}) is not str or not {x}: raise Unusual",
+        "if {x} == 'purchase': fl |= {bit}",
+        "elif {x} in SOURCE_CODE: out.append(SOURCE_CODE[{x}])",
+        "else: objs.append({x}); out.append(SOURCE_OWN + len(objs) - 1)",
+    ),
+    "v": ("if {x} is None: fl |= {bit}", "else: objs.append({x}); out.append(len(objs) - 1)"),
+    "u": (
+        "if {x} == (('purchase', {first_int}),): fl |= {bit}",
+        "else: objs.append({x}); out.append(len(objs) - 1)",
+    ),
 }
 
 
@@ -648,13 +691,21 @@ def _encoder_source(code: int, spec: str) -> str:
     us = "(d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds"
     at = ""
     bit = 1
+    first_int = f"f{spec.find('I')}"
     for name, c in zip(names, spec, strict=True):
         if c == "i":
             continue
         first = c == "T" and not at
         if first:
             at = name
-        fields = {"x": name, "bit": bit, "at": at, "unusual": unusual.format(name), "us": us}
+        fields = {
+            "x": name,
+            "bit": bit,
+            "at": at,
+            "unusual": unusual.format(name),
+            "us": us,
+            "first_int": first_int,
+        }
         steps = _ENCODE_FIRST_AT if first else _ENCODE_STEPS[c]
         lines += ["    " + step.format(**fields) for step in steps]
         if c in _OPTIONAL:
@@ -672,6 +723,9 @@ def _compile(source: str, name: str, what: str, **extra: Any) -> Callable[..., A
         "UTC": UTC,
         "EPOCH": EPOCH,
         "Unusual": _Unusual,
+        "SOURCES": SOURCES,
+        "SOURCE_CODE": _SOURCE_CODE,
+        "SOURCE_OWN": SOURCE_OWN,
         **extra,
     }
     run_generated(source, f"points {what}", scope)
@@ -703,8 +757,15 @@ for _cls in EVENT_TYPES:
         _encoder_source(CODE[_cls], _spec), "e", f"encoder {_name}", get=FIELDS[_cls]
     )
 _w_earned = _WRITE[Earned]
-#: The record of an Earned with every optional field left out.
-W_PLAIN_EARN: Final = C_EARNED | ((1 << sum(c in _OPTIONAL for c in _SPECS[Earned])) - 1) << 5
+#: The first word of a plain earn's record (every optional field left out but
+#: the lot's expiry): W_PLAIN_EARN with the expiry, W_PLAIN_NEVER without.
+_EARNED_FLAGS: Final = (1 << sum(c in _OPTIONAL for c in _SPECS[Earned])) - 1
+_EXPIRY_BIT: Final = 1 << sum(
+    c in _OPTIONAL
+    for c in _SPECS[Earned][: [f.name for f in attrs.fields(Earned)].index("lot_expires_at")]
+)
+W_PLAIN_NEVER: Final = C_EARNED | _EARNED_FLAGS << 5
+W_PLAIN_EARN: Final = C_EARNED | (_EARNED_FLAGS & ~_EXPIRY_BIT) << 5
 _w_redeemed = _WRITE[Redeemed]
 _w_held = _WRITE[Held]
 _w_captured = _WRITE[Captured]
@@ -897,6 +958,7 @@ class Core:
             tz=conf.tzname,
             policy=conf.policy,
             debt_policy="strict" if conf.strict else "debt",
+            tzdata=conf.tzdata,
         )
 
     def _history(self) -> list[Any]:
@@ -946,6 +1008,7 @@ class Core:
         avail = r[b + AVAIL]
         exp = r[b + EXPIRES]
         rem, held, used, expd, rev = r[b + REM : b + CLAW]
+        source, value = self._source_of(r[b + SRC])
         return Lot(
             (names or self._ids()[1])[i],
             i + 1,
@@ -959,7 +1022,18 @@ class Core:
             used,
             expd,
             rev,
+            source,
+            value,
         )
+
+    def _source_of(self, column: int) -> tuple[str, Any]:
+        """(source, value per point) of a lot row's ``SRC`` column."""
+        if not column:
+            return "purchase", None
+        code, value = column & _LOW, column >> 32
+        objs = self._objs
+        source = SOURCES[code] if code < SOURCE_OWN else objs[code - SOURCE_OWN]
+        return source, objs[value - 1] if value else None
 
     def _lot_values(self) -> tuple[Lot, ...]:
         """Every lot, in the order they were created."""
@@ -1077,7 +1151,7 @@ class State(Core):
         if ev.debt_policy not in ("debt", "strict"):
             raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
         s = cls.__new__(cls)
-        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
+        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict", ev.tzdata)
         s._member_id = ev.member
         s._a = _FRESH[:]
         s._lots = s._q = s._h = None
@@ -1417,6 +1491,87 @@ class State(Core):
         a[H_NOBJ] = n + 1
         return n
 
+    def source_code(self, source: str) -> int:
+        """The code of a lot source (see ``SRC``), keeping a host's own in objs."""
+        code = _SOURCE_CODE.get(source)
+        return SOURCE_OWN + self.obj(source) if code is None else code
+
+    def src_column(self, source: str, value: Any) -> int:
+        """A new lot's ``SRC`` column, keeping what it needs in objs."""
+        if source == "purchase" and value is None:
+            return 0
+        code = self.source_code(source)
+        return code if value is None else code | (self.obj(value) + 1) << 32
+
+    def sources_of(self, parts: Sequence[int]) -> tuple[tuple[str, int], ...] | None:
+        """The points of flat lot ``parts`` per source, in order (adjacent
+        parts of one source summed); None when all of them are purchases."""
+        columns = []
+        for j in range(0, len(parts), 2):
+            r, b = self._row(parts[j])
+            columns.append(r[b + SRC])
+        if not any(columns):
+            return None
+        out: list[tuple[str, int]] = []
+        for column, x in zip(columns, parts[1::2], strict=True):
+            source = self._source_of(column)[0]
+            if out and out[-1][0] == source:
+                out[-1] = (source, out[-1][1] + x)
+            else:
+                out.append((source, x))
+        return tuple(out)
+
+    # -- recorded effects -----------------------------------------------------
+    #
+    # What a command derives from the program's rules and the zone data (a
+    # lot's expiry instant, the inactivity deadline) is written into its
+    # event. A replay applies a given event's recorded effect instead of
+    # deriving it again (``given``: the event being replayed); an audit
+    # (``audit``: a list) also notes each effect that differs from what the
+    # rules derive now, and goes on with the recorded one, so each
+    # difference is reported once, where it arises.
+
+    #: The event a replay is applying (None: a live command).
+    given: Any = None
+    #: A replay's list of (event id, field, recorded, derived) micros, or None.
+    audit: list[tuple[str, str, int, int]] | None = None
+    #: Whether a replay derives every effect instead (upgrading a history
+    #: written before effects were recorded).
+    derive: bool = False
+
+    def effect(self, field: str, derived: int, recorded: datetime | None) -> int:
+        """The instant (micros, NEVER for None) to apply: the ``recorded`` one."""
+        if self.derive:
+            return derived
+        rec = NEVER if recorded is None else micros(recorded)
+        if rec != derived and self.audit is not None:
+            self.audit.append((self.given.id, field, rec, derived))
+        return rec
+
+    def deadline_effect(self) -> int | None:
+        """The inactivity deadline after this command (micros, or None), a
+        replayed event's as recorded."""
+        a = self._a
+        given = self.given
+        if given is not None:
+            recorded = given.inactivity_deadline
+            if self._conf.inactive:
+                a[H_DEADLINE] = self.effect("inactivity_deadline", a[H_DEADLINE], recorded)
+            elif recorded is not None:
+                raise ValueError(
+                    f"inactivity_deadline={recorded!r} is recorded under a policy without one"
+                )
+        deadline = a[H_DEADLINE]
+        return None if deadline == NEVER else deadline
+
+    def expiry_effect(self, derived: int) -> int:
+        """The expiry (micros, or NEVER) of the lot this command creates, a
+        replayed event's as recorded."""
+        given = self.given
+        if given is None:
+            return derived
+        return self.effect("lot_expires_at", derived, given.lot_expires_at)
+
     # -- bookkeeping --------------------------------------------------------
 
     def derived(self, at_us: int) -> None:
@@ -1479,7 +1634,14 @@ class State(Core):
         self.q_insert(lo, i)
 
     def new_lot(
-        self, lot_id: str, points: int, earned: int, exp: int, avail: int | None, pending: bool
+        self,
+        lot_id: str,
+        points: int,
+        earned: int,
+        exp: int,
+        avail: int | None,
+        pending: bool,
+        src: int = 0,
     ) -> int:
         a = self._a
         i = a[H_NLOTS]
@@ -1495,12 +1657,13 @@ class State(Core):
                 a[qs + 1] = exp
                 a[qs + 2] = column
                 a[qs + 3] = points
+                a[qs + SRC] = src
             else:
-                a.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+                a.extend((earned, exp, column, points, 0, 0, 0, 0, 0, src))
         elif flat:
-            lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0))
+            lots.extend((earned, exp, column, points, 0, 0, 0, 0, 0, src))
         else:
-            self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0))
+            self.add_row((earned, exp, column, points, 0, 0, 0, 0, 0, src))
             lots = self._lots  # (a short table may have become a large one)
         a[H_NLOTS] = i + 1
         if pending:
@@ -1754,6 +1917,8 @@ class State(Core):
         available_at: datetime | None,
         expires_at: datetime | None,
         reason: str,
+        source: str,
+        value_per_point: Any,
     ) -> None:
         if points <= 0:
             raise InvalidPoints(f"points={points!r} must be a positive int", field="points")
@@ -1767,30 +1932,58 @@ class State(Core):
                 exp = conf.expiry(occurred_at, hour, at)
         else:
             exp = explicit
+        if self.given is not None:
+            exp = self.expiry_effect(exp)
         avail = None if available_at is None else micros(available_at)
         start = at_us if avail is None or avail <= at_us else avail
         if exp <= start or conf.inactive:
             self.check_expiry(exp, start, id, at, occurred_at)
-        self.new_lot(id, points, occurred, exp, avail, start > at_us)
-        self._a[EARNED] += points
+        i = self.new_lot(id, points, occurred, exp, avail, start > at_us)
+        a = self._a
+        a[EARNED] += points
         if conf.inactive:
             self.activity(occurred_at, at)
+        deadline = self.deadline_effect()
         self.command(id, C_EARNED, at_us)
-        _w_earned(self._tx, self, at_us, occurred, points, avail, explicit, reason)
+        lot_exp = None if exp == NEVER else exp
+        _w_earned(
+            self._tx,
+            self,
+            at_us,
+            occurred,
+            points,
+            avail,
+            explicit,
+            reason,
+            source,
+            value_per_point,
+            lot_exp,
+            deadline,
+        )
+        if source != "purchase" or value_per_point is not None:
+            # (the writer kept a host's own source, then the value, last in objs)
+            n = a[H_NOBJ]
+            column = 0 if value_per_point is None else n << 32
+            n -= value_per_point is not None
+            code = _SOURCE_CODE.get(source)
+            column |= SOURCE_OWN + n - 1 if code is None else code
+            r, b = self.own_row(i)
+            r[b + SRC] = column
 
-    def earn_plain(self, eid: str, at_us: int, points: int) -> bool:
+    def earn_plain(self, eid: str, at_us: int, points: int, recorded: int = -1) -> bool:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
 
         Returns False, having changed nothing, when the general path is needed:
         something falls due by ``at_us``, the ledger has debt or an inactivity
-        policy, or the policy's expiry for this hour is not memoised yet.
+        policy, or the policy's expiry for this hour is not memoised yet, or
+        differs from the ``recorded`` expiry of a replayed earn (-1: none).
         """
         a = self._a
         conf = self._conf
         if at_us >= a[H_NEXT] or a[DEBT] or conf.inactive:
             return False
         exp = conf.memo.get(at_us // _HOUR)
-        if exp is None or exp <= at_us:
+        if exp is None or exp <= at_us or (recorded != -1 and recorded != exp):
             return False
         i = a[H_NLOTS]
         lids, eids = self._lids, self._eids
@@ -1831,16 +2024,19 @@ class State(Core):
             self.command(eid, C_EARNED, at_us)
         a[EARNED] += points
         h, n, rec = self._h, a[H_HN], self._tx
+        words = (
+            (W_PLAIN_NEVER, at_us, points) if exp == NEVER else (W_PLAIN_EARN, at_us, points, exp)
+        )
         if h is None or rec is h:  # (a short ledger's, or a replay's: rec ends it)
-            rec.extend((W_PLAIN_EARN, at_us, points))
+            rec.extend(words)
         elif not rec and len(h) == n:  # the record, straight into the history
-            h.extend((W_PLAIN_EARN, at_us, points))  # (see _claim)
-            if len(h) == n + 3:
-                a[H_HN] = n + 3
+            h.extend(words)  # (see _claim)
+            if len(h) == n + len(words):
+                a[H_HN] = n + len(words)
             else:  # (two threads raced: freeze copies)
-                rec.extend((W_PLAIN_EARN, at_us, points))
+                rec.extend(words)
         else:
-            rec.extend((W_PLAIN_EARN, at_us, points))
+            rec.extend(words)
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
         return True
@@ -1886,9 +2082,11 @@ class State(Core):
         self._a[REDEEMED] += points
         if self._conf.inactive:
             self.activity(occurred_at, at)
+        deadline = self.deadline_effect()
         self.command(id, C_REDEEMED, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_redeemed(self._tx, self, at_us, occurred, points, reason, parts)
+        sources = self.sources_of(parts)
+        _w_redeemed(self._tx, self, at_us, occurred, points, reason, parts, sources, deadline)
 
     def hold(
         self,
@@ -1979,9 +2177,23 @@ class State(Core):
         del self.own_open()[hold]
         if self._conf.inactive:
             self.activity(occurred_at, at)
+        deadline = self.deadline_effect()
         self.command(id, C_CAPTURED, at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_captured(self._tx, self, at_us, occurred, k, points, amount, captured, released)
+        sources = self.sources_of(captured)
+        _w_captured(
+            self._tx,
+            self,
+            at_us,
+            occurred,
+            k,
+            points,
+            amount,
+            captured,
+            released,
+            sources,
+            deadline,
+        )
         self.expired_parts(expired, at_us, "hold")
 
     def release(self, at_us: int, id: str, at: datetime, occurred_at: datetime, hold: str) -> None:
@@ -2121,6 +2333,7 @@ class State(Core):
                 expired += (i, y)
             if not need:
                 break
+        until: int | None = None
         if grace:
             assert grace_days is not None
             tz = self._conf.tz
@@ -2134,7 +2347,12 @@ class State(Core):
                     field="grace_days",
                     value=grace_days,
                 ) from None
-            self.new_lot(f"{id}:grace", sum(grace[1::2]), at_us, until, None, False)
+            until = self.expiry_effect(until)
+            first, b = self._row(grace[0])  # (the grace lot takes the first part's source)
+            src = first[b + SRC]
+            self.new_lot(f"{id}:grace", sum(grace[1::2]), at_us, until, None, False, src)
+            if until == NEVER:
+                until = None
         a[CANCELLED] += amount
         self.own_canc()[of] = done + amount
         self.command(id, CODE[RedemptionCancelled], at_us)
@@ -2150,6 +2368,7 @@ class State(Core):
             restored,
             expired,
             grace,
+            until,
         )
         self.expired_parts(expired, at_us, "cancel")
 
@@ -2158,19 +2377,24 @@ class State(Core):
     ) -> None:
         occurred = at_us if occurred_at is at else micros(occurred_at)
         parts: list[int] = []
+        lot_exp = None
         if points > 0:
-            exp = self.local_expiry(occurred_at, occurred, at)
+            exp = self.expiry_effect(self.local_expiry(occurred_at, occurred, at))
             self.check_expiry(exp, at_us, id, at, occurred_at)
-            self.new_lot(id, points, occurred, exp, None, False)
+            self.new_lot(id, points, occurred, exp, None, False, _SOURCE_CODE["adjustment"])
             self._a[ADJUSTED_IN] += points
             if self._conf.inactive:
                 self.activity(occurred_at, at)
+            lot_exp = None if exp == NEVER else exp
         else:
+            if self.given is not None and self.given.lot_expires_at is not None:
+                raise ValueError("a debit has no lot_expires_at")
             self.need(-points, "debit")
             parts = self.take(-points)
             self._a[ADJUSTED_OUT] -= points
+        deadline = self.deadline_effect()
         self.command(id, CODE[Adjusted], at_us)
-        _w_adjusted(self._tx, self, at_us, occurred, points, reason, parts)
+        _w_adjusted(self._tx, self, at_us, occurred, points, reason, parts, lot_exp, deadline)
 
     def other_member(self, kind: type[Any], id: str, way: str, member: str) -> None:
         """Check that a transfer or merge names another member than this ledger's."""
@@ -2219,17 +2443,24 @@ class State(Core):
                 value=points,
             )
         occurred = at_us if occurred_at is at else micros(occurred_at)
+        lot_exp = None
         if not keep_expiry:
-            exp = self.local_expiry(occurred_at, occurred, at)
+            exp = self.expiry_effect(self.local_expiry(occurred_at, occurred, at))
             self.check_expiry(exp, at_us, id, at, occurred_at)
-            self.new_lot(f"{id}#0", points, occurred, exp, None, False)
+            kinds = {(part.source, part.value_per_point) for part in parts}
+            origin = kinds.pop() if len(kinds) == 1 else ("transfer", None)
+            self.new_lot(f"{id}#0", points, occurred, exp, None, False, self.src_column(*origin))
+            lot_exp = None if exp == NEVER else exp
+        elif self.given is not None and self.given.lot_expires_at is not None:
+            raise ValueError("a transfer keeping its expiry has no lot_expires_at")
         for i, part in enumerate(parts if keep_expiry else ()):
             exp = NEVER if part.expires_at is None else micros(part.expires_at)
             self.check_expiry(exp, at_us, id, at, occurred_at)
-            self.new_lot(f"{id}#{i}", part.points, occurred, exp, None, False)
+            src = self.src_column(part.source, part.value_per_point)
+            self.new_lot(f"{id}#{i}", part.points, occurred, exp, None, False, src)
         self._a[TRANSFERRED_IN] += points
         self.command(id, CODE[TransferredIn], at_us)
-        _w_in(self._tx, self, at_us, occurred, source, points, keep_expiry, parts)
+        _w_in(self._tx, self, at_us, occurred, source, points, keep_expiry, parts, lot_exp)
 
     def merge(
         self,
@@ -2254,7 +2485,13 @@ class State(Core):
             avail = None if item.available_at is None else micros(item.available_at)
             pending = item.pending and avail is not None and avail > at_us
             self.new_lot(
-                f"{id}/{item.lot}", item.points, micros(item.earned_at), exp, avail, pending
+                f"{id}/{item.lot}",
+                item.points,
+                micros(item.earned_at),
+                exp,
+                avail,
+                pending,
+                self.src_column(item.source, item.value_per_point),
             )
             a[MERGED_IN] += item.points
         a[DEBT] += debt
@@ -2288,7 +2525,7 @@ class Replayer(State):
     name the event. Its records are written straight into ``h``.
     """
 
-    __slots__ = ("cpos", "idix", "kinds", "lotix")
+    __slots__ = ("audit", "cpos", "derive", "given", "idix", "kinds", "lotix")
 
     idix: dict[str, int]
     lotix: dict[str, int]
@@ -2300,7 +2537,7 @@ class Replayer(State):
         if ev.debt_policy not in ("debt", "strict"):
             raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
         s = _new_state(cls)
-        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict")
+        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict", ev.tzdata)
         s._member_id = ev.member
         s._lids = s._eids = SEP
         s._kinds = b""
@@ -2319,6 +2556,8 @@ class Replayer(State):
         s._own = 8 | 16 | 32 | 64 | 8192  # (8192: the lot table stays flat)
         s.kinds = bytearray()
         s.idix, s.lotix, s.cpos = {}, {}, []
+        s.given = s.audit = None
+        s.derive = False
         return s
 
     def _ordinal(self, event_id: str) -> int:
@@ -2436,7 +2675,13 @@ def _bad(i: int, message: str) -> InvalidData:
     )
 
 
-def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None = None) -> Replayer:
+def replay(
+    events: Sequence[Any],
+    *,
+    step: Callable[[int, State], None] | None = None,
+    audit: list[tuple[str, str, int, int]] | None = None,
+    derive: bool = False,
+) -> Replayer:
     """Rebuild a builder from a whole history, checking every event follows.
 
     Commands are applied (their outcome fields recomputed) and derived events
@@ -2449,16 +2694,27 @@ def replay(events: Sequence[Any], *, step: Callable[[int, State], None] | None =
     that does not replay, or takes a value beyond int64, is replayed again
     with the array throughout, so the error names the same event as a
     command would have.
+
+    Effects a command derived (expiry instants, inactivity deadlines) are
+    applied as each event records them; with an ``audit`` list, each one
+    that differs from what the rules derive now is noted in it; with
+    ``derive``, they are derived as a live command would (the events'
+    recorded effects are then not read: ``step`` may fill them in).
     """
     try:
-        return _replay(events, step, exact=False)
+        return _replay(events, step, audit, derive, exact=False)
     except (InvalidData, OverflowError):
         pass
-    return _replay(events, step, exact=True)  # (raises)
+    return _replay(events, step, audit, derive, exact=True)  # (raises)
 
 
 def _replay(
-    events: Sequence[Any], step: Callable[[int, State], None] | None, *, exact: bool
+    events: Sequence[Any],
+    step: Callable[[int, State], None] | None,
+    audit: list[tuple[str, str, int, int]] | None,
+    derive: bool,
+    *,
+    exact: bool,
 ) -> Replayer:
     if not events or type(events[0]) is not Opened:
         raise _bad(0, "the first event must be Opened")
@@ -2468,6 +2724,10 @@ def _replay(
         raise _bad(0, str(exc)) from None
     a = s._a
     idix, lotix = s.idix, s.lotix
+    if audit is not None:
+        audit.clear()
+        s.audit = audit
+    s.derive = derive
     quick = not exact
     ints: list[int] = []  # the input events as records
     objs: list[Any] = []
@@ -2486,16 +2746,32 @@ def _replay(
                     and ev.available_at is None
                     and ev.expires_at is None
                     and ev.reason == ""
+                    and ev.source == "purchase"
+                    and ev.value_per_point is None
+                    and ev.inactivity_deadline is None
                     and type(ev.points) is int
                     and ev.points > 0
                     and ev.id not in idix
                     and at_us >= a[H_LAST]
-                    and s.earn_plain(ev.id, at_us, ev.points)
+                    and s.earn_plain(
+                        ev.id,
+                        at_us,
+                        ev.points,
+                        NEVER if ev.lot_expires_at is None else micros(ev.lot_expires_at),
+                    )
                 ):  # the common case, in one step
                     if quick:
-                        at = ev.at
-                        if type(at) is datetime and at.tzinfo is UTC and not at.fold:
-                            ints += s._h[-3:]  # (earn_plain's record, all of it input)
+                        at, exp = ev.at, ev.lot_expires_at
+                        if (
+                            type(at) is datetime
+                            and at.tzinfo is UTC
+                            and not at.fold
+                            and (
+                                exp is None
+                                or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
+                            )
+                        ):  # (earn_plain's record, all of it input)
+                            ints += s._h[-3:] if exp is None else s._h[-4:]
                         else:
                             quick = False
                     if step is not None:
@@ -2515,6 +2791,7 @@ def _replay(
                     if at_us >= a[H_NEXT]:
                         s.advance(at_us)
                     handler, inputs = handlers[type(ev)]
+                    s.given = ev
                     handler(s, at_us, *inputs(ev))
                     s.after(at_us)
             elif not ev.derived:  # the engine's event i is a derived one

@@ -11,11 +11,17 @@ commands the document names.
 Instants are microseconds since the epoch (UTC); ``None`` stands for "none".
 Lot rows are ``LOT_COLUMNS`` ints each, in that order; a pending lot's
 ``available`` carries ``2**61`` on top of its instant until it vests.
+
+Version 2 added each lot's ``source`` column and the ``tzdata`` key, and
+the values records refer to now include values per point and the sources
+redemptions consumed. A version 1 document is refused (``InvalidData``
+naming the version): rebuild the state from the ledger's history instead.
 """
 
 from __future__ import annotations
 
 from array import array
+from decimal import Decimal
 from typing import Any, Final
 
 import numpy as np
@@ -52,7 +58,7 @@ from loyaltycore.points._values import ExpiryPolicy, MergedLot, Opened, Transfer
 
 #: The state document's format and version.
 FORMAT: Final = "points.LedgerState"
-VERSION: Final = 1
+VERSION: Final = 2
 #: A lot row's columns, in order.
 LOT_COLUMNS: Final = (
     "earned_at",
@@ -64,6 +70,7 @@ LOT_COLUMNS: Final = (
     "expired",
     "reversed",
     "clawed_back",
+    "source",
 )
 _KEYS: Final = (
     "format",
@@ -72,6 +79,7 @@ _KEYS: Final = (
     "tz",
     "policy",
     "debt_policy",
+    "tzdata",
     "totals",
     "last",
     "deadline",
@@ -94,7 +102,11 @@ def _obj_data(value: Any) -> Any:
     """A value records refer to, as plain data (a str, or tagged parts)."""
     if type(value) is str:
         return value
+    if type(value) is Decimal:
+        return {"decimal": str(value)}
     items = tuple(value)
+    if items and type(items[0]) is tuple:
+        return {"sources": [list(item) for item in items]}
     if all(type(x) is TransferIn for x in items):
         return {"transfer_in": serialize.converter.unstructure(items, tuple[TransferIn, ...])}
     return {"merged_lots": serialize.converter.unstructure(items, tuple[MergedLot, ...])}
@@ -103,6 +115,10 @@ def _obj_data(value: Any) -> Any:
 def _obj_value(data: Any) -> Any:
     if type(data) is str:
         return data
+    if isinstance(data, dict) and set(data) == {"decimal"}:
+        return serialize.structure(data["decimal"], Decimal)
+    if isinstance(data, dict) and set(data) == {"sources"}:
+        return serialize.structure(data["sources"], tuple[tuple[str, int], ...])
     if isinstance(data, dict) and set(data) == {"transfer_in"}:
         return serialize.structure(data["transfer_in"], tuple[TransferIn, ...])
     if isinstance(data, dict) and set(data) == {"merged_lots"}:
@@ -126,6 +142,7 @@ def state_of(ledger: Core) -> dict[str, Any]:
         "tz": conf.tzname,
         "policy": serialize.converter.unstructure(conf.policy, ExpiryPolicy),
         "debt_policy": "strict" if conf.strict else "debt",
+        "tzdata": conf.tzdata,
         "totals": list(a[:16]),
         "last": None if a[H_LAST] == NO else a[H_LAST],
         "deadline": None if a[H_DEADLINE] == NEVER else a[H_DEADLINE],
@@ -218,11 +235,18 @@ def _from_state(data: Any) -> State:
         raise ValueError(f"unknown key {extra[0]!r}")
     if data["format"] != FORMAT or data["version"] != VERSION:
         raise ValueError(
-            f"format {data['format']!r} version {data['version']!r} is not {FORMAT} 1"
+            f"format {data['format']!r} version {data['version']!r} is not {FORMAT} "
+            f"{VERSION} (rebuild an older state from the ledger's history)"
         )
     policy: ExpiryPolicy = serialize.structure(data["policy"], ExpiryPolicy)  # type: ignore[arg-type]
     s = State.opened(
-        Opened(data["member"], tz=data["tz"], policy=policy, debt_policy=data["debt_policy"])
+        Opened(
+            data["member"],
+            tz=data["tz"],
+            policy=policy,
+            debt_policy=data["debt_policy"],
+            tzdata=data["tzdata"],
+        )
     )
     lot_ids, command_ids = _strs(data, "lot_ids"), _strs(data, "command_ids")
     totals, lots, queue = _ints(data, "totals"), _ints(data, "lots"), _ints(data, "queue")

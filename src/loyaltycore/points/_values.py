@@ -8,11 +8,13 @@ builds them through their dumb ``__init__`` once the public boundary
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, ClassVar, Final, Literal, SupportsIndex, TypeAlias
 
 import attrs
 import numpy as np
+import tzdata
 
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int
@@ -26,6 +28,17 @@ from loyaltycore.calendar import (
 from loyaltycore.errors import InvalidRule, InvalidTime
 
 Parts: TypeAlias = tuple[tuple[str, int], ...]
+#: Points consumed per lot source: (source, points), in consumption order.
+Sources: TypeAlias = tuple[tuple[str, int], ...]
+
+#: The version of the zone data bundled with ``tzdata`` (read once, at import):
+#: a history records the version its instants were computed with.
+TZDATA: Final[str] = tzdata.IANA_VERSION
+#: The ``tzdata`` of a history upgraded from a version that did not record it.
+TZDATA_UPGRADED: Final = "upgraded"
+
+#: The lot sources every program has (a host may use its own non-empty strings).
+SOURCES: Final = ("purchase", "bonus", "goodwill", "referral", "partner", "transfer", "adjustment")
 
 
 # -- expiry policies --------------------------------------------------------
@@ -258,6 +271,34 @@ def _day_after(policy: object, last: date, tz: tzinfo, day: date) -> tuple[datet
     return instant, micros(instant)
 
 
+@attrs.frozen
+class Difference:
+    """A recorded effect that the rules derive differently now (see ``PointsLedger.audit``).
+
+    ``index`` is the event's place in the history, ``event`` its id,
+    ``field`` the effect (``"lot_expires_at"`` or ``"inactivity_deadline"``);
+    ``None`` stands for "never" / "none".
+
+    >>> from datetime import timezone
+    >>> at = datetime(2025, 1, 5, tzinfo=timezone.utc)
+    >>> Difference(1, "e1", "lot_expires_at", at, at + timedelta(hours=1)).field
+    'lot_expires_at'
+    """
+
+    index: int
+    event: str
+    field: str
+    recorded: datetime | None
+    recomputed: datetime | None
+
+
+def _sources_text(sources: Sources) -> str:
+    """A statement's note of the sources points came from: `` [bonus 40, purchase 10]``."""
+    if not sources or (len(sources) == 1 and sources[0][0] == "purchase"):
+        return ""
+    return " [" + ", ".join(f"{source} {points}" for source, points in sources) + "]"
+
+
 # -- state values -----------------------------------------------------------
 
 
@@ -269,7 +310,9 @@ class Lot:
     ``remaining`` is usable (or pending while ``pending``), ``held`` is
     reserved by holds, ``used`` went to redemptions, captures, debits,
     transfers and debt repayment, ``expired`` expired and ``reversed`` was
-    clawed back by a refund of this lot's earn.
+    clawed back by a refund of this lot's earn. ``source`` says where the
+    points came from and ``value_per_point`` what each was worth at issue
+    (``None``: not given); lots received by a transfer or merge keep them.
 
     >>> from loyaltycore.points import PointsLedger
     >>> from datetime import datetime, timezone
@@ -291,6 +334,8 @@ class Lot:
     used: int = 0
     expired: int = 0
     reversed: int = 0
+    source: str = "purchase"
+    value_per_point: Decimal | None = None
 
 
 HoldStatus: TypeAlias = Literal["open", "captured", "released", "timed_out"]
@@ -501,6 +546,10 @@ _EXPIRY_CAUSES: Final = {
 class Opened:
     """First event of every ledger: its member and program settings.
 
+    ``tzdata`` is the version of the zone data the history's instants were
+    computed with (:data:`TZDATA` when opened; ``"upgraded"`` for a history
+    written before versions were recorded).
+
     >>> Opened("m-1", tz="UTC", policy=NeverExpire()).member
     'm-1'
     """
@@ -509,6 +558,7 @@ class Opened:
     tz: str = attrs.field(kw_only=True)
     policy: ExpiryPolicy = attrs.field(kw_only=True)
     debt_policy: Literal["debt", "strict"] = attrs.field(default="debt", kw_only=True)
+    tzdata: str = attrs.field(default=TZDATA, kw_only=True)
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
     _record: ClassVar[str] = ""
@@ -523,6 +573,12 @@ class Opened:
 class Earned:
     """Points earned, usable from ``available_at`` (pending until then).
 
+    ``source`` and ``value_per_point`` are the new lot's. The engine records
+    the effects it derived: ``lot_expires_at``, the lot's expiry instant
+    (``None``: never), and ``inactivity_deadline``, the member's inactivity
+    deadline after the earn (``None``: none). A replay applies them as
+    written; :meth:`PointsLedger.audit` re-derives them.
+
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
     >>> Earned("e1", at, at, 100).points
@@ -536,9 +592,13 @@ class Earned:
     available_at: datetime | None = None
     expires_at: datetime | None = None
     reason: str = ""
+    source: str = "purchase"
+    value_per_point: Decimal | None = None
+    lot_expires_at: datetime | None = None
+    inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
-    _record: ClassVar[str] = "iTtINNr"
+    _record: ClassVar[str] = "iTtINNrsvNN"
     inputs: ClassVar[tuple[str, ...]] = (
         "at",
         "occurred_at",
@@ -546,21 +606,27 @@ class Earned:
         "available_at",
         "expires_at",
         "reason",
+        "source",
+        "value_per_point",
     )
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
         """(what it names, its text) on a statement."""
-        return self.id, f"earned {self.id}" + (f": {self.reason}" if self.reason else "")
+        text = f"earned {self.id}" + (f": {self.reason}" if self.reason else "")
+        return self.id, text + ("" if self.source == "purchase" else f" [{self.source}]")
 
 
 @attrs.frozen
 class Redeemed:
     """Points redeemed from ``lots`` (soonest-expiring first).
 
+    ``sources`` totals the points taken per lot source, in the order they
+    were consumed; ``inactivity_deadline`` is the deadline after it.
+
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
-    >>> Redeemed("r1", at, at, 40, lots=(("e1", 40),)).lots
-    (('e1', 40),)
+    >>> Redeemed("r1", at, at, 40, lots=(("e1", 40),), sources=(("bonus", 40),)).sources
+    (('bonus', 40),)
     """
 
     id: str
@@ -569,14 +635,17 @@ class Redeemed:
     points: int
     reason: str = ""
     lots: Parts = ()
+    sources: Sources = ()
+    inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
-    _record: ClassVar[str] = "iTtIrP"
+    _record: ClassVar[str] = "iTtIrPuN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
         """(what it names, its text) on a statement."""
-        return self.id, f"redeemed {self.id}" + (f": {self.reason}" if self.reason else "")
+        text = f"redeemed {self.id}" + (f": {self.reason}" if self.reason else "")
+        return self.id, text + _sources_text(self.sources)
 
 
 @attrs.frozen
@@ -609,6 +678,9 @@ class Held:
 class Captured:
     """A hold captured (``points=None``: all of it); the rest is released.
 
+    ``sources`` totals the captured points per lot source, in order;
+    ``inactivity_deadline`` is the deadline after it.
+
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
     >>> Captured("c1", at, at, "h1", None, amount=40).amount
@@ -623,14 +695,16 @@ class Captured:
     amount: int = 0
     lots: Parts = ()
     released: Parts = ()
+    sources: Sources = ()
+    inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
-    _record: ClassVar[str] = "iTtEnIPP"
+    _record: ClassVar[str] = "iTtEnIPPuN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold", "points")
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
         """(what it names, its text) on a statement."""
-        return self.id, f"captured {self.amount} of hold {self.hold}"
+        return self.id, f"captured {self.amount} of hold {self.hold}" + _sources_text(self.sources)
 
 
 @attrs.frozen
@@ -695,7 +769,7 @@ class RedemptionCancelled:
 
     ``restored`` went back to usable lots; ``expired`` went to lots that had
     expired meanwhile (and stay expired); ``grace`` became new lots usable
-    for ``grace_days``.
+    for ``grace_days``, until ``lot_expires_at`` (recorded; ``None`` without one).
 
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -713,9 +787,10 @@ class RedemptionCancelled:
     restored: Parts = ()
     expired: Parts = ()
     grace: Parts = ()
+    lot_expires_at: datetime | None = None
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
-    _record: ClassVar[str] = "iTtEnnIPPP"
+    _record: ClassVar[str] = "iTtEnnIPPPN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points", "grace_days")
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
@@ -726,6 +801,9 @@ class RedemptionCancelled:
 @attrs.frozen
 class Adjusted:
     """A manual credit (``points > 0``) or debit (``points < 0``) with a reason.
+
+    A credit's lot has the source ``"adjustment"``; the engine records its
+    expiry (``lot_expires_at``) and the inactivity deadline after it.
 
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -739,9 +817,11 @@ class Adjusted:
     points: int
     reason: str
     lots: Parts = ()
+    lot_expires_at: datetime | None = None
+    inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
-    _record: ClassVar[str] = "iTtIrP"
+    _record: ClassVar[str] = "iTtIrPNN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
@@ -778,7 +858,8 @@ class TransferredOut:
 
 @attrs.frozen
 class TransferIn:
-    """One received part of a transfer and the expiry it keeps (or ``None``).
+    """One received part of a transfer: the expiry it keeps (or ``None``),
+    and the source and value per point of the sender's lots it came from.
 
     >>> TransferIn(30, None).points
     30
@@ -786,11 +867,16 @@ class TransferIn:
 
     points: int
     expires_at: datetime | None
+    source: str = "transfer"
+    value_per_point: Decimal | None = None
 
 
 @attrs.frozen
 class TransferredIn:
     """Points received from another member, with the sender's expiry by default.
+
+    Without ``keep_expiry`` the one new lot expires under this ledger's
+    policy, at ``lot_expires_at`` (recorded).
 
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
@@ -805,9 +891,10 @@ class TransferredIn:
     points: int
     keep_expiry: bool = True
     parts: tuple[TransferIn, ...] = ()
+    lot_expires_at: datetime | None = None
     derived: ClassVar[bool] = False
     #: Its record in the engine's history (see ``points._ledger``), a letter a field.
-    _record: ClassVar[str] = "iTtoIbo"
+    _record: ClassVar[str] = "iTtoIboN"
     inputs: ClassVar[tuple[str, ...]] = (
         "at",
         "occurred_at",
@@ -838,6 +925,8 @@ class MergedLot:
     expires_at: datetime | None
     available_at: datetime | None
     pending: bool
+    source: str = "purchase"
+    value_per_point: Decimal | None = None
 
 
 @attrs.frozen
