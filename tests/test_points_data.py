@@ -18,6 +18,8 @@ from loyaltycore.points import PointsLedger
 
 GOLDEN = Path(__file__).parent / "golden" / "points_ledger_v1.json"
 GOLDEN_V2 = Path(__file__).parent / "golden" / "points_ledger_v2.json"
+GOLDEN_V3 = Path(__file__).parent / "golden" / "points_ledger_v3.json"
+GOLDEN_V3_SOURCES = Path(__file__).parent / "golden" / "points_ledger_v3_sources.json"
 
 # Runs in this process and in subprocesses; prints the canonical JSON of a
 # scenario that touches every event type.
@@ -60,6 +62,30 @@ def scenario() -> PointsLedger:
     return ledger
 
 
+def sources_scenario() -> PointsLedger:
+    """Lots of several sources and values, spent, transferred and merged."""
+    from datetime import datetime, timedelta
+    from decimal import Decimal
+
+    from loyaltycore.points import ExpireAfter, merge, transfer
+
+    t0 = datetime(2024, 3, 30, 12, tzinfo=UTC)
+    led = PointsLedger.open("m-1", tz="Europe/Berlin", policy=ExpireAfter(months=12))
+    led = led.earn("e1", at=t0, points=100, value_per_point=Decimal("0.01"))
+    led = led.earn("b1", at=t0, points=50, source="bonus", value_per_point="0.005")
+    led = led.earn("p1", at=t0, points=30, source="airline-x", reason="partner flight")
+    led = led.adjust("a1", at=t0, points=20, reason="goodwill")
+    led = led.redeem("r1", at=t0 + timedelta(days=1), points=160)
+    led = led.hold("h1", at=t0 + timedelta(days=2), points=30, deadline=t0 + timedelta(days=3))
+    led = led.capture("c1", at=t0 + timedelta(days=2), hold="h1", points=20)
+    friend = PointsLedger.open("m-2", tz="Europe/Berlin").earn(
+        "f1", at=t0, points=40, source="referral"
+    )
+    _, led = transfer(friend, led, "t1", at=t0 + timedelta(days=4), points=25)
+    dup = PointsLedger.open("m-3", tz="Europe/Berlin").earn("d1", at=t0, points=5, source="partner")
+    return merge(led, dup, "g1", at=t0 + timedelta(days=5))
+
+
 def test_scenario_touches_every_event_type() -> None:
     kinds = {type(e).__name__ for e in scenario().events}
     assert kinds >= {
@@ -78,23 +104,44 @@ def test_replay_and_round_trip_rebuild_an_equal_ledger() -> None:
     assert serialize.dumps(again) == serialize.dumps(led)
 
 
-def test_golden_document_v2_loads_and_matches() -> None:
-    golden = json.loads(GOLDEN_V2.read_text())
+def _upgraded(doc: dict[str, Any]) -> PointsLedger:
+    """The ledger of an older golden document: the scenario's, but for the zone
+    data version, which an upgraded history records as unknown."""
+    upgraded = serialize.from_data(doc)
+    assert isinstance(upgraded, PointsLedger)
+    assert upgraded.events[0].tzdata == "upgraded"  # type: ignore[union-attr]
+    return upgraded
+
+
+def test_golden_document_v3_loads_and_matches() -> None:
+    golden = json.loads(GOLDEN_V3.read_text())
     assert golden["schema"] == "points.PointsLedger"
-    assert golden["version"] == 2
+    assert golden["version"] == 3
     led = scenario()
     assert serialize.from_data(golden) == led
     assert json.loads(json.dumps(serialize.to_data(led))) == golden
 
 
-def test_golden_document_v1_still_loads_and_is_written_as_v2() -> None:
-    golden = json.loads(GOLDEN.read_text())
-    assert golden["schema"] == "points.PointsLedger"
-    assert golden["version"] == 1
-    led = scenario()
+def test_golden_sources_document_v3_loads_and_matches() -> None:
+    golden = json.loads(GOLDEN_V3_SOURCES.read_text())
+    led = sources_scenario()
     assert serialize.from_data(golden) == led
-    # version 2 is version 1 with every key required: the same data
-    assert json.loads(json.dumps(serialize.to_data(led))) == {**golden, "version": 2}
+    assert json.loads(json.dumps(serialize.to_data(led))) == golden
+
+
+@pytest.mark.parametrize("path", [GOLDEN, GOLDEN_V2], ids=["v1", "v2"])
+def test_older_golden_documents_upgrade_to_the_scenario_with_derived_effects(path: Path) -> None:
+    # versions 1 and 2 recorded no effects: the upgrade derives them, and the
+    # history is the scenario's but for the zone data version it records
+    led = scenario()
+    upgraded = _upgraded(json.loads(path.read_text()))
+    assert upgraded.events[1:] == led.events[1:]
+    assert upgraded.lots == led.lots and upgraded.balance() == led.balance()
+    assert upgraded != led  # (the histories differ in their Opened)
+    written = serialize.to_data(upgraded)
+    assert written["version"] == 3
+    assert written["data"]["events"][1:] == serialize.to_data(led)["data"]["events"][1:]  # type: ignore[index]
+    assert serialize.from_data(written) == upgraded
 
 
 def _without(doc: dict[str, Any], event: int, *path: str) -> dict[str, Any]:
@@ -106,9 +153,9 @@ def _without(doc: dict[str, Any], event: int, *path: str) -> dict[str, Any]:
     return doc
 
 
-def _written_keys() -> list[tuple[int, tuple[str, ...]]]:
-    """Every key the writer writes in the scenario's document (tags aside)."""
-    events = json.loads(GOLDEN_V2.read_text())["data"]["events"]
+def _written_keys(path: Path) -> list[tuple[int, tuple[str, ...]]]:
+    """Every key the writer writes in a scenario's document (tags aside)."""
+    events = json.loads(path.read_text())["data"]["events"]
     found = []
     for i, event in enumerate(events):
         for key, value in event.items():
@@ -119,7 +166,8 @@ def _written_keys() -> list[tuple[int, tuple[str, ...]]]:
     return found
 
 
-WRITTEN = _written_keys()
+WRITTEN = _written_keys(GOLDEN_V3)
+WRITTEN_V2 = _written_keys(GOLDEN_V2)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +176,7 @@ WRITTEN = _written_keys()
 def test_every_key_the_writer_writes_is_required(event: int, path: tuple[str, ...]) -> None:
     from loyaltycore.points import event_from_data
 
-    golden = json.loads(GOLDEN_V2.read_text())
+    golden = json.loads(GOLDEN_V3.read_text())
     with pytest.raises(errors.InvalidData) as info:
         serialize.from_data(_without(golden, event, *path))
     assert f"required field missing @ $.data.events[{event}].{'.'.join(path)}" in str(info.value)
@@ -154,7 +202,7 @@ def _left_out_defaults() -> list[tuple[int, tuple[str, ...]]]:
     """The keys of the scenario's document whose value is their field's default."""
     events = json.loads(GOLDEN.read_text())["data"]["events"]
     found = []
-    for event, path in WRITTEN:
+    for event, path in WRITTEN_V2:
         owner = events[event] if len(path) == 1 else events[event][path[0]]
         if owner[path[-1]] == _default(owner, path[-1]):
             found.append((event, path))
@@ -169,7 +217,8 @@ DEFAULTED = _left_out_defaults()
 )
 def test_a_version_1_document_may_leave_out_a_default(event: int, path: tuple[str, ...]) -> None:
     golden = json.loads(GOLDEN.read_text())
-    assert serialize.from_data(_without(golden, event, *path)) == scenario()
+    upgraded = _upgraded(_without(golden, event, *path))
+    assert upgraded.events[1:] == scenario().events[1:]
 
 
 def test_the_scenario_writes_many_defaults() -> None:
@@ -278,7 +327,7 @@ def test_a_command_event_is_read_from_its_own_record() -> None:
     at = datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Berlin"))
     zoned = PointsLedger.replay(
         (Opened("m-1", tz="UTC", policy=NeverExpire()), Earned("e1", at, at, 10),
-         Redeemed("r1", at, at, 4, lots=(("e1", 4),)))
+         Redeemed("r1", at, at, 4, lots=(("e1", 4),), sources=(("purchase", 4),)))
     )  # fmt: skip
     assert zoned._command_event(1).at.tzinfo is at.tzinfo  # the given event itself
 

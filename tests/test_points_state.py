@@ -153,7 +153,7 @@ BAD: list[tuple[str, Any]] = [
     ("missing key", {k: v for k, v in _doc().items() if k != "queue"}),
     ("unknown key", {**_doc(), "extra": 1}),
     ("other format", {**_doc(), "format": "points.PointsLedger"}),
-    ("other version", {**_doc(), "version": 2}),
+    ("other version", {**_doc(), "version": 1}),
     ("floats", {**_doc(), "totals": [0.5] * 16}),
     ("bools", {**_doc(), "queue": [True]}),
     ("beyond int64", {**_doc(), "records": [2**70]}),

@@ -296,6 +296,7 @@ class PointsLedger(Core):
             and a._conf.tzname == b._conf.tzname
             and a._conf.policy == b._conf.policy
             and a._conf.strict == b._conf.strict
+            and a._conf.tzdata == b._conf.tzdata
             and a._same_state(b)
         )
 
@@ -1570,6 +1571,9 @@ def _upgrade_v1(data: Any) -> Any:
     of an event or policy as its default; version 2 requires every key."""
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         events = [_with_defaults(event, _EVENT_CLASSES) for event in data["events"]]
+        for event, given in zip(events, data["events"], strict=True):
+            if isinstance(given, dict) and "tzdata" not in given and event is not given:
+                event.pop("tzdata", None)  # (a version 3 key: the next upgrade sets it)
         return {**data, "events": events}
     return data
 
