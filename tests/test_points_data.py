@@ -82,7 +82,9 @@ def sources_scenario() -> PointsLedger:
         "f1", at=t0, points=40, source="referral"
     )
     _, led = transfer(friend, led, "t1", at=t0 + timedelta(days=4), points=25)
-    dup = PointsLedger.open("m-3", tz="Europe/Berlin").earn("d1", at=t0, points=5, source="partner")
+    dup = PointsLedger.open("m-3", tz="Europe/Berlin").earn(
+        "d1", at=t0, points=5, source="partner"
+    )
     return merge(led, dup, "g1", at=t0 + timedelta(days=5))
 
 
@@ -136,7 +138,8 @@ def test_older_golden_documents_upgrade_to_the_scenario_with_derived_effects(pat
     led = scenario()
     upgraded = _upgraded(json.loads(path.read_text()))
     assert upgraded.events[1:] == led.events[1:]
-    assert upgraded.lots == led.lots and upgraded.balance() == led.balance()
+    assert upgraded.lots == led.lots
+    assert upgraded.balance() == led.balance()
     assert upgraded != led  # (the histories differ in their Opened)
     written = serialize.to_data(upgraded)
     assert written["version"] == 3

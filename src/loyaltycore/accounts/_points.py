@@ -103,7 +103,14 @@ def _sender(member: str, tz: str, parts: tuple[TransferIn, ...], at: datetime) -
     """A ledger holding exactly the transferred parts, each with its expiry."""
     sender = PointsLedger.open(member, tz=tz, policy=NeverExpire())
     for i, part in enumerate(parts):
-        sender = sender.earn(f"p{i}", at=at, points=part.points, expires_at=part.expires_at)
+        sender = sender.earn(
+            f"p{i}",
+            at=at,
+            points=part.points,
+            expires_at=part.expires_at,
+            source=part.source,
+            value_per_point=part.value_per_point,
+        )
     return sender
 
 
@@ -123,6 +130,8 @@ def _duplicate(
             points=lot.points,
             available_at=lot.available_at,
             expires_at=lot.expires_at,
+            source=lot.source,
+            value_per_point=lot.value_per_point,
         )
     return dup
 
@@ -132,7 +141,14 @@ def merged_lots(duplicate: PointsLedger, at: datetime) -> tuple[tuple[MergedLot,
     book = duplicate.expire(as_of=at)
     lots = tuple(
         MergedLot(
-            lot.id, lot.remaining, lot.earned_at, lot.expires_at, lot.available_at, lot.pending
+            lot.id,
+            lot.remaining,
+            lot.earned_at,
+            lot.expires_at,
+            lot.available_at,
+            lot.pending,
+            lot.source,
+            lot.value_per_point,
         )
         for lot in book.lots
         if lot.remaining

@@ -28,8 +28,8 @@ create debt. See ``docs/points.md`` for the whole model.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import attrs
@@ -95,6 +95,8 @@ from loyaltycore.points._values import (
     MAX_DAYS,
     PENDING,
     POLICY_TYPES,
+    TZDATA,
+    TZDATA_UPGRADED,
     Adjusted,
     Balance,
     Captured,
@@ -121,8 +123,6 @@ from loyaltycore.points._values import (
     RedemptionCancelled,
     Released,
     Statement,
-    TZDATA,
-    TZDATA_UPGRADED,
     StatementLine,
     TransferIn,
     TransferredIn,

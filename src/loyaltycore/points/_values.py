@@ -8,8 +8,8 @@ builds them through their dumb ``__init__`` once the public boundary
 from __future__ import annotations
 
 import functools
-from decimal import Decimal
 from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any, ClassVar, Final, Literal, SupportsIndex, TypeAlias
 
 import attrs
