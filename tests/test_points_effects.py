@@ -59,7 +59,8 @@ def test_transfers_merges_and_credits_keep_or_name_the_source() -> None:
         "f1", at=T0, points=40, source="referral", value_per_point=1
     )
     _, led = transfer(friend, _ledger(), "t1", at=T0, points=25)
-    dup = PointsLedger.open("m-3", tz="Europe/Berlin").earn("d1", at=T0, points=5, source="partner")
+    dup = PointsLedger.open("m-3", tz="Europe/Berlin")
+    dup = dup.earn("d1", at=T0, points=5, source="partner")
     led = merge(led, dup, "g1", at=T0).adjust("a1", at=T0, points=7, reason="sorry")
     assert [(lot.id, lot.source, lot.value_per_point) for lot in led.lots] == [
         ("t1#0", "referral", Decimal(1)),
@@ -154,7 +155,8 @@ def test_an_inactivity_policy_records_the_deadline_after_each_command() -> None:
     led = led.redeem("r1", at=T0 + timedelta(days=20), points=3)
     led = led.adjust("a1", at=T0 + timedelta(days=30), points=-2, reason="fix")
     deadlines = [getattr(ev, "inactivity_deadline", None) for ev in led.events[1:]]
-    assert deadlines[0] is not None and deadlines[0] < deadlines[1] == deadlines[2]
+    assert deadlines[0] is not None
+    assert deadlines[0] < deadlines[1] == deadlines[2]
     assert PointsLedger.audit(led.events) == ()
 
 
@@ -176,9 +178,7 @@ def test_a_recorded_expiry_that_the_rules_give_differently_replays_as_recorded()
     assert replayed.balance(as_of=rules + timedelta(minutes=30)).available == 100
     assert replayed.events == history
 
-    assert PointsLedger.audit(history) == (
-        Difference(1, "e1", "lot_expires_at", recorded, rules),
-    )
+    assert PointsLedger.audit(history) == (Difference(1, "e1", "lot_expires_at", recorded, rules),)
     with pytest.raises(errors.InvalidData, match=r"lot_expires_at of 'e1' recorded"):
         PointsLedger.replay(history, mode="recompute")
     assert PointsLedger.replay(led.events, mode="recompute") == led

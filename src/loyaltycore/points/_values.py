@@ -8,13 +8,13 @@ builds them through their dumb ``__init__`` once the public boundary
 from __future__ import annotations
 
 import functools
+import importlib
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar, Final, Literal, SupportsIndex, TypeAlias
 
 import attrs
 import numpy as np
-import tzdata
 
 from loyaltycore._frames import Col, Frames
 from loyaltycore._validate import check_int
@@ -33,7 +33,7 @@ Sources: TypeAlias = tuple[tuple[str, int], ...]
 
 #: The version of the zone data bundled with ``tzdata`` (read once, at import):
 #: a history records the version its instants were computed with.
-TZDATA: Final[str] = tzdata.IANA_VERSION
+TZDATA: Final[str] = str(importlib.import_module("tzdata").IANA_VERSION)
 #: The ``tzdata`` of a history upgraded from a version that did not record it.
 TZDATA_UPGRADED: Final = "upgraded"
 
