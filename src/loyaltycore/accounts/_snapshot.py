@@ -17,7 +17,10 @@ with little work per item:
 * ``programs``: the ``(id, version)`` of every program the kept orders name.
 
 Version 1 (activity, outcomes and orders as nested objects) is upgraded on
-load.
+load. Version 3 holds the ledger's events as the points ledger's document
+version 3 writes them (lot sources, recorded effects, the zone data
+version); a version 2 snapshot's ledger is upgraded by that document's
+upgrader on load.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from loyaltycore.tiers import TierStatus
 
 #: The snapshot document's name and version (a store rewrites older ones).
 SNAPSHOT_SCHEMA = "accounts.Snapshot"
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 
 
 @attrs.frozen
@@ -164,6 +167,28 @@ def _upgrade_v1(data: Any) -> Any:
 
 
 _ACTIVITY_KEYS = ("metric", "amount", "occurred_at", "source_id", "reverses")
+
+#: The points ledger document version a version 2 snapshot's ledger events have.
+_LEDGER_V2: Final = 2
+
+
+def _upgrade_v2(data: Any) -> Any:
+    """Version 2 data as version 3: the ledger's events as the points ledger
+    document's upgrader writes them (a ledger that does not load is left for
+    the structure check to name)."""
+    if not isinstance(data, dict) or not isinstance(data.get("ledger"), list):
+        return data
+    doc = {
+        "schema": "points.PointsLedger",
+        "version": _LEDGER_V2,
+        "data": {"events": data["ledger"]},
+    }
+    try:
+        ledger = serialize.from_data(doc)
+    except InvalidData:
+        return data
+    events = serialize.to_data(ledger)["data"]["events"]  # type: ignore[index]
+    return {**data, "ledger": events}
 
 
 V = TypeVar("V")
@@ -336,5 +361,8 @@ def register() -> None:
     serialize.register_document(Profile, "accounts.Profile", 1)
     serialize.register_document(Outcome, "accounts.Outcome", 1)
     serialize.register_document(
-        SnapshotData, SNAPSHOT_SCHEMA, SNAPSHOT_VERSION, upgraders={1: _upgrade_v1}
+        SnapshotData,
+        SNAPSHOT_SCHEMA,
+        SNAPSHOT_VERSION,
+        upgraders={1: _upgrade_v1, 2: _upgrade_v2},
     )

@@ -439,7 +439,7 @@ class PointsLedger(Core):
         >>> edited = (*ledger.events[:1], attrs.evolve(ledger.events[1], lot_expires_at=moved))
         >>> [(d.event, d.field, d.recorded.date(), d.recomputed.date())
         ...  for d in PointsLedger.audit(edited)]
-        [('e1', 'lot_expires_at', datetime.date(2025, 3, 1), datetime.date(2025, 2, 1))]
+        [('e1', 'lot_expires_at', datetime.date(2025, 3, 1), datetime.date(2025, 1, 6))]
         """
         events = tuple(events)
         found: list[tuple[str, str, int, int]] = []
@@ -701,13 +701,15 @@ class PointsLedger(Core):
         The lot records both (:attr:`Lot.source`, :attr:`Lot.value_per_point`),
         and the event records its expiry instant as derived:
 
+        >>> from datetime import datetime, timezone
         >>> from decimal import Decimal
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
         >>> ledger = PointsLedger.open("m-1", policy=ExpireAfter(months=12)).earn(
         ...     "e2", at=at, points=50, source="bonus", value_per_point="0.01")
         >>> ledger.lots[0].source, ledger.lots[0].value_per_point
         ('bonus', Decimal('0.01'))
         >>> ledger.events[-1].lot_expires_at.date()
-        datetime.date(2025, 1, 5)
+        datetime.date(2025, 1, 6)
 
         >>> from datetime import datetime, timedelta, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
