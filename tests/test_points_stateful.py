@@ -13,6 +13,11 @@ points expire, what a hold keeps) in plain steps, without the engine's
 layout or speed tricks. A change of policy is made here first, then in the
 engine until the two agree again.
 
+Each lot has a source (drawn for earns; "adjustment" for a credit; a grace
+lot takes the first expired lot's), and a redemption records the sources it
+consumed, in consumption order; every earn records the expiry the model
+derives, and every command the inactivity deadline after it.
+
 The program zone is drawn too (local dates, and so expiry instants, differ
 per zone), and the inactivity policy gets its own paths: spending or
 refunding everything, then letting the deadline pass with ``expire(as_of=)``
@@ -118,9 +123,12 @@ class Model:
     def available(self) -> int:
         return sum(x["rem"] for x in self.usable())
 
-    def new_lot(self, lot_id: str, points: int, exp: datetime | None, avail: Any) -> None:
+    def new_lot(
+        self, lot_id: str, points: int, exp: datetime | None, avail: Any, source: str = "purchase"
+    ) -> None:
         self.seq += 1
         self.lots[lot_id] = {
+            "source": source,
             "amount": points,
             "rem": points,
             "held": 0,
@@ -146,6 +154,17 @@ class Model:
             parts.append((self.id_of(lot), x))
         assert points == 0
         return parts
+
+    def sources(self, parts: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+        """Points per lot source in consumption order, adjacent ones summed."""
+        out: list[tuple[str, int]] = []
+        for lot_id, x in parts:
+            source = self.lots[lot_id]["source"]
+            if out and out[-1][0] == source:
+                out[-1] = (source, out[-1][1] + x)
+            else:
+                out.append((source, x))
+        return tuple(out)
 
     def id_of(self, lot: dict[str, Any]) -> str:
         return next(k for k, v in self.lots.items() if v is lot)
@@ -278,22 +297,29 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- rules -------------------------------------------------------------
 
-    @rule(points=st.integers(50, 800), hours=st.integers(0, 60), wait=st.sampled_from([0, 0, 30]))
-    def earn(self, points: int, hours: int, wait: int) -> None:
+    @rule(
+        points=st.integers(50, 800),
+        hours=st.integers(0, 60),
+        wait=st.sampled_from([0, 0, 30]),
+        source=st.sampled_from(["purchase", "purchase", "bonus", "partner-x"]),
+    )
+    def earn(self, points: int, hours: int, wait: int, source: str) -> None:
         m = self.model
         at = self.tick(hours)
         avail = at + timedelta(hours=wait) if wait else None
         exp = m.expiry(at)
         eid = self.fresh("e")
-        kwargs = {"id": eid, "at": at, "points": points, "available_at": avail}
+        kwargs = {"id": eid, "at": at, "points": points, "available_at": avail, "source": source}
         if exp is not None and exp <= (avail or at):
             self.run("earn", errors.InvalidTime, **kwargs)
             return
         self.run("earn", None, **kwargs)
-        m.new_lot(eid, points, exp, avail)
+        m.new_lot(eid, points, exp, avail, source)
         m.earns[eid] = points
         m.flow["earned"] += points
         m.touch(at)
+        recorded = self.ledger._command_named(eid)  # (debt repaid may follow it)
+        assert (recorded.lot_expires_at, recorded.inactivity_deadline) == (exp, m.deadline)  # type: ignore[union-attr]
         m.settle()
 
     @rule(points=st.integers(1, 300), hours=st.integers(0, 30))
@@ -306,9 +332,13 @@ class LedgerMachine(RuleBasedStateMachine):
             self.run("redeem", errors.InsufficientPoints, **kwargs)
             return
         self.run("redeem", None, **kwargs)
-        m.redemptions[rid] = {"parts": m.take(points, "used"), "done": 0}
+        parts = m.take(points, "used")
+        m.redemptions[rid] = {"parts": parts, "done": 0}
         m.flow["redeemed"] += points
         m.touch(at)
+        recorded = self.ledger._command_named(rid)
+        assert recorded.sources == m.sources(parts)  # type: ignore[union-attr]
+        assert recorded.inactivity_deadline == m.deadline  # type: ignore[union-attr]
 
     @rule(points=st.integers(1, 200), hours=st.integers(0, 10), life=st.integers(24, 240))
     def hold(self, points: int, hours: int, life: int) -> None:
@@ -451,15 +481,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run("reverse", None, **kwargs)
         flat = [lot_id for lot_id, x in red["parts"] for _ in range(x)]
         graced = 0
+        first = "purchase"
         for lot_id in flat[red["done"] : red["done"] + amount]:
             lot = m.lots[lot_id]
             if m.dead(lot, at) and grace is not None:
+                first = first if graced else lot["source"]
                 graced += 1
                 continue
             m.put_back(lot, 1, "used", at)
         if graced:
             until = midnight_after(m.day(at) + timedelta(days=5), m.tz)
-            m.new_lot(f"{cid}:grace", graced, until, None)
+            m.new_lot(f"{cid}:grace", graced, until, None, first)
         red["done"] += amount
         m.flow["cancelled"] += amount
         m.settle()
@@ -475,7 +507,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         self.run("adjust", None, **kwargs)
         if points > 0:
-            m.new_lot(aid, points, m.expiry(at), None)
+            m.new_lot(aid, points, m.expiry(at), None, "adjustment")
             m.flow["adjusted_in"] += points
             m.touch(at)
             m.settle()
@@ -561,6 +593,7 @@ class LedgerMachine(RuleBasedStateMachine):
             mine = self.model.lots[lot.id]
             got = (lot.remaining, lot.held, lot.used, lot.expired, lot.reversed)
             want = (mine["rem"], mine["held"], mine["used"], mine["expired"], mine["rev"])
+            assert lot.source == mine["source"], lot.id
             assert got == want, lot.id
             assert min(got) >= 0
             assert sum(got) == lot.amount

@@ -164,7 +164,7 @@ def transfer_parts(receiver: PointsLedger, id: str) -> tuple[TransferIn, ...]:
             lot = receiver.lot(f"{id}#{len(parts)}")
         except NotFound:
             return tuple(parts)
-        parts.append(TransferIn(lot.amount, lot.expires_at))
+        parts.append(TransferIn(lot.amount, lot.expires_at, lot.source, lot.value_per_point))
 
 
 # -- the bounded ledger ---------------------------------------------------------------
