@@ -218,3 +218,29 @@ def test_histories_audit_clean_and_recompute_to_themselves(days: list[int], whic
         led = led.earn(f"e{k}", at=at, points=10)
     assert PointsLedger.audit(led.events) == ()
     assert PointsLedger.replay(led.events, mode="recompute") == led
+
+
+def test_an_event_that_leaves_its_effects_out_has_them_derived() -> None:
+    # (a history written by hand: the effects are derived, the events kept as given)
+    led = _ledger(ExpireOnInactivity(months=2)).earn("e1", at=T0, points=10)
+    led = led.redeem("r1", at=T0 + timedelta(days=1), points=4, reason="gift")
+    bare = tuple(
+        attrs.evolve(ev, lot_expires_at=None, inactivity_deadline=None)
+        if isinstance(ev, Earned)
+        else attrs.evolve(ev, inactivity_deadline=None)
+        if isinstance(ev, Redeemed)
+        else ev
+        for ev in led.events
+    )
+    again = PointsLedger.replay(bare)
+    assert again == led
+    assert again.events == bare
+    assert PointsLedger.audit(bare) == ()
+    assert PointsLedger.replay(bare, mode="recompute") == led
+
+
+def test_a_hand_written_plain_earn_expires_under_the_policy() -> None:
+    history = (_ledger().events[0], Earned("e1", T0, T0, 10))
+    led = PointsLedger.replay(history)
+    assert led.lots[0].expires_at == datetime(2025, 3, 30, 22, tzinfo=UTC)
+    assert led.events == history

@@ -1540,10 +1540,12 @@ class State(Core):
     derive: bool = False
 
     def effect(self, field: str, derived: int, recorded: datetime | None) -> int:
-        """The instant (micros, NEVER for None) to apply: the ``recorded`` one."""
-        if self.derive:
+        """The instant (micros, or NEVER) to apply: the ``recorded`` one, or the
+        derived one where none is recorded (None: "never" in an engine's
+        history, which the rules derive alike, or an event written by hand)."""
+        if self.derive or recorded is None:
             return derived
-        rec = NEVER if recorded is None else micros(recorded)
+        rec = micros(recorded)
         if rec != derived and self.audit is not None:
             self.audit.append((self.given.id, field, rec, derived))
         return rec
@@ -1970,10 +1972,11 @@ class State(Core):
             r, b = self.own_row(i)
             r[b + SRC] = column
 
-    def earn_plain(self, eid: str, at_us: int, points: int, recorded: int = -1) -> bool:
+    def earn_plain(self, eid: str, at_us: int, points: int, recorded: int = -1) -> int:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
 
-        Returns False, having changed nothing, when the general path is needed:
+        Returns the length of the record it wrote, or 0, having changed
+        nothing, when the general path is needed:
         something falls due by ``at_us``, the ledger has debt or an inactivity
         policy, or the policy's expiry for this hour is not memoised yet, or
         differs from the ``recorded`` expiry of a replayed earn (-1: none).
@@ -1984,7 +1987,7 @@ class State(Core):
             return False
         exp = conf.memo.get(at_us // _HOUR)
         if exp is None or exp <= at_us or (recorded != -1 and recorded != exp):
-            return False
+            return 0
         i = a[H_NLOTS]
         lids, eids = self._lids, self._eids
         if (
@@ -2039,7 +2042,7 @@ class State(Core):
             rec.extend(words)
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
-        return True
+        return len(words)
 
     def check_expiry(
         self, exp: int, start: int, id: str, at: datetime, occurred_at: datetime
@@ -2753,11 +2756,13 @@ def _replay(
                     and ev.points > 0
                     and ev.id not in idix
                     and at_us >= a[H_LAST]
-                    and s.earn_plain(
-                        ev.id,
-                        at_us,
-                        ev.points,
-                        NEVER if ev.lot_expires_at is None else micros(ev.lot_expires_at),
+                    and (
+                        words := s.earn_plain(
+                            ev.id,
+                            at_us,
+                            ev.points,
+                            -1 if ev.lot_expires_at is None else micros(ev.lot_expires_at),
+                        )
                     )
                 ):  # the common case, in one step
                     if quick:
@@ -2767,12 +2772,12 @@ def _replay(
                             and at.tzinfo is UTC
                             and not at.fold
                             and (
-                                exp is None
+                                (exp is None and words == 3)
                                 or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
                             )
                         ):  # (earn_plain's record, all of it input)
-                            ints += s._h[-3:] if exp is None else s._h[-4:]
-                        else:
+                            ints += s._h[-words:]
+                        else:  # (the events are compared one by one)
                             quick = False
                     if step is not None:
                         step(i, s)
@@ -2890,11 +2895,29 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
         _, read, command = _READ[h[pos] & 31]
         values, pos = read(h, pos, s._objs, ids[k] if command else None, ids, names, dt)
         k += command
-        if values != FIELDS[kind](ev):
-            return i, canonical
+        given = FIELDS[kind](ev)
+        if values != given:
+            effects = _EFFECTS.get(kind)
+            if effects is None or values != tuple(
+                values[j] if j in effects and x is None else x for j, x in enumerate(given)
+            ):
+                return i, canonical
+            canonical = False  # (an effect left out: the given events stand)
         canonical = canonical and _CANON[kind](ev)
     return None, canonical
 
+
+#: Per command type with recorded effects: their places among its fields
+#: (an event that leaves one out, None, follows when the rest is the same).
+_EFFECTS: Final[dict[type[Any], frozenset[int]]] = {
+    cls: frozenset(
+        j
+        for j, field in enumerate(attrs.fields(cls))
+        if field.name in ("lot_expires_at", "inactivity_deadline")
+    )
+    for cls in EVENT_TYPES
+    if {"lot_expires_at", "inactivity_deadline"} & {f.name for f in attrs.fields(cls)}
+}
 
 #: Per command type: its handler, called as ``handler(state, at_us, id, *inputs)``,
 #: and a getter of those arguments from an event (its ``id`` and ``inputs``).

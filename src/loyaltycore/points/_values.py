@@ -577,7 +577,8 @@ class Earned:
     the effects it derived: ``lot_expires_at``, the lot's expiry instant
     (``None``: never), and ``inactivity_deadline``, the member's inactivity
     deadline after the earn (``None``: none). A replay applies them as
-    written; :meth:`PointsLedger.audit` re-derives them.
+    written (one left as ``None`` is derived); :meth:`PointsLedger.audit`
+    re-derives them.
 
     >>> from datetime import timezone
     >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
