@@ -9,10 +9,11 @@ own records), not the length of the history:
   counts of what this version sees of the shared storage below. While a
   ledger has at most ``SMALL_LOTS`` lots, their rows (earned, expires,
   available as int microseconds UTC, then remaining, held, used, expired,
-  reversed and clawed-back points) and then the usable lots' queue follow
-  the header, and while it is short (``SHORT_LEDGER``) its records follow
-  them too: a short ledger is one array copied per command, and a command
-  on a longer one copies only what is bounded.
+  reversed and clawed-back points, then the source and value per point:
+  ``SRC``) and then the usable lots' queue follow the header, and while
+  it is short (``SHORT_LEDGER``) its records follow them too: a short
+  ledger is one array copied per command, and a command on a longer one
+  copies only what is bounded.
 - ``_lots``: a larger lot table, chunked (:class:`_Big`): a command copies
   the chunks it changes. ``_q``: a larger ledger's queue, soonest-expiring
   first (ties: oldest), ``q[QLO:QHI]``.
