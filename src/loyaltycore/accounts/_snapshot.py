@@ -184,7 +184,7 @@ def _upgrade_v2(data: Any) -> Any:
         "data": {"events": data["ledger"]},
     }
     try:
-        ledger = serialize.from_data(doc)
+        ledger: object = serialize.from_data(doc)
     except InvalidData:
         return data
     events = serialize.to_data(ledger)["data"]["events"]  # type: ignore[index]
