@@ -234,7 +234,7 @@ def test_an_event_that_leaves_its_effects_out_has_them_derived() -> None:
     )
     again = PointsLedger.replay(bare)
     assert again == led
-    assert again.events == bare
+    assert again.events == led.events  # (with the effects derived)
     assert PointsLedger.audit(bare) == ()
     assert PointsLedger.replay(bare, mode="recompute") == led
 
@@ -243,4 +243,4 @@ def test_a_hand_written_plain_earn_expires_under_the_policy() -> None:
     history = (_ledger().events[0], Earned("e1", T0, T0, 10))
     led = PointsLedger.replay(history)
     assert led.lots[0].expires_at == datetime(2025, 3, 30, 22, tzinfo=UTC)
-    assert led.events == history
+    assert led.events[1].lot_expires_at == led.lots[0].expires_at  # type: ignore[union-attr]

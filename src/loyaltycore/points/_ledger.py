@@ -2773,10 +2773,11 @@ def _replay(
                             and at.tzinfo is UTC
                             and not at.fold
                             and (
-                                (exp is None and words == 3)
+                                exp is None
                                 or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
                             )
-                        ):  # (earn_plain's record, all of it input)
+                        ):  # (earn_plain's record: its inputs, and its expiry as
+                            # recorded, or derived where the event leaves it out)
                             ints += s._h[-words:]
                         else:  # (the events are compared one by one)
                             quick = False
@@ -2903,7 +2904,7 @@ def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int |
                 values[j] if j in effects and x is None else x for j, x in enumerate(given)
             ):
                 return i, canonical
-            canonical = False  # (an effect left out: the given events stand)
+            # (an effect left out: the ledger's events carry the derived one)
         canonical = canonical and _CANON[kind](ev)
     return None, canonical
 
