@@ -124,12 +124,26 @@ def calendar_window(day: date) -> tuple[date, date]:
     return date(day.year, 1, 1), date(day.year + 1, 1, 1)
 
 
+@functools.lru_cache(maxsize=32768)
+def membership_year(day: date, anchor: date) -> tuple[date, date]:
+    """:func:`~loyaltycore.calendar.anniversary_window` of ``day`` from ``anchor``, cached.
+
+    An evaluation asks for the same members' years on the same days again
+    and again (every order of a day); the dates depend on nothing else.
+    """
+    return anniversary_window(day, anchor)
+
+
+@functools.lru_cache(maxsize=32768)
 def window_of(kind: str, day: date, anchor: date, months: int) -> tuple[date, date]:
-    """The qualification window containing ``day`` (rolling: trailing, ``day`` included)."""
+    """The qualification window containing ``day`` (rolling: trailing, ``day`` included).
+
+    Cached: the window depends only on these four values.
+    """
     if kind == "calendar":
         return calendar_window(day)
     if kind == "anniversary":
-        return anniversary_window(day, anchor)
+        return membership_year(day, anchor)
     if kind == "rolling":
         return rolling_window(day, months=months)
     return date.min, date.max
