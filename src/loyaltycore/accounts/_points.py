@@ -83,9 +83,7 @@ def run(ledger: PointsLedger, op: LedgerOp, at: datetime, occurred: datetime) ->
         return transfer(sender, ledger, op.id, at=at, points=op.points, occurred_at=occurred)[1]
     if kind == "merge_in":
         duplicate = _duplicate(op.other, ledger.tz, op.lots, op.debt, at)
-        # (the live merge posts at the later of the two accounts' times, with
-        # no business time of its own: the event's may be the earlier one)
-        return merge(ledger, duplicate, op.id, at=at)
+        return merge(ledger, duplicate, op.id, at=at, occurred_at=occurred)
     if kind == "carry":
         return ledger.carry_forward(
             op.id,
