@@ -19,7 +19,7 @@ from loyaltycore.calendar import to_utc
 from loyaltycore.errors import InvalidArgument, InvalidType
 from loyaltycore.points import ExpiryPolicy, MergedLot, TransferIn
 from loyaltycore.predicates import FrozenMap, Member
-from loyaltycore.rules import Evaluation
+from loyaltycore.rules import Evaluation, Trace
 from loyaltycore.tiers import Activity
 
 if TYPE_CHECKING:
@@ -348,9 +348,6 @@ class Payload:
 
 def _kept(evaluation: Evaluation) -> Evaluation:
     """What an order keeps of its evaluation: the member without profile facts, no conditions."""
-    from loyaltycore.predicates import Member
-    from loyaltycore.rules import Trace
-
     m = evaluation.member
     trace = evaluation.trace
     return Evaluation(
