@@ -46,6 +46,7 @@ from loyaltycore.accounts import (
     event_from_data,
     event_to_data,
 )
+from loyaltycore.calendar import from_micros
 from loyaltycore.errors import (
     ConcurrencyConflict,
     InvalidArgument,
@@ -274,25 +275,44 @@ def lot_sources(account: Account, lots: Iterable[Lot] | None = None) -> dict[str
     >>> lot_sources(a.adjust("a-1", at=at, points=5, reason="hi").account)
     {'2.0': 'order:o-1', '3.0': 'command:3'}
     """
+    ids = [lot.id for lot in (account.ledger.lots if lots is None else lots)]
+    return _sources(account, ids)
+
+
+def _sources(account: Account, ids: Iterable[str]) -> dict[str, str]:
+    """Where each of the lots named ``ids`` came from (see :func:`lot_sources`)."""
     orders = {
         earn: f"order:{record.id}"
         for record in account.orders.values()
         for earn, _ in record.earns
     }
     out = {}
-    for lot in account.ledger.lots if lots is None else lots:
-        name = lot.id.removeprefix("~/")
+    for lot_id in ids:
+        name = lot_id.removeprefix("~/")
         if name in orders:
-            out[lot.id] = orders[name]
+            out[lot_id] = orders[name]
         elif "#" in name:
-            out[lot.id] = "transfer:" + name.split(":", 1)[0]
+            out[lot_id] = "transfer:" + name.split(":", 1)[0]
         elif "/" in name:
-            out[lot.id] = "merge:" + name.split(":", 1)[0]
-        elif lot.id.startswith("~/"):
-            out[lot.id] = "carried"
+            out[lot_id] = "merge:" + name.split(":", 1)[0]
+        elif lot_id.startswith("~/"):
+            out[lot_id] = "carried"
         else:
-            out[lot.id] = "command:" + name.split(".", 1)[0]
+            out[lot_id] = "command:" + name.split(".", 1)[0]
     return out
+
+
+#: ISO texts of lot expiry instants (microseconds), as lots keep theirs from command to command.
+_EXPIRY_TEXTS: dict[int, str] = {}
+
+
+def _expiry(micros: int) -> str:
+    text = _EXPIRY_TEXTS.get(micros)
+    if text is None:
+        if len(_EXPIRY_TEXTS) >= 65_536:
+            _EXPIRY_TEXTS.clear()
+        text = _EXPIRY_TEXTS[micros] = from_micros(micros).isoformat()
+    return text
 
 
 def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
@@ -315,17 +335,12 @@ def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
     )
     if closed:
         return row, []
-    open_lots = [lot for lot in account.ledger.lots if lot.remaining]
-    sources = lot_sources(account, open_lots)
+    # (read from the ledger's lot rows: no Lot values are built)
+    open_lots = account.ledger._open_lots()
+    sources = _sources(account, [lot[0] for lot in open_lots])
     lots = [
-        LotRow(
-            lot.id,
-            lot.remaining,
-            lot.pending,
-            None if lot.expires_at is None else lot.expires_at.isoformat(),
-            sources[lot.id],
-        )
-        for lot in open_lots
+        LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
+        for lot, left, pending, expires in open_lots
     ]
     return row, lots
 
