@@ -13,6 +13,7 @@ text is written unsorted), and read back to the same event.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,11 +22,13 @@ import attrs
 import cattrs
 import pytest
 from cattrs.gen import make_dict_unstructure_fn
-from hypothesis import settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import invariant
 
 import tests.test_accounts_stateful as model
 from loyaltycore import serialize
+from loyaltycore._validate import DECIMAL_CONTEXT
 from loyaltycore.accounts import (
     Account,
     AccountEvent,
@@ -38,6 +41,7 @@ from loyaltycore.accounts import (
     transfer,
 )
 from loyaltycore.accounts._codec import HOOKS
+from loyaltycore.accounts._payload import canonical
 from loyaltycore.accounts._values import (
     Absorbed,
     Award,
@@ -45,6 +49,7 @@ from loyaltycore.accounts._values import (
     LedgerOp,
     OrderRecord,
     Outcome,
+    Payload,
     ProgramRef,
     Seen,
     StoredEvaluation,
@@ -52,9 +57,17 @@ from loyaltycore.accounts._values import (
     _kept,
 )
 from loyaltycore.points import ExpireAtPeriodEnd
-from loyaltycore.predicates import Item, field
-from loyaltycore.rules import Evaluation, FixedPoints, PointsPerSpend, Rule, RuleSet, describe
-from loyaltycore.rules import _EvaluationData, _TraceData
+from loyaltycore.predicates import FrozenMap, Item, field
+from loyaltycore.rules import (
+    Evaluation,
+    FixedPoints,
+    PointsPerSpend,
+    Rule,
+    RuleSet,
+    _EvaluationData,
+    _TraceData,
+    describe,
+)
 
 OMITTING = (LedgerOp, Outcome, AwardResult, OrderRecord, AccountEvent)
 WHOLE = (ProgramRef, Award, Seen, TierOp, Absorbed)
@@ -271,3 +284,64 @@ class CodecMachine(model.AccountMachine):
 
 CodecMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=25)
 test_random_histories_encode_as_the_converter_did = CodecMachine.TestCase
+
+
+# -- command payloads ---------------------------------------------------------------------
+
+
+def _old_canonical(value: Any) -> Any:
+    """The payloads' canonical form as first written (one isinstance chain), the reference."""
+    kind = type(value)
+    if kind in (str, int, bool, type(None)):
+        return value
+    if kind is Decimal:
+        text = format(value.normalize(DECIMAL_CONTEXT), "f")
+        return "0" if text in ("-0", "0") else text
+    if kind is dict or isinstance(value, Mapping):
+        return {str(k): _old_canonical(v) for k, v in sorted(value.items())}
+    if kind is tuple or kind is list:
+        return [_old_canonical(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(_old_canonical(v) for v in value)
+    if attrs.has(kind):
+        names = [f.name for f in attrs.fields(kind) if f.init]
+        return {name: _old_canonical(getattr(value, name)) for name in names}
+    if isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"no canonical form for {kind.__name__}")
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=5),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    st.datetimes(timezones=st.just(UTC)),
+    st.dates(),
+    st.builds(Item, st.sampled_from(["latte", "mug"]), quantity=st.integers(1, 3)),
+    st.builds(Tender, st.just("card"), st.decimals(0, 100, places=2)),
+    st.builds(FrozenMap, st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3),
+        st.frozensets(st.text(max_size=3), max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=5), _VALUES, max_size=4))
+def test_payloads_are_written_as_the_isinstance_chain_wrote_them(payload: dict[str, Any]) -> None:
+    assert canonical(payload) == _old_canonical(payload)
+    assert Payload(payload).text == json.dumps(
+        _old_canonical(payload), sort_keys=True, separators=(",", ":")
+    )
