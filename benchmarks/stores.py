@@ -372,12 +372,11 @@ def extra_lines(
 ) -> str:
     """The ceiling and award lines that follow a distinct line (same run, same processes)."""
     label = f"{processes} process{'es' if processes > 1 else '  '}"
-    pad = " " * len(prefix)
     return (
         f"{prefix}ceiling   {label}  {ceiling:8,.0f} commands/s"
         f"  | bare INSERTs + the same order in memory; store / ceiling {ours / ceiling:.2f}"
         f"  (ceiling / bare INSERTs {ceiling / base:.2f})\n"
-        f"{pad}award     {label}  {award:8,.0f} commands/s"
+        f"{prefix}award     {label}  {award:8,.0f} commands/s"
         f"  | a plain award (little domain work); ratio to bare INSERTs {award / base:.2f}"
     )
 
