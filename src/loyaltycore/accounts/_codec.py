@@ -7,7 +7,8 @@ has one encoding whichever way it is written: through
 :func:`loyaltycore.serialize.unstructure`. They write what the converter's
 generated functions wrote before them, key for key and in the same order:
 a field left at its default is left out (``LedgerOp``, ``Outcome``,
-``AwardResult``, ``OrderRecord``, ``AccountEvent``), instants are ISO-8601
+``AwardResult``, ``OrderRecord``, ``AccountEvent``; but an outcome's award
+lines write ``cap`` always, as they always have), instants are ISO-8601
 text in UTC, money is its ``str``. The test suite pins every function to
 the converter's generated one over real histories of every command.
 
@@ -64,17 +65,23 @@ def program_data(ref: ProgramRef) -> Data:
 
 
 def award_result_data(line: AwardResult) -> Data:
-    """An award line's plain data (``cap`` left out when None)."""
-    res: Data = {
+    """An award line's plain data, on its own (``cap`` left out when None)."""
+    res = _line(line)
+    if res["cap"] is None:
+        del res["cap"]
+    return res
+
+
+def _line(line: AwardResult) -> Data:
+    """An award line's plain data inside an outcome (every field, ``cap`` too)."""
+    return {
         "rule": line.rule,
         "currency": line.currency,
         "recipient": line.recipient,
         "points": line.points,
         "granted": line.granted,
+        "cap": line.cap,
     }
-    if line.cap is not None:
-        res["cap"] = line.cap
-    return res
 
 
 def award_data(award: Award) -> Data:
@@ -124,7 +131,7 @@ def outcome_data(o: Outcome) -> Data:
     if o.change != "retain":
         res["change"] = o.change
     if o.lines != ():
-        res["lines"] = [award_result_data(line) for line in o.lines]
+        res["lines"] = [_line(line) for line in o.lines]
     if o.emitted != ():
         res["emitted"] = [award_data(award) for award in o.emitted]
     if o.counters != {}:
