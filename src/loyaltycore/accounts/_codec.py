@@ -280,7 +280,7 @@ def event_data(e: AccountEvent) -> Data:
     >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
     >>> opened = Account.open("ann", program=example_program(), at=at).events[0]
     >>> list(event_data(opened))
-    ['version', 'command', 'id', 'at', 'occurred_at', 'payload', 'outcome', 'program', 'tier']
+    ['version', 'command', 'id', 'at', 'occurred_at', 'payload', 'outcome', 'program']
     """
     res: Data = {
         "version": e.version,
