@@ -54,7 +54,6 @@ from loyaltycore.accounts._values import (
     Seen,
     StoredEvaluation,
     TierOp,
-    _kept,
 )
 from loyaltycore.points import ExpireAtPeriodEnd
 from loyaltycore.predicates import FrozenMap, Item, field
@@ -102,7 +101,7 @@ def _reference() -> cattrs.Converter:
         doc = {
             "schema": "rules.Evaluation",
             "version": 1,
-            "data": _old_evaluation(ref, _kept(stored.value)),
+            "data": _old_evaluation(ref, stored.value),  # (the kept value: no profile facts)
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
