@@ -2103,7 +2103,9 @@ def merge(into: Account, absorbed: Account, id: str, *, at: datetime) -> tuple[A
     cmd_a, cmd_b = cmd_a._replace(at=posted), cmd_b._replace(at=posted)
     mid = f"{absorbed.member}:{cmd_b.version}"
     lots, debt = _points.merged_lots(absorbed.ledger, posted)
-    new_ledger = merge_ledgers(into.ledger, absorbed.ledger, mid, at=posted)
+    new_ledger = merge_ledgers(
+        into.ledger, absorbed.ledger, mid, at=posted, occurred_at=cmd_a.occurred
+    )
     op = LedgerOp("merge_in", mid, other=absorbed.member, lots=lots, debt=debt)
     program = into.program
     theirs = _tiers.before(absorbed.status, absorbed.activity, program, posted)

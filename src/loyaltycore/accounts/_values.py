@@ -346,33 +346,68 @@ class Payload:
         return (Payload, (None, self.text))
 
 
-def _kept(evaluation: Evaluation) -> Evaluation:
-    """What an order keeps of its evaluation: the member without profile facts, no conditions."""
-    from loyaltycore.predicates import Member
-    from loyaltycore.rules import Trace
+#: An evaluation as an order keeps it in memory: the event and the rest as atoms
+#: (member id, joined_at, tier, counters; eligible, points, raw lines, increments,
+#: budget increments; trace rule ids, codes and details), in that order.
+_Parts = tuple[Any, ...]
 
+
+def _parts(evaluation: Evaluation) -> _Parts:
+    """What an order keeps of its evaluation: the member without profile facts, no conditions.
+
+    Plain values (a tuple, dicts of ints) rather than the member and the
+    trace: an account keeps one per order in its refund window, and atoms
+    cost the garbage collector nothing.
+    """
     m = evaluation.member
     trace = evaluation.trace
-    return Evaluation(
+    return (
         evaluation.event,
-        Member(m.id, joined_at=m.joined_at, tier=m.tier, counters=m.counters),
+        m.id,
+        m.joined_at,
+        m.tier,
+        dict(m.counters),
         evaluation.eligible,
         evaluation.points,
         evaluation.raw,
         evaluation.increments,
         evaluation.budget_increments,
-        Trace(trace.rule_ids, trace.codes, trace.details, ((),) * len(trace.rule_ids)),
+        trace.rule_ids,
+        trace.codes,
+        trace.details,
+    )
+
+
+def _kept(parts: _Parts) -> Evaluation:
+    """The evaluation of :func:`_parts` (the member without profile facts, no conditions)."""
+    from loyaltycore.predicates import Member
+    from loyaltycore.rules import Trace
+
+    event, member, joined_at, tier, counters, eligible, points, raw, increments, budgets = parts[
+        :10
+    ]
+    rule_ids, codes, details = parts[10:]
+    return Evaluation(
+        event,
+        Member(member, joined_at=joined_at, tier=tier, counters=counters),
+        eligible,
+        points,
+        raw,
+        increments,
+        budgets,
+        Trace(rule_ids, codes, details, ((),) * len(rule_ids)),
     )
 
 
 class StoredEvaluation:
-    """An order's evaluation as kept for refunds: the value or its document text.
+    """An order's evaluation as kept for refunds: its parts, the value or its document text.
 
-    An order keeps the value it computed; a replayed or restored account
-    keeps the text it read. Each is made from the other on first need (the
-    text for plain data and equality, the value for a refund), so commands
-    never pay for serialising and loads never pay for parsing. The text
-    leaves out the member's profile facts and the trace's condition texts.
+    An order keeps the parts of the value it computed; a replayed or
+    restored account keeps the text it read. The value (for a refund) and
+    the text (for plain data and equality) are made on first need, so
+    commands never pay for serialising and loads never pay for parsing.
+    Both leave out the member's profile facts and the trace's condition
+    texts: a live account and a restored one refund from the same value.
 
     >>> from datetime import datetime, timezone
     >>> from loyaltycore.predicates import Event, Member
@@ -384,28 +419,31 @@ class StoredEvaluation:
     (True, 5)
     """
 
-    __slots__ = ("_text", "_value")
+    __slots__ = ("_parts", "_text", "_value")
 
     def __init__(self, value: Evaluation | None = None, text: str | None = None) -> None:
         if (value is None) == (text is None):
             raise InvalidArgument("give an evaluation or its text", field="evaluation")
-        self._value = value
+        self._parts = None if value is None else _parts(value)
+        self._value: Evaluation | None = None
         self._text = text
 
     @property
     def text(self) -> str:
         """The evaluation's document as canonical JSON text (no profile facts, no conditions)."""
         if self._text is None:
-            assert self._value is not None
-            self._text = serialize.dumps(_kept(self._value))
+            self._text = serialize.dumps(self.value)
         return self._text
 
     @property
     def value(self) -> Evaluation:
-        """The evaluation."""
+        """The evaluation (without the member's profile facts or the condition texts)."""
         if self._value is None:
-            assert self._text is not None
-            self._value = serialize.loads(self._text, Evaluation)
+            if self._parts is not None:
+                self._value = _kept(self._parts)
+            else:
+                assert self._text is not None
+                self._value = serialize.loads(self._text, Evaluation)
         return self._value
 
     def __eq__(self, other: object) -> bool:

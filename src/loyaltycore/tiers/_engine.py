@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, NamedTuple
 
-from loyaltycore.calendar import EPOCH, NEVER, anniversary_window, micros
+from loyaltycore.calendar import EPOCH, NEVER, micros
 from loyaltycore.errors import InvalidTime
 from loyaltycore.tiers._index import ActivityIndex, Entry, entries_of, occurred_of
 from loyaltycore.tiers._model import (
@@ -38,6 +38,7 @@ from loyaltycore.tiers._plan import (
     justified,
     local_day,
     meets,
+    membership_year,
     next_review_day,
     start_us,
     window_label,
@@ -223,7 +224,7 @@ class Run:
         """End of the window that starts at ``end``."""
         if self.cfg.kind == "calendar":
             return date(end.year + 1, 1, 1)
-        return anniversary_window(end, self.anchor)[1]
+        return membership_year(end, self.anchor)[1]
 
     def valid_now(self, day: date, hold: bool = True) -> date | None:
         """Validity of a tier earned on ``day`` from the window containing it."""
@@ -363,7 +364,7 @@ class Run:
 
     def year_close(self, boundary: date) -> None:
         """An anniversary, for lifetime years under rolling and lifetime windows."""
-        start, end = anniversary_window(boundary - ONE_DAY, self.anchor)
+        start, end = membership_year(boundary - ONE_DAY, self.anchor)
         self.count_year(self.justify(start, end))
         self.check_lifetime()
 
@@ -460,7 +461,7 @@ class Run:
         if self.cfg.kind not in ("rolling", "lifetime"):
             return NEVER
         day = local_day(self.t, self.cfg.tz)
-        return start_us(anniversary_window(day, self.anchor)[1], self.cfg.tz)
+        return start_us(membership_year(day, self.anchor)[1], self.cfg.tz)
 
     def after_day(self, day: date | None) -> int:
         return NEVER if day is None else start_us(day + ONE_DAY, self.cfg.tz)

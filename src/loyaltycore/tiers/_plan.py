@@ -8,6 +8,7 @@ in disjunctive normal form, so the scalar engine and the vectorized
 from __future__ import annotations
 
 import functools
+from calendar import isleap
 from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 from typing import NamedTuple
@@ -15,7 +16,6 @@ from typing import NamedTuple
 from loyaltycore._validate import DECIMAL_CONTEXT
 from loyaltycore.calendar import (
     EPOCH,
-    anniversary_window,
     rolling_window,
     start_of_day,
     to_micros,
@@ -124,14 +124,41 @@ def calendar_window(day: date) -> tuple[date, date]:
     return date(day.year, 1, 1), date(day.year + 1, 1, 1)
 
 
+def _anniversary(anchor: date, year: int) -> date:
+    """``anchor``'s month and day in ``year``, Feb 29 becoming Feb 28 (as the calendar's)."""
+    if anchor.month == 2 and anchor.day == 29 and not isleap(year):
+        return date(year, 2, 28)
+    return anchor.replace(year=year)
+
+
+def membership_year(day: date, anchor: date) -> tuple[date, date]:
+    """:func:`~loyaltycore.calendar.anniversary_window` of ``day`` from ``anchor``.
+
+    The same dates by plain date arithmetic: an evaluation asks for them at
+    every order, for every member's own anchor.
+    """
+    year = day.year if day >= _anniversary(anchor, day.year) else day.year - 1
+    return _anniversary(anchor, year), _anniversary(anchor, year + 1)
+
+
+@functools.lru_cache(maxsize=16384)
+def _trailing(day: date, months: int) -> tuple[date, date]:
+    """:func:`~loyaltycore.calendar.rolling_window` of ``months``, cached by day.
+
+    The same window for every member (it does not depend on the anchor),
+    asked at every order of the day.
+    """
+    return rolling_window(day, months=months)
+
+
 def window_of(kind: str, day: date, anchor: date, months: int) -> tuple[date, date]:
     """The qualification window containing ``day`` (rolling: trailing, ``day`` included)."""
     if kind == "calendar":
         return calendar_window(day)
     if kind == "anniversary":
-        return anniversary_window(day, anchor)
+        return membership_year(day, anchor)
     if kind == "rolling":
-        return rolling_window(day, months=months)
+        return _trailing(day, months)
     return date.min, date.max
 
 
