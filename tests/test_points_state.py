@@ -165,7 +165,7 @@ def test_a_merged_list_of_lots_is_built_only_when_its_event_is_read() -> None:
     ledger = merge(PointsLedger.open("m-1", policy=ExpireAfter(days=30)), other, "g1", at=at)
     ledger = ledger.earn("e1", at=at, points=5, reason="after the merge")
     doc = json.loads(json.dumps(ledger.state(packed=True)))
-    merged = [x for x in doc["objs"] if isinstance(x, dict)]
+    merged = [x for _, x in doc["objs"]["lists"]]
     assert [set(x) for x in merged] == [{"merged_lots"}]
     assert isinstance(merged[0]["merged_lots"]["points"], dict)
     back = PointsLedger.from_state(doc)
@@ -217,6 +217,11 @@ BAD: list[tuple[str, Any]] = [
             "objs": ["gift", {"transfer_in": {"points": [5], "expires_at": _packed_bytes(b"")}}],
         },
     ),
+    ("packed ids, not texts", {**_doc(), "lot_ids": _packed_bytes(b"\xff\x00")}),
+    ("packed ids, unterminated", {**_doc(), "lot_ids": {"texts": _packed_bytes(b"e1")["int64"]}}),
+    ("packed objs, index twice", {**_doc(), "objs": {"strs": ["gift"], "lists": [[0, "x"]] * 2}}),
+    ("packed objs, index out", {**_doc(), "objs": {"strs": [], "lists": [[3, "x"]]}}),
+    ("packed objs, other keys", {**_doc(), "objs": {"strs": ["gift"]}}),
 ]
 
 

@@ -16,8 +16,10 @@ with little work per item:
 * ``activity``: one row per entry, ``[metric, amount, occurred_at,
   source_id, reverses]``, read by the tier program's activity index (the
   entries become :class:`~loyaltycore.tiers.Activity` values on first need);
-* ``outcomes`` and ``orders``: by id, each the canonical JSON text of its
-  plain data, read when the id is first looked up (a retry, a refund);
+* ``outcomes`` and ``orders``: ``{"ids": ..., "texts": ...}``, two packed
+  text columns (:mod:`loyaltycore._packed`): the ids, and each one's
+  canonical JSON text, read when the id is first looked up (a retry, a
+  refund). An object of texts by id (version 2's form) reads too;
 * ``programs``: the ``(id, version)`` of every program the kept orders name.
 
 Version 1 (activity, outcomes and orders as nested objects) and version 2
@@ -36,6 +38,7 @@ import attrs
 from cattrs.gen import make_dict_unstructure_fn
 
 from loyaltycore import serialize
+from loyaltycore._packed import pack_texts, unpack_texts
 from loyaltycore.accounts._values import (
     VALUE_TYPES,
     AccountEvent,
@@ -265,8 +268,24 @@ class Stored(MutableMapping[str, V]):
 
 
 def stored(items: object, kind: type[V], label: str) -> Stored[V]:
-    """The ``outcomes`` or ``orders`` of a snapshot: JSON texts by id (checked: text, not read)."""
+    """The ``outcomes`` or ``orders`` of a snapshot: JSON texts by id, packed or an
+    object (checked: text, not read)."""
     path = f"$.data.{label}"
+    if (
+        isinstance(items, dict)
+        and set(items) == {"ids", "texts"}
+        and isinstance(items["ids"], dict)
+    ):
+        try:
+            ids = unpack_texts(items["ids"], "ids")
+            values = unpack_texts(items["texts"], "texts")
+        except ValueError as exc:
+            raise InvalidData.from_messages([f"{exc} @ {path}"], what=SNAPSHOT_SCHEMA) from None
+        if len(ids) != len(values) or len(set(ids)) != len(ids):
+            raise InvalidData.from_messages(
+                [f"must pair distinct ids with their texts @ {path}"], what=SNAPSHOT_SCHEMA
+            )
+        items = dict(zip(ids, values, strict=True))
     if not isinstance(items, dict):
         raise InvalidData.from_messages(
             [f"must be an object of JSON texts by id @ {path}"], what=SNAPSHOT_SCHEMA
@@ -286,11 +305,13 @@ def copied(items: Mapping[str, V]) -> MutableMapping[str, V]:
     return items.copy() if isinstance(items, Stored) else dict(items)
 
 
-def texts(items: Mapping[str, Any]) -> dict[str, str]:
-    """Outcomes or orders as JSON texts by id (for a snapshot)."""
+def texts(items: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Outcomes or orders as their ids and JSON texts, packed (for a snapshot)."""
     if isinstance(items, Stored):
-        return {key: items.text(key) for key in items}
-    return {key: text(serialize.unstructure(value)) for key, value in items.items()}
+        values = [items.text(key) for key in items]
+    else:
+        values = [text(serialize.unstructure(value)) for value in items.values()]
+    return {"ids": pack_texts(list(items)), "texts": pack_texts(values)}
 
 
 def event_to_data(event: AccountEvent) -> dict[str, object]:

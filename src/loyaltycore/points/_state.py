@@ -12,22 +12,19 @@ Instants are microseconds since the epoch (UTC); ``None`` stands for "none".
 Lot rows are ``LOT_COLUMNS`` ints each, in that order; a pending lot's
 ``available`` carries ``2**61`` on top of its instant until it vests.
 
-Each int column (``totals``, ``lots``, ``queue``, ``pending``,
-``command_at``, ``records``) is either a list of ints or, in a *packed*
-document (``state(packed=True)``), ``{"int64": text}``: the column as
-little-endian 64-bit ints, deflated (zlib), in standard base64. A merge's
-or a transfer's list of lots in ``objs`` is then an object of such columns
-(ids as a list), built into lots only when its event is read. Both forms
-read back the same; the packed one is about ten times smaller as JSON text
-and is decoded in a few C calls, which is what a host that keeps the
+In a *packed* document (``state(packed=True)``, see
+:mod:`loyaltycore._packed`) each int column (``totals``, ``lots``,
+``queue``, ``pending``, ``command_at``, ``records``) is ``{"int64": text}``
+and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
+"lists": [[index, lots], ...]}``, a merge's or a transfer's list of lots
+being an object of columns, built into lots only when its event is read.
+Both forms read back the same; the packed one is several times smaller as
+JSON text and is read in a few C calls, which is what a host that keeps the
 document as text wants.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import zlib
 from array import array
 from datetime import datetime
 from typing import Any, Final
@@ -35,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 
 from loyaltycore import serialize
+from loyaltycore._packed import can_pack_texts, pack_ints, pack_texts, unpack_ints, unpack_texts
 from loyaltycore.calendar import NEVER, micros
 from loyaltycore.errors import InvalidData, LoyaltyError
 from loyaltycore.points._ledger import (
@@ -127,20 +125,20 @@ def _obj_data(value: Any, packed: bool) -> Any:
         if packed:
             return {
                 "transfer_in": {
-                    "points": _packed([x.points for x in items]),
-                    "expires_at": _packed([_us(x.expires_at) for x in items]),
+                    "points": pack_ints([x.points for x in items]),
+                    "expires_at": pack_ints([_us(x.expires_at) for x in items]),
                 }
             }
         return {"transfer_in": serialize.converter.unstructure(items, tuple[TransferIn, ...])}
     if packed:
         return {
             "merged_lots": {
-                "lot": [x.lot for x in items],
-                "points": _packed([x.points for x in items]),
-                "earned_at": _packed([micros(x.earned_at) for x in items]),
-                "expires_at": _packed([_us(x.expires_at) for x in items]),
-                "available_at": _packed([_us(x.available_at) for x in items]),
-                "pending": _packed([int(x.pending) for x in items]),
+                "lot": pack_texts([x.lot for x in items]),
+                "points": pack_ints([x.points for x in items]),
+                "earned_at": pack_ints([micros(x.earned_at) for x in items]),
+                "expires_at": pack_ints([_us(x.expires_at) for x in items]),
+                "available_at": pack_ints([_us(x.available_at) for x in items]),
+                "pending": pack_ints([int(x.pending) for x in items]),
             }
         }
     return {"merged_lots": serialize.converter.unstructure(items, tuple[MergedLot, ...])}
@@ -182,15 +180,16 @@ def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
         raise ValueError(f"a packed {tag} list must have the columns {', '.join(names)}")
     ints = {name: _ints(parts, name) for name in names if name != "lot"}
     lengths = {len(c) for c in ints.values()}
+    lots = _strs(parts, "lot") if "lot" in parts else []
     if "lot" in parts:
-        lengths.add(len(_strs(parts, "lot")))
+        lengths.add(len(lots))
     if len(lengths) != 1:
         raise ValueError(f"the columns of a packed {tag} list differ in length")
     if (ints["points"] <= 0).any():
         raise ValueError(f"the points of a packed {tag} list must be positive")
     if tag == "merged_lots" and ((ints["pending"] < 0) | (ints["pending"] > 1)).any():
         raise ValueError("pending must be 0 or 1")
-    columns = [parts["lot"] if name == "lot" else ints[name].tolist() for name in names]
+    columns = [lots if name == "lot" else ints[name].tolist() for name in names]
     build = _merged_lots if tag == "merged_lots" else _transfers_in
     return Deferred(tuple(columns), build)
 
@@ -199,26 +198,19 @@ def _micros_or_none(us: int) -> int | None:
     return None if us in (NO, NEVER) else us
 
 
-#: The key of a packed int column.
-PACKED: Final = "int64"
-
-
-#: The most bytes a packed column may inflate to (a bound on what a document can make us allocate).
-_MAX_COLUMN_BYTES: Final = 1 << 31
-
-
-def _packed(column: Any) -> dict[str, str]:
-    """An int column as ``{"int64": base64 of its deflated little-endian int64s}``."""
-    raw = np.asarray(column, dtype="<i8").tobytes()
-    return {PACKED: base64.b64encode(zlib.compress(raw, 1)).decode("ascii")}
-
-
 def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
     """The state document of ``ledger`` (see the module's docstring)."""
     doc = _state_of(ledger, packed)
     if packed:
         for key in _INT_COLUMNS:
-            doc[key] = _packed(doc[key])
+            doc[key] = pack_ints(doc[key])
+        for key in ("lot_ids", "command_ids"):
+            doc[key] = pack_texts(doc[key])
+        objs = doc["objs"]
+        strs = [x for x in objs if type(x) is str]
+        if can_pack_texts(strs):
+            lists = [[i, x] for i, x in enumerate(objs) if type(x) is not str]
+            doc["objs"] = {"strs": pack_texts(strs), "lists": lists}
     return doc
 
 
@@ -259,32 +251,13 @@ _INT_COLUMNS: Final = ("totals", "lots", "queue", "pending", "command_at", "reco
 
 
 def _ints(data: dict[str, Any], key: str) -> Any:
-    """The int column ``key`` as an int64 numpy array (a few C-level steps)."""
-    value = data[key]
-    if isinstance(value, dict):
-        text = value.get(PACKED)
-        if set(value) != {PACKED} or not isinstance(text, str):
-            raise ValueError(f'{key} must be a list of ints or {{"{PACKED}": base64 text}}')
-        try:
-            inflate = zlib.decompressobj()
-            raw = inflate.decompress(base64.b64decode(text, validate=True), _MAX_COLUMN_BYTES)
-        except (binascii.Error, ValueError, zlib.error):
-            raise ValueError(f"{key} is not deflated int64s in base64 text") from None
-        if inflate.unconsumed_tail or not inflate.eof:
-            raise ValueError(f"{key} is not a whole deflated column of at most 2 GiB")
-        if len(raw) % 8:
-            raise ValueError(f"{key} is not a whole number of 64-bit ints")
-        return np.frombuffer(raw, dtype="<i8").astype(np.int64)
-    if not isinstance(value, list) or not set(map(type, value)) <= {int}:
-        raise ValueError(f"{key} must be a list of ints")
-    return np.array(value, dtype=np.int64)  # (OverflowError beyond int64)
+    """The int column ``key`` (packed or a list) as an int64 numpy array."""
+    return unpack_ints(data[key], key)
 
 
 def _strs(data: dict[str, Any], key: str, *, distinct: bool = True) -> list[str]:
     """The ids ``key`` (checked to be distinct here unless the caller's index checks it)."""
-    value = data[key]
-    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
-        raise ValueError(f"{key} must be a list of ids")
+    value = unpack_texts(data[key], key)
     if SEP in "".join(value) or not all(value):
         raise ValueError(f"{key} must hold ids without NUL characters")
     if distinct and len(set(value)) != len(value):
@@ -342,6 +315,26 @@ def from_state(data: Any) -> State:
         ) from None
 
 
+def _objs(value: Any) -> list[Any]:
+    """The ``objs`` of a document, packed or a list, as a list of plain data."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, dict) or set(value) != {"strs", "lists"}:
+        raise ValueError('objs must be a list or {"strs": texts, "lists": [[index, lots]]}')
+    strs, lists = unpack_texts(value["strs"], "objs.strs"), value["lists"]
+    if not isinstance(lists, list) or not all(
+        isinstance(x, list) and len(x) == 2 and type(x[0]) is int for x in lists
+    ):
+        raise ValueError("objs.lists must be [index, lots] pairs")
+    out: list[Any] = [None] * (len(strs) + len(lists))
+    for i, item in lists:
+        if not 0 <= i < len(out) or out[i] is not None:
+            raise ValueError("objs.lists must name distinct indexes within objs")
+        out[i] = item
+    rest = iter(strs)
+    return [next(rest) if x is None else x for x in out]
+
+
 def _from_state(data: Any) -> State:
     if not isinstance(data, dict):
         raise TypeError("a state document must be an object")
@@ -359,8 +352,12 @@ def _from_state(data: Any) -> State:
     s = State.opened(
         Opened(data["member"], tz=data["tz"], policy=policy, debt_policy=data["debt_policy"])
     )
-    lot_ids = _strs(data, "lot_ids", distinct=len(data["lot_ids"]) <= BIG_IDS)
-    command_ids = _strs(data, "command_ids", distinct=len(data["command_ids"]) <= BIG_IDS)
+    lot_ids = _strs(data, "lot_ids", distinct=False)
+    command_ids = _strs(data, "command_ids", distinct=False)
+    for key, ids in (("lot_ids", lot_ids), ("command_ids", command_ids)):
+        if len(ids) <= BIG_IDS and len(set(ids)) != len(ids):  # (else the id log checks)
+            raise ValueError(f"{key} must hold distinct ids")
+    objs = _objs(data["objs"])
     totals, lots, queue = _ints(data, "totals"), _ints(data, "lots"), _ints(data, "queue")
     pending, records = _ints(data, "pending"), _ints(data, "records")
     command_at = _ints(data, "command_at")
@@ -375,7 +372,7 @@ def _from_state(data: Any) -> State:
     kinds = _command_kinds(records, command_at)
     h = array("q", records.tobytes())
     header = [*totals.tolist(), NO, NEVER, NEVER, 0, n, 0, 0, len(queue), len(h)]
-    header += [len(command_ids), len(data["objs"])]
+    header += [len(command_ids), len(objs)]
     header[H_LAST] = NO if data["last"] is None else int(data["last"])
     header[H_DEADLINE] = NEVER if data["deadline"] is None else int(data["deadline"])
     header[H_KILL], header[H_NEV] = int(data["kill"]), int(data["events"])
@@ -391,9 +388,6 @@ def _from_state(data: Any) -> State:
         s._lots = _chunked_columns(lots)
         s._q = array("q", queue.tobytes())
         s._h = h
-    objs = data["objs"]
-    if not isinstance(objs, list):
-        raise ValueError("objs must be a list")
     values = [x if type(x) is str else _obj_value(x) for x in objs]
     if any(type(x) is Deferred for x in values):
         s._objs = LazyObjs(values)
