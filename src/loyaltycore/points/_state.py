@@ -148,14 +148,18 @@ def _when(us: int) -> datetime | None:
     return None if us == NO else instant(us)
 
 
-def _transfers_in(columns: tuple[list[int], ...]) -> tuple[TransferIn, ...]:
-    return tuple(TransferIn(p, _when(e)) for p, e in zip(*columns, strict=True))
+def _lists(columns: tuple[Any, ...]) -> list[list[Any]]:
+    return [c if isinstance(c, list) else c.tolist() for c in columns]
 
 
-def _merged_lots(columns: tuple[list[Any], ...]) -> tuple[MergedLot, ...]:
+def _transfers_in(columns: tuple[Any, ...]) -> tuple[TransferIn, ...]:
+    return tuple(TransferIn(p, _when(e)) for p, e in zip(*_lists(columns), strict=True))
+
+
+def _merged_lots(columns: tuple[Any, ...]) -> tuple[MergedLot, ...]:
     return tuple(
         MergedLot(lot, p, instant(e), _when(x), _when(v), bool(d))
-        for lot, p, e, x, v, d in zip(*columns, strict=True)
+        for lot, p, e, x, v, d in zip(*_lists(columns), strict=True)
     )
 
 
@@ -189,9 +193,9 @@ def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
         raise ValueError(f"the points of a packed {tag} list must be positive")
     if tag == "merged_lots" and ((ints["pending"] < 0) | (ints["pending"] > 1)).any():
         raise ValueError("pending must be 0 or 1")
-    columns = [lots if name == "lot" else ints[name].tolist() for name in names]
+    columns = tuple(lots if name == "lot" else ints[name] for name in names)
     build = _merged_lots if tag == "merged_lots" else _transfers_in
-    return Deferred(tuple(columns), build)
+    return Deferred(columns, build)
 
 
 def _micros_or_none(us: int) -> int | None:
