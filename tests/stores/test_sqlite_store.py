@@ -100,3 +100,14 @@ def test_an_order_reads_the_head_once_and_no_outcome(tmp_path: Path) -> None:
     assert "loyalty_accounts" in reads[0]
     assert "loyalty_outcomes" not in " ".join(reads)
     assert len(seen) <= 10
+
+
+def test_the_stores_read_the_snapshot_version_accounts_write() -> None:
+    """Else every load would replay the whole history and rewrite the snapshot."""
+    from datetime import UTC, datetime
+
+    from loyaltycore.accounts import Account
+    from loyaltycore.stores._logic import _SNAPSHOT
+
+    doc = Account.open("x", program=PROGRAMS[0], at=datetime(2024, 1, 1, tzinfo=UTC)).snapshot()
+    assert (doc["schema"], doc["version"]) == _SNAPSHOT
