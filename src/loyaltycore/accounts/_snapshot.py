@@ -1,26 +1,32 @@
 """Plain data of an account: its events and its bounded snapshot.
 
 A snapshot holds the state, not the history: the points ledger as the
-events of its current (carried-forward) ledger, the tier status, the
+packed state document of its current (carried-forward) ledger
+(:meth:`~loyaltycore.points.PointsLedger.state`), the tier status, the
 activity a decision may still read, counters, cap usage, the outcomes in
 the idempotency window and the orders in the refund window. Programs are
 named by ``(id, version)``; the profile is never part of it.
 
-Version 2 is laid out to be read back in time proportional to the state,
+Version 3 is laid out to be read back in time proportional to the state,
 with little work per item:
+
+* ``ledger``: the ledger's packed state document (int columns deflated in
+  base64, read in a few C calls; no event is built or replayed);
 
 * ``activity``: one row per entry, ``[metric, amount, occurred_at,
   source_id, reverses]``, read by the tier program's activity index (the
   entries become :class:`~loyaltycore.tiers.Activity` values on first need);
-* ``outcomes`` and ``orders``: by id, each the canonical JSON text of its
-  plain data, read when the id is first looked up (a retry, a refund);
+* ``outcomes`` and ``orders``: ``{"ids": ..., "texts": ...}``, two packed
+  text columns (:mod:`loyaltycore._packed`): the ids, and each one's
+  canonical JSON text, read when the id is first looked up (a retry, a
+  refund). An object of texts by id (version 2's form) reads too;
 * ``programs``: the ``(id, version)`` of every program the kept orders name.
 
-Version 1 (activity, outcomes and orders as nested objects) is upgraded on
-load. Version 3 holds the ledger's events as the points ledger's document
-version 3 writes them (lot sources, recorded effects, the zone data
-version); a version 2 snapshot's ledger is upgraded by that document's
-upgrader on load.
+Version 1 (activity, outcomes and orders as nested objects) and version 2
+(the ledger as its events, written by the points ledger's document version
+2) are upgraded on load: the ledger's events go through that document's
+upgrader (which derives the effects they did not record) and are replayed
+once into the state.
 """
 
 from __future__ import annotations
@@ -31,24 +37,22 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import attrs
-from cattrs.gen import make_dict_unstructure_fn
 
 from loyaltycore import serialize
+from loyaltycore._packed import pack_texts, unpack_texts
+from loyaltycore.accounts import _codec
 from loyaltycore.accounts._values import (
     VALUE_TYPES,
     AccountEvent,
-    AwardResult,
     HoldRecord,
-    LedgerOp,
-    OrderRecord,
     Outcome,
     Payload,
     Profile,
     ProgramRef,
     StoredEvaluation,
 )
-from loyaltycore.errors import InvalidData, InvalidType
-from loyaltycore.points import Balance, ExpiryPolicy, PointsEvent
+from loyaltycore.errors import InvalidData, InvalidType, LoyaltyError
+from loyaltycore.points import Balance, ExpiryPolicy, PointsLedger
 from loyaltycore.tiers import TierStatus
 
 #: The snapshot document's name and version (a store rewrites older ones).
@@ -68,7 +72,7 @@ class SnapshotData:
     version: int
     program: ProgramRef
     programs: tuple[ProgramRef, ...]
-    ledger: tuple[PointsEvent, ...]
+    ledger: Any
     offset: Balance
     status: TierStatus
     activity: Any
@@ -85,7 +89,7 @@ class SnapshotData:
     rotate_at: int = 0
 
 
-#: The fields of a version 2 snapshot read by their own code, not by the converter.
+#: The fields of a current snapshot read by their own code, not by the converter.
 _BULK: Final = ("ledger", "activity", "outcomes", "orders")
 
 
@@ -93,9 +97,9 @@ def read(doc: object) -> SnapshotData:
     """The snapshot document ``doc``, of any version.
 
     A current document's bulk fields are read by their own code: the
-    converter (and its depth check) walks only the rest, the ledger's
-    events are read as events, and the activity, outcomes and orders are
-    left for :meth:`Account.restore` to check as it indexes them.
+    converter (and its depth check) walks only the rest, and the ledger's
+    state, the activity, outcomes and orders are left for
+    :meth:`Account.restore` to check as it reads them.
     """
     current = (
         isinstance(doc, Mapping)
@@ -110,12 +114,9 @@ def read(doc: object) -> SnapshotData:
     data = doc["data"]
     light = {**data, **{k: () for k in _BULK if k in data}}
     small: SnapshotData = serialize.from_data({**doc, "data": light}, SnapshotData)
-    ledger = serialize.structure(
-        data["ledger"], tuple[PointsEvent, ...], what=SNAPSHOT_SCHEMA, path="$.data.ledger"
-    )
     return attrs.evolve(
         small,
-        ledger=ledger,
+        ledger=data["ledger"],
         activity=data["activity"],
         outcomes=data["outcomes"],
         orders=data["orders"],
@@ -173,11 +174,10 @@ _LEDGER_V2: Final = 2
 
 
 def _upgrade_v2(data: Any) -> Any:
-    """Version 2 data as version 3: the ledger's events as the points ledger
-    document's upgrader writes them (a ledger that does not load is left for
-    the structure check to name)."""
-    if not isinstance(data, dict) or not isinstance(data.get("ledger"), list):
-        return data
+    """Version 2 data as version 3: the ledger's events, upgraded by the points
+    ledger document's upgrader and replayed, as its packed state."""
+    if not isinstance(data, dict) or "ledger" not in data:
+        return data  # (the structure check names it)
     doc = {
         "schema": "points.PointsLedger",
         "version": _LEDGER_V2,
@@ -185,10 +185,25 @@ def _upgrade_v2(data: Any) -> Any:
     }
     try:
         ledger: object = serialize.from_data(doc)
-    except InvalidData:
-        return data
-    events = serialize.to_data(ledger)["data"]["events"]  # type: ignore[index]
-    return {**data, "ledger": events}
+    except LoyaltyError as exc:
+        problems = exc.errors if isinstance(exc, InvalidData) else (str(exc),)
+        raise InvalidData.from_messages(
+            [f"the ledger does not load: {p} @ $.data.ledger" for p in problems],
+            what=SNAPSHOT_SCHEMA,
+        ) from None
+    assert isinstance(ledger, PointsLedger)
+    return {**data, "ledger": ledger.state(packed=True)}
+
+
+def ledger_of(state: object) -> PointsLedger:
+    """The ledger of a snapshot's ``ledger`` state document (its path in errors)."""
+    try:
+        return PointsLedger.from_state(state)
+    except InvalidData as exc:
+        raise InvalidData.from_messages(
+            [f"{problem.replace(' @ $', ' @ $.data.ledger', 1)}" for problem in exc.errors],
+            what=SNAPSHOT_SCHEMA,
+        ) from None
 
 
 V = TypeVar("V")
@@ -261,8 +276,24 @@ class Stored(MutableMapping[str, V]):
 
 
 def stored(items: object, kind: type[V], label: str) -> Stored[V]:
-    """The ``outcomes`` or ``orders`` of a snapshot: JSON texts by id (checked: text, not read)."""
+    """The ``outcomes`` or ``orders`` of a snapshot: JSON texts by id, packed or an
+    object (checked: text, not read)."""
     path = f"$.data.{label}"
+    if (
+        isinstance(items, dict)
+        and set(items) == {"ids", "texts"}
+        and isinstance(items["ids"], dict)
+    ):
+        try:
+            ids = unpack_texts(items["ids"], "ids")
+            values = unpack_texts(items["texts"], "texts")
+        except ValueError as exc:
+            raise InvalidData.from_messages([f"{exc} @ {path}"], what=SNAPSHOT_SCHEMA) from None
+        if len(ids) != len(values) or len(set(ids)) != len(ids):
+            raise InvalidData.from_messages(
+                [f"must pair distinct ids with their texts @ {path}"], what=SNAPSHOT_SCHEMA
+            )
+        items = dict(zip(ids, values, strict=True))
     if not isinstance(items, dict):
         raise InvalidData.from_messages(
             [f"must be an object of JSON texts by id @ {path}"], what=SNAPSHOT_SCHEMA
@@ -282,11 +313,13 @@ def copied(items: Mapping[str, V]) -> MutableMapping[str, V]:
     return items.copy() if isinstance(items, Stored) else dict(items)
 
 
-def texts(items: Mapping[str, Any]) -> dict[str, str]:
-    """Outcomes or orders as JSON texts by id (for a snapshot)."""
+def texts(items: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Outcomes or orders as their ids and JSON texts, packed (for a snapshot)."""
     if isinstance(items, Stored):
-        return {key: items.text(key) for key in items}
-    return {key: text(serialize.unstructure(value)) for key, value in items.items()}
+        values = [items.text(key) for key in items]
+    else:
+        values = [text(serialize.unstructure(value)) for value in items.values()]
+    return {"ids": pack_texts(list(items)), "texts": pack_texts(values)}
 
 
 def event_to_data(event: AccountEvent) -> dict[str, object]:
@@ -300,7 +333,7 @@ def event_to_data(event: AccountEvent) -> dict[str, object]:
     >>> doc["schema"], event_from_data(doc) == opened
     ('accounts.Event', True)
     """
-    return serialize.to_data(event)
+    return {"schema": "accounts.Event", "version": 1, "data": _codec.event_data(event)}
 
 
 def event_from_data(data: object) -> AccountEvent:
@@ -352,11 +385,7 @@ def register() -> None:
     conv.register_structure_hook(StoredEvaluation, _structure_stored)
     for cls in (*VALUE_TYPES, SnapshotData):
         attrs.resolve_types(cls)
-    for cls in (LedgerOp, Outcome, AwardResult, OrderRecord, AccountEvent):
-        # (fields at their defaults are left out: smaller rows, faster to read back)
-        conv.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
-        )
+    _codec.register()  # (written field by field; fields at their defaults left out)
     serialize.register_document(AccountEvent, "accounts.Event", 1)
     serialize.register_document(Profile, "accounts.Profile", 1)
     serialize.register_document(Outcome, "accounts.Outcome", 1)
