@@ -93,6 +93,8 @@ def _plain_entries(
     if set(map(type, rows)) != {list} or set(map(len, rows)) != {5}:
         return None
     metrics, amounts, occurred, sources, reverses = zip(*rows, strict=True)
+    if set(map(type, metrics)) != {str}:
+        return None
     distinct = set(metrics)
     if not distinct <= _METRIC_NAMES:
         return None
@@ -128,7 +130,7 @@ def _plain_entries(
     if len(seen) != len(rows) or (keys and not seen.keys().isdisjoint(keys)):
         return None
     wins = us
-    if set(reverses) != {None}:
+    if set(map(type, reverses)) != {type(None)}:
         wins = list(us)
         for k, reversed_id in enumerate(reverses):
             if reversed_id is None:
