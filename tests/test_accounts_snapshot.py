@@ -1,4 +1,4 @@
-"""The snapshot document: version 2 reads back with little work per item; version 1 still loads."""
+"""The snapshot document: version 3 reads back with little work per item; versions 1 and 2 still load."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from loyaltycore import serialize
+from loyaltycore._packed import pack_texts, unpack_texts
 from loyaltycore.accounts import Account, example_program
 from loyaltycore.errors import InvalidData
+from loyaltycore.points import PointsLedger
 from loyaltycore.predicates import Item
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,26 +43,53 @@ def plain(account: Account) -> dict[str, Any]:
     return doc
 
 
-def test_a_version_1_snapshot_restores_the_account_version_2_writes() -> None:
-    v1, v2 = golden("accounts_v1.json"), golden("accounts_v2.json")
+def unpacked(doc: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot with its ledger state unpacked (deflated bytes may differ across zlib builds)."""
+    data = {**doc["data"], "ledger": PointsLedger.from_state(doc["data"]["ledger"]).state()}
+    for name in ("outcomes", "orders"):
+        data[name] = by_id(data[name])
+    return {**doc, "data": data}
+
+
+def by_id(packed: dict[str, Any]) -> dict[str, str]:
+    """A snapshot's outcomes or orders as an object of JSON texts by id."""
+    ids = unpack_texts(packed["ids"], "ids")
+    return dict(zip(ids, unpack_texts(packed["texts"], "texts"), strict=True))
+
+
+def test_version_1_and_2_snapshots_restore_the_account_version_3_writes() -> None:
+    v1, v2, v3 = (golden(f"accounts_v{k}.json") for k in (1, 2, 3))
     program = serialize.from_data(v1["program"])
     old = Account.restore(v1["snapshot"], programs=program)
     assert old == Account.restore(v2["snapshot"], programs=program)
-    assert plain(old) == v2["snapshot"]
+    assert old == Account.restore(v3["snapshot"], programs=program)
+    assert unpacked(plain(old)) == unpacked(v3["snapshot"])
+    assert v3["snapshot"]["version"] == 3
+
+
+def test_the_ledger_is_its_packed_state_and_restores_without_a_replay() -> None:
+    account = busy()
+    doc = plain(account)
+    ledger = doc["data"]["ledger"]
+    assert ledger["format"] == "points.LedgerState"
+    assert set(ledger["records"]) == {"int64"}
+    assert PointsLedger.from_state(ledger) == account.ledger
+    assert Account.restore(doc, programs=P).ledger == account.ledger
 
 
 def test_the_layout_is_rows_and_texts_by_id() -> None:
     account = busy()
     data = plain(account)["data"]
     assert data["activity"][0] == ["spend", "4.50", "2024-06-03T10:00:00+00:00", "o-0:spend", None]
-    assert list(data["outcomes"]) == list(account.outcomes)
-    assert json.loads(data["orders"]["o-1"])["id"] == "o-1"
+    assert list(by_id(data["outcomes"])) == list(account.outcomes)
+    assert json.loads(by_id(data["orders"])["o-1"])["id"] == "o-1"
     assert data["programs"] == [{"id": P.id, "version": P.version}]
 
 
 def test_outcomes_are_read_when_their_id_is_first_looked_up() -> None:
     account = busy()
     doc = plain(account)
+    doc["data"]["outcomes"] = by_id(doc["data"]["outcomes"])  # (the object form reads too)
     doc["data"]["outcomes"]["o-2"] = '{"id": "o-2"}'
     restored = Account.restore(doc, programs=P)  # (not read yet)
     later = restored.adjust("a-9", at=T + timedelta(days=1), points=1, reason="x").account
@@ -78,6 +107,7 @@ def test_outcomes_are_read_when_their_id_is_first_looked_up() -> None:
 def test_orders_are_read_when_first_refunded() -> None:
     account = busy()
     doc = plain(account)
+    doc["data"]["orders"] = by_id(doc["data"]["orders"])
     doc["data"]["orders"]["o-3"] = doc["data"]["orders"]["o-4"]
     restored = Account.restore(doc, programs=P)
     refunded = restored.refund("f-1", at=T + timedelta(days=1), of="o-1")
@@ -95,6 +125,12 @@ def test_orders_are_read_when_first_refunded() -> None:
         (lambda d: d.__setitem__("outcomes", []), "$.data.outcomes"),
         (lambda d: d["outcomes"].__setitem__("o-1", 7), "$.data.outcomes['o-1']"),
         (lambda d: d["orders"].__setitem__("o-1", "[]"), "$.data.orders['o-1']"),
+        (lambda d: d["orders"].__setitem__("ids", pack_texts(["o-1"])), "$.data.orders"),
+        (lambda d: d["orders"].__setitem__("texts", {"texts": "?"}), "$.data.orders"),
+        (lambda d: d["outcomes"].__setitem__("ids", pack_texts(["a", "a"])), "$.data.outcomes"),
+        (lambda d: d["ledger"].__setitem__("records", {"int64": "!"}), "$.data.ledger"),
+        (lambda d: d["ledger"].__setitem__("lots", [1]), "$.data.ledger"),
+        (lambda d: d["ledger"].pop("objs"), "$.data.ledger"),
     ],
 )
 def test_a_bad_snapshot_names_the_path(change: Any, where: str) -> None:

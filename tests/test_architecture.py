@@ -35,6 +35,7 @@ CORE = {
     "_deprecate",
     "_frames",
     "_native",
+    "_packed",
 }
 
 

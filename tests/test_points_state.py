@@ -7,7 +7,9 @@ equals the ledger that ran them all and the ledger replayed from its events.
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyaltycore import errors
+from loyaltycore.points._ledger import Deferred
 from loyaltycore.points import (
     ExpireAfter,
     ExpireOnInactivity,
@@ -95,8 +98,8 @@ def outcome(ledger: PointsLedger, k: int, command: Command) -> tuple[Any, Points
     return after.state(), after
 
 
-def restored(ledger: PointsLedger) -> PointsLedger:
-    return PointsLedger.from_state(json.loads(json.dumps(ledger.state())))
+def restored(ledger: PointsLedger, packed: bool = False) -> PointsLedger:
+    return PointsLedger.from_state(json.loads(json.dumps(ledger.state(packed=packed))))
 
 
 @settings(max_examples=60, deadline=None)
@@ -104,15 +107,16 @@ def restored(ledger: PointsLedger) -> PointsLedger:
     commands,
     st.integers(0, 50),
     st.sampled_from([NeverExpire(), ExpireAfter(days=2), ExpireOnInactivity(months=1)]),
+    st.booleans(),
 )
 def test_a_restored_ledger_behaves_identically_for_every_command(
-    stream: list[Command], cut: int, policy: Any
+    stream: list[Command], cut: int, policy: Any, packed: bool
 ) -> None:
     ledger = PointsLedger.open("m-1", tz="Europe/Berlin", policy=policy)
     cut = min(cut, len(stream))
     for k, command in enumerate(stream[:cut]):
         ledger = outcome(ledger, k, command)[1]
-    snapshot = restored(ledger)
+    snapshot = restored(ledger, packed)
     assert snapshot == ledger
     assert snapshot.events == ledger.events
     for k, command in enumerate(stream[cut:], start=cut):
@@ -122,17 +126,18 @@ def test_a_restored_ledger_behaves_identically_for_every_command(
         assert snapshot == ledger
     replayed = PointsLedger.replay(ledger.events)
     assert replayed.state() == ledger.state() == snapshot.state()
-    assert restored(replayed) == ledger
+    assert restored(replayed, not packed) == ledger
 
 
-def test_a_long_ledger_round_trips() -> None:
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_long_ledger_round_trips(packed: bool) -> None:
     # Past the sizes where ids and lots move to their long-ledger storage.
     ledger = PointsLedger.open("m-1", policy=ExpireAfter(days=30))
     for k in range(300):
         ledger = ledger.earn(f"e{k}", at=T0 + timedelta(hours=k), points=50)
         if k % 4 == 0:
             ledger = ledger.redeem(f"r{k}", at=T0 + timedelta(hours=k), points=40)
-    back = restored(ledger)
+    back = restored(ledger, packed)
     assert back == ledger
     assert back.events == ledger.events
     at = T0 + timedelta(hours=400)
@@ -143,9 +148,45 @@ def test_a_long_ledger_round_trips() -> None:
     assert back.redeem("r8", at=r8, points=40) is back  # a retry: the same payload
 
 
+def test_a_packed_document_is_smaller_and_reads_back_the_same() -> None:
+    ledger = PointsLedger.open("m-1", policy=ExpireAfter(days=30))
+    for k in range(300):
+        ledger = ledger.earn(f"e{k}", at=T0 + timedelta(hours=k), points=50)
+    plain, packed = ledger.state(), ledger.state(packed=True)
+    assert len(json.dumps(packed)) * 3 < len(json.dumps(plain))
+    assert PointsLedger.from_state(packed).state() == plain
+
+
+def test_a_merged_list_of_lots_is_built_only_when_its_event_is_read() -> None:
+    other = PointsLedger.open("m-2", policy=ExpireAfter(days=30))
+    for k in range(200):
+        other = other.earn(f"x{k}", at=T0 + timedelta(hours=k), points=10 + k)
+    at = T0 + timedelta(days=20)
+    ledger = merge(PointsLedger.open("m-1", policy=ExpireAfter(days=30)), other, "g1", at=at)
+    ledger = ledger.earn("e1", at=at, points=5, reason="after the merge")
+    doc = json.loads(json.dumps(ledger.state(packed=True)))
+    merged = [x for _, x in doc["objs"]["lists"]]
+    assert [set(x) for x in merged] == [{"merged_lots"}]
+    assert isinstance(merged[0]["merged_lots"]["points"], dict)
+    back = PointsLedger.from_state(doc)
+    later = at + timedelta(hours=1)
+    # a command appending a value of its own leaves the deferred list deferred
+    after = back.earn("e2", at=later, points=7, reason="later")
+    assert any(type(x) is Deferred for x in list.__iter__(after._objs))
+    assert after.balance() == ledger.earn("e2", at=later, points=7, reason="later").balance()
+    assert after == ledger.earn("e2", at=later, points=7, reason="later")
+    assert back.events == ledger.events
+    assert not any(type(x) is Deferred for x in list.__iter__(back._objs))
+    assert after.state() == ledger.earn("e2", at=later, points=7, reason="later").state()
+
+
 def _doc() -> dict[str, Any]:
     ledger = PointsLedger.open("m-1").earn("e1", at=T0, points=100)
     return ledger.redeem("r1", at=T0, points=30, reason="gift").state()
+
+
+def _packed_bytes(raw: bytes) -> dict[str, str]:
+    return {"int64": base64.b64encode(zlib.compress(raw)).decode()}
 
 
 BAD: list[tuple[str, Any]] = [
@@ -163,6 +204,24 @@ BAD: list[tuple[str, Any]] = [
     ("repeated ids", {**_doc(), "command_ids": ["e1", "e1"]}),
     ("bad policy", {**_doc(), "policy": {"type": "Nope"}}),
     ("bad zone", {**_doc(), "tz": "Mars/Olympus"}),
+    ("packed, not base64", {**_doc(), "lots": {"int64": "not base64!"}}),
+    ("packed, not deflated", {**_doc(), "lots": {"int64": "AAAAAAAAAAA="}}),
+    ("packed, other key", {**_doc(), "lots": {"int32": ""}}),
+    ("packed, partial int", {**_doc(), "queue": _packed_bytes(b"\x00" * 7)}),
+    ("packed, lots cut short", {**_doc(), "lots": _packed_bytes(b"\x00" * 24)}),
+    ("packed lots, columns missing", {**_doc(), "objs": ["gift", {"merged_lots": {}}]}),
+    (
+        "packed lots, lengths differ",
+        {
+            **_doc(),
+            "objs": ["gift", {"transfer_in": {"points": [5], "expires_at": _packed_bytes(b"")}}],
+        },
+    ),
+    ("packed ids, not texts", {**_doc(), "lot_ids": _packed_bytes(b"\xff\x00")}),
+    ("packed ids, unterminated", {**_doc(), "lot_ids": {"texts": _packed_bytes(b"e1")["int64"]}}),
+    ("packed objs, index twice", {**_doc(), "objs": {"strs": ["gift"], "lists": [[0, "x"]] * 2}}),
+    ("packed objs, index out", {**_doc(), "objs": {"strs": [], "lists": [[3, "x"]]}}),
+    ("packed objs, other keys", {**_doc(), "objs": {"strs": ["gift"]}}),
 ]
 
 

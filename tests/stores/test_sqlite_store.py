@@ -84,3 +84,14 @@ def test_bad_settings_are_refused() -> None:
             SQLiteStore(":memory:", programs=PROGRAMS, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument):
         SQLiteStore(":memory:", programs=PROGRAMS, snapshot_every=0)
+
+
+def test_the_stores_read_the_snapshot_version_accounts_write() -> None:
+    """Else every load would replay the whole history and rewrite the snapshot."""
+    from datetime import UTC, datetime
+
+    from loyaltycore.accounts import Account
+    from loyaltycore.stores._logic import _SNAPSHOT
+
+    doc = Account.open("x", program=PROGRAMS[0], at=datetime(2024, 1, 1, tzinfo=UTC)).snapshot()
+    assert _SNAPSHOT == (doc["schema"], doc["version"])

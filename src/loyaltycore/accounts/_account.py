@@ -463,14 +463,14 @@ class Account:
         >>> a = Account.open("ann", program=example_program(), at=at)
         >>> doc = a.adjust("a-1", at=at, points=50, reason="welcome").account.snapshot()
         >>> doc["schema"], doc["version"], doc["data"]["version"]
-        ('accounts.Snapshot', 2, 2)
+        ('accounts.Snapshot', 3, 2)
         """
         data = _snapshot.SnapshotData(
             self.member,
             self.version,
             ProgramRef(*self.program.key),
             tuple(ProgramRef(*key) for key in self.programs),
-            self.ledger.events,
+            self.ledger.state(packed=True),
             self.offset,
             self.status,
             self._indexed().rows(),
@@ -522,7 +522,7 @@ class Account:
             member=data.member,
             program=program,
             version=data.version,
-            ledger=PointsLedger.replay(data.ledger),
+            ledger=_snapshot.ledger_of(data.ledger),
             status=data.status,
             activity=None,
             counters=FrozenMap(data.counters),

@@ -364,7 +364,7 @@ class PointsLedger(Core):
                 raise
         raise not_an_event
 
-    def state(self) -> dict[str, object]:
+    def state(self, *, packed: bool = False) -> dict[str, object]:
         """The ledger's state as plain data: what a replay rebuilds, not typed events.
 
         Balances, counters, every lot, the usable-lot queue, pending lots,
@@ -374,14 +374,21 @@ class PointsLedger(Core):
         size with little Python per lot, which is how a host restores a
         ledger quickly. The document is JSON-ready.
 
+        Args:
+            packed: write each int column as ``{"int64": base64 text}``
+                (little-endian int64s) instead of a list: several times
+                smaller as JSON and decoded in one step. Both forms read back.
+
         >>> from datetime import datetime, timezone
         >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
         >>> ledger = PointsLedger.open("m-1").earn("e1", at=at, points=100)
         >>> doc = ledger.state()
         >>> doc["lot_ids"], doc["totals"][:2]
         (['e1'], [100, 0])
+        >>> PointsLedger.from_state(ledger.state(packed=True)) == ledger
+        True
         """
-        return state_of(self)
+        return state_of(self, packed=packed)
 
     @classmethod
     def from_state(cls, data: object) -> PointsLedger:

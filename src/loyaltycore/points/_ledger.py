@@ -57,7 +57,7 @@ import functools
 import struct
 import threading
 from array import array
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from operator import attrgetter
 from typing import Any, Final
@@ -195,6 +195,42 @@ class _Big(list):  # type: ignore[type-arg]
     __slots__ = ()
 
 
+class Deferred:
+    """A value records refer to, kept as checked plain data until first read.
+
+    A restored ledger (:mod:`loyaltycore.points._state`) holds a merge's or
+    a transfer's list of lots this way: only reading the event builds it.
+    """
+
+    __slots__ = ("_build", "_data")
+
+    def __init__(self, data: Any, build: Callable[[Any], Any]) -> None:
+        self._data = data
+        self._build = build
+
+    def value(self) -> Any:
+        return self._build(self._data)
+
+
+class LazyObjs(list):  # type: ignore[type-arg]
+    """``objs`` with some items :class:`Deferred`: each is built when first
+    read, and replaced by its value (the list may be shared: same value)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i: Any) -> Any:
+        if type(i) is slice:
+            return LazyObjs(list.__getitem__(self, i))
+        value = list.__getitem__(self, i)
+        if type(value) is Deferred:
+            value = value.value()
+            list.__setitem__(self, i, value)
+        return value
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
+
+
 class IdLog:
     """The ids of a long ledger's commands (or lots), shared by its versions.
 
@@ -224,7 +260,7 @@ class IdLog:
         self.base, self.start = base, start
         self.depth = 0 if base is None else base.depth + 1
         self.ids = ids
-        self.index = {key: start + k for k, key in enumerate(ids)}
+        self.index = dict(zip(ids, range(start, start + len(ids)), strict=True))
         self.kinds = kinds
         self.pos = pos
 
@@ -1404,14 +1440,14 @@ class State(Core):
         if not self._own & 8:
             objs = self._objs
             claimed = False
-            if type(objs) is list and len(objs) == n:
+            if type(objs) in (list, LazyObjs) and len(objs) == n:
                 objs.append(value)  # (see _claim)
                 claimed = len(objs) == n + 1
             if claimed:
                 self._own |= 8 | 4096
                 a[H_NOBJ] = n + 1
                 return n
-            self._objs = list(objs[:n])
+            self._objs = objs[:n] if type(objs) is LazyObjs else list(objs[:n])
             self._own |= 8
         self._objs.append(value)
         a[H_NOBJ] = n + 1

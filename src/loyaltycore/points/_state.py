@@ -11,17 +11,29 @@ commands the document names.
 Instants are microseconds since the epoch (UTC); ``None`` stands for "none".
 Lot rows are ``LOT_COLUMNS`` ints each, in that order; a pending lot's
 ``available`` carries ``2**61`` on top of its instant until it vests.
+
+In a *packed* document (``state(packed=True)``, see
+:mod:`loyaltycore._packed`) each int column (``totals``, ``lots``,
+``queue``, ``pending``, ``command_at``, ``records``) is ``{"int64": text}``
+and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
+"lists": [[index, lots], ...]}``, a merge's or a transfer's list of lots
+being an object of columns, built into lots only when its event is read.
+Both forms read back the same; the packed one is several times smaller as
+JSON text and is read in a few C calls, which is what a host that keeps the
+document as text wants.
 """
 
 from __future__ import annotations
 
 from array import array
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 
 from loyaltycore import serialize
-from loyaltycore.calendar import NEVER
+from loyaltycore._packed import can_pack_texts, pack_ints, pack_texts, unpack_ints, unpack_texts
+from loyaltycore.calendar import NEVER, micros
 from loyaltycore.errors import InvalidData, LoyaltyError
 from loyaltycore.points._ledger import (
     _CHUNK,
@@ -42,11 +54,14 @@ from loyaltycore.points._ledger import (
     SMALL_HISTORY,
     SMALL_LOTS,
     Core,
+    Deferred,
     IdLog,
+    LazyObjs,
     S,
     State,
     _as_array,
     _Big,
+    instant,
 )
 from loyaltycore.points._values import ExpiryPolicy, MergedLot, Opened, TransferIn
 
@@ -90,19 +105,71 @@ _KEYS: Final = (
 )
 
 
-def _obj_data(value: Any) -> Any:
+#: The columns of a packed list of lots in ``objs``, by tag (ids, if any, first).
+_LOT_LIST_COLUMNS: Final = {
+    "transfer_in": ("points", "expires_at"),
+    "merged_lots": ("lot", "points", "earned_at", "expires_at", "available_at", "pending"),
+}
+
+
+def _us(value: datetime | None) -> int:
+    return NO if value is None else micros(value)
+
+
+def _obj_data(value: Any, packed: bool) -> Any:
     """A value records refer to, as plain data (a str, or tagged parts)."""
     if type(value) is str:
         return value
     items = tuple(value)
     if all(type(x) is TransferIn for x in items):
+        if packed:
+            return {
+                "transfer_in": {
+                    "points": pack_ints([x.points for x in items]),
+                    "expires_at": pack_ints([_us(x.expires_at) for x in items]),
+                }
+            }
         return {"transfer_in": serialize.converter.unstructure(items, tuple[TransferIn, ...])}
+    if packed:
+        return {
+            "merged_lots": {
+                "lot": pack_texts([x.lot for x in items]),
+                "points": pack_ints([x.points for x in items]),
+                "earned_at": pack_ints([micros(x.earned_at) for x in items]),
+                "expires_at": pack_ints([_us(x.expires_at) for x in items]),
+                "available_at": pack_ints([_us(x.available_at) for x in items]),
+                "pending": pack_ints([int(x.pending) for x in items]),
+            }
+        }
     return {"merged_lots": serialize.converter.unstructure(items, tuple[MergedLot, ...])}
+
+
+def _when(us: int) -> datetime | None:
+    return None if us == NO else instant(us)
+
+
+def _lists(columns: tuple[Any, ...]) -> list[list[Any]]:
+    return [c if isinstance(c, list) else c.tolist() for c in columns]
+
+
+def _transfers_in(columns: tuple[Any, ...]) -> tuple[TransferIn, ...]:
+    return tuple(TransferIn(p, _when(e)) for p, e in zip(*_lists(columns), strict=True))
+
+
+def _merged_lots(columns: tuple[Any, ...]) -> tuple[MergedLot, ...]:
+    return tuple(
+        MergedLot(lot, p, instant(e), _when(x), _when(v), bool(d))
+        for lot, p, e, x, v, d in zip(*_lists(columns), strict=True)
+    )
 
 
 def _obj_value(data: Any) -> Any:
     if type(data) is str:
         return data
+    if isinstance(data, dict) and len(data) == 1:
+        ((tag, parts),) = data.items()
+        if tag in _LOT_LIST_COLUMNS and isinstance(parts, dict):
+            return _lot_list(tag, parts)
     if isinstance(data, dict) and set(data) == {"transfer_in"}:
         return serialize.structure(data["transfer_in"], tuple[TransferIn, ...])
     if isinstance(data, dict) and set(data) == {"merged_lots"}:
@@ -110,12 +177,48 @@ def _obj_value(data: Any) -> Any:
     raise ValueError(f"{data!r} is not a value a record refers to")
 
 
+def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
+    """A packed list of lots, checked now and built when its event is read."""
+    names = _LOT_LIST_COLUMNS[tag]
+    if set(parts) != set(names):
+        raise ValueError(f"a packed {tag} list must have the columns {', '.join(names)}")
+    ints = {name: _ints(parts, name) for name in names if name != "lot"}
+    lengths = {len(c) for c in ints.values()}
+    lots = _strs(parts, "lot") if "lot" in parts else []
+    if "lot" in parts:
+        lengths.add(len(lots))
+    if len(lengths) != 1:
+        raise ValueError(f"the columns of a packed {tag} list differ in length")
+    if (ints["points"] <= 0).any():
+        raise ValueError(f"the points of a packed {tag} list must be positive")
+    if tag == "merged_lots" and ((ints["pending"] < 0) | (ints["pending"] > 1)).any():
+        raise ValueError("pending must be 0 or 1")
+    columns = tuple(lots if name == "lot" else ints[name] for name in names)
+    build = _merged_lots if tag == "merged_lots" else _transfers_in
+    return Deferred(columns, build)
+
+
 def _micros_or_none(us: int) -> int | None:
     return None if us in (NO, NEVER) else us
 
 
-def state_of(ledger: Core) -> dict[str, Any]:
+def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
     """The state document of ``ledger`` (see the module's docstring)."""
+    doc = _state_of(ledger, packed)
+    if packed:
+        for key in _INT_COLUMNS:
+            doc[key] = pack_ints(doc[key])
+        for key in ("lot_ids", "command_ids"):
+            doc[key] = pack_texts(doc[key])
+        objs = doc["objs"]
+        strs = [x for x in objs if type(x) is str]
+        if can_pack_texts(strs):
+            lists = [[i, x] for i, x in enumerate(objs) if type(x) is not str]
+            doc["objs"] = {"strs": pack_texts(strs), "lists": lists}
+    return doc
+
+
+def _state_of(ledger: Core, packed: bool) -> dict[str, Any]:
     a = ledger._a
     conf = ledger._conf
     eids, lids = ledger._ids()
@@ -143,25 +246,34 @@ def state_of(ledger: Core) -> dict[str, Any]:
         "command_ids": eids,
         "command_at": [ledger._command_pos(k) for k in range(len(eids))],
         "records": list(ledger._records()),
-        "objs": [_obj_data(x) for x in ledger._objs[: a[H_NOBJ]]],
+        "objs": [_obj_data(x, packed) for x in ledger._objs[: a[H_NOBJ]]],
     }
 
 
+#: The columns of ints, which a packed document writes as base64.
+_INT_COLUMNS: Final = ("totals", "lots", "queue", "pending", "command_at", "records")
+
+
 def _ints(data: dict[str, Any], key: str) -> Any:
-    """The int column ``key`` as an int64 numpy array (a few C-level steps)."""
-    value = data[key]
-    if not isinstance(value, list) or not set(map(type, value)) <= {int}:
-        raise ValueError(f"{key} must be a list of ints")
-    return np.array(value, dtype=np.int64)  # (OverflowError beyond int64)
+    """The int column ``key`` (packed or a list) as an int64 numpy array."""
+    return unpack_ints(data[key], key)
 
 
-def _strs(data: dict[str, Any], key: str) -> list[str]:
-    value = data[key]
-    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
-        raise ValueError(f"{key} must be a list of ids")
-    if SEP in "".join(value) or not all(value) or len(set(value)) != len(value):
-        raise ValueError(f"{key} must hold distinct ids without NUL characters")
+def _strs(data: dict[str, Any], key: str, *, distinct: bool = True) -> list[str]:
+    """The ids ``key`` (checked to be distinct here unless the caller's index checks it)."""
+    value = unpack_texts(data[key], key)
+    if SEP in "".join(value) or not all(value):
+        raise ValueError(f"{key} must hold ids without NUL characters")
+    if distinct and len(set(value)) != len(value):
+        raise ValueError(f"{key} must hold distinct ids")
     return value
+
+
+def _id_log(ids: list[str], key: str, kinds: bytearray | None, pos: Any) -> IdLog:
+    log = IdLog(ids, kinds, pos)
+    if len(log.index) != len(ids):
+        raise ValueError(f"{key} must hold distinct ids")
+    return log
 
 
 #: Whether a type code is a command's.
@@ -207,6 +319,26 @@ def from_state(data: Any) -> State:
         ) from None
 
 
+def _objs(value: Any) -> list[Any]:
+    """The ``objs`` of a document, packed or a list, as a list of plain data."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, dict) or set(value) != {"strs", "lists"}:
+        raise ValueError('objs must be a list or {"strs": texts, "lists": [[index, lots]]}')
+    strs, lists = unpack_texts(value["strs"], "objs.strs"), value["lists"]
+    if not isinstance(lists, list) or not all(
+        isinstance(x, list) and len(x) == 2 and type(x[0]) is int for x in lists
+    ):
+        raise ValueError("objs.lists must be [index, lots] pairs")
+    out: list[Any] = [None] * (len(strs) + len(lists))
+    for i, item in lists:
+        if not 0 <= i < len(out) or out[i] is not None:
+            raise ValueError("objs.lists must name distinct indexes within objs")
+        out[i] = item
+    rest = iter(strs)
+    return [next(rest) if x is None else x for x in out]
+
+
 def _from_state(data: Any) -> State:
     if not isinstance(data, dict):
         raise TypeError("a state document must be an object")
@@ -224,7 +356,12 @@ def _from_state(data: Any) -> State:
     s = State.opened(
         Opened(data["member"], tz=data["tz"], policy=policy, debt_policy=data["debt_policy"])
     )
-    lot_ids, command_ids = _strs(data, "lot_ids"), _strs(data, "command_ids")
+    lot_ids = _strs(data, "lot_ids", distinct=False)
+    command_ids = _strs(data, "command_ids", distinct=False)
+    for key, ids in (("lot_ids", lot_ids), ("command_ids", command_ids)):
+        if len(ids) <= BIG_IDS and len(set(ids)) != len(ids):  # (else the id log checks)
+            raise ValueError(f"{key} must hold distinct ids")
+    objs = _objs(data["objs"])
     totals, lots, queue = _ints(data, "totals"), _ints(data, "lots"), _ints(data, "queue")
     pending, records = _ints(data, "pending"), _ints(data, "records")
     command_at = _ints(data, "command_at")
@@ -239,7 +376,7 @@ def _from_state(data: Any) -> State:
     kinds = _command_kinds(records, command_at)
     h = array("q", records.tobytes())
     header = [*totals.tolist(), NO, NEVER, NEVER, 0, n, 0, 0, len(queue), len(h)]
-    header += [len(command_ids), len(data["objs"])]
+    header += [len(command_ids), len(objs)]
     header[H_LAST] = NO if data["last"] is None else int(data["last"])
     header[H_DEADLINE] = NEVER if data["deadline"] is None else int(data["deadline"])
     header[H_KILL], header[H_NEV] = int(data["kill"]), int(data["events"])
@@ -255,15 +392,20 @@ def _from_state(data: Any) -> State:
         s._lots = _chunked_columns(lots)
         s._q = array("q", queue.tobytes())
         s._h = h
-    s._objs = tuple(_obj_value(x) for x in data["objs"])
+    values = [x if type(x) is str else _obj_value(x) for x in objs]
+    if any(type(x) is Deferred for x in values):
+        s._objs = LazyObjs(values)
+    else:
+        s._objs = tuple(values)
     if len(command_ids) > BIG_IDS:
         pos = array("q", command_at.tobytes())
-        s._eids = IdLog(list(command_ids), bytearray(kinds.astype(np.uint8).tobytes()), pos)
+        kind_bytes = bytearray(kinds.astype(np.uint8).tobytes())
+        s._eids = _id_log(list(command_ids), "command_ids", kind_bytes, pos)
     else:
         s._eids = SEP + SEP.join(command_ids) + SEP if command_ids else SEP
         s._kinds = kinds.astype(np.uint8).tobytes()
     if n > BIG_IDS:
-        s._lids = IdLog(list(lot_ids), None, None)
+        s._lids = _id_log(list(lot_ids), "lot_ids", None, None)
     else:
         s._lids = SEP + SEP.join(lot_ids) + SEP if lot_ids else SEP
     flat = pending.tolist()

@@ -61,7 +61,7 @@ Command = Callable[[Account], Applied]
 PairCommand = Callable[[Account, Account], tuple[Applied, Applied]]
 
 #: The snapshot document this release writes (older ones are replayed and rewritten).
-_SNAPSHOT: Final = ("accounts.Snapshot", 2)
+_SNAPSHOT: Final = ("accounts.Snapshot", 3)
 
 
 class Busy(Exception):
