@@ -9,6 +9,11 @@ Each figure is printed with its target and a ratio measured in the same run:
   ``sqlite3`` driver;
 * ``distinct`` (target >= 0.5 of the baseline): ``SQLiteStore.execute`` of an
   order on members no other writer touches, with 1, 4 and 8 processes;
+* ``ceiling``: the baseline plus the same ``Account.order`` done in memory
+  before each transaction (the best any store could do with this command),
+  and the store's ratio to it: what is left to win in the store itself;
+* ``award``: the store with a plain ``award`` command instead (little domain
+  work), and its ratio to the baseline (for comparison, no target);
 * ``hot``: 8 writers on one member (the checkout case): p50 and p99 latency
   of a command (lock waits included) and commands/s;
 * ``load`` (target <= 5 ms): ``SQLiteStore.load`` of a member with 100,000
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import multiprocessing
 import signal
@@ -85,15 +91,54 @@ def sample_rows() -> tuple[Any, ...]:
 # -- the baseline ---------------------------------------------------------------------------
 
 
-def baseline_worker(path: str, worker: int, commands: int, out: Any) -> None:
+def in_memory(worker: int, commands: int) -> Any:
+    """The distinct workers' orders done on accounts in memory: ``step(k)`` runs the k-th."""
+    accounts = {
+        f"w{worker}-{m}": Account.open(f"w{worker}-{m}", program=PROGRAM, at=T0)
+        for m in range(min(commands, 200))
+    }
+
+    def step(k: int) -> None:
+        member = f"w{worker}-{k % 200}"
+        at = T0 + timedelta(minutes=k)
+        accounts[member] = accounts[member].order(f"o-{k}", at=at, lines=LATTE).account
+
+    return step
+
+
+def begin_like_the_store(db: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, retried after waits of 0.5 ms growing to 10 ms (the store's)."""
+    delay = 0.0005
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.01)
+
+
+def baseline_worker(path: str, worker: int, commands: int, out: Any, domain: bool = False) -> None:
+    """Bare INSERTs, a transaction per command; with ``domain``, each after the order in memory."""
+    # (the ceiling waits for the write lock as the store does, a short busy timeout and its
+    # own short retries: SQLite's own waits grow to 100 ms, which would idle it, not the bound)
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
+    if domain:
+        db.execute("PRAGMA busy_timeout = 10")
     body, payload, outcome, projection, lot = sample_rows()  # (warm, as the store's workers are)
+    step = in_memory(worker, commands) if domain else None
     start = time.perf_counter()
     for k in range(commands):
         member = f"w{worker}-{k}"
-        db.execute("BEGIN IMMEDIATE")
+        if step is not None:
+            step(k)
+            begin_like_the_store(db)
+        else:
+            db.execute("BEGIN IMMEDIATE")
         db.execute(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (member, 2, "order", "o-1", "t", body)
         )
@@ -113,8 +158,8 @@ def baseline_worker(path: str, worker: int, commands: int, out: Any) -> None:
     out.put(time.perf_counter() - start)
 
 
-def baseline(folder: Path, processes: int, commands: int) -> float:
-    path = str(folder / f"baseline-{processes}.db")
+def baseline(folder: Path, processes: int, commands: int, domain: bool = False) -> float:
+    path = str(folder / f"baseline-{processes}{'-domain' if domain else ''}.db")
     db = sqlite3.connect(path)
     db.executescript(
         "CREATE TABLE events (member TEXT, version INTEGER, command TEXT, command_id TEXT,"
@@ -130,7 +175,7 @@ def baseline(folder: Path, processes: int, commands: int) -> float:
         " PRIMARY KEY (member, version, part));"
     )
     db.close()
-    return _processes(baseline_worker, path, processes, commands)
+    return _processes(functools.partial(baseline_worker, domain=domain), path, processes, commands)
 
 
 def _processes(target: Any, path: str, processes: int, commands: int) -> float:
@@ -162,26 +207,36 @@ def store_at(path: str) -> Store:
     return SQLiteStore(path, programs=PROGRAM)
 
 
-def distinct_worker(path: str, worker: int, commands: int, out: Any) -> None:
+def distinct_worker(
+    path: str, worker: int, commands: int, out: Any, command: str = "order"
+) -> None:
     store = store_at(path)
     store.load(f"w{worker}-0")  # (imports and caches warm before the clock starts)
     start = time.perf_counter()
     for k in range(commands):
         member = f"w{worker}-{k % 200}"
         at = T0 + timedelta(minutes=k)
-        store.execute(member, lambda a, k=k, at=at: a.order(f"o-{k}", at=at, lines=LATTE))
+        if command == "award":
+            store.execute(
+                member, lambda a, k=k, at=at: a.award(f"w-{k}", at=at, points=10, reason="x")
+            )
+        else:
+            store.execute(member, lambda a, k=k, at=at: a.order(f"o-{k}", at=at, lines=LATTE))
     out.put(time.perf_counter() - start)
 
 
-def distinct(folder: Path, processes: int, commands: int, path: str | None = None) -> float:
-    path = path or str(folder / f"store-{processes}.db")
+def distinct(
+    folder: Path, processes: int, commands: int, path: str | None = None, command: str = "order"
+) -> float:
+    path = path or str(folder / f"store-{processes}-{command}.db")
     store = store_at(path)
     for w in range(processes):
         for m in range(min(commands, 200)):
             store.create(Account.open(f"w{w}-{m}", program=PROGRAM, at=T0))
     if isinstance(store, SQLiteStore):
         store.close()
-    return _processes(distinct_worker, path, processes, commands)
+    worker = functools.partial(distinct_worker, command=command)
+    return _processes(worker, path, processes, commands)
 
 
 def hot_worker(path: str, worker: int, commands: int, out: Any) -> None:
@@ -223,15 +278,20 @@ def hot(folder: Path, commands: int, path: str | None = None) -> tuple[float, fl
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
-def pg_baseline_worker(dsn: str, worker: int, commands: int, out: Any) -> None:
+def pg_baseline_worker(
+    dsn: str, worker: int, commands: int, out: Any, domain: bool = False
+) -> None:
     import psycopg
 
     conn = psycopg.connect(dsn)
     body, payload, outcome, projection, lot = sample_rows()
     lot = (*lot[:2], int(lot[2]), *lot[3:])  # (pending: an integer column, as the store's)
+    step = in_memory(worker, commands) if domain else None
     start = time.perf_counter()
     for k in range(commands):
         member = f"w{worker}-{k}"
+        if step is not None:
+            step(k)
         with conn.transaction():
             conn.execute(
                 "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s)",
@@ -258,10 +318,10 @@ def pg_baseline_worker(dsn: str, worker: int, commands: int, out: Any) -> None:
     out.put(time.perf_counter() - start)
 
 
-def pg_baseline(server: Any, processes: int, commands: int) -> float:
+def pg_baseline(server: Any, processes: int, commands: int, domain: bool = False) -> float:
     import psycopg
 
-    dsn = server.create_database(f"baseline_{processes}")
+    dsn = server.create_database(f"baseline_{processes}{'_domain' if domain else ''}")
     with psycopg.connect(dsn, autocommit=True) as conn:
         for statement in (
             "CREATE TABLE events (member TEXT, version BIGINT, command TEXT, command_id TEXT,"
@@ -277,7 +337,8 @@ def pg_baseline(server: Any, processes: int, commands: int) -> float:
             " PRIMARY KEY (member, version, part))",
         ):
             conn.execute(statement)
-    return _processes(pg_baseline_worker, dsn, processes, commands)
+    worker = functools.partial(pg_baseline_worker, domain=domain)
+    return _processes(worker, dsn, processes, commands)
 
 
 def postgres_figures(n: int, hot_n: int, fsync: bool) -> None:
@@ -311,6 +372,11 @@ def postgres_figures(n: int, hot_n: int, fsync: bool) -> None:
                 f"  target >= {DISTINCT_TARGET}  {verdict(ratio >= DISTINCT_TARGET)}",
                 flush=True,
             )
+            ceiling = pg_baseline(server, processes, n, domain=True)
+            award = distinct(
+                Path(), processes, n, server.create_database(f"award_{processes}"), "award"
+            )
+            print(extra_lines("pg ", processes, ours, base, ceiling, award), flush=True)
         p50, p99, rate = hot(Path(), hot_n, server.create_database("hot"))
         print(
             f"pg hot       8 writers, one member  p50 {p50:.1f} ms  p99 {p99:.1f} ms"
@@ -319,6 +385,20 @@ def postgres_figures(n: int, hot_n: int, fsync: bool) -> None:
         )
     finally:
         server.stop()
+
+
+def extra_lines(
+    prefix: str, processes: int, ours: float, base: float, ceiling: float, award: float
+) -> str:
+    """The ceiling and award lines that follow a distinct line (same run, same processes)."""
+    label = f"{processes} process{'es' if processes > 1 else '  '}"
+    return (
+        f"{prefix}ceiling   {label}  {ceiling:8,.0f} commands/s"
+        f"  | bare INSERTs + the same order in memory; store / ceiling {ours / ceiling:.2f}"
+        f"  (ceiling / bare INSERTs {ceiling / base:.2f})\n"
+        f"{prefix}award     {label}  {award:8,.0f} commands/s"
+        f"  | a plain award (little domain work); ratio to bare INSERTs {award / base:.2f}"
+    )
 
 
 def load_ms(folder: Path, account: Account, program: Program, name: str) -> tuple[float, int]:
@@ -366,6 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  target >= {DISTINCT_TARGET}  {verdict(ratio >= DISTINCT_TARGET)}",
                 flush=True,
             )
+            ceiling = baseline(folder, processes, n, domain=True)
+            award = distinct(folder, processes, n, command="award")
+            print(extra_lines("", processes, ours, base, ceiling, award), flush=True)
         p50, p99, rate = hot(folder, int(size["hot"]))
         print(
             f"hot       8 writers, one member  p50 {p50:.1f} ms  p99 {p99:.1f} ms"

@@ -1,4 +1,4 @@
-"""The snapshot document: version 3 reads back with little work per item; versions 1 and 2 still load."""
+"""The snapshot document: version 3 reads back with little work per item; 1 and 2 still load."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyaltycore import errors
-from loyaltycore.points._ledger import Deferred
 from loyaltycore.points import (
     ExpireAfter,
     ExpireOnInactivity,
@@ -27,6 +26,7 @@ from loyaltycore.points import (
     merge,
     transfer,
 )
+from loyaltycore.points._ledger import Deferred
 
 T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
 

@@ -45,7 +45,13 @@ from loyaltycore.accounts import (
     merge,
     transfer,
 )
-from loyaltycore.errors import ConcurrencyConflict, IdempotencyConflict, LoyaltyError, NotFound
+from loyaltycore.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    LoyaltyError,
+    NotFound,
+    SameMember,
+)
 from loyaltycore.predicates import Item, field
 from loyaltycore.rules import Budget, FixedPoints, PointsPerSpend, Rule, RuleSet
 from loyaltycore.stores import Store
@@ -420,6 +426,34 @@ class StoreContract:
         assert again.account.member == "ann"
         back = store.execute("ann-old", lambda a: a.refund("f-x", at=T0, of="x-1"))
         assert back.outcome.clawed_back == 125
+
+    def test_a_pair_of_ids_merged_into_one_account_is_refused(self, store: Store) -> None:
+        for member in ("ann", "ann-old", "ann-older", "ben"):
+            store.create(opened(member))
+        store.execute("ann-old", lambda a: a.order("x-1", at=T0, lines=[BEANS]))
+        store.execute_pair("ann", "ann-old", lambda a, b: merge(a, b, "g-1", at=T0))
+        store.execute_pair("ann", "ann-older", lambda a, b: merge(a, b, "g-2", at=T0))
+        before = self.dump_or_events(store)
+
+        def send(a: Account, b: Account) -> tuple[Applied, Applied]:
+            return transfer(a, b, "t-1", at=T0, points=10)
+
+        with pytest.raises(SameMember, match="'ann-old' and 'ann-older' merged into 'ann'"):
+            store.execute_pair("ann-old", "ann-older", send)
+        with pytest.raises(SameMember, match="'ann-old' merged into 'ann'"):
+            store.execute_pair("ann", "ann-old", send)
+        with pytest.raises(SameMember, match="'ann-old' merged into 'ann'"):
+            store.execute_pair("ann-old", "ann", send)
+        with pytest.raises(SameMember, match="same member"):
+            store.execute_pair("ben", "ben", send)
+        assert self.dump_or_events(store) == before
+        store.execute_pair("ann-old", "ben", send)  # (two accounts: it runs)
+        assert store.load("ben").balance().available == 10
+
+    @staticmethod
+    def dump_or_events(store: Store) -> Any:
+        members = ("ann", "ann-old", "ann-older", "ben")
+        return [(store.events(m), store.projection(m), store.lots(m)) for m in members]
 
     # -- property --------------------------------------------------------------------------------
 

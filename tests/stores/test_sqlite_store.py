@@ -10,7 +10,7 @@ import pytest
 
 from loyaltycore.errors import SchemaVersionError
 from loyaltycore.stores import SCHEMA_VERSION, SQLiteStore, ddl
-from tests.stores.contract import PROGRAMS, StoreContract
+from tests.stores.contract import LATTE, PROGRAMS, T0, StoreContract, opened
 
 
 def open_store(path: str, **kwargs: object) -> SQLiteStore:
@@ -86,6 +86,22 @@ def test_bad_settings_are_refused() -> None:
         SQLiteStore(":memory:", programs=PROGRAMS, snapshot_every=0)
 
 
+def test_an_order_reads_the_head_once_and_no_outcome(tmp_path: Path) -> None:
+    """A new command id is taken as new (its outcome row's insert checks it): no lookup."""
+    store = open_store(str(tmp_path / "a.db"))
+    store.create(opened("ann"))
+    store.execute("ann", lambda a: a.order("o-1", at=T0, lines=[LATTE]))
+    seen: list[str] = []
+    store._db.set_trace_callback(seen.append)
+    store.execute("ann", lambda a: a.order("o-2", at=T0, lines=[LATTE]))
+    store._db.set_trace_callback(None)
+    reads = [sql for sql in seen if sql.startswith("SELECT")]
+    assert len(reads) == 1
+    assert "loyalty_accounts" in reads[0]
+    assert "loyalty_outcomes" not in " ".join(reads)
+    assert len(seen) <= 10
+
+
 def test_the_stores_read_the_snapshot_version_accounts_write() -> None:
     """Else every load would replay the whole history and rewrite the snapshot."""
     from datetime import UTC, datetime
@@ -94,4 +110,4 @@ def test_the_stores_read_the_snapshot_version_accounts_write() -> None:
     from loyaltycore.stores._logic import _SNAPSHOT
 
     doc = Account.open("x", program=PROGRAMS[0], at=datetime(2024, 1, 1, tzinfo=UTC)).snapshot()
-    assert _SNAPSHOT == (doc["schema"], doc["version"])
+    assert (doc["schema"], doc["version"]) == _SNAPSHOT

@@ -10,7 +10,7 @@ time ``occurred_at`` only when the caller gave it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -20,15 +20,52 @@ import attrs
 from loyaltycore._validate import DECIMAL_CONTEXT
 from loyaltycore.calendar import UTC
 
-_FIELDS: dict[type[Any], tuple[str, ...]] = {}
 _PLAIN: Final = (str, int, bool, type(None))
 
 
-def _fields(cls: type[Any]) -> tuple[str, ...]:
-    found = _FIELDS.get(cls)
-    if found is None:
-        found = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.init)
-    return found
+def _decimal(value: Decimal) -> str:
+    text = format(value.normalize(DECIMAL_CONTEXT), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(k): canonical(v) for k, v in sorted(value.items())}
+
+
+def _sequence(value: Any) -> list[Any]:
+    return [canonical(v) for v in value]
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _day(value: date) -> str:
+    return value.isoformat()
+
+
+def _set(value: Any) -> list[Any]:
+    return sorted(canonical(v) for v in value)
+
+
+def _record(names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+    def write(value: Any) -> dict[str, Any]:
+        return {name: canonical(getattr(value, name)) for name in names}
+
+    return write
+
+
+#: How each exact type is written (attrs classes are added on first sight).
+_WRITERS: dict[type[Any], Callable[[Any], Any]] = {
+    Decimal: _decimal,
+    dict: _mapping,
+    tuple: _sequence,
+    list: _sequence,
+    datetime: _instant,
+    date: _day,
+    frozenset: _set,
+    set: _set,
+}
 
 
 def canonical(value: Any) -> Any:
@@ -36,21 +73,20 @@ def canonical(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is Decimal:
-        text = format(value.normalize(DECIMAL_CONTEXT), "f")
-        return "0" if text in ("-0", "0") else text
-    if kind is dict or isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in sorted(value.items())}
-    if kind is tuple or kind is list:
-        return [canonical(v) for v in value]
+    write = _WRITERS.get(kind)
+    if write is not None:
+        return write(value)
+    if isinstance(value, Mapping):
+        return _mapping(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        return _instant(value)
     if isinstance(value, date):
-        return value.isoformat()
+        return _day(value)
     if isinstance(value, frozenset | set):
-        return sorted(canonical(v) for v in value)
+        return _set(value)
     if attrs.has(kind):
-        return {name: canonical(getattr(value, name)) for name in _fields(kind)}
+        write = _WRITERS[kind] = _record(tuple(f.name for f in attrs.fields(kind) if f.init))
+        return write(value)
     if isinstance(value, bool | int | str):
         return value
     raise TypeError(f"no canonical form for {kind.__name__}")

@@ -35,17 +35,14 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import attrs
-from cattrs.gen import make_dict_unstructure_fn
 
 from loyaltycore import serialize
 from loyaltycore._packed import pack_texts, unpack_texts
+from loyaltycore.accounts import _codec
 from loyaltycore.accounts._values import (
     VALUE_TYPES,
     AccountEvent,
-    AwardResult,
     HoldRecord,
-    LedgerOp,
-    OrderRecord,
     Outcome,
     Payload,
     Profile,
@@ -325,7 +322,7 @@ def event_to_data(event: AccountEvent) -> dict[str, object]:
     >>> doc["schema"], event_from_data(doc) == opened
     ('accounts.Event', True)
     """
-    return serialize.to_data(event)
+    return {"schema": "accounts.Event", "version": 1, "data": _codec.event_data(event)}
 
 
 def event_from_data(data: object) -> AccountEvent:
@@ -377,11 +374,7 @@ def register() -> None:
     conv.register_structure_hook(StoredEvaluation, _structure_stored)
     for cls in (*VALUE_TYPES, SnapshotData):
         attrs.resolve_types(cls)
-    for cls in (LedgerOp, Outcome, AwardResult, OrderRecord, AccountEvent):
-        # (fields at their defaults are left out: smaller rows, faster to read back)
-        conv.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
-        )
+    _codec.register()  # (written field by field; fields at their defaults left out)
     serialize.register_document(AccountEvent, "accounts.Event", 1)
     serialize.register_document(Profile, "accounts.Profile", 1)
     serialize.register_document(Outcome, "accounts.Outcome", 1)

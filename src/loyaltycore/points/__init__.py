@@ -67,6 +67,7 @@ from loyaltycore.errors import (
     SameMember,
 )
 from loyaltycore.points._ledger import (
+    AVAIL,
     C_CAPTURED,
     C_REDEEMED,
     EXPIRES,
@@ -74,7 +75,9 @@ from loyaltycore.points._ledger import (
     H_LAST,
     H_NEV,
     H_NEXT,
+    H_NLOTS,
     HANDLERS,
+    PBIT,
     READ_ONLY,
     REM,
     SEP,
@@ -481,6 +484,25 @@ class PointsLedger(Core):
         ['e1']
         """
         return self._lot_values()
+
+    def _open_lots(self) -> list[tuple[str, int, bool, int | None]]:
+        """``(id, remaining, pending, expires)`` of each lot with points left, oldest first.
+
+        Read from the lot rows without building :class:`Lot` values (what a
+        store's projection reads after every command); ``expires`` is in
+        microseconds since the epoch (:func:`loyaltycore.calendar.from_micros`),
+        None for never.
+        """
+        names = self._ids()[1]
+        out = []
+        for i in range(self._a[H_NLOTS]):
+            r, b = self._row(i)
+            rem = r[b + REM]
+            if rem:
+                exp = r[b + EXPIRES]
+                pending = r[b + AVAIL] > PBIT // 2
+                out.append((names[i], rem, pending, None if exp == NEVER else exp))
+        return out
 
     @property
     def holds(self) -> tuple[Hold, ...]:

@@ -40,6 +40,7 @@ exclusive group, a :class:`Limit` and a valid :class:`Window`.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -874,24 +875,70 @@ class _EvaluationData:
     trace: _TraceData
 
 
+def _at(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _plain_map(value: Mapping[str, Any]) -> Any:
+    return {} if not value else serialize.converter.unstructure(value)
+
+
+def _event_data(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "at": _at(event.at),
+        "amount": None if event.amount is None else str(event.amount),
+        "items": [
+            {
+                "sku": item.sku,
+                "category": item.category,
+                "quantity": item.quantity,
+                "unit_price": str(item.unit_price),
+                "discount": str(item.discount),
+                "kind": item.kind,
+                "earning": item.earning,
+            }
+            for item in event.items
+        ],
+        "channel": event.channel,
+        "store": event.store,
+        "attributes": _plain_map(event.attributes),
+        "discount": str(event.discount),
+        "points_paid": str(event.points_paid),
+    }
+
+
+def _member_data(member: Member) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "joined_at": None if member.joined_at is None else _at(member.joined_at),
+        "birthday": None if member.birthday is None else member.birthday.isoformat(),
+        "tier": member.tier,
+        "segments": sorted(member.segments, key=json.dumps) if member.segments else [],
+        "attributes": _plain_map(member.attributes),
+        "counters": _plain_map(member.counters),
+    }
+
+
 def _unstructure_evaluation(value: Evaluation) -> Any:
+    """An evaluation's plain data, written field by field (the form of ``_EvaluationData``)."""
     trace = value.trace
-    plain = _EvaluationData(
-        value.event,
-        value.member,
-        value.eligible,
-        value.points,
-        value.raw,
-        dict(value.increments),
-        dict(value.budget_increments),
-        _TraceData(
-            trace.rule_ids,
-            trace.codes,
-            trace.details,
-            tuple(tuple(describe(node) for node in parts) for parts in trace.conditions),
-        ),
-    )
-    return serialize.converter.unstructure(plain)
+    return {
+        "event": _event_data(value.event),
+        "member": _member_data(value.member),
+        "eligible": value.eligible,
+        "points": value.points,
+        "raw": [tuple(line) for line in value.raw],
+        "increments": dict(value.increments),
+        "budget_increments": dict(value.budget_increments),
+        "trace": {
+            "rule_ids": list(trace.rule_ids),
+            "codes": list(trace.codes),
+            "details": list(trace.details),
+            "conditions": [[describe(node) for node in parts] for parts in trace.conditions],
+        },
+    }
 
 
 def _structure_evaluation(data: Any, _: Any) -> Evaluation:

@@ -29,7 +29,7 @@ import contextlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol, cast
 
 from loyaltycore import serialize
@@ -46,6 +46,7 @@ from loyaltycore.accounts import (
     event_from_data,
     event_to_data,
 )
+from loyaltycore.calendar import from_micros
 from loyaltycore.errors import (
     ConcurrencyConflict,
     InvalidArgument,
@@ -53,6 +54,7 @@ from loyaltycore.errors import (
     InvalidType,
     LoyaltyError,
     NotFound,
+    SameMember,
 )
 from loyaltycore.points import Lot
 
@@ -66,6 +68,10 @@ _SNAPSHOT: Final = ("accounts.Snapshot", 3)
 
 class Busy(Exception):
     """A transaction met another writer (a lock timeout, a version that moved): retry it."""
+
+
+class KnownId(Exception):
+    """A command id taken as new already has an outcome row: run the command again, reading."""
 
 
 class Head(NamedTuple):
@@ -185,7 +191,13 @@ class Rows(Protocol):
     def outcome(self, member: str, command_id: str) -> tuple[str, str] | None:
         """The stored ``(payload, body)`` of the member's command ``command_id``."""
 
-    def put_outcomes(self, member: str, rows: Sequence[OutcomeRow]) -> None: ...
+    def put_outcomes(
+        self, member: str, rows: Sequence[OutcomeRow], fresh: Collection[str] = ()
+    ) -> None:
+        """Write outcome rows; those of the ``fresh`` ids must be new (else :class:`KnownId`).
+
+        The check may come when the transaction checks its writes, before it commits.
+        """
 
     def put_projection(
         self, row: Projection, lots: Sequence[LotRow], gone: Sequence[str]
@@ -274,25 +286,44 @@ def lot_sources(account: Account, lots: Iterable[Lot] | None = None) -> dict[str
     >>> lot_sources(a.adjust("a-1", at=at, points=5, reason="hi").account)
     {'2.0': 'order:o-1', '3.0': 'command:3'}
     """
+    ids = [lot.id for lot in (account.ledger.lots if lots is None else lots)]
+    return _sources(account, ids)
+
+
+def _sources(account: Account, ids: Iterable[str]) -> dict[str, str]:
+    """Where each of the lots named ``ids`` came from (see :func:`lot_sources`)."""
     orders = {
         earn: f"order:{record.id}"
         for record in account.orders.values()
         for earn, _ in record.earns
     }
     out = {}
-    for lot in account.ledger.lots if lots is None else lots:
-        name = lot.id.removeprefix("~/")
+    for lot_id in ids:
+        name = lot_id.removeprefix("~/")
         if name in orders:
-            out[lot.id] = orders[name]
+            out[lot_id] = orders[name]
         elif "#" in name:
-            out[lot.id] = "transfer:" + name.split(":", 1)[0]
+            out[lot_id] = "transfer:" + name.split(":", 1)[0]
         elif "/" in name:
-            out[lot.id] = "merge:" + name.split(":", 1)[0]
-        elif lot.id.startswith("~/"):
-            out[lot.id] = "carried"
+            out[lot_id] = "merge:" + name.split(":", 1)[0]
+        elif lot_id.startswith("~/"):
+            out[lot_id] = "carried"
         else:
-            out[lot.id] = "command:" + name.split(".", 1)[0]
+            out[lot_id] = "command:" + name.split(".", 1)[0]
     return out
+
+
+#: ISO texts of lot expiry instants (microseconds), as lots keep theirs from command to command.
+_EXPIRY_TEXTS: dict[int, str] = {}
+
+
+def _expiry(micros: int) -> str:
+    text = _EXPIRY_TEXTS.get(micros)
+    if text is None:
+        if len(_EXPIRY_TEXTS) >= 65_536:
+            _EXPIRY_TEXTS.clear()
+        text = _EXPIRY_TEXTS[micros] = from_micros(micros).isoformat()
+    return text
 
 
 def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
@@ -315,17 +346,12 @@ def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
     )
     if closed:
         return row, []
-    open_lots = [lot for lot in account.ledger.lots if lot.remaining]
-    sources = lot_sources(account, open_lots)
+    # (read from the ledger's lot rows: no Lot values are built)
+    open_lots = account.ledger._open_lots()
+    sources = _sources(account, [lot[0] for lot in open_lots])
     lots = [
-        LotRow(
-            lot.id,
-            lot.remaining,
-            lot.pending,
-            None if lot.expires_at is None else lot.expires_at.isoformat(),
-            sources[lot.id],
-        )
-        for lot in open_lots
+        LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
+        for lot, left, pending, expires in open_lots
     ]
     return row, lots
 
@@ -412,7 +438,10 @@ class Store(abc.ABC):
 
     def _load(self, rows: Rows, member: str) -> tuple[Account, bool]:
         """The account at its head version; and whether its snapshot should be rewritten."""
-        head = rows.head(member)
+        return self._load_at(rows, member, rows.head(member))
+
+    def _load_at(self, rows: Rows, member: str, head: Head | None) -> tuple[Account, bool]:
+        """:meth:`_load` with the member's head row already read."""
         if head is None:
             raise NotFound(
                 f"member={member!r} has no account in this store", field="member", value=member
@@ -461,8 +490,20 @@ class Store(abc.ABC):
 
     # -- writing accounts ------------------------------------------------------------------
 
-    def _write(self, rows: Rows, before: Account | None, after: Account, stale: bool) -> Written:
-        """Append ``after``'s new events and write everything that follows from them."""
+    def _write(
+        self,
+        rows: Rows,
+        before: Account | None,
+        after: Account,
+        stale: bool,
+        fresh: Collection[str] = (),
+    ) -> Written:
+        """Append ``after``'s new events and write everything that follows from them.
+
+        ``fresh`` are command ids taken as new without reading: their outcome
+        rows must not be there yet (else :class:`KnownId` when the
+        transaction checks its writes).
+        """
         member = after.member
         start = 0 if before is None else before.version
         events = after.events_since(start)
@@ -491,6 +532,7 @@ class Store(abc.ABC):
                 for e, d in zip(events, docs, strict=True)
                 if e.id
             ],
+            fresh,
         )
         row, lots = projection_of(after)
         if before is None:
@@ -649,12 +691,12 @@ class Store(abc.ABC):
         self._settle(commits, (), [account])
         return account  # type: ignore[no-any-return]
 
-    def _target(self, rows: Rows, member: str) -> str:
-        """The account that answers for ``member`` (a merged account's survivor)."""
+    def _target(self, rows: Rows, member: str) -> tuple[str, Head | None]:
+        """The account that answers for ``member`` (a merged account's survivor), its head row."""
         for _ in range(64):
             head = rows.head(member)
             if head is None or head.merged_into is None:
-                return member
+                return member, head
             member = head.merged_into
         raise InvalidData.from_messages([f"merge chain too long @ loyalty_accounts[{member!r}]"])
 
@@ -713,7 +755,7 @@ class Store(abc.ABC):
         120
         """
         if a == b:
-            raise InvalidArgument(f"b={b!r} is the same member as a", field="b", value=b)
+            raise SameMember(f"b={b!r} is the same member as a", field="b", value=b)
 
         def decide(accounts: Sequence[Account]) -> list[Applied]:
             result = command(*accounts)
@@ -747,15 +789,34 @@ class Store(abc.ABC):
         committed.
         """
 
-        def work(rows: Rows) -> tuple[list[Applied], list[Written], bool]:
+        def work(rows: Rows, careful: bool) -> tuple[list[Applied], list[Written], bool]:
             targets = [self._target(rows, m) for m in members]
+            if len(targets) == 2 and targets[0][0] == targets[1][0]:
+                merged = [m for m, (t, _) in zip(members, targets, strict=True) if m != t]
+                raise SameMember(
+                    f"a={members[0]!r} and b={members[1]!r} are one account: "
+                    f"{' and '.join(map(repr, merged))} merged into {targets[0][0]!r}",
+                    field="b",
+                    value=members[1],
+                )
+            # A first try takes a command id the account does not remember as new, without
+            # reading the outcomes table; the outcome row's insert checks it (else: run again,
+            # reading). Inside a host's transaction, ids are always read.
+            fresh: dict[str, set[str]] | None = None if careful or not rows.commits else {}
             if id is not None:
-                found = rows.outcome(targets[0], id)
+                found = rows.outcome(targets[0][0], id)
                 if found is not None:
                     outcome: Outcome = serialize.from_data(json.loads(found[1]), Outcome)
-                    return [Applied(self._load(rows, targets[0])[0], outcome)], [], rows.commits
-            loaded = [self._load(rows, target) for target in targets]
-            results = decide([self._lend(rows, account) for account, _ in loaded])
+                    account = self._load_at(rows, *targets[0])[0]
+                    return [Applied(account, outcome)], [], rows.commits
+            loaded = [self._load_at(rows, target, head) for target, head in targets]
+            lent = [self._lend(rows, account, fresh, id) for account, _ in loaded]
+            try:
+                results = decide(lent)
+            except LoyaltyError:
+                if fresh:  # (the refusal may come from an id taken as new: decide again, reading)
+                    raise KnownId(sorted(fresh)) from None
+                raise
             out: list[Applied] = []
             written: list[Written] = []
             for (before, stale), applied in zip(loaded, results, strict=True):
@@ -767,23 +828,46 @@ class Store(abc.ABC):
                         value=after.member,
                     )
                 if after.version == before.version:
+                    if fresh and fresh.get(before.member):  # (a stored outcome may answer it)
+                        raise KnownId(sorted(fresh[before.member]))
                     out.append(Applied(before, applied.outcome))  # (not the lent account)
                     if stale:
                         written.append(self._write(rows, before, before, stale))
                     continue
-                written.append(self._write(rows, before, after, stale))
+                new = set() if fresh is None else fresh.get(before.member, set())
+                written.append(self._write(rows, before, after, stale, new))
                 out.append(applied)
             return out, written, rows.commits
 
-        out, written, commits = self._run(True, work)
+        try:
+            result = self._run(True, lambda rows: work(rows, False))
+        except KnownId:  # (an id taken as new was stored: the account must see its outcome)
+            result = self._run(True, lambda rows: work(rows, True))
+        out, written, commits = result
         self._settle(commits, written, [applied.account for applied in out])
         return out  # type: ignore[no-any-return]
 
-    def _lend(self, rows: Rows, account: Account) -> Account:
-        """The account lent the budgets' counters and the stored outcomes (not its state)."""
+    def _lend(
+        self,
+        rows: Rows,
+        account: Account,
+        fresh: dict[str, set[str]] | None = None,
+        checked: str | None = None,
+    ) -> Account:
+        """The account lent the budgets' counters and the stored outcomes (not its state).
+
+        With ``fresh``, the ids the account asks for are taken as new and
+        noted there (by member), not read; ``checked`` is an id already
+        looked up (and not found) in this transaction.
+        """
         member = account.member
 
         def recall(command_id: str) -> Seen | None:
+            if command_id == checked:
+                return None
+            if fresh is not None:
+                fresh.setdefault(member, set()).add(command_id)
+                return None
             found = rows.outcome(member, command_id)
             if found is None:
                 return None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from loyaltycore._validate import require
@@ -41,6 +41,7 @@ from loyaltycore.stores._logic import (
     Busy,
     EventRow,
     Head,
+    KnownId,
     LotRow,
     OutboxItem,
     OutcomeRow,
@@ -74,6 +75,8 @@ class _Rows:
         self.write = write
         #: The head-row writes, checked (one row each) before the transaction commits.
         self.heads: list[Any] = []
+        #: The inserts of outcome rows that must be new, checked like the head rows.
+        self.fresh: list[Any] = []
         #: Profiles read with their head row (one statement for both).
         self._profiles: dict[str, str | None] = {}
 
@@ -155,16 +158,26 @@ class _Rows:
         )
         return None if row is None else (str(row[0]), str(row[1]))
 
-    def put_outcomes(self, member: str, rows: Sequence[OutcomeRow]) -> None:
-        if not rows:
-            return
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO loyalty_outcomes VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (member, command_id) DO UPDATE SET version = excluded.version,"
-                " payload = excluded.payload, body = excluded.body",
-                [(member, *row) for row in rows],
-            )
+    def put_outcomes(
+        self, member: str, rows: Sequence[OutcomeRow], fresh: Collection[str] = ()
+    ) -> None:
+        # (statements are pipelined: a fresh row's count is checked before the commit)
+        for row in rows:
+            if row.command_id in fresh:
+                self.fresh.append(
+                    self.conn.execute(
+                        "INSERT INTO loyalty_outcomes VALUES (%s, %s, %s, %s, %s)"
+                        " ON CONFLICT (member, command_id) DO NOTHING",
+                        (member, *row),
+                    )
+                )
+            else:
+                self.conn.execute(
+                    "INSERT INTO loyalty_outcomes VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (member, command_id) DO UPDATE SET version = excluded.version,"
+                    " payload = excluded.payload, body = excluded.body",
+                    (member, *row),
+                )
 
     def put_projection(self, row: Projection, lots: Sequence[LotRow], gone: Sequence[str]) -> None:
         self.conn.execute(
@@ -419,10 +432,12 @@ class PostgresStore(Store):
                 with conn.pipeline() as pipeline, conn.transaction():
                     rows = _Rows(conn, commits, write)
                     yield rows
-                    if rows.heads:
+                    if rows.heads or rows.fresh:
                         pipeline.sync()
                         if any(cur.rowcount != 1 for cur in rows.heads):
                             raise Busy("the account's version moved")
+                        if any(cur.rowcount != 1 for cur in rows.fresh):
+                            raise KnownId("a command id taken as new has an outcome")
             except errors.UniqueViolation as exc:  # (another writer appended this version)
                 raise Busy(str(exc)) from None
             except errors.SerializationFailure as exc:

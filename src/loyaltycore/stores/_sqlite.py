@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from loyaltycore.stores._logic import (
     Busy,
     EventRow,
     Head,
+    KnownId,
     LotRow,
     OutboxItem,
     OutcomeRow,
@@ -51,14 +52,20 @@ class _Rows:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        #: Profiles read with their head row (one statement for both).
+        self._profiles: dict[str, str | None] = {}
 
     def head(self, member: str) -> Head | None:
         row = self.db.execute(
-            "SELECT version, program_id, program_version, merged_into FROM loyalty_accounts"
-            " WHERE member = ?",
+            "SELECT a.version, a.program_id, a.program_version, a.merged_into, p.body"
+            " FROM loyalty_accounts a LEFT JOIN loyalty_profiles p ON p.member = a.member"
+            " WHERE a.member = ?",
             (member,),
         ).fetchone()
-        return None if row is None else Head(*row)
+        if row is None:
+            return None
+        self._profiles[member] = row[4]
+        return Head(*row[:4])
 
     def put_head(self, member: str, expected: int | None, head: Head) -> bool:
         if expected is None:
@@ -113,11 +120,22 @@ class _Rows:
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
 
-    def put_outcomes(self, member: str, rows: Sequence[OutcomeRow]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO loyalty_outcomes VALUES (?, ?, ?, ?, ?)",
-            [(member, *row) for row in rows],
-        )
+    def put_outcomes(
+        self, member: str, rows: Sequence[OutcomeRow], fresh: Collection[str] = ()
+    ) -> None:
+        for row in rows:
+            if row.command_id in fresh:
+                cur = self.db.execute(
+                    "INSERT INTO loyalty_outcomes VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (member, *row),
+                )
+                if cur.rowcount != 1:
+                    raise KnownId(row.command_id)
+            else:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO loyalty_outcomes VALUES (?, ?, ?, ?, ?)",
+                    (member, *row),
+                )
 
     def put_projection(self, row: Projection, lots: Sequence[LotRow], gone: Sequence[str]) -> None:
         self.db.execute(
@@ -194,12 +212,15 @@ class _Rows:
             )
 
     def profile(self, member: str) -> str | None:
+        if member in self._profiles:
+            return self._profiles[member]
         row = self.db.execute(
             "SELECT body FROM loyalty_profiles WHERE member = ?", (member,)
         ).fetchone()
         return None if row is None else str(row[0])
 
     def put_profile(self, member: str, body: str | None) -> None:
+        self._profiles.pop(member, None)
         if body is None:
             self.db.execute("DELETE FROM loyalty_profiles WHERE member = ?", (member,))
         else:
