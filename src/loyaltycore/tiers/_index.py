@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded, Underflow
 from itertools import accumulate, repeat
-from operator import attrgetter, floordiv, itemgetter, mul, sub
+from operator import attrgetter, eq, floordiv, itemgetter, mul, sub
 from typing import Any
 
 from loyaltycore._validate import type_name
@@ -39,6 +39,7 @@ Entry = tuple[int, int, int, int, str]
 Row = list[str | None]
 occurred_of = itemgetter(0)
 _BY_WIN = itemgetter(1, 2, 3)
+_WIN = itemgetter(1)
 _ROW = "must be [metric, amount, occurred_at, source_id, reverses]"
 
 
@@ -397,7 +398,9 @@ class ActivityIndex:
     ) -> ActivityIndex:
         """The index of ``entries`` (unsorted): sorted, with their running totals."""
         entries.sort()
-        by_win = sorted(map(_BY_WIN, entries))
+        by_win = list(map(_BY_WIN, entries))
+        if not all(map(eq, map(occurred_of, entries), map(_WIN, entries))):
+            by_win.sort()  # (else the window instants are the sorted occurred instants)
         cum: dict[int, list[int]] = {}
         wins: list[int] = []
         if by_win:
