@@ -118,13 +118,21 @@ def _plain_entries(
     # instants: parsed in C; any in UTC (+00:00, Z) is read as micros here, others below
     if set(map(type, occurred)) != {str}:
         return None
+    stamps = list(set(occurred))  # (the rows of one order share their instant)
     try:
-        instants = list(map(_FROMISO, occurred))
+        instants = list(map(_FROMISO, stamps))
     except ValueError:
         return None
     if set(map(_TZINFO, instants)) != {UTC}:
         return None
-    us = list(map(_MICROS, map(sub, instants, repeat(EPOCH)), repeat(_ONE_MICRO)))
+    micros_of = dict(
+        zip(
+            stamps,
+            map(_MICROS, map(sub, instants, repeat(EPOCH)), repeat(_ONE_MICRO)),
+            strict=True,
+        )
+    )
+    us = list(map(micros_of.__getitem__, occurred))
     if set(map(type, sources)) != {str} or not all(map(str.strip, sources)):
         return None
     seen = dict(zip(zip(sources, ms, strict=True), us, strict=True))
