@@ -176,6 +176,8 @@ def rank(tiers: TierProgram, name: str) -> int:
 
 def change(tiers: TierProgram, old: str, new: str) -> str:
     """``"upgrade"``, ``"retain"`` or ``"downgrade"`` from ``old`` to ``new``."""
+    if old == new:  # (most commands: no ladder lookup)
+        return "retain"
     a, b = rank(tiers, old), rank(tiers, new)
     return "upgrade" if b > a else "downgrade" if b < a else "retain"
 

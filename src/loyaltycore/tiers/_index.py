@@ -20,14 +20,15 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import ChainMap
-from collections.abc import Iterable, Iterator, MutableMapping
-from datetime import UTC, datetime
-from decimal import Decimal
-from operator import itemgetter
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded, Underflow
+from itertools import accumulate, repeat
+from operator import attrgetter, eq, floordiv, itemgetter, mul, sub
 from typing import Any
 
 from loyaltycore._validate import type_name
-from loyaltycore.calendar import micros
+from loyaltycore.calendar import EPOCH, micros
 from loyaltycore.errors import DuplicateId, InvalidData, InvalidType, UnknownEvent
 from loyaltycore.tiers._model import METRIC_INDEX, METRIC_NAMES, Activity
 from loyaltycore.tiers._plan import to_units
@@ -37,6 +38,8 @@ Entry = tuple[int, int, int, int, str]
 #: One entry as plain data: [metric, amount, occurred_at, source_id, reverses].
 Row = list[str | None]
 occurred_of = itemgetter(0)
+_BY_WIN = itemgetter(1, 2, 3)
+_WIN = itemgetter(1)
 _ROW = "must be [metric, amount, occurred_at, source_id, reverses]"
 
 
@@ -67,6 +70,127 @@ def entries_of_rows(
     rows: object, pow10: tuple[int, ...], keys: dict[tuple[str, int], int], path: str
 ) -> tuple[list[Row], list[Entry]]:
     """Check plain rows as :class:`Activity` checks its fields; their entries, unsorted.
+
+    Rows as :meth:`ActivityIndex.rows` writes them (plain decimal amounts,
+    instants in UTC) are read in one pass, each distinct amount text parsed
+    once; anything else is read by :func:`checked_entries_of_rows`, which
+    gives the same entries and names every bad row.
+
+    Raises:
+        InvalidData: naming the path of every bad row.
+    """
+    entries = _plain_entries(rows, pow10, keys)
+    if entries is None:
+        return checked_entries_of_rows(rows, pow10, keys, path)
+    return rows, entries  # type: ignore[return-value]
+
+
+def _plain_entries(
+    rows: object, pow10: tuple[int, ...], keys: dict[tuple[str, int], int]
+) -> list[Entry] | None:
+    """The entries of rows as :func:`row_of` writes them, column by column (None: other rows)."""
+    if type(rows) is not list or not rows:
+        return None
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {5}:
+        return None
+    metrics, amounts, occurred, sources, reverses = zip(*rows, strict=True)
+    if set(map(type, metrics)) != {str}:
+        return None
+    distinct = set(metrics)
+    if not distinct <= _METRIC_NAMES:
+        return None
+    ms = list(map(METRIC_INDEX.__getitem__, metrics))
+    # amounts: each distinct (text, metric) parsed once
+    if set(map(type, amounts)) != {str}:
+        return None
+    if len(distinct) == 1:
+        texts = list(set(amounts))
+        scales: Iterable[Decimal] = repeat(Decimal(pow10[ms[0]]))
+        units = _plain_units(texts, scales, amounts)
+    else:
+        pairs = list(zip(amounts, ms, strict=True))
+        distinct_pairs = list(set(pairs))
+        texts = [text for text, _ in distinct_pairs]
+        scales = [Decimal(pow10[m]) for _, m in distinct_pairs]
+        units = _plain_units(texts, scales, pairs, distinct_pairs)
+    if units is None:
+        return None
+    # instants: parsed in C; any in UTC (+00:00, Z) is read as micros here, others below
+    if set(map(type, occurred)) != {str}:
+        return None
+    stamps = list(set(occurred))  # (the rows of one order share their instant)
+    try:
+        instants = list(map(_FROMISO, stamps))
+    except ValueError:
+        return None
+    if set(map(_TZINFO, instants)) != {UTC}:
+        return None
+    micros_of = dict(
+        zip(
+            stamps,
+            map(_MICROS, map(sub, instants, repeat(EPOCH)), repeat(_ONE_MICRO)),
+            strict=True,
+        )
+    )
+    us = list(map(micros_of.__getitem__, occurred))
+    if set(map(type, sources)) != {str} or not all(map(str.strip, sources)):
+        return None
+    seen = dict(zip(zip(sources, ms, strict=True), us, strict=True))
+    if len(seen) != len(rows) or (keys and not seen.keys().isdisjoint(keys)):
+        return None
+    wins = us
+    if set(map(type, reverses)) != {type(None)}:
+        wins = list(us)
+        for k, reversed_id in enumerate(reverses):
+            if reversed_id is None:
+                continue
+            if type(reversed_id) is not str or not reversed_id or units[k] > 0:
+                return None
+            original = seen.get((reversed_id, ms[k]))
+            if original is None:
+                original = keys.get((reversed_id, ms[k]))
+                if original is None:
+                    return None
+            wins[k] = original
+    keys.update(seen)
+    return list(zip(us, wins, ms, units, sources, strict=True))
+
+
+_TZINFO = attrgetter("tzinfo")
+_MICROS = floordiv
+_ONE_MICRO = timedelta(microseconds=1)
+_METRIC_NAMES = frozenset(METRIC_INDEX)
+#: Exact products of amounts and scales (anything inexact or invalid raises).
+_EXACT = Context(prec=100, traps=[InvalidOperation, Inexact, Rounded, Overflow, Underflow])
+_FROMISO = datetime.fromisoformat
+
+
+def _plain_units(
+    texts: list[str],
+    scales: Iterable[Decimal],
+    column: Sequence[object],
+    keys: Sequence[object] | None = None,
+) -> list[int] | None:
+    """The units of ``column`` from its distinct amount ``texts``, each read once.
+
+    ``keys`` (default ``texts``) are what ``column`` holds, one per text.
+    None: a text is not plain decimal text of an exact, non-zero amount.
+    """
+    try:
+        scaled = list(map(_EXACT.multiply, map(_EXACT.create_decimal, texts), scales))
+        ints = list(map(int, scaled))
+    except (ArithmeticError, ValueError):  # (not a number, not exact in 100 digits, infinite)
+        return None
+    if ints != scaled or not all(ints):
+        return None
+    parsed = dict(zip(texts if keys is None else keys, ints, strict=True))
+    return list(map(parsed.__getitem__, column))
+
+
+def checked_entries_of_rows(
+    rows: object, pow10: tuple[int, ...], keys: dict[tuple[str, int], int], path: str
+) -> tuple[list[Row], list[Entry]]:
+    """:func:`entries_of_rows` for any rows, one field at a time (names every bad row).
 
     Raises:
         InvalidData: naming the path of every bad row.
@@ -282,19 +406,19 @@ class ActivityIndex:
     ) -> ActivityIndex:
         """The index of ``entries`` (unsorted): sorted, with their running totals."""
         entries.sort()
-        wins = sorted((win, m, units) for _, win, m, units, _ in entries)
+        by_win = list(map(_BY_WIN, entries))
+        if not all(map(eq, map(occurred_of, entries), map(_WIN, entries))):
+            by_win.sort()  # (else the window instants are the sorted occurred instants)
         cum: dict[int, list[int]] = {}
-        for k, (_, m, units) in enumerate(wins):
-            column = cum.get(m)
-            if column is None:
-                column = cum[m] = [0] * (k + 1)
-            column.append(column[-1] + units)
-            for other, col in cum.items():
-                if other != m:
-                    col.append(col[-1])
-        return cls._of(
-            src, len(src), items, entries, [w for w, _, _ in wins], cum, keys, {}, pow10, exponents
-        )
+        wins: list[int] = []
+        if by_win:
+            instants, ms, units = zip(*by_win, strict=True)
+            wins = list(instants)
+            present = set(ms)
+            for m in present:
+                counted = units if len(present) == 1 else map(mul, units, map(m.__eq__, ms))
+                cum[m] = [0, *accumulate(counted)]
+        return cls._of(src, len(src), items, entries, wins, cum, keys, {}, pow10, exponents)
 
     @classmethod
     def _of(
