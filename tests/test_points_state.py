@@ -232,6 +232,9 @@ BAD: list[tuple[str, Any]] = [
     ("packed ids, unterminated", {**_doc(), "lot_ids": {"texts": _packed_bytes(b"e1")["int64"]}}),
     ("packed objs, index twice", {**_doc(), "objs": {"strs": ["gift"], "lists": [[0, "x"]] * 2}}),
     ("packed objs, index out", {**_doc(), "objs": {"strs": [], "lists": [[3, "x"]]}}),
+    ("sources, not pairs", {**_doc(), "objs": ["gift", {"sources": [["bonus", "5"]]}]}),
+    ("value, not decimal", {**_doc(), "objs": ["gift", {"decimal": "lots"}]}),
+    ("value, not text", {**_doc(), "objs": ["gift", {"decimal": 5}]}),
     ("packed objs, other keys", {**_doc(), "objs": {"strs": ["gift"]}}),
 ]
 

@@ -30,6 +30,7 @@ document as text wants.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from datetime import datetime
 from decimal import Decimal
@@ -137,7 +138,7 @@ def _value_text(lot: TransferIn | MergedLot) -> str:
 
 
 def _value(text: str) -> Decimal | None:
-    return None if text == "" else Decimal(text)
+    return None if text == "" else _decimal(text)
 
 
 def _us(value: datetime | None) -> int:
@@ -206,9 +207,12 @@ def _obj_value(data: Any) -> Any:
     if type(data) is str:
         return data
     if isinstance(data, dict) and set(data) == {"decimal"}:
-        return serialize.structure(data["decimal"], Decimal)
+        text = data["decimal"]
+        if type(text) is not str:
+            raise ValueError(f"a value per point must be decimal text, not {text!r}")
+        return _decimal(text)
     if isinstance(data, dict) and set(data) == {"sources"}:
-        return serialize.structure(data["sources"], tuple[tuple[str, int], ...])
+        return _sources(data["sources"])
     if isinstance(data, dict) and len(data) == 1:
         ((tag, parts),) = data.items()
         if tag in _LOT_LIST_COLUMNS and isinstance(parts, dict):
@@ -220,6 +224,23 @@ def _obj_value(data: Any) -> Any:
     raise ValueError(f"{data!r} is not a value a record refers to")
 
 
+@functools.lru_cache(maxsize=1024)
+def _decimal(text: str) -> Decimal:
+    """A value per point (values repeat: each text is checked once)."""
+    value: Decimal = serialize.structure(text, Decimal)
+    return value
+
+
+def _sources(data: Any) -> tuple[tuple[str, int], ...]:
+    """The sources a redemption consumed: ``[source, points]`` pairs (read once per record)."""
+    if type(data) is not list or not all(
+        type(item) is list and len(item) == 2 and type(item[0]) is str and type(item[1]) is int
+        for item in data
+    ):
+        raise ValueError("sources must be a list of [source, points] pairs")
+    return tuple((source, points) for source, points in data)
+
+
 def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
     """A packed list of lots, checked now and built when its event is read."""
     names = _LOT_LIST_COLUMNS[tag]
@@ -227,12 +248,13 @@ def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
         raise ValueError(f"a packed {tag} list must have the columns {', '.join(names)}")
     ints = {name: _ints(parts, name) for name in names if name not in _TEXT_COLUMNS}
     texts = {name: unpack_texts(parts[name], name) for name in names if name in _TEXT_COLUMNS}
-    if "lot" in texts:
-        _strs(parts, "lot")  # (lot ids: distinct, no NUL, not empty)
-    if any(not source for source in texts["source"]):
+    lots = texts.get("lot", ())
+    if "" in set(lots) or len(set(lots)) != len(lots):
+        raise ValueError(f"the lot ids of a packed {tag} list must be distinct and not empty")
+    if "" in set(texts["source"]):
         raise ValueError(f"the sources of a packed {tag} list must not be empty")
-    try:
-        values = [_value(v) for v in texts["value_per_point"]]
+    try:  # (each distinct value once)
+        values = [_value(v) for v in set(texts["value_per_point"])]
     except ArithmeticError:
         raise ValueError(f"the values per point of a packed {tag} list must be numbers") from None
     if any(v is not None and not (v.is_finite() and v >= 0) for v in values):
