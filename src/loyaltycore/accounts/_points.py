@@ -139,20 +139,7 @@ def _duplicate(
 def merged_lots(duplicate: PointsLedger, at: datetime) -> tuple[tuple[MergedLot, ...], int]:
     """The lots and debt :func:`loyaltycore.points.merge` takes from ``duplicate`` at ``at``."""
     book = duplicate.expire(as_of=at)
-    lots = tuple(
-        MergedLot(
-            lot.id,
-            lot.remaining,
-            lot.earned_at,
-            lot.expires_at,
-            lot.available_at,
-            lot.pending,
-            lot.source,
-            lot.value_per_point,
-        )
-        for lot in book.lots
-        if lot.remaining
-    )
+    lots = tuple(MergedLot.of(lot) for lot in book.lots if lot.remaining)
     return lots, book.balance().debt
 
 

@@ -1051,16 +1051,7 @@ class PointsLedger(Core):
             )
         prefix = id + "/"
         lots = tuple(
-            MergedLot(
-                lot.id[len(prefix) :] if lot.id.startswith(prefix) else lot.id,
-                lot.remaining,
-                lot.earned_at,
-                lot.expires_at,
-                lot.available_at,
-                lot.pending,
-                lot.source,
-                lot.value_per_point,
-            )
+            MergedLot.of(lot, name=lot.id[len(prefix) :] if lot.id.startswith(prefix) else None)
             for lot in book._lot_values()
             if lot.remaining
         )
@@ -1391,20 +1382,7 @@ def merge(
             field="duplicate",
             value=duplicate.member,
         )
-    lots = tuple(
-        MergedLot(
-            lot.id,
-            lot.remaining,
-            lot.earned_at,
-            lot.expires_at,
-            lot.available_at,
-            lot.pending,
-            lot.source,
-            lot.value_per_point,
-        )
-        for lot in book._lot_values()
-        if lot.remaining
-    )
+    lots = tuple(MergedLot.of(lot) for lot in book._lot_values() if lot.remaining)
     return into._run(Merged, id, at_utc, occurred, duplicate.member, lots, book._a[DEBT])
 
 

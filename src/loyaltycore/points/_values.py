@@ -929,6 +929,27 @@ class MergedLot:
     source: str = "purchase"
     value_per_point: Decimal | None = None
 
+    @classmethod
+    def of(cls, lot: Lot, *, name: str | None = None) -> MergedLot:
+        """The usable part of ``lot`` as it arrives in a merge (named ``name``, else its id).
+
+        >>> from datetime import timezone
+        >>> at = datetime(2024, 1, 5, tzinfo=timezone.utc)
+        >>> lot = Lot("e1", 0, 100, at, None, None, False, remaining=70, used=30)
+        >>> MergedLot.of(lot, name="x").lot, MergedLot.of(lot).points
+        ('x', 70)
+        """
+        return cls(
+            lot.id if name is None else name,
+            lot.remaining,
+            lot.earned_at,
+            lot.expires_at,
+            lot.available_at,
+            lot.pending,
+            lot.source,
+            lot.value_per_point,
+        )
+
 
 @attrs.frozen
 class Merged:
