@@ -139,3 +139,13 @@ def test_utc_rows_in_any_spelling_are_read_as_the_same_instant() -> None:
 @given(st.lists(good_rows(), min_size=1, max_size=12, unique_by=lambda row: (row[3], row[0])))
 def test_written_rows_read_as_the_row_by_row_check_reads_them(rows: list[Any]) -> None:
     assert _outcome(entries_of_rows, rows, {}) == _outcome(checked_entries_of_rows, rows, {})
+
+
+def test_an_amount_of_a_huge_exponent_is_a_bad_row_not_a_hang() -> None:
+    import pytest
+
+    for amount in ("1e999999999", "1e-999999999", "1e101"):
+        rows = [["spend", "1.50", "2025-03-01T09:30:00+00:00", "o-1", None]]
+        rows.append(["spend", amount, "2025-03-01T09:30:00+00:00", "o-2", None])
+        with pytest.raises(InvalidData, match=r"\[1\]"):
+            PROGRAM.index_from_rows(rows, path="$.activity")

@@ -177,7 +177,10 @@ def _plain_units(
     None: a text is not plain decimal text of an exact, non-zero amount.
     """
     try:
-        scaled = list(map(_EXACT.multiply, map(_EXACT.create_decimal, texts), scales))
+        decimals = list(map(_EXACT.create_decimal, texts))
+        if any(d.is_finite() and d and abs(d.adjusted()) > 100 for d in decimals):
+            return None  # (no amount: the row-by-row check names it)
+        scaled = list(map(_EXACT.multiply, decimals, scales))
         ints = list(map(int, scaled))
     except (ArithmeticError, ValueError):  # (not a number, not exact in 100 digits, infinite)
         return None
@@ -255,8 +258,8 @@ def _units(amount: object, scale: int) -> int | None:
         value = Decimal(amount)
     except ArithmeticError:
         return None
-    if not value.is_finite() or not value:
-        return None
+    if not value.is_finite() or not value or abs(value.adjusted()) > 100:
+        return None  # (beyond 10**±100 it is no amount, and its ratio would take ages)
     num, den = value.as_integer_ratio()
     num *= scale
     return None if num % den else num // den
