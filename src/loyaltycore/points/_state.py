@@ -271,10 +271,6 @@ def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
     return Deferred(columns, build)
 
 
-def _micros_or_none(us: int) -> int | None:
-    return None if us in (NO, NEVER) else us
-
-
 def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
     """The state document of ``ledger`` (see the module's docstring)."""
     doc = _state_of(ledger, packed)
@@ -333,13 +329,11 @@ def _ints(data: dict[str, Any], key: str) -> Any:
     return unpack_ints(data[key], key)
 
 
-def _strs(data: dict[str, Any], key: str, *, distinct: bool = True) -> list[str]:
-    """The ids ``key`` (checked to be distinct here unless the caller's index checks it)."""
+def _strs(data: dict[str, Any], key: str) -> list[str]:
+    """The ids ``key``, non-empty and without NUL (the caller checks they are distinct)."""
     value = unpack_texts(data[key], key)
     if SEP in "".join(value) or not all(value):
         raise ValueError(f"{key} must hold ids without NUL characters")
-    if distinct and len(set(value)) != len(value):
-        raise ValueError(f"{key} must hold distinct ids")
     return value
 
 
@@ -437,8 +431,7 @@ def _from_state(data: Any) -> State:
             tzdata=data["tzdata"],
         )
     )
-    lot_ids = _strs(data, "lot_ids", distinct=False)
-    command_ids = _strs(data, "command_ids", distinct=False)
+    lot_ids, command_ids = _strs(data, "lot_ids"), _strs(data, "command_ids")
     for key, ids in (("lot_ids", lot_ids), ("command_ids", command_ids)):
         if len(ids) <= BIG_IDS and len(set(ids)) != len(ids):  # (else the id log checks)
             raise ValueError(f"{key} must hold distinct ids")
