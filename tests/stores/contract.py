@@ -330,6 +330,45 @@ class StoreContract:
         assert sum(lot.remaining for lot in lots) == b.available
         assert {lot.source for lot in lots} == {"order:o-1"}
 
+    def test_the_lots_of_a_member_with_many_follow_every_command(
+        self, factory: Factory, path: str
+    ) -> None:
+        # (past 64 lots a ledger's lot table is shared in chunks between versions, and a
+        # write reads only what a command touched: every kind of touch is checked here)
+        from loyaltycore.stores._logic import projection_of
+
+        store = factory(path)
+        store.create(opened("ann"))
+        at = T0
+
+        def check(applied: Applied) -> None:
+            stored = sorted(store.lots("ann"))
+            assert stored == sorted(projection_of(applied.account)[1])
+
+        def step(call: Callable[[Account], Applied]) -> None:
+            check(store.execute("ann", call))
+
+        step(lambda a: a.order("o-first", at=at, lines=[BEANS]))
+        for k in range(150):  # (past 64 lots, within one carry)
+            at += timedelta(hours=1)
+            if k % 40 == 7:
+                step(lambda a, k=k, at=at: a.order(f"o-{k}", at=at, lines=[LATTE]))
+            else:
+                step(lambda a, k=k, at=at: a.award(f"w-{k}", at=at, points=3, reason="visit"))
+        at += timedelta(hours=1)
+        step(lambda a: a.redeem("r-1", at=at, points=200))  # (across chunks)
+        step(lambda a: a.hold("h-1", at=at, points=20, deadline=at + timedelta(hours=1)))
+        step(lambda a: a.capture("c-1", at=at, hold="h-1", points=None))
+        step(lambda a: a.refund("f-1", at=at, of="o-47"))
+        at += timedelta(days=70)  # (o-first leaves the refund window: its lot is relabelled)
+        step(lambda a: a.award("w-late", at=at, points=3, reason="visit"))
+        at += timedelta(days=330)  # (the first lots expire)
+        step(lambda a: a.expire("x-1", as_of=at))
+        store = factory(path)  # (a store that remembers nothing of ann's lots)
+        for k in range(80):  # (the ledger is carried forward on the way)
+            at += timedelta(hours=1)
+            step(lambda a, k=k, at=at: a.award(f"v-{k}", at=at, points=2, reason="visit"))
+
     # -- outbox, budgets, profiles ---------------------------------------------------------------
 
     def test_the_outbox_carries_events_and_referral_awards_once(self, store: Store) -> None:

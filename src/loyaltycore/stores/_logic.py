@@ -46,7 +46,7 @@ from loyaltycore.accounts import (
     event_from_data,
     event_to_data,
 )
-from loyaltycore.calendar import from_micros
+from loyaltycore.calendar import from_micros, micros
 from loyaltycore.errors import (
     ConcurrencyConflict,
     InvalidArgument,
@@ -163,7 +163,7 @@ class OutboxItem(NamedTuple):
 
 #: What a write leaves the store to remember once it commits: the account, its lot rows
 #: and whether it wrote the snapshot.
-Written = tuple[Account, dict[str, LotRow], bool]
+Written = tuple[Account, dict[str, LotRow] | None, bool]
 
 
 class Rows(Protocol):
@@ -328,10 +328,24 @@ def _expiry(micros: int) -> str:
 
 def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
     """The projection row and open lots of an account (zeros for a merged-away one)."""
+    row = _projection_row(account)
+    if account.merged_into is not None:
+        return row, []
+    # (read from the ledger's lot rows: no Lot values are built)
+    open_lots = account.ledger._open_lots()
+    sources = _sources(account, [lot[0] for lot in open_lots])
+    lots = [
+        LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
+        for lot, left, pending, expires in open_lots
+    ]
+    return row, lots
+
+
+def _projection_row(account: Account) -> Projection:
     b = account.ledger.balance()
     closed = account.merged_into is not None
     until = account.status.valid_until
-    row = Projection(
+    return Projection(
         account.member,
         account.version,
         0 if closed else b.available,
@@ -344,16 +358,41 @@ def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
         account.program.version,
         account.merged_into,
     )
-    if closed:
-        return row, []
-    # (read from the ledger's lot rows: no Lot values are built)
-    open_lots = account.ledger._open_lots()
-    sources = _sources(account, [lot[0] for lot in open_lots])
-    lots = [
+
+
+def lot_changes(before: Account, after: Account) -> tuple[list[LotRow], list[str]] | None:
+    """The open lots whose rows commands changed between two versions of an account,
+    and the lots they spent; None when only comparing every lot can tell.
+
+    Reads only the lots the commands touched (see ``PointsLedger._lots_changed``),
+    and those whose source the account reads from an order kept for refunds
+    that came or went, so a member's number of lots does not slow a store's write.
+    """
+    if before.merged_into is not None or after.merged_into is not None:
+        return None
+    ledger = after.ledger
+    touched = ledger._lots_changed(before.ledger)
+    if touched is None:
+        return None
+    names = {lot[0] for lot in touched}
+    came_or_went = before.orders.keys() ^ after.orders.keys()
+    if came_or_went:  # (their lots' source names the order, or no longer does)
+        for order_id in came_or_went:
+            record = (after.orders if order_id in after.orders else before.orders)[order_id]
+            for earn, _ in record.earns:
+                for name in (earn, "~/" + earn):
+                    if name not in names and ledger._lot_index(name) >= 0:
+                        lot = ledger.lot(name)
+                        names.add(name)
+                        expires = None if lot.expires_at is None else micros(lot.expires_at)
+                        touched.append((name, lot.remaining, lot.pending, expires))
+    open_lots = [lot for lot in touched if lot[1]]
+    sources = _sources(after, [lot[0] for lot in open_lots])
+    changed = [
         LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
         for lot, left, pending, expires in open_lots
     ]
-    return row, lots
+    return changed, [lot[0] for lot in touched if not lot[1]]
 
 
 class Store(abc.ABC):
@@ -534,14 +573,29 @@ class Store(abc.ABC):
             ],
             fresh,
         )
-        row, lots = projection_of(after)
-        if before is None:
-            rows.put_projection(row, lots, ())
+        changes = None if before is None else lot_changes(before, after)
+        remembered: dict[str, LotRow] | None
+        if changes is not None:
+            assert before is not None
+            changed, gone = changes
+            rows.put_projection(_projection_row(after), changed, gone)
+            known = self._lots.get(member)
+            remembered = None
+            if known is not None and known[0] == before.version:
+                remembered = dict(known[1])
+                for name in gone:
+                    remembered.pop(name, None)
+                remembered.update((lot.lot, lot) for lot in changed)
         else:
-            old = self._lot_rows(before)
-            changed = [lot for lot in lots if old.get(lot.lot) != lot]
-            kept = {lot.lot for lot in lots}
-            rows.put_projection(row, changed, [name for name in old if name not in kept])
+            row, lots = projection_of(after)
+            if before is None:
+                rows.put_projection(row, lots, ())
+            else:
+                old = self._lot_rows(before)
+                changed = [lot for lot in lots if old.get(lot.lot) != lot]
+                kept = {lot.lot for lot in lots}
+                rows.put_projection(row, changed, [name for name in old if name not in kept])
+            remembered = {lot.lot: lot for lot in lots}
         rows.add_outbox(self._outbox(member, events, docs, texts))
         used: dict[str, int] = {}
         for e in events:
@@ -552,7 +606,7 @@ class Store(abc.ABC):
         snapshot = stale or start // self._snapshot_every < after.version // self._snapshot_every
         if snapshot:
             rows.put_snapshot(member, self._snapshot_row(after))
-        return after, {lot.lot: lot for lot in lots}, snapshot
+        return after, remembered, snapshot
 
     def _settle(self, commits: bool, written: Sequence[Written], read: Sequence[Account]) -> None:
         """Remember what a transaction wrote and read, once it is committed.
@@ -566,9 +620,12 @@ class Store(abc.ABC):
                 self._forget(account.member)
             return
         for account, lots, snapshot in written:
-            self._lots[account.member] = (account.version, lots)
-            if len(self._lots) > 1024:
-                self._lots.pop(next(iter(self._lots)))
+            if lots is None:
+                self._lots.pop(account.member, None)
+            else:
+                self._lots[account.member] = (account.version, lots)
+                if len(self._lots) > 1024:
+                    self._lots.pop(next(iter(self._lots)))
             if snapshot:
                 self._stale.discard(account.member)
         for account in read:
