@@ -48,6 +48,7 @@ from loyaltycore.accounts import (
 from loyaltycore.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
+    InsufficientPoints,
     LoyaltyError,
     NotFound,
     SameMember,
@@ -329,6 +330,39 @@ class StoreContract:
         lots = store.lots("ann")
         assert sum(lot.remaining for lot in lots) == b.available
         assert {lot.source for lot in lots} == {"order:o-1"}
+
+    def test_a_command_decided_early_is_decided_again_on_what_another_store_wrote(
+        self, factory: Factory, path: str
+    ) -> None:
+        # (a store decides a command on the account it remembers before its transaction;
+        # the decision stands only if the transaction finds that account unchanged)
+        mine, other = factory(path), factory(path)
+        mine.create(opened("ann"))
+        mine.execute("ann", lambda a: a.adjust("a-1", at=T0, points=100, reason="gift"))
+        other.execute("ann", lambda a: a.redeem("r-1", at=T0, points=80))
+        with pytest.raises(InsufficientPoints):  # (20 left, not the 100 it remembers)
+            mine.execute("ann", lambda a: a.redeem("r-2", at=T0, points=50))
+        applied = mine.execute("ann", lambda a: a.redeem("r-3", at=T0, points=20))
+        assert (applied.account.version, applied.outcome.available) == (4, 0)
+        # a profile another store set is the one the command reads
+        mine.execute("ann", lambda a: a.adjust("a-2", at=T0, points=10, reason="gift"))
+        other.set_profile("ann", Profile(ref="crm-9"))
+        applied = mine.execute("ann", lambda a: a.adjust("a-3", at=T0, points=1, reason="x"))
+        assert applied.account.profile == Profile(ref="crm-9")
+        # an id another store used is answered with its outcome, not applied again
+        other.execute("ann", lambda a: a.adjust("a-4", at=T0, points=7, reason="gift"))
+        again = mine.execute("ann", lambda a: a.adjust("a-4", at=T0, points=7, reason="gift"))
+        assert again.account.version == other.load("ann").version == 7
+        assert mine.load("ann") == other.load("ann")
+        # nobody else wrote: the early decision stands, the command ran once
+        calls: list[int] = []
+
+        def counted(a: Account) -> Applied:
+            calls.append(a.version)
+            return a.adjust("a-5", at=T0, points=1, reason="x")
+
+        assert mine.execute("ann", counted).account.version == 8
+        assert calls == [7]
 
     def test_the_lots_of_a_member_with_many_follow_every_command(
         self, factory: Factory, path: str

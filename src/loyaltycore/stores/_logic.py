@@ -792,7 +792,7 @@ class Store(abc.ABC):
                 )
             return [applied]
 
-        return self._transact([member], decide, id=id)[0]
+        return self._transact([member], decide, id=id, early=True)[0]
 
     def execute_pair(self, a: str, b: str, command: PairCommand) -> tuple[Applied, Applied]:
         """Apply a two-account command (``transfer``, ``merge``) in one transaction.
@@ -835,6 +835,7 @@ class Store(abc.ABC):
         decide: Callable[[Sequence[Account]], list[Applied]],
         *,
         id: str | None = None,
+        early: bool = False,
     ) -> list[Applied]:
         """One command over the members' accounts: begin, read, decide, append, commit.
 
@@ -844,7 +845,16 @@ class Store(abc.ABC):
         moved are written. A transaction that meets another writer is run
         again from the start (bounded); what it wrote is remembered only once
         committed.
+
+        With ``early``, a command on one account this store remembers is
+        decided before the transaction, on that account, and the decision is
+        used if the transaction finds the account unchanged (same version,
+        same profile): the domain work then runs outside the write lock,
+        where other writers' commits do not wait for it. Commands are pure
+        functions of the account, so the decision is the one the
+        transaction would make; otherwise it decides again.
         """
+        guess = self._guess(members[0], decide, id) if early else None
 
         def work(rows: Rows, careful: bool) -> tuple[list[Applied], list[Written], bool]:
             targets = [self._target(rows, m) for m in members]
@@ -867,13 +877,24 @@ class Store(abc.ABC):
                     account = self._load_at(rows, *targets[0])[0]
                     return [Applied(account, outcome)], [], rows.commits
             loaded = [self._load_at(rows, target, head) for target, head in targets]
-            lent = [self._lend(rows, account, fresh, id) for account, _ in loaded]
-            try:
-                results = decide(lent)
-            except LoyaltyError:
-                if fresh:  # (the refusal may come from an id taken as new: decide again, reading)
-                    raise KnownId(sorted(fresh)) from None
-                raise
+            if (
+                guess is not None
+                and fresh is not None
+                and targets[0][0] == members[0]
+                and loaded[0][0].version == guess[0].version
+                and loaded[0][0].profile == guess[0].profile
+            ):
+                results, taken = guess[1], guess[2]
+                if taken:
+                    fresh[members[0]] = set(taken)
+            else:
+                lent = [self._lend(rows, account, fresh, id) for account, _ in loaded]
+                try:
+                    results = decide(lent)
+                except LoyaltyError:
+                    if fresh:  # (the refusal may come from an id taken as new: decide, reading)
+                        raise KnownId(sorted(fresh)) from None
+                    raise
             out: list[Applied] = []
             written: list[Written] = []
             for (before, stale), applied in zip(loaded, results, strict=True):
@@ -903,6 +924,37 @@ class Store(abc.ABC):
         out, written, commits = result
         self._settle(commits, written, [applied.account for applied in out])
         return out  # type: ignore[no-any-return]
+
+    def _guess(
+        self,
+        member: str,
+        decide: Callable[[Sequence[Account]], list[Applied]],
+        id: str | None,
+    ) -> tuple[Account, list[Applied], set[str]] | None:
+        """A decision on the remembered account, made outside any transaction, or None.
+
+        Returns the account it was made on, the decision, and the command
+        ids taken as new. None for an account not remembered (or merged
+        away), a program with budgets (their counters are read in the
+        transaction), a command checked by ``id``, or a refusal (the
+        transaction decides again, and raises).
+        """
+        seen = self._seen.get(member)
+        if seen is None or seen.merged_into is not None or id is not None:
+            return None
+        if self._budget_ids(seen):
+            return None
+        taken: set[str] = set()
+
+        def recall(command_id: str) -> Seen | None:
+            taken.add(command_id)  # (taken as new: the outcome row's insert checks it)
+            return None
+
+        try:
+            results = decide([seen.with_recall(recall)])
+        except LoyaltyError:
+            return None
+        return seen, results, taken
 
     def _lend(
         self,
