@@ -764,6 +764,10 @@ class Store(abc.ABC):
         calling one account command). Commands for an account merged into
         another go to the surviving account. With ``id``, a command whose id
         the store has an outcome for returns that outcome without running.
+        ``command`` may be called more than once (on an account this store
+        remembers it is decided before the transaction, and again if the
+        account changed meanwhile; a transaction that meets another writer
+        runs again), so it must depend on the account alone.
 
         Raises:
             ConcurrencyConflict: other writers kept the account busy past the retries.
