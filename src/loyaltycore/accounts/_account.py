@@ -48,6 +48,7 @@ from loyaltycore.accounts._values import (
     StoredEvaluation,
     Tender,
     TierOp,
+    shared,
 )
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import (
@@ -949,13 +950,13 @@ class Account:
             currency,
             rate,
             priced.total,
-            granted,
-            cap_keys,
+            shared(granted),
+            shared(cap_keys),
             tuple(earns),
-            line_earn,
+            shared(line_earn),
             tender=tender_id,
             tendered=priced.tendered,
-            clawed=(0,) * len(granted),
+            clawed=shared((0,) * len(granted)),
         )
         return self._finish(
             cmd,

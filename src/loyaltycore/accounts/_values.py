@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from loyaltycore.accounts._account import Account, Applied
 
 Attr = str | int | float | bool | Decimal | None
+_T = TypeVar("_T", bound=tuple[Any, ...])
 HoldState = Literal["open", "captured", "released"]
 
 
@@ -352,12 +353,34 @@ class Payload:
 _Parts = tuple[Any, ...]
 
 
+#: Tuples of ints and strs that orders keep, by value: orders of the same basket keep one
+#: copy of their award lines and trace codes (bounded: cleared when full).
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_SHARED_MAX = 4096
+
+
+def shared(value: _T) -> _T:
+    """The kept tuple equal to ``value`` (only for tuples of ints, strs, None and such tuples).
+
+    Such tuples are equal only when their items are the same values, so
+    sharing one changes nothing a reader can see.
+    """
+    found = _SHARED.get(value)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[value] = found = value
+    return found  # type: ignore[return-value]
+
+
 def _parts(evaluation: Evaluation) -> _Parts:
     """What an order keeps of its evaluation: the member without profile facts, no conditions.
 
     Plain values (a tuple, dicts of ints) rather than the member and the
     trace: an account keeps one per order in its refund window, and atoms
-    cost the garbage collector nothing.
+    cost the garbage collector nothing. The award lines and the trace's
+    codes (ints and strs only, so an equal tuple is the same value) are
+    shared between orders that have equal ones.
     """
     m = evaluation.member
     trace = evaluation.trace
@@ -369,12 +392,12 @@ def _parts(evaluation: Evaluation) -> _Parts:
         dict(m.counters),
         evaluation.eligible,
         evaluation.points,
-        evaluation.raw,
+        shared(evaluation.raw),
         evaluation.increments,
         evaluation.budget_increments,
         trace.rule_ids,
-        trace.codes,
-        trace.details,
+        shared(trace.codes),
+        shared(trace.details),
     )
 
 
