@@ -206,6 +206,9 @@ def _optional_str(value: object, name: str) -> str | None:
     return None if value is None else check_id(value, name)
 
 
+#: The default discount, as ``to_decimal(0)`` makes it (Decimals are immutable: one serves).
+_NO_DISCOUNT: Final[Decimal] = Decimal(0)
+
 #: No attributes (one shared value, so an order's event and member do not each make one).
 _NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
 
@@ -852,7 +855,11 @@ class Account:
         paid = _orders.tenders(tenders)
         cur = program.currency if currency is None else currency_code(currency)
         rate_ = _orders.rate(cur, rate, program)
-        disc = to_decimal(discount, "discount")
+        disc = (
+            _NO_DISCOUNT
+            if type(discount) is int and discount == 0
+            else to_decimal(discount, "discount")
+        )
         chan = _optional_str(channel, "channel")
         shop = _optional_str(store, "store")
         extra = _attrs_map(attributes)
@@ -1623,7 +1630,8 @@ class Account:
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
         dropped = _prune_window(outcomes, orders, program, event.at)
-        dropped.discard(program.key)  # (the program in force stays)
+        if dropped:
+            dropped.discard(program.key)  # (the program in force stays)
         programs = self.programs
         if (
             command in ("migrate", "merge_in")
