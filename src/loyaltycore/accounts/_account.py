@@ -1441,8 +1441,13 @@ class Account:
         available_at: datetime | None = None,
         expires_at: datetime | None = None,
         occurred_at: datetime | None = None,
+        source: str = "bonus",
     ) -> Applied:
         """Earn ``points`` outside an order: a referral bonus another account emitted, a partner.
+
+        The points go into a lot of ``source`` (``"bonus"`` unless told:
+        ``"goodwill"``, ``"partner"``, ``"referral"`` or a host's own
+        non-empty str; :meth:`Award.apply` gives ``"referral"``).
 
         >>> from datetime import datetime, timedelta, timezone
         >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
@@ -1450,20 +1455,52 @@ class Account:
         >>> a.award("ref-1", at=at, points=100, reason="referral",
         ...         available_at=at + timedelta(days=30)).outcome.pending
         100
+        >>> a.award("gw-1", at=at, points=50, reason="late delivery",
+        ...         source="goodwill").account.ledger.lots[0].source
+        'goodwill'
         """
         n = check_points(points)
         text = check_id(reason, "reason")
+        kind = check_id(source, "source")
         avail = None if available_at is None else _utc(available_at, "available_at")
         expires = None if expires_at is None else _utc(expires_at, "expires_at")
         payload = {"points": n, "reason": text, "available_at": avail, "expires_at": expires}
-        cmd = self._start("award", id, at, occurred_at, payload)
+        if kind != "bonus":  # (a retry compares the source only when one was given)
+            payload["source"] = kind
+        cmd = self._start_award(id, at, occurred_at, payload)
         if isinstance(cmd, Applied):
             return cmd
         op = LedgerOp(
-            "earn", cmd.lid(0), points=n, available_at=avail, expires_at=expires, reason=text
+            "earn",
+            cmd.lid(0),
+            points=n,
+            available_at=avail,
+            expires_at=expires,
+            reason=text,
+            source=kind,
         )
         ledger = _points.run(self.ledger, op, cmd.at, cmd.occurred)
         return self._finish(cmd, ledger, (op,), earned=n)
+
+    def _start_award(
+        self, id: object, at: object, occurred_at: object, payload: dict[str, Any]
+    ) -> _Cmd | Applied:
+        """:meth:`_start` for an award.
+
+        An :class:`Award` from an outbox may be applied again after an upgrade:
+        a referral award stored before awards recorded a source (its payload has
+        none) matches the same payload without ``source``.
+        """
+        try:
+            return self._start("award", id, at, occurred_at, payload)
+        except IdempotencyConflict as exc:
+            if payload.get("source") != "referral":
+                raise
+            plain = {k: v for k, v in payload.items() if k != "source"}
+            try:
+                return self._start("award", id, at, occurred_at, plain)
+            except IdempotencyConflict:
+                raise exc from None
 
     def expire(self, id: str, *, as_of: datetime) -> Applied:
         """Apply every expiry, vesting and hold timeout due by ``as_of`` (a period-end sweep).

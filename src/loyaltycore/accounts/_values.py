@@ -192,12 +192,15 @@ class Award:
     def apply(self, account: Account) -> Applied:
         """Apply the award to the recipient's account (its ``award`` command).
 
+        The points go into a lot whose source is ``"referral"``.
+
         >>> from datetime import datetime, timezone
         >>> from loyaltycore.accounts import Account, example_program
         >>> at = datetime(2024, 5, 1, tzinfo=timezone.utc)
         >>> ben = Account.open("ben", program=example_program(), at=at)
-        >>> Award("ben", "ref-1", at, 250, "referral").apply(ben).outcome.earned
-        250
+        >>> applied = Award("ben", "ref-1", at, 250, "referral").apply(ben)
+        >>> applied.outcome.earned, applied.account.ledger.lots[0].source
+        (250, 'referral')
         """
         return account.award(
             self.id,
@@ -206,6 +209,7 @@ class Award:
             reason=self.reason,
             available_at=self.available_at,
             expires_at=self.expires_at,
+            source="referral",
         )
 
 
@@ -274,7 +278,10 @@ class LedgerOp:
     """One points-ledger command an account command ran, as recorded in its event.
 
     Replay runs these again, in order, at the event's posting and business
-    times, so a ledger is rebuilt from account events alone.
+    times, so a ledger is rebuilt from account events alone. An earn's
+    ``source`` is the lot source the command chose (an order's earns
+    ``"purchase"``, an award ``"bonus"`` or the source it was given); replay
+    earns with the recorded one, and an op recorded without one is a purchase.
 
     >>> LedgerOp("redeem", "7.0", points=200).op
     'redeem'
@@ -295,6 +302,7 @@ class LedgerOp:
     policy: ExpiryPolicy | None = None
     tz: str | None = attrs.field(default=None, kw_only=True)
     debt_policy: str | None = attrs.field(default=None, kw_only=True)
+    source: str = attrs.field(default="purchase", kw_only=True)
 
 
 class Payload:
