@@ -190,7 +190,13 @@ def test_formats_other_than_numeric_fields_stay_on_the_stdlib_path(
     path.write_text(f'customer_id,at,amount\nc1,"{value}",1\n', encoding="utf-8")
     kwargs = {"at_format": fmt, "tz": "UTC"}
     assert _fast(path, kwargs) is None
-    assert _read(path, "pyarrow", kwargs) == _read(path, "python", kwargs)
+    outcomes = []
+    for engine in ("pyarrow", "python"):
+        try:  # (a directive twice is refused by the re module, on both engines)
+            outcomes.append(TransactionLog.from_csv(path, engine=engine, **kwargs))  # type: ignore[arg-type]
+        except Exception as exc:
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.parametrize(

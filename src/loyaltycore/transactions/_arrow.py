@@ -44,7 +44,7 @@ import numpy.typing as npt
 
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.transactions import _input as tx
-from loyaltycore.transactions._input import _EARLIEST_US, _END_US
+from loyaltycore.transactions._input import _DAY_US, _EARLIEST_US, _END_US
 
 I64 = npt.NDArray[np.int64]
 
@@ -144,12 +144,123 @@ def _instants(pa: Any, pc: Any, text: Any, fmt: str | None, tz: str | tzinfo | N
                 raise ValueError("an instant outside the supported range")
             return micros
         walls = pc.cast(text, pa.timestamp("us"))
+        if walls.null_count:
+            raise ValueError("missing instant")
+        wall = _numbers(walls.cast(pa.int64()), np.int64).view("datetime64[us]")
     else:
-        raise ValueError("strptime formats are left to the stdlib reader")
-    if walls.null_count:
-        raise ValueError("missing instant")
-    wall = _numbers(walls.cast(pa.int64()), np.int64).view("datetime64[us]")
+        layout = _layout(fmt)
+        if layout is None:
+            raise ValueError("a format this path does not read")
+        wall = _walls(text, *layout)
     return tx.instants(wall, "at", len(wall), tz=tz)
+
+
+#: The ``strptime`` directives read here: numbers of fixed meaning, each
+#: written zero-padded at a fixed width (``%f`` as six digits). Two-digit
+#: years, names, AM/PM, offsets, day-of-year and week numbers are not.
+_WIDTHS: Final = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2, "f": 6}
+#: Literal characters a format may hold between them: ASCII letters,
+#: punctuation other than ``%``, and the space.
+_LITERALS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~"
+)
+_US: Final = {"H": 3_600_000_000, "M": 60_000_000, "S": 1_000_000, "f": 1}
+
+
+def _layout(fmt: object) -> tuple[dict[str, int], bytes] | None:
+    """Where each field starts in the zero-padded rendering of ``fmt``, and that
+    rendering's bytes with every digit 0; None for a format left to the stdlib reader.
+
+    A format is read here when it holds ``%Y``, ``%m`` and ``%d`` once each,
+    ``%H``, ``%M``, ``%S`` and ``%f`` at most once, and otherwise only
+    :data:`_LITERALS`.
+    """
+    if not isinstance(fmt, str):
+        return None
+    starts: dict[str, int] = {}
+    template = bytearray()
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            directive = fmt[i + 1 : i + 2]
+            if directive not in _WIDTHS or directive in starts:
+                return None
+            starts[directive] = len(template)
+            template += b"0" * _WIDTHS[directive]
+            i += 2
+        elif fmt[i] in _LITERALS:
+            template += fmt[i].encode("ascii")
+            i += 1
+        else:
+            return None
+    if not {"Y", "m", "d"} <= starts.keys():
+        return None
+    return starts, bytes(template)
+
+
+def _digits(matrix: npt.NDArray[np.uint8], start: int, width: int) -> I64:
+    value = np.zeros(len(matrix), dtype=np.int64)
+    for column in range(start, start + width):
+        value *= 10
+        value += matrix[:, column]
+        value -= 48
+    return value
+
+
+def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np.datetime64]:
+    """Wall times (datetime64[us]) of text in the zero-padded rendering of a format.
+
+    Every value must be exactly that rendering: the fields are read at their
+    places, the instant they name is formatted back with the same format,
+    and the text must come back byte for byte. So ``31/02/2024``,
+    ``24:00:00``, a second of 60, a year 0, a digit of another script or an
+    unpadded ``1/2/2024`` (all of which Python's ``strptime`` reads in its
+    own way, or refuses) stop this path, and the stdlib reader decides. On a
+    value that comes back, ``strptime`` reads the same fields: each of its
+    patterns tries a field's full width first.
+    """
+    n, width = len(text), len(template)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * text.offset)
+    if n and (np.diff(offsets) != width).any():
+        raise ValueError("a value not in the zero-padded rendering of the format")
+    first = int(offsets[0]) if n else 0
+    data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
+    matrix = data[first : first + n * width].reshape(n, width)
+    for field, start in starts.items():  # (so no field below is out of int64's reach)
+        span = matrix[:, start : start + _WIDTHS[field]]
+        if ((span - np.uint8(48)) > 9).any():
+            raise ValueError("a value not in the zero-padded rendering of the format")
+    fields = {field: _digits(matrix, start, _WIDTHS[field]) for field, start in starts.items()}
+    if n and fields["Y"].min() < 1:
+        raise ValueError("year 0")
+    months = (fields["Y"] - 1970) * 12 + fields["m"] - 1
+    days = months.astype("datetime64[M]").astype("datetime64[D]").view(np.int64)
+    micros = (days + fields["d"] - 1) * _DAY_US
+    for field, unit in _US.items():
+        if field in fields:
+            micros += fields[field] * unit
+    # the instant formatted back: its fields, then its text
+    day = micros // _DAY_US
+    month = day.view("datetime64[D]").astype("datetime64[M]")
+    year = month.astype("datetime64[Y]").view(np.int64) + 1970
+    back = {
+        "Y": year,
+        "m": month.view(np.int64) - (year - 1970) * 12 + 1,
+        "d": day - month.astype("datetime64[D]").view(np.int64) + 1,
+    }
+    left = micros - day * _DAY_US
+    for field, unit in _US.items():
+        back[field], left = np.divmod(left, unit)
+    rendered = np.empty_like(matrix)
+    rendered[:] = np.frombuffer(template, dtype=np.uint8)
+    for field, start in starts.items():
+        value = back[field]
+        for column in reversed(range(start, start + _WIDTHS[field])):
+            value, digit = np.divmod(value, 10)
+            rendered[:, column] = digit + 48
+    if not np.array_equal(rendered, matrix):
+        raise ValueError("a value that does not come back from the format")
+    return micros.view("datetime64[us]")
 
 
 def _flags(pc: Any, text: Any) -> npt.NDArray[np.bool_]:
@@ -199,8 +310,8 @@ def read_csv(
     """The parts of a :class:`TransactionLog`, or None to leave the file to the stdlib reader."""
     if not available() or delimiter is None or len(delimiter) != 1 or not header:
         return None
-    if at_format is not None:
-        return None  # Python's strptime and Arrow's differ at the edges
+    if at_format is not None and _layout(at_format) is None:
+        return None  # a format with names, a two-digit year, an offset, ...
     if encoding not in _UTF8:
         return None
     names_in_file = _header(path, delimiter)
