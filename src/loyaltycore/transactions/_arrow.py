@@ -2,8 +2,10 @@
 
 pyarrow (the ``report`` extra) parses a CSV file in blocks of about 4 MB,
 every wanted column as text, and converts each block to the log's int64
-columns at C speed: instants through Arrow's ISO-8601 parser (or
-``strptime``), amounts as exact decimals (``decimal128``, whose unscaled
+columns at C speed: instants through Arrow's ISO-8601 parser, or, for an
+``at_format`` of zero-padded numeric fields, read at their fixed places
+from the text's bytes and checked by formatting them back (see
+:func:`_walls`); amounts as exact decimals (``decimal128``, whose unscaled
 integers are the minor units), flags and quantities by casts. Customer ids,
 categories and channels are dictionary-encoded block by block (a hash pass
 keeping each block's distinct values once); at the end the blocks'
@@ -13,7 +15,8 @@ Python object is made per row.
 
 The stdlib reader stays the one that decides. This path handles only the
 plain case (a one-character delimiter, a header naming distinct columns,
-UTF-8 with or without a byte-order mark, lines ended by LF or CRLF);
+UTF-8 with or without a byte-order mark, lines ended by LF or CRLF,
+an ``at_format`` of the directives in :data:`_WIDTHS` and literals);
 anything else, and any value it cannot convert — a short line, a bad
 timestamp, more decimals than the currency has, an empty id, a negative
 amount — makes it return None, and
@@ -42,6 +45,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore.calendar import civil, civil_days
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.transactions import _input as tx
 from loyaltycore.transactions._input import _DAY_US, _EARLIEST_US, _END_US
@@ -129,8 +133,9 @@ def _minor(pa: Any, pc: Any, text: Any, exponent: int) -> I64:
     return low.copy()
 
 
-def _instants(pa: Any, pc: Any, text: Any, fmt: str | None, tz: str | tzinfo | None) -> I64:
-    """int64 µs UTC of ISO-8601 text (aware, or naive read on ``tz``) or ``fmt`` text."""
+def _instants(pa: Any, pc: Any, text: Any, fmt: str | None) -> npt.NDArray[Any]:
+    """int64 µs UTC of aware ISO-8601 text, or datetime64[us] wall times of naive
+    ISO-8601 or ``fmt`` text (converted by :class:`_Walls`)."""
     if fmt is None:
         try:
             aware = pc.cast(text, pa.timestamp("us", tz="UTC"))
@@ -152,7 +157,44 @@ def _instants(pa: Any, pc: Any, text: Any, fmt: str | None, tz: str | tzinfo | N
         if layout is None:
             raise ValueError("a format this path does not read")
         wall = _walls(text, *layout)
-    return tx.instants(wall, "at", len(wall), tz=tz)
+    return wall
+
+
+#: Wall times converted to UTC together: the zone's table of days is made
+#: once per this many rows, not once per block.
+_WALL_ROWS: Final = 1 << 20
+
+
+class _Walls:
+    """Blocks of instants in file order, wall-time blocks converted in batches."""
+
+    def __init__(self, tz: str | tzinfo | None) -> None:
+        self.tz = tz
+        self.done: list[I64] = []
+        self.pending: list[npt.NDArray[Any]] = []
+        self.rows = 0
+
+    def add(self, block: npt.NDArray[Any]) -> None:
+        if block.dtype.kind != "M":  # aware: UTC already
+            self.flush()
+            self.done.append(block)
+            return
+        self.pending.append(block)
+        self.rows += len(block)
+        if self.rows >= _WALL_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        wall = np.concatenate(self.pending)
+        self.pending.clear()
+        self.rows = 0
+        self.done.append(tx.instants(wall, "at", len(wall), tz=self.tz))
+
+    def parts(self) -> list[I64]:
+        self.flush()
+        return self.done
 
 
 #: The ``strptime`` directives read here: numbers of fixed meaning, each
@@ -198,15 +240,6 @@ def _layout(fmt: object) -> tuple[dict[str, int], bytes] | None:
     return starts, bytes(template)
 
 
-def _digits(matrix: npt.NDArray[np.uint8], start: int, width: int) -> I64:
-    value = np.zeros(len(matrix), dtype=np.int64)
-    for column in range(start, start + width):
-        value *= 10
-        value += matrix[:, column]
-        value -= 48
-    return value
-
-
 def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np.datetime64]:
     """Wall times (datetime64[us]) of text in the zero-padded rendering of a format.
 
@@ -218,6 +251,11 @@ def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np
     own way, or refuses) stop this path, and the stdlib reader decides. On a
     value that comes back, ``strptime`` reads the same fields: each of its
     patterns tries a field's full width first.
+
+    The text comparison is made in two parts that together are the same:
+    the literal bytes against the format's, and the fields formatted back
+    against the fields read (the digit bytes are ASCII digits, so each field
+    has one rendering).
     """
     n, width = len(text), len(template)
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * text.offset)
@@ -226,40 +264,41 @@ def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np
     first = int(offsets[0]) if n else 0
     data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
     matrix = data[first : first + n * width].reshape(n, width)
-    for field, start in starts.items():  # (so no field below is out of int64's reach)
-        span = matrix[:, start : start + _WIDTHS[field]]
-        if ((span - np.uint8(48)) > 9).any():
-            raise ValueError("a value not in the zero-padded rendering of the format")
-    fields = {field: _digits(matrix, start, _WIDTHS[field]) for field, start in starts.items()}
-    if n and fields["Y"].min() < 1:
-        raise ValueError("year 0")
-    months = (fields["Y"] - 1970) * 12 + fields["m"] - 1
-    days = months.astype("datetime64[M]").astype("datetime64[D]").view(np.int64)
-    micros = (days + fields["d"] - 1) * _DAY_US
+    expected = np.frombuffer(template, dtype=np.uint8)
+    digit = np.zeros(width, dtype=np.bool_)
+    for field, start in starts.items():
+        digit[start : start + _WIDTHS[field]] = True
+    literal = np.flatnonzero(~digit)
+    if (matrix[:, literal] != expected[literal]).any():
+        raise ValueError("a value not in the zero-padded rendering of the format")
+    if ((matrix[:, digit] - np.uint8(48)) > 9).any():
+        raise ValueError("a value not in the zero-padded rendering of the format")
+    read: dict[str, I64] = {}
+    for field, start in starts.items():
+        value = matrix[:, start].astype(np.int64)
+        for place in range(start + 1, start + _WIDTHS[field]):
+            value *= 10
+            value += matrix[:, place]
+        value -= 48 * int("1" * _WIDTHS[field])  # the bytes of "0", "00", ...
+        read[field] = value
+    if n and read["Y"].min() < 1:
+        raise ValueError("year 0")  # (datetime64 has one; Python's datetime does not)
+    # the instant the fields name
+    day = civil_days(read["Y"], read["m"], read["d"])
+    micros = day * _DAY_US
     for field, unit in _US.items():
-        if field in fields:
-            micros += fields[field] * unit
-    # the instant formatted back: its fields, then its text
+        if field in read:
+            micros += read[field] * unit
+    # ... formatted back
     day = micros // _DAY_US
-    month = day.view("datetime64[D]").astype("datetime64[M]")
-    year = month.astype("datetime64[Y]").view(np.int64) + 1970
-    back = {
-        "Y": year,
-        "m": month.view(np.int64) - (year - 1970) * 12 + 1,
-        "d": day - month.astype("datetime64[D]").view(np.int64) + 1,
-    }
+    back = dict(zip("Ymd", civil(day), strict=True))
     left = micros - day * _DAY_US
     for field, unit in _US.items():
-        back[field], left = np.divmod(left, unit)
-    rendered = np.empty_like(matrix)
-    rendered[:] = np.frombuffer(template, dtype=np.uint8)
-    for field, start in starts.items():
-        value = back[field]
-        for column in reversed(range(start, start + _WIDTHS[field])):
-            value, digit = np.divmod(value, 10)
-            rendered[:, column] = digit + 48
-    if not np.array_equal(rendered, matrix):
-        raise ValueError("a value that does not come back from the format")
+        back[field] = left // unit
+        left -= back[field] * unit
+    for field, value in read.items():
+        if not np.array_equal(back[field], value):
+            raise ValueError("a value that does not come back from the format")
     return micros.view("datetime64[us]")
 
 
@@ -369,6 +408,7 @@ def _read(
     numbers: dict[str, list[npt.NDArray[Any]]] = {
         role: [] for role in names if role not in _TEXT_ROLES
     }
+    walls = _Walls(tz)
     batches = (
         batch
         for block in _blocks(path)
@@ -377,12 +417,13 @@ def _read(
     for batch in batches:
         for role, name in names.items():
             values = pc.ascii_trim_whitespace(batch.column(name))
-            if pc.any(pc.match_substring_regex(values, _EDGE_SPACE)).as_py():
+            formatted = role == "at" and at_format is not None  # (every byte is checked)
+            if not formatted and pc.any(pc.match_substring_regex(values, _EDGE_SPACE)).as_py():
                 raise ValueError("non-ASCII space at an edge: the stdlib reader decides")
             if role in text:  # each block's distinct values once, not every row's text
                 text[role].append(pc.dictionary_encode(values))
             elif role == "at":
-                numbers[role].append(_instants(pa, pc, values, at_format, tz))
+                walls.add(_instants(pa, pc, values, at_format))
             elif role == "amount":
                 numbers[role].append(_minor(pa, pc, values, exponent))
             elif role == "quantity":
@@ -390,6 +431,8 @@ def _read(
                 numbers[role].append(_numbers(pc.cast(values, pa.int64()), np.int64))
             else:
                 numbers[role].append(_flags(pc, values))
+    if "at" in numbers:
+        numbers["at"] = walls.parts()
     out: dict[str, Any] = {}
     for role in list(numbers):  # one column's blocks at a time, each freed once joined
         parts = numbers.pop(role)
