@@ -150,6 +150,18 @@ def test_gap_and_fold_times_read_as_the_stdlib_reader_reads_them(tmp_path: Path)
     ]
 
 
+def test_spaces_around_a_value_are_dropped_as_the_stdlib_reader_drops_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text('customer_id,at,amount\nc1, 01/02/2024 10:00 ,1\nc1,"\t02/02/2024 10:00",1\n')
+    kwargs = {"at_format": "%d/%m/%Y %H:%M", "tz": "Europe/London"}
+    assert _fast(path, kwargs) is not None
+    log = TransactionLog.from_csv(path, engine="pyarrow", **kwargs)
+    assert log == TransactionLog.from_csv(path, engine="python", **kwargs)
+    assert len(log) == 2
+
+
 def test_non_padded_values_are_left_to_the_stdlib_reader(tmp_path: Path) -> None:
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,at,amount\nc1,1/2/2024 9:05:00,1\n")

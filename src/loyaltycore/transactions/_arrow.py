@@ -258,11 +258,13 @@ def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np
     has one rendering).
     """
     n, width = len(text), len(template)
+    if n == 0:
+        return np.empty(0, dtype="datetime64[us]")
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * text.offset)
-    if n and (np.diff(offsets) != width).any():
+    if (np.diff(offsets) != width).any():
         raise ValueError("a value not in the zero-padded rendering of the format")
-    first = int(offsets[0]) if n else 0
-    data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)
+    first = int(offsets[0])
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
     matrix = data[first : first + n * width].reshape(n, width)
     expected = np.frombuffer(template, dtype=np.uint8)
     digit = np.zeros(width, dtype=np.bool_)
@@ -281,7 +283,7 @@ def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np
             value += matrix[:, place]
         value -= 48 * int("1" * _WIDTHS[field])  # the bytes of "0", "00", ...
         read[field] = value
-    if n and read["Y"].min() < 1:
+    if read["Y"].min() < 1:
         raise ValueError("year 0")  # (datetime64 has one; Python's datetime does not)
     # the instant the fields name
     day = civil_days(read["Y"], read["m"], read["d"])
