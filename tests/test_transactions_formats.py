@@ -223,3 +223,38 @@ def test_numeric_formats_take_the_fast_path(tmp_path: Path, fmt: str) -> None:
     assert _fast(path, kwargs) is not None
     log = TransactionLog.from_csv(path, engine="pyarrow", **kwargs)
     assert log == TransactionLog.from_csv(path, engine="python", **kwargs)
+
+
+@st.composite
+def shaped(draw: st.DrawFn) -> tuple[str, str]:
+    """A format and a value of its zero-padded shape with any digits (``39/19/0000 29:69``)."""
+    fmt = draw(formats())
+    widths = {"%Y": 4, "%f": 6}
+    out, i = "", 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            width = widths.get(fmt[i : i + 2], 2)
+            small = draw(st.booleans())  # mostly plausible digits, sometimes any
+            alphabet = "0123" if small and width == 2 else "0123456789"
+            out += "".join(draw(st.sampled_from(alphabet)) for _ in range(width))
+            i += 2
+        else:
+            out += fmt[i]
+            i += 1
+    return fmt, out
+
+
+@settings(max_examples=300)
+@given(case=shaped())
+def test_any_digits_in_a_formats_shape_read_as_the_stdlib_reader_reads_them(
+    tmp_path_factory: Any, case: tuple[str, str]
+) -> None:
+    fmt, value = case
+    path = tmp_path_factory.mktemp("csv") / "tx.csv"
+    path.write_text(f'customer_id,at,amount\nc1,"{value}",1\n')
+    kwargs = {"at_format": fmt, "tz": "America/New_York"}
+    assert _read(path, "pyarrow", kwargs) == _read(path, "python", kwargs)
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        assert _fast(path, kwargs) is None
