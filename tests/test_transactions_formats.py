@@ -55,7 +55,10 @@ def _render(wall: datetime, fmt: str, padded: bool, draw: st.DrawFn) -> str:
         "%M": wall.minute,
         "%S": wall.second,
     }
-    out = fmt.replace("%f", f"{wall.microsecond:06d}")
+    fraction = f"{wall.microsecond:06d}"
+    if not padded and draw(st.booleans()):  # strptime reads 1 to 6 digits
+        fraction = fraction[: draw(st.integers(1, 5))]
+    out = fmt.replace("%f", fraction)
     for directive, value in fields.items():
         width = 4 if directive == "%Y" else 2
         short = not padded and directive != "%Y" and draw(st.booleans())
