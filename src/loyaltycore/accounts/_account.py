@@ -48,6 +48,7 @@ from loyaltycore.accounts._values import (
     StoredEvaluation,
     Tender,
     TierOp,
+    shared,
 )
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import (
@@ -204,6 +205,9 @@ def _utc(value: object, name: str) -> datetime:
 def _optional_str(value: object, name: str) -> str | None:
     return None if value is None else check_id(value, name)
 
+
+#: The default discount, as ``to_decimal(0)`` makes it (Decimals are immutable: one serves).
+_NO_DISCOUNT: Final[Decimal] = Decimal(0)
 
 #: No attributes (one shared value, so an order's event and member do not each make one).
 _NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
@@ -851,7 +855,11 @@ class Account:
         paid = _orders.tenders(tenders)
         cur = program.currency if currency is None else currency_code(currency)
         rate_ = _orders.rate(cur, rate, program)
-        disc = to_decimal(discount, "discount")
+        disc = (
+            _NO_DISCOUNT
+            if type(discount) is int and discount == 0
+            else to_decimal(discount, "discount")
+        )
         chan = _optional_str(channel, "channel")
         shop = _optional_str(store, "store")
         extra = _attrs_map(attributes)
@@ -949,13 +957,13 @@ class Account:
             currency,
             rate,
             priced.total,
-            granted,
-            cap_keys,
+            shared(granted),
+            shared(cap_keys),
             tuple(earns),
-            line_earn,
+            shared(line_earn),
             tender=tender_id,
             tendered=priced.tendered,
-            clawed=(0,) * len(granted),
+            clawed=shared((0,) * len(granted)),
         )
         return self._finish(
             cmd,
@@ -1659,7 +1667,8 @@ class Account:
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
         dropped = _prune_window(outcomes, orders, program, event.at)
-        dropped.discard(program.key)  # (the program in force stays)
+        if dropped:
+            dropped.discard(program.key)  # (the program in force stays)
         programs = self.programs
         if (
             command in ("migrate", "merge_in")
