@@ -68,6 +68,7 @@ from loyaltycore.errors import (
     OutOfOrder,
     SameMember,
 )
+from loyaltycore.points._document import from_state, state_of
 from loyaltycore.points._ledger import (
     AVAIL,
     C_CAPTURED,
@@ -89,7 +90,6 @@ from loyaltycore.points._ledger import (
     instant,
     replay,
 )
-from loyaltycore.points._state import from_state, state_of
 from loyaltycore.points._values import (
     AVAILABLE,
     DEBT,

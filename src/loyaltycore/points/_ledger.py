@@ -207,7 +207,7 @@ class _Big(list):  # type: ignore[type-arg]
 class Deferred:
     """A value records refer to, kept as checked plain data until first read.
 
-    A restored ledger (:mod:`loyaltycore.points._state`) holds a merge's or
+    A restored ledger (:mod:`loyaltycore.points._document`) holds a merge's or
     a transfer's list of lots this way: only reading the event builds it.
     """
 
