@@ -42,10 +42,11 @@ from loyaltycore import serialize
 from loyaltycore._packed import can_pack_texts, pack_ints, pack_texts, unpack_ints, unpack_texts
 from loyaltycore.calendar import NEVER, micros
 from loyaltycore.errors import InvalidData, LoyaltyError
-from loyaltycore.points._ledger import (
+from loyaltycore.points._commands import State
+from loyaltycore.points._records import _READ
+from loyaltycore.points._state import (
     _CHUNK,
     _FAN_MASK,
-    _READ,
     BIG_IDS,
     H_DEADLINE,
     H_HN,
@@ -65,7 +66,6 @@ from loyaltycore.points._ledger import (
     IdLog,
     LazyObjs,
     S,
-    State,
     _as_array,
     _Big,
     instant,
@@ -493,4 +493,5 @@ def _from_state(data: Any) -> State:
         raise TypeError("cancelled must be an object")
     s._canc = {str(key): int(value) for key, value in cancelled.items()} or s._canc
     s._a[H_NEXT] = s.next_due()[0]
-    return s.freeze()
+    s.freeze()  # (in place)
+    return s
