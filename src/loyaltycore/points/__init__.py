@@ -277,7 +277,7 @@ class PointsLedger(Core):
     (0, 100)
     """
 
-    __slots__ = ()  # (the state's own: see loyaltycore.points._ledger.Core)
+    __slots__ = ()  # (the state's own: see loyaltycore.points._state.Core)
 
     def __init__(self) -> None:
         raise TypeError("open a ledger with PointsLedger.open, or rebuild one with replay")

@@ -1,11 +1,38 @@
-"""The policies: what each command does to a ledger's state."""
+"""The policies: what each command does to a ledger's state.
+
+:class:`State` is the builder of :mod:`loyaltycore.points._state` with the
+business rules on top: the consumption order (soonest-expiring usable lot
+first, ties oldest first), holds and their timeouts, clawback when an earn
+is reversed (its lot's remainder, then its expired points, then other
+usable points, then debt), cancelled redemptions and their grace lots,
+expiry (each lot's own, and inactivity), debt repaid from new points,
+transfers and merges.
+
+A command's handler takes the command's inputs as arguments and registers
+itself for its event class (:func:`handles`, filling ``HANDLERS``): a
+public method passes its checked arguments without building the event, and
+replay passes a given event's fields. Each event class carries its record
+layout (``_record``, see :mod:`loyaltycore.points._records`) and its
+statement line (``_line``): a new command is an event class, a handler here
+and its public method.
+
+Handlers read and change lots through the builder's named operations
+(``take``, ``give_back``, ``move``, ``new_lot``); the few loops that run
+once per lot a command touches index the rows directly, with the offsets
+named where they are used.
+
+The policies are specified executably by the reference model in
+``tests/test_points_stateful.py``, which shares no code with this module:
+change a policy there first. Inputs reaching the engine are already
+validated by :mod:`loyaltycore.points`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from loyaltycore.calendar import NEVER, micros, start_of_day
 from loyaltycore.errors import (
@@ -120,6 +147,23 @@ from loyaltycore.points._values import (
     inactivity_deadline,
 )
 
+#: Per command type: its handler, called as ``handler(state, at_us, id, *inputs)``,
+#: and a getter of those arguments from an event (its ``id`` and ``inputs``).
+#: Each handler registers itself (:func:`handles`) where it is defined.
+HANDLERS: Final[dict[type[Any], tuple[Callable[..., None], Callable[[Any], tuple[Any, ...]]]]] = {}
+
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def handles(cls: type[Any]) -> Callable[[_Handler], _Handler]:
+    """Register the decorated method as the handler of command type ``cls``."""
+
+    def register(handler: _Handler) -> _Handler:
+        HANDLERS[cls] = (handler, attrgetter("id", *cls.inputs))
+        return handler
+
+    return register
+
 
 class State(Builder):
     """A builder that applies commands: the policies."""
@@ -158,17 +202,19 @@ class State(Builder):
     def deadline_effect(self) -> int | None:
         """The inactivity deadline after this command (micros, or None), a
         replayed event's as recorded."""
-        a = self._a
+        header = self._a
         given = self.given
         if given is not None:
             recorded = given.inactivity_deadline
             if self._conf.inactive:
-                a[H_DEADLINE] = self.effect("inactivity_deadline", a[H_DEADLINE], recorded)
+                header[H_DEADLINE] = self.effect(
+                    "inactivity_deadline", header[H_DEADLINE], recorded
+                )
             elif recorded is not None:
                 raise ValueError(
                     f"inactivity_deadline={recorded!r} is recorded under a policy without one"
                 )
-        deadline = a[H_DEADLINE]
+        deadline = header[H_DEADLINE]
         return None if deadline == NEVER else deadline
 
     def expiry_effect(self, derived: int) -> int:
@@ -186,12 +232,9 @@ class State(Builder):
         when, rank, which = NEVER, 9, ""
         if self._pend:
             when, rank = self._pend[0][0], 0
-        a = self._a
-        if a[H_QHI] > a[H_QLO]:
-            if self._q is None:  # (a short ledger's queue and rows are in a)
-                first = a[HDR + a[HDR + a[H_NLOTS] * S + a[H_QLO]] * S + EXPIRES]
-            else:
-                first = self.expiry_of(self._q[a[H_QLO]])
+        header = self._a
+        if header[H_QHI] > header[H_QLO]:
+            first = self.head_expiry()
             if first < when:
                 when, rank = first, 1
         for hold_id, hold in self._open_holds.items():
@@ -204,57 +247,60 @@ class State(Builder):
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
         """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
-        a = self._a
-        col = HELD_ if hold else USED
+        header = self._a
+        column = HELD_ if hold else USED  # (where the points taken go)
         parts: list[int] = []
         need = points
-        if self._q is None:  # a short ledger: rows and queue in a
-            off = HDR + a[H_NLOTS] * S
-            k = off + a[H_QLO]
+        # The innermost loop, once per lot consumed: ``row[base + REM]`` is the
+        # lot's remaining points, ``row[base + column]`` its held or used ones.
+        # Each lot in queue order gives what it has, up to what is still
+        # needed; a lot emptied leaves the queue's head (position moves on).
+        if self._q is None:  # a short ledger: rows and queue follow the header
+            queue_start = HDR + header[H_NLOTS] * S
+            position = queue_start + header[H_QLO]
             while need:
-                i = a[k]
-                b = HDR + i * S
-                rem = a[b + REM]
-                x = rem if rem < need else need
-                a[b + REM] = rem - x
-                a[b + col] += x
-                parts += (i, x)
-                need -= x
-                if x == rem:
-                    k += 1
-            a[H_QLO] = k - off
-            a[AVAILABLE] -= points
+                lot = header[position]
+                base = HDR + lot * S
+                remaining = header[base + REM]
+                share = remaining if remaining < need else need
+                header[base + REM] = remaining - share
+                header[base + column] += share
+                parts += (lot, share)
+                need -= share
+                if share == remaining:
+                    position += 1
+            header[H_QLO] = position - queue_start
+            header[AVAILABLE] -= points
             return parts
-        q = self._q
-        k = a[H_QLO]
+        queue = self._q
+        position = header[H_QLO]
         while need:
-            i = q[k]
-            r, b = self.own_row(i)
-            rem = r[b + REM]
-            x = rem if rem < need else need
-            r[b + REM] = rem - x
-            r[b + col] += x
-            parts += (i, x)
-            need -= x
-            if x == rem:
-                k += 1
-        a[H_QLO] = k
-        a[AVAILABLE] -= points
+            lot = queue[position]
+            row, base = self.own_row(lot)
+            remaining = row[base + REM]
+            share = remaining if remaining < need else need
+            row[base + REM] = remaining - share
+            row[base + column] += share
+            parts += (lot, share)
+            need -= share
+            if share == remaining:
+                position += 1
+        header[H_QLO] = position
+        header[AVAILABLE] -= points
         return parts
 
-    def give_back(self, i: int, x: int, col: int) -> None:
-        """Return ``x`` points from column ``col`` to lot ``i``'s usable remainder."""
-        r, b = self.own_row(i)
-        rem = r[b + REM]
-        r[b + REM] = rem + x
-        r[b + col] -= x
-        if rem == 0:
-            self.enqueue(i)
-        self._a[AVAILABLE] += x
+    def give_back(self, lot: int, points: int, column: int) -> None:
+        """Return ``points`` from ``column`` (held or used) to ``lot``'s usable
+        remainder, putting the lot back in the queue if it had left it."""
+        was_empty = self.remaining_of(lot) == 0
+        self.move(lot, points, column, REM)
+        if was_empty:
+            self.enqueue(lot)
+        self._a[AVAILABLE] += points
 
-    def dead(self, i: int, at_us: int) -> bool:
-        """Whether lot ``i`` has expired by ``at_us`` (own expiry or inactivity)."""
-        return i < self._a[H_KILL] or self.expiry_of(i) <= at_us
+    def dead(self, lot: int, at_us: int) -> bool:
+        """Whether ``lot`` has expired by ``at_us`` (own expiry or inactivity)."""
+        return lot < self._a[H_KILL] or self.expiry_of(lot) <= at_us
 
     def deadline_after(self, occurred_at: datetime, at: datetime) -> int:
         """The inactivity deadline (micros) after activity at ``occurred_at``."""
@@ -268,43 +314,41 @@ class State(Builder):
 
     def activity(self, occurred_at: datetime, at: datetime) -> None:
         deadline = self.deadline_after(occurred_at, at)
-        a = self._a
-        if a[H_LAST] != NO and deadline <= a[H_LAST]:
+        header = self._a
+        if header[H_LAST] != NO and deadline <= header[H_LAST]:
             return
-        if a[H_DEADLINE] == NEVER or deadline > a[H_DEADLINE]:
-            a[H_DEADLINE] = deadline
+        if header[H_DEADLINE] == NEVER or deadline > header[H_DEADLINE]:
+            header[H_DEADLINE] = deadline
 
     def settle(self, at_us: int) -> None:
         """Repay debt from usable points."""
-        a = self._a
-        if a[DEBT] and a[AVAILABLE]:
-            pay = min(a[DEBT], a[AVAILABLE])
+        header = self._a
+        if header[DEBT] and header[AVAILABLE]:
+            pay = min(header[DEBT], header[AVAILABLE])
             parts = self.take(pay)
-            a[DEBT] -= pay
-            a[DEBT_REPAID] += pay
+            header[DEBT] -= pay
+            header[DEBT_REPAID] += pay
             _w_repaid(self._tx, self, at_us, pay, parts)
             self.derived(at_us)
 
     def release_parts(self, parts: Sequence[int], at_us: int) -> list[int]:
         """Put held parts back; parts of expired lots expire at once (returned)."""
-        a = self._a
+        header = self._a
         expired: list[int] = []
-        for k in range(0, len(parts), 2):
-            i, x = parts[k], parts[k + 1]
-            a[HELD] -= x
-            if self.dead(i, at_us):
-                r, b = self.own_row(i)
-                r[b + HELD_] -= x
-                r[b + EXPD] += x
-                a[EXPIRED] += x
-                expired += (i, x)
+        for pair in range(0, len(parts), 2):
+            lot, share = parts[pair], parts[pair + 1]
+            header[HELD] -= share
+            if self.dead(lot, at_us):
+                self.move(lot, share, HELD_, EXPD)
+                header[EXPIRED] += share
+                expired += (lot, share)
             else:
-                self.give_back(i, x, HELD_)
+                self.give_back(lot, share, HELD_)
         return expired
 
     def expired_parts(self, parts: list[int], at_us: int, cause: str) -> None:
-        for k in range(0, len(parts), 2):
-            _w_expired(self._tx, self, at_us, parts[k], parts[k + 1], cause)
+        for pair in range(0, len(parts), 2):
+            _w_expired(self._tx, self, at_us, parts[pair], parts[pair + 1], cause)
             self.derived(at_us)
 
     # -- time passing -------------------------------------------------------
@@ -335,78 +379,77 @@ class State(Builder):
     def unrecorded(self, until_us: int) -> bool:
         """Whether the inactivity deadline, due next, would pass without an event
         (no usable lot) and nothing else falls due by ``until_us``."""
-        a = self._a
-        if a[H_QHI] > a[H_QLO] or (self._pend and self._pend[0][0] <= until_us):
+        header = self._a
+        if header[H_QHI] > header[H_QLO] or (self._pend and self._pend[0][0] <= until_us):
             return False
         return all(hold[1] > until_us for hold in self._open_holds.values())
 
     def vest(self) -> None:
-        avail, i = self.own_pend().pop(0)
-        a = self._a
-        r, b = self.own_row(i)
-        r[b + AVAIL] -= PBIT
-        rem = r[b + REM]
-        self.enqueue(i)
-        a[PENDING] -= rem
-        a[AVAILABLE] += rem
-        _w_vested(self._tx, self, avail, i, rem)
+        avail, lot = self.own_pend().pop(0)
+        header = self._a
+        self.add_to(lot, AVAIL, -PBIT)  # (no longer pending)
+        remaining = self.remaining_of(lot)
+        self.enqueue(lot)
+        header[PENDING] -= remaining
+        header[AVAILABLE] += remaining
+        _w_vested(self._tx, self, avail, lot, remaining)
         self.derived(avail)
         self.settle(avail)
 
     def expire_first(self) -> None:
-        a = self._a
-        lo = a[H_QLO]
-        q, off = self._qbuf()
-        i = q[off + lo]
-        a[H_QLO] = lo + 1
-        self.expire_rest(i, self.expiry_of(i), "lot")
+        header = self._a
+        head = header[H_QLO]
+        queue, start = self._qbuf()
+        lot = queue[start + head]
+        header[H_QLO] = head + 1
+        self.expire_rest(lot, self.expiry_of(lot), "lot")
 
-    def expire_rest(self, i: int, at: int, cause: str) -> None:
-        """Expire usable lot ``i``'s remainder at ``at`` (the caller dequeues it)."""
-        a = self._a
-        r, b = self.own_row(i)
-        x = r[b + REM]
-        r[b + REM] = 0
-        r[b + EXPD] += x
-        a[AVAILABLE] -= x
-        a[EXPIRED] += x
-        _w_expired(self._tx, self, at, i, x, cause)
+    def expire_rest(self, lot: int, at: int, cause: str) -> None:
+        """Expire usable ``lot``'s remainder at ``at`` (the caller dequeues it)."""
+        header = self._a
+        remaining = self.remaining_of(lot)
+        self.move(lot, remaining, REM, EXPD)
+        header[AVAILABLE] -= remaining
+        header[EXPIRED] += remaining
+        _w_expired(self._tx, self, at, lot, remaining, cause)
         self.derived(at)
 
     def time_out(self, hold_id: str) -> None:
-        points, at, parts, k = self.own_open().pop(hold_id)
+        points, at, parts, placed = self.own_open().pop(hold_id)
         expired = self.release_parts(parts, at)
-        _w_timed_out(self._tx, self, at, k, points, parts)
+        _w_timed_out(self._tx, self, at, placed, points, parts)
         self.derived(at)
         self.expired_parts(expired, at, "hold")
         self.settle(at)
 
     def inactivity(self) -> None:
-        a = self._a
-        at = a[H_DEADLINE]
-        for i in self._queue():
-            self.expire_rest(i, at, "inactivity")
-        a[H_QLO] = a[H_QHI]
-        a[H_KILL] = a[H_NLOTS]
-        a[H_DEADLINE] = NEVER
+        header = self._a
+        at = header[H_DEADLINE]
+        for lot in self._queue():
+            self.expire_rest(lot, at, "inactivity")
+        header[H_QLO] = header[H_QHI]
+        header[H_KILL] = header[H_NLOTS]
+        header[H_DEADLINE] = NEVER
 
     # -- commands -----------------------------------------------------------
 
     def after(self, at_us: int) -> None:
         """After a command: repay debt, note when something is due next."""
-        a = self._a
-        if a[DEBT] and a[AVAILABLE]:
+        header = self._a
+        if header[DEBT] and header[AVAILABLE]:
             self.settle(at_us)
-        if self._pend or self._open_holds or a[H_DEADLINE] != NEVER:
-            a[H_NEXT] = self.next_due()[0]
+        if self._pend or self._open_holds or header[H_DEADLINE] != NEVER:
+            header[H_NEXT] = self.next_due()[0]
         else:  # the common case: only lot expiries can be due
-            lo = a[H_QLO]
-            if a[H_QHI] <= lo:
-                a[H_NEXT] = NEVER
-            elif self._q is None:  # (a short ledger's queue and rows are in a)
-                a[H_NEXT] = a[HDR + a[HDR + a[H_NLOTS] * S + lo] * S + EXPIRES]
+            head = header[H_QLO]
+            if header[H_QHI] <= head:
+                header[H_NEXT] = NEVER
+            elif self._q is None:  # (head_expiry(), inlined: this runs once per command)
+                header[H_NEXT] = header[
+                    HDR + header[HDR + header[H_NLOTS] * S + head] * S + EXPIRES
+                ]
             else:
-                a[H_NEXT] = self.expiry_of(self._q[lo])
+                header[H_NEXT] = self.expiry_of(self._q[head])
 
     def local_expiry(self, occurred_at: datetime, occurred_us: int, at: datetime) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""
@@ -414,6 +457,7 @@ class State(Builder):
         exp = self._conf.memo.get(hour)
         return self._conf.expiry(occurred_at, hour, at) if exp is None else exp
 
+    @handles(Earned)
     def earn(
         self,
         at_us: int,
@@ -445,9 +489,9 @@ class State(Builder):
         start = at_us if avail is None or avail <= at_us else avail
         if exp <= start or conf.inactive:
             self.check_expiry(exp, start, id, at, occurred_at)
-        i = self.new_lot(id, points, occurred, exp, avail, start > at_us)
-        a = self._a
-        a[EARNED] += points
+        lot = self.new_lot(id, points, occurred, exp, avail, start > at_us)
+        header = self._a
+        header[EARNED] += points
         if conf.inactive:
             self.activity(occurred_at, at)
         deadline = self.deadline_effect()
@@ -469,13 +513,12 @@ class State(Builder):
         )
         if source != "purchase" or value_per_point is not None:
             # (the writer kept a host's own source, then the value, last in objs)
-            n = a[H_NOBJ]
-            column = 0 if value_per_point is None else n << 32
-            n -= value_per_point is not None
+            kept = header[H_NOBJ]
+            column = 0 if value_per_point is None else kept << 32
+            kept -= value_per_point is not None
             code = _SOURCE_CODE.get(source)
-            column |= SOURCE_OWN + n - 1 if code is None else code
-            r, b = self.own_row(i)
-            r[b + SRC] = column
+            column |= SOURCE_OWN + kept - 1 if code is None else code
+            self.set_column(lot, SRC, column)
 
     def earn_plain(self, eid: str, at_us: int, points: int, recorded: int = -1) -> int:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
@@ -486,67 +529,72 @@ class State(Builder):
         policy, or the policy's expiry for this hour is not memoised yet, or
         differs from the ``recorded`` expiry of a replayed earn (-1: none).
         """
-        a = self._a
+        header = self._a
         conf = self._conf
-        if at_us >= a[H_NEXT] or a[DEBT] or conf.inactive:
+        if at_us >= header[H_NEXT] or header[DEBT] or conf.inactive:
             return False
         exp = conf.memo.get(at_us // _HOUR)
         if exp is None or exp <= at_us or (recorded != -1 and recorded != exp):
             return 0
-        i = a[H_NLOTS]
+        lot = header[H_NLOTS]
         lids, eids = self._lids, self._eids
         if (
             self._lots is None  # (not a replay's: it keeps ids in dicts)
             and self._q is None
             and type(lids) is str
             and type(eids) is str
-            and i < SMALL_LOTS
-            and a[H_NCMD] < BIG_IDS
+            and lot < SMALL_LOTS
+            and header[H_NCMD] < BIG_IDS
             and SEP not in eid
             and (SEP + eid + SEP) not in lids
         ):  # a short ledger: new_lot, command and the record in one step
             self._lids = lids + eid + SEP
             self._eids = eids + eid + SEP
             self._kinds += _BYTE_EARNED
-            qs = HDR + i * S  # (the row goes before the queue)
-            a[qs:qs] = _ROW
-            a[qs] = at_us
-            a[qs + 1] = exp
-            a[qs + 2] = NO
-            a[qs + 3] = points
-            a[H_NLOTS] = i + 1
-            a[AVAILABLE] += points
-            hi = a[H_QHI]
-            qs += S
-            if hi > a[H_QLO] and a[HDR + a[qs + hi - 1] * S + EXPIRES] > exp:
-                self.enqueue(i)
+            # (the hot path: the row's first columns by number, EARNED_AT,
+            # EXPIRES, AVAIL and REM; the row goes before the queue)
+            row_start = HDR + lot * S
+            header[row_start:row_start] = _ROW
+            header[row_start] = at_us
+            header[row_start + 1] = exp
+            header[row_start + 2] = NO
+            header[row_start + 3] = points
+            header[H_NLOTS] = lot + 1
+            header[AVAILABLE] += points
+            queue_end = header[H_QHI]
+            queue_start = row_start + S
+            if (
+                queue_end > header[H_QLO]
+                and header[HDR + header[queue_start + queue_end - 1] * S + EXPIRES] > exp
+            ):  # (the last queued lot expires later: the new one sorts before it)
+                self.enqueue(lot)
             else:
-                a.insert(qs + hi, i)
-                a[H_QHI] = hi + 1
-            a[H_NCMD] += 1
-            a[H_NEV] += 1
-            if at_us > a[H_LAST]:
-                a[H_LAST] = at_us
+                header.insert(queue_start + queue_end, lot)
+                header[H_QHI] = queue_end + 1
+            header[H_NCMD] += 1
+            header[H_NEV] += 1
+            if at_us > header[H_LAST]:
+                header[H_LAST] = at_us
         else:
             self.new_lot(eid, points, at_us, exp, None, False)
             self.command(eid, C_EARNED, at_us)
-        a[EARNED] += points
-        h, n, rec = self._h, a[H_HN], self._tx
+        header[EARNED] += points
+        history, history_end, rec = self._h, header[H_HN], self._tx
         words = (
             (W_PLAIN_NEVER, at_us, points) if exp == NEVER else (W_PLAIN_EARN, at_us, points, exp)
         )
-        if h is None or rec is h:  # (a short ledger's, or a replay's: rec ends it)
+        if history is None or rec is history:  # (a short ledger's, or a replay's: rec ends it)
             rec.extend(words)
-        elif not rec and len(h) == n:  # the record, straight into the history
-            h.extend(words)  # (see _claim)
-            if len(h) == n + len(words):
-                a[H_HN] = n + len(words)
+        elif not rec and len(history) == history_end:  # the record, straight into the history
+            history.extend(words)  # (see _claim)
+            if len(history) == history_end + len(words):
+                header[H_HN] = history_end + len(words)
             else:  # (two threads raced: freeze copies)
                 rec.extend(words)
         else:
             rec.extend(words)
-        if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
-            a[H_NEXT] = exp
+        if exp < header[H_NEXT]:  # (what after() would find: nothing else changed)
+            header[H_NEXT] = exp
         return len(words)
 
     def check_expiry(
@@ -581,6 +629,7 @@ class State(Builder):
                 available=available,
             )
 
+    @handles(Redeemed)
     def redeem(
         self, at_us: int, id: str, at: datetime, occurred_at: datetime, points: int, reason: str
     ) -> None:
@@ -596,6 +645,7 @@ class State(Builder):
         sources = self.sources_of(parts)
         _w_redeemed(self._tx, self, at_us, occurred, points, reason, parts, sources, deadline)
 
+    @handles(Held)
     def hold(
         self,
         at_us: int,
@@ -625,13 +675,15 @@ class State(Builder):
         found = self._open_holds.get(hold_id)
         if found is not None:
             return found
-        k = self._ordinal(hold_id)
-        if k < 0 or self._kind(k) != C_HELD:
+        placed = self._ordinal(hold_id)
+        if placed < 0 or self._kind(placed) != C_HELD:
             raise UnknownHold(
                 f"hold={hold_id!r} is not a hold of this ledger", field="hold", value=hold_id
             )
         ends = [
-            ev for ev in self._events_of(Captured, Released, HoldTimedOut) if ev.hold == hold_id
+            event
+            for event in self._events_of(Captured, Released, HoldTimedOut)
+            if event.hold == hold_id
         ]
         if type(ends[0]) is HoldTimedOut:
             raise HoldExpired(
@@ -644,6 +696,7 @@ class State(Builder):
             f"hold={hold_id!r} was already {status}", field="hold", value=hold_id
         )
 
+    @handles(Captured)
     def capture(
         self,
         at_us: int,
@@ -653,7 +706,7 @@ class State(Builder):
         hold: str,
         points: int | None,
     ) -> None:
-        held, _, parts, k = self.open_hold(hold)
+        held, _, parts, placed = self.open_hold(hold)
         amount = held if points is None else points
         if amount <= 0:
             raise InvalidPoints(f"points={amount!r} must be a positive int", field="points")
@@ -664,23 +717,21 @@ class State(Builder):
                 value=amount,
                 held=held,
             )
-        a = self._a
+        header = self._a
         captured: list[int] = []
         released: list[int] = []
         need = amount
-        for j in range(0, len(parts), 2):
-            i, x = parts[j], parts[j + 1]
-            y = x if x < need else need
-            if y:
-                r, b = self.own_row(i)
-                r[b + HELD_] -= y
-                r[b + USED] += y
-                captured += (i, y)
-                need -= y
-            if x > y:
-                released += (i, x - y)
-        a[HELD] -= amount
-        a[REDEEMED] += amount
+        for pair in range(0, len(parts), 2):
+            lot, share = parts[pair], parts[pair + 1]
+            portion = share if share < need else need
+            if portion:
+                self.move(lot, portion, HELD_, USED)
+                captured += (lot, portion)
+                need -= portion
+            if share > portion:
+                released += (lot, share - portion)
+        header[HELD] -= amount
+        header[REDEEMED] += amount
         expired = self.release_parts(released, at_us)
         del self.own_open()[hold]
         if self._conf.inactive:
@@ -694,7 +745,7 @@ class State(Builder):
             self,
             at_us,
             occurred,
-            k,
+            placed,
             points,
             amount,
             captured,
@@ -704,27 +755,29 @@ class State(Builder):
         )
         self.expired_parts(expired, at_us, "hold")
 
+    @handles(Released)
     def release(self, at_us: int, id: str, at: datetime, occurred_at: datetime, hold: str) -> None:
-        _, _, parts, k = self.open_hold(hold)
+        _, _, parts, placed = self.open_hold(hold)
         expired = self.release_parts(parts, at_us)
         del self.own_open()[hold]
         self.command(id, CODE[Released], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
-        _w_released(self._tx, self, at_us, occurred, k, parts)
+        _w_released(self._tx, self, at_us, occurred, placed, parts)
         self.expired_parts(expired, at_us, "hold")
 
     def target(self, of: str, kinds: tuple[int, ...], what: str) -> int:
         """The index of the command ``of``, which must be of one of ``kinds``."""
-        k = self._ordinal(of)
-        if k < 0:
+        index = self._ordinal(of)
+        if index < 0:
             raise UnknownEvent(f"of={of!r} is not an event of this ledger", field="of", value=of)
-        kind = self._kind(k)
+        kind = self._kind(index)
         if kind not in kinds:
             raise InvalidArgument(
                 f"of={of!r} is a {EVENT_TYPES[kind].__name__}, not {what}", field="of", value=of
             )
-        return k
+        return index
 
+    @handles(EarnReversed)
     def reverse_earn(
         self,
         at_us: int,
@@ -734,37 +787,35 @@ class State(Builder):
         of: str,
         points: int | None,
     ) -> None:
-        k = self.target(of, (C_EARNED,), "an earn")
-        i = self._lot_index(of)
-        a = self._a
-        r, b = self._row(i)
-        rem, held, used, expd, rev = r[b + REM], r[b + HELD_], r[b + USED], r[b + EXPD], r[b + REV]
-        amount = self.over_reversal(of, points, rem + held + used + expd + rev, r[b + CLAW])
+        earn = self.target(of, (C_EARNED,), "an earn")
+        lot = self._lot_index(of)
+        header = self._a
+        remaining, held, used, expired, reversed_points = self.lot_points(lot)
+        total = remaining + held + used + expired + reversed_points
+        amount = self.over_reversal(of, points, total, self.column_of(lot, CLAW))
         taken = reclassified = debt = 0
         charged: list[int] = []
-        avail = r[b + AVAIL]
-        if avail > PBIT // 2:  # pending
+        avail = self.column_of(lot, AVAIL)
+        if avail > PBIT // 2:  # pending: it loses what is not yet usable
             taken = amount
-            r, b = self.own_row(i)
-            r[b + REM] = rem - amount
-            r[b + REV] = rev + amount
-            a[PENDING] -= amount
-            if rem == amount:
-                self.own_pend().remove((avail - PBIT, i))
+            self.move(lot, amount, REM, REV)
+            header[PENDING] -= amount
+            if remaining == amount:
+                self.own_pend().remove((avail - PBIT, lot))
         else:
-            taken = min(amount, rem)
-            reclassified = min(amount - taken, expd)
+            # The lot's usable remainder first, then its expired points, then
+            # other usable points, then debt.
+            taken = min(amount, remaining)
+            reclassified = min(amount - taken, expired)
             rest = amount - taken - reclassified
-            if taken and rem == taken:
-                self.q_remove(i)
-            r, b = self.own_row(i)
-            r[b + REM] = rem - taken
-            r[b + EXPD] = expd - reclassified
-            r[b + REV] = rev + taken + reclassified
-            a[AVAILABLE] -= taken
-            a[EXPIRED] -= reclassified
+            if taken and remaining == taken:
+                self.q_remove(lot)
+            self.move(lot, taken, REM, REV)
+            self.move(lot, reclassified, EXPD, REV)
+            header[AVAILABLE] -= taken
+            header[EXPIRED] -= reclassified
             if rest:
-                pay = min(rest, a[AVAILABLE])
+                pay = min(rest, header[AVAILABLE])
                 debt = rest - pay
                 if debt and self._conf.strict:
                     raise StrictPolicyViolation(
@@ -776,14 +827,23 @@ class State(Builder):
                     )
                 if pay:
                     charged = self.take(pay)
-                a[DEBT] += debt
-        a[CLAWED_BACK] += amount
-        r, b = self.own_row(i)
-        r[b + CLAW] += amount
+                header[DEBT] += debt
+        header[CLAWED_BACK] += amount
+        self.add_to(lot, CLAW, amount)
         self.command(id, CODE[EarnReversed], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_reversed(
-            self._tx, self, at_us, occurred, k, points, amount, taken, reclassified, charged, debt
+            self._tx,
+            self,
+            at_us,
+            occurred,
+            earn,
+            points,
+            amount,
+            taken,
+            reclassified,
+            charged,
+            debt,
         )
 
     def over_reversal(self, of: str, points: int | None, total: int, done: int) -> int:
@@ -800,6 +860,7 @@ class State(Builder):
             )
         return amount
 
+    @handles(RedemptionCancelled)
     def cancel(
         self,
         at_us: int,
@@ -810,35 +871,33 @@ class State(Builder):
         points: int | None,
         grace_days: int | None,
     ) -> None:
-        k = self.target(of, (C_REDEEMED, C_CAPTURED), "a redemption or capture")
-        lots = self._command_event(k).lots
-        total = sum(x for _, x in lots)
+        redemption = self.target(of, (C_REDEEMED, C_CAPTURED), "a redemption or capture")
+        lots = self._command_event(redemption).lots
+        total = sum(share for _, share in lots)
         done = self._canc.get(of, 0)
         amount = self.over_reversal(of, points, total, done)
-        a = self._a
+        header = self._a
         restored: list[int] = []
         expired: list[int] = []
         grace: list[int] = []
         skip, need = done, amount
-        for lot_id, x in lots:
-            if skip >= x:
-                skip -= x
+        for lot_id, share in lots:
+            if skip >= share:
+                skip -= share
                 continue
-            y = min(x - skip, need)
+            portion = min(share - skip, need)
             skip = 0
-            need -= y
-            i = self._lot_index(lot_id)
-            if not self.dead(i, at_us):
-                self.give_back(i, y, USED)
-                restored += (i, y)
+            need -= portion
+            lot = self._lot_index(lot_id)
+            if not self.dead(lot, at_us):
+                self.give_back(lot, portion, USED)
+                restored += (lot, portion)
             elif grace_days is not None:
-                grace += (i, y)
+                grace += (lot, portion)
             else:
-                r, b = self.own_row(i)
-                r[b + USED] -= y
-                r[b + EXPD] += y
-                a[EXPIRED] += y
-                expired += (i, y)
+                self.move(lot, portion, USED, EXPD)
+                header[EXPIRED] += portion
+                expired += (lot, portion)
             if not need:
                 break
         until: int | None = None
@@ -856,12 +915,11 @@ class State(Builder):
                     value=grace_days,
                 ) from None
             until = self.expiry_effect(until)
-            first, b = self._row(grace[0])  # (the grace lot takes the first part's source)
-            src = first[b + SRC]
-            self.new_lot(f"{id}:grace", sum(grace[1::2]), at_us, until, None, False, src)
+            source = self.column_of(grace[0], SRC)  # (the grace lot takes the first part's)
+            self.new_lot(f"{id}:grace", sum(grace[1::2]), at_us, until, None, False, source)
             if until == NEVER:
                 until = None
-        a[CANCELLED] += amount
+        header[CANCELLED] += amount
         self.own_canc()[of] = done + amount
         self.command(id, CODE[RedemptionCancelled], at_us)
         _w_cancelled(
@@ -869,7 +927,7 @@ class State(Builder):
             self,
             at_us,
             at_us if occurred_at is at else micros(occurred_at),
-            k,
+            redemption,
             points,
             grace_days,
             amount,
@@ -880,6 +938,7 @@ class State(Builder):
         )
         self.expired_parts(expired, at_us, "cancel")
 
+    @handles(Adjusted)
     def adjust(
         self, at_us: int, id: str, at: datetime, occurred_at: datetime, points: int, reason: str
     ) -> None:
@@ -914,6 +973,7 @@ class State(Builder):
                 value=member,
             )
 
+    @handles(TransferredOut)
     def transfer_out(
         self,
         at_us: int,
@@ -932,6 +992,7 @@ class State(Builder):
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_out(self._tx, self, at_us, occurred, to, points, keep_expiry, parts)
 
+    @handles(TransferredIn)
     def transfer_in(
         self,
         at_us: int,
@@ -944,7 +1005,7 @@ class State(Builder):
         parts: tuple[TransferIn, ...],
     ) -> None:
         self.other_member(TransferredIn, id, "from", source)
-        if points <= 0 or sum(p.points for p in parts) != points:
+        if points <= 0 or sum(part.points for part in parts) != points:
             raise InvalidPoints(
                 f"points={points!r} must be positive and equal the sum of the parts",
                 field="points",
@@ -961,15 +1022,16 @@ class State(Builder):
             lot_exp = None if exp == NEVER else exp
         elif self.given is not None and self.given.lot_expires_at is not None:
             raise ValueError("a transfer keeping its expiry has no lot_expires_at")
-        for i, part in enumerate(parts if keep_expiry else ()):
+        for number, part in enumerate(parts if keep_expiry else ()):
             exp = NEVER if part.expires_at is None else micros(part.expires_at)
             self.check_expiry(exp, at_us, id, at, occurred_at)
             src = self.src_column(part.source, part.value_per_point)
-            self.new_lot(f"{id}#{i}", part.points, occurred, exp, None, False, src)
+            self.new_lot(f"{id}#{number}", part.points, occurred, exp, None, False, src)
         self._a[TRANSFERRED_IN] += points
         self.command(id, CODE[TransferredIn], at_us)
         _w_in(self._tx, self, at_us, occurred, source, points, keep_expiry, parts, lot_exp)
 
+    @handles(Merged)
     def merge(
         self,
         at_us: int,
@@ -987,7 +1049,7 @@ class State(Builder):
                 field="lots",
                 value=lots,
             )
-        a = self._a
+        header = self._a
         for item in lots:
             exp = NEVER if item.expires_at is None else micros(item.expires_at)
             avail = None if item.available_at is None else micros(item.available_at)
@@ -1001,29 +1063,9 @@ class State(Builder):
                 pending,
                 self.src_column(item.source, item.value_per_point),
             )
-            a[MERGED_IN] += item.points
-        a[DEBT] += debt
-        a[MERGED_DEBT] += debt
+            header[MERGED_IN] += item.points
+        header[DEBT] += debt
+        header[MERGED_DEBT] += debt
         self.command(id, CODE[Merged], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_merged(self._tx, self, at_us, occurred, source, lots, debt)
-
-
-#: Per command type: its handler, called as ``handler(state, at_us, id, *inputs)``,
-#: and a getter of those arguments from an event (its ``id`` and ``inputs``).
-HANDLERS: Final[dict[type[Any], tuple[Callable[..., None], Callable[[Any], tuple[Any, ...]]]]] = {
-    cls: (handler, attrgetter("id", *cls.inputs))
-    for cls, handler in (
-        (Earned, State.earn),
-        (Redeemed, State.redeem),
-        (Held, State.hold),
-        (Captured, State.capture),
-        (Released, State.release),
-        (EarnReversed, State.reverse_earn),
-        (RedemptionCancelled, State.cancel),
-        (Adjusted, State.adjust),
-        (TransferredOut, State.transfer_out),
-        (TransferredIn, State.transfer_in),
-        (Merged, State.merge),
-    )
-}

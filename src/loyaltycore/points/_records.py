@@ -1,4 +1,15 @@
-"""The records of a ledger's history: their encoding, and the code generated for it."""
+"""The records of a ledger's history: their encoding, and the code generated from it.
+
+Each event type's class gives its record layout (``_record``), a letter a
+field (see ``_SPECS`` below). From it this module generates, per event
+type, a writer (the engine's form of the fields to ints), a reader (back
+to the event's field values), a skipper (where the next record begins), a
+check that an event reads back as itself, and an encoder (an input event
+to the record the engine would write, for replay's quick check). Each is
+compiled under a file name of its own registered with :mod:`linecache`
+(:func:`loyaltycore._generated.run_generated`), so tracebacks show its
+lines.
+"""
 
 from __future__ import annotations
 

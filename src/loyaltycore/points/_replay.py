@@ -1,4 +1,13 @@
-"""Replay: rebuilding a ledger from its history, and auditing it."""
+"""Replay: rebuilding a ledger from its history, and auditing it.
+
+Replay runs every event of a history through one builder
+(:class:`Replayer`, which keeps ids in dicts and its containers in lists
+until the end), applying each command's recorded effects, and checks each
+event against the record the engine wrote for it: the input events are
+encoded as the engine would record them and the two are compared once;
+only when they differ, or an event is unusual, are they compared one by
+one (:func:`_first_difference`) to name the first that does not follow.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,43 @@
-"""A ledger's state: its memory layout, thaw and freeze, the lot queue."""
+"""A ledger's state: its memory layout, thaw and freeze, the lot queue.
+
+A ledger's state is a handful of flat values, so that a hundred thousand
+ledgers fit in memory, and a command costs what it touches (its lots and its
+own records), not the length of the history:
+
+- ``_a``: the header, an int64 array of the sixteen balance totals, a few
+  scalars (last instant, next due instant, inactivity deadline) and the
+  counts of what this version sees of the shared storage below. While a
+  ledger has at most ``SMALL_LOTS`` lots, their rows (earned, expires,
+  available as int microseconds UTC, then remaining, held, used, expired,
+  reversed and clawed-back points, then the source and value per point:
+  ``SRC``) and then the usable lots' queue follow the header, and while
+  it is short (``SHORT_LEDGER``) its records follow them too: a short
+  ledger is one array copied per command, and a command on a longer one
+  copies only what is bounded.
+- ``_lots``: a larger lot table, chunked (:class:`_Big`): a command copies
+  the chunks it changes. ``_q``: a larger ledger's queue, soonest-expiring
+  first (ties: oldest), ``q[QLO:QHI]``.
+- ``_h``: a longer ledger's history as records (a word holding the event
+  type and which optional fields are left out, then the fields; lots and
+  commands by index, other values in ``_objs``); None while they are in
+  ``_a``.
+- ``_lids`` / ``_eids``: lot ids and command ids, joined into one string
+  (``"\\0a\\0b\\0"``) while few, with ``_kinds`` a byte per command; an
+  :class:`IdLog` (a list and a dict index) beyond ``BIG_IDS``.
+
+What grows with the history (``_h``, a large ledger's ``_q``, ``_objs``, an
+IdLog) is shared by every version and only appended to: each version sees
+its own prefix, so a command appends in place, and a second version
+appending to the same parent copies its prefix first (see ``_claim``).
+
+Typed events and lots are rebuilt from these when asked for. A builder (:class:`Builder`;
+the policies are its subclass ``State`` in :mod:`loyaltycore.points._commands`)
+is a state thawed for one command (header copied, everything else shared); once
+it has applied the command it is frozen and becomes the new ledger itself
+(builder and ledger share one slot layout, :class:`Core`, so only the
+object's class changes). A command that raises leaves its builder behind
+and gives back what it appended, so the ledger it came from is untouched.
+"""
 
 from __future__ import annotations
 
@@ -530,6 +569,22 @@ class Core:
             return lots[i >> _MID_SHIFT][(i >> CHUNK_BITS) & _FAN_MASK], (i & _CHUNK_MASK) * S
         return lots, i * S
 
+    def column_of(self, lot: int, column: int) -> int:
+        """One column of lot ``lot``'s row (``REM``, ``EXPIRES``, ``SRC``...)."""
+        row, base = self._row(lot)
+        return row[base + column]  # type: ignore[no-any-return]
+
+    def lot_points(self, lot: int) -> tuple[int, int, int, int, int]:
+        """Lot ``lot``'s points: (remaining, held, used, expired, reversed)."""
+        row, base = self._row(lot)
+        remaining, held, used, expired, reversed_points = row[base + REM : base + CLAW]
+        return remaining, held, used, expired, reversed_points
+
+    def remaining_of(self, lot: int) -> int:
+        """Lot ``lot``'s usable (or, while pending, not yet usable) points."""
+        row, base = self._row(lot)
+        return row[base + REM]  # type: ignore[no-any-return]
+
     # -- reading back -------------------------------------------------------
 
     def _opened_event(self) -> Opened:
@@ -921,6 +976,24 @@ class Builder(Core):
             mine.add(id(chunk))
         return chunk, (i & _CHUNK_MASK) * S
 
+    def move(self, lot: int, points: int, source: int, target: int) -> None:
+        """Move ``points`` of lot ``lot`` from its column ``source`` to ``target``
+        (``REM``, ``HELD_``, ``USED``, ``EXPD``, ``REV``: remaining, held, used,
+        expired, reversed)."""
+        row, base = self.own_row(lot)
+        row[base + source] -= points
+        row[base + target] += points
+
+    def set_column(self, lot: int, column: int, value: int) -> None:
+        """Set one column of lot ``lot``'s row."""
+        row, base = self.own_row(lot)
+        row[base + column] = value
+
+    def add_to(self, lot: int, column: int, amount: int) -> None:
+        """Add ``amount`` to one column of lot ``lot``'s row."""
+        row, base = self.own_row(lot)
+        row[base + column] += amount
+
     def add_row(self, row: tuple[int, ...]) -> None:
         """Append a new lot's row (the header's lot count not yet raised)."""
         a = self._a
@@ -1158,6 +1231,15 @@ class Builder(Core):
         """Lot ``i``'s expiry (micros, or NEVER)."""
         r, b = self._row(i)
         return r[b + EXPIRES]  # type: ignore[no-any-return]
+
+    def head_expiry(self) -> int:
+        """The expiry (micros, or NEVER) of the queue's first lot, the next
+        to be consumed or to expire (the queue must not be empty)."""
+        header = self._a
+        if self._q is None:  # (a short ledger's rows, then its queue, follow the header)
+            first = header[HDR + header[H_NLOTS] * S + header[H_QLO]]
+            return header[HDR + first * S + EXPIRES]
+        return self.expiry_of(self._q[header[H_QLO]])
 
     def enqueue(self, i: int) -> None:
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
