@@ -420,10 +420,12 @@ _new_state: Final = object.__new__
 class Core:
     """A ledger's data: the slots every state has, and reading it back.
 
-    Two classes share this layout: :class:`State`, a builder that changes it
-    while one command runs, and the public ``PointsLedger``, a frozen one.
-    A builder becomes a ledger by changing its class, so a command allocates
-    one object; neither subclass adds slots.
+    Two classes share this layout: a builder (:class:`Builder`, with the
+    policies on top in ``points._commands.State``) that changes it while one
+    command runs, and the public ``PointsLedger``, a frozen one. A builder
+    becomes a ledger by changing its class, so a command allocates one
+    object; neither adds slots (replay's ``Replayer`` does, and hands its
+    contents to a plain builder when done).
 
     What grows with the history is shared by every version of a ledger and
     only appended to: the records ``h``, the queue ``q``, ``objs`` and (for
@@ -481,7 +483,7 @@ class Core:
     _canc: dict[str, int]
     #: The events a history was replayed from, when they are not all plain UTC.
     _raw: tuple[Any, ...] | None
-    #: A builder's flags: which containers it owns or has claimed (see State).
+    #: A builder's flags: which containers it owns or has claimed (see Builder).
     _own: int
     #: A builder's new records (None when frozen).
     _tx: Any
