@@ -12,7 +12,9 @@ The engine is four modules, each depending only on the ones before it:
 - :mod:`~loyaltycore.points._replay`: rebuilding a ledger from its history,
   checking each event against the record the engine writes for it.
 
-This module gathers the names the public module uses.
+This module gathers the names the public module uses, and two that tests
+reach through it (``Deferred``; ``_first_difference``, which a test replaces
+here, though replay now calls the one in ``_replay``).
 """
 
 from __future__ import annotations
