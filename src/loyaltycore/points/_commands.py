@@ -233,8 +233,13 @@ class State(Builder):
         if self._pend:
             when, rank = self._pend[0][0], 0
         header = self._a
-        if header[H_QHI] > header[H_QLO]:
-            first = self.head_expiry()
+        if header[H_QHI] > header[H_QLO]:  # (the queue's first lot's expiry, inlined)
+            if self._q is None:  # (a short ledger's rows, then its queue, follow the header)
+                first = header[
+                    HDR + header[HDR + header[H_NLOTS] * S + header[H_QLO]] * S + EXPIRES
+                ]
+            else:
+                first = self.expiry_of(self._q[header[H_QLO]])
             if first < when:
                 when, rank = first, 1
         for hold_id, hold in self._open_holds.items():
@@ -292,9 +297,12 @@ class State(Builder):
     def give_back(self, lot: int, points: int, column: int) -> None:
         """Return ``points`` from ``column`` (held or used) to ``lot``'s usable
         remainder, putting the lot back in the queue if it had left it."""
-        was_empty = self.remaining_of(lot) == 0
-        self.move(lot, points, column, REM)
-        if was_empty:
+        # (once per part a command returns: the row by offset, one lookup)
+        row, base = self.own_row(lot)
+        remaining = row[base + REM]
+        row[base + REM] = remaining + points
+        row[base + column] -= points
+        if remaining == 0:
             self.enqueue(lot)
         self._a[AVAILABLE] += points
 
@@ -338,8 +346,10 @@ class State(Builder):
         for pair in range(0, len(parts), 2):
             lot, share = parts[pair], parts[pair + 1]
             header[HELD] -= share
-            if self.dead(lot, at_us):
-                self.move(lot, share, HELD_, EXPD)
+            if self.dead(lot, at_us):  # (the part's held points expire)
+                row, base = self.own_row(lot)
+                row[base + HELD_] -= share
+                row[base + EXPD] += share
                 header[EXPIRED] += share
                 expired += (lot, share)
             else:
@@ -407,8 +417,11 @@ class State(Builder):
     def expire_rest(self, lot: int, at: int, cause: str) -> None:
         """Expire usable ``lot``'s remainder at ``at`` (the caller dequeues it)."""
         header = self._a
-        remaining = self.remaining_of(lot)
-        self.move(lot, remaining, REM, EXPD)
+        # (once per lot that expires: the row by offset, one lookup)
+        row, base = self.own_row(lot)
+        remaining = row[base + REM]
+        row[base + REM] = 0
+        row[base + EXPD] += remaining
         header[AVAILABLE] -= remaining
         header[EXPIRED] += remaining
         _w_expired(self._tx, self, at, lot, remaining, cause)
@@ -444,7 +457,7 @@ class State(Builder):
             head = header[H_QLO]
             if header[H_QHI] <= head:
                 header[H_NEXT] = NEVER
-            elif self._q is None:  # (head_expiry(), inlined: this runs once per command)
+            elif self._q is None:  # (the first lot's expiry, as in next_due: once per command)
                 header[H_NEXT] = header[
                     HDR + header[HDR + header[H_NLOTS] * S + head] * S + EXPIRES
                 ]
@@ -724,8 +737,10 @@ class State(Builder):
         for pair in range(0, len(parts), 2):
             lot, share = parts[pair], parts[pair + 1]
             portion = share if share < need else need
-            if portion:
-                self.move(lot, portion, HELD_, USED)
+            if portion:  # (held points become used: the row by offset, once per part)
+                row, base = self.own_row(lot)
+                row[base + HELD_] -= portion
+                row[base + USED] += portion
                 captured += (lot, portion)
                 need -= portion
             if share > portion:
@@ -790,15 +805,19 @@ class State(Builder):
         earn = self.target(of, (C_EARNED,), "an earn")
         lot = self._lot_index(of)
         header = self._a
-        remaining, held, used, expired, reversed_points = self.lot_points(lot)
+        # (a frequent command: the lot's row by offset, read once and written once)
+        row, base = self._row(lot)
+        remaining, held, used, expired, reversed_points = row[base + REM : base + CLAW]
         total = remaining + held + used + expired + reversed_points
-        amount = self.over_reversal(of, points, total, self.column_of(lot, CLAW))
+        amount = self.over_reversal(of, points, total, row[base + CLAW])
         taken = reclassified = debt = 0
         charged: list[int] = []
-        avail = self.column_of(lot, AVAIL)
+        avail = row[base + AVAIL]
         if avail > PBIT // 2:  # pending: it loses what is not yet usable
             taken = amount
-            self.move(lot, amount, REM, REV)
+            row, base = self.own_row(lot)
+            row[base + REM] = remaining - amount
+            row[base + REV] = reversed_points + amount
             header[PENDING] -= amount
             if remaining == amount:
                 self.own_pend().remove((avail - PBIT, lot))
@@ -810,8 +829,10 @@ class State(Builder):
             rest = amount - taken - reclassified
             if taken and remaining == taken:
                 self.q_remove(lot)
-            self.move(lot, taken, REM, REV)
-            self.move(lot, reclassified, EXPD, REV)
+            row, base = self.own_row(lot)
+            row[base + REM] = remaining - taken
+            row[base + EXPD] = expired - reclassified
+            row[base + REV] = reversed_points + taken + reclassified
             header[AVAILABLE] -= taken
             header[EXPIRED] -= reclassified
             if rest:
@@ -829,7 +850,8 @@ class State(Builder):
                     charged = self.take(pay)
                 header[DEBT] += debt
         header[CLAWED_BACK] += amount
-        self.add_to(lot, CLAW, amount)
+        row, base = self.own_row(lot)
+        row[base + CLAW] += amount
         self.command(id, CODE[EarnReversed], at_us)
         occurred = at_us if occurred_at is at else micros(occurred_at)
         _w_reversed(

@@ -576,12 +576,6 @@ class Core:
         row, base = self._row(lot)
         return row[base + column]  # type: ignore[no-any-return]
 
-    def lot_points(self, lot: int) -> tuple[int, int, int, int, int]:
-        """Lot ``lot``'s points: (remaining, held, used, expired, reversed)."""
-        row, base = self._row(lot)
-        remaining, held, used, expired, reversed_points = row[base + REM : base + CLAW]
-        return remaining, held, used, expired, reversed_points
-
     def remaining_of(self, lot: int) -> int:
         """Lot ``lot``'s usable (or, while pending, not yet usable) points."""
         row, base = self._row(lot)
@@ -1233,15 +1227,6 @@ class Builder(Core):
         """Lot ``i``'s expiry (micros, or NEVER)."""
         r, b = self._row(i)
         return r[b + EXPIRES]  # type: ignore[no-any-return]
-
-    def head_expiry(self) -> int:
-        """The expiry (micros, or NEVER) of the queue's first lot, the next
-        to be consumed or to expire (the queue must not be empty)."""
-        header = self._a
-        if self._q is None:  # (a short ledger's rows, then its queue, follow the header)
-            first = header[HDR + header[H_NLOTS] * S + header[H_QLO]]
-            return header[HDR + first * S + EXPIRES]
-        return self.expiry_of(self._q[header[H_QLO]])
 
     def enqueue(self, i: int) -> None:
         """Put usable lot ``i`` into the queue, by (expiry, index)."""
