@@ -16,10 +16,12 @@ layout (``_record``, see :mod:`loyaltycore.points._records`) and its
 statement line (``_line``): a new command is an event class, a handler here
 and its public method.
 
-Handlers read and change lots through the builder's named operations
-(``take``, ``give_back``, ``move``, ``new_lot``); the few loops that run
-once per lot a command touches index the rows directly, with the offsets
-named where they are used.
+Handlers read and change lots through named operations (``take``,
+``give_back``, ``release_parts``, ``expire_rest``, and the builder's
+``new_lot``, ``enqueue``, ``move``); the code that runs once per lot a
+command touches (and a reversal) indexes the rows directly, with the
+offsets named in a comment: an accessor call there costs several per cent
+of a command.
 
 The policies are specified executably by the reference model in
 ``tests/test_points_stateful.py``, which shares no code with this module:
@@ -805,7 +807,7 @@ class State(Builder):
         earn = self.target(of, (C_EARNED,), "an earn")
         lot = self._lot_index(of)
         header = self._a
-        # (a frequent command: the lot's row by offset, read once and written once)
+        # (a frequent command: the lot's row by offset, REM to CLAW, no accessor calls)
         row, base = self._row(lot)
         remaining, held, used, expired, reversed_points = row[base + REM : base + CLAW]
         total = remaining + held + used + expired + reversed_points
