@@ -21,6 +21,17 @@ reference lines say so).
   installed), against polars reading and parsing the same file: target <= 3x
   polars' time, and <= 100 bytes per row of resident memory on top of the
   interpreter (maxrss after the read minus maxrss before it).
+* Reading the same transactions as a spreadsheet exports them: a UTF-8
+  byte-order mark, CRLF line ends, a header of capitalised names with spaces
+  (``Transaction Date,Customer ID,Store Name,Amount``), a store name column
+  of quoted text holding commas and quotes, amounts as text with two
+  decimals, and day-first local times (``31/12/2023 14:05:09``, read with
+  ``at_format`` on ``tz="Europe/London"``; the times are written from UTC
+  instants, so none falls in a DST gap). polars reads the three columns
+  and parses them into the same types (text ids, UTC instants, two-decimal
+  amounts). Ratio reported, with both readers' CPU time, and a check that
+  both read the same row count, amount total, distinct customers and sum
+  of instants.
 
 Every measurement runs in a fresh subprocess, best of a few runs, timed by
 both the wall clock and the process's CPU time. Comparisons with polars use
@@ -40,9 +51,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -176,6 +188,73 @@ def polars_read(data: dict[str, Any]) -> int:
     return frame.with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC")).height
 
 
+SHEET_TZ = "Europe/London"
+SHEET_FORMAT = "%d/%m/%Y %H:%M:%S"
+SHEET_COLUMNS = ("Customer ID", "Transaction Date", "Amount")
+STORES = (
+    'Joe\'s "Best" Coffee, Main St',
+    "Café Nord",
+    "Beans & Co., Station Rd",
+    'The "Daily" Grind',
+    "Corner Shop",
+)
+
+
+def ours_sheet(data: dict[str, Any]) -> int:
+    from loyaltycore.transactions import TransactionLog
+
+    customer, at, amount = SHEET_COLUMNS
+    log = TransactionLog.from_csv(
+        data["path"],
+        customer=customer,
+        at=at,
+        amount=amount,
+        at_format=SHEET_FORMAT,
+        tz=SHEET_TZ,
+    )
+    data["read"] = log
+    return len(log)
+
+
+def polars_sheet(data: dict[str, Any]) -> int:
+    import polars as pl
+
+    customer, at, amount = SHEET_COLUMNS
+    frame = pl.read_csv(
+        data["path"],
+        columns=list(SHEET_COLUMNS),
+        schema_overrides={customer: pl.String, at: pl.String, amount: pl.Decimal(18, 2)},
+    ).with_columns(
+        pl.col(at).str.to_datetime(SHEET_FORMAT, time_zone=SHEET_TZ, ambiguous="earliest")
+    )
+    data["read"] = frame
+    return frame.height
+
+
+def ours_totals(data: dict[str, Any]) -> list[int]:
+    """Rows, amount in cents, distinct customers and the sum of instants in seconds."""
+    log = data["read"]
+    seconds = log.at // 1_000_000
+    return [len(log), int(log.amount.sum()), log.n_customers, int(seconds.sum())]
+
+
+def polars_totals(data: dict[str, Any]) -> list[int]:
+    import polars as pl
+
+    frame = data["read"]
+    customer, at, amount = SHEET_COLUMNS
+    cents = int(frame[amount].sum() * 100)
+    seconds = int(frame.select(pl.col(at).dt.epoch("s").sum()).item())
+    return [frame.height, cents, frame[customer].n_unique(), seconds]
+
+
+#: What a read produced, computed after the timed runs (not part of the measurement).
+TOTALS: dict[str, Callable[[dict[str, Any]], list[int]]] = {
+    "ours_sheet": ours_totals,
+    "polars_sheet": polars_totals,
+}
+
+
 OPERATIONS: dict[str, Callable[[dict[str, Any]], int]] = {
     "ours_summary": ours_summary,
     "polars_summary": polars_summary,
@@ -184,11 +263,13 @@ OPERATIONS: dict[str, Callable[[dict[str, Any]], int]] = {
     "ours_to_pandas": ours_to_pandas,
     "ours_read": ours_read,
     "polars_read": polars_read,
+    "ours_sheet": ours_sheet,
+    "polars_sheet": polars_sheet,
 }
 
 
 def _data(op: str, rows: int, ids: str, path: str) -> dict[str, Any]:
-    if op.endswith("_read"):
+    if op.endswith(("_read", "_sheet")):
         return {"path": path}
     if op == "ours_to_pandas":
         import pandas  # noqa: F401  (imports are not part of the measurement)
@@ -221,7 +302,7 @@ def worker(op: str, rows: int, ids: str, repeat: int, path: str) -> dict[str, An
     data = _data(op, rows, ids, path)
     module = "polars" if op.startswith("polars") else "loyaltycore.transactions"
     __import__(module)
-    if op == "ours_read":
+    if op in ("ours_read", "ours_sheet"):
         import pyarrow.csv  # noqa: F401  (the reader's imports are not measured)
     before = peak_rss(reset=True)
     best, cpu, result = float("inf"), float("inf"), 0
@@ -231,7 +312,11 @@ def worker(op: str, rows: int, ids: str, repeat: int, path: str) -> dict[str, An
         best = min(best, time.perf_counter() - started)
         cpu = min(cpu, time.process_time() - started_cpu)
     after = peak_rss()
-    return {"seconds": best, "cpu": cpu, "result": result, "rss_growth": after - before}
+    out: dict[str, Any] = {"seconds": best, "cpu": cpu, "result": result}
+    out["rss_growth"] = after - before
+    if op in TOTALS:
+        out["totals"] = TOTALS[op](data)
+    return out
 
 
 def measure(op: str, rows: int, repeat: int, ids: str = "int", path: str = "") -> Any:
@@ -250,6 +335,46 @@ def write_csv(path: Path, data: dict[str, Any]) -> None:
         out.write("customer_id,timestamp,amount\n")
         rows = zip(data["customer"], stamps, data["amount"].tolist(), strict=True)
         out.writelines(f"{c},{t}Z,{a // 100}.{a % 100:02d}\n" for c, t, a in rows)
+
+
+def sheet_walls(at_us: Any) -> Any:
+    """UTC µs instants as wall times in ``SHEET_TZ`` (datetime64[s]), one zone lookup per hour.
+
+    The zone's offset changes only on whole UTC hours, so the offset of an
+    instant's hour is its own; a wall time made this way is never in a gap.
+    """
+    zone = ZoneInfo(SHEET_TZ)
+    hours, inverse = np.unique(at_us // 3_600_000_000, return_inverse=True)
+    offsets = np.array(
+        [
+            (datetime.fromtimestamp(hour * 3600, UTC).astimezone(zone).utcoffset() or timedelta())
+            // timedelta(microseconds=1)
+            for hour in hours.tolist()
+        ],
+        dtype=np.int64,
+    )
+    return (at_us + offsets[inverse]).astype("datetime64[us]").astype("datetime64[s]")
+
+
+def _cell(text: str) -> str:
+    """A CSV cell as a spreadsheet writes it: quoted, inner quotes doubled, when it must be."""
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_sheet(path: Path, data: dict[str, Any], seed: int = 11) -> None:
+    """The transactions as a spreadsheet's "CSV UTF-8" export (see the module docstring)."""
+    stamps = np.datetime_as_string(sheet_walls(data["at"]))
+    stores = [_cell(name) for name in STORES]
+    store = np.random.default_rng(seed).integers(0, len(stores), len(stamps)).tolist()
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        out.write("Transaction Date,Customer ID,Store Name,Amount\r\n")
+        rows = zip(stamps, data["customer"], store, data["amount"].tolist(), strict=True)
+        out.writelines(
+            f"{t[8:10]}/{t[5:7]}/{t[:4]} {t[11:]},{c},{stores[s]},{a // 100}.{a % 100:02d}\r\n"
+            for t, c, s, a in rows
+        )
 
 
 def verdict(ok: bool) -> str:
@@ -342,6 +467,24 @@ def main() -> int:
             per_row = read["rss_growth"] / rows
             ok = verdict(per_row <= 100)
             print(f"  memory       {per_row:8.1f} bytes per row of peak RSS (target <= 100: {ok})")
+        path.unlink()
+        sheet = Path(tmp) / "export.csv"
+        write_sheet(sheet, make(rows, "str"))
+        ours = measure("ours_sheet", rows, repeat, path=str(sheet))
+        theirs = ref("polars_sheet", rows, path=str(sheet))
+        title = f"read a spreadsheet export of {rows:,} rows (BOM, CRLF, quoted text, dd/mm/yyyy)"
+        for line in versus(title, ours, theirs, None):
+            print(line, flush=True)
+        if not isinstance(ours, str) and not isinstance(theirs, str):
+            print(f"  CPU time     {ours['cpu']:8.3f} s ours, {theirs['cpu']:.3f} s polars")
+            same = ours["totals"] == theirs["totals"]
+            n, cents, customers, seconds = ours["totals"]
+            print(
+                f"  same totals  {verdict(same)}: {n:,} rows, amount {cents // 100:,}."
+                f"{cents % 100:02d}, {customers:,} customers, instants sum {seconds:,} s"
+            )
+            if not same:
+                print(f"  polars read  {theirs['totals']}")
     return 0
 
 

@@ -30,10 +30,15 @@ def test_stores_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     lines = out.splitlines()
     assert lines[0].startswith("stores benchmark, size=tiny")
     check_distinct(lines[1:10], "")
-    hot, load = lines[10], lines[11]
+    hot, lots, load = lines[10], lines[11], lines[12]
     assert re.search(r"^hot .* p50 [\d.]+ ms  p99 [\d.]+ ms  [\d,]+ commands/s$", hot)
+    assert re.search(
+        r"^lots  .* 300 open lots  [\d.]+ ms cpu  \| 10 open lots [\d.]+ ms  ratio [\d.]+"
+        r"  guide <= 1\.5  (ok|MISSED)$",
+        lots,
+    )
     assert re.search(r"^load .* ms  target <= 5\.0 ms  (ok|MISSED)  \| [\d,]+ events", load)
-    pg = lines[12:]
+    pg = lines[13:]
     if pg[0].startswith("postgres  no figures:"):  # (no server binaries here)
         assert os.environ.get("CI") != "true", pg[0]
         return

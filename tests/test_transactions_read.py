@@ -85,6 +85,30 @@ def test_the_pyarrow_path_reads_a_plain_file(tmp_path: Path) -> None:
     assert log == TransactionLog.from_csv(path, engine="python")
 
 
+def test_the_pyarrow_path_reads_a_spreadsheet_export(tmp_path: Path) -> None:
+    # (Excel's "CSV UTF-8": a byte-order mark, CRLF line ends, quoted text with commas)
+    from loyaltycore.transactions import _arrow
+
+    path = tmp_path / "export.csv"
+    text = (
+        "\ufeffCustomer ID,Store Name,Date,Amount\r\n"
+        'C1,"Joe\'s ""Best"" Coffee, Main St",2024-01-01T09:00+01:00,19.99\r\n'
+        "C2,Plain,2024-01-02T10:00:00Z,5.00\r\n"
+    )
+    path.write_bytes(text.encode("utf-8"))
+    wanted = {"customer": "Customer ID", "at": "Date", "amount": "Amount"}
+    parts = _arrow.read_csv(
+        path, wanted, delimiter=",", header=True, encoding="utf-8", tz=None, at_format=None,
+        exponent=2,
+    )  # fmt: skip
+    assert parts is not None
+    assert parts["customer"][1].tolist() == ["C1", "C2"]
+    assert parts["amount"].tolist() == [1999, 500]
+    kwargs: dict[str, Any] = {"customer": "Customer ID", "at": "Date", "amount": "Amount"}
+    log = TransactionLog.from_csv(path, engine="pyarrow", **kwargs)
+    assert log == TransactionLog.from_csv(path, engine="python", **kwargs)
+
+
 def test_errors_name_file_line_and_column_on_both_engines(tmp_path: Path) -> None:
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,at,amount\nc1,2024-01-01T09:00Z,1.999\n")

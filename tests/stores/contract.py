@@ -48,6 +48,7 @@ from loyaltycore.accounts import (
 from loyaltycore.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
+    InsufficientPoints,
     LoyaltyError,
     NotFound,
     SameMember,
@@ -329,6 +330,78 @@ class StoreContract:
         lots = store.lots("ann")
         assert sum(lot.remaining for lot in lots) == b.available
         assert {lot.source for lot in lots} == {"order:o-1"}
+
+    def test_a_command_decided_early_is_decided_again_on_what_another_store_wrote(
+        self, factory: Factory, path: str
+    ) -> None:
+        # (a store decides a command on the account it remembers before its transaction;
+        # the decision stands only if the transaction finds that account unchanged)
+        mine, other = factory(path), factory(path)
+        mine.create(opened("ann"))
+        mine.execute("ann", lambda a: a.adjust("a-1", at=T0, points=100, reason="gift"))
+        other.execute("ann", lambda a: a.redeem("r-1", at=T0, points=80))
+        with pytest.raises(InsufficientPoints):  # (20 left, not the 100 it remembers)
+            mine.execute("ann", lambda a: a.redeem("r-2", at=T0, points=50))
+        applied = mine.execute("ann", lambda a: a.redeem("r-3", at=T0, points=20))
+        assert (applied.account.version, applied.outcome.available) == (4, 0)
+        # a profile another store set is the one the command reads
+        mine.execute("ann", lambda a: a.adjust("a-2", at=T0, points=10, reason="gift"))
+        other.set_profile("ann", Profile(ref="crm-9"))
+        applied = mine.execute("ann", lambda a: a.adjust("a-3", at=T0, points=1, reason="x"))
+        assert applied.account.profile == Profile(ref="crm-9")
+        # an id another store used is answered with its outcome, not applied again
+        other.execute("ann", lambda a: a.adjust("a-4", at=T0, points=7, reason="gift"))
+        again = mine.execute("ann", lambda a: a.adjust("a-4", at=T0, points=7, reason="gift"))
+        assert again.account.version == other.load("ann").version == 7
+        assert mine.load("ann") == other.load("ann")
+        # nobody else wrote: the early decision stands, the command ran once
+        calls: list[int] = []
+
+        def counted(a: Account) -> Applied:
+            calls.append(a.version)
+            return a.adjust("a-5", at=T0, points=1, reason="x")
+
+        assert mine.execute("ann", counted).account.version == 8
+        assert calls == [7]
+
+    def test_the_lots_of_a_member_with_many_follow_every_command(
+        self, factory: Factory, path: str
+    ) -> None:
+        # (past 64 lots a ledger's lot table is shared in chunks between versions, and a
+        # write reads only what a command touched: every kind of touch is checked here)
+        from loyaltycore.stores._logic import projection_of
+
+        store = factory(path)
+        store.create(opened("ann"))
+        at = T0
+
+        def check(applied: Applied) -> None:
+            stored = sorted(store.lots("ann"))
+            assert stored == sorted(projection_of(applied.account)[1])
+
+        def step(call: Callable[[Account], Applied]) -> None:
+            check(store.execute("ann", call))
+
+        step(lambda a: a.order("o-first", at=at, lines=[BEANS]))
+        for k in range(150):  # (past 64 lots, within one carry)
+            at += timedelta(hours=1)
+            if k % 40 == 7:
+                step(lambda a, k=k, at=at: a.order(f"o-{k}", at=at, lines=[LATTE]))
+            else:
+                step(lambda a, k=k, at=at: a.award(f"w-{k}", at=at, points=3, reason="visit"))
+        at += timedelta(hours=1)
+        step(lambda a: a.redeem("r-1", at=at, points=200))  # (across chunks)
+        step(lambda a: a.hold("h-1", at=at, points=20, deadline=at + timedelta(hours=1)))
+        step(lambda a: a.capture("c-1", at=at, hold="h-1", points=None))
+        step(lambda a: a.refund("f-1", at=at, of="o-47"))
+        at += timedelta(days=70)  # (o-first leaves the refund window: its lot is relabelled)
+        step(lambda a: a.award("w-late", at=at, points=3, reason="visit"))
+        at += timedelta(days=330)  # (the first lots expire)
+        step(lambda a: a.expire("x-1", as_of=at))
+        store = factory(path)  # (a store that remembers nothing of ann's lots)
+        for k in range(80):  # (the ledger is carried forward on the way)
+            at += timedelta(hours=1)
+            step(lambda a, k=k, at=at: a.award(f"v-{k}", at=at, points=2, reason="visit"))
 
     # -- outbox, budgets, profiles ---------------------------------------------------------------
 

@@ -111,3 +111,32 @@ def test_the_stores_read_the_snapshot_version_accounts_write() -> None:
 
     doc = Account.open("x", program=PROGRAMS[0], at=datetime(2024, 1, 1, tzinfo=UTC)).snapshot()
     assert (doc["schema"], doc["version"]) == _SNAPSHOT
+
+
+def test_writers_queue_on_the_companion_file(tmp_path: Path) -> None:
+    """A write waits while another writer holds the file's queue, and runs once it is let go."""
+    import fcntl
+    import os
+    import threading
+
+    path = str(tmp_path / "q.db")
+    store = open_store(path)
+    store.create(opened("ann"))
+    fd = os.open(path + "-writers", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # (another writer's turn)
+    done = threading.Event()
+
+    def write() -> None:
+        store.execute("ann", lambda a: a.adjust("a-1", at=T0, points=5, reason="x"))
+        done.set()
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    assert not done.wait(0.3)  # (it waits its turn, without giving up)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    worker.join(10)
+    assert done.is_set()
+    assert open_store(path).load("ann").balance().available == 5
+    store.close()
+    store.close()  # (closing twice is harmless)

@@ -48,6 +48,7 @@ from loyaltycore.accounts._values import (
     StoredEvaluation,
     Tender,
     TierOp,
+    shared,
 )
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import (
@@ -204,6 +205,9 @@ def _utc(value: object, name: str) -> datetime:
 def _optional_str(value: object, name: str) -> str | None:
     return None if value is None else check_id(value, name)
 
+
+#: The default discount, as ``to_decimal(0)`` makes it (Decimals are immutable: one serves).
+_NO_DISCOUNT: Final[Decimal] = Decimal(0)
 
 #: No attributes (one shared value, so an order's event and member do not each make one).
 _NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
@@ -851,7 +855,11 @@ class Account:
         paid = _orders.tenders(tenders)
         cur = program.currency if currency is None else currency_code(currency)
         rate_ = _orders.rate(cur, rate, program)
-        disc = to_decimal(discount, "discount")
+        disc = (
+            _NO_DISCOUNT
+            if type(discount) is int and discount == 0
+            else to_decimal(discount, "discount")
+        )
         chan = _optional_str(channel, "channel")
         shop = _optional_str(store, "store")
         extra = _attrs_map(attributes)
@@ -949,13 +957,13 @@ class Account:
             currency,
             rate,
             priced.total,
-            granted,
-            cap_keys,
+            shared(granted),
+            shared(cap_keys),
             tuple(earns),
-            line_earn,
+            shared(line_earn),
             tender=tender_id,
             tendered=priced.tendered,
-            clawed=(0,) * len(granted),
+            clawed=shared((0,) * len(granted)),
         )
         return self._finish(
             cmd,
@@ -1433,8 +1441,13 @@ class Account:
         available_at: datetime | None = None,
         expires_at: datetime | None = None,
         occurred_at: datetime | None = None,
+        source: str = "bonus",
     ) -> Applied:
         """Earn ``points`` outside an order: a referral bonus another account emitted, a partner.
+
+        The points go into a lot of ``source`` (``"bonus"`` unless told:
+        ``"goodwill"``, ``"partner"``, ``"referral"`` or a host's own
+        non-empty str; :meth:`Award.apply` gives ``"referral"``).
 
         >>> from datetime import datetime, timedelta, timezone
         >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
@@ -1442,20 +1455,52 @@ class Account:
         >>> a.award("ref-1", at=at, points=100, reason="referral",
         ...         available_at=at + timedelta(days=30)).outcome.pending
         100
+        >>> a.award("gw-1", at=at, points=50, reason="late delivery",
+        ...         source="goodwill").account.ledger.lots[0].source
+        'goodwill'
         """
         n = check_points(points)
         text = check_id(reason, "reason")
+        kind = check_id(source, "source")
         avail = None if available_at is None else _utc(available_at, "available_at")
         expires = None if expires_at is None else _utc(expires_at, "expires_at")
         payload = {"points": n, "reason": text, "available_at": avail, "expires_at": expires}
-        cmd = self._start("award", id, at, occurred_at, payload)
+        if kind != "bonus":  # (a retry compares the source only when one was given)
+            payload["source"] = kind
+        cmd = self._start_award(id, at, occurred_at, payload)
         if isinstance(cmd, Applied):
             return cmd
         op = LedgerOp(
-            "earn", cmd.lid(0), points=n, available_at=avail, expires_at=expires, reason=text
+            "earn",
+            cmd.lid(0),
+            points=n,
+            available_at=avail,
+            expires_at=expires,
+            reason=text,
+            source=kind,
         )
         ledger = _points.run(self.ledger, op, cmd.at, cmd.occurred)
         return self._finish(cmd, ledger, (op,), earned=n)
+
+    def _start_award(
+        self, id: object, at: object, occurred_at: object, payload: dict[str, Any]
+    ) -> _Cmd | Applied:
+        """:meth:`_start` for an award.
+
+        An :class:`Award` from an outbox may be applied again after an upgrade:
+        a referral award stored before awards recorded a source (its payload has
+        none) matches the same payload without ``source``.
+        """
+        try:
+            return self._start("award", id, at, occurred_at, payload)
+        except IdempotencyConflict as exc:
+            if payload.get("source") != "referral":
+                raise
+            plain = {k: v for k, v in payload.items() if k != "source"}
+            try:
+                return self._start("award", id, at, occurred_at, plain)
+            except IdempotencyConflict:
+                raise exc from None
 
     def expire(self, id: str, *, as_of: datetime) -> Applied:
         """Apply every expiry, vesting and hold timeout due by ``as_of`` (a period-end sweep).
@@ -1622,7 +1667,8 @@ class Account:
         elif command == "migrate":
             orders = {k: attrs.evolve(r, in_ledger=False) for k, r in orders.items()}
         dropped = _prune_window(outcomes, orders, program, event.at)
-        dropped.discard(program.key)  # (the program in force stays)
+        if dropped:
+            dropped.discard(program.key)  # (the program in force stays)
         programs = self.programs
         if (
             command in ("migrate", "merge_in")

@@ -200,6 +200,8 @@ def ledger_op_data(op: LedgerOp) -> Data:
         res["tz"] = op.tz
     if op.debt_policy is not None:
         res["debt_policy"] = op.debt_policy
+    if op.source != "purchase":
+        res["source"] = op.source
     return res
 
 

@@ -8,6 +8,7 @@ currency; the order keeps its own currency and rate for refunds by amount.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -225,12 +226,26 @@ def apply_caps(
 def results(
     evaluation: Evaluation, granted: tuple[int, ...], cut_by: tuple[str | None, ...]
 ) -> tuple[AwardResult, ...]:
-    """The outcome's award lines (redeemable points, every recipient)."""
-    return tuple(
-        AwardResult(rule, currency, recipient, amount, granted[i], cut_by[i])
-        for i, (rule, amount, currency, recipient, _, _) in enumerate(evaluation.raw)
-        if currency == POINTS
+    """The outcome's award lines (redeemable points, every recipient).
+
+    Equal lines are one shared value: an account keeps an outcome per
+    command in its window, and orders of the same basket award the same
+    lines, so most of them cost neither a construction nor a kept object.
+    """
+    return _lines(
+        tuple(
+            (rule, currency, recipient, amount, granted[i], cut_by[i])
+            for i, (rule, amount, currency, recipient, _, _) in enumerate(evaluation.raw)
+            if currency == POINTS
+        )
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _lines(
+    fields: tuple[tuple[str, str, str, int, int, str | None], ...],
+) -> tuple[AwardResult, ...]:
+    return tuple(AwardResult(*line) for line in fields)
 
 
 def earn_groups(

@@ -48,6 +48,7 @@ def run(ledger: PointsLedger, op: LedgerOp, at: datetime, occurred: datetime) ->
             available_at=op.available_at,
             expires_at=op.expires_at,
             reason=op.reason,
+            source=op.source,
         )
     if kind == "redeem":
         assert op.points is not None

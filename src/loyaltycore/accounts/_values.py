@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -18,7 +18,7 @@ from loyaltycore._validate import check_id, check_int, check_str, to_decimal, ty
 from loyaltycore.calendar import to_utc
 from loyaltycore.errors import InvalidArgument, InvalidType
 from loyaltycore.points import ExpiryPolicy, MergedLot, TransferIn
-from loyaltycore.predicates import FrozenMap, Member
+from loyaltycore.predicates import Event, FrozenMap, Member
 from loyaltycore.rules import Evaluation
 from loyaltycore.tiers import Activity
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from loyaltycore.accounts._account import Account, Applied
 
 Attr = str | int | float | bool | Decimal | None
+_T = TypeVar("_T", bound=tuple[Any, ...])
 HoldState = Literal["open", "captured", "released"]
 
 
@@ -191,12 +192,15 @@ class Award:
     def apply(self, account: Account) -> Applied:
         """Apply the award to the recipient's account (its ``award`` command).
 
+        The points go into a lot whose source is ``"referral"``.
+
         >>> from datetime import datetime, timezone
         >>> from loyaltycore.accounts import Account, example_program
         >>> at = datetime(2024, 5, 1, tzinfo=timezone.utc)
         >>> ben = Account.open("ben", program=example_program(), at=at)
-        >>> Award("ben", "ref-1", at, 250, "referral").apply(ben).outcome.earned
-        250
+        >>> applied = Award("ben", "ref-1", at, 250, "referral").apply(ben)
+        >>> applied.outcome.earned, applied.account.ledger.lots[0].source
+        (250, 'referral')
         """
         return account.award(
             self.id,
@@ -205,6 +209,7 @@ class Award:
             reason=self.reason,
             available_at=self.available_at,
             expires_at=self.expires_at,
+            source="referral",
         )
 
 
@@ -273,7 +278,10 @@ class LedgerOp:
     """One points-ledger command an account command ran, as recorded in its event.
 
     Replay runs these again, in order, at the event's posting and business
-    times, so a ledger is rebuilt from account events alone.
+    times, so a ledger is rebuilt from account events alone. An earn's
+    ``source`` is the lot source the command chose (an order's earns
+    ``"purchase"``, an award ``"bonus"`` or the source it was given); replay
+    earns with the recorded one, and an op recorded without one is a purchase.
 
     >>> LedgerOp("redeem", "7.0", points=200).op
     'redeem'
@@ -294,6 +302,7 @@ class LedgerOp:
     policy: ExpiryPolicy | None = None
     tz: str | None = attrs.field(default=None, kw_only=True)
     debt_policy: str | None = attrs.field(default=None, kw_only=True)
+    source: str = attrs.field(default="purchase", kw_only=True)
 
 
 class Payload:
@@ -346,10 +355,39 @@ class Payload:
         return (Payload, (None, self.text))
 
 
-#: An evaluation as an order keeps it in memory: the event and the rest as atoms
+#: An evaluation as an order keeps it in memory besides its event, as atoms
 #: (member id, joined_at, tier, counters; eligible, points, raw lines, increments,
 #: budget increments; trace rule ids, codes and details), in that order.
 _Parts = tuple[Any, ...]
+
+
+#: Tuples of ints and strs that orders keep, by value: orders of the same basket keep one
+#: copy of their award lines and trace codes (bounded: cleared when full).
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_SHARED_MAX = 4096
+
+
+def shared(value: _T) -> _T:
+    """The kept tuple equal to ``value`` (only for tuples of ints, strs, None and such tuples).
+
+    Such tuples are equal only when their items are the same values, so
+    sharing one changes nothing a reader can see.
+    """
+    found = _SHARED.get(value)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[value] = found = value
+    return found  # type: ignore[return-value]
+
+
+def _flat(value: Mapping[str, int]) -> object:
+    """A dict as its items (a tuple of atoms, which the collector stops tracking)."""
+    return tuple(value.items()) if type(value) is dict else value
+
+
+def _unflat(value: Any) -> Mapping[str, int]:
+    return dict(value) if type(value) is tuple else value
 
 
 def _parts(evaluation: Evaluation) -> _Parts:
@@ -357,44 +395,45 @@ def _parts(evaluation: Evaluation) -> _Parts:
 
     Plain values (a tuple, dicts of ints) rather than the member and the
     trace: an account keeps one per order in its refund window, and atoms
-    cost the garbage collector nothing.
+    cost the garbage collector nothing (the event, the one value in it,
+    is kept beside the tuple, and dicts as their items, so the tuple holds
+    atoms only: a tuple holding a dict stays tracked). The award lines and the trace's
+    codes (ints and strs only, so an equal tuple is the same value) are
+    shared between orders that have equal ones.
     """
     m = evaluation.member
     trace = evaluation.trace
     return (
-        evaluation.event,
         m.id,
         m.joined_at,
         m.tier,
-        dict(m.counters),
+        tuple(m.counters.items()),
         evaluation.eligible,
         evaluation.points,
-        evaluation.raw,
-        evaluation.increments,
-        evaluation.budget_increments,
+        shared(evaluation.raw),
+        _flat(evaluation.increments),
+        _flat(evaluation.budget_increments),
         trace.rule_ids,
-        trace.codes,
-        trace.details,
+        shared(trace.codes),
+        shared(trace.details),
     )
 
 
-def _kept(parts: _Parts) -> Evaluation:
-    """The evaluation of :func:`_parts` (the member without profile facts, no conditions)."""
+def _kept(event: Event, parts: _Parts) -> Evaluation:
+    """The evaluation of ``event`` and its :func:`_parts` (no profile facts, no conditions)."""
     from loyaltycore.predicates import Member
     from loyaltycore.rules import Trace
 
-    event, member, joined_at, tier, counters, eligible, points, raw, increments, budgets = parts[
-        :10
-    ]
-    rule_ids, codes, details = parts[10:]
+    member, joined_at, tier, counters, eligible, points, raw, increments, budgets = parts[:9]
+    rule_ids, codes, details = parts[9:]
     return Evaluation(
         event,
-        Member(member, joined_at=joined_at, tier=tier, counters=counters),
+        Member(member, joined_at=joined_at, tier=tier, counters=dict(counters)),
         eligible,
         points,
         raw,
-        increments,
-        budgets,
+        _unflat(increments),
+        _unflat(budgets),
         Trace(rule_ids, codes, details, ((),) * len(rule_ids)),
     )
 
@@ -419,11 +458,12 @@ class StoredEvaluation:
     (True, 5)
     """
 
-    __slots__ = ("_parts", "_text", "_value")
+    __slots__ = ("_event", "_parts", "_text", "_value")
 
     def __init__(self, value: Evaluation | None = None, text: str | None = None) -> None:
         if (value is None) == (text is None):
             raise InvalidArgument("give an evaluation or its text", field="evaluation")
+        self._event = None if value is None else value.event
         self._parts = None if value is None else _parts(value)
         self._value: Evaluation | None = None
         self._text = text
@@ -440,7 +480,8 @@ class StoredEvaluation:
         """The evaluation (without the member's profile facts or the condition texts)."""
         if self._value is None:
             if self._parts is not None:
-                self._value = _kept(self._parts)
+                assert self._event is not None
+                self._value = _kept(self._event, self._parts)
             else:
                 assert self._text is not None
                 self._value = serialize.loads(self._text, Evaluation)

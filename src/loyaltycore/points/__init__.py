@@ -602,6 +602,67 @@ class PointsLedger(Core):
                 out.append((names[i], rem, pending, None if exp == NEVER else exp))
         return out
 
+    def _lots_changed(
+        self, before: PointsLedger
+    ) -> list[tuple[str, int, bool, int | None]] | None:
+        """``(id, remaining, pending, expires)`` of each lot whose row differs from ``before``'s.
+
+        ``before`` is a version this ledger was built from by commands. A
+        spent lot shows ``remaining`` 0. None when only reading every row
+        could tell (a small lot table, or tables that share nothing, such as
+        a ledger carried forward).
+
+        A large lot table is shared in chunks between the versions of a
+        ledger, a command copying only the chunks it changes; so only those
+        chunks and the lots added since are read, and what a store writes
+        after a command costs what the command touched, not the member's
+        number of lots.
+        """
+        from loyaltycore.points import _ledger as engine
+
+        lots, old = self._lots, before._lots
+        if type(lots) is not engine._Big or type(old) is not engine._Big:
+            return None
+        n, m = self._a[H_NLOTS], before._a[H_NLOTS]
+        if n < m:
+            return None
+        shared = False
+        maybe: list[int] = []
+        for x, (mid, old_mid) in enumerate(zip(lots, old, strict=False)):
+            if mid is old_mid:  # (rows below m unchanged; rows added later are read below)
+                shared = True
+                continue
+            for y, (chunk, old_chunk) in enumerate(zip(mid, old_mid, strict=False)):
+                if chunk is old_chunk:
+                    shared = True
+                    continue
+                first = (x << engine._MID_SHIFT) | (y << engine.CHUNK_BITS)
+                maybe.extend(range(first, min(first + engine._CHUNK, m)))
+        if not shared:
+            return None
+        out = []
+        for i in maybe:
+            r, b = self._row(i)
+            rem, avail, exp = r[b + REM], r[b + AVAIL], r[b + EXPIRES]
+            r0, b0 = before._row(i)
+            if (rem, avail, exp) != (r0[b0 + REM], r0[b0 + AVAIL], r0[b0 + EXPIRES]):
+                out.append((i, rem, avail, exp))
+        for i in range(m, n):
+            r, b = self._row(i)
+            out.append((i, r[b + REM], r[b + AVAIL], r[b + EXPIRES]))
+        lids: Any = self._lids
+        if type(lids) is str:
+            lids = lids.split(SEP)[1:-1]
+        return [
+            (
+                _lot_name(lids, i),
+                rem,
+                avail > PBIT // 2,
+                None if exp == NEVER else exp,
+            )
+            for i, rem, avail, exp in out
+        ]
+
     @property
     def holds(self) -> tuple[Hold, ...]:
         """Every hold, open or resolved, in the order they were placed.
@@ -1193,6 +1254,16 @@ def _not_an_event(events: tuple[Any, ...]) -> InvalidData | None:
                 what="points history",
             )
     return None
+
+
+def _lot_name(lids: Any, i: int) -> str:
+    """The id of lot ``i`` in a ledger's lot ids (a list, or an id log and its bases)."""
+    if type(lids) is list:
+        return lids[i]  # type: ignore[no-any-return]
+    while i < lids.start:
+        lids = lids.base
+    name: str = lids.ids[i - lids.start]
+    return name
 
 
 def _net(tot: list[int] | tuple[int, ...]) -> int:

@@ -46,7 +46,7 @@ from loyaltycore.accounts import (
     event_from_data,
     event_to_data,
 )
-from loyaltycore.calendar import from_micros
+from loyaltycore.calendar import from_micros, micros
 from loyaltycore.errors import (
     ConcurrencyConflict,
     InvalidArgument,
@@ -163,7 +163,7 @@ class OutboxItem(NamedTuple):
 
 #: What a write leaves the store to remember once it commits: the account, its lot rows
 #: and whether it wrote the snapshot.
-Written = tuple[Account, dict[str, LotRow], bool]
+Written = tuple[Account, dict[str, LotRow] | None, bool]
 
 
 class Rows(Protocol):
@@ -328,10 +328,24 @@ def _expiry(micros: int) -> str:
 
 def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
     """The projection row and open lots of an account (zeros for a merged-away one)."""
+    row = _projection_row(account)
+    if account.merged_into is not None:
+        return row, []
+    # (read from the ledger's lot rows: no Lot values are built)
+    open_lots = account.ledger._open_lots()
+    sources = _sources(account, [lot[0] for lot in open_lots])
+    lots = [
+        LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
+        for lot, left, pending, expires in open_lots
+    ]
+    return row, lots
+
+
+def _projection_row(account: Account) -> Projection:
     b = account.ledger.balance()
     closed = account.merged_into is not None
     until = account.status.valid_until
-    row = Projection(
+    return Projection(
         account.member,
         account.version,
         0 if closed else b.available,
@@ -344,16 +358,41 @@ def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
         account.program.version,
         account.merged_into,
     )
-    if closed:
-        return row, []
-    # (read from the ledger's lot rows: no Lot values are built)
-    open_lots = account.ledger._open_lots()
-    sources = _sources(account, [lot[0] for lot in open_lots])
-    lots = [
+
+
+def lot_changes(before: Account, after: Account) -> tuple[list[LotRow], list[str]] | None:
+    """The open lots whose rows commands changed between two versions of an account,
+    and the lots they spent; None when only comparing every lot can tell.
+
+    Reads only the lots the commands touched (see ``PointsLedger._lots_changed``),
+    and those whose source the account reads from an order kept for refunds
+    that came or went, so a member's number of lots does not slow a store's write.
+    """
+    if before.merged_into is not None or after.merged_into is not None:
+        return None
+    ledger = after.ledger
+    touched = ledger._lots_changed(before.ledger)
+    if touched is None:
+        return None
+    names = {lot[0] for lot in touched}
+    came_or_went = before.orders.keys() ^ after.orders.keys()
+    if came_or_went:  # (their lots' source names the order, or no longer does)
+        for order_id in came_or_went:
+            record = (after.orders if order_id in after.orders else before.orders)[order_id]
+            for earn, _ in record.earns:
+                for name in (earn, "~/" + earn):
+                    if name not in names and ledger._lot_index(name) >= 0:
+                        lot = ledger.lot(name)
+                        names.add(name)
+                        expires = None if lot.expires_at is None else micros(lot.expires_at)
+                        touched.append((name, lot.remaining, lot.pending, expires))
+    open_lots = [lot for lot in touched if lot[1]]
+    sources = _sources(after, [lot[0] for lot in open_lots])
+    changed = [
         LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
         for lot, left, pending, expires in open_lots
     ]
-    return row, lots
+    return changed, [lot[0] for lot in touched if not lot[1]]
 
 
 class Store(abc.ABC):
@@ -534,14 +573,29 @@ class Store(abc.ABC):
             ],
             fresh,
         )
-        row, lots = projection_of(after)
-        if before is None:
-            rows.put_projection(row, lots, ())
+        changes = None if before is None else lot_changes(before, after)
+        remembered: dict[str, LotRow] | None
+        if changes is not None:
+            assert before is not None
+            changed, gone = changes
+            rows.put_projection(_projection_row(after), changed, gone)
+            known = self._lots.get(member)
+            remembered = None
+            if known is not None and known[0] == before.version:
+                remembered = dict(known[1])
+                for name in gone:
+                    remembered.pop(name, None)
+                remembered.update((lot.lot, lot) for lot in changed)
         else:
-            old = self._lot_rows(before)
-            changed = [lot for lot in lots if old.get(lot.lot) != lot]
-            kept = {lot.lot for lot in lots}
-            rows.put_projection(row, changed, [name for name in old if name not in kept])
+            row, lots = projection_of(after)
+            if before is None:
+                rows.put_projection(row, lots, ())
+            else:
+                old = self._lot_rows(before)
+                changed = [lot for lot in lots if old.get(lot.lot) != lot]
+                kept = {lot.lot for lot in lots}
+                rows.put_projection(row, changed, [name for name in old if name not in kept])
+            remembered = {lot.lot: lot for lot in lots}
         rows.add_outbox(self._outbox(member, events, docs, texts))
         used: dict[str, int] = {}
         for e in events:
@@ -552,7 +606,7 @@ class Store(abc.ABC):
         snapshot = stale or start // self._snapshot_every < after.version // self._snapshot_every
         if snapshot:
             rows.put_snapshot(member, self._snapshot_row(after))
-        return after, {lot.lot: lot for lot in lots}, snapshot
+        return after, remembered, snapshot
 
     def _settle(self, commits: bool, written: Sequence[Written], read: Sequence[Account]) -> None:
         """Remember what a transaction wrote and read, once it is committed.
@@ -566,9 +620,12 @@ class Store(abc.ABC):
                 self._forget(account.member)
             return
         for account, lots, snapshot in written:
-            self._lots[account.member] = (account.version, lots)
-            if len(self._lots) > 1024:
-                self._lots.pop(next(iter(self._lots)))
+            if lots is None:
+                self._lots.pop(account.member, None)
+            else:
+                self._lots[account.member] = (account.version, lots)
+                if len(self._lots) > 1024:
+                    self._lots.pop(next(iter(self._lots)))
             if snapshot:
                 self._stale.discard(account.member)
         for account in read:
@@ -707,6 +764,10 @@ class Store(abc.ABC):
         calling one account command). Commands for an account merged into
         another go to the surviving account. With ``id``, a command whose id
         the store has an outcome for returns that outcome without running.
+        ``command`` may be called more than once (on an account this store
+        remembers it is decided before the transaction, and again if the
+        account changed meanwhile; a transaction that meets another writer
+        runs again), so it must depend on the account alone.
 
         Raises:
             ConcurrencyConflict: other writers kept the account busy past the retries.
@@ -735,7 +796,7 @@ class Store(abc.ABC):
                 )
             return [applied]
 
-        return self._transact([member], decide, id=id)[0]
+        return self._transact([member], decide, id=id, early=True)[0]
 
     def execute_pair(self, a: str, b: str, command: PairCommand) -> tuple[Applied, Applied]:
         """Apply a two-account command (``transfer``, ``merge``) in one transaction.
@@ -778,6 +839,7 @@ class Store(abc.ABC):
         decide: Callable[[Sequence[Account]], list[Applied]],
         *,
         id: str | None = None,
+        early: bool = False,
     ) -> list[Applied]:
         """One command over the members' accounts: begin, read, decide, append, commit.
 
@@ -787,7 +849,16 @@ class Store(abc.ABC):
         moved are written. A transaction that meets another writer is run
         again from the start (bounded); what it wrote is remembered only once
         committed.
+
+        With ``early``, a command on one account this store remembers is
+        decided before the transaction, on that account, and the decision is
+        used if the transaction finds the account unchanged (same version,
+        same profile): the domain work then runs outside the write lock,
+        where other writers' commits do not wait for it. Commands are pure
+        functions of the account, so the decision is the one the
+        transaction would make; otherwise it decides again.
         """
+        guess = self._guess(members[0], decide, id) if early else None
 
         def work(rows: Rows, careful: bool) -> tuple[list[Applied], list[Written], bool]:
             targets = [self._target(rows, m) for m in members]
@@ -810,13 +881,24 @@ class Store(abc.ABC):
                     account = self._load_at(rows, *targets[0])[0]
                     return [Applied(account, outcome)], [], rows.commits
             loaded = [self._load_at(rows, target, head) for target, head in targets]
-            lent = [self._lend(rows, account, fresh, id) for account, _ in loaded]
-            try:
-                results = decide(lent)
-            except LoyaltyError:
-                if fresh:  # (the refusal may come from an id taken as new: decide again, reading)
-                    raise KnownId(sorted(fresh)) from None
-                raise
+            if (
+                guess is not None
+                and fresh is not None
+                and targets[0][0] == members[0]
+                and loaded[0][0].version == guess[0].version
+                and loaded[0][0].profile == guess[0].profile
+            ):
+                results, taken = guess[1], guess[2]
+                if taken:
+                    fresh[members[0]] = set(taken)
+            else:
+                lent = [self._lend(rows, account, fresh, id) for account, _ in loaded]
+                try:
+                    results = decide(lent)
+                except LoyaltyError:
+                    if fresh:  # (the refusal may come from an id taken as new: decide, reading)
+                        raise KnownId(sorted(fresh)) from None
+                    raise
             out: list[Applied] = []
             written: list[Written] = []
             for (before, stale), applied in zip(loaded, results, strict=True):
@@ -846,6 +928,37 @@ class Store(abc.ABC):
         out, written, commits = result
         self._settle(commits, written, [applied.account for applied in out])
         return out  # type: ignore[no-any-return]
+
+    def _guess(
+        self,
+        member: str,
+        decide: Callable[[Sequence[Account]], list[Applied]],
+        id: str | None,
+    ) -> tuple[Account, list[Applied], set[str]] | None:
+        """A decision on the remembered account, made outside any transaction, or None.
+
+        Returns the account it was made on, the decision, and the command
+        ids taken as new. None for an account not remembered (or merged
+        away), a program with budgets (their counters are read in the
+        transaction), a command checked by ``id``, or a refusal (the
+        transaction decides again, and raises).
+        """
+        seen = self._seen.get(member)
+        if seen is None or seen.merged_into is not None or id is not None:
+            return None
+        if self._budget_ids(seen):
+            return None
+        taken: set[str] = set()
+
+        def recall(command_id: str) -> Seen | None:
+            taken.add(command_id)  # (taken as new: the outcome row's insert checks it)
+            return None
+
+        try:
+            results = decide([seen.with_recall(recall)])
+        except LoyaltyError:
+            return None
+        return seen, results, taken
 
     def _lend(
         self,

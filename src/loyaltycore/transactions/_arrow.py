@@ -13,9 +13,10 @@ Python object is made per row.
 
 The stdlib reader stays the one that decides. This path handles only the
 plain case (a one-character delimiter, a header naming distinct columns,
-UTF-8 without a byte-order mark); anything else, and any value it cannot
-convert — a short line, a bad timestamp, more decimals than the currency
-has, an empty id, a negative amount — makes it return None, and
+UTF-8 with or without a byte-order mark, lines ended by LF or CRLF);
+anything else, and any value it cannot convert — a short line, a bad
+timestamp, more decimals than the currency has, an empty id, a negative
+amount — makes it return None, and
 ``from_csv`` reads the file again with the stdlib reader, which accepts the
 same files and raises the same errors (file, line, column) as it always
 has. The fast path never accepts a file the stdlib reader refuses: every
@@ -50,6 +51,8 @@ I64 = npt.NDArray[np.int64]
 #: Bytes of text pyarrow reads per block.
 BLOCK_BYTES: Final = 4 << 20
 _UTF8: Final = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
+#: UTF-8's byte-order mark, which spreadsheets write first ("CSV UTF-8").
+_BOM: Final = b"\xef\xbb\xbf"
 #: Characters ``str.strip()`` removes: a value may not start or end with one
 #: after Arrow's ASCII trim, or the stdlib reader would read it differently.
 _PY_SPACE: Final = "".join(
@@ -71,9 +74,9 @@ def available() -> bool:
 def _header(path: str | PathLike[str], delimiter: str) -> list[str] | None:
     """The header's names, or None for a file this path leaves to the stdlib reader."""
     with open(path, "rb") as handle:
-        head = handle.readline()
-    if head.startswith(b"\xef\xbb\xbf") or b"\r" in head.rstrip(b"\r\n"):
-        return None  # a byte-order mark, or lines ended by a bare CR
+        head = handle.readline().removeprefix(_BOM)
+    if b"\r" in head.rstrip(b"\r\n"):
+        return None  # lines ended by a bare CR
     try:
         rows = list(csv.reader([head.decode("utf-8")], delimiter=delimiter))
     except (UnicodeDecodeError, csv.Error):
@@ -220,7 +223,7 @@ def _blocks(path: str | PathLike[str]) -> Iterator[bytes]:
     """
     limit = csv.field_size_limit()
     with open(path, "rb") as handle:
-        header = handle.readline()
+        header = handle.readline().removeprefix(_BOM)  # (the stdlib reader drops it too)
         while block := handle.read(BLOCK_BYTES):
             block += handle.readline()
             ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
