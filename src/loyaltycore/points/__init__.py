@@ -618,7 +618,7 @@ class PointsLedger(Core):
         after a command costs what the command touched, not the member's
         number of lots.
         """
-        from loyaltycore.points import _ledger as engine
+        from loyaltycore.points import _state as engine
 
         lots, old = self._lots, before._lots
         if type(lots) is not engine._Big or type(old) is not engine._Big:
