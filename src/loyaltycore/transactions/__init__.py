@@ -418,7 +418,9 @@ class TransactionLog(Frames):
         column holds true/false, yes/no or 1/0.
 
         With pyarrow installed (the ``report`` extra) a plain UTF-8 file with
-        a header is parsed in blocks at C speed; any file that path does not
+        a header is parsed in blocks at C speed (instants in ISO-8601, or in
+        an ``at_format`` of ``%Y``, ``%m``, ``%d``, ``%H``, ``%M``, ``%S``,
+        ``%f`` and literal ASCII written zero-padded); any file that path does not
         take, or any value it cannot convert exactly as the standard-library
         reader would, is read by the standard-library reader, so the files
         accepted and the errors raised are the same either way.

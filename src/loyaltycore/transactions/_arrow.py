@@ -2,8 +2,10 @@
 
 pyarrow (the ``report`` extra) parses a CSV file in blocks of about 4 MB,
 every wanted column as text, and converts each block to the log's int64
-columns at C speed: instants through Arrow's ISO-8601 parser (or
-``strptime``), amounts as exact decimals (``decimal128``, whose unscaled
+columns at C speed: instants through Arrow's ISO-8601 parser, or, for an
+``at_format`` of zero-padded numeric fields, read at their fixed places
+from the text's bytes and checked by formatting them back (see
+:func:`_walls`); amounts as exact decimals (``decimal128``, whose unscaled
 integers are the minor units), flags and quantities by casts. Customer ids,
 categories and channels are dictionary-encoded block by block (a hash pass
 keeping each block's distinct values once); at the end the blocks'
@@ -13,7 +15,8 @@ Python object is made per row.
 
 The stdlib reader stays the one that decides. This path handles only the
 plain case (a one-character delimiter, a header naming distinct columns,
-UTF-8 with or without a byte-order mark, lines ended by LF or CRLF);
+UTF-8 with or without a byte-order mark, lines ended by LF or CRLF,
+an ``at_format`` of the directives in :data:`_WIDTHS` and literals);
 anything else, and any value it cannot convert — a short line, a bad
 timestamp, more decimals than the currency has, an empty id, a negative
 amount — makes it return None, and
@@ -42,9 +45,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from loyaltycore.calendar import civil, civil_days
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.transactions import _input as tx
-from loyaltycore.transactions._input import _EARLIEST_US, _END_US
+from loyaltycore.transactions._input import _DAY_US, _EARLIEST_US, _END_US
 
 I64 = npt.NDArray[np.int64]
 
@@ -129,8 +133,9 @@ def _minor(pa: Any, pc: Any, text: Any, exponent: int) -> I64:
     return low.copy()
 
 
-def _instants(pa: Any, pc: Any, text: Any, fmt: str | None, tz: str | tzinfo | None) -> I64:
-    """int64 µs UTC of ISO-8601 text (aware, or naive read on ``tz``) or ``fmt`` text."""
+def _instants(pa: Any, pc: Any, text: Any, fmt: str | None) -> npt.NDArray[Any]:
+    """int64 µs UTC of aware ISO-8601 text, or datetime64[us] wall times of naive
+    ISO-8601 or ``fmt`` text (converted by :class:`_Walls`)."""
     if fmt is None:
         try:
             aware = pc.cast(text, pa.timestamp("us", tz="UTC"))
@@ -144,12 +149,159 @@ def _instants(pa: Any, pc: Any, text: Any, fmt: str | None, tz: str | tzinfo | N
                 raise ValueError("an instant outside the supported range")
             return micros
         walls = pc.cast(text, pa.timestamp("us"))
+        if walls.null_count:
+            raise ValueError("missing instant")
+        wall = _numbers(walls.cast(pa.int64()), np.int64).view("datetime64[us]")
     else:
-        raise ValueError("strptime formats are left to the stdlib reader")
-    if walls.null_count:
-        raise ValueError("missing instant")
-    wall = _numbers(walls.cast(pa.int64()), np.int64).view("datetime64[us]")
-    return tx.instants(wall, "at", len(wall), tz=tz)
+        layout = _layout(fmt)
+        if layout is None:
+            raise ValueError("a format this path does not read")
+        wall = _walls(text, *layout)
+    return wall
+
+
+#: Wall times converted to UTC together: the zone's table of days is made
+#: once per this many rows, not once per block.
+_WALL_ROWS: Final = 1 << 20
+
+
+class _Walls:
+    """Blocks of instants in file order, wall-time blocks converted in batches."""
+
+    def __init__(self, tz: str | tzinfo | None) -> None:
+        self.tz = tz
+        self.done: list[I64] = []
+        self.pending: list[npt.NDArray[Any]] = []
+        self.rows = 0
+
+    def add(self, block: npt.NDArray[Any]) -> None:
+        if block.dtype.kind != "M":  # aware: UTC already
+            self.flush()
+            self.done.append(block)
+            return
+        self.pending.append(block)
+        self.rows += len(block)
+        if self.rows >= _WALL_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        wall = np.concatenate(self.pending)
+        self.pending.clear()
+        self.rows = 0
+        self.done.append(tx.instants(wall, "at", len(wall), tz=self.tz))
+
+    def parts(self) -> list[I64]:
+        self.flush()
+        return self.done
+
+
+#: The ``strptime`` directives read here: numbers of fixed meaning, each
+#: written zero-padded at a fixed width (``%f`` as six digits). Two-digit
+#: years, names, AM/PM, offsets, day-of-year and week numbers are not.
+_WIDTHS: Final = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2, "f": 6}
+#: Literal characters a format may hold between them: ASCII letters,
+#: punctuation other than ``%``, and the space.
+_LITERALS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~"
+)
+_US: Final = {"H": 3_600_000_000, "M": 60_000_000, "S": 1_000_000, "f": 1}
+
+
+def _layout(fmt: object) -> tuple[dict[str, int], bytes] | None:
+    """Where each field starts in the zero-padded rendering of ``fmt``, and that
+    rendering's bytes with every digit 0; None for a format left to the stdlib reader.
+
+    A format is read here when it holds ``%Y``, ``%m`` and ``%d`` once each,
+    ``%H``, ``%M``, ``%S`` and ``%f`` at most once, and otherwise only
+    :data:`_LITERALS`.
+    """
+    if not isinstance(fmt, str):
+        return None
+    starts: dict[str, int] = {}
+    template = bytearray()
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            directive = fmt[i + 1 : i + 2]
+            if directive not in _WIDTHS or directive in starts:
+                return None
+            starts[directive] = len(template)
+            template += b"0" * _WIDTHS[directive]
+            i += 2
+        elif fmt[i] in _LITERALS:
+            template += fmt[i].encode("ascii")
+            i += 1
+        else:
+            return None
+    if not {"Y", "m", "d"} <= starts.keys():
+        return None
+    return starts, bytes(template)
+
+
+def _walls(text: Any, starts: dict[str, int], template: bytes) -> npt.NDArray[np.datetime64]:
+    """Wall times (datetime64[us]) of text in the zero-padded rendering of a format.
+
+    Every value must be exactly that rendering: the fields are read at their
+    places, the instant they name is formatted back with the same format,
+    and the text must come back byte for byte. So ``31/02/2024``,
+    ``24:00:00``, a second of 60, a year 0, a digit of another script or an
+    unpadded ``1/2/2024`` (all of which Python's ``strptime`` reads in its
+    own way, or refuses) stop this path, and the stdlib reader decides. On a
+    value that comes back, ``strptime`` reads the same fields: each of its
+    patterns tries a field's full width first.
+
+    The text comparison is made in two parts that together are the same:
+    the literal bytes against the format's, and the fields formatted back
+    against the fields read (the digit bytes are ASCII digits, so each field
+    has one rendering).
+    """
+    n, width = len(text), len(template)
+    if n == 0:
+        return np.empty(0, dtype="datetime64[us]")
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * text.offset)
+    if (np.diff(offsets) != width).any():
+        raise ValueError("a value not in the zero-padded rendering of the format")
+    first = int(offsets[0])
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    matrix = data[first : first + n * width].reshape(n, width)
+    expected = np.frombuffer(template, dtype=np.uint8)
+    digit = np.zeros(width, dtype=np.bool_)
+    for field, start in starts.items():
+        digit[start : start + _WIDTHS[field]] = True
+    literal = np.flatnonzero(~digit)
+    if (matrix[:, literal] != expected[literal]).any():
+        raise ValueError("a value not in the zero-padded rendering of the format")
+    if ((matrix[:, digit] - np.uint8(48)) > 9).any():
+        raise ValueError("a value not in the zero-padded rendering of the format")
+    read: dict[str, I64] = {}
+    for field, start in starts.items():
+        value = matrix[:, start].astype(np.int64)
+        for place in range(start + 1, start + _WIDTHS[field]):
+            value *= 10
+            value += matrix[:, place]
+        value -= 48 * int("1" * _WIDTHS[field])  # the bytes of "0", "00", ...
+        read[field] = value
+    if read["Y"].min() < 1:
+        raise ValueError("year 0")  # (datetime64 has one; Python's datetime does not)
+    # the instant the fields name
+    day = civil_days(read["Y"], read["m"], read["d"])
+    micros = day * _DAY_US
+    for field, unit in _US.items():
+        if field in read:
+            micros += read[field] * unit
+    # ... formatted back
+    day = micros // _DAY_US
+    back = dict(zip("Ymd", civil(day), strict=True))
+    left = micros - day * _DAY_US
+    for field, unit in _US.items():
+        back[field] = left // unit
+        left -= back[field] * unit
+    for field, value in read.items():
+        if not np.array_equal(back[field], value):
+            raise ValueError("a value that does not come back from the format")
+    return micros.view("datetime64[us]")
 
 
 def _flags(pc: Any, text: Any) -> npt.NDArray[np.bool_]:
@@ -199,8 +351,8 @@ def read_csv(
     """The parts of a :class:`TransactionLog`, or None to leave the file to the stdlib reader."""
     if not available() or delimiter is None or len(delimiter) != 1 or not header:
         return None
-    if at_format is not None:
-        return None  # Python's strptime and Arrow's differ at the edges
+    if at_format is not None and _layout(at_format) is None:
+        return None  # a format with names, a two-digit year, an offset, ...
     if encoding not in _UTF8:
         return None
     names_in_file = _header(path, delimiter)
@@ -258,6 +410,7 @@ def _read(
     numbers: dict[str, list[npt.NDArray[Any]]] = {
         role: [] for role in names if role not in _TEXT_ROLES
     }
+    walls = _Walls(tz)
     batches = (
         batch
         for block in _blocks(path)
@@ -266,12 +419,13 @@ def _read(
     for batch in batches:
         for role, name in names.items():
             values = pc.ascii_trim_whitespace(batch.column(name))
-            if pc.any(pc.match_substring_regex(values, _EDGE_SPACE)).as_py():
+            formatted = role == "at" and at_format is not None  # (every byte is checked)
+            if not formatted and pc.any(pc.match_substring_regex(values, _EDGE_SPACE)).as_py():
                 raise ValueError("non-ASCII space at an edge: the stdlib reader decides")
             if role in text:  # each block's distinct values once, not every row's text
                 text[role].append(pc.dictionary_encode(values))
             elif role == "at":
-                numbers[role].append(_instants(pa, pc, values, at_format, tz))
+                walls.add(_instants(pa, pc, values, at_format))
             elif role == "amount":
                 numbers[role].append(_minor(pa, pc, values, exponent))
             elif role == "quantity":
@@ -279,6 +433,8 @@ def _read(
                 numbers[role].append(_numbers(pc.cast(values, pa.int64()), np.int64))
             else:
                 numbers[role].append(_flags(pc, values))
+    if "at" in numbers:
+        numbers["at"] = walls.parts()
     out: dict[str, Any] = {}
     for role in list(numbers):  # one column's blocks at a time, each freed once joined
         parts = numbers.pop(role)
