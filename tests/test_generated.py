@@ -9,8 +9,9 @@ from datetime import UTC
 import pytest
 
 from loyaltycore._generated import run_generated
-from loyaltycore.points import _ledger
-from loyaltycore.points._values import Earned, Redeemed
+from loyaltycore.points import _records
+from loyaltycore.points._state import instant
+from loyaltycore.points._values import EVENT_TYPES, Earned, Redeemed
 from loyaltycore.rules._codegen import compile_engine
 
 
@@ -19,9 +20,9 @@ def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
 
 
 def test_a_traceback_through_a_points_reader_shows_the_generated_line() -> None:
-    read = _ledger._READ[_ledger.CODE[Earned]][1]
+    read = _records._READ[_records.CODE[Earned]][1]
     with pytest.raises(IndexError) as info:
-        read([_ledger.W_PLAIN_EARN], 0, (), "e1", [], [], _ledger.instant)  # (record cut short)
+        read([_records.W_PLAIN_EARN], 0, (), "e1", [], [], instant)  # (record cut short)
     last = _frames(info.value)[-1]
     assert last.filename.startswith("<loyaltycore points reader Earned ")
     assert last.line is not None
@@ -32,15 +33,15 @@ def test_a_traceback_through_a_points_reader_shows_the_generated_line() -> None:
 def test_every_points_generator_registers_its_own_file() -> None:
     names = {
         fn.__code__.co_filename
-        for table in (_ledger._WRITE, _ledger._CANON, _ledger._ENCODE)
+        for table in (_records._WRITE, _records._CANON, _records._ENCODE)
         for fn in table.values()
     }
-    names |= {read.__code__.co_filename for _, read, _ in _ledger._READ[1:]}
-    names |= {skip.__code__.co_filename for skip in _ledger._SKIP[1:]}
-    assert len(names) == 5 * (len(_ledger.EVENT_TYPES) - 1)  # (Opened has no record)
+    names |= {read.__code__.co_filename for _, read, _ in _records._READ[1:]}
+    names |= {skip.__code__.co_filename for skip in _records._SKIP[1:]}
+    assert len(names) == 5 * (len(EVENT_TYPES) - 1)  # (Opened has no record)
     for name in names:
         assert linecache.getline(name, 1).startswith("def ")
-    writer = _ledger._WRITE[Redeemed].__code__.co_filename
+    writer = _records._WRITE[Redeemed].__code__.co_filename
     assert writer.startswith("<loyaltycore points writer Redeemed ")
 
 

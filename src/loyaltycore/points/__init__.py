@@ -68,6 +68,7 @@ from loyaltycore.errors import (
     OutOfOrder,
     SameMember,
 )
+from loyaltycore.points._document import from_state, state_of
 from loyaltycore.points._ledger import (
     AVAIL,
     C_CAPTURED,
@@ -89,7 +90,6 @@ from loyaltycore.points._ledger import (
     instant,
     replay,
 )
-from loyaltycore.points._state import from_state, state_of
 from loyaltycore.points._values import (
     AVAILABLE,
     DEBT,
@@ -277,7 +277,7 @@ class PointsLedger(Core):
     (0, 100)
     """
 
-    __slots__ = ()  # (the state's own: see loyaltycore.points._ledger.Core)
+    __slots__ = ()  # (the state's own: see loyaltycore.points._state.Core)
 
     def __init__(self) -> None:
         raise TypeError("open a ledger with PointsLedger.open, or rebuild one with replay")
@@ -618,7 +618,7 @@ class PointsLedger(Core):
         after a command costs what the command touched, not the member's
         number of lots.
         """
-        from loyaltycore.points import _ledger as engine
+        from loyaltycore.points import _state as engine
 
         lots, old = self._lots, before._lots
         if type(lots) is not engine._Big or type(old) is not engine._Big:

@@ -560,7 +560,7 @@ class Opened:
     debt_policy: Literal["debt", "strict"] = attrs.field(default="debt", kw_only=True)
     tzdata: str = attrs.field(default=TZDATA, kw_only=True)
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = ""
     inputs: ClassVar[tuple[str, ...]] = ()
 
@@ -598,7 +598,7 @@ class Earned:
     lot_expires_at: datetime | None = None
     inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtINNrsvNN"
     inputs: ClassVar[tuple[str, ...]] = (
         "at",
@@ -639,7 +639,7 @@ class Redeemed:
     sources: Sources = ()
     inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtIrPuN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
 
@@ -666,7 +666,7 @@ class Held:
     deadline: datetime
     lots: Parts = ()
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtITP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "deadline")
 
@@ -699,7 +699,7 @@ class Captured:
     sources: Sources = ()
     inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtEnIPPuN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold", "points")
 
@@ -724,7 +724,7 @@ class Released:
     hold: str
     lots: Parts = ()
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtEP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "hold")
 
@@ -755,7 +755,7 @@ class EarnReversed:
     charged: Parts = ()
     debt: int = 0
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtEnIzzPz"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points")
 
@@ -790,7 +790,7 @@ class RedemptionCancelled:
     grace: Parts = ()
     lot_expires_at: datetime | None = None
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtEnnIPPPN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "of", "points", "grace_days")
 
@@ -821,7 +821,7 @@ class Adjusted:
     lot_expires_at: datetime | None = None
     inactivity_deadline: datetime | None = None
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtIrPNN"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "points", "reason")
 
@@ -848,7 +848,7 @@ class TransferredOut:
     keep_expiry: bool = True
     lots: Parts = ()
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtoIbP"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "to", "points", "keep_expiry")
 
@@ -894,7 +894,7 @@ class TransferredIn:
     parts: tuple[TransferIn, ...] = ()
     lot_expires_at: datetime | None = None
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtoIboN"
     inputs: ClassVar[tuple[str, ...]] = (
         "at",
@@ -968,7 +968,7 @@ class Merged:
     lots: tuple[MergedLot, ...] = ()
     debt: int = 0
     derived: ClassVar[bool] = False
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "iTtooz"
     inputs: ClassVar[tuple[str, ...]] = ("at", "occurred_at", "source", "lots", "debt")
 
@@ -990,7 +990,7 @@ class Vested:
     lot: str
     points: int
     derived: ClassVar[bool] = True
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "TLI"
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
@@ -1017,7 +1017,7 @@ class Expired:
     points: int
     cause: Literal["lot", "inactivity", "hold", "cancel"] = "lot"
     derived: ClassVar[bool] = True
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "TLIc"
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
@@ -1039,7 +1039,7 @@ class HoldTimedOut:
     points: int
     lots: Parts = ()
     derived: ClassVar[bool] = True
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "TEIP"
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:
@@ -1060,7 +1060,7 @@ class DebtRepaid:
     points: int
     lots: Parts = ()
     derived: ClassVar[bool] = True
-    #: Its record in the engine's history (see ``points._ledger``), a letter a field.
+    #: Its record in the engine's history (see ``points._records``), a letter a field.
     _record: ClassVar[str] = "TIP"
 
     def _line(self, tz: tzinfo) -> tuple[str, str]:

@@ -1,0 +1,442 @@
+"""Replay: rebuilding a ledger from its history, and auditing it.
+
+Replay runs every event of a history through one builder
+(:class:`Replayer`, which keeps ids in dicts and its containers in lists
+until the end), applying each command's recorded effects, and checks each
+event against the record the engine wrote for it: the input events are
+encoded as the engine would record them and the two are compared once;
+only when they differ, or an event is unusual, are they compared one by
+one (:func:`_first_difference`) to name the first that does not follow.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from loyaltycore.calendar import EPOCH, UTC, micros
+from loyaltycore.errors import (
+    InvalidArgument,
+    InvalidData,
+)
+from loyaltycore.points._commands import (
+    HANDLERS,
+    State,
+)
+from loyaltycore.points._records import (
+    _CANON,
+    _ENCODE,
+    _READ,
+    FIELDS,
+    _Unusual,
+)
+from loyaltycore.points._state import (
+    _EMPTY,
+    _FRESH,
+    _NO_HOLDS,
+    BIG_IDS,
+    H_HN,
+    H_LAST,
+    H_NCMD,
+    H_NEV,
+    H_NEXT,
+    H_NLOTS,
+    H_NOBJ,
+    H_QHI,
+    H_QLO,
+    SEP,
+    SMALL_HISTORY,
+    SMALL_LOTS,
+    IdLog,
+    _as_array,
+    _bad_id,
+    _bad_lot_id,
+    _chunked,
+    _converter,
+    _new_state,
+    conf_of,
+)
+from loyaltycore.points._values import (
+    EVENT_TYPES,
+    Earned,
+    Merged,
+    Opened,
+)
+
+
+class Replayer(State):
+    """A builder replaying a history: ids kept in dicts (in order: id -> index).
+
+    Unless ``exact``, its header, lot rows, queue and records are lists until
+    the replay is done (a list's items are several times faster to read and
+    update than an array's); :func:`replay` then turns them into arrays,
+    which is where a value beyond int64 shows, and replays again exactly to
+    name the event. Its records are written straight into ``h``.
+    """
+
+    __slots__ = ("audit", "cpos", "derive", "given", "idix", "kinds", "lotix")
+
+    idix: dict[str, int]
+    lotix: dict[str, int]
+    cpos: list[int]
+    kinds: bytearray
+
+    @classmethod
+    def opened(cls, ev: Opened, *, exact: bool = False) -> Replayer:
+        if ev.debt_policy not in ("debt", "strict"):
+            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
+        s = _new_state(cls)
+        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict", ev.tzdata)
+        s._member_id = ev.member
+        s._lids = s._eids = SEP
+        s._kinds = b""
+        s._pend = _EMPTY
+        s._open_holds = _NO_HOLDS
+        s._canc = _NO_HOLDS
+        s._raw = s._mine = None
+        if exact:
+            s._a = _FRESH[:]
+            s._lots, s._q, s._h = array("q"), array("q"), array("q")
+        else:
+            s._a = _FRESH.tolist()
+            s._lots, s._q, s._h = [], [], []
+        s._tx = s._h
+        s._objs = []
+        s._own = 8 | 16 | 32 | 64 | 8192  # (8192: the lot table stays flat)
+        s.kinds = bytearray()
+        s.idix, s.lotix, s.cpos = {}, {}, []
+        s.given = s.audit = None
+        s.derive = False
+        return s
+
+    def _ordinal(self, event_id: str) -> int:
+        return self.idix.get(event_id, -1)
+
+    def _lot_index(self, lot_id: str) -> int:
+        return self.lotix.get(lot_id, -1)
+
+    def _ids(self) -> tuple[list[str], list[str]]:
+        return list(self.idix), list(self.lotix)
+
+    def _id_lists(self) -> tuple[list[str], list[str]]:
+        return self._ids()
+
+    def _kind(self, k: int) -> int:
+        return self.kinds[k]
+
+    def _command_pos(self, k: int) -> int:
+        return self.cpos[k]
+
+    def _history_end(self) -> int:
+        return len(self._h)
+
+    def name_lot(self, lot_id: str, i: int) -> None:
+        # (ids are checked for SEP once the replay is done: see joined())
+        lotix = self.lotix
+        if lot_id in lotix:
+            raise _bad_lot_id(lot_id)
+        lotix[lot_id] = i
+
+    def joined(self) -> tuple[str | IdLog, str | IdLog]:
+        """(eids, lids): the ids joined (an IdLog each when many), checked for separators."""
+        idix, lotix = self.idix, self.lotix
+        for ids, error in ((idix, _bad_id), (lotix, _bad_lot_id)):
+            bad = next((x for x in ids if SEP in x), None) if len(ids) > BIG_IDS else None
+            if bad is not None:
+                raise error(bad)
+        if len(idix) > BIG_IDS:
+            eids: str | IdLog = IdLog(list(idix), self.kinds, _as_array(self.cpos))
+        else:
+            eids = SEP + SEP.join(idix) + SEP if idix else SEP
+            if eids.count(SEP) != len(idix) + 1:
+                raise _bad_id(next(x for x in idix if SEP in x))
+        if len(lotix) > BIG_IDS:
+            lids: str | IdLog = IdLog(list(lotix), None, None)
+        else:
+            lids = SEP + SEP.join(lotix) + SEP if lotix else SEP
+            if lids.count(SEP) != len(lotix) + 1:
+                raise _bad_lot_id(next(x for x in lotix if SEP in x))
+        return eids, lids
+
+    def command(self, event_id: str, code: int, at_us: int) -> None:
+        # (replay() refuses a repeated id before applying its command)
+        idix = self.idix
+        idix[event_id] = len(idix)
+        self.kinds.append(code)
+        self.cpos.append(len(self._h))
+        a = self._a
+        a[H_NCMD] += 1
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
+
+    def freeze(self) -> State:
+        """A frozen plain state with this builder's contents, which it takes over
+        (:func:`replay` has made its containers exactly sized arrays)."""
+        s = State.__new__(State)
+        s._conf, s._member_id, s._raw, s._own = self._conf, self._member_id, self._raw, 0
+        s._a = self._a
+        s._lots, s._q, s._h = self._lots, self._q, self._h
+        s._objs = tuple(self._objs)
+        s._eids, s._lids = self._eids, self._lids  # (joined by replay())
+        s._kinds = b"" if type(s._eids) is IdLog else bytes(self.kinds)
+        s._pend = tuple(self._pend) if self._pend else _EMPTY
+        s._open_holds = self._open_holds or _NO_HOLDS
+        s._canc = self._canc or _NO_HOLDS
+        s._tx = s._mine = None
+        return s
+
+    def finish(self) -> None:
+        """Make the header, lots, queue and records exactly sized arrays, and
+        set the counts in the header (OverflowError: a value beyond int64)."""
+        a = self._a
+        a[H_NOBJ] = len(self._objs)
+        a[H_HN] = len(self._h)
+        lo, hi = a[H_QLO], a[H_QHI]
+        a[H_QLO], a[H_QHI] = 0, hi - lo
+        lots, q, h = self._lots, self._q[lo:hi], self._h
+        if a[H_NLOTS] > SMALL_LOTS:
+            self._a = _as_array(a)
+            self._lots = _chunked(lots)
+            self._q = _as_array(q)
+            self._h = _as_array(h)
+        elif len(h) > SMALL_HISTORY:  # (the rows, then the queue, follow the header)
+            self._a = _as_array([*a, *lots, *q])
+            self._lots = self._q = None
+            self._h = _as_array(h)
+        else:  # (and then the records)
+            self._a = _as_array([*a, *lots, *q, *h])
+            self._lots = self._q = self._h = None
+
+
+def _bad(i: int, message: str) -> InvalidData:
+    """The error naming event ``i`` (also kept as ``index``, the message as ``problem``)."""
+    line = f"{message} @ $.events[{i}]"
+    return InvalidData(
+        f"invalid points history:\n  {line}", errors=(line,), index=i, problem=message
+    )
+
+
+def replay(
+    events: Sequence[Any],
+    *,
+    step: Callable[[int, State], None] | None = None,
+    audit: list[tuple[str, str, int, int]] | None = None,
+    derive: bool = False,
+) -> Replayer:
+    """Rebuild a builder from a whole history, checking every event follows.
+
+    Commands are applied (their outcome fields recomputed) and derived events
+    must come out of the time passing before them. Each input event is
+    encoded as the engine would have recorded it, and the two histories are
+    compared at the end; when they differ, or an event is unusual, the
+    events are compared one by one to name the first that does not follow.
+
+    The state is built in a list and made an array at the end. A history
+    that does not replay, or takes a value beyond int64, is replayed again
+    with the array throughout, so the error names the same event as a
+    command would have.
+
+    Effects a command derived (expiry instants, inactivity deadlines) are
+    applied as each event records them; with an ``audit`` list, each one
+    that differs from what the rules derive now is noted in it; with
+    ``derive``, they are derived as a live command would (the events'
+    recorded effects are then not read: ``step`` may fill them in).
+    """
+    try:
+        return _replay(events, step, audit, derive, exact=False)
+    except (InvalidData, OverflowError):
+        pass
+    return _replay(events, step, audit, derive, exact=True)  # (raises)
+
+
+def _replay(
+    events: Sequence[Any],
+    step: Callable[[int, State], None] | None,
+    audit: list[tuple[str, str, int, int]] | None,
+    derive: bool,
+    *,
+    exact: bool,
+) -> Replayer:
+    if not events or type(events[0]) is not Opened:
+        raise _bad(0, "the first event must be Opened")
+    try:
+        s = Replayer.opened(events[0], exact=exact)
+    except (ValueError, TypeError) as exc:
+        raise _bad(0, str(exc)) from None
+    a = s._a
+    idix, lotix = s.idix, s.lotix
+    if audit is not None:
+        audit.clear()
+        s.audit = audit
+    s.derive = derive
+    quick = not exact
+    ints: list[int] = []  # the input events as records
+    objs: list[Any] = []
+    if step is not None:
+        step(0, s)
+    handlers, encoders, epoch = HANDLERS, _ENCODE, EPOCH
+    for i in range(1, len(events)):
+        ev = events[i]
+        try:
+            d = ev.at - epoch
+            at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+            if a[H_NEV] <= i:
+                if (
+                    type(ev) is Earned
+                    and ev.occurred_at is ev.at
+                    and ev.available_at is None
+                    and ev.expires_at is None
+                    and ev.reason == ""
+                    and ev.source == "purchase"
+                    and ev.value_per_point is None
+                    and ev.inactivity_deadline is None
+                    and type(ev.points) is int
+                    and ev.points > 0
+                    and ev.id not in idix
+                    and at_us >= a[H_LAST]
+                    and (
+                        words := s.earn_plain(
+                            ev.id,
+                            at_us,
+                            ev.points,
+                            -1 if ev.lot_expires_at is None else micros(ev.lot_expires_at),
+                        )
+                    )
+                ):  # the common case, in one step
+                    if quick:
+                        at, exp = ev.at, ev.lot_expires_at
+                        if (
+                            type(at) is datetime
+                            and at.tzinfo is UTC
+                            and not at.fold
+                            and (
+                                exp is None
+                                or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
+                            )
+                        ):  # (earn_plain's record: its inputs, and its expiry as
+                            # recorded, or derived where the event leaves it out)
+                            ints += s._h[-words:]
+                        else:  # (the events are compared one by one)
+                            quick = False
+                    if step is not None:
+                        step(i, s)
+                    continue
+                if ev.derived:
+                    s.advance(at_us)
+                else:  # a command, checking what a history adds
+                    if ev.id in idix:
+                        raise ValueError(f"id={ev.id!r} is repeated")
+                    if at_us < a[H_LAST]:
+                        raise ValueError(
+                            f"at={ev.at.isoformat()} is earlier than the event before it"
+                        )
+                    if ev.occurred_at is not ev.at and ev.occurred_at > ev.at:
+                        raise ValueError(f"occurred_at={ev.occurred_at.isoformat()} is after at")
+                    if at_us >= a[H_NEXT]:
+                        s.advance(at_us)
+                    handler, inputs = handlers[type(ev)]
+                    s.given = ev
+                    handler(s, at_us, *inputs(ev))
+                    s.after(at_us)
+            elif not ev.derived:  # the engine's event i is a derived one
+                raise _Unusual
+        except (
+            ValueError,
+            LookupError,
+            TypeError,
+            AttributeError,
+            OverflowError,
+            _Unusual,
+        ) as exc:
+            first = _first_difference(events, s, i)[0]
+            if first is None and type(ev) is Opened:
+                raise _bad(
+                    i,
+                    f"Opened of member {ev.member!r} inside the history of member "
+                    f"{s._member_id!r}",
+                ) from None
+            if first is not None or isinstance(exc, _Unusual):
+                raise _not_following(events, i if first is None else first) from None
+            raise _bad(i, str(exc)) from None
+        if a[H_NEV] <= i:
+            first = _first_difference(events, s, i)[0]
+            raise _not_following(events, i if first is None else first)
+        if quick:
+            try:
+                encoders[type(ev)](ev, at_us, ints, objs, idix, lotix)
+            except (_Unusual, LookupError, TypeError, ValueError, AttributeError, OverflowError):
+                quick = False
+        if step is not None:
+            step(i, s)
+    if a[H_NEV] > len(events):
+        raise _bad(len(events), "the history ends before the events that follow from it")
+    try:
+        s._eids, s._lids = s.joined()
+    except InvalidArgument as exc:
+        first = next(
+            j
+            for j, ev in enumerate(events)
+            if SEP in getattr(ev, "id", "")
+            or (type(ev) is Merged and any(SEP in item.lot for item in ev.lots))
+        )
+        raise _bad(first, str(exc)) from None
+    if quick:
+        quick = s._h == ints and objs == list(s._objs)
+    s.finish()  # exactly sized arrays (OverflowError: replay() replays exactly)
+    if not quick:
+        first, canonical = _first_difference(events, s, len(events))
+        if first is not None:
+            raise _not_following(events, first)
+        if not canonical:
+            s._raw = tuple(events)
+    return s
+
+
+def _not_following(events: Sequence[Any], i: int) -> InvalidData:
+    return _bad(i, f"{type(events[i]).__name__} does not follow from the events before it")
+
+
+def _first_difference(events: Sequence[Any], s: State, stop: int) -> tuple[int | None, bool]:
+    """The first of ``events[1:stop]`` that differs from the engine's record, if any,
+    and whether they all read back exactly (instants in plain UTC)."""
+    ids, names = s._ids()
+    dt = _converter()
+    h, pos, end = s._hbuf()
+    k = 0
+    canonical = True
+    for i in range(1, stop):
+        ev = events[i]
+        kind = type(ev)
+        if pos >= end or _READ[h[pos] & 31][0] is not kind:
+            return i, canonical
+        _, read, command = _READ[h[pos] & 31]
+        values, pos = read(h, pos, s._objs, ids[k] if command else None, ids, names, dt)
+        k += command
+        given = FIELDS[kind](ev)
+        if values != given:
+            effects = _EFFECTS.get(kind)
+            if effects is None or values != tuple(
+                values[j] if j in effects and x is None else x for j, x in enumerate(given)
+            ):
+                return i, canonical
+            # (an effect left out: the ledger's events carry the derived one)
+        canonical = canonical and _CANON[kind](ev)
+    return None, canonical
+
+
+#: Per command type with recorded effects: their places among its fields
+#: (an event that leaves one out, None, follows when the rest is the same).
+_EFFECTS: Final[dict[type[Any], frozenset[int]]] = {
+    cls: frozenset(
+        j
+        for j, field in enumerate(attrs.fields(cls))
+        if field.name in ("lot_expires_at", "inactivity_deadline")
+    )
+    for cls in EVENT_TYPES
+    if {"lot_expires_at", "inactivity_deadline"} & {f.name for f in attrs.fields(cls)}
+}
