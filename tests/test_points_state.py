@@ -27,7 +27,7 @@ from loyaltycore.points import (
     merge,
     transfer,
 )
-from loyaltycore.points._ledger import Deferred
+from loyaltycore.points._state import Deferred
 
 T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
 
