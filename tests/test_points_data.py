@@ -292,7 +292,7 @@ def test_replay_checks_a_plain_history_in_one_comparison(monkeypatch: pytest.Mon
     # history written by the ledger itself must never need it.
     from datetime import datetime, timedelta
 
-    from loyaltycore.points import _ledger, transfer
+    from loyaltycore.points import _replay, transfer
 
     def fail(*args: object) -> None:
         raise AssertionError("the event-by-event check ran")
@@ -302,7 +302,7 @@ def test_replay_checks_a_plain_history_in_one_comparison(monkeypatch: pytest.Mon
     other = other.hold("h9", at=at, points=30, deadline=at + timedelta(hours=1))
     other = other.release("x9", at=at, hold="h9")
     other, friend = transfer(other, PointsLedger.open("m-8"), "t9", at=at, points=20)
-    monkeypatch.setattr(_ledger, "_first_difference", fail)
+    monkeypatch.setattr(_replay, "_first_difference", fail)
     for ledger in (scenario(), other, friend):
         assert PointsLedger.replay(ledger.events) == ledger
 

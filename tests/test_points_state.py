@@ -27,7 +27,7 @@ from loyaltycore.points import (
     merge,
     transfer,
 )
-from loyaltycore.points._ledger import Deferred
+from loyaltycore.points._state import Deferred
 
 T0 = datetime(2024, 1, 10, 12, tzinfo=UTC)
 
@@ -233,6 +233,13 @@ BAD: list[tuple[str, Any]] = [
     ("packed objs, index twice", {**_doc(), "objs": {"strs": ["gift"], "lists": [[0, "x"]] * 2}}),
     ("packed objs, index out", {**_doc(), "objs": {"strs": [], "lists": [[3, "x"]]}}),
     ("sources, not pairs", {**_doc(), "objs": ["gift", {"sources": [["bonus", "5"]]}]}),
+    ("sources, a bool", {**_doc(), "objs": ["gift", {"sources": [["bonus", True]]}]}),
+    ("sources, a float", {**_doc(), "objs": ["gift", {"sources": [["bonus", 5.0]]}]}),
+    ("sources, a list inside", {**_doc(), "objs": ["gift", {"sources": [["bonus", [5]]]}]}),
+    ("sources, short", {**_doc(), "objs": ["gift", {"sources": [["bonus"]]}]}),
+    ("sources, not a list", {**_doc(), "objs": ["gift", {"sources": "bonus"}]}),
+    ("obj, two tags", {**_doc(), "objs": ["gift", {"sources": [], "decimal": "1"}]}),
+    ("obj, unknown tag", {**_doc(), "objs": ["gift", {"points": 5}]}),
     ("value, not decimal", {**_doc(), "objs": ["gift", {"decimal": "lots"}]}),
     ("value, not text", {**_doc(), "objs": ["gift", {"decimal": 5}]}),
     ("packed objs, other keys", {**_doc(), "objs": {"strs": ["gift"]}}),

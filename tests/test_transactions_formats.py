@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyaltycore.errors import LoyaltyError
+from loyaltycore.errors import InvalidArgument, LoyaltyError
 from loyaltycore.transactions import TransactionLog, _arrow
 
 #: Local dates of daylight-saving changes (both zones change at 01:00/02:00 local).
@@ -207,9 +207,9 @@ def test_formats_other_than_numeric_fields_stay_on_the_stdlib_path(
     assert _fast(path, kwargs) is None
     outcomes = []
     for engine in ("pyarrow", "python"):
-        try:  # (a directive twice is refused by the re module, on both engines)
+        try:
             outcomes.append(TransactionLog.from_csv(path, engine=engine, **kwargs))  # type: ignore[arg-type]
-        except Exception as exc:
+        except LoyaltyError as exc:
             outcomes.append(f"{type(exc).__name__}: {exc}")
     assert outcomes[0] == outcomes[1]
 
@@ -261,3 +261,26 @@ def test_any_digits_in_a_formats_shape_read_as_the_stdlib_reader_reads_them(
         datetime.strptime(value, fmt)
     except ValueError:
         assert _fast(path, kwargs) is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "reason"),
+    [
+        ("%d/%m/%Y %d", "redefinition of group name"),  # a directive twice
+        ("%d/%m/%Y %q", "bad directive"),
+        ("%d/%m/%Y %", "stray %"),
+    ],
+)
+def test_a_format_no_text_can_match_is_a_bad_argument(
+    tmp_path: Path, fmt: str, reason: str
+) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,at,amount\nc1,01/02/2024,1\n", encoding="utf-8")
+    for engine in ("pyarrow", "python"):
+        with pytest.raises(InvalidArgument, match=reason) as caught:
+            TransactionLog.from_csv(path, engine=engine, at_format=fmt, tz="UTC")  # type: ignore[arg-type]
+        assert (caught.value.field, caught.value.value) == ("at_format", fmt)
+    with pytest.raises(InvalidArgument, match="at_format="):
+        TransactionLog.from_arrays(
+            customer=["c1"], at=["01/02/2024"], amount=["1"], at_format=fmt, tz="UTC"
+        )

@@ -206,21 +206,21 @@ def _merged_lots(columns: tuple[Any, ...]) -> tuple[MergedLot, ...]:
 def _obj_value(data: Any) -> Any:
     if type(data) is str:
         return data
-    if isinstance(data, dict) and set(data) == {"decimal"}:
-        text = data["decimal"]
-        if type(text) is not str:
-            raise ValueError(f"a value per point must be decimal text, not {text!r}")
-        return _decimal(text)
-    if isinstance(data, dict) and set(data) == {"sources"}:
-        return _sources(data["sources"])
-    if isinstance(data, dict) and len(data) == 1:
-        ((tag, parts),) = data.items()
-        if tag in _LOT_LIST_COLUMNS and isinstance(parts, dict):
-            return _lot_list(tag, parts)
-    if isinstance(data, dict) and set(data) == {"transfer_in"}:
-        return serialize.structure(data["transfer_in"], tuple[TransferIn, ...])
-    if isinstance(data, dict) and set(data) == {"merged_lots"}:
-        return serialize.structure(data["merged_lots"], tuple[MergedLot, ...])
+    if type(data) is not dict or len(data) != 1:
+        raise ValueError(f"{data!r} is not a value a record refers to")
+    ((tag, value),) = data.items()  # (one tag each: read it once, most often "sources")
+    if tag == "sources":
+        return _sources(value)
+    if tag == "decimal":
+        if type(value) is not str:
+            raise ValueError(f"a value per point must be decimal text, not {value!r}")
+        return _decimal(value)
+    if tag in _LOT_LIST_COLUMNS and isinstance(value, dict):
+        return _lot_list(tag, value)
+    if tag == "transfer_in":
+        return serialize.structure(value, tuple[TransferIn, ...])
+    if tag == "merged_lots":
+        return serialize.structure(value, tuple[MergedLot, ...])
     raise ValueError(f"{data!r} is not a value a record refers to")
 
 
@@ -238,7 +238,7 @@ def _sources(data: Any) -> tuple[tuple[str, int], ...]:
         for item in data
     ):
         raise ValueError("sources must be a list of [source, points] pairs")
-    return tuple((source, points) for source, points in data)
+    return tuple(map(tuple, data))
 
 
 def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:

@@ -12,16 +12,14 @@ The engine is four modules, each depending only on the ones before it:
 - :mod:`~loyaltycore.points._replay`: rebuilding a ledger from its history,
   checking each event against the record the engine writes for it.
 
-This module gathers the names the public module uses, and two that tests
-reach through it (``Deferred``; ``_first_difference``, which a test replaces
-here, though replay now calls the one in ``_replay``).
+This module gathers the names the public module uses.
 """
 
 from __future__ import annotations
 
 from loyaltycore.points._commands import HANDLERS, State
 from loyaltycore.points._records import C_CAPTURED, C_REDEEMED
-from loyaltycore.points._replay import Replayer, _first_difference, replay
+from loyaltycore.points._replay import Replayer, replay
 from loyaltycore.points._state import (
     AVAIL,
     EXPIRES,
@@ -35,7 +33,6 @@ from loyaltycore.points._state import (
     REM,
     SEP,
     Core,
-    Deferred,
     instant,
 )
 
@@ -55,10 +52,8 @@ __all__ = [
     "REM",
     "SEP",
     "Core",
-    "Deferred",
     "Replayer",
     "State",
-    "_first_difference",
     "instant",
     "replay",
 ]

@@ -269,6 +269,32 @@ def _from_datetime64(array: npt.NDArray[Any], tz: str | tzinfo | None, name: str
     return wall_to_micros(array, tz=tz, name=name)
 
 
+def check_format(fmt: object, name: str = "at_format") -> None:
+    """Refuse a ``strptime`` format that no text can match: a bad or repeated directive.
+
+    >>> check_format("%d/%m/%Y")
+    >>> check_format("%d/%m/%Y %d")
+    Traceback (most recent call last):
+    ...
+    loyaltycore.errors.InvalidArgument: at_format='%d/%m/%Y %d' is not a strptime format: ...
+    """
+    if type(fmt) is not str:
+        raise InvalidType(f"{name}={fmt!r} must be a str", field=name, value=fmt)
+    try:
+        datetime.strptime("", fmt)
+    except re.error as exc:  # (a directive twice: its group is named twice)
+        reason = str(exc)
+    except ValueError as exc:
+        if str(exc).startswith("time data"):  # (a format that simply does not match "")
+            return
+        reason = str(exc)
+    else:
+        return
+    raise InvalidArgument(
+        f"{name}={fmt!r} is not a strptime format: {reason}", field=name, value=fmt
+    )
+
+
 def _parse_one(value: object, fmt: str | None) -> datetime | date:
     if isinstance(value, datetime | date):
         return value
@@ -289,6 +315,8 @@ def _object_instants(
     array: npt.NDArray[Any], tz: str | tzinfo | None, name: str, fmt: str | None
 ) -> I64:
     """Parse aware datetimes, dates or text; each distinct value once."""
+    if fmt is not None:
+        check_format(fmt)
     zone_ = zone(tz) if tz is not None else None
     cache: dict[object, int] = {}
     naive_rows: list[int] = []
