@@ -191,6 +191,58 @@ def test_a_merged_list_of_lots_is_built_only_when_its_event_is_read() -> None:
     assert after.state() == ledger.earn("e2", at=later, points=7, reason="later").state()
 
 
+def _with_sources() -> PointsLedger:
+    """A ledger whose redemptions consumed bonus and purchase lots (sources kept as values)."""
+    ledger = PointsLedger.open("m-1")
+    for k in range(30):
+        at = T0 + timedelta(hours=k)
+        source = "bonus" if k % 3 else "purchase"
+        ledger = ledger.earn(f"e{k}", at=at, points=20, source=source)
+        if k % 2:
+            ledger = ledger.redeem(f"r{k}", at=at, points=15)
+    return ledger
+
+
+def test_the_sources_redemptions_consumed_pack_as_columns() -> None:
+    ledger = _with_sources()
+    doc = json.loads(json.dumps(ledger.state(packed=True)))
+    columns = doc["objs"]["sources"]
+    assert set(columns) == {"at", "count", "source", "points"}
+    assert not any("sources" in x for _, x in doc["objs"]["lists"])
+    back = PointsLedger.from_state(doc)
+    assert back == ledger
+    assert back.events == ledger.events
+    assert [e.sources for e in back.events if type(e).__name__ == "Redeemed"] == [
+        e.sources for e in ledger.events if type(e).__name__ == "Redeemed"
+    ]
+    assert back.state(packed=True) == ledger.state(packed=True)
+
+
+def test_a_packed_document_with_sources_in_its_lists_reads_the_same() -> None:
+    # (as packed documents were written before the sources columns)
+    ledger = _with_sources()
+    plain = ledger.state()
+    doc = ledger.state(packed=True)
+    objs = plain["objs"]
+    doc["objs"] = {
+        "strs": doc["objs"]["strs"],
+        "lists": [[i, x] for i, x in enumerate(objs) if type(x) is not str],
+    }
+    assert PointsLedger.from_state(json.loads(json.dumps(doc))) == ledger
+
+
+def _sources_doc(**columns: Any) -> dict[str, Any]:
+    doc = _with_sources().state(packed=True)
+    doc["objs"]["sources"] = {**doc["objs"]["sources"], **columns}
+    return doc
+
+
+def _sources_without(key: str) -> dict[str, Any]:
+    doc = _with_sources().state(packed=True)
+    del doc["objs"]["sources"][key]
+    return doc
+
+
 def _doc() -> dict[str, Any]:
     ledger = PointsLedger.open("m-1").earn("e1", at=T0, points=100)
     return ledger.redeem("r1", at=T0, points=30, reason="gift").state()
@@ -243,6 +295,13 @@ BAD: list[tuple[str, Any]] = [
     ("value, not decimal", {**_doc(), "objs": ["gift", {"decimal": "lots"}]}),
     ("value, not text", {**_doc(), "objs": ["gift", {"decimal": 5}]}),
     ("packed objs, other keys", {**_doc(), "objs": {"strs": ["gift"]}}),
+    ("packed sources, a column missing", _sources_without("points")),
+    ("packed sources, not packed ints", _sources_doc(points=None)),
+    ("packed sources, counts short", _sources_doc(count={"int64": _packed_bytes(b"")["int64"]})),
+    (
+        "packed sources, an index twice",
+        _sources_doc(at=_packed_bytes((3).to_bytes(8, "little") * 2)),
+    ),
 ]
 
 

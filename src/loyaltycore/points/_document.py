@@ -21,8 +21,13 @@ In a *packed* document (``state(packed=True)``, see
 :mod:`loyaltycore._packed`) each int column (``totals``, ``lots``,
 ``queue``, ``pending``, ``command_at``, ``records``) is ``{"int64": text}``
 and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
-"lists": [[index, lots], ...]}``, a merge's or a transfer's list of lots
-being an object of columns, built into lots only when its event is read.
+"lists": [[index, lots], ...], "sources": columns}``, a merge's or a
+transfer's list of lots being an object of columns, built into lots only
+when its event is read, and the sources redemptions consumed being four
+columns (``at``: the value's index, ``count``: its pairs, then ``source``
+and ``points`` of every pair), read in a few C calls. A packed document
+written before the ``sources`` columns holds them in ``lists``; it reads
+the same.
 Both forms read back the same; the packed one is several times smaller as
 JSON text and is read in a few C calls, which is what a host that keeps the
 document as text wants.
@@ -282,9 +287,40 @@ def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
         objs = doc["objs"]
         strs = [x for x in objs if type(x) is str]
         if can_pack_texts(strs):
-            lists = [[i, x] for i, x in enumerate(objs) if type(x) is not str]
-            doc["objs"] = {"strs": pack_texts(strs), "lists": lists}
+            doc["objs"] = _packed_objs(objs, strs)
     return doc
+
+
+def _packed_objs(objs: list[Any], strs: list[str]) -> dict[str, Any]:
+    """``objs`` packed: texts joined, redemptions' sources as columns, the rest as it is."""
+    at: list[int] = []
+    counts: list[int] = []
+    names: list[str] = []
+    points: list[int] = []
+    lists = []
+    for i, x in enumerate(objs):
+        if type(x) is str:
+            continue
+        if type(x) is dict and len(x) == 1 and "sources" in x:
+            at.append(i)
+            counts.append(len(x["sources"]))
+            for name, part in x["sources"]:
+                names.append(name)
+                points.append(part)
+        else:
+            lists.append([i, x])
+    if not can_pack_texts(names):  # (a host's source with a NUL: kept as lists)
+        return {
+            "strs": pack_texts(strs),
+            "lists": [[i, x] for i, x in enumerate(objs) if type(x) is not str],
+        }
+    sources = {
+        "at": pack_ints(at),
+        "count": pack_ints(counts),
+        "source": pack_texts(names),
+        "points": pack_ints(points),
+    }
+    return {"strs": pack_texts(strs), "lists": lists, "sources": sources}
 
 
 def _state_of(ledger: Core, packed: bool) -> dict[str, Any]:
@@ -388,23 +424,55 @@ def from_state(data: Any) -> State:
 
 
 def _objs(value: Any) -> list[Any]:
-    """The ``objs`` of a document, packed or a list, as a list of plain data."""
+    """The ``objs`` of a document, packed or a list, as a list of plain data.
+
+    A packed document's redemption sources come back as tuples of pairs,
+    already checked (read as columns, in a few C calls).
+    """
     if isinstance(value, list):
         return value
-    if not isinstance(value, dict) or set(value) != {"strs", "lists"}:
-        raise ValueError('objs must be a list or {"strs": texts, "lists": [[index, lots]]}')
+    if not isinstance(value, dict) or set(value) not in _PACKED_OBJS:
+        raise ValueError(
+            'objs must be a list or {"strs": texts, "lists": [[index, lots]], "sources": columns}'
+        )
     strs, lists = unpack_texts(value["strs"], "objs.strs"), value["lists"]
     if not isinstance(lists, list) or not all(
         isinstance(x, list) and len(x) == 2 and type(x[0]) is int for x in lists
     ):
         raise ValueError("objs.lists must be [index, lots] pairs")
-    out: list[Any] = [None] * (len(strs) + len(lists))
-    for i, item in lists:
+    sources = _packed_sources(value.get("sources"))
+    out: list[Any] = [None] * (len(strs) + len(lists) + len(sources))
+    for i, item in (*lists, *sources):
         if not 0 <= i < len(out) or out[i] is not None:
-            raise ValueError("objs.lists must name distinct indexes within objs")
+            raise ValueError("objs.lists and objs.sources must name distinct indexes within objs")
         out[i] = item
     rest = iter(strs)
     return [next(rest) if x is None else x for x in out]
+
+
+#: The keys of packed ``objs`` (older packed documents have no ``sources``).
+_PACKED_OBJS: Final = ({"strs", "lists"}, {"strs", "lists", "sources"})
+
+
+def _packed_sources(value: Any) -> list[tuple[int, tuple[tuple[str, int], ...]]]:
+    """(index, sources) of each redemption's packed sources."""
+    if value is None:
+        return []
+    if not isinstance(value, dict) or set(value) != {"at", "count", "source", "points"}:
+        raise ValueError("objs.sources must have the columns at, count, source and points")
+    at, counts = _ints(value, "at").tolist(), _ints(value, "count").tolist()
+    names, points = unpack_texts(value["source"], "source"), _ints(value, "points").tolist()
+    if len(at) != len(counts) or any(c < 0 for c in counts) or sum(counts) != len(names):
+        raise ValueError("objs.sources: the counts must cover the sources, one count per index")
+    if len(points) != len(names):
+        raise ValueError("objs.sources: the source and points columns differ in length")
+    pairs = list(zip(names, points, strict=True))
+    out = []
+    start = 0
+    for i, count in zip(at, counts, strict=True):
+        out.append((i, tuple(pairs[start : start + count])))
+        start += count
+    return out
 
 
 def _from_state(data: Any) -> State:
@@ -466,7 +534,7 @@ def _from_state(data: Any) -> State:
         s._lots = _chunked_columns(lots)
         s._q = array("q", queue.tobytes())
         s._h = h
-    values = [x if type(x) is str else _obj_value(x) for x in objs]
+    values = [x if type(x) is str or type(x) is tuple else _obj_value(x) for x in objs]
     if any(type(x) is Deferred for x in values):
         s._objs = LazyObjs(values)
     else:
