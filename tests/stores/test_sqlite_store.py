@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,51 @@ def test_writers_queue_on_the_companion_file(tmp_path: Path) -> None:
     assert open_store(path).load("ann").balance().available == 5
     store.close()
     store.close()  # (closing twice is harmless)
+
+
+def _open_and_write(path: str, n: int, start: Any, out: Any) -> None:
+    start.wait()  # (every process opens the new file at once)
+    try:
+        store = open_store(path)
+        store.create(opened(f"m-{n}"))
+        out.put("ok")
+    except Exception as exc:  # (reported to the test, which fails on it)
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs it to itself: openers queue for it, none fails."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    path = str(tmp_path / "new.db")
+    start, out = context.Barrier(8), context.Queue()
+    procs = [context.Process(target=_open_and_write, args=(path, n, start, out)) for n in range(8)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(10)
+    assert results == ["ok"] * 8
+    store = open_store(path)
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert sorted(m for m in (f"m-{n}" for n in range(8)) if store.load(m)) == [
+        f"m-{n}" for n in range(8)
+    ]
+
+
+def test_a_new_file_another_connection_is_writing_opens_once_it_is_done(tmp_path: Path) -> None:
+    """The switch to WAL waits (bounded) while another connection holds the file."""
+    import threading
+
+    path = str(tmp_path / "busy.db")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE host_orders (id TEXT)")
+    done = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    done.start()
+    store = open_store(path)  # (SQLite's own wait is 10 ms: the store waits its turn)
+    done.join()
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    store.create(opened("ann"))
+    assert store.load("ann").version == 1

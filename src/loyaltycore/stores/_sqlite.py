@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 import weakref
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -321,16 +322,37 @@ class SQLiteStore(Store):
             self.path, isolation_level=None, timeout=float(busy_timeout), check_same_thread=False
         )
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute(f"PRAGMA synchronous = {synchronous}")
         #: The descriptor of the companion file whose flock queues this file's writers
         #: (None: in memory), closed with the store or when it is collected.
         self._writers: int | None = None
         if self.path != ":memory:" and fcntl is not None:
             self._writers = os.open(self.path + "-writers", os.O_RDWR | os.O_CREAT, 0o644)
             self._close_writers = weakref.finalize(self, os.close, self._writers)
+        if self.path != ":memory:":
+            self._wal(retries)
+        self._db.execute(f"PRAGMA synchronous = {synchronous}")
         self._migrate()
+
+    def _wal(self, retries: int) -> None:
+        """Put the file in WAL mode, in the writers' queue (processes opening a new
+        file at once: the switch needs the file to itself), retried while it is busy."""
+        delay = 0.0005
+        for attempt in range(retries):
+            if self._writers is not None:
+                assert fcntl is not None
+                fcntl.flock(self._writers, fcntl.LOCK_EX)
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not any(word in str(exc) for word in _BUSY) or attempt + 1 == retries:
+                    raise
+            finally:
+                if self._writers is not None:
+                    assert fcntl is not None
+                    fcntl.flock(self._writers, fcntl.LOCK_UN)
+            time.sleep(delay)  # (a reader without the queue holds the file: wait, then again)
+            delay = min(delay * 1.5, 0.01)
 
     def close(self) -> None:
         """Close the connection.
