@@ -650,12 +650,11 @@ class PointsLedger(Core):
         for i in range(m, n):
             r, b = self._row(i)
             out.append((i, r[b + REM], r[b + AVAIL], r[b + EXPIRES]))
-        lids: Any = self._lids
-        if type(lids) is str:
-            lids = lids.split(SEP)[1:-1]
+        lids = self._lids
+        name = lids.split(SEP)[1:-1].__getitem__ if type(lids) is str else lids.entry  # type: ignore[union-attr]
         return [
             (
-                _lot_name(lids, i),
+                name(i),
                 rem,
                 avail > PBIT // 2,
                 None if exp == NEVER else exp,
@@ -1254,16 +1253,6 @@ def _not_an_event(events: tuple[Any, ...]) -> InvalidData | None:
                 what="points history",
             )
     return None
-
-
-def _lot_name(lids: Any, i: int) -> str:
-    """The id of lot ``i`` in a ledger's lot ids (a list, or an id log and its bases)."""
-    if type(lids) is list:
-        return lids[i]  # type: ignore[no-any-return]
-    while i < lids.start:
-        lids = lids.base
-    name: str = lids.ids[i - lids.start]
-    return name
 
 
 def _net(tot: list[int] | tuple[int, ...]) -> int:

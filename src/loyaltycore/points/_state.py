@@ -239,6 +239,14 @@ class IdLog:
         base = self.base
         return own if base is None else base.listing(min(n, self.start)) + own
 
+    def entry(self, k: int) -> str:
+        """Entry ``k`` (an id)."""
+        log = self
+        while k < log.start:
+            assert log.base is not None
+            log = log.base
+        return log.ids[k - log.start]
+
     def kind(self, k: int) -> int:
         """Command ``k``'s type code."""
         if k >= self.start:

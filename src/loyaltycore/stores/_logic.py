@@ -331,14 +331,18 @@ def projection_of(account: Account) -> tuple[Projection, list[LotRow]]:
     row = _projection_row(account)
     if account.merged_into is not None:
         return row, []
-    # (read from the ledger's lot rows: no Lot values are built)
-    open_lots = account.ledger._open_lots()
+    return row, _lot_rows(account, account.ledger._open_lots())  # (no Lot values built)
+
+
+def _lot_rows(
+    account: Account, open_lots: list[tuple[str, int, bool, int | None]]
+) -> list[LotRow]:
+    """The rows of ``(id, remaining, pending, expires)`` lots, with their sources."""
     sources = _sources(account, [lot[0] for lot in open_lots])
-    lots = [
+    return [
         LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
         for lot, left, pending, expires in open_lots
     ]
-    return row, lots
 
 
 def _projection_row(account: Account) -> Projection:
@@ -386,12 +390,7 @@ def lot_changes(before: Account, after: Account) -> tuple[list[LotRow], list[str
                         names.add(name)
                         expires = None if lot.expires_at is None else micros(lot.expires_at)
                         touched.append((name, lot.remaining, lot.pending, expires))
-    open_lots = [lot for lot in touched if lot[1]]
-    sources = _sources(after, [lot[0] for lot in open_lots])
-    changed = [
-        LotRow(lot, left, pending, None if expires is None else _expiry(expires), sources[lot])
-        for lot, left, pending, expires in open_lots
-    ]
+    changed = _lot_rows(after, [lot for lot in touched if lot[1]])
     return changed, [lot[0] for lot in touched if not lot[1]]
 
 
@@ -948,21 +947,16 @@ class Store(abc.ABC):
             return None
         if self._budget_ids(seen):
             return None
-        taken: set[str] = set()
-
-        def recall(command_id: str) -> Seen | None:
-            taken.add(command_id)  # (taken as new: the outcome row's insert checks it)
-            return None
-
+        taken: dict[str, set[str]] = {}  # (ids taken as new: the outcome row's insert checks them)
         try:
-            results = decide([seen.with_recall(recall)])
+            results = decide([self._lend(None, seen, taken)])
         except LoyaltyError:
             return None
-        return seen, results, taken
+        return seen, results, taken.get(member, set())
 
     def _lend(
         self,
-        rows: Rows,
+        rows: Rows | None,
         account: Account,
         fresh: dict[str, set[str]] | None = None,
         checked: str | None = None,
@@ -971,7 +965,8 @@ class Store(abc.ABC):
 
         With ``fresh``, the ids the account asks for are taken as new and
         noted there (by member), not read; ``checked`` is an id already
-        looked up (and not found) in this transaction.
+        looked up (and not found) in this transaction. ``rows`` is None
+        outside a transaction: then ``fresh`` is given and there are no budgets.
         """
         member = account.member
 
@@ -981,6 +976,7 @@ class Store(abc.ABC):
             if fresh is not None:
                 fresh.setdefault(member, set()).add(command_id)
                 return None
+            assert rows is not None
             found = rows.outcome(member, command_id)
             if found is None:
                 return None
@@ -991,7 +987,10 @@ class Store(abc.ABC):
 
         lent = account.with_recall(recall)
         budgets = self._budget_ids(account)
-        return lent.with_budgets(rows.budgets(budgets)) if budgets else lent
+        if not budgets:
+            return lent
+        assert rows is not None
+        return lent.with_budgets(rows.budgets(budgets))
 
     @staticmethod
     def _budget_ids(account: Account) -> list[str]:

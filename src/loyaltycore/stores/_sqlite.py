@@ -338,19 +338,13 @@ class SQLiteStore(Store):
         file at once: the switch needs the file to itself), retried while it is busy."""
         delay = 0.0005
         for attempt in range(retries):
-            if self._writers is not None:
-                assert fcntl is not None
-                fcntl.flock(self._writers, fcntl.LOCK_EX)
             try:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                with self._queued():
+                    self._db.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as exc:
                 if not any(word in str(exc) for word in _BUSY) or attempt + 1 == retries:
                     raise
-            finally:
-                if self._writers is not None:
-                    assert fcntl is not None
-                    fcntl.flock(self._writers, fcntl.LOCK_UN)
             time.sleep(delay)  # (a reader without the queue holds the file: wait, then again)
             delay = min(delay * 1.5, 0.01)
 
@@ -402,16 +396,23 @@ class SQLiteStore(Store):
 
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[_Rows]:
-        queue = self._writers if write else None
+        with (
+            self._queued() if write else contextlib.nullcontext(),
+            self._locked_transaction(write) as rows,
+        ):
+            yield rows
+
+    @contextlib.contextmanager
+    def _queued(self) -> Iterator[None]:
+        """This file's turn among its writers (the flock of the companion file)."""
+        queue = self._writers
         if queue is None:
-            with self._locked_transaction(write) as rows:
-                yield rows
+            yield
             return
         assert fcntl is not None
         fcntl.flock(queue, fcntl.LOCK_EX)  # (waits for the writers before it)
         try:
-            with self._locked_transaction(write) as rows:
-                yield rows
+            yield
         finally:
             fcntl.flock(queue, fcntl.LOCK_UN)
 
