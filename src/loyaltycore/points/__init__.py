@@ -361,9 +361,7 @@ class PointsLedger(Core):
                 field="debt_policy",
                 value=debt_policy,
             )
-        return _publish(
-            State.opened(Opened(member, tz=tz_name, policy=policy, debt_policy=debt_policy))
-        )
+        return _publish(State.fresh(member, tz_name, policy, debt_policy, TZDATA))
 
     @classmethod
     def replay(
