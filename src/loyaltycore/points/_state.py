@@ -1215,6 +1215,14 @@ class Builder(Core):
     def sources_of(self, parts: Sequence[int]) -> tuple[tuple[str, int], ...] | None:
         """The points of flat lot ``parts`` per source, in order (adjacent
         parts of one source summed); None when all of them are purchases."""
+        lots = self._lots
+        if lots is None or type(lots) is not _Big:  # (the usual answer, in one pass)
+            rows, start = (self._a, HDR + SRC) if lots is None else (lots, SRC)
+            for lot in parts[::2]:
+                if rows[start + lot * S]:
+                    break
+            else:
+                return None  # every part's SRC column is 0: all purchases
         columns = []
         for j in range(0, len(parts), 2):
             r, b = self._row(parts[j])
