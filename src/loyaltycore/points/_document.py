@@ -444,10 +444,8 @@ def _objs(value: Any) -> list[Any]:
         raise ValueError("objs.lists must be [index, lots] pairs")
     at, sources = _packed_sources(value.get("sources"))
     n = len(strs) + len(lists) + len(at)
-    places = np.concatenate((np.array([i for i, _ in lists], dtype=np.int64), at))
-    if len(places) and (
-        places.min() < 0 or places.max() >= n or len(np.unique(places)) != len(places)
-    ):
+    places = np.sort(np.concatenate((np.array([i for i, _ in lists], dtype=np.int64), at)))
+    if len(places) and (places[0] < 0 or places[-1] >= n or (np.diff(places) == 0).any()):
         raise ValueError("objs.lists and objs.sources must name distinct indexes within objs")
     out = np.empty(n, dtype=object)
     is_str = np.ones(n, dtype=bool)
