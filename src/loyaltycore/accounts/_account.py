@@ -1742,9 +1742,9 @@ def _rotated(
     found = _points.rotate(ledger, keep)
     if found is None:
         return ledger, offset, ops, ops + every
-    rotated, left = found
+    rotated, left, carried = found
     offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
-    return rotated, offset, left, left + every
+    return rotated, offset, left, left + max(every, carried)
 
 
 @functools.lru_cache(maxsize=256)

@@ -158,16 +158,18 @@ class Deferred:
 
     A restored ledger (:mod:`loyaltycore.points._document`) holds a merge's or
     a transfer's list of lots this way: only reading the event builds it.
+    One Deferred may stand at many places of ``objs`` (the sources of every
+    redemption, kept as shared columns): ``build`` is given the place read.
     """
 
     __slots__ = ("_build", "_data")
 
-    def __init__(self, data: Any, build: Callable[[Any], Any]) -> None:
+    def __init__(self, data: Any, build: Callable[[Any, int], Any]) -> None:
         self._data = data
         self._build = build
 
-    def value(self) -> Any:
-        return self._build(self._data)
+    def value(self, i: int) -> Any:
+        return self._build(self._data, i)
 
 
 class LazyObjs(list):  # type: ignore[type-arg]
@@ -181,7 +183,7 @@ class LazyObjs(list):  # type: ignore[type-arg]
             return LazyObjs(list.__getitem__(self, i))
         value = list.__getitem__(self, i)
         if type(value) is Deferred:
-            value = value.value()
+            value = value.value(i if i >= 0 else i + len(self))
             list.__setitem__(self, i, value)
         return value
 
