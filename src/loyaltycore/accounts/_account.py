@@ -1963,9 +1963,9 @@ def _prune_window(
     oldest = at - timedelta(days=program.retry_days)
     named = set()
     while outcomes:
-        first = next(iter(outcomes.values()))
-        if len(outcomes) > program.retry_count or first.outcome.at < oldest:
-            del outcomes[first.id]
+        first = next(iter(outcomes))  # (the count first: a restored outcome is read when needed)
+        if len(outcomes) > program.retry_count or outcomes[first].outcome.at < oldest:
+            del outcomes[first]
         else:
             break
     while orders:
