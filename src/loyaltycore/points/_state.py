@@ -677,10 +677,12 @@ class Core:
         source = SOURCES[code] if code < SOURCE_OWN else objs[code - SOURCE_OWN]
         return source, objs[value - 1] if value else None
 
-    def _lot_values(self) -> tuple[Lot, ...]:
-        """Every lot, in the order they were created."""
+    def _lot_values(self, *, unspent: bool = False) -> tuple[Lot, ...]:
+        """Every lot (or every lot with points left), in the order they were created."""
         names = self._ids()[1]
-        return tuple(self._lot_value(i, names) for i in range(self._a[H_NLOTS]))
+        every = range(self._a[H_NLOTS])
+        lots = [i for i in every if self.remaining_of(i)] if unspent else every
+        return tuple(self._lot_value(i, names) for i in lots)
 
     def _events_of(self, *kinds: type[Any]) -> list[Any]:
         """The history's events of ``kinds``, oldest first, each read from its
