@@ -873,17 +873,7 @@ class PointsLedger(Core):
         >>> ledger.redeem("r1", at=at, points=30).events[-1].lots
         (('e1', 30),)
         """
-        if (  # (_command's common case, inline: once per command)
-            occurred_at is None
-            and type(at) is datetime
-            and at.tzinfo is UTC
-            and type(id) is str
-            and id
-            and not id.isspace()
-        ):
-            at_utc = occurred = at
-        else:
-            at_utc, occurred = _command(id, at, occurred_at)
+        at_utc, occurred = _command(id, at, occurred_at)
         if type(points) is not int or not 0 < points <= MAX_POINTS:
             points = check_points(points)
         text = reason if type(reason) is str else _reason(reason)
@@ -1003,23 +993,9 @@ class PointsLedger(Core):
         >>> b.available, b.debt, b.clawed_back
         (0, 80, 100)
         """
-        if (  # (_command's common case, inline: once per command)
-            occurred_at is None
-            and type(at) is datetime
-            and at.tzinfo is UTC
-            and type(id) is str
-            and id
-            and not id.isspace()
-        ):
-            at_utc = occurred = at
-        else:
-            at_utc, occurred = _command(id, at, occurred_at)
-        if type(of) is not str or not of or of.isspace():
-            check_id(of, "of")
-        if type(points) is int and 0 < points <= MAX_POINTS:
-            amount: int | None = points
-        else:
-            amount = _optional_points(points)
+        at_utc, occurred = _command(id, at, occurred_at)
+        check_id(of, "of")
+        amount = _optional_points(points)
         k = self._ordinal(of)
         if k >= 0 and self._kind(k) in (C_REDEEMED, C_CAPTURED):
             grace = None
