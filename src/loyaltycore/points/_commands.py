@@ -290,22 +290,6 @@ class State(Builder):
             return parts
         queue = self._q
         position = header[H_QLO]
-        lots = self._lots
-        if self._own & 16 and type(lots) is not _Big:  # a flat table of its own (a replay's)
-            while need:
-                lot = queue[position]
-                base = lot * S
-                remaining = lots[base + REM]
-                share = remaining if remaining < need else need
-                lots[base + REM] = remaining - share
-                lots[base + column] += share
-                parts += (lot, share)
-                need -= share
-                if share == remaining:
-                    position += 1
-            header[H_QLO] = position
-            header[AVAILABLE] -= points
-            return parts
         while need:
             lot = queue[position]
             row, base = self.own_row(lot)
