@@ -322,7 +322,7 @@ def test_the_state_stays_the_size_of_recent_activity() -> None:
 
 def test_a_member_with_many_open_lots_is_carried_forward_less_often() -> None:
     # carrying forward costs time in proportion to the lots: a member keeping
-    # hundreds of open lots waits as many commands as it carried lots
+    # hundreds of open lots waits half as many commands as it carried lots
     p = attrs.evolve(P, carry_every=16)
     a = Account.open("m", program=p, at=T)
     carries, kept = 0, 0
@@ -332,9 +332,9 @@ def test_a_member_with_many_open_lots_is_carried_forward_less_often() -> None:
         if len(a.ledger.events) < before:
             carries += 1
             kept = sum(1 for lot in a.ledger.lots if lot.remaining)
-            assert a.rotate_at - a.ledger_ops >= kept
+            assert a.rotate_at - a.ledger_ops >= kept // 2
     assert kept > 200
-    assert 4 <= carries <= 8  # (every 16 commands would be 37)
+    assert 4 <= carries <= 12  # (every 16 commands would be 37)
     assert a.balance().available == 5 * 600
     assert Account.replay(a.events, programs=p) == a
     assert Account.restore(a.snapshot(), (), programs=p) == a

@@ -1767,7 +1767,7 @@ def _rotated(
         return ledger, offset, ops, ops + every
     rotated, left, carried = found
     offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
-    return rotated, offset, left, left + max(every, carried)
+    return rotated, offset, left, left + max(every, carried // 2)
 
 
 @functools.lru_cache(maxsize=256)

@@ -159,9 +159,10 @@ def transfer_parts(receiver: PointsLedger, id: str) -> tuple[TransferIn, ...]:
 #
 # A ledger keeps every command it ran; an account keeps its ledger bounded by
 # carrying it forward now and then (after ``Program.carry_every`` ledger commands, or
-# after as many commands as it carried lots, whichever is more: carrying costs
-# time in proportion to the lots, so a member with thousands of open lots pays
-# the same small share of it per command as a member with a few; a rule of the
+# after half as many commands as it carried lots, whichever is more: carrying
+# costs time in proportion to the lots, so a member with thousands of open lots
+# pays a small share of it per command, as a member with a few does, while its
+# ledger holds at most half again its lots in recent commands; a rule of the
 # account's own state, so live accounts, replays and restores carry at the same
 # commands). The cut is the latest point where nothing
 # after it, and nothing the account may still ask for, refers back:

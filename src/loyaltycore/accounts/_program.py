@@ -216,8 +216,8 @@ class Program:
             by amount.
         carry_every: how many ledger commands an account runs at least
             between two attempts to carry its ledger forward (the bounded
-            ledger); after a carry that kept more lots than this, it waits
-            as many commands as it kept lots.
+            ledger); after a carry that kept more than twice this many
+            lots, it waits half as many commands as it kept lots.
 
     Raises:
         InvalidRule: a zone, exponent or tier order that differs from the
