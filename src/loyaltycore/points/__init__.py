@@ -739,14 +739,17 @@ class PointsLedger(Core):
             raise
         return _publish(book)
 
-    def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
-        """:meth:`earn` with nothing optional in one step, or None for the general path."""
+    def _plain_earn(
+        self, id: str, at: datetime, points: int, reason: str = ""
+    ) -> PointsLedger | None:
+        """:meth:`earn` with nothing optional but a reason in one step, or None for the
+        general path."""
         at_us = self._posting(id, at)
         if at_us is None:
             return None  # (a retry: the general path compares the payload)
         book = _THAW(self)
         try:
-            if not book.earn_plain(id, at_us, points):
+            if not book.earn_plain(id, at_us, points, -1, reason):
                 return None  # (having changed nothing)
         except BaseException:
             book.abort(self)
@@ -811,15 +814,14 @@ class PointsLedger(Core):
         if type(points) is not int or not 0 < points <= MAX_POINTS:
             points = check_points(points)
         if (
-            occurred_at is None
+            (occurred is at_utc or occurred == at_utc)
             and available_at is None
             and expires_at is None
             and type(reason) is str
-            and not reason
             and source == "purchase"
             and value_per_point is None
         ):
-            done = self._plain_earn(id, at_utc, points)
+            done = self._plain_earn(id, at_utc, points, reason)
             if done is not None:
                 return done
         avail = None if available_at is None else _utc(available_at, "available_at")
