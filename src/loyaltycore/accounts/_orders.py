@@ -248,6 +248,13 @@ def _lines(
     return tuple(AwardResult(*line) for line in fields)
 
 
+def award_lines(
+    fields: tuple[tuple[str, str, str, int, int, str | None], ...],
+) -> tuple[AwardResult, ...]:
+    """The award lines of their field tuples (rule, currency, recipient, points, granted, cap)."""
+    return _lines(fields)
+
+
 def earn_groups(
     evaluation: Evaluation, member: str, granted: tuple[int, ...]
 ) -> tuple[list[tuple[int, datetime | None, datetime | None]], tuple[int, ...]]:
