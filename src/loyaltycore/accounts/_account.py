@@ -890,9 +890,8 @@ class Account:
         evaluation = program.rule_set.evaluate(
             priced.event, self._member(before.tier), budgets_used=self._budgets
         )
-        day = cmd.occurred.astimezone(program.zone).date()
         granted, cap_keys, cut_by, cap_use = _orders.apply_caps(
-            evaluation, self.member, program, self.caps, day
+            evaluation, self.member, program, self.caps, cmd.occurred
         )
         groups, line_earn = _orders.earn_groups(evaluation, self.member, granted)
         earns = []

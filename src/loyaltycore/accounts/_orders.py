@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -184,16 +184,19 @@ def apply_caps(
     member: str,
     program: Program,
     usage: Mapping[str, int],
-    day: date,
+    occurred: datetime,
 ) -> tuple[tuple[int, ...], tuple[tuple[str, ...], ...], tuple[str | None, ...], dict[str, int]]:
     """Grant each award line in rule-set order under the member-wide caps.
 
-    Returns, per line, the points granted, the cap usage keys it counts
-    towards and the cap that cut it; and the usage added per key.
+    The caps count per period of the order's local day (business time,
+    ``occurred``, in the program's zone). Returns, per line, the points
+    granted, the cap usage keys it counts towards and the cap that cut it;
+    and the usage added per key.
     """
     raw = evaluation.raw
     if not program.caps:
         return tuple(line[1] for line in raw), ((),) * len(raw), (None,) * len(raw), {}
+    day = occurred.astimezone(program.zone).date()
     rules = {rule.id: rule for rule in program.rule_set.rules}
     granted: list[int] = []
     keys_of: list[tuple[str, ...]] = []
