@@ -11,6 +11,10 @@ Each figure is printed with its target and a ratio measured in the same run:
 * ``history`` (target <= 1.5): the median cost of an order on a member with
   years of daily activity (10 at full size) against the same orders on a new
   member.
+* ``building`` (no target): the CPU time per command of building that
+  member, carrying its ledger forward included, against building a member
+  with only the recent history (the cost of a command amortised over a
+  member's life).
 * ``restore`` (target <= 2 ms): ``Account.restore`` from a snapshot (as JSON
   text) plus the 10 events after it, for a member with 100,000 events before
   the snapshot at full size; a member with 1,000 events before its snapshot
@@ -268,10 +272,20 @@ def restore_ms(account: Account, program: Program, repeat: int = 25) -> tuple[fl
 
 def bench_restore(program: Program, events: int) -> bool:
     step = timedelta(days=3650) / 100_000  # (100,000 commands in ten years)
+    start = time.process_time()
     long = long_member(program, events, step)
+    built = (time.process_time() - start) / events
     # the reference has the same recent state: as much history as the longest window holds
     recent = min(events, int(timedelta(days=_RECENT_DAYS) / step))
+    start = time.process_time()
     short = long_member(program, recent, step)
+    built_short = (time.process_time() - start) / recent
+    print(
+        f"building  {events:,} commands on one member ({len(long.ledger.lots):,} lots in its"
+        f" ledger)  {built * 1e3:.3f} ms per command, carrying forward included"
+        f"  | first {recent:,} commands {built_short * 1e3:.3f} ms"
+        f"  ratio {built / built_short:.2f}"
+    )
     ms, size = restore_ms(long, program)
     ref, ref_size = restore_ms(short, program)
     ok = ms <= RESTORE_TARGET_MS

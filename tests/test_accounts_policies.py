@@ -318,3 +318,23 @@ def test_the_state_stays_the_size_of_recent_activity() -> None:
     assert biggest[2] < 1.1 * biggest[1]
     assert len(a.ledger.events) < 5 * p.carry_every
     assert Account.replay(a.events, programs=p) == a
+
+
+def test_a_member_with_many_open_lots_is_carried_forward_less_often() -> None:
+    # carrying forward costs time in proportion to the lots: a member keeping
+    # hundreds of open lots waits as many commands as it carried lots
+    p = attrs.evolve(P, carry_every=16)
+    a = Account.open("m", program=p, at=T)
+    carries, kept = 0, 0
+    for k in range(600):
+        before = len(a.ledger.events)
+        a = a.award(f"a-{k}", at=T + timedelta(minutes=k), points=5, reason="visit").account
+        if len(a.ledger.events) < before:
+            carries += 1
+            kept = sum(1 for lot in a.ledger.lots if lot.remaining)
+            assert a.rotate_at - a.ledger_ops >= kept
+    assert kept > 200
+    assert 4 <= carries <= 8  # (every 16 commands would be 37)
+    assert a.balance().available == 5 * 600
+    assert Account.replay(a.events, programs=p) == a
+    assert Account.restore(a.snapshot(), (), programs=p) == a

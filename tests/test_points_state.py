@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyaltycore import errors
+from loyaltycore._packed import pack_ints, pack_texts, unpack_ints, unpack_texts
 from loyaltycore.points import (
     ExpireAfter,
     ExpireOnInactivity,
@@ -210,6 +211,9 @@ def test_the_sources_redemptions_consumed_pack_as_columns() -> None:
     assert set(columns) == {"at", "count", "source", "points"}
     assert not any("sources" in x for _, x in doc["objs"]["lists"])
     back = PointsLedger.from_state(doc)
+    waiting = [x for x in list.__iter__(back._objs) if type(x) is Deferred]
+    assert len(waiting) > 5  # (built when read)
+    assert len({id(x) for x in waiting}) == 1
     assert back == ledger
     assert back.events == ledger.events
     assert [e.sources for e in back.events if type(e).__name__ == "Redeemed"] == [
@@ -301,6 +305,26 @@ BAD: list[tuple[str, Any]] = [
     (
         "packed sources, an index twice",
         _sources_doc(at=_packed_bytes((3).to_bytes(8, "little") * 2)),
+    ),
+    (
+        "packed sources, indexes out of order",
+        _sources_doc(
+            at=pack_ints(unpack_ints(_sources_doc()["objs"]["sources"]["at"], "at")[::-1])
+        ),
+    ),
+    (
+        "packed sources, an index past objs",
+        _sources_doc(
+            at=pack_ints(unpack_ints(_sources_doc()["objs"]["sources"]["at"], "at") + 99)
+        ),
+    ),
+    (
+        "packed sources, an empty source",
+        _sources_doc(
+            source=pack_texts(
+                ["", *unpack_texts(_sources_doc()["objs"]["sources"]["source"], "s")[1:]]
+            )
+        ),
     ),
 ]
 

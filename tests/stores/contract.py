@@ -247,6 +247,18 @@ class StoreContract:
         with pytest.raises(NotFound):
             store.outcome("ann", "o-2")
 
+    def test_a_store_keeps_no_events_it_stored(self, store: Store) -> None:
+        # (a long-running host: what the store remembers does not grow with its commands)
+        store.create(opened("ann"))
+        for k in range(40):
+            done = store.execute(
+                "ann", lambda a, k=k: a.adjust(f"a-{k}", at=T0, points=1, reason="visit")
+            )
+            assert [e.version for e in done.account.events] == [k + 2]
+        assert done.account.balance().available == 40
+        assert store.load("ann") == done.account
+        assert len(store.events("ann")) == 41
+
     def test_a_stored_outcome_answers_a_retry_without_running_it(self, store: Store) -> None:
         store.create(opened("ann"))
         done = store.execute("ann", lambda a: a.adjust("a-1", at=T0, points=5, reason="hi"))

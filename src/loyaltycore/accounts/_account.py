@@ -564,6 +564,29 @@ class Account:
             return ()
         return tuple(self._log.newest(count))
 
+    def without_events(self) -> Account:
+        """This account without the events it keeps, once they are stored.
+
+        An account keeps every event since it was opened or restored, so
+        that :attr:`events` and :meth:`events_since` can answer; one held in
+        memory across many commands grows with each. After storing them, a
+        host keeps this instead: the same account (equal, same state), whose
+        :attr:`events` starts again empty and whose :meth:`events_since`
+        answers for the commands that follow. The stores do this with every
+        account they remember.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2024, 5, 6, tzinfo=timezone.utc)
+        >>> a = Account.open("ann", program=example_program(), at=at)
+        >>> a = a.adjust("a-1", at=at, points=5, reason="x").account.without_events()
+        >>> a.events, a.balance().available
+        ((), 5)
+        >>> b = a.adjust("a-2", at=at, points=5, reason="y").account
+        >>> [e.command for e in b.events_since(a.version)]
+        ['adjust']
+        """
+        return attrs.evolve(self, log=None)
+
     def balance(self) -> Balance:
         """Available, pending, held and debt now, with lifetime totals since opening.
 
@@ -1716,9 +1739,9 @@ def _rotated(
     found = _points.rotate(ledger, keep)
     if found is None:
         return ledger, offset, ops, ops + every
-    rotated, left = found
+    rotated, left, carried = found
     offset = _plus(_plus(offset, ledger.balance()), rotated.balance(), -1)
-    return rotated, offset, left, left + every
+    return rotated, offset, left, left + max(every, carried)
 
 
 @functools.lru_cache(maxsize=256)
@@ -1937,9 +1960,9 @@ def _prune_window(
     oldest = at - timedelta(days=program.retry_days)
     named = set()
     while outcomes:
-        first = next(iter(outcomes.values()))
-        if len(outcomes) > program.retry_count or first.outcome.at < oldest:
-            del outcomes[first.id]
+        first = next(iter(outcomes))  # (the count first: a restored outcome is read when needed)
+        if len(outcomes) > program.retry_count or outcomes[first].outcome.at < oldest:
+            del outcomes[first]
         else:
             break
     while orders:

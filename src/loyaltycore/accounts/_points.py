@@ -158,9 +158,12 @@ def transfer_parts(receiver: PointsLedger, id: str) -> tuple[TransferIn, ...]:
 # -- the bounded ledger ---------------------------------------------------------------
 #
 # A ledger keeps every command it ran; an account keeps its ledger bounded by
-# carrying it forward now and then (every ``Program.carry_every`` ledger commands, a
-# rule of the account's own state, so live accounts, replays and restores
-# carry at the same commands). The cut is the latest point where nothing
+# carrying it forward now and then (after ``Program.carry_every`` ledger commands, or
+# after as many commands as it carried lots, whichever is more: carrying costs
+# time in proportion to the lots, so a member with thousands of open lots pays
+# the same small share of it per command as a member with a few; a rule of the
+# account's own state, so live accounts, replays and restores carry at the same
+# commands). The cut is the latest point where nothing
 # after it, and nothing the account may still ask for, refers back:
 #
 # * the earns and points tenders of the orders kept for refunds, and every
@@ -256,8 +259,9 @@ def _renamed(event: Any, names: dict[str, str]) -> Any:
     return attrs.evolve(event, **changes) if changes else event
 
 
-def rotate(ledger: PointsLedger, keep: set[str]) -> tuple[PointsLedger, int] | None:
-    """The ledger carried forward at the latest safe cut, and its command count; or None."""
+def rotate(ledger: PointsLedger, keep: set[str]) -> tuple[PointsLedger, int, int] | None:
+    """The ledger carried forward at the latest safe cut, its command count after the
+    cut and the number of lots it carried; or None."""
     if not _REFS:
         _tables()
     if isinstance(ledger.policy, ExpireOnInactivity):
@@ -279,4 +283,4 @@ def rotate(ledger: PointsLedger, keep: set[str]) -> tuple[PointsLedger, int] | N
         rotated = PointsLedger.replay(carried.events + tail)
     except LoyaltyError:
         return None
-    return rotated, sum(1 for ev in tail if not ev.derived)
+    return rotated, sum(1 for ev in tail if not ev.derived), len(names)

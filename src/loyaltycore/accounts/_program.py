@@ -214,8 +214,10 @@ class Program:
         unknown_refund_rate: points per currency unit clawed back when an
             order the account does not know (or no longer keeps) is refunded
             by amount.
-        carry_every: how many ledger commands an account runs between two
-            attempts to carry its ledger forward (the bounded ledger).
+        carry_every: how many ledger commands an account runs at least
+            between two attempts to carry its ledger forward (the bounded
+            ledger); after a carry that kept more lots than this, it waits
+            as many commands as it kept lots.
 
     Raises:
         InvalidRule: a zone, exponent or tier order that differs from the

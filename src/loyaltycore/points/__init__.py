@@ -1114,8 +1114,7 @@ class PointsLedger(Core):
         prefix = id + "/"
         lots = tuple(
             MergedLot.of(lot, name=lot.id[len(prefix) :] if lot.id.startswith(prefix) else None)
-            for lot in book._lot_values()
-            if lot.remaining
+            for lot in book._lot_values(unspent=True)
         )
         fresh = PointsLedger.open(
             self.member,
@@ -1444,7 +1443,7 @@ def merge(
             field="duplicate",
             value=duplicate.member,
         )
-    lots = tuple(MergedLot.of(lot) for lot in book._lot_values() if lot.remaining)
+    lots = tuple(MergedLot.of(lot) for lot in book._lot_values(unspent=True))
     return into._run(Merged, id, at_utc, occurred, duplicate.member, lots, book._a[DEBT])
 
 

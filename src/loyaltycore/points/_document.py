@@ -194,14 +194,14 @@ def _lists(columns: tuple[Any, ...]) -> list[list[Any]]:
     return [c if isinstance(c, list) else c.tolist() for c in columns]
 
 
-def _transfers_in(columns: tuple[Any, ...]) -> tuple[TransferIn, ...]:
+def _transfers_in(columns: tuple[Any, ...], _: int) -> tuple[TransferIn, ...]:
     return tuple(
         TransferIn(p, _when(e), source, _value(v))
         for p, e, source, v in zip(*_lists(columns), strict=True)
     )
 
 
-def _merged_lots(columns: tuple[Any, ...]) -> tuple[MergedLot, ...]:
+def _merged_lots(columns: tuple[Any, ...], _: int) -> tuple[MergedLot, ...]:
     return tuple(
         MergedLot(lot, p, instant(e), _when(x), _when(a), bool(d), source, _value(v))
         for lot, p, e, x, a, d, source, v in zip(*_lists(columns), strict=True)
@@ -424,13 +424,15 @@ def from_state(data: Any) -> State:
 
 
 def _objs(value: Any) -> list[Any]:
-    """The ``objs`` of a document, packed or a list, as a list of plain data.
+    """The values records refer to, from a document's ``objs`` (packed or a list).
 
-    A packed document's redemption sources come back as tuples of pairs,
-    already checked (read as columns, in a few C calls).
+    A packed document's redemption sources are checked as columns, and
+    each redemption's pairs are built when its event is read (one
+    :class:`Deferred` stands at every redemption's place), so a restore
+    spends no Python step per redemption.
     """
     if isinstance(value, list):
-        return value
+        return [x if type(x) is str else _obj_value(x) for x in value]
     if not isinstance(value, dict) or set(value) not in _PACKED_OBJS:
         raise ValueError(
             'objs must be a list or {"strs": texts, "lists": [[index, lots]], "sources": columns}'
@@ -440,39 +442,52 @@ def _objs(value: Any) -> list[Any]:
         isinstance(x, list) and len(x) == 2 and type(x[0]) is int for x in lists
     ):
         raise ValueError("objs.lists must be [index, lots] pairs")
-    sources = _packed_sources(value.get("sources"))
-    out: list[Any] = [None] * (len(strs) + len(lists) + len(sources))
-    for i, item in (*lists, *sources):
-        if not 0 <= i < len(out) or out[i] is not None:
-            raise ValueError("objs.lists and objs.sources must name distinct indexes within objs")
-        out[i] = item
-    rest = iter(strs)
-    return [next(rest) if x is None else x for x in out]
+    at, sources = _packed_sources(value.get("sources"))
+    n = len(strs) + len(lists) + len(at)
+    places = np.sort(np.concatenate((np.array([i for i, _ in lists], dtype=np.int64), at)))
+    if len(places) and (places[0] < 0 or places[-1] >= n or (np.diff(places) == 0).any()):
+        raise ValueError("objs.lists and objs.sources must name distinct indexes within objs")
+    out = np.empty(n, dtype=object)
+    is_str = np.ones(n, dtype=bool)
+    is_str[places] = False
+    out[is_str] = strs
+    out[at] = sources
+    for i, item in lists:
+        out[i] = _obj_value(item)
+    return out.tolist()
 
 
 #: The keys of packed ``objs`` (older packed documents have no ``sources``).
 _PACKED_OBJS: Final = ({"strs", "lists"}, {"strs", "lists", "sources"})
 
 
-def _packed_sources(value: Any) -> list[tuple[int, tuple[tuple[str, int], ...]]]:
-    """(index, sources) of each redemption's packed sources."""
+def _pairs(table: tuple[Any, Any, list[str], list[int]], i: int) -> tuple[tuple[str, int], ...]:
+    """The sources of the redemption at place ``i`` of ``objs`` (see :func:`_packed_sources`)."""
+    at, ends, names, points = table
+    k = int(np.searchsorted(at, i))
+    start, end = (int(ends[k - 1]) if k else 0), int(ends[k])
+    return tuple(zip(names[start:end], points[start:end], strict=True))
+
+
+def _packed_sources(value: Any) -> tuple[Any, Deferred | None]:
+    """The places in ``objs`` of the redemptions' packed sources (sorted), and the one
+    :class:`Deferred` that builds each. Checked here as columns: counts that cover the
+    pairs, names that are not empty."""
     if value is None:
-        return []
+        return np.zeros(0, dtype=np.int64), None
     if not isinstance(value, dict) or set(value) != {"at", "count", "source", "points"}:
         raise ValueError("objs.sources must have the columns at, count, source and points")
-    at, counts = _ints(value, "at").tolist(), _ints(value, "count").tolist()
-    names, points = unpack_texts(value["source"], "source"), _ints(value, "points").tolist()
-    if len(at) != len(counts) or any(c < 0 for c in counts) or sum(counts) != len(names):
+    at, counts = _ints(value, "at"), _ints(value, "count")
+    names, points = unpack_texts(value["source"], "source"), _ints(value, "points")
+    if len(at) != len(counts) or (counts < 0).any() or int(counts.sum()) != len(names):
         raise ValueError("objs.sources: the counts must cover the sources, one count per index")
     if len(points) != len(names):
         raise ValueError("objs.sources: the source and points columns differ in length")
-    pairs = list(zip(names, points, strict=True))
-    out = []
-    start = 0
-    for i, count in zip(at, counts, strict=True):
-        out.append((i, tuple(pairs[start : start + count])))
-        start += count
-    return out
+    if "" in names:
+        raise ValueError("objs.sources: a source must not be empty")
+    if (np.diff(at) <= 0).any():
+        raise ValueError("objs.sources: the indexes must be in order")
+    return at, Deferred((at, np.cumsum(counts), names, points.tolist()), _pairs)
 
 
 def _from_state(data: Any) -> State:
@@ -534,11 +549,10 @@ def _from_state(data: Any) -> State:
         s._lots = _chunked_columns(lots)
         s._q = array("q", queue.tobytes())
         s._h = h
-    values = [x if type(x) is str or type(x) is tuple else _obj_value(x) for x in objs]
-    if any(type(x) is Deferred for x in values):
-        s._objs = LazyObjs(values)
+    if any(type(x) is Deferred for x in objs):
+        s._objs = LazyObjs(objs)
     else:
-        s._objs = tuple(values)
+        s._objs = tuple(objs)
     if len(command_ids) > BIG_IDS:
         pos = array("q", command_at.tobytes())
         kind_bytes = bytearray(kinds.astype(np.uint8).tobytes())

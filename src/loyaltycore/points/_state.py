@@ -158,16 +158,18 @@ class Deferred:
 
     A restored ledger (:mod:`loyaltycore.points._document`) holds a merge's or
     a transfer's list of lots this way: only reading the event builds it.
+    One Deferred may stand at many places of ``objs`` (the sources of every
+    redemption, kept as shared columns): ``build`` is given the place read.
     """
 
     __slots__ = ("_build", "_data")
 
-    def __init__(self, data: Any, build: Callable[[Any], Any]) -> None:
+    def __init__(self, data: Any, build: Callable[[Any, int], Any]) -> None:
         self._data = data
         self._build = build
 
-    def value(self) -> Any:
-        return self._build(self._data)
+    def value(self, i: int) -> Any:
+        return self._build(self._data, i)
 
 
 class LazyObjs(list):  # type: ignore[type-arg]
@@ -181,7 +183,7 @@ class LazyObjs(list):  # type: ignore[type-arg]
             return LazyObjs(list.__getitem__(self, i))
         value = list.__getitem__(self, i)
         if type(value) is Deferred:
-            value = value.value()
+            value = value.value(i if i >= 0 else i + len(self))
             list.__setitem__(self, i, value)
         return value
 
@@ -675,10 +677,12 @@ class Core:
         source = SOURCES[code] if code < SOURCE_OWN else objs[code - SOURCE_OWN]
         return source, objs[value - 1] if value else None
 
-    def _lot_values(self) -> tuple[Lot, ...]:
-        """Every lot, in the order they were created."""
+    def _lot_values(self, *, unspent: bool = False) -> tuple[Lot, ...]:
+        """Every lot (or every lot with points left), in the order they were created."""
         names = self._ids()[1]
-        return tuple(self._lot_value(i, names) for i in range(self._a[H_NLOTS]))
+        every = range(self._a[H_NLOTS])
+        lots = [i for i in every if self.remaining_of(i)] if unspent else every
+        return tuple(self._lot_value(i, names) for i in lots)
 
     def _events_of(self, *kinds: type[Any]) -> list[Any]:
         """The history's events of ``kinds``, oldest first, each read from its

@@ -521,7 +521,8 @@ class Store(abc.ABC):
         return Account.replay(events, programs=self._resolve, profile=profile), snap is not None
 
     def _remember(self, account: Account) -> None:
-        self._seen[account.member] = account
+        # (its events are stored: kept, they would grow with every command it runs here)
+        self._seen[account.member] = account.without_events()
         self._seen.move_to_end(account.member)
         while len(self._seen) > 1024:
             self._seen.popitem(last=False)
