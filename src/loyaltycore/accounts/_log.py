@@ -14,10 +14,14 @@ accounts), or a compact event, the tuple ``(payload, order, activity, atoms)``:
 
 * ``payload``, ``order``, ``activity``: the event's own values (the account
   keeps the order record and the activity anyway);
-* ``atoms``: everything else as strs, ints, instants and tuples of them
-  (``_EVENT`` fields, the ledger commands as ``_OP`` field tuples, the
-  counters as items, the outcome as ``_OUTCOME`` fields with its award lines as
-  field tuples), which the collector stops tracking.
+* ``atoms``: everything else, one flat tuple of strs, ints and instants
+  (flat: the collector stops tracking a tuple of atoms at its first
+  collection, one of tuples only once each inner one is untracked):
+  version, command, id, at, occurred_at, member, hold; the number of ledger
+  commands, then each one's ``_OP`` fields; the outcome's ``_OUTCOME``
+  fields; the number of award lines, then each one's ``_LINE`` fields; then
+  the event's counters and caps and the outcome's counters and budgets, each
+  as its length and its keys and values.
 
 :func:`expand` builds the equal event back.
 """
@@ -52,23 +56,17 @@ Item = AccountEvent | tuple[Any, ...]
 def _compact(event: AccountEvent) -> Item:
     """The event as a compact tuple, or itself when it holds more than atoms."""
     outcome = event.outcome
+    maps = (event.counters, event.caps, outcome.counters, outcome.budgets)
     if (
         event.program is not None
         or event.tier is not None
         or event.absorbed is not None
         or outcome.emitted
-        or type(event.counters) is not dict
-        or type(event.caps) is not dict
-        or type(outcome.counters) is not dict
-        or type(outcome.budgets) is not dict
+        or any(type(m) is not dict for m in maps)
+        or any(op.policy is not None or op.parts or op.lots for op in event.ledger)
     ):
         return event
-    ops = []
-    for op in event.ledger:
-        if op.policy is not None or op.parts or op.lots:
-            return event
-        ops.append(_op_fields(op))
-    atoms = (
+    atoms = [
         event.version,
         event.command,
         event.id,
@@ -76,15 +74,30 @@ def _compact(event: AccountEvent) -> Item:
         event.occurred_at,
         event.member,
         event.hold,
-        tuple(ops),
-        tuple(event.counters.items()),
-        tuple(event.caps.items()),
-        _outcome_fields(outcome),
-        tuple(map(_line_fields, outcome.lines)),
-        tuple(outcome.counters.items()),
-        tuple(outcome.budgets.items()),
-    )
-    return (event.payload, event.order, event.activity, atoms)
+        len(event.ledger),
+    ]
+    for op in event.ledger:
+        atoms += _op_fields(op)
+    atoms += _outcome_fields(outcome)
+    atoms.append(len(outcome.lines))
+    for line in outcome.lines:
+        atoms += _line_fields(line)
+    for mapping in maps:
+        atoms.append(len(mapping))
+        for pair in mapping.items():
+            atoms += pair
+    return (event.payload, event.order, event.activity, tuple(atoms))
+
+
+def _read_maps(atoms: tuple[Any, ...], i: int) -> list[dict[str, int]]:
+    """The mappings written after ``atoms[i]`` (each its length, then keys and values)."""
+    out = []
+    while i < len(atoms):
+        n = atoms[i]
+        pairs = atoms[i + 1 : i + 1 + 2 * n]
+        out.append(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+        i += 1 + 2 * n
+    return out
 
 
 def expand(item: Item) -> AccountEvent:
@@ -92,13 +105,23 @@ def expand(item: Item) -> AccountEvent:
     if isinstance(item, AccountEvent):
         return item
     payload, order, activity, atoms = item
-    version, command, id, at, occurred, member, hold, ops, counters, caps = atoms[:10]
-    fields, lines, outcome_counters, budgets = atoms[10:]
+    version, command, id, at, occurred, member, hold, n = atoms[:8]
+    i, width = 8, len(_OP)
+    ops = []
+    for _ in range(n):
+        ops.append(LedgerOp(**dict(zip(_OP, atoms[i : i + width], strict=True))))
+        i += width
+    fields = dict(zip(_OUTCOME, atoms[i : i + len(_OUTCOME)], strict=True))
+    i += len(_OUTCOME)
+    n, i = atoms[i], i + 1
+    width = len(_LINE)
+    lines = tuple(atoms[k : k + width] for k in range(i, i + n * width, width))
+    counters, caps, outcome_counters, budgets = _read_maps(atoms, i + n * width)
     outcome = Outcome(
-        **dict(zip(_OUTCOME, fields, strict=True)),
+        **fields,
         lines=_orders.award_lines(lines),
-        counters=dict(outcome_counters),
-        budgets=dict(budgets),
+        counters=outcome_counters,
+        budgets=budgets,
     )
     return AccountEvent(
         version,
@@ -108,10 +131,10 @@ def expand(item: Item) -> AccountEvent:
         occurred,
         payload,
         outcome,
-        tuple(LedgerOp(**dict(zip(_OP, op, strict=True))) for op in ops),
+        tuple(ops),
         activity,
-        dict(counters),
-        dict(caps),
+        counters,
+        caps,
         order,
         member=member,
         hold=hold,
