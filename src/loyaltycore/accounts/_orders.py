@@ -12,6 +12,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -139,8 +140,7 @@ def price(
                 field="tenders",
                 value=paid_total,
             )
-    points_money = sum((t.amount for t in paid if t.kind == "points"), Decimal(0))
-    tendered = sum(t.points or 0 for t in paid if t.kind == "points")
+    points_money, tendered = _points_tendered(paid) if paid else (_ZERO, 0)
     exp = program.exponent
 
     def money(value: Decimal) -> Decimal:
@@ -167,6 +167,16 @@ def price(
         points_paid=money(points_money),
     )
     return Priced(event, total, tendered)
+
+
+#: Money no tender paid (Decimals are immutable: one serves).
+_ZERO: Final[Decimal] = Decimal(0)
+
+
+def _points_tendered(paid: tuple[Tender, ...]) -> tuple[Decimal, int]:
+    """The money the points tenders cover and the points they redeem."""
+    points = [t for t in paid if t.kind == "points"]
+    return sum((t.amount for t in points), Decimal(0)), sum(t.points or 0 for t in points)
 
 
 def money_basis(event: Event) -> Decimal:
