@@ -361,9 +361,7 @@ class PointsLedger(Core):
                 field="debt_policy",
                 value=debt_policy,
             )
-        return _publish(
-            State.opened(Opened(member, tz=tz_name, policy=policy, debt_policy=debt_policy))
-        )
+        return _publish(State.fresh(member, tz_name, policy, debt_policy, TZDATA))
 
     @classmethod
     def replay(
@@ -719,10 +717,15 @@ class PointsLedger(Core):
         The event itself is not built: its handler takes the inputs, and the
         state records the event. A retry builds it to compare the payloads.
         """
-        at_us = self._posting(id, at)
-        if at_us is None:  # a retry: the same payload, or an error naming the difference
+        eids = self._eids  # (_posting, inlined: once per command)
+        if (SEP + id + SEP in eids) if type(eids) is str else self._ordinal(id) >= 0:
+            # a retry: the same payload, or an error naming the difference
             _same_payload(self._command_event(self._ordinal(id)), cls(id, at, *inputs))
             return self
+        d = at - _EPOCH
+        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        if at_us < self._a[H_LAST]:
+            self._posting(id, at)  # (raises OutOfOrder)
         book = _THAW(self)
         try:
             if at_us >= book._a[H_NEXT]:
@@ -742,11 +745,17 @@ class PointsLedger(Core):
     def _plain_earn(
         self, id: str, at: datetime, points: int, reason: str = ""
     ) -> PointsLedger | None:
-        """:meth:`earn` with nothing optional but a reason in one step, or None for the
-        general path."""
-        at_us = self._posting(id, at)
-        if at_us is None:
-            return None  # (a retry: the general path compares the payload)
+        """:meth:`earn` with nothing optional but a reason in one step (checked inputs:
+        a str ``id``, ``at`` in UTC, positive ``points``, a str ``reason``), or None
+        for the general path: a retry (which compares the payload), an ``at`` out of
+        order."""
+        eids = self._eids  # (_posting, inlined: once per earn)
+        if (SEP + id + SEP in eids) if type(eids) is str else self._ordinal(id) >= 0:
+            return None
+        d = at - _EPOCH
+        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        if at_us < self._a[H_LAST]:
+            return None  # (the general path raises OutOfOrder)
         book = _THAW(self)
         try:
             if not book.earn_plain(id, at_us, points, -1, reason):
@@ -810,20 +819,31 @@ class PointsLedger(Core):
         >>> ledger.balance().pending, ledger.balance(as_of=at + timedelta(days=30)).available
         (100, 100)
         """
-        at_utc, occurred = _command(id, at, occurred_at)
-        if type(points) is not int or not 0 < points <= MAX_POINTS:
-            points = check_points(points)
-        if (
-            (occurred is at_utc or occurred == at_utc)
+        if (  # the common case, checked in one step (else in order, below)
+            type(id) is str
+            and type(at) is datetime
+            and at.tzinfo is UTC
+            and type(points) is int
+            and 0 < points <= MAX_POINTS
+            and (
+                occurred_at is None
+                or occurred_at is at
+                or (type(occurred_at) is datetime and occurred_at == at)
+            )  # (an occurred_at equal to at is left out of the record)
             and available_at is None
             and expires_at is None
             and type(reason) is str
             and source == "purchase"
             and value_per_point is None
+            and id
+            and not id.isspace()
         ):
-            done = self._plain_earn(id, at_utc, points, reason)
+            done = self._plain_earn(id, at, points, reason)
             if done is not None:
                 return done
+        at_utc, occurred = _command(id, at, occurred_at)
+        if type(points) is not int or not 0 < points <= MAX_POINTS:
+            points = check_points(points)
         avail = None if available_at is None else _utc(available_at, "available_at")
         expires = None if expires_at is None else _utc(expires_at, "expires_at")
         return self._run(

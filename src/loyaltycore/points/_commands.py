@@ -111,6 +111,7 @@ from loyaltycore.points._state import (
     USED,
     Builder,
     S,
+    _Big,
     _iso,
     _too_late,
     instant,
@@ -243,7 +244,7 @@ class State(Builder):
                     HDR + header[HDR + header[H_NLOTS] * S + header[H_QLO]] * S + EXPIRES
                 ]
             else:
-                first = self.expiry_of(self._q[header[H_QLO]])
+                first = self.first_expiry()
             if first < when:
                 when, rank = first, 1
         for hold_id, hold in self._open_holds.items():
@@ -253,6 +254,14 @@ class State(Builder):
         if deadline < when:
             when, rank = deadline, 3
         return when, rank, which
+
+    def first_expiry(self) -> int:
+        """The expiry of the queue's first lot (a queue of its own: ``q``)."""
+        lot = self._q[self._a[H_QLO]]
+        lots = self._lots
+        if lots is not None and type(lots) is not _Big:  # (a flat table: the row by offset)
+            return lots[lot * S + EXPIRES]  # type: ignore[no-any-return]
+        return self.expiry_of(lot)
 
     def take(self, points: int, *, hold: bool = False) -> list[int]:
         """Consume ``points`` of usable lots, soonest-expiring first; flat parts."""
@@ -466,7 +475,7 @@ class State(Builder):
                     HDR + header[HDR + header[H_NLOTS] * S + head] * S + EXPIRES
                 ]
             else:
-                header[H_NEXT] = self.expiry_of(self._q[head])
+                header[H_NEXT] = self.first_expiry()
 
     def local_expiry(self, occurred_at: datetime, occurred_us: int, at: datetime) -> int:
         """The policy's expiry for points earned at ``occurred_at`` (memoised per hour)."""

@@ -144,6 +144,11 @@ class Replayer(State):
     def joined(self) -> tuple[str | IdLog, str | IdLog]:
         """(eids, lids): the ids joined (an IdLog each when many), checked for separators."""
         idix, lotix = self.idix, self.lotix
+        if len(idix) <= BIG_IDS and len(lotix) <= BIG_IDS:  # (the usual case, in one step)
+            joined = SEP + SEP.join(idix) + SEP if idix else SEP
+            names = SEP + SEP.join(lotix) + SEP if lotix else SEP
+            if joined.count(SEP) == len(idix) + 1 and names.count(SEP) == len(lotix) + 1:
+                return joined, names
         for ids, error in ((idix, _bad_id), (lotix, _bad_lot_id)):
             bad = next((x for x in ids if SEP in x), None) if len(ids) > BIG_IDS else None
             if bad is not None:

@@ -835,11 +835,19 @@ class Builder(Core):
     @classmethod
     def opened(cls, ev: Opened) -> Self:
         """A fresh builder for a ledger opened by ``ev``."""
-        if ev.debt_policy not in ("debt", "strict"):
-            raise ValueError(f"debt_policy={ev.debt_policy!r} must be 'debt' or 'strict'")
+        return cls.fresh(ev.member, ev.tz, ev.policy, ev.debt_policy, ev.tzdata)
+
+    @classmethod
+    def fresh(
+        cls, member: str, tz: str, policy: ExpiryPolicy, debt_policy: str, tzdata: str
+    ) -> Self:
+        """A fresh builder for a ledger opened with these settings (the fields
+        of its :class:`Opened`, which is not built: it is read back from them)."""
+        if debt_policy not in ("debt", "strict"):
+            raise ValueError(f"debt_policy={debt_policy!r} must be 'debt' or 'strict'")
         s = cls.__new__(cls)
-        s._conf = conf_of(ev.tz, ev.policy, ev.debt_policy == "strict", ev.tzdata)
-        s._member_id = ev.member
+        s._conf = conf_of(tz, policy, debt_policy == "strict", tzdata)
+        s._member_id = member
         s._a = _FRESH[:]
         s._lots = s._q = s._h = None
         s._objs = _EMPTY
@@ -1211,6 +1219,14 @@ class Builder(Core):
     def sources_of(self, parts: Sequence[int]) -> tuple[tuple[str, int], ...] | None:
         """The points of flat lot ``parts`` per source, in order (adjacent
         parts of one source summed); None when all of them are purchases."""
+        lots = self._lots
+        if lots is None or type(lots) is not _Big:  # (the usual answer, in one pass)
+            rows, start = (self._a, HDR + SRC) if lots is None else (lots, SRC)
+            for lot in parts[::2]:
+                if rows[start + lot * S]:
+                    break
+            else:
+                return None  # every part's SRC column is 0: all purchases
         columns = []
         for j in range(0, len(parts), 2):
             r, b = self._row(parts[j])
