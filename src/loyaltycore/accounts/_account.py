@@ -32,6 +32,7 @@ import attrs
 from loyaltycore import serialize
 from loyaltycore._validate import check_id, check_points, check_str, to_decimal, type_name
 from loyaltycore.accounts import _orders, _payload, _points, _snapshot, _tiers
+from loyaltycore.accounts._log import Log
 from loyaltycore.accounts._program import Program, currency_code
 from loyaltycore.accounts._values import (
     Absorbed,
@@ -96,34 +97,8 @@ class Applied(NamedTuple):
     outcome: Outcome
 
 
-class _Log:
-    """An account's events since it was opened or restored: O(1) to extend.
-
-    Successive versions share one list and each sees its first ``size``
-    items: a new event is appended in place when this version is the
-    newest (append, then check the slot is ours), else the list is copied.
-    """
-
-    __slots__ = ("events", "size")
-
-    def __init__(self, events: list[AccountEvent], size: int) -> None:
-        self.events = events
-        self.size = size
-
-    def add(self, event: AccountEvent) -> _Log:
-        events, size = self.events, self.size
-        if len(events) == size:
-            events.append(event)
-            if len(events) > size and events[size] is event:
-                return _Log(events, size + 1)
-        return _Log([*events[:size], event], size + 1)
-
-    def newest(self, count: int) -> list[AccountEvent]:
-        size = self.size
-        return self.events[max(0, size - count) : size]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Log, (self.events[: self.size], self.size))
+#: (accounts pickled before the log kept compact events name this class)
+_Log = Log
 
 
 class _Cmd(NamedTuple):
@@ -279,7 +254,7 @@ class Account:
     ledger_ops: int = 0
     rotate_at: int = 256
     profile: Profile | None = None
-    _log: _Log | None = attrs.field(default=None)
+    _log: Log | None = attrs.field(default=None)
     _budgets: Mapping[str, int] = attrs.field(factory=dict)
     _recall: Recall | None = attrs.field(default=None)
     #: ``activity`` indexed for the tier program (built on first need; not state)
@@ -938,9 +913,8 @@ class Account:
         evaluation = program.rule_set.evaluate(
             priced.event, self._member(before.tier), budgets_used=self._budgets
         )
-        day = cmd.occurred.astimezone(program.zone).date()
         granted, cap_keys, cut_by, cap_use = _orders.apply_caps(
-            evaluation, self.member, program, self.caps, day
+            evaluation, self.member, program, self.caps, cmd.occurred
         )
         groups, line_earn = _orders.earn_groups(evaluation, self.member, granted)
         earns = []
@@ -1741,7 +1715,7 @@ class Account:
             ledger_ops=ops,
             rotate_at=rotate_at,
             profile=self.profile,
-            log=_Log([event], 1) if self._log is None else self._log.add(event),
+            log=Log.of(event) if self._log is None else self._log.add(event),
             budgets=self._budgets,
             tally=tally if command != "migrate" else None,
         )
@@ -1822,7 +1796,7 @@ def _opened(
         offset=Balance(),
         rotate_at=program.carry_every,
         profile=profile,
-        log=_Log([event], 1),
+        log=Log.of(event),
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -139,8 +140,7 @@ def price(
                 field="tenders",
                 value=paid_total,
             )
-    points_money = sum((t.amount for t in paid if t.kind == "points"), Decimal(0))
-    tendered = sum(t.points or 0 for t in paid if t.kind == "points")
+    points_money, tendered = _points_tendered(paid) if paid else (_ZERO, 0)
     exp = program.exponent
 
     def money(value: Decimal) -> Decimal:
@@ -169,6 +169,16 @@ def price(
     return Priced(event, total, tendered)
 
 
+#: Money no tender paid (Decimals are immutable: one serves).
+_ZERO: Final[Decimal] = Decimal(0)
+
+
+def _points_tendered(paid: tuple[Tender, ...]) -> tuple[Decimal, int]:
+    """The money the points tenders cover and the points they redeem."""
+    points = [t for t in paid if t.kind == "points"]
+    return sum((t.amount for t in points), Decimal(0)), sum(t.points or 0 for t in points)
+
+
 def money_basis(event: Event) -> Decimal:
     """The money of an event a refund is a share of: its lines' net, or its amount."""
     if event.items:
@@ -184,16 +194,19 @@ def apply_caps(
     member: str,
     program: Program,
     usage: Mapping[str, int],
-    day: date,
+    occurred: datetime,
 ) -> tuple[tuple[int, ...], tuple[tuple[str, ...], ...], tuple[str | None, ...], dict[str, int]]:
     """Grant each award line in rule-set order under the member-wide caps.
 
-    Returns, per line, the points granted, the cap usage keys it counts
-    towards and the cap that cut it; and the usage added per key.
+    The caps count per period of the order's local day (business time,
+    ``occurred``, in the program's zone). Returns, per line, the points
+    granted, the cap usage keys it counts towards and the cap that cut it;
+    and the usage added per key.
     """
     raw = evaluation.raw
     if not program.caps:
         return tuple(line[1] for line in raw), ((),) * len(raw), (None,) * len(raw), {}
+    day = occurred.astimezone(program.zone).date()
     rules = {rule.id: rule for rule in program.rule_set.rules}
     granted: list[int] = []
     keys_of: list[tuple[str, ...]] = []
@@ -246,6 +259,13 @@ def _lines(
     fields: tuple[tuple[str, str, str, int, int, str | None], ...],
 ) -> tuple[AwardResult, ...]:
     return tuple(AwardResult(*line) for line in fields)
+
+
+def award_lines(
+    fields: tuple[tuple[str, str, str, int, int, str | None], ...],
+) -> tuple[AwardResult, ...]:
+    """The award lines of their field tuples (rule, currency, recipient, points, granted, cap)."""
+    return _lines(fields)
 
 
 def earn_groups(

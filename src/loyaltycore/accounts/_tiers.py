@@ -148,11 +148,11 @@ def may_change(status: TierStatus, program: Program, at: datetime) -> bool:
     """Whether the effective tier may have changed by ``at`` without new activity."""
     tiers = program.tiers
     tz = program.zone
-    if at.astimezone(tz).date() == status.evaluated_at.astimezone(tz).date():
+    today = at.astimezone(tz).date()
+    if today == status.evaluated_at.astimezone(tz).date():
         return False
     if tiers.upgrade == "period_end" or tiers.lifetime or status.challenge is not None:
         return True
-    today = at.astimezone(tz).date()
     ends = [status.valid_until, status.earned_until, status.grace_until]
     if status.override is not None:
         ends.append(status.override.until)

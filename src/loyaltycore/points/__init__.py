@@ -742,10 +742,13 @@ class PointsLedger(Core):
             raise
         return _publish(book)
 
-    def _plain_earn(self, id: str, at: datetime, points: int) -> PointsLedger | None:
-        """:meth:`earn` with nothing optional in one step (checked inputs: a str
-        ``id``, ``at`` in UTC, positive ``points``), or None for the general
-        path: a retry (which compares the payload), an ``at`` out of order."""
+    def _plain_earn(
+        self, id: str, at: datetime, points: int, reason: str = ""
+    ) -> PointsLedger | None:
+        """:meth:`earn` with nothing optional but a reason in one step (checked inputs:
+        a str ``id``, ``at`` in UTC, positive ``points``, a str ``reason``), or None
+        for the general path: a retry (which compares the payload), an ``at`` out of
+        order."""
         eids = self._eids  # (_posting, inlined: once per earn)
         if (SEP + id + SEP in eids) if type(eids) is str else self._ordinal(id) >= 0:
             return None
@@ -755,7 +758,7 @@ class PointsLedger(Core):
             return None  # (the general path raises OutOfOrder)
         book = _THAW(self)
         try:
-            if not book.earn_plain(id, at_us, points):
+            if not book.earn_plain(id, at_us, points, -1, reason):
                 return None  # (having changed nothing)
         except BaseException:
             book.abort(self)
@@ -822,17 +825,20 @@ class PointsLedger(Core):
             and at.tzinfo is UTC
             and type(points) is int
             and 0 < points <= MAX_POINTS
-            and occurred_at is None
+            and (
+                occurred_at is None
+                or occurred_at is at
+                or (type(occurred_at) is datetime and occurred_at == at)
+            )  # (an occurred_at equal to at is left out of the record)
             and available_at is None
             and expires_at is None
             and type(reason) is str
-            and not reason
             and source == "purchase"
             and value_per_point is None
             and id
             and not id.isspace()
         ):
-            done = self._plain_earn(id, at, points)
+            done = self._plain_earn(id, at, points, reason)
             if done is not None:
                 return done
         at_utc, occurred = _command(id, at, occurred_at)

@@ -62,6 +62,8 @@ from loyaltycore.points._records import (
     SOURCE_OWN,
     W_PLAIN_EARN,
     W_PLAIN_NEVER,
+    W_REASON_EARN,
+    W_REASON_NEVER,
     _w_adjusted,
     _w_cancelled,
     _w_captured,
@@ -544,8 +546,11 @@ class State(Builder):
             column |= SOURCE_OWN + kept - 1 if code is None else code
             self.set_column(lot, SRC, column)
 
-    def earn_plain(self, eid: str, at_us: int, points: int, recorded: int = -1) -> int:
-        """:meth:`earn` of a plain earn (positive ``points``, nothing optional), in one step.
+    def earn_plain(
+        self, eid: str, at_us: int, points: int, recorded: int = -1, reason: str = ""
+    ) -> int:
+        """:meth:`earn` of a plain earn (positive ``points``, nothing optional but a
+        ``reason``), in one step.
 
         Returns the length of the record it wrote, or 0, having changed
         nothing, when the general path is needed:
@@ -604,9 +609,19 @@ class State(Builder):
             self.command(eid, C_EARNED, at_us)
         header[EARNED] += points
         history, history_end, rec = self._h, header[H_HN], self._tx
-        words = (
-            (W_PLAIN_NEVER, at_us, points) if exp == NEVER else (W_PLAIN_EARN, at_us, points, exp)
-        )
+        if reason:  # (the record of an earn with a reason: the reason's index in objs)
+            kept = self.obj(reason)
+            words: tuple[int, ...] = (
+                (W_REASON_NEVER, at_us, points, kept)
+                if exp == NEVER
+                else (W_REASON_EARN, at_us, points, kept, exp)
+            )
+        else:
+            words = (
+                (W_PLAIN_NEVER, at_us, points)
+                if exp == NEVER
+                else (W_PLAIN_EARN, at_us, points, exp)
+            )
         if history is None or rec is history:  # (a short ledger's, or a replay's: rec ends it)
             rec.extend(words)
         elif not rec and len(history) == history_end:  # the record, straight into the history

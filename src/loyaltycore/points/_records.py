@@ -402,6 +402,14 @@ _EXPIRY_BIT: Final = 1 << sum(
 )
 W_PLAIN_NEVER: Final = C_EARNED | _EARNED_FLAGS << 5
 W_PLAIN_EARN: Final = C_EARNED | (_EARNED_FLAGS & ~_EXPIRY_BIT) << 5
+#: The same with a reason (in objs, its index after the points): W_REASON_EARN with
+#: the expiry, W_REASON_NEVER without.
+_REASON_BIT: Final = 1 << sum(
+    c in _OPTIONAL
+    for c in _SPECS[Earned][: [f.name for f in attrs.fields(Earned)].index("reason")]
+)
+W_REASON_NEVER: Final = C_EARNED | (_EARNED_FLAGS & ~_REASON_BIT) << 5
+W_REASON_EARN: Final = C_EARNED | (_EARNED_FLAGS & ~_EXPIRY_BIT & ~_REASON_BIT) << 5
 _w_redeemed = _WRITE[Redeemed]
 _w_held = _WRITE[Held]
 _w_captured = _WRITE[Captured]

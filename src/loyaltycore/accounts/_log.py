@@ -1,0 +1,179 @@
+"""An account's events since it was opened or restored: O(1) to extend, compact to keep.
+
+An account keeps every event it applied (a store appends them after each
+command), and an event holds objects: its outcome, its ledger commands, its
+order record. Kept as values, every order would leave some sixty references
+that the garbage collector walks at each collection for as long as the account
+lives, long after the outcome left the idempotency window. So the log keeps
+most events compact and builds them back when a host reads them.
+
+Layout of ``_Log.items`` (one list shared by successive versions, each seeing
+its first ``size`` items): an item is an :class:`AccountEvent` (an open, a
+migration, a merge: events holding programs, tier commands or other
+accounts), or a compact event, the tuple ``(payload, order, activity, atoms)``:
+
+* ``payload``, ``order``, ``activity``: the event's own values (the account
+  keeps the order record and the activity anyway);
+* ``atoms``: everything else, one flat tuple of strs, ints and instants
+  (flat: the collector stops tracking a tuple of atoms at its first
+  collection, one of tuples only once each inner one is untracked):
+  version, command, id, at, occurred_at, member, hold; the number of ledger
+  commands, then each one's ``_OP`` fields; the outcome's ``_OUTCOME``
+  fields; the number of award lines, then each one's ``_LINE`` fields; then
+  the event's counters and caps and the outcome's counters and budgets, each
+  as its length and its keys and values.
+
+:func:`expand` builds the equal event back.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+from typing import Any, Final
+
+import attrs
+
+from loyaltycore.accounts import _orders
+from loyaltycore.accounts._values import AccountEvent, LedgerOp, Outcome
+
+#: The ledger command fields a compact event keeps, in this order.
+_OP: Final = tuple(f.name for f in attrs.fields(LedgerOp))
+#: The outcome fields a compact event keeps as they are (then lines, counters, budgets).
+_OUTCOME: Final = tuple(
+    f.name
+    for f in attrs.fields(Outcome)
+    if f.name not in ("lines", "emitted", "counters", "budgets")
+)
+_LINE: Final = ("rule", "currency", "recipient", "points", "granted", "cap")
+#: (each a tuple of the fields, in one C call)
+_op_fields: Final = attrgetter(*_OP)
+_outcome_fields: Final = attrgetter(*_OUTCOME)
+_line_fields: Final = attrgetter(*_LINE)
+
+Item = AccountEvent | tuple[Any, ...]
+
+
+def _compact(event: AccountEvent) -> Item:
+    """The event as a compact tuple, or itself when it holds more than atoms."""
+    outcome = event.outcome
+    maps = (event.counters, event.caps, outcome.counters, outcome.budgets)
+    if (
+        event.program is not None
+        or event.tier is not None
+        or event.absorbed is not None
+        or outcome.emitted
+        or any(type(m) is not dict for m in maps)
+        or any(op.policy is not None or op.parts or op.lots for op in event.ledger)
+    ):
+        return event
+    atoms = [
+        event.version,
+        event.command,
+        event.id,
+        event.at,
+        event.occurred_at,
+        event.member,
+        event.hold,
+        len(event.ledger),
+    ]
+    for op in event.ledger:
+        atoms += _op_fields(op)
+    atoms += _outcome_fields(outcome)
+    atoms.append(len(outcome.lines))
+    for line in outcome.lines:
+        atoms += _line_fields(line)
+    for mapping in maps:
+        atoms.append(len(mapping))
+        for pair in mapping.items():
+            atoms += pair
+    return (event.payload, event.order, event.activity, tuple(atoms))
+
+
+def _read_maps(atoms: tuple[Any, ...], i: int) -> list[dict[str, int]]:
+    """The mappings written after ``atoms[i]`` (each its length, then keys and values)."""
+    out = []
+    while i < len(atoms):
+        n = atoms[i]
+        pairs = atoms[i + 1 : i + 1 + 2 * n]
+        out.append(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+        i += 1 + 2 * n
+    return out
+
+
+def expand(item: Item) -> AccountEvent:
+    """The event of a kept item (equal to the one the log was given)."""
+    if isinstance(item, AccountEvent):
+        return item
+    payload, order, activity, atoms = item
+    version, command, id, at, occurred, member, hold, n = atoms[:8]
+    i, width = 8, len(_OP)
+    ops = []
+    for _ in range(n):
+        ops.append(LedgerOp(**dict(zip(_OP, atoms[i : i + width], strict=True))))
+        i += width
+    fields = dict(zip(_OUTCOME, atoms[i : i + len(_OUTCOME)], strict=True))
+    i += len(_OUTCOME)
+    n, i = atoms[i], i + 1
+    width = len(_LINE)
+    lines = tuple(atoms[k : k + width] for k in range(i, i + n * width, width))
+    counters, caps, outcome_counters, budgets = _read_maps(atoms, i + n * width)
+    outcome = Outcome(
+        **fields,
+        lines=_orders.award_lines(lines),
+        counters=outcome_counters,
+        budgets=budgets,
+    )
+    return AccountEvent(
+        version,
+        command,
+        id,
+        at,
+        occurred,
+        payload,
+        outcome,
+        tuple(ops),
+        activity,
+        counters,
+        caps,
+        order,
+        member=member,
+        hold=hold,
+    )
+
+
+class Log:
+    """An account's events since it was opened or restored: O(1) to extend.
+
+    Successive versions share one list and each sees its first ``size``
+    items: a new event is appended in place when this version is the
+    newest (append, then check the slot is ours), else the list is copied.
+    """
+
+    __slots__ = ("items", "size")
+
+    def __init__(self, items: list[Item], size: int) -> None:
+        self.items = items
+        self.size = size
+
+    @classmethod
+    def of(cls, event: AccountEvent) -> Log:
+        """A log of one event."""
+        return cls([_compact(event)], 1)
+
+    def add(self, event: AccountEvent) -> Log:
+        """This log with ``event`` after it."""
+        item = _compact(event)
+        items, size = self.items, self.size
+        if len(items) == size:
+            items.append(item)
+            if len(items) > size and items[size] is item:
+                return Log(items, size + 1)
+        return Log([*items[:size], item], size + 1)
+
+    def newest(self, count: int) -> list[AccountEvent]:
+        """The last ``count`` events, oldest first."""
+        size = self.size
+        return [expand(item) for item in self.items[max(0, size - count) : size]]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Log, (self.items[: self.size], self.size))
