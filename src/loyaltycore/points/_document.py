@@ -25,7 +25,8 @@ and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
 transfer's list of lots being an object of columns, built into lots only
 when its event is read, and the sources redemptions consumed being four
 columns (``at``: the value's index, ``count``: its pairs, then ``source``
-and ``points`` of every pair), read in a few C calls. A packed document
+and ``points`` of every pair), checked as columns and built into each
+redemption's pairs only when its event is read. A packed document
 written before the ``sources`` columns holds them in ``lists``; it reads
 the same.
 Both forms read back the same; the packed one is several times smaller as
