@@ -33,6 +33,7 @@ from loyaltycore.accounts import (
     Account,
     AccountEvent,
     Profile,
+    Program,
     Tender,
     event_from_data,
     event_to_data,
@@ -163,22 +164,30 @@ def test_the_functions_know_every_field(cls: type[Any]) -> None:
 
 T0 = datetime(2024, 2, 27, 9, tzinfo=UTC)
 BASE = attrs.evolve(example_program(), refund_days=40)
-REFERRALS = attrs.evolve(
-    BASE,
-    id="referrals",
-    rules=RuleSet(
-        [
-            Rule("base", None, PointsPerSpend("10"), base=True),
-            Rule(
-                "referral",
-                field("attributes.referrer").isin({"ben"}),
-                FixedPoints(300, recipient="referrer"),
-            ),
-        ],
-        tz=BASE.tz,
-    ),
-    caps=(),
-)
+
+
+def referral_program(base: Program) -> Program:
+    """``base`` with a base rule of 10 points per unit and a referral rule (300
+    points to the referrer ``ben``), without caps."""
+    return attrs.evolve(
+        base,
+        id="referrals",
+        rules=RuleSet(
+            [
+                Rule("base", None, PointsPerSpend("10"), base=True),
+                Rule(
+                    "referral",
+                    field("attributes.referrer").isin({"ben"}),
+                    FixedPoints(300, recipient="referrer"),
+                ),
+            ],
+            tz=base.tz,
+        ),
+        caps=(),
+    )
+
+
+REFERRALS = referral_program(BASE)
 MIGRATED = attrs.evolve(REFERRALS, version=2, expiry=ExpireAtPeriodEnd(period="year"))
 TIERS = {"silver": "silver", "gold": "gold", "diamond": "diamond"}
 LATTE = Item("latte", "drinks", 2, "4.50")

@@ -23,27 +23,12 @@ from loyaltycore.accounts import (
 )
 from loyaltycore.errors import IdempotencyConflict, InvalidArgument, InvalidType
 from loyaltycore.points import Redeemed
-from loyaltycore.predicates import Item, field
-from loyaltycore.rules import FixedPoints, PointsPerSpend, Rule, RuleSet
+from loyaltycore.predicates import Item
+from tests.test_accounts_codec import referral_program
 
 T = datetime(2024, 6, 3, 9, tzinfo=UTC)
 BASE = example_program()
-PROGRAM = attrs.evolve(
-    BASE,
-    id="referrals",
-    rules=RuleSet(
-        [
-            Rule("base", None, PointsPerSpend("10"), base=True),
-            Rule(
-                "referral",
-                field("attributes.referrer").isin({"ben"}),
-                FixedPoints(300, recipient="referrer"),
-            ),
-        ],
-        tz=BASE.tz,
-    ),
-    caps=(),
-)
+PROGRAM = referral_program(BASE)
 BEANS = Item("beans", "retail", 1, "12.00")
 
 

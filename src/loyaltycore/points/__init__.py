@@ -694,12 +694,9 @@ class PointsLedger(Core):
         Raises:
             OutOfOrder: ``at`` is earlier than the ledger's last event.
         """
-        try:
-            if (SEP + id + SEP) in self._eids:  # type: ignore[operator]
-                return None
-        except TypeError:  # (an IdLog)
-            if self._ordinal(id) >= 0:
-                return None
+        eids = self._eids
+        if (SEP + id + SEP in eids) if type(eids) is str else self._ordinal(id) >= 0:
+            return None
         d = at - _EPOCH
         at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
         if at_us < self._a[H_LAST]:
@@ -717,15 +714,10 @@ class PointsLedger(Core):
         The event itself is not built: its handler takes the inputs, and the
         state records the event. A retry builds it to compare the payloads.
         """
-        eids = self._eids  # (_posting, inlined: once per command)
-        if (SEP + id + SEP in eids) if type(eids) is str else self._ordinal(id) >= 0:
-            # a retry: the same payload, or an error naming the difference
+        at_us = self._posting(id, at)
+        if at_us is None:  # a retry: the same payload, or an error naming the difference
             _same_payload(self._command_event(self._ordinal(id)), cls(id, at, *inputs))
             return self
-        d = at - _EPOCH
-        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < self._a[H_LAST]:
-            self._posting(id, at)  # (raises OutOfOrder)
         book = _THAW(self)
         try:
             if at_us >= book._a[H_NEXT]:
@@ -747,15 +739,14 @@ class PointsLedger(Core):
     ) -> PointsLedger | None:
         """:meth:`earn` with nothing optional but a reason in one step (checked inputs:
         a str ``id``, ``at`` in UTC, positive ``points``, a str ``reason``), or None
-        for the general path: a retry (which compares the payload), an ``at`` out of
-        order."""
-        eids = self._eids  # (_posting, inlined: once per earn)
-        if (SEP + id + SEP in eids) if type(eids) is str else self._ordinal(id) >= 0:
+        for the general path: a retry (which compares the payload).
+
+        Raises:
+            OutOfOrder: as the general path would (every other input is valid).
+        """
+        at_us = self._posting(id, at)
+        if at_us is None:
             return None
-        d = at - _EPOCH
-        at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if at_us < self._a[H_LAST]:
-            return None  # (the general path raises OutOfOrder)
         book = _THAW(self)
         try:
             if not book.earn_plain(id, at_us, points, -1, reason):
