@@ -870,7 +870,7 @@ class Account:
             "discount": disc,
             "channel": chan,
             "store": shop,
-            "attributes": dict(extra),
+            "attributes": extra,  # (written as a dict: one empty map serves every order)
         }
         cmd = self._start("order", id, at, occurred_at, payload)
         if isinstance(cmd, Applied):
@@ -1701,7 +1701,7 @@ class Account:
             ledger=ledger,
             status=status,
             activity=activity,
-            counters=counters if isinstance(counters, FrozenMap) else FrozenMap(counters),
+            counters=counters if type(counters) is FrozenMap else FrozenMap(counters),
             caps=caps,
             outcomes=outcomes,
             orders=orders,
