@@ -184,7 +184,8 @@ def _optional_str(value: object, name: str) -> str | None:
 #: The default discount, as ``to_decimal(0)`` makes it (Decimals are immutable: one serves).
 _NO_DISCOUNT: Final[Decimal] = Decimal(0)
 
-#: No attributes (one shared value, so an order's event and member do not each make one).
+#: An empty map (one shared value, so an order's event, member and record do not each make
+#: one: no attributes, nothing refunded or decremented yet).
 _NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
 
 
@@ -961,6 +962,8 @@ class Account:
             tender=tender_id,
             tendered=priced.tendered,
             clawed=shared((0,) * len(granted)),
+            refunded_items=_NO_ATTRIBUTES,  # (nothing refunded yet: one empty map for all)
+            decremented=_NO_ATTRIBUTES,
         )
         return self._finish(
             cmd,
