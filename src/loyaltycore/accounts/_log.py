@@ -14,8 +14,11 @@ merge: events holding programs, tier commands or other accounts) is
 ``(event, None, None, None)``; a compact event is
 ``(payload, order, activity, atoms)``:
 
-* ``payload``, ``order``, ``activity``: the event's own values (the account
-  keeps the order record and the activity anyway);
+* ``payload``: the payload's text when it was written, else the values it
+  holds (the payload object itself is kept only as long as the outcome's
+  idempotency window keeps it; reading the event wraps them again);
+* ``order``, ``activity``: the event's own values (the account keeps the
+  order record and the activity anyway);
 * ``atoms``: everything else, one flat tuple of strs, ints and instants
   (flat: the collector stops tracking a tuple of atoms at its first
   collection, one of tuples only once each inner one is untracked):
@@ -37,7 +40,7 @@ from typing import Any, Final
 import attrs
 
 from loyaltycore.accounts import _orders
-from loyaltycore.accounts._values import AccountEvent, LedgerOp, Outcome
+from loyaltycore.accounts._values import AccountEvent, LedgerOp, Outcome, Payload
 
 #: The ledger command fields a compact event keeps, in this order.
 _OP: Final = tuple(f.name for f in attrs.fields(LedgerOp))
@@ -157,7 +160,7 @@ class Log:
     def __init__(self, items: list[Item], size: int) -> None:
         slots: list[Any] = []
         for item in items[:size]:
-            slots.extend((item, None, None, None) if isinstance(item, AccountEvent) else item)
+            slots.extend(_four(item))
         self.slots = slots
         self.size = size
 
@@ -174,8 +177,7 @@ class Log:
 
     def add(self, event: AccountEvent) -> Log:
         """This log with ``event`` after it."""
-        item = _compact(event)
-        four = (item, None, None, None) if isinstance(item, AccountEvent) else item
+        four = _four(_compact(event))
         slots, end = self.slots, 4 * self.size
         if len(slots) == end:
             slots.extend(four)
@@ -200,8 +202,19 @@ def _log(slots: list[Any], size: int) -> Log:
     return log
 
 
+def _four(item: Item) -> tuple[Any, Any, Any, Any]:
+    """The four slots of an item."""
+    if isinstance(item, AccountEvent):
+        return (item, None, None, None)
+    payload, order, activity, atoms = item
+    text = payload._text
+    return (payload._body if text is None else text, order, activity, atoms)
+
+
 def _item(slots: list[Any], i: int) -> Item:
     """The item whose four slots start at ``slots[i]``."""
-    if slots[i + 3] is None:
-        return slots[i]  # type: ignore[no-any-return]
-    return tuple(slots[i : i + 4])
+    first, order, activity, atoms = slots[i : i + 4]
+    if atoms is None:
+        return first  # type: ignore[no-any-return]
+    payload = Payload(None, first) if type(first) is str else Payload(first)
+    return (payload, order, activity, atoms)

@@ -457,7 +457,7 @@ def _kept(held: object, parts: _Parts) -> Evaluation:
             kind,
             at,
             amount,
-            items=held,  # type: ignore[arg-type]
+            items=held,
             channel=channel,
             store=store,
             attributes=_NO_ATTRIBUTES,
@@ -508,7 +508,11 @@ class StoredEvaluation:
     def __init__(self, value: Evaluation | None = None, text: str | None = None) -> None:
         if (value is None) == (text is None):
             raise InvalidArgument("give an evaluation or its text", field="evaluation")
-        self._held, self._parts = (None, None) if value is None else _parts(value)
+        #: (the event's items, or the event; then the parts: see ``_parts``)
+        self._held: object = None
+        self._parts: _Parts | None = None
+        if value is not None:
+            self._held, self._parts = _parts(value)
         self._value: Evaluation | None = None
         self._text = text
 
