@@ -160,13 +160,16 @@ class Deferred:
     a transfer's list of lots this way: only reading the event builds it.
     One Deferred may stand at many places of ``objs`` (the sources of every
     redemption, kept as shared columns): ``build`` is given the place read.
+    ``raw``, if not None, is the value's packed data as the document held
+    it, which a packed document writes back unchanged without building it.
     """
 
-    __slots__ = ("_build", "_data")
+    __slots__ = ("_build", "_data", "raw")
 
-    def __init__(self, data: Any, build: Callable[[Any, int], Any]) -> None:
+    def __init__(self, data: Any, build: Callable[[Any, int], Any], raw: Any = None) -> None:
         self._data = data
         self._build = build
+        self.raw = raw
 
     def value(self, i: int) -> Any:
         return self._build(self._data, i)
@@ -189,6 +192,11 @@ class LazyObjs(list):  # type: ignore[type-arg]
 
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self)))
+
+
+def _values(objs: Sequence[Any], n: int) -> list[Any]:
+    """The first ``n`` values of ``objs``, a :class:`LazyObjs`'s built in place (once)."""
+    return [objs[i] for i in range(n)] if type(objs) is LazyObjs else list(objs[:n])
 
 
 class IdLog:
@@ -768,7 +776,7 @@ class Core:
             and self._queue() == other._queue()
             and self._records() == other._records()
             and self._rows() == other._rows()
-            and tuple(self._objs[: a[H_NOBJ]]) == tuple(other._objs[: b[H_NOBJ]])
+            and _values(self._objs, a[H_NOBJ]) == _values(other._objs, b[H_NOBJ])
             and self._ids() == other._ids()
         )
 
