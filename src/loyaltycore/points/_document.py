@@ -50,6 +50,7 @@ from loyaltycore._packed import (
     INTS,
     TEXTS,
     can_pack_texts,
+    is_packed,
     pack_ints,
     pack_texts,
     unpack_ints,
@@ -280,10 +281,8 @@ def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
     kept: dict[str, Any] = {}
     for name, column in parts.items():
         key = TEXTS if name in _TEXT_COLUMNS else INTS
-        if isinstance(column, dict):
-            if set(column) != {key} or type(column[key]) is not str:
-                raise ValueError(f'{tag}.{name} must be a list or {{"{key}": base64 text}}')
-            kept[name] = {key: column[key]}
+        if is_packed(column, key):
+            kept[name] = dict(column)
         elif isinstance(column, list):
             kept[name] = list(column)
         else:
@@ -333,7 +332,7 @@ def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
     doc = _state_of(ledger, packed)
     if packed:
         for key in _INT_COLUMNS:
-            doc[key] = pack_ints(doc[key])
+            doc[key] = pack_ints(doc[key], S if key == "lots" else 1)
         for key in ("lot_ids", "command_ids"):
             doc[key] = pack_texts(doc[key])
         objs = doc["objs"]
