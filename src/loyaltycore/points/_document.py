@@ -433,7 +433,8 @@ def _ints(data: dict[str, Any], key: str) -> Any:
 def _strs(data: dict[str, Any], key: str) -> list[str]:
     """The ids ``key``, non-empty and without NUL (the caller checks they are distinct)."""
     value = unpack_texts(data[key], key)
-    if SEP in "".join(value) or not all(value):
+    # (a packed column is cut at each NUL: only a list can hold one)
+    if not all(value) or (type(data[key]) is list and SEP in "".join(value)):
         raise ValueError(f"{key} must hold ids without NUL characters")
     return value
 
