@@ -23,7 +23,8 @@ In a *packed* document (``state(packed=True)``, see
 and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
 "lists": [[index, lots], ...], "sources": columns}``, a merge's or a
 transfer's list of lots being an object of columns, built into lots only
-when its event is read, and the sources redemptions consumed being four
+when its event is read (its contents checked then; until it is built, a
+packed document writes it back as it was), and the sources redemptions consumed being four
 columns (``at``: the value's index, ``count``: its pairs, then ``source``
 and ``points`` of every pair), checked as columns and built into each
 redemption's pairs only when its event is read. A packed document
