@@ -210,6 +210,9 @@ def test_a_restored_list_of_lots_is_written_back_packed_without_being_built() ->
     # the merged list is the document's own columns, not rebuilt, and still deferred
     assert [x for _, x in again["objs"]["lists"]] == [x for _, x in doc["objs"]["lists"]]
     assert any(type(x) is Deferred for x in list.__iter__(back._objs))
+    # the document is the caller's: changing it changes nothing in the ledger
+    again["objs"]["lists"][0][1]["merged_lots"]["points"]["deltas"] = "changed"
+    assert back.state(packed=True)["objs"]["lists"] == doc["objs"]["lists"]
     assert back == ledger  # (equality builds it, once)
     assert not any(type(x) is Deferred for x in list.__iter__(back._objs))
     assert back.state(packed=True) == ledger.state(packed=True)

@@ -24,10 +24,10 @@ and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
 "lists": [[index, lots], ...], "sources": columns}``, a merge's or a
 transfer's list of lots being an object of columns, built into lots only
 when its event is read (its contents checked then; until it is built, a
-packed document writes it back as it was), and the sources redemptions consumed being four
-columns (``at``: the value's index, ``count``: its pairs, then ``source``
-and ``points`` of every pair), checked as columns and built into each
-redemption's pairs only when its event is read. A packed document
+packed document writes it back as it was), and the sources redemptions
+consumed being four columns (``at``: the value's index, ``count``: its
+pairs, then ``source`` and ``points`` of every pair), checked as columns
+and built into each redemption's pairs only when its event is read. A packed document
 written before the ``sources`` columns holds them in ``lists``; it reads
 the same.
 Both forms read back the same; the packed one is several times smaller as
@@ -171,8 +171,10 @@ def _obj_data(value: Any, packed: bool, i: int) -> Any:
     if type(value) is str:
         return value
     if type(value) is Deferred:
-        if packed and value.raw is not None:
-            return value.raw
+        if packed and value.raw is not None:  # (a copy: the caller owns the document)
+            return {
+                tag: {k: type(c)(c) for k, c in parts.items()} for tag, parts in value.raw.items()
+            }
         value = value.value(i)
     if type(value) is Decimal:
         return {"decimal": str(value)}
