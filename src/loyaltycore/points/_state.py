@@ -686,11 +686,54 @@ class Core:
         return source, objs[value - 1] if value else None
 
     def _lot_values(self, *, unspent: bool = False) -> tuple[Lot, ...]:
-        """Every lot (or every lot with points left), in the order they were created."""
+        """Every lot (or every lot with points left), in the order they were created.
+
+        The rows are read in one pass; each distinct instant and source is
+        made once (lots earned on one day expire together, and most share
+        their source).
+        """
         names = self._ids()[1]
-        every = range(self._a[H_NLOTS])
-        lots = [i for i in every if self.remaining_of(i)] if unspent else every
-        return tuple(self._lot_value(i, names) for i in lots)
+        flat = self._rows()
+        made: dict[int, datetime] = {}
+        sources: dict[int, tuple[str, Any]] = {}
+
+        def when(us: int) -> datetime:
+            found = made.get(us)
+            if found is None:
+                found = made[us] = instant(us)
+            return found
+
+        lots = []
+        for i in range(self._a[H_NLOTS]):
+            b = i * S
+            earned, exp, avail, rem, held, used, expd, rev = flat[b : CLAW + b]
+            if unspent and not rem:
+                continue
+            pending = avail > PBIT // 2
+            if pending:
+                avail -= PBIT
+            column = flat[b + SRC]
+            source = sources.get(column)
+            if source is None:
+                source = sources[column] = self._source_of(column)
+            lots.append(
+                Lot(
+                    names[i],
+                    i + 1,
+                    rem + held + used + expd + rev,
+                    when(earned),
+                    None if exp == NEVER else when(exp),
+                    None if avail == NO else when(avail),
+                    pending,
+                    rem,
+                    held,
+                    used,
+                    expd,
+                    rev,
+                    *source,
+                )
+            )
+        return tuple(lots)
 
     def _events_of(self, *kinds: type[Any]) -> list[Any]:
         """The history's events of ``kinds``, oldest first, each read from its
