@@ -32,7 +32,6 @@ import attrs
 from loyaltycore import serialize
 from loyaltycore._validate import check_id, check_points, check_str, to_decimal, type_name
 from loyaltycore.accounts import _orders, _payload, _points, _snapshot, _tiers
-from loyaltycore.accounts._kept import KeptOrders
 from loyaltycore.accounts._log import Log
 from loyaltycore.accounts._program import Program, currency_code
 from loyaltycore.accounts._values import (
@@ -588,13 +587,6 @@ class Account:
         ['adjust']
         """
         return attrs.evolve(self, log=None)
-
-    def _earn_orders(self) -> dict[str, str]:
-        """The order id of each ledger earn a kept order made (a store's lot sources read it)."""
-        orders = self.orders
-        if type(orders) is KeptOrders:
-            return orders.earn_orders()
-        return {earn: record.id for record in orders.values() for earn, _ in record.earns}
 
     def balance(self) -> Balance:
         """Available, pending, held and debt now, with lifetime totals since opening.
@@ -1658,7 +1650,7 @@ class Account:
         caps = _add(self.caps, event.caps) if event.caps else self.caps
         outcomes = _snapshot.copied(self.outcomes)
         outcomes[event.id] = Seen(event.id, command, event.payload, event.outcome)
-        orders = _copied_orders(self.orders)
+        orders = _snapshot.copied(self.orders)
         if event.order is not None:
             orders[event.order.id] = event.order
         holds = _holds_after(self.holds, event)
@@ -1726,9 +1718,7 @@ class Account:
             ledger_ops=ops,
             rotate_at=rotate_at,
             profile=self.profile,
-            log=Log.of(event)
-            if self._log is None
-            else self._log.add(event, _kept_order(event, orders)),
+            log=Log.of(event) if self._log is None else self._log.add(event),
             budgets=self._budgets,
             tally=tally if command != "migrate" else None,
         )
@@ -1744,7 +1734,11 @@ def _rotated(
 ) -> tuple[PointsLedger, Balance, int, int]:
     """The ledger carried forward if it can be (see :func:`_points.rotate`)."""
     keep = {h.ledger_id for h in holds.values() if h.state == "open"}
-    keep.update(_ledger_ids(orders))
+    for record in orders.values():
+        if record.in_ledger:
+            keep.update(earn for earn, _ in record.earns)
+            if record.tender:
+                keep.add(record.tender)
     found = _points.rotate(ledger, keep)
     if found is None:
         return ledger, offset, ops, ops + every
@@ -1956,56 +1950,6 @@ def _holds_after(holds: Mapping[str, HoldRecord], event: AccountEvent) -> Mappin
     return out
 
 
-# -- the kept orders (read without building the records of compact ones) ---------------------
-
-
-def _copied_orders(orders: Mapping[str, OrderRecord]) -> MutableMapping[str, OrderRecord]:
-    """A mutable copy of the kept orders; a live account's keep untouched orders compact."""
-    if type(orders) is KeptOrders:
-        return orders.copy()
-    if type(orders) is dict:
-        return KeptOrders(orders)
-    return _snapshot.copied(orders)  # (a restored account's: texts stay texts)
-
-
-def _kept_order(event: AccountEvent, orders: Mapping[str, OrderRecord]) -> object:
-    """What the log keeps for the event's order: the kept value, when the orders hold it."""
-    record = event.order
-    if record is None or type(orders) is not KeptOrders:
-        return record
-    kept = orders.kept(record.id)
-    return kept if type(kept) is tuple else record
-
-
-def _oldest(orders: Mapping[str, OrderRecord]) -> tuple[str, datetime, tuple[str, int]]:
-    """The first kept order's id, posting time and program key (there is one)."""
-    if type(orders) is KeptOrders:
-        found = orders.oldest()
-        assert found is not None
-        return found
-    record = next(iter(orders.values()))
-    return record.id, record.at, record.program.key
-
-
-def _program_keys(orders: Mapping[str, OrderRecord]) -> Iterable[tuple[str, int]]:
-    if type(orders) is KeptOrders:
-        return orders.program_keys()
-    return (record.program.key for record in orders.values())
-
-
-def _ledger_ids(orders: Mapping[str, OrderRecord]) -> Iterable[str]:
-    """The ledger ids of the earns and point tenders of the orders still in this ledger."""
-    if type(orders) is KeptOrders:
-        return orders.ledger_ids()
-    out: list[str] = []
-    for record in orders.values():
-        if record.in_ledger:
-            out.extend(earn for earn, _ in record.earns)
-            if record.tender:
-                out.append(record.tender)
-    return out
-
-
 def _prune_window(
     outcomes: MutableMapping[str, Seen],
     orders: MutableMapping[str, OrderRecord],
@@ -2025,10 +1969,10 @@ def _prune_window(
         else:
             break
     while orders:
-        order_id, posted, key = _oldest(orders)
-        if program.refund_until(posted) < at:
-            del orders[order_id]
-            named.add(key)
+        record = next(iter(orders.values()))
+        if program.refund_until(record.at) < at:
+            del orders[record.id]
+            named.add(record.program.key)
         else:
             break
     return named
@@ -2041,7 +1985,8 @@ def _programs_for(
     resolve: Resolver,
 ) -> dict[tuple[str, int], Program]:
     out = {program.key: program}
-    for key in _program_keys(orders):
+    for record in orders.values():
+        key = record.program.key
         if key not in out:
             out[key] = known[key] if key in known else resolve(*key)
     return out

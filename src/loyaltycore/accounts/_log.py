@@ -18,8 +18,7 @@ merge: events holding programs, tier commands or other accounts) is
   holds (the payload object itself is kept only as long as the outcome's
   idempotency window keeps it; reading the event wraps them again);
 * ``order``, ``activity``: the event's own values (the account keeps the
-  order record and the activity anyway; an untouched order as the compact
-  tuple its orders hold, see ``_kept``);
+  order record and the activity anyway);
 * ``atoms``: everything else, one flat tuple of strs, ints and instants
   (flat: the collector stops tracking a tuple of atoms at its first
   collection, one of tuples only once each inner one is untracked):
@@ -40,7 +39,7 @@ from typing import Any, Final
 
 import attrs
 
-from loyaltycore.accounts import _kept, _orders
+from loyaltycore.accounts import _orders
 from loyaltycore.accounts._values import AccountEvent, LedgerOp, Outcome, Payload
 
 #: The ledger command fields a compact event keeps, in this order.
@@ -176,11 +175,9 @@ class Log:
         slots = self.slots
         return [_item(slots, 4 * k) for k in range(self.size)]
 
-    def add(self, event: AccountEvent, order: object = None) -> Log:
-        """This log with ``event`` after it (``order``: what the account keeps for its order)."""
+    def add(self, event: AccountEvent) -> Log:
+        """This log with ``event`` after it."""
         four = _four(_compact(event))
-        if order is not None and four[3] is not None:
-            four = (four[0], order, four[2], four[3])
         slots, end = self.slots, 4 * self.size
         if len(slots) == end:
             slots.extend(four)
@@ -220,4 +217,4 @@ def _item(slots: list[Any], i: int) -> Item:
     if atoms is None:
         return first  # type: ignore[no-any-return]
     payload = Payload(None, first) if type(first) is str else Payload(first)
-    return (payload, _kept.record(order) if type(order) is tuple else order, activity, atoms)
+    return (payload, order, activity, atoms)

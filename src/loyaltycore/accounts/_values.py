@@ -516,13 +516,6 @@ class StoredEvaluation:
         self._value: Evaluation | None = None
         self._text = text
 
-    @classmethod
-    def _of(cls, held: object, parts: _Parts) -> StoredEvaluation:
-        """The kept evaluation of :func:`_parts` (``held``, ``parts``), as an order kept them."""
-        kept = object.__new__(cls)
-        kept._held, kept._parts, kept._value, kept._text = held, parts, None, None
-        return kept
-
     @property
     def text(self) -> str:
         """The evaluation's document as canonical JSON text (no profile facts, no conditions)."""

@@ -292,7 +292,11 @@ def lot_sources(account: Account, lots: Iterable[Lot] | None = None) -> dict[str
 
 def _sources(account: Account, ids: Iterable[str]) -> dict[str, str]:
     """Where each of the lots named ``ids`` came from (see :func:`lot_sources`)."""
-    orders = {earn: f"order:{order}" for earn, order in account._earn_orders().items()}
+    orders = {
+        earn: f"order:{record.id}"
+        for record in account.orders.values()
+        for earn, _ in record.earns
+    }
     out = {}
     for lot_id in ids:
         name = lot_id.removeprefix("~/")
