@@ -1823,13 +1823,15 @@ def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tu
     """The qualifying activity of an order: its eligible spend and tier-metric awards."""
     event = evaluation.event
     out = []
+    # (the entries are made of checked values: a metric the rule set knows, a positive
+    # exact amount, the event's UTC instant and id; so without checking them again)
     if evaluation.eligible > 0:
         spend = Decimal(evaluation.eligible).scaleb(-program.exponent)
-        out.append(Activity("spend", spend, event.at, f"{event.id}:spend"))
+        out.append(Activity._made("spend", spend, event.at, f"{event.id}:spend"))
     for rule, amount, currency, recipient, _, _ in evaluation.raw:
         # (evaluation.activity, without building the award lines)
         if currency != POINTS and recipient == member and amount > 0:
-            out.append(Activity(currency, amount, event.at, f"{event.id}:{rule}"))
+            out.append(Activity._made(currency, Decimal(amount), event.at, f"{event.id}:{rule}"))
     return tuple(out)
 
 
