@@ -240,7 +240,7 @@ def order_data(r: OrderRecord) -> Data:
         res["tendered"] = r.tendered
     if r.in_ledger is not True:
         res["in_ledger"] = r.in_ledger
-    if r.refunded_items != {}:
+    if r.refunded_items:
         res["refunded_items"] = dict(r.refunded_items)
     if r.refunded_amount != _ZERO:
         res["refunded_amount"] = str(r.refunded_amount)
@@ -250,7 +250,7 @@ def order_data(r: OrderRecord) -> Data:
         res["clawed"] = list(r.clawed)
     if r.returned != 0:
         res["returned"] = r.returned
-    if r.decremented != {}:
+    if r.decremented:
         res["decremented"] = dict(r.decremented)
     if r.spend_back != 0:
         res["spend_back"] = r.spend_back

@@ -19,6 +19,7 @@ import attrs
 
 from loyaltycore._validate import DECIMAL_CONTEXT
 from loyaltycore.calendar import UTC
+from loyaltycore.predicates import FrozenMap
 
 _PLAIN: Final = (str, int, bool, type(None))
 
@@ -59,6 +60,7 @@ def _record(names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
 _WRITERS: dict[type[Any], Callable[[Any], Any]] = {
     Decimal: _decimal,
     dict: _mapping,
+    FrozenMap: _mapping,  # (an order's attributes)
     tuple: _sequence,
     list: _sequence,
     datetime: _instant,

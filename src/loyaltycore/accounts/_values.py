@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -380,14 +379,6 @@ def shared(value: _T) -> _T:
     return found  # type: ignore[return-value]
 
 
-#: The fields of an order's event a kept evaluation holds as atoms (its items and attributes
-#: aside), in this order.
-_EVENT: Final = ("id", "kind", "at", "amount", "channel", "store", "discount", "points_paid")
-_event_fields: Final = attrgetter(*_EVENT)
-#: An empty attributes map (what an event without attributes holds: one for all).
-_NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
-
-
 def _put_map(out: list[Any], value: Mapping[str, int], kinds: tuple[type, ...] = (dict,)) -> None:
     """Write a mapping of ``kinds`` as its length, keys and values (another: -1 and itself)."""
     if type(value) in kinds:
@@ -407,25 +398,24 @@ def _get_map(parts: _Parts, i: int) -> tuple[Mapping[str, int], int]:
     return dict(zip(flat[::2], flat[1::2], strict=True)), i + 1 + 2 * n
 
 
-def _parts(evaluation: Evaluation) -> tuple[object, _Parts]:
-    """What an order keeps of its evaluation: its event's items, then one tuple of atoms.
+def _parts(evaluation: Evaluation) -> tuple[Event, _Parts]:
+    """What an order keeps of its evaluation: its event, then one tuple of atoms.
 
     The member without profile facts and the trace without conditions, as
     plain values rather than objects: an account keeps one per order in its
     refund window, and a tuple of atoms costs the garbage collector nothing
     (it stops tracking one at its first collection, and no inner tuple is
-    made per counter). The parts, in order: the event's ``_EVENT`` fields;
-    the member's id, ``joined_at`` and tier; eligible, points, the raw award
-    lines; the trace's rule ids, codes and details; then the member's
-    counters, the increments and the budget increments (each as its length
-    and its keys and values). The award lines and the trace's codes (ints
-    and strs only, so an equal tuple is the same value) are shared between
-    orders that have equal ones. The first value is the event's items, or
-    the event itself when it has attributes.
+    made per counter). The parts, in order: the member's id, ``joined_at``
+    and tier; eligible, points, the raw award lines; the trace's rule ids,
+    codes and details; then the member's counters, the increments and the
+    budget increments (each as its length and its keys and values). The
+    award lines and the trace's codes (ints and strs only, so an equal tuple
+    is the same value) are shared between orders that have equal ones. The
+    event is kept as it is (the account keeps it anyway until the outcome
+    leaves its idempotency window, and its text is written from it).
     """
     event, m, trace = evaluation.event, evaluation.member, evaluation.trace
     out: list[Any] = [
-        *_event_fields(event),
         m.id,
         m.joined_at,
         m.tier,
@@ -439,36 +429,16 @@ def _parts(evaluation: Evaluation) -> tuple[object, _Parts]:
     _put_map(out, m.counters, (dict, FrozenMap))  # (a member's counters are made a map)
     _put_map(out, evaluation.increments)
     _put_map(out, evaluation.budget_increments)
-    return (event.items if not event.attributes else event), tuple(out)
+    return event, tuple(out)
 
 
-def _kept(held: object, parts: _Parts) -> Evaluation:
-    """The evaluation of :func:`_parts` (no profile facts, no conditions)."""
+def _kept(event: Event, parts: _Parts) -> Evaluation:
+    """The evaluation of ``event`` and its :func:`_parts` (no profile facts, no conditions)."""
     from loyaltycore.predicates import Member
     from loyaltycore.rules import Trace
 
-    width = len(_EVENT)
-    id, kind, at, amount, channel, store, discount, points_paid = parts[:width]
-    event = (
-        held
-        if type(held) is Event
-        else Event(
-            id,
-            kind,
-            at,
-            amount,
-            items=held,
-            channel=channel,
-            store=store,
-            attributes=_NO_ATTRIBUTES,
-            discount=discount,
-            points_paid=points_paid,
-        )
-    )
-    member, joined_at, tier, eligible, points, raw, rule_ids, codes, details = parts[
-        width : width + 9
-    ]
-    counters, i = _get_map(parts, width + 9)
+    member, joined_at, tier, eligible, points, raw, rule_ids, codes, details = parts[:9]
+    counters, i = _get_map(parts, 9)
     increments, i = _get_map(parts, i)
     budgets, _ = _get_map(parts, i)
     return Evaluation(
@@ -503,16 +473,15 @@ class StoredEvaluation:
     (True, 5)
     """
 
-    __slots__ = ("_held", "_parts", "_text", "_value")
+    __slots__ = ("_event", "_parts", "_text", "_value")
 
     def __init__(self, value: Evaluation | None = None, text: str | None = None) -> None:
         if (value is None) == (text is None):
             raise InvalidArgument("give an evaluation or its text", field="evaluation")
-        #: (the event's items, or the event; then the parts: see ``_parts``)
-        self._held: object = None
+        self._event: Event | None = None
         self._parts: _Parts | None = None
         if value is not None:
-            self._held, self._parts = _parts(value)
+            self._event, self._parts = _parts(value)
         self._value: Evaluation | None = None
         self._text = text
 
@@ -528,7 +497,8 @@ class StoredEvaluation:
         """The evaluation (without the member's profile facts or the condition texts)."""
         if self._value is None:
             if self._parts is not None:
-                self._value = _kept(self._held, self._parts)
+                assert self._event is not None
+                self._value = _kept(self._event, self._parts)
             else:
                 assert self._text is not None
                 self._value = serialize.loads(self._text, Evaluation)
