@@ -39,6 +39,7 @@ from loyaltycore.points._state import (
     _FRESH,
     _NO_HOLDS,
     BIG_IDS,
+    EXPIRES,
     H_HN,
     H_LAST,
     H_NCMD,
@@ -51,6 +52,7 @@ from loyaltycore.points._state import (
     SEP,
     SMALL_HISTORY,
     SMALL_LOTS,
+    S,
     IdLog,
     _as_array,
     _bad_id,
@@ -133,6 +135,22 @@ class Replayer(State):
 
     def _history_end(self) -> int:
         return len(self._h)
+
+    # (A replay's lot table is one flat list or array until finish(): a row
+    # by offset, without the layout tests of the general accessors. These run
+    # once per lot a command touches.)
+
+    def _row(self, i: int) -> tuple[Any, int]:
+        return self._lots, i * S
+
+    def own_row(self, i: int) -> tuple[Any, int]:
+        return self._lots, i * S
+
+    def expiry_of(self, i: int) -> int:
+        return self._lots[i * S + EXPIRES]  # type: ignore[no-any-return]
+
+    def first_expiry(self) -> int:
+        return self._lots[self._q[self._a[H_QLO]] * S + EXPIRES]  # type: ignore[no-any-return]
 
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
