@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import attrs
 
-from loyaltycore.calendar import EPOCH, UTC, micros
+from loyaltycore.calendar import EPOCH, NEVER, UTC, micros
 from loyaltycore.errors import (
     InvalidArgument,
     InvalidData,
@@ -31,12 +31,16 @@ from loyaltycore.points._records import (
     _CANON,
     _ENCODE,
     _READ,
+    C_EARNED,
     FIELDS,
+    W_PLAIN_EARN,
+    W_PLAIN_NEVER,
     _Unusual,
 )
 from loyaltycore.points._state import (
     _EMPTY,
     _FRESH,
+    _HOUR,
     _NO_HOLDS,
     BIG_IDS,
     EXPIRES,
@@ -49,11 +53,12 @@ from loyaltycore.points._state import (
     H_NOBJ,
     H_QHI,
     H_QLO,
+    NO,
     SEP,
     SMALL_HISTORY,
     SMALL_LOTS,
-    S,
     IdLog,
+    S,
     _as_array,
     _bad_id,
     _bad_lot_id,
@@ -63,6 +68,9 @@ from loyaltycore.points._state import (
     conf_of,
 )
 from loyaltycore.points._values import (
+    AVAILABLE,
+    DEBT,
+    EARNED,
     EVENT_TYPES,
     Earned,
     Merged,
@@ -184,6 +192,66 @@ class Replayer(State):
             if lids.count(SEP) != len(lotix) + 1:
                 raise _bad_lot_id(next(x for x in lotix if SEP in x))
         return eids, lids
+
+    def earn_recorded(self, eid: str, at_us: int, points: int, recorded: int | None) -> int:
+        """:meth:`State.earn_plain` for this builder's flat lists: a plain earn
+        in one step, its lot's expiry as ``recorded`` (micros; None: as the
+        rules derive it).
+
+        Returns the length of the record it wrote, or 0, having changed
+        nothing, when the general path is needed: something falls due by
+        ``at_us``, debt, an inactivity policy, a lot id already taken, an
+        expiry not after ``at_us``, the policy's expiry for this hour not
+        memoised yet (the general path derives it: a history whose rules
+        cannot derive an expiry still fails there), or, in an audit or a
+        derivation, an expiry that differs from the one recorded.
+        """
+        a = self._a
+        conf = self._conf
+        lotix = self.lotix
+        if at_us >= a[H_NEXT] or a[DEBT] or conf.inactive or eid in lotix:
+            return 0
+        exp = conf.memo.get(at_us // _HOUR)
+        if exp is None:
+            return 0
+        if recorded is not None and recorded != exp:
+            if self.derive or self.audit is not None:
+                return 0
+            exp = recorded
+        if exp <= at_us:
+            return 0
+        # new_lot(): the row (EARNED_AT, EXPIRES, AVAIL, REM, then zeros), and
+        # the queue, where the newest lot usually sorts last
+        lot = a[H_NLOTS]
+        lotix[eid] = lot
+        lots, queue = self._lots, self._q
+        lots.extend((at_us, exp, NO, points, 0, 0, 0, 0, 0, 0))
+        a[H_NLOTS] = lot + 1
+        a[AVAILABLE] += points
+        a[EARNED] += points
+        end = a[H_QHI]
+        if end > a[H_QLO] and lots[queue[end - 1] * S + EXPIRES] > exp:
+            self.enqueue(lot)
+        else:
+            queue.append(lot)
+            a[H_QHI] = end + 1
+        # command(), and the record
+        idix = self.idix
+        idix[eid] = len(idix)
+        self.kinds.append(C_EARNED)
+        h = self._h
+        self.cpos.append(len(h))
+        a[H_NCMD] += 1
+        a[H_NEV] += 1
+        if at_us > a[H_LAST]:
+            a[H_LAST] = at_us
+        if exp == NEVER:
+            h.extend((W_PLAIN_NEVER, at_us, points))
+            return 3
+        h.extend((W_PLAIN_EARN, at_us, points, exp))
+        if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
+            a[H_NEXT] = exp
+        return 4
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
         # (replay() refuses a repeated id before applying its command)
@@ -323,16 +391,16 @@ def _replay(
                     and ev.id not in idix
                     and at_us >= a[H_LAST]
                     and (
-                        words := s.earn_plain(
+                        words := s.earn_recorded(
                             ev.id,
                             at_us,
                             ev.points,
-                            -1 if ev.lot_expires_at is None else micros(ev.lot_expires_at),
+                            None if (exp := ev.lot_expires_at) is None else micros(exp),
                         )
                     )
                 ):  # the common case, in one step
                     if quick:
-                        at, exp = ev.at, ev.lot_expires_at
+                        at = ev.at
                         if (
                             type(at) is datetime
                             and at.tzinfo is UTC
@@ -341,8 +409,8 @@ def _replay(
                                 exp is None
                                 or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
                             )
-                        ):  # (earn_plain's record: its inputs, and its expiry as
-                            # recorded, or derived where the event leaves it out)
+                        ):  # (the record: its inputs, and its expiry as recorded,
+                            # or derived where the event leaves it out)
                             ints += s._h[-words:]
                         else:  # (the events are compared one by one)
                             quick = False
