@@ -54,6 +54,7 @@ C_EARNED: Final = CODE[Earned]
 C_REDEEMED: Final = CODE[Redeemed]
 C_CAPTURED: Final = CODE[Captured]
 C_HELD: Final = CODE[Held]
+C_REVERSED: Final = CODE[EarnReversed]
 _BYTE_EARNED: Final = bytes((C_EARNED,))
 _CAUSES: Final = ("lot", "inactivity", "hold", "cancel")
 

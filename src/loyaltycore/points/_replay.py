@@ -32,17 +32,26 @@ from loyaltycore.points._records import (
     _ENCODE,
     _READ,
     C_EARNED,
+    C_HELD,
+    C_REDEEMED,
+    C_REVERSED,
     FIELDS,
     W_PLAIN_EARN,
     W_PLAIN_NEVER,
     _Unusual,
+    _w_held,
+    _w_redeemed,
+    _w_reversed,
 )
 from loyaltycore.points._state import (
     _EMPTY,
     _FRESH,
     _HOUR,
     _NO_HOLDS,
+    AVAIL,
     BIG_IDS,
+    CLAW,
+    EXPD,
     EXPIRES,
     H_HN,
     H_LAST,
@@ -53,10 +62,16 @@ from loyaltycore.points._state import (
     H_NOBJ,
     H_QHI,
     H_QLO,
+    HELD_,
     NO,
+    PBIT,
+    REM,
+    REV,
     SEP,
     SMALL_HISTORY,
     SMALL_LOTS,
+    SRC,
+    USED,
     IdLog,
     S,
     _as_array,
@@ -69,12 +84,19 @@ from loyaltycore.points._state import (
 )
 from loyaltycore.points._values import (
     AVAILABLE,
+    CLAWED_BACK,
     DEBT,
     EARNED,
     EVENT_TYPES,
+    EXPIRED,
+    HELD,
+    REDEEMED,
     Earned,
+    EarnReversed,
+    Held,
     Merged,
     Opened,
+    Redeemed,
 )
 
 
@@ -193,32 +215,76 @@ class Replayer(State):
                 raise _bad_lot_id(next(x for x in lotix if SEP in x))
         return eids, lids
 
-    def earn_recorded(self, eid: str, at_us: int, points: int, recorded: int | None) -> int:
-        """:meth:`State.earn_plain` for this builder's flat lists: a plain earn
-        in one step, its lot's expiry as ``recorded`` (micros; None: as the
-        rules derive it).
+    # -- the usual events, applied in one step ---------------------------------
+    #
+    # Replay's quick way through the usual events (see ``_GIVEN``): a plain
+    # earn, redemption or hold of a ledger with nothing due, no debt and no
+    # inactivity policy, its instants in plain UTC. Each checks the event's
+    # recorded outcome against the state (the lots a redemption or hold
+    # takes: :meth:`take_given`), applies it and writes the engine's record,
+    # returning the record's length. Anything else returns 0 having changed
+    # nothing, and the event takes the general way (its handler, then the
+    # comparison of records), which raises the errors: these paths only ever
+    # accept an event the general way accepts, with the same outcome.
 
-        Returns the length of the record it wrote, or 0, having changed
-        nothing, when the general path is needed: something falls due by
-        ``at_us``, debt, an inactivity policy, a lot id already taken, an
-        expiry not after ``at_us``, the policy's expiry for this hour not
-        memoised yet (the general path derives it: a history whose rules
-        cannot derive an expiry still fails there), or, in an audit or a
-        derivation, an expiry that differs from the one recorded.
-        """
+    def plain_command(self, ev: Any, at_us: int) -> bool:
+        """Whether command ``ev`` (at ``at_us``) may take a quick path: a new id,
+        in time order, nothing due by then, no debt, no inactivity policy,
+        ``at`` in plain UTC and ``occurred_at`` the same object."""
         a = self._a
-        conf = self._conf
-        lotix = self.lotix
-        if at_us >= a[H_NEXT] or a[DEBT] or conf.inactive or eid in lotix:
+        at = ev.at
+        return (
+            a[H_LAST] <= at_us < a[H_NEXT]
+            and not a[DEBT]
+            and not self._conf.inactive
+            and ev.occurred_at is at
+            and type(at) is datetime
+            and at.tzinfo is UTC
+            and not at.fold
+            and ev.id not in self.idix
+        )
+
+    def earn_given(self, ev: Earned, at_us: int) -> int:
+        """A plain earn (positive ``points``, no optional field but the lot's
+        expiry): :meth:`State.earn_plain` for this builder's flat lists, the
+        expiry as recorded (as the rules derive it where left out).
+
+        The general path is needed (0) also where the policy's expiry for
+        this hour is not memoised yet (the general path derives it, so a
+        history whose rules cannot derive an expiry fails there as before),
+        or, in an audit or a derivation, differs from the one recorded.
+        """
+        points = ev.points
+        recorded = ev.lot_expires_at
+        if not (
+            type(points) is int
+            and points > 0
+            and ev.available_at is None
+            and ev.expires_at is None
+            and ev.reason == ""
+            and ev.source == "purchase"
+            and ev.value_per_point is None
+            and ev.inactivity_deadline is None
+            and (
+                recorded is None
+                or (type(recorded) is datetime and recorded.tzinfo is UTC and not recorded.fold)
+            )
+            and self.plain_command(ev, at_us)
+        ):
             return 0
-        exp = conf.memo.get(at_us // _HOUR)
+        a = self._a
+        exp = self._conf.memo.get(at_us // _HOUR)
         if exp is None:
             return 0
-        if recorded is not None and recorded != exp:
-            if self.derive or self.audit is not None:
-                return 0
-            exp = recorded
-        if exp <= at_us:
+        if recorded is not None:
+            rec = micros(recorded)
+            if rec != exp:
+                if self.derive or self.audit is not None:
+                    return 0
+                exp = rec
+        eid = ev.id
+        lotix = self.lotix
+        if exp <= at_us or eid in lotix:
             return 0
         # new_lot(): the row (EARNED_AT, EXPIRES, AVAIL, REM, then zeros), and
         # the queue, where the newest lot usually sorts last
@@ -235,16 +301,8 @@ class Replayer(State):
         else:
             queue.append(lot)
             a[H_QHI] = end + 1
-        # command(), and the record
-        idix = self.idix
-        idix[eid] = len(idix)
-        self.kinds.append(C_EARNED)
+        self.command(eid, C_EARNED, at_us)
         h = self._h
-        self.cpos.append(len(h))
-        a[H_NCMD] += 1
-        a[H_NEV] += 1
-        if at_us > a[H_LAST]:
-            a[H_LAST] = at_us
         if exp == NEVER:
             h.extend((W_PLAIN_NEVER, at_us, points))
             return 3
@@ -252,6 +310,163 @@ class Replayer(State):
         if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
             a[H_NEXT] = exp
         return 4
+
+    def redeem_given(self, ev: Redeemed, at_us: int) -> int:
+        """A plain redemption (no reason, all from purchases): its recorded lots
+        checked and applied (:meth:`take_given`)."""
+        points, reason = ev.points, ev.reason
+        if not (
+            type(reason) is str
+            and not reason
+            and ev.inactivity_deadline is None
+            and type(points) is int
+            and ev.sources == (("purchase", points),)  # (as recorded when all are)
+            and self.plain_command(ev, at_us)
+        ):
+            return 0
+        parts = self.take_given(ev.lots, points, USED, purchases=True)
+        if parts is None:
+            return 0
+        a = self._a
+        a[REDEEMED] += points
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_REDEEMED, at_us)
+        _w_redeemed(h, self, at_us, at_us, points, "", parts, None, None)
+        self.after(at_us)
+        return len(h) - start
+
+    def hold_given(self, ev: Held, at_us: int) -> int:
+        """A hold: its recorded lots checked and applied (:meth:`take_given`)."""
+        points, deadline = ev.points, ev.deadline
+        if not (
+            type(points) is int
+            and type(deadline) is datetime
+            and deadline.tzinfo is UTC
+            and not deadline.fold
+            and self.plain_command(ev, at_us)
+        ):
+            return 0
+        until = micros(deadline)
+        if until <= at_us:
+            return 0
+        parts = self.take_given(ev.lots, points, HELD_, purchases=False)
+        if parts is None:
+            return 0
+        a = self._a
+        a[HELD] += points
+        self.own_open()[ev.id] = (points, until, tuple(parts), a[H_NCMD])
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_HELD, at_us)
+        _w_held(h, self, at_us, at_us, points, until, parts)
+        self.after(at_us)
+        return len(h) - start
+
+    def reverse_given(self, ev: EarnReversed, at_us: int) -> int:
+        """A reversal that the earn's own lot covers (its remainder, then its
+        expired points: nothing charged from other lots, no debt), the lot
+        usable: the recorded amounts checked (see :meth:`State.reverse_earn`)."""
+        of, points = ev.of, ev.points
+        if not (
+            type(of) is str
+            and (points is None or type(points) is int)
+            and self.plain_command(ev, at_us)
+        ):
+            return 0
+        earn = self.idix.get(of)
+        lot = self.lotix.get(of)
+        if earn is None or lot is None or self.kinds[earn] != C_EARNED:
+            return 0
+        lots = self._lots
+        base = lot * S
+        # (the lot's row by offset: REM to CLAW, as reverse_earn reads it)
+        remaining, held, used, expired, reversed_points = lots[base + REM : base + CLAW]
+        left = remaining + held + used + expired + reversed_points - lots[base + CLAW]
+        amount = left if points is None else points
+        if amount <= 0 or amount > left or lots[base + AVAIL] > PBIT // 2:
+            return 0  # (refused, or a pending lot)
+        taken = min(amount, remaining)
+        reclassified = min(amount - taken, expired)
+        if not (
+            amount == taken + reclassified
+            and type(ev.amount) is int
+            and ev.amount == amount
+            and type(ev.taken) is int
+            and ev.taken == taken
+            and type(ev.reclassified) is int
+            and ev.reclassified == reclassified
+            and ev.charged == ()
+            and type(ev.charged) is tuple
+            and type(ev.debt) is int
+            and ev.debt == 0
+        ):
+            return 0
+        if taken and remaining == taken:
+            self.q_remove(lot)
+        lots[base + REM] = remaining - taken
+        lots[base + EXPD] = expired - reclassified
+        lots[base + REV] = reversed_points + amount
+        lots[base + CLAW] += amount
+        a = self._a
+        a[AVAILABLE] -= taken
+        a[EXPIRED] -= reclassified
+        a[CLAWED_BACK] += amount
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_REVERSED, at_us)
+        _w_reversed(h, self, at_us, at_us, earn, points, amount, taken, reclassified, (), 0)
+        self.after(at_us)
+        return len(h) - start
+
+    def take_given(
+        self, given: Any, points: int, column: int, *, purchases: bool
+    ) -> list[int] | None:
+        """:meth:`State.take` of ``points`` into ``column`` (used or held) as a
+        history records it: ``given``, its (lot id, points) parts, must be
+        exactly the parts take() would consume (the queue's lots from its
+        head, each emptied but the last), and with ``purchases`` every lot a
+        purchase. Returns the flat parts, applied; None, having changed
+        nothing, where they differ (or ``points`` is not what is available).
+        """
+        a = self._a
+        if type(given) is not tuple or not 0 < points <= a[AVAILABLE]:
+            return None
+        lots, queue, lotix = self._lots, self._q, self.lotix
+        position, end = a[H_QLO], a[H_QHI]
+        need = points
+        parts: list[int] = []
+        # (the innermost loop: REM is the lot's remaining points, SRC its source)
+        for part in given:
+            if type(part) is not tuple or len(part) != 2 or not need or position >= end:
+                return None
+            lot_id, x = part
+            if type(lot_id) is not str:
+                return None
+            lot = queue[position]
+            base = lot * S
+            remaining = lots[base + REM]
+            share = remaining if remaining < need else need
+            if (
+                type(x) is not int
+                or x != share
+                or lotix.get(lot_id) != lot
+                or (purchases and lots[base + SRC])
+            ):
+                return None
+            parts += (lot, share)
+            need -= share
+            if share == remaining:
+                position += 1
+        if need:
+            return None
+        for j in range(0, len(parts), 2):
+            base = parts[j] * S
+            lots[base + REM] -= parts[j + 1]
+            lots[base + column] += parts[j + 1]
+        a[H_QLO] = position
+        a[AVAILABLE] -= points
+        return parts
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
         # (replay() refuses a repeated id before applying its command)
@@ -302,6 +517,15 @@ class Replayer(State):
         else:  # (and then the records)
             self._a = _as_array([*a, *lots, *q, *h])
             self._lots = self._q = self._h = None
+
+
+#: Per event type: the builder's quick path (see Replayer.plain_command).
+_GIVEN: Final[dict[type[Any], Callable[[Replayer, Any, int], int]]] = {
+    Earned: Replayer.earn_given,
+    Redeemed: Replayer.redeem_given,
+    EarnReversed: Replayer.reverse_given,
+    Held: Replayer.hold_given,
+}
 
 
 def _bad(i: int, message: str) -> InvalidData:
@@ -370,53 +594,20 @@ def _replay(
     objs: list[Any] = []
     if step is not None:
         step(0, s)
-    handlers, encoders, epoch = HANDLERS, _ENCODE, EPOCH
+    handlers, encoders, epoch, quick_steps = HANDLERS, _ENCODE, EPOCH, _GIVEN
     for i in range(1, len(events)):
         ev = events[i]
         try:
             d = ev.at - epoch
             at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
             if a[H_NEV] <= i:
-                if (
-                    type(ev) is Earned
-                    and ev.occurred_at is ev.at
-                    and ev.available_at is None
-                    and ev.expires_at is None
-                    and ev.reason == ""
-                    and ev.source == "purchase"
-                    and ev.value_per_point is None
-                    and ev.inactivity_deadline is None
-                    and type(ev.points) is int
-                    and ev.points > 0
-                    and ev.id not in idix
-                    and at_us >= a[H_LAST]
-                    and (
-                        words := s.earn_recorded(
-                            ev.id,
-                            at_us,
-                            ev.points,
-                            None if (exp := ev.lot_expires_at) is None else micros(exp),
-                        )
-                    )
-                ):  # the common case, in one step
-                    if quick:
-                        at = ev.at
-                        if (
-                            type(at) is datetime
-                            and at.tzinfo is UTC
-                            and not at.fold
-                            and (
-                                exp is None
-                                or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
-                            )
-                        ):  # (the record: its inputs, and its expiry as recorded,
-                            # or derived where the event leaves it out)
-                            ints += s._h[-words:]
-                        else:  # (the events are compared one by one)
-                            quick = False
-                    if step is not None:
-                        step(i, s)
-                    continue
+                if quick and (given := quick_steps.get(type(ev))) is not None:
+                    words = given(s, ev, at_us)
+                    if words:  # (applied as recorded: the record is the event's)
+                        ints += s._h[-words:]
+                        if step is not None:
+                            step(i, s)
+                        continue
                 if ev.derived:
                     s.advance(at_us)
                 else:  # a command, checking what a history adds
