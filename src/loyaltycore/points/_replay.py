@@ -37,10 +37,10 @@ from loyaltycore.points._records import (
     C_REVERSED,
     FIELDS,
     W_PLAIN_EARN,
+    W_PLAIN_HOLD,
     W_PLAIN_NEVER,
+    W_PLAIN_REDEEM,
     _Unusual,
-    _w_held,
-    _w_redeemed,
     _w_reversed,
 )
 from loyaltycore.points._state import (
@@ -327,14 +327,11 @@ class Replayer(State):
         parts = self.take_given(ev.lots, points, USED, purchases=True)
         if parts is None:
             return 0
-        a = self._a
-        a[REDEEMED] += points
-        h = self._h
-        start = len(h)
+        self._a[REDEEMED] += points
         self.command(ev.id, C_REDEEMED, at_us)
-        _w_redeemed(h, self, at_us, at_us, points, "", parts, None, None)
+        self._h += (W_PLAIN_REDEEM, at_us, points, len(parts) >> 1, *parts)
         self.after(at_us)
-        return len(h) - start
+        return 4 + len(parts)
 
     def hold_given(self, ev: Held, at_us: int) -> int:
         """A hold: its recorded lots checked and applied (:meth:`take_given`)."""
@@ -356,12 +353,10 @@ class Replayer(State):
         a = self._a
         a[HELD] += points
         self.own_open()[ev.id] = (points, until, tuple(parts), a[H_NCMD])
-        h = self._h
-        start = len(h)
         self.command(ev.id, C_HELD, at_us)
-        _w_held(h, self, at_us, at_us, points, until, parts)
+        self._h += (W_PLAIN_HOLD, at_us, points, until, len(parts) >> 1, *parts)
         self.after(at_us)
-        return len(h) - start
+        return 5 + len(parts)
 
     def reverse_given(self, ev: EarnReversed, at_us: int) -> int:
         """A reversal that the earn's own lot covers (its remainder, then its
