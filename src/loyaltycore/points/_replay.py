@@ -585,7 +585,11 @@ def _replay(
         s.audit = audit
     s.derive = derive
     quick = not exact
-    ints: list[int] = []  # the input events as records
+    # The input events as records, since the last event applied in one step:
+    # the records up to ``synced`` are the events' own (compared, or written
+    # from an event whose outcome was checked as it was applied).
+    ints: list[int] = []
+    synced = 0
     objs: list[Any] = []
     if step is not None:
         step(0, s)
@@ -599,7 +603,11 @@ def _replay(
                 if quick and (given := quick_steps.get(type(ev))) is not None:
                     words = given(s, ev, at_us)
                     if words:  # (applied as recorded: the record is the event's)
-                        ints += s._h[-words:]
+                        h = s._h
+                        if ints:  # (the records since the last one synced, compared now)
+                            quick = h[synced : len(h) - words] == ints
+                            ints.clear()
+                        synced = len(h)
                         if step is not None:
                             step(i, s)
                         continue
@@ -663,7 +671,7 @@ def _replay(
         )
         raise _bad(first, str(exc)) from None
     if quick:
-        quick = s._h == ints and objs == list(s._objs)
+        quick = s._h[synced:] == ints and objs == list(s._objs)
     s.finish()  # exactly sized arrays (OverflowError: replay() replays exactly)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
