@@ -1,6 +1,7 @@
 """Points replay: the quick path of the usual events against the general one.
 
-Replay applies a plain earn, redemption, hold or reversal in one step
+Replay applies a plain earn, redemption, hold, capture, release or
+reversal in one step
 (``_replay._GIVEN``), checking its recorded outcome against the state; any
 other event goes through its command's handler and the comparison of
 records. The quick path must accept exactly what the general one accepts,
@@ -32,11 +33,12 @@ from loyaltycore.points import (
     HoldTimedOut,
     PointsLedger,
     Redeemed,
+    Released,
     _replay,
 )
 
 T0 = datetime(2024, 3, 30, 12, tzinfo=UTC)
-QUICK = (Earned, Redeemed, Held, EarnReversed)
+QUICK = (Earned, Redeemed, Held, EarnReversed, Captured, Released)
 
 
 @contextmanager
@@ -83,6 +85,10 @@ def history() -> tuple[Any, ...]:
         led = led.hold(f"h{k}", at=at, points=40, deadline=at + timedelta(days=1))
         at += timedelta(hours=1)
     led = led.capture("c0", at=at, hold="h0")
+    led = led.hold("h3", at=at, points=30, deadline=at + timedelta(days=1))
+    led = led.capture("c1", at=at, hold="h3", points=12)  # (releases the rest)
+    led = led.hold("h4", at=at, points=20, deadline=at + timedelta(days=1))
+    led = led.release("x0", at=at, hold="h4")
     for k, (of, points) in enumerate([("e5", 5), ("e4", None), ("e3", 7), ("e5", 3)]):
         led = led.reverse(f"f{k}", at=at, of=of, points=points)
         at += timedelta(hours=1)
@@ -90,12 +96,14 @@ def history() -> tuple[Any, ...]:
     led = led.reverse("f9", at=led.last_at, of="e0", points=10)  # (charges other lots)
     led = led.earn("late", at=at + timedelta(days=40), points=50)  # (lots expire)
     led = led.reverse("f10", at=led.last_at, of="e5", points=4)  # (of its expired points)
+    led = led.earn("e10", at=led.last_at, points=60)
+    led = led.reverse("f11", at=led.last_at, of="e10")  # (the whole lot)
     return led.events
 
 
 def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
     # The handlers note each event that goes the general way: of the usual
-    # types, only the reversals that charge other lots (f2, f9).
+    # types, only the reversals that charge other lots (f1, f2, f9).
     general: list[str] = []
 
     def noting(handler: Any) -> Any:
@@ -112,16 +120,18 @@ def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -
     )
     events = history()
     assert PointsLedger.replay(events).events == events
-    assert general == ["c0", "f2", "f9"]
+    assert general == ["f1", "f2", "f9"]
     reversals = [e for e in events if type(e) is EarnReversed]
     assert [(r.id, r.taken, r.reclassified, r.charged != ()) for r in reversals] == [
         ("f0", 5, 0, False),
-        ("f1", 104, 0, False),  # (the whole of what is left)
-        ("f2", 6, 0, True),
+        ("f1", 98, 0, True),
+        ("f2", 0, 0, True),
         ("f3", 3, 0, False),
         ("f9", 0, 0, True),
         ("f10", 0, 4, False),  # (of expired points)
+        ("f11", 60, 0, False),  # (the whole lot)
     ]
+    assert [e.released != () for e in events if type(e) is Captured] == [False, True]
 
 
 def test_the_whole_history_replays_the_same_both_ways() -> None:
@@ -178,6 +188,15 @@ TAMPERED: list[tuple[type[Any], int, dict[str, Any] | str, bool]] = [
     (EarnReversed, 0, {"amount": True}, True),
     (EarnReversed, 1, {"points": 5}, True),  # (a whole reversal made partial)
     (EarnReversed, 3, {"taken": 0, "reclassified": 3}, True),
+    (Captured, 1, {"released": ()}, True),
+    (Captured, 1, {"released": (("e4", 17),)}, True),
+    (Captured, 1, {"amount": 13}, True),
+    (Captured, 1, {"points": None}, True),
+    (Captured, 1, {"hold": "h0"}, True),  # (captured already)
+    (Released, 0, {"lots": (("e4", 19),)}, True),
+    (Released, 0, {"lots": ()}, True),
+    (Released, 0, {"hold": "h3"}, True),
+    (Released, 0, {"hold": "zz"}, True),
     # the general way between quick ones: checked when the next quick one comes
     (Captured, 0, {"amount": 39}, True),
     (Captured, 0, {"lots": (("e2", 23), ("e3", 16))}, True),
@@ -230,7 +249,7 @@ def test_a_tampered_event_in_a_run_of_usual_events_is_named_the_same_both_ways(
 ) -> None:
     events = list(history())
     k = [i for i, e in enumerate(events) if type(e) is kind][nth]
-    assert kind not in QUICK or kind in (type(events[k - 1]), type(events[k + 1]))  # (a run)
+    assert {type(events[k - 1]), type(events[k + 1])} & set(QUICK)  # (in a run of them)
     events[k] = _tamper(events[k], change)
     result = both_ways(events)
     assert (result[0] == "refused") == refused, result
@@ -260,6 +279,8 @@ _FIELDS = {
     Redeemed: ("points", "lots", "sources"),
     Held: ("points", "lots", "deadline"),
     EarnReversed: ("points", "amount", "taken", "reclassified", "charged", "debt", "of"),
+    Captured: ("points", "amount", "lots", "released", "sources", "hold"),
+    Released: ("lots", "hold"),
 }
 
 
@@ -271,7 +292,7 @@ def test_any_single_change_to_a_usual_event_replays_the_same_both_ways(data: Any
     event = events[k]
     field = data.draw(st.sampled_from(_FIELDS[type(event)]))
     value = getattr(event, field)
-    if field == "lots" or field == "charged":
+    if field in ("lots", "charged", "released"):
         ids = st.sampled_from(["e0", "e1", "e2", "e3", "e4", "e5", "r0"])
         new: Any = data.draw(
             st.lists(st.tuples(ids, st.integers(0, 120)), max_size=3).map(tuple)
@@ -281,8 +302,8 @@ def test_any_single_change_to_a_usual_event_replays_the_same_both_ways(data: Any
         new = data.draw(st.sampled_from([(), (("bonus", event.points),), value + value]))
     elif field in ("lot_expires_at", "deadline"):
         new = value + timedelta(hours=data.draw(st.integers(-24 * 40, 24 * 40)))
-    elif field in ("id", "of"):
-        new = data.draw(st.sampled_from(["e0", "e3", "r1", "h0", "f0", "zz"]))
+    elif field in ("id", "of", "hold"):
+        new = data.draw(st.sampled_from(["e0", "e3", "r1", "h0", "h3", "h4", "f0", "zz"]))
     else:  # (a count: near its value, or None where that is allowed)
         near = st.integers(-2, 200) if value is None else st.integers(value - 2, value + 2)
         new = data.draw(near | st.integers(-2, 200) | st.none() | st.just(True))

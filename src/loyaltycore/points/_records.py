@@ -55,6 +55,7 @@ C_REDEEMED: Final = CODE[Redeemed]
 C_CAPTURED: Final = CODE[Captured]
 C_HELD: Final = CODE[Held]
 C_REVERSED: Final = CODE[EarnReversed]
+C_RELEASED: Final = CODE[Released]
 _BYTE_EARNED: Final = bytes((C_EARNED,))
 _CAUSES: Final = ("lot", "inactivity", "hold", "cancel")
 

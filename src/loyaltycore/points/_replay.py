@@ -31,9 +31,11 @@ from loyaltycore.points._records import (
     _CANON,
     _ENCODE,
     _READ,
+    C_CAPTURED,
     C_EARNED,
     C_HELD,
     C_REDEEMED,
+    C_RELEASED,
     C_REVERSED,
     FIELDS,
     W_PLAIN_EARN,
@@ -41,6 +43,8 @@ from loyaltycore.points._records import (
     W_PLAIN_NEVER,
     W_PLAIN_REDEEM,
     _Unusual,
+    _w_captured,
+    _w_released,
     _w_reversed,
 )
 from loyaltycore.points._state import (
@@ -91,12 +95,14 @@ from loyaltycore.points._values import (
     EXPIRED,
     HELD,
     REDEEMED,
+    Captured,
     Earned,
     EarnReversed,
     Held,
     Merged,
     Opened,
     Redeemed,
+    Released,
 )
 
 
@@ -414,6 +420,108 @@ class Replayer(State):
         self.after(at_us)
         return len(h) - start
 
+    def capture_given(self, ev: Captured, at_us: int) -> int:
+        """A capture of an open hold whose lots are all usable still (nothing
+        of what it releases expires), all purchases: the recorded amount and
+        parts checked (see :meth:`State.capture`)."""
+        hold, points = ev.hold, ev.points
+        if not (
+            type(hold) is str
+            and (points is None or type(points) is int)
+            and ev.inactivity_deadline is None
+            and self.plain_command(ev, at_us)
+        ):
+            return 0
+        found = self._open_holds.get(hold)
+        if found is None:
+            return 0
+        held, _, parts, placed = found
+        amount = held if points is None else points
+        if not 0 < amount <= held or type(ev.amount) is not int or ev.amount != amount:
+            return 0
+        # the hold's parts in order: the first ``amount`` points are captured,
+        # the rest released
+        lots = self._lots
+        captured: list[int] = []
+        released: list[int] = []
+        need = amount
+        for pair in range(0, len(parts), 2):
+            lot, share = parts[pair], parts[pair + 1]
+            portion = share if share < need else need
+            if portion:
+                if lots[lot * S + SRC]:
+                    return 0
+                captured += (lot, portion)
+                need -= portion
+            if share > portion:
+                if self.dead(lot, at_us):
+                    return 0
+                released += (lot, share - portion)
+        if not (
+            self.same_parts(ev.lots, captured)
+            and self.same_parts(ev.released, released)
+            and ev.sources == (("purchase", amount),)  # (as recorded when all are)
+        ):
+            return 0
+        for pair in range(0, len(captured), 2):  # (held points become used)
+            base = captured[pair] * S
+            lots[base + HELD_] -= captured[pair + 1]
+            lots[base + USED] += captured[pair + 1]
+        a = self._a
+        a[HELD] -= amount
+        a[REDEEMED] += amount
+        self.release_parts(released, at_us)  # (none expires: see above)
+        del self.own_open()[hold]
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_CAPTURED, at_us)
+        _w_captured(h, self, at_us, at_us, placed, points, amount, captured, released, None, None)
+        self.after(at_us)
+        return len(h) - start
+
+    def release_given(self, ev: Released, at_us: int) -> int:
+        """A release of an open hold whose lots are all usable still: the
+        recorded parts checked (see :meth:`State.release`)."""
+        hold = ev.hold
+        if not (type(hold) is str and self.plain_command(ev, at_us)):
+            return 0
+        found = self._open_holds.get(hold)
+        if found is None:
+            return 0
+        _, _, parts, placed = found
+        for pair in range(0, len(parts), 2):
+            if self.dead(parts[pair], at_us):
+                return 0
+        if not self.same_parts(ev.lots, parts):
+            return 0
+        self.release_parts(parts, at_us)  # (none expires: see above)
+        del self.own_open()[hold]
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_RELEASED, at_us)
+        _w_released(h, self, at_us, at_us, placed, parts)
+        self.after(at_us)
+        return len(h) - start
+
+    def same_parts(self, given: Any, parts: Sequence[int]) -> bool:
+        """Whether ``given`` (lot id, points) parts are the flat ``parts``, as an
+        event records them (a tuple of pairs, ids str, points int)."""
+        if type(given) is not tuple or 2 * len(given) != len(parts):
+            return False
+        lotix = self.lotix
+        for k, part in enumerate(given):
+            if type(part) is not tuple or len(part) != 2:
+                return False
+            lot_id, x = part
+            if (
+                type(lot_id) is not str
+                or type(x) is not int
+                or lotix.get(lot_id) != parts[2 * k]
+                or x != parts[2 * k + 1]
+            ):
+                return False
+        return True
+
     def take_given(
         self, given: Any, points: int, column: int, *, purchases: bool
     ) -> list[int] | None:
@@ -519,6 +627,8 @@ _GIVEN: Final[dict[type[Any], Callable[[Replayer, Any, int], int]]] = {
     Earned: Replayer.earn_given,
     Redeemed: Replayer.redeem_given,
     EarnReversed: Replayer.reverse_given,
+    Captured: Replayer.capture_given,
+    Released: Replayer.release_given,
     Held: Replayer.hold_given,
 }
 
