@@ -7,6 +7,13 @@ event against the record the engine wrote for it: the input events are
 encoded as the engine would record them and the two are compared once;
 only when they differ, or an event is unusual, are they compared one by
 one (:func:`_first_difference`) to name the first that does not follow.
+
+The usual events (a plain earn, redemption, hold, capture, release or
+reversal) take a quicker way (``_GIVEN``): their recorded outcome is
+checked against the state as it is applied, and their record written from
+it, with no handler run and nothing to compare later. Whatever that way
+cannot settle goes the general way, which names the errors; the tests in
+``tests/test_points_replay_quick.py`` hold the two ways to the same result.
 """
 
 from __future__ import annotations
@@ -224,14 +231,19 @@ class Replayer(State):
     # -- the usual events, applied in one step ---------------------------------
     #
     # Replay's quick way through the usual events (see ``_GIVEN``): a plain
-    # earn, redemption or hold of a ledger with nothing due, no debt and no
-    # inactivity policy, its instants in plain UTC. Each checks the event's
-    # recorded outcome against the state (the lots a redemption or hold
-    # takes: :meth:`take_given`), applies it and writes the engine's record,
-    # returning the record's length. Anything else returns 0 having changed
-    # nothing, and the event takes the general way (its handler, then the
-    # comparison of records), which raises the errors: these paths only ever
-    # accept an event the general way accepts, with the same outcome.
+    # earn, redemption, hold, capture, release or reversal of a ledger with
+    # nothing due, no debt and no inactivity policy, its instants in plain
+    # UTC. Each checks the event's recorded outcome against the state (the
+    # lots a redemption or hold takes: :meth:`take_given`; the amounts of a
+    # reversal; the parts of a capture or release), applies it and writes
+    # the engine's record, returning the record's length. Anything else
+    # returns 0 having changed nothing, and the event takes the general way
+    # (its handler, then the comparison of records), which raises the
+    # errors: these paths only ever accept an event the general way
+    # accepts, with the same outcome. They repeat a little of the policies
+    # (the consumption order, a capture's split, a reversal's remainder
+    # first): a policy changed in ``_commands`` is changed here too, and
+    # the tests comparing the two ways fail until it is.
 
     def plain_command(self, ev: Any, at_us: int) -> bool:
         """Whether command ``ev`` (at ``at_us``) may take a quick path: a new id,
