@@ -242,8 +242,9 @@ class Replayer(State):
     # errors: these paths only ever accept an event the general way
     # accepts, with the same outcome. They repeat a little of the policies
     # (the consumption order, a capture's split, a reversal's remainder
-    # first): a policy changed in ``_commands`` is changed here too, and
-    # the tests comparing the two ways fail until it is.
+    # first): a policy changed in ``_commands`` is changed here too (the
+    # tests in tests/test_points_replay_quick.py compare the two ways on
+    # tampered histories, and count the events that go the general way).
 
     def plain_command(self, ev: Any, at_us: int) -> bool:
         """Whether command ``ev`` (at ``at_us``) may take a quick path: a new id,
