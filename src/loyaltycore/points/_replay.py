@@ -233,35 +233,21 @@ class Replayer(State):
     # Replay's quick way through the usual events (see ``_GIVEN``): a plain
     # earn, redemption, hold, capture, release or reversal of a ledger with
     # nothing due, no debt and no inactivity policy, its instants in plain
-    # UTC. Each checks the event's recorded outcome against the state (the
-    # lots a redemption or hold takes: :meth:`take_given`; the amounts of a
-    # reversal; the parts of a capture or release), applies it and writes
-    # the engine's record, returning the record's length. Anything else
-    # returns 0 having changed nothing, and the event takes the general way
-    # (its handler, then the comparison of records), which raises the
-    # errors: these paths only ever accept an event the general way
-    # accepts, with the same outcome. They repeat a little of the policies
-    # (the consumption order, a capture's split, a reversal's remainder
-    # first): a policy changed in ``_commands`` is changed here too (the
-    # tests in tests/test_points_replay_quick.py compare the two ways on
-    # tampered histories, and count the events that go the general way).
-
-    def plain_command(self, ev: Any, at_us: int) -> bool:
-        """Whether command ``ev`` (at ``at_us``) may take a quick path: a new id,
-        in time order, nothing due by then, no debt, no inactivity policy,
-        ``at`` in plain UTC and ``occurred_at`` the same object."""
-        a = self._a
-        at = ev.at
-        return (
-            a[H_LAST] <= at_us < a[H_NEXT]
-            and not a[DEBT]
-            and not self._conf.inactive
-            and ev.occurred_at is at
-            and type(at) is datetime
-            and at.tzinfo is UTC
-            and not at.fold
-            and ev.id not in self.idix
-        )
+    # UTC (the replay loop checks what is common to them: a new id, in time
+    # order, nothing due by then, no debt, ``at`` in plain UTC and
+    # ``occurred_at`` the same object; no inactivity policy). Each checks
+    # the event's recorded outcome against the state (the lots a redemption
+    # or hold takes: :meth:`take_given`; the amounts of a reversal; the
+    # parts of a capture or release), applies it and writes the engine's
+    # record, returning the record's length. Anything else returns 0 having
+    # changed nothing, and the event takes the general way (its handler,
+    # then the comparison of records), which raises the errors: these paths
+    # only ever accept an event the general way accepts, with the same
+    # outcome. They repeat a little of the policies (the consumption order,
+    # a capture's split, a reversal's remainder first): a policy changed in
+    # ``_commands`` is changed here too (the tests in
+    # tests/test_points_replay_quick.py compare the two ways on tampered
+    # histories, and count the events that go the general way).
 
     def earn_given(self, ev: Earned, at_us: int) -> int:
         """A plain earn (positive ``points``, no optional field but the lot's
@@ -288,7 +274,6 @@ class Replayer(State):
                 recorded is None
                 or (type(recorded) is datetime and recorded.tzinfo is UTC and not recorded.fold)
             )
-            and self.plain_command(ev, at_us)
         ):
             return 0
         a = self._a
@@ -340,7 +325,6 @@ class Replayer(State):
             and ev.inactivity_deadline is None
             and type(points) is int
             and ev.sources == (("purchase", points),)  # (as recorded when all are)
-            and self.plain_command(ev, at_us)
         ):
             return 0
         parts = self.take_given(ev.lots, points, USED, purchases=True)
@@ -360,7 +344,6 @@ class Replayer(State):
             and type(deadline) is datetime
             and deadline.tzinfo is UTC
             and not deadline.fold
-            and self.plain_command(ev, at_us)
         ):
             return 0
         until = micros(deadline)
@@ -382,11 +365,7 @@ class Replayer(State):
         expired points: nothing charged from other lots, no debt), the lot
         usable: the recorded amounts checked (see :meth:`State.reverse_earn`)."""
         of, points = ev.of, ev.points
-        if not (
-            type(of) is str
-            and (points is None or type(points) is int)
-            and self.plain_command(ev, at_us)
-        ):
+        if not (type(of) is str and (points is None or type(points) is int)):
             return 0
         earn = self.idix.get(of)
         lot = self.lotix.get(of)
@@ -442,7 +421,6 @@ class Replayer(State):
             type(hold) is str
             and (points is None or type(points) is int)
             and ev.inactivity_deadline is None
-            and self.plain_command(ev, at_us)
         ):
             return 0
         found = self._open_holds.get(hold)
@@ -496,7 +474,7 @@ class Replayer(State):
         """A release of an open hold whose lots are all usable still: the
         recorded parts checked (see :meth:`State.release`)."""
         hold = ev.hold
-        if not (type(hold) is str and self.plain_command(ev, at_us)):
+        if type(hold) is not str:
             return 0
         found = self._open_holds.get(hold)
         if found is None:
@@ -635,7 +613,7 @@ class Replayer(State):
             self._lots = self._q = self._h = None
 
 
-#: Per event type: the builder's quick path (see Replayer.plain_command).
+#: Per event type: the builder's quick way (see Replayer.earn_given).
 _GIVEN: Final[dict[type[Any], Callable[[Replayer, Any, int], int]]] = {
     Earned: Replayer.earn_given,
     Redeemed: Replayer.redeem_given,
@@ -716,14 +694,26 @@ def _replay(
     objs: list[Any] = []
     if step is not None:
         step(0, s)
-    handlers, encoders, epoch, quick_steps = HANDLERS, _ENCODE, EPOCH, _GIVEN
+    handlers, encoders, epoch = HANDLERS, _ENCODE, EPOCH
+    quick_steps = {} if s._conf.inactive else _GIVEN
     for i in range(1, len(events)):
         ev = events[i]
         try:
-            d = ev.at - epoch
+            at = ev.at
+            d = at - epoch
             at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
             if a[H_NEV] <= i:
-                if quick and (given := quick_steps.get(type(ev))) is not None:
+                if (
+                    quick
+                    and (given := quick_steps.get(type(ev))) is not None
+                    and a[H_LAST] <= at_us < a[H_NEXT]
+                    and not a[DEBT]
+                    and ev.occurred_at is at
+                    and type(at) is datetime
+                    and at.tzinfo is UTC
+                    and not at.fold
+                    and ev.id not in idix
+                ):  # (a usual event, perhaps: see Replayer.earn_given)
                     words = given(s, ev, at_us)
                     if words:  # (applied as recorded: the record is the event's)
                         h = s._h
