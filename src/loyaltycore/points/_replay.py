@@ -530,37 +530,41 @@ class Replayer(State):
         position, end = a[H_QLO], a[H_QHI]
         need = points
         parts: list[int] = []
-        # (the innermost loop: REM is the lot's remaining points, SRC its source)
+        # (the innermost loop: REM is the lot's remaining points, SRC its
+        # source; each part is applied as it is checked, and given back below
+        # if a later one differs)
         for part in given:
             if type(part) is not tuple or len(part) != 2 or not need or position >= end:
-                return None
+                break
             lot_id, x = part
-            if type(lot_id) is not str:
-                return None
             lot = queue[position]
             base = lot * S
             remaining = lots[base + REM]
             share = remaining if remaining < need else need
             if (
-                type(x) is not int
+                type(lot_id) is not str
+                or type(x) is not int
                 or x != share
                 or lotix.get(lot_id) != lot
                 or (purchases and lots[base + SRC])
             ):
-                return None
+                break
+            lots[base + REM] = remaining - share
+            lots[base + column] += share
             parts += (lot, share)
             need -= share
             if share == remaining:
                 position += 1
-        if need:
-            return None
-        for j in range(0, len(parts), 2):
+        else:
+            if not need:
+                a[H_QLO] = position
+                a[AVAILABLE] -= points
+                return parts
+        for j in range(0, len(parts), 2):  # (each lot is taken from once)
             base = parts[j] * S
-            lots[base + REM] -= parts[j + 1]
-            lots[base + column] += parts[j + 1]
-        a[H_QLO] = position
-        a[AVAILABLE] -= points
-        return parts
+            lots[base + REM] += parts[j + 1]
+            lots[base + column] -= parts[j + 1]
+        return None
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
         # (replay() refuses a repeated id before applying its command)
