@@ -19,6 +19,9 @@ Each figure is printed with its target and a ratio measured in the same run:
   text) plus the 10 events after it, for a member with 100,000 events before
   the snapshot at full size; a member with 1,000 events before its snapshot
   and the same recent activity is the reference.
+* ``snapshot`` (no target): a snapshot (as JSON text) of the restored
+  member, as a store writes one after loading a member, against a snapshot
+  of the same member as built by its commands.
 
 Times are process CPU time (other processes sharing the cores do not
 inflate them), best of ``--repeat`` runs for rates, medians for single
@@ -252,6 +255,16 @@ def long_member(program: Program, events: int, step: timedelta) -> Account:
     return account
 
 
+def snapshot_ms(account: Account, repeat: int = 9) -> float:
+    """Median ms of the account's snapshot as JSON text."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        json.dumps(account.snapshot())
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1e3
+
+
 def restore_ms(account: Account, program: Program, repeat: int = 25) -> tuple[float, int]:
     """Median ms of a restore from the account's snapshot (JSON text) and 10 events after it."""
     text = json.dumps(account.snapshot())
@@ -295,6 +308,11 @@ def bench_restore(program: Program, events: int) -> bool:
         f" {len(long.orders)} orders kept)  {ms:.2f} ms"
         f"  target <= {RESTORE_TARGET_MS} ms  {verdict(ok)}"
         f"  | {recent:,} events before ({ref_size:,} bytes) {ref:.2f} ms  ratio {ms / ref:.2f}"
+    )
+    restored = Account.restore(json.loads(json.dumps(long.snapshot())), programs=program)
+    print(
+        f"snapshot  of the restored {events:,}-event member {snapshot_ms(restored):.2f} ms"
+        f"  | of the member built by its commands {snapshot_ms(long):.2f} ms"
     )
     return ok
 

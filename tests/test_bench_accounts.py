@@ -10,7 +10,7 @@ def test_accounts_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     out = run_benchmark("accounts")
     lines = out.splitlines()
     assert lines[0].startswith("accounts benchmark, size=tiny")
-    order, history, building, restore = lines[1:5]
+    order, history, building, restore, snapshot = lines[1:6]
     assert re.search(
         r"^order .* /s cpu .* by hand .* ratio [\d.]+  target >= 0\.7  (ok|MISSED)$", order
     )
@@ -21,4 +21,7 @@ def test_accounts_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
         r"^building .* ms per command, carrying forward included .* ratio [\d.]+$", building
     )
     assert re.search(r"^restore .* ms  target <= 2\.0 ms  (ok|MISSED)  \| [\d,]+ events", restore)
+    assert re.search(
+        r"^snapshot .* [\d.]+ ms  \| of the member built by its commands [\d.]+ ms$", snapshot
+    )
     assert float(re.findall(r"ratio ([\d.]+)", order)[0]) > 0

@@ -192,6 +192,46 @@ def test_a_merged_list_of_lots_is_built_only_when_its_event_is_read() -> None:
     assert after.state() == ledger.earn("e2", at=later, points=7, reason="later").state()
 
 
+def _merged_ledger() -> PointsLedger:
+    """A ledger that merged 40 lots, then earned after the merge."""
+    other = PointsLedger.open("m-2")
+    for k in range(40):
+        other = other.earn(f"x{k}", at=T0 + timedelta(hours=k), points=10 + k)
+    at = T0 + timedelta(days=5)
+    ledger = merge(PointsLedger.open("m-1"), other, "g1", at=at)
+    return ledger.earn("e1", at=at, points=5, reason="after the merge")
+
+
+def test_a_restored_list_of_lots_is_written_back_packed_without_being_built() -> None:
+    ledger = _merged_ledger()
+    doc = json.loads(json.dumps(ledger.state(packed=True)))
+    back = PointsLedger.from_state(doc)
+    again = back.earn("e2", at=T0 + timedelta(days=6), points=3).state(packed=True)
+    # the merged list is the document's own columns, not rebuilt, and still deferred
+    assert [x for _, x in again["objs"]["lists"]] == [x for _, x in doc["objs"]["lists"]]
+    assert any(type(x) is Deferred for x in list.__iter__(back._objs))
+    # the document is the caller's: changing it changes nothing in the ledger
+    again["objs"]["lists"][0][1]["merged_lots"]["points"]["deltas"] = "changed"
+    assert back.state(packed=True)["objs"]["lists"] == doc["objs"]["lists"]
+    assert back == ledger  # (equality builds it, once)
+    assert not any(type(x) is Deferred for x in list.__iter__(back._objs))
+    assert back.state(packed=True) == ledger.state(packed=True)
+
+
+def test_a_bad_list_of_lots_is_refused_when_its_event_is_read() -> None:
+    doc = _merged_ledger().state(packed=True)
+    ((_, merged),) = doc["objs"]["lists"]
+    merged["merged_lots"]["points"] = pack_ints([5])  # (40 lots, one points)
+    back = PointsLedger.from_state(json.loads(json.dumps(doc)))
+    assert back.balance().available == _merged_ledger().balance().available
+    with pytest.raises(errors.InvalidData, match="differ in length"):
+        _ = back.events
+    with pytest.raises(errors.InvalidData, match="points ledger state"):
+        back.state()
+    # a packed document keeps it as it was: nothing is lost, nothing is made up
+    assert back.state(packed=True)["objs"]["lists"] == doc["objs"]["lists"]
+
+
 def _with_sources() -> PointsLedger:
     """A ledger whose redemptions consumed bonus and purchase lots (sources kept as values)."""
     ledger = PointsLedger.open("m-1")
@@ -277,6 +317,40 @@ BAD: list[tuple[str, Any]] = [
     ("packed, partial int", {**_doc(), "queue": _packed_bytes(b"\x00" * 7)}),
     ("packed, lots cut short", {**_doc(), "lots": _packed_bytes(b"\x00" * 24)}),
     ("packed lots, columns missing", {**_doc(), "objs": ["gift", {"merged_lots": {}}]}),
+    (
+        "packed lots, a column neither a list nor packed",
+        {
+            **_doc(),
+            "objs": [
+                "gift",
+                {
+                    "transfer_in": {
+                        "points": 5,
+                        "expires_at": [],
+                        "source": [],
+                        "value_per_point": [],
+                    }
+                },
+            ],
+        },
+    ),
+    (
+        "packed lots, ints packed as texts",
+        {
+            **_doc(),
+            "objs": [
+                "gift",
+                {
+                    "transfer_in": {
+                        "points": pack_texts(["5"]),
+                        "expires_at": [],
+                        "source": [],
+                        "value_per_point": [],
+                    }
+                },
+            ],
+        },
+    ),
     (
         "packed lots, lengths differ",
         {

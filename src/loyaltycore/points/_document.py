@@ -23,10 +23,11 @@ In a *packed* document (``state(packed=True)``, see
 and each id column ``{"texts": text}``; ``objs`` is ``{"strs": texts,
 "lists": [[index, lots], ...], "sources": columns}``, a merge's or a
 transfer's list of lots being an object of columns, built into lots only
-when its event is read, and the sources redemptions consumed being four
-columns (``at``: the value's index, ``count``: its pairs, then ``source``
-and ``points`` of every pair), checked as columns and built into each
-redemption's pairs only when its event is read. A packed document
+when its event is read (its contents checked then; until it is built, a
+packed document writes it back as it was), and the sources redemptions
+consumed being four columns (``at``: the value's index, ``count``: its
+pairs, then ``source`` and ``points`` of every pair), checked as columns
+and built into each redemption's pairs only when its event is read. A packed document
 written before the ``sources`` columns holds them in ``lists``; it reads
 the same.
 Both forms read back the same; the packed one is several times smaller as
@@ -36,6 +37,7 @@ document as text wants.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from array import array
 from datetime import datetime
@@ -45,7 +47,16 @@ from typing import Any, Final
 import numpy as np
 
 from loyaltycore import serialize
-from loyaltycore._packed import can_pack_texts, pack_ints, pack_texts, unpack_ints, unpack_texts
+from loyaltycore._packed import (
+    INTS,
+    TEXTS,
+    can_pack_texts,
+    is_packed,
+    pack_ints,
+    pack_texts,
+    unpack_ints,
+    unpack_texts,
+)
 from loyaltycore.calendar import NEVER, micros
 from loyaltycore.errors import InvalidData, LoyaltyError
 from loyaltycore.points._commands import State
@@ -151,10 +162,20 @@ def _us(value: datetime | None) -> int:
     return NO if value is None else micros(value)
 
 
-def _obj_data(value: Any, packed: bool) -> Any:
-    """A value records refer to, as plain data (a str, or tagged parts)."""
+def _obj_data(value: Any, packed: bool, i: int) -> Any:
+    """The value at place ``i`` of ``objs``, as plain data (a str, or tagged parts).
+
+    A list of lots still packed as a restored document held it is written
+    back as it was (when ``packed``), without building its lots.
+    """
     if type(value) is str:
         return value
+    if type(value) is Deferred:
+        if packed and value.raw is not None:  # (a copy: the caller owns the document)
+            return {
+                tag: {k: type(c)(c) for k, c in parts.items()} for tag, parts in value.raw.items()
+            }
+        value = value.value(i)
     if type(value) is Decimal:
         return {"decimal": str(value)}
     items = tuple(value)
@@ -248,16 +269,48 @@ def _sources(data: Any) -> tuple[tuple[str, int], ...]:
 
 
 def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
-    """A packed list of lots, checked now and built when its event is read."""
+    """A packed list of lots, kept packed until its event is read.
+
+    Its shape is checked now: the columns it must have, each a list or a
+    packed column. Its contents are checked when it is built (a bad one
+    raises :class:`~loyaltycore.errors.InvalidData` then); until it is, a
+    packed document writes it back as it was. A carried-forward ledger
+    begins with such a list, holding every lot it carried: a restore,
+    or a snapshot of the restored ledger, never reads it.
+    """
     names = _LOT_LIST_COLUMNS[tag]
     if set(parts) != set(names):
         raise ValueError(f"a packed {tag} list must have the columns {', '.join(names)}")
+    kept: dict[str, Any] = {}
+    for name, column in parts.items():
+        key = TEXTS if name in _TEXT_COLUMNS else INTS
+        if is_packed(column, key):
+            kept[name] = dict(column)
+        elif isinstance(column, list):
+            kept[name] = list(column)
+        else:
+            raise ValueError(f'{tag}.{name} must be a list or {{"{key}": base64 text}}')
+    return Deferred((tag, kept), _built_lot_list, {tag: kept})
+
+
+def _built_lot_list(data: tuple[str, dict[str, Any]], _: int) -> Any:
+    tag, parts = data
+    try:
+        return _checked_lot_list(tag, parts)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidData.from_messages([f"{exc} @ $.objs"], what="points ledger state") from None
+
+
+def _checked_lot_list(tag: str, parts: dict[str, Any]) -> Any:
+    """The lots of a packed list, its columns checked."""
+    names = _LOT_LIST_COLUMNS[tag]
     ints = {name: _ints(parts, name) for name in names if name not in _TEXT_COLUMNS}
     texts = {name: unpack_texts(parts[name], name) for name in names if name in _TEXT_COLUMNS}
     lots = texts.get("lot", ())
-    if "" in set(lots) or len(set(lots)) != len(lots):
+    distinct = set(lots)
+    if "" in distinct or len(distinct) != len(lots):
         raise ValueError(f"the lot ids of a packed {tag} list must be distinct and not empty")
-    if "" in set(texts["source"]):
+    if "" in texts["source"]:
         raise ValueError(f"the sources of a packed {tag} list must not be empty")
     try:  # (each distinct value once)
         values = [_value(v) for v in set(texts["value_per_point"])]
@@ -274,7 +327,7 @@ def _lot_list(tag: str, parts: dict[str, Any]) -> Deferred:
         raise ValueError("pending must be 0 or 1")
     columns = tuple(texts[name] if name in _TEXT_COLUMNS else ints[name] for name in names)
     build = _merged_lots if tag == "merged_lots" else _transfers_in
-    return Deferred(columns, build)
+    return build(columns, 0)
 
 
 def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
@@ -282,7 +335,7 @@ def state_of(ledger: Core, *, packed: bool = False) -> dict[str, Any]:
     doc = _state_of(ledger, packed)
     if packed:
         for key in _INT_COLUMNS:
-            doc[key] = pack_ints(doc[key])
+            doc[key] = pack_ints(doc[key], S if key == "lots" else 1)
         for key in ("lot_ids", "command_ids"):
             doc[key] = pack_texts(doc[key])
         objs = doc["objs"]
@@ -342,7 +395,7 @@ def _state_of(ledger: Core, packed: bool) -> dict[str, Any]:
         "kill": a[H_KILL],
         "events": a[H_NEV],
         "lot_ids": lids,
-        "lots": list(ledger._rows()),
+        "lots": ledger._rows() if packed else list(ledger._rows()),
         "queue": ledger._queue(),
         "pending": [x for item in ledger._pend for x in item],
         "holds": [
@@ -351,10 +404,24 @@ def _state_of(ledger: Core, packed: bool) -> dict[str, Any]:
         ],
         "cancelled": dict(ledger._canc),
         "command_ids": eids,
-        "command_at": [ledger._command_pos(k) for k in range(len(eids))],
-        "records": list(ledger._records()),
-        "objs": [_obj_data(x, packed) for x in ledger._objs[: a[H_NOBJ]]],
+        "command_at": _command_positions(ledger, len(eids)),
+        "records": ledger._records() if packed else list(ledger._records()),
+        "objs": [_obj_data(x, packed, i) for i, x in enumerate(_own_objs(ledger))],
     }
+
+
+def _command_positions(ledger: Core, n: int) -> list[int]:
+    """Where each of the ``n`` commands' records begins."""
+    eids = ledger._eids
+    if type(eids) is IdLog and eids.base is None and eids.pos is not None:
+        return eids.pos[:n].tolist()
+    return [ledger._command_pos(k) for k in range(n)]
+
+
+def _own_objs(ledger: Core) -> list[Any]:
+    """The values ``ledger``'s records refer to, any still :class:`Deferred` left so."""
+    objs, n = ledger._objs, ledger._a[H_NOBJ]
+    return list.__getitem__(objs, slice(0, n)) if type(objs) is LazyObjs else list(objs[:n])
 
 
 #: The columns of ints, which a packed document writes as base64.
@@ -369,7 +436,8 @@ def _ints(data: dict[str, Any], key: str) -> Any:
 def _strs(data: dict[str, Any], key: str) -> list[str]:
     """The ids ``key``, non-empty and without NUL (the caller checks they are distinct)."""
     value = unpack_texts(data[key], key)
-    if SEP in "".join(value) or not all(value):
+    # (a packed column is cut at each NUL: only a list can hold one)
+    if not all(value) or (type(data[key]) is list and SEP in "".join(value)):
         raise ValueError(f"{key} must hold ids without NUL characters")
     return value
 
@@ -462,11 +530,13 @@ def _objs(value: Any) -> list[Any]:
 _PACKED_OBJS: Final = ({"strs", "lists"}, {"strs", "lists", "sources"})
 
 
-def _pairs(table: tuple[Any, Any, list[str], list[int]], i: int) -> tuple[tuple[str, int], ...]:
+def _pairs(
+    table: tuple[list[int], list[int], list[str], list[int]], i: int
+) -> tuple[tuple[str, int], ...]:
     """The sources of the redemption at place ``i`` of ``objs`` (see :func:`_packed_sources`)."""
     at, ends, names, points = table
-    k = int(np.searchsorted(at, i))
-    start, end = (int(ends[k - 1]) if k else 0), int(ends[k])
+    k = bisect.bisect_left(at, i)
+    start, end = (ends[k - 1] if k else 0), ends[k]
     return tuple(zip(names[start:end], points[start:end], strict=True))
 
 
@@ -488,7 +558,7 @@ def _packed_sources(value: Any) -> tuple[Any, Deferred | None]:
         raise ValueError("objs.sources: a source must not be empty")
     if (np.diff(at) <= 0).any():
         raise ValueError("objs.sources: the indexes must be in order")
-    return at, Deferred((at, np.cumsum(counts), names, points.tolist()), _pairs)
+    return at, Deferred((at.tolist(), np.cumsum(counts).tolist(), names, points.tolist()), _pairs)
 
 
 def _from_state(data: Any) -> State:

@@ -160,13 +160,16 @@ class Deferred:
     a transfer's list of lots this way: only reading the event builds it.
     One Deferred may stand at many places of ``objs`` (the sources of every
     redemption, kept as shared columns): ``build`` is given the place read.
+    ``raw``, if not None, is the value's packed data as the document held
+    it, which a packed document writes back unchanged without building it.
     """
 
-    __slots__ = ("_build", "_data")
+    __slots__ = ("_build", "_data", "raw")
 
-    def __init__(self, data: Any, build: Callable[[Any, int], Any]) -> None:
+    def __init__(self, data: Any, build: Callable[[Any, int], Any], raw: Any = None) -> None:
         self._data = data
         self._build = build
+        self.raw = raw
 
     def value(self, i: int) -> Any:
         return self._build(self._data, i)
@@ -189,6 +192,11 @@ class LazyObjs(list):  # type: ignore[type-arg]
 
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self)))
+
+
+def _values(objs: Sequence[Any], n: int) -> list[Any]:
+    """The first ``n`` values of ``objs``, a :class:`LazyObjs`'s built in place (once)."""
+    return [objs[i] for i in range(n)] if type(objs) is LazyObjs else list(objs[:n])
 
 
 class IdLog:
@@ -678,11 +686,54 @@ class Core:
         return source, objs[value - 1] if value else None
 
     def _lot_values(self, *, unspent: bool = False) -> tuple[Lot, ...]:
-        """Every lot (or every lot with points left), in the order they were created."""
+        """Every lot (or every lot with points left), in the order they were created.
+
+        The rows are read in one pass; each distinct instant and source is
+        made once (lots earned on one day expire together, and most share
+        their source).
+        """
         names = self._ids()[1]
-        every = range(self._a[H_NLOTS])
-        lots = [i for i in every if self.remaining_of(i)] if unspent else every
-        return tuple(self._lot_value(i, names) for i in lots)
+        flat = self._rows()
+        made: dict[int, datetime] = {}
+        sources: dict[int, tuple[str, Any]] = {}
+
+        def when(us: int) -> datetime:
+            found = made.get(us)
+            if found is None:
+                found = made[us] = instant(us)
+            return found
+
+        lots = []
+        for i in range(self._a[H_NLOTS]):
+            b = i * S
+            earned, exp, avail, rem, held, used, expd, rev = flat[b : CLAW + b]
+            if unspent and not rem:
+                continue
+            pending = avail > PBIT // 2
+            if pending:
+                avail -= PBIT
+            column = flat[b + SRC]
+            source = sources.get(column)
+            if source is None:
+                source = sources[column] = self._source_of(column)
+            lots.append(
+                Lot(
+                    names[i],
+                    i + 1,
+                    rem + held + used + expd + rev,
+                    when(earned),
+                    None if exp == NEVER else when(exp),
+                    None if avail == NO else when(avail),
+                    pending,
+                    rem,
+                    held,
+                    used,
+                    expd,
+                    rev,
+                    *source,
+                )
+            )
+        return tuple(lots)
 
     def _events_of(self, *kinds: type[Any]) -> list[Any]:
         """The history's events of ``kinds``, oldest first, each read from its
@@ -768,7 +819,7 @@ class Core:
             and self._queue() == other._queue()
             and self._records() == other._records()
             and self._rows() == other._rows()
-            and tuple(self._objs[: a[H_NOBJ]]) == tuple(other._objs[: b[H_NOBJ]])
+            and _values(self._objs, a[H_NOBJ]) == _values(other._objs, b[H_NOBJ])
             and self._ids() == other._ids()
         )
 
