@@ -1,8 +1,8 @@
 """Points replay: the quick path of the usual events against the general one.
 
 Replay applies a plain earn, redemption, hold, capture, release or
-reversal in one step
-(``_replay._GIVEN``), checking its recorded outcome against the state; any
+reversal in one step (``_replay._GIVEN``), checking its recorded outcome
+against the state; any
 other event goes through its command's handler and the comparison of
 records. The quick path must accept exactly what the general one accepts,
 with the same outcome, and refuse the rest with the same error naming the
@@ -53,12 +53,16 @@ def general_only() -> Iterator[None]:
 
 
 def outcome(events: Any) -> tuple[Any, ...]:
-    """What replaying ``events`` gives: the ledger's plain data, or the error."""
+    """What replaying ``events`` gives: the ledger (its events, balance, lots,
+    and what two months and an earn then add), or the error."""
     try:
         ledger = PointsLedger.replay(events)
     except errors.LoyaltyError as exc:
         return ("refused", type(exc).__name__, str(exc))
-    return ("replayed", ledger.events, ledger.balance(), ledger.lots)
+    assert ledger.last_at is not None
+    later = ledger.earn("zz", at=ledger.last_at + timedelta(days=60), points=1)
+    after = later.events[len(ledger.events) :]
+    return ("replayed", ledger.events, ledger.balance(), ledger.lots, ledger, after)
 
 
 def both_ways(events: Any) -> tuple[Any, ...]:
@@ -71,8 +75,9 @@ def both_ways(events: Any) -> tuple[Any, ...]:
 
 def history() -> tuple[Any, ...]:
     """Runs of each quick type: earns, redemptions over several lots, holds,
-    partial and whole reversals (one of expired points, one charging other
-    lots), with a capture and a timeout between them."""
+    a whole and a partial capture, a release, partial and whole reversals
+    (of a lot's remainder, of its expired points, charging other lots), then
+    holds timing out and lots expiring."""
     led = PointsLedger.open("m-1", tz="Europe/Berlin", policy=ExpireAfter(months=1))
     at = T0
     for k in range(6):
