@@ -60,7 +60,7 @@ def outcome(events: Any) -> tuple[Any, ...]:
     except errors.LoyaltyError as exc:
         return ("refused", type(exc).__name__, str(exc))
     assert ledger.last_at is not None
-    later = ledger.earn("zz", at=ledger.last_at + timedelta(days=60), points=1)
+    later = ledger.earn("after-all", at=ledger.last_at + timedelta(days=60), points=1)
     after = later.events[len(ledger.events) :]
     return ("replayed", ledger.events, ledger.balance(), ledger.lots, ledger, after)
 
