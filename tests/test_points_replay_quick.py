@@ -314,3 +314,28 @@ def test_any_single_change_to_a_usual_event_replays_the_same_both_ways(data: Any
         new = data.draw(near | st.integers(-2, 200) | st.none() | st.just(True))
     events[k] = attrs.evolve(event, **{field: new})
     both_ways(events)
+
+
+@pytest.mark.parametrize("earns", [10, 80, 300])  # (rows in the header, or a table of their own)
+def test_a_balance_as_of_an_earlier_instant_advances_the_replayed_ledger(earns: int) -> None:
+    # Reading as of an earlier instant replays the history up to it and lets
+    # the time pass on the replayed builder, after its replay is done: the
+    # same as the ledger of that day, which was never replayed.
+    led = PointsLedger.open("m-1", tz="Europe/Berlin", policy=ExpireAfter(months=1))
+    versions = []
+    at = T0
+    for k in range(earns):
+        led = led.earn(f"e{k}", at=at, points=10 + k % 7)
+        if k % 3 == 2:
+            led = led.redeem(f"r{k}", at=at, points=12)
+        if k % 5 == 4:
+            led = led.hold(f"h{k}", at=at, points=5, deadline=at + timedelta(days=2))
+        versions.append(led)
+        at += timedelta(days=1)
+    for k in range(0, earns, max(1, earns // 12)):
+        when = T0 + timedelta(days=k, hours=20)  # (before the next day's commands)
+        assert led.balance(as_of=when) == versions[k].balance(as_of=when), k
+        until = when + timedelta(days=60)
+        assert led.expiring(until=until, as_of=when) == versions[k].expiring(
+            until=until, as_of=when
+        ), k

@@ -179,21 +179,35 @@ class Replayer(State):
     def _history_end(self) -> int:
         return len(self._h)
 
-    # (A replay's lot table is one flat list or array until finish(): a row
-    # by offset, without the layout tests of the general accessors. These run
-    # once per lot a command touches.)
+    # (A quick replay's lot table is one flat list until finish(): a row by
+    # offset, without the layout tests of the general accessors, which run
+    # once per lot a command touches. An exact replay's, and a finished
+    # one's, which is still read and advanced to an earlier instant, take
+    # the general accessors.)
 
     def _row(self, i: int) -> tuple[Any, int]:
-        return self._lots, i * S
+        lots = self._lots
+        if type(lots) is list:
+            return lots, i * S
+        return State._row(self, i)
 
     def own_row(self, i: int) -> tuple[Any, int]:
-        return self._lots, i * S
+        lots = self._lots
+        if type(lots) is list:
+            return lots, i * S
+        return State.own_row(self, i)
 
     def expiry_of(self, i: int) -> int:
-        return self._lots[i * S + EXPIRES]  # type: ignore[no-any-return]
+        lots = self._lots
+        if type(lots) is list:
+            return lots[i * S + EXPIRES]  # type: ignore[no-any-return]
+        return State.expiry_of(self, i)
 
     def first_expiry(self) -> int:
-        return self._lots[self._q[self._a[H_QLO]] * S + EXPIRES]  # type: ignore[no-any-return]
+        lots = self._lots
+        if type(lots) is list:
+            return lots[self._q[self._a[H_QLO]] * S + EXPIRES]  # type: ignore[no-any-return]
+        return State.first_expiry(self)
 
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
