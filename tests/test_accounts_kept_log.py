@@ -102,3 +102,36 @@ def test_two_account_commands_and_migrations_read_back_equal() -> None:
         events = account.events
         assert [event_from_data(event_to_data(e)) for e in events] == list(events)
         assert Account.replay(events, programs=(PROGRAM, new)) == account
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=steps)
+def test_a_replayed_accounts_kept_payloads_read_back_as_the_live_ones(
+    steps: list[tuple[int, int]],
+) -> None:
+    live = busy("ann", steps)
+    retried = live.order("o-x", at=live.last_at, lines=BASKETS[0]).account
+    retried.order("o-x", at=live.last_at, lines=BASKETS[0])  # (a retry writes the stored text)
+    replayed = Account.replay(retried.events, programs=PROGRAM)  # (payloads read as texts)
+    assert replayed.events == retried.events
+    assert [e.payload.text for e in replayed.events] == [e.payload.text for e in retried.events]
+    assert pickle.loads(pickle.dumps(replayed)).events == retried.events
+
+
+def test_an_order_with_attributes_and_a_rate_keeps_its_event_and_refunds_alike() -> None:
+    a = Account.open("ann", program=PROGRAM, at=START)
+    at = START + timedelta(hours=1)
+    a = a.order("o-1", at=at, lines=BASKETS[1], attributes={"table": 7}).account
+    a = a.order("o-2", at=at, lines=BASKETS[2], currency="USD", rate="0.9").account
+    replayed = Account.replay(a.events, programs=PROGRAM)
+    for oid in ("o-1", "o-2"):
+        live_value = a.orders[oid].stored_evaluation()
+        assert live_value == replayed.orders[oid].stored_evaluation()
+        assert a.orders[oid].evaluation.text == replayed.orders[oid].evaluation.text
+    assert a.orders["o-1"].stored_evaluation().event.attributes == {"table": 7}
+    later = at + timedelta(hours=1)
+    for oid in ("o-1", "o-2"):
+        x = a.refund(f"f-{oid}", at=later, of=oid)
+        y = replayed.refund(f"f-{oid}", at=later, of=oid)
+        assert x.outcome == y.outcome
+        assert x.account == y.account

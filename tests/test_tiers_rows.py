@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -149,3 +150,40 @@ def test_an_amount_of_a_huge_exponent_is_a_bad_row_not_a_hang() -> None:
         rows.append(["spend", amount, "2025-03-01T09:30:00+00:00", "o-2", None])
         with pytest.raises(InvalidData, match=r"\[1\]"):
             PROGRAM.index_from_rows(rows, path="$.activity")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    metric=st.sampled_from(METRIC_NAMES),
+    units=st.integers(1, 10**9),
+    places=st.integers(0, 2),
+    at=instants,
+    source=st.sampled_from(IDS),
+)
+def test_an_entry_made_of_checked_values_is_the_checked_entry(
+    metric: str, units: int, places: int, at: datetime, source: str
+) -> None:
+    from loyaltycore.tiers import Activity
+    from loyaltycore.tiers._model import METRICS
+
+    amount = Decimal(units).scaleb(-places if METRICS[metric] != "count" else 0)
+    utc = at.astimezone(UTC)
+    made = Activity._made(metric, amount, utc, source)
+    checked = Activity(metric, amount, utc, source)
+    assert made == checked
+    assert (made._us, made._m, made._num, made._den) == (
+        checked._us,
+        checked._m,
+        checked._num,
+        checked._den,
+    )
+    assert PROGRAM.index([made]).rows() == PROGRAM.index([checked]).rows()
+
+
+def test_an_entry_made_of_an_unknown_metric_is_refused_naming_it() -> None:
+    from loyaltycore.errors import InvalidRule
+    from loyaltycore.tiers import Activity
+
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    with pytest.raises(InvalidRule, match="karma"):
+        Activity._made("karma", Decimal(3), at, "a")

@@ -184,7 +184,8 @@ def _optional_str(value: object, name: str) -> str | None:
 #: The default discount, as ``to_decimal(0)`` makes it (Decimals are immutable: one serves).
 _NO_DISCOUNT: Final[Decimal] = Decimal(0)
 
-#: No attributes (one shared value, so an order's event and member do not each make one).
+#: An empty map (one shared value, so an order's event, member and record do not each make
+#: one: no attributes, nothing refunded or decremented yet).
 _NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
 
 
@@ -870,7 +871,7 @@ class Account:
             "discount": disc,
             "channel": chan,
             "store": shop,
-            "attributes": dict(extra),
+            "attributes": extra,  # (written as a dict: one empty map serves every order)
         }
         cmd = self._start("order", id, at, occurred_at, payload)
         if isinstance(cmd, Applied):
@@ -961,6 +962,8 @@ class Account:
             tender=tender_id,
             tendered=priced.tendered,
             clawed=shared((0,) * len(granted)),
+            refunded_items=_NO_ATTRIBUTES,  # (nothing refunded yet: one empty map for all)
+            decremented=_NO_ATTRIBUTES,
         )
         return self._finish(
             cmd,
@@ -1701,7 +1704,7 @@ class Account:
             ledger=ledger,
             status=status,
             activity=activity,
-            counters=counters if isinstance(counters, FrozenMap) else FrozenMap(counters),
+            counters=counters if type(counters) is FrozenMap else FrozenMap(counters),
             caps=caps,
             outcomes=outcomes,
             orders=orders,
@@ -1820,13 +1823,15 @@ def _order_activity(evaluation: Evaluation, program: Program, member: str) -> tu
     """The qualifying activity of an order: its eligible spend and tier-metric awards."""
     event = evaluation.event
     out = []
+    # (the entries are made of checked values: a metric the rule set knows, a positive
+    # exact amount, the event's UTC instant and id; so without checking them again)
     if evaluation.eligible > 0:
         spend = Decimal(evaluation.eligible).scaleb(-program.exponent)
-        out.append(Activity("spend", spend, event.at, f"{event.id}:spend"))
+        out.append(Activity._made("spend", spend, event.at, f"{event.id}:spend"))
     for rule, amount, currency, recipient, _, _ in evaluation.raw:
         # (evaluation.activity, without building the award lines)
         if currency != POINTS and recipient == member and amount > 0:
-            out.append(Activity(currency, amount, event.at, f"{event.id}:{rule}"))
+            out.append(Activity._made(currency, Decimal(amount), event.at, f"{event.id}:{rule}"))
     return tuple(out)
 
 

@@ -7,13 +7,18 @@ that the garbage collector walks at each collection for as long as the account
 lives, long after the outcome left the idempotency window. So the log keeps
 most events compact and builds them back when a host reads them.
 
-Layout of ``_Log.items`` (one list shared by successive versions, each seeing
-its first ``size`` items): an item is an :class:`AccountEvent` (an open, a
-migration, a merge: events holding programs, tier commands or other
-accounts), or a compact event, the tuple ``(payload, order, activity, atoms)``:
+Layout of ``Log.slots`` (one list shared by successive versions, each seeing
+its first ``size`` events): four slots per event, flat, so keeping an event
+adds no container of its own. An event kept whole (an open, a migration, a
+merge: events holding programs, tier commands or other accounts) is
+``(event, None, None, None)``; a compact event is
+``(payload, order, activity, atoms)``:
 
-* ``payload``, ``order``, ``activity``: the event's own values (the account
-  keeps the order record and the activity anyway);
+* ``payload``: the payload's text when it was written, else the values it
+  holds (the payload object itself is kept only as long as the outcome's
+  idempotency window keeps it; reading the event wraps them again);
+* ``order``, ``activity``: the event's own values (the account keeps the
+  order record and the activity anyway);
 * ``atoms``: everything else, one flat tuple of strs, ints and instants
   (flat: the collector stops tracking a tuple of atoms at its first
   collection, one of tuples only once each inner one is untracked):
@@ -23,7 +28,8 @@ accounts), or a compact event, the tuple ``(payload, order, activity, atoms)``:
   the event's counters and caps and the outcome's counters and budgets, each
   as its length and its keys and values.
 
-:func:`expand` builds the equal event back.
+An item (what :meth:`Log.items` lists and a pickle holds) is the event kept
+whole or the compact tuple; :func:`expand` builds the equal event back.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any, Final
 import attrs
 
 from loyaltycore.accounts import _orders
-from loyaltycore.accounts._values import AccountEvent, LedgerOp, Outcome
+from loyaltycore.accounts._values import AccountEvent, LedgerOp, Outcome, Payload
 
 #: The ledger command fields a compact event keeps, in this order.
 _OP: Final = tuple(f.name for f in attrs.fields(LedgerOp))
@@ -145,14 +151,17 @@ class Log:
     """An account's events since it was opened or restored: O(1) to extend.
 
     Successive versions share one list and each sees its first ``size``
-    items: a new event is appended in place when this version is the
-    newest (append, then check the slot is ours), else the list is copied.
+    events: a new event is appended in place when this version is the
+    newest (extend, then check the slots are ours), else the list is copied.
     """
 
-    __slots__ = ("items", "size")
+    __slots__ = ("size", "slots")
 
     def __init__(self, items: list[Item], size: int) -> None:
-        self.items = items
+        slots: list[Any] = []
+        for item in items[:size]:
+            slots.extend(_four(item))
+        self.slots = slots
         self.size = size
 
     @classmethod
@@ -160,20 +169,52 @@ class Log:
         """A log of one event."""
         return cls([_compact(event)], 1)
 
+    @property
+    def items(self) -> list[Item]:
+        """The kept items, oldest first (the event kept whole, or the compact tuple)."""
+        slots = self.slots
+        return [_item(slots, 4 * k) for k in range(self.size)]
+
     def add(self, event: AccountEvent) -> Log:
         """This log with ``event`` after it."""
-        item = _compact(event)
-        items, size = self.items, self.size
-        if len(items) == size:
-            items.append(item)
-            if len(items) > size and items[size] is item:
-                return Log(items, size + 1)
-        return Log([*items[:size], item], size + 1)
+        four = _four(_compact(event))
+        slots, end = self.slots, 4 * self.size
+        if len(slots) == end:
+            slots.extend(four)
+            if len(slots) > end and slots[end] is four[0] and slots[end + 3] is four[3]:
+                return _log(slots, self.size + 1)
+        return _log([*slots[:end], *four], self.size + 1)
 
     def newest(self, count: int) -> list[AccountEvent]:
         """The last ``count`` events, oldest first."""
-        size = self.size
-        return [expand(item) for item in self.items[max(0, size - count) : size]]
+        slots, size = self.slots, self.size
+        return [expand(_item(slots, 4 * k)) for k in range(max(0, size - count), size)]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Log, (self.items[: self.size], self.size))
+        return (Log, (self.items, self.size))
+
+
+def _log(slots: list[Any], size: int) -> Log:
+    """A log over ``slots`` (already laid out)."""
+    log = object.__new__(Log)
+    log.slots = slots
+    log.size = size
+    return log
+
+
+def _four(item: Item) -> tuple[Any, Any, Any, Any]:
+    """The four slots of an item."""
+    if isinstance(item, AccountEvent):
+        return (item, None, None, None)
+    payload, order, activity, atoms = item
+    text = payload._text
+    return (payload._body if text is None else text, order, activity, atoms)
+
+
+def _item(slots: list[Any], i: int) -> Item:
+    """The item whose four slots start at ``slots[i]``."""
+    first, order, activity, atoms = slots[i : i + 4]
+    if atoms is None:
+        return first  # type: ignore[no-any-return]
+    payload = Payload(None, first) if type(first) is str else Payload(first)
+    return (payload, order, activity, atoms)

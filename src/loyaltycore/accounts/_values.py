@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import attrs
 
@@ -355,9 +356,7 @@ class Payload:
         return (Payload, (None, self.text))
 
 
-#: An evaluation as an order keeps it in memory besides its event, as atoms
-#: (member id, joined_at, tier, counters; eligible, points, raw lines, increments,
-#: budget increments; trace rule ids, codes and details), in that order.
+#: An evaluation as an order keeps it in memory: one flat tuple of atoms (see :func:`_parts`).
 _Parts = tuple[Any, ...]
 
 
@@ -381,59 +380,105 @@ def shared(value: _T) -> _T:
     return found  # type: ignore[return-value]
 
 
-def _flat(value: Mapping[str, int]) -> object:
-    """A dict as its items (a tuple of atoms, which the collector stops tracking)."""
-    return tuple(value.items()) if type(value) is dict else value
+#: The fields of an order's event a kept evaluation holds as atoms (its items and attributes
+#: aside), in this order.
+_EVENT: Final = ("id", "kind", "at", "amount", "channel", "store", "discount", "points_paid")
+_event_fields: Final = attrgetter(*_EVENT)
+#: An empty attributes map (what an event without attributes holds: one for all).
+_NO_ATTRIBUTES: Final[FrozenMap[Any]] = FrozenMap()
 
 
-def _unflat(value: Any) -> Mapping[str, int]:
-    return dict(value) if type(value) is tuple else value
+def _put_map(out: list[Any], value: Mapping[str, int], kinds: tuple[type, ...] = (dict,)) -> None:
+    """Write a mapping of ``kinds`` as its length, keys and values (another: -1 and itself)."""
+    if type(value) in kinds:
+        out.append(len(value))
+        for pair in value.items():
+            out += pair
+    else:
+        out += (-1, value)
 
 
-def _parts(evaluation: Evaluation) -> _Parts:
-    """What an order keeps of its evaluation: the member without profile facts, no conditions.
+def _get_map(parts: _Parts, i: int) -> tuple[Mapping[str, int], int]:
+    """The mapping :func:`_put_map` wrote at ``parts[i]``, and the index after it."""
+    n = parts[i]
+    if n < 0:
+        return parts[i + 1], i + 2
+    flat = parts[i + 1 : i + 1 + 2 * n]
+    return dict(zip(flat[::2], flat[1::2], strict=True)), i + 1 + 2 * n
 
-    Plain values (a tuple, dicts of ints) rather than the member and the
-    trace: an account keeps one per order in its refund window, and atoms
-    cost the garbage collector nothing (the event, the one value in it,
-    is kept beside the tuple, and dicts as their items, so the tuple holds
-    atoms only: a tuple holding a dict stays tracked). The award lines and the trace's
-    codes (ints and strs only, so an equal tuple is the same value) are
-    shared between orders that have equal ones.
+
+def _parts(evaluation: Evaluation) -> tuple[object, _Parts]:
+    """What an order keeps of its evaluation: its event's items, then one tuple of atoms.
+
+    The member without profile facts and the trace without conditions, as
+    plain values rather than objects: an account keeps one per order in its
+    refund window, and a tuple of atoms costs the garbage collector nothing
+    (it stops tracking one at its first collection, and no inner tuple is
+    made per counter). The parts, in order: the event's ``_EVENT`` fields;
+    the member's id, ``joined_at`` and tier; eligible, points, the raw award
+    lines; the trace's rule ids, codes and details; then the member's
+    counters, the increments and the budget increments (each as its length
+    and its keys and values). The award lines and the trace's codes (ints
+    and strs only, so an equal tuple is the same value) are shared between
+    orders that have equal ones. The first value is the event's items, or
+    the event itself when it has attributes.
     """
-    m = evaluation.member
-    trace = evaluation.trace
-    return (
+    event, m, trace = evaluation.event, evaluation.member, evaluation.trace
+    out: list[Any] = [
+        *_event_fields(event),
         m.id,
         m.joined_at,
         m.tier,
-        tuple(m.counters.items()),
         evaluation.eligible,
         evaluation.points,
         shared(evaluation.raw),
-        _flat(evaluation.increments),
-        _flat(evaluation.budget_increments),
         trace.rule_ids,
         shared(trace.codes),
         shared(trace.details),
-    )
+    ]
+    _put_map(out, m.counters, (dict, FrozenMap))  # (a member's counters are made a map)
+    _put_map(out, evaluation.increments)
+    _put_map(out, evaluation.budget_increments)
+    return (event.items if not event.attributes else event), tuple(out)
 
 
-def _kept(event: Event, parts: _Parts) -> Evaluation:
-    """The evaluation of ``event`` and its :func:`_parts` (no profile facts, no conditions)."""
+def _kept(held: object, parts: _Parts) -> Evaluation:
+    """The evaluation of :func:`_parts` (no profile facts, no conditions)."""
     from loyaltycore.predicates import Member
     from loyaltycore.rules import Trace
 
-    member, joined_at, tier, counters, eligible, points, raw, increments, budgets = parts[:9]
-    rule_ids, codes, details = parts[9:]
+    width = len(_EVENT)
+    id, kind, at, amount, channel, store, discount, points_paid = parts[:width]
+    event = (
+        held
+        if type(held) is Event
+        else Event(
+            id,
+            kind,
+            at,
+            amount,
+            items=held,
+            channel=channel,
+            store=store,
+            attributes=_NO_ATTRIBUTES,
+            discount=discount,
+            points_paid=points_paid,
+        )
+    )
+    member, joined_at, tier, eligible, points, raw, rule_ids, codes, details = parts[
+        width : width + 9
+    ]
+    counters, i = _get_map(parts, width + 9)
+    increments, i = _get_map(parts, i)
+    budgets, _ = _get_map(parts, i)
     return Evaluation(
         event,
-        Member(member, joined_at=joined_at, tier=tier, counters=dict(counters)),
+        Member(member, joined_at=joined_at, tier=tier, counters=counters),
         eligible,
         points,
         raw,
-        _unflat(increments),
-        _unflat(budgets),
+        increments,
+        budgets,
         Trace(rule_ids, codes, details, ((),) * len(rule_ids)),
     )
 
@@ -458,13 +503,16 @@ class StoredEvaluation:
     (True, 5)
     """
 
-    __slots__ = ("_event", "_parts", "_text", "_value")
+    __slots__ = ("_held", "_parts", "_text", "_value")
 
     def __init__(self, value: Evaluation | None = None, text: str | None = None) -> None:
         if (value is None) == (text is None):
             raise InvalidArgument("give an evaluation or its text", field="evaluation")
-        self._event = None if value is None else value.event
-        self._parts = None if value is None else _parts(value)
+        #: (the event's items, or the event; then the parts: see ``_parts``)
+        self._held: object = None
+        self._parts: _Parts | None = None
+        if value is not None:
+            self._held, self._parts = _parts(value)
         self._value: Evaluation | None = None
         self._text = text
 
@@ -480,8 +528,7 @@ class StoredEvaluation:
         """The evaluation (without the member's profile facts or the condition texts)."""
         if self._value is None:
             if self._parts is not None:
-                assert self._event is not None
-                self._value = _kept(self._event, self._parts)
+                self._value = _kept(self._held, self._parts)
             else:
                 assert self._text is not None
                 self._value = serialize.loads(self._text, Evaluation)

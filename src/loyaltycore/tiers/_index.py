@@ -359,7 +359,8 @@ class ActivityIndex:
     )
 
     # Versions made by ``add`` share their lists: each sees the first ``_n``
-    # items (``_cum`` columns: ``_n + 1``). An add that only appends, to
+    # items (``_cum`` columns: ``_n + 1``; the map of columns is shared too,
+    # until an add brings a metric it has no column for). An add that only appends, to
     # the newest version, appends in place (then checks the slot is its
     # own); any other add copies. ``_base`` is never changed once made;
     # ``_recent`` holds the keys added since, and is folded in now and then.
@@ -482,7 +483,7 @@ class ActivityIndex:
             recent = {}
         new.sort()
         src = _extended(self._src, n, items)
-        entries, wins, cum = self._entries, self._wins, dict(self._cum)
+        entries, wins, cum = self._entries, self._wins, self._cum
         by_win = sorted((win, m, units) for _, win, m, units, _ in new)
         appends = (
             len(entries) == n
@@ -496,8 +497,11 @@ class ActivityIndex:
                 appends = False
         if appends:
             wins.extend(win for win, _, _ in by_win)
-            for m in {m for _, m, _ in by_win} - cum.keys():
-                cum[m] = [0] * (n + 1)
+            fresh = {m for _, m, _ in by_win} - cum.keys()
+            if fresh:  # (a metric not seen yet: this version gets its own map of columns)
+                cum = dict(cum)
+                for m in fresh:
+                    cum[m] = [0] * (n + 1)
             for _, m, units in by_win:
                 for other, column in cum.items():
                     column.append(column[-1] + (units if other == m else 0))

@@ -576,6 +576,29 @@ class Activity:
                     value=self.amount,
                 )
 
+    @classmethod
+    def _made(
+        cls, metric: str, amount: Decimal, occurred_at: datetime, source_id: str
+    ) -> Activity:
+        """An entry (no return) of values its caller made as the fields would check them.
+
+        A speed path for an account, which makes an order's entries from values
+        it built itself: a known metric, a positive finite Decimal (whole for a
+        count metric), an instant in UTC and a non-empty id. It skips the
+        converters and validators; what ``__attrs_post_init__`` sets is set alike.
+        """
+        if metric not in METRIC_INDEX:  # (the checked way, to name what is wrong)
+            return cls(metric, amount, occurred_at, source_id)
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "metric", metric)
+        set_(self, "amount", amount)
+        set_(self, "occurred_at", occurred_at)
+        set_(self, "source_id", source_id)
+        set_(self, "reverses", None)
+        self.__attrs_post_init__()
+        return self
+
     def __attrs_post_init__(self) -> None:
         num, den = self.amount.as_integer_ratio()
         object.__setattr__(self, "_us", to_micros(self.occurred_at))
