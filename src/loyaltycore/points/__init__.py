@@ -749,7 +749,7 @@ class PointsLedger(Core):
             return None
         book = _THAW(self)
         try:
-            if not book.earn_plain(id, at_us, points, -1, reason):
+            if not book.earn_plain(id, at_us, points, reason):
                 return None  # (having changed nothing)
         except BaseException:
             book.abort(self)

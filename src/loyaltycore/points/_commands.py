@@ -546,29 +546,26 @@ class State(Builder):
             column |= SOURCE_OWN + kept - 1 if code is None else code
             self.set_column(lot, SRC, column)
 
-    def earn_plain(
-        self, eid: str, at_us: int, points: int, recorded: int = -1, reason: str = ""
-    ) -> int:
+    def earn_plain(self, eid: str, at_us: int, points: int, reason: str = "") -> int:
         """:meth:`earn` of a plain earn (positive ``points``, nothing optional but a
-        ``reason``), in one step.
+        ``reason``), in one step (a replay has its own: ``Replayer.earn_given``).
 
         Returns the length of the record it wrote, or 0, having changed
         nothing, when the general path is needed:
         something falls due by ``at_us``, the ledger has debt or an inactivity
-        policy, or the policy's expiry for this hour is not memoised yet, or
-        differs from the ``recorded`` expiry of a replayed earn (-1: none).
+        policy, or the policy's expiry for this hour is not memoised yet.
         """
         header = self._a
         conf = self._conf
         if at_us >= header[H_NEXT] or header[DEBT] or conf.inactive:
             return False
         exp = conf.memo.get(at_us // _HOUR)
-        if exp is None or exp <= at_us or (recorded != -1 and recorded != exp):
+        if exp is None or exp <= at_us:
             return 0
         lot = header[H_NLOTS]
         lids, eids = self._lids, self._eids
         if (
-            self._lots is None  # (not a replay's: it keeps ids in dicts)
+            self._lots is None  # (the rows in the header)
             and self._q is None
             and type(lids) is str
             and type(eids) is str

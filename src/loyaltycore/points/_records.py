@@ -54,6 +54,8 @@ C_EARNED: Final = CODE[Earned]
 C_REDEEMED: Final = CODE[Redeemed]
 C_CAPTURED: Final = CODE[Captured]
 C_HELD: Final = CODE[Held]
+C_REVERSED: Final = CODE[EarnReversed]
+C_RELEASED: Final = CODE[Released]
 _BYTE_EARNED: Final = bytes((C_EARNED,))
 _CAUSES: Final = ("lot", "inactivity", "hold", "cancel")
 
@@ -410,6 +412,25 @@ _REASON_BIT: Final = 1 << sum(
 )
 W_REASON_NEVER: Final = C_EARNED | (_EARNED_FLAGS & ~_REASON_BIT) << 5
 W_REASON_EARN: Final = C_EARNED | (_EARNED_FLAGS & ~_EXPIRY_BIT & ~_REASON_BIT) << 5
+
+
+def first_word(cls: type[Any], *present: str) -> int:
+    """The first word of a record of ``cls`` whose optional fields are all left
+    out but ``present`` (field names)."""
+    flags, bit = 0, 1
+    for field, c in zip(attrs.fields(cls), _SPECS[cls], strict=True):
+        if c in _OPTIONAL:
+            flags |= 0 if field.name in present else bit
+            bit <<= 1
+    return CODE[cls] | flags << 5
+
+
+#: A plain redemption's record (no reason, all purchases, no deadline):
+#: (W_PLAIN_REDEEM, at, points, parts, *flat parts).
+W_PLAIN_REDEEM: Final = first_word(Redeemed, "lots")
+#: A hold's record (occurred when placed): (W_PLAIN_HOLD, at, points,
+#: deadline, parts, *flat parts).
+W_PLAIN_HOLD: Final = first_word(Held, "lots")
 _w_redeemed = _WRITE[Redeemed]
 _w_held = _WRITE[Held]
 _w_captured = _WRITE[Captured]

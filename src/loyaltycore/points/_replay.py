@@ -7,6 +7,13 @@ event against the record the engine wrote for it: the input events are
 encoded as the engine would record them and the two are compared once;
 only when they differ, or an event is unusual, are they compared one by
 one (:func:`_first_difference`) to name the first that does not follow.
+
+The usual events (a plain earn, redemption, hold, capture, release or
+reversal) take a quicker way (``_GIVEN``): their recorded outcome is
+checked against the state as it is applied, and their record written from
+it, with no handler run and nothing to compare later. Whatever that way
+cannot settle goes the general way, which names the errors; the tests in
+``tests/test_points_replay_quick.py`` hold the two ways to the same result.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any, Final
 
 import attrs
 
-from loyaltycore.calendar import EPOCH, UTC, micros
+from loyaltycore.calendar import EPOCH, NEVER, UTC, micros
 from loyaltycore.errors import (
     InvalidArgument,
     InvalidData,
@@ -31,14 +38,32 @@ from loyaltycore.points._records import (
     _CANON,
     _ENCODE,
     _READ,
+    C_CAPTURED,
+    C_EARNED,
+    C_HELD,
+    C_REDEEMED,
+    C_RELEASED,
+    C_REVERSED,
     FIELDS,
+    W_PLAIN_EARN,
+    W_PLAIN_HOLD,
+    W_PLAIN_NEVER,
+    W_PLAIN_REDEEM,
     _Unusual,
+    _w_captured,
+    _w_released,
+    _w_reversed,
 )
 from loyaltycore.points._state import (
     _EMPTY,
     _FRESH,
+    _HOUR,
     _NO_HOLDS,
+    AVAIL,
     BIG_IDS,
+    CLAW,
+    EXPD,
+    EXPIRES,
     H_HN,
     H_LAST,
     H_NCMD,
@@ -48,10 +73,18 @@ from loyaltycore.points._state import (
     H_NOBJ,
     H_QHI,
     H_QLO,
+    HELD_,
+    NO,
+    PBIT,
+    REM,
+    REV,
     SEP,
     SMALL_HISTORY,
     SMALL_LOTS,
+    SRC,
+    USED,
     IdLog,
+    S,
     _as_array,
     _bad_id,
     _bad_lot_id,
@@ -61,10 +94,22 @@ from loyaltycore.points._state import (
     conf_of,
 )
 from loyaltycore.points._values import (
+    AVAILABLE,
+    CLAWED_BACK,
+    DEBT,
+    EARNED,
     EVENT_TYPES,
+    EXPIRED,
+    HELD,
+    REDEEMED,
+    Captured,
     Earned,
+    EarnReversed,
+    Held,
     Merged,
     Opened,
+    Redeemed,
+    Released,
 )
 
 
@@ -134,6 +179,36 @@ class Replayer(State):
     def _history_end(self) -> int:
         return len(self._h)
 
+    # (A quick replay's lot table is one flat list until finish(): a row by
+    # offset, without the layout tests of the general accessors, which run
+    # once per lot a command touches. An exact replay's, and a finished
+    # one's, which is still read and advanced to an earlier instant, take
+    # the general accessors.)
+
+    def _row(self, i: int) -> tuple[Any, int]:
+        lots = self._lots
+        if type(lots) is list:
+            return lots, i * S
+        return State._row(self, i)
+
+    def own_row(self, i: int) -> tuple[Any, int]:
+        lots = self._lots
+        if type(lots) is list:
+            return lots, i * S
+        return State.own_row(self, i)
+
+    def expiry_of(self, i: int) -> int:
+        lots = self._lots
+        if type(lots) is list:
+            return lots[i * S + EXPIRES]  # type: ignore[no-any-return]
+        return State.expiry_of(self, i)
+
+    def first_expiry(self) -> int:
+        lots = self._lots
+        if type(lots) is list:
+            return lots[self._q[self._a[H_QLO]] * S + EXPIRES]  # type: ignore[no-any-return]
+        return State.first_expiry(self)
+
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
         lotix = self.lotix
@@ -166,6 +241,344 @@ class Replayer(State):
             if lids.count(SEP) != len(lotix) + 1:
                 raise _bad_lot_id(next(x for x in lotix if SEP in x))
         return eids, lids
+
+    # -- the usual events, applied in one step ---------------------------------
+    #
+    # Replay's quick way through the usual events (see ``_GIVEN``): a plain
+    # earn, redemption, hold, capture, release or reversal of a ledger with
+    # nothing due, no debt and no inactivity policy, its instants in plain
+    # UTC (the replay loop checks what is common to them: a new id, in time
+    # order, nothing due by then, no debt, ``at`` in plain UTC and
+    # ``occurred_at`` the same object; no inactivity policy). Each checks
+    # the event's recorded outcome against the state (the lots a redemption
+    # or hold takes: :meth:`take_given`; the amounts of a reversal; the
+    # parts of a capture or release), applies it and writes the engine's
+    # record, returning the record's length. Anything else returns 0 having
+    # changed nothing, and the event takes the general way (its handler,
+    # then the comparison of records), which raises the errors: these paths
+    # only ever accept an event the general way accepts, with the same
+    # outcome. They repeat a little of the policies (the consumption order,
+    # a capture's split, a reversal's remainder first): a policy changed in
+    # ``_commands`` is changed here too (the tests in
+    # tests/test_points_replay_quick.py compare the two ways on tampered
+    # histories, and count the events that go the general way).
+
+    def earn_given(self, ev: Earned, at_us: int) -> int:
+        """A plain earn (positive ``points``, no optional field but the lot's
+        expiry): :meth:`State.earn_plain` for this builder's flat lists, the
+        expiry as recorded (as the rules derive it where left out).
+
+        The general path is needed (0) also where the policy's expiry for
+        this hour is not memoised yet (the general path derives it, so a
+        history whose rules cannot derive an expiry fails there as before),
+        or, in an audit or a derivation, differs from the one recorded.
+        """
+        points = ev.points
+        recorded = ev.lot_expires_at
+        if not (
+            type(points) is int
+            and points > 0
+            and ev.available_at is None
+            and ev.expires_at is None
+            and ev.reason == ""
+            and ev.source == "purchase"
+            and ev.value_per_point is None
+            and ev.inactivity_deadline is None
+            and (
+                recorded is None
+                or (type(recorded) is datetime and recorded.tzinfo is UTC and not recorded.fold)
+            )
+        ):
+            return 0
+        a = self._a
+        exp = self._conf.memo.get(at_us // _HOUR)
+        if exp is None:
+            return 0
+        if recorded is not None:
+            rec = micros(recorded)
+            if rec != exp:
+                if self.derive or self.audit is not None:
+                    return 0
+                exp = rec
+        eid = ev.id
+        lotix = self.lotix
+        if exp <= at_us or eid in lotix:
+            return 0
+        # new_lot(): the row (EARNED_AT, EXPIRES, AVAIL, REM, then zeros), and
+        # the queue, where the newest lot usually sorts last
+        lot = a[H_NLOTS]
+        lotix[eid] = lot
+        lots, queue = self._lots, self._q
+        lots.extend((at_us, exp, NO, points, 0, 0, 0, 0, 0, 0))
+        a[H_NLOTS] = lot + 1
+        a[AVAILABLE] += points
+        a[EARNED] += points
+        end = a[H_QHI]
+        if end > a[H_QLO] and lots[queue[end - 1] * S + EXPIRES] > exp:
+            self.enqueue(lot)
+        else:
+            queue.append(lot)
+            a[H_QHI] = end + 1
+        self.command(eid, C_EARNED, at_us)
+        h = self._h
+        if exp == NEVER:
+            h.extend((W_PLAIN_NEVER, at_us, points))
+            return 3
+        h.extend((W_PLAIN_EARN, at_us, points, exp))
+        if exp < a[H_NEXT]:  # (what after() would find: nothing else changed)
+            a[H_NEXT] = exp
+        return 4
+
+    def redeem_given(self, ev: Redeemed, at_us: int) -> int:
+        """A plain redemption (no reason, all from purchases): its recorded lots
+        checked and applied (:meth:`take_given`)."""
+        points, reason = ev.points, ev.reason
+        if not (
+            type(reason) is str
+            and not reason
+            and ev.inactivity_deadline is None
+            and type(points) is int
+            and ev.sources == (("purchase", points),)  # (as recorded when all are)
+        ):
+            return 0
+        parts = self.take_given(ev.lots, points, USED, purchases=True)
+        if parts is None:
+            return 0
+        self._a[REDEEMED] += points
+        self.command(ev.id, C_REDEEMED, at_us)
+        self._h += (W_PLAIN_REDEEM, at_us, points, len(parts) >> 1, *parts)
+        self.after(at_us)
+        return 4 + len(parts)
+
+    def hold_given(self, ev: Held, at_us: int) -> int:
+        """A hold: its recorded lots checked and applied (:meth:`take_given`)."""
+        points, deadline = ev.points, ev.deadline
+        if not (
+            type(points) is int
+            and type(deadline) is datetime
+            and deadline.tzinfo is UTC
+            and not deadline.fold
+        ):
+            return 0
+        until = micros(deadline)
+        if until <= at_us:
+            return 0
+        parts = self.take_given(ev.lots, points, HELD_, purchases=False)
+        if parts is None:
+            return 0
+        a = self._a
+        a[HELD] += points
+        self.own_open()[ev.id] = (points, until, tuple(parts), a[H_NCMD])
+        self.command(ev.id, C_HELD, at_us)
+        self._h += (W_PLAIN_HOLD, at_us, points, until, len(parts) >> 1, *parts)
+        self.after(at_us)
+        return 5 + len(parts)
+
+    def reverse_given(self, ev: EarnReversed, at_us: int) -> int:
+        """A reversal that the earn's own lot covers (its remainder, then its
+        expired points: nothing charged from other lots, no debt), the lot
+        usable: the recorded amounts checked (see :meth:`State.reverse_earn`)."""
+        of, points = ev.of, ev.points
+        if not (type(of) is str and (points is None or type(points) is int)):
+            return 0
+        earn = self.idix.get(of)
+        lot = self.lotix.get(of)
+        if earn is None or lot is None or self.kinds[earn] != C_EARNED:
+            return 0
+        lots = self._lots
+        base = lot * S
+        # (the lot's row by offset: REM to CLAW, as reverse_earn reads it)
+        remaining, held, used, expired, reversed_points = lots[base + REM : base + CLAW]
+        left = remaining + held + used + expired + reversed_points - lots[base + CLAW]
+        amount = left if points is None else points
+        if amount <= 0 or amount > left or lots[base + AVAIL] > PBIT // 2:
+            return 0  # (refused, or a pending lot)
+        taken = min(amount, remaining)
+        reclassified = min(amount - taken, expired)
+        if not (
+            amount == taken + reclassified
+            and type(ev.amount) is int
+            and ev.amount == amount
+            and type(ev.taken) is int
+            and ev.taken == taken
+            and type(ev.reclassified) is int
+            and ev.reclassified == reclassified
+            and ev.charged == ()
+            and type(ev.charged) is tuple
+            and type(ev.debt) is int
+            and ev.debt == 0
+        ):
+            return 0
+        if taken and remaining == taken:
+            self.q_remove(lot)
+        lots[base + REM] = remaining - taken
+        lots[base + EXPD] = expired - reclassified
+        lots[base + REV] = reversed_points + amount
+        lots[base + CLAW] += amount
+        a = self._a
+        a[AVAILABLE] -= taken
+        a[EXPIRED] -= reclassified
+        a[CLAWED_BACK] += amount
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_REVERSED, at_us)
+        _w_reversed(h, self, at_us, at_us, earn, points, amount, taken, reclassified, (), 0)
+        self.after(at_us)
+        return len(h) - start
+
+    def capture_given(self, ev: Captured, at_us: int) -> int:
+        """A capture of an open hold whose lots are all usable still (nothing
+        of what it releases expires), all purchases: the recorded amount and
+        parts checked (see :meth:`State.capture`)."""
+        hold, points = ev.hold, ev.points
+        if not (
+            type(hold) is str
+            and (points is None or type(points) is int)
+            and ev.inactivity_deadline is None
+        ):
+            return 0
+        found = self._open_holds.get(hold)
+        if found is None:
+            return 0
+        held, _, parts, placed = found
+        amount = held if points is None else points
+        if not 0 < amount <= held or type(ev.amount) is not int or ev.amount != amount:
+            return 0
+        # the hold's parts in order: the first ``amount`` points are captured,
+        # the rest released
+        lots = self._lots
+        captured: list[int] = []
+        released: list[int] = []
+        need = amount
+        for pair in range(0, len(parts), 2):
+            lot, share = parts[pair], parts[pair + 1]
+            portion = share if share < need else need
+            if portion:
+                if lots[lot * S + SRC]:
+                    return 0
+                captured += (lot, portion)
+                need -= portion
+            if share > portion:
+                if self.dead(lot, at_us):
+                    return 0
+                released += (lot, share - portion)
+        if not (
+            self.same_parts(ev.lots, captured)
+            and self.same_parts(ev.released, released)
+            and ev.sources == (("purchase", amount),)  # (as recorded when all are)
+        ):
+            return 0
+        for pair in range(0, len(captured), 2):  # (held points become used)
+            base = captured[pair] * S
+            lots[base + HELD_] -= captured[pair + 1]
+            lots[base + USED] += captured[pair + 1]
+        a = self._a
+        a[HELD] -= amount
+        a[REDEEMED] += amount
+        self.release_parts(released, at_us)  # (none expires: see above)
+        del self.own_open()[hold]
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_CAPTURED, at_us)
+        _w_captured(h, self, at_us, at_us, placed, points, amount, captured, released, None, None)
+        self.after(at_us)
+        return len(h) - start
+
+    def release_given(self, ev: Released, at_us: int) -> int:
+        """A release of an open hold whose lots are all usable still: the
+        recorded parts checked (see :meth:`State.release`)."""
+        hold = ev.hold
+        if type(hold) is not str:
+            return 0
+        found = self._open_holds.get(hold)
+        if found is None:
+            return 0
+        _, _, parts, placed = found
+        for pair in range(0, len(parts), 2):
+            if self.dead(parts[pair], at_us):
+                return 0
+        if not self.same_parts(ev.lots, parts):
+            return 0
+        self.release_parts(parts, at_us)  # (none expires: see above)
+        del self.own_open()[hold]
+        h = self._h
+        start = len(h)
+        self.command(ev.id, C_RELEASED, at_us)
+        _w_released(h, self, at_us, at_us, placed, parts)
+        self.after(at_us)
+        return len(h) - start
+
+    def same_parts(self, given: Any, parts: Sequence[int]) -> bool:
+        """Whether ``given`` (lot id, points) parts are the flat ``parts``, as an
+        event records them (a tuple of pairs, ids str, points int)."""
+        if type(given) is not tuple or 2 * len(given) != len(parts):
+            return False
+        lotix = self.lotix
+        for k, part in enumerate(given):
+            if type(part) is not tuple or len(part) != 2:
+                return False
+            lot_id, x = part
+            if (
+                type(lot_id) is not str
+                or type(x) is not int
+                or lotix.get(lot_id) != parts[2 * k]
+                or x != parts[2 * k + 1]
+            ):
+                return False
+        return True
+
+    def take_given(
+        self, given: Any, points: int, column: int, *, purchases: bool
+    ) -> list[int] | None:
+        """:meth:`State.take` of ``points`` into ``column`` (used or held) as a
+        history records it: ``given``, its (lot id, points) parts, must be
+        exactly the parts take() would consume (the queue's lots from its
+        head, each emptied but the last), and with ``purchases`` every lot a
+        purchase. Returns the flat parts, applied; None, having changed
+        nothing, where they differ (or ``points`` is not what is available).
+        """
+        a = self._a
+        if type(given) is not tuple or not 0 < points <= a[AVAILABLE]:
+            return None
+        lots, queue, lotix = self._lots, self._q, self.lotix
+        position, end = a[H_QLO], a[H_QHI]
+        need = points
+        parts: list[int] = []
+        # (the innermost loop: REM is the lot's remaining points, SRC its
+        # source; each part is applied as it is checked, and given back below
+        # if a later one differs)
+        for part in given:
+            if type(part) is not tuple or len(part) != 2 or not need or position >= end:
+                break
+            lot_id, x = part
+            lot = queue[position]
+            base = lot * S
+            remaining = lots[base + REM]
+            share = remaining if remaining < need else need
+            if (
+                type(lot_id) is not str
+                or type(x) is not int
+                or x != share
+                or lotix.get(lot_id) != lot
+                or (purchases and lots[base + SRC])
+            ):
+                break
+            lots[base + REM] = remaining - share
+            lots[base + column] += share
+            parts += (lot, share)
+            need -= share
+            if share == remaining:
+                position += 1
+        else:
+            if not need:
+                a[H_QLO] = position
+                a[AVAILABLE] -= points
+                return parts
+        for j in range(0, len(parts), 2):  # (each lot is taken from once)
+            base = parts[j] * S
+            lots[base + REM] += parts[j + 1]
+            lots[base + column] -= parts[j + 1]
+        return None
 
     def command(self, event_id: str, code: int, at_us: int) -> None:
         # (replay() refuses a repeated id before applying its command)
@@ -216,6 +629,17 @@ class Replayer(State):
         else:  # (and then the records)
             self._a = _as_array([*a, *lots, *q, *h])
             self._lots = self._q = self._h = None
+
+
+#: Per event type: the builder's quick way (see Replayer.earn_given).
+_GIVEN: Final[dict[type[Any], Callable[[Replayer, Any, int], int]]] = {
+    Earned: Replayer.earn_given,
+    Redeemed: Replayer.redeem_given,
+    EarnReversed: Replayer.reverse_given,
+    Captured: Replayer.capture_given,
+    Released: Replayer.release_given,
+    Held: Replayer.hold_given,
+}
 
 
 def _bad(i: int, message: str) -> InvalidData:
@@ -280,57 +704,44 @@ def _replay(
         s.audit = audit
     s.derive = derive
     quick = not exact
-    ints: list[int] = []  # the input events as records
+    # The input events as records, since the last event applied in one step:
+    # the records up to ``synced`` are the events' own (compared, or written
+    # from an event whose outcome was checked as it was applied).
+    ints: list[int] = []
+    synced = 0
     objs: list[Any] = []
     if step is not None:
         step(0, s)
     handlers, encoders, epoch = HANDLERS, _ENCODE, EPOCH
+    quick_steps = {} if s._conf.inactive else _GIVEN
     for i in range(1, len(events)):
         ev = events[i]
         try:
-            d = ev.at - epoch
+            at = ev.at
+            d = at - epoch
             at_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
             if a[H_NEV] <= i:
                 if (
-                    type(ev) is Earned
-                    and ev.occurred_at is ev.at
-                    and ev.available_at is None
-                    and ev.expires_at is None
-                    and ev.reason == ""
-                    and ev.source == "purchase"
-                    and ev.value_per_point is None
-                    and ev.inactivity_deadline is None
-                    and type(ev.points) is int
-                    and ev.points > 0
+                    quick
+                    and (given := quick_steps.get(type(ev))) is not None
+                    and a[H_LAST] <= at_us < a[H_NEXT]
+                    and not a[DEBT]
+                    and ev.occurred_at is at
+                    and type(at) is datetime
+                    and at.tzinfo is UTC
+                    and not at.fold
                     and ev.id not in idix
-                    and at_us >= a[H_LAST]
-                    and (
-                        words := s.earn_plain(
-                            ev.id,
-                            at_us,
-                            ev.points,
-                            -1 if ev.lot_expires_at is None else micros(ev.lot_expires_at),
-                        )
-                    )
-                ):  # the common case, in one step
-                    if quick:
-                        at, exp = ev.at, ev.lot_expires_at
-                        if (
-                            type(at) is datetime
-                            and at.tzinfo is UTC
-                            and not at.fold
-                            and (
-                                exp is None
-                                or (type(exp) is datetime and exp.tzinfo is UTC and not exp.fold)
-                            )
-                        ):  # (earn_plain's record: its inputs, and its expiry as
-                            # recorded, or derived where the event leaves it out)
-                            ints += s._h[-words:]
-                        else:  # (the events are compared one by one)
-                            quick = False
-                    if step is not None:
-                        step(i, s)
-                    continue
+                ):  # (a usual event, perhaps: see Replayer.earn_given)
+                    words = given(s, ev, at_us)
+                    if words:  # (applied as recorded: the record is the event's)
+                        h = s._h
+                        if ints:  # (the records since the last one synced, compared now)
+                            quick = h[synced : len(h) - words] == ints
+                            ints.clear()
+                        synced = len(h)
+                        if step is not None:
+                            step(i, s)
+                        continue
                 if ev.derived:
                     s.advance(at_us)
                 else:  # a command, checking what a history adds
@@ -391,7 +802,7 @@ def _replay(
         )
         raise _bad(first, str(exc)) from None
     if quick:
-        quick = s._h == ints and objs == list(s._objs)
+        quick = s._h[synced:] == ints and objs == list(s._objs)
     s.finish()  # exactly sized arrays (OverflowError: replay() replays exactly)
     if not quick:
         first, canonical = _first_difference(events, s, len(events))
