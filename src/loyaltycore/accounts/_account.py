@@ -586,7 +586,7 @@ class Account:
         >>> [e.command for e in b.events_since(a.version)]
         ['adjust']
         """
-        return attrs.evolve(self, log=None)
+        return self if self._log is None else attrs.evolve(self, log=None)
 
     def balance(self) -> Balance:
         """Available, pending, held and debt now, with lifetime totals since opening.
@@ -618,7 +618,7 @@ class Account:
                 field="profile",
                 value=profile,
             )
-        return attrs.evolve(self, profile=profile)
+        return self if profile is self.profile else attrs.evolve(self, profile=profile)
 
     def with_budgets(self, used: Mapping[str, int]) -> Account:
         """The same account reading these program budgets (a store lends them; not state).

@@ -170,6 +170,28 @@ def handles(cls: type[Any]) -> Callable[[_Handler], _Handler]:
     return register
 
 
+def split_hold(parts: Sequence[int], amount: int) -> tuple[list[int], list[int]]:
+    """A capture of ``amount`` from a hold's flat ``(lot, points)`` parts: the
+    parts captured and the parts released. The hold's parts are taken in
+    order, the first ``amount`` points captured and the rest released.
+
+    >>> split_hold([3, 40, 5, 60], 70)
+    ([3, 40, 5, 30], [5, 30])
+    """
+    captured: list[int] = []
+    released: list[int] = []
+    need = amount
+    for pair in range(0, len(parts), 2):
+        lot, share = parts[pair], parts[pair + 1]
+        portion = share if share < need else need
+        if portion:
+            captured += (lot, portion)
+            need -= portion
+        if share > portion:
+            released += (lot, share - portion)
+    return captured, released
+
+
 class State(Builder):
     """A builder that applies commands: the policies."""
 
@@ -754,20 +776,11 @@ class State(Builder):
                 held=held,
             )
         header = self._a
-        captured: list[int] = []
-        released: list[int] = []
-        need = amount
-        for pair in range(0, len(parts), 2):
-            lot, share = parts[pair], parts[pair + 1]
-            portion = share if share < need else need
-            if portion:  # (held points become used: the row by offset, once per part)
-                row, base = self.own_row(lot)
-                row[base + HELD_] -= portion
-                row[base + USED] += portion
-                captured += (lot, portion)
-                need -= portion
-            if share > portion:
-                released += (lot, share - portion)
+        captured, released = split_hold(parts, amount)
+        for pair in range(0, len(captured), 2):  # (held points become used)
+            row, base = self.own_row(captured[pair])
+            row[base + HELD_] -= captured[pair + 1]
+            row[base + USED] += captured[pair + 1]
         header[HELD] -= amount
         header[REDEEMED] += amount
         expired = self.release_parts(released, at_us)

@@ -33,6 +33,7 @@ from loyaltycore.errors import (
 from loyaltycore.points._commands import (
     HANDLERS,
     State,
+    split_hold,
 )
 from loyaltycore.points._records import (
     _CANON,
@@ -444,24 +445,12 @@ class Replayer(State):
         amount = held if points is None else points
         if not 0 < amount <= held or type(ev.amount) is not int or ev.amount != amount:
             return 0
-        # the hold's parts in order: the first ``amount`` points are captured,
-        # the rest released
         lots = self._lots
-        captured: list[int] = []
-        released: list[int] = []
-        need = amount
-        for pair in range(0, len(parts), 2):
-            lot, share = parts[pair], parts[pair + 1]
-            portion = share if share < need else need
-            if portion:
-                if lots[lot * S + SRC]:
-                    return 0
-                captured += (lot, portion)
-                need -= portion
-            if share > portion:
-                if self.dead(lot, at_us):
-                    return 0
-                released += (lot, share - portion)
+        captured, released = split_hold(parts, amount)
+        if any(lots[lot * S + SRC] for lot in captured[::2]) or any(
+            self.dead(lot, at_us) for lot in released[::2]
+        ):
+            return 0  # (not all purchases, or a lot released has expired)
         if not (
             self.same_parts(ev.lots, captured)
             and self.same_parts(ev.released, released)
