@@ -151,7 +151,7 @@ def _resolver(programs: object) -> Resolver:
 
 
 def _add(base: Mapping[str, int], delta: Mapping[str, int]) -> dict[str, int]:
-    out = dict(base)
+    out = dict(base.items())  # (a FrozenMap's items are its dict's: no per-key lookup)
     for key, value in delta.items():
         total = out.get(key, 0) + value
         if total > 0:
@@ -1970,9 +1970,12 @@ def _prune_window(
             del outcomes[first]
         else:
             break
+    # (an order is past its refund window when ``program.refund_until(record.at) < at``,
+    # that is when it was posted before ``at`` less the window: one subtraction for all)
+    oldest = at - timedelta(days=program.refund_days)
     while orders:
         record = next(iter(orders.values()))
-        if program.refund_until(record.at) < at:
+        if record.at < oldest:
             del orders[record.id]
             named.add(record.program.key)
         else:
