@@ -25,6 +25,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 import attrs
@@ -586,7 +587,7 @@ class Account:
         >>> [e.command for e in b.events_since(a.version)]
         ['adjust']
         """
-        return self if self._log is None else attrs.evolve(self, log=None)
+        return self if self._log is None else _replaced(self, "_log", None)
 
     def balance(self) -> Balance:
         """Available, pending, held and debt now, with lifetime totals since opening.
@@ -618,7 +619,7 @@ class Account:
                 field="profile",
                 value=profile,
             )
-        return self if profile is self.profile else attrs.evolve(self, profile=profile)
+        return self if profile is self.profile else _replaced(self, "profile", profile)
 
     def with_budgets(self, used: Mapping[str, int]) -> Account:
         """The same account reading these program budgets (a store lends them; not state).
@@ -658,7 +659,7 @@ class Account:
         """
         if recall is not None and not callable(recall):
             raise InvalidType(f"recall={recall!r} must be callable", field="recall", value=recall)
-        return attrs.evolve(self, recall=recall)
+        return _replaced(self, "_recall", recall)
 
     def member_value(self) -> Member:
         """The rules' view of the member now (profile facts, tier, counters).
@@ -1722,6 +1723,22 @@ class Account:
             budgets=self._budgets,
             tally=tally if command != "migrate" else None,
         )
+
+
+#: An account's fields as attrs names them (``_log``...), and all their values in one call.
+_FIELDS: Final = tuple(f.name for f in attrs.fields(Account))
+_field_values: Final = attrgetter(*_FIELDS)
+
+
+def _replaced(account: Account, name: str, value: object) -> Account:
+    """``account`` with field ``name`` set to ``value``, which needs no check (the events
+    it keeps, a checked profile, a recall): the other fields are copied as they are,
+    not converted and checked again as ``attrs.evolve`` would (a store does this on
+    every command)."""
+    new = object.__new__(Account)
+    for field, old in zip(_FIELDS, _field_values(account), strict=True):
+        object.__setattr__(new, field, value if field == name else old)
+    return new
 
 
 def _rotated(
