@@ -1725,9 +1725,12 @@ class Account:
         )
 
 
-#: An account's fields as attrs names them (``_log``...), and all their values in one call.
+#: An account's fields as attrs names them (``_log``...), all their values in one call,
+#: and the slots' own setters (a frozen class refuses ``setattr``).
 _FIELDS: Final = tuple(f.name for f in attrs.fields(Account))
 _field_values: Final = attrgetter(*_FIELDS)
+_SETTERS: Final = tuple(Account.__dict__[name].__set__ for name in _FIELDS)
+_SETTER: Final = dict(zip(_FIELDS, _SETTERS, strict=True))
 
 
 def _replaced(account: Account, name: str, value: object) -> Account:
@@ -1735,9 +1738,10 @@ def _replaced(account: Account, name: str, value: object) -> Account:
     it keeps, a checked profile, a recall): the other fields are copied as they are,
     not converted and checked again as ``attrs.evolve`` would (a store does this on
     every command)."""
-    new = object.__new__(Account)
-    for field, old in zip(_FIELDS, _field_values(account), strict=True):
-        object.__setattr__(new, field, value if field == name else old)
+    new = object.__new__(type(account))
+    for set_field, old in zip(_SETTERS, _field_values(account), strict=True):
+        set_field(new, old)
+    _SETTER[name](new, value)
     return new
 
 
