@@ -85,6 +85,8 @@ class FrozenMap(Mapping[str, V]):
     def __init__(self, data: Mapping[str, V] | Iterable[tuple[str, V]] = ()) -> None:
         if type(data) is FrozenMap:  # (already sorted, and never changed: shared)
             self._data: dict[str, V] = data._data
+        elif type(data) is dict:
+            self._data = dict(sorted(data.items()))
         else:
             self._data = dict(sorted(dict(data).items()))
 
