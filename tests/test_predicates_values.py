@@ -139,6 +139,7 @@ def test_frozen_map_reads_like_the_sorted_dict_it_holds(data: dict[str, int], ke
     assert (key in m) == (key in data)
     assert m.get(key) == data.get(key)
     assert m.get(key, "absent") == data.get(key, "absent")
+    assert m.get(key, default="absent") == data.get(key, "absent")
     assert dict(m) == data
     assert m == data
     assert m == FrozenMap(m)

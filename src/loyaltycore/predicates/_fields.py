@@ -114,12 +114,12 @@ class FrozenMap(Mapping[str, V]):
         return self._data.values()
 
     @overload
-    def get(self, key: str, /) -> V | None: ...
+    def get(self, key: str) -> V | None: ...
 
     @overload
-    def get(self, key: str, default: V | _T, /) -> V | _T: ...
+    def get(self, key: str, default: V | _T) -> V | _T: ...
 
-    def get(self, key: str, default: object = None, /) -> object:
+    def get(self, key: str, default: object = None) -> object:
         return self._data.get(key, default)
 
     def __hash__(self) -> int:
