@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loyaltycore import serialize
 from loyaltycore.errors import InvalidAmount, InvalidArgument, InvalidData
-from loyaltycore.predicates import Event, Item, Member, Spend, field
+from loyaltycore.predicates import Event, FrozenMap, Item, Member, Spend, field
 
 AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -119,3 +121,47 @@ def test_a_line_total_beyond_the_bound_is_refused() -> None:
 def test_money_thresholds_of_absurd_magnitude_are_refused(make: Any) -> None:
     with pytest.raises(InvalidArgument, match="must be less than 10\\*\\*100 in magnitude"):
         make()
+
+
+# -- FrozenMap: a read-only mapping that reads like a dict -------------------------------------
+
+
+@given(
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=6),
+    st.text(max_size=4),
+)
+def test_frozen_map_reads_like_the_sorted_dict_it_holds(data: dict[str, int], key: str) -> None:
+    m = FrozenMap(data)
+    expected = dict(sorted(data.items()))
+    assert list(m.keys()) == list(expected.keys())
+    assert list(m.items()) == list(expected.items())
+    assert list(m.values()) == list(expected.values())
+    assert (key in m) == (key in data)
+    assert m.get(key) == data.get(key)
+    assert m.get(key, "absent") == data.get(key, "absent")
+    assert m.get(key, default="absent") == data.get(key, "absent")
+    assert dict(m) == data
+    assert m == data
+    assert m == FrozenMap(m)
+    assert hash(m) == hash(FrozenMap(m))
+
+
+def test_frozen_map_views_cannot_change_it() -> None:
+    m = FrozenMap({"b": 2, "a": 1})
+    copy = FrozenMap(m)
+    view = m.items()
+    with pytest.raises(TypeError):
+        view.mapping["c"] = 3  # type: ignore[attr-defined]
+    assert not hasattr(m.keys(), "add")
+    assert not hasattr(m.values(), "append")
+    assert m == {"a": 1, "b": 2}
+    assert copy == m
+    assert pickle.loads(pickle.dumps(m)) == m
+
+
+def test_items_without_a_discount_share_the_default_and_others_are_checked() -> None:
+    plain, other = Item("a", "c", 1, "2.00"), Item("b", "c", 1, "3.00")
+    assert plain.discount is other.discount == Decimal(0)
+    assert Item("a", "c", 1, "2.00", discount=Decimal("0.50")).discount == Decimal("0.50")
+    with pytest.raises(InvalidAmount, match="discount"):
+        Item("a", "c", 1, "2.00", discount=Decimal("-1"))

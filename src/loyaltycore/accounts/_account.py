@@ -25,6 +25,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 import attrs
@@ -151,7 +152,7 @@ def _resolver(programs: object) -> Resolver:
 
 
 def _add(base: Mapping[str, int], delta: Mapping[str, int]) -> dict[str, int]:
-    out = dict(base)
+    out = dict(base.items())  # (a FrozenMap's items are its dict's: no per-key lookup)
     for key, value in delta.items():
         total = out.get(key, 0) + value
         if total > 0:
@@ -586,7 +587,7 @@ class Account:
         >>> [e.command for e in b.events_since(a.version)]
         ['adjust']
         """
-        return self if self._log is None else attrs.evolve(self, log=None)
+        return self if self._log is None else _replaced(self, "_log", None)
 
     def balance(self) -> Balance:
         """Available, pending, held and debt now, with lifetime totals since opening.
@@ -618,7 +619,7 @@ class Account:
                 field="profile",
                 value=profile,
             )
-        return self if profile is self.profile else attrs.evolve(self, profile=profile)
+        return self if profile is self.profile else _replaced(self, "profile", profile)
 
     def with_budgets(self, used: Mapping[str, int]) -> Account:
         """The same account reading these program budgets (a store lends them; not state).
@@ -658,7 +659,7 @@ class Account:
         """
         if recall is not None and not callable(recall):
             raise InvalidType(f"recall={recall!r} must be callable", field="recall", value=recall)
-        return attrs.evolve(self, recall=recall)
+        return _replaced(self, "_recall", recall)
 
     def member_value(self) -> Member:
         """The rules' view of the member now (profile facts, tier, counters).
@@ -1724,6 +1725,26 @@ class Account:
         )
 
 
+#: An account's fields as attrs names them (``_log``...), all their values in one call,
+#: and the slots' own setters (a frozen class refuses ``setattr``).
+_FIELDS: Final = tuple(f.name for f in attrs.fields(Account))
+_field_values: Final = attrgetter(*_FIELDS)
+_SETTERS: Final = tuple(Account.__dict__[name].__set__ for name in _FIELDS)
+_SETTER: Final = dict(zip(_FIELDS, _SETTERS, strict=True))
+
+
+def _replaced(account: Account, name: str, value: object) -> Account:
+    """``account`` with field ``name`` set to ``value``, which needs no check (the events
+    it keeps, a checked profile, a recall): the other fields are copied as they are,
+    not converted and checked again as ``attrs.evolve`` would (a store does this on
+    every command)."""
+    new = object.__new__(type(account))
+    for set_field, old in zip(_SETTERS, _field_values(account), strict=True):
+        set_field(new, old)
+    _SETTER[name](new, value)
+    return new
+
+
 def _rotated(
     ledger: PointsLedger,
     offset: Balance,
@@ -1970,9 +1991,12 @@ def _prune_window(
             del outcomes[first]
         else:
             break
+    # (an order is past its refund window when ``program.refund_until(record.at) < at``,
+    # that is when it was posted before ``at`` less the window: one subtraction for all)
+    oldest = at - timedelta(days=program.refund_days)
     while orders:
         record = next(iter(orders.values()))
-        if program.refund_until(record.at) < at:
+        if record.at < oldest:
             del orders[record.id]
             named.add(record.program.key)
         else:

@@ -153,9 +153,12 @@ class Log:
     Successive versions share one list and each sees its first ``size``
     events: a new event is appended in place when this version is the
     newest (extend, then check the slots are ours), else the list is copied.
+    The newest event is also kept as given (``last``) until the next one
+    comes: a store reads it back after every command, and one event per
+    account is all the collector has to walk.
     """
 
-    __slots__ = ("size", "slots")
+    __slots__ = ("last", "size", "slots")
 
     def __init__(self, items: list[Item], size: int) -> None:
         slots: list[Any] = []
@@ -163,11 +166,12 @@ class Log:
             slots.extend(_four(item))
         self.slots = slots
         self.size = size
+        self.last: AccountEvent | None = None
 
     @classmethod
     def of(cls, event: AccountEvent) -> Log:
         """A log of one event."""
-        return cls([_compact(event)], 1)
+        return _log(list(_four(_compact(event))), 1, event)
 
     @property
     def items(self) -> list[Item]:
@@ -182,23 +186,27 @@ class Log:
         if len(slots) == end:
             slots.extend(four)
             if len(slots) > end and slots[end] is four[0] and slots[end + 3] is four[3]:
-                return _log(slots, self.size + 1)
-        return _log([*slots[:end], *four], self.size + 1)
+                return _log(slots, self.size + 1, event)
+        return _log([*slots[:end], *four], self.size + 1, event)
 
     def newest(self, count: int) -> list[AccountEvent]:
         """The last ``count`` events, oldest first."""
-        slots, size = self.slots, self.size
-        return [expand(_item(slots, 4 * k)) for k in range(max(0, size - count), size)]
+        slots, size, last = self.slots, self.size, self.last
+        first = max(0, size - count)
+        if last is None or first >= size:
+            return [expand(_item(slots, 4 * k)) for k in range(first, size)]
+        return [*(expand(_item(slots, 4 * k)) for k in range(first, size - 1)), last]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Log, (self.items, self.size))
 
 
-def _log(slots: list[Any], size: int) -> Log:
-    """A log over ``slots`` (already laid out)."""
+def _log(slots: list[Any], size: int, last: AccountEvent) -> Log:
+    """A log over ``slots`` (already laid out) whose newest event is ``last``."""
     log = object.__new__(Log)
     log.slots = slots
     log.size = size
+    log.last = last
     return log
 
 

@@ -26,10 +26,10 @@ A missing scalar value is ``None``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args
+from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args, overload
 
 import attrs
 import numpy as np
@@ -68,6 +68,7 @@ ITEM_KINDS: Final = frozenset({"product", "tax", "shipping", "gift_card", "rewar
 ATTRIBUTE_TYPES: Final = (str, int, float, bool, Decimal, type(None))
 
 V = TypeVar("V")
+_T = TypeVar("_T")
 Attr: TypeAlias = str | int | float | bool | Decimal | None
 
 
@@ -82,7 +83,12 @@ class FrozenMap(Mapping[str, V]):
     __slots__ = ("_data",)
 
     def __init__(self, data: Mapping[str, V] | Iterable[tuple[str, V]] = ()) -> None:
-        self._data: dict[str, V] = dict(sorted(dict(data).items()))
+        if type(data) is FrozenMap:  # (already sorted, and never changed: shared)
+            self._data: dict[str, V] = data._data
+        elif type(data) is dict:
+            self._data = dict(sorted(data.items()))
+        else:
+            self._data = dict(sorted(dict(data).items()))
 
     def __getitem__(self, key: str) -> V:
         return self._data[key]
@@ -93,10 +99,35 @@ class FrozenMap(Mapping[str, V]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    # (the dict's own views and lookups: read-only, and without the generic
+    # Mapping methods' Python-level loop over keys and items)
+    def keys(self) -> KeysView[str]:
+        return self._data.keys()
+
+    def items(self) -> ItemsView[str, V]:
+        return self._data.items()
+
+    def values(self) -> ValuesView[V]:
+        return self._data.values()
+
+    @overload
+    def get(self, key: str) -> V | None: ...
+
+    @overload
+    def get(self, key: str, default: V | _T) -> V | _T: ...
+
+    def get(self, key: str, default: object = None) -> object:
+        return self._data.get(key, default)
+
     def __hash__(self) -> int:
         return hash(frozenset(self._data.items()))
 
     def __eq__(self, other: object) -> bool:
+        if type(other) is FrozenMap:
+            return self._data == other._data
         if isinstance(other, Mapping):
             return self._data == dict(other.items())
         return NotImplemented
@@ -182,12 +213,17 @@ def _unit_price(value: object) -> Decimal:
     return check_money(value, "unit_price")
 
 
+#: The default of the money fields that default to nothing (one object: a
+#: converter passes it on without checking it again).
+_NO_MONEY: Final = Decimal(0)
+
+
 def _discount(value: object) -> Decimal:
-    return check_money(value, "discount")
+    return _NO_MONEY if value is _NO_MONEY else check_money(value, "discount")
 
 
 def _points_paid(value: object) -> Decimal:
-    return check_money(value, "points_paid")
+    return _NO_MONEY if value is _NO_MONEY else check_money(value, "points_paid")
 
 
 def _opt_money(value: object) -> Decimal | None:
@@ -262,7 +298,7 @@ class Item:
     category: str | None = attrs.field(default=None, converter=_category)
     quantity: int = attrs.field(default=1, converter=_positive_quantity)
     unit_price: Decimal = attrs.field(default=Decimal(0), converter=_unit_price)
-    discount: Decimal = attrs.field(default=Decimal(0), converter=_discount)
+    discount: Decimal = attrs.field(default=_NO_MONEY, converter=_discount)
     kind: str = attrs.field(default="product", converter=_item_kind)
     earning: bool = attrs.field(default=True, converter=_earning)
 
@@ -348,8 +384,8 @@ class Event:
     channel: str | None = attrs.field(default=None, converter=_channel)
     store: str | None = attrs.field(default=None, converter=_store)
     attributes: FrozenMap[Attr] = attrs.field(factory=FrozenMap, converter=_attributes)
-    discount: Decimal = attrs.field(default=Decimal(0), converter=_discount)
-    points_paid: Decimal = attrs.field(default=Decimal(0), converter=_points_paid)
+    discount: Decimal = attrs.field(default=_NO_MONEY, converter=_discount)
+    points_paid: Decimal = attrs.field(default=_NO_MONEY, converter=_points_paid)
 
 
 def _birthday(value: object) -> date | None:
