@@ -9,11 +9,12 @@ only when they differ, or an event is unusual, are they compared one by
 one (:func:`_first_difference`) to name the first that does not follow.
 
 The usual events (a plain earn, redemption, hold, capture, release or
-reversal) take a quicker way (``_GIVEN``): their recorded outcome is
-checked against the state as it is applied, and their record written from
-it, with no handler run and nothing to compare later. Whatever that way
-cannot settle goes the general way, which names the errors; the tests in
-``tests/test_points_replay_quick.py`` hold the two ways to the same result.
+reversal, and a hold timing out) take a quicker way (``_GIVEN``): their
+recorded outcome is checked against the state as it is applied, and their
+record written from it, with no handler run and nothing to compare later.
+Whatever that way cannot settle goes the general way, which names the
+errors; the tests in ``tests/test_points_replay_quick.py`` hold the two
+ways to the same result.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from loyaltycore.points._records import (
     _w_captured,
     _w_released,
     _w_reversed,
+    _w_timed_out,
 )
 from loyaltycore.points._state import (
     _EMPTY,
@@ -65,6 +67,7 @@ from loyaltycore.points._state import (
     CLAW,
     EXPD,
     EXPIRES,
+    H_DEADLINE,
     H_HN,
     H_LAST,
     H_NCMD,
@@ -107,6 +110,7 @@ from loyaltycore.points._values import (
     Earned,
     EarnReversed,
     Held,
+    HoldTimedOut,
     Merged,
     Opened,
     Redeemed,
@@ -210,6 +214,22 @@ class Replayer(State):
             return lots[self._q[self._a[H_QLO]] * S + EXPIRES]  # type: ignore[no-any-return]
         return State.first_expiry(self)
 
+    def after(self, at_us: int) -> None:
+        # (State.after for a quick replay's flat lists, once per command: with
+        # nothing pending, no debt and no inactivity deadline, what falls due
+        # next is the queue's first lot's expiry or an open hold's deadline,
+        # whichever is sooner)
+        a, lots = self._a, self._lots
+        if type(lots) is not list or self._pend or a[DEBT] or a[H_DEADLINE] != NEVER:
+            State.after(self, at_us)
+            return
+        head = a[H_QLO]
+        when = NEVER if a[H_QHI] <= head else lots[self._q[head] * S + EXPIRES]
+        for hold in self._open_holds.values():
+            if hold[1] < when:
+                when = hold[1]
+        a[H_NEXT] = when
+
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
         lotix = self.lotix
@@ -250,17 +270,19 @@ class Replayer(State):
     # nothing due, no debt and no inactivity policy, its instants in plain
     # UTC (the replay loop checks what is common to them: a new id, in time
     # order, nothing due by then, no debt, ``at`` in plain UTC and
-    # ``occurred_at`` the same object; no inactivity policy). Each checks
-    # the event's recorded outcome against the state (the lots a redemption
-    # or hold takes: :meth:`take_given`; the amounts of a reversal; the
-    # parts of a capture or release), applies it and writes the engine's
+    # ``occurred_at`` the same object; no inactivity policy), and a hold
+    # timing out when something is next due. Each checks the event's
+    # recorded outcome against the state (the lots a redemption or hold
+    # takes: :meth:`take_given`; the amounts of a reversal; the parts of a
+    # capture, release or timeout), applies it and writes the engine's
     # record, returning the record's length. Anything else returns 0 having
-    # changed nothing, and the event takes the general way (its handler,
-    # then the comparison of records), which raises the errors: these paths
-    # only ever accept an event the general way accepts, with the same
-    # outcome. They repeat a little of the policies (the consumption order,
-    # a capture's split, a reversal's remainder first): a policy changed in
-    # ``_commands`` is changed here too (the tests in
+    # changed nothing, and the event takes the general way (its handler, or
+    # the time passing, then the comparison of records), which raises the
+    # errors: these paths only ever accept an event the general way
+    # accepts, with the same outcome. They repeat a little of
+    # the policies (the consumption order, a capture's split, a reversal's
+    # remainder first, the order of what falls due together): a policy
+    # changed in ``_commands`` is changed here too (the tests in
     # tests/test_points_replay_quick.py compare the two ways on tampered
     # histories, and count the events that go the general way).
 
@@ -473,6 +495,45 @@ class Replayer(State):
         self.after(at_us)
         return len(h) - start
 
+    def timeout_given(self, ev: HoldTimedOut, at_us: int) -> int:
+        """A hold timing out, due first now (the replay loop checks that its
+        instant is when something next falls due, and there is no debt to
+        repay), whose lots are all usable still: the recorded points and
+        parts checked (see :meth:`State.time_out` and :meth:`State.advance`;
+        nothing pending, no lot expiring by then, no hold due at the same
+        instant with a smaller id)."""
+        hold = ev.hold
+        if type(hold) is not str or self._pend:
+            return 0
+        found = self._open_holds.get(hold)
+        if found is None:
+            return 0
+        points, until, parts, placed = found
+        if until != at_us or type(ev.points) is not int or ev.points != points:
+            return 0
+        # (what next_due() would pick: a lot expiring by then goes first, and
+        # holds due at the same instant time out in id order)
+        a, lots = self._a, self._lots
+        head = a[H_QLO]
+        if a[H_QHI] > head and lots[self._q[head] * S + EXPIRES] <= at_us:
+            return 0
+        for other, (_, due, _, _) in self._open_holds.items():
+            if due < at_us or (due == at_us and other < hold):
+                return 0
+        for pair in range(0, len(parts), 2):
+            if self.dead(parts[pair], at_us):
+                return 0
+        if not self.same_parts(ev.lots, parts):
+            return 0
+        self.release_parts(parts, at_us)  # (none expires: see above)
+        del self.own_open()[hold]
+        h = self._h
+        start = len(h)
+        _w_timed_out(h, self, at_us, placed, points, parts)
+        self.derived(at_us)
+        self.after(at_us)  # (what falls due next; nothing to repay)
+        return len(h) - start
+
     def release_given(self, ev: Released, at_us: int) -> int:
         """A release of an open hold whose lots are all usable still: the
         recorded parts checked (see :meth:`State.release`)."""
@@ -628,6 +689,7 @@ _GIVEN: Final[dict[type[Any], Callable[[Replayer, Any, int], int]]] = {
     Captured: Replayer.capture_given,
     Released: Replayer.release_given,
     Held: Replayer.hold_given,
+    HoldTimedOut: Replayer.timeout_given,
 }
 
 
@@ -713,13 +775,17 @@ def _replay(
                 if (
                     quick
                     and (given := quick_steps.get(type(ev))) is not None
-                    and a[H_LAST] <= at_us < a[H_NEXT]
+                    and (
+                        at_us == a[H_NEXT]  # (a hold timing out: see Replayer.timeout_given)
+                        if ev.derived
+                        else a[H_LAST] <= at_us < a[H_NEXT]
+                        and ev.occurred_at is at
+                        and ev.id not in idix
+                    )
                     and not a[DEBT]
-                    and ev.occurred_at is at
                     and type(at) is datetime
                     and at.tzinfo is UTC
                     and not at.fold
-                    and ev.id not in idix
                 ):  # (a usual event, perhaps: see Replayer.earn_given)
                     words = given(s, ev, at_us)
                     if words:  # (applied as recorded: the record is the event's)
