@@ -106,9 +106,8 @@ def history() -> tuple[Any, ...]:
     return led.events
 
 
-def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The handlers note each event that goes the general way: of the usual
-    # types, only the reversals that charge other lots (f1, f2, f9).
+def noting_the_general_way(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the commands that go the general way (their handler runs)."""
     general: list[str] = []
 
     def noting(handler: Any) -> Any:
@@ -123,9 +122,16 @@ def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -
         "HANDLERS",
         {kind: (noting(h), inputs) for kind, (h, inputs) in _replay.HANDLERS.items()},
     )
+    return general
+
+
+def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None of the usual commands goes the general way, the reversals that
+    # charge other lots (f1, f2, f9) included.
+    general = noting_the_general_way(monkeypatch)
     events = history()
     assert PointsLedger.replay(events).events == events
-    assert general == ["f1", "f2", "f9"]
+    assert general == []
     reversals = [e for e in events if type(e) is EarnReversed]
     assert [(r.id, r.taken, r.reclassified, r.charged != ()) for r in reversals] == [
         ("f0", 5, 0, False),
@@ -193,6 +199,36 @@ def test_a_hold_timing_out_takes_the_quick_path_when_due_first_and_its_lots_usab
     # first, and hd in debt: both the general way, without asking)
     assert noted == [("ha", True), ("hb", True), ("hx", False)]
     assert both_ways(events)[:2] == ("replayed", events)
+
+
+def test_a_reversal_that_leaves_debt_goes_the_general_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    general = noting_the_general_way(monkeypatch)
+    events = timeouts()
+    assert PointsLedger.replay(events).events == events
+    assert [(e.id, e.debt) for e in events if type(e) is EarnReversed] == [("f0", 40)]
+    assert general == ["x", "y", "f0"]  # (and the earns with an expiry of their own)
+
+
+@pytest.mark.parametrize("charged", [(("e1", 49),), (("e1", 51),), ()])
+def test_a_reversal_charging_other_lots_as_recorded_or_not_at_all(
+    charged: tuple[tuple[str, int], ...],
+) -> None:
+    # A charge other than the one recorded is refused the same both ways,
+    # as not following (under a strict policy, not as a debt refused).
+    led = PointsLedger.open("m-4", policy=ExpireAfter(months=1), debt_policy="strict")
+    led = led.earn("e0", at=T0, points=100).earn("e1", at=T0, points=50)
+    led = led.redeem("r0", at=T0, points=90).reverse("f0", at=T0, of="e0", points=60)
+    events = list(led.earn("e2", at=T0 + timedelta(hours=1), points=5).events)
+    assert (events[-2].taken, events[-2].charged) == (10, (("e1", 50),))
+    assert both_ways(events)[:2] == ("replayed", tuple(events))
+    events[-2] = attrs.evolve(events[-2], charged=charged)
+    result = both_ways(events)
+    assert result[0] == "refused"
+    assert result[2].endswith(
+        f"EarnReversed does not follow from the events before it @ $.events[{len(events) - 2}]"
+    ), result
 
 
 @pytest.mark.parametrize("hold", ["hb", "hz"])
@@ -276,6 +312,16 @@ TAMPERED: list[tuple[type[Any], int, dict[str, Any] | str, bool]] = [
     (EarnReversed, 0, {"amount": True}, True),
     (EarnReversed, 1, {"points": 5}, True),  # (a whole reversal made partial)
     (EarnReversed, 3, {"taken": 0, "reclassified": 3}, True),
+    (EarnReversed, 1, {"charged": ()}, True),
+    (EarnReversed, 1, {"charged": (("e4", 6),)}, True),
+    (EarnReversed, 1, {"charged": (("e5", 6), ("e3", 0))}, True),
+    (EarnReversed, 1, "charged +1", True),
+    (EarnReversed, 1, "charged -1", True),
+    (EarnReversed, 1, {"debt": 1}, True),
+    (EarnReversed, 1, {"taken": 97}, True),
+    (EarnReversed, 2, {"charged": (("e4", 1),)}, True),
+    (EarnReversed, 2, {"debt": 1}, True),
+    (EarnReversed, 4, {"charged": (("e2", 10),)}, True),
     (Captured, 1, {"released": ()}, True),
     (Captured, 1, {"released": (("e4", 17),)}, True),
     (Captured, 1, {"amount": 13}, True),
@@ -301,9 +347,12 @@ TAMPERED: list[tuple[type[Any], int, dict[str, Any] | str, bool]] = [
     (Captured, 0, {"amount": 39}, True),
     (Captured, 0, {"lots": (("e2", 23), ("e3", 16))}, True),
     (Captured, 0, {"sources": (("bonus", 40),)}, True),
-    (EarnReversed, 2, {"charged": (("e4", 1),)}, True),
-    (EarnReversed, 2, {"debt": 1}, True),
 ]
+
+
+def _charged(event: Any, shift: int) -> Any:
+    (lot, x), *rest = event.charged
+    return ((lot, x + shift), *rest)
 
 
 def _tamper(event: Any, change: dict[str, Any] | str) -> Any:
@@ -322,6 +371,8 @@ def _tamper(event: Any, change: dict[str, Any] | str) -> Any:
         else {},
         "part +1": {"lots": _part(event, 1)} if hasattr(event, "lots") else {},
         "part -1": {"lots": _part(event, -1)} if hasattr(event, "lots") else {},
+        "charged +1": {"charged": _charged(event, 1)} if type(event) is EarnReversed else {},
+        "charged -1": {"charged": _charged(event, -1)} if type(event) is EarnReversed else {},
         "lots of another earn": {"lots": tuple(("e5", x) for _, x in event.lots)}
         if hasattr(event, "lots")
         else {},

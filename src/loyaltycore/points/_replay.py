@@ -398,9 +398,10 @@ class Replayer(State):
         return 5 + len(parts)
 
     def reverse_given(self, ev: EarnReversed, at_us: int) -> int:
-        """A reversal that the earn's own lot covers (its remainder, then its
-        expired points: nothing charged from other lots, no debt), the lot
-        usable: the recorded amounts checked (see :meth:`State.reverse_earn`)."""
+        """A reversal that leaves no debt (the earn's own lot's remainder, then
+        its expired points, then other usable points as :meth:`take_given`
+        checks them), the lot usable: the recorded amounts checked (see
+        :meth:`State.reverse_earn`)."""
         of, points = ev.of, ev.points
         if not (type(of) is str and (points is None or type(points) is int)):
             return 0
@@ -418,34 +419,47 @@ class Replayer(State):
             return 0  # (refused, or a pending lot)
         taken = min(amount, remaining)
         reclassified = min(amount - taken, expired)
+        rest = amount - taken - reclassified  # (charged to other lots)
+        a = self._a
         if not (
-            amount == taken + reclassified
+            rest <= a[AVAILABLE] - taken
             and type(ev.amount) is int
             and ev.amount == amount
             and type(ev.taken) is int
             and ev.taken == taken
             and type(ev.reclassified) is int
             and ev.reclassified == reclassified
-            and ev.charged == ()
+            and (rest or ev.charged == ())
             and type(ev.charged) is tuple
             and type(ev.debt) is int
             and ev.debt == 0
         ):
             return 0
-        if taken and remaining == taken:
+        dequeued = taken and remaining == taken
+        if dequeued:
             self.q_remove(lot)
         lots[base + REM] = remaining - taken
         lots[base + EXPD] = expired - reclassified
-        lots[base + REV] = reversed_points + amount
-        lots[base + CLAW] += amount
-        a = self._a
         a[AVAILABLE] -= taken
+        charged: list[int] = []
+        if rest:  # (the lot's own changes first, as reverse_earn makes them)
+            parts = self.take_given(ev.charged, rest, USED, purchases=False)
+            if parts is None:  # (given back)
+                lots[base + REM] = remaining
+                lots[base + EXPD] = expired
+                a[AVAILABLE] += taken
+                if dequeued:
+                    self.enqueue(lot)
+                return 0
+            charged = parts
+        lots[base + REV] = reversed_points + taken + reclassified
+        lots[base + CLAW] += amount
         a[EXPIRED] -= reclassified
         a[CLAWED_BACK] += amount
         h = self._h
         start = len(h)
         self.command(ev.id, C_REVERSED, at_us)
-        _w_reversed(h, self, at_us, at_us, earn, points, amount, taken, reclassified, (), 0)
+        _w_reversed(h, self, at_us, at_us, earn, points, amount, taken, reclassified, charged, 0)
         self.after(at_us)
         return len(h) - start
 
