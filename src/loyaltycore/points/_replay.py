@@ -117,6 +117,9 @@ from loyaltycore.points._values import (
     Released,
 )
 
+#: A fresh header as a list (a replay's header starts as a copy).
+_FRESH_LIST: Final = _FRESH.tolist()
+
 
 class Replayer(State):
     """A builder replaying a history: ids kept in dicts (in order: id -> index).
@@ -152,7 +155,7 @@ class Replayer(State):
             s._a = _FRESH[:]
             s._lots, s._q, s._h = array("q"), array("q"), array("q")
         else:
-            s._a = _FRESH.tolist()
+            s._a = _FRESH_LIST[:]
             s._lots, s._q, s._h = [], [], []
         s._tx = s._h
         s._objs = []
@@ -241,8 +244,8 @@ class Replayer(State):
         """(eids, lids): the ids joined (an IdLog each when many), checked for separators."""
         idix, lotix = self.idix, self.lotix
         if len(idix) <= BIG_IDS and len(lotix) <= BIG_IDS:  # (the usual case, in one step)
-            joined = SEP + SEP.join(idix) + SEP if idix else SEP
-            names = SEP + SEP.join(lotix) + SEP if lotix else SEP
+            joined = f"{SEP}{SEP.join(idix)}{SEP}" if idix else SEP
+            names = f"{SEP}{SEP.join(lotix)}{SEP}" if lotix else SEP
             if joined.count(SEP) == len(idix) + 1 and names.count(SEP) == len(lotix) + 1:
                 return joined, names
         for ids, error in ((idix, _bad_id), (lotix, _bad_lot_id)):
