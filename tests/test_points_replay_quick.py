@@ -1,10 +1,10 @@
 """Points replay: the quick path of the usual events against the general one.
 
 Replay applies a plain earn, redemption, hold, capture, release or
-reversal in one step (``_replay._GIVEN``), checking its recorded outcome
-against the state; any
-other event goes through its command's handler and the comparison of
-records. The quick path must accept exactly what the general one accepts,
+reversal, and a hold timing out, in one step (``_replay._GIVEN``),
+checking its recorded outcome against the state; any other event goes
+through its command's handler (or the time passing) and the comparison
+of records. The quick path must accept exactly what the general one accepts,
 with the same outcome, and refuse the rest with the same error naming the
 same event: every test here replays a history both ways (the general way
 with the quick steps switched off) and compares.
@@ -38,7 +38,7 @@ from loyaltycore.points import (
 )
 
 T0 = datetime(2024, 3, 30, 12, tzinfo=UTC)
-QUICK = (Earned, Redeemed, Held, EarnReversed, Captured, Released)
+QUICK = (Earned, Redeemed, Held, EarnReversed, Captured, Released, HoldTimedOut)
 
 
 @contextmanager
@@ -106,9 +106,8 @@ def history() -> tuple[Any, ...]:
     return led.events
 
 
-def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The handlers note each event that goes the general way: of the usual
-    # types, only the reversals that charge other lots (f1, f2, f9).
+def noting_the_general_way(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the commands that go the general way (their handler runs)."""
     general: list[str] = []
 
     def noting(handler: Any) -> Any:
@@ -123,9 +122,16 @@ def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -
         "HANDLERS",
         {kind: (noting(h), inputs) for kind, (h, inputs) in _replay.HANDLERS.items()},
     )
+    return general
+
+
+def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None of the usual commands goes the general way, the reversals that
+    # charge other lots (f1, f2, f9) included.
+    general = noting_the_general_way(monkeypatch)
     events = history()
     assert PointsLedger.replay(events).events == events
-    assert general == ["f1", "f2", "f9"]
+    assert general == []
     reversals = [e for e in events if type(e) is EarnReversed]
     assert [(r.id, r.taken, r.reclassified, r.charged != ()) for r in reversals] == [
         ("f0", 5, 0, False),
@@ -137,6 +143,119 @@ def test_the_usual_events_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -
         ("f11", 60, 0, False),  # (the whole lot)
     ]
     assert [e.released != () for e in events if type(e) is Captured] == [False, True]
+
+
+def timeouts() -> tuple[Any, ...]:
+    """Holds timing out: two at one instant (in id order), one on a lot that
+    has expired by then, one at the instant another lot expires, one that
+    repays debt."""
+    day = timedelta(days=1)
+    led = PointsLedger.open("m-2", policy=ExpireAfter(months=1))
+    led = led.earn("e0", at=T0, points=100)
+    led = led.hold("hb", at=T0, points=30, deadline=T0 + day)
+    led = led.hold("ha", at=T0, points=30, deadline=T0 + day)
+    led = led.earn("e1", at=T0 + day, points=50)  # (ha, then hb, time out)
+    at = led.last_at
+    assert at is not None
+    led = led.earn("x", at=at, points=20, expires_at=T0 + 3 * day)
+    led = led.hold("hx", at=at, points=20, deadline=T0 + 4 * day)  # (all of x)
+    led = led.hold("hz", at=at, points=10, deadline=T0 + 5 * day)  # (of e0)
+    led = led.earn("y", at=at, points=20, expires_at=T0 + 5 * day)
+    led = led.earn("e2", at=T0 + 6 * day, points=10)  # (x's part expires; y, then hz)
+    led = led.earn("e3", at=led.last_at, points=40)
+    everything = led.balance().available
+    led = led.hold("hd", at=led.last_at, points=everything, deadline=T0 + 7 * day)
+    led = led.reverse("f0", at=led.last_at, of="e3")  # (in debt)
+    return led.earn("e4", at=T0 + 8 * day, points=5).events  # (hd repays it)
+
+
+def test_a_hold_timing_out_takes_the_quick_path_when_due_first_and_its_lots_usable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    noted: list[tuple[str, bool]] = []
+    quick = _replay._GIVEN[HoldTimedOut]
+
+    def noting(state: Any, ev: Any, at_us: int) -> int:
+        words = quick(state, ev, at_us)
+        noted.append((ev.hold, words > 0))
+        return words
+
+    monkeypatch.setitem(_replay._GIVEN, HoldTimedOut, noting)
+    events = timeouts()
+    assert PointsLedger.replay(events).events == events
+    kinds = [type(e).__name__ for e in events if e.derived]
+    assert kinds == [
+        "HoldTimedOut",
+        "HoldTimedOut",
+        "HoldTimedOut",
+        "Expired",
+        "Expired",
+        "HoldTimedOut",
+        "HoldTimedOut",
+        "DebtRepaid",
+    ]
+    assert [e.cause for e in events if type(e).__name__ == "Expired"] == ["hold", "lot"]
+    # (hx's lot has expired by then; hz times out with y's expiry, which goes
+    # first, and hd in debt: both the general way, without asking)
+    assert noted == [("ha", True), ("hb", True), ("hx", False)]
+    assert both_ways(events)[:2] == ("replayed", events)
+
+
+def test_a_reversal_that_leaves_debt_goes_the_general_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    general = noting_the_general_way(monkeypatch)
+    events = timeouts()
+    assert PointsLedger.replay(events).events == events
+    assert [(e.id, e.debt) for e in events if type(e) is EarnReversed] == [("f0", 40)]
+    assert general == ["x", "y", "f0"]  # (and the earns with an expiry of their own)
+
+
+@pytest.mark.parametrize("charged", [(("e1", 49),), (("e1", 51),), ()])
+def test_a_reversal_charging_other_lots_as_recorded_or_not_at_all(
+    charged: tuple[tuple[str, int], ...],
+) -> None:
+    # A charge other than the one recorded is refused the same both ways,
+    # as not following (under a strict policy, not as a debt refused).
+    led = PointsLedger.open("m-4", policy=ExpireAfter(months=1), debt_policy="strict")
+    led = led.earn("e0", at=T0, points=100).earn("e1", at=T0, points=50)
+    led = led.redeem("r0", at=T0, points=90).reverse("f0", at=T0, of="e0", points=60)
+    events = list(led.earn("e2", at=T0 + timedelta(hours=1), points=5).events)
+    assert (events[-2].taken, events[-2].charged) == (10, (("e1", 50),))
+    assert both_ways(events)[:2] == ("replayed", tuple(events))
+    events[-2] = attrs.evolve(events[-2], charged=charged)
+    result = both_ways(events)
+    assert result[0] == "refused"
+    assert result[2].endswith(
+        f"EarnReversed does not follow from the events before it @ $.events[{len(events) - 2}]"
+    ), result
+
+
+@pytest.mark.parametrize("hold", ["hb", "hz"])
+def test_what_falls_due_together_goes_in_order_either_way(hold: str) -> None:
+    # hb times out after ha (id order), hz after the expiry of lot y
+    events = list(timeouts())
+    k = next(i for i, e in enumerate(events) if getattr(e, "hold", "") == hold) - 1
+    assert events[k].at == events[k + 1].at
+    events[k], events[k + 1] = events[k + 1], events[k]
+    result = both_ways(events)
+    assert result[0] == "refused"
+    assert result[2].endswith(f"@ $.events[{k}]"), result
+
+
+def test_a_hold_timing_out_as_points_vest_goes_after_them_either_way() -> None:
+    due = T0 + timedelta(days=1)
+    led = PointsLedger.open("m-3", policy=ExpireAfter(months=1))
+    led = led.earn("e0", at=T0, points=100)
+    led = led.earn("p0", at=T0, points=10, available_at=due)
+    led = led.hold("h0", at=T0, points=30, deadline=due)
+    events = list(led.earn("e1", at=due + timedelta(days=1), points=5).events)
+    assert [type(e).__name__ for e in events[-3:-1]] == ["Vested", "HoldTimedOut"]
+    assert both_ways(events)[:2] == ("replayed", tuple(events))
+    events[-3], events[-2] = events[-2], events[-3]
+    result = both_ways(events)
+    assert result[0] == "refused"
+    assert result[2].endswith(f"@ $.events[{len(events) - 3}]"), result
 
 
 def test_the_whole_history_replays_the_same_both_ways() -> None:
@@ -193,6 +312,16 @@ TAMPERED: list[tuple[type[Any], int, dict[str, Any] | str, bool]] = [
     (EarnReversed, 0, {"amount": True}, True),
     (EarnReversed, 1, {"points": 5}, True),  # (a whole reversal made partial)
     (EarnReversed, 3, {"taken": 0, "reclassified": 3}, True),
+    (EarnReversed, 1, {"charged": ()}, True),
+    (EarnReversed, 1, {"charged": (("e4", 6),)}, True),
+    (EarnReversed, 1, {"charged": (("e5", 6), ("e3", 0))}, True),
+    (EarnReversed, 1, "charged +1", True),
+    (EarnReversed, 1, "charged -1", True),
+    (EarnReversed, 1, {"debt": 1}, True),
+    (EarnReversed, 1, {"taken": 97}, True),
+    (EarnReversed, 2, {"charged": (("e4", 1),)}, True),
+    (EarnReversed, 2, {"debt": 1}, True),
+    (EarnReversed, 4, {"charged": (("e2", 10),)}, True),
     (Captured, 1, {"released": ()}, True),
     (Captured, 1, {"released": (("e4", 17),)}, True),
     (Captured, 1, {"amount": 13}, True),
@@ -202,14 +331,28 @@ TAMPERED: list[tuple[type[Any], int, dict[str, Any] | str, bool]] = [
     (Released, 0, {"lots": ()}, True),
     (Released, 0, {"hold": "h3"}, True),
     (Released, 0, {"hold": "zz"}, True),
+    (HoldTimedOut, 0, {"points": 39}, True),
+    (HoldTimedOut, 0, {"points": True}, True),
+    (HoldTimedOut, 0, "part +1", True),
+    (HoldTimedOut, 0, {"lots": ()}, True),
+    (HoldTimedOut, 0, "lots of another earn", True),
+    (HoldTimedOut, 0, {"hold": "h2"}, True),  # (open, but due later)
+    (HoldTimedOut, 0, {"hold": "h0"}, True),  # (captured)
+    (HoldTimedOut, 0, {"hold": "zz"}, True),
+    (HoldTimedOut, 0, "a microsecond later", True),
+    (HoldTimedOut, 0, "a microsecond earlier", True),
+    (HoldTimedOut, 0, "at not UTC", False),  # (the same instant: kept as given)
+    (HoldTimedOut, 1, {"points": 41}, True),
     # the general way between quick ones: checked when the next quick one comes
     (Captured, 0, {"amount": 39}, True),
     (Captured, 0, {"lots": (("e2", 23), ("e3", 16))}, True),
     (Captured, 0, {"sources": (("bonus", 40),)}, True),
-    (HoldTimedOut, 0, {"points": 39}, True),
-    (EarnReversed, 2, {"charged": (("e4", 1),)}, True),
-    (EarnReversed, 2, {"debt": 1}, True),
 ]
+
+
+def _charged(event: Any, shift: int) -> Any:
+    (lot, x), *rest = event.charged
+    return ((lot, x + shift), *rest)
 
 
 def _tamper(event: Any, change: dict[str, Any] | str) -> Any:
@@ -228,6 +371,8 @@ def _tamper(event: Any, change: dict[str, Any] | str) -> Any:
         else {},
         "part +1": {"lots": _part(event, 1)} if hasattr(event, "lots") else {},
         "part -1": {"lots": _part(event, -1)} if hasattr(event, "lots") else {},
+        "charged +1": {"charged": _charged(event, 1)} if type(event) is EarnReversed else {},
+        "charged -1": {"charged": _charged(event, -1)} if type(event) is EarnReversed else {},
         "lots of another earn": {"lots": tuple(("e5", x) for _, x in event.lots)}
         if hasattr(event, "lots")
         else {},
@@ -240,6 +385,9 @@ def _tamper(event: Any, change: dict[str, Any] | str) -> Any:
         if hasattr(event, "lots")
         else {},
         "deadline under a policy without one": {"inactivity_deadline": at + timedelta(days=9)},
+        "a microsecond later": {"at": at + timedelta(microseconds=1)},
+        "a microsecond earlier": {"at": at - timedelta(microseconds=1)},
+        "at not UTC": {"at": at.astimezone(berlin)},
         "deadline at at": {"deadline": at},
         "deadline not UTC": {"deadline": event.deadline.astimezone(berlin)}
         if type(event) is Held
@@ -286,6 +434,7 @@ _FIELDS = {
     EarnReversed: ("points", "amount", "taken", "reclassified", "charged", "debt", "of"),
     Captured: ("points", "amount", "lots", "released", "sources", "hold"),
     Released: ("lots", "hold"),
+    HoldTimedOut: ("points", "lots", "hold", "at"),
 }
 
 
@@ -307,6 +456,8 @@ def test_any_single_change_to_a_usual_event_replays_the_same_both_ways(data: Any
         new = data.draw(st.sampled_from([(), (("bonus", event.points),), value + value]))
     elif field in ("lot_expires_at", "deadline"):
         new = value + timedelta(hours=data.draw(st.integers(-24 * 40, 24 * 40)))
+    elif field == "at":
+        new = value + timedelta(microseconds=data.draw(st.integers(-2, 2) | st.integers()))
     elif field in ("id", "of", "hold"):
         new = data.draw(st.sampled_from(["e0", "e3", "r1", "h0", "h3", "h4", "f0", "zz"]))
     else:  # (a count: near its value, or None where that is allowed)

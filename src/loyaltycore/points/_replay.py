@@ -9,11 +9,12 @@ only when they differ, or an event is unusual, are they compared one by
 one (:func:`_first_difference`) to name the first that does not follow.
 
 The usual events (a plain earn, redemption, hold, capture, release or
-reversal) take a quicker way (``_GIVEN``): their recorded outcome is
-checked against the state as it is applied, and their record written from
-it, with no handler run and nothing to compare later. Whatever that way
-cannot settle goes the general way, which names the errors; the tests in
-``tests/test_points_replay_quick.py`` hold the two ways to the same result.
+reversal, and a hold timing out) take a quicker way (``_GIVEN``): their
+recorded outcome is checked against the state as it is applied, and their
+record written from it, with no handler run and nothing to compare later.
+Whatever that way cannot settle goes the general way, which names the
+errors; the tests in ``tests/test_points_replay_quick.py`` hold the two
+ways to the same result.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from loyaltycore.points._records import (
     _w_captured,
     _w_released,
     _w_reversed,
+    _w_timed_out,
 )
 from loyaltycore.points._state import (
     _EMPTY,
@@ -65,6 +67,7 @@ from loyaltycore.points._state import (
     CLAW,
     EXPD,
     EXPIRES,
+    H_DEADLINE,
     H_HN,
     H_LAST,
     H_NCMD,
@@ -107,11 +110,15 @@ from loyaltycore.points._values import (
     Earned,
     EarnReversed,
     Held,
+    HoldTimedOut,
     Merged,
     Opened,
     Redeemed,
     Released,
 )
+
+#: A fresh header as a list (a replay's header starts as a copy).
+_FRESH_LIST: Final = _FRESH.tolist()
 
 
 class Replayer(State):
@@ -148,7 +155,7 @@ class Replayer(State):
             s._a = _FRESH[:]
             s._lots, s._q, s._h = array("q"), array("q"), array("q")
         else:
-            s._a = _FRESH.tolist()
+            s._a = _FRESH_LIST[:]
             s._lots, s._q, s._h = [], [], []
         s._tx = s._h
         s._objs = []
@@ -210,6 +217,22 @@ class Replayer(State):
             return lots[self._q[self._a[H_QLO]] * S + EXPIRES]  # type: ignore[no-any-return]
         return State.first_expiry(self)
 
+    def after(self, at_us: int) -> None:
+        # (State.after for a quick replay's flat lists, once per command: with
+        # nothing pending, no debt and no inactivity deadline, what falls due
+        # next is the queue's first lot's expiry or an open hold's deadline,
+        # whichever is sooner)
+        a, lots = self._a, self._lots
+        if type(lots) is not list or self._pend or a[DEBT] or a[H_DEADLINE] != NEVER:
+            State.after(self, at_us)
+            return
+        head = a[H_QLO]
+        when = NEVER if a[H_QHI] <= head else lots[self._q[head] * S + EXPIRES]
+        for hold in self._open_holds.values():
+            if hold[1] < when:
+                when = hold[1]
+        a[H_NEXT] = when
+
     def name_lot(self, lot_id: str, i: int) -> None:
         # (ids are checked for SEP once the replay is done: see joined())
         lotix = self.lotix
@@ -221,8 +244,8 @@ class Replayer(State):
         """(eids, lids): the ids joined (an IdLog each when many), checked for separators."""
         idix, lotix = self.idix, self.lotix
         if len(idix) <= BIG_IDS and len(lotix) <= BIG_IDS:  # (the usual case, in one step)
-            joined = SEP + SEP.join(idix) + SEP if idix else SEP
-            names = SEP + SEP.join(lotix) + SEP if lotix else SEP
+            joined = f"{SEP}{SEP.join(idix)}{SEP}" if idix else SEP
+            names = f"{SEP}{SEP.join(lotix)}{SEP}" if lotix else SEP
             if joined.count(SEP) == len(idix) + 1 and names.count(SEP) == len(lotix) + 1:
                 return joined, names
         for ids, error in ((idix, _bad_id), (lotix, _bad_lot_id)):
@@ -250,17 +273,19 @@ class Replayer(State):
     # nothing due, no debt and no inactivity policy, its instants in plain
     # UTC (the replay loop checks what is common to them: a new id, in time
     # order, nothing due by then, no debt, ``at`` in plain UTC and
-    # ``occurred_at`` the same object; no inactivity policy). Each checks
-    # the event's recorded outcome against the state (the lots a redemption
-    # or hold takes: :meth:`take_given`; the amounts of a reversal; the
-    # parts of a capture or release), applies it and writes the engine's
+    # ``occurred_at`` the same object; no inactivity policy), and a hold
+    # timing out when something is next due. Each checks the event's
+    # recorded outcome against the state (the lots a redemption or hold
+    # takes: :meth:`take_given`; the amounts of a reversal; the parts of a
+    # capture, release or timeout), applies it and writes the engine's
     # record, returning the record's length. Anything else returns 0 having
-    # changed nothing, and the event takes the general way (its handler,
-    # then the comparison of records), which raises the errors: these paths
-    # only ever accept an event the general way accepts, with the same
-    # outcome. They repeat a little of the policies (the consumption order,
-    # a capture's split, a reversal's remainder first): a policy changed in
-    # ``_commands`` is changed here too (the tests in
+    # changed nothing, and the event takes the general way (its handler, or
+    # the time passing, then the comparison of records), which raises the
+    # errors: these paths only ever accept an event the general way
+    # accepts, with the same outcome. They repeat a little of
+    # the policies (the consumption order, a capture's split, a reversal's
+    # remainder first, the order of what falls due together): a policy
+    # changed in ``_commands`` is changed here too (the tests in
     # tests/test_points_replay_quick.py compare the two ways on tampered
     # histories, and count the events that go the general way).
 
@@ -376,9 +401,10 @@ class Replayer(State):
         return 5 + len(parts)
 
     def reverse_given(self, ev: EarnReversed, at_us: int) -> int:
-        """A reversal that the earn's own lot covers (its remainder, then its
-        expired points: nothing charged from other lots, no debt), the lot
-        usable: the recorded amounts checked (see :meth:`State.reverse_earn`)."""
+        """A reversal that leaves no debt (the earn's own lot's remainder, then
+        its expired points, then other usable points as :meth:`take_given`
+        checks them), the lot usable: the recorded amounts checked (see
+        :meth:`State.reverse_earn`)."""
         of, points = ev.of, ev.points
         if not (type(of) is str and (points is None or type(points) is int)):
             return 0
@@ -396,34 +422,47 @@ class Replayer(State):
             return 0  # (refused, or a pending lot)
         taken = min(amount, remaining)
         reclassified = min(amount - taken, expired)
+        rest = amount - taken - reclassified  # (charged to other lots)
+        a = self._a
         if not (
-            amount == taken + reclassified
+            rest <= a[AVAILABLE] - taken
             and type(ev.amount) is int
             and ev.amount == amount
             and type(ev.taken) is int
             and ev.taken == taken
             and type(ev.reclassified) is int
             and ev.reclassified == reclassified
-            and ev.charged == ()
+            and (rest or ev.charged == ())
             and type(ev.charged) is tuple
             and type(ev.debt) is int
             and ev.debt == 0
         ):
             return 0
-        if taken and remaining == taken:
+        dequeued = taken and remaining == taken
+        if dequeued:
             self.q_remove(lot)
         lots[base + REM] = remaining - taken
         lots[base + EXPD] = expired - reclassified
-        lots[base + REV] = reversed_points + amount
-        lots[base + CLAW] += amount
-        a = self._a
         a[AVAILABLE] -= taken
+        charged: list[int] = []
+        if rest:  # (the lot's own changes first, as reverse_earn makes them)
+            parts = self.take_given(ev.charged, rest, USED, purchases=False)
+            if parts is None:  # (given back)
+                lots[base + REM] = remaining
+                lots[base + EXPD] = expired
+                a[AVAILABLE] += taken
+                if dequeued:
+                    self.enqueue(lot)
+                return 0
+            charged = parts
+        lots[base + REV] = reversed_points + taken + reclassified
+        lots[base + CLAW] += amount
         a[EXPIRED] -= reclassified
         a[CLAWED_BACK] += amount
         h = self._h
         start = len(h)
         self.command(ev.id, C_REVERSED, at_us)
-        _w_reversed(h, self, at_us, at_us, earn, points, amount, taken, reclassified, (), 0)
+        _w_reversed(h, self, at_us, at_us, earn, points, amount, taken, reclassified, charged, 0)
         self.after(at_us)
         return len(h) - start
 
@@ -471,6 +510,45 @@ class Replayer(State):
         self.command(ev.id, C_CAPTURED, at_us)
         _w_captured(h, self, at_us, at_us, placed, points, amount, captured, released, None, None)
         self.after(at_us)
+        return len(h) - start
+
+    def timeout_given(self, ev: HoldTimedOut, at_us: int) -> int:
+        """A hold timing out, due first now (the replay loop checks that its
+        instant is when something next falls due, and there is no debt to
+        repay), whose lots are all usable still: the recorded points and
+        parts checked (see :meth:`State.time_out` and :meth:`State.advance`;
+        nothing pending, no lot expiring by then, no hold due at the same
+        instant with a smaller id)."""
+        hold = ev.hold
+        if type(hold) is not str or self._pend:
+            return 0
+        found = self._open_holds.get(hold)
+        if found is None:
+            return 0
+        points, until, parts, placed = found
+        if until != at_us or type(ev.points) is not int or ev.points != points:
+            return 0
+        # (what next_due() would pick: a lot expiring by then goes first, and
+        # holds due at the same instant time out in id order)
+        a, lots = self._a, self._lots
+        head = a[H_QLO]
+        if a[H_QHI] > head and lots[self._q[head] * S + EXPIRES] <= at_us:
+            return 0
+        for other, (_, due, _, _) in self._open_holds.items():
+            if due < at_us or (due == at_us and other < hold):
+                return 0
+        for pair in range(0, len(parts), 2):
+            if self.dead(parts[pair], at_us):
+                return 0
+        if not self.same_parts(ev.lots, parts):
+            return 0
+        self.release_parts(parts, at_us)  # (none expires: see above)
+        del self.own_open()[hold]
+        h = self._h
+        start = len(h)
+        _w_timed_out(h, self, at_us, placed, points, parts)
+        self.derived(at_us)
+        self.after(at_us)  # (what falls due next; nothing to repay)
         return len(h) - start
 
     def release_given(self, ev: Released, at_us: int) -> int:
@@ -628,6 +706,7 @@ _GIVEN: Final[dict[type[Any], Callable[[Replayer, Any, int], int]]] = {
     Captured: Replayer.capture_given,
     Released: Replayer.release_given,
     Held: Replayer.hold_given,
+    HoldTimedOut: Replayer.timeout_given,
 }
 
 
@@ -713,13 +792,17 @@ def _replay(
                 if (
                     quick
                     and (given := quick_steps.get(type(ev))) is not None
-                    and a[H_LAST] <= at_us < a[H_NEXT]
+                    and (
+                        at_us == a[H_NEXT]  # (a hold timing out: see Replayer.timeout_given)
+                        if ev.derived
+                        else a[H_LAST] <= at_us < a[H_NEXT]
+                        and ev.occurred_at is at
+                        and ev.id not in idix
+                    )
                     and not a[DEBT]
-                    and ev.occurred_at is at
                     and type(at) is datetime
                     and at.tzinfo is UTC
                     and not at.fold
-                    and ev.id not in idix
                 ):  # (a usual event, perhaps: see Replayer.earn_given)
                     words = given(s, ev, at_us)
                     if words:  # (applied as recorded: the record is the event's)
