@@ -537,13 +537,8 @@ class Replayer(State):
         for other, (_, due, _, _) in self._open_holds.items():
             if due < at_us or (due == at_us and other < hold):
                 return 0
-        for pair in range(0, len(parts), 2):
-            if self.dead(parts[pair], at_us):
-                return 0
-        if not self.same_parts(ev.lots, parts):
+        if not self.put_back_given(hold, parts, ev.lots, at_us):
             return 0
-        self.release_parts(parts, at_us)  # (none expires: see above)
-        del self.own_open()[hold]
         h = self._h
         start = len(h)
         _w_timed_out(h, self, at_us, placed, points, parts)
@@ -561,19 +556,27 @@ class Replayer(State):
         if found is None:
             return 0
         _, _, parts, placed = found
-        for pair in range(0, len(parts), 2):
-            if self.dead(parts[pair], at_us):
-                return 0
-        if not self.same_parts(ev.lots, parts):
+        if not self.put_back_given(hold, parts, ev.lots, at_us):
             return 0
-        self.release_parts(parts, at_us)  # (none expires: see above)
-        del self.own_open()[hold]
         h = self._h
         start = len(h)
         self.command(ev.id, C_RELEASED, at_us)
         _w_released(h, self, at_us, at_us, placed, parts)
         self.after(at_us)
         return len(h) - start
+
+    def put_back_given(self, hold: str, parts: Sequence[int], given: Any, at_us: int) -> bool:
+        """Put the open ``hold``'s flat ``parts`` back and close it, when all its
+        lots are usable still and ``given`` (the event's) are those parts; else
+        False, having changed nothing (a release or a timeout)."""
+        for pair in range(0, len(parts), 2):
+            if self.dead(parts[pair], at_us):
+                return False
+        if not self.same_parts(given, parts):
+            return False
+        self.release_parts(parts, at_us)  # (none expires: checked above)
+        del self.own_open()[hold]
+        return True
 
     def same_parts(self, given: Any, parts: Sequence[int]) -> bool:
         """Whether ``given`` (lot id, points) parts are the flat ``parts``, as an
