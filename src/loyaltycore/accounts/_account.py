@@ -1734,10 +1734,10 @@ _SETTER: Final = dict(zip(_FIELDS, _SETTERS, strict=True))
 
 
 def _replaced(account: Account, name: str, value: object) -> Account:
-    """``account`` with field ``name`` set to ``value``, which needs no check (the events
-    it keeps, a checked profile, a recall): the other fields are copied as they are,
-    not converted and checked again as ``attrs.evolve`` would (a store does this on
-    every command)."""
+    """``account`` with field ``name`` set to ``value`` (the events it keeps, a checked
+    profile, a recall), the other fields copied slot by slot: what ``attrs.evolve``
+    does, without gathering every field as a keyword argument first (a store does
+    this on every command)."""
     new = object.__new__(type(account))
     for set_field, old in zip(_SETTERS, _field_values(account), strict=True):
         set_field(new, old)
