@@ -44,6 +44,7 @@ import contextlib
 import functools
 import json
 import multiprocessing
+import queue
 import signal
 import sqlite3
 import statistics
@@ -130,8 +131,7 @@ def baseline_worker(path: str, worker: int, commands: int, out: Any, domain: boo
     # (the ceiling waits for the write lock as the store does, a short busy timeout and its
     # own short retries: SQLite's own waits grow to 100 ms, which would idle it, not the bound)
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA synchronous = FULL")  # (the file is in WAL mode already: see baseline)
     if domain:
         db.execute("PRAGMA busy_timeout = 10")
     body, payload, outcome, projection, lot = sample_rows()  # (warm, as the store's workers are)
@@ -179,6 +179,9 @@ def baseline(folder: Path, processes: int, commands: int, domain: bool = False) 
         " kind TEXT, target TEXT, at TEXT, body TEXT, published INTEGER,"
         " PRIMARY KEY (member, version, part));"
     )
+    # (once, before the workers start: switching needs the file to itself, and workers
+    # switching it at once may find it locked; the mode stays with the file)
+    db.execute("PRAGMA journal_mode = WAL")
     db.close()
     return _processes(functools.partial(baseline_worker, domain=domain), path, processes, commands)
 
@@ -192,12 +195,25 @@ def _processes(target: Any, path: str, processes: int, commands: int) -> float:
     ]
     for p in procs:
         p.start()
-    elapsed = [out.get(timeout=1800) for _ in procs]  # (a worker that died: fail, not hang)
+    elapsed = _results(out, procs)
+    return processes * commands / max(elapsed)  # (the command loops, not process start-up)
+
+
+def _results(out: Any, procs: Sequence[Any]) -> list[Any]:
+    """One result from each worker; a worker that dies without one fails the run at once."""
+    results: list[Any] = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=0.5))
+        except queue.Empty:
+            failed = [p.exitcode for p in procs if p.exitcode]
+            if failed:
+                raise SystemExit(f"a worker failed (exit code {failed[0]})") from None
     for p in procs:
         p.join()
         if p.exitcode:
-            raise SystemExit(f"a worker failed ({p.exitcode})")
-    return processes * commands / max(elapsed)  # (the command loops, not process start-up)
+            raise SystemExit(f"a worker failed (exit code {p.exitcode})")
+    return results
 
 
 # -- the store --------------------------------------------------------------------------------
@@ -272,9 +288,7 @@ def hot(folder: Path, commands: int, path: str | None = None) -> tuple[float, fl
     procs = [context.Process(target=hot_worker, args=(path, w, commands, out)) for w in range(8)]
     for p in procs:
         p.start()
-    latencies = [x for _ in procs for x in out.get()]
-    for p in procs:
-        p.join()
+    latencies = [x for result in _results(out, procs) for x in result]
     rate = len(latencies) / (time.perf_counter() - start)
     cuts = statistics.quantiles(latencies, n=100)
     return cuts[49] * 1e3, cuts[98] * 1e3, rate
