@@ -1991,9 +1991,7 @@ def _prune_window(
             del outcomes[first]
         else:
             break
-    # (an order is past its refund window when ``program.refund_until(record.at) < at``,
-    # that is when it was posted before ``at`` less the window: one subtraction for all)
-    oldest = at - timedelta(days=program.refund_days)
+    oldest = program._refundable_since(at)  # (one instant for all, not refund_until per order)
     while orders:
         record = next(iter(orders.values()))
         if record.at < oldest:

@@ -332,6 +332,11 @@ class Program:
         """
         return at + timedelta(days=self.refund_days)
 
+    def _refundable_since(self, at: datetime) -> datetime:
+        """The first posting instant whose order may still be refunded at ``at``:
+        ``refund_until(posted) < at`` exactly when ``posted`` is before it."""
+        return at - timedelta(days=self.refund_days)
+
 
 def _tz_key(value: tzinfo) -> str:
     name: str = serialize.converter.unstructure(value, tzinfo)
