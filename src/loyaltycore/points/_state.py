@@ -657,7 +657,8 @@ class Core:
         r, b = self._row(i)
         avail = r[b + AVAIL]
         exp = r[b + EXPIRES]
-        rem, held, used, expd, rev = r[b + REM : b + CLAW]
+        counts = r[b + REM : b + CLAW]  # (named first: see loyaltycore._compiled)
+        rem, held, used, expd, rev = counts
         source, value = self._source_of(r[b + SRC])
         return Lot(
             (names or self._ids()[1])[i],
@@ -706,7 +707,8 @@ class Core:
         lots = []
         for i in range(self._a[H_NLOTS]):
             b = i * S
-            earned, exp, avail, rem, held, used, expd, rev = flat[b : CLAW + b]
+            row = flat[b : CLAW + b]  # (named first: see loyaltycore._compiled)
+            earned, exp, avail, rem, held, used, expd, rev = row
             if unspent and not rem:
                 continue
             pending = avail > PBIT // 2
