@@ -162,3 +162,11 @@ def test_compiled_and_pure_engines_give_the_same_ledgers() -> None:
     assert compiled["refused"], "the stream should include refused commands"
     assert compiled["replayed"] is True
     assert compiled == pure
+
+
+def test_the_copy_into_a_builder_stays_interpreted() -> None:
+    """Compiled, it ran twice as slow (loyaltycore._compiled says why)."""
+    import loyaltycore.points._thaw as thaw
+
+    assert "loyaltycore.points._thaw" not in _compiled.MODULES
+    assert (thaw.__file__ or "").endswith(".py")

@@ -10,6 +10,11 @@ pure-Python source of a compiled install instead (to step through it in a
 debugger or see it in a profiler): importing this module does it, which
 ``loyaltycore/__init__.py`` does first.
 
+One step stays interpreted on purpose: ``points/_thaw.py``, which copies a
+ledger's fields into the builder of a command. Python 3.11 runs slot reads
+and writes specialized, while compiled code looks each one up through the
+type, so compiling that copy made it twice as slow.
+
 Cython (3.0 to 3.3) gets two constructs wrong, so the compiled modules avoid
 them, and ``tests/test_compiled.py`` checks that they do:
 
