@@ -48,6 +48,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+import loyaltycore
 from loyaltycore.errors import HoldAlreadyResolved
 from loyaltycore.points import Earned, ExpireAfter, Opened, PointsLedger
 
@@ -514,6 +515,7 @@ def report(fig: Figures, size: str) -> list[str]:
     ]
     lines = [
         f"points ledger benchmark (--size {size}, Python {sys.version.split()[0]}, "
+        f"engine {'compiled' if loyaltycore.compiled() else 'pure Python'}, "
         f"CPU time, gc paused while timing, rates: the best of {len(fig.commands_per_s)} passes)"
     ]
     for name, value, op, target, note in rows:

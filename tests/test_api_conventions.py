@@ -24,6 +24,7 @@ import pytest
 
 import loyaltycore
 from loyaltycore import _deprecate, calendar, metrics, rules
+from loyaltycore._public import is_function
 from loyaltycore.predicates import Always, Event, Member
 from loyaltycore.transactions import TransactionLog, summarize
 
@@ -51,7 +52,7 @@ def _methods(cls: type) -> Iterator[tuple[str, Callable[..., object]]]:
             raw = raw.__func__
         if isinstance(raw, property):
             raw = raw.fget
-        if inspect.isfunction(raw):
+        if is_function(raw):
             yield f"{owner.__module__}.{owner.__qualname__}.{name}", raw
 
 
@@ -62,7 +63,7 @@ def _public_callables() -> list[tuple[str, Callable[..., object]]]:
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", []):
             obj = getattr(module, name)
-            if inspect.isfunction(obj):
+            if is_function(obj):
                 pairs = [(f"{module_name}.{name}", obj)]
             elif inspect.isclass(obj):
                 pairs = list(_methods(obj))

@@ -30,6 +30,7 @@ CORE = {
     "progress",
     "_validate",
     "_version",
+    "_compiled",
     "_generated",
     "_public",
     "_deprecate",

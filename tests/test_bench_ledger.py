@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 
@@ -9,6 +10,8 @@ def test_ledger_benchmark_tiny(run_benchmark: Callable[[str], str]) -> None:
     out = run_benchmark("ledger")
     lines = out.splitlines()
     assert lines[0].startswith("points ledger benchmark (--size tiny")
+    engine = "compiled" if os.environ.get("LOYALTYCORE_COMPILE") == "required" else ""
+    assert f"engine {engine}" in lines[0]
     figures, reference = lines[1:5], lines[5:]
     for line in figures:
         assert "target" in line

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import loyaltycore
+from loyaltycore._public import is_function
 
 PUBLIC_MODULES = sorted(
     f"loyaltycore.{info.name}"
@@ -42,7 +43,7 @@ def _documented_members(module_name: str) -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = []
     for name in getattr(module, "__all__", []):
         obj = getattr(module, name)
-        if inspect.isclass(obj) or inspect.isfunction(obj):
+        if inspect.isclass(obj) or is_function(obj):
             found.append((f"{module_name}.{name}", obj))
     return found
 

@@ -16,6 +16,7 @@ Importing loyaltycore loads none of the optional extras.
 (True, 0)
 """
 
+from loyaltycore._compiled import compiled
 from loyaltycore._version import __version__
 from loyaltycore.accounts import Account, Program
 from loyaltycore.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
@@ -146,6 +147,7 @@ __all__ = [
     "calibration_holdout",
     "check_coverage",
     "cluster_rfm",
+    "compiled",
     "customer_lifetime_value",
     "field",
     "journey",

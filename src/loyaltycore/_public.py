@@ -24,6 +24,17 @@ import attrs
 HOMES: dict[object, str] = {}
 
 
+def is_function(obj: object) -> bool:
+    """Whether ``obj`` is a function written in Python: compiled or not
+    (a function of a module compiled by Cython is not a ``FunctionType``).
+
+    >>> import loyaltycore.points
+    >>> is_function(loyaltycore.points.merge), is_function(len)
+    (True, False)
+    """
+    return inspect.isfunction(obj) or type(obj).__name__ == "cython_function_or_method"
+
+
 def publish(module: str, names: Iterable[str], namespace: Mapping[str, object]) -> None:
     """Set ``__module__`` of each name defined below ``module`` to ``module``.
 
@@ -40,7 +51,7 @@ def publish(module: str, names: Iterable[str], namespace: Mapping[str, object]) 
     moving = [
         obj
         for obj in (namespace[name] for name in names)
-        if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__.startswith(inside)
+        if (inspect.isclass(obj) or is_function(obj)) and obj.__module__.startswith(inside)
     ]
     for obj in moving:
         if inspect.isclass(obj):

@@ -843,7 +843,8 @@ class State(Builder):
         header = self._a
         # (a frequent command: the lot's row by offset, REM to CLAW, no accessor calls)
         row, base = self._row(lot)
-        remaining, held, used, expired, reversed_points = row[base + REM : base + CLAW]
+        counts = row[base + REM : base + CLAW]  # (named first: see loyaltycore._compiled)
+        remaining, held, used, expired, reversed_points = counts
         total = remaining + held + used + expired + reversed_points
         amount = self.over_reversal(of, points, total, row[base + CLAW])
         taken = reclassified = debt = 0

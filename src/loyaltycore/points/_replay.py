@@ -415,7 +415,8 @@ class Replayer(State):
         lots = self._lots
         base = lot * S
         # (the lot's row by offset: REM to CLAW, as reverse_earn reads it)
-        remaining, held, used, expired, reversed_points = lots[base + REM : base + CLAW]
+        counts = lots[base + REM : base + CLAW]  # (named first: see loyaltycore._compiled)
+        remaining, held, used, expired, reversed_points = counts
         left = remaining + held + used + expired + reversed_points - lots[base + CLAW]
         amount = left if points is None else points
         if amount <= 0 or amount > left or lots[base + AVAIL] > PBIT // 2:
@@ -798,10 +799,9 @@ def _replay(
                     and (
                         at_us == a[H_NEXT]  # (a hold timing out: see Replayer.timeout_given)
                         if ev.derived
-                        else a[H_LAST] <= at_us < a[H_NEXT]
-                        and ev.occurred_at is at
-                        and ev.id not in idix
+                        else a[H_LAST] <= at_us < a[H_NEXT] and ev.id not in idix
                     )
+                    and (ev.derived or ev.occurred_at is at)  # (two clauses: see _compiled)
                     and not a[DEBT]
                     and type(at) is datetime
                     and at.tzinfo is UTC

@@ -64,6 +64,7 @@ from loyaltycore.points._records import (
     CODE,
     SOURCE_OWN,
 )
+from loyaltycore.points._thaw import thaw as _thaw
 from loyaltycore.points._values import (
     AVAILABLE,
     PENDING,
@@ -657,7 +658,8 @@ class Core:
         r, b = self._row(i)
         avail = r[b + AVAIL]
         exp = r[b + EXPIRES]
-        rem, held, used, expd, rev = r[b + REM : b + CLAW]
+        counts = r[b + REM : b + CLAW]  # (named first: see loyaltycore._compiled)
+        rem, held, used, expd, rev = counts
         source, value = self._source_of(r[b + SRC])
         return Lot(
             (names or self._ids()[1])[i],
@@ -706,7 +708,8 @@ class Core:
         lots = []
         for i in range(self._a[H_NLOTS]):
             b = i * S
-            earned, exp, avail, rem, held, used, expd, rev = flat[b : CLAW + b]
+            row = flat[b : CLAW + b]  # (named first: see loyaltycore._compiled)
+            earned, exp, avail, rem, held, used, expd, rev = row
             if unspent and not rem:
                 continue
             pending = avail > PBIT // 2
@@ -921,24 +924,7 @@ class Builder(Core):
     @classmethod
     def thaw(cls, f: Core) -> Self:
         """A builder for one command on frozen ``f`` (its header copied, the rest shared)."""
-        s = _new_state(cls)
-        s._conf = f._conf
-        s._member_id = f._member_id
-        s._a = f._a[:]
-        s._lots = f._lots
-        s._q = f._q
-        s._h = f._h
-        s._objs = f._objs
-        s._lids = f._lids
-        s._eids = f._eids
-        s._kinds = f._kinds
-        s._pend = f._pend
-        s._open_holds = f._open_holds
-        s._canc = f._canc
-        s._raw = f._raw
-        s._own = 0
-        s._tx = s._a if s._h is None else []  # (a short ledger's records end a)
-        return s
+        return _thaw(cls, f)  # (interpreted: see points/_thaw.py)
 
     def freeze(self) -> Builder:
         """This builder, frozen: its records appended to the shared history.

@@ -300,7 +300,11 @@ def _expand(rule: Any, text: str) -> Recurrence:
     occurrences = list(itertools.islice(moved, wanted))
     if len(occurrences) > MAX_EXPANDED:
         raise _expansion_error(text, f"it has more than {MAX_EXPANDED} occurrences")
-    if count is not None and len(occurrences) < count:
+    # Fewer than COUNT is dateutil's own answer when the walk started at DTSTART
+    # itself (it ran to the year 9999), or when it found none in a span of whole
+    # periods of the rule (a moved rule repeats the original's first ``span`` days).
+    whole = cycles == 0 or (not occurrences and span >= _CYCLE_DAYS * rule._interval)
+    if count is not None and len(occurrences) < count and not whole:
         raise _expansion_error(
             text, f"its COUNT={count} occurrences are not all within {span} days of DTSTART"
         )
