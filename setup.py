@@ -59,9 +59,8 @@ def extensions() -> list[Extension]:
             path, name = path / "__init__.py", name + ".__init__"
         else:
             path = path.with_suffix(".py")
-        # (optional: a failed compile leaves the pure module)
-        modules.append(Extension(name, [str(path)], optional=MODE == "auto"))
-    return cythonize(
+        modules.append(Extension(name, [str(path)]))
+    built = cythonize(
         modules,
         build_dir="build/cython",
         quiet=True,
@@ -72,6 +71,9 @@ def extensions() -> list[Extension]:
             "autotestdict": False,  # (doctests are found as in the pure module)
         },
     )
+    for ext in built:  # a failed compile leaves the pure module (cythonize drops the flag)
+        ext.optional = MODE == "auto"
+    return built
 
 
 # (each module compiles in its own process)
