@@ -26,10 +26,6 @@ import pathlib
 
 from setuptools import Extension, setup
 
-MODE = os.environ.get("LOYALTYCORE_COMPILE", "auto")
-if MODE not in ("auto", "required", "no"):
-    raise SystemExit(f"LOYALTYCORE_COMPILE={MODE!r} must be 'auto', 'required' or 'no'")
-
 
 def compiled_modules() -> list[str]:
     """The module names listed in src/loyaltycore/_compiled.py (read, not imported)."""
@@ -42,13 +38,16 @@ def compiled_modules() -> list[str]:
     raise SystemExit("src/loyaltycore/_compiled.py has no MODULES")
 
 
-def extensions() -> list[Extension]:
-    if MODE == "no":
+def extensions(mode: str) -> list[Extension]:
+    """The compiled modules' extensions for ``LOYALTYCORE_COMPILE=mode``."""
+    if mode not in ("auto", "required", "no"):
+        raise SystemExit(f"LOYALTYCORE_COMPILE={mode!r} must be 'auto', 'required' or 'no'")
+    if mode == "no":
         return []
     try:
         from Cython.Build import cythonize
     except ImportError:
-        if MODE == "required":
+        if mode == "required":
             raise
         print("warning: Cython is missing: loyaltycore is installed as pure Python")
         return []
@@ -59,9 +58,8 @@ def extensions() -> list[Extension]:
             path, name = path / "__init__.py", name + ".__init__"
         else:
             path = path.with_suffix(".py")
-        # (optional: a failed compile leaves the pure module)
-        modules.append(Extension(name, [str(path)], optional=MODE == "auto"))
-    return cythonize(
+        modules.append(Extension(name, [str(path)]))
+    built = cythonize(
         modules,
         build_dir="build/cython",
         quiet=True,
@@ -72,7 +70,13 @@ def extensions() -> list[Extension]:
             "autotestdict": False,  # (doctests are found as in the pure module)
         },
     )
+    for ext in built:  # a failed compile leaves the pure module (cythonize drops the flag)
+        ext.optional = mode == "auto"
+    return built
 
 
-# (each module compiles in its own process)
-setup(ext_modules=extensions(), options={"build_ext": {"parallel": os.cpu_count() or 1}})
+if __name__ == "__main__":  # (as the build backend runs it; tests import extensions)
+    setup(
+        ext_modules=extensions(os.environ.get("LOYALTYCORE_COMPILE", "auto")),
+        options={"build_ext": {"parallel": os.cpu_count() or 1}},  # (a process per module)
+    )

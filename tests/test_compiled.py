@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import json
 import os
 import pathlib
@@ -170,3 +171,31 @@ def test_the_copy_into_a_builder_stays_interpreted() -> None:
 
     assert "loyaltycore.points._thaw" not in _compiled.MODULES
     assert (thaw.__file__ or "").endswith(".py")
+
+
+def _setup() -> object:
+    spec = importlib.util.spec_from_file_location("loyaltycore_setup", ROOT / "setup.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("mode", "optional"), [("auto", True), ("required", False)])
+def test_a_failed_compile_leaves_pure_python_unless_compiling_is_required(
+    mode: str, optional: bool
+) -> None:
+    """``pip install`` without a C compiler (``auto``) still installs; ``make`` (``required``)
+    fails instead. (cythonize reuses the C files ``make`` generated, so this is quick.)"""
+    built = _setup().extensions(mode)  # type: ignore[attr-defined]
+    names = {ext.name.removesuffix(".__init__") for ext in built}
+    assert names == set(_compiled.MODULES)
+    assert {ext.optional for ext in built} == {optional}
+
+
+def test_no_compile_and_an_unknown_mode() -> None:
+    setup = _setup()
+    assert setup.extensions("no") == []  # type: ignore[attr-defined]
+    with pytest.raises(SystemExit, match="LOYALTYCORE_COMPILE='yes' must be"):
+        setup.extensions("yes")  # type: ignore[attr-defined]
