@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 SCRIPT = Path(__file__).parent.parent / "benchmarks" / "tiers.py"
 
 
 def load() -> object:
-    spec = importlib.util.spec_from_file_location("bench_tiers", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "bench_tiers")
 
 
 def test_tiny_benchmark_prints_each_figure_with_target_and_ratio(

@@ -21,6 +21,7 @@ import pytest
 
 import loyaltycore
 from loyaltycore import _compiled
+from tests.scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PURE = os.environ.get("LOYALTYCORE_PURE_PYTHON") == "1"
@@ -174,12 +175,7 @@ def test_the_copy_into_a_builder_stays_interpreted() -> None:
 
 
 def _setup() -> object:
-    spec = importlib.util.spec_from_file_location("loyaltycore_setup", ROOT / "setup.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "setup.py", "loyaltycore_setup")
 
 
 @pytest.mark.parametrize(("mode", "optional"), [("auto", True), ("required", False)])

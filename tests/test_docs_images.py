@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 from loyaltycore.report import SAMPLE_TZ, build_report, load_sample
+from tests.scripts import load_script
 
 DOCS = Path(__file__).parent.parent / "docs"
 IMAGES = DOCS / "images"
@@ -15,12 +16,7 @@ IMAGES = DOCS / "images"
 
 def _plot_images() -> ModuleType:
     """docs/plot_images.py, the script that draws docs/plot.md's images."""
-    spec = importlib.util.spec_from_file_location("plot_images", DOCS / "plot_images.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DOCS / "plot_images.py", "plot_images")
 
 
 def test_report_images_are_reproduced_by_the_report(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ test fails.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ from hypothesis import strategies as st
 from loyaltycore.accounts import Account, Applied, Tender, example_program
 from loyaltycore.errors import InvalidArgument, LoyaltyError
 from loyaltycore.predicates import Item
+from tests.scripts import load_script
 
 SERVICE = Path(__file__).parent.parent / "examples" / "service"
 AT = "2024-05-02T09:00:00+00:00"
@@ -295,14 +295,7 @@ def test_two_concurrent_checkouts_never_double_spend(
 
 
 def _service_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "loyalty_service_example", SERVICE / "service.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SERVICE / "service.py", "loyalty_service_example")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ stored events replay to the projection.
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from loyaltycore.accounts import Account
 from loyaltycore.errors import LoyaltyError
 from loyaltycore.predicates import Item
+from tests.scripts import load_script
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "sqlite_host.py"
 MEMBER = "claire"
@@ -26,12 +26,7 @@ WORKERS, COMMANDS = 8, 16
 
 
 def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sqlite_host_example", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLE, "sqlite_host_example")
 
 
 def _worker(path: str, worker: int, results: Any) -> None:
