@@ -174,24 +174,26 @@ def test_the_copy_into_a_builder_stays_interpreted() -> None:
     assert (thaw.__file__ or "").endswith(".py")
 
 
-def _setup() -> object:
+@pytest.fixture
+def setup(monkeypatch: pytest.MonkeyPatch) -> object:
+    """setup.py, loaded as the build backend runs it: from the project's root."""
+    monkeypatch.chdir(ROOT)
     return load_script(ROOT / "setup.py", "loyaltycore_setup")
 
 
 @pytest.mark.parametrize(("mode", "optional"), [("auto", True), ("required", False)])
 def test_a_failed_compile_leaves_pure_python_unless_compiling_is_required(
-    mode: str, optional: bool
+    setup: object, mode: str, optional: bool
 ) -> None:
     """``pip install`` without a C compiler (``auto``) still installs; ``make`` (``required``)
     fails instead. (cythonize reuses the C files ``make`` generated, so this is quick.)"""
-    built = _setup().extensions(mode)  # type: ignore[attr-defined]
+    built = setup.extensions(mode)  # type: ignore[attr-defined]
     names = {ext.name.removesuffix(".__init__") for ext in built}
     assert names == set(_compiled.MODULES)
     assert {ext.optional for ext in built} == {optional}
 
 
-def test_no_compile_and_an_unknown_mode() -> None:
-    setup = _setup()
+def test_no_compile_and_an_unknown_mode(setup: object) -> None:
     assert setup.extensions("no") == []  # type: ignore[attr-defined]
     with pytest.raises(SystemExit, match="LOYALTYCORE_COMPILE='yes' must be"):
         setup.extensions("yes")  # type: ignore[attr-defined]
